@@ -1,0 +1,290 @@
+/**
+ * The agent's side of the platform's HTTP API (API.md "Clusters and agents", "Usage").
+ *
+ * A member cluster talks to the platform only through these endpoints, with its own agent token,
+ * exactly as a third-party agent would. Nothing here knows whether the cluster behind it is real.
+ */
+import { z } from 'zod';
+
+/** One device model a cluster reports: `deviceModel` is the name feature discovery gives. */
+export interface InventoryReport {
+  readonly deviceModel: string;
+  /** Devices of this model on the cluster's nodes. */
+  readonly total: number;
+  /** Devices that can take work now (`0 ≤ healthy ≤ total`). */
+  readonly healthy: number;
+}
+
+/** A placement the cluster runs, and how many of its replicas are ready. */
+export interface RunningPlacement {
+  readonly id: string;
+  readonly readyReplicas: number;
+}
+
+/** Body of `POST /api/v1/agent/heartbeat`. `inventory` replaces the cluster's previous one. */
+export interface HeartbeatRequest {
+  readonly inventory: readonly InventoryReport[];
+  readonly placements: readonly RunningPlacement[];
+}
+
+/** A placement the platform wants this cluster to run. */
+export interface DesiredPlacement {
+  readonly id: string;
+  readonly workloadId: string;
+  readonly model: string;
+  /** The device name the agent reported; the one it selects nodes by. */
+  readonly deviceModel: string;
+  /** The device profile's name in the catalog. */
+  readonly profile: string;
+  /** The extended resource a replica requests, e.g. `nvidia.com/gpu`. */
+  readonly resourceName: string;
+  readonly replicas: number;
+  readonly devicesPerReplica: number;
+}
+
+/** Answer of a heartbeat: the complete desired set for the cluster. */
+export interface HeartbeatResponse {
+  readonly clusterId: string;
+  readonly placements: readonly DesiredPlacement[];
+}
+
+/** One token count event of `POST /api/v1/agent/usage`; `id` is its idempotency key. */
+export interface UsageEvent {
+  readonly id: string;
+  readonly workloadId: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** RFC 3339. */
+  readonly occurredAt: string;
+}
+
+/** Body of `POST /api/v1/agent/usage` (at most 10,000 events). */
+export interface UsageRequest {
+  readonly events: readonly UsageEvent[];
+}
+
+/** Answer of a usage report. A rejected event's id is not remembered and may be sent again. */
+export interface UsageResponse {
+  readonly accepted: number;
+  readonly duplicates: number;
+  readonly rejected: readonly { readonly id: string; readonly reason: string }[];
+}
+
+/** An RFC 9457 problem document, as the platform answers errors (API.md "Conventions"). */
+export interface ProblemDetails {
+  readonly type?: string;
+  readonly title?: string;
+  readonly status?: number;
+  readonly detail?: string;
+  readonly errors?: readonly { readonly path: string; readonly message: string }[];
+  readonly [extension: string]: unknown;
+}
+
+/**
+ * What went wrong with a call:
+ * `http` — the platform answered non-2xx (`status`, `problem` set);
+ * `network` — no answer (connection refused, reset, DNS);
+ * `timeout` — no complete answer within the client's `timeoutMs`;
+ * `protocol` — a 2xx answer whose body is not what API.md promises.
+ */
+export type PlatformErrorKind = 'http' | 'network' | 'timeout' | 'protocol';
+
+/**
+ * A failed call to the platform. `retryable` says whether sending the same request again later
+ * may succeed: network failures, timeouts, 408, 429 and 5xx are; credentials the platform refuses
+ * (401, 403), a request it rejects (other 4xx) and a malformed answer are not.
+ */
+export class PlatformError extends Error {
+  override readonly name = 'PlatformError';
+  readonly kind: PlatformErrorKind;
+  /** HTTP status of the answer; undefined when there was none. */
+  readonly status: number | undefined;
+  /** The problem+json body of a non-2xx answer, when it had a JSON object body. */
+  readonly problem: ProblemDetails | undefined;
+  readonly retryable: boolean;
+  /** Milliseconds the platform asked to wait (`Retry-After` of a 429 or 503), if it said. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    init: {
+      kind: PlatformErrorKind;
+      retryable: boolean;
+      status?: number | undefined;
+      problem?: ProblemDetails | undefined;
+      retryAfterMs?: number | undefined;
+      cause?: unknown;
+    },
+  ) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.kind = init.kind;
+    this.retryable = init.retryable;
+    this.status = init.status;
+    this.problem = init.problem;
+    this.retryAfterMs = init.retryAfterMs;
+  }
+}
+
+/** Options of a {@link PlatformClient}. */
+export interface PlatformClientOptions {
+  /** The platform's base URL, e.g. `http://127.0.0.1:8080`; a path prefix is kept. */
+  readonly baseUrl: string;
+  /** The cluster's agent token, sent as `Authorization: Bearer <token>`. */
+  readonly token: string;
+  /** Defaults to the global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** Deadline of one call including reading its body, in ms. Default 10,000. */
+  readonly timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+const count = z.number().int().nonnegative();
+
+// Strip, not strict: the platform may add fields to its answers (API.md), and an old agent must
+// keep working.
+const heartbeatResponseSchema = z.object({
+  clusterId: z.string(),
+  placements: z.array(
+    z.object({
+      id: z.string(),
+      workloadId: z.string(),
+      model: z.string(),
+      deviceModel: z.string(),
+      profile: z.string(),
+      resourceName: z.string(),
+      replicas: count,
+      devicesPerReplica: z.number().int().positive(),
+    }),
+  ),
+});
+
+const usageResponseSchema = z.object({
+  accepted: count,
+  duplicates: count,
+  rejected: z.array(z.object({ id: z.string(), reason: z.string() })),
+});
+
+/**
+ * HTTP client of the agent endpoints. Every method either resolves with the validated answer or
+ * rejects with a {@link PlatformError}; it never retries by itself (the agent loop decides).
+ */
+export class PlatformClient {
+  readonly #base: URL;
+  readonly #token: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  constructor(opts: PlatformClientOptions) {
+    // A trailing slash makes relative paths resolve under any prefix the base URL carries.
+    this.#base = new URL(opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`);
+    this.#token = opts.token;
+    this.#fetch = opts.fetch ?? globalThis.fetch;
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(this.#timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
+  }
+
+  /** `POST /api/v1/agent/heartbeat`: reports inventory and running placements, answers the desired set. */
+  async heartbeat(body: HeartbeatRequest): Promise<HeartbeatResponse> {
+    return this.#post('api/v1/agent/heartbeat', body, heartbeatResponseSchema);
+  }
+
+  /** `POST /api/v1/agent/usage`: reports token counts of workloads placed on this cluster. */
+  async usage(body: UsageRequest): Promise<UsageResponse> {
+    return this.#post('api/v1/agent/usage', body, usageResponseSchema);
+  }
+
+  async #post<T>(path: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
+    const url = new URL(path, this.#base);
+    const what = `POST /${path}`;
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let status: number | undefined;
+    try {
+      const res = await this.#fetch(url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, application/problem+json',
+        },
+        body: JSON.stringify(body),
+        signal,
+      });
+      status = res.status;
+      // The body is read under the same signal, so a stalled body times out too.
+      const text = await res.text();
+      if (!res.ok) throw httpError(what, res, text);
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (err) {
+        throw new PlatformError(`${what}: answer ${res.status} is not JSON`, {
+          kind: 'protocol',
+          retryable: false,
+          status: res.status,
+          cause: err,
+        });
+      }
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) {
+        throw new PlatformError(`${what}: unexpected answer: ${z.prettifyError(parsed.error)}`, {
+          kind: 'protocol',
+          retryable: false,
+          status: res.status,
+          cause: parsed.error,
+        });
+      }
+      return parsed.data;
+    } catch (err) {
+      if (err instanceof PlatformError) throw err;
+      if (signal.aborted) {
+        throw new PlatformError(`${what}: no answer within ${this.#timeoutMs} ms`, {
+          kind: 'timeout',
+          retryable: true,
+          status,
+          cause: err,
+        });
+      }
+      throw new PlatformError(`${what}: ${err instanceof Error ? err.message : String(err)}`, {
+        kind: 'network',
+        retryable: true,
+        status,
+        cause: err,
+      });
+    }
+  }
+}
+
+function httpError(what: string, res: Response, text: string): PlatformError {
+  const problem = parseProblem(text);
+  const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+  const detail = problem?.detail ?? problem?.title ?? (res.statusText || text.slice(0, 200));
+  return new PlatformError(`${what}: ${res.status}${detail ? ` ${detail}` : ''}`, {
+    kind: 'http',
+    status: res.status,
+    retryable: isRetryableStatus(res.status),
+    problem,
+    retryAfterMs,
+  });
+}
+
+/** Whether an HTTP status may go away on its own: 408, 429 and 5xx. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+function parseProblem(text: string): ProblemDetails | undefined {
+  try {
+    const json: unknown = JSON.parse(text);
+    if (json !== null && typeof json === 'object' && !Array.isArray(json)) return json as ProblemDetails;
+  } catch {
+    // Not JSON (a proxy's HTML page, say): the message carries the status instead.
+  }
+  return undefined;
+}
+
+/** `Retry-After` as delay-seconds; the HTTP-date form would need a clock, and the platform sends seconds. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null || !/^\d+$/.test(value.trim())) return undefined;
+  return Number(value.trim()) * 1000;
+}

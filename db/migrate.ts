@@ -1,0 +1,23 @@
+import { Migrator, type Kysely, type MigrationResultSet } from 'kysely';
+import { MIGRATIONS } from './migrations/index.js';
+
+/**
+ * Applies every pending migration. Safe when several replicas start at once: Kysely takes a
+ * PostgreSQL advisory lock around the run. Throws with the failing migration's name.
+ */
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
+  const result: MigrationResultSet = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    const cause = result.error instanceof Error ? result.error : new Error(String(result.error));
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${cause.message}`, { cause });
+  }
+}
+
+/** True when every known migration has been applied (for /readyz). */
+export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
+  const list = await migrator.getMigrations();
+  return list.every((m) => m.executedAt !== undefined);
+}

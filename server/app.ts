@@ -1,0 +1,145 @@
+/**
+ * createApp: the platform service as an Express app over an open database. Builds every
+ * repository and service from its dependencies; holds no module-level state.
+ */
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { sql } from 'kysely';
+import type { Database } from '../db/connect.js';
+import { migrateToLatest, migrationsApplied } from '../db/migrate.js';
+import { resolveAdminToken, type AdminToken } from './auth/admin-token.js';
+import { createAuthenticator } from './auth/authenticate.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { AppError, errorHandler, problemOf, sendProblem } from './errors.js';
+import { catalogRoutes } from './http/catalog.routes.js';
+import { clusterRoutes } from './http/clusters.routes.js';
+import { openApiDocument } from './http/openapi.js';
+import { mountRoutes, type AnyRoute } from './http/route.js';
+import { tenantRoutes } from './http/tenants.routes.js';
+import { TtlSweeper } from './jobs/ttl-sweeper.js';
+import { jsonLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { CatalogRepository } from './repositories/catalog.repository.js';
+import { ClustersRepository } from './repositories/clusters.repository.js';
+import { SettingsRepository } from './repositories/settings.repository.js';
+import { TenantsRepository } from './repositories/tenants.repository.js';
+import { CatalogService } from './services/catalog.service.js';
+import { ClustersService } from './services/clusters.service.js';
+import { TenantsService } from './services/tenants.service.js';
+
+export const API_VERSION = '1.0.0';
+
+export interface AppDeps {
+  readonly database: Database;
+  readonly config: Config;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+}
+
+export interface App {
+  readonly express: Express;
+  readonly context: AppContext;
+  readonly adminToken: AdminToken;
+  readonly routes: readonly AnyRoute[];
+  readonly sweeper: TtlSweeper;
+  /** Starts background work (the TTL sweeper). */
+  start(): void;
+  /** Stops background work; the database stays open (its owner closes it). */
+  stop(): Promise<void>;
+}
+
+/** Migrates the database, seeds the built-in catalog once, and builds the app. */
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { database, config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? jsonLogger();
+  const db = database.db;
+
+  await migrateToLatest(db);
+
+  const settings = new SettingsRepository(db);
+  const catalogRepo = new CatalogRepository(db);
+  const clustersRepo = new ClustersRepository(db);
+  const tenantsRepo = new TenantsRepository(db);
+  const ttlMs = config.clusterTtlSeconds * 1000;
+
+  const catalog = new CatalogService(catalogRepo, settings, clock);
+  await catalog.seedBuiltins();
+  const clusters = new ClustersService(clustersRepo, catalog, clock, ttlMs);
+  const tenants = new TenantsService(tenantsRepo, clock);
+  const adminToken = await resolveAdminToken(settings, config.adminToken);
+
+  const metrics = createMetrics({ pool: () => clusters.pool() });
+  const context: AppContext = { config, clock, log, database, metrics, services: { catalog, clusters, tenants } };
+  const auth = createAuthenticator({
+    adminTokenHashes: () => [adminToken.hash],
+    findApiKey: (hash) => tenantsRepo.findActiveKey(hash),
+    findAgent: (hash) => clustersRepo.findByTokenHash(hash),
+  });
+  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context)];
+  const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(observeRequests(context));
+  app.use(express.json({ limit: '16mb', type: ['application/json', 'application/*+json'] }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  let migrated = false;
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await sql`select 1`.execute(db);
+      migrated ||= await migrationsApplied(db);
+      if (migrated) {
+        res.json({ status: 'ready' });
+        return;
+      }
+    } catch {
+      // Reported below as not ready.
+    }
+    sendProblem(res, { type: 'https://tokenpool.dev/problems/not-ready', title: 'Service Unavailable', status: 503, detail: 'The database is not reachable or not migrated.' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  const openapi = openApiDocument(routes, API_VERSION);
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+
+  const router = express.Router();
+  mountRoutes(router, routes, auth);
+  app.use(router);
+  app.use((req: Request, res: Response) => {
+    sendProblem(res, problemOf(new AppError('not_found', `No route for ${req.method} ${req.path}.`)));
+  });
+  app.use(errorHandler((msg, fields) => log.error(msg, fields)));
+
+  return {
+    express: app,
+    context,
+    adminToken,
+    routes,
+    sweeper,
+    start: () => sweeper.start(),
+    stop: () => sweeper.stop(),
+  };
+}
+
+/** Times every request by route template (never the raw URL) and status. */
+function observeRequests(ctx: AppContext) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const template = (req.route as { path?: string } | undefined)?.path;
+      const routeLabel = typeof template === 'string' ? template : 'unmatched';
+      ctx.metrics.httpDuration.observe({ method: req.method, route: routeLabel, status: String(res.statusCode) }, seconds);
+    });
+    next();
+  };
+}

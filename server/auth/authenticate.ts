@@ -1,0 +1,60 @@
+/**
+ * Who is calling: the operator (admin token), a tenant (API key) or an agent (cluster token).
+ * No or unknown credentials: 401. A principal of the wrong kind: 403.
+ */
+import { AppError } from '../errors.js';
+import { hashToken, sameHash, TOKEN_PREFIX } from './tokens.js';
+
+export type PrincipalKind = 'operator' | 'tenant' | 'agent';
+
+export type Principal =
+  | { readonly kind: 'operator'; readonly name: string }
+  | { readonly kind: 'tenant'; readonly tenantId: string; readonly apiKeyId: string }
+  | { readonly kind: 'agent'; readonly clusterId: string }
+  | { readonly kind: 'public' };
+
+export interface CredentialStore {
+  /** Hashes of the tokens accepted as the built-in operator `admin`. */
+  adminTokenHashes(): readonly string[];
+  findApiKey(hash: string): Promise<{ id: string; tenantId: string } | undefined>;
+  findAgent(hash: string): Promise<{ clusterId: string } | undefined>;
+}
+
+export interface Authenticator {
+  /** Resolves the principal of an Authorization header and checks it is one of `allowed`. */
+  require(header: string | undefined, allowed: readonly PrincipalKind[] | 'public'): Promise<Principal>;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+export function createAuthenticator(store: CredentialStore): Authenticator {
+  async function identify(token: string): Promise<Principal | undefined> {
+    const hash = hashToken(token);
+    if (token.startsWith(TOKEN_PREFIX.apiKey)) {
+      const key = await store.findApiKey(hash);
+      return key && { kind: 'tenant', tenantId: key.tenantId, apiKeyId: key.id };
+    }
+    if (token.startsWith(TOKEN_PREFIX.agent)) {
+      const agent = await store.findAgent(hash);
+      return agent && { kind: 'agent', clusterId: agent.clusterId };
+    }
+    // Compare against every admin hash so the time taken does not tell which one matched.
+    let match = false;
+    for (const h of store.adminTokenHashes()) match = sameHash(h, hash) || match;
+    return match ? { kind: 'operator', name: 'admin' } : undefined;
+  }
+
+  return {
+    async require(header, allowed) {
+      if (allowed === 'public') return { kind: 'public' };
+      const m = header === undefined ? null : BEARER.exec(header);
+      if (!m) throw new AppError('unauthorized', 'Send credentials as "Authorization: Bearer <token>".');
+      const principal = await identify(m[1]!);
+      if (!principal) throw new AppError('unauthorized', 'The token is not valid.');
+      if (!allowed.includes(principal.kind as PrincipalKind)) {
+        throw new AppError('forbidden', `This endpoint is not for ${principal.kind} credentials.`);
+      }
+      return principal;
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Configuration from the environment (API.md "Running the server"), validated once at start.
+ * A wrong value is a {@link ConfigError} naming the variable.
+ */
+import { z } from 'zod';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** undefined: embedded PGlite persisted in `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly adminToken: string | undefined;
+  readonly demo: boolean;
+  readonly clusterTtlSeconds: number;
+  readonly timezone: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const schema = z.object({
+  PORT: integer(0, 65535).default(8080),
+  HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/.+|pglite:\/\/memory)$/, 'must be postgres://…, postgresql://… or pglite://memory')
+    .optional(),
+  TOKENPOOL_DATA_DIR: z.string().min(1, 'must not be empty').default('./.tokenpool'),
+  TOKENPOOL_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  TOKENPOOL_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
+  TOKENPOOL_CLUSTER_TTL_SECONDS: integer(1, 86_400).default(30),
+  TOKENPOOL_TIMEZONE: z
+    .string()
+    .refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai')
+    .default('Asia/Shanghai'),
+});
+
+/** Reads the configuration; empty strings count as unset. Throws ConfigError on the first bad value. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const present = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? '?'), issue.message);
+  }
+  const v = parsed.data;
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    databaseUrl: v.DATABASE_URL,
+    dataDir: v.TOKENPOOL_DATA_DIR,
+    adminToken: v.TOKENPOOL_ADMIN_TOKEN,
+    demo: v.TOKENPOOL_DEMO === undefined ? v.DATABASE_URL === undefined : v.TOKENPOOL_DEMO === '1',
+    clusterTtlSeconds: v.TOKENPOOL_CLUSTER_TTL_SECONDS,
+    timezone: v.TOKENPOOL_TIMEZONE,
+  };
+}

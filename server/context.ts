@@ -1,0 +1,22 @@
+import type { Database } from '../db/connect.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { CatalogService } from './services/catalog.service.js';
+import type { ClustersService } from './services/clusters.service.js';
+import type { TenantsService } from './services/tenants.service.js';
+
+/** Everything a route needs, built once by createApp and passed down; nothing is global. */
+export interface AppContext {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly database: Database;
+  readonly metrics: Metrics;
+  readonly services: {
+    readonly catalog: CatalogService;
+    readonly clusters: ClustersService;
+    readonly tenants: TenantsService;
+  };
+}

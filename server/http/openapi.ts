@@ -1,0 +1,73 @@
+/** The OpenAPI 3.1 document, generated from the same route declarations and zod schemas. */
+import { z } from 'zod';
+import type { AnyRoute } from './route.js';
+import { problemSchema } from './schemas.js';
+
+type JsonSchema = Record<string, unknown>;
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const s = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as JsonSchema;
+  delete s.$schema;
+  return s;
+}
+
+const ERROR_STATUSES: Record<number, string> = {
+  400: 'Malformed or invalid input',
+  401: 'No or bad credentials',
+  403: 'A principal of the wrong kind',
+  404: 'Not found, or belonging to another tenant',
+  413: 'Body larger than 16 MiB',
+};
+
+export function openApiDocument(routes: readonly AnyRoute[], version: string): JsonSchema {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const path = r.path.replace(/:([A-Za-z_]+)/g, '{$1}');
+    const parameters: unknown[] = [];
+    for (const [where, schema] of [['path', r.params], ['query', r.query]] as const) {
+      if (!schema) continue;
+      const js = jsonSchema(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
+      for (const [name, prop] of Object.entries(js.properties ?? {})) {
+        parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: prop, ...(prop.description ? { description: prop.description } : {}) });
+      }
+    }
+    for (const h of r.headers ?? []) parameters.push({ name: h.name, in: 'header', required: false, description: h.description, schema: { type: 'string' } });
+    const responses: Record<string, unknown> = {};
+    for (const [status, spec] of Object.entries(r.responses)) {
+      const isError = Number(status) >= 400;
+      responses[status] = {
+        description: spec.description,
+        ...(spec.schema || isError
+          ? { content: { [isError ? 'application/problem+json' : 'application/json']: { schema: spec.schema ? jsonSchema(spec.schema, 'output') : { $ref: '#/components/schemas/Problem' } } } }
+          : {}),
+      };
+    }
+    const errorStatuses = r.auth === 'public' ? [] : [400, 401, 403, 404, ...(r.body ? [413] : [])];
+    for (const s of errorStatuses) {
+      responses[s] ??= { description: ERROR_STATUSES[s], content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    }
+    (paths[path] ??= {})[r.method] = {
+      summary: r.summary,
+      tags: [r.tag],
+      ...(r.auth === 'public' ? { security: [] } : { 'x-principals': r.auth }),
+      ...(parameters.length ? { parameters } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tokenpool API',
+      version,
+      description: 'City-level compute pool measured in standard tokens per minute. Principals: operator, tenant (API key), agent (cluster token).',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: { Problem: jsonSchema(problemSchema, 'output') },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Routes are declared as data: method, path, who may call it, and zod schemas for params, query,
+ * body and responses. The same declaration validates requests and produces the OpenAPI document,
+ * so the two cannot drift.
+ */
+import type { Request, Response, Router } from 'express';
+import { z } from 'zod';
+import { AppError, type FieldError } from '../errors.js';
+import type { Authenticator, Principal, PrincipalKind } from '../auth/authenticate.js';
+
+type AnyObject = z.ZodType<Record<string, unknown>>;
+
+export interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface HandlerInput<P, Q, B> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  readonly principal: Principal;
+  readonly req: Request;
+  readonly res: Response;
+}
+
+export interface ResponseSpec {
+  readonly description: string;
+  readonly schema?: z.ZodType;
+}
+
+export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+  readonly method: 'get' | 'post' | 'patch' | 'put' | 'delete';
+  /** Express path with `:name` parameters. */
+  readonly path: string;
+  readonly summary: string;
+  readonly tag: string;
+  /** Principals allowed to call; `public` needs no credentials. */
+  readonly auth: readonly PrincipalKind[] | 'public';
+  readonly params?: P;
+  readonly query?: Q;
+  readonly body?: B;
+  readonly headers?: readonly { name: string; description: string }[];
+  readonly responses: Readonly<Record<number, ResponseSpec>>;
+  handler(input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
+}
+
+/** A route with its type parameters erased, as the registry keeps it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRoute = RouteSpec<any, any, any>;
+
+export function route<
+  P extends AnyObject = z.ZodObject<{}>,
+  Q extends AnyObject = z.ZodObject<{}>,
+  B extends z.ZodType = z.ZodUndefined,
+>(spec: RouteSpec<P, Q, B>): AnyRoute {
+  return spec as AnyRoute;
+}
+
+/** Maps zod issues to API.md's `errors[]`: dot-separated paths, one entry per unknown key. */
+export function fieldErrors(error: z.ZodError, base: string): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const path = [base, ...issue.path.map(String)].filter((s) => s !== '').join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({ path: path ? `${path}.${key}` : key, message: 'unknown field' });
+      }
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {
+  if (!schema) return undefined as z.output<T>;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  // Body paths are the fields themselves (`tokensPerMin`); query and path parameters say where.
+  throw new AppError('invalid', `The request ${where} is invalid.`, fieldErrors(result.error, where === 'body' ? '' : where));
+}
+
+const EMPTY = z.strictObject({});
+
+/** Registers routes on an Express router with authentication, validation and replies. */
+export function mountRoutes(router: Router, routes: readonly AnyRoute[], auth: Authenticator): void {
+  for (const spec of routes) {
+    router[spec.method](spec.path, async (req: Request, res: Response) => {
+      const principal = await auth.require(req.headers.authorization, spec.auth);
+      const params = parse(spec.params ?? EMPTY, { ...req.params }, 'params');
+      const query = parse(spec.query ?? EMPTY, { ...(req.query as object) }, 'query');
+      // Routes without a body schema ignore a body (clients often send `{}` with actions).
+      const body = spec.body ? parse(spec.body, req.body, 'body') : undefined;
+      const reply = await spec.handler({ params, query, body, principal, req, res });
+      if (reply.headers) res.set(reply.headers);
+      if (reply.body === undefined) res.status(reply.status).end();
+      else res.status(reply.status).json(reply.body);
+    });
+  }
+}

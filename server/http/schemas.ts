@@ -1,0 +1,78 @@
+/** zod schemas shared by routes; the OpenAPI document is generated from them. */
+import { z } from 'zod';
+import { formatMicro, numberText, parseMicro } from '../../scheduler/capacity.js';
+import { decodeCursor } from '../repositories/paging.js';
+
+const SIX_PLACES = /^\d{1,12}(\.\d{1,6})?$/;
+
+/**
+ * A catalog factor: a positive decimal with at most six places, given as a JSON number (read as
+ * the decimal its text shows) or a decimal string. Output: the canonical decimal text.
+ */
+export function decimalFactor(opts: { min?: 'positive' | 'zero'; max: number }) {
+  return z
+    .union([z.number(), z.string()])
+    .transform((v, ctx) => {
+      const text = typeof v === 'number' ? (Number.isFinite(v) && v >= 0 ? numberText(v) : 'x') : v;
+      if (!SIX_PLACES.test(text)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a non-negative decimal with at most 6 decimal places' });
+        return z.NEVER;
+      }
+      const micro = parseMicro(text);
+      if (opts.min !== 'zero' && micro === 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
+        return z.NEVER;
+      }
+      if (micro > opts.max * 1_000_000) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${opts.max}` });
+        return z.NEVER;
+      }
+      return formatMicro(micro);
+    })
+    .meta({ description: 'A decimal with at most 6 decimal places (JSON number or string).' });
+}
+
+export const vendorName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lower-case vendor id such as "nvidia"');
+export const regionName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a lower-case region id such as "nansha"');
+export const deviceName = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._\-/ ]*$/, 'must start with a letter or digit and use letters, digits, ".", "_", "-", "/" or spaces');
+export const resourceName = z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be an extended Kubernetes resource name such as "nvidia.com/gpu"').max(253);
+export const modelName = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._\-:/]*$/, 'must start with a letter or digit and use letters, digits, ".", "_", "-", ":" or "/"');
+export const clusterName = z.string().max(63).regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and "-"');
+export const labelMap = z.record(
+  z.string().min(1).max(63).regex(/^[A-Za-z0-9]([A-Za-z0-9._\-/]*[A-Za-z0-9])?$/, 'label keys use letters, digits, ".", "_", "-" and "/"'),
+  z.string().max(256),
+).refine((m) => Object.keys(m).length <= 64, 'at most 64 labels');
+
+export const idParam = z.strictObject({ id: z.string().min(1).max(64) });
+
+export const pageQuery = {
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000'))
+    .default(100)
+    .meta({ description: 'Page size, 1–1000 (default 100).' }),
+  cursor: z.string().max(200).optional().meta({ description: "The previous page's nextCursor." }),
+};
+
+export const pageOnlyQuery = z.strictObject(pageQuery);
+
+/** The page request of a validated list query. */
+export function pageOf(q: { limit: number; cursor?: string | undefined }): { limit: number; after: number } {
+  return { limit: q.limit, after: decodeCursor(q.cursor) };
+}
+
+export function listOf<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+export const timestamp = z.string().meta({ format: 'date-time' });

@@ -1,0 +1,85 @@
+/**
+ * Prometheus metrics: prom-client's default process metrics and the `tokenpool_` families, on
+ * one registry per app (no module globals).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PoolView } from './services/cluster-view.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly heartbeats: Counter;
+}
+
+export interface MetricSources {
+  /** The pool as the API answers it; read at most once a second while scraped. */
+  pool(): Promise<PoolView>;
+}
+
+export function createMetrics(sources: MetricSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  let cached: { at: number; pool: Promise<PoolView> } | undefined;
+  const pool = (): Promise<PoolView> => {
+    const now = Date.now();
+    if (!cached || now - cached.at > 1000) cached = { at: now, pool: sources.pool() };
+    return cached.pool;
+  };
+
+  new Gauge({
+    name: 'tokenpool_pool_capacity_std_per_minute',
+    help: 'Pooled capacity in standard tokens per minute, by vendor and kind (total, allocated, free)',
+    labelNames: ['vendor', 'kind'] as const,
+    registers: [registry],
+    async collect() {
+      const p = await pool();
+      this.reset();
+      for (const v of p.byVendor) {
+        this.set({ vendor: v.vendor, kind: 'total' }, v.totalStdPerMin);
+        this.set({ vendor: v.vendor, kind: 'allocated' }, v.allocatedStdPerMin);
+        this.set({ vendor: v.vendor, kind: 'free' }, v.freeStdPerMin);
+      }
+    },
+  });
+  new Gauge({
+    name: 'tokenpool_pool_devices',
+    help: 'Healthy profiled devices in ready and cordoned clusters, by vendor',
+    labelNames: ['vendor'] as const,
+    registers: [registry],
+    async collect() {
+      const p = await pool();
+      this.reset();
+      for (const v of p.byVendor) this.set({ vendor: v.vendor }, v.devices);
+    },
+  });
+  new Gauge({
+    name: 'tokenpool_clusters',
+    help: 'Member clusters by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const c = (await pool()).clusters;
+      this.set({ state: 'pending' }, c.pending);
+      this.set({ state: 'ready' }, c.ready);
+      this.set({ state: 'not_ready' }, c.notReady);
+      this.set({ state: 'cordoned' }, c.cordoned);
+    },
+  });
+
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'tokenpool_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route template and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    heartbeats: new Counter({
+      name: 'tokenpool_agent_heartbeats_total',
+      help: 'Agent heartbeats recorded',
+      registers: [registry],
+    }),
+  };
+}

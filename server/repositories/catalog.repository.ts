@@ -1,0 +1,129 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { DB, DeviceProfilesTable, ModelsTable } from '../../db/schema.js';
+import { AppError } from '../errors.js';
+import type { PageRequest } from './paging.js';
+
+export type DeviceProfileRow = Selectable<DeviceProfilesTable>;
+export type ModelRow = Selectable<ModelsTable>;
+
+export interface DeviceProfileValues {
+  readonly name: string;
+  readonly vendor: string;
+  readonly memoryGiB: string;
+  readonly tdpWatts: string;
+  readonly stdTokensPerSec: string;
+  readonly resourceName: string;
+  readonly aliases: readonly string[];
+}
+
+export interface ModelValues {
+  readonly name: string;
+  readonly minMemoryGiB: string;
+  readonly costFactor: string;
+  readonly inputFactor: string;
+  readonly vendors: readonly string[];
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '23505';
+}
+
+/** Device profiles and models. Names and aliases of profiles share one namespace (`device_names`). */
+export class CatalogRepository {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  listProfiles(page: PageRequest): Promise<DeviceProfileRow[]> {
+    return this.db.selectFrom('device_profiles').selectAll().where('seq', '>', page.after)
+      .orderBy('seq').limit(page.limit + 1).execute();
+  }
+
+  allProfiles(): Promise<DeviceProfileRow[]> {
+    return this.db.selectFrom('device_profiles').selectAll().orderBy('seq').execute();
+  }
+
+  getProfile(id: string): Promise<DeviceProfileRow | undefined> {
+    return this.db.selectFrom('device_profiles').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async insertProfile(id: string, v: DeviceProfileValues, now: Date, builtin = false): Promise<DeviceProfileRow> {
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        const row = await tx.insertInto('device_profiles').values({
+          id, name: v.name, vendor: v.vendor, memory_gib: v.memoryGiB, tdp_watts: v.tdpWatts,
+          std_tokens_per_sec: v.stdTokensPerSec, resource_name: v.resourceName, aliases: [...v.aliases],
+          builtin, created_at: now, updated_at: now,
+        }).returningAll().executeTakeFirstOrThrow();
+        await tx.insertInto('device_names').values([v.name, ...v.aliases].map((name) => ({ name, profile_id: id }))).execute();
+        return row;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('conflict', `A device profile already uses the name or alias of "${v.name}".`);
+      throw err;
+    }
+  }
+
+  async updateProfile(id: string, v: DeviceProfileValues, now: Date): Promise<DeviceProfileRow | undefined> {
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        const row = await tx.updateTable('device_profiles').set({
+          name: v.name, vendor: v.vendor, memory_gib: v.memoryGiB, tdp_watts: v.tdpWatts,
+          std_tokens_per_sec: v.stdTokensPerSec, resource_name: v.resourceName, aliases: [...v.aliases], updated_at: now,
+        }).where('id', '=', id).returningAll().executeTakeFirst();
+        if (!row) return undefined;
+        await tx.deleteFrom('device_names').where('profile_id', '=', id).execute();
+        await tx.insertInto('device_names').values([v.name, ...v.aliases].map((name) => ({ name, profile_id: id }))).execute();
+        return row;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('conflict', `Another device profile already uses a name or alias of "${v.name}".`);
+      throw err;
+    }
+  }
+
+  async deleteProfile(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('device_profiles').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  listModels(page: PageRequest): Promise<ModelRow[]> {
+    return this.db.selectFrom('models').selectAll().where('seq', '>', page.after)
+      .orderBy('seq').limit(page.limit + 1).execute();
+  }
+
+  allModels(): Promise<ModelRow[]> {
+    return this.db.selectFrom('models').selectAll().orderBy('seq').execute();
+  }
+
+  getModel(id: string): Promise<ModelRow | undefined> {
+    return this.db.selectFrom('models').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async insertModel(id: string, v: ModelValues, now: Date, builtin = false): Promise<ModelRow> {
+    try {
+      return await this.db.insertInto('models').values({
+        id, name: v.name, min_memory_gib: v.minMemoryGiB, cost_factor: v.costFactor, input_factor: v.inputFactor,
+        vendors: [...v.vendors], builtin, created_at: now, updated_at: now,
+      }).returningAll().executeTakeFirstOrThrow();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('conflict', `A model named "${v.name}" already exists.`);
+      throw err;
+    }
+  }
+
+  async updateModel(id: string, v: ModelValues, now: Date): Promise<ModelRow | undefined> {
+    try {
+      return await this.db.updateTable('models').set({
+        name: v.name, min_memory_gib: v.minMemoryGiB, cost_factor: v.costFactor, input_factor: v.inputFactor,
+        vendors: [...v.vendors], updated_at: now,
+      }).where('id', '=', id).returningAll().executeTakeFirst();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('conflict', `A model named "${v.name}" already exists.`);
+      throw err;
+    }
+  }
+
+  async deleteModel(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('models').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+}

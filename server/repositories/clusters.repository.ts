@@ -1,0 +1,107 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { ClusterInventoryTable, ClustersTable, DB } from '../../db/schema.js';
+import { AppError } from '../errors.js';
+import type { PageRequest } from './paging.js';
+
+export type ClusterRow = Selectable<ClustersTable>;
+export type InventoryRow = Selectable<ClusterInventoryTable>;
+
+export interface ReportedDevice {
+  readonly deviceModel: string;
+  readonly total: number;
+  readonly healthy: number;
+}
+
+/** Member clusters, their agents' token hashes and the inventory their agents last reported. */
+export class ClustersRepository {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async insert(row: { id: string; name: string; region: string; labels: Record<string, string>; tokenHash: string; now: Date }): Promise<ClusterRow> {
+    try {
+      return await this.db.insertInto('clusters').values({
+        id: row.id, name: row.name, region: row.region, labels: JSON.stringify(row.labels),
+        agent_token_hash: row.tokenHash, created_at: row.now,
+      }).returningAll().executeTakeFirstOrThrow();
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '23505') throw new AppError('conflict', `A cluster named "${row.name}" already exists.`);
+      throw err;
+    }
+  }
+
+  list(page: PageRequest): Promise<ClusterRow[]> {
+    return this.db.selectFrom('clusters').selectAll().where('seq', '>', page.after)
+      .orderBy('seq').limit(page.limit + 1).execute();
+  }
+
+  all(): Promise<ClusterRow[]> {
+    return this.db.selectFrom('clusters').selectAll().orderBy('seq').execute();
+  }
+
+  get(id: string): Promise<ClusterRow | undefined> {
+    return this.db.selectFrom('clusters').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  getByName(name: string): Promise<ClusterRow | undefined> {
+    return this.db.selectFrom('clusters').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  /** Inventory of the given clusters (all clusters when `ids` is undefined). */
+  inventory(ids?: readonly string[]): Promise<InventoryRow[]> {
+    let q = this.db.selectFrom('cluster_inventory').selectAll();
+    if (ids) {
+      if (ids.length === 0) return Promise.resolve([]);
+      q = q.where('cluster_id', 'in', ids);
+    }
+    return q.orderBy('cluster_id').orderBy('device_model').execute();
+  }
+
+  async findByTokenHash(hash: string): Promise<{ clusterId: string } | undefined> {
+    const row = await this.db.selectFrom('clusters').select('id').where('agent_token_hash', '=', hash).executeTakeFirst();
+    return row && { clusterId: row.id };
+  }
+
+  async setCordoned(id: string, cordoned: boolean): Promise<ClusterRow | undefined> {
+    return this.db.updateTable('clusters').set({ cordoned }).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  async setTokenHash(id: string, tokenHash: string): Promise<boolean> {
+    const r = await this.db.updateTable('clusters').set({ agent_token_hash: tokenHash }).where('id', '=', id).executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  /**
+   * Records a heartbeat: replaces the inventory and marks the cluster ready, atomically.
+   * Answers the liveness the cluster had before, so callers can tell a cluster that came back.
+   */
+  async recordHeartbeat(id: string, devices: readonly ReportedDevice[], now: Date): Promise<string> {
+    return this.db.transaction().execute(async (tx) => {
+      const before = await tx.selectFrom('clusters').select('liveness').where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+      await tx.deleteFrom('cluster_inventory').where('cluster_id', '=', id).execute();
+      if (devices.length > 0) {
+        await tx.insertInto('cluster_inventory').values(devices.map((d) => ({
+          cluster_id: id, device_model: d.deviceModel, total: d.total, healthy: d.healthy,
+        }))).execute();
+      }
+      await tx.updateTable('clusters').set({ last_heartbeat_at: now, liveness: 'ready' }).where('id', '=', id).execute();
+      return before.liveness;
+    });
+  }
+
+  /** Marks ready clusters whose last heartbeat is older than `cutoff` as not ready; answers their ids. */
+  async markStale(cutoff: Date): Promise<string[]> {
+    const rows = await this.db.updateTable('clusters').set({ liveness: 'not_ready' })
+      .where('liveness', '=', 'ready').where('last_heartbeat_at', '<', cutoff)
+      .returning('id').execute();
+    return rows.map((r) => r.id);
+  }
+
+  async countByLiveness(): Promise<Record<string, number>> {
+    const rows = await this.db.selectFrom('clusters').select(['liveness', sql<number>`count(*)::int8`.as('n')]).groupBy('liveness').execute();
+    return Object.fromEntries(rows.map((r) => [r.liveness, r.n]));
+  }
+}

@@ -1,0 +1,77 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { ApiKeysTable, DB, TenantsTable } from '../../db/schema.js';
+import { AppError } from '../errors.js';
+import type { PageRequest } from './paging.js';
+
+export type TenantRow = Selectable<TenantsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+
+export interface NewApiKey {
+  readonly id: string;
+  readonly hash: string;
+  readonly prefix: string;
+}
+
+/** Tenants and their API keys (stored as hashes only). */
+export class TenantsRepository {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  /** Creates a tenant with its first API key in one transaction. */
+  async insertWithKey(t: { id: string; name: string; kind: string; now: Date }, key: NewApiKey): Promise<{ tenant: TenantRow; key: ApiKeyRow }> {
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        const tenant = await tx.insertInto('tenants').values({ id: t.id, name: t.name, kind: t.kind, created_at: t.now })
+          .returningAll().executeTakeFirstOrThrow();
+        const row = await tx.insertInto('api_keys').values({ id: key.id, tenant_id: t.id, key_hash: key.hash, key_prefix: key.prefix, created_at: t.now })
+          .returningAll().executeTakeFirstOrThrow();
+        return { tenant, key: row };
+      });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '23505') throw new AppError('conflict', `A tenant named "${t.name}" already exists.`);
+      throw err;
+    }
+  }
+
+  list(page: PageRequest): Promise<TenantRow[]> {
+    return this.db.selectFrom('tenants').selectAll().where('seq', '>', page.after)
+      .orderBy('seq').limit(page.limit + 1).execute();
+  }
+
+  get(id: string): Promise<TenantRow | undefined> {
+    return this.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  getByName(name: string): Promise<TenantRow | undefined> {
+    return this.db.selectFrom('tenants').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  setQuota(id: string, maxStdPerMin: number | null): Promise<TenantRow | undefined> {
+    return this.db.updateTable('tenants').set({ max_std_per_min: maxStdPerMin }).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  insertKey(tenantId: string, key: NewApiKey, now: Date): Promise<ApiKeyRow> {
+    return this.db.insertInto('api_keys').values({ id: key.id, tenant_id: tenantId, key_hash: key.hash, key_prefix: key.prefix, created_at: now })
+      .returningAll().executeTakeFirstOrThrow();
+  }
+
+  listKeys(tenantId: string, page: PageRequest): Promise<ApiKeyRow[]> {
+    return this.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId).where('seq', '>', page.after)
+      .orderBy('seq').limit(page.limit + 1).execute();
+  }
+
+  getKey(id: string): Promise<ApiKeyRow | undefined> {
+    return this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Revokes a key once; revoking again keeps the first time. */
+  async revokeKey(id: string, now: Date): Promise<ApiKeyRow | undefined> {
+    await this.db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    return this.getKey(id);
+  }
+
+  async findActiveKey(hash: string): Promise<{ id: string; tenantId: string } | undefined> {
+    const row = await this.db.selectFrom('api_keys').select(['id', 'tenant_id']).where('key_hash', '=', hash)
+      .where('revoked_at', 'is', null).executeTakeFirst();
+    return row && { id: row.id, tenantId: row.tenant_id };
+  }
+}

@@ -1,0 +1,162 @@
+import { parseMicro } from '../../scheduler/capacity.js';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import { newId } from '../auth/tokens.js';
+import type { CatalogRepository, DeviceProfileRow, DeviceProfileValues, ModelRow, ModelValues } from '../repositories/catalog.repository.js';
+import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
+import type { SettingsRepository } from '../repositories/settings.repository.js';
+import { BUILTIN_DEVICE_PROFILES, BUILTIN_MODELS } from '../catalog/builtin-catalog.js';
+import type { ProfileIndex, ProfileRef } from './cluster-view.js';
+
+/** A catalog factor as an answer shows it: the JSON number whose text is the stored decimal. */
+const num = (decimal: string): number => Number(decimal);
+
+export interface DeviceProfile {
+  readonly id: string; readonly name: string; readonly vendor: string; readonly memoryGiB: number;
+  readonly tdpWatts: number; readonly stdTokensPerSec: number; readonly resourceName: string;
+  readonly aliases: readonly string[]; readonly builtin: boolean; readonly createdAt: string; readonly updatedAt: string;
+}
+
+export interface Model {
+  readonly id: string; readonly name: string; readonly minMemoryGiB: number; readonly costFactor: number;
+  readonly inputFactor: number; readonly vendors: readonly string[]; readonly builtin: boolean;
+  readonly createdAt: string; readonly updatedAt: string;
+}
+
+export function toDeviceProfile(r: DeviceProfileRow): DeviceProfile {
+  return {
+    id: r.id, name: r.name, vendor: r.vendor, memoryGiB: num(r.memory_gib), tdpWatts: num(r.tdp_watts),
+    stdTokensPerSec: num(r.std_tokens_per_sec), resourceName: r.resource_name, aliases: r.aliases,
+    builtin: r.builtin, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+export function toModel(r: ModelRow): Model {
+  return {
+    id: r.id, name: r.name, minMemoryGiB: num(r.min_memory_gib), costFactor: num(r.cost_factor),
+    inputFactor: num(r.input_factor), vendors: r.vendors, builtin: r.builtin,
+    createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+const SEEDED_KEY = 'builtin_catalog_seeded';
+
+/** Device profiles and models: the operator's catalog, seeded once from the built-in one. */
+export class CatalogService {
+  constructor(
+    private readonly repo: CatalogRepository,
+    private readonly settings: SettingsRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Seeds the built-in catalog on the first start only, so that an operator's edits and
+   * deletions stay as they are across restarts.
+   */
+  async seedBuiltins(): Promise<boolean> {
+    if (await this.settings.get(SEEDED_KEY)) return false;
+    const now = this.clock.now();
+    for (const p of BUILTIN_DEVICE_PROFILES) {
+      await this.repo.insertProfile(newId('dp', now.getTime()), p, now, true).catch(ignoreConflict);
+    }
+    for (const m of BUILTIN_MODELS) {
+      await this.repo.insertModel(newId('mdl', now.getTime()), m, now, true).catch(ignoreConflict);
+    }
+    await this.settings.put(SEEDED_KEY, now.toISOString());
+    return true;
+  }
+
+  async listProfiles(page: PageRequest): Promise<Page<DeviceProfile>> {
+    return toPage(await this.repo.listProfiles(page), page.limit, toDeviceProfile);
+  }
+
+  async getProfile(id: string): Promise<DeviceProfile> {
+    const row = await this.repo.getProfile(id);
+    if (!row) throw new AppError('not_found', 'No device profile has this id.');
+    return toDeviceProfile(row);
+  }
+
+  async createProfile(v: DeviceProfileValues): Promise<DeviceProfile> {
+    assertDistinctNames(v);
+    const now = this.clock.now();
+    return toDeviceProfile(await this.repo.insertProfile(newId('dp', now.getTime()), v, now));
+  }
+
+  async updateProfile(id: string, patch: Partial<DeviceProfileValues>): Promise<DeviceProfile> {
+    const row = await this.repo.getProfile(id);
+    if (!row) throw new AppError('not_found', 'No device profile has this id.');
+    const v: DeviceProfileValues = {
+      name: patch.name ?? row.name, vendor: patch.vendor ?? row.vendor, memoryGiB: patch.memoryGiB ?? row.memory_gib,
+      tdpWatts: patch.tdpWatts ?? row.tdp_watts, stdTokensPerSec: patch.stdTokensPerSec ?? row.std_tokens_per_sec,
+      resourceName: patch.resourceName ?? row.resource_name, aliases: patch.aliases ?? row.aliases,
+    };
+    assertDistinctNames(v);
+    const updated = await this.repo.updateProfile(id, v, this.clock.now());
+    if (!updated) throw new AppError('not_found', 'No device profile has this id.');
+    return toDeviceProfile(updated);
+  }
+
+  async deleteProfile(id: string): Promise<void> {
+    if (!(await this.repo.deleteProfile(id))) throw new AppError('not_found', 'No device profile has this id.');
+  }
+
+  async listModels(page: PageRequest): Promise<Page<Model>> {
+    return toPage(await this.repo.listModels(page), page.limit, toModel);
+  }
+
+  async getModel(id: string): Promise<Model> {
+    const row = await this.repo.getModel(id);
+    if (!row) throw new AppError('not_found', 'No model has this id.');
+    return toModel(row);
+  }
+
+  async createModel(v: ModelValues): Promise<Model> {
+    const now = this.clock.now();
+    return toModel(await this.repo.insertModel(newId('mdl', now.getTime()), v, now));
+  }
+
+  async updateModel(id: string, patch: Partial<ModelValues>): Promise<Model> {
+    const row = await this.repo.getModel(id);
+    if (!row) throw new AppError('not_found', 'No model has this id.');
+    const v: ModelValues = {
+      name: patch.name ?? row.name, minMemoryGiB: patch.minMemoryGiB ?? row.min_memory_gib,
+      costFactor: patch.costFactor ?? row.cost_factor, inputFactor: patch.inputFactor ?? row.input_factor,
+      vendors: patch.vendors ?? row.vendors,
+    };
+    const updated = await this.repo.updateModel(id, v, this.clock.now());
+    if (!updated) throw new AppError('not_found', 'No model has this id.');
+    return toModel(updated);
+  }
+
+  async deleteModel(id: string): Promise<void> {
+    if (!(await this.repo.deleteModel(id))) throw new AppError('not_found', 'No model has this id.');
+  }
+
+  /** Every reportable device name (profile names and aliases) to its profile. */
+  async profileIndex(): Promise<ProfileIndex> {
+    const index = new Map<string, ProfileRef>();
+    for (const r of await this.repo.allProfiles()) {
+      const ref: ProfileRef = { id: r.id, name: r.name, vendor: r.vendor, stdTokensPerSec: parseMicro(r.std_tokens_per_sec) };
+      index.set(r.name, ref);
+      for (const a of r.aliases) index.set(a, ref);
+    }
+    return index;
+  }
+}
+
+function ignoreConflict(err: unknown): void {
+  if (err instanceof AppError && err.kind === 'conflict') return;
+  throw err;
+}
+
+function assertDistinctNames(v: DeviceProfileValues): void {
+  const seen = new Set<string>();
+  for (const [i, n] of [v.name, ...v.aliases].entries()) {
+    if (seen.has(n)) {
+      throw new AppError('invalid', 'A profile\'s name and aliases must all differ.', [
+        { path: i === 0 ? 'name' : `aliases.${i - 1}`, message: `"${n}" appears twice` },
+      ]);
+    }
+    seen.add(n);
+  }
+}

@@ -1,0 +1,135 @@
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import { hashToken, newId, newToken, TOKEN_PREFIX } from '../auth/tokens.js';
+import type { ClusterRow, ClustersRepository, InventoryRow, ReportedDevice } from '../repositories/clusters.repository.js';
+import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
+import type { CatalogService } from './catalog.service.js';
+import { computeCluster, computePool, type ClusterComputation, type ClusterFacts, type ClusterView, type PoolView, type ProfileIndex } from './cluster-view.js';
+
+/** Devices that placements hold: cluster id → reported device model → devices. */
+export type HeldDevices = ReadonlyMap<string, ReadonlyMap<string, number>>;
+
+/** Where the devices held by placements come from (the scheduler's placements). */
+export type HeldDevicesSource = (clusterIds?: readonly string[]) => Promise<HeldDevices>;
+
+/** What an agent is told to run; the scheduler fills it. */
+export interface DesiredPlacement {
+  readonly id: string; readonly workloadId: string; readonly model: string; readonly deviceModel: string;
+  readonly profile: string; readonly resourceName: string; readonly replicas: number; readonly devicesPerReplica: number;
+}
+
+export interface ClusterHooks {
+  /** Devices held per cluster; none before the scheduler places anything. */
+  held?: HeldDevicesSource;
+  /** The desired set answered to a heartbeat. */
+  desired?: (clusterId: string) => Promise<readonly DesiredPlacement[]>;
+  /** Told after a heartbeat is recorded (inventory or readiness may have changed). */
+  onHeartbeat?: (clusterId: string, previousLiveness: string) => void;
+}
+
+const EMPTY: HeldDevices = new Map();
+
+function facts(r: ClusterRow): ClusterFacts {
+  return {
+    id: r.id, name: r.name, region: r.region, labels: r.labels, cordoned: r.cordoned,
+    lastHeartbeatAt: r.last_heartbeat_at, createdAt: r.created_at,
+  };
+}
+
+function groupInventory(rows: readonly InventoryRow[]): Map<string, { deviceModel: string; total: number; healthy: number }[]> {
+  const by = new Map<string, { deviceModel: string; total: number; healthy: number }[]>();
+  for (const r of rows) {
+    const list = by.get(r.cluster_id) ?? [];
+    list.push({ deviceModel: r.device_model, total: r.total, healthy: r.healthy });
+    by.set(r.cluster_id, list);
+  }
+  return by;
+}
+
+/** Member clusters: registration, agents' heartbeats, cordons, and the cluster and pool views. */
+export class ClustersService {
+  constructor(
+    private readonly repo: ClustersRepository,
+    private readonly catalog: CatalogService,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+    readonly hooks: ClusterHooks = {},
+  ) {}
+
+  /** Registers a cluster; the agent token is in the answer only, the database keeps its hash. */
+  async register(input: { name: string; region: string; labels?: Record<string, string> }): Promise<ClusterView & { agentToken: string }> {
+    const now = this.clock.now();
+    const agentToken = newToken(TOKEN_PREFIX.agent);
+    const row = await this.repo.insert({
+      id: newId('cl', now.getTime()), name: input.name, region: input.region, labels: input.labels ?? {},
+      tokenHash: hashToken(agentToken), now,
+    });
+    const view = (await this.compute([row]))[0]!.view;
+    return { ...view, agentToken };
+  }
+
+  /** Issues a new agent token for a cluster; the old one stops working at once. */
+  async rotateAgentToken(id: string): Promise<{ id: string; agentToken: string }> {
+    const agentToken = newToken(TOKEN_PREFIX.agent);
+    if (!(await this.repo.setTokenHash(id, hashToken(agentToken)))) throw notFound();
+    return { id, agentToken };
+  }
+
+  /** The cluster with this name, if registered. */
+  async findByName(name: string): Promise<ClusterView | undefined> {
+    const row = await this.repo.getByName(name);
+    return row && (await this.compute([row]))[0]!.view;
+  }
+
+  async list(page: PageRequest): Promise<Page<ClusterView>> {
+    const rows = await this.repo.list(page);
+    const computed = await this.compute(rows.slice(0, page.limit));
+    return toPage(rows, page.limit, (r) => computed.find((c) => c.view.id === r.id)!.view);
+  }
+
+  async get(id: string): Promise<ClusterView> {
+    const row = await this.repo.get(id);
+    if (!row) throw notFound();
+    return (await this.compute([row]))[0]!.view;
+  }
+
+  async setCordoned(id: string, cordoned: boolean): Promise<ClusterView> {
+    const row = await this.repo.setCordoned(id, cordoned);
+    if (!row) throw notFound();
+    return (await this.compute([row]))[0]!.view;
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!(await this.repo.delete(id))) throw notFound();
+  }
+
+  /** Records an agent's heartbeat and answers the cluster's complete desired set. */
+  async heartbeat(clusterId: string, inventory: readonly ReportedDevice[]): Promise<{ clusterId: string; placements: readonly DesiredPlacement[] }> {
+    const previous = await this.repo.recordHeartbeat(clusterId, inventory, this.clock.now());
+    this.hooks.onHeartbeat?.(clusterId, previous);
+    const placements = this.hooks.desired ? await this.hooks.desired(clusterId) : [];
+    return { clusterId, placements };
+  }
+
+  async pool(): Promise<PoolView> {
+    return computePool(await this.compute(await this.repo.all()));
+  }
+
+  /** Views of the given rows, with their inventory, profiles and held devices loaded in bulk. */
+  async compute(rows: readonly ClusterRow[], profiles?: ProfileIndex): Promise<ClusterComputation[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [inventory, index, held] = await Promise.all([
+      this.repo.inventory(rows.length > 200 ? undefined : ids),
+      profiles ?? this.catalog.profileIndex(),
+      this.hooks.held ? this.hooks.held(ids) : EMPTY,
+    ]);
+    const byCluster = groupInventory(inventory);
+    const now = this.clock.now();
+    return rows.map((r) => computeCluster(facts(r), byCluster.get(r.id) ?? [], index, held.get(r.id) ?? new Map(), now, this.ttlMs));
+  }
+}
+
+function notFound(): AppError {
+  return new AppError('not_found', 'No cluster has this id.');
+}

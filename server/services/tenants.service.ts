@@ -1,0 +1,92 @@
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import { hashToken, newId, newToken, TOKEN_PREFIX } from '../auth/tokens.js';
+import type { Principal } from '../auth/authenticate.js';
+import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
+import type { ApiKeyRow, NewApiKey, TenantRow, TenantsRepository } from '../repositories/tenants.repository.js';
+
+export type TenantKind = 'government' | 'enterprise';
+
+export interface Tenant {
+  readonly id: string; readonly name: string; readonly kind: TenantKind;
+  readonly maxStdPerMin: number | null; readonly createdAt: string;
+}
+
+export interface ApiKey {
+  readonly id: string; readonly tenantId: string; readonly prefix: string;
+  readonly createdAt: string; readonly revokedAt: string | null;
+}
+
+export function toTenant(r: TenantRow): Tenant {
+  return { id: r.id, name: r.name, kind: r.kind as TenantKind, maxStdPerMin: r.max_std_per_min, createdAt: r.created_at.toISOString() };
+}
+
+function toApiKey(r: ApiKeyRow): ApiKey {
+  return { id: r.id, tenantId: r.tenant_id, prefix: r.key_prefix, createdAt: r.created_at.toISOString(), revokedAt: r.revoked_at?.toISOString() ?? null };
+}
+
+function mintKey(nowMs: number): NewApiKey & { key: string } {
+  const key = newToken(TOKEN_PREFIX.apiKey);
+  return { id: newId('key', nowMs), key, hash: hashToken(key), prefix: key.slice(0, TOKEN_PREFIX.apiKey.length + 6) };
+}
+
+/** Answers not found for another tenant's resources, so their existence is never revealed. */
+function assertVisible(principal: Principal, tenantId: string): void {
+  if (principal.kind === 'operator') return;
+  if (principal.kind === 'tenant' && principal.tenantId === tenantId) return;
+  throw new AppError('not_found', 'No tenant has this id.');
+}
+
+/** Tenants and API keys. Keys are shown once, when made; only their hashes are kept. */
+export class TenantsService {
+  constructor(
+    private readonly repo: TenantsRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: { name: string; kind: TenantKind }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
+    const now = this.clock.now();
+    const key = mintKey(now.getTime());
+    const { tenant } = await this.repo.insertWithKey({ id: newId('tn', now.getTime()), name: input.name, kind: input.kind, now }, key);
+    return { ...toTenant(tenant), apiKey: key.key, apiKeyId: key.id };
+  }
+
+  async list(page: PageRequest): Promise<Page<Tenant>> {
+    return toPage(await this.repo.list(page), page.limit, toTenant);
+  }
+
+  async get(principal: Principal, id: string): Promise<Tenant> {
+    assertVisible(principal, id);
+    const row = await this.repo.get(id);
+    if (!row) throw new AppError('not_found', 'No tenant has this id.');
+    return toTenant(row);
+  }
+
+  async setQuota(id: string, maxStdPerMin: number | null): Promise<Tenant> {
+    const row = await this.repo.setQuota(id, maxStdPerMin);
+    if (!row) throw new AppError('not_found', 'No tenant has this id.');
+    return toTenant(row);
+  }
+
+  async createKey(principal: Principal, tenantId: string): Promise<ApiKey & { key: string }> {
+    await this.get(principal, tenantId);
+    const now = this.clock.now();
+    const key = mintKey(now.getTime());
+    const row = await this.repo.insertKey(tenantId, key, now);
+    return { ...toApiKey(row), key: key.key };
+  }
+
+  async listKeys(principal: Principal, tenantId: string, page: PageRequest): Promise<Page<ApiKey>> {
+    await this.get(principal, tenantId);
+    return toPage(await this.repo.listKeys(tenantId, page), page.limit, toApiKey);
+  }
+
+  async revokeKey(principal: Principal, id: string): Promise<ApiKey> {
+    const row = await this.repo.getKey(id);
+    if (!row || (principal.kind === 'tenant' && principal.tenantId !== row.tenant_id)) {
+      throw new AppError('not_found', 'No API key has this id.');
+    }
+    const revoked = await this.repo.revokeKey(id, this.clock.now());
+    return toApiKey(revoked!);
+  }
+}

@@ -1,0 +1,196 @@
+import { expect } from 'chai';
+import { SimulatedCluster } from '../../../adapters/simulated/cluster.js';
+import type { SimulatedClusterOptions, SimulatedClusterSpec } from '../../../adapters/simulated/cluster.js';
+import type { DesiredPlacement } from '../../../adapters/platform-client.js';
+
+const H100 = 'NVIDIA-H100-80GB-HBM3';
+const ASCEND = 'huawei-Ascend910B';
+
+const spec: SimulatedClusterSpec = {
+  name: 'tianhe-1',
+  region: 'tianhe',
+  labels: { operator: 'China Unicom Guangzhou' },
+  nodes: [
+    { name: 'gpu-01', deviceModel: H100, devices: 8 },
+    { name: 'gpu-02', deviceModel: H100, devices: 8 },
+    { name: 'npu-01', deviceModel: ASCEND, devices: 8 },
+  ],
+};
+
+function aPlacement(id: string, replicas: number, devicesPerReplica: number, deviceModel = H100): DesiredPlacement {
+  return {
+    id,
+    workloadId: `wl-${id}`,
+    model: 'qwen2.5-72b-instruct',
+    deviceModel,
+    profile: deviceModel,
+    resourceName: 'nvidia.com/gpu',
+    replicas,
+    devicesPerReplica,
+  };
+}
+
+function cluster(opts?: SimulatedClusterOptions): SimulatedCluster {
+  return new SimulatedCluster(spec, opts);
+}
+
+async function ready(c: SimulatedCluster): Promise<Record<string, number>> {
+  return Object.fromEntries((await c.running()).map((p) => [p.id, p.readyReplicas]));
+}
+
+describe('SimulatedCluster', () => {
+  describe('inventory', () => {
+    it('groups nodes by device model', async () => {
+      expect(await cluster().inventory()).to.deep.equal([
+        { deviceModel: H100, total: 16, healthy: 16 },
+        { deviceModel: ASCEND, total: 8, healthy: 8 },
+      ]);
+    });
+
+    it('counts failed devices and down nodes as unhealthy, and repairs them', async () => {
+      const c = cluster();
+      c.failDevices('gpu-01', 3);
+      c.setNodeHealthy('npu-01', false);
+      expect(await c.inventory()).to.deep.equal([
+        { deviceModel: H100, total: 16, healthy: 13 },
+        { deviceModel: ASCEND, total: 8, healthy: 0 },
+      ]);
+      c.failDevices('gpu-01', 100);
+      expect((await c.inventory())[0]).to.include({ healthy: 8 });
+      c.repairDevices('gpu-01', 2);
+      c.setNodeHealthy('npu-01', true);
+      expect(await c.inventory()).to.deep.equal([
+        { deviceModel: H100, total: 16, healthy: 10 },
+        { deviceModel: ASCEND, total: 8, healthy: 8 },
+      ]);
+      c.repairDevices('gpu-01');
+      expect((await c.inventory())[0]).to.include({ healthy: 16 });
+    });
+
+    it('refuses an unknown node', () => {
+      expect(() => cluster().failDevices('gpu-99', 1)).to.throw(/no node gpu-99/);
+    });
+  });
+
+  describe('reconcile', () => {
+    it('makes replicas ready one reconcile after they start, by default', async () => {
+      const c = cluster();
+      const desired = [aPlacement('a', 2, 4)];
+      await c.reconcile(desired);
+      expect(await ready(c)).to.deep.equal({ a: 0 });
+      await c.reconcile(desired);
+      expect(await ready(c)).to.deep.equal({ a: 2 });
+    });
+
+    it('takes as many reconciles as configured, and 0 means at once', async () => {
+      const slow = cluster({ readyAfterReconciles: 3 });
+      const desired = [aPlacement('a', 1, 8)];
+      const seen: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        await slow.reconcile(desired);
+        seen.push((await ready(slow))['a']!);
+      }
+      expect(seen).to.deep.equal([0, 0, 0, 1]);
+
+      const fast = cluster({ readyAfterReconciles: 0 });
+      await fast.reconcile(desired);
+      expect(await ready(fast)).to.deep.equal({ a: 1 });
+    });
+
+    it('never holds more healthy devices than there are: the excess stays not ready', async () => {
+      const c = cluster({ readyAfterReconciles: 0 });
+      // 3 × 4 + 2 × 4 = 20 H100 wanted, 16 healthy.
+      await c.reconcile([aPlacement('a', 3, 4), aPlacement('b', 2, 4)]);
+      expect(await ready(c)).to.deep.equal({ a: 3, b: 1 });
+      expect(c.freeDevices(H100)).to.equal(0);
+    });
+
+    it('lets a smaller replica start where a bigger one does not fit', async () => {
+      const c = cluster({ readyAfterReconciles: 0 });
+      await c.reconcile([aPlacement('a', 1, 12), aPlacement('big', 1, 8), aPlacement('small', 1, 4)]);
+      expect(await ready(c)).to.deep.equal({ a: 1, big: 0, small: 1 });
+    });
+
+    it('counts devices per model: Ascend replicas do not use H100s', async () => {
+      const c = cluster({ readyAfterReconciles: 0 });
+      await c.reconcile([aPlacement('npu', 2, 8, ASCEND)]);
+      expect(await ready(c)).to.deep.equal({ npu: 1 });
+      expect(c.freeDevices(H100)).to.equal(16);
+    });
+
+    it('takes devices away from replicas at once when they fail, and starts them again after repair', async () => {
+      const c = cluster();
+      const desired = [aPlacement('a', 2, 8)];
+      await c.reconcile(desired);
+      await c.reconcile(desired);
+      expect(await ready(c)).to.deep.equal({ a: 2 });
+
+      c.setNodeHealthy('gpu-02', false);
+      expect(await ready(c)).to.deep.equal({ a: 1 });
+      await c.reconcile(desired);
+      expect(await ready(c)).to.deep.equal({ a: 1 });
+
+      c.setNodeHealthy('gpu-02', true);
+      await c.reconcile(desired);
+      expect(await ready(c), 'started again, not ready yet').to.deep.equal({ a: 1 });
+      await c.reconcile(desired);
+      expect(await ready(c)).to.deep.equal({ a: 2 });
+    });
+
+    it('evicts the most recently started replicas first when devices fail', async () => {
+      const c = cluster({ readyAfterReconciles: 0 });
+      await c.reconcile([aPlacement('old', 1, 8)]);
+      await c.reconcile([aPlacement('old', 1, 8), aPlacement('new', 1, 8)]);
+      c.failDevices('gpu-01', 1);
+      expect(await ready(c)).to.deep.equal({ old: 1, new: 0 });
+    });
+
+    it('removes deployments that are no longer desired, freeing their devices', async () => {
+      const c = cluster({ readyAfterReconciles: 0 });
+      await c.reconcile([aPlacement('a', 2, 8), aPlacement('b', 1, 8)]);
+      expect(await ready(c)).to.deep.equal({ a: 2, b: 0 });
+      await c.reconcile([aPlacement('b', 1, 8)]);
+      expect(await ready(c)).to.deep.equal({ b: 1 });
+      await c.reconcile([]);
+      expect(await c.running()).to.deep.equal([]);
+      expect(c.freeDevices(H100)).to.equal(16);
+    });
+
+    it('scales a deployment, keeping ready replicas when scaling down', async () => {
+      const c = cluster();
+      await c.reconcile([aPlacement('a', 1, 4)]);
+      await c.reconcile([aPlacement('a', 3, 4)]);
+      expect(await ready(c)).to.deep.equal({ a: 1 });
+      await c.reconcile([aPlacement('a', 2, 4)]);
+      expect(await ready(c)).to.deep.equal({ a: 2 });
+      expect(c.deployments()[0]).to.include({ replicas: 2, scheduledReplicas: 2, readyReplicas: 2 });
+      expect(c.freeDevices(H100)).to.equal(8);
+    });
+
+    it('starts a placement anew when its replica shape changes', async () => {
+      const c = cluster();
+      await c.reconcile([aPlacement('a', 1, 4)]);
+      await c.reconcile([aPlacement('a', 1, 4)]);
+      expect(await ready(c)).to.deep.equal({ a: 1 });
+      await c.reconcile([aPlacement('a', 1, 8)]);
+      expect(await ready(c)).to.deep.equal({ a: 0 });
+    });
+
+    it('shows what it runs for the serving simulation', async () => {
+      const c = cluster({ readyAfterReconciles: 0 });
+      await c.reconcile([aPlacement('a', 1, 4)]);
+      expect(c.deployments()).to.deep.equal([
+        {
+          id: 'a',
+          workloadId: 'wl-a',
+          model: 'qwen2.5-72b-instruct',
+          deviceModel: H100,
+          replicas: 1,
+          devicesPerReplica: 4,
+          scheduledReplicas: 1,
+          readyReplicas: 1,
+        },
+      ]);
+    });
+  });
+});

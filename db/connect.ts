@@ -14,6 +14,8 @@ export type DatabaseKind = 'postgres' | 'pglite';
 export interface Database {
   readonly db: Kysely<DB>;
   readonly kind: DatabaseKind;
+  /** The connection string of a PostgreSQL database (for connections outside the pool). */
+  readonly url?: string;
   /** Closes every connection; the instance is unusable afterwards. */
   close(): Promise<void>;
 }
@@ -49,7 +51,7 @@ export async function connectDatabase(opts: ConnectOptions): Promise<Database> {
       },
     });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    return { db, kind: 'postgres', url, close: () => db.destroy() };
   }
   if (url !== undefined && url !== 'pglite://memory') {
     throw new Error(`unsupported database URL (use postgres://…, postgresql://… or pglite://memory)`);

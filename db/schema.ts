@@ -76,6 +76,8 @@ export interface TenantsTable {
   name: string;
   kind: string;
   max_std_per_min: number | null;
+  fair_share_std_per_min: Generated<number>;
+  fair_share_at: Timestamp | null;
   created_at: CreatedAt;
 }
 
@@ -90,6 +92,56 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
 }
 
+export interface WorkloadsTable {
+  id: string;
+  seq: Generated<number>;
+  tenant_id: string;
+  name: string;
+  kind: string;
+  model_id: string;
+  tokens_per_min: number;
+  priority: string;
+  regions: ColumnType<string[] | null, string[] | null, string[] | null>;
+  ha: boolean;
+  /** pending | placed | running | deleted */
+  state: string;
+  reason: string | null;
+  message: string | null;
+  /** Bumped on every change a scheduling cycle must not overwrite (rescale, delete). */
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: Timestamp | null;
+}
+
+export interface PlacementsTable {
+  id: string;
+  seq: Generated<number>;
+  workload_id: string;
+  cluster_id: string;
+  device_model: string;
+  profile_id: string;
+  profile_name: string;
+  resource_name: string;
+  replicas: number;
+  devices_per_replica: number;
+  tokens_per_min: number;
+  ready_replicas: Generated<number>;
+  /** placed | running (hold devices) · lost | released (history) */
+  state: string;
+  created_at: Timestamp;
+  ended_at: Timestamp | null;
+}
+
+export interface IdempotencyKeysTable {
+  tenant_id: string;
+  key: string;
+  request_hash: string;
+  status: number;
+  response: Json<unknown>;
+  created_at: Timestamp;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -99,4 +151,7 @@ export interface DB {
   cluster_inventory: ClusterInventoryTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
+  workloads: WorkloadsTable;
+  placements: PlacementsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

@@ -27,6 +27,11 @@ import { TenantsRepository } from './repositories/tenants.repository.js';
 import { CatalogService } from './services/catalog.service.js';
 import { ClustersService } from './services/clusters.service.js';
 import { TenantsService } from './services/tenants.service.js';
+import { WorkloadsService } from './services/workloads.service.js';
+import { WorkloadsRepository } from './repositories/workloads.repository.js';
+import { workloadRoutes } from './http/workloads.routes.js';
+import { AdvisoryLockElector, alwaysLeader, type LeaderElector } from './scheduling/leader.js';
+import { Scheduler } from './scheduling/scheduler.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -43,7 +48,9 @@ export interface App {
   readonly adminToken: AdminToken;
   readonly routes: readonly AnyRoute[];
   readonly sweeper: TtlSweeper;
-  /** Starts background work (the TTL sweeper). */
+  readonly scheduler: Scheduler;
+  readonly leader: LeaderElector;
+  /** Starts background work (leader election, the scheduler, the TTL sweeper). */
   start(): void;
   /** Stops background work; the database stays open (its owner closes it). */
   stop(): Promise<void>;
@@ -66,19 +73,35 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const catalog = new CatalogService(catalogRepo, settings, clock);
   await catalog.seedBuiltins();
-  const clusters = new ClustersService(clustersRepo, catalog, clock, ttlMs);
+  const workloadsRepo = new WorkloadsRepository(db);
   const tenants = new TenantsService(tenantsRepo, clock);
   const adminToken = await resolveAdminToken(settings, config.adminToken);
 
-  const metrics = createMetrics({ pool: () => clusters.pool() });
-  const context: AppContext = { config, clock, log, database, metrics, services: { catalog, clusters, tenants } };
+  // Several replicas may share a PostgreSQL: one, elected by an advisory lock, schedules.
+  const leader = database.kind === 'postgres' && database.url ? new AdvisoryLockElector(database.url, log) : alwaysLeader();
+  let clusters: ClustersService | undefined;
+  const metrics = createMetrics({ pool: () => clusters!.pool() });
+  const scheduler = new Scheduler({
+    clusters: clustersRepo, catalog: catalogRepo, tenants: tenantsRepo, workloads: workloadsRepo, tenantsRepo,
+    ttlMs, halfLifeMs: config.fairShareHalfLifeSeconds * 1000, clock, log, leader, registry: metrics.registry,
+  });
+  clusters = new ClustersService(clustersRepo, catalog, clock, ttlMs, {
+    held: (ids) => workloadsRepo.heldDevices(ids),
+    desired: (id) => workloadsRepo.desiredFor(id),
+    onHeartbeat: async (hb) => {
+      await workloadsRepo.recordReady(hb.clusterId, hb.running, clock.now());
+      if (hb.inventoryChanged || hb.previousLiveness !== 'ready') scheduler.trigger();
+    },
+  });
+  const workloads = new WorkloadsService(workloadsRepo, catalogRepo, tenantsRepo, scheduler, clock);
+  const context: AppContext = { config, clock, log, database, metrics, scheduler, services: { catalog, clusters, tenants, workloads } };
   const auth = createAuthenticator({
     adminTokenHashes: () => [adminToken.hash],
     findApiKey: (hash) => tenantsRepo.findActiveKey(hash),
     findAgent: (hash) => clustersRepo.findByTokenHash(hash),
   });
-  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context)];
-  const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log });
+  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context)];
+  const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, onNotReady: () => scheduler.trigger() });
 
   const app = express();
   app.disable('x-powered-by');
@@ -125,8 +148,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
     adminToken,
     routes,
     sweeper,
-    start: () => sweeper.start(),
-    stop: () => sweeper.stop(),
+    scheduler,
+    leader,
+    start: () => {
+      leader.start();
+      scheduler.start();
+      sweeper.start();
+    },
+    stop: async () => {
+      await sweeper.stop();
+      await scheduler.stop();
+      await leader.stop();
+    },
   };
 }
 

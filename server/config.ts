@@ -14,6 +14,8 @@ export interface Config {
   readonly demo: boolean;
   readonly clusterTtlSeconds: number;
   readonly timezone: string;
+  /** Half-life of past use in fair-share ordering, in seconds. */
+  readonly fairShareHalfLifeSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +55,7 @@ const schema = z.object({
   TOKENPOOL_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   TOKENPOOL_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TOKENPOOL_CLUSTER_TTL_SECONDS: integer(1, 86_400).default(30),
+  TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS: integer(1, 30 * 86_400).default(3600),
   TOKENPOOL_TIMEZONE: z
     .string()
     .refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai')
@@ -79,5 +82,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     demo: v.TOKENPOOL_DEMO === undefined ? v.DATABASE_URL === undefined : v.TOKENPOOL_DEMO === '1',
     clusterTtlSeconds: v.TOKENPOOL_CLUSTER_TTL_SECONDS,
     timezone: v.TOKENPOOL_TIMEZONE,
+    fairShareHalfLifeSeconds: v.TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS,
   };
 }

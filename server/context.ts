@@ -6,6 +6,8 @@ import type { Metrics } from './metrics.js';
 import type { CatalogService } from './services/catalog.service.js';
 import type { ClustersService } from './services/clusters.service.js';
 import type { TenantsService } from './services/tenants.service.js';
+import type { WorkloadsService } from './services/workloads.service.js';
+import type { Scheduler } from './scheduling/scheduler.js';
 
 /** Everything a route needs, built once by createApp and passed down; nothing is global. */
 export interface AppContext {
@@ -18,5 +20,7 @@ export interface AppContext {
     readonly catalog: CatalogService;
     readonly clusters: ClustersService;
     readonly tenants: TenantsService;
+    readonly workloads: WorkloadsService;
   };
+  readonly scheduler: Scheduler;
 }

@@ -2,6 +2,7 @@
  * The platform process: configuration from the environment, the database, the HTTP server,
  * background jobs, the demo city, and a graceful stop on SIGTERM.
  */
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connectDatabase } from '../db/connect.js';
 import { createApp } from './app.js';
@@ -21,10 +22,33 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = jsonLogger();
+  // A signal during start-up is held until the database is consistent (opened, migrated) rather
+  // than killing the process halfway through creating or migrating it.
+  let stopRequested: string | undefined;
+  let onSignal = (signal: string): void => {
+    stopRequested ??= signal;
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
   const database = await connectDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   const app = await createApp({ database, config, log });
+  if (stopRequested) {
+    log.info('stopped during start-up', { signal: stopRequested });
+    await database.close();
+    process.exit(0);
+  }
 
   const server = app.express.listen(config.port, config.host);
+  // Responses still being written when the server stops close their connection afterwards, so
+  // the stop does not wait for clients to drop their idle keep-alive sockets.
+  let stopping = false;
+  const unanswered = new Set<ServerResponse>();
+  server.on('request', (_req, res: ServerResponse) => {
+    if (stopping) res.setHeader('connection', 'close');
+    unanswered.add(res);
+    res.once('close', () => unanswered.delete(res));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -42,13 +66,13 @@ async function main(): Promise<void> {
   const demo = config.demo ? await startDemoCity(app.context, baseUrl) : undefined;
   process.stdout.write(`tokenpool listening on ${baseUrl} (database: ${database.kind}${config.demo ? ', demo city' : ''})\n`);
 
-  let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
+    // Stops listening and closes idle connections; requests in flight finish.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    for (const res of unanswered) if (!res.headersSent) res.setHeader('connection', 'close');
     try {
       await demo?.stop();
       await app.stop();
@@ -60,8 +84,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  onSignal = (signal) => void shutdown(signal);
+  if (stopRequested) void shutdown(stopRequested);
 }
 
 main().catch((err: unknown) => {

@@ -25,7 +25,7 @@ const modelFields = {
   name: modelName,
   minMemoryGiB: decimalFactor({ max: 1_000_000 }),
   costFactor: decimalFactor({ max: 1_000_000 }),
-  inputFactor: decimalFactor({ min: 'zero', max: 1 }),
+  inputFactor: decimalFactor({ max: 1 }),
   vendors: z.array(vendorName).max(32).default([]),
 };
 const createModel = z.strictObject(modelFields);

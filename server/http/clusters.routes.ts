@@ -101,7 +101,7 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       responses: { 200: { description: 'The complete desired set', schema: z.object({ clusterId: z.string(), placements: z.array(desiredPlacementSchema) }) } },
       handler: async ({ body, principal }) => {
         if (principal.kind !== 'agent') throw new AppError('forbidden', 'Only agents send heartbeats.');
-        const answer = await clusters.heartbeat(principal.clusterId, body.inventory);
+        const answer = await clusters.heartbeat(principal.clusterId, body.inventory, body.placements);
         ctx.metrics.heartbeats.inc();
         return { status: 200, body: answer };
       },

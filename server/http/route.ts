@@ -83,6 +83,8 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
 }
 
 const EMPTY = z.strictObject({});
+/** The body of a route that takes none: absent, or `{}` (clients often send one with actions). */
+const NO_BODY = EMPTY.optional();
 
 /** Registers routes on an Express router with authentication, validation and replies. */
 export function mountRoutes(router: Router, routes: readonly AnyRoute[], auth: Authenticator): void {
@@ -91,8 +93,8 @@ export function mountRoutes(router: Router, routes: readonly AnyRoute[], auth: A
       const principal = await auth.require(req.headers.authorization, spec.auth);
       const params = parse(spec.params ?? EMPTY, { ...req.params }, 'params');
       const query = parse(spec.query ?? EMPTY, { ...(req.query as object) }, 'query');
-      // Routes without a body schema ignore a body (clients often send `{}` with actions).
-      const body = spec.body ? parse(spec.body, req.body, 'body') : undefined;
+      // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
+      const body = spec.body ? parse(spec.body, req.body, 'body') : (parse(NO_BODY, req.body, 'body'), undefined);
       const reply = await spec.handler({ params, query, body, principal, req, res });
       if (reply.headers) res.set(reply.headers);
       if (reply.body === undefined) res.status(reply.status).end();

@@ -76,19 +76,26 @@ export class ClustersRepository {
 
   /**
    * Records a heartbeat: replaces the inventory and marks the cluster ready, atomically.
-   * Answers the liveness the cluster had before, so callers can tell a cluster that came back.
+   * Answers the liveness the cluster had before and whether the inventory changed, so callers
+   * can tell a cluster that came back or shrank.
    */
-  async recordHeartbeat(id: string, devices: readonly ReportedDevice[], now: Date): Promise<string> {
+  async recordHeartbeat(id: string, devices: readonly ReportedDevice[], now: Date): Promise<{ previousLiveness: string; inventoryChanged: boolean }> {
     return this.db.transaction().execute(async (tx) => {
       const before = await tx.selectFrom('clusters').select('liveness').where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
-      await tx.deleteFrom('cluster_inventory').where('cluster_id', '=', id).execute();
-      if (devices.length > 0) {
-        await tx.insertInto('cluster_inventory').values(devices.map((d) => ({
-          cluster_id: id, device_model: d.deviceModel, total: d.total, healthy: d.healthy,
-        }))).execute();
+      const old = await tx.selectFrom('cluster_inventory').select(['device_model', 'total', 'healthy']).where('cluster_id', '=', id).execute();
+      const key = (d: { device_model?: string; deviceModel?: string; total: number; healthy: number }) => `${d.device_model ?? d.deviceModel}\u0000${d.total}\u0000${d.healthy}`;
+      const oldKeys = new Set(old.map(key));
+      const inventoryChanged = old.length !== devices.length || devices.some((d) => !oldKeys.has(key(d)));
+      if (inventoryChanged) {
+        await tx.deleteFrom('cluster_inventory').where('cluster_id', '=', id).execute();
+        if (devices.length > 0) {
+          await tx.insertInto('cluster_inventory').values(devices.map((d) => ({
+            cluster_id: id, device_model: d.deviceModel, total: d.total, healthy: d.healthy,
+          }))).execute();
+        }
       }
       await tx.updateTable('clusters').set({ last_heartbeat_at: now, liveness: 'ready' }).where('id', '=', id).execute();
-      return before.liveness;
+      return { previousLiveness: before.liveness, inventoryChanged };
     });
   }
 

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ApiKeysTable, DB, TenantsTable } from '../../db/schema.js';
 import { AppError } from '../errors.js';
 import type { PageRequest } from './paging.js';
@@ -35,6 +35,19 @@ export class TenantsRepository {
   list(page: PageRequest): Promise<TenantRow[]> {
     return this.db.selectFrom('tenants').selectAll().where('seq', '>', page.after)
       .orderBy('seq').limit(page.limit + 1).execute();
+  }
+
+  all(): Promise<TenantRow[]> {
+    return this.db.selectFrom('tenants').selectAll().orderBy('seq').execute();
+  }
+
+  /** Stores each tenant's decayed past use (fair share) as of `at`. */
+  async saveFairShare(values: readonly { id: string; stdPerMin: number }[], at: Date): Promise<void> {
+    if (values.length === 0) return;
+    await sql`
+      UPDATE tenants t SET fair_share_std_per_min = v.std, fair_share_at = ${at}
+        FROM unnest(${values.map((v) => v.id)}::text[], ${values.map((v) => v.stdPerMin)}::float8[]) AS v(id, std)
+       WHERE t.id = v.id`.execute(this.db);
   }
 
   get(id: string): Promise<TenantRow | undefined> {

@@ -67,18 +67,23 @@ interface VendorSums {
   devices: number;
   total: bigint;
   allocated: bigint;
+  free: bigint;
 }
 
 export interface ClusterComputation {
   readonly view: ClusterView;
   readonly total: bigint;
   readonly allocated: bigint;
+  /** Σ over reported device models of max(0, healthy − held); 0 unless the cluster takes placements. */
+  readonly free: bigint;
   readonly byVendor: ReadonlyMap<string, VendorSums>;
 }
 
 /**
  * Computes one cluster's view. `held` maps a reported device model to the devices placements
- * hold on it; held devices beyond the healthy count still count as allocated (never negative free).
+ * hold on it; held devices beyond the healthy count still count as allocated, but free capacity
+ * is counted per device model and is never negative, so an over-held model takes nothing from
+ * the others.
  */
 export function computeCluster(
   c: ClusterFacts,
@@ -89,9 +94,11 @@ export function computeCluster(
   ttlMs: number,
 ): ClusterComputation {
   const state = clusterState(c, now, ttlMs);
+  const open = takesPlacements(state);
   const byVendor = new Map<string, VendorSums>();
   let total = 0n;
   let allocated = 0n;
+  let free = 0n;
   const unprofiled: string[] = [];
   const rows = inventory.map((item) => {
     const p = profiles.get(item.deviceModel);
@@ -101,19 +108,22 @@ export function computeCluster(
     }
     const t = stdPerMinMicro(item.healthy, p.stdTokensPerSec);
     const a = stdPerMinMicro(held.get(item.deviceModel) ?? 0, p.stdTokensPerSec);
+    const f = open && t > a ? t - a : 0n;
     total += t;
     allocated += a;
-    const v = byVendor.get(p.vendor) ?? { devices: 0, total: 0n, allocated: 0n };
+    free += f;
+    const v = byVendor.get(p.vendor) ?? { devices: 0, total: 0n, allocated: 0n, free: 0n };
     v.devices += item.healthy;
     v.total += t;
     v.allocated += a;
+    v.free += f;
     byVendor.set(p.vendor, v);
     return { deviceModel: item.deviceModel, profile: p.name, vendor: p.vendor, total: item.total, healthy: item.healthy };
   });
-  const free = takesPlacements(state) && total > allocated ? total - allocated : 0n;
   return {
     total,
     allocated,
+    free,
     byVendor,
     view: {
       id: c.id,
@@ -159,14 +169,13 @@ export function computePool(clusters: readonly ClusterComputation[]): PoolView {
     if (state !== 'ready' && state !== 'cordoned') continue;
     total += c.total;
     allocated += c.allocated;
-    const open = takesPlacements(state);
-    if (open && c.total > c.allocated) free += c.total - c.allocated;
+    free += c.free;
     for (const [vendor, s] of c.byVendor) {
       const v = vendors.get(vendor) ?? { devices: 0, total: 0n, allocated: 0n, free: 0n };
       v.devices += s.devices;
       v.total += s.total;
       v.allocated += s.allocated;
-      if (open && s.total > s.allocated) v.free += s.total - s.allocated;
+      v.free += s.free;
       vendors.set(vendor, v);
     }
   }

@@ -23,8 +23,11 @@ export interface ClusterHooks {
   held?: HeldDevicesSource;
   /** The desired set answered to a heartbeat. */
   desired?: (clusterId: string) => Promise<readonly DesiredPlacement[]>;
-  /** Told after a heartbeat is recorded (inventory or readiness may have changed). */
-  onHeartbeat?: (clusterId: string, previousLiveness: string) => void;
+  /** Told after a heartbeat is recorded, with what the agent reports running. */
+  onHeartbeat?: (heartbeat: {
+    clusterId: string; previousLiveness: string; inventoryChanged: boolean;
+    running: readonly { id: string; readyReplicas: number }[];
+  }) => Promise<void>;
 }
 
 const EMPTY: HeldDevices = new Map();
@@ -53,7 +56,7 @@ export class ClustersService {
     private readonly catalog: CatalogService,
     private readonly clock: Clock,
     private readonly ttlMs: number,
-    readonly hooks: ClusterHooks = {},
+    private readonly hooks: ClusterHooks = {},
   ) {}
 
   /** Registers a cluster; the agent token is in the answer only, the database keeps its hash. */
@@ -104,9 +107,13 @@ export class ClustersService {
   }
 
   /** Records an agent's heartbeat and answers the cluster's complete desired set. */
-  async heartbeat(clusterId: string, inventory: readonly ReportedDevice[]): Promise<{ clusterId: string; placements: readonly DesiredPlacement[] }> {
-    const previous = await this.repo.recordHeartbeat(clusterId, inventory, this.clock.now());
-    this.hooks.onHeartbeat?.(clusterId, previous);
+  async heartbeat(
+    clusterId: string,
+    inventory: readonly ReportedDevice[],
+    running: readonly { id: string; readyReplicas: number }[] = [],
+  ): Promise<{ clusterId: string; placements: readonly DesiredPlacement[] }> {
+    const recorded = await this.repo.recordHeartbeat(clusterId, inventory, this.clock.now());
+    await this.hooks.onHeartbeat?.({ clusterId, ...recorded, running });
     const placements = this.hooks.desired ? await this.hooks.desired(clusterId) : [];
     return { clusterId, placements };
   }

@@ -42,6 +42,8 @@ export async function startPlatform(kind: DatabaseKind, env: Record<string, stri
   const clock = new FakeClock();
   const config = loadConfig({ DATABASE_URL: 'pglite://memory', TOKENPOOL_ADMIN_TOKEN: ADMIN_TOKEN, TOKENPOOL_DEMO: '0', ...env });
   const app = await createApp({ database, config, clock, log: silentLogger });
+  // Suites drive scheduling cycles themselves; on PostgreSQL this instance must hold the lead.
+  await app.leader.check();
   const server: Server = app.express.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

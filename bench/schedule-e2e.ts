@@ -1,0 +1,163 @@
+/**
+ * End-to-end scheduling benchmark on PostgreSQL: the compiled server as a child process, 1,000
+ * clusters heartbeating every 10 s through the HTTP API, 10,000 workloads submitted over HTTP by
+ * 16 concurrent clients; measures the time from the first submission to the last placement.
+ * Then fills the queue to 100,000 workloads and reads the server's peak RSS.
+ *
+ * Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL role that may create databases.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+
+const ADMIN = 'tp_admin_bench-operator-token-0123456789';
+const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
+const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
+const TOTAL_WORKLOADS = Number(process.env.BENCH_TOTAL_WORKLOADS ?? 100_000);
+const CLIENTS = 16;
+const TENANTS = 100;
+const HEARTBEAT_MS = 10_000;
+
+const INVENTORY = [
+  { deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 40, healthy: 40 },
+  { deviceModel: 'huawei-Ascend910B', total: 32, healthy: 32 },
+  { deviceModel: 'MLU590', total: 28, healthy: 28 },
+];
+const MODELS = ['qwen2.5-7b-instruct', 'qwen2.5-7b-instruct', 'qwen2.5-32b-instruct', 'qwen2.5-72b-instruct'];
+
+async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  }));
+}
+
+function startServer(databaseUrl: string): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(process.execPath, ['dist/server/main.js'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN, TOKENPOOL_DEMO: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    const s = d.toString();
+    if (/"level":"error"/.test(s)) process.stderr.write(s);
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) resolve({ child, base: m[1]! });
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+function workloadBody(i: number) {
+  const model = MODELS[i % MODELS.length]!;
+  return { name: `w-${i}`, model, tokensPerMin: 5_000 + ((i * 7919) % 60) * 1_000, priority: i % 10 === 0 ? 'high' : i % 3 === 0 ? 'low' : 'normal' };
+}
+
+export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
+  const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  if (!adminUrl) return { bench: 'schedule.e2e', skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' };
+  const name = `tp_bench_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const { child, base } = await startServer(url.toString());
+  const db = new pg.Client({ connectionString: url.toString() });
+  await db.connect();
+  let stopAgents = false;
+  try {
+    const clusters: { id: string; token: string }[] = [];
+    await pool(Array.from({ length: CLUSTERS }, (_, i) => i), CLIENTS, async (i) => {
+      const c = await api(base, ADMIN, 'POST', '/api/v1/clusters', { name: `c-${i}`, region: `region-${i % 10}` });
+      clusters.push({ id: c.id, token: c.agentToken });
+    });
+    // Agents: heartbeat every 10 s, spread over the interval; every desired replica reports ready.
+    const agents = clusters.map(async (c, i) => {
+      await new Promise((r) => setTimeout(r, (i / clusters.length) * 2000));
+      let running: { id: string; readyReplicas: number }[] = [];
+      while (!stopAgents) {
+        try {
+          const answer = await api(base, c.token, 'POST', '/api/v1/agent/heartbeat', { inventory: INVENTORY, placements: running });
+          running = answer.placements.map((p: { id: string; replicas: number }) => ({ id: p.id, readyReplicas: p.replicas }));
+        } catch {
+          // keep going, as an agent does
+        }
+        await new Promise((r) => setTimeout(r, HEARTBEAT_MS * (0.9 + Math.random() * 0.2)));
+      }
+    });
+    for (;;) {
+      const p = await api(base, ADMIN, 'GET', '/api/v1/pool');
+      if (p.clusters.ready >= CLUSTERS) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const tenants: string[] = [];
+    await pool(Array.from({ length: TENANTS }, (_, i) => i), CLIENTS, async (i) => {
+      tenants.push((await api(base, ADMIN, 'POST', '/api/v1/tenants', { name: `tenant-${i}`, kind: i % 2 ? 'enterprise' : 'government' })).apiKey);
+    });
+
+    const started = performance.now();
+    await pool(Array.from({ length: WORKLOADS }, (_, i) => i), CLIENTS, async (i) => {
+      await api(base, tenants[i % TENANTS]!, 'POST', '/api/v1/workloads', workloadBody(i));
+    });
+    const submitted = performance.now();
+    let placed = 0;
+    for (;;) {
+      const r = await db.query<{ placed: string; pending: string }>(
+        `SELECT count(*) FILTER (WHERE state IN ('placed','running')) AS placed, count(*) FILTER (WHERE state = 'pending') AS pending FROM workloads`,
+      );
+      placed = Number(r.rows[0]!.placed);
+      if (Number(r.rows[0]!.pending) === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const done = performance.now();
+    const e2e = {
+      bench: 'schedule.e2e', database: 'postgres', clusters: CLUSTERS, devices: CLUSTERS * 100, workloads: WORKLOADS, placed,
+      submitSeconds: +((submitted - started) / 1000).toFixed(2), seconds: +((done - started) / 1000).toFixed(2),
+      workloadsPerSec: Math.round(WORKLOADS / ((done - started) / 1000)),
+    };
+    console.log(JSON.stringify(e2e));
+
+    await pool(Array.from({ length: TOTAL_WORKLOADS - WORKLOADS }, (_, i) => i + WORKLOADS), CLIENTS, async (i) => {
+      await api(base, tenants[i % TENANTS]!, 'POST', '/api/v1/workloads', workloadBody(i));
+    });
+    // Let a few cycles run over the full queue.
+    await new Promise((r) => setTimeout(r, 15_000));
+    const rss = { bench: 'schedule.rss', clusters: CLUSTERS, workloads: TOTAL_WORKLOADS, peakRssMiB: peakRssMiB(child.pid!) };
+    console.log(JSON.stringify(rss));
+    stopAgents = true;
+    await Promise.race([Promise.all(agents), new Promise((r) => setTimeout(r, HEARTBEAT_MS * 1.2))]);
+    return { e2e, rss };
+  } finally {
+    stopAgents = true;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await db.end();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}

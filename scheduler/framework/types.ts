@@ -1,0 +1,157 @@
+/**
+ * The scheduler's data: an immutable snapshot of the pool and the queue goes in, decisions come
+ * out. Nothing here does I/O or reads a clock.
+ *
+ * Units: throughputs in model tokens per minute (`tokensPerMin`) or standard tokens per minute
+ * (`…StdPerMin`) as JS numbers; catalog factors as integer millionths (`Micro`, capacity.ts).
+ */
+import type { Micro } from '../capacity.js';
+
+export type Priority = 'high' | 'normal' | 'low';
+
+/** Why a workload waits (API.md "Workloads"). */
+export type PendingReason = 'capacity' | 'quota' | 'plan_exhausted' | 'no_compatible_device';
+
+export interface ProfileSnap {
+  readonly id: string;
+  readonly name: string;
+  readonly vendor: string;
+  readonly resourceName: string;
+  readonly memoryGiB: Micro;
+  readonly stdTokensPerSec: Micro;
+  readonly tdpWatts: Micro;
+}
+
+/** One device model a cluster reports that matches a profile. */
+export interface DeviceSlot {
+  /** The name the cluster's agent reports (what the agent selects nodes by). */
+  readonly deviceModel: string;
+  readonly profile: ProfileSnap;
+  readonly healthy: number;
+  /** Devices that active placements hold on this slot now (may exceed healthy after a loss). */
+  readonly held: number;
+}
+
+export interface ClusterSnap {
+  readonly id: string;
+  readonly name: string;
+  readonly region: string;
+  /** Ready and not cordoned: takes new placements. */
+  readonly schedulable: boolean;
+  readonly devices: readonly DeviceSlot[];
+}
+
+export interface ModelSnap {
+  readonly id: string;
+  readonly name: string;
+  readonly minMemoryGiB: Micro;
+  readonly costFactor: Micro;
+  /** Vendors whose runtime serves the model; empty: any. */
+  readonly vendors: readonly string[];
+}
+
+export interface TenantSnap {
+  readonly id: string;
+  /** Quota in standard tokens per minute (override, else subscription); null: unlimited. */
+  readonly maxStdPerMin: number | null;
+  /** A hard-capped plan whose included tokens are used up this period. */
+  readonly planExhausted: boolean;
+  /** Fair-share weight when the tenant has no quota (default 1). */
+  readonly weight: number;
+  /** Standard tokens per minute held by the tenant's placed workloads now. */
+  readonly heldStdPerMin: number;
+  /** Past use, decayed by the configured half-life, in standard tokens per minute (fair-share). */
+  readonly decayedStdPerMin: number;
+}
+
+export interface WorkloadSnap {
+  readonly id: string;
+  readonly tenantId: string;
+  /** Submission order: lower came first. */
+  readonly seq: number;
+  readonly modelId: string;
+  readonly tokensPerMin: number;
+  readonly priority: Priority;
+  /** Allowed regions; null: any. */
+  readonly regions: readonly string[] | null;
+  readonly ha: boolean;
+}
+
+/** A placement that holds devices now (placed or running, not lost). */
+export interface PlacementSnap {
+  readonly id: string;
+  readonly workloadId: string;
+  readonly tenantId: string;
+  readonly priority: Priority;
+  /** The workload's submission order (newer victims are preempted first). */
+  readonly seq: number;
+  readonly clusterId: string;
+  readonly deviceModel: string;
+  readonly replicas: number;
+  readonly devicesPerReplica: number;
+  readonly tokensPerMin: number;
+  /**
+   * Standard tokens per minute the workload holds against its tenant's quota: the whole
+   * workload's `tokensPerMin × costFactor`, the same on each of its placements (the scheduler
+   * counts it once per workload when the workload is preempted).
+   */
+  readonly stdPerMin: number;
+}
+
+export interface Snapshot {
+  readonly clusters: readonly ClusterSnap[];
+  readonly models: ReadonlyMap<string, ModelSnap>;
+  readonly tenants: ReadonlyMap<string, TenantSnap>;
+  readonly placements: readonly PlacementSnap[];
+}
+
+/** One part of a workload's placement set. */
+export interface PlacementDecision {
+  readonly clusterId: string;
+  readonly deviceModel: string;
+  readonly profileId: string;
+  readonly profile: string;
+  readonly resourceName: string;
+  readonly replicas: number;
+  readonly devicesPerReplica: number;
+  /** `replicas × devicesPerReplica × stdTokensPerSec × 60 ÷ costFactor`. */
+  readonly tokensPerMin: number;
+}
+
+export type Decision =
+  | {
+      readonly kind: 'place';
+      readonly workloadId: string;
+      readonly placements: readonly PlacementDecision[];
+      /** Workloads preempted to make room; they go back to pending with reason `capacity`. */
+      readonly preempted: readonly string[];
+    }
+  | { readonly kind: 'pending'; readonly workloadId: string; readonly reason: PendingReason; readonly message: string };
+
+export interface ScoreWeights {
+  readonly energy: number;
+  readonly consolidation: number;
+  readonly bestFit: number;
+}
+
+export interface CycleOptions {
+  readonly weights?: Partial<ScoreWeights>;
+  /** Whether `high` workloads may preempt `normal`/`low` ones (default true). */
+  readonly preemption?: boolean;
+}
+
+export interface CycleInput {
+  readonly snapshot: Snapshot;
+  /** Workloads waiting for placement, in any order: the cycle orders them. */
+  readonly pending: readonly WorkloadSnap[];
+  readonly options?: CycleOptions;
+}
+
+export interface CycleResult {
+  /**
+   * One decision per pending workload, in the order they were considered. A `place` decision that
+   * preempted workloads is followed by one `pending` decision (reason `capacity`) per victim;
+   * victims are placed workloads, not pending ones.
+   */
+  readonly decisions: readonly Decision[];
+}

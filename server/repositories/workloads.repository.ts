@@ -1,0 +1,306 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { DB, PlacementsTable, WorkloadsTable } from '../../db/schema.js';
+import type { PageRequest } from './paging.js';
+
+export type WorkloadRow = Selectable<WorkloadsTable>;
+export type PlacementRow = Selectable<PlacementsTable>;
+
+/** A workload row with its model's name and cost factor. */
+export type WorkloadWithModel = WorkloadRow & { model_name: string; cost_factor: string };
+
+export interface NewPlacement {
+  readonly id: string;
+  readonly clusterId: string;
+  readonly deviceModel: string;
+  readonly profileId: string;
+  readonly profileName: string;
+  readonly resourceName: string;
+  readonly replicas: number;
+  readonly devicesPerReplica: number;
+  readonly tokensPerMin: number;
+}
+
+/** What one scheduling cycle decided, committed in one transaction. */
+export interface CycleCommit {
+  readonly placed: readonly { workloadId: string; version: number; placements: readonly NewPlacement[] }[];
+  readonly pending: readonly { workloadId: string; version: number; reason: string; message: string }[];
+  /** Workloads whose placements are released and who go back to pending (preempted or evicted). */
+  readonly requeued: readonly { workloadId: string; reason: string; message: string }[];
+}
+
+export interface ActivePlacement {
+  readonly id: string;
+  readonly workload_id: string;
+  readonly tenant_id: string;
+  readonly priority: string;
+  readonly workload_seq: number;
+  readonly cluster_id: string;
+  readonly device_model: string;
+  readonly replicas: number;
+  readonly devices_per_replica: number;
+  readonly tokens_per_min: number;
+  readonly workload_tokens_per_min: number;
+  readonly cost_factor: string;
+}
+
+const ACTIVE = ['placed', 'running'] as const;
+
+/** Workloads, their placements, and idempotency records of creates. */
+export class WorkloadsRepository {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async insert(row: {
+    id: string; tenantId: string; name: string; kind: string; modelId: string; tokensPerMin: number;
+    priority: string; regions: string[] | null; ha: boolean; now: Date;
+  }, tx: Kysely<DB> = this.db): Promise<WorkloadRow> {
+    return tx.insertInto('workloads').values({
+      id: row.id, tenant_id: row.tenantId, name: row.name, kind: row.kind, model_id: row.modelId,
+      tokens_per_min: row.tokensPerMin, priority: row.priority, regions: row.regions, ha: row.ha,
+      state: 'pending', reason: null, message: null, created_at: row.now, updated_at: row.now,
+    }).returningAll().executeTakeFirstOrThrow();
+  }
+
+  private withModel() {
+    return this.db.selectFrom('workloads').innerJoin('models', 'models.id', 'workloads.model_id')
+      .selectAll('workloads').select(['models.name as model_name', 'models.cost_factor as cost_factor']);
+  }
+
+  get(id: string): Promise<WorkloadWithModel | undefined> {
+    return this.withModel().where('workloads.id', '=', id).executeTakeFirst();
+  }
+
+  list(filter: { tenantId?: string; state?: string }, page: PageRequest): Promise<WorkloadWithModel[]> {
+    let q = this.withModel().where('workloads.seq', '>', page.after);
+    if (filter.tenantId) q = q.where('workloads.tenant_id', '=', filter.tenantId);
+    q = filter.state ? q.where('workloads.state', '=', filter.state) : q.where('workloads.state', '!=', 'deleted');
+    return q.orderBy('workloads.seq').limit(page.limit + 1).execute();
+  }
+
+  /** Pending workloads in submission order, with their model. */
+  pending(): Promise<WorkloadWithModel[]> {
+    return this.withModel().where('workloads.state', '=', 'pending').orderBy('workloads.seq').execute();
+  }
+
+  /** Placements to show with workloads: everything but released history. */
+  placementsOf(workloadIds: readonly string[]): Promise<PlacementRow[]> {
+    if (workloadIds.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('placements').selectAll().where('workload_id', 'in', workloadIds)
+      .where('state', '!=', 'released').orderBy('seq').execute();
+  }
+
+  /** Placements that hold devices now, with what quota and preemption need of their workload. */
+  active(): Promise<ActivePlacement[]> {
+    return this.db.selectFrom('placements')
+      .innerJoin('workloads', 'workloads.id', 'placements.workload_id')
+      .innerJoin('models', 'models.id', 'workloads.model_id')
+      .select([
+        'placements.id', 'placements.workload_id', 'workloads.tenant_id', 'workloads.priority',
+        'workloads.seq as workload_seq', 'placements.cluster_id', 'placements.device_model', 'placements.replicas',
+        'placements.devices_per_replica', 'placements.tokens_per_min', 'workloads.tokens_per_min as workload_tokens_per_min',
+        'models.cost_factor',
+      ])
+      .where('placements.state', 'in', ACTIVE)
+      .execute();
+  }
+
+  /** Devices held per cluster and reported device model by active placements. */
+  async heldDevices(clusterIds?: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    let q = this.db.selectFrom('placements')
+      .select(['cluster_id', 'device_model', sql<number>`sum(replicas * devices_per_replica)::int8`.as('devices')])
+      .where('state', 'in', ACTIVE);
+    if (clusterIds) {
+      if (clusterIds.length === 0) return new Map();
+      q = q.where('cluster_id', 'in', clusterIds);
+    }
+    const rows = await q.groupBy(['cluster_id', 'device_model']).execute();
+    const out = new Map<string, Map<string, number>>();
+    for (const r of rows) {
+      const m = out.get(r.cluster_id) ?? new Map<string, number>();
+      m.set(r.device_model, r.devices);
+      out.set(r.cluster_id, m);
+    }
+    return out;
+  }
+
+  /** The complete desired set of a cluster, as its agent is told. */
+  desiredFor(clusterId: string) {
+    return this.db.selectFrom('placements')
+      .innerJoin('workloads', 'workloads.id', 'placements.workload_id')
+      .innerJoin('models', 'models.id', 'workloads.model_id')
+      .select([
+        'placements.id', 'placements.workload_id as workloadId', 'models.name as model', 'placements.device_model as deviceModel',
+        'placements.profile_name as profile', 'placements.resource_name as resourceName', 'placements.replicas',
+        'placements.devices_per_replica as devicesPerReplica',
+      ])
+      .where('placements.cluster_id', '=', clusterId).where('placements.state', 'in', ACTIVE)
+      .orderBy('placements.seq').execute();
+  }
+
+  /**
+   * Records the ready replicas an agent reports for its own placements: a placement is `running`
+   * once all its replicas are ready, and a workload once all its placements run.
+   */
+  async recordReady(clusterId: string, reports: readonly { id: string; readyReplicas: number }[], now: Date): Promise<void> {
+    if (reports.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      const touched = await sql<{ workload_id: string }>`
+        UPDATE placements p
+           SET ready_replicas = r.ready,
+               state = CASE WHEN r.ready >= p.replicas THEN 'running' ELSE 'placed' END
+          FROM unnest(${reports.map((r) => r.id)}::text[], ${reports.map((r) => r.readyReplicas)}::int[]) AS r(id, ready)
+         WHERE p.id = r.id AND p.cluster_id = ${clusterId} AND p.state IN ('placed', 'running')
+           AND (p.ready_replicas <> r.ready OR p.state <> CASE WHEN r.ready >= p.replicas THEN 'running' ELSE 'placed' END)
+        RETURNING p.workload_id`.execute(tx);
+      const ids = [...new Set(touched.rows.map((r) => r.workload_id))];
+      if (ids.length > 0) await refreshWorkloadStates(tx, ids, now);
+    });
+  }
+
+  async setState(tx: Transaction<DB>, id: string, fields: { state: string; reason: string | null; message: string | null }, now: Date): Promise<void> {
+    await tx.updateTable('workloads').set({ ...fields, updated_at: now, version: sql`version + 1` }).where('id', '=', id).execute();
+  }
+
+  /**
+   * Commits one cycle atomically. A decision is applied only if its workload is still pending at
+   * the version the cycle saw; anything changed meanwhile (deleted, rescaled) is left for the
+   * next cycle. Answers the workloads actually placed.
+   */
+  async commitCycle(commit: CycleCommit, now: Date): Promise<{ placed: string[] }> {
+    return this.db.transaction().execute(async (tx) => {
+      for (const r of commit.requeued) {
+        await tx.updateTable('placements').set({ state: 'released', ended_at: now })
+          .where('workload_id', '=', r.workloadId).where('state', 'in', ACTIVE).execute();
+        await tx.updateTable('workloads').set({ state: 'pending', reason: r.reason, message: r.message, updated_at: now, version: sql`version + 1` })
+          .where('id', '=', r.workloadId).where('state', 'in', ['placed', 'running']).execute();
+      }
+      let placed: string[] = [];
+      if (commit.placed.length > 0) {
+        const claimed = await sql<{ id: string }>`
+          UPDATE workloads w SET state = 'placed', reason = NULL, message = NULL, updated_at = ${now}, version = w.version + 1
+            FROM unnest(${commit.placed.map((p) => p.workloadId)}::text[], ${commit.placed.map((p) => p.version)}::int[]) AS d(id, version)
+           WHERE w.id = d.id AND w.version = d.version AND w.state = 'pending'
+          RETURNING w.id`.execute(tx);
+        placed = claimed.rows.map((r) => r.id);
+        const ok = new Set(placed);
+        if (placed.length > 0) {
+          await tx.updateTable('placements').set({ state: 'released' })
+            .where(sql<boolean>`workload_id = ANY(${placed}::text[])`).where('state', '=', 'lost').execute();
+          const rows = commit.placed.filter((p) => ok.has(p.workloadId)).flatMap((p) => p.placements.map((x) => ({
+            id: x.id, workload_id: p.workloadId, cluster_id: x.clusterId, device_model: x.deviceModel, profile_id: x.profileId,
+            profile_name: x.profileName, resource_name: x.resourceName, replicas: x.replicas, devices_per_replica: x.devicesPerReplica,
+            tokens_per_min: x.tokensPerMin, state: 'placed', created_at: now,
+          })));
+          // Chunked to stay far below PostgreSQL's 65,535 bind parameters.
+          for (let i = 0; i < rows.length; i += 2000) await tx.insertInto('placements').values(rows.slice(i, i + 2000)).execute();
+        }
+      }
+      if (commit.pending.length > 0) {
+        await sql`
+          UPDATE workloads w SET reason = d.reason, message = d.message
+            FROM unnest(${commit.pending.map((p) => p.workloadId)}::text[], ${commit.pending.map((p) => p.version)}::int[],
+                        ${commit.pending.map((p) => p.reason)}::text[], ${commit.pending.map((p) => p.message)}::text[]) AS d(id, version, reason, message)
+           WHERE w.id = d.id AND w.version = d.version AND w.state = 'pending'
+             AND (w.reason IS DISTINCT FROM d.reason OR w.message IS DISTINCT FROM d.message)`.execute(tx);
+      }
+      return { placed };
+    });
+  }
+
+  /**
+   * Marks the active placements on the given clusters lost; their workloads go back to pending
+   * (reason `capacity`) and release whatever else they held, to be placed again whole.
+   * Answers the workloads requeued.
+   */
+  async markLost(clusterIds: readonly string[], now: Date): Promise<string[]> {
+    if (clusterIds.length === 0) return [];
+    return this.db.transaction().execute(async (tx) => {
+      const lost = await tx.updateTable('placements').set({ state: 'lost', ended_at: now })
+        .where('cluster_id', 'in', clusterIds).where('state', 'in', ACTIVE).returning('workload_id').execute();
+      const ids = [...new Set(lost.map((r) => r.workload_id))];
+      if (ids.length === 0) return [];
+      await tx.updateTable('placements').set({ state: 'released', ended_at: now })
+        .where('workload_id', 'in', ids).where('state', 'in', ACTIVE).execute();
+      await tx.updateTable('workloads').set({
+        state: 'pending', reason: 'capacity', message: 'a cluster it ran on stopped reporting; waiting to be placed again',
+        updated_at: now, version: sql`version + 1`,
+      }).where('id', 'in', ids).where('state', 'in', ['placed', 'running']).execute();
+      return ids;
+    });
+  }
+
+  /** Deletes a workload: releases its placements and keeps the row as `deleted`. */
+  async markDeleted(id: string, now: Date): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const r = await tx.updateTable('workloads').set({ state: 'deleted', reason: null, message: null, deleted_at: now, updated_at: now, version: sql`version + 1` })
+        .where('id', '=', id).where('state', '!=', 'deleted').executeTakeFirst();
+      if (r.numUpdatedRows === 0n) return false;
+      await tx.updateTable('placements').set({ state: 'released', ended_at: now }).where('workload_id', '=', id).where('state', 'in', [...ACTIVE, 'lost']).execute();
+      return true;
+    });
+  }
+
+  /**
+   * Rescales a workload. Shrinking within what its placements already carry keeps them; anything
+   * else releases them and queues the workload again, to be placed whole at the new size.
+   */
+  async rescale(id: string, tokensPerMin: number, placedTokensPerMin: number, now: Date): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      const w = await tx.selectFrom('workloads').select(['state']).where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+      const keep = (w.state === 'placed' || w.state === 'running') && tokensPerMin <= placedTokensPerMin;
+      if (!keep && w.state !== 'pending') {
+        await tx.updateTable('placements').set({ state: 'released', ended_at: now }).where('workload_id', '=', id).where('state', 'in', [...ACTIVE, 'lost']).execute();
+      }
+      await tx.updateTable('workloads').set({
+        tokens_per_min: tokensPerMin, updated_at: now, version: sql`version + 1`,
+        ...(keep ? {} : { state: 'pending', reason: null, message: null }),
+      }).where('id', '=', id).execute();
+    });
+  }
+
+  /**
+   * Runs `create` once per (tenant, key): the first request's answer is stored in the same
+   * transaction, and a concurrent or later request with the key gets that stored answer.
+   */
+  async createIdempotent<T>(
+    tenantId: string, key: string, requestHash: string, now: Date,
+    create: (tx: Kysely<DB>) => Promise<{ status: number; body: T }>,
+  ): Promise<{ fresh: true; status: number; body: T } | { fresh: false; requestHash: string; status: number; body: unknown }> {
+    const created = await this.db.transaction().execute(async (tx) => {
+      const claimed = await tx.insertInto('idempotency_keys').values({
+        tenant_id: tenantId, key, request_hash: requestHash, status: 0, response: 'null', created_at: now,
+      }).onConflict((oc) => oc.columns(['tenant_id', 'key']).doNothing()).returning('key').executeTakeFirst();
+      if (!claimed) return undefined;
+      const answer = await create(tx);
+      await tx.updateTable('idempotency_keys').set({ status: answer.status, response: JSON.stringify(answer.body) })
+        .where('tenant_id', '=', tenantId).where('key', '=', key).execute();
+      return answer;
+    });
+    if (created) return { fresh: true, ...created };
+    const stored = await this.findIdempotent(tenantId, key);
+    return { fresh: false, requestHash: stored!.request_hash, status: stored!.status, body: stored!.response };
+  }
+
+  async findIdempotent(tenantId: string, key: string): Promise<{ request_hash: string; status: number; response: unknown } | undefined> {
+    return this.db.selectFrom('idempotency_keys').select(['request_hash', 'status', 'response'])
+      .where('tenant_id', '=', tenantId).where('key', '=', key).executeTakeFirst();
+  }
+
+  /** Counts of pending workloads by reason (null: not yet considered). */
+  async pendingByReason(): Promise<{ reason: string | null; n: number }[]> {
+    return this.db.selectFrom('workloads').select(['reason', sql<number>`count(*)::int8`.as('n')])
+      .where('state', '=', 'pending').groupBy('reason').execute();
+  }
+}
+
+/** Sets each workload's state from its active placements: running when all run, else placed. */
+async function refreshWorkloadStates(tx: Transaction<DB>, ids: readonly string[], now: Date): Promise<void> {
+  await sql`
+    UPDATE workloads w
+       SET state = s.next, updated_at = ${now}
+      FROM (SELECT workload_id,
+                   CASE WHEN bool_and(state = 'running') THEN 'running' ELSE 'placed' END AS next
+              FROM placements
+             WHERE workload_id = ANY(${ids as string[]}::text[]) AND state IN ('placed', 'running')
+             GROUP BY workload_id) s
+     WHERE w.id = s.workload_id AND w.state IN ('placed', 'running') AND w.state <> s.next`.execute(tx);
+}

@@ -1,0 +1,194 @@
+/**
+ * The scheduling loop: event-driven (workload created, changed or deleted; inventory or cluster
+ * state changed) with a periodic tick. Each cycle reads a snapshot, runs the pure core
+ * (scheduler/schedule.ts) and commits all of its decisions in one transaction, so a crash
+ * between or during cycles loses no placement and double-books no device. Only the leader runs
+ * cycles.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Decision, WorkloadSnap } from '../../scheduler/framework/types.js';
+import { evictOvercommitted } from '../../scheduler/evict.js';
+import { scheduleCycle } from '../../scheduler/schedule.js';
+import { newId } from '../auth/tokens.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { CycleCommit, NewPlacement } from '../repositories/workloads.repository.js';
+import type { TenantsRepository } from '../repositories/tenants.repository.js';
+import type { LeaderElector } from './leader.js';
+import { loadSnapshot, workloadSnap, type SnapshotSources } from './snapshot-loader.js';
+
+export interface SchedulerOptions extends SnapshotSources {
+  readonly tenantsRepo: TenantsRepository;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly leader: LeaderElector;
+  readonly registry: Registry;
+  /** Periodic tick; default 2 s. */
+  readonly tickMs?: number;
+  /** How often fair-share usage is written back; default 10 s. */
+  readonly fairShareSaveMs?: number;
+}
+
+export interface CycleSummary {
+  readonly placed: number;
+  readonly pending: number;
+  readonly preempted: number;
+  readonly lost: number;
+  readonly evicted: number;
+}
+
+const PREEMPTED_MESSAGE = 'preempted by a higher-priority workload; waiting for capacity';
+const EVICTED_MESSAGE = 'its cluster reported fewer healthy devices; waiting to be placed again';
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<CycleSummary | undefined> | undefined;
+  private again = false;
+  private stopped = true;
+  private lastFairShareSave = 0;
+  private readonly cycleSeconds: Histogram;
+  private readonly results: Counter<'result'>;
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.cycleSeconds = new Histogram({
+      name: 'tokenpool_scheduler_cycle_duration_seconds',
+      help: 'Duration of one scheduling cycle (read snapshot, decide, commit)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [opts.registry],
+    });
+    this.results = new Counter({
+      name: 'tokenpool_scheduler_placements_total',
+      help: 'Scheduling decisions by result (placed, pending reasons, preempted, lost, evicted)',
+      labelNames: ['result'] as const,
+      registers: [opts.registry],
+    });
+    const workloads = opts.workloads;
+    new Gauge({
+      name: 'tokenpool_scheduler_pending_workloads',
+      help: 'Pending workloads by reason (none: not yet considered)',
+      labelNames: ['reason'] as const,
+      registers: [opts.registry],
+      async collect() {
+        this.reset();
+        for (const r of await workloads.pendingByReason()) this.set({ reason: r.reason ?? 'none' }, r.n);
+      },
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.trigger(), this.opts.tickMs ?? 2000);
+    this.timer.unref();
+    this.opts.leader.onChange((leader) => leader && this.trigger());
+    this.trigger();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** Asks for a cycle soon; calls while one runs coalesce into one more. */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.runCycle())
+      .catch((err: unknown) => {
+        this.opts.log.error('scheduling cycle failed', { error: String(err instanceof Error ? err.stack : err) });
+        return undefined;
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.trigger();
+        }
+      });
+  }
+
+  /** Waits until no cycle runs or is asked for (tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /**
+   * One cycle, if this replica leads: (1) placements on clusters past the TTL are lost and their
+   * workloads requeued; (2) placements that no longer fit shrunk inventories are evicted;
+   * (3) the pure core decides on every pending workload; (4) all decisions commit at once.
+   */
+  async runCycle(): Promise<CycleSummary | undefined> {
+    if (!this.opts.leader.isLeader()) return undefined;
+    const end = this.cycleSeconds.startTimer();
+    const { workloads, clock } = this.opts;
+    const now = clock.now();
+
+    let state = await loadSnapshot(this.opts, now);
+    let lost = 0;
+    if (state.lostClusterIds.length > 0) {
+      lost = (await workloads.markLost(state.lostClusterIds, now)).length;
+      this.results.inc({ result: 'lost' }, lost);
+      state = await loadSnapshot(this.opts, now);
+    }
+    const evicted = evictOvercommitted(state.snapshot).evicted;
+    if (evicted.length > 0) {
+      await workloads.commitCycle({ placed: [], pending: [], requeued: evicted.map((workloadId) => ({ workloadId, reason: 'capacity', message: EVICTED_MESSAGE })) }, now);
+      this.results.inc({ result: 'evicted' }, evicted.length);
+      state = await loadSnapshot(this.opts, now);
+    }
+
+    const rows = await workloads.pending();
+    const versions = new Map(rows.map((w) => [w.id, w.version]));
+    const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map(workloadSnap) });
+    const commit = this.toCommit(result.decisions, versions, now);
+    const { placed } = await workloads.commitCycle(commit, now);
+    await this.saveFairShare(state.snapshot, now);
+
+    this.results.inc({ result: 'placed' }, placed.length);
+    this.results.inc({ result: 'preempted' }, commit.requeued.length);
+    for (const p of commit.pending) this.results.inc({ result: p.reason });
+    end();
+    return { placed: placed.length, pending: commit.pending.length, preempted: commit.requeued.length, lost, evicted: evicted.length };
+  }
+
+  /** What the core would decide for one new workload now, on a copy; nothing is written. */
+  async dryRun(workload: WorkloadSnap): Promise<Decision> {
+    const state = await loadSnapshot(this.opts, this.opts.clock.now());
+    const result = scheduleCycle({ snapshot: state.snapshot, pending: [workload] });
+    return result.decisions.find((d) => d.workloadId === workload.id)!;
+  }
+
+  private toCommit(decisions: readonly Decision[], versions: ReadonlyMap<string, number>, now: Date): CycleCommit {
+    const placed: { workloadId: string; version: number; placements: NewPlacement[] }[] = [];
+    const pending: { workloadId: string; version: number; reason: string; message: string }[] = [];
+    const requeued = new Map<string, { workloadId: string; reason: string; message: string }>();
+    for (const d of decisions) {
+      if (d.kind === 'place') {
+        for (const victim of d.preempted) requeued.set(victim, { workloadId: victim, reason: 'capacity', message: PREEMPTED_MESSAGE });
+        placed.push({
+          workloadId: d.workloadId,
+          version: versions.get(d.workloadId) ?? -1,
+          placements: d.placements.map((p) => ({
+            id: newId('pl', now.getTime()), clusterId: p.clusterId, deviceModel: p.deviceModel, profileId: p.profileId,
+            profileName: p.profile, resourceName: p.resourceName, replicas: p.replicas, devicesPerReplica: p.devicesPerReplica,
+            tokensPerMin: p.tokensPerMin,
+          })),
+        });
+      } else if (versions.has(d.workloadId)) {
+        pending.push({ workloadId: d.workloadId, version: versions.get(d.workloadId)!, reason: d.reason, message: d.message });
+      }
+    }
+    return { placed, pending, requeued: [...requeued.values()] };
+  }
+
+  private async saveFairShare(snapshot: { tenants: ReadonlyMap<string, { id: string; decayedStdPerMin: number }> }, now: Date): Promise<void> {
+    if (now.getTime() - this.lastFairShareSave < (this.opts.fairShareSaveMs ?? 10_000)) return;
+    this.lastFairShareSave = now.getTime();
+    await this.opts.tenantsRepo.saveFairShare([...snapshot.tenants.values()].map((t) => ({ id: t.id, stdPerMin: t.decayedStdPerMin })), now);
+  }
+}

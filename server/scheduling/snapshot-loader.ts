@@ -1,0 +1,120 @@
+/**
+ * Reads what one scheduling cycle needs from the database into the scheduler's immutable
+ * Snapshot (scheduler/framework/types.ts).
+ */
+import { parseMicro, type Micro } from '../../scheduler/capacity.js';
+import type { ClusterSnap, ModelSnap, PlacementSnap, Priority, ProfileSnap, Snapshot, TenantSnap, WorkloadSnap } from '../../scheduler/framework/types.js';
+import { decayUsage } from '../../scheduler/fair-share.js';
+import type { CatalogRepository, ModelRow } from '../repositories/catalog.repository.js';
+import type { ClustersRepository } from '../repositories/clusters.repository.js';
+import type { TenantsRepository } from '../repositories/tenants.repository.js';
+import type { WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
+import { clusterState, takesPlacements } from '../services/cluster-view.js';
+
+export interface LoadedState {
+  readonly snapshot: Snapshot;
+  /** Clusters not ready by the TTL that still have active placements. */
+  readonly lostClusterIds: readonly string[];
+}
+
+export interface SnapshotSources {
+  readonly clusters: ClustersRepository;
+  readonly catalog: CatalogRepository;
+  readonly tenants: TenantsRepository;
+  readonly workloads: WorkloadsRepository;
+  readonly ttlMs: number;
+  readonly halfLifeMs: number;
+}
+
+export function modelSnap(m: ModelRow): ModelSnap {
+  return { id: m.id, name: m.name, minMemoryGiB: parseMicro(m.min_memory_gib), costFactor: parseMicro(m.cost_factor), vendors: m.vendors };
+}
+
+/** Standard tokens per minute a workload holds against its quota: `tokensPerMin × costFactor`. */
+export function workloadStdPerMin(tokensPerMin: number, costFactor: Micro): number {
+  return (tokensPerMin * costFactor) / 1_000_000;
+}
+
+export function workloadSnap(w: WorkloadWithModel): WorkloadSnap {
+  return {
+    id: w.id, tenantId: w.tenant_id, seq: w.seq, modelId: w.model_id, tokensPerMin: w.tokens_per_min,
+    priority: w.priority as Priority, regions: w.regions, ha: w.ha,
+  };
+}
+
+export async function loadSnapshot(src: SnapshotSources, now: Date): Promise<LoadedState> {
+  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active] = await Promise.all([
+    src.clusters.all(),
+    src.clusters.inventory(),
+    src.catalog.allProfiles(),
+    src.catalog.allModels(),
+    src.tenants.all(),
+    src.workloads.active(),
+  ]);
+
+  const profiles = new Map<string, ProfileSnap>();
+  for (const p of profileRows) {
+    const snap: ProfileSnap = {
+      id: p.id, name: p.name, vendor: p.vendor, resourceName: p.resource_name, memoryGiB: parseMicro(p.memory_gib),
+      stdTokensPerSec: parseMicro(p.std_tokens_per_sec), tdpWatts: parseMicro(p.tdp_watts),
+    };
+    profiles.set(p.name, snap);
+    for (const a of p.aliases) profiles.set(a, snap);
+  }
+
+  const held = new Map<string, number>();
+  const placements: PlacementSnap[] = [];
+  const tenantHeld = new Map<string, number>();
+  const clustersWithPlacements = new Set<string>();
+  const workloadsCounted = new Set<string>();
+  for (const a of active) {
+    const key = `${a.cluster_id}\u0000${a.device_model}`;
+    held.set(key, (held.get(key) ?? 0) + a.replicas * a.devices_per_replica);
+    clustersWithPlacements.add(a.cluster_id);
+    const std = workloadStdPerMin(a.workload_tokens_per_min, parseMicro(a.cost_factor));
+    if (!workloadsCounted.has(a.workload_id)) {
+      workloadsCounted.add(a.workload_id);
+      tenantHeld.set(a.tenant_id, (tenantHeld.get(a.tenant_id) ?? 0) + std);
+    }
+    placements.push({
+      id: a.id, workloadId: a.workload_id, tenantId: a.tenant_id, priority: a.priority as Priority, seq: a.workload_seq,
+      clusterId: a.cluster_id, deviceModel: a.device_model, replicas: a.replicas, devicesPerReplica: a.devices_per_replica,
+      tokensPerMin: a.tokens_per_min, stdPerMin: std,
+    });
+  }
+
+  const invByCluster = new Map<string, typeof inventory>();
+  for (const row of inventory) {
+    const list = invByCluster.get(row.cluster_id) ?? [];
+    list.push(row);
+    invByCluster.set(row.cluster_id, list);
+  }
+
+  const lostClusterIds: string[] = [];
+  const clusters: ClusterSnap[] = clusterRows.map((c) => {
+    const state = clusterState({ cordoned: c.cordoned, lastHeartbeatAt: c.last_heartbeat_at }, now, src.ttlMs);
+    if (state === 'not_ready' && clustersWithPlacements.has(c.id)) lostClusterIds.push(c.id);
+    const devices = [];
+    for (const row of invByCluster.get(c.id) ?? []) {
+      const profile = profiles.get(row.device_model);
+      if (!profile) continue;
+      devices.push({ deviceModel: row.device_model, profile, healthy: row.healthy, held: held.get(`${c.id}\u0000${row.device_model}`) ?? 0 });
+    }
+    return { id: c.id, name: c.name, region: c.region, schedulable: takesPlacements(state), devices };
+  });
+
+  const tenants = new Map<string, TenantSnap>();
+  for (const t of tenantRows) {
+    const heldStd = tenantHeld.get(t.id) ?? 0;
+    const elapsed = t.fair_share_at ? Math.max(0, now.getTime() - t.fair_share_at.getTime()) : 0;
+    tenants.set(t.id, {
+      id: t.id, maxStdPerMin: t.max_std_per_min, planExhausted: false, weight: 1, heldStdPerMin: heldStd,
+      decayedStdPerMin: decayUsage(t.fair_share_std_per_min, elapsed, src.halfLifeMs, heldStd),
+    });
+  }
+
+  return {
+    snapshot: { clusters, models: new Map(modelRows.map((m) => [m.id, modelSnap(m)])), tenants, placements },
+    lostClusterIds,
+  };
+}

@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import type { Decision, Priority } from '../../scheduler/framework/types.js';
+import type { Principal } from '../auth/authenticate.js';
+import { newId } from '../auth/tokens.js';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import type { CatalogRepository } from '../repositories/catalog.repository.js';
+import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
+import type { TenantsRepository } from '../repositories/tenants.repository.js';
+import type { PlacementRow, WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
+import type { Scheduler } from '../scheduling/scheduler.js';
+
+export type WorkloadState = 'pending' | 'placed' | 'running' | 'deleted';
+
+export interface WorkloadInput {
+  readonly name: string;
+  readonly kind: string;
+  readonly model: string;
+  readonly tokensPerMin: number;
+  readonly priority: Priority;
+  readonly regions?: readonly string[] | undefined;
+  readonly ha: boolean;
+  readonly tenantId?: string | undefined;
+}
+
+export interface PlacementView {
+  readonly id: string; readonly clusterId: string; readonly deviceModel: string; readonly profile: string;
+  readonly replicas: number; readonly devicesPerReplica: number; readonly tokensPerMin: number;
+  readonly readyReplicas: number; readonly state: string;
+}
+
+export interface Workload {
+  readonly id: string; readonly name: string; readonly tenantId: string; readonly kind: string; readonly model: string;
+  readonly tokensPerMin: number; readonly priority: Priority; readonly regions: readonly string[] | null; readonly ha: boolean;
+  readonly state: WorkloadState; readonly reason: string | null; readonly message: string | null;
+  readonly placedTokensPerMin: number; readonly placements: readonly PlacementView[];
+  readonly createdAt: string; readonly updatedAt: string; readonly deletedAt: string | null;
+}
+
+export interface DryRunAnswer {
+  readonly dryRun: true;
+  readonly placements: readonly Omit<PlacementView, 'id' | 'readyReplicas' | 'state'>[];
+  readonly placedTokensPerMin: number;
+  readonly preempted: readonly string[];
+  readonly reason: string | null;
+  readonly message: string | null;
+}
+
+export const SUPPORTED_KINDS: readonly string[] = ['service'];
+
+function toPlacement(p: PlacementRow): PlacementView {
+  return {
+    id: p.id, clusterId: p.cluster_id, deviceModel: p.device_model, profile: p.profile_name, replicas: p.replicas,
+    devicesPerReplica: p.devices_per_replica, tokensPerMin: p.tokens_per_min, readyReplicas: p.ready_replicas, state: p.state,
+  };
+}
+
+export function toWorkload(w: WorkloadWithModel, placements: readonly PlacementRow[]): Workload {
+  const shown = placements.filter((p) => p.workload_id === w.id).map(toPlacement);
+  const placed = shown.filter((p) => p.state === 'placed' || p.state === 'running').reduce((s, p) => s + p.tokensPerMin, 0);
+  return {
+    id: w.id, name: w.name, tenantId: w.tenant_id, kind: w.kind, model: w.model_name, tokensPerMin: w.tokens_per_min,
+    priority: w.priority as Priority, regions: w.regions, ha: w.ha, state: w.state as WorkloadState, reason: w.reason,
+    message: w.message, placedTokensPerMin: placed, placements: shown, createdAt: w.created_at.toISOString(),
+    updatedAt: w.updated_at.toISOString(), deletedAt: w.deleted_at?.toISOString() ?? null,
+  };
+}
+
+/** Token-denominated workloads: create (idempotent), list, get, rescale, delete, dry run. */
+export class WorkloadsService {
+  constructor(
+    private readonly repo: WorkloadsRepository,
+    private readonly catalog: CatalogRepository,
+    private readonly tenants: TenantsRepository,
+    private readonly scheduler: Scheduler,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The tenant a request acts for: a tenant itself, or the one an operator names. */
+  private async tenantOf(principal: Principal, tenantId: string | undefined): Promise<string> {
+    if (principal.kind === 'tenant') {
+      if (tenantId !== undefined && tenantId !== principal.tenantId) {
+        throw new AppError('invalid', 'Only operators may create workloads for another tenant.', [{ path: 'tenantId', message: 'must be your own tenant or absent' }]);
+      }
+      return principal.tenantId;
+    }
+    if (tenantId === undefined) throw new AppError('invalid', 'An operator must say which tenant the workload is for.', [{ path: 'tenantId', message: 'required for operators' }]);
+    if (!(await this.tenants.get(tenantId))) throw new AppError('unprocessable', `No tenant has id "${tenantId}".`);
+    return tenantId;
+  }
+
+  private async resolve(principal: Principal, input: WorkloadInput) {
+    const tenantId = await this.tenantOf(principal, input.tenantId);
+    if (!SUPPORTED_KINDS.includes(input.kind)) {
+      throw new AppError('unprocessable', `Workload kind "${input.kind}" is not supported (supported: ${SUPPORTED_KINDS.join(', ')}).`);
+    }
+    const model = (await this.catalog.allModels()).find((m) => m.name === input.model);
+    if (!model) throw new AppError('unprocessable', `No model is named "${input.model}".`);
+    return { tenantId, model };
+  }
+
+  async create(principal: Principal, input: WorkloadInput, idempotencyKey: string | undefined): Promise<Workload> {
+    const { tenantId, model } = await this.resolve(principal, input);
+    const now = this.clock.now();
+    const insert = async (tx?: Parameters<WorkloadsRepository['insert']>[1]) => {
+      const row = await this.repo.insert({
+        id: newId('wl', now.getTime()), tenantId, name: input.name, kind: input.kind, modelId: model.id,
+        tokensPerMin: input.tokensPerMin, priority: input.priority, regions: input.regions ? [...input.regions] : null, ha: input.ha, now,
+      }, tx);
+      return toWorkload({ ...row, model_name: model.name, cost_factor: model.cost_factor }, []);
+    };
+    if (idempotencyKey === undefined) {
+      const w = await insert();
+      this.scheduler.trigger();
+      return w;
+    }
+    const hash = createHash('sha256').update(JSON.stringify({ ...input, tenantId, regions: input.regions ?? null })).digest('hex');
+    const answer = await this.repo.createIdempotent(tenantId, idempotencyKey, hash, now, async (tx) => ({ status: 202, body: await insert(tx) }));
+    if (answer.fresh) {
+      this.scheduler.trigger();
+      return answer.body;
+    }
+    if (answer.requestHash !== hash) {
+      throw new AppError('unprocessable', 'This Idempotency-Key was used before with a different request.');
+    }
+    return answer.body as Workload;
+  }
+
+  async dryRun(principal: Principal, input: WorkloadInput): Promise<DryRunAnswer> {
+    const { tenantId, model } = await this.resolve(principal, input);
+    const decision: Decision = await this.scheduler.dryRun({
+      id: 'dry-run', tenantId, seq: Number.MAX_SAFE_INTEGER, modelId: model.id, tokensPerMin: input.tokensPerMin,
+      priority: input.priority, regions: input.regions ?? null, ha: input.ha,
+    });
+    if (decision.kind === 'pending') {
+      return { dryRun: true, placements: [], placedTokensPerMin: 0, preempted: [], reason: decision.reason, message: decision.message };
+    }
+    const placements = decision.placements.map((p) => ({
+      clusterId: p.clusterId, deviceModel: p.deviceModel, profile: p.profile, replicas: p.replicas,
+      devicesPerReplica: p.devicesPerReplica, tokensPerMin: p.tokensPerMin,
+    }));
+    return {
+      dryRun: true, placements, placedTokensPerMin: placements.reduce((s, p) => s + p.tokensPerMin, 0),
+      preempted: decision.preempted, reason: null, message: null,
+    };
+  }
+
+  private async visible(principal: Principal, id: string): Promise<WorkloadWithModel> {
+    const w = await this.repo.get(id);
+    if (!w || (principal.kind === 'tenant' && principal.tenantId !== w.tenant_id)) throw new AppError('not_found', 'No workload has this id.');
+    return w;
+  }
+
+  async get(principal: Principal, id: string): Promise<Workload> {
+    const w = await this.visible(principal, id);
+    return toWorkload(w, await this.repo.placementsOf([w.id]));
+  }
+
+  async list(principal: Principal, filter: { tenantId?: string | undefined; state?: WorkloadState | undefined }, page: PageRequest): Promise<Page<Workload>> {
+    const tenantId = principal.kind === 'tenant' ? principal.tenantId : filter.tenantId;
+    const rows = await this.repo.list({ ...(tenantId ? { tenantId } : {}), ...(filter.state ? { state: filter.state } : {}) }, page);
+    const kept = rows.slice(0, page.limit);
+    const placements = await this.repo.placementsOf(kept.map((w) => w.id));
+    return toPage(rows, page.limit, (w) => toWorkload(w, placements));
+  }
+
+  async rescale(principal: Principal, id: string, tokensPerMin: number): Promise<Workload> {
+    const w = await this.visible(principal, id);
+    if (w.state === 'deleted') throw new AppError('conflict', 'A deleted workload cannot be rescaled.');
+    const current = toWorkload(w, await this.repo.placementsOf([w.id]));
+    await this.repo.rescale(id, tokensPerMin, current.placedTokensPerMin, this.clock.now());
+    this.scheduler.trigger();
+    return this.get(principal, id);
+  }
+
+  async remove(principal: Principal, id: string): Promise<Workload> {
+    const w = await this.visible(principal, id);
+    if (w.state !== 'deleted') {
+      await this.repo.markDeleted(id, this.clock.now());
+      this.scheduler.trigger();
+    }
+    return this.get(principal, id);
+  }
+}

@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+
+import { ConfigError, loadConfig, type Config } from '../../server/config.js';
+
+type Env = Record<string, string | undefined>;
+
+const PG = 'postgres://tokenpool:secret@db.internal:5432/tokenpool';
+
+describe('loadConfig', () => {
+  it('defaults every variable as API.md says', () => {
+    expect(loadConfig({})).to.deep.include({
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: undefined,
+      dataDir: './.tokenpool',
+      adminToken: undefined,
+      demo: true,
+      clusterTtlSeconds: 30,
+      timezone: 'Asia/Shanghai',
+    } satisfies Partial<Config>);
+  });
+
+  it('reads only its own variables and ignores the rest of the environment', () => {
+    expect(loadConfig({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'production' })).to.deep.equal(loadConfig({}));
+  });
+
+  describe('accepted values', () => {
+    const cases: ReadonlyArray<readonly [string, Env, Partial<Config>]> = [
+      ['PORT', { PORT: '9090' }, { port: 9090 }],
+      ['PORT=0 (any free port)', { PORT: '0' }, { port: 0 }],
+      ['PORT=65535', { PORT: '65535' }, { port: 65535 }],
+      ['HOST', { HOST: '0.0.0.0' }, { host: '0.0.0.0' }],
+      ['an IPv6 HOST', { HOST: '::1' }, { host: '::1' }],
+      ['a postgres:// URL turns the demo off', { DATABASE_URL: PG }, { databaseUrl: PG, demo: false }],
+      ['a postgresql:// URL turns the demo off', { DATABASE_URL: 'postgresql://localhost/tp' }, { databaseUrl: 'postgresql://localhost/tp', demo: false }],
+      ['pglite://memory turns the demo off', { DATABASE_URL: 'pglite://memory' }, { databaseUrl: 'pglite://memory', demo: false }],
+      ['TOKENPOOL_DEMO=1 forces the demo on PostgreSQL', { DATABASE_URL: PG, TOKENPOOL_DEMO: '1' }, { demo: true }],
+      ['TOKENPOOL_DEMO=1 forces the demo on pglite://memory', { DATABASE_URL: 'pglite://memory', TOKENPOOL_DEMO: '1' }, { demo: true }],
+      ['TOKENPOOL_DEMO=0 turns the demo off on the embedded database', { TOKENPOOL_DEMO: '0' }, { databaseUrl: undefined, demo: false }],
+      ['TOKENPOOL_DATA_DIR', { TOKENPOOL_DATA_DIR: '/var/lib/tokenpool' }, { dataDir: '/var/lib/tokenpool' }],
+      ['TOKENPOOL_ADMIN_TOKEN of 16 characters', { TOKENPOOL_ADMIN_TOKEN: 'x'.repeat(16) }, { adminToken: 'x'.repeat(16) }],
+      ['TOKENPOOL_CLUSTER_TTL_SECONDS', { TOKENPOOL_CLUSTER_TTL_SECONDS: '5' }, { clusterTtlSeconds: 5 }],
+      ['TOKENPOOL_TIMEZONE', { TOKENPOOL_TIMEZONE: 'Europe/Berlin' }, { timezone: 'Europe/Berlin' }],
+      ['TOKENPOOL_TIMEZONE=UTC', { TOKENPOOL_TIMEZONE: 'UTC' }, { timezone: 'UTC' }],
+      ['empty strings count as unset', { PORT: '', HOST: '', DATABASE_URL: '', TOKENPOOL_DEMO: '', TOKENPOOL_TIMEZONE: '' }, { port: 8080, host: '127.0.0.1', databaseUrl: undefined, demo: true, timezone: 'Asia/Shanghai' }],
+    ];
+    for (const [title, env, expected] of cases) {
+      it(title, () => {
+        expect(loadConfig(env)).to.deep.include(expected);
+      });
+    }
+  });
+
+  describe('a bad value is a ConfigError naming the variable', () => {
+    const cases: ReadonlyArray<readonly [string, Env]> = [
+      ['PORT', { PORT: 'abc' }],
+      ['PORT', { PORT: '70000' }],
+      ['PORT', { PORT: '65536' }],
+      ['PORT', { PORT: '-1' }],
+      ['PORT', { PORT: '80.5' }],
+      ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
+      ['DATABASE_URL', { PORT: '9090', DATABASE_URL: 'mysql://x' }],
+      ['DATABASE_URL', { DATABASE_URL: 'pglite://disk' }],
+      ['DATABASE_URL', { DATABASE_URL: 'postgres://' }],
+      ['TOKENPOOL_DEMO', { TOKENPOOL_DEMO: 'yes' }],
+      ['TOKENPOOL_DEMO', { TOKENPOOL_DEMO: 'true' }],
+      ['TOKENPOOL_CLUSTER_TTL_SECONDS', { TOKENPOOL_CLUSTER_TTL_SECONDS: '0' }],
+      ['TOKENPOOL_CLUSTER_TTL_SECONDS', { TOKENPOOL_CLUSTER_TTL_SECONDS: '30s' }],
+      ['TOKENPOOL_TIMEZONE', { TOKENPOOL_TIMEZONE: 'Mars/Olympus' }],
+      ['TOKENPOOL_TIMEZONE', { TOKENPOOL_TIMEZONE: 'Nowhere' }],
+      ['TOKENPOOL_ADMIN_TOKEN', { TOKENPOOL_ADMIN_TOKEN: 'short' }],
+      ['TOKENPOOL_ADMIN_TOKEN', { TOKENPOOL_ADMIN_TOKEN: 'x'.repeat(15) }],
+    ];
+    for (const [variable, env] of cases) {
+      const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+      it(`${shown} → ${variable}`, () => {
+        let thrown: unknown;
+        try {
+          loadConfig(env);
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).to.be.instanceOf(ConfigError);
+        const error = thrown as ConfigError;
+        expect(error.variable).to.equal(variable);
+        expect(error.message).to.match(new RegExp(`^${variable}: .+`));
+      });
+    }
+  });
+});

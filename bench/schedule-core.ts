@@ -7,6 +7,10 @@
  * seed, so runs are comparable. The cycle is pure, so it is run once to warm the JIT and then
  * timed on the same input (the leader runs cycles back to back; a cold first cycle is reported
  * as `coldSeconds`).
+ *
+ * `npx tsx bench/schedule-core.ts --preemption` instead times a steady state heavy on preemption:
+ * the city already full of the queue's `normal` and `low` workloads, and the rest of the queue
+ * (every `high` workload among it) pending.
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -14,8 +18,10 @@ import { pathToFileURL } from 'node:url';
 import { parseMicro } from '../scheduler/capacity.js';
 import type {
   ClusterSnap,
+  CycleResult,
   DeviceSlot,
   ModelSnap,
+  PlacementSnap,
   Priority,
   ProfileSnap,
   Snapshot,
@@ -121,7 +127,74 @@ export function buildCity(seed = 20261020): { snapshot: Snapshot; pending: Workl
 export async function benchScheduleCore(): Promise<Record<string, unknown>> {
   const { snapshot, pending } = buildCity();
   const healthyDevices = snapshot.clusters.reduce((a, c) => a + c.devices.reduce((b, d) => b + d.healthy, 0), 0);
+  const { result, seconds, coldSeconds } = timeCycle(snapshot, pending);
+  return {
+    bench: 'schedule.core',
+    clusters: snapshot.clusters.length,
+    devices: CLUSTERS * DEVICES_PER_CLUSTER,
+    healthyDevices,
+    workloads: pending.length,
+    ...summary(result),
+    seconds: round(seconds),
+    coldSeconds: round(coldSeconds),
+    decisionsPerSec: Math.round(result.decisions.length / seconds),
+  };
+}
 
+/**
+ * The same city in a steady state: the queue's `normal` and `low` workloads placed by a first
+ * cycle and held as placements; the rest (all `high` workloads and what did not fit) pending.
+ */
+export async function benchSchedulePreemption(): Promise<Record<string, unknown>> {
+  const city = buildCity();
+  const byId = new Map(city.pending.map((w) => [w.id, w]));
+  const first = scheduleCycle({ snapshot: city.snapshot, pending: city.pending.filter((w) => w.priority !== 'high') });
+  const placements: PlacementSnap[] = [];
+  const held = new Map<string, number>();
+  const tenantHeld = new Map<string, number>();
+  for (const d of first.decisions) {
+    if (d.kind !== 'place') continue;
+    const w = byId.get(d.workloadId)!;
+    const stdPerMin = (w.tokensPerMin * city.snapshot.models.get(w.modelId)!.costFactor) / 1_000_000;
+    tenantHeld.set(w.tenantId, (tenantHeld.get(w.tenantId) ?? 0) + stdPerMin);
+    d.placements.forEach((p, i) => {
+      placements.push({
+        id: `${w.id}-${i}`, workloadId: w.id, tenantId: w.tenantId, priority: w.priority, seq: w.seq,
+        clusterId: p.clusterId, deviceModel: p.deviceModel, replicas: p.replicas, devicesPerReplica: p.devicesPerReplica,
+        tokensPerMin: p.tokensPerMin, stdPerMin,
+      });
+      const key = `${p.clusterId}\u0000${p.deviceModel}`;
+      held.set(key, (held.get(key) ?? 0) + p.replicas * p.devicesPerReplica);
+    });
+  }
+  const placed = new Set(placements.map((p) => p.workloadId));
+  const snapshot: Snapshot = {
+    clusters: city.snapshot.clusters.map((c) => ({
+      ...c,
+      devices: c.devices.map((d) => ({ ...d, held: held.get(`${c.id}\u0000${d.deviceModel}`) ?? 0 })),
+    })),
+    models: city.snapshot.models,
+    tenants: new Map([...city.snapshot.tenants].map(([id, t]) => [id, { ...t, heldStdPerMin: tenantHeld.get(id) ?? 0 }])),
+    placements,
+  };
+  const pending = city.pending.filter((w) => !placed.has(w.id));
+  const { result, seconds, coldSeconds } = timeCycle(snapshot, pending);
+  const preempted = result.decisions.reduce((a, d) => a + (d.kind === 'place' ? d.preempted.length : 0), 0);
+  return {
+    bench: 'schedule.core.preemption',
+    clusters: snapshot.clusters.length,
+    placements: placements.length,
+    workloads: pending.length,
+    ...summary(result),
+    preempted,
+    seconds: round(seconds),
+    coldSeconds: round(coldSeconds),
+    decisionsPerSec: Math.round(pending.length / seconds),
+  };
+}
+
+/** One cold cycle, then the median of three warm ones. */
+function timeCycle(snapshot: Snapshot, pending: readonly WorkloadSnap[]): { result: CycleResult; seconds: number; coldSeconds: number } {
   const time = () => {
     const start = performance.now();
     const result = scheduleCycle({ snapshot, pending });
@@ -129,31 +202,24 @@ export async function benchScheduleCore(): Promise<Record<string, unknown>> {
   };
   const cold = time();
   const runs = [time(), time(), time()].sort((a, b) => a.seconds - b.seconds);
-  const { result, seconds } = runs[1]!;
+  return { ...runs[1]!, coldSeconds: cold.seconds };
+}
 
+/** Placed and pending counts of the workloads a cycle decided on (preemption victims aside). */
+function summary(result: CycleResult): { placed: number; pending: number; reasons: Record<string, number> } {
   let placed = 0;
-  let waiting = 0;
+  let pending = 0;
+  const victims = new Set<string>();
+  for (const d of result.decisions) if (d.kind === 'place') for (const v of d.preempted) victims.add(v);
   const reasons: Record<string, number> = {};
   for (const d of result.decisions) {
     if (d.kind === 'place') placed++;
-    else {
-      waiting++;
+    else if (!victims.has(d.workloadId)) {
+      pending++;
       reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
     }
   }
-  return {
-    bench: 'schedule.core',
-    clusters: snapshot.clusters.length,
-    devices: CLUSTERS * DEVICES_PER_CLUSTER,
-    healthyDevices,
-    workloads: pending.length,
-    placed,
-    pending: waiting,
-    reasons,
-    seconds: round(seconds),
-    coldSeconds: round(cold.seconds),
-    decisionsPerSec: Math.round(result.decisions.length / seconds),
-  };
+  return { placed, pending, reasons };
 }
 
 function round(x: number): number {
@@ -161,5 +227,5 @@ function round(x: number): number {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(JSON.stringify(await benchScheduleCore()));
+  console.log(JSON.stringify(process.argv.includes('--preemption') ? await benchSchedulePreemption() : await benchScheduleCore()));
 }

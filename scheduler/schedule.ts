@@ -18,7 +18,7 @@ import type {
   WorkloadSnap,
 } from './framework/types.js';
 import { tenantShare } from './fair-share.js';
-import { planPreemption } from './preemption.js';
+import { Preemptor } from './preemption.js';
 import { FairQueue } from './queue.js';
 import { admit, buildWorkingState, release, toMicro, workloadStdMicro } from './snapshot.js';
 import type { WorkingState } from './snapshot.js';
@@ -55,7 +55,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
   // 1. Snapshot: a working copy of the device counts and tenants' holdings for this cycle.
   const state = buildWorkingState(snapshot);
   const runtime = new FrameworkRuntime(defaultPlugins(options?.weights), state);
-  const preemption = options?.preemption ?? true;
+  const preemptor = (options?.preemption ?? true) ? new Preemptor(runtime, state) : null;
 
   // 2. Heads of the queue: by priority, then fair share, then FIFO; shares move as we place.
   const queue = new FairQueue(input.pending, (tenantId) =>
@@ -114,8 +114,8 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     }
 
     // 6. Preempt: a high workload may release normal and low ones, if that makes it fit.
-    if (preemption && workload.priority === 'high') {
-      const plan = planPreemption(runtime, state, shape, workload, needMicro);
+    if (preemptor && workload.priority === 'high') {
+      const plan = preemptor.plan(shape, workload, needMicro);
       if (plan) {
         for (const victim of plan.victims) release(state, victim);
         admit(state, workload, needMicro, plan.picks);

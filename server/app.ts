@@ -74,7 +74,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const catalog = new CatalogService(catalogRepo, settings, clock);
   await catalog.seedBuiltins();
   const workloadsRepo = new WorkloadsRepository(db);
-  const tenants = new TenantsService(tenantsRepo, clock);
+  const tenants = new TenantsService(tenantsRepo, clock, (keyId) => auth.forget((p) => p.kind === 'tenant' && p.apiKeyId === keyId));
   const adminToken = await resolveAdminToken(settings, config.adminToken);
 
   // Several replicas may share a PostgreSQL: one, elected by an advisory lock, schedules.
@@ -88,6 +88,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   clusters = new ClustersService(clustersRepo, catalog, clock, ttlMs, {
     held: (ids) => workloadsRepo.heldDevices(ids),
     desired: (id) => workloadsRepo.desiredFor(id),
+    onTokenRevoked: (clusterId) => auth.forget((p) => p.kind === 'agent' && p.clusterId === clusterId),
     onHeartbeat: async (hb) => {
       await workloadsRepo.recordReady(hb.clusterId, hb.running, clock.now());
       if (hb.inventoryChanged || hb.previousLiveness !== 'ready') scheduler.trigger();

@@ -57,6 +57,8 @@ export interface Shape {
   boundEpoch: number;
   /** Upper bound with every `normal`/`low` placement released; valid while no `high` one is. NaN: unknown. */
   preemptBoundMicro: number;
+  /** Position in `slots` of each flat slot index, -1 when not a candidate; built on first use. */
+  positions: Int32Array | null;
 }
 
 /** Replicas taken from one slot. */
@@ -243,6 +245,7 @@ export class FrameworkRuntime {
       boundMicro: NaN,
       boundEpoch: -1,
       preemptBoundMicro: NaN,
+      positions: null,
     };
   }
 
@@ -272,6 +275,15 @@ export class FrameworkRuntime {
     }
     shape.preemptBoundMicro = bound;
     return bound;
+  }
+
+  /** The position in `shape.slots` of each flat slot index of the working state (-1: none). */
+  positionsOf(shape: Shape): Int32Array {
+    if (shape.positions) return shape.positions;
+    const positions = new Int32Array(this.state.slots.length).fill(-1);
+    for (let pos = 0; pos < shape.slots.length; pos++) positions[shape.slots[pos]!] = pos;
+    shape.positions = positions;
+    return positions;
   }
 
   /** What the shape's free devices in `state` can carry now, in standard millionths per minute. */

@@ -23,13 +23,35 @@ export interface CredentialStore {
 export interface Authenticator {
   /** Resolves the principal of an Authorization header and checks it is one of `allowed`. */
   require(header: string | undefined, allowed: readonly PrincipalKind[] | 'public'): Promise<Principal>;
+  /** Drops cached principals that match (after a key is revoked or an agent token replaced). */
+  forget(match: (p: Principal) => boolean): void;
 }
+
+/** How long a recognised API key or agent token is trusted without asking the database again. */
+export const CREDENTIAL_CACHE_MS = 5000;
+const CACHE_LIMIT = 100_000;
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-export function createAuthenticator(store: CredentialStore): Authenticator {
+export function createAuthenticator(store: CredentialStore, now: () => number = Date.now): Authenticator {
+  // Hash → principal for tenant keys and agent tokens, so that hot paths (heartbeats, creates)
+  // do not read the database on every request. Revocation on this replica takes effect at once
+  // (forget); on other replicas within CREDENTIAL_CACHE_MS.
+  const cache = new Map<string, { principal: Principal; until: number }>();
+
   async function identify(token: string): Promise<Principal | undefined> {
     const hash = hashToken(token);
+    const hit = cache.get(hash);
+    if (hit && hit.until > now()) return hit.principal;
+    const found = await lookup(token, hash);
+    if (found && found.kind !== 'operator') {
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(hash, { principal: found, until: now() + CREDENTIAL_CACHE_MS });
+    }
+    return found;
+  }
+
+  async function lookup(token: string, hash: string): Promise<Principal | undefined> {
     if (token.startsWith(TOKEN_PREFIX.apiKey)) {
       const key = await store.findApiKey(hash);
       return key && { kind: 'tenant', tenantId: key.tenantId, apiKeyId: key.id };
@@ -55,6 +77,9 @@ export function createAuthenticator(store: CredentialStore): Authenticator {
         throw new AppError('forbidden', `This endpoint is not for ${principal.kind} credentials.`);
       }
       return principal;
+    },
+    forget(match) {
+      for (const [hash, entry] of cache) if (match(entry.principal)) cache.delete(hash);
     },
   };
 }

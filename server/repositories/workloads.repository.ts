@@ -49,15 +49,23 @@ const ACTIVE = ['placed', 'running'] as const;
 export class WorkloadsRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
+  /**
+   * Inserts a pending workload for the model of that name, in one statement; answers undefined
+   * when no model has the name.
+   */
   async insert(row: {
-    id: string; tenantId: string; name: string; kind: string; modelId: string; tokensPerMin: number;
+    id: string; tenantId: string; name: string; kind: string; modelName: string; tokensPerMin: number;
     priority: string; regions: string[] | null; ha: boolean; now: Date;
-  }, tx: Kysely<DB> = this.db): Promise<WorkloadRow> {
-    return tx.insertInto('workloads').values({
-      id: row.id, tenant_id: row.tenantId, name: row.name, kind: row.kind, model_id: row.modelId,
-      tokens_per_min: row.tokensPerMin, priority: row.priority, regions: row.regions, ha: row.ha,
-      state: 'pending', reason: null, message: null, created_at: row.now, updated_at: row.now,
-    }).returningAll().executeTakeFirstOrThrow();
+  }, tx: Kysely<DB> = this.db): Promise<WorkloadRow | undefined> {
+    return tx.insertInto('workloads').columns([
+      'id', 'tenant_id', 'name', 'kind', 'model_id', 'tokens_per_min', 'priority', 'regions', 'ha', 'state', 'created_at', 'updated_at',
+    ]).expression((eb) => eb.selectFrom('models').select([
+      sql<string>`${row.id}::text`.as('id'), sql<string>`${row.tenantId}::text`.as('tenant_id'), sql<string>`${row.name}::text`.as('name'),
+      sql<string>`${row.kind}::text`.as('kind'), 'models.id as model_id', sql<number>`${row.tokensPerMin}::bigint`.as('tokens_per_min'),
+      sql<string>`${row.priority}::text`.as('priority'), sql<string[] | null>`${row.regions}::text[]`.as('regions'),
+      sql<boolean>`${row.ha}::boolean`.as('ha'), sql<string>`'pending'`.as('state'),
+      sql<Date>`${row.now}::timestamptz`.as('created_at'), sql<Date>`${row.now}::timestamptz`.as('updated_at'),
+    ]).where('models.name', '=', row.modelName)).returningAll().executeTakeFirst();
   }
 
   private withModel() {

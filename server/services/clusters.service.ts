@@ -23,6 +23,8 @@ export interface ClusterHooks {
   held?: HeldDevicesSource;
   /** The desired set answered to a heartbeat. */
   desired?: (clusterId: string) => Promise<readonly DesiredPlacement[]>;
+  /** Told when a cluster's agent token stops working (rotated, or the cluster removed). */
+  onTokenRevoked?: (clusterId: string) => void;
   /** Told after a heartbeat is recorded, with what the agent reports running. */
   onHeartbeat?: (heartbeat: {
     clusterId: string; previousLiveness: string; inventoryChanged: boolean;
@@ -75,6 +77,7 @@ export class ClustersService {
   async rotateAgentToken(id: string): Promise<{ id: string; agentToken: string }> {
     const agentToken = newToken(TOKEN_PREFIX.agent);
     if (!(await this.repo.setTokenHash(id, hashToken(agentToken)))) throw notFound();
+    this.hooks.onTokenRevoked?.(id);
     return { id, agentToken };
   }
 
@@ -104,6 +107,7 @@ export class ClustersService {
 
   async remove(id: string): Promise<void> {
     if (!(await this.repo.delete(id))) throw notFound();
+    this.hooks.onTokenRevoked?.(id);
   }
 
   /** Records an agent's heartbeat and answers the cluster's complete desired set. */

@@ -42,6 +42,8 @@ export class TenantsService {
   constructor(
     private readonly repo: TenantsRepository,
     private readonly clock: Clock,
+    /** Told when a key stops working, so cached credentials are dropped. */
+    private readonly onRevoked: (apiKeyId: string) => void = () => {},
   ) {}
 
   async create(input: { name: string; kind: TenantKind }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
@@ -87,6 +89,7 @@ export class TenantsService {
       throw new AppError('not_found', 'No API key has this id.');
     }
     const revoked = await this.repo.revokeKey(id, this.clock.now());
+    this.onRevoked(id);
     return toApiKey(revoked!);
   }
 }

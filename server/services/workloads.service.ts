@@ -48,6 +48,10 @@ export interface DryRunAnswer {
 
 export const SUPPORTED_KINDS: readonly string[] = ['service'];
 
+function unknownModel(name: string): AppError {
+  return new AppError('unprocessable', `No model is named "${name}".`);
+}
+
 function toPlacement(p: PlacementRow): PlacementView {
   return {
     id: p.id, clusterId: p.cluster_id, deviceModel: p.device_model, profile: p.profile_name, replicas: p.replicas,
@@ -89,25 +93,24 @@ export class WorkloadsService {
     return tenantId;
   }
 
-  private async resolve(principal: Principal, input: WorkloadInput) {
+  private async tenantAndKind(principal: Principal, input: WorkloadInput): Promise<string> {
     const tenantId = await this.tenantOf(principal, input.tenantId);
     if (!SUPPORTED_KINDS.includes(input.kind)) {
       throw new AppError('unprocessable', `Workload kind "${input.kind}" is not supported (supported: ${SUPPORTED_KINDS.join(', ')}).`);
     }
-    const model = (await this.catalog.allModels()).find((m) => m.name === input.model);
-    if (!model) throw new AppError('unprocessable', `No model is named "${input.model}".`);
-    return { tenantId, model };
+    return tenantId;
   }
 
   async create(principal: Principal, input: WorkloadInput, idempotencyKey: string | undefined): Promise<Workload> {
-    const { tenantId, model } = await this.resolve(principal, input);
+    const tenantId = await this.tenantAndKind(principal, input);
     const now = this.clock.now();
     const insert = async (tx?: Parameters<WorkloadsRepository['insert']>[1]) => {
       const row = await this.repo.insert({
-        id: newId('wl', now.getTime()), tenantId, name: input.name, kind: input.kind, modelId: model.id,
+        id: newId('wl', now.getTime()), tenantId, name: input.name, kind: input.kind, modelName: input.model,
         tokensPerMin: input.tokensPerMin, priority: input.priority, regions: input.regions ? [...input.regions] : null, ha: input.ha, now,
       }, tx);
-      return toWorkload({ ...row, model_name: model.name, cost_factor: model.cost_factor }, []);
+      if (!row) throw unknownModel(input.model);
+      return toWorkload({ ...row, model_name: input.model, cost_factor: '' }, []);
     };
     if (idempotencyKey === undefined) {
       const w = await insert();
@@ -127,7 +130,9 @@ export class WorkloadsService {
   }
 
   async dryRun(principal: Principal, input: WorkloadInput): Promise<DryRunAnswer> {
-    const { tenantId, model } = await this.resolve(principal, input);
+    const tenantId = await this.tenantAndKind(principal, input);
+    const model = (await this.catalog.allModels()).find((m) => m.name === input.model);
+    if (!model) throw unknownModel(input.model);
     const decision: Decision = await this.scheduler.dryRun({
       id: 'dry-run', tenantId, seq: Number.MAX_SAFE_INTEGER, modelId: model.id, tokensPerMin: input.tokensPerMin,
       priority: input.priority, regions: input.regions ?? null, ha: input.ha,

@@ -479,6 +479,16 @@ describe('scheduleCycle', () => {
       });
     }
 
+    it('an ha workload evicts on two clusters; the same request without ha evicts on one', () => {
+      const lows = ['c1', 'c2', 'c3'].map((c, i) => ({ c, w: aWorkload(`low-${c}`).priority('low').seq(i + 1).model(qwen72b).tokensPerMin(72_000).build() }));
+      const b = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 4), aCluster('c2').slot('H100', h100, 4), aCluster('c3').slot('H100', h100, 4));
+      for (const { c, w } of lows) b.placement(aPlacement(w, qwen72b).on(c, 'H100').replicas(1, 4));
+      const snap = b.build();
+      const high = (ha: boolean) => aWorkload('high').priority('high').seq(10).model(qwen72b).tokensPerMin(72_000).ha(ha).build();
+      expect(placed(run(snap, [high(true)]), 'high').preempted).to.deep.equal(['low-c3', 'low-c2']);
+      expect(placed(run(snap, [high(false)]), 'high').preempted).to.deep.equal(['low-c3']);
+    });
+
     it('releases every placement of a victim, and later workloads may use what is left', () => {
       const low = aWorkload('low').priority('low').seq(1).model(qwen72b).tokensPerMin(144_000).build();
       const snap = aSnapshot()

@@ -1,0 +1,28 @@
+/**
+ * `npm run bench -- NAME`: runs a benchmark and prints its figures as JSON lines.
+ *   schedule — the pure core (one cycle, 1,000 clusters × 100 devices, 100,000 pending), then end to
+ *              end on PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL) and the server's peak RSS.
+ */
+import { benchScheduleCore } from './schedule-core.js';
+import { benchScheduleE2e } from './schedule-e2e.js';
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  async schedule() {
+    console.log(JSON.stringify(await benchScheduleCore()));
+    await benchScheduleE2e().then((r) => {
+      if ('skipped' in r) console.log(JSON.stringify(r));
+    });
+  },
+  async 'schedule-core'() {
+    console.log(JSON.stringify(await benchScheduleCore()));
+  },
+};
+
+const name = process.argv[2];
+const bench = name ? BENCHES[name] : undefined;
+if (!bench) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}>\n`);
+  process.exit(1);
+}
+await bench();
+process.exit(0);

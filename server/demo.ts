@@ -4,7 +4,63 @@
  * a real agent does.
  */
 import { DEMO_CITY, startSimulatedCity, type SimulatedCity } from '../adapters/simulated/city.js';
+import type { Priority } from '../scheduler/framework/types.js';
 import type { AppContext } from './context.js';
+import type { TenantKind } from './services/tenants.service.js';
+
+interface DemoTenant {
+  readonly name: string;
+  readonly kind: TenantKind;
+  readonly workloads: readonly { name: string; model: string; tokensPerMin: number; priority: Priority; regions?: string[]; ha?: boolean }[];
+}
+
+/** A few government and enterprise tenants with workloads, so the pool shows allocation. */
+export const DEMO_TENANTS: readonly DemoTenant[] = [
+  {
+    name: 'Guangzhou Transport Bureau', kind: 'government',
+    workloads: [
+      { name: 'traffic-assistant', model: 'qwen2.5-72b-instruct', tokensPerMin: 300_000, priority: 'high', ha: true },
+      { name: 'signal-timing-advisor', model: 'qwen2.5-32b-instruct', tokensPerMin: 400_000, priority: 'normal', regions: ['tianhe', 'haizhu'] },
+    ],
+  },
+  {
+    name: 'Guangzhou Health Commission', kind: 'government',
+    workloads: [
+      { name: 'triage-assistant', model: 'deepseek-v3', tokensPerMin: 200_000, priority: 'high' },
+      { name: 'records-summariser', model: 'qwen2.5-7b-instruct', tokensPerMin: 1_500_000, priority: 'normal' },
+    ],
+  },
+  {
+    name: 'Nansha Port Logistics', kind: 'enterprise',
+    workloads: [{ name: 'customs-docs', model: 'qwen2.5-32b-instruct', tokensPerMin: 250_000, priority: 'normal', regions: ['nansha'] }],
+  },
+  {
+    name: 'Pearl River Smart Manufacturing', kind: 'enterprise',
+    workloads: [
+      { name: 'quality-inspection-copilot', model: 'qwen2.5-7b-instruct', tokensPerMin: 900_000, priority: 'low' },
+      { name: 'supplier-chat', model: 'deepseek-r1-distill-qwen-32b', tokensPerMin: 150_000, priority: 'low' },
+    ],
+  },
+];
+
+/**
+ * Creates the demo tenants and their workloads on the first start (later starts find them by
+ * name and leave them as the operator left them). Answers the API keys of tenants made now.
+ */
+export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; apiKey: string }[]> {
+  const { tenants, workloads } = ctx.services;
+  const operator = { kind: 'operator', name: 'admin' } as const;
+  const made: { name: string; apiKey: string }[] = [];
+  for (const t of DEMO_TENANTS) {
+    if (await tenants.findByName(t.name)) continue;
+    const tenant = await tenants.create({ name: t.name, kind: t.kind });
+    made.push({ name: t.name, apiKey: tenant.apiKey });
+    for (const w of t.workloads) {
+      await workloads.create(operator, { kind: 'service', ha: false, ...w, tenantId: tenant.id }, undefined);
+    }
+  }
+  return made;
+}
 
 export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<SimulatedCity> {
   const { clusters } = ctx.services;

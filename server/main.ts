@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { connectDatabase } from '../db/connect.js';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { startDemoCity } from './demo.js';
+import { seedDemoTenants, startDemoCity } from './demo.js';
 import { jsonLogger } from './log.js';
 
 async function main(): Promise<void> {
@@ -64,6 +64,9 @@ async function main(): Promise<void> {
 
   app.start();
   const demo = config.demo ? await startDemoCity(app.context, baseUrl) : undefined;
+  if (config.demo) {
+    for (const t of await seedDemoTenants(app.context)) process.stdout.write(`demo tenant "${t.name}": API key (shown once) ${t.apiKey}\n`);
+  }
   process.stdout.write(`tokenpool listening on ${baseUrl} (database: ${database.kind}${config.demo ? ', demo city' : ''})\n`);
 
   const shutdown = async (signal: string): Promise<void> => {

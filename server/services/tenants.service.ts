@@ -53,6 +53,11 @@ export class TenantsService {
     return { ...toTenant(tenant), apiKey: key.key, apiKeyId: key.id };
   }
 
+  async findByName(name: string): Promise<Tenant | undefined> {
+    const row = await this.repo.getByName(name);
+    return row && toTenant(row);
+  }
+
   async list(page: PageRequest): Promise<Page<Tenant>> {
     return toPage(await this.repo.list(page), page.limit, toTenant);
   }

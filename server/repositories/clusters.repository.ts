@@ -80,23 +80,37 @@ export class ClustersRepository {
    * can tell a cluster that came back or shrank.
    */
   async recordHeartbeat(id: string, devices: readonly ReportedDevice[], now: Date): Promise<{ previousLiveness: string; inventoryChanged: boolean }> {
-    return this.db.transaction().execute(async (tx) => {
-      const before = await tx.selectFrom('clusters').select('liveness').where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
-      const old = await tx.selectFrom('cluster_inventory').select(['device_model', 'total', 'healthy']).where('cluster_id', '=', id).execute();
-      const key = (d: { device_model?: string; deviceModel?: string; total: number; healthy: number }) => `${d.device_model ?? d.deviceModel}\u0000${d.total}\u0000${d.healthy}`;
-      const oldKeys = new Set(old.map(key));
-      const inventoryChanged = old.length !== devices.length || devices.some((d) => !oldKeys.has(key(d)));
-      if (inventoryChanged) {
-        await tx.deleteFrom('cluster_inventory').where('cluster_id', '=', id).execute();
-        if (devices.length > 0) {
-          await tx.insertInto('cluster_inventory').values(devices.map((d) => ({
-            cluster_id: id, device_model: d.deviceModel, total: d.total, healthy: d.healthy,
-          }))).execute();
-        }
-      }
-      await tx.updateTable('clusters').set({ last_heartbeat_at: now, liveness: 'ready' }).where('id', '=', id).execute();
-      return { previousLiveness: before.liveness, inventoryChanged };
-    });
+    // One statement, one round trip (heartbeats are the platform's most frequent write): lock the
+    // cluster row, compare the reported inventory with the stored one, delete the models no
+    // longer reported, upsert the others, and mark the cluster ready. The delete and the upsert
+    // touch disjoint rows, as data-modifying CTEs must.
+    const r = await sql<{ previous: string; changed: boolean }>`
+      WITH old AS (SELECT liveness FROM clusters WHERE id = ${id} FOR UPDATE),
+      reported AS (
+        SELECT * FROM unnest(${devices.map((d) => d.deviceModel)}::text[], ${devices.map((d) => d.total)}::int[], ${devices.map((d) => d.healthy)}::int[])
+          AS n(device_model, total, healthy)
+      ),
+      stored AS (SELECT device_model, total, healthy FROM cluster_inventory WHERE cluster_id = ${id}),
+      changed AS (
+        SELECT EXISTS (SELECT * FROM stored EXCEPT SELECT * FROM reported)
+            OR EXISTS (SELECT * FROM reported EXCEPT SELECT * FROM stored) AS yes
+      ),
+      gone AS (
+        DELETE FROM cluster_inventory
+         WHERE cluster_id = ${id} AND device_model NOT IN (SELECT device_model FROM reported)
+      ),
+      upsert AS (
+        INSERT INTO cluster_inventory (cluster_id, device_model, total, healthy)
+        SELECT ${id}, device_model, total, healthy FROM reported WHERE (SELECT yes FROM changed)
+        ON CONFLICT (cluster_id, device_model) DO UPDATE SET total = EXCLUDED.total, healthy = EXCLUDED.healthy
+      ),
+      touched AS (
+        UPDATE clusters SET last_heartbeat_at = ${now}, liveness = 'ready' WHERE id = ${id}
+      )
+      SELECT (SELECT liveness FROM old) AS previous, (SELECT yes FROM changed) AS changed`.execute(this.db);
+    const row = r.rows[0];
+    if (!row || row.previous === null) throw new Error(`cluster ${id} does not exist`);
+    return { previousLiveness: row.previous, inventoryChanged: row.changed };
   }
 
   /** Marks ready clusters whose last heartbeat is older than `cutoff` as not ready; answers their ids. */

@@ -150,18 +150,31 @@ export class WorkloadsRepository {
    */
   async recordReady(clusterId: string, reports: readonly { id: string; readyReplicas: number }[], now: Date): Promise<void> {
     if (reports.length === 0) return;
-    await this.db.transaction().execute(async (tx) => {
-      const touched = await sql<{ workload_id: string }>`
-        UPDATE placements p
-           SET ready_replicas = r.ready,
-               state = CASE WHEN r.ready >= p.replicas THEN 'running' ELSE 'placed' END
-          FROM unnest(${reports.map((r) => r.id)}::text[], ${reports.map((r) => r.readyReplicas)}::int[]) AS r(id, ready)
-         WHERE p.id = r.id AND p.cluster_id = ${clusterId} AND p.state IN ('placed', 'running')
+    // One statement: the placements' new ready counts and states, and their workloads' states
+    // computed from the same new values (CTEs all see the snapshot from before the statement).
+    await sql`
+      WITH r AS (
+        SELECT * FROM unnest(${reports.map((x) => x.id)}::text[], ${reports.map((x) => x.readyReplicas)}::int[]) AS r(id, ready)
+      ),
+      next AS (
+        SELECT p.id, p.workload_id, r.ready, CASE WHEN r.ready >= p.replicas THEN 'running' ELSE 'placed' END AS state
+          FROM placements p JOIN r ON r.id = p.id
+         WHERE p.cluster_id = ${clusterId} AND p.state IN ('placed', 'running')
            AND (p.ready_replicas <> r.ready OR p.state <> CASE WHEN r.ready >= p.replicas THEN 'running' ELSE 'placed' END)
-        RETURNING p.workload_id`.execute(tx);
-      const ids = [...new Set(touched.rows.map((r) => r.workload_id))];
-      if (ids.length > 0) await refreshWorkloadStates(tx, ids, now);
-    });
+      ),
+      moved AS (
+        UPDATE placements p SET ready_replicas = next.ready, state = next.state FROM next WHERE p.id = next.id
+      ),
+      workload_next AS (
+        SELECT p.workload_id,
+               CASE WHEN bool_and(COALESCE(next.state, p.state) = 'running') THEN 'running' ELSE 'placed' END AS state
+          FROM placements p LEFT JOIN next ON next.id = p.id
+         WHERE p.workload_id IN (SELECT workload_id FROM next) AND p.state IN ('placed', 'running')
+         GROUP BY p.workload_id
+      )
+      UPDATE workloads w SET state = workload_next.state, updated_at = ${now}
+        FROM workload_next
+       WHERE w.id = workload_next.workload_id AND w.state IN ('placed', 'running') AND w.state <> workload_next.state`.execute(this.db);
   }
 
   async setState(tx: Transaction<DB>, id: string, fields: { state: string; reason: string | null; message: string | null }, now: Date): Promise<void> {
@@ -298,17 +311,4 @@ export class WorkloadsRepository {
     return this.db.selectFrom('workloads').select(['reason', sql<number>`count(*)::int8`.as('n')])
       .where('state', '=', 'pending').groupBy('reason').execute();
   }
-}
-
-/** Sets each workload's state from its active placements: running when all run, else placed. */
-async function refreshWorkloadStates(tx: Transaction<DB>, ids: readonly string[], now: Date): Promise<void> {
-  await sql`
-    UPDATE workloads w
-       SET state = s.next, updated_at = ${now}
-      FROM (SELECT workload_id,
-                   CASE WHEN bool_and(state = 'running') THEN 'running' ELSE 'placed' END AS next
-              FROM placements
-             WHERE workload_id = ANY(${ids as string[]}::text[]) AND state IN ('placed', 'running')
-             GROUP BY workload_id) s
-     WHERE w.id = s.workload_id AND w.state IN ('placed', 'running') AND w.state <> s.next`.execute(tx);
 }

@@ -53,6 +53,7 @@ export class Scheduler {
   private stopped = true;
   private lastFairShareSave = 0;
   private lastCycleStart = 0;
+  private lastCycleMs = 0;
   private readonly cycleSeconds: Histogram;
   private readonly results: Counter<'result'>;
 
@@ -104,11 +105,14 @@ export class Scheduler {
       this.again = true;
       return;
     }
-    const wait = Math.max(0, this.lastCycleStart + (this.opts.minIntervalMs ?? 100) - performance.now());
+    // Pace cycles: at least minIntervalMs apart, and idle for at least as long as the last cycle
+    // took, so that under load the loop uses at most about half of the process.
+    const gap = Math.max(this.opts.minIntervalMs ?? 100, this.lastCycleMs);
+    const wait = Math.max(0, this.lastCycleStart + gap - performance.now());
     this.running = new Promise<void>((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)))
       .then(() => {
         this.lastCycleStart = performance.now();
-        return this.runCycle();
+        return this.runCycle().finally(() => (this.lastCycleMs = performance.now() - this.lastCycleStart));
       })
       .catch((err: unknown) => {
         this.opts.log.error('scheduling cycle failed', { error: String(err instanceof Error ? err.stack : err) });

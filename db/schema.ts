@@ -142,6 +142,87 @@ export interface IdempotencyKeysTable {
   created_at: Timestamp;
 }
 
+export interface PlansTable {
+  id: string;
+  seq: Generated<number>;
+  name: string;
+  /** unit | periodic */
+  type: string;
+  price_per_million_std: Numeric | null;
+  period: string | null;
+  fee: Numeric | null;
+  included_std: Numeric | null;
+  overage_price_per_million_std: Numeric | null;
+  reserved_std_per_min: number | null;
+  is_default: Generated<boolean>;
+  created_at: Timestamp;
+}
+
+export interface SubscriptionsTable {
+  id: string;
+  seq: Generated<number>;
+  tenant_id: string;
+  plan_id: string;
+  starts_at: Timestamp;
+  ends_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface InvoicesTable {
+  id: string;
+  seq: Generated<number>;
+  number: string;
+  tenant_id: string;
+  period: string;
+  currency: string;
+  status: string;
+  total: Numeric;
+  lines: Json<unknown>;
+  rating: Json<unknown>;
+  issued_at: Timestamp;
+}
+
+export interface InvoiceCountersTable {
+  year: number;
+  last: number;
+}
+
+export interface LedgerEntriesTable {
+  id: Generated<number>;
+  tenant_id: string;
+  kind: string;
+  invoice_id: string | null;
+  amount: Numeric;
+  description: string;
+  created_at: Timestamp;
+}
+
+export interface BillingClosesTable {
+  period: string;
+  cutoff: Timestamp;
+  closed_at: Timestamp;
+}
+
+export interface UsageBillingTable {
+  tenant_id: string;
+  period: string;
+  billed_through: Timestamp;
+  rating: Json<unknown>;
+}
+
+export interface UsageEventsTable {
+  id: string;
+  tenant_id: string;
+  workload_id: string;
+  cluster_id: string;
+  model_id: string;
+  input_tokens: number;
+  output_tokens: number;
+  std_tokens: Numeric;
+  occurred_at: Timestamp;
+  received_at: Timestamp;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -154,4 +235,12 @@ export interface DB {
   workloads: WorkloadsTable;
   placements: PlacementsTable;
   idempotency_keys: IdempotencyKeysTable;
+  plans: PlansTable;
+  subscriptions: SubscriptionsTable;
+  invoices: InvoicesTable;
+  invoice_counters: InvoiceCountersTable;
+  ledger_entries: LedgerEntriesTable;
+  billing_closes: BillingClosesTable;
+  usage_billing: UsageBillingTable;
+  usage_events: UsageEventsTable;
 }

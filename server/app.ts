@@ -32,6 +32,18 @@ import { WorkloadsRepository } from './repositories/workloads.repository.js';
 import { workloadRoutes } from './http/workloads.routes.js';
 import { AdvisoryLockElector, alwaysLeader, type LeaderElector } from './scheduling/leader.js';
 import { Scheduler } from './scheduling/scheduler.js';
+import { PlansRepository } from './repositories/plans.repository.js';
+import { PlansService } from './services/plans.service.js';
+import { planRoutes } from './http/plans.routes.js';
+import { billingRoutes } from './http/billing.routes.js';
+import { BillingRepository } from './repositories/billing.repository.js';
+import { BillingService } from './services/billing.service.js';
+import { PeriodCloseJob } from './jobs/period-close.js';
+import { Counter } from 'prom-client';
+import { meRoutes } from './http/me.routes.js';
+import { usageRoutes } from './http/usage.routes.js';
+import { UsageRepository } from './repositories/usage.repository.js';
+import { UsageService } from './services/usage.service.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -74,6 +86,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const catalog = new CatalogService(catalogRepo, settings, clock);
   await catalog.seedBuiltins();
   const workloadsRepo = new WorkloadsRepository(db);
+  const plansRepo = new PlansRepository(db);
+  const plans = new PlansService(plansRepo, tenantsRepo, settings, clock);
+  await plans.seedDefault();
   const tenants = new TenantsService(tenantsRepo, clock, (keyId) => auth.forget((p) => p.kind === 'tenant' && p.apiKeyId === keyId));
   const adminToken = await resolveAdminToken(settings, config.adminToken);
 
@@ -81,9 +96,24 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const leader = database.kind === 'postgres' && database.url ? new AdvisoryLockElector(database.url, log) : alwaysLeader();
   let clusters: ClustersService | undefined;
   const metrics = createMetrics({ pool: () => clusters!.pool() });
+  const billingRepo = new BillingRepository(db);
+  const invoicesIssued = new Counter({ name: 'tokenpool_invoices_issued_total', help: 'Invoices issued', registers: [metrics.registry] });
+  const billed = new Counter({
+    name: 'tokenpool_billed_amount_cny_total', help: 'Amount invoiced in CNY, by plan type (unit, periodic, or mixed within a month)',
+    labelNames: ['plan_type'] as const, registers: [metrics.registry],
+  });
+  const billing = new BillingService(billingRepo, plansRepo, clock, config.timezone, log, {
+    invoiceIssued(types, total) {
+      invoicesIssued.inc();
+      const kinds = [...new Set(types)];
+      billed.inc({ plan_type: kinds.length === 1 ? kinds[0]! : kinds.length === 0 ? 'none' : 'mixed' }, Number(total));
+    },
+  });
+
   const scheduler = new Scheduler({
-    clusters: clustersRepo, catalog: catalogRepo, tenants: tenantsRepo, workloads: workloadsRepo, tenantsRepo,
+    clusters: clustersRepo, catalog: catalogRepo, tenants: tenantsRepo, workloads: workloadsRepo, plans: plansRepo, tenantsRepo,
     ttlMs, halfLifeMs: config.fairShareHalfLifeSeconds * 1000, clock, log, leader, registry: metrics.registry,
+    exhausted: () => billing.exhaustedTenants(),
   });
   clusters = new ClustersService(clustersRepo, catalog, clock, ttlMs, {
     held: (ids) => workloadsRepo.heldDevices(ids),
@@ -95,13 +125,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
     },
   });
   const workloads = new WorkloadsService(workloadsRepo, catalogRepo, tenantsRepo, scheduler, clock);
-  const context: AppContext = { config, clock, log, database, metrics, scheduler, services: { catalog, clusters, tenants, workloads } };
+  const usage = new UsageService(new UsageRepository(db), clock, config.timezone);
+  const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, config.timezone, log);
+  const context: AppContext = { config, clock, log, database, metrics, scheduler, services: { catalog, clusters, tenants, workloads, plans, billing, usage } };
   const auth = createAuthenticator({
     adminTokenHashes: () => [adminToken.hash],
     findApiKey: (hash) => tenantsRepo.findActiveKey(hash),
     findAgent: (hash) => clustersRepo.findByTokenHash(hash),
   });
-  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context)];
+  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context), ...planRoutes(context), ...billingRoutes(context), ...meRoutes(context), ...usageRoutes(context)];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, onNotReady: () => scheduler.trigger() });
 
   const app = express();
@@ -155,8 +187,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       leader.start();
       scheduler.start();
       sweeper.start();
+      periodClose.start();
     },
     stop: async () => {
+      await periodClose.stop();
       await sweeper.stop();
       await scheduler.stop();
       await leader.stop();

@@ -7,6 +7,9 @@ import type { CatalogService } from './services/catalog.service.js';
 import type { ClustersService } from './services/clusters.service.js';
 import type { TenantsService } from './services/tenants.service.js';
 import type { WorkloadsService } from './services/workloads.service.js';
+import type { PlansService } from './services/plans.service.js';
+import type { BillingService } from './services/billing.service.js';
+import type { UsageService } from './services/usage.service.js';
 import type { Scheduler } from './scheduling/scheduler.js';
 
 /** Everything a route needs, built once by createApp and passed down; nothing is global. */
@@ -21,6 +24,9 @@ export interface AppContext {
     readonly clusters: ClustersService;
     readonly tenants: TenantsService;
     readonly workloads: WorkloadsService;
+    readonly plans: PlansService;
+    readonly billing: BillingService;
+    readonly usage: UsageService;
   };
   readonly scheduler: Scheduler;
 }

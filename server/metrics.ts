@@ -9,6 +9,8 @@ export interface Metrics {
   readonly registry: Registry;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly heartbeats: Counter;
+  readonly usageEvents: Counter<'result'>;
+  readonly usageLatency: Histogram;
 }
 
 export interface MetricSources {
@@ -79,6 +81,18 @@ export function createMetrics(sources: MetricSources): Metrics {
     heartbeats: new Counter({
       name: 'tokenpool_agent_heartbeats_total',
       help: 'Agent heartbeats recorded',
+      registers: [registry],
+    }),
+    usageEvents: new Counter({
+      name: 'tokenpool_usage_events_total',
+      help: 'Usage events reported by agents, by result (accepted, duplicate, rejected)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    usageLatency: new Histogram({
+      name: 'tokenpool_usage_ingest_duration_seconds',
+      help: 'Time to judge and durably commit one usage batch',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
   };

@@ -74,6 +74,8 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       responses: { 204: { description: 'Removed' } },
       handler: async ({ params }) => {
         await clusters.remove(params.id);
+        // Its workloads went back to pending: place them elsewhere.
+        ctx.scheduler.trigger();
         return { status: 204 };
       },
     }),
@@ -87,7 +89,13 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       method: 'post', path: '/api/v1/clusters/:id/uncordon', tag: 'Clusters', summary: 'Release an operator hold', auth: ['operator'],
       params: idParam,
       responses: { 200: { description: 'The cluster', schema: clusterSchema } },
-      handler: async ({ params }) => ({ status: 200, body: await clusters.setCordoned(params.id, false) }),
+      handler: async ({ params }) => {
+        const cluster = await clusters.setCordoned(params.id, false);
+        // The cluster takes placements again: waiting workloads may fit now (API.md: cycles
+        // follow cluster state changes).
+        ctx.scheduler.trigger();
+        return { status: 200, body: cluster };
+      },
     }),
     route({
       method: 'post', path: '/api/v1/clusters/:id/agent-token', tag: 'Clusters', summary: 'Issue a new agent token; the old one stops working', auth: ['operator'],

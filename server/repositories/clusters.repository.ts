@@ -69,9 +69,30 @@ export class ClustersRepository {
     return r.numUpdatedRows > 0n;
   }
 
-  async delete(id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
-    return r.numDeletedRows > 0n;
+  /**
+   * Deregisters a cluster. Its placements go with it, so the workloads that held any are sent
+   * back to pending (reason `capacity`) in the same transaction, releasing what else they held,
+   * to be placed again whole: a workload is never left `placed` without its placements. The
+   * cluster row is locked first, so a scheduling cycle cannot add placements on it meanwhile.
+   */
+  async delete(id: string, now: Date): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const found = await tx.selectFrom('clusters').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!found) return false;
+      const held = await tx.selectFrom('placements').select('workload_id').distinct()
+        .where('cluster_id', '=', id).where('state', 'in', ['placed', 'running']).execute();
+      const ids = held.map((r) => r.workload_id);
+      if (ids.length > 0) {
+        await tx.updateTable('placements').set({ state: 'released', ended_at: now })
+          .where('workload_id', 'in', ids).where('state', 'in', ['placed', 'running']).execute();
+        await tx.updateTable('workloads').set({
+          state: 'pending', reason: 'capacity', message: 'a cluster it ran on was deregistered; waiting to be placed again',
+          updated_at: now, version: sql`version + 1`,
+        }).where('id', 'in', ids).where('state', 'in', ['placed', 'running']).execute();
+      }
+      const r = await tx.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    });
   }
 
   /**

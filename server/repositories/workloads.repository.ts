@@ -306,6 +306,13 @@ export class WorkloadsRepository {
       .where('tenant_id', '=', tenantId).where('key', '=', key).executeTakeFirst();
   }
 
+  async heldStdPerMin(tenantId: string): Promise<number> {
+    const r = await sql<{ std: string | null }>`
+      SELECT sum(w.tokens_per_min * m.cost_factor)::text AS std FROM workloads w JOIN models m ON m.id = w.model_id
+       WHERE w.tenant_id = ${tenantId} AND w.state IN ('placed', 'running')`.execute(this.db);
+    return Number(r.rows[0]?.std ?? 0);
+  }
+
   /** Counts of pending workloads by reason (null: not yet considered). */
   async pendingByReason(): Promise<{ reason: string | null; n: number }[]> {
     return this.db.selectFrom('workloads').select(['reason', sql<number>`count(*)::int8`.as('n')])

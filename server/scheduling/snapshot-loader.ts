@@ -8,6 +8,7 @@ import { decayUsage } from '../../scheduler/fair-share.js';
 import type { CatalogRepository, ModelRow } from '../repositories/catalog.repository.js';
 import type { ClustersRepository } from '../repositories/clusters.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
+import type { PlansRepository } from '../repositories/plans.repository.js';
 import type { WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
 import { clusterState, takesPlacements } from '../services/cluster-view.js';
 
@@ -22,6 +23,9 @@ export interface SnapshotSources {
   readonly catalog: CatalogRepository;
   readonly tenants: TenantsRepository;
   readonly workloads: WorkloadsRepository;
+  readonly plans: PlansRepository;
+  /** Tenants whose hard-capped plan is used up this period. */
+  readonly exhausted?: () => Promise<ReadonlySet<string>>;
   readonly ttlMs: number;
   readonly halfLifeMs: number;
 }
@@ -43,14 +47,20 @@ export function workloadSnap(w: WorkloadWithModel): WorkloadSnap {
 }
 
 export async function loadSnapshot(src: SnapshotSources, now: Date): Promise<LoadedState> {
-  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active] = await Promise.all([
+  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, exhausted] = await Promise.all([
     src.clusters.all(),
     src.clusters.inventory(),
     src.catalog.allProfiles(),
     src.catalog.allModels(),
     src.tenants.all(),
     src.workloads.active(),
+    src.plans.activeAt(now),
+    src.plans.all(),
+    src.exhausted ? src.exhausted() : new Set<string>(),
   ]);
+  const plans = new Map(planRows.map((p) => [p.id, p]));
+  // Quota: the tenant's override, else its subscription's reserved throughput, else none.
+  const reserved = new Map(subscriptions.map((s) => [s.tenant_id, plans.get(s.plan_id)?.reserved_std_per_min ?? null]));
 
   const profiles = new Map<string, ProfileSnap>();
   for (const p of profileRows) {
@@ -108,7 +118,7 @@ export async function loadSnapshot(src: SnapshotSources, now: Date): Promise<Loa
     const heldStd = tenantHeld.get(t.id) ?? 0;
     const elapsed = t.fair_share_at ? Math.max(0, now.getTime() - t.fair_share_at.getTime()) : 0;
     tenants.set(t.id, {
-      id: t.id, maxStdPerMin: t.max_std_per_min, planExhausted: false, weight: 1, heldStdPerMin: heldStd,
+      id: t.id, maxStdPerMin: t.max_std_per_min ?? reserved.get(t.id) ?? null, planExhausted: exhausted.has(t.id), weight: 1, heldStdPerMin: heldStd,
       decayedStdPerMin: decayUsage(t.fair_share_std_per_min, elapsed, src.halfLifeMs, heldStd),
     });
   }

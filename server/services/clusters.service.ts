@@ -106,7 +106,7 @@ export class ClustersService {
   }
 
   async remove(id: string): Promise<void> {
-    if (!(await this.repo.delete(id))) throw notFound();
+    if (!(await this.repo.delete(id, this.clock.now()))) throw notFound();
     this.hooks.onTokenRevoked?.(id);
   }
 

@@ -169,6 +169,11 @@ export class WorkloadsService {
     return toPage(rows, page.limit, (w) => toWorkload(w, placements));
   }
 
+  /** Standard tokens per minute the tenant's placed workloads hold: Σ tokensPerMin × costFactor. */
+  async heldStdPerMin(tenantId: string): Promise<number> {
+    return this.repo.heldStdPerMin(tenantId);
+  }
+
   async rescale(principal: Principal, id: string, tokensPerMin: number): Promise<Workload> {
     const w = await this.visible(principal, id);
     if (w.state === 'deleted') throw new AppError('conflict', 'A deleted workload cannot be rescaled.');

@@ -1,0 +1,159 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { DB, InvoicesTable } from '../../db/schema.js';
+
+export type InvoiceRow = Selectable<InvoicesTable>;
+
+export interface UsageSum {
+  readonly tenant_id: string;
+  readonly subscription_id: string | null;
+  readonly std: string;
+}
+
+export interface LateUsageSum extends UsageSum {
+  readonly period: string;
+}
+
+export interface NewInvoice {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly lines: unknown;
+  readonly rating: unknown;
+  readonly total: string;
+  /** (period → rating so far) of every period this invoice bills usage of, itself included. */
+  readonly billed: readonly { period: string; rating: unknown }[];
+}
+
+/** Invoices, the ledger, and the bookkeeping of which usage has been billed. */
+export class BillingRepository {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  /** Records the first close of a period (later closes keep the first cutoff); answers it. */
+  async markClosed(period: string, cutoff: Date, now: Date): Promise<{ cutoff: Date }> {
+    await this.db.insertInto('billing_closes').values({ period, cutoff, closed_at: now })
+      .onConflict((oc) => oc.column('period').doNothing()).execute();
+    return this.db.selectFrom('billing_closes').select('cutoff').where('period', '=', period).executeTakeFirstOrThrow();
+  }
+
+  async isClosed(period: string): Promise<boolean> {
+    return (await this.db.selectFrom('billing_closes').select('period').where('period', '=', period).executeTakeFirst()) !== undefined;
+  }
+
+  async invoicedTenants(period: string): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('invoices').select('tenant_id').where('period', '=', period).execute();
+    return new Set(rows.map((r) => r.tenant_id));
+  }
+
+  /**
+   * Standard tokens per tenant and subscription of usage that occurred in [start, end) and was
+   * received by `cutoff` and not billed yet (received after the period's `billed_through`).
+   */
+  async periodUsage(period: string, start: Date, end: Date, cutoff: Date): Promise<UsageSum[]> {
+    const r = await sql<UsageSum>`
+      SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std
+        FROM usage_events e
+        LEFT JOIN usage_billing b ON b.tenant_id = e.tenant_id AND b.period = ${period}
+        LEFT JOIN LATERAL (
+          SELECT id FROM subscriptions s
+           WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
+           LIMIT 1) s ON true
+       WHERE e.occurred_at >= ${start} AND e.occurred_at < ${end} AND e.received_at <= ${cutoff}
+         AND (b.billed_through IS NULL OR e.received_at > b.billed_through)
+       GROUP BY e.tenant_id, s.id`.execute(this.db);
+    return r.rows;
+  }
+
+  /**
+   * Usage of closed periods before `start` that arrived after its period was billed for the
+   * tenant (or, if it never was, after the period's close), up to `cutoff`.
+   */
+  async lateUsage(start: Date, cutoff: Date, timezone: string): Promise<LateUsageSum[]> {
+    const r = await sql<LateUsageSum>`
+      WITH e AS (
+        SELECT e.*, to_char(e.occurred_at AT TIME ZONE ${timezone}, 'YYYY-MM') AS period
+          FROM usage_events e
+         WHERE e.occurred_at < ${start} AND e.received_at <= ${cutoff}
+           AND e.received_at > (SELECT coalesce(min(cutoff), 'infinity'::timestamptz) FROM billing_closes)
+      )
+      SELECT e.tenant_id, e.period, s.id AS subscription_id, sum(e.std_tokens)::text AS std
+        FROM e
+        JOIN billing_closes c ON c.period = e.period
+        LEFT JOIN usage_billing b ON b.tenant_id = e.tenant_id AND b.period = e.period
+        LEFT JOIN LATERAL (
+          SELECT id FROM subscriptions s
+           WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
+           LIMIT 1) s ON true
+       WHERE e.received_at > coalesce(b.billed_through, c.cutoff)
+       GROUP BY e.tenant_id, e.period, s.id`.execute(this.db);
+    return r.rows;
+  }
+
+  /** What each (tenant, period) has been rated on so far. */
+  async ratings(keys: readonly { tenantId: string; period: string }[]): Promise<Map<string, unknown>> {
+    if (keys.length === 0) return new Map();
+    const rows = await sql<{ tenant_id: string; period: string; rating: unknown }>`
+      SELECT b.tenant_id, b.period, b.rating FROM usage_billing b
+        JOIN unnest(${keys.map((k) => k.tenantId)}::text[], ${keys.map((k) => k.period)}::text[]) AS k(tenant_id, period)
+          ON k.tenant_id = b.tenant_id AND k.period = b.period`.execute(this.db);
+    return new Map(rows.rows.map((r) => [`${r.tenant_id}/${r.period}`, r.rating]));
+  }
+
+  /**
+   * Issues a batch of invoices for one period in one transaction: sequential numbers for the
+   * year, the invoices, their ledger entries, and the billed-usage bookkeeping. Throws on a
+   * tenant that already has an invoice for the period (a concurrent close); nothing is written.
+   */
+  async issue(period: string, invoices: readonly NewInvoice[], cutoff: Date, now: Date): Promise<void> {
+    if (invoices.length === 0) return;
+    const year = Number(period.slice(0, 4));
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('invoice_counters').values({ year, last: 0 }).onConflict((oc) => oc.column('year').doNothing()).execute();
+      const counter = await tx.updateTable('invoice_counters').set({ last: sql`last + ${invoices.length}` })
+        .where('year', '=', year).returning('last').executeTakeFirstOrThrow();
+      const first = counter.last - invoices.length + 1;
+      const rows = invoices.map((inv, i) => ({
+        id: inv.id, number: `INV-${year}-${String(first + i).padStart(6, '0')}`, tenant_id: inv.tenantId, period,
+        currency: 'CNY', status: 'issued', total: inv.total, lines: JSON.stringify(inv.lines), rating: JSON.stringify(inv.rating), issued_at: now,
+      }));
+      for (let i = 0; i < rows.length; i += 1000) await tx.insertInto('invoices').values(rows.slice(i, i + 1000)).execute();
+      const ledger = rows.map((r) => ({ tenant_id: r.tenant_id, kind: 'invoice', invoice_id: r.id, amount: r.total, description: `invoice ${r.number} for ${period}`, created_at: now }));
+      for (let i = 0; i < ledger.length; i += 1000) await tx.insertInto('ledger_entries').values(ledger.slice(i, i + 1000)).execute();
+      const billed = invoices.flatMap((inv) => inv.billed.map((b) => ({ tenant_id: inv.tenantId, period: b.period, billed_through: cutoff, rating: JSON.stringify(b.rating) })));
+      for (let i = 0; i < billed.length; i += 1000) {
+        await tx.insertInto('usage_billing').values(billed.slice(i, i + 1000))
+          .onConflict((oc) => oc.columns(['tenant_id', 'period']).doUpdateSet((eb) => ({ billed_through: eb.ref('excluded.billed_through'), rating: eb.ref('excluded.rating') })))
+          .execute();
+      }
+    });
+  }
+
+  /** Usage per tenant and subscription that occurred in [start, end), billed or not. */
+  async usageSoFar(start: Date, end: Date, tenantIds: readonly string[]): Promise<(UsageSum & { input_tokens: number; output_tokens: number })[]> {
+    if (tenantIds.length === 0) return [];
+    const r = await sql<UsageSum & { input_tokens: number; output_tokens: number }>`
+      SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std,
+             sum(e.input_tokens)::int8 AS input_tokens, sum(e.output_tokens)::int8 AS output_tokens
+        FROM usage_events e
+        LEFT JOIN LATERAL (
+          SELECT id FROM subscriptions s
+           WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
+           LIMIT 1) s ON true
+       WHERE e.tenant_id = ANY(${tenantIds as string[]}::text[]) AND e.occurred_at >= ${start} AND e.occurred_at < ${end}
+       GROUP BY e.tenant_id, s.id`.execute(this.db);
+    return r.rows;
+  }
+
+  listInvoices(filter: { tenantId?: string | undefined; period?: string | undefined }, after: number, limit: number): Promise<InvoiceRow[]> {
+    let q = this.db.selectFrom('invoices').selectAll().where('seq', '>', after);
+    if (filter.tenantId) q = q.where('tenant_id', '=', filter.tenantId);
+    if (filter.period) q = q.where('period', '=', filter.period);
+    return q.orderBy('seq').limit(limit + 1).execute();
+  }
+
+  periodInvoices(period: string): Promise<InvoiceRow[]> {
+    return this.db.selectFrom('invoices').selectAll().where('period', '=', period).orderBy('seq').execute();
+  }
+
+  getInvoice(id: string): Promise<InvoiceRow | undefined> {
+    return this.db.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The period close: one invoice per tenant that had a subscription or usage in the month, rated
+ * by the pure rating code (billing/rating.ts), issued in batches that each commit atomically.
+ * Idempotent per tenant and period; usage that arrives after its period was billed goes onto the
+ * tenant's next invoice as a `late_usage` line.
+ */
+import { Decimal } from 'decimal.js';
+import type { Principal } from '../auth/authenticate.js';
+import { newId } from '../auth/tokens.js';
+import { activeDays, daysInMonth, monthBounds, parsePeriod, periodHasEnded, periodOf } from '../billing/periods.js';
+import { lateUsageLineFromRatings, ratePeriod, type InvoiceLine, type SubscriptionUsage } from '../billing/rating.js';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BillingRepository, InvoiceRow, NewInvoice } from '../repositories/billing.repository.js';
+import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
+import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
+import { termsOf } from './plans.service.js';
+
+/** Usage received this recently may still be committing; the next close or invoice takes it. */
+export const CLOSE_SETTLE_MS = 60_000;
+const BATCH = 500;
+
+export interface Invoice {
+  readonly id: string; readonly number: string; readonly tenantId: string; readonly period: string;
+  readonly currency: 'CNY'; readonly status: 'issued'; readonly issuedAt: string;
+  readonly lines: readonly Omit<InvoiceLine, 'subscriptionId'>[]; readonly total: string;
+}
+
+export function toInvoice(r: InvoiceRow): Invoice {
+  const lines = (r.lines as InvoiceLine[]).map(({ kind, description, quantity, unitPrice, amount }) => ({ kind, description, quantity, unitPrice, amount }));
+  return {
+    id: r.id, number: r.number, tenantId: r.tenant_id, period: r.period, currency: 'CNY', status: 'issued',
+    issuedAt: r.issued_at.toISOString(), lines, total: new Decimal(r.total).toFixed(2),
+  };
+}
+
+export interface BillingMetrics {
+  invoiceIssued(planTypes: readonly string[], total: string): void;
+}
+
+export class BillingService {
+  constructor(
+    private readonly repo: BillingRepository,
+    private readonly plans: PlansRepository,
+    private readonly clock: Clock,
+    private readonly timezone: string,
+    private readonly log: Logger,
+    private readonly metrics?: BillingMetrics,
+  ) {}
+
+  /** Closes a calendar month (409 if it has not ended) and answers all of its invoices. */
+  async close(period: string): Promise<Invoice[]> {
+    try {
+      parsePeriod(period);
+    } catch {
+      throw new AppError('invalid', 'The period must be a month such as "2026-10".', [{ path: 'period', message: 'must be YYYY-MM' }]);
+    }
+    const now = this.clock.now();
+    if (!periodHasEnded(period, this.timezone, now)) throw new AppError('conflict', `The period ${period} has not ended yet.`);
+    const { cutoff } = await this.repo.markClosed(period, new Date(now.getTime() - CLOSE_SETTLE_MS), now);
+    // Later closes of the same period (a backdated subscription) bill up to now, less the settle time.
+    const through = new Date(Math.max(cutoff.getTime(), now.getTime() - CLOSE_SETTLE_MS));
+    const { start, end } = monthBounds(period, this.timezone);
+
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.issueMissing(period, start, end, through, now);
+        break;
+      } catch (err) {
+        // Another close issued some of the same invoices first: go again for what is left.
+        if ((err as { code?: unknown }).code !== '23505' || attempt >= 3) throw err;
+      }
+    }
+    return (await this.repo.periodInvoices(period)).map(toInvoice);
+  }
+
+  private async issueMissing(period: string, start: Date, end: Date, through: Date, now: Date): Promise<void> {
+    const days = daysInMonth(period);
+    const [invoiced, subs, planRows, usage, late] = await Promise.all([
+      this.repo.invoicedTenants(period),
+      this.plans.overlapping(start, end),
+      this.plans.all(),
+      this.repo.periodUsage(period, start, end, through),
+      this.repo.lateUsage(start, through, this.timezone),
+    ]);
+    const plans = new Map(planRows.map((p) => [p.id, p]));
+    const defaultPlan = planRows.find((p) => p.is_default);
+    const subsOf = group(subs, (s) => s.tenant_id);
+    const usageOf = group(usage, (u) => u.tenant_id);
+    const lateOf = group(late, (u) => u.tenant_id);
+    const priorRatings = await this.repo.ratings(late.map((l) => ({ tenantId: l.tenant_id, period: l.period })));
+    const allSubs = late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [];
+
+    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t)).sort();
+    const invoices: NewInvoice[] = [];
+    for (const tenantId of tenants) {
+      const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);
+      const rated = spans.length > 0 ? ratePeriod(period, days, spans) : { lines: [], total: '0.00' };
+      const lines: InvoiceLine[] = [...rated.lines];
+      let total = new Decimal(rated.total);
+      const billed: { period: string; rating: unknown }[] = spans.length > 0 ? [{ period, rating: spans }] : [];
+      for (const [latePeriod, rows] of group(lateOf.get(tenantId) ?? [], (l) => l.period)) {
+        const before = (priorRatings.get(`${tenantId}/${latePeriod}`) as SubscriptionUsage[] | undefined) ?? [];
+        const extra = new Map<string | null, string>(rows.map((r) => [r.subscription_id, r.std]));
+        const after = this.addUsage(latePeriod, before, extra, allSubs.filter((s) => s.tenant_id === tenantId), plans, defaultPlan);
+        const line = lateUsageLineFromRatings(latePeriod, daysInMonth(latePeriod), before, after);
+        if (line) {
+          lines.push(line);
+          total = total.plus(line.amount);
+        }
+        billed.push({ period: latePeriod, rating: after });
+      }
+      if (lines.length === 0 && spans.length === 0) continue;
+      invoices.push({ id: newId('inv', now.getTime()), tenantId, lines, rating: spans, total: total.toFixed(2), billed });
+    }
+    for (let i = 0; i < invoices.length; i += BATCH) {
+      const batch = invoices.slice(i, i + BATCH);
+      await this.repo.issue(period, batch, through, now);
+      for (const inv of batch) this.metrics?.invoiceIssued((inv.rating as SubscriptionUsage[]).map((s) => s.terms.type), inv.total);
+    }
+    if (invoices.length > 0) this.log.info('period closed', { period, invoices: invoices.length });
+  }
+
+  /** The rating input of one tenant's month: each subscription's days and usage, and the default plan's usage. */
+  private spans(
+    period: string, subs: readonly SubscriptionRow[], usage: readonly { subscription_id: string | null; std: string }[],
+    plans: ReadonlyMap<string, PlanRow>, defaultPlan: PlanRow | undefined,
+  ): SubscriptionUsage[] {
+    const stdOf = new Map(usage.map((u) => [u.subscription_id, u.std]));
+    const spans: SubscriptionUsage[] = subs.map((s) => {
+      const plan = plans.get(s.plan_id)!;
+      return {
+        subscriptionId: s.id, planName: plan.name, terms: termsOf(plan),
+        activeDays: activeDays(period, this.timezone, s.starts_at, s.ends_at), stdTokens: stdOf.get(s.id) ?? '0',
+      };
+    });
+    const unsubscribed = stdOf.get(null);
+    if (unsubscribed !== undefined && defaultPlan) {
+      spans.push({ subscriptionId: null, planName: defaultPlan.name, terms: termsOf(defaultPlan), activeDays: 0, stdTokens: unsubscribed });
+    }
+    return spans;
+  }
+
+  /** A period's rating input with late usage added to the subscriptions it belongs to. */
+  private addUsage(
+    period: string, before: readonly SubscriptionUsage[], extra: ReadonlyMap<string | null, string>, subs: readonly SubscriptionRow[],
+    plans: ReadonlyMap<string, PlanRow>, defaultPlan: PlanRow | undefined,
+  ): SubscriptionUsage[] {
+    const after = before.map((s) => (extra.has(s.subscriptionId) ? { ...s, stdTokens: new Decimal(s.stdTokens).plus(extra.get(s.subscriptionId)!).toString() } : s));
+    for (const [subscriptionId, std] of extra) {
+      if (after.some((s) => s.subscriptionId === subscriptionId)) continue;
+      const sub = subs.find((s) => s.id === subscriptionId);
+      const plan = sub ? plans.get(sub.plan_id) : defaultPlan;
+      if (!plan) continue;
+      after.push({
+        subscriptionId, planName: plan.name, terms: termsOf(plan),
+        activeDays: sub ? activeDays(period, this.timezone, sub.starts_at, sub.ends_at) : 0, stdTokens: std,
+      });
+    }
+    return after;
+  }
+
+  /**
+   * The current month of one tenant so far: usage, and the cost an invoice would show if the month
+   * were closed with what is known now (the fee of every subscription day in the month counts).
+   */
+  async periodSoFar(tenantId: string): Promise<{ period: string; inputTokens: number; outputTokens: number; stdTokens: string; costSoFar: string }> {
+    const now = this.clock.now();
+    const period = periodOf(now, this.timezone);
+    const { start, end } = monthBounds(period, this.timezone);
+    const [subs, planRows, usage] = await Promise.all([
+      this.plans.overlapping(start, end),
+      this.plans.all(),
+      this.repo.usageSoFar(start, end, [tenantId]),
+    ]);
+    const plans = new Map(planRows.map((p) => [p.id, p]));
+    const spans = this.spans(period, subs.filter((s) => s.tenant_id === tenantId), usage, plans, planRows.find((p) => p.is_default));
+    const cost = spans.length > 0 ? ratePeriod(period, daysInMonth(period), spans).total : '0.00';
+    return {
+      period,
+      inputTokens: usage.reduce((n, u) => n + u.input_tokens, 0),
+      outputTokens: usage.reduce((n, u) => n + u.output_tokens, 0),
+      stdTokens: usage.reduce((d, u) => d.plus(u.std), new Decimal(0)).toString(),
+      costSoFar: cost,
+    };
+  }
+
+  /**
+   * Tenants on a hard-capped plan (no overage price) whose included standard tokens for this
+   * month are used up: their new workloads wait with `plan_exhausted` until the next month.
+   */
+  async exhaustedTenants(): Promise<Set<string>> {
+    const now = this.clock.now();
+    const period = periodOf(now, this.timezone);
+    const { start, end } = monthBounds(period, this.timezone);
+    const [active, planRows] = await Promise.all([this.plans.activeAt(now), this.plans.all()]);
+    const plans = new Map(planRows.map((p) => [p.id, p]));
+    const capped = active.filter((s) => {
+      const p = plans.get(s.plan_id);
+      return p?.type === 'periodic' && p.overage_price_per_million_std === null;
+    });
+    if (capped.length === 0) return new Set();
+    const usage = await this.repo.usageSoFar(start, end, capped.map((s) => s.tenant_id));
+    const out = new Set<string>();
+    for (const s of capped) {
+      const used = usage.filter((u) => u.tenant_id === s.tenant_id && u.subscription_id === s.id).reduce((d, u) => d.plus(u.std), new Decimal(0));
+      const included = new Decimal(plans.get(s.plan_id)!.included_std!)
+        .times(activeDays(period, this.timezone, s.starts_at, s.ends_at)).dividedToIntegerBy(daysInMonth(period));
+      if (used.gte(included)) out.add(s.tenant_id);
+    }
+    return out;
+  }
+
+  async list(principal: Principal, filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<Page<Invoice>> {
+    const tenantId = principal.kind === 'tenant' ? principal.tenantId : filter.tenantId;
+    return toPage(await this.repo.listInvoices({ tenantId, period: filter.period }, page.after, page.limit), page.limit, toInvoice);
+  }
+
+  async get(principal: Principal, id: string): Promise<Invoice> {
+    const row = await this.repo.getInvoice(id);
+    if (!row || (principal.kind === 'tenant' && principal.tenantId !== row.tenant_id)) throw new AppError('not_found', 'No invoice has this id.');
+    return toInvoice(row);
+  }
+}
+
+function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}

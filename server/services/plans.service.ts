@@ -1,0 +1,135 @@
+import type { Principal } from '../auth/authenticate.js';
+import { newId } from '../auth/tokens.js';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
+import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
+import type { SettingsRepository } from '../repositories/settings.repository.js';
+import type { TenantsRepository } from '../repositories/tenants.repository.js';
+import type { PlanTerms } from '../billing/rating.js';
+
+export type PlanInput =
+  | { readonly name: string; readonly type: 'unit'; readonly pricePerMillionStd: string; readonly default?: boolean | undefined }
+  | {
+      readonly name: string; readonly type: 'periodic'; readonly period: 'month'; readonly fee: string; readonly includedStd: number;
+      readonly overagePricePerMillionStd: string | null; readonly reservedStdPerMin?: number | undefined;
+    };
+
+export interface Plan {
+  readonly id: string; readonly name: string; readonly type: 'unit' | 'periodic'; readonly default: boolean;
+  readonly pricePerMillionStd?: string; readonly period?: string; readonly fee?: string; readonly includedStd?: number;
+  readonly overagePricePerMillionStd?: string | null; readonly reservedStdPerMin?: number | null; readonly createdAt: string;
+}
+
+export interface Subscription {
+  readonly id: string; readonly tenantId: string; readonly planId: string; readonly planName: string;
+  readonly startsAt: string; readonly endsAt: string | null; readonly createdAt: string;
+}
+
+/** Money as API.md shows prices: the stored decimal with at least two places. */
+export function money(decimal: string): string {
+  const [whole, frac = ''] = decimal.split('.');
+  const trimmed = frac.replace(/0+$/, '');
+  return `${whole}.${trimmed.padEnd(2, '0')}`;
+}
+
+export function toPlan(r: PlanRow): Plan {
+  const base = { id: r.id, name: r.name, default: r.is_default, createdAt: r.created_at.toISOString() };
+  if (r.type === 'unit') return { ...base, type: 'unit', pricePerMillionStd: money(r.price_per_million_std!) };
+  return {
+    ...base, type: 'periodic', period: r.period!, fee: money(r.fee!), includedStd: Number(r.included_std!),
+    overagePricePerMillionStd: r.overage_price_per_million_std === null ? null : money(r.overage_price_per_million_std),
+    reservedStdPerMin: r.reserved_std_per_min,
+  };
+}
+
+/** The rating terms of a plan row. */
+export function termsOf(r: PlanRow): PlanTerms {
+  if (r.type === 'unit') return { type: 'unit', pricePerMillionStd: r.price_per_million_std! };
+  return { type: 'periodic', fee: r.fee!, includedStd: r.included_std!, overagePricePerMillionStd: r.overage_price_per_million_std };
+}
+
+function toSubscription(r: SubscriptionRow, planName: string): Subscription {
+  return {
+    id: r.id, tenantId: r.tenant_id, planId: r.plan_id, planName, startsAt: r.starts_at.toISOString(),
+    endsAt: r.ends_at?.toISOString() ?? null, createdAt: r.created_at.toISOString(),
+  };
+}
+
+const DEFAULT_SEEDED = 'default_plan_seeded';
+
+/** Plans and subscriptions (API.md "Tenants, plans, subscriptions"). */
+export class PlansService {
+  constructor(
+    private readonly repo: PlansRepository,
+    private readonly tenants: TenantsRepository,
+    private readonly settings: SettingsRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Seeds the built-in pay-as-you-go plan, the default until the operator marks another, once. */
+  async seedDefault(): Promise<void> {
+    if (await this.settings.get(DEFAULT_SEEDED)) return;
+    if (!(await this.repo.getDefault())) {
+      await this.repo.insert({
+        id: newId('pl', this.clock.now().getTime()), name: 'pay-as-you-go', type: 'unit', pricePerMillionStd: '2.00', period: null,
+        fee: null, includedStd: null, overagePricePerMillionStd: null, reservedStdPerMin: null, isDefault: true, now: this.clock.now(),
+      }).catch((err: unknown) => {
+        if (!(err instanceof AppError && err.kind === 'conflict')) throw err;
+      });
+    }
+    await this.settings.put(DEFAULT_SEEDED, this.clock.now().toISOString());
+  }
+
+  async create(input: PlanInput): Promise<Plan> {
+    const now = this.clock.now();
+    const row = await this.repo.insert(input.type === 'unit'
+      ? { id: newId('plan', now.getTime()), name: input.name, type: 'unit', pricePerMillionStd: input.pricePerMillionStd, period: null, fee: null,
+          includedStd: null, overagePricePerMillionStd: null, reservedStdPerMin: null, isDefault: input.default ?? false, now }
+      : { id: newId('plan', now.getTime()), name: input.name, type: 'periodic', pricePerMillionStd: null, period: input.period, fee: input.fee,
+          includedStd: String(input.includedStd), overagePricePerMillionStd: input.overagePricePerMillionStd,
+          reservedStdPerMin: input.reservedStdPerMin ?? null, isDefault: false, now });
+    return toPlan(row);
+  }
+
+  async list(page: PageRequest): Promise<Page<Plan>> {
+    return toPage(await this.repo.list(page), page.limit, toPlan);
+  }
+
+  async get(id: string): Promise<Plan> {
+    const row = await this.repo.get(id);
+    if (!row) throw new AppError('not_found', 'No plan has this id.');
+    return toPlan(row);
+  }
+
+  async markDefault(id: string): Promise<Plan> {
+    const row = await this.repo.get(id);
+    if (!row) throw new AppError('not_found', 'No plan has this id.');
+    if (row.type !== 'unit') throw new AppError('unprocessable', 'Only a unit plan can be the default plan.');
+    return toPlan((await this.repo.markDefault(id))!);
+  }
+
+  async subscribe(tenantId: string, input: { planId: string; startsAt?: Date | undefined }): Promise<Subscription> {
+    if (!(await this.tenants.get(tenantId))) throw new AppError('not_found', 'No tenant has this id.');
+    const plan = await this.repo.get(input.planId);
+    if (!plan) throw new AppError('unprocessable', `No plan has id "${input.planId}".`);
+    const now = this.clock.now();
+    const row = await this.repo.subscribe({ id: newId('sub', now.getTime()), tenantId, planId: plan.id, startsAt: input.startsAt ?? now, now });
+    return toSubscription(row, plan.name);
+  }
+
+  async subscriptions(principal: Principal, tenantId: string, page: PageRequest): Promise<Page<Subscription>> {
+    if (principal.kind === 'tenant' && principal.tenantId !== tenantId) throw new AppError('not_found', 'No tenant has this id.');
+    if (!(await this.tenants.get(tenantId))) throw new AppError('not_found', 'No tenant has this id.');
+    const plans = new Map((await this.repo.all()).map((p) => [p.id, p.name]));
+    return toPage(await this.repo.subscriptionsOf(tenantId, page), page.limit, (r) => toSubscription(r, plans.get(r.plan_id) ?? ''));
+  }
+
+  /** The tenant's subscription now, with its plan, or null on the default plan. */
+  async current(tenantId: string): Promise<{ subscription: Subscription; plan: Plan } | null> {
+    const [row] = await this.repo.activeAt(this.clock.now(), [tenantId]);
+    if (!row) return null;
+    const plan = (await this.repo.get(row.plan_id))!;
+    return { subscription: toSubscription(row, plan.name), plan: toPlan(plan) };
+  }
+}

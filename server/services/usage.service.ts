@@ -24,8 +24,13 @@ export interface IngestAnswer {
 /** How far back and ahead of now an event may have occurred (API.md "Usage"). */
 export const USAGE_WINDOW = { pastMs: 90 * 86_400_000, futureMs: 5 * 60_000 } as const;
 
+/** A numeric's text without trailing zeros: "12.500000000000" → "12.5". */
+export function canonicalDecimal(text: string): string {
+  return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
+}
+
 function totals(t: UsageTotals) {
-  return { inputTokens: t.input_tokens, outputTokens: t.output_tokens, stdTokens: t.std };
+  return { inputTokens: t.input_tokens, outputTokens: t.output_tokens, stdTokens: canonicalDecimal(t.std) };
 }
 
 /** Token usage from the agents, and the usage views of tenants and the operator. */

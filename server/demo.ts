@@ -6,6 +6,7 @@
 import { DEMO_CITY, startSimulatedCity, type SimulatedCity } from '../adapters/simulated/city.js';
 import type { Priority } from '../scheduler/framework/types.js';
 import type { AppContext } from './context.js';
+import { monthBounds, periodOf } from './billing/periods.js';
 import type { TenantKind } from './services/tenants.service.js';
 
 interface DemoTenant {
@@ -48,13 +49,22 @@ export const DEMO_TENANTS: readonly DemoTenant[] = [
  * name and leave them as the operator left them). Answers the API keys of tenants made now.
  */
 export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; apiKey: string }[]> {
-  const { tenants, workloads } = ctx.services;
+  const { tenants, workloads, plans } = ctx.services;
   const operator = { kind: 'operator', name: 'admin' } as const;
   const made: { name: string; apiKey: string }[] = [];
+  if (await tenants.findByName(DEMO_TENANTS[0]!.name)) return made;
+  // Government departments on a monthly package with a reserved throughput; enterprises pay as they go.
+  const gov = await plans.create({
+    name: 'gov-standard', type: 'periodic', period: 'month', fee: '10000.00', includedStd: 50_000_000_000,
+    overagePricePerMillionStd: '0.80', reservedStdPerMin: 6_000_000,
+  });
+  const metered = await plans.create({ name: 'enterprise-metered', type: 'unit', pricePerMillionStd: '1.20' });
+  const monthStart = monthBounds(periodOf(ctx.clock.now(), ctx.config.timezone), ctx.config.timezone).start;
   for (const t of DEMO_TENANTS) {
     if (await tenants.findByName(t.name)) continue;
     const tenant = await tenants.create({ name: t.name, kind: t.kind });
     made.push({ name: t.name, apiKey: tenant.apiKey });
+    await plans.subscribe(tenant.id, { planId: t.kind === 'government' ? gov.id : metered.id, startsAt: monthStart });
     for (const w of t.workloads) {
       await workloads.create(operator, { kind: 'service', ha: false, ...w, tenantId: tenant.id }, undefined);
     }

@@ -6,6 +6,8 @@
 import { ClusterAgent } from '../agent.js';
 import type { AgentLog } from '../agent.js';
 import { PlatformClient } from '../platform-client.js';
+import { UsageReporter } from '../usage-reporter.js';
+import { SimulatedServing } from './serving.js';
 import { SimulatedCluster } from './cluster.js';
 import type { SimulatedClusterOptions, SimulatedClusterSpec, SimulatedNodeSpec } from './cluster.js';
 
@@ -115,6 +117,8 @@ export interface SimulatedCityOptions {
 
 /** A running simulated city. */
 export interface SimulatedCity {
+  /** One usage reporter per cluster, in the order of `clusters`. */
+  readonly reporters: readonly UsageReporter[];
   readonly agents: ClusterAgent[];
   readonly clusters: SimulatedCluster[];
   /** Stops every agent, waiting for heartbeats in flight. */
@@ -148,10 +152,30 @@ export function startSimulatedCity(opts: SimulatedCityOptions): SimulatedCity {
     agents.push(agent);
   }
   for (const agent of agents) agent.start();
+  // Token usage: each cluster's serving pods are scraped and their counter growth reported
+  // through the same agent usage API a real agent uses.
+  const usageEvery = opts.intervalMs ?? 10_000;
+  const reporters = opts.clusters.map(({ spec, agentToken }, i) => {
+    const client = new PlatformClient({ baseUrl: opts.baseUrl, token: agentToken, fetch: opts.fetch });
+    return { reporter: new UsageReporter({ cluster: spec.name, client }), serving: new SimulatedServing(clusters[i]!, random) };
+  });
+  let flushing: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (flushing) return;
+    const now = new Date();
+    flushing = Promise.all(reporters.map(async ({ reporter, serving }) => {
+      reporter.observe(serving.scrape(now), now);
+      await reporter.flush().catch((err: unknown) => opts.log?.('usage report failed; will retry', { error: String(err) }));
+    })).finally(() => (flushing = undefined));
+  }, usageEvery);
+  timer.unref();
   return {
     agents,
     clusters,
+    reporters: reporters.map((r) => r.reporter),
     async stop() {
+      clearInterval(timer);
+      await flushing;
       await Promise.all(agents.map((a) => a.stop()));
     },
   };

@@ -2,9 +2,13 @@
  * `npm run bench -- NAME`: runs a benchmark and prints its figures as JSON lines.
  *   schedule — the pure core (one cycle, 1,000 clusters × 100 devices, 100,000 pending), then end to
  *              end on PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL) and the server's peak RSS.
+ *   ingest   — usage events through the HTTP API from 8 agents, a replay, and raw COPY for comparison.
+ *   close    — closing a month for 10,000 tenants with 1,000,000 usage events.
  */
 import { benchScheduleCore } from './schedule-core.js';
 import { benchScheduleE2e } from './schedule-e2e.js';
+import { benchIngest } from './ingest.js';
+import { benchClose } from './close.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   async schedule() {
@@ -13,6 +17,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
       if ('skipped' in r) console.log(JSON.stringify(r));
     });
   },
+  ingest: benchIngest,
+  close: benchClose,
   async 'schedule-core'() {
     console.log(JSON.stringify(await benchScheduleCore()));
   },

@@ -6,11 +6,9 @@
  *
  * Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL role that may create databases.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { ADMIN, api, benchDatabaseUrl, peakRssMiB, pool, scratchDatabase, startServer } from './lib.js';
 
-const ADMIN = 'tp_admin_bench-operator-token-0123456789';
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
 const TOTAL_WORKLOADS = Number(process.env.BENCH_TOTAL_WORKLOADS ?? 100_000);
@@ -25,53 +23,9 @@ const INVENTORY = [
 ];
 const MODELS = ['qwen2.5-7b-instruct', 'qwen2.5-7b-instruct', 'qwen2.5-32b-instruct', 'qwen2.5-72b-instruct'];
 
-async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
-async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  }));
-}
 
-function startServer(databaseUrl: string): Promise<{ child: ChildProcess; base: string }> {
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/server/main.js'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN, TOKENPOOL_DEMO: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    const s = d.toString();
-    if (/"level":"error"/.test(s)) process.stderr.write(s);
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m) resolve({ child, base: m[1]! });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
 
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
-}
 
 function workloadBody(i: number) {
   const model = MODELS[i % MODELS.length]!;
@@ -79,16 +33,11 @@ function workloadBody(i: number) {
 }
 
 export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
-  const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  const adminUrl = benchDatabaseUrl();
   if (!adminUrl) return { bench: 'schedule.e2e', skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' };
-  const name = `tp_bench_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const { child, base } = await startServer(url.toString());
-  const db = new pg.Client({ connectionString: url.toString() });
+  const scratch = await scratchDatabase(adminUrl, 'tp_bench');
+  const { child, base, stop } = await startServer(scratch.url);
+  const db = new pg.Client({ connectionString: scratch.url });
   await db.connect();
   let stopAgents = false;
   try {
@@ -178,10 +127,8 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
     return { e2e, rss };
   } finally {
     stopAgents = true;
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stop();
     await db.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   }
 }

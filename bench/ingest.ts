@@ -1,0 +1,87 @@
+/**
+ * Usage ingestion on PostgreSQL: 8 agents send 1,000-event batches concurrently through the HTTP
+ * API to the compiled server; then a replay (every event must count as a duplicate, nothing
+ * lost); then, for comparison, raw COPY of the same rows into a bare table of the same shape.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { ADMIN, api, benchDatabaseUrl, pool, scratchDatabase, startServer } from './lib.js';
+
+const AGENTS = 8;
+const BATCH = 1000;
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 400_000);
+
+export async function benchIngest(): Promise<void> {
+  const adminUrl = benchDatabaseUrl();
+  if (!adminUrl) {
+    console.log(JSON.stringify({ bench: 'ingest', skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' }));
+    return;
+  }
+  const scratch = await scratchDatabase(adminUrl, 'tp_bench_ingest');
+  const server = await startServer(scratch.url);
+  const db = new pg.Client({ connectionString: scratch.url });
+  await db.connect();
+  try {
+    const { base } = server;
+    const tenant = await api(base, ADMIN, 'POST', '/api/v1/tenants', { name: 'bench', kind: 'enterprise' });
+    const agents: { token: string; workloadId: string }[] = [];
+    for (let i = 0; i < AGENTS; i++) {
+      const c = await api(base, ADMIN, 'POST', '/api/v1/clusters', { name: `agent-${i}`, region: `r${i}` });
+      await api(base, c.agentToken, 'POST', '/api/v1/agent/heartbeat', { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] });
+      const w = await api(base, tenant.apiKey, 'POST', '/api/v1/workloads', { name: `w${i}`, model: 'qwen2.5-72b-instruct', tokensPerMin: 10_000, regions: [`r${i}`] });
+      agents.push({ token: c.agentToken, workloadId: w.id });
+    }
+    for (;;) {
+      const r = await db.query(`SELECT count(*)::int AS n FROM workloads WHERE state = 'placed'`);
+      if (r.rows[0].n === AGENTS) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const now = Date.now();
+    const batches = Array.from({ length: EVENTS / BATCH }, (_, b) => {
+      const agent = agents[b % AGENTS]!;
+      return {
+        token: agent.token,
+        body: JSON.stringify({
+          events: Array.from({ length: BATCH }, (_, i) => ({
+            id: `evt-${b}-${i}`, workloadId: agent.workloadId, inputTokens: 1000 + i, outputTokens: 250 + (i % 7),
+            occurredAt: new Date(now - (i % 600) * 1000).toISOString(),
+          })),
+        }),
+      };
+    });
+    const post = async (batch: { token: string; body: string }) => {
+      const res = await fetch(`${base}/api/v1/agent/usage`, { method: 'POST', headers: { authorization: `Bearer ${batch.token}`, 'content-type': 'application/json' }, body: batch.body });
+      if (!res.ok) throw new Error(`usage: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { accepted: number; duplicates: number; rejected: unknown[] };
+    };
+    let accepted = 0;
+    const started = performance.now();
+    await pool(batches, AGENTS, async (batch) => {
+      accepted += (await post(batch)).accepted;
+    });
+    const seconds = (performance.now() - started) / 1000;
+    console.log(JSON.stringify({ bench: 'ingest.api', database: 'postgres', agents: AGENTS, batch: BATCH, events: EVENTS, accepted, seconds: +seconds.toFixed(2), eventsPerSec: Math.round(EVENTS / seconds) }));
+
+    let duplicates = 0;
+    const replay = batches.filter((_, i) => i % 10 === 0);
+    await pool(replay, AGENTS, async (batch) => {
+      duplicates += (await post(batch)).duplicates;
+    });
+    const stored = (await db.query(`SELECT count(*)::int AS n FROM usage_events`)).rows[0].n as number;
+    console.log(JSON.stringify({ bench: 'ingest.replay', replayed: replay.length * BATCH, duplicates, stored, lost: EVENTS - stored }));
+
+    await db.query(`CREATE TABLE bare_usage (LIKE usage_events)`);
+    const rows = await db.query(`SELECT * FROM usage_events`);
+    const lines = rows.rows.map((r) => [r.id, r.tenant_id, r.workload_id, r.cluster_id, r.model_id, r.input_tokens, r.output_tokens, r.std_tokens, r.occurred_at.toISOString(), r.received_at.toISOString()].join('\t') + '\n');
+    const copyStarted = performance.now();
+    await pipeline(Readable.from(lines), db.query(copyFrom('COPY bare_usage FROM STDIN')));
+    const copySeconds = (performance.now() - copyStarted) / 1000;
+    console.log(JSON.stringify({ bench: 'ingest.copy', database: 'postgres', events: lines.length, seconds: +copySeconds.toFixed(2), eventsPerSec: Math.round(lines.length / copySeconds) }));
+  } finally {
+    await db.end();
+    await server.stop();
+    await scratch.drop();
+  }
+}

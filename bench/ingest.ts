@@ -59,7 +59,8 @@ export async function benchIngest(): Promise<void> {
     let accepted = 0;
     const started = performance.now();
     await pool(batches, AGENTS, async (batch) => {
-      accepted += (await post(batch)).accepted;
+      const answer = await post(batch); // read the sum after the await, not before it
+      accepted += answer.accepted;
     });
     const seconds = (performance.now() - started) / 1000;
     console.log(JSON.stringify({ bench: 'ingest.api', database: 'postgres', agents: AGENTS, batch: BATCH, events: EVENTS, accepted, seconds: +seconds.toFixed(2), eventsPerSec: Math.round(EVENTS / seconds) }));
@@ -67,7 +68,8 @@ export async function benchIngest(): Promise<void> {
     let duplicates = 0;
     const replay = batches.filter((_, i) => i % 10 === 0);
     await pool(replay, AGENTS, async (batch) => {
-      duplicates += (await post(batch)).duplicates;
+      const answer = await post(batch);
+      duplicates += answer.duplicates;
     });
     const stored = (await db.query(`SELECT count(*)::int AS n FROM usage_events`)).rows[0].n as number;
     console.log(JSON.stringify({ bench: 'ingest.replay', replayed: replay.length * BATCH, duplicates, stored, lost: EVENTS - stored }));

@@ -223,6 +223,25 @@ export interface UsageEventsTable {
   received_at: Timestamp;
 }
 
+export interface BudgetsTable {
+  tenant_id: string;
+  monthly_cny: Numeric;
+  thresholds: ColumnType<number[], number[], number[]>;
+  updated_at: Timestamp;
+}
+
+export interface AlertsTable {
+  id: string;
+  seq: Generated<number>;
+  tenant_id: string;
+  kind: string;
+  period: string;
+  threshold: number;
+  amount: Numeric;
+  budget: Numeric;
+  created_at: Timestamp;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -243,4 +262,6 @@ export interface DB {
   billing_closes: BillingClosesTable;
   usage_billing: UsageBillingTable;
   usage_events: UsageEventsTable;
+  budgets: BudgetsTable;
+  alerts: AlertsTable;
 }

@@ -44,6 +44,9 @@ import { meRoutes } from './http/me.routes.js';
 import { usageRoutes } from './http/usage.routes.js';
 import { UsageRepository } from './repositories/usage.repository.js';
 import { UsageService } from './services/usage.service.js';
+import { BudgetsRepository } from './repositories/budgets.repository.js';
+import { BudgetsService } from './services/budgets.service.js';
+import { budgetRoutes } from './http/budgets.routes.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -126,14 +129,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const workloads = new WorkloadsService(workloadsRepo, catalogRepo, tenantsRepo, scheduler, clock);
   const usage = new UsageService(new UsageRepository(db), clock, config.timezone);
+  const budgets = new BudgetsService(new BudgetsRepository(db), tenantsRepo, billing, clock, log);
   const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, config.timezone, log);
-  const context: AppContext = { config, clock, log, database, metrics, scheduler, services: { catalog, clusters, tenants, workloads, plans, billing, usage } };
+  const context: AppContext = { config, clock, log, database, metrics, scheduler, services: { catalog, clusters, tenants, workloads, plans, billing, usage, budgets } };
   const auth = createAuthenticator({
     adminTokenHashes: () => [adminToken.hash],
     findApiKey: (hash) => tenantsRepo.findActiveKey(hash),
     findAgent: (hash) => clustersRepo.findByTokenHash(hash),
   });
-  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context), ...planRoutes(context), ...billingRoutes(context), ...meRoutes(context), ...usageRoutes(context)];
+  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context), ...planRoutes(context), ...billingRoutes(context), ...meRoutes(context), ...usageRoutes(context), ...budgetRoutes(context)];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, onNotReady: () => scheduler.trigger() });
 
   const app = express();
@@ -175,6 +179,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   app.use(errorHandler((msg, fields) => log.error(msg, fields)));
 
+  let budgetTimer: NodeJS.Timeout | undefined;
+  let budgetRun: Promise<unknown> | undefined;
   return {
     express: app,
     context,
@@ -188,8 +194,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
       scheduler.start();
       sweeper.start();
       periodClose.start();
+      // Budget thresholds are checked every 30 s by the leader.
+      budgetTimer = setInterval(() => {
+        if (!leader.isLeader() || budgetRun) return;
+        budgetRun = budgets.evaluate().catch((err: unknown) => log.error('budget check failed', { error: String(err) })).finally(() => (budgetRun = undefined));
+      }, 30_000);
+      budgetTimer.unref();
     },
     stop: async () => {
+      clearInterval(budgetTimer);
+      await budgetRun;
       await periodClose.stop();
       await sweeper.stop();
       await scheduler.stop();

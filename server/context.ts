@@ -10,6 +10,7 @@ import type { WorkloadsService } from './services/workloads.service.js';
 import type { PlansService } from './services/plans.service.js';
 import type { BillingService } from './services/billing.service.js';
 import type { UsageService } from './services/usage.service.js';
+import type { BudgetsService } from './services/budgets.service.js';
 import type { Scheduler } from './scheduling/scheduler.js';
 
 /** Everything a route needs, built once by createApp and passed down; nothing is global. */
@@ -27,6 +28,7 @@ export interface AppContext {
     readonly plans: PlansService;
     readonly billing: BillingService;
     readonly usage: UsageService;
+    readonly budgets: BudgetsService;
   };
   readonly scheduler: Scheduler;
 }

@@ -47,6 +47,8 @@ export class BillingService {
     private readonly timezone: string,
     private readonly log: Logger,
     private readonly metrics?: BillingMetrics,
+    /** Invoices issued per transaction. */
+    private readonly batchSize = BATCH,
   ) {}
 
   /** Closes a calendar month (409 if it has not ended) and answers all of its invoices. */
@@ -114,8 +116,8 @@ export class BillingService {
       if (lines.length === 0 && spans.length === 0) continue;
       invoices.push({ id: newId('inv', now.getTime()), tenantId, lines, rating: spans, total: total.toFixed(2), billed });
     }
-    for (let i = 0; i < invoices.length; i += BATCH) {
-      const batch = invoices.slice(i, i + BATCH);
+    for (let i = 0; i < invoices.length; i += this.batchSize) {
+      const batch = invoices.slice(i, i + this.batchSize);
       await this.repo.issue(period, batch, through, now);
       for (const inv of batch) this.metrics?.invoiceIssued((inv.rating as SubscriptionUsage[]).map((s) => s.terms.type), inv.total);
     }

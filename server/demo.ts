@@ -6,7 +6,9 @@
 import { DEMO_CITY, startSimulatedCity, type SimulatedCity } from '../adapters/simulated/city.js';
 import type { Priority } from '../scheduler/framework/types.js';
 import type { AppContext } from './context.js';
-import { monthBounds, periodOf } from './billing/periods.js';
+import { monthBounds, periodOf, previousPeriod } from './billing/periods.js';
+import { PlatformClient } from '../adapters/platform-client.js';
+import { CLOSE_SETTLE_MS } from './services/billing.service.js';
 import type { TenantKind } from './services/tenants.service.js';
 
 interface DemoTenant {
@@ -59,7 +61,8 @@ export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; 
     overagePricePerMillionStd: '0.80', reservedStdPerMin: 6_000_000,
   });
   const metered = await plans.create({ name: 'enterprise-metered', type: 'unit', pricePerMillionStd: '1.20' });
-  const monthStart = monthBounds(periodOf(ctx.clock.now(), ctx.config.timezone), ctx.config.timezone).start;
+  // Subscribed since the start of last month, so that last month can be invoiced.
+  const monthStart = monthBounds(previousPeriod(periodOf(ctx.clock.now(), ctx.config.timezone)), ctx.config.timezone).start;
   for (const t of DEMO_TENANTS) {
     if (await tenants.findByName(t.name)) continue;
     const tenant = await tenants.create({ name: t.name, kind: t.kind });
@@ -72,7 +75,47 @@ export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; 
   return made;
 }
 
-export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<SimulatedCity> {
+/**
+ * Last month's history for the demo, sent once on the first start: each demo workload's cluster
+ * agent reports a day of usage for every day of last month through the agent usage API (events
+ * may be up to 90 days old), then last month is closed, so invoices can be seen a minute or two
+ * after the first start.
+ */
+export async function seedDemoHistory(ctx: AppContext, baseUrl: string, agentTokens: ReadonlyMap<string, string>): Promise<void> {
+  const { workloads, clusters, billing } = ctx.services;
+  const operator = { kind: 'operator', name: 'admin' } as const;
+  const deadline = Date.now() + 60_000;
+  let placed: Awaited<ReturnType<typeof workloads.list>>['items'] = [];
+  // Wait for the scheduler to place the demo workloads (the agents' first heartbeats come first).
+  while (Date.now() < deadline) {
+    const all = (await workloads.list(operator, {}, { limit: 100, after: 0 })).items;
+    placed = all.filter((w) => w.placements.length > 0);
+    if (all.length > 0 && placed.length === all.length) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const period = previousPeriod(periodOf(ctx.clock.now(), ctx.config.timezone));
+  const { start, end } = monthBounds(period, ctx.config.timezone);
+  const days = Math.round((end.getTime() - start.getTime()) / 86_400_000);
+  for (const w of placed) {
+    const placement = w.placements[0]!;
+    const cluster = await clusters.get(placement.clusterId);
+    const token = agentTokens.get(cluster.name);
+    if (!token) continue;
+    // A day at about 60% of the workload's requested throughput; 3 prompt tokens per output token.
+    const outputPerDay = Math.round(w.tokensPerMin * 60 * 24 * 0.6 / 4);
+    const events = Array.from({ length: days }, (_, d) => ({
+      id: `demo-history:${w.id}:${period}:${d}`, workloadId: w.id, inputTokens: outputPerDay * 3, outputTokens: outputPerDay,
+      occurredAt: new Date(start.getTime() + d * 86_400_000 + 12 * 3_600_000).toISOString(),
+    }));
+    await new PlatformClient({ baseUrl, token }).usage({ events });
+  }
+  // A close bills usage received up to a minute before it runs; let the history settle first.
+  await new Promise((r) => setTimeout(r, CLOSE_SETTLE_MS + 1000));
+  const invoices = await billing.close(period);
+  ctx.log.info('demo history: last month invoiced', { period, invoices: invoices.length });
+}
+
+export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<SimulatedCity & { agentTokens: ReadonlyMap<string, string> }> {
   const { clusters } = ctx.services;
   const withTokens = [];
   for (const spec of DEMO_CITY) {
@@ -85,10 +128,11 @@ export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<S
   }
   const intervalMs = Math.min(10_000, Math.floor((ctx.config.clusterTtlSeconds * 1000) / 3));
   ctx.log.info('demo city started', { clusters: withTokens.length, heartbeatMs: intervalMs });
-  return startSimulatedCity({
+  const city = startSimulatedCity({
     baseUrl,
     clusters: withTokens,
     intervalMs,
     log: (msg, fields) => ctx.log.warn(`demo agent: ${msg}`, fields),
   });
+  return Object.assign(city, { agentTokens: new Map(withTokens.map((w) => [w.spec.name, w.agentToken])) });
 }

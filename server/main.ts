@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { connectDatabase } from '../db/connect.js';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { seedDemoTenants, startDemoCity } from './demo.js';
+import { seedDemoHistory, seedDemoTenants, startDemoCity } from './demo.js';
 import { jsonLogger } from './log.js';
 
 async function main(): Promise<void> {
@@ -65,7 +65,11 @@ async function main(): Promise<void> {
   app.start();
   const demo = config.demo ? await startDemoCity(app.context, baseUrl) : undefined;
   if (config.demo) {
-    for (const t of await seedDemoTenants(app.context)) process.stdout.write(`demo tenant "${t.name}": API key (shown once) ${t.apiKey}\n`);
+    const made = await seedDemoTenants(app.context);
+    for (const t of made) process.stdout.write(`demo tenant "${t.name}": API key (shown once) ${t.apiKey}\n`);
+    if (made.length > 0 && demo) {
+      void seedDemoHistory(app.context, baseUrl, demo.agentTokens).catch((err: unknown) => log.error('demo history failed', { error: String(err) }));
+    }
   }
   process.stdout.write(`tokenpool listening on ${baseUrl} (database: ${database.kind}${config.demo ? ', demo city' : ''})\n`);
 

@@ -18,5 +18,4 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('usage_events_tenant_occurred').on('usage_events').columns(['tenant_id', 'occurred_at']).execute();
   await db.schema.createIndex('usage_events_occurred').on('usage_events').column('occurred_at').execute();
-  await db.schema.createIndex('usage_events_received').on('usage_events').column('received_at').execute();
 }

@@ -109,6 +109,8 @@ export interface SimulatedCityOptions {
   readonly log?: AgentLog;
   /** Passed to every simulated cluster. */
   readonly cluster?: SimulatedClusterOptions;
+  /** Time between usage reports of every cluster's serving pods, in ms. Default 10,000. */
+  readonly usageIntervalMs?: number;
   /** Uniform in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
   /** Defaults to the global `fetch`. */
@@ -117,11 +119,11 @@ export interface SimulatedCityOptions {
 
 /** A running simulated city. */
 export interface SimulatedCity {
-  /** One usage reporter per cluster, in the order of `clusters`. */
+  /** One usage reporter per cluster (scraping its simulated serving pods), in the order of `clusters`. */
   readonly reporters: readonly UsageReporter[];
   readonly agents: ClusterAgent[];
   readonly clusters: SimulatedCluster[];
-  /** Stops every agent, waiting for heartbeats in flight. */
+  /** Stops every agent and usage reporter, waiting for heartbeats and reports in flight. */
   stop(): Promise<void>;
 }
 
@@ -129,54 +131,48 @@ export interface SimulatedCity {
 const FIRST_HEARTBEAT_SPREAD_MS = 250;
 
 /**
- * Starts one agent per cluster against the platform at `baseUrl`. The first heartbeats go out
+ * Starts one agent and one usage reporter per cluster against the platform at `baseUrl`; each
+ * reporter scrapes its cluster's serving pods every `usageIntervalMs`. The first heartbeats go out
  * within {@link FIRST_HEARTBEAT_SPREAD_MS} ms of the call; the clusters must already be registered.
  */
 export function startSimulatedCity(opts: SimulatedCityOptions): SimulatedCity {
   const random = opts.random ?? Math.random;
   const clusters: SimulatedCluster[] = [];
   const agents: ClusterAgent[] = [];
+  const reporters: UsageReporter[] = [];
   for (const { spec, agentToken } of opts.clusters) {
     const cluster = new SimulatedCluster(spec, opts.cluster);
     const client = new PlatformClient({ baseUrl: opts.baseUrl, token: agentToken, fetch: opts.fetch });
-    const log = opts.log;
+    const log = opts.log && ((msg: string, fields?: object) => opts.log!(msg, { cluster: spec.name, ...fields }));
     const agent = new ClusterAgent({
       client,
       backend: cluster,
       random,
       intervalMs: opts.intervalMs,
       initialDelayMs: Math.floor(random() * Math.min(FIRST_HEARTBEAT_SPREAD_MS, opts.intervalMs ?? Infinity)),
-      log: log && ((msg, fields) => log(msg, { cluster: spec.name, ...fields })),
+      log,
+    });
+    // The cluster's serving pods, scraped and reported through the agent usage API as a real agent does.
+    const reporter = new UsageReporter({
+      cluster: spec.name,
+      client,
+      source: new SimulatedServing(cluster, random),
+      intervalMs: opts.usageIntervalMs ?? 10_000,
+      random,
+      log,
     });
     clusters.push(cluster);
     agents.push(agent);
+    reporters.push(reporter);
   }
   for (const agent of agents) agent.start();
-  // Token usage: each cluster's serving pods are scraped and their counter growth reported
-  // through the same agent usage API a real agent uses.
-  const usageEvery = opts.intervalMs ?? 10_000;
-  const reporters = opts.clusters.map(({ spec, agentToken }, i) => {
-    const client = new PlatformClient({ baseUrl: opts.baseUrl, token: agentToken, fetch: opts.fetch });
-    return { reporter: new UsageReporter({ cluster: spec.name, client }), serving: new SimulatedServing(clusters[i]!, random) };
-  });
-  let flushing: Promise<unknown> | undefined;
-  const timer = setInterval(() => {
-    if (flushing) return;
-    const now = new Date();
-    flushing = Promise.all(reporters.map(async ({ reporter, serving }) => {
-      reporter.observe(serving.scrape(now), now);
-      await reporter.flush().catch((err: unknown) => opts.log?.('usage report failed; will retry', { error: String(err) }));
-    })).finally(() => (flushing = undefined));
-  }, usageEvery);
-  timer.unref();
+  for (const reporter of reporters) reporter.start();
   return {
     agents,
     clusters,
-    reporters: reporters.map((r) => r.reporter),
+    reporters,
     async stop() {
-      clearInterval(timer);
-      await flushing;
-      await Promise.all(agents.map((a) => a.stop()));
+      await Promise.all([...agents.map((a) => a.stop()), ...reporters.map((r) => r.stop())]);
     },
   };
 }

@@ -18,4 +18,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('usage_events_tenant_occurred').on('usage_events').columns(['tenant_id', 'occurred_at']).execute();
   await db.schema.createIndex('usage_events_occurred').on('usage_events').column('occurred_at').execute();
+  // Usage that arrived after a cutoff (late usage, after an invoice was issued): rows are appended
+  // in order of arrival, so a BRIN index finds them at a fraction of a btree's cost per insert.
+  await db.schema.createIndex('usage_events_received_brin').on('usage_events').using('brin').column('received_at').execute();
 }

@@ -3,54 +3,78 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { route, type AnyRoute } from './route.js';
 
-const tokens = z.number().int('must be a whole number').min(0, 'must not be negative').max(1e12);
-const instant = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' }).transform((s) => new Date(s));
+// PostgreSQL text cannot hold NUL; refused here rather than failing the whole batch later.
+const text = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+const tokens = z.number().int('must be a whole number').min(0, 'must not be negative').max(1e12, 'must be at most 10^12');
+// Kept as text: the service reads the instant once, and a Date per event costs more than the rest of the validation.
+const rfc3339 = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' });
+const instant = rfc3339.transform((s) => new Date(s));
 
-const usageBody = z.strictObject({
+// Body of `POST /api/v1/agent/usage` (API.md "Usage"); anything else is a 400 for the whole batch.
+const usageBatchSchema = z.strictObject({
   events: z.array(z.strictObject({
-    id: z.string().min(1).max(200),
-    workloadId: z.string().min(1).max(64),
+    id: text(200).meta({ description: 'Idempotency key: an id seen before is counted once, ever' }),
+    workloadId: text(200),
     inputTokens: tokens,
     outputTokens: tokens,
-    occurredAt: instant,
+    occurredAt: rfc3339.meta({ description: 'At most 90 days ago and at most 5 minutes ahead, else rejected as out_of_window' }),
   })).min(1, 'must hold at least one event').max(10_000, 'at most 10,000 events a request'),
 });
 
-const totals = { inputTokens: z.number().int(), outputTokens: z.number().int(), stdTokens: z.string().meta({ description: 'Exact decimal' }) };
+const sums = {
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  stdTokens: z.string().meta({ description: 'Standard tokens, an exact decimal' }),
+};
 
+/** `POST /api/v1/agent/usage` (agents report token usage) and `GET /api/v1/usage` (usage reports). */
 export function usageRoutes(ctx: AppContext): AnyRoute[] {
   const { usage } = ctx.services;
+  const { usageEvents, usageLatency } = ctx.metrics;
   return [
     route({
-      method: 'post', path: '/api/v1/agent/usage', tag: 'Agents', summary: 'Report token usage of workloads placed on this cluster (each event id counts once, ever)', auth: ['agent'],
-      body: usageBody,
+      method: 'post', path: '/api/v1/agent/usage', tag: 'Agents', auth: ['agent'],
+      summary: 'Report token usage of workloads placed on this cluster, now or before (each event id counts once, ever)',
+      body: usageBatchSchema,
       responses: {
         200: {
-          description: 'Counted once the accepted events are committed',
-          schema: z.object({ accepted: z.number().int(), duplicates: z.number().int(), rejected: z.array(z.object({ id: z.string(), reason: z.string() })) }),
+          description: 'Answered once the accepted events are committed; rejected events are not remembered',
+          schema: z.object({
+            accepted: z.number().int(),
+            duplicates: z.number().int(),
+            rejected: z.array(z.object({ id: z.string(), reason: z.enum(['out_of_window', 'unknown_workload', 'not_placed_on_this_cluster']) })),
+          }),
         },
       },
       handler: async ({ body, principal }) => {
-        if (principal.kind !== 'agent') throw new AppError('forbidden', 'Only agents report usage.');
-        const end = ctx.metrics.usageLatency.startTimer();
-        const answer = await usage.ingest(principal.clusterId, body.events);
-        end();
-        ctx.metrics.usageEvents.inc({ result: 'accepted' }, answer.accepted);
-        ctx.metrics.usageEvents.inc({ result: 'duplicate' }, answer.duplicates);
-        ctx.metrics.usageEvents.inc({ result: 'rejected' }, answer.rejected.length);
-        return { status: 200, body: answer };
+        if (principal.kind !== 'agent') throw new AppError('forbidden', 'Only a cluster agent reports usage.');
+        const end = usageLatency.startTimer();
+        try {
+          const answer = await usage.ingest(principal.clusterId, body.events);
+          usageEvents.inc({ result: 'accepted' }, answer.accepted);
+          usageEvents.inc({ result: 'duplicate' }, answer.duplicates);
+          usageEvents.inc({ result: 'rejected' }, answer.rejected.length);
+          return { status: 200, body: answer };
+        } finally {
+          end();
+        }
       },
     }),
     route({
-      method: 'get', path: '/api/v1/usage', tag: 'Usage', summary: 'Usage totals, by model and by day (days in TOKENPOOL_TIMEZONE)', auth: ['tenant', 'operator'],
-      query: z.strictObject({ from: instant.optional(), to: instant.optional(), tenantId: z.string().min(1).max(64).optional() }),
+      method: 'get', path: '/api/v1/usage', tag: 'Usage', auth: ['tenant', 'operator'],
+      summary: 'Usage totals, by model and by day (days in TOKENPOOL_TIMEZONE); a tenant sees its own, the operator any or all',
+      query: z.strictObject({
+        from: instant.optional().meta({ description: 'Inclusive; default: the start of the current billing period' }),
+        to: instant.optional().meta({ description: 'Exclusive; default: the end of the current billing period' }),
+        tenantId: z.string().min(1).max(200).optional().meta({ description: 'A tenant may name only itself; the operator gets all tenants without it' }),
+      }),
       responses: {
         200: {
-          description: 'Usage; from/to default to the current billing period',
+          description: 'Usage of events that occurred in [from, to)',
           schema: z.object({
-            from: z.string(), to: z.string(), tenantId: z.string().optional(), ...totals,
-            byModel: z.array(z.object({ model: z.string(), ...totals })),
-            byDay: z.array(z.object({ day: z.string(), ...totals })),
+            from: z.string(), to: z.string(), tenantId: z.string().optional(), ...sums,
+            byModel: z.array(z.object({ model: z.string(), ...sums })),
+            byDay: z.array(z.object({ day: z.string().meta({ description: 'YYYY-MM-DD in TOKENPOOL_TIMEZONE' }), ...sums })),
           }),
         },
       },

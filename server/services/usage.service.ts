@@ -1,36 +1,51 @@
-import { parseMicro, usageStdTokens } from '../../scheduler/capacity.js';
 import type { Principal } from '../auth/authenticate.js';
 import { monthBounds, periodOf } from '../billing/periods.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
-import type { UsageRepository, UsageRow, UsageTotals } from '../repositories/usage.repository.js';
+import type { UsageRepository, UsageSums, UsageWorkload } from '../repositories/usage.repository.js';
 
+/** One usage event as the route validated it. */
 export interface UsageEventInput {
   readonly id: string;
   readonly workloadId: string;
   readonly inputTokens: number;
   readonly outputTokens: number;
-  readonly occurredAt: Date;
+  /** RFC 3339 with an offset (already validated). */
+  readonly occurredAt: string;
 }
 
+/**
+ * Why an event was not counted: its time lies outside the window, its workload does not exist,
+ * or its workload never had a placement on the reporting agent's cluster.
+ */
 export type RejectReason = 'out_of_window' | 'unknown_workload' | 'not_placed_on_this_cluster';
 
+/** The answer to a batch: `accepted + duplicates + rejected.length` is the number of events sent. */
 export interface IngestAnswer {
   readonly accepted: number;
   readonly duplicates: number;
-  readonly rejected: readonly { id: string; reason: RejectReason }[];
+  readonly rejected: readonly { readonly id: string; readonly reason: RejectReason }[];
 }
 
-/** How far back and ahead of now an event may have occurred (API.md "Usage"). */
+/** How far back and ahead of now an event may have occurred, both ends included (API.md "Usage"). */
 export const USAGE_WINDOW = { pastMs: 90 * 86_400_000, futureMs: 5 * 60_000 } as const;
 
-/** A numeric's text without trailing zeros: "12.500000000000" → "12.5". */
+/** A numeric's text without trailing zeros: "12.500000000000" → "12.5", "3.000" → "3". */
 export function canonicalDecimal(text: string): string {
   return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
 }
 
-function totals(t: UsageTotals) {
-  return { inputTokens: t.input_tokens, outputTokens: t.output_tokens, stdTokens: canonicalDecimal(t.std) };
+/** `GET /api/v1/usage`: sums of [from, to), by model and by day in the billing time zone. */
+export interface UsageReport extends UsageSums {
+  readonly from: string;
+  readonly to: string;
+  readonly tenantId?: string;
+  readonly byModel: readonly (UsageSums & { readonly model: string })[];
+  readonly byDay: readonly (UsageSums & { readonly day: string })[];
+}
+
+function canonical<T extends UsageSums>(s: T): T {
+  return { ...s, stdTokens: canonicalDecimal(s.stdTokens) };
 }
 
 /** Token usage from the agents, and the usage views of tenants and the operator. */
@@ -42,64 +57,81 @@ export class UsageService {
   ) {}
 
   /**
-   * Ingests one agent's batch: each event is judged (window, ownership), the valid ones are
-   * inserted in one statement, and the answer comes once they are committed. An id seen before,
-   * or twice in the batch, is a duplicate; a rejected id is not remembered.
+   * Ingests one agent's batch in two round trips: every workload of the batch is looked up at
+   * once, each event is judged (window, then ownership), and the valid ones go in as one
+   * statement, which has committed when this resolves. An id stored before, or repeated in the
+   * batch, is a duplicate; a rejected event leaves no trace, so its id may be sent again.
    */
   async ingest(clusterId: string, events: readonly UsageEventInput[]): Promise<IngestAnswer> {
     const now = this.clock.now();
     const earliest = now.getTime() - USAGE_WINDOW.pastMs;
     const latest = now.getTime() + USAGE_WINDOW.futureMs;
-    const workloads = new Map((await this.repo.workloads([...new Set(events.map((e) => e.workloadId))], clusterId)).map((w) => [w.id, w]));
+
+    const names = new Set<string>();
+    for (const e of events) names.add(e.workloadId);
+    const found = await this.repo.workloads([...names], clusterId);
+    // Per workload id: its index in `owned`, or why its events are refused.
+    const verdict = new Map<string, number | RejectReason>();
+    const owned: UsageWorkload[] = [];
+    for (const w of found) {
+      if (w.onCluster) verdict.set(w.id, owned.push(w) - 1);
+      else verdict.set(w.id, 'not_placed_on_this_cluster');
+    }
+
     const rejected: { id: string; reason: RejectReason }[] = [];
-    const rows: UsageRow[] = [];
-    const seen = new Set<string>();
-    let repeated = 0;
+    const ids: string[] = [];
+    const workload: number[] = [];
+    const inputTokens: number[] = [];
+    const outputTokens: number[] = [];
+    const occurredAtMs: number[] = [];
     for (const e of events) {
-      const t = e.occurredAt.getTime();
-      if (t < earliest || t > latest) {
+      const at = Date.parse(e.occurredAt);
+      if (!(at >= earliest && at <= latest)) {
         rejected.push({ id: e.id, reason: 'out_of_window' });
         continue;
       }
-      const w = workloads.get(e.workloadId);
-      if (!w) {
-        rejected.push({ id: e.id, reason: 'unknown_workload' });
+      const v = verdict.get(e.workloadId) ?? 'unknown_workload';
+      if (typeof v !== 'number') {
+        rejected.push({ id: e.id, reason: v });
         continue;
       }
-      if (!w.on_cluster) {
-        rejected.push({ id: e.id, reason: 'not_placed_on_this_cluster' });
-        continue;
-      }
-      if (seen.has(e.id)) {
-        repeated++;
-        continue;
-      }
-      seen.add(e.id);
-      rows.push({
-        id: e.id, tenantId: w.tenant_id, workloadId: w.id, modelId: w.model_id, inputTokens: e.inputTokens, outputTokens: e.outputTokens,
-        stdTokens: usageStdTokens(e.inputTokens, e.outputTokens, parseMicro(w.cost_factor), parseMicro(w.input_factor)), occurredAt: e.occurredAt,
-      });
+      ids.push(e.id);
+      workload.push(v);
+      inputTokens.push(e.inputTokens);
+      outputTokens.push(e.outputTokens);
+      occurredAtMs.push(at);
     }
-    const accepted = await this.repo.insert(rows, clusterId, now);
-    return { accepted, duplicates: rows.length - accepted + repeated, rejected };
+    const accepted = await this.repo.insert({ clusterId, receivedAt: now, workloads: owned, ids, workload, inputTokens, outputTokens, occurredAtMs });
+    return { accepted, duplicates: ids.length - accepted, rejected };
   }
 
-  async report(principal: Principal, q: { from?: Date | undefined; to?: Date | undefined; tenantId?: string | undefined }) {
-    const tenantId = principal.kind === 'tenant' ? principal.tenantId : q.tenantId;
+  /**
+   * Usage of [from, to) (default: the current calendar month in the billing time zone). A tenant
+   * sees only its own: naming another tenant is 404, as is an operator naming no tenant at all.
+   * Without `tenantId` the operator gets every tenant's usage.
+   */
+  async report(principal: Principal, q: { from?: Date | undefined; to?: Date | undefined; tenantId?: string | undefined }): Promise<UsageReport> {
+    let tenantId = q.tenantId;
+    if (principal.kind === 'tenant') {
+      if (tenantId !== undefined && tenantId !== principal.tenantId) throw new AppError('not_found', `No tenant has id "${tenantId}".`);
+      tenantId = principal.tenantId;
+    } else if (tenantId !== undefined && !(await this.repo.tenantExists(tenantId))) {
+      throw new AppError('not_found', `No tenant has id "${tenantId}".`);
+    }
     const bounds = monthBounds(periodOf(this.clock.now(), this.timezone), this.timezone);
     const from = q.from ?? bounds.start;
     const to = q.to ?? bounds.end;
-    if (from.getTime() >= to.getTime()) throw new AppError('invalid', '"from" must be before "to".', [{ path: 'query.from', message: 'must be before to' }]);
-    const [all, models, days] = await Promise.all([
-      this.repo.totals(tenantId, from, to),
-      this.repo.byModel(tenantId, from, to),
-      this.repo.byDay(tenantId, from, to, this.timezone),
-    ]);
+    if (from.getTime() >= to.getTime()) {
+      throw new AppError('invalid', '"from" must be before "to".', [{ path: q.from ? 'query.from' : 'query.to', message: 'must be before to' }]);
+    }
+    const usage = await this.repo.breakdown(tenantId, from, to, this.timezone);
     return {
-      from: from.toISOString(), to: to.toISOString(), ...(tenantId ? { tenantId } : {}),
-      ...totals(all),
-      byModel: models.map((m) => ({ model: m.model, ...totals(m) })),
-      byDay: days.map((d) => ({ day: d.day, ...totals(d) })),
+      from: from.toISOString(),
+      to: to.toISOString(),
+      ...(tenantId !== undefined ? { tenantId } : {}),
+      ...canonical(usage.total),
+      byModel: usage.byModel.map(canonical),
+      byDay: usage.byDay.map(canonical),
     };
   }
 }

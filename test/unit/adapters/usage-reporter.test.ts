@@ -1,60 +1,327 @@
 import { expect } from 'chai';
-import type { UsageRequest, UsageResponse } from '../../../adapters/platform-client.js';
-import { UsageReporter, type CounterSample } from '../../../adapters/usage-reporter.js';
+import { PlatformError, type DesiredPlacement, type UsageEvent, type UsageRequest, type UsageResponse } from '../../../adapters/platform-client.js';
+import { SimulatedCluster } from '../../../adapters/simulated/cluster.js';
+import { OUTPUT_TOKENS_PER_MIN_PER_DEVICE, SimulatedServing } from '../../../adapters/simulated/serving.js';
+import { UsageReporter, type CounterSample, type UsageReporterOptions } from '../../../adapters/usage-reporter.js';
 
-class FakeClient {
-  sent: UsageRequest[] = [];
-  failing = false;
+/** A platform that dedupes on the event id, as the real one does, and can be made unreachable. */
+class FakePlatform {
+  readonly requests: UsageRequest[] = [];
+  readonly stored = new Map<string, UsageEvent>();
+  failWith: Error | undefined;
+  /** Stores the batch but loses the answer, as a timeout after the commit would. */
+  loseAnswer = false;
+
   async usage(body: UsageRequest): Promise<UsageResponse> {
-    if (this.failing) throw new Error('platform unreachable');
-    this.sent.push(body);
-    return { accepted: body.events.length, duplicates: 0, rejected: [] };
+    if (this.failWith) throw this.failWith;
+    this.requests.push(body);
+    let accepted = 0;
+    for (const e of body.events) {
+      if (this.stored.has(e.id)) continue;
+      this.stored.set(e.id, e);
+      accepted++;
+    }
+    if (this.loseAnswer) throw new PlatformError('no answer', { kind: 'timeout', retryable: true });
+    return { accepted, duplicates: body.events.length - accepted, rejected: [] };
+  }
+
+  total(): { input: number; output: number } {
+    let input = 0;
+    let output = 0;
+    for (const e of this.stored.values()) {
+      input += e.inputTokens;
+      output += e.outputTokens;
+    }
+    return { input, output };
   }
 }
 
-const at = new Date('2026-11-01T00:00:00Z');
-const sample = (pod: string, prompt: number, generation: number): CounterSample => ({ pod, workloadId: 'wl-1', promptTokensTotal: prompt, generationTokensTotal: generation });
+const unreachable = () => new PlatformError('connect ECONNREFUSED', { kind: 'network', retryable: true });
+
+class Clock {
+  ms = Date.parse('2026-11-01T00:00:00Z');
+  now = (): Date => new Date(this.ms);
+}
+
+function reporter(platform: FakePlatform, clock = new Clock(), opts: Partial<UsageReporterOptions> = {}): UsageReporter {
+  return new UsageReporter({ cluster: 'nansha-1', client: platform, now: clock.now, random: () => 0.5, ...opts });
+}
+
+const sample = (pod: string, prompt: number, generation: number, extra: Partial<CounterSample> = {}): CounterSample => ({
+  placementId: 'pl-1', workloadId: 'wl-1', pod, promptTokensTotal: prompt, generationTokensTotal: generation, ...extra,
+});
+const at = new Date('2026-11-01T00:00:10Z');
 
 describe('UsageReporter', () => {
-  it('reports counter growth since the previous scrape, per pod, and nothing for a first sight', async () => {
-    const client = new FakeClient();
-    const r = new UsageReporter({ cluster: 'c1', client });
-    r.observe([sample('p1', 100, 10)], at);
-    expect(r.queued).to.equal(0);
-    r.observe([sample('p1', 400, 110), sample('p2', 5, 5)], at);
-    await r.flush();
-    expect(client.sent).to.have.length(1);
-    expect(client.sent[0]!.events).to.deep.equal([{ id: 'c1:p1:400:110', workloadId: 'wl-1', inputTokens: 300, outputTokens: 100, occurredAt: at.toISOString() }]);
+  describe('counter deltas', () => {
+    it("reports each pod's growth since its previous scrape, and nothing for a pod seen first at start", async () => {
+      const platform = new FakePlatform();
+      const r = reporter(platform);
+      r.observe([sample('p1', 100, 10)], at);
+      expect(r.queued).to.equal(0);
+      r.observe([sample('p1', 400, 110), sample('p2', 5, 5)], at);
+      r.observe([sample('p1', 400, 110), sample('p2', 5, 5)], at);
+      await r.flush();
+      expect(platform.requests).to.have.length(1);
+      expect(platform.requests[0]!.events).to.have.length(1);
+      expect(platform.requests[0]!.events[0]).to.deep.include({ workloadId: 'wl-1', inputTokens: 300, outputTokens: 100, occurredAt: at.toISOString() });
+      r.observe([sample('p1', 401, 110), sample('p2', 5, 7)], at);
+      await r.flush();
+      expect(platform.requests[1]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([[1, 0], [0, 2]]);
+    });
+
+    it('counts a pod born after the first scrape from zero', async () => {
+      const platform = new FakePlatform();
+      const r = reporter(platform);
+      r.observe([], new Date('2026-11-01T00:00:00Z'));
+      r.observe([sample('new', 40, 4, { startedAtMs: Date.parse('2026-11-01T00:00:05Z') })], at);
+      // Started before the reporter's first scrape: an earlier agent may have reported it.
+      r.observe([sample('old', 40, 4, { startedAtMs: Date.parse('2026-10-31T00:00:00Z') })], at);
+      await r.flush();
+      expect(platform.total()).to.deep.equal({ input: 40, output: 4 });
+    });
+
+    it('reads a counter that went down as a restart: the new value is the growth', async () => {
+      const platform = new FakePlatform();
+      const r = reporter(platform);
+      r.observe([sample('p1', 1000, 100)], at);
+      r.observe([sample('p1', 30, 7)], at);
+      r.observe([sample('p1', 50, 9)], at);
+      await r.flush();
+      expect(platform.requests[0]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([[30, 7], [20, 2]]);
+    });
+
+    it('reads a new incarnation as a restart even when its counters already passed the old ones', async () => {
+      const platform = new FakePlatform();
+      const r = reporter(platform);
+      r.observe([sample('p1', 100, 10, { incarnation: 'a' })], at);
+      r.observe([sample('p1', 150, 15, { incarnation: 'b' })], at);
+      r.observe([sample('p1', 0, 0, { incarnation: 'c' })], at);
+      r.observe([sample('p1', 10, 1, { incarnation: 'c' })], at);
+      await r.flush();
+      expect(platform.requests[0]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([[150, 15], [10, 1]]);
+    });
+
+    it('ignores samples that are not whole non-negative counts', () => {
+      const r = reporter(new FakePlatform());
+      r.observe([sample('p1', 0, 0)], at);
+      r.observe([sample('p1', 1.5, 0), sample('p1', -1, 0), sample('p1', Number.NaN, 0)], at);
+      expect(r.queued).to.equal(0);
+    });
   });
 
-  it('treats a lower counter as a restart: the new value is the growth', () => {
-    const r = new UsageReporter({ cluster: 'c1', client: new FakeClient() });
-    r.observe([sample('p1', 1000, 100)], at);
-    r.observe([sample('p1', 30, 7)], at);
-    expect(r.queued).to.equal(1);
+  describe('event ids', () => {
+    it('names the same counter window the same way, and different windows, pods or placements differently', async () => {
+      const ids = async (samples: CounterSample[][]) => {
+        const platform = new FakePlatform();
+        const r = reporter(platform);
+        for (const s of samples) r.observe(s, at);
+        await r.flush();
+        return platform.requests.flatMap((b) => b.events.map((e) => e.id));
+      };
+      const a = await ids([[sample('p1', 0, 0)], [sample('p1', 10, 1)], [sample('p1', 20, 2)]]);
+      const again = await ids([[sample('p1', 0, 0)], [sample('p1', 10, 1)], [sample('p1', 20, 2)]]);
+      expect(a).to.deep.equal(again);
+      expect(new Set(a).size).to.equal(2);
+      // The same values after a restart, another pod, another placement: all different windows.
+      const restarted = await ids([[sample('p1', 20, 2)], [sample('p1', 0, 0)], [sample('p1', 10, 1)], [sample('p1', 20, 2)]]);
+      const otherPod = await ids([[sample('p2', 0, 0)], [sample('p2', 10, 1)], [sample('p2', 20, 2)]]);
+      const otherPlacement = await ids([[sample('p1', 0, 0, { placementId: 'pl-2' })], [sample('p1', 10, 1, { placementId: 'pl-2' })]]);
+      expect(restarted).to.have.length(2);
+      const all = [...a, ...restarted, ...otherPod, ...otherPlacement];
+      expect(new Set(all).size).to.equal(all.length);
+      for (const id of all) expect(id).to.match(/^nansha-1:[A-Za-z0-9_-]{32}$/);
+    });
+
+    it('sends a batch whose answer was lost again with the same ids, so it counts once', async () => {
+      const platform = new FakePlatform();
+      const clock = new Clock();
+      const r = reporter(platform, clock);
+      r.observe([sample('p1', 0, 0)], at);
+      r.observe([sample('p1', 300, 100)], at);
+      platform.loseAnswer = true;
+      await r.flush();
+      expect(r.queued).to.equal(1);
+      platform.loseAnswer = false;
+      clock.ms = r.stats.retryAt!;
+      await r.flush();
+      expect(platform.requests.map((b) => b.events[0]!.id)).to.deep.equal([platform.requests[0]!.events[0]!.id, platform.requests[0]!.events[0]!.id]);
+      expect(r.stats).to.deep.include({ accepted: 0, duplicates: 1, queued: 0 });
+      expect(platform.total()).to.deep.equal({ input: 300, output: 100 });
+    });
   });
 
-  it('keeps events while the platform is unreachable and sends them, with the same ids, when it is back', async () => {
-    const client = new FakeClient();
-    const r = new UsageReporter({ cluster: 'c1', client, batchSize: 2 });
-    r.observe([sample('p1', 0, 0)], at);
-    for (let i = 1; i <= 5; i++) r.observe([sample('p1', i * 10, i)], at);
-    client.failing = true;
-    let failed = false;
-    await r.flush().catch(() => (failed = true));
-    expect(failed).to.equal(true);
-    expect(r.queued).to.equal(5);
-    client.failing = false;
-    await r.flush();
-    expect(r.queued).to.equal(0);
-    expect(client.sent.flatMap((b) => b.events.map((e) => e.id))).to.deep.equal(['c1:p1:10:1', 'c1:p1:20:2', 'c1:p1:30:3', 'c1:p1:40:4', 'c1:p1:50:5']);
-    expect(client.sent.every((b) => b.events.length <= 2)).to.equal(true);
+  describe('sending', () => {
+    it('sends in batches of at most batchSize, oldest first', async () => {
+      const platform = new FakePlatform();
+      const r = reporter(platform, new Clock(), { batchSize: 2 });
+      r.observe([sample('p1', 0, 0)], at);
+      for (let i = 1; i <= 5; i++) r.observe([sample('p1', i * 10, i)], at);
+      await r.flush();
+      expect(platform.requests.map((b) => b.events.map((e) => e.inputTokens))).to.deep.equal([[10, 10], [10, 10], [10]]);
+      expect(r.stats).to.deep.include({ sent: 5, accepted: 5, queued: 0 });
+      expect(() => reporter(platform, new Clock(), { batchSize: 10_001 })).to.throw(RangeError);
+    });
+
+    it('keeps events while the platform is unreachable and retries after a growing, jittered backoff', async () => {
+      const platform = new FakePlatform();
+      const clock = new Clock();
+      const r = reporter(platform, clock, { backoffBaseMs: 1000, maxBackoffMs: 8000 });
+      r.observe([sample('p1', 0, 0)], at);
+      r.observe([sample('p1', 10, 1)], at);
+      platform.failWith = unreachable();
+      const delays: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const before = clock.ms;
+        await r.flush();
+        delays.push(r.stats.retryAt! - before);
+        // Before the backoff has passed, a flush sends nothing.
+        clock.ms = r.stats.retryAt! - 1;
+        await r.flush();
+        clock.ms = r.stats.retryAt!;
+      }
+      // random() = 0.5: three quarters of 1, 2, 4, 8, 8, 8 seconds.
+      expect(delays).to.deep.equal([750, 1500, 3000, 6000, 6000, 6000]);
+      expect(r.stats).to.deep.include({ failures: 6, queued: 1, sent: 0 });
+      platform.failWith = undefined;
+      await r.flush();
+      expect(r.stats).to.deep.include({ sent: 1, queued: 0, retryAt: null });
+    });
+
+    it("waits as long as the platform's Retry-After asks", async () => {
+      const platform = new FakePlatform();
+      const clock = new Clock();
+      const r = reporter(platform, clock);
+      r.observe([sample('p1', 0, 0)], at);
+      r.observe([sample('p1', 10, 1)], at);
+      platform.failWith = new PlatformError('busy', { kind: 'http', status: 429, retryable: true, retryAfterMs: 30_000 });
+      await r.flush();
+      expect(r.stats.retryAt! - clock.ms).to.equal(30_000);
+    });
+
+    it('drops a batch the platform refuses as a whole, so it cannot block the rest', async () => {
+      const platform = new FakePlatform();
+      const client = {
+        calls: 0,
+        usage: async (body: UsageRequest) => {
+          if (client.calls++ === 0) throw new PlatformError('invalid', { kind: 'http', status: 400, retryable: false });
+          return platform.usage(body);
+        },
+      };
+      const r = new UsageReporter({ cluster: 'nansha-1', client, batchSize: 1 });
+      r.observe([sample('p1', 0, 0)], at);
+      r.observe([sample('p1', 10, 1)], at);
+      r.observe([sample('p1', 20, 2)], at);
+      await r.flush();
+      expect(r.stats).to.deep.include({ dropped: 1, sent: 1, queued: 0, failures: 0 });
+      expect(platform.total()).to.deep.equal({ input: 10, output: 1 });
+    });
+
+    it('bounds its queue: when full, windows stay open and the next event covers them, so nothing is lost', async () => {
+      const platform = new FakePlatform();
+      const clock = new Clock();
+      const r = reporter(platform, clock, { maxQueued: 3 });
+      r.observe([sample('p1', 0, 0), sample('p2', 0, 0)], at);
+      platform.failWith = unreachable();
+      for (let i = 1; i <= 50; i++) {
+        r.observe([sample('p1', i * 100, i * 10), sample('p2', i * 7, i)], at);
+        await r.flush();
+        expect(r.queued).to.be.at.most(3);
+      }
+      platform.failWith = undefined;
+      clock.ms += 120_000;
+      await r.flush();
+      r.observe([sample('p1', 5000, 500), sample('p2', 350, 50)], at);
+      await r.flush();
+      expect(platform.total()).to.deep.equal({ input: 5000 + 350, output: 500 + 50 });
+    });
+
+    it('forgets pods it has not seen for forgetAfterMs', async () => {
+      const platform = new FakePlatform();
+      const r = reporter(platform, new Clock(), { forgetAfterMs: 60_000 });
+      r.observe([sample('p1', 10, 1)], new Date('2026-11-01T00:00:00Z'));
+      r.observe([sample('p2', 10, 1)], new Date('2026-11-01T00:02:00Z'));
+      // p1 was forgotten: seen again, it is a first sight, a baseline only.
+      r.observe([sample('p1', 20, 2)], new Date('2026-11-01T00:02:10Z'));
+      expect(r.queued).to.equal(0);
+    });
   });
 
-  it('bounds its queue, dropping the oldest', () => {
-    const r = new UsageReporter({ cluster: 'c1', client: new FakeClient(), maxQueued: 3 });
-    r.observe([sample('p1', 0, 0)], at);
-    for (let i = 1; i <= 5; i++) r.observe([sample('p1', i, i)], at);
-    expect(r.stats).to.deep.include({ queued: 3, dropped: 2 });
+  describe('with the simulated serving pods', () => {
+    const desired: DesiredPlacement = {
+      id: 'pl-sim', workloadId: 'wl-sim', model: 'qwen2.5-72b-instruct', deviceModel: 'NVIDIA-H100-80GB-HBM3',
+      profile: 'NVIDIA-H100-80GB', resourceName: 'nvidia.com/gpu', replicas: 2, devicesPerReplica: 4,
+    };
+
+    it('loses nothing over 10 minutes without the platform, and reports what the counters show', async () => {
+      const cluster = new SimulatedCluster({ name: 'tianhe-1', region: 'tianhe', nodes: [{ name: 'n1', deviceModel: 'NVIDIA-H100-80GB-HBM3', devices: 8 }] });
+      await cluster.reconcile([desired]);
+      await cluster.reconcile([desired]);
+      let seed = 1;
+      const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+      const serving = new SimulatedServing(cluster, random);
+      const platform = new FakePlatform();
+      const clock = new Clock();
+      const r = reporter(platform, clock, { random });
+      let last: CounterSample[] = [];
+      const tick = async () => {
+        last = serving.scrape(clock.now());
+        r.observe(last, clock.now());
+        await r.flush();
+      };
+      await tick();
+      for (let i = 0; i < 6; i++) {
+        clock.ms += 10_000;
+        await tick();
+      }
+      platform.failWith = unreachable();
+      for (let i = 0; i < 60; i++) {
+        clock.ms += 10_000;
+        await tick();
+      }
+      expect(r.stats.queued).to.equal(120);
+      platform.failWith = undefined;
+      for (let i = 0; i < 8; i++) {
+        clock.ms += 10_000;
+        await tick();
+      }
+      expect(r.stats.queued).to.equal(0);
+      const counted = last.reduce((t, s) => ({ input: t.input + s.promptTokensTotal, output: t.output + s.generationTokensTotal }), { input: 0, output: 0 });
+      expect(platform.total()).to.deep.equal(counted);
+      // Two pods of 4 devices for 740 s, at 30–100% of the nominal rate.
+      const nominal = 2 * 4 * OUTPUT_TOKENS_PER_MIN_PER_DEVICE * (740 / 60);
+      expect(counted.output).to.be.within(0.3 * nominal, nominal);
+      expect(new Set(last.map((s) => s.pod)).size).to.equal(2);
+    });
+
+    it('scrapes and sends on its own with start(), retrying sooner than the next scrape after a failure', async () => {
+      const timers: { fn: () => void; ms: number }[] = [];
+      const platform = new FakePlatform();
+      const clock = new Clock();
+      let scrapes = 0;
+      const r = new UsageReporter({
+        cluster: 'nansha-1', client: platform, now: clock.now, random: () => 0.5, intervalMs: 10_000,
+        source: { scrape: () => [sample('p1', ++scrapes * 10, scrapes)] },
+        setTimeout: (fn, ms) => timers.push({ fn, ms }),
+        clearTimeout: () => {},
+      });
+      const fire = async () => {
+        const t = timers.shift()!;
+        clock.ms += t.ms;
+        t.fn();
+        for (let i = 0; i < 20; i++) await Promise.resolve();
+        await new Promise((resolve) => setImmediate(resolve));
+        return t.ms;
+      };
+      r.start();
+      expect(await fire()).to.equal(0);
+      platform.failWith = unreachable();
+      expect(await fire()).to.equal(10_000);
+      expect(timers.map((t) => t.ms)).to.deep.equal([750, 10_000]);
+      platform.failWith = undefined;
+      expect(await fire()).to.equal(750);
+      expect(r.stats).to.deep.include({ sent: 1, queued: 0 });
+      await r.stop();
+    });
   });
 });

@@ -116,7 +116,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const scheduler = new Scheduler({
     clusters: clustersRepo, catalog: catalogRepo, tenants: tenantsRepo, workloads: workloadsRepo, plans: plansRepo, tenantsRepo,
     ttlMs, halfLifeMs: config.fairShareHalfLifeSeconds * 1000, clock, log, leader, registry: metrics.registry,
-    exhausted: () => billing.exhaustedTenants(),
+    exhausted: (known) => billing.exhaustedTenants(known),
   });
   clusters = new ClustersService(clustersRepo, catalog, clock, ttlMs, {
     held: (ids) => workloadsRepo.heldDevices(ids),

@@ -26,23 +26,13 @@
  * throughput of that profile.
  */
 
-export interface BuiltinDeviceProfile {
-  readonly name: string;
-  readonly vendor: string;
-  readonly memoryGiB: string;
-  readonly tdpWatts: string;
-  readonly stdTokensPerSec: string;
-  readonly resourceName: string;
-  readonly aliases: readonly string[];
-}
+import type { DeviceProfileValues, ModelValues } from '../repositories/catalog.repository.js';
 
-export interface BuiltinModel {
-  readonly name: string;
-  readonly minMemoryGiB: string;
-  readonly costFactor: string;
-  readonly inputFactor: string;
-  readonly vendors: readonly string[];
-}
+/** A built-in profile has exactly the values an operator gives when adding one. */
+export type BuiltinDeviceProfile = DeviceProfileValues;
+
+/** A built-in model has exactly the values an operator gives when adding one. */
+export type BuiltinModel = ModelValues;
 
 /** Common accelerators by vendor, valued by the method above. */
 export const BUILTIN_DEVICE_PROFILES: readonly BuiltinDeviceProfile[] = [

@@ -8,7 +8,7 @@ import { decayUsage } from '../../scheduler/fair-share.js';
 import type { CatalogRepository, ModelRow } from '../repositories/catalog.repository.js';
 import type { ClustersRepository } from '../repositories/clusters.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
-import type { PlansRepository } from '../repositories/plans.repository.js';
+import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import type { WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
 import { clusterState, takesPlacements } from '../services/cluster-view.js';
 
@@ -25,7 +25,7 @@ export interface SnapshotSources {
   readonly workloads: WorkloadsRepository;
   readonly plans: PlansRepository;
   /** Tenants whose hard-capped plan is used up this period. */
-  readonly exhausted?: () => Promise<ReadonlySet<string>>;
+  readonly exhausted?: (known: { active: readonly SubscriptionRow[]; plans: readonly PlanRow[] }) => Promise<ReadonlySet<string>>;
   readonly ttlMs: number;
   readonly halfLifeMs: number;
 }
@@ -47,7 +47,7 @@ export function workloadSnap(w: WorkloadWithModel): WorkloadSnap {
 }
 
 export async function loadSnapshot(src: SnapshotSources, now: Date): Promise<LoadedState> {
-  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, exhausted] = await Promise.all([
+  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows] = await Promise.all([
     src.clusters.all(),
     src.clusters.inventory(),
     src.catalog.allProfiles(),
@@ -56,8 +56,8 @@ export async function loadSnapshot(src: SnapshotSources, now: Date): Promise<Loa
     src.workloads.active(),
     src.plans.activeAt(now),
     src.plans.all(),
-    src.exhausted ? src.exhausted() : new Set<string>(),
   ]);
+  const exhausted = src.exhausted ? await src.exhausted({ active: subscriptions, plans: planRows }) : new Set<string>();
   const plans = new Map(planRows.map((p) => [p.id, p]));
   // Quota: the tenant's override, else its subscription's reserved throughput, else none.
   const reserved = new Map(subscriptions.map((s) => [s.tenant_id, plans.get(s.plan_id)?.reserved_std_per_min ?? null]));

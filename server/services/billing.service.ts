@@ -191,12 +191,13 @@ export class BillingService {
   /**
    * Tenants on a hard-capped plan (no overage price) whose included standard tokens for this
    * month are used up: their new workloads wait with `plan_exhausted` until the next month.
+   * `known`: the subscriptions active now and the plans, when the caller has read them already.
    */
-  async exhaustedTenants(): Promise<Set<string>> {
+  async exhaustedTenants(known?: { active: readonly SubscriptionRow[]; plans: readonly PlanRow[] }): Promise<Set<string>> {
     const now = this.clock.now();
     const period = periodOf(now, this.timezone);
     const { start, end } = monthBounds(period, this.timezone);
-    const [active, planRows] = await Promise.all([this.plans.activeAt(now), this.plans.all()]);
+    const [active, planRows] = known ? [known.active, known.plans] : await Promise.all([this.plans.activeAt(now), this.plans.all()]);
     const plans = new Map(planRows.map((p) => [p.id, p]));
     const capped = active.filter((s) => {
       const p = plans.get(s.plan_id);

@@ -22,6 +22,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
   async 'schedule-core'() {
     console.log(JSON.stringify(await benchScheduleCore()));
   },
+  async 'schedule-e2e'() {
+    const r = await benchScheduleE2e();
+    if ('skipped' in r) console.log(JSON.stringify(r));
+  },
 };
 
 const name = process.argv[2];

@@ -7,7 +7,7 @@
  * Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL role that may create databases.
  */
 import pg from 'pg';
-import { ADMIN, api, benchDatabaseUrl, peakRssMiB, pool, scratchDatabase, startServer } from './lib.js';
+import { ADMIN, api, benchDatabaseUrl, cpuSeconds, cpuSecondsOf, peakRssMiB, pool, scratchDatabase, startServer } from './lib.js';
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
@@ -70,6 +70,8 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
       tenants.push((await api(base, ADMIN, 'POST', '/api/v1/tenants', { name: `tenant-${i}`, kind: i % 2 ? 'enterprise' : 'government' })).apiKey);
     });
 
+    const cpuAt = () => ({ server: cpuSeconds(child.pid!), postgres: cpuSecondsOf('postgres'), clients: process.cpuUsage() });
+    const cpuBefore = cpuAt();
     const started = performance.now();
     await pool(Array.from({ length: WORKLOADS }, (_, i) => i), CLIENTS, async (i) => {
       await api(base, tenants[i % TENANTS]!, 'POST', '/api/v1/workloads', workloadBody(i));
@@ -85,17 +87,31 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const done = performance.now();
+    const cpuAfter = cpuAt();
+    const clientCpu = process.cpuUsage(cpuBefore.clients);
+    // Where the machine's CPU went while the workloads were submitted and placed.
+    const cpu = {
+      server: +(cpuAfter.server - cpuBefore.server).toFixed(1), postgres: +(cpuAfter.postgres - cpuBefore.postgres).toFixed(1),
+      clientsAndAgents: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(1),
+    };
     // For scale: what the same 16 clients get from the same server for the cheapest request
     // there is (GET /healthz, no database), with the agents still heartbeating.
     const probeStart = performance.now();
     await pool(Array.from({ length: 5000 }, (_, i) => i), CLIENTS, async () => {
-      await (await fetch(`${base}/healthz`)).text();
+      await api(base, ADMIN, 'GET', '/healthz');
     });
     const healthzPerSec = Math.round(5000 / ((performance.now() - probeStart) / 1000));
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
+    const cycles = metric(/^tokenpool_scheduler_cycle_duration_seconds_count (\S+)/m);
+    const cycleSeconds = metric(/^tokenpool_scheduler_cycle_duration_seconds_sum (\S+)/m);
+    const placementReads = metric(/^tokenpool_scheduler_placement_reads_total (\S+)/m);
+    const createSeconds = metric(/^tokenpool_http_request_duration_seconds_sum\{method="POST",route="\/api\/v1\/workloads",status="202"\} (\S+)/m);
     const e2e = {
       bench: 'schedule.e2e', database: 'postgres', clusters: CLUSTERS, devices: CLUSTERS * 100, workloads: WORKLOADS, placed,
       submitSeconds: +((submitted - started) / 1000).toFixed(2), seconds: +((done - started) / 1000).toFixed(2),
       workloadsPerSec: Math.round(WORKLOADS / ((done - started) / 1000)), healthzPerSec,
+      cycles, placementReads, cycleMeanMs: Math.round((cycleSeconds / cycles) * 1000), createMeanMs: +((createSeconds / WORKLOADS) * 1000).toFixed(1), cpuSeconds: cpu,
     };
     console.log(JSON.stringify(e2e));
 

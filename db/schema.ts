@@ -242,6 +242,12 @@ export interface AlertsTable {
   created_at: Timestamp;
 }
 
+/** One row: moves whenever the active placements change (migration 0006). */
+export interface PlacementEpochTable {
+  id: Generated<boolean>;
+  epoch: number;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -264,4 +270,5 @@ export interface DB {
   usage_events: UsageEventsTable;
   budgets: BudgetsTable;
   alerts: AlertsTable;
+  placement_epoch: PlacementEpochTable;
 }

@@ -4,6 +4,7 @@ import * as m0002 from './0002_workloads.js';
 import * as m0003 from './0003_billing.js';
 import * as m0004 from './0004_usage.js';
 import * as m0005 from './0005_budgets.js';
+import * as m0006 from './0006_placement_epoch.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -12,4 +13,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003_billing': m0003,
   '0004_usage': m0004,
   '0005_budgets': m0005,
+  '0006_placement_epoch': m0006,
 };

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, PlacementsTable, WorkloadsTable } from '../../db/schema.js';
+import { Coalescer } from './coalesce.js';
 import type { PageRequest } from './paging.js';
 
 export type WorkloadRow = Selectable<WorkloadsTable>;
@@ -7,6 +8,12 @@ export type PlacementRow = Selectable<PlacementsTable>;
 
 /** A workload row with its model's name and cost factor. */
 export type WorkloadWithModel = WorkloadRow & { model_name: string; cost_factor: string };
+
+/** A workload to insert, pending, for the model of that name. */
+export interface NewWorkload {
+  readonly id: string; readonly tenantId: string; readonly name: string; readonly kind: string; readonly modelName: string;
+  readonly tokensPerMin: number; readonly priority: string; readonly regions: string[] | null; readonly ha: boolean; readonly now: Date;
+}
 
 export interface NewPlacement {
   readonly id: string;
@@ -51,12 +58,42 @@ export class WorkloadsRepository {
 
   /**
    * Inserts a pending workload for the model of that name, in one statement; answers undefined
-   * when no model has the name.
+   * when no model has the name. Outside a transaction, inserts that arrive together share one
+   * statement (see coalesce.ts).
    */
-  async insert(row: {
-    id: string; tenantId: string; name: string; kind: string; modelName: string; tokensPerMin: number;
-    priority: string; regions: string[] | null; ha: boolean; now: Date;
-  }, tx: Kysely<DB> = this.db): Promise<WorkloadRow | undefined> {
+  async insert(row: NewWorkload, tx?: Kysely<DB>): Promise<WorkloadRow | undefined> {
+    return tx ? this.insertOne(row, tx) : this.inserts.write(row);
+  }
+
+  private readonly inserts = new Coalescer<NewWorkload, WorkloadRow | undefined>({
+    one: (row) => this.insertOne(row, this.db),
+    many: async (rows) => {
+      // Inserted in the order given, so that `seq` keeps arrival order within the batch.
+      const records = rows.map((r, n) => ({
+        n, id: r.id, tenant_id: r.tenantId, name: r.name, kind: r.kind, model: r.modelName, tokens_per_min: r.tokensPerMin,
+        priority: r.priority, regions: r.regions, ha: r.ha, at: r.now.toISOString(),
+      }));
+      // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
+      // `seq` is drawn in arrival order.
+      const inserted = await sql<WorkloadRow>`
+        WITH arrived AS MATERIALIZED (
+          SELECT r.id, r.tenant_id, r.name, r.kind, m.id AS model_id, r.tokens_per_min, r.priority,
+                 CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END AS regions,
+                 r.ha, r.at
+            FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+                 AS r(id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, priority text, regions jsonb, ha boolean, at timestamptz, n bigint)
+            JOIN models m ON m.name = r.model
+           ORDER BY r.n
+        )
+        INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
+        SELECT id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, 'pending', at, at FROM arrived
+        RETURNING *`.execute(this.db);
+      const byId = new Map(inserted.rows.map((w) => [w.id, w]));
+      return rows.map((r) => byId.get(r.id));
+    },
+  });
+
+  private insertOne(row: NewWorkload, tx: Kysely<DB>): Promise<WorkloadRow | undefined> {
     return tx.insertInto('workloads').columns([
       'id', 'tenant_id', 'name', 'kind', 'model_id', 'tokens_per_min', 'priority', 'regions', 'ha', 'state', 'created_at', 'updated_at',
     ]).expression((eb) => eb.selectFrom('models').select([
@@ -109,6 +146,12 @@ export class WorkloadsRepository {
       ])
       .where('placements.state', 'in', ACTIVE)
       .execute();
+  }
+
+  /** The counter that moves whenever active placements change (see migration 0006). */
+  async placementEpoch(): Promise<number> {
+    const r = await this.db.selectFrom('placement_epoch').select('epoch').executeTakeFirstOrThrow();
+    return Number(r.epoch);
   }
 
   /** Devices held per cluster and reported device model by active placements. */
@@ -184,9 +227,10 @@ export class WorkloadsRepository {
   /**
    * Commits one cycle atomically. A decision is applied only if its workload is still pending at
    * the version the cycle saw; anything changed meanwhile (deleted, rescaled) is left for the
-   * next cycle. Answers the workloads actually placed.
+   * next cycle. Answers the workloads actually placed, and the placement epoch the commit moved
+   * the counter to (the counter is moved last, so no other change can come between).
    */
-  async commitCycle(commit: CycleCommit, now: Date): Promise<{ placed: string[] }> {
+  async commitCycle(commit: CycleCommit, now: Date): Promise<{ placed: string[]; epoch: number }> {
     return this.db.transaction().execute(async (tx) => {
       for (const r of commit.requeued) {
         await tx.updateTable('placements').set({ state: 'released', ended_at: now })
@@ -223,7 +267,11 @@ export class WorkloadsRepository {
            WHERE w.id = d.id AND w.version = d.version AND w.state = 'pending'
              AND (w.reason IS DISTINCT FROM d.reason OR w.message IS DISTINCT FROM d.message)`.execute(tx);
       }
-      return { placed };
+      // Moved here, as the last statement, rather than by the deferred triggers at commit.
+      const moved = await sql<{ epoch: string | number }>`
+        WITH moved AS (UPDATE placement_epoch SET epoch = epoch + 1 RETURNING epoch)
+        SELECT epoch, set_config('tokenpool.placement_epoch_moved', 'on', true) FROM moved`.execute(tx);
+      return { placed, epoch: Number(moved.rows[0]!.epoch) };
     });
   }
 

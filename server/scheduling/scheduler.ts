@@ -12,9 +12,10 @@ import { scheduleCycle } from '../../scheduler/schedule.js';
 import { newId } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { CycleCommit, NewPlacement } from '../repositories/workloads.repository.js';
+import type { ActivePlacement, CycleCommit, NewPlacement, WorkloadWithModel } from '../repositories/workloads.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { LeaderElector } from './leader.js';
+import { ActivePlacements } from './active-placements.js';
 import { loadSnapshot, workloadSnap, type SnapshotSources } from './snapshot-loader.js';
 
 export interface SchedulerOptions extends SnapshotSources {
@@ -56,6 +57,9 @@ export class Scheduler {
   private lastCycleMs = 0;
   private readonly cycleSeconds: Histogram;
   private readonly results: Counter<'result'>;
+  private readonly fullReads: Counter;
+  /** The active placements, kept between cycles while this replica leads. */
+  private readonly active: ActivePlacements;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.cycleSeconds = new Histogram({
@@ -70,6 +74,12 @@ export class Scheduler {
       labelNames: ['result'] as const,
       registers: [opts.registry],
     });
+    this.fullReads = new Counter({
+      name: 'tokenpool_scheduler_placement_reads_total',
+      help: 'Cycles that read every active placement from the database rather than using the copy kept between cycles',
+      registers: [opts.registry],
+    });
+    this.active = new ActivePlacements(opts.workloads);
     const workloads = opts.workloads;
     new Gauge({
       name: 'tokenpool_scheduler_pending_workloads',
@@ -87,7 +97,11 @@ export class Scheduler {
     this.stopped = false;
     this.timer = setInterval(() => this.trigger(), this.opts.tickMs ?? 2000);
     this.timer.unref();
-    this.opts.leader.onChange((leader) => leader && this.trigger());
+    this.opts.leader.onChange((leader) => {
+      // Another replica may have placed workloads while this one did not lead.
+      this.active.forget();
+      if (leader) this.trigger();
+    });
     this.trigger();
   }
 
@@ -105,16 +119,19 @@ export class Scheduler {
       this.again = true;
       return;
     }
-    // Pace cycles: at least minIntervalMs apart, and idle for at least as long as the last cycle
-    // took, so that under load the loop uses at most about half of the process.
-    const gap = Math.max(this.opts.minIntervalMs ?? 100, this.lastCycleMs);
-    const wait = Math.max(0, this.lastCycleStart + gap - performance.now());
+    // Pace cycles: starts at least minIntervalMs apart, and idle for at least as long as the last
+    // cycle took, so that under load the loop uses at most about half of the process and the
+    // requests that feed it the rest.
+    const lastEnd = this.lastCycleStart + this.lastCycleMs;
+    const next = Math.max(this.lastCycleStart + (this.opts.minIntervalMs ?? 100), lastEnd + this.lastCycleMs);
+    const wait = Math.max(0, next - performance.now());
     this.running = new Promise<void>((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)))
       .then(() => {
         this.lastCycleStart = performance.now();
         return this.runCycle().finally(() => (this.lastCycleMs = performance.now() - this.lastCycleStart));
       })
       .catch((err: unknown) => {
+        this.active.forget();
         this.opts.log.error('scheduling cycle failed', { error: String(err instanceof Error ? err.stack : err) });
         return undefined;
       })
@@ -142,26 +159,32 @@ export class Scheduler {
     const end = this.cycleSeconds.startTimer();
     const { workloads, clock } = this.opts;
     const now = clock.now();
+    const reads = this.active.fullReads;
+    const load = () => loadSnapshot(this.opts, now, () => this.active.current());
 
-    let state = await loadSnapshot(this.opts, now);
+    let state = await load();
     let lost = 0;
     if (state.lostClusterIds.length > 0) {
       lost = (await workloads.markLost(state.lostClusterIds, now)).length;
       this.results.inc({ result: 'lost' }, lost);
-      state = await loadSnapshot(this.opts, now);
+      state = await load();
     }
     const evicted = evictOvercommitted(state.snapshot).evicted;
     if (evicted.length > 0) {
-      await workloads.commitCycle({ placed: [], pending: [], requeued: evicted.map((workloadId) => ({ workloadId, reason: 'capacity', message: EVICTED_MESSAGE })) }, now);
+      const requeued = evicted.map((workloadId) => ({ workloadId, reason: 'capacity', message: EVICTED_MESSAGE }));
+      const { epoch } = await workloads.commitCycle({ placed: [], pending: [], requeued }, now);
+      this.active.committed(epoch, [], new Set(evicted));
       this.results.inc({ result: 'evicted' }, evicted.length);
-      state = await loadSnapshot(this.opts, now);
+      state = await load();
     }
 
     const rows = await workloads.pending();
     const versions = new Map(rows.map((w) => [w.id, w.version]));
     const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map(workloadSnap) });
     const commit = this.toCommit(result.decisions, versions, now);
-    const { placed } = await workloads.commitCycle(commit, now);
+    const { placed, epoch } = await workloads.commitCycle(commit, now);
+    this.active.committed(epoch, activeRows(commit, new Set(placed), rows), new Set(commit.requeued.map((r) => r.workloadId)));
+    this.fullReads.inc(this.active.fullReads - reads);
     await this.saveFairShare(state.snapshot, now);
 
     this.results.inc({ result: 'placed' }, placed.length);
@@ -169,6 +192,11 @@ export class Scheduler {
     for (const p of commit.pending) this.results.inc({ result: p.reason });
     end();
     return { placed: placed.length, pending: commit.pending.length, preempted: commit.requeued.length, lost, evicted: evicted.length };
+  }
+
+  /** The active placements this replica keeps between cycles, if it keeps a copy now. */
+  keptPlacements(): readonly ActivePlacement[] | undefined {
+    return this.active.kept;
   }
 
   /** What the core would decide for one new workload now, on a copy; nothing is written. */
@@ -206,4 +234,22 @@ export class Scheduler {
     this.lastFairShareSave = now.getTime();
     await this.opts.tenantsRepo.saveFairShare([...snapshot.tenants.values()].map((t) => ({ id: t.id, stdPerMin: t.decayedStdPerMin })), now);
   }
+}
+
+/** The rows the committed placements add to the active placements. */
+function activeRows(commit: CycleCommit, placed: ReadonlySet<string>, pending: readonly WorkloadWithModel[]): ActivePlacement[] {
+  const byId = new Map(pending.map((w) => [w.id, w]));
+  const out: ActivePlacement[] = [];
+  for (const d of commit.placed) {
+    const w = byId.get(d.workloadId);
+    if (!placed.has(d.workloadId) || !w) continue;
+    for (const p of d.placements) {
+      out.push({
+        id: p.id, workload_id: w.id, tenant_id: w.tenant_id, priority: w.priority, workload_seq: w.seq, cluster_id: p.clusterId,
+        device_model: p.deviceModel, replicas: p.replicas, devices_per_replica: p.devicesPerReplica, tokens_per_min: p.tokensPerMin,
+        workload_tokens_per_min: w.tokens_per_min, cost_factor: w.cost_factor,
+      });
+    }
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import type { CatalogRepository, ModelRow } from '../repositories/catalog.reposi
 import type { ClustersRepository } from '../repositories/clusters.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
-import type { WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
+import type { ActivePlacement, WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
 import { clusterState, takesPlacements } from '../services/cluster-view.js';
 
 export interface LoadedState {
@@ -46,14 +46,20 @@ export function workloadSnap(w: WorkloadWithModel): WorkloadSnap {
   };
 }
 
-export async function loadSnapshot(src: SnapshotSources, now: Date): Promise<LoadedState> {
+/**
+ * Reads a snapshot. `activePlacements` gives the active placements: read from the database unless the
+ * caller keeps a copy (the leading scheduler does, see active-placements.ts).
+ */
+export async function loadSnapshot(
+  src: SnapshotSources, now: Date, activePlacements: () => Promise<readonly ActivePlacement[]> = () => src.workloads.active(),
+): Promise<LoadedState> {
   const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows] = await Promise.all([
     src.clusters.all(),
     src.clusters.inventory(),
     src.catalog.allProfiles(),
     src.catalog.allModels(),
     src.tenants.all(),
-    src.workloads.active(),
+    activePlacements(),
     src.plans.activeAt(now),
     src.plans.all(),
   ]);

@@ -660,6 +660,38 @@ describeOnDatabases('scheduling rules: scheduler metrics', (platform) => {
   });
 });
 
+describeOnDatabases('scheduling rules: the placement epoch', (platform) => {
+  it('moves when placements are added, released or recounted, and stays put for readiness reports', async () => {
+    const p = platform();
+    const workloads = p.app.context.database.db;
+    const epoch = async () => Number((await workloads.selectFrom('placement_epoch').select('epoch').executeTakeFirstOrThrow()).epoch);
+    const t = await tenant(p, 'Foshan Water');
+    const agent = await cluster(p, 'epoch-1', 'epoch', h100(4));
+    const a = await submit(p, t, { name: 'a', tokensPerMin: DEVICE, regions: ['epoch'] });
+    const b = await submit(p, t, { name: 'b', tokensPerMin: 2 * DEVICE, regions: ['epoch'] });
+    let last = await epoch();
+    const moved = async (what: string, expected: boolean) => {
+      const now = await epoch();
+      expect(now > last, `${what} moves the epoch`).to.equal(expected);
+      last = now;
+    };
+    await p.app.scheduler.runCycle();
+    await moved('a cycle that placed', true);
+    const desired = (await heartbeat(p, agent.token, h100(4))).body.placements as { id: string; replicas: number }[];
+    await heartbeat(p, agent.token, h100(4), desired.map((d) => ({ id: d.id, readyReplicas: d.replicas })));
+    expect((await workload(p, t, a)).state).to.equal('running');
+    await moved('replicas reported ready', false);
+    expect((await p.request('PATCH', `/api/v1/workloads/${b}`, { token: t.apiKey, body: { tokensPerMin: DEVICE } })).status).to.equal(200);
+    await moved('a rescale kept on its placements', true);
+    await remove(p, t, [a]);
+    await moved('a delete', true);
+    const model = (await p.request('GET', '/api/v1/models')).body.items.find((m: { name: string }) => m.name === SMALL);
+    expect((await p.request('PATCH', `/api/v1/models/${model.id}`, { body: { costFactor: '1.5' } })).status, 'cost factor edited').to.equal(200);
+    await moved('a cost factor edited', true);
+    expect((await p.request('PATCH', `/api/v1/models/${model.id}`, { body: { costFactor: '1' } })).status).to.equal(200);
+  });
+});
+
 /** mulberry32: a small seeded PRNG, so a failing sequence can be replayed. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -708,6 +740,15 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
       const where = `seed ${SEED}, step ${step}:`;
       await expectNotOvercommitted(p, where);
       const active = await db.selectFrom('placements').selectAll().where('state', 'in', ['placed', 'running']).execute();
+      // The copy of the active placements the scheduler keeps between cycles is the table's.
+      const kept = p.app.scheduler.keptPlacements();
+      if (kept) {
+        const sizes = new Map((await db.selectFrom('workloads').select(['id', 'tokens_per_min']).execute()).map((w) => [w.id, w.tokens_per_min]));
+        const line = (r: { id: string; cluster_id: string; replicas: number; devices_per_replica: number; workload_id: string }, workloadTokens: number) =>
+          `${r.id} ${r.cluster_id} ${r.replicas}x${r.devices_per_replica} of ${r.workload_id} (${workloadTokens})`;
+        expect(kept.map((k) => line(k, k.workload_tokens_per_min)).sort(), `${where} kept placements`)
+          .to.deep.equal(active.map((r) => line(r, sizes.get(r.workload_id)!)).sort());
+      }
       const byWorkload = new Map<string, { tokens: number; clusters: Set<string> }>();
       for (const r of active) {
         const w = byWorkload.get(r.workload_id) ?? { tokens: 0, clusters: new Set<string>() };

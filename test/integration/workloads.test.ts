@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { WorkloadsRepository } from '../../server/repositories/workloads.repository.js';
 import { describeOnDatabases, type TestPlatform } from './harness.js';
 
 const QWEN72_REPLICA = (4 * 3000 * 60) / 10; // 72,000 tokens/min: 4 × H100 per replica, costFactor 10
@@ -113,6 +114,36 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     }
     const list = (await p.request('GET', '/api/v1/workloads', { token: tenant.apiKey })).body.items;
     expect(list.map((w: { name: string }) => w.name)).to.deep.equal(['traffic-assistant']);
+  });
+
+  it('creates concurrent workloads in shared statements, each answered with its own fields', async () => {
+    const p = platform();
+    const repo = new WorkloadsRepository(p.app.context.database.db);
+    const now = p.clock.now();
+    // Written in one turn, so in one statement: regions absent, one, several; an unknown model.
+    const rows = Array.from({ length: 12 }, (_, i) => ({
+      id: `wl_batch_${i}`, tenantId: other.id, name: `batch-${i}`, kind: 'service', modelName: i === 5 ? 'no-such-model' : 'qwen2.5-7b-instruct',
+      tokensPerMin: 1000 + i, priority: i % 2 ? 'low' : 'normal', regions: i % 3 === 0 ? null : i % 3 === 1 ? ['nansha'] : ['nansha', 'tianhe'], ha: i % 4 === 0, now,
+    }));
+    const answers = await Promise.all(rows.map((r) => repo.insert(r)));
+    expect(answers[5]).to.equal(undefined);
+    const stored = answers.filter((a) => a !== undefined);
+    expect(stored.map((a) => [a.id, a.name, a.tokens_per_min, a.priority, a.regions, a.ha, a.state, a.created_at.getTime()]))
+      .to.deep.equal(rows.filter((_, i) => i !== 5).map((r) => [r.id, r.name, r.tokensPerMin, r.priority, r.regions, r.ha, 'pending', now.getTime()]));
+    // seq keeps the order of arrival.
+    expect(stored.map((a) => a.seq)).to.deep.equal([...stored.map((a) => a.seq)].sort((a, b) => a - b));
+    for (const a of stored) expect((await p.request('DELETE', `/api/v1/workloads/${a.id}`, { token: other.apiKey })).status).to.equal(202);
+
+    // Through the API: many creates in flight at once, one of them refused.
+    const bodies = Array.from({ length: 16 }, (_, i) => ({ name: `burst-${i}`, model: i === 7 ? 'gpt-17' : 'qwen2.5-7b-instruct', tokensPerMin: 2000 + i, regions: ['tianhe'] }));
+    const results = await Promise.all(bodies.map((body) => p.request('POST', '/api/v1/workloads', { token: other.apiKey, body })));
+    results.forEach((res, i) => {
+      if (i === 7) expect(res.status).to.equal(422);
+      else expect([res.status, res.body.name, res.body.tokensPerMin, res.body.tenantId]).to.deep.equal([202, `burst-${i}`, 2000 + i, other.id]);
+    });
+    for (const res of results.filter((r) => r.status === 202)) {
+      expect((await p.request('DELETE', `/api/v1/workloads/${res.body.id}`, { token: other.apiKey })).status).to.equal(202);
+    }
   });
 
   it('answers a retried create with the first response, and 422 for the same key with another body', async () => {

@@ -159,6 +159,19 @@ const heartbeatResponseSchema = z.object({
   ),
 });
 
+const deviceProfilesPageSchema = z.object({
+  items: z.array(z.object({ name: z.string(), vendor: z.string(), resourceName: z.string(), aliases: z.array(z.string()).default([]) })),
+  nextCursor: z.string().nullable(),
+});
+
+/** A device profile as the agent needs it: what it is called and how Kubernetes counts it. */
+export interface DeviceProfileSummary {
+  readonly name: string;
+  readonly vendor: string;
+  readonly resourceName: string;
+  readonly aliases: readonly string[];
+}
+
 const usageResponseSchema = z.object({
   accepted: count,
   duplicates: count,
@@ -194,20 +207,37 @@ export class PlatformClient {
     return this.#post('api/v1/agent/usage', body, usageResponseSchema);
   }
 
+  /** `GET /api/v1/device-profiles`, every page: the resource names and device names to count. */
+  async deviceProfiles(): Promise<DeviceProfileSummary[]> {
+    const out: DeviceProfileSummary[] = [];
+    let cursor: string | null = null;
+    do {
+      const path: string = `api/v1/device-profiles?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page = await this.#call('GET', path, undefined, deviceProfilesPageSchema);
+      out.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
   async #post<T>(path: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
+    return this.#call('POST', path, body, schema);
+  }
+
+  async #call<T>(method: 'GET' | 'POST', path: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
     const url = new URL(path, this.#base);
-    const what = `POST /${path}`;
+    const what = `${method} /${path}`;
     const signal = AbortSignal.timeout(this.#timeoutMs);
     let status: number | undefined;
     try {
       const res = await this.#fetch(url, {
-        method: 'POST',
+        method,
         headers: {
           authorization: `Bearer ${this.#token}`,
-          'content-type': 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           accept: 'application/json, application/problem+json',
         },
-        body: JSON.stringify(body),
+        body: body === undefined ? undefined : JSON.stringify(body),
         signal,
       });
       status = res.status;

@@ -8,6 +8,7 @@
  * between 30% and 100%. A pod that stops being ready is gone; if its replica is ready again
  * later, it is a new pod (a new incarnation) whose counters start at zero.
  */
+import { parseTokenCounters, vllmMetricsPage } from '../kubernetes/prometheus-text.js';
 import type { CounterSample, CounterSource } from '../usage-reporter.js';
 import type { SimulatedCluster } from './cluster.js';
 
@@ -56,9 +57,11 @@ export class SimulatedServing implements CounterSource {
         pod.generation += generated;
         pod.prompt += generated * PROMPT_PER_OUTPUT * (0.5 + this.random());
         pod.at = t;
+        // The pod's metrics page, read by the same parser a Kubernetes agent scrapes real engines with.
+        const counters = parseTokenCounters(vllmMetricsPage(d.model, Math.floor(pod.prompt), Math.floor(pod.generation)))!;
         samples.push({
           placementId: d.id, workloadId: d.workloadId, pod: name, incarnation: pod.incarnation, startedAtMs: pod.startedAtMs,
-          promptTokensTotal: Math.floor(pod.prompt), generationTokensTotal: Math.floor(pod.generation),
+          promptTokensTotal: counters.promptTokensTotal, generationTokensTotal: counters.generationTokensTotal,
         });
       }
     }

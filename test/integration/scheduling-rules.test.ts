@@ -13,6 +13,7 @@
  * holds 180,000 standard tokens per minute.
  */
 import { expect } from 'chai';
+import { until } from '../until.js';
 import { describeOnDatabases, type TestPlatform } from './harness.js';
 
 const H100 = 'NVIDIA-H100-80GB-HBM3';
@@ -116,17 +117,6 @@ async function expectNotOvercommitted(p: TestPlatform, context = ''): Promise<vo
 }
 
 const sorted = (ids: readonly string[]) => [...ids].sort();
-
-/** Polls `probe` until `ok` (a cycle normally follows an event within milliseconds; the deadline allows for slow machines). */
-async function until<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describeOnDatabases('scheduling rules: priority, FIFO, eviction, ha, compatibility, cordons', (platform) => {
   let t: Tenant;

@@ -1,0 +1,165 @@
+/**
+ * The cluster agent as a running thing: the Kubernetes backend, the heartbeat loop, the usage
+ * reporter and the agent's own `/healthz` and `/metrics`. `adapters/cluster-agent.ts` runs it as
+ * a program; tests start it in-process against a real API server.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { ClusterAgent, type AgentLog } from './agent.js';
+import type { AgentConfig } from './agent-config.js';
+import { KubernetesBackend } from './kubernetes/backend.js';
+import { PlatformClient, PlatformError, type HeartbeatRequest } from './platform-client.js';
+import { UsageReporter } from './usage-reporter.js';
+
+export interface AgentRuntimeOptions {
+  readonly log?: AgentLog;
+  /** Usage reporter clock and timers (tests simulate an outage with them). */
+  readonly now?: () => Date;
+  /** Default metrics of the Node.js process; off in tests that start several agents. */
+  readonly processMetrics?: boolean;
+}
+
+export interface AgentRuntime {
+  /** Where `/healthz` and `/metrics` answer. */
+  readonly url: string;
+  readonly agent: ClusterAgent;
+  readonly backend: KubernetesBackend;
+  /** The usage reporter, once the first heartbeat told the agent its cluster id. */
+  reporter(): UsageReporter | undefined;
+  stop(): Promise<void>;
+}
+
+/** Raised when the configuration cannot work: the agent should say so and exit 1. */
+export class AgentStartError extends Error {}
+
+export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeOptions = {}): Promise<AgentRuntime> {
+  const log = opts.log ?? (() => {});
+  const kc = new KubeConfig();
+  try {
+    if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+    else kc.loadFromCluster();
+  } catch (err) {
+    throw new AgentStartError(`cannot read the Kubernetes configuration${config.kubeconfig ? ` from ${config.kubeconfig}` : ''}: ${(err as Error).message}`);
+  }
+  const platform = new PlatformClient({ baseUrl: config.platformUrl, token: config.agentToken });
+
+  // A refused token is a configuration error; an unreachable platform is not (it may come back).
+  let profiles: Awaited<ReturnType<PlatformClient['deviceProfiles']>> | undefined;
+  try {
+    profiles = await platform.deviceProfiles();
+  } catch (err) {
+    if (err instanceof PlatformError && (err.status === 401 || err.status === 403)) {
+      throw new AgentStartError(`the platform at ${config.platformUrl} refused the agent token (${err.status}); check TOKENPOOL_AGENT_TOKEN`);
+    }
+    log('the platform is not reachable yet; the agent keeps trying', { error: (err as Error).message });
+  }
+
+  const backend = new KubernetesBackend({
+    kubeConfig: kc,
+    namespace: config.namespace,
+    serving: { image: config.servingImage, images: config.servingImages, port: config.servingPort },
+    profiles: async () => (profiles ??= await platform.deviceProfiles()),
+    log,
+  });
+  try {
+    await withDeadline(backend.verify(), 30_000, 'reading Nodes, Deployments and Pods');
+    await withDeadline(backend.start(), 30_000, 'starting the informers');
+  } catch (err) {
+    await backend.stop().catch(() => {});
+    throw new AgentStartError(`the Kubernetes API at ${kc.getCurrentCluster()?.server ?? '(no server)'} did not serve the agent: ${describe(err)}`);
+  }
+
+  // The usage reporter's event ids begin with the cluster id the platform answers with.
+  let reporter: UsageReporter | undefined;
+  const client = {
+    async heartbeat(body: HeartbeatRequest) {
+      const answer = await platform.heartbeat(body);
+      if (!reporter) {
+        reporter = new UsageReporter({ cluster: answer.clusterId, client: platform, source: backend, intervalMs: config.usageMs, log, now: opts.now });
+        reporter.start();
+      }
+      return answer;
+    },
+  };
+  const agent = new ClusterAgent({ client, backend, intervalMs: config.heartbeatMs, log });
+  agent.start();
+
+  const registry = new Registry();
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  const stat = (name: string, help: string, read: () => number, kind: 'counter' | 'gauge' = 'counter') => {
+    const Metric = kind === 'counter' ? Counter : Gauge;
+    new Metric({
+      name, help, registers: [registry],
+      collect() {
+        if (this instanceof Counter) {
+          this.reset();
+          this.inc(read());
+        } else (this as Gauge).set(read());
+      },
+    });
+  };
+  stat('tokenpool_agent_heartbeats_ok_total', 'Heartbeats the platform answered', () => agent.stats.heartbeatsOk);
+  stat('tokenpool_agent_heartbeats_failed_total', 'Heartbeats that failed', () => agent.stats.heartbeatsFailed);
+  stat('tokenpool_agent_reconciles_failed_total', 'Heartbeats whose changes to the cluster failed', () => agent.stats.reconcilesFailed);
+  stat('tokenpool_agent_desired_placements', 'Placements in the last desired set', () => agent.stats.desiredPlacements, 'gauge');
+  stat('tokenpool_agent_usage_events_accepted_total', 'Usage events the platform accepted', () => reporter?.stats.accepted ?? 0);
+  stat('tokenpool_agent_usage_events_duplicate_total', 'Usage events the platform had seen before', () => reporter?.stats.duplicates ?? 0);
+  stat('tokenpool_agent_usage_events_queued', 'Usage events waiting to be sent', () => reporter?.queued ?? 0, 'gauge');
+
+  // Healthy while heartbeats succeed, or fail for less than three intervals in a row.
+  const healthy = () => agent.running && agent.stats.consecutiveFailures < 3;
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'failing', lastError: agent.stats.lastError }));
+    } else if (req.url === '/metrics') {
+      registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(text);
+      }, (err: unknown) => {
+        res.writeHead(500).end(String(err));
+      });
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new AgentStartError(`cannot listen on port ${config.port}: ${err.message}`)));
+    server.listen(config.port, resolve);
+  }).catch(async (err: unknown) => {
+    await agent.stop();
+    await backend.stop();
+    throw err;
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    agent,
+    backend,
+    reporter: () => reporter,
+    async stop() {
+      await agent.stop();
+      await reporter?.stop();
+      await backend.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took more than ${ms / 1000} s`)), ms))),
+  ]);
+}
+
+function describe(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err && 'body' in err) return `${(err as { code: unknown }).code} ${String((err as { body: unknown }).body).slice(0, 200)}`;
+  return err instanceof Error ? err.message : String(err);
+}

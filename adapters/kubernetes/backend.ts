@@ -1,0 +1,238 @@
+/**
+ * A member cluster through the Kubernetes API, as the agent loop drives it (`ClusterBackend`) and
+ * as the usage reporter reads it (`CounterSource`).
+ *
+ * Three informers keep what the agent needs in memory: Nodes (inventory), and the Deployments and
+ * Pods carrying the agent's label in the namespace it owns (what runs, and whom to scrape). An
+ * informer that fails is started again after a pause; a watch that ends with 410 Gone re-lists
+ * (the client library does that itself).
+ *
+ * Placements become Deployments applied with server-side apply under the field manager
+ * `tokenpool-agent`; a Deployment with the agent's label whose placement is no longer desired is
+ * deleted. An unchanged Deployment is not sent again on every heartbeat, only when what the agent
+ * would apply changed, its replica count drifted, or a minute has passed.
+ */
+import { createHash } from 'node:crypto';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Deployment,
+  type V1Node,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { AgentLog, ClusterBackend } from '../agent.js';
+import type { DesiredPlacement, InventoryReport, RunningPlacement } from '../platform-client.js';
+import type { CounterSample, CounterSource } from '../usage-reporter.js';
+import { deploymentFor, deploymentName, LABELS, MANAGED_BY, placementOf, type ServingConfig } from './deployment.js';
+import { inventoryFromNodes, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
+import { parseTokenCounters } from './prometheus-text.js';
+
+export const FIELD_MANAGER = 'tokenpool-agent';
+const APPLIED_HASH = 'tokenpool.io/applied-hash';
+const SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
+
+export interface KubernetesBackendOptions {
+  readonly kubeConfig: KubeConfig;
+  /** The namespace the agent owns for serving Deployments. */
+  readonly namespace: string;
+  readonly serving: ServingConfig;
+  /** The platform's device profiles (resource names and device names to count). */
+  readonly profiles: () => Promise<readonly DeviceProfileInfo[]>;
+  readonly log?: AgentLog;
+  /** Reads a pod's metrics page; default: HTTP GET with a 5 s deadline. */
+  readonly fetchMetrics?: (url: string) => Promise<string>;
+  /** Pause before an informer that failed is started again, in ms. Default 5,000. */
+  readonly restartDelayMs?: number;
+  /** Every Deployment is applied again at least this often, in ms. Default 60,000. */
+  readonly reapplyMs?: number;
+  readonly now?: () => number;
+}
+
+async function httpGet(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return res.text();
+}
+
+type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+export class KubernetesBackend implements ClusterBackend, CounterSource {
+  readonly #opts: KubernetesBackendOptions;
+  readonly #apps: AppsV1Api;
+  readonly #core: CoreV1Api;
+  readonly #log: AgentLog;
+  readonly #now: () => number;
+  readonly #nodes: Watched<V1Node>;
+  readonly #deployments: Watched<V1Deployment>;
+  readonly #pods: Watched<V1Pod>;
+  readonly #restarts = new Set<NodeJS.Timeout>();
+  #selectors: ReadonlyMap<string, DeviceSelector> = new Map();
+  #profiles: readonly DeviceProfileInfo[] | undefined;
+  #lastApplied = new Map<string, number>();
+  #stopped = true;
+
+  constructor(opts: KubernetesBackendOptions) {
+    this.#opts = opts;
+    this.#log = opts.log ?? (() => {});
+    this.#now = opts.now ?? Date.now;
+    const core = (this.#core = opts.kubeConfig.makeApiClient(CoreV1Api));
+    this.#apps = opts.kubeConfig.makeApiClient(AppsV1Api);
+    const ns = opts.namespace;
+    this.#nodes = makeInformer(opts.kubeConfig, '/api/v1/nodes', () => core.listNode());
+    this.#deployments = makeInformer(opts.kubeConfig, `/apis/apps/v1/namespaces/${ns}/deployments`,
+      () => this.#apps.listNamespacedDeployment({ namespace: ns, labelSelector: SELECTOR }), SELECTOR);
+    this.#pods = makeInformer(opts.kubeConfig, `/api/v1/namespaces/${ns}/pods`,
+      () => core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR }), SELECTOR);
+  }
+
+  /**
+   * Reads one of each thing the agent watches, so that a wrong server, credential or missing
+   * permission is reported at start rather than as informers failing forever.
+   */
+  async verify(): Promise<void> {
+    const ns = this.#opts.namespace;
+    const steps: [string, () => Promise<unknown>][] = [
+      ['list Nodes', () => this.#core.listNode({ limit: 1 })],
+      [`list Deployments in namespace ${ns}`, () => this.#apps.listNamespacedDeployment({ namespace: ns, limit: 1 })],
+      [`list Pods in namespace ${ns}`, () => this.#core.listNamespacedPod({ namespace: ns, limit: 1 })],
+    ];
+    for (const [what, call] of steps) {
+      try {
+        await call();
+      } catch (err) {
+        throw new Error(`cannot ${what}: ${errorText(err)}`);
+      }
+    }
+  }
+
+  /** Starts the informers; resolves once each has listed what exists. */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    const watched: [string, Watched<any>][] = [['nodes', this.#nodes], ['deployments', this.#deployments], ['pods', this.#pods]];
+    for (const [what, informer] of watched) {
+      informer.on('error', (err: unknown) => {
+        if (this.#stopped) return;
+        this.#log('informer failed; starting it again', { informer: what, error: errorText(err), delayMs: this.#restartDelay() });
+        const t = setTimeout(() => {
+          this.#restarts.delete(t);
+          if (!this.#stopped) informer.start().catch(() => { /* its error handler runs again */ });
+        }, this.#restartDelay());
+        this.#restarts.add(t);
+      });
+    }
+    await Promise.all(watched.map(([, informer]) => informer.start()));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#restarts) clearTimeout(t);
+    this.#restarts.clear();
+    await Promise.all([this.#nodes.stop(), this.#deployments.stop(), this.#pods.stop()]);
+  }
+
+  #restartDelay(): number {
+    return this.#opts.restartDelayMs ?? 5_000;
+  }
+
+  async inventory(): Promise<InventoryReport[]> {
+    // The profiles are read once; until they could be, no inventory (the heartbeat fails and is retried).
+    this.#profiles ??= await this.#opts.profiles();
+    const { inventory, selectors } = inventoryFromNodes(this.#nodes.list(), this.#profiles);
+    this.#selectors = selectors;
+    return inventory;
+  }
+
+  async running(): Promise<RunningPlacement[]> {
+    const out: RunningPlacement[] = [];
+    for (const d of this.#deployments.list(this.#opts.namespace)) {
+      const id = placementOf(d);
+      if (id && !d.metadata?.deletionTimestamp) out.push({ id, readyReplicas: d.status?.readyReplicas ?? 0 });
+    }
+    return out;
+  }
+
+  async reconcile(desired: readonly DesiredPlacement[]): Promise<void> {
+    const ns = this.#opts.namespace;
+    const wanted = new Set(desired.map((p) => deploymentName(p.id)));
+    const failures: unknown[] = [];
+    for (const p of desired) {
+      const body = deploymentFor(p, this.#selectors.get(p.deviceModel), ns, this.#opts.serving);
+      const hash = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 32);
+      body.metadata = { ...body.metadata, annotations: { ...body.metadata?.annotations, [APPLIED_HASH]: hash } };
+      const name = body.metadata.name!;
+      const current = this.#deployments.get(name, ns);
+      const fresh = this.#now() - (this.#lastApplied.get(name) ?? -Infinity) < (this.#opts.reapplyMs ?? 60_000);
+      if (current && fresh && current.metadata?.annotations?.[APPLIED_HASH] === hash && current.spec?.replicas === p.replicas) continue;
+      try {
+        await this.#apps.patchNamespacedDeployment(
+          { name, namespace: ns, body, fieldManager: FIELD_MANAGER, force: true },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+        );
+        this.#lastApplied.set(name, this.#now());
+      } catch (err) {
+        failures.push(err);
+        this.#log('applying a placement failed', { placement: p.id, error: errorText(err) });
+      }
+    }
+    for (const d of this.#deployments.list(ns)) {
+      const name = d.metadata?.name;
+      if (!name || !placementOf(d) || wanted.has(name) || d.metadata?.deletionTimestamp) continue;
+      try {
+        await this.#apps.deleteNamespacedDeployment({ name, namespace: ns, propagationPolicy: 'Background' });
+        this.#lastApplied.delete(name);
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) continue;
+        failures.push(err);
+        this.#log('deleting a placement failed', { deployment: name, error: errorText(err) });
+      }
+    }
+    if (failures.length > 0) throw new Error(`${failures.length} change(s) to the cluster failed; first: ${errorText(failures[0])}`);
+  }
+
+  /** Scrapes every running serving pod of ours for its token counters. */
+  async scrape(): Promise<CounterSample[]> {
+    const fetchMetrics = this.#opts.fetchMetrics ?? httpGet;
+    const pods = this.#pods.list(this.#opts.namespace).filter((p) => p.status?.phase === 'Running' && p.status.podIP && !p.metadata?.deletionTimestamp);
+    const samples = await Promise.all(pods.map(async (pod): Promise<CounterSample | undefined> => {
+      const labels = pod.metadata?.labels ?? {};
+      const placementId = labels[LABELS.placement];
+      const workloadId = labels[LABELS.workload];
+      if (!placementId || !workloadId) return undefined;
+      const port = pod.metadata?.annotations?.['prometheus.io/port'] ?? String(this.#opts.serving.port);
+      const path = pod.metadata?.annotations?.['prometheus.io/path'] ?? '/metrics';
+      const host = pod.status!.podIP!.includes(':') ? `[${pod.status!.podIP}]` : pod.status!.podIP;
+      try {
+        const counters = parseTokenCounters(await fetchMetrics(`http://${host}:${port}${path}`));
+        if (!counters) return undefined;
+        const container = pod.status?.containerStatuses?.[0];
+        const started = container?.state?.running?.startedAt;
+        return {
+          placementId, workloadId, pod: pod.metadata!.name!,
+          incarnation: `${pod.metadata?.uid ?? ''}/${container?.restartCount ?? 0}`,
+          ...(started ? { startedAtMs: new Date(started).getTime() } : {}),
+          promptTokensTotal: counters.promptTokensTotal,
+          generationTokensTotal: counters.generationTokensTotal,
+        };
+      } catch (err) {
+        this.#log('scraping a serving pod failed', { pod: pod.metadata?.name, error: errorText(err) });
+        return undefined;
+      }
+    }));
+    return samples.filter((s): s is CounterSample => s !== undefined);
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err && 'body' in err) {
+    const body = (err as { body: unknown }).body;
+    return `${(err as { code: unknown }).code} ${typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body)?.slice(0, 300)}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Finds kube-apiserver, kube-controller-manager and etcd for the agent's tests, or builds them.
+# Prints the directory holding them on its last line of stdout; progress goes to stderr.
+#
+#   1. $KUBEBUILDER_ASSETS (the controller-runtime envtest convention), or TEST_ASSET_KUBE_APISERVER,
+#      TEST_ASSET_ETCD and TEST_ASSET_KUBE_CONTROLLER_MANAGER naming each binary;
+#   2. the cache, ${TOKENPOOL_K8S_CACHE:-$HOME/.cache/tokenpool-k8s}/<version>/bin;
+#   3. with --build (or TOKENPOOL_K8S_BUILD=1): builds them into the cache from Go modules —
+#      kube-apiserver and kube-controller-manager from k8s.io/kubernetes with a replace directive
+#      per staging module (a dependent module ignores the ./staging replaces of k8s.io/kubernetes),
+#      etcd from go.etcd.io/etcd/server/v3. A first build takes 20–40 minutes on two cores.
+# Exit status 2, with the reason on stderr, when they cannot be had.
+set -euo pipefail
+
+K8S_VERSION=${TOKENPOOL_K8S_VERSION:-v1.34.4}
+ETCD_VERSION=${TOKENPOOL_ETCD_VERSION:-v3.5.21}
+CACHE=${TOKENPOOL_K8S_CACHE:-$HOME/.cache/tokenpool-k8s}/$K8S_VERSION
+BIN=$CACHE/bin
+BUILD=${TOKENPOOL_K8S_BUILD:-0}
+[[ ${1:-} == --build ]] && BUILD=1
+
+say() { printf 'k8s assets: %s\n' "$*" >&2; }
+complete() { [[ -x $1/kube-apiserver && -x $1/etcd && -x $1/kube-controller-manager ]]; }
+
+if [[ -n ${KUBEBUILDER_ASSETS:-} ]] && complete "$KUBEBUILDER_ASSETS"; then
+  echo "$KUBEBUILDER_ASSETS"; exit 0
+fi
+if [[ -n ${TEST_ASSET_KUBE_APISERVER:-} && -n ${TEST_ASSET_ETCD:-} && -n ${TEST_ASSET_KUBE_CONTROLLER_MANAGER:-} ]]; then
+  dir=$(mktemp -d)
+  ln -s "$TEST_ASSET_KUBE_APISERVER" "$dir/kube-apiserver"
+  ln -s "$TEST_ASSET_ETCD" "$dir/etcd"
+  ln -s "$TEST_ASSET_KUBE_CONTROLLER_MANAGER" "$dir/kube-controller-manager"
+  echo "$dir"; exit 0
+fi
+if complete "$BIN"; then echo "$BIN"; exit 0; fi
+if [[ $BUILD != 1 ]]; then
+  say "no kube-apiserver, kube-controller-manager and etcd in KUBEBUILDER_ASSETS or $BIN; build them once with 'npm run k8s:assets' (20–40 minutes)"
+  exit 2
+fi
+command -v go >/dev/null || { say 'cannot build them: no Go toolchain on PATH'; exit 2; }
+
+NICE=(nice -n 10)
+mkdir -p "$BIN" "$CACHE/src"
+SRC=$CACHE/src
+minor=${K8S_VERSION#v1.}
+STAGING=v0.$minor
+
+if [[ ! -x $BIN/kube-apiserver || ! -x $BIN/kube-controller-manager ]]; then
+  say "building kube-apiserver and kube-controller-manager $K8S_VERSION in $SRC"
+  mkdir -p "$SRC/k8s/cmd/kube-apiserver" "$SRC/k8s/cmd/kube-controller-manager"
+  cd "$SRC/k8s"
+  # The staging modules k8s.io/kubernetes points at ./staging, taken at their published versions.
+  modfile=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod
+  [[ -f $modfile ]] || "${NICE[@]}" go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+  {
+    echo 'module tokenpool.test/k8s'
+    echo
+    echo 'go 1.24'
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    echo 'replace ('
+    sed -n '/^replace (/,/^)/p' "$modfile" | grep -o 'k8s.io/[a-z0-9-]* =>' | sed 's/ =>//' |
+      while read -r m; do echo "	$m => $m $STAGING"; done
+    echo ')'
+  } >go.mod
+  cat >cmd/kube-apiserver/main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewAPIServerCommand()))
+}
+GO
+  cat >cmd/kube-controller-manager/main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewControllerManagerCommand()))
+}
+GO
+  "${NICE[@]}" go mod tidy >&2
+  "${NICE[@]}" go build -trimpath -ldflags='-s -w' -o "$BIN/kube-apiserver" ./cmd/kube-apiserver >&2
+  "${NICE[@]}" go build -trimpath -ldflags='-s -w' -o "$BIN/kube-controller-manager" ./cmd/kube-controller-manager >&2
+fi
+
+if [[ ! -x $BIN/etcd ]]; then
+  say "building etcd $ETCD_VERSION"
+  GOBIN=$BIN "${NICE[@]}" go install "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2 || true
+  [[ -x $BIN/server ]] && mv "$BIN/server" "$BIN/etcd"
+  if [[ ! -x $BIN/etcd ]] && [[ -x /usr/bin/etcd ]]; then ln -sf /usr/bin/etcd "$BIN/etcd"; fi
+  [[ -x $BIN/etcd ]] || { say 'could not build etcd'; exit 2; }
+fi
+complete "$BIN" || { say "the build left $BIN incomplete"; exit 2; }
+say "ready in $BIN"
+echo "$BIN"

@@ -8,7 +8,7 @@
 #   3. with --build (or TOKENPOOL_K8S_BUILD=1): builds them into the cache from Go modules —
 #      kube-apiserver and kube-controller-manager from k8s.io/kubernetes with a replace directive
 #      per staging module (a dependent module ignores the ./staging replaces of k8s.io/kubernetes),
-#      etcd from go.etcd.io/etcd/server/v3. A first build takes 20–40 minutes on two cores.
+#      etcd from go.etcd.io/etcd/server/v3 (the same way). A first build takes 20–40 minutes on two cores.
 # Exit status 2, with the reason on stderr, when they cannot be had.
 set -euo pipefail
 
@@ -98,11 +98,27 @@ GO
 fi
 
 if [[ ! -x $BIN/etcd ]]; then
-  say "building etcd $ETCD_VERSION"
-  GOBIN=$BIN "${NICE[@]}" go install "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2 || true
-  [[ -x $BIN/server ]] && mv "$BIN/server" "$BIN/etcd"
-  if [[ ! -x $BIN/etcd ]] && [[ -x /usr/bin/etcd ]]; then ln -sf /usr/bin/etcd "$BIN/etcd"; fi
-  [[ -x $BIN/etcd ]] || { say 'could not build etcd'; exit 2; }
+  # Like kube-apiserver: etcd's server module has replace directives, so a small module of our own
+  # requires it and calls its main.
+  say "building etcd $ETCD_VERSION in $SRC/etcd"
+  mkdir -p "$SRC/etcd"
+  cd "$SRC/etcd"
+  printf 'module tokenpool.test/etcd\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >go.mod
+  cat >main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() {
+	etcdmain.Main(os.Args)
+}
+GO
+  "${NICE[@]}" go mod tidy >&2
+  "${NICE[@]}" go build -trimpath -ldflags='-s -w' -o "$BIN/etcd" . >&2 || { say 'could not build etcd'; exit 2; }
 fi
 complete "$BIN" || { say "the build left $BIN incomplete"; exit 2; }
 say "ready in $BIN"

@@ -1,0 +1,377 @@
+/**
+ * The cluster agent against a real kube-apiserver and etcd (with kube-controller-manager, so that
+ * Deployments make ReplicaSets and Pods), and the platform in-process on PGlite.
+ *
+ * Fake GPU nodes are Node objects with vendor capacities and labels; serving pods are the Pods the
+ * controllers make, whose status the test sets as a kubelet would (Running, Ready, an IP of
+ * 127.0.0.1) and whose metrics port points at a tiny HTTP server exposing vLLM-format counters.
+ * The agent runs as the ServiceAccount of deploy/agent with the RBAC of deploy/agent.
+ *
+ * When kube-apiserver and etcd cannot be had (test/k8s/assets.sh says why), the suite is skipped.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import {
+  AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, loadAllYaml,
+  type KubernetesObject, type V1Node, type V1Pod,
+} from '@kubernetes/client-node';
+import { loadAgentConfig } from '../../adapters/agent-config.js';
+import { startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
+import { LABELS } from '../../adapters/kubernetes/deployment.js';
+import { vllmMetricsPage } from '../../adapters/kubernetes/prometheus-text.js';
+import { PlatformClient } from '../../adapters/platform-client.js';
+import { UsageReporter } from '../../adapters/usage-reporter.js';
+import { startPlatform, type TestPlatform } from '../integration/harness.js';
+import { until } from '../until.js';
+import { startControlPlane, type ControlPlane } from './control-plane.js';
+
+const WORKLOADS_NS = 'tokenpool-workloads';
+const AGENT_SA = 'system:serviceaccount:tokenpool-agent:tokenpool-agent';
+const SA_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:tokenpool-agent', 'system:authenticated'];
+const H100 = 'NVIDIA-H100-80GB-HBM3';
+
+/** A serving engine's metrics page: vLLM's token counters, settable by the test. */
+class FakeServing {
+  prompt = 0;
+  generation = 0;
+  private server: Server | undefined;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      if (req.url !== '/metrics') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(vllmMetricsPage('qwen2.5-7b-instruct', this.prompt, this.generation));
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.port = (this.server!.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+/** A TCP relay to the platform that the test can take down: connections are then refused. */
+class Relay {
+  down = false;
+  private server: TcpServer | undefined;
+  private readonly sockets = new Set<Socket>();
+  url = '';
+
+  async start(target: URL): Promise<void> {
+    this.server = createTcpServer((client) => {
+      if (this.down) return void client.destroy();
+      const upstream = connect(Number(target.port), target.hostname);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => { client.destroy(); upstream.destroy(); });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  takeDown(): void {
+    this.down = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.takeDown();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+function gpuNode(name: string, opts: { resource: string; count: number; allocatable?: number; labels?: Record<string, string>; annotations?: Record<string, string>; unschedulable?: boolean; ready?: boolean }): V1Node {
+  return {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kwok.x-k8s.io/node': 'fake', ...opts.labels }, annotations: opts.annotations },
+    spec: { unschedulable: opts.unschedulable ?? false },
+    status: {
+      capacity: { cpu: '64', memory: '512Gi', pods: '110', [opts.resource]: String(opts.count) },
+      allocatable: { cpu: '64', memory: '512Gi', pods: '110', [opts.resource]: String(opts.allocatable ?? opts.count) },
+      conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True', reason: 'KubeletReady', message: 'fake node', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }],
+    },
+  };
+}
+
+/** Every document of the files a kustomization lists. */
+function manifests(dir: string): KubernetesObject[] {
+  const kustomization = loadAllYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0] as { resources: string[]; namespace?: string };
+  return kustomization.resources.flatMap((file) => loadAllYaml(readFileSync(join(dir, file), 'utf8')) as KubernetesObject[])
+    .filter((o) => o && o.kind)
+    .map((o) => (kustomization.namespace && o.kind !== 'Namespace' && !o.metadata?.namespace ? { ...o, metadata: { ...o.metadata, namespace: kustomization.namespace } } : o));
+}
+
+describe('cluster agent on a real kube-apiserver', function () {
+  this.timeout(120_000);
+  let cp: ControlPlane | undefined;
+  let admin: KubeConfig;
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  let objects: KubernetesObjectApi;
+  let p: TestPlatform | undefined;
+  let cluster: { id: string; agentToken: string };
+  let tenant: { id: string; apiKey: string };
+  let agentKubeconfig: string;
+  let runtime: AgentRuntime | undefined;
+  const servings = new Map<string, FakeServing>();
+
+  before(async function () {
+    this.timeout(600_000);
+    try {
+      cp = await startControlPlane({ withControllerManager: true });
+    } catch (err) {
+      console.log(`    (skipped: no Kubernetes API server to test against: ${(err as Error).message})`);
+      this.skip();
+    }
+    admin = new KubeConfig();
+    admin.loadFromFile(cp!.kubeconfigPath);
+    core = admin.makeApiClient(CoreV1Api);
+    apps = admin.makeApiClient(AppsV1Api);
+    objects = KubernetesObjectApi.makeApiClient(admin);
+    // The agent's manifests, applied for real: namespaces, ServiceAccount, RBAC, its Deployment.
+    for (const o of manifests('deploy/agent')) {
+      await objects.patch(o, undefined, undefined, 'tokenpool-test', true, PatchStrategy.ServerSideApply);
+    }
+    agentKubeconfig = await cp!.userKubeconfig(AGENT_SA, SA_GROUPS);
+
+    p = await startPlatform('pglite');
+    p.clock.set(new Date());
+    cluster = (await p.request('POST', '/api/v1/clusters', { body: { name: 'huangpu-k8s', region: 'huangpu' } })).body;
+    tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Huangpu Port', kind: 'enterprise' } })).body;
+  });
+
+  after(async () => {
+    await runtime?.stop();
+    for (const s of servings.values()) await s.stop();
+    await p?.close();
+    await cp?.stop();
+  });
+
+  it('refuses the agent what its RBAC does not grant (Secrets, other namespaces)', async () => {
+    const sa = new KubeConfig();
+    sa.loadFromFile(agentKubeconfig);
+    const saCore = sa.makeApiClient(CoreV1Api);
+    const saApps = sa.makeApiClient(AppsV1Api);
+    const refused = async (what: string, call: () => Promise<unknown>) => {
+      const err = await call().then(() => undefined, (e: { code?: number }) => e);
+      expect(err?.code, `${what} is forbidden`).to.equal(403);
+    };
+    await refused('reading Secrets in kube-system', () => saCore.listNamespacedSecret({ namespace: 'kube-system' }));
+    await refused('reading Secrets in its own workloads namespace', () => saCore.listNamespacedSecret({ namespace: WORKLOADS_NS }));
+    await refused('creating Deployments in default', () => saApps.createNamespacedDeployment({
+      namespace: 'default',
+      body: { metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'x', image: 'x' }] } } } },
+    }));
+    await refused('deleting Nodes', () => saCore.deleteNode({ name: 'anything' }));
+    // What it needs, it may do.
+    await saCore.listNode();
+    await saApps.listNamespacedDeployment({ namespace: WORKLOADS_NS });
+    await saCore.listNamespacedPod({ namespace: WORKLOADS_NS });
+  });
+
+  it('accepts the platform manifests (server-side dry run)', async () => {
+    for (const o of manifests('deploy/platform')) {
+      const dryRun = o.kind === 'Namespace' ? undefined : 'All';
+      await objects.patch(o, undefined, dryRun, 'tokenpool-test', true, PatchStrategy.ServerSideApply);
+    }
+  });
+
+  it('reports the inventory of the fake GPU nodes exactly', async () => {
+    const nodes = [
+      gpuNode('gpu-a', { resource: 'nvidia.com/gpu', count: 8, labels: { 'nvidia.com/gpu.product': H100 } }),
+      gpuNode('gpu-b', { resource: 'nvidia.com/gpu', count: 8, allocatable: 7, labels: { 'nvidia.com/gpu.product': H100 } }),
+      gpuNode('gpu-c', { resource: 'nvidia.com/gpu', count: 8, labels: { 'nvidia.com/gpu.product': H100 }, unschedulable: true }),
+      gpuNode('npu-a', { resource: 'huawei.com/Ascend910', count: 16, labels: { accelerator: 'huawei-Ascend910B' }, ready: false }),
+      gpuNode('npu-b', { resource: 'huawei.com/Ascend910', count: 16, labels: { accelerator: 'huawei-Ascend910B' } }),
+      // HAMi splits 2 physical A100s into 20 slices; one of the two is unhealthy.
+      gpuNode('vgpu-a', {
+        resource: 'nvidia.com/gpu', count: 20, labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' },
+        annotations: { 'hami.io/node-nvidia-register': JSON.stringify([
+          { id: 'GPU-0', count: 10, devmem: 81920, devcore: 100, type: 'NVIDIA-NVIDIA A100-SXM4-80GB', numa: 0, health: true },
+          { id: 'GPU-1', count: 10, devmem: 81920, devcore: 100, type: 'NVIDIA-NVIDIA A100-SXM4-80GB', numa: 0, health: false },
+        ]) },
+      }),
+    ];
+    for (const n of nodes) {
+      await core.createNode({ body: { ...n, status: undefined } });
+      const created = await core.readNode({ name: n.metadata!.name! });
+      await core.replaceNodeStatus({ name: n.metadata!.name!, body: { ...created, status: n.status } });
+    }
+
+    const config = loadAgentConfig({
+      TOKENPOOL_URL: p!.baseUrl, TOKENPOOL_AGENT_TOKEN: cluster.agentToken, KUBECONFIG: agentKubeconfig,
+      TOKENPOOL_AGENT_PORT: '0', TOKENPOOL_HEARTBEAT_SECONDS: '1', TOKENPOOL_USAGE_SECONDS: '1',
+    });
+    runtime = await startAgentRuntime(config, { now: () => p!.clock.now(), processMetrics: false });
+
+    // Per model: H100 8 + 7 allocatable + 0 (unschedulable) of 24; Ascend 0 (NotReady) + 16 of 32;
+    // the HAMi node's 20 slices are 2 cards, one healthy.
+    const expected = [
+      { deviceModel: 'NVIDIA-A100-SXM4-80GB', total: 2, healthy: 1 },
+      { deviceModel: H100, total: 24, healthy: 15 },
+      { deviceModel: 'huawei-Ascend910B', total: 32, healthy: 16 },
+    ];
+    await until('the inventory the agent reported', async () => {
+      const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
+      return c.inventory.map((i: { deviceModel: string; total: number; healthy: number }) => ({ deviceModel: i.deviceModel, total: i.total, healthy: i.healthy }))
+        .sort((a: { deviceModel: string }, b: { deviceModel: string }) => (a.deviceModel < b.deviceModel ? -1 : 1));
+    }, (inv) => JSON.stringify(inv) === JSON.stringify(expected), 30_000);
+    const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
+    expect(c.state).to.equal('ready');
+    expect(c.unprofiledDevices).to.deep.equal([]);
+
+    const health = await fetch(`${runtime.url}/healthz`);
+    expect(health.status).to.equal(200);
+    const metrics = await (await fetch(`${runtime.url}/metrics`)).text();
+    expect(metrics).to.match(/^tokenpool_agent_heartbeats_ok_total [1-9]/m);
+  });
+
+  let workloadId: string;
+  let placementId: string;
+
+  it('turns a desired placement into a Deployment with the right resources, selector and labels, applied by tokenpool-agent', async () => {
+    const res = await p!.request('POST', '/api/v1/workloads', {
+      token: tenant.apiKey, body: { name: 'port-assistant', model: 'qwen2.5-7b-instruct', tokensPerMin: 300_000, regions: ['huangpu'] },
+    });
+    expect(res.status).to.equal(202);
+    workloadId = res.body.id;
+    await p!.app.scheduler.runCycle();
+    const w = (await p!.request('GET', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey })).body;
+    expect(w.state).to.equal('placed');
+    expect(w.placements).to.have.length(1);
+    const placement = w.placements[0];
+    placementId = placement.id;
+
+    const deployment = await until('the Deployment of the placement', async () => {
+      const list = await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` });
+      return list.items[0];
+    }, (d) => d !== undefined, 20_000).then((d) => d!);
+    expect(deployment.metadata?.labels).to.include({ [LABELS.managedBy]: 'tokenpool-agent', [LABELS.placement]: placementId, [LABELS.workload]: workloadId });
+    expect(deployment.spec?.replicas).to.equal(placement.replicas);
+    const pod = deployment.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    expect(container.resources?.limits).to.deep.equal({ 'nvidia.com/gpu': String(placement.devicesPerReplica) });
+    expect(container.resources?.requests).to.deep.equal({ 'nvidia.com/gpu': String(placement.devicesPerReplica) });
+    expect(container.readinessProbe?.httpGet?.path).to.be.a('string');
+    expect(pod.nodeSelector).to.deep.equal({ 'nvidia.com/gpu.product': placement.deviceModel });
+    expect(deployment.metadata?.managedFields?.map((f) => f.manager)).to.include('tokenpool-agent');
+  });
+
+  it('reports ready replicas once the serving pods are ready, and the workload runs', async () => {
+    const pods = await until('the serving pods the controllers made', async () => (await core.listNamespacedPod({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items,
+      (items) => items.length > 0, 30_000);
+    for (const pod of pods) await becomeReady(pod);
+    await until('the workload running', async () => (await p!.request('GET', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey })).body.state,
+      (s) => s === 'running', 30_000);
+  });
+
+  /** What a kubelet would do: the pod runs on 127.0.0.1, its metrics port is a fake serving engine's. */
+  async function becomeReady(pod: V1Pod, restartCount = 0): Promise<void> {
+    const name = pod.metadata!.name!;
+    let serving = servings.get(name);
+    if (!serving) {
+      serving = new FakeServing();
+      await serving.start();
+      servings.set(name, serving);
+    }
+    const annotated = await core.readNamespacedPod({ name, namespace: WORKLOADS_NS });
+    annotated.metadata!.annotations = { ...annotated.metadata!.annotations, 'prometheus.io/port': String(serving.port) };
+    await core.replaceNamespacedPod({ name, namespace: WORKLOADS_NS, body: annotated });
+    const current = await core.readNamespacedPod({ name, namespace: WORKLOADS_NS });
+    const now = new Date();
+    current.status = {
+      phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }], hostIP: '127.0.0.1', startTime: now,
+      conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }, { type: 'ContainersReady', status: 'True', lastTransitionTime: now }],
+      containerStatuses: [{ name: 'serving', ready: true, restartCount, image: 'vllm', imageID: 'vllm', started: true, state: { running: { startedAt: now } } }],
+    };
+    await core.replaceNamespacedPodStatus({ name, namespace: WORKLOADS_NS, body: current });
+  }
+
+  it('turns serving counters into usage: deltas and a restart, each token counted once', async () => {
+    const pods = (await core.listNamespacedPod({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items;
+    const usage = async () => (await p!.request('GET', `/api/v1/usage?tenantId=${tenant.id}`)).body as { inputTokens: number; outputTokens: number };
+    const before = await usage();
+    let input = 0;
+    let output = 0;
+    for (const [i, pod] of pods.entries()) {
+      const s = servings.get(pod.metadata!.name!)!;
+      s.prompt += 1200 * (i + 1);
+      s.generation += 300 * (i + 1);
+      input += 1200 * (i + 1);
+      output += 300 * (i + 1);
+    }
+    await until('the first deltas reported', usage, (u) => u.inputTokens === before.inputTokens + input && u.outputTokens === before.outputTokens + output, 30_000);
+
+    // The first pod restarts: its counters start again from a small value.
+    const first = pods[0]!;
+    const s = servings.get(first.metadata!.name!)!;
+    s.prompt = 50;
+    s.generation = 7;
+    await becomeReady(first, 1);
+    await until('the restarted pod counted from zero', usage,
+      (u) => u.inputTokens === before.inputTokens + input + 50 && u.outputTokens === before.outputTokens + output + 7, 30_000);
+  });
+
+  it('loses nothing and counts nothing twice across a 10-minute platform outage (on the clock)', async () => {
+    // The agent's own reporter stops; one on a relay the test can take down takes over.
+    await runtime!.reporter()?.stop();
+    const relay = new Relay();
+    await relay.start(new URL(p!.baseUrl));
+    const reporter = new UsageReporter({
+      cluster: cluster.id, client: new PlatformClient({ baseUrl: relay.url, token: cluster.agentToken, timeoutMs: 2_000 }),
+      now: () => p!.clock.now(), maxBackoffMs: 60_000,
+    });
+    const usage = async () => (await p!.request('GET', `/api/v1/usage?tenantId=${tenant.id}`)).body as { inputTokens: number; outputTokens: number };
+    const pods = (await core.listNamespacedPod({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items;
+    const step = async () => {
+      p!.clock.advance(10_000);
+      const at = p!.clock.now();
+      reporter.observe(await runtime!.backend.scrape(), at);
+      await reporter.flush();
+    };
+    try {
+      await step(); // baselines
+      const before = await usage();
+      let input = 0;
+      let output = 0;
+      relay.takeDown();
+      for (let i = 0; i < 60; i++) {
+        for (const pod of pods) {
+          const s = servings.get(pod.metadata!.name!)!;
+          s.prompt += 100 + i;
+          s.generation += 10 + i;
+          input += 100 + i;
+          output += 10 + i;
+        }
+        await step();
+      }
+      expect(reporter.queued, 'events wait while the platform is down').to.be.greaterThan(0);
+      expect((await usage()).inputTokens, 'nothing arrived meanwhile').to.equal(before.inputTokens);
+      relay.down = false;
+      for (let i = 0; i < 20 && reporter.queued > 0; i++) await step();
+      expect(reporter.queued).to.equal(0);
+      const after = await usage();
+      expect([after.inputTokens - before.inputTokens, after.outputTokens - before.outputTokens]).to.deep.equal([input, output]);
+      // The same windows sent again are duplicates, never a second charge.
+      expect(reporter.stats.duplicates).to.equal(0);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('deletes the Deployment once the placement is no longer desired', async () => {
+    expect((await p!.request('DELETE', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey })).status).to.equal(202);
+    await until('the Deployment gone', async () => (await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items
+      .filter((d) => !d.metadata?.deletionTimestamp), (items) => items.length === 0, 20_000);
+  });
+});

@@ -236,6 +236,17 @@ describe('cluster agent on a real kube-apiserver', function () {
     expect(metrics).to.match(/^tokenpool_agent_heartbeats_ok_total [1-9]/m);
   });
 
+  it('starts its informers again after the API server went away, and sees what changed meanwhile', async () => {
+    await cp!.restartApiServer();
+    await core.createNode({ body: { ...gpuNode('gpu-d', { resource: 'nvidia.com/gpu', count: 8, labels: { 'nvidia.com/gpu.product': H100 } }), status: undefined } });
+    const created = await core.readNode({ name: 'gpu-d' });
+    await core.replaceNodeStatus({ name: 'gpu-d', body: { ...created, status: gpuNode('gpu-d', { resource: 'nvidia.com/gpu', count: 8 }).status } });
+    await until('the new node in the inventory', async () => {
+      const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
+      return c.inventory.find((i: { deviceModel: string }) => i.deviceModel === H100);
+    }, (h100) => h100?.total === 32 && h100?.healthy === 23, 60_000);
+  });
+
   let workloadId: string;
   let placementId: string;
 

@@ -24,6 +24,8 @@ export interface ControlPlane {
   readonly kubeconfigPath: string;
   readonly server: string;
   readonly binDir: string;
+  /** Stops kube-apiserver and starts it again on the same port and etcd (clients see it go away). */
+  restartApiServer(downMs?: number): Promise<void>;
   /** Path of a kubeconfig whose client certificate says `user` in `groups`, signed by the cluster's CA. */
   userKubeconfig(user: string, groups: readonly string[]): Promise<string>;
   stop(): Promise<void>;
@@ -142,24 +144,27 @@ export async function startControlPlane(opts: { withControllerManager?: boolean 
       `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
       `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync',
     ], join(dir, 'etcd.log')));
-    const apiserver = start(join(binDir, 'kube-apiserver'), [
+    const apiserverArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`, `--secure-port=${apiPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
       `--tls-cert-file=${join(dir, 'apiserver.crt')}`, `--tls-private-key-file=${join(dir, 'apiserver.key')}`, `--client-ca-file=${join(dir, 'ca.crt')}`,
       `--cert-dir=${join(dir, 'certs')}`, '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=RBAC',
       '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${join(dir, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(dir, 'sa.key')}`, '--disable-admission-plugins=ServiceAccount', '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
-    ], join(dir, 'kube-apiserver.log'));
+    ];
+    let apiserver = start(join(binDir, 'kube-apiserver'), apiserverArgs, join(dir, 'kube-apiserver.log'));
     started.push(apiserver);
-
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      if (apiserver.exitCode !== null) throw new Error(`kube-apiserver exited: ${(apiserver as ChildProcess & { lastLog: () => string }).lastLog()}`);
-      const ready = await get(`${server}/readyz`, dir).catch(() => undefined);
-      if (ready?.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`kube-apiserver not ready within 90 s: ${ready?.body ?? 'no answer'}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const apiserverReady = async () => {
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        if (apiserver.exitCode !== null) throw new Error(`kube-apiserver exited: ${(apiserver as ChildProcess & { lastLog: () => string }).lastLog()}`);
+        const ready = await get(`${server}/readyz`, dir).catch(() => undefined);
+        if (ready?.status === 200) return;
+        if (Date.now() > deadline) throw new Error(`kube-apiserver not ready within 90 s: ${ready?.body ?? 'no answer'}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    await apiserverReady();
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, dir, 'admin'));
     if (opts.withControllerManager) {
@@ -173,6 +178,14 @@ export async function startControlPlane(opts: { withControllerManager?: boolean 
       kubeconfigPath,
       server,
       binDir,
+      async restartApiServer(downMs = 1_000) {
+        await stopChild(apiserver);
+        await new Promise((r) => setTimeout(r, downMs));
+        const next = start(join(binDir, 'kube-apiserver'), apiserverArgs, join(dir, 'kube-apiserver.log'));
+        started.splice(started.indexOf(apiserver), 1, next);
+        apiserver = next;
+        await apiserverReady();
+      },
       async userKubeconfig(user, groups) {
         const name = `user${++users}`;
         await signed(dir, name, `/CN=${user}${groups.map((g) => `/O=${g}`).join('')}`);

@@ -248,6 +248,30 @@ export interface PlacementEpochTable {
   epoch: number;
 }
 
+export interface UsersTable {
+  id: string;
+  seq: Generated<number>;
+  username: string;
+  password_hash: string;
+  kind: string;
+  tenant_id: string | null;
+  admin: Generated<boolean>;
+  created_at: Date;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  kind: string;
+  name: string;
+  user_id: string | null;
+  tenant_id: string | null;
+  api_key_id: string | null;
+  tenant_admin: Generated<boolean>;
+  csrf_token: string;
+  created_at: Date;
+  expires_at: Date;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -271,4 +295,6 @@ export interface DB {
   budgets: BudgetsTable;
   alerts: AlertsTable;
   placement_epoch: PlacementEpochTable;
+  users: UsersTable;
+  sessions: SessionsTable;
 }

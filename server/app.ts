@@ -17,6 +17,9 @@ import { clusterRoutes } from './http/clusters.routes.js';
 import { openApiDocument } from './http/openapi.js';
 import { mountRoutes, type AnyRoute } from './http/route.js';
 import { tenantRoutes } from './http/tenants.routes.js';
+import { sessionRoutes } from './http/session.routes.js';
+import { AccountsRepository } from './repositories/accounts.repository.js';
+import { AccountsService } from './services/accounts.service.js';
 import { TtlSweeper } from './jobs/ttl-sweeper.js';
 import { jsonLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -131,13 +134,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const usage = new UsageService(new UsageRepository(db), clock, config.timezone);
   const budgets = new BudgetsService(new BudgetsRepository(db), tenantsRepo, billing, clock, log);
   const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, config.timezone, log);
-  const context: AppContext = { config, clock, log, database, metrics, scheduler, services: { catalog, clusters, tenants, workloads, plans, billing, usage, budgets } };
+  const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock);
+  const context: AppContext = { config, clock, log, database, metrics, scheduler, services: { catalog, clusters, tenants, workloads, plans, billing, usage, budgets, accounts } };
   const auth = createAuthenticator({
     adminTokenHashes: () => [adminToken.hash],
     findApiKey: (hash) => tenantsRepo.findActiveKey(hash),
     findAgent: (hash) => clustersRepo.findByTokenHash(hash),
+    findSession: (hash) => accounts.sessionOf(hash),
   });
-  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context), ...planRoutes(context), ...billingRoutes(context), ...meRoutes(context), ...usageRoutes(context), ...budgetRoutes(context)];
+  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context), ...planRoutes(context), ...billingRoutes(context), ...meRoutes(context), ...usageRoutes(context), ...budgetRoutes(context), ...sessionRoutes(context)];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, onNotReady: () => scheduler.trigger() });
 
   const app = express();

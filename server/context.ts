@@ -1,3 +1,4 @@
+import type { AccountsService } from './services/accounts.service.js';
 import type { Database } from '../db/connect.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -29,6 +30,7 @@ export interface AppContext {
     readonly billing: BillingService;
     readonly usage: UsageService;
     readonly budgets: BudgetsService;
+    readonly accounts: AccountsService;
   };
   readonly scheduler: Scheduler;
 }

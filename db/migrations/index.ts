@@ -5,6 +5,7 @@ import * as m0003 from './0003_billing.js';
 import * as m0004 from './0004_usage.js';
 import * as m0005 from './0005_budgets.js';
 import * as m0006 from './0006_placement_epoch.js';
+import * as m0007 from './0007_users_sessions.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -14,4 +15,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004_usage': m0004,
   '0005_budgets': m0005,
   '0006_placement_epoch': m0006,
+  '0007_users_sessions': m0007,
 };

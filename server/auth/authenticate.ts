@@ -1,6 +1,8 @@
 /**
- * Who is calling: the operator (admin token), a tenant (API key) or an agent (cluster token).
- * No or unknown credentials: 401. A principal of the wrong kind: 403.
+ * Who is calling: the operator (admin token or an operator user's session), a tenant (API key or
+ * a tenant user's session) or an agent (cluster token). No or unknown credentials: 401. A
+ * principal of the wrong kind: 403. A request on a session cookie that changes something must
+ * carry the session's CSRF token in `X-CSRF-Token` (403 otherwise).
  */
 import { AppError } from '../errors.js';
 import { hashToken, sameHash, TOKEN_PREFIX } from './tokens.js';
@@ -8,8 +10,8 @@ import { hashToken, sameHash, TOKEN_PREFIX } from './tokens.js';
 export type PrincipalKind = 'operator' | 'tenant' | 'agent';
 
 export type Principal =
-  | { readonly kind: 'operator'; readonly name: string }
-  | { readonly kind: 'tenant'; readonly tenantId: string; readonly apiKeyId: string }
+  | { readonly kind: 'operator'; readonly name: string; readonly userId?: string }
+  | { readonly kind: 'tenant'; readonly tenantId: string; readonly apiKeyId?: string; readonly userId?: string; readonly name?: string; readonly admin?: boolean }
   | { readonly kind: 'agent'; readonly clusterId: string }
   | { readonly kind: 'public' };
 
@@ -18,11 +20,35 @@ export interface CredentialStore {
   adminTokenHashes(): readonly string[];
   findApiKey(hash: string): Promise<{ id: string; tenantId: string } | undefined>;
   findAgent(hash: string): Promise<{ clusterId: string } | undefined>;
+  /** The live session whose cookie value hashes to `hash`. */
+  findSession?(hash: string): Promise<{ principal: Principal; csrfToken: string } | undefined>;
+}
+
+/** The browser session cookie. */
+export const SESSION_COOKIE = 'tp_session';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A cookie's value from a `Cookie` header. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+export interface RequestCredentials {
+  readonly method: string;
+  readonly headers: { readonly authorization?: string | undefined; readonly cookie?: string | undefined; readonly [name: string]: unknown };
 }
 
 export interface Authenticator {
   /** Resolves the principal of an Authorization header and checks it is one of `allowed`. */
   require(header: string | undefined, allowed: readonly PrincipalKind[] | 'public'): Promise<Principal>;
+  /** As `require`, from a request: its bearer token, else its session cookie (with the CSRF check). */
+  fromRequest(req: RequestCredentials, allowed: readonly PrincipalKind[] | 'public'): Promise<Principal>;
+  /** The principal a bearer token stands for, if any (sign-in with a token). */
+  identify(token: string): Promise<Principal | undefined>;
   /** Drops cached principals that match (after a key is revoked or an agent token replaced). */
   forget(match: (p: Principal) => boolean): void;
 }
@@ -66,20 +92,37 @@ export function createAuthenticator(store: CredentialStore, now: () => number = 
     return match ? { kind: 'operator', name: 'admin' } : undefined;
   }
 
-  return {
+  function allow(principal: Principal, allowed: readonly PrincipalKind[]): Principal {
+    if (!allowed.includes(principal.kind as PrincipalKind)) {
+      throw new AppError('forbidden', `This endpoint is not for ${principal.kind} credentials.`);
+    }
+    return principal;
+  }
+
+  const authenticator: Authenticator = {
+    identify,
     async require(header, allowed) {
       if (allowed === 'public') return { kind: 'public' };
       const m = header === undefined ? null : BEARER.exec(header);
-      if (!m) throw new AppError('unauthorized', 'Send credentials as "Authorization: Bearer <token>".');
+      if (!m) throw new AppError('unauthorized', 'Send credentials as "Authorization: Bearer <token>", or sign in.');
       const principal = await identify(m[1]!);
       if (!principal) throw new AppError('unauthorized', 'The token is not valid.');
-      if (!allowed.includes(principal.kind as PrincipalKind)) {
-        throw new AppError('forbidden', `This endpoint is not for ${principal.kind} credentials.`);
+      return allow(principal, allowed);
+    },
+    async fromRequest(req, allowed) {
+      if (allowed === 'public') return { kind: 'public' };
+      const sid = req.headers.authorization === undefined ? cookieValue(req.headers.cookie, SESSION_COOKIE) : undefined;
+      if (sid === undefined || !store.findSession) return authenticator.require(req.headers.authorization, allowed);
+      const session = await store.findSession(hashToken(sid));
+      if (!session) throw new AppError('unauthorized', 'The session has ended; sign in again.');
+      if (!SAFE_METHODS.has(req.method) && req.headers['x-csrf-token'] !== session.csrfToken) {
+        throw new AppError('forbidden', 'A request on a session that changes something needs the session\'s X-CSRF-Token header.');
       }
-      return principal;
+      return allow(session.principal, allowed);
     },
     forget(match) {
       for (const [hash, entry] of cache) if (match(entry.principal)) cache.delete(hash);
     },
   };
+  return authenticator;
 }

@@ -90,7 +90,7 @@ const NO_BODY = EMPTY.optional();
 export function mountRoutes(router: Router, routes: readonly AnyRoute[], auth: Authenticator): void {
   for (const spec of routes) {
     router[spec.method](spec.path, async (req: Request, res: Response) => {
-      const principal = await auth.require(req.headers.authorization, spec.auth);
+      const principal = await auth.fromRequest(req, spec.auth);
       const params = parse(spec.params ?? EMPTY, { ...req.params }, 'params');
       const query = parse(spec.query ?? EMPTY, { ...(req.query as object) }, 'query');
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).

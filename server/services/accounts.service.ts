@@ -1,0 +1,177 @@
+/**
+ * Sign-in for people: operator and tenant users with passwords (scrypt), and sign-in with a
+ * bearer token (the admin token or a tenant API key) for scripted and first-time access. A
+ * sign-in makes a session: a random cookie value (only its hash is stored), a CSRF token, and an
+ * expiry. Repeated failed sign-ins for one name are slowed down: after five, each further attempt
+ * must wait, twice as long each time, up to five minutes.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { Principal } from '../auth/authenticate.js';
+import { hashToken, newId, newToken } from '../auth/tokens.js';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import type { AccountsRepository, UserRow } from '../repositories/accounts.repository.js';
+import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
+import type { TenantsRepository } from '../repositories/tenants.repository.js';
+
+function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
+  return new Promise((done, fail) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? fail(err) : done(key))));
+}
+
+const SCRYPT = { N: 16_384, r: 8, p: 1 } as const;
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, 32, { ...SCRYPT, maxmem: 64 * 1024 * 1024 });
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, key] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !key) return false;
+  const want = Buffer.from(key, 'base64url');
+  const got = await scrypt(password, Buffer.from(salt, 'base64url'), want.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: 64 * 1024 * 1024 });
+  return timingSafeEqual(got, want);
+}
+
+// A hash to verify against when the user does not exist, so that the answer takes as long.
+const NOBODY = hashPassword(randomBytes(16).toString('hex'));
+
+export interface User {
+  readonly id: string; readonly username: string; readonly kind: 'operator' | 'tenant';
+  readonly tenantId: string | null; readonly admin: boolean; readonly createdAt: string;
+}
+
+export interface SessionView {
+  readonly kind: 'operator' | 'tenant';
+  readonly name: string;
+  readonly tenantId: string | null;
+  readonly admin: boolean;
+  readonly csrfToken: string;
+  readonly expiresAt: string;
+}
+
+function toUser(r: UserRow): User {
+  return { id: r.id, username: r.username, kind: r.kind as User['kind'], tenantId: r.tenant_id, admin: r.admin, createdAt: r.created_at.toISOString() };
+}
+
+export const SESSION_TTL_MS = 12 * 3600_000;
+const FREE_FAILURES = 5;
+const MAX_LOCK_MS = 300_000;
+
+/** Failed sign-ins per name: after FREE_FAILURES, a wait that doubles per further failure. */
+class SignInThrottle {
+  private readonly failures = new Map<string, { count: number; until: number }>();
+
+  check(key: string, now: number): void {
+    const f = this.failures.get(key);
+    if (f && f.until > now) {
+      const seconds = Math.ceil((f.until - now) / 1000);
+      throw new AppError('rate_limited', `Too many failed sign-ins; try again in ${seconds} s.`);
+    }
+  }
+
+  failed(key: string, now: number): void {
+    const f = this.failures.get(key) ?? { count: 0, until: 0 };
+    f.count += 1;
+    f.until = f.count >= FREE_FAILURES ? now + Math.min(MAX_LOCK_MS, 1000 * 2 ** (f.count - FREE_FAILURES)) : 0;
+    this.failures.set(key, f);
+    if (this.failures.size > 100_000) this.failures.clear();
+  }
+
+  succeeded(key: string): void {
+    this.failures.delete(key);
+  }
+}
+
+export class AccountsService {
+  private readonly throttle = new SignInThrottle();
+
+  constructor(
+    private readonly repo: AccountsRepository,
+    private readonly tenants: TenantsRepository,
+    private readonly identify: (token: string) => Promise<Principal | undefined>,
+    private readonly clock: Clock,
+  ) {}
+
+  async createUser(by: Principal, input: { username: string; password: string; kind: 'operator' | 'tenant'; tenantId?: string | undefined; admin?: boolean | undefined }): Promise<User> {
+    if (input.kind === 'operator') {
+      if (by.kind !== 'operator') throw new AppError('forbidden', 'Only operators may create operator users.');
+      if (input.tenantId !== undefined) throw new AppError('invalid', 'Operator users belong to no tenant.', [{ path: 'tenantId', message: 'must be absent for operator users' }]);
+    } else {
+      if (input.tenantId === undefined) throw new AppError('invalid', 'A tenant user needs a tenant.', [{ path: 'tenantId', message: 'required for tenant users' }]);
+      if (by.kind === 'tenant' && (by.tenantId !== input.tenantId || !by.admin)) throw new AppError('forbidden', 'Only a tenant admin may create users, and only for its own tenant.');
+      if (by.kind !== 'operator' && by.kind !== 'tenant') throw new AppError('forbidden', 'Not allowed.');
+      if (!(await this.tenants.get(input.tenantId))) throw new AppError('unprocessable', `No tenant has id "${input.tenantId}".`);
+    }
+    if (await this.repo.findUser(input.username)) throw new AppError('conflict', `The username "${input.username}" is taken.`);
+    const row = await this.repo.insertUser({
+      id: newId('usr', this.clock.now().getTime()), username: input.username, password_hash: await hashPassword(input.password),
+      kind: input.kind, tenant_id: input.kind === 'tenant' ? input.tenantId! : null, admin: input.admin ?? false, created_at: this.clock.now(),
+    });
+    return toUser(row);
+  }
+
+  async listUsers(by: Principal, tenantId: string | undefined, page: PageRequest): Promise<Page<User>> {
+    const filter = by.kind === 'tenant' ? { tenantId: by.tenantId } : tenantId ? { tenantId } : {};
+    return toPage(await this.repo.listUsers(filter, page), page.limit, toUser);
+  }
+
+  /** Signs in with a username and password, or a bearer token; answers the cookie value and the session. */
+  async signIn(input: { username: string; password: string } | { token: string }): Promise<{ cookie: string; session: SessionView }> {
+    const now = this.clock.now();
+    const key = 'token' in input ? `token:${hashToken(input.token).slice(0, 16)}` : `user:${input.username.toLowerCase()}`;
+    this.throttle.check(key, now.getTime());
+    let principal: Principal | undefined;
+    let userId: string | null = null;
+    if ('token' in input) {
+      principal = await this.identify(input.token);
+      if (principal && principal.kind !== 'operator' && principal.kind !== 'tenant') principal = undefined;
+    } else {
+      const user = await this.repo.findUser(input.username);
+      const ok = await verifyPassword(input.password, user?.password_hash ?? (await NOBODY));
+      if (user && ok) {
+        userId = user.id;
+        principal = user.kind === 'operator'
+          ? { kind: 'operator', name: user.username, userId: user.id }
+          : { kind: 'tenant', tenantId: user.tenant_id!, userId: user.id, name: user.username, admin: user.admin };
+      }
+    }
+    if (!principal) {
+      this.throttle.failed(key, now.getTime());
+      throw new AppError('unauthorized', 'token' in input ? 'The token is not valid.' : 'Wrong username or password.');
+    }
+    this.throttle.succeeded(key);
+    if (principal.kind !== 'operator' && principal.kind !== 'tenant') throw new AppError('unauthorized', 'The token is not valid.');
+    const cookie = newToken('tp_sess_');
+    const csrf = randomBytes(24).toString('base64url');
+    const expires = new Date(now.getTime() + SESSION_TTL_MS);
+    const name = principal.kind === 'operator' ? principal.name : (principal as { name?: string }).name ?? 'api-key';
+    await this.repo.insertSession({
+      id_hash: hashToken(cookie), kind: principal.kind, name, user_id: userId,
+      tenant_id: principal.kind === 'tenant' ? principal.tenantId : null,
+      api_key_id: principal.kind === 'tenant' ? principal.apiKeyId ?? null : null,
+      tenant_admin: principal.kind === 'tenant' ? (principal.admin ?? principal.apiKeyId !== undefined) : false,
+      csrf_token: csrf, created_at: now, expires_at: expires,
+    });
+    await this.repo.deleteExpiredSessions(now);
+    return { cookie, session: { kind: principal.kind, name, tenantId: principal.kind === 'tenant' ? principal.tenantId : null, admin: principal.kind === 'operator' || (principal.kind === 'tenant' && (principal.admin ?? principal.apiKeyId !== undefined)), csrfToken: csrf, expiresAt: expires.toISOString() } };
+  }
+
+  /** The session behind a cookie value, as the authenticator needs it. */
+  async sessionOf(idHash: string): Promise<{ principal: Principal; csrfToken: string; view: SessionView } | undefined> {
+    const s = await this.repo.findSession(idHash, this.clock.now());
+    if (!s) return undefined;
+    const principal: Principal = s.kind === 'operator'
+      ? { kind: 'operator', name: s.name, ...(s.user_id ? { userId: s.user_id } : {}) }
+      : { kind: 'tenant', tenantId: s.tenant_id!, name: s.name, admin: s.tenant_admin, ...(s.user_id ? { userId: s.user_id } : {}), ...(s.api_key_id ? { apiKeyId: s.api_key_id } : {}) };
+    return {
+      principal, csrfToken: s.csrf_token,
+      view: { kind: s.kind as SessionView['kind'], name: s.name, tenantId: s.tenant_id, admin: s.kind === 'operator' || s.tenant_admin, csrfToken: s.csrf_token, expiresAt: s.expires_at.toISOString() },
+    };
+  }
+
+  async signOut(idHash: string): Promise<void> {
+    await this.repo.deleteSession(idHash);
+  }
+}

@@ -42,7 +42,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
           : {}),
       };
     }
-    const errorStatuses = r.auth === 'public' ? [] : [400, 401, 403, 404, ...(r.body ? [413] : [])];
+    const errorStatuses = r.auth === 'public' ? (r.body ? [400, 413] : []) : [400, 401, 403, 404, ...(r.body ? [413] : [])];
     for (const s of errorStatuses) {
       responses[s] ??= { description: ERROR_STATUSES[s], content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
     }

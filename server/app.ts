@@ -2,6 +2,8 @@
  * createApp: the platform service as an Express app over an open database. Builds every
  * repository and service from its dependencies; holds no module-level state.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { sql } from 'kysely';
 import type { Database } from '../db/connect.js';
@@ -175,6 +177,24 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
+
+  // The console (/console) and the portal (/portal): one static page each, working only through
+  // the public API above with the session cookie.
+  // From dist/server/ when built, from server/ under tsx: the repository root is one or two up.
+  const root = ['../', '../../'].map((up) => fileURLToPath(new URL(up, import.meta.url))).find((dir) => existsSync(`${dir}package.json`))!;
+  const web = `${root}web/`;
+  const echarts = `${root}node_modules/echarts/dist/echarts.min.js`;
+  app.get('/', (_req, res) => res.redirect(302, '/console/'));
+  app.get('/assets/echarts.min.js', (_req, res) => res.sendFile(echarts, { maxAge: '1d' }));
+  app.use('/assets', express.static(web, { index: false, maxAge: 0 }));
+  for (const area of ['console', 'portal']) {
+    app.get(`/${area}`, (req, res) => {
+      // Relative asset paths need the trailing slash (routing here ignores it).
+      if (!req.originalUrl.split('?')[0]!.endsWith('/')) return res.redirect(302, `/${area}/`);
+      res.set('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+      res.sendFile(`${web}index.html`);
+    });
+  }
 
   const router = express.Router();
   mountRoutes(router, routes, auth);

@@ -107,7 +107,10 @@ describeOnDatabases('conventions', (platform) => {
       expectProblem(await p.request('GET', '/api/v1/no-such-thing'), 404);
       expectProblem(await p.request('GET', '/api/v1/no-such-thing', { token: null }), 404);
       expectProblem(await p.request('POST', '/api/v2/clusters', { body: {} }), 404);
-      expectProblem(await p.request('GET', '/'), 404);
+      expectProblem(await p.request('GET', '/no-such-page'), 404);
+      // The root is the console's address.
+      const root = await fetch(`${p.baseUrl}/`, { redirect: 'manual' });
+      expect([root.status, root.headers.get('location')]).to.deep.equal([302, '/console/']);
     });
 
     it('409: a conflict', async () => {

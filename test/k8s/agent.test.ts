@@ -279,8 +279,9 @@ describe('cluster agent on a real kube-apiserver', function () {
   });
 
   it('reports ready replicas once the serving pods are ready, and the workload runs', async () => {
+    const replicas = (await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items[0]!.spec!.replicas!;
     const pods = await until('the serving pods the controllers made', async () => (await core.listNamespacedPod({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items,
-      (items) => items.length > 0, 30_000);
+      (items) => items.length === replicas, 30_000);
     for (const pod of pods) await becomeReady(pod);
     await until('the workload running', async () => (await p!.request('GET', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey })).body.state,
       (s) => s === 'running', 30_000);

@@ -1,9 +1,11 @@
 /**
- * A desired placement as the Deployment the agent applies: one serving replica per placement
- * replica, each asking for `devicesPerReplica` of the profile's resource on nodes of the device
- * model, running the model's serving image (vLLM's OpenAI-compatible server by default) with a
- * readiness probe and Prometheus scrape annotations. Deterministic, so that applying it again
- * changes nothing.
+ * A desired placement as the Deployment the agent applies with server-side apply: one serving
+ * replica per placement replica, each asking for `devicesPerReplica` of the profile's resource
+ * (requests and limits) on nodes of the device model, running the model's serving image (vLLM's
+ * OpenAI-compatible server by default) with a readiness probe and Prometheus scrape annotations.
+ *
+ * The object is a pure function of its inputs and carries no status, no `undefined` and no `null`,
+ * so that applying it again changes nothing.
  */
 import { createHash } from 'node:crypto';
 import type { V1Deployment } from '@kubernetes/client-node';
@@ -22,53 +24,86 @@ export interface ServingConfig {
   readonly image: string;
   /** Model name → image, overriding `image`. */
   readonly images?: Readonly<Record<string, string>>;
-  /** The engine's HTTP port (API, `/health`, `/metrics`). */
+  /** The engine's HTTP port (API, `/health`, `/metrics`), e.g. 8000. */
   readonly port: number;
 }
 
-const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
+const MAX_LABEL = 63;
+const HASH_LENGTH = 8;
+const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, HASH_LENGTH);
+/** Room left for a name or value before `-<hash>`. */
+const HEAD = MAX_LABEL - 1 - HASH_LENGTH;
 
-/** A DNS-1123 label for the placement's Deployment: `tp-<id>`, unique even when shortened. */
+/**
+ * The placement's Deployment name, a DNS-1123 label: `tp-` and the id lowercased, every character
+ * outside `[a-z0-9-]` replaced by `-` (`pl_01jq…` → `tp-pl-01jq…`). A name longer than 63
+ * characters, or one that would end in `-`, is cut to 54 and ends in `-` and 8 hex digits of the
+ * id's SHA-256, so long ids that share a beginning stay apart.
+ */
 export function deploymentName(placementId: string): string {
-  const base = `tp-${placementId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.replace(/-+$/, '');
-  // The platform's ids are a prefix, `_` and Crockford base32 (case-insensitive by design), so
-  // lowercasing them loses nothing; any other id could meet another once lowercased or replaced,
-  // and a hash of the original keeps them apart.
-  if (base.length <= 63 && /^[a-z]+_[0-9A-Za-z]+$/.test(placementId)) return base;
-  return `${base.slice(0, 54).replace(/-+$/, '')}-${shortHash(placementId)}`;
+  const name = `tp-${placementId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
+  if (name.length <= MAX_LABEL && !name.endsWith('-')) return name;
+  return `${name.slice(0, HEAD).replace(/-+$/, '')}-${shortHash(placementId)}`;
 }
 
-/** A label value: at most 63 of `[A-Za-z0-9._-]`, starting and ending alphanumeric. */
+const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+
+/**
+ * A model name as a label value: characters outside `[A-Za-z0-9._-]` become `-`, the ends are
+ * trimmed to alphanumerics and the result is cut to 63 characters (`Qwen/Qwen2.5-7B` →
+ * `Qwen-Qwen2.5-7B`). Informational only: two names may meet.
+ */
 export function labelValue(s: string): string {
-  const clean = s.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
-  if (clean.length <= 63 && clean === s) return clean;
-  return `${clean.slice(0, 54).replace(/[^A-Za-z0-9]+$/, '')}-${shortHash(s)}`;
+  const trim = (v: string) => v.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
+  return trim(trim(s.replace(/[^A-Za-z0-9._-]/g, '-')).slice(0, MAX_LABEL));
+}
+
+/**
+ * An id as a label value the agent selects by: the id itself when it is a valid label value (every
+ * platform id is), otherwise {@link labelValue} cut to 54 and `-<hash>`, so that two ids never
+ * share a selector.
+ */
+function idLabelValue(id: string): string {
+  if (LABEL_VALUE.test(id)) return id;
+  return `${labelValue(id).slice(0, HEAD).replace(/[^A-Za-z0-9]+$/, '')}-${shortHash(id)}`.replace(/^-/, '');
+}
+
+function ourLabels(p: DesiredPlacement): Record<string, string> {
+  return {
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.placement]: idLabelValue(p.id),
+    [LABELS.workload]: idLabelValue(p.workloadId),
+    [LABELS.model]: labelValue(p.model),
+  };
 }
 
 export function deploymentFor(p: DesiredPlacement, selector: DeviceSelector | undefined, namespace: string, serving: ServingConfig): V1Deployment {
-  const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.placement]: labelValue(p.id), [LABELS.workload]: labelValue(p.workloadId), [LABELS.model]: labelValue(p.model) };
-  const devices = { [p.resourceName]: String(p.devicesPerReplica) };
-  const nodeSelector = selector && Object.keys(selector.nodeSelector).length > 0 ? { nodeSelector: { ...selector.nodeSelector } } : {};
+  const devices = () => ({ [p.resourceName]: String(p.devicesPerReplica) });
+  const nodeSelector = selector?.nodeSelector ?? {};
+  // `Object.hasOwn`: a model named e.g. `constructor` must not pick up Object.prototype's.
+  const image = serving.images && Object.hasOwn(serving.images, p.model) ? serving.images[p.model]! : serving.image;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: deploymentName(p.id), namespace, labels },
+    metadata: { name: deploymentName(p.id), namespace, labels: ourLabels(p) },
     spec: {
       replicas: p.replicas,
-      selector: { matchLabels: { [LABELS.placement]: labels[LABELS.placement] } },
+      selector: { matchLabels: { [LABELS.placement]: idLabelValue(p.id) } },
       template: {
         metadata: {
-          labels,
+          labels: ourLabels(p),
           annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(serving.port), 'prometheus.io/path': '/metrics' },
         },
         spec: {
-          ...nodeSelector,
+          ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector: { ...nodeSelector } } : {}),
           containers: [{
             name: 'serving',
-            image: serving.images?.[p.model] ?? serving.image,
+            image,
             args: ['--model', p.model, '--served-model-name', p.model, '--tensor-parallel-size', String(p.devicesPerReplica), '--port', String(serving.port)],
-            ports: [{ name: 'http', containerPort: serving.port }],
-            resources: { requests: devices, limits: devices },
+            // `protocol` is a key of the ports list; older API servers reject an apply without it
+            // (kubernetes/kubernetes#92332).
+            ports: [{ name: 'http', containerPort: serving.port, protocol: 'TCP' }],
+            resources: { limits: devices(), requests: devices() },
             readinessProbe: { httpGet: { path: '/health', port: serving.port }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
           }],
         },
@@ -77,8 +112,8 @@ export function deploymentFor(p: DesiredPlacement, selector: DeviceSelector | un
   };
 }
 
-/** The placement id of a Deployment or Pod the agent manages; undefined for anything else. */
-export function placementOf(o: { metadata?: { labels?: Record<string, string> } }): string | undefined {
-  const labels = o.metadata?.labels;
+/** The placement id label of a Deployment or Pod the agent manages; undefined for anything else. */
+export function placementOf(d: { metadata?: { labels?: Record<string, string> } }): string | undefined {
+  const labels = d.metadata?.labels;
   return labels?.[LABELS.managedBy] === MANAGED_BY ? labels[LABELS.placement] : undefined;
 }

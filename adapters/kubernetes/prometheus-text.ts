@@ -1,39 +1,85 @@
 /**
- * Token counters from a serving engine's `/metrics` page (Prometheus text format 0.0.4).
+ * Token counters from a serving engine's `/metrics` page, in the Prometheus text exposition format
+ * 0.0.4 (an OpenMetrics page reads the same way: `# EOF` is a comment, exemplars are ignored).
  *
- * vLLM exposes `vllm:prompt_tokens_total` and `vllm:generation_tokens_total` (one series per
- * `model_name` and `engine`); SGLang, run with `--enable-metrics`, `sglang:prompt_tokens_total`
- * and `sglang:generation_tokens_total`. Series of a counter are summed; `_created` samples and
- * everything else on the page are ignored. A page without either engine's counters gives
+ * vLLM exposes `vllm:prompt_tokens_total` and `vllm:generation_tokens_total`, one series per
+ * `model_name` and `engine` (its `# TYPE` line may name the family without `_total`, so samples
+ * are matched by their own name); SGLang, run with `--enable-metrics`, `sglang:prompt_tokens_total`
+ * and `sglang:generation_tokens_total`. The series of a counter are summed and rounded to a whole
+ * token. `_created` samples, other families, comments and lines that are not samples are ignored,
+ * as are values that are not finite and non-negative (NaN, ±Inf). vLLM's counters are read if
+ * either is on the page (a missing one counts 0), else SGLang's; a page with neither gives
  * undefined.
  */
 export interface TokenCounters {
   readonly engine: 'vllm' | 'sglang';
   readonly promptTokensTotal: number;
   readonly generationTokensTotal: number;
+  /** `process_start_time_seconds` of the page, in epoch seconds, if it has one. */
   readonly processStartTimeSeconds?: number;
 }
 
-/** Sample lines: a metric name, optional `{labels}` (quoted values may hold escaped `"` and `}`), a value. */
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)/;
-
-function sampleValue(text: string): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  return Number(text);
+/** One sample line: its metric name, label pairs in page order, value. */
+export interface Sample {
+  readonly name: string;
+  readonly labels: readonly (readonly [name: string, value: string])[];
+  readonly value: number;
 }
 
-/** Sums of every sample per metric name on the page. */
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
+const FLOAT = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)$/i;
+const TIMESTAMP = /^-?\d+$/;
+const UNESCAPE: Readonly<Record<string, string>> = { '\\': '\\', '"': '"', n: '\n' };
+
+/** A sample line of the page, or undefined for a comment, a blank line or anything malformed. */
+export function parseSampleLine(line: string): Sample | undefined {
+  let rest = line.trim();
+  if (rest === '' || rest.startsWith('#')) return undefined;
+  const name = NAME.exec(rest)?.[0];
+  if (name === undefined) return undefined;
+  rest = rest.slice(name.length);
+  const labels: [string, string][] = [];
+  if (rest.startsWith('{')) {
+    rest = rest.slice(1).trimStart();
+    while (!rest.startsWith('}')) {
+      const label = LABEL_NAME.exec(rest)?.[0];
+      if (label === undefined) return undefined;
+      rest = rest.slice(label.length).trimStart();
+      if (!rest.startsWith('=')) return undefined;
+      rest = rest.slice(1).trimStart();
+      if (!rest.startsWith('"')) return undefined;
+      let value = '';
+      let i = 1;
+      for (; i < rest.length && rest[i] !== '"'; i++) {
+        // Unknown escapes are kept as written, as Prometheus itself does.
+        if (rest[i] === '\\' && i + 1 < rest.length) value += UNESCAPE[rest[++i]!] ?? `\\${rest[i]}`;
+        else value += rest[i];
+      }
+      if (i >= rest.length) return undefined;
+      labels.push([label, value]);
+      rest = rest.slice(i + 1).trimStart();
+      if (rest.startsWith(',')) rest = rest.slice(1).trimStart();
+      else if (!rest.startsWith('}')) return undefined;
+    }
+    rest = rest.slice(1);
+  }
+  if (!/^[ \t]/.test(rest)) return undefined;
+  // Value, optional timestamp, and (OpenMetrics) an optional exemplar after `#`.
+  const [value, timestamp, ...more] = rest.split('#', 1)[0]!.trim().split(/[ \t]+/);
+  if (value === undefined || !FLOAT.test(value) || more.length > 0) return undefined;
+  if (timestamp !== undefined && !TIMESTAMP.test(timestamp)) return undefined;
+  const lower = value.toLowerCase().replace(/^\+/, '');
+  const number = lower.endsWith('nan') ? NaN : lower.startsWith('inf') ? Infinity : lower.startsWith('-inf') ? -Infinity : Number(value);
+  return { name, labels, value: number };
+}
+
+/** Sums of the finite, non-negative samples of each metric name on the page. */
 export function sampleSums(text: string): Map<string, number> {
   const sums = new Map<string, number>();
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = SAMPLE.exec(line);
-    if (!m) continue;
-    const value = sampleValue(m[2]!);
-    if (!Number.isFinite(value)) continue;
-    sums.set(m[1]!, (sums.get(m[1]!) ?? 0) + value);
+  for (const line of text.split('\n')) {
+    const s = parseSampleLine(line);
+    if (s && Number.isFinite(s.value) && s.value >= 0) sums.set(s.name, (sums.get(s.name) ?? 0) + s.value);
   }
   return sums;
 }
@@ -57,14 +103,16 @@ export function parseTokenCounters(text: string): TokenCounters | undefined {
 
 /** The page a vLLM engine would show for these totals (the simulated serving pods render it). */
 export function vllmMetricsPage(model: string, promptTokensTotal: number, generationTokensTotal: number): string {
-  const labels = `{engine="0",model_name="${model.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"}`;
+  // prometheus_client prints floats; an integer as `12.0`.
+  const value = (n: number) => (Number.isInteger(n) ? `${n}.0` : String(n));
+  const labels = `{engine="0",model_name="${model.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"}`;
   return [
     '# HELP vllm:prompt_tokens_total Number of prefill tokens processed.',
     '# TYPE vllm:prompt_tokens_total counter',
-    `vllm:prompt_tokens_total${labels} ${promptTokensTotal}.0`,
+    `vllm:prompt_tokens_total${labels} ${value(promptTokensTotal)}`,
     '# HELP vllm:generation_tokens_total Number of generation tokens processed.',
     '# TYPE vllm:generation_tokens_total counter',
-    `vllm:generation_tokens_total${labels} ${generationTokensTotal}.0`,
+    `vllm:generation_tokens_total${labels} ${value(generationTokensTotal)}`,
     '',
   ].join('\n');
 }

@@ -181,7 +181,7 @@ export const BUILTIN_DEVICE_PROFILES: readonly BuiltinDeviceProfile[] = [
     tdpWatts: '350',
     stdTokensPerSec: '500',
     resourceName: 'hygon.com/dcu',
-    aliases: ['K100', 'DCU-K100'],
+    aliases: ['K100', 'DCU-K100', 'K100_AI'],
   },
 
   // Kunlunxin (Baidu).

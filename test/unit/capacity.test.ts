@@ -305,7 +305,7 @@ describe('builtin catalog', () => {
     ['Huawei-Ascend-310P-24GB', 'huawei', 'huawei.com/Ascend310P', ['Ascend310P', 'huawei-Ascend310P']],
     ['Cambricon-MLU370-X8-48GB', 'cambricon', 'cambricon.com/mlu', ['MLU370-X8', 'MLU370']],
     ['Cambricon-MLU590-80GB', 'cambricon', 'cambricon.com/mlu', ['MLU590']],
-    ['Hygon-DCU-K100-64GB', 'hygon', 'hygon.com/dcu', ['K100', 'DCU-K100']],
+    ['Hygon-DCU-K100-64GB', 'hygon', 'hygon.com/dcu', ['K100', 'DCU-K100', 'K100_AI']],
     ['Kunlunxin-P800-96GB', 'kunlunxin', 'kunlunxin.com/xpu', ['P800']],
     ['MetaX-C500-64GB', 'metax', 'metax-tech.com/gpu', ['C500', 'MXC500']],
     ['Iluvatar-BI-V150-64GB', 'iluvatar', 'iluvatar.ai/gpu', ['BI-V150']],

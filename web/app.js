@@ -185,7 +185,9 @@ async function dashboard() {
 }
 
 async function clusters() {
-  const list = await all('/api/v1/clusters');
+  const [list, work] = await Promise.all([all('/api/v1/clusters'), all('/api/v1/workloads')]);
+  const placements = new Map();
+  for (const w of work) for (const p of w.placements) if (p.state === 'placed' || p.state === 'running') placements.set(p.clusterId, [...(placements.get(p.clusterId) ?? []), `${w.name} (${p.replicas}×${p.devicesPerReplica} ${p.deviceModel})`]);
   const register = form('register-cluster', [field(t('name'), input('name', { required: true })), field(t('region'), input('region', { required: true }))], t('register'), async (v, status) => {
     const c = await api('POST', '/api/v1/clusters', { name: v.name, region: v.region });
     status.replaceChildren(h('p', {}, `${c.name}: ${t('agentToken')}`), secret(c.agentToken));
@@ -194,9 +196,9 @@ async function clusters() {
   const hold = async (c) => { await api('POST', `/api/v1/clusters/${c.id}/${c.cordoned ? 'uncordon' : 'cordon'}`); render(); };
   return [
     register,
-    table([t('name'), t('region'), t('state'), t('lastHeartbeat'), t('inventory'), t('unprofiled'), num(t('free')), t('actions')], list.map((c) => [
+    table([t('name'), t('region'), t('state'), t('lastHeartbeat'), t('inventory'), t('unprofiled'), t('placementsOn'), num(t('free')), t('actions')], list.map((c) => [
       c.name, c.region, h('span', { 'data-cluster-state': c.name }, c.state), i18n.date(c.lastHeartbeatAt),
-      c.inventory.map((d) => `${d.deviceModel}: ${d.healthy}/${d.total}`).join(', '), c.unprofiledDevices.join(', '),
+      c.inventory.map((d) => `${d.deviceModel}: ${d.healthy}/${d.total}`).join(', '), c.unprofiledDevices.join(', '), (placements.get(c.id) ?? []).join(', '),
       i18n.num(c.capacity.freeStdPerMin),
       h('button', { type: 'button', class: 'secondary', 'data-cordon': c.name, onclick: () => hold(c) }, c.cordoned ? t('uncordon') : t('cordon')),
     ])),
@@ -317,10 +319,23 @@ function showInvoice(inv, button) {
   box.querySelector('h2').focus();
 }
 
+/** A decimal money string as whole fen (an exact integer), and back: charts plot fen, labels show yuan. */
+const fen = (s) => { const [i, f = ''] = String(s).split('.'); return Number(BigInt(i) * 100n + BigInt((f + '00').slice(0, 2)) * (String(s).startsWith('-') ? -1n : 1n)); };
+const yuan = (n) => { const v = BigInt(Math.round(n)); const a = v < 0n ? -v : v; return `${v < 0n ? '-' : ''}${a / 100n}.${String(a % 100n).padStart(2, '0')}`; };
+
 async function billingConsole() {
   const [usage, invoices] = await Promise.all([api('GET', '/api/v1/usage'), all('/api/v1/invoices')]);
+  const billed = new Map();
+  for (const inv of invoices) billed.set(inv.period, (billed.get(inv.period) ?? 0) + fen(inv.total));
+  const periods = [...billed.keys()].sort();
+  const el = h('div', { class: 'chart', role: 'img', 'aria-label': t('billed') });
+  setTimeout(() => chart(el, {
+    tooltip: { trigger: 'axis', valueFormatter: (v) => i18n.money(yuan(v)) }, xAxis: { type: 'category', data: periods },
+    yAxis: { type: 'value', axisLabel: { formatter: (v) => i18n.money(yuan(v)) } }, series: [{ name: t('billed'), type: 'bar', data: periods.map((p) => billed.get(p)) }],
+  }));
   return [
     ...usageCharts(usage),
+    h('h2', {}, t('billed')), el,
     h('h2', {}, t('invoices')),
     form('close-period', [field(t('period'), input('period', { required: true, placeholder: '2026-10', pattern: '\\d{4}-\\d{2}' }))], t('close'), async (v) => {
       await api('POST', '/api/v1/billing/close', { period: v.period });

@@ -18,7 +18,7 @@ const TEXTS = {
     preview: 'Preview placement', wouldPlace: 'Would be placed on:', wouldWait: 'Would wait: ', rescale: 'Rescale', delete: 'Delete',
     period: 'Period', close: 'Close period', amount: 'Amount', number: 'Number', view: 'View', download: 'Download CSV', std: 'Std tokens', input: 'Input tokens', output: 'Output tokens',
     byDay: 'By day', byModel: 'By model', costSoFar: 'This period so far', monthly: 'Monthly budget (¥)', thresholds: 'Alert at (% , comma-separated)', save: 'Save',
-    noData: 'Nothing yet.', budgetAlert: 'Budget crossed', clusterDown: 'Cluster not ready', unprofiledAlert: 'Unprofiled devices', lines: 'Lines', total2: 'Total',
+    noData: 'Nothing yet.', placementsOn: 'Placements', billed: 'Billed by period', budgetAlert: 'Budget crossed', clusterDown: 'Cluster not ready', unprofiledAlert: 'Unprofiled devices', lines: 'Lines', total2: 'Total',
   },
   'zh-CN': {
     console: '运营控制台', portal: '租户门户', signIn: '登录', signOut: '退出', username: '用户名', password: '密码',
@@ -38,7 +38,7 @@ const TEXTS = {
     preview: '预览放置', wouldPlace: '将放置于：', wouldWait: '将等待：', rescale: '调整规模', delete: '删除',
     period: '账期', close: '结算账期', amount: '金额', number: '编号', view: '查看', download: '下载 CSV', std: '标准 token', input: '输入 token', output: '输出 token',
     byDay: '按日', byModel: '按模型', costSoFar: '本期至今费用', monthly: '月度预算（¥）', thresholds: '告警阈值（%，逗号分隔）', save: '保存',
-    noData: '暂无数据。', budgetAlert: '超出预算阈值', clusterDown: '集群未就绪', unprofiledAlert: '未建档设备', lines: '明细', total2: '合计',
+    noData: '暂无数据。', placementsOn: '放置', billed: '各账期计费金额', budgetAlert: '超出预算阈值', clusterDown: '集群未就绪', unprofiledAlert: '未建档设备', lines: '明细', total2: '合计',
   },
 };
 

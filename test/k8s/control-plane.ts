@@ -8,7 +8,7 @@
  * TOKENPOOL_K8S_BUILD=1). Certificates are made with openssl in a temporary directory.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,8 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export interface ControlPlane {
   /** A kubeconfig of a `system:masters` user. */
   readonly kubeconfigPath: string;
+  /** The same kubeconfig as YAML text (certificates inline). */
+  readonly kubeconfig: string;
   readonly server: string;
   readonly binDir: string;
   /** Stops kube-apiserver and starts it again on the same port and etcd (clients see it go away). */
@@ -32,9 +34,23 @@ export interface ControlPlane {
 }
 
 const children = new Set<ChildProcess>();
-process.once('exit', () => {
+const tempDirs = new Set<string>();
+const killChildren = () => {
   for (const c of children) c.kill('SIGKILL');
-});
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+};
+process.once('exit', killChildren);
+// A signal ends Node without 'exit': kill the children, then let the signal do what it would have.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  const onSignal = () => {
+    killChildren();
+    if (process.listenerCount(sig) === 1) {
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig);
+    }
+  };
+  process.on(sig, onSignal);
+}
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -123,11 +139,20 @@ function get(url: string, dir: string): Promise<{ status: number; body: string }
 
 export async function startControlPlane(opts: { withControllerManager?: boolean } = {}): Promise<ControlPlane> {
   const binDir = await findAssets();
+  for (const b of ['etcd', 'kube-apiserver', ...(opts.withControllerManager ? ['kube-controller-manager'] : [])]) {
+    try {
+      accessSync(join(binDir, b), constants.X_OK);
+    } catch {
+      throw new Error(`no executable ${b} in ${binDir}`);
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), 'tokenpool-k8s-'));
+  tempDirs.add(dir);
   const started: ChildProcess[] = [];
   const stop = async () => {
     for (const c of started.reverse()) await stopChild(c);
     rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
   };
   try {
     await openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=tokenpool-test-ca');
@@ -151,6 +176,9 @@ export async function startControlPlane(opts: { withControllerManager?: boolean 
       '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${join(dir, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(dir, 'sa.key')}`, '--disable-admission-plugins=ServiceAccount', '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
+      // The `kubernetes` Service cannot have a loopback endpoint: without this the apiserver logs
+      // "unable to sync kubernetes service" every few seconds. Nothing here uses that Service.
+      '--endpoint-reconciler-type=none',
     ];
     let apiserver = start(join(binDir, 'kube-apiserver'), apiserverArgs, join(dir, 'kube-apiserver.log'));
     started.push(apiserver);
@@ -166,7 +194,8 @@ export async function startControlPlane(opts: { withControllerManager?: boolean 
     };
     await apiserverReady();
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
-    writeFileSync(kubeconfigPath, kubeconfigYaml(server, dir, 'admin'));
+    const kubeconfig = kubeconfigYaml(server, dir, 'admin');
+    writeFileSync(kubeconfigPath, kubeconfig);
     if (opts.withControllerManager) {
       started.push(start(join(binDir, 'kube-controller-manager'), [
         `--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--controllers=deployment,replicaset,garbagecollector',
@@ -176,6 +205,7 @@ export async function startControlPlane(opts: { withControllerManager?: boolean 
     let users = 0;
     return {
       kubeconfigPath,
+      kubeconfig,
       server,
       binDir,
       async restartApiServer(downMs = 1_000) {

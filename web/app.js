@@ -400,7 +400,20 @@ async function invoicesPortal() {
 }
 
 async function keys() {
-  const list = await all(`/api/v1/tenants/${session.tenantId}/api-keys`);
+  const [list, users] = await Promise.all([all(`/api/v1/tenants/${session.tenantId}/api-keys`), session.admin ? all('/api/v1/users') : []]);
+  // A tenant admin also makes the tenant's users here.
+  const people = session.admin ? [
+    h('h2', {}, t('newUser')),
+    form('new-user', [
+      field(t('username'), input('username', { required: true, autocomplete: 'off' })),
+      field(t('password'), input('password', { type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })),
+      field(t('admin'), input('admin', { type: 'checkbox', value: 'yes' })),
+    ], t('create'), async (v) => {
+      await api('POST', '/api/v1/users', { username: v.username, password: v.password, kind: 'tenant', tenantId: session.tenantId, admin: v.admin === 'yes' });
+      setTimeout(render, 600);
+    }),
+    table([t('username'), t('admin'), t('created')], users.map((u) => [u.username, u.admin ? '✓' : '', i18n.date(u.createdAt)])),
+  ] : [];
   return [
     form('new-key', [], t('newKey'), async (_v, status) => {
       status.replaceChildren(secret((await api('POST', `/api/v1/tenants/${session.tenantId}/api-keys`)).key));
@@ -410,6 +423,7 @@ async function keys() {
       k.prefix, i18n.date(k.createdAt), i18n.date(k.revokedAt),
       k.revokedAt ? '' : h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('DELETE', `/api/v1/api-keys/${k.id}`); render(); } }, t('revoke')),
     ])),
+    ...people,
   ];
 }
 

@@ -192,6 +192,23 @@ describe('console and portal in Chromium', function () {
     await shot(tenantPage, 'portal-invoices');
   });
 
+  it('lets a tenant admin make a user, who signs in with a password', async () => {
+    await tenantPage.goto(`${p.baseUrl}/portal/#/keys`);
+    await view(tenantPage, 'keys');
+    await tenantPage.fill('form[data-form="new-user"] input[name="username"]', 'liu@panyu');
+    await tenantPage.fill('form[data-form="new-user"] input[name="password"]', 'a long passphrase');
+    await tenantPage.click('form[data-form="new-user"] button[type="submit"]');
+    await tenantPage.waitForSelector('form[data-form="new-user"] .ok');
+    const liu = await newPage();
+    await liu.goto(`${p.baseUrl}/portal/`);
+    await view(liu, 'sign-in');
+    await liu.fill('input[name="username"]', 'liu@panyu');
+    await liu.fill('input[name="password"]', 'a long passphrase');
+    await liu.click('form[data-form="password"] button[type="submit"]');
+    await view(liu, 'workloads');
+    expect(await liu.textContent('[data-workload-state="leak-detector"]')).to.equal('placed');
+  });
+
   it('switches the language, and defaults to the browser’s', async () => {
     await page.goto(`${p.baseUrl}/console/#/dashboard`);
     await view(page, 'dashboard');

@@ -280,7 +280,7 @@ function usageCharts(usage) {
   const daily = h('div', { class: 'chart', role: 'img', 'aria-label': t('byDay') });
   const models = h('div', { class: 'chart', role: 'img', 'aria-label': t('byModel') });
   setTimeout(() => {
-    chart(daily, { legend: {}, xAxis: { type: 'category', data: usage.byDay.map((d) => d.day) }, yAxis: { type: 'value' },
+    chart(daily, { legend: { top: 0 }, xAxis: { type: 'category', data: usage.byDay.map((d) => d.day) }, yAxis: { type: 'value' },
       series: [{ name: t('input'), type: 'bar', stack: 'x', data: usage.byDay.map((d) => d.inputTokens) }, { name: t('output'), type: 'bar', stack: 'x', data: usage.byDay.map((d) => d.outputTokens) }] });
     chart(models, { tooltip: { trigger: 'item' }, series: [{ type: 'pie', radius: '60%', data: usage.byModel.map((m) => ({ name: m.model, value: Number(m.stdTokens) })) }] });
   });

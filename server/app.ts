@@ -35,7 +35,7 @@ import { TenantsService } from './services/tenants.service.js';
 import { WorkloadsService } from './services/workloads.service.js';
 import { WorkloadsRepository } from './repositories/workloads.repository.js';
 import { workloadRoutes } from './http/workloads.routes.js';
-import { AdvisoryLockElector, alwaysLeader, type LeaderElector } from './scheduling/leader.js';
+import { AdvisoryLockElector, alwaysLeader, WAKE_CHANNEL, type LeaderElector } from './scheduling/leader.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { PlansRepository } from './repositories/plans.repository.js';
 import { PlansService } from './services/plans.service.js';
@@ -118,7 +118,27 @@ export async function createApp(deps: AppDeps): Promise<App> {
     },
   });
 
+  // A replica that does not lead asks the leader for a cycle by NOTIFY; at most one in flight,
+  // and one more for whatever happened meanwhile.
+  let waking: Promise<void> | undefined;
+  let wakeAgain = false;
+  const wakeLeader = (): void => {
+    if (database.kind !== 'postgres') return;
+    if (waking) {
+      wakeAgain = true;
+      return;
+    }
+    waking = sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(db).then(() => undefined, (err: unknown) => log.warn('could not wake the scheduler leader', { error: String(err) }))
+      .finally(() => {
+        waking = undefined;
+        if (wakeAgain) {
+          wakeAgain = false;
+          wakeLeader();
+        }
+      });
+  };
   const scheduler = new Scheduler({
+    wakeLeader,
     clusters: clustersRepo, catalog: catalogRepo, tenants: tenantsRepo, workloads: workloadsRepo, plans: plansRepo, tenantsRepo,
     ttlMs, halfLifeMs: config.fairShareHalfLifeSeconds * 1000, clock, log, leader, registry: metrics.registry,
     exhausted: (known) => billing.exhaustedTenants(known),

@@ -17,10 +17,15 @@ export interface LeaderElector {
   stop(): Promise<void>;
   /** Called with the new value whenever leadership is gained or lost. */
   onChange(listener: (leader: boolean) => void): void;
+  /** Called on the leader when another replica asks for a cycle (see WAKE_CHANNEL). */
+  onWake(listener: () => void): void;
 }
 
+/** The channel on which replicas that do not lead ask the leader for a cycle (NOTIFY). */
+export const WAKE_CHANNEL = 'tokenpool_schedule';
+
 export function alwaysLeader(): LeaderElector {
-  return { isLeader: () => true, check: async () => {}, start: () => {}, stop: async () => {}, onChange: (l) => l(true) };
+  return { isLeader: () => true, check: async () => {}, start: () => {}, stop: async () => {}, onChange: (l) => l(true), onWake: () => {} };
 }
 
 export class AdvisoryLockElector implements LeaderElector {
@@ -30,6 +35,7 @@ export class AdvisoryLockElector implements LeaderElector {
   private busy: Promise<void> | undefined;
   private stopped = false;
   private readonly listeners: ((leader: boolean) => void)[] = [];
+  private readonly wakeListeners: (() => void)[] = [];
 
   constructor(
     private readonly url: string,
@@ -43,6 +49,10 @@ export class AdvisoryLockElector implements LeaderElector {
 
   onChange(listener: (leader: boolean) => void): void {
     this.listeners.push(listener);
+  }
+
+  onWake(listener: () => void): void {
+    this.wakeListeners.push(listener);
   }
 
   start(): void {
@@ -62,7 +72,12 @@ export class AdvisoryLockElector implements LeaderElector {
       if (!this.client) {
         const client = new pg.Client({ connectionString: this.url, application_name: 'tokenpool-leader' });
         client.on('error', () => this.lose('connection error'));
+        // Events on other replicas (a workload created there, say) arrive here as notifications.
+        client.on('notification', () => {
+          if (this.leader) for (const l of this.wakeListeners) l();
+        });
         await client.connect();
+        await client.query(`LISTEN ${WAKE_CHANNEL}`);
         this.client = client;
       }
       if (this.leader) {

@@ -24,6 +24,8 @@ export interface SchedulerOptions extends SnapshotSources {
   readonly log: Logger;
   readonly leader: LeaderElector;
   readonly registry: Registry;
+  /** Asks the leading replica for a cycle, when this one does not lead (PostgreSQL NOTIFY). */
+  readonly wakeLeader?: () => void;
   /** Periodic tick; default 2 s. */
   readonly tickMs?: number;
   /**
@@ -95,14 +97,15 @@ export class Scheduler {
 
   start(): void {
     this.stopped = false;
-    this.timer = setInterval(() => this.trigger(), this.opts.tickMs ?? 2000);
+    this.timer = setInterval(() => this.soon(), this.opts.tickMs ?? 2000);
     this.timer.unref();
     this.opts.leader.onChange((leader) => {
       // Another replica may have placed workloads while this one did not lead.
       this.active.forget();
-      if (leader) this.trigger();
+      if (leader) this.soon();
     });
-    this.trigger();
+    this.opts.leader.onWake(() => this.soon());
+    this.soon();
   }
 
   async stop(): Promise<void> {
@@ -112,8 +115,20 @@ export class Scheduler {
     await this.running;
   }
 
-  /** Asks for a cycle soon; calls while one runs coalesce into one more. */
+  /**
+   * Something happened that a cycle should see (a workload created, changed or deleted; inventory
+   * or cluster state changed): a cycle soon here if this replica leads, else the leader is asked.
+   */
   trigger(): void {
+    if (!this.opts.leader.isLeader()) {
+      this.opts.wakeLeader?.();
+      return;
+    }
+    this.soon();
+  }
+
+  /** Asks for a cycle soon; calls while one runs coalesce into one more. */
+  private soon(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
@@ -139,7 +154,7 @@ export class Scheduler {
         this.running = undefined;
         if (this.again && !this.stopped) {
           this.again = false;
-          this.trigger();
+          this.soon();
         }
       });
   }

@@ -161,6 +161,22 @@ if (DATABASE_KINDS.includes('postgres')) {
         await a.leader.check();
         expect(a.leader.isLeader()).to.equal(false);
         expect(await a.scheduler.runCycle()).to.equal(undefined);
+
+        // A workload created on the replica that does not lead is placed by the leader's loop at
+        // once (woken through PostgreSQL), not at its next periodic tick.
+        b.scheduler.start();
+        await new Promise((r) => setTimeout(r, 300));
+        await b.scheduler.idle();
+        const t = await a.context.services.tenants.create({ name: 'Huadu Airport', kind: 'enterprise' });
+        const created = performance.now();
+        const w = await a.context.services.workloads.create({ kind: 'operator', name: 'admin' },
+          { name: 'woken', kind: 'service', model: 'qwen2.5-7b-instruct', tokensPerMin: 10_000, priority: 'normal', ha: false, tenantId: t.id }, undefined);
+        for (;;) {
+          const row = await one.db.selectFrom('workloads').select('state').where('id', '=', w.id).executeTakeFirstOrThrow();
+          if (row.state === 'placed') break;
+          expect(performance.now() - created, 'placed before the 2 s tick').to.be.below(1500);
+          await new Promise((r) => setTimeout(r, 20));
+        }
       } finally {
         await a.stop();
         await b.stop();

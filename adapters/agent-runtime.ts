@@ -1,6 +1,6 @@
 /**
  * The cluster agent as a running thing: the Kubernetes backend, the heartbeat loop, the usage
- * reporter and the agent's own `/healthz` and `/metrics`. `adapters/cluster-agent.ts` runs it as
+ * reporter and the agent's own `/healthz`, `/readyz` and `/metrics`. `adapters/cluster-agent.ts` runs it as
  * a program; tests start it in-process against a real API server.
  */
 import { createServer, type Server } from 'node:http';
@@ -108,13 +108,15 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   stat('tokenpool_agent_usage_events_duplicate_total', 'Usage events the platform had seen before', () => reporter?.stats.duplicates ?? 0);
   stat('tokenpool_agent_usage_events_queued', 'Usage events waiting to be sent', () => reporter?.queued ?? 0, 'gauge');
 
-  // Healthy while heartbeats succeed, or fail for less than three intervals in a row.
-  const healthy = () => agent.running && agent.stats.consecutiveFailures < 3;
+  // Live while the loop runs: an unreachable platform is not cured by a restart, and a restart
+  // would drop the usage waiting to be sent. Ready while heartbeats succeed, or have failed fewer
+  // than three times in a row.
+  const status = (ok: boolean) => ({ status: ok ? 'ok' : 'failing', consecutiveFailures: agent.stats.consecutiveFailures, lastError: agent.stats.lastError });
   const server: Server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const ok = healthy();
+    if (req.url === '/healthz' || req.url === '/readyz') {
+      const ok = req.url === '/healthz' ? agent.running : agent.running && agent.stats.consecutiveFailures < 3;
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'failing', lastError: agent.stats.lastError }));
+      res.end(JSON.stringify(status(ok)));
     } else if (req.url === '/metrics') {
       registry.metrics().then((text) => {
         res.writeHead(200, { 'content-type': registry.contentType });

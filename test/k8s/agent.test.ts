@@ -232,6 +232,8 @@ describe('cluster agent on a real kube-apiserver', function () {
 
     const health = await fetch(`${runtime.url}/healthz`);
     expect(health.status).to.equal(200);
+    const ready = await fetch(`${runtime.url}/readyz`);
+    expect([ready.status, ((await ready.json()) as { consecutiveFailures: number }).consecutiveFailures]).to.deep.equal([200, 0]);
     const metrics = await (await fetch(`${runtime.url}/metrics`)).text();
     expect(metrics).to.match(/^tokenpool_agent_heartbeats_ok_total [1-9]/m);
   });
@@ -245,6 +247,19 @@ describe('cluster agent on a real kube-apiserver', function () {
       const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
       return c.inventory.find((i: { deviceModel: string }) => i.deviceModel === H100);
     }, (h100) => h100?.total === 32 && h100?.healthy === 23, 60_000);
+  });
+
+  it('stays live but not ready while the platform cannot be reached', async () => {
+    const lonely = await startAgentRuntime(loadAgentConfig({
+      TOKENPOOL_URL: 'http://127.0.0.1:1', TOKENPOOL_AGENT_TOKEN: cluster.agentToken, KUBECONFIG: agentKubeconfig,
+      TOKENPOOL_AGENT_PORT: '0', TOKENPOOL_HEARTBEAT_SECONDS: '1',
+    }), { processMetrics: false });
+    try {
+      await until('readiness lost', async () => (await fetch(`${lonely.url}/readyz`)).status, (s) => s === 503, 30_000);
+      expect((await fetch(`${lonely.url}/healthz`)).status).to.equal(200);
+    } finally {
+      await lonely.stop();
+    }
   });
 
   let workloadId: string;

@@ -9,7 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { ClusterAgent, type AgentLog } from './agent.js';
 import type { AgentConfig } from './agent-config.js';
-import { KubernetesBackend } from './kubernetes/backend.js';
+import { errorText, KubernetesBackend } from './kubernetes/backend.js';
 import { PlatformClient, PlatformError, type HeartbeatRequest } from './platform-client.js';
 import { UsageReporter } from './usage-reporter.js';
 
@@ -60,7 +60,8 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     kubeConfig: kc,
     namespace: config.namespace,
     serving: { image: config.servingImage, images: config.servingImages, port: config.servingPort },
-    profiles: async () => (profiles ??= await platform.deviceProfiles()),
+    // The backend keeps what this answers; the profiles read at start are used if there are any.
+    profiles: async () => profiles ?? platform.deviceProfiles(),
     log,
   });
   try {
@@ -68,7 +69,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     await withDeadline(backend.start(), 30_000, 'starting the informers');
   } catch (err) {
     await backend.stop().catch(() => {});
-    throw new AgentStartError(`the Kubernetes API at ${kc.getCurrentCluster()?.server ?? '(no server)'} did not serve the agent: ${describe(err)}`);
+    throw new AgentStartError(`the Kubernetes API at ${kc.getCurrentCluster()?.server ?? '(no server)'} did not serve the agent: ${errorText(err)}`);
   }
 
   // The usage reporter's event ids begin with the cluster id the platform answers with.
@@ -159,9 +160,4 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     p.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took more than ${ms / 1000} s`)), ms))),
   ]);
-}
-
-function describe(err: unknown): string {
-  if (err && typeof err === 'object' && 'code' in err && 'body' in err) return `${(err as { code: unknown }).code} ${String((err as { body: unknown }).body).slice(0, 200)}`;
-  return err instanceof Error ? err.message : String(err);
 }

@@ -229,7 +229,8 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   }
 }
 
-function errorText(err: unknown): string {
+/** A Kubernetes API failure (its status and body) or any other error, in one line. */
+export function errorText(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && 'body' in err) {
     const body = (err as { body: unknown }).body;
     return `${(err as { code: unknown }).code} ${typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body)?.slice(0, 300)}`;

@@ -10,7 +10,7 @@ import type { Principal } from '../auth/authenticate.js';
 import { hashToken, newId, newToken } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
-import type { AccountsRepository, UserRow } from '../repositories/accounts.repository.js';
+import type { AccountsRepository, SessionRow, UserRow } from '../repositories/accounts.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 
@@ -56,6 +56,23 @@ function toUser(r: UserRow): User {
 }
 
 export const SESSION_TTL_MS = 12 * 3600_000;
+
+/** Who a session is for, as its row records it. */
+type SessionOwner = Pick<SessionRow, 'kind' | 'name' | 'user_id' | 'tenant_id' | 'api_key_id' | 'tenant_admin'>;
+
+function principalOf(s: SessionRow): Principal {
+  const ids = { ...(s.user_id ? { userId: s.user_id } : {}), ...(s.api_key_id ? { apiKeyId: s.api_key_id } : {}) };
+  return s.kind === 'operator'
+    ? { kind: 'operator', name: s.name, ...ids }
+    : { kind: 'tenant', tenantId: s.tenant_id!, name: s.name, admin: s.tenant_admin, ...ids };
+}
+
+function viewOf(s: SessionRow): SessionView {
+  return {
+    kind: s.kind as SessionView['kind'], name: s.name, tenantId: s.tenant_id, admin: s.kind === 'operator' || s.tenant_admin,
+    csrfToken: s.csrf_token, expiresAt: s.expires_at.toISOString(),
+  };
+}
 const FREE_FAILURES = 5;
 const MAX_LOCK_MS = 300_000;
 
@@ -122,53 +139,36 @@ export class AccountsService {
     const now = this.clock.now();
     const key = 'token' in input ? `token:${hashToken(input.token).slice(0, 16)}` : `user:${input.username.toLowerCase()}`;
     this.throttle.check(key, now.getTime());
-    let principal: Principal | undefined;
-    let userId: string | null = null;
+    let who: SessionOwner | undefined;
     if ('token' in input) {
-      principal = await this.identify(input.token);
-      if (principal && principal.kind !== 'operator' && principal.kind !== 'tenant') principal = undefined;
+      const p = await this.identify(input.token);
+      if (p?.kind === 'operator') who = { kind: 'operator', name: p.name, user_id: null, tenant_id: null, api_key_id: null, tenant_admin: false };
+      // An API key is the tenant's own credential: its session may do what a tenant admin may.
+      else if (p?.kind === 'tenant') who = { kind: 'tenant', name: 'api-key', user_id: null, tenant_id: p.tenantId, api_key_id: p.apiKeyId ?? null, tenant_admin: true };
     } else {
       const user = await this.repo.findUser(input.username);
       const ok = await verifyPassword(input.password, user?.password_hash ?? (await NOBODY));
-      if (user && ok) {
-        userId = user.id;
-        principal = user.kind === 'operator'
-          ? { kind: 'operator', name: user.username, userId: user.id }
-          : { kind: 'tenant', tenantId: user.tenant_id!, userId: user.id, name: user.username, admin: user.admin };
-      }
+      if (user && ok) who = { kind: user.kind, name: user.username, user_id: user.id, tenant_id: user.tenant_id, api_key_id: null, tenant_admin: user.admin };
     }
-    if (!principal) {
+    if (!who) {
       this.throttle.failed(key, now.getTime());
       throw new AppError('unauthorized', 'token' in input ? 'The token is not valid.' : 'Wrong username or password.');
     }
     this.throttle.succeeded(key);
-    if (principal.kind !== 'operator' && principal.kind !== 'tenant') throw new AppError('unauthorized', 'The token is not valid.');
     const cookie = newToken('tp_sess_');
-    const csrf = randomBytes(24).toString('base64url');
-    const expires = new Date(now.getTime() + SESSION_TTL_MS);
-    const name = principal.kind === 'operator' ? principal.name : (principal as { name?: string }).name ?? 'api-key';
-    await this.repo.insertSession({
-      id_hash: hashToken(cookie), kind: principal.kind, name, user_id: userId,
-      tenant_id: principal.kind === 'tenant' ? principal.tenantId : null,
-      api_key_id: principal.kind === 'tenant' ? principal.apiKeyId ?? null : null,
-      tenant_admin: principal.kind === 'tenant' ? (principal.admin ?? principal.apiKeyId !== undefined) : false,
-      csrf_token: csrf, created_at: now, expires_at: expires,
-    });
+    const row: SessionRow = {
+      ...who, id_hash: hashToken(cookie), csrf_token: randomBytes(24).toString('base64url'),
+      created_at: now, expires_at: new Date(now.getTime() + SESSION_TTL_MS),
+    };
+    await this.repo.insertSession(row);
     await this.repo.deleteExpiredSessions(now);
-    return { cookie, session: { kind: principal.kind, name, tenantId: principal.kind === 'tenant' ? principal.tenantId : null, admin: principal.kind === 'operator' || (principal.kind === 'tenant' && (principal.admin ?? principal.apiKeyId !== undefined)), csrfToken: csrf, expiresAt: expires.toISOString() } };
+    return { cookie, session: viewOf(row) };
   }
 
   /** The session behind a cookie value, as the authenticator needs it. */
   async sessionOf(idHash: string): Promise<{ principal: Principal; csrfToken: string; view: SessionView } | undefined> {
     const s = await this.repo.findSession(idHash, this.clock.now());
-    if (!s) return undefined;
-    const principal: Principal = s.kind === 'operator'
-      ? { kind: 'operator', name: s.name, ...(s.user_id ? { userId: s.user_id } : {}) }
-      : { kind: 'tenant', tenantId: s.tenant_id!, name: s.name, admin: s.tenant_admin, ...(s.user_id ? { userId: s.user_id } : {}), ...(s.api_key_id ? { apiKeyId: s.api_key_id } : {}) };
-    return {
-      principal, csrfToken: s.csrf_token,
-      view: { kind: s.kind as SessionView['kind'], name: s.name, tenantId: s.tenant_id, admin: s.kind === 'operator' || s.tenant_admin, csrfToken: s.csrf_token, expiresAt: s.expires_at.toISOString() },
-    };
+    return s && { principal: principalOf(s), csrfToken: s.csrf_token, view: viewOf(s) };
   }
 
   async signOut(idHash: string): Promise<void> {

@@ -13,6 +13,7 @@
  * holds 180,000 standard tokens per minute.
  */
 import { expect } from 'chai';
+import { seededRandom } from '../unit/scheduler/builders.js';
 import { until } from '../until.js';
 import { describeOnDatabases, type TestPlatform } from './harness.js';
 
@@ -489,30 +490,24 @@ describeOnDatabases(
       await p.app.scheduler.runCycle();
       await remove(p, a, history);
 
-      // 1. At once: A asks first, but its past use (0.72) exceeds what B reaches after three
-      //    devices (0.54): B gets all four.
-      let round = await contend('now', 4);
-      await p.app.scheduler.runCycle();
-      expect({ a: await placedCount(a, round.a), b: await placedCount(b, round.b) }).to.deep.equal({ a: 0, b: 4 });
-      await remove(p, a, round.a);
-      await remove(p, b, round.b);
-
-      // 2. 1.5 half-lives later A's past use is ≈ 254,000 (0.25): B takes two devices (0 → 0.18
-      //    → 0.36), A one, B the last.
-      p.clock.advance(1.5 * HALF_LIFE_MS);
-      round = await contend('later', 4);
-      await p.app.scheduler.runCycle();
-      expect({ a: await placedCount(a, round.a), b: await placedCount(b, round.b) }).to.deep.equal({ a: 1, b: 3 });
-      await remove(p, a, round.a);
-      await remove(p, b, round.b);
-
-      // 3. 5 more half-lives: ≈ 7,900 (0.008), next to nothing: the tenants alternate, two each.
-      p.clock.advance(5 * HALF_LIFE_MS);
-      round = await contend('much-later', 4);
-      await p.app.scheduler.runCycle();
-      expect({ a: await placedCount(a, round.a), b: await placedCount(b, round.b) }).to.deep.equal({ a: 2, b: 2 });
-      await remove(p, a, round.a);
-      await remove(p, b, round.b);
+      const rounds = [
+        // 1. At once: A asks first, but its past use (0.72) exceeds what B reaches after three
+        //    devices (0.54): B gets all four.
+        { halfLivesLater: 0, label: 'now', placed: { a: 0, b: 4 } },
+        // 2. 1.5 half-lives later A's past use is ≈ 254,000 (0.25): B takes two devices (0 → 0.18
+        //    → 0.36), A one, B the last.
+        { halfLivesLater: 1.5, label: 'later', placed: { a: 1, b: 3 } },
+        // 3. 5 more half-lives: ≈ 7,900 (0.008), next to nothing: the tenants alternate, two each.
+        { halfLivesLater: 5, label: 'much-later', placed: { a: 2, b: 2 } },
+      ];
+      for (const r of rounds) {
+        p.clock.advance(r.halfLivesLater * HALF_LIFE_MS);
+        const round = await contend(r.label, 4);
+        await p.app.scheduler.runCycle();
+        expect({ a: await placedCount(a, round.a), b: await placedCount(b, round.b) }, r.label).to.deep.equal(r.placed);
+        await remove(p, a, round.a);
+        await remove(p, b, round.b);
+      }
     });
   },
   { TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS: '10', TOKENPOOL_CLUSTER_TTL_SECONDS: '3600' },
@@ -682,18 +677,6 @@ describeOnDatabases('scheduling rules: the placement epoch', (platform) => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failing sequence can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describeOnDatabases('scheduling rules: never overcommitted (seeded random run)', (platform) => {
   const SEED = Number(process.env.SCHEDULING_RULES_SEED ?? 20261020);
   const STEPS = 220;
@@ -702,7 +685,7 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
     this.timeout(60_000);
     const p = platform();
     const db = p.app.context.database.db;
-    const rand = prng(SEED);
+    const rand = seededRandom(SEED);
     const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
     const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
 

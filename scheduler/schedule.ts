@@ -54,7 +54,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
 
   // 1. Snapshot: a working copy of the device counts and tenants' holdings for this cycle.
   const state = buildWorkingState(snapshot);
-  const runtime = new FrameworkRuntime(defaultPlugins(options?.weights), state);
+  const runtime = new FrameworkRuntime(defaultPlugins(options?.weights), state, options?.scorePercentage);
   const preemptor = (options?.preemption ?? true) ? new Preemptor(runtime, state) : null;
 
   // 2. Heads of the queue: by priority, then fair share, then FIFO; shares move as we place.

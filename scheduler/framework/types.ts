@@ -138,6 +138,12 @@ export interface CycleOptions {
   readonly weights?: Partial<ScoreWeights>;
   /** Whether `high` workloads may preempt `normal`/`low` ones (default true). */
   readonly preemption?: boolean;
+  /**
+   * The share of a request shape's candidate slots a round scores at least, as kube-scheduler's
+   * `percentageOfNodesToScore`: 1–100, or 0 (default) to adapt to the city's size. At least 100
+   * candidates are always scored.
+   */
+  readonly scorePercentage?: number;
 }
 
 export interface CycleInput {

@@ -70,6 +70,67 @@ describe('framework runtime', () => {
     }
   });
 
+  describe('how many candidates a round scores (kube-scheduler\'s percentageOfNodesToScore)', () => {
+    const runtime = new FrameworkRuntime(defaultPlugins(), buildWorkingState(aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).build()));
+    const cases: ReadonlyArray<readonly [total: number, scored: number]> = [
+      [1, 1], [100, 100], [101, 100], [1000, 420], [3000, 780], [5000, 500], [100_000, 5000],
+    ];
+    for (const [total, scored] of cases) it(`${total} candidates: at least ${scored}`, () => expect(runtime.candidatesToScore(total)).to.equal(scored));
+    it('a fixed percentage, never below 100', () => {
+      const fixed = (p: number) => new FrameworkRuntime(defaultPlugins(), runtime.state, p);
+      expect(fixed(100).candidatesToScore(3000)).to.equal(3000);
+      expect(fixed(10).candidatesToScore(3000)).to.equal(300);
+      expect(fixed(1).candidatesToScore(3000)).to.equal(100);
+      expect(() => fixed(101)).to.throw(RangeError);
+      expect(() => fixed(0.5)).to.throw(RangeError);
+    });
+
+    // 1,000 clusters of one H100 slot each; 7b needs one device per replica.
+    const city = (devices: (i: number) => number) =>
+      aSnapshot().cluster(...Array.from({ length: 1000 }, (_, i) => aCluster(`c${String(i).padStart(4, '0')}`).slot('H100', h100, devices(i)))).build();
+    const counting = () => {
+      const calls = { score: 0 };
+      const scorer: ScorePlugin = { name: 'count-score', direction: 'higher', score: () => (calls.score++, 0) };
+      return { calls, plugins: { filters: DEFAULT_FILTERS, scorers: [{ plugin: scorer, weight: 1 }] } satisfies PluginSet };
+    };
+
+    it('stops once enough feasible candidates are scored, or scores all when told to', () => {
+      const sampled = counting();
+      const r1 = new FrameworkRuntime(sampled.plugins, buildWorkingState(city(() => 8)));
+      expect(r1.nominate(r1.shapeFor(qwen7b, null), aWorkload('w').build(), 1).ok).to.equal(true);
+      expect(sampled.calls.score).to.equal(420);
+      const all = counting();
+      const r2 = new FrameworkRuntime(all.plugins, buildWorkingState(city(() => 8)), 100);
+      expect(r2.nominate(r2.shapeFor(qwen7b, null), aWorkload('w').build(), 1).ok).to.equal(true);
+      expect(all.calls.score).to.equal(1000);
+    });
+
+    it('keeps looking past the first candidates until their free devices can carry the request', () => {
+      // Every cluster has one free H100: 420 scored candidates carry 420 replicas, not 700.
+      const snapshot = city(() => 1);
+      const replica = 180_000; // one H100 replica of qwen7b (cost factor 1): 3,000 std tokens/s × 60
+      const { decisions } = scheduleCycle({ snapshot, pending: [aWorkload('w').tokensPerMin(700 * replica).build()] });
+      const d = decisions[0]!;
+      expect(d.kind).to.equal('place');
+      expect(d.kind === 'place' && d.placements.reduce((s, p) => s + p.replicas, 0)).to.equal(700);
+      // One more replica than there is: a complete scan, and the shortfall names all that is free.
+      const short = scheduleCycle({ snapshot, pending: [aWorkload('w').tokensPerMin(1001 * replica).build()] }).decisions[0]!;
+      expect(short).to.include({ kind: 'pending', reason: 'capacity' });
+      expect(short.kind === 'pending' && short.message).to.include(`carry ${1000 * replica} tokens/min`);
+    });
+
+    it('the most efficient device wins within the scored candidates, as with every candidate scored', () => {
+      const snapshot = aSnapshot().cluster(
+        ...Array.from({ length: 300 }, (_, i) => aCluster(`c${String(i).padStart(3, '0')}`).slot('910B', ascend910b, 8).slot('H100', h100, 8)),
+      ).build();
+      const pending = [aWorkload('w').model(qwen72b).tokensPerMin(1000).build()];
+      const sampled = scheduleCycle({ snapshot, pending }).decisions[0]!;
+      const whole = scheduleCycle({ snapshot, pending, options: { scorePercentage: 100 } }).decisions[0]!;
+      expect(sampled.kind === 'place' && sampled.placements.map((p) => p.deviceModel)).to.deep.equal(['H100']);
+      expect(whole.kind === 'place' && whole.placements.map((p) => p.deviceModel)).to.deep.equal(['H100']);
+    });
+  });
+
   it('refuses a negative or non-finite weight', () => {
     expect(() => defaultPlugins({ energy: -1 })).to.throw(RangeError);
     expect(() => defaultPlugins({ bestFit: Number.NaN })).to.throw(RangeError);

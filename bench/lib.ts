@@ -87,13 +87,35 @@ export function startServer(databaseUrl: string, env: Record<string, string> = {
   });
 }
 
-export function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+/** A process and its descendants (a multi-process server's primary and workers). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      const children = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim();
+      if (children) out.push(...children.split(/\s+/).map(Number));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
-/** CPU seconds (user + system) used so far by a process. */
-export function cpuSeconds(pid: number): number {
+/** Peak resident memory of a process and its descendants, added up (an upper bound on their peak together). */
+export function peakRssMiB(pid: number): number {
+  let kib = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kib += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return Math.round(kib / 1024);
+}
+
+/** CPU seconds (user + system) used so far by one process; 0 once it is gone. */
+function ownCpuSeconds(pid: number | string): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -102,13 +124,18 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds used so far by a process and its live descendants. */
+export function cpuSeconds(pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + ownCpuSeconds(p), 0);
+}
+
 /** CPU seconds used so far by every process whose command name is `name` (postgres, say). */
 export function cpuSecondsOf(name: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) total += cpuSeconds(Number(entry));
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) total += ownCpuSeconds(entry);
     } catch {
       // gone meanwhile
     }

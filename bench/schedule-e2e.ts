@@ -1,5 +1,6 @@
 /**
- * End-to-end scheduling benchmark on PostgreSQL: the compiled server as a child process, 1,000
+ * End-to-end scheduling benchmark on PostgreSQL: the compiled server as a child process (one worker
+ * per CPU; BENCH_WORKERS=1 for a single process), 1,000
  * clusters heartbeating every 10 s through the HTTP API, 10,000 workloads submitted over HTTP by
  * 16 concurrent clients; measures the time from the first submission to the last placement.
  * Then fills the queue to 100,000 workloads and reads the server's peak RSS.
@@ -15,6 +16,8 @@ const TOTAL_WORKLOADS = Number(process.env.BENCH_TOTAL_WORKLOADS ?? 100_000);
 const CLIENTS = 16;
 const TENANTS = 100;
 const HEARTBEAT_MS = 10_000;
+/** Server processes (TOKENPOOL_WORKERS): one per CPU unless told otherwise, as a dedicated host runs it. */
+const WORKERS = process.env.BENCH_WORKERS ?? 'auto';
 
 const INVENTORY = [
   { deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 40, healthy: 40 },
@@ -36,7 +39,7 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
   const adminUrl = benchDatabaseUrl();
   if (!adminUrl) return { bench: 'schedule.e2e', skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' };
   const scratch = await scratchDatabase(adminUrl, 'tp_bench');
-  const { child, base, stop } = await startServer(scratch.url);
+  const { child, base, stop } = await startServer(scratch.url, { TOKENPOOL_WORKERS: WORKERS });
   const db = new pg.Client({ connectionString: scratch.url });
   await db.connect();
   let stopAgents = false;
@@ -108,7 +111,7 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
     const placementReads = metric(/^tokenpool_scheduler_placement_reads_total (\S+)/m);
     const createSeconds = metric(/^tokenpool_http_request_duration_seconds_sum\{method="POST",route="\/api\/v1\/workloads",status="202"\} (\S+)/m);
     const e2e = {
-      bench: 'schedule.e2e', database: 'postgres', clusters: CLUSTERS, devices: CLUSTERS * 100, workloads: WORKLOADS, placed,
+      bench: 'schedule.e2e', database: 'postgres', serverProcesses: metric(/^tokenpool_server_processes (\S+)/m), clusters: CLUSTERS, devices: CLUSTERS * 100, workloads: WORKLOADS, placed,
       submitSeconds: +((submitted - started) / 1000).toFixed(2), seconds: +((done - started) / 1000).toFixed(2),
       workloadsPerSec: Math.round(WORKLOADS / ((done - started) / 1000)), healthzPerSec,
       cycles, placementReads, cycleMeanMs: Math.round((cycleSeconds / cycles) * 1000), createMeanMs: +((createSeconds / WORKLOADS) * 1000).toFixed(1), cpuSeconds: cpu,

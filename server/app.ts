@@ -44,7 +44,7 @@ import { billingRoutes } from './http/billing.routes.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
-import { Counter } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { meRoutes } from './http/me.routes.js';
 import { usageRoutes } from './http/usage.routes.js';
 import { UsageRepository } from './repositories/usage.repository.js';
@@ -54,12 +54,16 @@ import { BudgetsService } from './services/budgets.service.js';
 import { budgetRoutes } from './http/budgets.routes.js';
 
 export const API_VERSION = '1.0.0';
+/** The shortest time between two wake-ups a replica that does not lead sends the leader. */
+const WAKE_INTERVAL_MS = 20;
 
 export interface AppDeps {
   readonly database: Database;
   readonly config: Config;
   readonly clock?: Clock;
   readonly log?: Logger;
+  /** In a worker of a multi-process server: shares `registry` with the primary, returns all workers' metrics. */
+  readonly shareMetrics?: (registry: Registry) => () => Promise<string>;
 }
 
 export interface App {
@@ -118,24 +122,32 @@ export async function createApp(deps: AppDeps): Promise<App> {
     },
   });
 
-  // A replica that does not lead asks the leader for a cycle by NOTIFY; at most one in flight,
-  // and one more for whatever happened meanwhile.
-  let waking: Promise<void> | undefined;
+  // A replica that does not lead asks the leader for a cycle by NOTIFY: at most one in flight and
+  // one per WAKE_INTERVAL_MS, with one more for whatever happened meanwhile. A burst of creates
+  // then costs the database a few notifications, not one per create; the leader's cycle would
+  // take them together anyway.
+  let waking = false;
   let wakeAgain = false;
+  let lastWake = 0;
   const wakeLeader = (): void => {
     if (database.kind !== 'postgres') return;
     if (waking) {
       wakeAgain = true;
       return;
     }
-    waking = sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(db).then(() => undefined, (err: unknown) => log.warn('could not wake the scheduler leader', { error: String(err) }))
-      .finally(() => {
-        waking = undefined;
-        if (wakeAgain) {
-          wakeAgain = false;
-          wakeLeader();
-        }
-      });
+    waking = true;
+    const wait = Math.max(0, lastWake + WAKE_INTERVAL_MS - Date.now());
+    setTimeout(() => {
+      lastWake = Date.now();
+      sql`SELECT pg_notify(${WAKE_CHANNEL}, '')`.execute(db).then(() => undefined, (err: unknown) => log.warn('could not wake the scheduler leader', { error: String(err) }))
+        .finally(() => {
+          waking = false;
+          if (wakeAgain) {
+            wakeAgain = false;
+            wakeLeader();
+          }
+        });
+    }, wait);
   };
   const scheduler = new Scheduler({
     wakeLeader,
@@ -190,8 +202,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }
     sendProblem(res, { type: 'https://tokenpool.dev/problems/not-ready', title: 'Service Unavailable', status: 503, detail: 'The database is not reachable or not migrated.' });
   });
+  // In a multi-process server every worker's metrics, added up by the primary; else this process's.
+  const metricsText = deps.shareMetrics ? deps.shareMetrics(metrics.registry) : () => metrics.registry.metrics();
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    res.type(metrics.registry.contentType).send(await metricsText());
   });
   const openapi = openApiDocument(routes, API_VERSION);
   app.get('/api/v1/openapi.json', (_req, res) => {

@@ -2,6 +2,7 @@
  * Configuration from the environment (API.md "Running the server"), validated once at start.
  * A wrong value is a {@link ConfigError} naming the variable.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 export interface Config {
@@ -16,6 +17,8 @@ export interface Config {
   readonly timezone: string;
   /** Half-life of past use in fair-share ordering, in seconds. */
   readonly fairShareHalfLifeSeconds: number;
+  /** Server processes sharing the port (node:cluster); more than one needs PostgreSQL. */
+  readonly workers: number;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +63,7 @@ const schema = z.object({
     .string()
     .refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai')
     .default('Asia/Shanghai'),
+  TOKENPOOL_WORKERS: z.union([z.literal('auto'), integer(1, 64)], { message: 'must be auto or a whole number from 1 to 64' }).default(1),
 });
 
 /** Reads the configuration; empty strings count as unset. Throws ConfigError on the first bad value. */
@@ -73,6 +77,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     throw new ConfigError(String(issue.path[0] ?? '?'), issue.message);
   }
   const v = parsed.data;
+  const workers = v.TOKENPOOL_WORKERS === 'auto' ? availableParallelism() : v.TOKENPOOL_WORKERS;
+  if (workers > 1 && !v.DATABASE_URL?.startsWith('postgres')) {
+    throw new ConfigError('TOKENPOOL_WORKERS', 'more than one worker needs DATABASE_URL=postgres://… (the embedded database lives in one process)');
+  }
   return {
     port: v.PORT,
     host: v.HOST,
@@ -83,5 +91,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     clusterTtlSeconds: v.TOKENPOOL_CLUSTER_TTL_SECONDS,
     timezone: v.TOKENPOOL_TIMEZONE,
     fairShareHalfLifeSeconds: v.TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS,
+    workers,
   };
 }

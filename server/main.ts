@@ -1,7 +1,9 @@
 /**
  * The platform process: configuration from the environment, the database, the HTTP server,
- * background jobs, the demo city, and a graceful stop on SIGTERM.
+ * background jobs, the demo city, and a graceful stop on SIGTERM. With `TOKENPOOL_WORKERS` > 1
+ * this process only runs the workers (workers.ts), each of which is all of the above.
  */
+import cluster from 'node:cluster';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connectDatabase } from '../db/connect.js';
@@ -9,6 +11,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { seedDemoHistory, seedDemoTenants, startDemoCity } from './demo.js';
 import { jsonLogger } from './log.js';
+import { reportReady, runPrimary, shareMetrics, workerNumber } from './workers.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -22,6 +25,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = jsonLogger();
+  if (config.workers > 1 && cluster.isPrimary) {
+    await runPrimary({
+      workers: config.workers, host: config.host, port: config.port, log,
+      onListening: (baseUrl) => process.stdout.write(`tokenpool listening on ${baseUrl} (database: postgres, workers: ${config.workers})\n`),
+    });
+    return;
+  }
+  // In a multi-process server: which worker this is (the first one migrates, seeds and runs the demo).
+  const worker = workerNumber();
+  const first = worker === undefined || worker === 1;
   // A signal during start-up is held until the database is consistent (opened, migrated) rather
   // than killing the process halfway through creating or migrating it.
   let stopRequested: string | undefined;
@@ -32,7 +45,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 
   const database = await connectDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
-  const app = await createApp({ database, config, log });
+  const app = await createApp({ database, config, log, ...(worker === undefined ? {} : { shareMetrics }) });
   if (stopRequested) {
     log.info('stopped during start-up', { signal: stopRequested });
     await database.close();
@@ -58,20 +71,23 @@ async function main(): Promise<void> {
   const baseUrl = `http://${host}:${port}`;
 
   const token = app.adminToken;
-  if (token.generated) process.stdout.write(`admin token (shown once, stored hashed): ${token.generated}\n`);
+  if (!first) {
+    // The first worker has said how the admin token was made.
+  } else if (token.generated) process.stdout.write(`admin token (shown once, stored hashed): ${token.generated}\n`);
   else if (token.source === 'environment') process.stdout.write('admin token: the value of TOKENPOOL_ADMIN_TOKEN\n');
   else process.stdout.write('admin token: generated on first start and stored hashed; `npm run admin-token` issues a new one\n');
 
   app.start();
-  const demo = config.demo ? await startDemoCity(app.context, baseUrl) : undefined;
-  if (config.demo) {
+  const demo = config.demo && first ? await startDemoCity(app.context, baseUrl) : undefined;
+  if (config.demo && first) {
     const made = await seedDemoTenants(app.context);
     for (const t of made) process.stdout.write(`demo tenant "${t.name}": API key (shown once) ${t.apiKey}\n`);
     if (made.length > 0 && demo) {
       void seedDemoHistory(app.context, baseUrl, demo.agentTokens).catch((err: unknown) => log.error('demo history failed', { error: String(err) }));
     }
   }
-  process.stdout.write(`tokenpool listening on ${baseUrl} (database: ${database.kind}${config.demo ? ', demo city' : ''})\n`);
+  if (worker === undefined) process.stdout.write(`tokenpool listening on ${baseUrl} (database: ${database.kind}${config.demo ? ', demo city' : ''})\n`);
+  else reportReady(baseUrl);
 
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;

@@ -1,6 +1,8 @@
 /**
  * Prometheus metrics: prom-client's default process metrics and the `tokenpool_` families, on
- * one registry per app (no module globals).
+ * one registry per app (no module globals). In a multi-process server the primary adds up the
+ * workers' registries; gauges read from the database say `aggregator: 'first'` (each worker
+ * reads the same rows), the rest are summed.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolView } from './services/cluster-view.js';
@@ -31,6 +33,7 @@ export function createMetrics(sources: MetricSources): Metrics {
 
   new Gauge({
     name: 'tokenpool_pool_capacity_std_per_minute',
+    aggregator: 'first',
     help: 'Pooled capacity in standard tokens per minute, by vendor and kind (total, allocated, free)',
     labelNames: ['vendor', 'kind'] as const,
     registers: [registry],
@@ -46,6 +49,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   new Gauge({
     name: 'tokenpool_pool_devices',
+    aggregator: 'first',
     help: 'Healthy profiled devices in ready and cordoned clusters, by vendor',
     labelNames: ['vendor'] as const,
     registers: [registry],
@@ -57,6 +61,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   new Gauge({
     name: 'tokenpool_clusters',
+    aggregator: 'first',
     help: 'Member clusters by state',
     labelNames: ['state'] as const,
     registers: [registry],
@@ -68,6 +73,12 @@ export function createMetrics(sources: MetricSources): Metrics {
       this.set({ state: 'cordoned' }, c.cordoned);
     },
   });
+
+  new Gauge({
+    name: 'tokenpool_server_processes',
+    help: 'Server processes behind this address (the workers of a multi-process server, added up)',
+    registers: [registry],
+  }).set(1);
 
   return {
     registry,

@@ -85,6 +85,7 @@ export class Scheduler {
     const workloads = opts.workloads;
     new Gauge({
       name: 'tokenpool_scheduler_pending_workloads',
+      aggregator: 'first',
       help: 'Pending workloads by reason (none: not yet considered)',
       labelNames: ['reason'] as const,
       registers: [opts.registry],

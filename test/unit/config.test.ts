@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { availableParallelism } from 'node:os';
 
 import { ConfigError, loadConfig, type Config } from '../../server/config.js';
 
@@ -17,6 +18,7 @@ describe('loadConfig', () => {
       demo: true,
       clusterTtlSeconds: 30,
       timezone: 'Asia/Shanghai',
+      workers: 1,
     } satisfies Partial<Config>);
   });
 
@@ -42,6 +44,9 @@ describe('loadConfig', () => {
       ['TOKENPOOL_CLUSTER_TTL_SECONDS', { TOKENPOOL_CLUSTER_TTL_SECONDS: '5' }, { clusterTtlSeconds: 5 }],
       ['TOKENPOOL_TIMEZONE', { TOKENPOOL_TIMEZONE: 'Europe/Berlin' }, { timezone: 'Europe/Berlin' }],
       ['TOKENPOOL_TIMEZONE=UTC', { TOKENPOOL_TIMEZONE: 'UTC' }, { timezone: 'UTC' }],
+      ['TOKENPOOL_WORKERS on PostgreSQL', { DATABASE_URL: PG, TOKENPOOL_WORKERS: '4' }, { workers: 4 }],
+      ['TOKENPOOL_WORKERS=auto: one per CPU', { DATABASE_URL: PG, TOKENPOOL_WORKERS: 'auto' }, { workers: availableParallelism() }],
+      ['TOKENPOOL_WORKERS=1 on the embedded database', { TOKENPOOL_WORKERS: '1' }, { workers: 1 }],
       ['empty strings count as unset', { PORT: '', HOST: '', DATABASE_URL: '', TOKENPOOL_DEMO: '', TOKENPOOL_TIMEZONE: '' }, { port: 8080, host: '127.0.0.1', databaseUrl: undefined, demo: true, timezone: 'Asia/Shanghai' }],
     ];
     for (const [title, env, expected] of cases) {
@@ -70,6 +75,11 @@ describe('loadConfig', () => {
       ['TOKENPOOL_TIMEZONE', { TOKENPOOL_TIMEZONE: 'Nowhere' }],
       ['TOKENPOOL_ADMIN_TOKEN', { TOKENPOOL_ADMIN_TOKEN: 'short' }],
       ['TOKENPOOL_ADMIN_TOKEN', { TOKENPOOL_ADMIN_TOKEN: 'x'.repeat(15) }],
+      ['TOKENPOOL_WORKERS', { DATABASE_URL: PG, TOKENPOOL_WORKERS: '0' }],
+      ['TOKENPOOL_WORKERS', { DATABASE_URL: PG, TOKENPOOL_WORKERS: 'many' }],
+      ['TOKENPOOL_WORKERS', { DATABASE_URL: PG, TOKENPOOL_WORKERS: '65' }],
+      ['TOKENPOOL_WORKERS', { TOKENPOOL_WORKERS: '2' }],
+      ['TOKENPOOL_WORKERS', { DATABASE_URL: 'pglite://memory', TOKENPOOL_WORKERS: '2' }],
     ];
     for (const [variable, env] of cases) {
       const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');

@@ -92,6 +92,12 @@ export type ScoreDirection = 'higher' | 'lower';
 export interface ScorePlugin {
   readonly name: string;
   readonly direction: ScoreDirection;
+  /**
+   * True when the raw score depends only on the candidate's cluster and slot, its
+   * `devicesPerReplica` and `replicaStdMicro`, and the request's model: the runtime then scores
+   * each candidate once per request shape per cycle.
+   */
+  readonly static?: boolean;
   /** A finite raw score for a feasible candidate; only its order among candidates matters. */
   score(ctx: ScoreContext, candidate: Candidate): number;
 }

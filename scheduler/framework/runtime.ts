@@ -13,8 +13,10 @@
  * enough feasible candidates ({@link candidatesToScore}) whose free devices can carry the
  * request: a city of thousands of device slots is then not scanned whole for every workload.
  * Unlike kube-scheduler the scan always starts at the head of the shape's live list, so the same
- * input gives the same answer; the list's order moves as full candidates leave it. Small cities
- * (up to 100 feasible candidates) are always scored whole.
+ * input gives the same answer; the list's order moves as full candidates leave it. The list
+ * offers the device models in turn (see {@link Shape.slots}), so a sample never misses a kind of
+ * device because the city lists it last. Small cities (up to 100 feasible candidates) are always
+ * scored whole. Static scorers (energy) are scored once per shape, like static filters.
  */
 import type { WorkingState } from '../snapshot.js';
 import type {
@@ -30,6 +32,34 @@ import type { Status } from './status.js';
 import type { ModelSnap, PendingReason, WorkloadSnap } from './types.js';
 
 const REASONS: readonly PendingReason[] = ['capacity', 'quota', 'plan_exhausted', 'no_compatible_device'];
+const EMPTY_SCORES = new Float64Array(0);
+
+/**
+ * Reorders `slots` (and `sizes` with it) so that the classes `classOf` tells apart take turns,
+ * each keeping its own order: a, a, b, c, c → a, b, c, a, c.
+ */
+function interleave(slots: number[], sizes: number[], classOf: (slot: number, size: number) => string): void {
+  const classes = new Map<string, number[]>();
+  for (let i = 0; i < slots.length; i++) {
+    const key = classOf(slots[i]!, sizes[i]!);
+    let members = classes.get(key);
+    if (!members) classes.set(key, (members = []));
+    members.push(i);
+  }
+  if (classes.size < 2) return;
+  const lists = [...classes.values()];
+  const order: number[] = [];
+  for (let round = 0; order.length < slots.length; round++) {
+    for (const members of lists) if (round < members.length) order.push(members[round]!);
+  }
+  const oldSlots = slots.slice();
+  const oldSizes = sizes.slice();
+  for (let i = 0; i < order.length; i++) {
+    slots[i] = oldSlots[order[i]!]!;
+    sizes[i] = oldSizes[order[i]!]!;
+  }
+}
+
 /** kube-scheduler's `minFeasibleNodesToFind`: below this many candidates, all are scored. */
 const MIN_CANDIDATES_TO_SCORE = 100;
 
@@ -38,12 +68,17 @@ export interface Shape {
   readonly key: string;
   readonly model: ModelSnap;
   readonly regions: readonly string[] | null;
-  /** Flat slot indices that pass every static filter, in snapshot order. */
+  /**
+   * Flat slot indices that pass every static filter: the device models (with their replica
+   * sizes) taken in turn, each in snapshot order, so that any prefix offers every kind of device.
+   */
   readonly slots: Int32Array;
   /** `devicesPerReplica` of each entry of `slots`. */
   readonly devicesPerReplica: Int32Array;
   /** Standard millionths per minute of one replica on each entry of `slots`. */
   readonly replicaStdMicro: Float64Array;
+  /** Raw scores of the static scorers for each entry of `slots` (by scorer index; empty for dynamic ones). */
+  readonly staticScores: readonly Float64Array[];
   /**
    * Among slots rejected by static filters: the least lasting obstacle (each slot counted by its
    * most lasting one), or null when no slot was rejected. When `slots` is empty this is why
@@ -101,6 +136,7 @@ export class FrameworkRuntime {
   private readonly dynamicCluster: ClusterFilterPlugin[] = [];
   private readonly dynamicSlot: SlotFilterPlugin[] = [];
   private readonly scorers: ScorePlugin[];
+  private readonly staticScorer: boolean[];
   private readonly weights: Float64Array;
   private readonly shapes = new Map<string, Shape>();
   private readonly cursor: Candidate;
@@ -137,6 +173,7 @@ export class FrameworkRuntime {
     }
     const scorers = plugins.scorers.filter((s) => s.weight > 0);
     this.scorers = scorers.map((s) => s.plugin);
+    this.staticScorer = this.scorers.map((s) => s.static === true);
     this.weights = Float64Array.from(scorers.map((s) => s.weight));
     const slots = state.slots.length;
     const clusters = state.snapshot.clusters.length;
@@ -243,10 +280,26 @@ export class FrameworkRuntime {
         }
       }
     }
+    interleave(slots, sizes, (slot, size) => `${state.slots[slot]!.profile.id}\u0000${size}`);
     const replicaStd = new Float64Array(slots.length);
     for (let i = 0; i < slots.length; i++) {
       replicaStd[i] = sizes[i]! * state.slots[slots[i]!]!.profile.stdTokensPerSec * 60;
     }
+    const staticScores = this.scorers.map((scorer) => {
+      if (!scorer.static) return EMPTY_SCORES;
+      const raw = new Float64Array(slots.length);
+      const sctx = { ...this.sctx, model, state };
+      for (let i = 0; i < slots.length; i++) {
+        c.slotIndex = slots[i]!;
+        c.slot = state.slots[c.slotIndex]!;
+        c.clusterIndex = state.slotCluster[c.slotIndex]!;
+        c.cluster = clusters[c.clusterIndex]!;
+        c.devicesPerReplica = sizes[i]!;
+        c.replicaStdMicro = replicaStd[i]!;
+        raw[i] = scorer.score(sctx, c);
+      }
+      return raw;
+    });
     const live = new Int32Array(slots.length);
     for (let i = 0; i < live.length; i++) live[i] = i;
     return {
@@ -256,6 +309,7 @@ export class FrameworkRuntime {
       slots: Int32Array.from(slots),
       devicesPerReplica: Int32Array.from(sizes),
       replicaStdMicro: replicaStd,
+      staticScores,
       staticReason: bestRank === Infinity ? null : REASONS[bestRank]!,
       staticMessage: bestRank === Infinity ? 'no cluster reports any profiled device' : bestMessage,
       live,
@@ -360,6 +414,7 @@ export class FrameworkRuntime {
     const ha = workload.ha;
     const scorers = this.scorers;
     const nScorers = scorers.length;
+    const staticScorer = this.staticScorer;
     const { mins, maxs } = this;
 
     let rejectedRank = real ? shape.droppedRank : Infinity;
@@ -459,7 +514,7 @@ export class FrameworkRuntime {
         c.replicaStdMicro = supply;
         c.clusterPlacedMicro = placedHere;
         for (let s = 0; s < nScorers; s++) {
-          const v = scorers[s]!.score(sctx, c);
+          const v = staticScorer[s] ? shape.staticScores[s]![pos]! : scorers[s]!.score(sctx, c);
           this.raw[s]![m] = v;
           if (v < mins[s]!) mins[s] = v;
           if (v > maxs[s]!) maxs[s] = v;

@@ -7,5 +7,6 @@ import type { ScorePlugin } from '../framework/plugin.js';
 export const energy: ScorePlugin = {
   name: 'energy',
   direction: 'lower',
+  static: true,
   score: (_ctx, c) => c.slot.profile.tdpWatts / c.slot.profile.stdTokensPerSec,
 };

@@ -60,19 +60,19 @@ const CACHE_LIMIT = 100_000;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 export function createAuthenticator(store: CredentialStore, now: () => number = Date.now): Authenticator {
-  // Hash → principal for tenant keys and agent tokens, so that hot paths (heartbeats, creates)
+  // Token → principal for tenant keys and agent tokens, so that hot paths (heartbeats, creates)
   // do not read the database on every request. Revocation on this replica takes effect at once
   // (forget); on other replicas within CREDENTIAL_CACHE_MS.
   const cache = new Map<string, { principal: Principal; until: number }>();
 
   async function identify(token: string): Promise<Principal | undefined> {
-    const hash = hashToken(token);
-    const hit = cache.get(hash);
+    // Keyed by the token itself, so that a hit costs no hashing.
+    const hit = cache.get(token);
     if (hit && hit.until > now()) return hit.principal;
-    const found = await lookup(token, hash);
+    const found = await lookup(token, hashToken(token));
     if (found && found.kind !== 'operator') {
       if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(hash, { principal: found, until: now() + CREDENTIAL_CACHE_MS });
+      cache.set(token, { principal: found, until: now() + CREDENTIAL_CACHE_MS });
     }
     return found;
   }
@@ -121,7 +121,7 @@ export function createAuthenticator(store: CredentialStore, now: () => number = 
       return allow(session.principal, allowed);
     },
     forget(match) {
-      for (const [hash, entry] of cache) if (match(entry.principal)) cache.delete(hash);
+      for (const [token, entry] of cache) if (match(entry.principal)) cache.delete(token);
     },
   };
   return authenticator;

@@ -86,6 +86,18 @@ const EMPTY = z.strictObject({});
 /** The body of a route that takes none: absent, or `{}` (clients often send one with actions). */
 const NO_BODY = EMPTY.optional();
 
+/**
+ * A JSON answer to a change, written directly: Express's `res.json` would also hash the body for
+ * an ETag, which only a GET can use (conditional requests).
+ */
+function sendJson(res: Response, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+}
+
 /** Registers routes on an Express router with authentication, validation and replies. */
 export function mountRoutes(router: Router, routes: readonly AnyRoute[], auth: Authenticator): void {
   for (const spec of routes) {
@@ -98,7 +110,8 @@ export function mountRoutes(router: Router, routes: readonly AnyRoute[], auth: A
       const reply = await spec.handler({ params, query, body, principal, req, res });
       if (reply.headers) res.set(reply.headers);
       if (reply.body === undefined) res.status(reply.status).end();
-      else res.status(reply.status).json(reply.body);
+      else if (req.method === 'GET' || req.method === 'HEAD') res.status(reply.status).json(reply.body);
+      else sendJson(res, reply.status, reply.body);
     });
   }
 }

@@ -62,47 +62,42 @@ export class WorkloadsRepository {
    * statement (see coalesce.ts).
    */
   async insert(row: NewWorkload, tx?: Kysely<DB>): Promise<WorkloadRow | undefined> {
-    return tx ? this.insertOne(row, tx) : this.inserts.write(row);
+    return tx ? (await this.insertRows([row], tx))[0] : this.inserts.write(row);
   }
 
   private readonly inserts = new Coalescer<NewWorkload, WorkloadRow | undefined>({
-    one: (row) => this.insertOne(row, this.db),
-    many: async (rows) => {
-      // Inserted in the order given, so that `seq` keeps arrival order within the batch.
-      const records = rows.map((r, n) => ({
-        n, id: r.id, tenant_id: r.tenantId, name: r.name, kind: r.kind, model: r.modelName, tokens_per_min: r.tokensPerMin,
-        priority: r.priority, regions: r.regions, ha: r.ha, at: r.now.toISOString(),
-      }));
-      // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
-      // `seq` is drawn in arrival order.
-      const inserted = await sql<WorkloadRow>`
-        WITH arrived AS MATERIALIZED (
-          SELECT r.id, r.tenant_id, r.name, r.kind, m.id AS model_id, r.tokens_per_min, r.priority,
-                 CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END AS regions,
-                 r.ha, r.at
-            FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
-                 AS r(id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, priority text, regions jsonb, ha boolean, at timestamptz, n bigint)
-            JOIN models m ON m.name = r.model
-           ORDER BY r.n
-        )
-        INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
-        SELECT id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, 'pending', at, at FROM arrived
-        RETURNING *`.execute(this.db);
-      const byId = new Map(inserted.rows.map((w) => [w.id, w]));
-      return rows.map((r) => byId.get(r.id));
-    },
+    one: async (row) => (await this.insertRows([row], this.db))[0],
+    many: (rows) => this.insertRows(rows, this.db),
   });
 
-  private insertOne(row: NewWorkload, tx: Kysely<DB>): Promise<WorkloadRow | undefined> {
-    return tx.insertInto('workloads').columns([
-      'id', 'tenant_id', 'name', 'kind', 'model_id', 'tokens_per_min', 'priority', 'regions', 'ha', 'state', 'created_at', 'updated_at',
-    ]).expression((eb) => eb.selectFrom('models').select([
-      sql<string>`${row.id}::text`.as('id'), sql<string>`${row.tenantId}::text`.as('tenant_id'), sql<string>`${row.name}::text`.as('name'),
-      sql<string>`${row.kind}::text`.as('kind'), 'models.id as model_id', sql<number>`${row.tokensPerMin}::bigint`.as('tokens_per_min'),
-      sql<string>`${row.priority}::text`.as('priority'), sql<string[] | null>`${row.regions}::text[]`.as('regions'),
-      sql<boolean>`${row.ha}::boolean`.as('ha'), sql<string>`'pending'`.as('state'),
-      sql<Date>`${row.now}::timestamptz`.as('created_at'), sql<Date>`${row.now}::timestamptz`.as('updated_at'),
-    ]).where('models.name', '=', row.modelName)).returningAll().executeTakeFirst();
+  /**
+   * Inserts pending workloads in one statement, in the order given so that `seq` keeps arrival
+   * order; answers the row of each, or undefined for one whose model does not exist. Plain SQL:
+   * this is the hottest write of the platform.
+   */
+  private async insertRows(rows: readonly NewWorkload[], db: Kysely<DB>): Promise<(WorkloadRow | undefined)[]> {
+    const records = rows.map((r, n) => ({
+      n, id: r.id, tenant_id: r.tenantId, name: r.name, kind: r.kind, model: r.modelName, tokens_per_min: r.tokensPerMin,
+      priority: r.priority, regions: r.regions, ha: r.ha, at: r.now.toISOString(),
+    }));
+    // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
+    // `seq` is drawn in arrival order.
+    const inserted = await sql<WorkloadRow>`
+      WITH arrived AS MATERIALIZED (
+        SELECT r.id, r.tenant_id, r.name, r.kind, m.id AS model_id, r.tokens_per_min, r.priority,
+               CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END AS regions,
+               r.ha, r.at
+          FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+               AS r(id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, priority text, regions jsonb, ha boolean, at timestamptz, n bigint)
+          JOIN models m ON m.name = r.model
+         ORDER BY r.n
+      )
+      INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
+      SELECT id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, 'pending', at, at FROM arrived
+      RETURNING *`.execute(db);
+    if (inserted.rows.length === 1 && rows.length === 1) return inserted.rows;
+    const byId = new Map(inserted.rows.map((w) => [w.id, w]));
+    return rows.map((r) => byId.get(r.id));
   }
 
   private withModel() {

@@ -10,8 +10,8 @@ import { buildWorkingState } from '../../../scheduler/snapshot.js';
 import { aCluster, aSnapshot, aWorkload, ascend910b, h100, qwen72b, qwen7b } from './builders.js';
 
 describe('framework runtime', () => {
-  it('runs static filters once per request shape, dynamic filters and scorers on every nomination', () => {
-    const calls = { staticCluster: 0, staticSlot: 0, dynamic: 0, score: 0 };
+  it('runs static filters and scorers once per request shape, dynamic ones on every nomination', () => {
+    const calls = { staticCluster: 0, staticSlot: 0, dynamic: 0, score: 0, staticScore: 0 };
     const staticCluster: ClusterFilterPlugin = {
       name: 'count-cluster', reason: 'no_compatible_device', level: 'cluster', static: true,
       filter: () => (calls.staticCluster++, SUCCESS),
@@ -25,7 +25,8 @@ describe('framework runtime', () => {
       filter: () => (calls.dynamic++, SUCCESS),
     };
     const scorer: ScorePlugin = { name: 'count-score', direction: 'higher', score: () => calls.score++ };
-    const plugins: PluginSet = { filters: [staticCluster, staticSlot, dynamic], scorers: [{ plugin: scorer, weight: 1 }] };
+    const staticScorer: ScorePlugin = { name: 'count-static-score', direction: 'higher', static: true, score: () => calls.staticScore++ };
+    const plugins: PluginSet = { filters: [staticCluster, staticSlot, dynamic], scorers: [{ plugin: scorer, weight: 1 }, { plugin: staticScorer, weight: 1 }] };
     const snapshot = aSnapshot().cluster(aCluster('c1').slot('a', h100, 8).slot('b', h100, 8), aCluster('c2').slot('a', h100, 8)).build();
     const runtime = new FrameworkRuntime(plugins, buildWorkingState(snapshot));
 
@@ -34,7 +35,7 @@ describe('framework runtime', () => {
       expect(runtime.nominate(shape, aWorkload(`w${i}`).build(), 1).ok).to.equal(true);
     }
     runtime.nominate(runtime.shapeFor(qwen7b, ['nansha']), aWorkload('other-shape').build(), 1);
-    expect(calls).to.deep.equal({ staticCluster: 4, staticSlot: 6, dynamic: 12, score: 12 });
+    expect(calls).to.deep.equal({ staticCluster: 4, staticSlot: 6, dynamic: 12, score: 12, staticScore: 6 });
   });
 
   it('reports the least lasting obstacle: capacity when a compatible slot is merely full', () => {
@@ -117,6 +118,18 @@ describe('framework runtime', () => {
       const short = scheduleCycle({ snapshot, pending: [aWorkload('w').tokensPerMin(1001 * replica).build()] }).decisions[0]!;
       expect(short).to.include({ kind: 'pending', reason: 'capacity' });
       expect(short.kind === 'pending' && short.message).to.include(`carry ${1000 * replica} tokens/min`);
+    });
+
+    it('scores every kind of device even when one kind fills the head of the city', () => {
+      // 900 clusters of Ascend, then 100 of H100: the 420 candidates scored include H100s.
+      const snapshot = aSnapshot().cluster(
+        ...Array.from({ length: 1000 }, (_, i) => aCluster(`c${String(i).padStart(4, '0')}`).slot(i < 900 ? '910B' : 'H100', i < 900 ? ascend910b : h100, 8)),
+      ).build();
+      const pending = [aWorkload('w').tokensPerMin(1000).build()];
+      const sampled = scheduleCycle({ snapshot, pending }).decisions[0]!;
+      const whole = scheduleCycle({ snapshot, pending, options: { scorePercentage: 100 } }).decisions[0]!;
+      expect(whole.kind === 'place' && whole.placements.map((p) => `${p.clusterId}/${p.deviceModel}`)).to.deep.equal(['c0900/H100']);
+      expect(sampled).to.deep.equal(whole);
     });
 
     it('the most efficient device wins within the scored candidates, as with every candidate scored', () => {

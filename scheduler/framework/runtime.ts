@@ -137,6 +137,8 @@ export class FrameworkRuntime {
   private readonly dynamicSlot: SlotFilterPlugin[] = [];
   private readonly scorers: ScorePlugin[];
   private readonly staticScorer: boolean[];
+  /** 1 where a scorer's higher raw score is better. */
+  private readonly higher: Uint8Array;
   private readonly weights: Float64Array;
   private readonly shapes = new Map<string, Shape>();
   private readonly cursor: Candidate;
@@ -174,6 +176,7 @@ export class FrameworkRuntime {
     const scorers = plugins.scorers.filter((s) => s.weight > 0);
     this.scorers = scorers.map((s) => s.plugin);
     this.staticScorer = this.scorers.map((s) => s.static === true);
+    this.higher = Uint8Array.from(this.scorers, (s) => (s.direction === 'higher' ? 1 : 0));
     this.weights = Float64Array.from(scorers.map((s) => s.weight));
     const slots = state.slots.length;
     const clusters = state.snapshot.clusters.length;
@@ -415,7 +418,8 @@ export class FrameworkRuntime {
     const scorers = this.scorers;
     const nScorers = scorers.length;
     const staticScorer = this.staticScorer;
-    const { mins, maxs } = this;
+    const staticScores = shape.staticScores;
+    const { mins, maxs, raw } = this;
 
     let rejectedRank = real ? shape.droppedRank : Infinity;
     let rejectedMessage = '';
@@ -514,8 +518,8 @@ export class FrameworkRuntime {
         c.replicaStdMicro = supply;
         c.clusterPlacedMicro = placedHere;
         for (let s = 0; s < nScorers; s++) {
-          const v = staticScorer[s] ? shape.staticScores[s]![pos]! : scorers[s]!.score(sctx, c);
-          this.raw[s]![m] = v;
+          const v = staticScorer[s] ? staticScores[s]![pos]! : scorers[s]!.score(sctx, c);
+          raw[s]![m] = v;
           if (v < mins[s]!) mins[s] = v;
           if (v > maxs[s]!) maxs[s] = v;
         }
@@ -552,6 +556,8 @@ export class FrameworkRuntime {
   /** Index among the first `m` scored candidates with the highest weighted normalized score. */
   private best(shape: Shape, m: number, mins: Float64Array, maxs: Float64Array): number {
     const nScorers = this.scorers.length;
+    const { raw, higher, weights, candPos } = this;
+    const slots = shape.slots;
     let best = 0;
     let bestScore = -Infinity;
     let bestSlot = Infinity;
@@ -560,12 +566,12 @@ export class FrameworkRuntime {
       for (let s = 0; s < nScorers; s++) {
         const lo = mins[s]!;
         const span = maxs[s]! - lo;
-        const v = this.raw[s]![i]!;
+        const v = raw[s]![i]!;
         let norm = 100;
-        if (span > 0) norm = this.scorers[s]!.direction === 'higher' ? ((v - lo) / span) * 100 : ((lo + span - v) / span) * 100;
-        total += this.weights[s]! * norm;
+        if (span > 0) norm = higher[s] === 1 ? ((v - lo) / span) * 100 : ((lo + span - v) / span) * 100;
+        total += weights[s]! * norm;
       }
-      const slot = shape.slots[this.candPos[i]!]!;
+      const slot = slots[candPos[i]!]!;
       // Ties go to the earlier slot in snapshot order, so the same input always gives the same answer.
       if (total > bestScore || (total === bestScore && slot < bestSlot)) {
         best = i;

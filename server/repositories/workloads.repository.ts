@@ -245,13 +245,16 @@ export class WorkloadsRepository {
         if (placed.length > 0) {
           await tx.updateTable('placements').set({ state: 'released' })
             .where(sql<boolean>`workload_id = ANY(${placed}::text[])`).where('state', '=', 'lost').execute();
-          const rows = commit.placed.filter((p) => ok.has(p.workloadId)).flatMap((p) => p.placements.map((x) => ({
-            id: x.id, workload_id: p.workloadId, cluster_id: x.clusterId, device_model: x.deviceModel, profile_id: x.profileId,
-            profile_name: x.profileName, resource_name: x.resourceName, replicas: x.replicas, devices_per_replica: x.devicesPerReplica,
-            tokens_per_min: x.tokensPerMin, state: 'placed', created_at: now,
-          })));
-          // Chunked to stay far below PostgreSQL's 65,535 bind parameters.
-          for (let i = 0; i < rows.length; i += 2000) await tx.insertInto('placements').values(rows.slice(i, i + 2000)).execute();
+          const rows = commit.placed.filter((p) => ok.has(p.workloadId)).flatMap((p) => p.placements.map((x) => ({ workloadId: p.workloadId, ...x })));
+          // One array per column: a cycle's thousands of rows are ten parameters, not ten each.
+          const column = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
+          await sql`
+            INSERT INTO placements (id, workload_id, cluster_id, device_model, profile_id, profile_name, resource_name, replicas,
+                                    devices_per_replica, tokens_per_min, state, created_at)
+            SELECT r.*, 'placed', ${now}::timestamptz
+              FROM unnest(${column('id')}::text[], ${column('workloadId')}::text[], ${column('clusterId')}::text[], ${column('deviceModel')}::text[],
+                          ${column('profileId')}::text[], ${column('profileName')}::text[], ${column('resourceName')}::text[],
+                          ${column('replicas')}::int[], ${column('devicesPerReplica')}::int[], ${column('tokensPerMin')}::float8[]) AS r`.execute(tx);
         }
       }
       if (commit.pending.length > 0) {

@@ -15,7 +15,10 @@ class CrashOnPlacementInsert implements KyselyPlugin {
   armed = false;
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     const node = args.node;
-    if (this.armed && node.kind === 'InsertQueryNode' && (node.into as { table?: { identifier?: { name?: string } } } | undefined)?.table?.identifier?.name === 'placements') {
+    // The cycle inserts placements with plain SQL (RawNode); a builder insert would be an InsertQueryNode.
+    const raw = node.kind === 'RawNode' && /^\s*INSERT INTO placements\b/.test((node as { sqlFragments?: readonly string[] }).sqlFragments?.join('') ?? '');
+    const built = node.kind === 'InsertQueryNode' && (node.into as { table?: { identifier?: { name?: string } } } | undefined)?.table?.identifier?.name === 'placements';
+    if (this.armed && (raw || built)) {
       this.armed = false;
       throw new Error('simulated crash while committing a cycle');
     }

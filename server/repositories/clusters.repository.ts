@@ -37,6 +37,16 @@ export class ClustersRepository {
     return this.db.selectFrom('clusters').selectAll().orderBy('seq').execute();
   }
 
+  /** What a scheduling cycle reads of every cluster, in registration order (no labels or token hashes to decode). */
+  forScheduling(): Promise<Pick<ClusterRow, 'id' | 'name' | 'region' | 'cordoned' | 'last_heartbeat_at'>[]> {
+    return this.db.selectFrom('clusters').select(['id', 'name', 'region', 'cordoned', 'last_heartbeat_at']).orderBy('seq').execute();
+  }
+
+  /** Healthy devices of every cluster by device model, as a scheduling cycle reads them. */
+  healthyDevices(): Promise<Pick<InventoryRow, 'cluster_id' | 'device_model' | 'healthy'>[]> {
+    return this.db.selectFrom('cluster_inventory').select(['cluster_id', 'device_model', 'healthy']).orderBy('cluster_id').orderBy('device_model').execute();
+  }
+
   get(id: string): Promise<ClusterRow | undefined> {
     return this.db.selectFrom('clusters').selectAll().where('id', '=', id).executeTakeFirst();
   }

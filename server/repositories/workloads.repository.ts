@@ -8,6 +8,8 @@ export type PlacementRow = Selectable<PlacementsTable>;
 
 /** A workload row with its model's name and cost factor. */
 export type WorkloadWithModel = WorkloadRow & { model_name: string; cost_factor: string };
+/** What a scheduling cycle reads of a pending workload. */
+export type PendingWorkload = Pick<WorkloadWithModel, 'id' | 'tenant_id' | 'seq' | 'model_id' | 'tokens_per_min' | 'priority' | 'regions' | 'ha' | 'version' | 'cost_factor'>;
 
 /** A workload to insert, pending, for the model of that name. */
 export interface NewWorkload {
@@ -117,8 +119,12 @@ export class WorkloadsRepository {
   }
 
   /** Pending workloads in submission order, with their model. */
-  pending(): Promise<WorkloadWithModel[]> {
-    return this.withModel().where('workloads.state', '=', 'pending').orderBy('workloads.seq').execute();
+  /** Pending workloads in arrival order, with only what a scheduling cycle reads. */
+  pending(): Promise<PendingWorkload[]> {
+    return this.db.selectFrom('workloads').innerJoin('models', 'models.id', 'workloads.model_id')
+      .select(['workloads.id', 'workloads.tenant_id', 'workloads.seq', 'workloads.model_id', 'workloads.tokens_per_min', 'workloads.priority',
+        'workloads.regions', 'workloads.ha', 'workloads.version', 'models.cost_factor'])
+      .where('workloads.state', '=', 'pending').orderBy('workloads.seq').execute();
   }
 
   /** Placements to show with workloads: everything but released history. */

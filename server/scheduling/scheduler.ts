@@ -12,7 +12,7 @@ import { scheduleCycle } from '../../scheduler/schedule.js';
 import { newId } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { ActivePlacement, CycleCommit, NewPlacement, WorkloadWithModel } from '../repositories/workloads.repository.js';
+import type { ActivePlacement, CycleCommit, NewPlacement, PendingWorkload } from '../repositories/workloads.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { LeaderElector } from './leader.js';
 import { ActivePlacements } from './active-placements.js';
@@ -253,7 +253,7 @@ export class Scheduler {
 }
 
 /** The rows the committed placements add to the active placements. */
-function activeRows(commit: CycleCommit, placed: ReadonlySet<string>, pending: readonly WorkloadWithModel[]): ActivePlacement[] {
+function activeRows(commit: CycleCommit, placed: ReadonlySet<string>, pending: readonly PendingWorkload[]): ActivePlacement[] {
   const byId = new Map(pending.map((w) => [w.id, w]));
   const out: ActivePlacement[] = [];
   for (const d of commit.placed) {

@@ -9,7 +9,7 @@ import type { CatalogRepository, ModelRow } from '../repositories/catalog.reposi
 import type { ClustersRepository } from '../repositories/clusters.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
-import type { ActivePlacement, WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
+import type { ActivePlacement, PendingWorkload, WorkloadsRepository } from '../repositories/workloads.repository.js';
 import { clusterState, takesPlacements } from '../services/cluster-view.js';
 
 export interface LoadedState {
@@ -39,7 +39,7 @@ export function workloadStdPerMin(tokensPerMin: number, costFactor: Micro): numb
   return (tokensPerMin * costFactor) / 1_000_000;
 }
 
-export function workloadSnap(w: WorkloadWithModel): WorkloadSnap {
+export function workloadSnap(w: PendingWorkload): WorkloadSnap {
   return {
     id: w.id, tenantId: w.tenant_id, seq: w.seq, modelId: w.model_id, tokensPerMin: w.tokens_per_min,
     priority: w.priority as Priority, regions: w.regions, ha: w.ha,
@@ -54,8 +54,8 @@ export async function loadSnapshot(
   src: SnapshotSources, now: Date, activePlacements: () => Promise<readonly ActivePlacement[]> = () => src.workloads.active(),
 ): Promise<LoadedState> {
   const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows] = await Promise.all([
-    src.clusters.all(),
-    src.clusters.inventory(),
+    src.clusters.forScheduling(),
+    src.clusters.healthyDevices(),
     src.catalog.allProfiles(),
     src.catalog.allModels(),
     src.tenants.all(),

@@ -6,14 +6,23 @@ import pg from 'pg';
 
 export const ADMIN = 'tp_admin_bench-operator-token-0123456789';
 
-/** Kept-alive connections shared by every client of a run, as a load generator keeps them. */
+/** Kept-alive connections shared by the run's incidental calls (setup, checks). */
 const keepAlive = new http.Agent({ keepAlive: true });
 
-export async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
+/**
+ * One client's own kept-alive connection, as a separate program (an agent, a tenant's service)
+ * holds it: a multi-process server then spreads clients over its workers, where one shared pool
+ * would hand most calls to whichever connections it reused last.
+ */
+export function connection(): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: 1 });
+}
+
+export async function api(base: string, token: string, method: string, path: string, body?: unknown, agent: http.Agent = keepAlive): Promise<any> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = http.request(base + path, {
-      method, agent: keepAlive,
+      method, agent,
       headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -28,13 +37,13 @@ export async function api(base: string, token: string, method: string, path: str
   return text ? JSON.parse(text) : undefined;
 }
 
-/** Runs `fn` over `items` with at most `concurrency` calls in flight. */
-export async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+/** Runs `fn` over `items` with at most `concurrency` calls in flight; `client` numbers the caller (0…concurrency−1). */
+export async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number, client: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
+  await Promise.all(Array.from({ length: concurrency }, async (_, client) => {
     while (next < items.length) {
       const i = next++;
-      await fn(items[i]!, i);
+      await fn(items[i]!, i, client);
     }
   }));
 }

@@ -8,7 +8,7 @@
  * Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL role that may create databases.
  */
 import pg from 'pg';
-import { ADMIN, api, benchDatabaseUrl, cpuSeconds, cpuSecondsOf, peakRssMiB, pool, scratchDatabase, startServer } from './lib.js';
+import { ADMIN, api, benchDatabaseUrl, connection, cpuSeconds, cpuSecondsOf, peakRssMiB, pool, scratchDatabase, startServer } from './lib.js';
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
@@ -52,10 +52,11 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
     // Agents: heartbeat every 10 s, spread over the interval; every desired replica reports ready.
     const agents = clusters.map(async (c, i) => {
       await new Promise((r) => setTimeout(r, (i / clusters.length) * 2000));
+      const own = connection();
       let running: { id: string; readyReplicas: number }[] = [];
       while (!stopAgents) {
         try {
-          const answer = await api(base, c.token, 'POST', '/api/v1/agent/heartbeat', { inventory: INVENTORY, placements: running });
+          const answer = await api(base, c.token, 'POST', '/api/v1/agent/heartbeat', { inventory: INVENTORY, placements: running }, own);
           running = answer.placements.map((p: { id: string; replicas: number }) => ({ id: p.id, readyReplicas: p.replicas }));
         } catch {
           // keep going, as an agent does
@@ -76,8 +77,10 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
     const cpuAt = () => ({ server: cpuSeconds(child.pid!), postgres: cpuSecondsOf('postgres'), clients: process.cpuUsage() });
     const cpuBefore = cpuAt();
     const started = performance.now();
-    await pool(Array.from({ length: WORKLOADS }, (_, i) => i), CLIENTS, async (i) => {
-      await api(base, tenants[i % TENANTS]!, 'POST', '/api/v1/workloads', workloadBody(i));
+    // Each of the 16 clients on a connection of its own.
+    const connections = Array.from({ length: CLIENTS }, () => connection());
+    await pool(Array.from({ length: WORKLOADS }, (_, i) => i), CLIENTS, async (i, _, client) => {
+      await api(base, tenants[i % TENANTS]!, 'POST', '/api/v1/workloads', workloadBody(i), connections[client]);
     });
     const submitted = performance.now();
     let placed = 0;
@@ -100,8 +103,8 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
     // For scale: what the same 16 clients get from the same server for the cheapest request
     // there is (GET /healthz, no database), with the agents still heartbeating.
     const probeStart = performance.now();
-    await pool(Array.from({ length: 5000 }, (_, i) => i), CLIENTS, async () => {
-      await api(base, ADMIN, 'GET', '/healthz');
+    await pool(Array.from({ length: 5000 }, (_, i) => i), CLIENTS, async (_i, _, client) => {
+      await api(base, ADMIN, 'GET', '/healthz', undefined, connections[client]);
     });
     const healthzPerSec = Math.round(5000 / ((performance.now() - probeStart) / 1000));
     const metrics = await (await fetch(`${base}/metrics`)).text();

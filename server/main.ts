@@ -53,6 +53,10 @@ async function main(): Promise<void> {
   }
 
   const server = app.express.listen(config.port, config.host);
+  // Agents heartbeat every 10 s and load balancers commonly drop idle connections after 60 s:
+  // keeping idle connections 75 s (Node's default is 5 s) spares each heartbeat a new connection.
+  server.keepAliveTimeout = 75_000;
+  server.headersTimeout = 76_000;
   // Responses still being written when the server stops close their connection afterwards, so
   // the stop does not wait for clients to drop their idle keep-alive sockets.
   let stopping = false;

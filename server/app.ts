@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { AppError, errorHandler, problemOf, sendProblem } from './errors.js';
 import { catalogRoutes } from './http/catalog.routes.js';
+import { dispatcher } from './http/dispatch.js';
 import { clusterRoutes } from './http/clusters.routes.js';
 import { openApiDocument } from './http/openapi.js';
 import { mountRoutes, type AnyRoute } from './http/route.js';
@@ -44,6 +45,7 @@ import { billingRoutes } from './http/billing.routes.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
+import type { RequestListener } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import { meRoutes } from './http/me.routes.js';
 import { usageRoutes } from './http/usage.routes.js';
@@ -68,6 +70,8 @@ export interface AppDeps {
 
 export interface App {
   readonly express: Express;
+  /** The HTTP request listener: the API's hot changes answered directly (http/dispatch.ts), the rest by `express`. */
+  readonly handler: RequestListener;
   readonly context: AppContext;
   readonly adminToken: AdminToken;
   readonly routes: readonly AnyRoute[];
@@ -242,6 +246,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   let budgetRun: Promise<unknown> | undefined;
   return {
     express: app,
+    handler: dispatcher({
+      routes, auth, fallback: app, log: (msg, fields) => log.error(msg, fields),
+      observe: (method, route, status, seconds) => metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
+    }),
     context,
     adminToken,
     routes,

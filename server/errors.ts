@@ -2,6 +2,7 @@
  * One error type for everything a request can get wrong, mapped to RFC 9457 problem+json in one
  * place. Domain code throws AppError with a kind, never an HTTP status.
  */
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 
 export type ErrorKind =
@@ -60,8 +61,18 @@ export function problemOf(err: AppError): Problem {
   };
 }
 
-export function sendProblem(res: Parameters<ErrorRequestHandler>[2], problem: Problem): void {
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+export function sendProblem(res: ServerResponse, problem: Problem): void {
+  const text = JSON.stringify(problem);
+  res.statusCode = problem.status;
+  res.setHeader('content-type', 'application/problem+json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+/** The problem an error stands for, when it is one a client caused; undefined for a fault of ours. */
+export function problemFor(err: unknown): Problem | undefined {
+  const known = err instanceof AppError ? err : (fromParser(err) ?? fromDatabase(err));
+  return known && problemOf(known);
 }
 
 /** Errors raised by body-parser before a route runs. */
@@ -84,8 +95,8 @@ function fromDatabase(err: unknown): AppError | undefined {
 export function errorHandler(log: (msg: string, fields: object) => void): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    const known = err instanceof AppError ? err : (fromParser(err) ?? fromDatabase(err));
-    if (known) return sendProblem(res, problemOf(known));
+    const problem = problemFor(err);
+    if (problem) return sendProblem(res, problem);
     log('unexpected error', { method: req.method, path: req.path, error: String(err?.stack ?? err) });
     sendProblem(res, {
       type: 'https://tokenpool.dev/problems/internal',

@@ -4,7 +4,7 @@
  * this process only runs the workers (workers.ts), each of which is all of the above.
  */
 import cluster from 'node:cluster';
-import type { ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connectDatabase } from '../db/connect.js';
 import { createApp } from './app.js';
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
 
-  const server = app.express.listen(config.port, config.host);
+  const server = createServer(app.handler).listen(config.port, config.host);
   // Agents heartbeat every 10 s and load balancers commonly drop idle connections after 60 s:
   // keeping idle connections 75 s (Node's default is 5 s) spares each heartbeat a new connection.
   server.keepAliveTimeout = 75_000;

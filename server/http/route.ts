@@ -3,6 +3,7 @@
  * body and responses. The same declaration validates requests and produces the OpenAPI document,
  * so the two cannot drift.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { AppError, type FieldError } from '../errors.js';
@@ -21,8 +22,9 @@ export interface HandlerInput<P, Q, B> {
   readonly query: Q;
   readonly body: B;
   readonly principal: Principal;
-  readonly req: Request;
-  readonly res: Response;
+  /** The plain node:http request and response (routes may be answered without Express, see dispatch.ts). */
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
 }
 
 export interface ResponseSpec {
@@ -90,7 +92,7 @@ const NO_BODY = EMPTY.optional();
  * A JSON answer to a change, written directly: Express's `res.json` would also hash the body for
  * an ETag, which only a GET can use (conditional requests).
  */
-function sendJson(res: Response, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
@@ -98,16 +100,31 @@ function sendJson(res: Response, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** What a request brings to a route: its parts as parsed so far. */
+export interface RouteRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly query: object;
+  /** The parsed JSON body; undefined when the request had none. */
+  readonly body: unknown;
+}
+
+/** Authenticates, validates and runs one route; answers its reply (not yet written). */
+export async function runRoute(spec: AnyRoute, auth: Authenticator, r: RouteRequest): Promise<Reply> {
+  const principal = await auth.fromRequest(r.req as IncomingMessage & { method: string }, spec.auth);
+  const params = parse(spec.params ?? EMPTY, { ...r.params }, 'params');
+  const query = parse(spec.query ?? EMPTY, { ...r.query }, 'query');
+  // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
+  const body = spec.body ? parse(spec.body, r.body, 'body') : (parse(NO_BODY, r.body, 'body'), undefined);
+  return spec.handler({ params, query, body, principal, req: r.req, res: r.res });
+}
+
 /** Registers routes on an Express router with authentication, validation and replies. */
 export function mountRoutes(router: Router, routes: readonly AnyRoute[], auth: Authenticator): void {
   for (const spec of routes) {
     router[spec.method](spec.path, async (req: Request, res: Response) => {
-      const principal = await auth.fromRequest(req, spec.auth);
-      const params = parse(spec.params ?? EMPTY, { ...req.params }, 'params');
-      const query = parse(spec.query ?? EMPTY, { ...(req.query as object) }, 'query');
-      // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
-      const body = spec.body ? parse(spec.body, req.body, 'body') : (parse(NO_BODY, req.body, 'body'), undefined);
-      const reply = await spec.handler({ params, query, body, principal, req, res });
+      const reply = await runRoute(spec, auth, { req, res, params: req.params, query: req.query as object, body: req.body });
       if (reply.headers) res.set(reply.headers);
       if (reply.body === undefined) res.status(reply.status).end();
       else if (req.method === 'GET' || req.method === 'HEAD') res.status(reply.status).json(reply.body);

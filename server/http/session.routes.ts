@@ -3,7 +3,8 @@
  * TLS) and a CSRF token the page sends back in `X-CSRF-Token` on every change. And the users who
  * sign in with passwords.
  */
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { cookieValue, SESSION_COOKIE } from '../auth/authenticate.js';
 import { hashToken } from '../auth/tokens.js';
@@ -39,12 +40,17 @@ const createUser = z.strictObject({
 
 const usersQuery = pageOnlyQuery.extend({ tenantId: z.string().max(100).optional() });
 
-function secure(req: Request): boolean {
-  return req.secure || req.headers['x-forwarded-proto'] === 'https';
+/** Whether the browser reached us over TLS: directly, or through a proxy that says so. */
+function secure(req: IncomingMessage): boolean {
+  return (req.socket as Partial<TLSSocket>).encrypted === true || req.headers['x-forwarded-proto'] === 'https';
 }
 
-function setCookie(req: Request, res: Response, value: string, maxAgeMs: number): void {
-  res.cookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'strict', secure: secure(req), path: '/', maxAge: maxAgeMs });
+/** Sets the session cookie for `maxAgeMs` (0: clears it), with the attributes sessions need. */
+function setCookie(req: IncomingMessage, res: ServerResponse, value: string, maxAgeMs: number): void {
+  const expires = new Date(maxAgeMs > 0 ? Date.now() + maxAgeMs : 0);
+  const cookie = `${SESSION_COOKIE}=${encodeURIComponent(value)}; Max-Age=${Math.floor(maxAgeMs / 1000)}; Path=/; Expires=${expires.toUTCString()}; HttpOnly${secure(req) ? '; Secure' : ''}; SameSite=Strict`;
+  const before = res.getHeader('set-cookie');
+  res.setHeader('set-cookie', before === undefined ? [cookie] : [...(Array.isArray(before) ? before : [String(before)]), cookie]);
 }
 
 export function sessionRoutes(ctx: AppContext): AnyRoute[] {
@@ -76,7 +82,7 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
       handler: async ({ req, res }) => {
         const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
         if (sid) await accounts.signOut(hashToken(sid));
-        res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: secure(req), path: '/' });
+        setCookie(req, res, '', 0);
         return { status: 204 };
       },
     }),

@@ -59,7 +59,8 @@ export function workloadRoutes(ctx: AppContext): AnyRoute[] {
       },
       handler: async ({ query, body, principal, req }) => {
         if (query.dryRun === 'true') return { status: 200, body: await workloads.dryRun(principal, body) };
-        const key = req.get('Idempotency-Key');
+        const header = req.headers['idempotency-key'];
+        const key = Array.isArray(header) ? header.join(', ') : header;
         if (key !== undefined && (key.length < 1 || key.length > 255)) {
           throw new AppError('invalid', 'The Idempotency-Key header must have 1 to 255 characters.', [{ path: 'headers.Idempotency-Key', message: 'must have 1 to 255 characters' }]);
         }

@@ -2,7 +2,7 @@
  * Runs the platform in-process on a clean database, listening on a loopback port, with a fake
  * clock; suites talk to it over real HTTP as any client would.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DatabaseKind } from '../../db/connect.js';
 import { createApp, type App } from '../../server/app.js';
@@ -44,7 +44,7 @@ export async function startPlatform(kind: DatabaseKind, env: Record<string, stri
   const app = await createApp({ database, config, clock, log: silentLogger });
   // Suites drive scheduling cycles themselves; on PostgreSQL this instance must hold the lead.
   await app.leader.check();
-  const server: Server = app.express.listen(0, '127.0.0.1');
+  const server: Server = createServer(app.handler).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

@@ -7,6 +7,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { autoPreparing } from './auto-prepare.js';
 import type { DB } from './schema.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
@@ -50,7 +51,7 @@ export async function connectDatabase(opts: ConnectOptions): Promise<Database> {
           oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as never,
       },
     });
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: autoPreparing(pool) }) });
     return { db, kind: 'postgres', url, close: () => db.destroy() };
   }
   if (url !== undefined && url !== 'pglite://memory') {

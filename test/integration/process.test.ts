@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const STARTUP_MS = 45_000;
 
 /** Variables of API.md "Running the server": never inherited from the test's own environment. */
-const SERVER_VARIABLES = ['PORT', 'HOST', 'DATABASE_URL', 'TOKENPOOL_DATA_DIR', 'TOKENPOOL_ADMIN_TOKEN', 'TOKENPOOL_DEMO', 'TOKENPOOL_CLUSTER_TTL_SECONDS', 'TOKENPOOL_TIMEZONE'];
+const SERVER_VARIABLES = ['PORT', 'HOST', 'DATABASE_URL', 'TOKENPOOL_DATA_DIR', 'TOKENPOOL_ADMIN_TOKEN', 'TOKENPOOL_DEMO', 'TOKENPOOL_CLUSTER_TTL_SECONDS', 'TOKENPOOL_TIMEZONE', 'TOKENPOOL_WORKERS', 'TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS'];
 
 interface Exit {
   readonly code: number | null;
@@ -254,6 +254,22 @@ describe('the server process', function () {
       expect(metrics.status).to.equal(200);
       expect(metrics.body).to.match(/^process_cpu_user_seconds_total/m);
       expect(metrics.body).to.match(/^tokenpool_/m);
+    });
+
+    it('keeps an idle connection longer than an agent waits between heartbeats (Node would close it after 5 s)', async function () {
+      this.timeout(20_000);
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const get = () => new Promise<{ status: number; port: number }>((done, fail) => {
+        httpRequest(`${baseUrl}/healthz`, { agent }, (res) => {
+          const port = res.socket.localPort ?? -1;
+          res.resume().on('end', () => done({ status: res.statusCode ?? 0, port }));
+        }).on('error', fail).end();
+      });
+      const first = await get();
+      await sleep(6_000);
+      const second = await get();
+      agent.destroy();
+      expect(second).to.deep.equal({ status: 200, port: first.port });
     });
 
     it('exits 0 on SIGTERM', async () => {

@@ -96,41 +96,35 @@ export function startServer(databaseUrl: string, env: Record<string, string> = {
   });
 }
 
+/** A file of /proc/<pid>/, or '' once the process is gone. */
+function proc(pid: number | string, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** A process and its descendants (a multi-process server's primary and workers). */
 export function processTree(pid: number): number[] {
   const out = [pid];
   for (let i = 0; i < out.length; i++) {
-    try {
-      const children = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim();
-      if (children) out.push(...children.split(/\s+/).map(Number));
-    } catch {
-      // gone meanwhile
-    }
+    const children = proc(out[i]!, `task/${out[i]}/children`).trim();
+    if (children) out.push(...children.split(/\s+/).map(Number));
   }
   return out;
 }
 
 /** Peak resident memory of a process and its descendants, added up (an upper bound on their peak together). */
 export function peakRssMiB(pid: number): number {
-  let kib = 0;
-  for (const p of processTree(pid)) {
-    try {
-      kib += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // gone meanwhile
-    }
-  }
+  const kib = processTree(pid).reduce((sum, p) => sum + Number(/VmHWM:\s+(\d+)/.exec(proc(p, 'status'))?.[1] ?? 0), 0);
   return Math.round(kib / 1024);
 }
 
 /** CPU seconds (user + system) used so far by one process; 0 once it is gone. */
 function ownCpuSeconds(pid: number | string): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
+  const fields = proc(pid, 'stat').split(') ')[1]?.split(' ');
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
 }
 
 /** CPU seconds used so far by a process and its live descendants. */
@@ -142,12 +136,7 @@ export function cpuSeconds(pid: number): number {
 export function cpuSecondsOf(name: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) total += ownCpuSeconds(entry);
-    } catch {
-      // gone meanwhile
-    }
+    if (/^\d+$/.test(entry) && proc(entry, 'comm').trim() === name) total += ownCpuSeconds(entry);
   }
   return total;
 }

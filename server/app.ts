@@ -45,7 +45,7 @@ import { billingRoutes } from './http/billing.routes.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import { meRoutes } from './http/me.routes.js';
 import { usageRoutes } from './http/usage.routes.js';
@@ -248,7 +248,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     express: app,
     handler: dispatcher({
       routes, auth, fallback: app, log: (msg, fields) => log.error(msg, fields),
-      observe: (method, route, status, seconds) => metrics.httpDuration.observe({ method, route, status: String(status) }, seconds),
+      observe: (req, res, route) => observeRequest(context, req, res, () => route),
     }),
     context,
     adminToken,
@@ -280,14 +280,20 @@ export async function createApp(deps: AppDeps): Promise<App> {
 }
 
 /** Times every request by route template (never the raw URL) and status. */
+/** Times a request until its answer is written, labelled with its route template. */
+function observeRequest(ctx: AppContext, req: IncomingMessage, res: ServerResponse, route: () => string): void {
+  const started = process.hrtime.bigint();
+  res.once('finish', () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    ctx.metrics.httpDuration.observe({ method: req.method!, route: route(), status: String(res.statusCode) }, seconds);
+  });
+}
+
 function observeRequests(ctx: AppContext) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    observeRequest(ctx, req, res, () => {
       const template = (req.route as { path?: string } | undefined)?.path;
-      const routeLabel = typeof template === 'string' ? template : 'unmatched';
-      ctx.metrics.httpDuration.observe({ method: req.method, route: routeLabel, status: String(res.statusCode) }, seconds);
+      return typeof template === 'string' ? template : 'unmatched';
     });
     next();
   };

@@ -61,18 +61,34 @@ export function problemOf(err: AppError): Problem {
   };
 }
 
-export function sendProblem(res: ServerResponse, problem: Problem): void {
-  const text = JSON.stringify(problem);
-  res.statusCode = problem.status;
-  res.setHeader('content-type', 'application/problem+json; charset=utf-8');
+/**
+ * Writes `body` as JSON with its length. (Express's `res.json` would also hash it for an ETag,
+ * which only a GET can use.)
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('content-type', `${type}; charset=utf-8`);
   res.setHeader('content-length', Buffer.byteLength(text));
   res.end(text);
 }
 
-/** The problem an error stands for, when it is one a client caused; undefined for a fault of ours. */
-export function problemFor(err: unknown): Problem | undefined {
+export function sendProblem(res: ServerResponse, problem: Problem): void {
+  sendJson(res, problem.status, problem, 'application/problem+json');
+}
+
+const INTERNAL: Problem = {
+  type: 'https://tokenpool.dev/problems/internal',
+  title: 'Internal Server Error',
+  status: 500,
+  detail: 'An unexpected error occurred.',
+};
+
+/** Answers an error as problem+json; one that no client caused is logged and answered 500. */
+export function answerError(res: ServerResponse, err: unknown, log: (msg: string, fields: object) => void, where: { method?: string | undefined; path?: string | undefined }): void {
   const known = err instanceof AppError ? err : (fromParser(err) ?? fromDatabase(err));
-  return known && problemOf(known);
+  if (!known) log('unexpected error', { ...where, error: String((err as Error | undefined)?.stack ?? err) });
+  sendProblem(res, known ? problemOf(known) : INTERNAL);
 }
 
 /** Errors raised by body-parser before a route runs. */
@@ -95,14 +111,6 @@ function fromDatabase(err: unknown): AppError | undefined {
 export function errorHandler(log: (msg: string, fields: object) => void): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    const problem = problemFor(err);
-    if (problem) return sendProblem(res, problem);
-    log('unexpected error', { method: req.method, path: req.path, error: String(err?.stack ?? err) });
-    sendProblem(res, {
-      type: 'https://tokenpool.dev/problems/internal',
-      title: 'Internal Server Error',
-      status: 500,
-      detail: 'An unexpected error occurred.',
-    });
+    answerError(res, err, log, { method: req.method, path: req.path });
   };
 }

@@ -74,12 +74,13 @@ async function main(): Promise<void> {
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const baseUrl = `http://${host}:${port}`;
 
+  // Said once: by the first worker of a multi-process server.
   const token = app.adminToken;
-  if (!first) {
-    // The first worker has said how the admin token was made.
-  } else if (token.generated) process.stdout.write(`admin token (shown once, stored hashed): ${token.generated}\n`);
-  else if (token.source === 'environment') process.stdout.write('admin token: the value of TOKENPOOL_ADMIN_TOKEN\n');
-  else process.stdout.write('admin token: generated on first start and stored hashed; `npm run admin-token` issues a new one\n');
+  if (first) {
+    if (token.generated) process.stdout.write(`admin token (shown once, stored hashed): ${token.generated}\n`);
+    else if (token.source === 'environment') process.stdout.write('admin token: the value of TOKENPOOL_ADMIN_TOKEN\n');
+    else process.stdout.write('admin token: generated on first start and stored hashed; `npm run admin-token` issues a new one\n');
+  }
 
   app.start();
   const demo = config.demo && first ? await startDemoCity(app.context, baseUrl) : undefined;

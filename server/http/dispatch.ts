@@ -12,8 +12,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Authenticator } from '../auth/authenticate.js';
-import { AppError, problemFor, sendProblem } from '../errors.js';
-import { runRoute, sendJson, type AnyRoute } from './route.js';
+import { AppError, answerError, sendJson } from '../errors.js';
+import { runRoute, type AnyRoute } from './route.js';
 
 /** The largest body accepted (as express.json's limit in app.ts). */
 export const BODY_LIMIT = 16 * 1024 * 1024;
@@ -26,8 +26,8 @@ export interface DispatchOptions {
   readonly auth: Authenticator;
   /** Everything this module does not answer itself. */
   readonly fallback: RequestListener;
-  /** Told of every request answered here, as Express's request metrics are. */
-  readonly observe: (method: string, route: string, status: number, seconds: number) => void;
+  /** Told of every request answered here as it starts, with its route template (for request metrics). */
+  readonly observe: (req: IncomingMessage, res: ServerResponse, route: string) => void;
   readonly log: (msg: string, fields: object) => void;
 }
 
@@ -44,8 +44,7 @@ export function dispatcher(opts: DispatchOptions): RequestListener {
       opts.fallback(req, res);
       return;
     }
-    const started = process.hrtime.bigint();
-    res.once('finish', () => opts.observe(req.method!, spec.path, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+    opts.observe(req, res, spec.path);
     void answer(spec, req, res, q < 0 ? '' : url.slice(q + 1)).catch((err: unknown) => fail(req, res, err, opts.log));
   };
 
@@ -116,9 +115,7 @@ function fail(req: IncomingMessage, res: ServerResponse, err: unknown, log: Disp
     res.destroy();
     return;
   }
-  const problem = problemFor(err);
-  if (!problem) log('unexpected error', { method: req.method, path: req.url, error: String((err as Error)?.stack ?? err) });
   // An unread body (a refused large upload) must not be parsed as the next request.
   if (!req.readableEnded) res.setHeader('connection', 'close');
-  sendProblem(res, problem ?? { type: 'https://tokenpool.dev/problems/internal', title: 'Internal Server Error', status: 500, detail: 'An unexpected error occurred.' });
+  answerError(res, err, log, { method: req.method, path: req.url });
 }

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
-import { AppError, type FieldError } from '../errors.js';
+import { AppError, sendJson, type FieldError } from '../errors.js';
 import type { Authenticator, Principal, PrincipalKind } from '../auth/authenticate.js';
 
 type AnyObject = z.ZodType<Record<string, unknown>>;
@@ -87,18 +87,6 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
 const EMPTY = z.strictObject({});
 /** The body of a route that takes none: absent, or `{}` (clients often send one with actions). */
 const NO_BODY = EMPTY.optional();
-
-/**
- * A JSON answer to a change, written directly: Express's `res.json` would also hash the body for
- * an ETag, which only a GET can use (conditional requests).
- */
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
-}
 
 /** What a request brings to a route: its parts as parsed so far. */
 export interface RouteRequest {

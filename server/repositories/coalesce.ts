@@ -10,8 +10,8 @@
 export interface CoalesceOptions<I, O> {
   /** Writes all items at once; answers one result per item, in order. */
   readonly many: (items: readonly I[]) => Promise<O[]>;
-  /** Writes one item (after the batch failed). */
-  readonly one: (item: I) => Promise<O>;
+  /** Writes one item (alone, or after the batch failed); default: `many` with that item. */
+  readonly one?: (item: I) => Promise<O>;
   /** Most items in one statement; default 500. */
   readonly maxBatch?: number;
 }
@@ -27,7 +27,11 @@ export class Coalescer<I, O> {
   private scheduled = false;
   private inFlight = 0;
 
-  constructor(private readonly opts: CoalesceOptions<I, O>) {}
+  private readonly one: (item: I) => Promise<O>;
+
+  constructor(private readonly opts: CoalesceOptions<I, O>) {
+    this.one = opts.one ?? (async (item) => (await opts.many([item]))[0]!);
+  }
 
   write(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -54,14 +58,14 @@ export class Coalescer<I, O> {
 
   private async run(batch: readonly Waiting<I, O>[]): Promise<void> {
     if (batch.length === 1) {
-      await this.opts.one(batch[0]!.item).then(batch[0]!.resolve, batch[0]!.reject);
+      await this.one(batch[0]!.item).then(batch[0]!.resolve, batch[0]!.reject);
       return;
     }
     let results: O[];
     try {
       results = await this.opts.many(batch.map((w) => w.item));
     } catch {
-      await Promise.all(batch.map((w) => this.opts.one(w.item).then(w.resolve, w.reject)));
+      await Promise.all(batch.map((w) => this.one(w.item).then(w.resolve, w.reject)));
       return;
     }
     batch.forEach((w, i) => w.resolve(results[i]!));

@@ -67,10 +67,7 @@ export class WorkloadsRepository {
     return tx ? (await this.insertRows([row], tx))[0] : this.inserts.write(row);
   }
 
-  private readonly inserts = new Coalescer<NewWorkload, WorkloadRow | undefined>({
-    one: async (row) => (await this.insertRows([row], this.db))[0],
-    many: (rows) => this.insertRows(rows, this.db),
-  });
+  private readonly inserts = new Coalescer<NewWorkload, WorkloadRow | undefined>({ many: (rows) => this.insertRows(rows, this.db) });
 
   /**
    * Inserts pending workloads in one statement, in the order given so that `seq` keeps arrival
@@ -97,7 +94,6 @@ export class WorkloadsRepository {
       INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
       SELECT id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, 'pending', at, at FROM arrived
       RETURNING *`.execute(db);
-    if (inserted.rows.length === 1 && rows.length === 1) return inserted.rows;
     const byId = new Map(inserted.rows.map((w) => [w.id, w]));
     return rows.map((r) => byId.get(r.id));
   }

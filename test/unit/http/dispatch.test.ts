@@ -33,7 +33,7 @@ describe('dispatcher: which requests it answers itself', () => {
         res.statusCode = 299;
         res.end();
       },
-      observe: (method, path, status) => observed.push(`${method} ${path} ${status}`),
+      observe: (req, res, path) => res.once('finish', () => observed.push(`${req.method} ${path} ${res.statusCode}`)),
     })).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

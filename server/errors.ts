@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
+import { isUniqueViolation } from '../db/errors.js';
 
 export type ErrorKind =
   | 'invalid'
@@ -104,7 +105,7 @@ function fromParser(err: unknown): AppError | undefined {
 
 /** PostgreSQL unique violations that escaped a repository become 409. */
 function fromDatabase(err: unknown): AppError | undefined {
-  if ((err as { code?: unknown }).code === '23505') return new AppError('conflict', 'The resource already exists.');
+  if (isUniqueViolation(err)) return new AppError('conflict', 'The resource already exists.');
   return undefined;
 }
 

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, DeviceProfilesTable, ModelsTable } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import type { PageRequest } from './paging.js';
 
@@ -22,10 +23,6 @@ export interface ModelValues {
   readonly costFactor: string;
   readonly inputFactor: string;
   readonly vendors: readonly string[];
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: unknown }).code === '23505';
 }
 
 /** Device profiles and models. Names and aliases of profiles share one namespace (`device_names`). */

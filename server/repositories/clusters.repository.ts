@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ClusterInventoryTable, ClustersTable, DB } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import type { PageRequest } from './paging.js';
 
@@ -23,7 +24,7 @@ export class ClustersRepository {
         agent_token_hash: row.tokenHash, created_at: row.now,
       }).returningAll().executeTakeFirstOrThrow();
     } catch (err) {
-      if ((err as { code?: unknown }).code === '23505') throw new AppError('conflict', `A cluster named "${row.name}" already exists.`);
+      if (isUniqueViolation(err)) throw new AppError('conflict', `A cluster named "${row.name}" already exists.`);
       throw err;
     }
   }

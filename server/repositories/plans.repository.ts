@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, PlansTable, SubscriptionsTable } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import type { PageRequest } from './paging.js';
 
@@ -35,7 +36,7 @@ export class PlansRepository {
         }).returningAll().executeTakeFirstOrThrow();
       });
     } catch (err) {
-      if ((err as { code?: unknown }).code === '23505') throw new AppError('conflict', `A plan named "${p.name}" already exists.`);
+      if (isUniqueViolation(err)) throw new AppError('conflict', `A plan named "${p.name}" already exists.`);
       throw err;
     }
   }

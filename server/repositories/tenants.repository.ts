@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ApiKeysTable, DB, TenantsTable } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import type { PageRequest } from './paging.js';
 
@@ -27,7 +28,7 @@ export class TenantsRepository {
         return { tenant, key: row };
       });
     } catch (err) {
-      if ((err as { code?: unknown }).code === '23505') throw new AppError('conflict', `A tenant named "${t.name}" already exists.`);
+      if (isUniqueViolation(err)) throw new AppError('conflict', `A tenant named "${t.name}" already exists.`);
       throw err;
     }
   }

@@ -1,0 +1,9 @@
+/**
+ * PostgreSQL error codes the application reacts to, read the same way from `pg` and PGlite (both
+ * put the SQLSTATE in `code`).
+ */
+
+/** Whether `err` is a unique-constraint violation (SQLSTATE 23505), e.g. a name already taken. */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+}

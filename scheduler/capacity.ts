@@ -1,5 +1,13 @@
 /**
- * Standard-token capacity math (API.md "Formulas"). Pure: data in, numbers out.
+ * Standard-token math (API.md "Formulas"), the one place each formula is written. Pure: data in,
+ * numbers out.
+ *
+ * - capacity of devices: `devices × stdTokensPerSec × 60` std/min ({@link stdPerMinMicro});
+ * - what a workload holds against quota: `tokensPerMin × costFactor` std/min ({@link workloadStdMicro});
+ * - standard tokens of a usage: `costFactor × (outputTokens + inputFactor × inputTokens)` ({@link usageStdTokens}).
+ *
+ * Where the database must compute a formula (in a batch insert, in a sum), its SQL text comes
+ * from here too ({@link workloadStdSql}, {@link usageStdSql}); a property test holds the two equal.
  *
  * Catalog factors are decimals with at most six places. They are carried here as integer
  * millionths ("micro" units, `Micro`) so that products with device counts are exact; a result
@@ -96,7 +104,37 @@ export function stdPerMinMicro(devices: number, stdTokensPerSec: Micro): bigint 
 /** One reported device model of a cluster; `stdTokensPerSec` is null when no profile matches. */
 export interface InventoryCapacityRow {
   readonly healthy: number;
+  /** Devices that placements hold on it; none when absent. */
+  readonly held?: number;
   readonly stdTokensPerSec: Micro | null;
+}
+
+/** Capacity of some device models, in exact millionths of standard tokens per minute. */
+export interface CapacityMicro {
+  /** `Σ healthy × stdTokensPerSec × 60`. */
+  readonly total: bigint;
+  /** `Σ held × stdTokensPerSec × 60`; devices held beyond the healthy count still count. */
+  readonly allocated: bigint;
+  /**
+   * `Σ max(0, healthy − held) × stdTokensPerSec × 60`: counted per device model and never
+   * negative, so an over-held model takes nothing from the others.
+   */
+  readonly free: bigint;
+}
+
+/** Capacity of device models (rows); unprofiled rows (`stdTokensPerSec` null) add nothing. */
+export function inventoryCapacity(inventory: readonly InventoryCapacityRow[]): CapacityMicro {
+  let total = 0n;
+  let allocated = 0n;
+  let free = 0n;
+  for (const row of inventory) {
+    if (row.stdTokensPerSec === null) continue;
+    const held = row.held ?? 0;
+    total += stdPerMinMicro(row.healthy, row.stdTokensPerSec);
+    allocated += stdPerMinMicro(held, row.stdTokensPerSec);
+    if (row.healthy > held) free += stdPerMinMicro(row.healthy - held, row.stdTokensPerSec);
+  }
+  return { total, allocated, free };
 }
 
 /**
@@ -104,12 +142,7 @@ export interface InventoryCapacityRow {
  * the device models that match a profile. Unprofiled devices add nothing.
  */
 export function clusterCapacity(inventory: readonly InventoryCapacityRow[]): number {
-  let sum = 0n;
-  for (const row of inventory) {
-    if (row.stdTokensPerSec === null) continue;
-    sum += stdPerMinMicro(row.healthy, row.stdTokensPerSec);
-  }
-  return microToNumber(sum);
+  return microToNumber(inventoryCapacity(inventory).total);
 }
 
 /** Converts an exact sum of millionths to a JS number (rounded once, to the nearest double). */
@@ -120,6 +153,16 @@ export function microToNumber(value: bigint): number {
   const sign = value < 0n ? '-' : '';
   const abs = value < 0n ? -value : value;
   return Number(`${sign}${abs / MICRO_BIG}.${(abs % MICRO_BIG).toString().padStart(6, '0')}`);
+}
+
+/**
+ * Standard millionths per minute a workload holds against its tenant's quota:
+ * `tokensPerMin × costFactor`, rounded up to a whole millionth (a no-op for whole tokensPerMin,
+ * which the API requires). Exact while the answer is a safe integer; an answer that is not
+ * (a product of 2^53 or more) is too large to place, and callers refuse it.
+ */
+export function workloadStdMicro(tokensPerMin: number, costFactor: Micro): number {
+  return Math.ceil(tokensPerMin * costFactor);
 }
 
 /**
@@ -140,4 +183,38 @@ export function usageStdTokens(
   const frac = scaled % unit;
   if (frac === 0n) return whole.toString();
   return `${whole}.${frac.toString().padStart(12, '0').replace(/0+$/, '')}`;
+}
+
+// SQL text of the formulas, for repositories to wrap in `sql.raw`. The operands are column
+// references the repository names (`m.cost_factor`), never values.
+
+const COLUMN = /^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?$/;
+
+function column(name: string): string {
+  if (!COLUMN.test(name)) throw new RangeError(`not a column reference: ${name}`);
+  return name;
+}
+
+/**
+ * {@link workloadStdMicro} as a SQL expression over two columns, in standard tokens per minute
+ * (not millionths): `tokensPerMin × costFactor`. Exact in `numeric` for an integer
+ * `tokensPerMin` and a `numeric` `costFactor`.
+ */
+export function workloadStdSql(tokensPerMin: string, costFactor: string): string {
+  return `(${column(tokensPerMin)} * ${column(costFactor)})`;
+}
+
+/**
+ * {@link usageStdTokens} as a SQL expression over four columns:
+ * `costFactor × (outputTokens + inputFactor × inputTokens)`. Exact in `numeric` for integer
+ * token counts and `numeric` factors (at most 12 decimal places).
+ */
+export function usageStdSql(columns: {
+  readonly inputTokens: string;
+  readonly outputTokens: string;
+  readonly costFactor: string;
+  readonly inputFactor: string;
+}): string {
+  const { inputTokens, outputTokens, costFactor, inputFactor } = columns;
+  return `(${column(costFactor)} * (${column(outputTokens)} + ${column(inputFactor)} * ${column(inputTokens)}))`;
 }

@@ -2,7 +2,7 @@
  * One scheduling cycle, pure: an immutable snapshot and the pending queue in, one decision per
  * workload out. Written as numbered steps, after Kueue's `scheduler.schedule()`.
  */
-import { formatMicro, replicaTokensPerMin } from './capacity.js';
+import { formatMicro, replicaTokensPerMin, workloadStdMicro } from './capacity.js';
 import { defaultPlugins } from './framework/registry.js';
 import { FrameworkRuntime } from './framework/runtime.js';
 import type { Pick } from './framework/runtime.js';
@@ -20,7 +20,7 @@ import type {
 import { tenantShare } from './fair-share.js';
 import { Preemptor } from './preemption.js';
 import { FairQueue } from './queue.js';
-import { admit, buildWorkingState, release, toMicro, workloadStdMicro } from './snapshot.js';
+import { admit, buildWorkingState, release, toMicro } from './snapshot.js';
 import type { WorkingState } from './snapshot.js';
 
 const PREEMPTED = 'preempted by higher-priority workload';

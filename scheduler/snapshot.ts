@@ -61,12 +61,6 @@ export function toMicro(value: number): number {
   return Math.round(value * MICRO);
 }
 
-/** Standard millionths per minute a workload holds against quota: `tokensPerMin × costFactor`. */
-export function workloadStdMicro(tokensPerMin: number, costFactor: number): number {
-  // Exact for integer tokensPerMin while the product stays below 2^53 (9·10^9 std/min).
-  return Math.ceil(tokensPerMin * costFactor);
-}
-
 /** Builds the working copy of a snapshot. The snapshot is only read. */
 export function buildWorkingState(snapshot: Snapshot): WorkingState {
   const slots: DeviceSlot[] = [];

@@ -8,7 +8,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Decision, WorkloadSnap } from '../../scheduler/framework/types.js';
 import { evictOvercommitted } from '../../scheduler/evict.js';
-import { scheduleCycle } from '../../scheduler/schedule.js';
+import { scheduleCycle, whatIf } from '../../scheduler/schedule.js';
 import { newId } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -218,8 +218,7 @@ export class Scheduler {
   /** What the core would decide for one new workload now, on a copy; nothing is written. */
   async dryRun(workload: WorkloadSnap): Promise<Decision> {
     const state = await loadSnapshot(this.opts, this.opts.clock.now());
-    const result = scheduleCycle({ snapshot: state.snapshot, pending: [workload] });
-    return result.decisions.find((d) => d.workloadId === workload.id)!;
+    return whatIf(state.snapshot, workload);
   }
 
   private toCommit(decisions: readonly Decision[], versions: ReadonlyMap<string, number>, now: Date): CycleCommit {

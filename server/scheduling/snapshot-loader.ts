@@ -2,7 +2,7 @@
  * Reads what one scheduling cycle needs from the database into the scheduler's immutable
  * Snapshot (scheduler/framework/types.ts).
  */
-import { parseMicro, type Micro } from '../../scheduler/capacity.js';
+import { MICRO, parseMicro, workloadStdMicro } from '../../scheduler/capacity.js';
 import type { ClusterSnap, ModelSnap, PlacementSnap, Priority, ProfileSnap, Snapshot, TenantSnap, WorkloadSnap } from '../../scheduler/framework/types.js';
 import { decayUsage } from '../../scheduler/fair-share.js';
 import type { CatalogRepository, ModelRow } from '../repositories/catalog.repository.js';
@@ -32,11 +32,6 @@ export interface SnapshotSources {
 
 export function modelSnap(m: ModelRow): ModelSnap {
   return { id: m.id, name: m.name, minMemoryGiB: parseMicro(m.min_memory_gib), costFactor: parseMicro(m.cost_factor), vendors: m.vendors };
-}
-
-/** Standard tokens per minute a workload holds against its quota: `tokensPerMin × costFactor`. */
-export function workloadStdPerMin(tokensPerMin: number, costFactor: Micro): number {
-  return (tokensPerMin * costFactor) / 1_000_000;
 }
 
 export function workloadSnap(w: PendingWorkload): WorkloadSnap {
@@ -80,6 +75,9 @@ export async function loadSnapshot(
 
   const held = new Map<string, number>();
   const placements: PlacementSnap[] = [];
+  // Held standard tokens are summed in whole millionths (exact below 2^53) and divided once: the
+  // division rounds to the double nearest the exact decimal, which the working copy's toMicro
+  // reads back as the same integer below 2^50 millionths (10^9 std/min).
   const tenantHeld = new Map<string, number>();
   const clustersWithPlacements = new Set<string>();
   const workloadsCounted = new Set<string>();
@@ -87,15 +85,15 @@ export async function loadSnapshot(
     const key = `${a.cluster_id}\u0000${a.device_model}`;
     held.set(key, (held.get(key) ?? 0) + a.replicas * a.devices_per_replica);
     clustersWithPlacements.add(a.cluster_id);
-    const std = workloadStdPerMin(a.workload_tokens_per_min, parseMicro(a.cost_factor));
+    const stdMicro = workloadStdMicro(a.workload_tokens_per_min, parseMicro(a.cost_factor));
     if (!workloadsCounted.has(a.workload_id)) {
       workloadsCounted.add(a.workload_id);
-      tenantHeld.set(a.tenant_id, (tenantHeld.get(a.tenant_id) ?? 0) + std);
+      tenantHeld.set(a.tenant_id, (tenantHeld.get(a.tenant_id) ?? 0) + stdMicro);
     }
     placements.push({
       id: a.id, workloadId: a.workload_id, tenantId: a.tenant_id, priority: a.priority as Priority, seq: a.workload_seq,
       clusterId: a.cluster_id, deviceModel: a.device_model, replicas: a.replicas, devicesPerReplica: a.devices_per_replica,
-      tokensPerMin: a.tokens_per_min, stdPerMin: std,
+      tokensPerMin: a.tokens_per_min, stdPerMin: stdMicro / MICRO,
     });
   }
 
@@ -121,7 +119,7 @@ export async function loadSnapshot(
 
   const tenants = new Map<string, TenantSnap>();
   for (const t of tenantRows) {
-    const heldStd = tenantHeld.get(t.id) ?? 0;
+    const heldStd = (tenantHeld.get(t.id) ?? 0) / MICRO;
     const elapsed = t.fair_share_at ? Math.max(0, now.getTime() - t.fair_share_at.getTime()) : 0;
     tenants.set(t.id, {
       id: t.id, maxStdPerMin: t.max_std_per_min ?? reserved.get(t.id) ?? null, planExhausted: exhausted.has(t.id), weight: 1, heldStdPerMin: heldStd,

@@ -2,7 +2,7 @@
  * The cluster and pool read models of API.md, computed from rows in memory. Pure: the caller
  * passes the time, the TTL, the profiles and the devices that placements hold.
  */
-import { microToNumber, stdPerMinMicro, type Micro } from '../../scheduler/capacity.js';
+import { inventoryCapacity, microToNumber, type InventoryCapacityRow, type Micro } from '../../scheduler/capacity.js';
 
 export type ClusterState = 'pending' | 'ready' | 'not_ready' | 'cordoned';
 
@@ -95,10 +95,7 @@ export function computeCluster(
 ): ClusterComputation {
   const state = clusterState(c, now, ttlMs);
   const open = takesPlacements(state);
-  const byVendor = new Map<string, VendorSums>();
-  let total = 0n;
-  let allocated = 0n;
-  let free = 0n;
+  const vendorRows = new Map<string, InventoryCapacityRow[]>();
   const unprofiled: string[] = [];
   const rows = inventory.map((item) => {
     const p = profiles.get(item.deviceModel);
@@ -106,20 +103,23 @@ export function computeCluster(
       unprofiled.push(item.deviceModel);
       return { deviceModel: item.deviceModel, profile: null, vendor: null, total: item.total, healthy: item.healthy };
     }
-    const t = stdPerMinMicro(item.healthy, p.stdTokensPerSec);
-    const a = stdPerMinMicro(held.get(item.deviceModel) ?? 0, p.stdTokensPerSec);
-    const f = open && t > a ? t - a : 0n;
-    total += t;
-    allocated += a;
-    free += f;
-    const v = byVendor.get(p.vendor) ?? { devices: 0, total: 0n, allocated: 0n, free: 0n };
-    v.devices += item.healthy;
-    v.total += t;
-    v.allocated += a;
-    v.free += f;
-    byVendor.set(p.vendor, v);
+    const list = vendorRows.get(p.vendor) ?? [];
+    list.push({ healthy: item.healthy, held: held.get(item.deviceModel) ?? 0, stdTokensPerSec: p.stdTokensPerSec });
+    vendorRows.set(p.vendor, list);
     return { deviceModel: item.deviceModel, profile: p.name, vendor: p.vendor, total: item.total, healthy: item.healthy };
   });
+  const byVendor = new Map<string, VendorSums>();
+  let total = 0n;
+  let allocated = 0n;
+  let free = 0n;
+  for (const [vendor, list] of vendorRows) {
+    const capacity = inventoryCapacity(list);
+    const v = { devices: list.reduce((n, r) => n + r.healthy, 0), ...capacity, free: open ? capacity.free : 0n };
+    byVendor.set(vendor, v);
+    total += v.total;
+    allocated += v.allocated;
+    free += v.free;
+  }
   return {
     total,
     allocated,

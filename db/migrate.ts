@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type MigrationResultSet } from 'kysely';
+import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
 import { MIGRATIONS } from './migrations/index.js';
 
 /**
@@ -20,4 +20,21 @@ export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
   const list = await migrator.getMigrations();
   return list.every((m) => m.executedAt !== undefined);
+}
+
+/**
+ * The readiness check of /readyz: true when the database answers and every migration is applied
+ * (once applied, only the database's answer is checked again). Never throws.
+ */
+export function readinessProbe(db: Kysely<any>): () => Promise<boolean> {
+  let migrated = false;
+  return async () => {
+    try {
+      await sql`select 1`.execute(db);
+      migrated ||= await migrationsApplied(db);
+      return migrated;
+    } catch {
+      return false;
+    }
+  };
 }

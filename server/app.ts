@@ -2,23 +2,19 @@
  * createApp: the platform service as an Express app over an open database. Builds every
  * repository and service from its dependencies; holds no module-level state.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { sql } from 'kysely';
 import type { Database } from '../db/connect.js';
-import { migrateToLatest, migrationsApplied } from '../db/migrate.js';
+import { migrateToLatest, readinessProbe } from '../db/migrate.js';
 import { resolveAdminToken, type AdminToken } from './auth/admin-token.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
-import { AppError, errorHandler, problemOf, sendProblem } from './errors.js';
 import { catalogRoutes } from './http/catalog.routes.js';
-import { dispatcher } from './http/dispatch.js';
 import { clusterRoutes } from './http/clusters.routes.js';
 import { openApiDocument } from './http/openapi.js';
-import { mountRoutes, type AnyRoute } from './http/route.js';
+import type { AnyRoute } from './http/route.js';
+import { createHttpServer } from './http/server.js';
 import { tenantRoutes } from './http/tenants.routes.js';
 import { sessionRoutes } from './http/session.routes.js';
 import { AccountsRepository } from './repositories/accounts.repository.js';
@@ -45,7 +41,7 @@ import { billingRoutes } from './http/billing.routes.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import { meRoutes } from './http/me.routes.js';
 import { usageRoutes } from './http/usage.routes.js';
@@ -69,9 +65,10 @@ export interface AppDeps {
 }
 
 export interface App {
-  readonly express: Express;
-  /** The HTTP request listener: the API's hot changes answered directly (http/dispatch.ts), the rest by `express`. */
+  /** The HTTP request listener (server/http/server.ts). */
   readonly handler: RequestListener;
+  /** The same requests with every route answered through Express (the dispatch parity test compares the two). */
+  readonly express: RequestListener;
   readonly context: AppContext;
   readonly adminToken: AdminToken;
   readonly routes: readonly AnyRoute[];
@@ -183,73 +180,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context), ...planRoutes(context), ...billingRoutes(context), ...meRoutes(context), ...usageRoutes(context), ...budgetRoutes(context), ...sessionRoutes(context)];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, onNotReady: () => scheduler.trigger() });
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('query parser', 'simple');
-  app.use(observeRequests(context));
-  app.use(express.json({ limit: '16mb', type: ['application/json', 'application/*+json'] }));
-
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  const http = createHttpServer({
+    routes, auth, log, metrics,
+    // In a multi-process server every worker's metrics, added up by the primary; else this process's.
+    metricsText: deps.shareMetrics ? deps.shareMetrics(metrics.registry) : () => metrics.registry.metrics(),
+    ready: readinessProbe(db),
+    openapi: openApiDocument(routes, API_VERSION),
   });
-  let migrated = false;
-  app.get('/readyz', async (_req, res) => {
-    try {
-      await sql`select 1`.execute(db);
-      migrated ||= await migrationsApplied(db);
-      if (migrated) {
-        res.json({ status: 'ready' });
-        return;
-      }
-    } catch {
-      // Reported below as not ready.
-    }
-    sendProblem(res, { type: 'https://tokenpool.dev/problems/not-ready', title: 'Service Unavailable', status: 503, detail: 'The database is not reachable or not migrated.' });
-  });
-  // In a multi-process server every worker's metrics, added up by the primary; else this process's.
-  const metricsText = deps.shareMetrics ? deps.shareMetrics(metrics.registry) : () => metrics.registry.metrics();
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metricsText());
-  });
-  const openapi = openApiDocument(routes, API_VERSION);
-  app.get('/api/v1/openapi.json', (_req, res) => {
-    res.json(openapi);
-  });
-
-  // The console (/console) and the portal (/portal): one static page each, working only through
-  // the public API above with the session cookie.
-  // From dist/server/ when built, from server/ under tsx: the repository root is one or two up.
-  const root = ['../', '../../'].map((up) => fileURLToPath(new URL(up, import.meta.url))).find((dir) => existsSync(`${dir}package.json`))!;
-  const web = `${root}web/`;
-  const echarts = `${root}node_modules/echarts/dist/echarts.min.js`;
-  app.get('/', (_req, res) => res.redirect(302, '/console/'));
-  app.get('/assets/echarts.min.js', (_req, res) => res.sendFile(echarts, { maxAge: '1d' }));
-  app.use('/assets', express.static(web, { index: false, maxAge: 0 }));
-  for (const area of ['console', 'portal']) {
-    app.get(`/${area}`, (req, res) => {
-      // Relative asset paths need the trailing slash (routing here ignores it).
-      if (!req.originalUrl.split('?')[0]!.endsWith('/')) return res.redirect(302, `/${area}/`);
-      res.set('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
-      res.sendFile(`${web}index.html`);
-    });
-  }
-
-  const router = express.Router();
-  mountRoutes(router, routes, auth);
-  app.use(router);
-  app.use((req: Request, res: Response) => {
-    sendProblem(res, problemOf(new AppError('not_found', `No route for ${req.method} ${req.path}.`)));
-  });
-  app.use(errorHandler((msg, fields) => log.error(msg, fields)));
 
   let budgetTimer: NodeJS.Timeout | undefined;
   let budgetRun: Promise<unknown> | undefined;
   return {
-    express: app,
-    handler: dispatcher({
-      routes, auth, fallback: app, log: (msg, fields) => log.error(msg, fields),
-      observe: (req, res, route) => observeRequest(context, req, res, () => route),
-    }),
+    express: http.viaExpress,
+    handler: http.handler,
     context,
     adminToken,
     routes,
@@ -276,25 +219,5 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await scheduler.stop();
       await leader.stop();
     },
-  };
-}
-
-/** Times every request by route template (never the raw URL) and status. */
-/** Times a request until its answer is written, labelled with its route template. */
-function observeRequest(ctx: AppContext, req: IncomingMessage, res: ServerResponse, route: () => string): void {
-  const started = process.hrtime.bigint();
-  res.once('finish', () => {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    ctx.metrics.httpDuration.observe({ method: req.method!, route: route(), status: String(res.statusCode) }, seconds);
-  });
-}
-
-function observeRequests(ctx: AppContext) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    observeRequest(ctx, req, res, () => {
-      const template = (req.route as { path?: string } | undefined)?.path;
-      return typeof template === 'string' ? template : 'unmatched';
-    });
-    next();
   };
 }

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { ADMIN, api, benchDatabaseUrl, scratchDatabase, startServer } from './lib.js';
-import { monthBounds, periodOf, previousPeriod } from '../server/billing/periods.js';
+import { Calendar, previousPeriod } from '../server/billing/periods.js';
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 10_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -22,8 +22,9 @@ export async function benchClose(): Promise<void> {
   const db = new pg.Client({ connectionString: scratch.url });
   await db.connect();
   try {
-    const period = previousPeriod(periodOf(new Date(), TZ));
-    const { start, end } = monthBounds(period, TZ);
+    const calendar = new Calendar(TZ);
+    const period = previousPeriod(calendar.periodOf(new Date()));
+    const { start, end } = calendar.monthBounds(period);
     const gov = await api(server.base, ADMIN, 'POST', '/api/v1/plans', {
       name: 'gov-standard', type: 'periodic', period: 'month', fee: '10000.00', includedStd: 1_000_000_000, overagePricePerMillionStd: '8.00',
     });

@@ -1,7 +1,9 @@
 /**
  * Preemption (after kube-scheduler's DefaultPreemption): when a workload does not fit, find the
  * fewest, least important placed workloads whose release lets it fit, by simulation on a copy of
- * the device counts. The working state is only read; the caller releases the victims.
+ * the device counts. Only candidates where preemption might help are considered: those a filter
+ * rejects as `UnschedulableAndUnresolvable` are skipped, and nothing is evicted there. The
+ * working state is only read; the caller releases the victims.
  */
 import type { FrameworkRuntime, Pick, Shape } from './framework/runtime.js';
 import type { WorkloadSnap } from './framework/types.js';
@@ -41,11 +43,20 @@ export class Preemptor {
   private all: Victim[] | null = null;
   private readonly byShape = new Map<string, ShapeVictims>();
   private builtAt = -1;
+  /** Per plan, by position in the shape: whether preemption might help there (valid where `helpStamp` is the plan's). */
+  private readonly helpStamp: Int32Array;
+  private readonly helpful: Uint8Array;
+  private planStamp = 0;
+  /** Whether the current plan met a candidate where preemption cannot help. */
+  private skipped = false;
 
   constructor(
     private readonly runtime: FrameworkRuntime,
     private readonly state: WorkingState,
-  ) {}
+  ) {
+    this.helpStamp = new Int32Array(state.slots.length);
+    this.helpful = new Uint8Array(state.slots.length);
+  }
 
   /**
    * A plan that makes `workload` (which did not fit as things are) fit, or null when releasing
@@ -58,11 +69,19 @@ export class Preemptor {
     const victims = this.victimsFor(shape);
     const positions = runtime.positionsOf(shape);
     const fork = forkDevices(state);
+    this.planStamp++;
+    this.skipped = false;
     // Non-ha requests fit exactly when the free replicas carry them (the greedy always completes
     // then), so only ha requests need a full nomination to judge a candidate set.
     const fits = (bound: number) => bound >= needMicro && (!workload.ha || runtime.nominate(shape, workload, needMicro, fork).ok);
 
-    let bound = runtime.freeBound(shape, fork);
+    // What the free devices carry now, on the candidates where preemption might help.
+    let bound = 0;
+    for (let pos = 0; pos < shape.slots.length; pos++) {
+      const slot = shape.slots[pos]!;
+      const free = replicas(fork.healthy[slot]! - fork.held[slot]!, shape.devicesPerReplica[pos]!);
+      if (free > 0 && this.helps(shape, pos)) bound += free * shape.replicaStdMicro[pos]!;
+    }
     const chosen: Victim[] = [];
     let fit = false;
     let everyVictim = true;
@@ -76,6 +95,8 @@ export class Preemptor {
         everyVictim = false; // eviction order puts every lower priority first
         break;
       }
+      // Evicting a workload only from where preemption cannot help frees nothing usable.
+      if (!this.holdsHelpful(shape, positions, v)) continue;
       chosen.push(v);
       bound += this.move(fork, shape, positions, v.id, -1);
       if (fits(bound)) {
@@ -86,7 +107,7 @@ export class Preemptor {
     if (!fit) {
       // With every normal and low workload on the shape's slots released, this is exactly what
       // preemptionBound estimates; keep the tighter figure so later attempts stop sooner.
-      if (everyVictim && !workload.ha && bound < shape.preemptBoundMicro) shape.preemptBoundMicro = bound;
+      if (everyVictim && !this.skipped && !workload.ha && bound < shape.preemptBoundMicro) shape.preemptBoundMicro = bound;
       return null;
     }
 
@@ -138,8 +159,30 @@ export class Preemptor {
   }
 
   /**
+   * Whether evicting workloads could let the shape's candidate at `pos` take the request (no
+   * filter rejects it as `UnschedulableAndUnresolvable`); asked once per candidate per plan.
+   */
+  private helps(shape: Shape, pos: number): boolean {
+    if (this.helpStamp[pos] !== this.planStamp) {
+      this.helpStamp[pos] = this.planStamp;
+      this.helpful[pos] = this.runtime.preemptionMightHelp(shape, pos) ? 1 : 0;
+      if (this.helpful[pos] === 0) this.skipped = true;
+    }
+    return this.helpful[pos] === 1;
+  }
+
+  private holdsHelpful(shape: Shape, positions: Int32Array, v: Victim): boolean {
+    for (const slot of v.slots) {
+      const pos = slot >= 0 ? positions[slot]! : -1;
+      if (pos >= 0 && this.helps(shape, pos)) return true;
+    }
+    return false;
+  }
+
+  /**
    * Releases (`sign = -1`: held drops) or restores (`+1`) a workload's devices in the what-if copy and answers
-   * how much that changes what the shape's free devices carry (standard millionths per minute).
+   * how much that changes what the shape's free devices carry (standard millionths per minute), on
+   * the candidates where preemption might help.
    */
   private move(fork: WorkingState, shape: Shape, positions: Int32Array, id: string, sign: 1 | -1): number {
     let delta = 0;
@@ -148,7 +191,7 @@ export class Preemptor {
       const pos = positions[p.slot]!;
       const before = fork.healthy[p.slot]! - fork.held[p.slot]!;
       fork.held[p.slot] = fork.held[p.slot]! + sign * p.devices;
-      if (pos < 0) continue;
+      if (pos < 0 || !this.helps(shape, pos)) continue;
       const n = shape.devicesPerReplica[pos]!;
       const after = before - sign * p.devices;
       delta += (replicas(after, n) - replicas(before, n)) * shape.replicaStdMicro[pos]!;

@@ -1,12 +1,14 @@
 /**
- * The plugin contracts, after kube-scheduler's framework: filters answer a {@link Status} for one
- * candidate, scorers answer a raw number that the runtime normalizes to 0–100 across the feasible
+ * The plugin contracts, after kube-scheduler's framework: PreFilter plugins compute what a request
+ * shape needs once and write it to the {@link CycleState}; filters answer a {@link Status} for one
+ * candidate; scorers answer a raw number that the runtime normalizes to 0–100 across the feasible
  * candidates and multiplies by a weight. Plugins are stateless values; each has one job.
  *
- * A candidate is one device slot (a device model of one cluster). The runtime reuses one mutable
- * {@link Candidate} cursor for all of them, so plugins must not keep a reference to it.
+ * A candidate is one device slot (a device model of one cluster). The runtime reuses one
+ * {@link Candidate} cursor for all of them: plugins only read it, and must not keep a reference.
  */
 import type { WorkingState } from '../snapshot.js';
+import type { CycleState } from './cycle-state.js';
 import type { Status } from './status.js';
 import type { ClusterSnap, DeviceSlot, ModelSnap, PendingReason, WorkloadSnap } from './types.js';
 
@@ -20,31 +22,44 @@ export interface FilterContext {
   readonly regions: readonly string[] | null;
   /** Devices held so far in this cycle (or in a what-if copy of it). */
   readonly state: WorkingState;
+  /** What PreFilter computed for this request shape; read-only outside PreFilter. */
+  readonly cycle: CycleState;
 }
 
-/** The runtime's cursor over candidates; fields are filled in as the pipeline learns them. */
+/**
+ * The candidate a plugin is asked about, as the runtime knows it so far. Read-only to plugins:
+ * what a plugin computes goes to the cycle state, never onto the candidate.
+ */
 export interface Candidate {
-  cluster: ClusterSnap;
+  readonly cluster: ClusterSnap;
   /** Index of the cluster in `snapshot.clusters`. */
-  clusterIndex: number;
-  slot: DeviceSlot;
+  readonly clusterIndex: number;
+  readonly slot: DeviceSlot;
   /** Index of the slot in the working state's flat slot arrays. */
-  slotIndex: number;
+  readonly slotIndex: number;
   /**
-   * Devices one replica of the model spans on this slot; 0 until the memory-fit filter sets it.
-   * Filters after memory-fit (and scorers) may rely on it being ≥ 1.
+   * Devices one replica of the model spans on this slot, from the cycle state's
+   * `DEVICES_PER_REPLICA` (1 when no PreFilter wrote it; 0 where the model does not fit, which
+   * memory-fit rejects). Dynamic filters and scorers only see candidates where it is ≥ 1.
    */
-  devicesPerReplica: number;
+  readonly devicesPerReplica: number;
   /** Free devices on the slot now (set by the runtime before scoring). */
-  free: number;
+  readonly free: number;
   /** Replicas the workload would take from this candidate now (≥ 1 when scored). */
-  replicas: number;
+  readonly replicas: number;
   /** Standard tokens per minute of one replica, in millionths: `n × stdTokensPerSec × 60`. */
-  replicaStdMicro: number;
+  readonly replicaStdMicro: number;
   /** What this workload has already taken on the candidate's cluster, in std millionths/min. */
-  clusterPlacedMicro: number;
+  readonly clusterPlacedMicro: number;
 }
 
+/**
+ * A filter answers `Unschedulable` when freeing devices could make the candidate pass, so
+ * preemption may evict workloads there, and `UnschedulableAndUnresolvable` when nothing evicted
+ * could (wrong region, vendor or memory; a cordoned or not ready cluster), so preemption skips the
+ * candidate. A static filter's answer cannot change within a cycle at all: a candidate it rejects
+ * is never offered, to nomination or preemption, so static filters should answer the latter.
+ */
 interface FilterPluginBase {
   readonly name: string;
   /** The pending reason this filter's rejections stand for. */
@@ -60,6 +75,11 @@ interface FilterPluginBase {
    * offering that candidate to later workloads of the same shape until the next release.
    */
   readonly monotone?: boolean;
+  /**
+   * PreFilter: runs once per request shape before any filter, and may write what the filters and
+   * scorers need to `ctx.cycle`. A failure rejects every candidate of the shape.
+   */
+  preFilter?(ctx: FilterContext): Status;
 }
 
 export interface ClusterFilterPlugin extends FilterPluginBase {
@@ -69,7 +89,6 @@ export interface ClusterFilterPlugin extends FilterPluginBase {
 
 export interface SlotFilterPlugin extends FilterPluginBase {
   readonly level: 'slot';
-  /** May set `candidate.devicesPerReplica` (static filters only; the runtime caches it). */
   filter(ctx: FilterContext, candidate: Candidate): Status;
 }
 
@@ -80,6 +99,8 @@ export interface ScoreContext {
   readonly workload: WorkloadSnap;
   readonly model: ModelSnap;
   readonly state: WorkingState;
+  /** What PreFilter computed for the request's shape. */
+  readonly cycle: CycleState;
   /** The whole request in standard millionths per minute: `tokensPerMin × costFactor`. */
   readonly needMicro: number;
   /** What is still to place, in standard millionths per minute (≤ 0 once covered). */
@@ -94,7 +115,7 @@ export interface ScorePlugin {
   readonly direction: ScoreDirection;
   /**
    * True when the raw score depends only on the candidate's cluster and slot, its
-   * `devicesPerReplica` and `replicaStdMicro`, and the request's model: the runtime then scores
+   * `devicesPerReplica` and `replicaStdMicro`, the request's model and the cycle state: the runtime then scores
    * each candidate once per request shape per cycle.
    */
   readonly static?: boolean;

@@ -6,10 +6,13 @@ import type { PendingReason } from './types.js';
 
 /**
  * - `Success`: the candidate passes.
- * - `Unschedulable`: it does not pass now, but could once devices are freed (preemption may help).
+ * - `Unschedulable`: it does not pass now, but could once devices are freed: preemption may
+ *   evict lower-priority workloads there.
  * - `UnschedulableAndUnresolvable`: it will not pass in this cycle whatever is evicted
- *   (wrong region, vendor, memory, cluster not taking placements).
- * - `Error`: the plugin could not judge (inconsistent data); the candidate is rejected.
+ *   (wrong region, vendor, memory, cluster not taking placements): preemption skips the candidate
+ *   and evicts nothing there, as kube-scheduler's DefaultPreemption does.
+ * - `Error`: the plugin could not judge (inconsistent data); the candidate is rejected, and
+ *   preemption skips it too.
  */
 export type StatusCode = 'Success' | 'Unschedulable' | 'UnschedulableAndUnresolvable' | 'Error';
 

@@ -6,8 +6,8 @@
  */
 import { Decimal } from 'decimal.js';
 import type { Principal } from '../auth/authenticate.js';
-import { newId } from '../auth/tokens.js';
-import { activeDays, daysInMonth, monthBounds, parsePeriod, periodHasEnded, periodOf } from '../billing/periods.js';
+import type { IdGenerator } from '../auth/tokens.js';
+import { daysInMonth, parsePeriod, type Calendar } from '../billing/periods.js';
 import { lateUsageLineFromRatings, ratePeriod, type InvoiceLine, type SubscriptionUsage } from '../billing/rating.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
@@ -44,7 +44,8 @@ export class BillingService {
     private readonly repo: BillingRepository,
     private readonly plans: PlansRepository,
     private readonly clock: Clock,
-    private readonly timezone: string,
+    private readonly ids: IdGenerator,
+    private readonly calendar: Calendar,
     private readonly log: Logger,
     private readonly metrics?: BillingMetrics,
     /** Invoices issued per transaction. */
@@ -59,11 +60,11 @@ export class BillingService {
       throw new AppError('invalid', 'The period must be a month such as "2026-10".', [{ path: 'period', message: 'must be YYYY-MM' }]);
     }
     const now = this.clock.now();
-    if (!periodHasEnded(period, this.timezone, now)) throw new AppError('conflict', `The period ${period} has not ended yet.`);
+    if (!this.calendar.periodHasEnded(period, now)) throw new AppError('conflict', `The period ${period} has not ended yet.`);
     const { cutoff } = await this.repo.markClosed(period, new Date(now.getTime() - CLOSE_SETTLE_MS), now);
     // Later closes of the same period (a backdated subscription) bill up to now, less the settle time.
     const through = new Date(Math.max(cutoff.getTime(), now.getTime() - CLOSE_SETTLE_MS));
-    const { start, end } = monthBounds(period, this.timezone);
+    const { start, end } = this.calendar.monthBounds(period);
 
     for (let attempt = 0; ; attempt++) {
       try {
@@ -114,7 +115,7 @@ export class BillingService {
         billed.push({ period: latePeriod, rating: after });
       }
       if (lines.length === 0 && spans.length === 0) continue;
-      invoices.push({ id: newId('inv', now.getTime()), tenantId, lines, rating: spans, total: total.toFixed(2), billed });
+      invoices.push({ id: this.ids.next('inv'), tenantId, lines, rating: spans, total: total.toFixed(2), billed });
     }
     for (let i = 0; i < invoices.length; i += this.batchSize) {
       const batch = invoices.slice(i, i + this.batchSize);
@@ -134,7 +135,7 @@ export class BillingService {
       const plan = plans.get(s.plan_id)!;
       return {
         subscriptionId: s.id, planName: plan.name, terms: termsOf(plan),
-        activeDays: activeDays(period, this.timezone, s.starts_at, s.ends_at), stdTokens: stdOf.get(s.id) ?? '0',
+        activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at), stdTokens: stdOf.get(s.id) ?? '0',
       };
     });
     const unsubscribed = stdOf.get(null);
@@ -157,7 +158,7 @@ export class BillingService {
       if (!plan) continue;
       after.push({
         subscriptionId, planName: plan.name, terms: termsOf(plan),
-        activeDays: sub ? activeDays(period, this.timezone, sub.starts_at, sub.ends_at) : 0, stdTokens: std,
+        activeDays: sub ? this.calendar.activeDays(period, sub.starts_at, sub.ends_at) : 0, stdTokens: std,
       });
     }
     return after;
@@ -169,8 +170,8 @@ export class BillingService {
    */
   async periodSoFar(tenantId: string): Promise<{ period: string; inputTokens: number; outputTokens: number; stdTokens: string; costSoFar: string }> {
     const now = this.clock.now();
-    const period = periodOf(now, this.timezone);
-    const { start, end } = monthBounds(period, this.timezone);
+    const period = this.calendar.periodOf(now);
+    const { start, end } = this.calendar.monthBounds(period);
     const [subs, planRows, usage] = await Promise.all([
       this.plans.overlapping(start, end),
       this.plans.all(),
@@ -195,8 +196,8 @@ export class BillingService {
    */
   async exhaustedTenants(known?: { active: readonly SubscriptionRow[]; plans: readonly PlanRow[] }): Promise<Set<string>> {
     const now = this.clock.now();
-    const period = periodOf(now, this.timezone);
-    const { start, end } = monthBounds(period, this.timezone);
+    const period = this.calendar.periodOf(now);
+    const { start, end } = this.calendar.monthBounds(period);
     const [active, planRows] = known ? [known.active, known.plans] : await Promise.all([this.plans.activeAt(now), this.plans.all()]);
     const plans = new Map(planRows.map((p) => [p.id, p]));
     const capped = active.filter((s) => {
@@ -209,7 +210,7 @@ export class BillingService {
     for (const s of capped) {
       const used = usage.filter((u) => u.tenant_id === s.tenant_id && u.subscription_id === s.id).reduce((d, u) => d.plus(u.std), new Decimal(0));
       const included = new Decimal(plans.get(s.plan_id)!.included_std!)
-        .times(activeDays(period, this.timezone, s.starts_at, s.ends_at)).dividedToIntegerBy(daysInMonth(period));
+        .times(this.calendar.activeDays(period, s.starts_at, s.ends_at)).dividedToIntegerBy(daysInMonth(period));
       if (used.gte(included)) out.add(s.tenant_id);
     }
     return out;

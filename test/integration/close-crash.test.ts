@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import { IdGenerator } from '../../server/auth/tokens.js';
+import { Calendar } from '../../server/billing/periods.js';
 import { silentLogger } from '../../server/log.js';
 import { BillingRepository } from '../../server/repositories/billing.repository.js';
 import { PlansRepository } from '../../server/repositories/plans.repository.js';
@@ -38,7 +40,7 @@ describeOnDatabases('a period close interrupted halfway', (platform) => {
     const base = p.app.context.database.db;
     const crash = new CrashAfterInvoices(2);
     const db = base.withPlugin(crash);
-    const billing = new BillingService(new BillingRepository(db), new PlansRepository(db), p.clock, 'Asia/Shanghai', silentLogger, undefined, 1);
+    const billing = new BillingService(new BillingRepository(db), new PlansRepository(db), p.clock, new IdGenerator(p.clock), new Calendar('Asia/Shanghai'), silentLogger, undefined, 1);
     let failed = false;
     await billing.close('2026-10').catch(() => (failed = true));
     expect(failed).to.equal(true);

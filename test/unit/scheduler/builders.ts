@@ -15,6 +15,7 @@ import type {
   TenantSnap,
   WorkloadSnap,
 } from '../../../scheduler/framework/types.js';
+import { CycleState } from '../../../scheduler/framework/cycle-state.js';
 import type { Candidate, FilterContext, ScoreContext } from '../../../scheduler/framework/plugin.js';
 import { buildWorkingState, slotKey } from '../../../scheduler/snapshot.js';
 import type { WorkingState } from '../../../scheduler/snapshot.js';
@@ -425,9 +426,9 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** What a plugin sees: a filter context over a snapshot's working copy. */
+/** What a plugin sees: a filter context over a snapshot's working copy, with an empty cycle state. */
 export function filterContext(snapshot: Snapshot, model: ModelSnap = qwen7b, regions: readonly string[] | null = null): FilterContext {
-  return { model, regions, state: buildWorkingState(snapshot) };
+  return { model, regions, state: buildWorkingState(snapshot), cycle: new CycleState() };
 }
 
 /** The runtime's cursor on one slot of `state`, with `fields` over sensible defaults. */
@@ -456,5 +457,5 @@ export function scoreContext(
   remainingMicro = needMicro,
   state: WorkingState = buildWorkingState(aSnapshot().build()),
 ): ScoreContext {
-  return { workload, model: qwen7b, state, needMicro, remainingMicro };
+  return { workload, model: qwen7b, state, cycle: new CycleState(), needMicro, remainingMicro };
 }

@@ -10,15 +10,16 @@ import { buildWorkingState } from '../../../scheduler/snapshot.js';
 import { aCluster, aSnapshot, aWorkload, ascend910b, h100, qwen72b, qwen7b } from './builders.js';
 
 describe('framework runtime', () => {
-  it('runs static filters and scorers once per request shape, dynamic ones on every nomination', () => {
-    const calls = { staticCluster: 0, staticSlot: 0, dynamic: 0, score: 0, staticScore: 0 };
+  it('runs PreFilter, static filters and static scorers once per request shape, dynamic ones on every nomination', () => {
+    const calls = { preFilter: 0, staticCluster: 0, staticSlot: 0, dynamic: 0, score: 0, staticScore: 0 };
     const staticCluster: ClusterFilterPlugin = {
       name: 'count-cluster', reason: 'no_compatible_device', level: 'cluster', static: true,
       filter: () => (calls.staticCluster++, SUCCESS),
     };
     const staticSlot: SlotFilterPlugin = {
       name: 'count-slot', reason: 'no_compatible_device', level: 'slot', static: true,
-      filter: (_ctx, c) => (calls.staticSlot++, (c.devicesPerReplica = 1), SUCCESS),
+      preFilter: () => (calls.preFilter++, SUCCESS),
+      filter: () => (calls.staticSlot++, SUCCESS),
     };
     const dynamic: SlotFilterPlugin = {
       name: 'count-dynamic', reason: 'capacity', level: 'slot', static: false,
@@ -35,7 +36,7 @@ describe('framework runtime', () => {
       expect(runtime.nominate(shape, aWorkload(`w${i}`).build(), 1).ok).to.equal(true);
     }
     runtime.nominate(runtime.shapeFor(qwen7b, ['nansha']), aWorkload('other-shape').build(), 1);
-    expect(calls).to.deep.equal({ staticCluster: 4, staticSlot: 6, dynamic: 12, score: 12, staticScore: 6 });
+    expect(calls).to.deep.equal({ preFilter: 2, staticCluster: 4, staticSlot: 6, dynamic: 12, score: 12, staticScore: 6 });
   });
 
   it('reports the least lasting obstacle: capacity when a compatible slot is merely full', () => {

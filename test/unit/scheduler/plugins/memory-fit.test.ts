@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 
+import { DEVICES_PER_REPLICA } from '../../../../scheduler/framework/cycle-state.js';
 import { memoryFit } from '../../../../scheduler/plugins/memory-fit.js';
-import { aCluster, aModel, aProfile, aSnapshot, candidateOf, filterContext } from '../builders.js';
+import { aCluster, aModel, aProfile, aSnapshot, candidateOf, deepFreeze, filterContext } from '../builders.js';
 
 describe('plugin memory-fit', () => {
   // n is the smallest power of two with n × 0.9 × memoryGiB ≥ minMemoryGiB (API.md "Formulas").
@@ -20,15 +21,26 @@ describe('plugin memory-fit', () => {
       const profile = aProfile('dev').memoryGiB(c.memoryGiB).build();
       const snapshot = aSnapshot().cluster(aCluster('c1').slot('dev', profile, 8)).build();
       const ctx = filterContext(snapshot, aModel('m').minMemoryGiB(c.minMemoryGiB).build());
-      const candidate = candidateOf(ctx.state, 'c1', 'dev');
+      // The candidate is read-only: what the plugin works out goes to the cycle state.
+      const candidate = deepFreeze(candidateOf(ctx.state, 'c1', 'dev'));
+      expect(memoryFit.preFilter!(ctx).code).to.equal('Success');
       const status = memoryFit.filter(ctx, candidate);
+      expect(ctx.cycle.read(DEVICES_PER_REPLICA)?.[candidate.slotIndex]).to.equal(c.n ?? 0);
       if (c.n === null) {
         expect(status).to.include({ code: 'UnschedulableAndUnresolvable', reason: 'no_compatible_device' });
-        expect(candidate.devicesPerReplica).to.equal(0);
       } else {
         expect(status.code).to.equal('Success');
-        expect(candidate.devicesPerReplica).to.equal(c.n);
       }
     });
   }
+
+  it('answers the same without PreFilter, and refuses to write once the cycle state is sealed', () => {
+    const small = aProfile('small').memoryGiB('16').build();
+    const snapshot = aSnapshot().cluster(aCluster('c1').slot('H100', aProfile('H100').build(), 8).slot('small', small, 8)).build();
+    const ctx = filterContext(snapshot, aModel('m').minMemoryGiB('2000').build());
+    expect(memoryFit.filter(ctx, candidateOf(ctx.state, 'c1', 'H100')).code).to.equal('Success');
+    expect(memoryFit.filter(ctx, candidateOf(ctx.state, 'c1', 'small')).code).to.equal('UnschedulableAndUnresolvable');
+    ctx.cycle.seal();
+    expect(() => memoryFit.preFilter!(ctx)).to.throw(/read-only after PreFilter/);
+  });
 });

@@ -1,5 +1,6 @@
 import type { AccountsService } from './services/accounts.service.js';
 import type { Database } from '../db/connect.js';
+import type { Calendar } from './billing/periods.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -18,6 +19,8 @@ import type { Scheduler } from './scheduling/scheduler.js';
 export interface AppContext {
   readonly config: Config;
   readonly clock: Clock;
+  /** The billing time zone's calendar (TOKENPOOL_TIMEZONE). */
+  readonly calendar: Calendar;
   readonly log: Logger;
   readonly database: Database;
   readonly metrics: Metrics;

@@ -5,19 +5,34 @@
  * reads the same rows), the rest are summed.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from './clock.js';
+import type { EventBus } from './events.js';
+import type { BillingMetrics } from './services/billing.service.js';
 import type { PoolView } from './services/cluster-view.js';
 
 export interface Metrics {
   readonly registry: Registry;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
-  readonly heartbeats: Counter;
-  readonly usageEvents: Counter<'result'>;
   readonly usageLatency: Histogram;
+  /** What the period close reports: invoices issued, and their amounts by plan type. */
+  readonly billing: BillingMetrics;
 }
 
 export interface MetricSources {
-  /** The pool as the API answers it; read at most once a second while scraped. */
+  /** The pool as the API answers it; read at most once a second (by `clock`) while scraped. */
   pool(): Promise<PoolView>;
+  readonly clock: Clock;
+  /** Heartbeats and usage are counted from their events. */
+  readonly events: EventBus;
+}
+
+/**
+ * The `plan_type` label of an invoice's amount: its one plan type, `mixed` when its subscriptions
+ * in the month were of different types, `none` when it had none.
+ */
+export function planTypeLabel(planTypes: readonly string[]): string {
+  const kinds = [...new Set(planTypes)];
+  return kinds.length === 1 ? kinds[0]! : kinds.length === 0 ? 'none' : 'mixed';
 }
 
 export function createMetrics(sources: MetricSources): Metrics {
@@ -26,7 +41,7 @@ export function createMetrics(sources: MetricSources): Metrics {
 
   let cached: { at: number; pool: Promise<PoolView> } | undefined;
   const pool = (): Promise<PoolView> => {
-    const now = Date.now();
+    const now = sources.clock.now().getTime();
     if (!cached || now - cached.at > 1000) cached = { at: now, pool: sources.pool() };
     return cached.pool;
   };
@@ -80,6 +95,29 @@ export function createMetrics(sources: MetricSources): Metrics {
     registers: [registry],
   }).set(1);
 
+  const heartbeats = new Counter({
+    name: 'tokenpool_agent_heartbeats_total',
+    help: 'Agent heartbeats recorded',
+    registers: [registry],
+  });
+  sources.events.on('heartbeat.recorded', () => heartbeats.inc());
+  const usageEvents = new Counter({
+    name: 'tokenpool_usage_events_total',
+    help: 'Usage events reported by agents, by result (accepted, duplicate, rejected)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  sources.events.on('usage.recorded', (e) => {
+    usageEvents.inc({ result: 'accepted' }, e.accepted);
+    usageEvents.inc({ result: 'duplicate' }, e.duplicates);
+    usageEvents.inc({ result: 'rejected' }, e.rejected);
+  });
+  const invoicesIssued = new Counter({ name: 'tokenpool_invoices_issued_total', help: 'Invoices issued', registers: [registry] });
+  const billed = new Counter({
+    name: 'tokenpool_billed_amount_cny_total', help: 'Amount invoiced in CNY, by plan type (unit, periodic, or mixed within a month)',
+    labelNames: ['plan_type'] as const, registers: [registry],
+  });
+
   return {
     registry,
     httpDuration: new Histogram({
@@ -89,22 +127,17 @@ export function createMetrics(sources: MetricSources): Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    heartbeats: new Counter({
-      name: 'tokenpool_agent_heartbeats_total',
-      help: 'Agent heartbeats recorded',
-      registers: [registry],
-    }),
-    usageEvents: new Counter({
-      name: 'tokenpool_usage_events_total',
-      help: 'Usage events reported by agents, by result (accepted, duplicate, rejected)',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
     usageLatency: new Histogram({
       name: 'tokenpool_usage_ingest_duration_seconds',
       help: 'Time to judge and durably commit one usage batch',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    billing: {
+      invoiceIssued(planTypes, total) {
+        invoicesIssued.inc();
+        billed.inc({ plan_type: planTypeLabel(planTypes) }, Number(total));
+      },
+    },
   };
 }

@@ -2,9 +2,11 @@
  * Billing periods: calendar months in an IANA time zone (API.md "Billing": a period is the calendar
  * month in `TOKENPOOL_TIMEZONE`, Asia/Shanghai by default).
  *
- * Pure: no clock reads, no I/O. Offsets come from `Intl.DateTimeFormat` with `timeZone`, so any zone
- * Node's ICU knows works, including zones with daylight saving time, where a day may last 23 or 25
- * hours and local midnight may even be skipped or repeated.
+ * No clock reads, no I/O. The functions on periods alone are pure; what depends on the zone is a
+ * `Calendar` for that zone, which keeps its formatter and the day starts of the months it was asked
+ * about. Offsets come from `Intl.DateTimeFormat` with `timeZone`, so any zone Node's ICU knows
+ * works, including zones with daylight saving time, where a day may last 23 or 25 hours and local
+ * midnight may even be skipped or repeated.
  *
  * A period is written `YYYY-MM` (`"2026-10"`); a day `YYYY-MM-DD`. Instants are `Date`s.
  */
@@ -77,14 +79,29 @@ interface LocalFields {
   readonly second: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
+function assertInstant(instant: Date, name: string): void {
+  if (!(instant instanceof Date) || Number.isNaN(instant.getTime())) {
+    throw new RangeError(`${name} must be a valid Date`);
+  }
+}
 
-function formatterFor(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (!f) {
-    // Throws RangeError for an unknown zone, which is what we promise.
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
+const DAY_MS = 86_400_000;
+/** Months whose day starts a calendar keeps (a close reads one or two; the demo a few more). */
+const DAY_START_CACHE_LIMIT = 512;
+
+/**
+ * The calendar of one IANA time zone: which period and day an instant falls in, and where a
+ * month begins and ends there. Build one per zone and keep it: it holds the zone's formatter and
+ * the day starts of the months it computed, each month's computed once.
+ */
+export class Calendar {
+  private readonly formatter: Intl.DateTimeFormat;
+  private readonly dayStartCache = new Map<string, readonly number[]>();
+
+  /** @throws RangeError for a zone Node's ICU does not know. */
+  constructor(readonly timezone: string) {
+    this.formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
       hourCycle: 'h23',
       year: 'numeric',
       month: 'numeric',
@@ -94,141 +111,123 @@ function formatterFor(tz: string): Intl.DateTimeFormat {
       second: 'numeric',
       era: 'short',
     });
-    formatters.set(tz, f);
   }
-  return f;
-}
 
-function assertInstant(instant: Date, name: string): void {
-  if (!(instant instanceof Date) || Number.isNaN(instant.getTime())) {
-    throw new RangeError(`${name} must be a valid Date`);
+  /**
+   * The period (`YYYY-MM`) that contains `instant`, reading the local date.
+   * Example: 2026-10-31T16:30:00Z is 2026-11-01 00:30 in Asia/Shanghai → `"2026-11"`.
+   * @throws RangeError for an invalid Date.
+   */
+  periodOf(instant: Date): string {
+    assertInstant(instant, 'instant');
+    const f = this.localFields(instant);
+    return formatPeriod(f.year, f.month);
   }
-}
 
-/** The wall-clock fields of `instant` in `tz`. */
-function localFields(instant: Date, tz: string): LocalFields {
-  const parts = formatterFor(tz).formatToParts(instant);
-  const get = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? '';
-  const yearOfEra = Number(get('year'));
-  return {
-    year: get('era') === 'BC' || get('era') === 'B' ? 1 - yearOfEra : yearOfEra,
-    month: Number(get('month')),
-    day: Number(get('day')),
-    hour: Number(get('hour')),
-    minute: Number(get('minute')),
-    second: Number(get('second')),
-  };
-}
-
-/** The zone's offset from UTC at `ms` (milliseconds since the epoch), in milliseconds, whole seconds. */
-function offsetAt(ms: number, tz: string): number {
-  const wholeSecond = Math.floor(ms / 1000) * 1000;
-  const f = localFields(new Date(wholeSecond), tz);
-  return utcDate(f.year, f.month, f.day, f.hour, f.minute, f.second).getTime() - wholeSecond;
-}
-
-const DAY_MS = 86_400_000;
-
-/**
- * The instant at which the wall-clock time `wall` (calendar fields encoded as if UTC) occurs in `tz`.
- * Repeated wall time (a fold): the earlier instant. Skipped wall time (a gap): the offset before the
- * transition is applied, which lands on the transition itself when the gap starts exactly at `wall`
- * (the "compatible" rule of Temporal). For local midnight this is the instant the local day begins.
- */
-function wallToInstant(wall: number, tz: string): number {
-  // Real zones change offset at most once within any 48 hours, so the offsets a day either side
-  // are the only candidates.
-  const before = offsetAt(wall - DAY_MS, tz);
-  const after = offsetAt(wall + DAY_MS, tz);
-  const valid = [before, after].map((o) => wall - o).filter((t) => offsetAt(t, tz) === wall - t);
-  if (valid.length > 0) return Math.min(...valid);
-  return wall - before;
-}
-
-/** The instant local midnight begins day `day` of `year-month` in `tz` (day may overflow the month). */
-function localMidnight(year: number, month: number, day: number, tz: string): Date {
-  return new Date(wallToInstant(utcDate(year, month, day).getTime(), tz));
-}
-
-/**
- * The period (`YYYY-MM`) that contains `instant`, reading the local date in `tz`.
- * Example: 2026-10-31T16:30:00Z is 2026-11-01 00:30 in Asia/Shanghai → `"2026-11"`.
- * @throws RangeError for an invalid Date or an unknown time zone.
- */
-export function periodOf(instant: Date, tz: string): string {
-  assertInstant(instant, 'instant');
-  const f = localFields(instant, tz);
-  return formatPeriod(f.year, f.month);
-}
-
-/**
- * The local date (`YYYY-MM-DD`) of `instant` in `tz`.
- * @throws RangeError for an invalid Date or an unknown time zone.
- */
-export function dayOf(instant: Date, tz: string): string {
-  assertInstant(instant, 'instant');
-  const f = localFields(instant, tz);
-  return `${formatPeriod(f.year, f.month)}-${String(f.day).padStart(2, '0')}`;
-}
-
-/**
- * The instants that bound the month in `tz`, half-open: `start` is local 00:00 on the 1st and `end`
- * local 00:00 on the 1st of the next month; an instant `t` is in the period iff `start ≤ t < end`.
- * Example: `"2026-10"` in Asia/Shanghai is 2026-09-30T16:00:00Z … 2026-10-31T16:00:00Z. Where a zone
- * skips local midnight, the day begins at the first instant of that date.
- * @throws RangeError for an invalid period or an unknown time zone.
- */
-export function monthBounds(period: string, tz: string): { start: Date; end: Date } {
-  const starts = dayStarts(period, tz);
-  return { start: new Date(starts[0]!), end: new Date(starts[starts.length - 1]!) };
-}
-
-const dayStartCache = new Map<string, readonly number[]>();
-const DAY_START_CACHE_LIMIT = 512;
-
-/** Epoch milliseconds of local 00:00 of every day of the month, plus that of the next month's 1st. */
-function dayStarts(period: string, tz: string): readonly number[] {
-  const key = `${tz}\u0000${period}`;
-  const hit = dayStartCache.get(key);
-  if (hit) return hit;
-  const { year, month } = parsePeriod(period);
-  const n = daysInMonth(period);
-  const starts: number[] = [];
-  for (let d = 1; d <= n + 1; d++) starts.push(localMidnight(year, month, d, tz).getTime());
-  if (dayStartCache.size >= DAY_START_CACHE_LIMIT) dayStartCache.clear();
-  dayStartCache.set(key, Object.freeze(starts));
-  return starts;
-}
-
-/**
- * How many days of the month a subscription covers for proration (API.md "Rating"): the days whose
- * start (local 00:00 in `tz`) falls inside the subscription, i.e. `subStart ≤ dayStart < subEnd`
- * (`subEnd === null`: open-ended). 0 to `daysInMonth(period)`.
- * Examples in Asia/Shanghai, October 2026: starting 2026-10-16T00:00+08:00 → 16; starting one
- * second later → 15 (the 16th began before it); ending 2026-10-16T00:00+08:00 → 15; an end not
- * after the start → 0.
- * @throws RangeError for an invalid period, Date or time zone.
- */
-export function activeDays(period: string, tz: string, subStart: Date, subEnd: Date | null): number {
-  assertInstant(subStart, 'subStart');
-  if (subEnd !== null) assertInstant(subEnd, 'subEnd');
-  const starts = dayStarts(period, tz);
-  const from = subStart.getTime();
-  const to = subEnd === null ? Infinity : subEnd.getTime();
-  let n = 0;
-  for (let i = 0; i < starts.length - 1; i++) {
-    const t = starts[i]!;
-    if (from <= t && t < to) n++;
+  /**
+   * The local date (`YYYY-MM-DD`) of `instant`.
+   * @throws RangeError for an invalid Date.
+   */
+  dayOf(instant: Date): string {
+    assertInstant(instant, 'instant');
+    const f = this.localFields(instant);
+    return `${formatPeriod(f.year, f.month)}-${String(f.day).padStart(2, '0')}`;
   }
-  return n;
-}
 
-/**
- * Whether the month is over at `now`: `now ≥ monthBounds(period, tz).end`. A period can be closed
- * only then (API.md: "A month that has not ended cannot be closed").
- * @throws RangeError for an invalid period, Date or time zone.
- */
-export function periodHasEnded(period: string, tz: string, now: Date): boolean {
-  assertInstant(now, 'now');
-  return now.getTime() >= monthBounds(period, tz).end.getTime();
+  /**
+   * The instants that bound the month, half-open: `start` is local 00:00 on the 1st and `end`
+   * local 00:00 on the 1st of the next month; an instant `t` is in the period iff `start ≤ t < end`.
+   * Example: `"2026-10"` in Asia/Shanghai is 2026-09-30T16:00:00Z … 2026-10-31T16:00:00Z. Where a
+   * zone skips local midnight, the day begins at the first instant of that date.
+   * @throws RangeError for an invalid period.
+   */
+  monthBounds(period: string): { start: Date; end: Date } {
+    const starts = this.dayStarts(period);
+    return { start: new Date(starts[0]!), end: new Date(starts[starts.length - 1]!) };
+  }
+
+  /**
+   * How many days of the month a subscription covers for proration (API.md "Rating"): the days
+   * whose start (local 00:00) falls inside the subscription, i.e. `subStart ≤ dayStart < subEnd`
+   * (`subEnd === null`: open-ended). 0 to `daysInMonth(period)`.
+   * Examples in Asia/Shanghai, October 2026: starting 2026-10-16T00:00+08:00 → 16; starting one
+   * second later → 15 (the 16th began before it); ending 2026-10-16T00:00+08:00 → 15; an end not
+   * after the start → 0.
+   * @throws RangeError for an invalid period or Date.
+   */
+  activeDays(period: string, subStart: Date, subEnd: Date | null): number {
+    assertInstant(subStart, 'subStart');
+    if (subEnd !== null) assertInstant(subEnd, 'subEnd');
+    const starts = this.dayStarts(period);
+    const from = subStart.getTime();
+    const to = subEnd === null ? Infinity : subEnd.getTime();
+    let n = 0;
+    for (let i = 0; i < starts.length - 1; i++) {
+      const t = starts[i]!;
+      if (from <= t && t < to) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Whether the month is over at `now`: `now ≥ monthBounds(period).end`. A period can be closed
+   * only then (API.md: "A month that has not ended cannot be closed").
+   * @throws RangeError for an invalid period or Date.
+   */
+  periodHasEnded(period: string, now: Date): boolean {
+    assertInstant(now, 'now');
+    return now.getTime() >= this.monthBounds(period).end.getTime();
+  }
+
+  /** Epoch milliseconds of local 00:00 of every day of the month, plus that of the next month's 1st. */
+  private dayStarts(period: string): readonly number[] {
+    const hit = this.dayStartCache.get(period);
+    if (hit) return hit;
+    const { year, month } = parsePeriod(period);
+    const n = daysInMonth(period);
+    const starts: number[] = [];
+    for (let d = 1; d <= n + 1; d++) starts.push(this.wallToInstant(utcDate(year, month, d).getTime()));
+    if (this.dayStartCache.size >= DAY_START_CACHE_LIMIT) this.dayStartCache.clear();
+    this.dayStartCache.set(period, Object.freeze(starts));
+    return starts;
+  }
+
+  /** The wall-clock fields of `instant` here. */
+  private localFields(instant: Date): LocalFields {
+    const parts = this.formatter.formatToParts(instant);
+    const get = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? '';
+    const yearOfEra = Number(get('year'));
+    return {
+      year: get('era') === 'BC' || get('era') === 'B' ? 1 - yearOfEra : yearOfEra,
+      month: Number(get('month')),
+      day: Number(get('day')),
+      hour: Number(get('hour')),
+      minute: Number(get('minute')),
+      second: Number(get('second')),
+    };
+  }
+
+  /** The zone's offset from UTC at `ms` (milliseconds since the epoch), in milliseconds, whole seconds. */
+  private offsetAt(ms: number): number {
+    const wholeSecond = Math.floor(ms / 1000) * 1000;
+    const f = this.localFields(new Date(wholeSecond));
+    return utcDate(f.year, f.month, f.day, f.hour, f.minute, f.second).getTime() - wholeSecond;
+  }
+
+  /**
+   * The instant at which the wall-clock time `wall` (calendar fields encoded as if UTC) occurs
+   * here. Repeated wall time (a fold): the earlier instant. Skipped wall time (a gap): the offset
+   * before the transition is applied, which lands on the transition itself when the gap starts
+   * exactly at `wall` (the "compatible" rule of Temporal). For local midnight this is the instant
+   * the local day begins.
+   */
+  private wallToInstant(wall: number): number {
+    // Real zones change offset at most once within any 48 hours, so the offsets a day either side
+    // are the only candidates.
+    const before = this.offsetAt(wall - DAY_MS);
+    const after = this.offsetAt(wall + DAY_MS);
+    const valid = [before, after].map((o) => wall - o).filter((t) => this.offsetAt(t) === wall - t);
+    if (valid.length > 0) return Math.min(...valid);
+    return wall - before;
+  }
 }

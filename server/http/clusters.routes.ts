@@ -74,8 +74,6 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       responses: { 204: { description: 'Removed' } },
       handler: async ({ params }) => {
         await clusters.remove(params.id);
-        // Its workloads went back to pending: place them elsewhere.
-        ctx.scheduler.trigger();
         return { status: 204 };
       },
     }),
@@ -89,13 +87,7 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       method: 'post', path: '/api/v1/clusters/:id/uncordon', tag: 'Clusters', summary: 'Release an operator hold', auth: ['operator'],
       params: idParam,
       responses: { 200: { description: 'The cluster', schema: clusterSchema } },
-      handler: async ({ params }) => {
-        const cluster = await clusters.setCordoned(params.id, false);
-        // The cluster takes placements again: waiting workloads may fit now (API.md: cycles
-        // follow cluster state changes).
-        ctx.scheduler.trigger();
-        return { status: 200, body: cluster };
-      },
+      handler: async ({ params }) => ({ status: 200, body: await clusters.setCordoned(params.id, false) }),
     }),
     route({
       method: 'post', path: '/api/v1/clusters/:id/agent-token', tag: 'Clusters', summary: 'Issue a new agent token; the old one stops working', auth: ['operator'],
@@ -109,9 +101,7 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       responses: { 200: { description: 'The complete desired set', schema: z.object({ clusterId: z.string(), placements: z.array(desiredPlacementSchema) }) } },
       handler: async ({ body, principal }) => {
         if (principal.kind !== 'agent') throw new AppError('forbidden', 'Only agents send heartbeats.');
-        const answer = await clusters.heartbeat(principal.clusterId, body.inventory, body.placements);
-        ctx.metrics.heartbeats.inc();
-        return { status: 200, body: answer };
+        return { status: 200, body: await clusters.heartbeat(principal.clusterId, body.inventory, body.placements) };
       },
     }),
     route({

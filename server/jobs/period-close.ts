@@ -1,47 +1,45 @@
 /**
  * Closes the previous month shortly after midnight on the 1st in the billing time zone, and at
- * start if a finished month was never closed. Runs only on the scheduling leader, never twice at
- * once (node-cron's noOverlap, and the close itself is idempotent).
+ * start (or on taking the lead) if a finished month was never closed. Runs only on the scheduling
+ * leader, never twice at once (LeaderJob, and the close itself is idempotent).
  */
-import cron, { type ScheduledTask } from 'node-cron';
-import { periodOf, previousPeriod } from '../billing/periods.js';
+import { previousPeriod, type Calendar } from '../billing/periods.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { BillingRepository } from '../repositories/billing.repository.js';
 import type { LeaderElector } from '../scheduling/leader.js';
 import type { BillingService } from '../services/billing.service.js';
+import { LeaderJob } from './leader-job.js';
 
 export class PeriodCloseJob {
-  private task: ScheduledTask | undefined;
-  private running: Promise<void> | undefined;
+  private readonly job: LeaderJob;
 
   constructor(
     private readonly billing: BillingService,
     private readonly repo: BillingRepository,
     private readonly leader: LeaderElector,
     private readonly clock: Clock,
-    private readonly timezone: string,
+    private readonly calendar: Calendar,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // 00:05 on the 1st, in the billing time zone.
+    this.job = new LeaderJob({ name: 'period close', schedule: '5 0 1 * *', timezone: calendar.timezone, leader, log, work: () => this.closeIfOpen() });
+  }
 
   /** Closes the month before now's month if it was never closed (leader only). */
-  async closePrevious(): Promise<void> {
-    if (!this.leader.isLeader()) return;
-    if (this.running) return this.running;
-    const period = previousPeriod(periodOf(this.clock.now(), this.timezone));
-    this.running = (async () => {
-      if (await this.repo.isClosed(period)) return;
-      const invoices = await this.billing.close(period);
-      this.log.info('previous month closed', { period, invoices: invoices.length });
-    })()
-      .catch((err: unknown) => this.log.error('period close failed', { period, error: String(err) }))
-      .finally(() => (this.running = undefined));
-    return this.running;
+  closePrevious(): Promise<void> {
+    return this.job.run();
+  }
+
+  private async closeIfOpen(): Promise<void> {
+    const period = previousPeriod(this.calendar.periodOf(this.clock.now()));
+    if (await this.repo.isClosed(period)) return;
+    const invoices = await this.billing.close(period);
+    this.log.info('previous month closed', { period, invoices: invoices.length });
   }
 
   start(): void {
-    // 00:05 on the 1st, in the billing time zone.
-    this.task = cron.schedule('5 0 1 * *', () => this.closePrevious(), { timezone: this.timezone, noOverlap: true, name: 'period-close' });
+    this.job.start();
     this.leader.onChange((leader) => {
       if (leader) void this.closePrevious();
     });
@@ -49,7 +47,6 @@ export class PeriodCloseJob {
   }
 
   async stop(): Promise<void> {
-    await this.task?.stop();
-    await this.running;
+    await this.job.stop();
   }
 }

@@ -1,8 +1,10 @@
 /**
  * Marks clusters whose agents stopped heartbeating as not ready once the TTL has passed, and
- * tells whoever listens (the scheduler) which ones. Time comes from the injected clock.
+ * says which ones (`cluster.changed`, `not_ready`: the scheduler moves their placements).
+ * Time comes from the injected clock.
  */
 import type { Clock } from '../clock.js';
+import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ClustersRepository } from '../repositories/clusters.repository.js';
 
@@ -11,9 +13,9 @@ export interface TtlSweeperOptions {
   readonly clock: Clock;
   readonly ttlMs: number;
   readonly log: Logger;
+  readonly events: EventBus;
   /** How often to sweep; default a third of the TTL, at most 5 s. */
   readonly intervalMs?: number;
-  readonly onNotReady?: (clusterIds: readonly string[]) => void;
   readonly setInterval?: (fn: () => void, ms: number) => unknown;
   readonly clearInterval?: (handle: unknown) => void;
 }
@@ -30,7 +32,7 @@ export class TtlSweeper {
     const ids = await this.opts.repo.markStale(cutoff);
     if (ids.length > 0) {
       this.opts.log.warn('clusters not ready: no heartbeat within the TTL', { clusterIds: ids });
-      this.opts.onNotReady?.(ids);
+      this.opts.events.emit('cluster.changed', { clusterIds: ids, change: 'not_ready' });
     }
     return ids;
   }

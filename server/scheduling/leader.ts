@@ -17,15 +17,22 @@ export interface LeaderElector {
   stop(): Promise<void>;
   /** Called with the new value whenever leadership is gained or lost. */
   onChange(listener: (leader: boolean) => void): void;
-  /** Called on the leader when another replica asks for a cycle (see WAKE_CHANNEL). */
-  onWake(listener: () => void): void;
 }
 
-/** The channel on which replicas that do not lead ask the leader for a cycle (NOTIFY). */
-export const WAKE_CHANNEL = 'tokenpool_schedule';
-
 export function alwaysLeader(): LeaderElector {
-  return { isLeader: () => true, check: async () => {}, start: () => {}, stop: async () => {}, onChange: (l) => l(true), onWake: () => {} };
+  return { isLeader: () => true, check: async () => {}, start: () => {}, stop: async () => {}, onChange: (l) => l(true) };
+}
+
+export interface AdvisoryLockElectorOptions {
+  readonly url: string;
+  readonly log: Logger;
+  /** How often to try for the lock (and check the connection while holding it); default 2 s. */
+  readonly intervalMs?: number;
+  /**
+   * Called on each new lock connection before the lock is tried, with the connection: the
+   * scheduling notifier LISTENs on it, so that no replica holds a connection more for that.
+   */
+  readonly onConnect?: (client: pg.Client) => Promise<void>;
 }
 
 export class AdvisoryLockElector implements LeaderElector {
@@ -35,13 +42,11 @@ export class AdvisoryLockElector implements LeaderElector {
   private busy: Promise<void> | undefined;
   private stopped = false;
   private readonly listeners: ((leader: boolean) => void)[] = [];
-  private readonly wakeListeners: (() => void)[] = [];
+  private readonly log: Logger;
 
-  constructor(
-    private readonly url: string,
-    private readonly log: Logger,
-    private readonly intervalMs = 2000,
-  ) {}
+  constructor(private readonly opts: AdvisoryLockElectorOptions) {
+    this.log = opts.log;
+  }
 
   isLeader(): boolean {
     return this.leader;
@@ -51,10 +56,6 @@ export class AdvisoryLockElector implements LeaderElector {
     this.listeners.push(listener);
   }
 
-  onWake(listener: () => void): void {
-    this.wakeListeners.push(listener);
-  }
-
   start(): void {
     this.stopped = false;
     const run = () => {
@@ -62,7 +63,7 @@ export class AdvisoryLockElector implements LeaderElector {
       this.busy = this.check().finally(() => (this.busy = undefined));
     };
     run();
-    this.timer = setInterval(run, this.intervalMs);
+    this.timer = setInterval(run, this.opts.intervalMs ?? 2000);
     this.timer.unref();
   }
 
@@ -70,15 +71,12 @@ export class AdvisoryLockElector implements LeaderElector {
   async check(): Promise<void> {
     try {
       if (!this.client) {
-        const client = new pg.Client({ connectionString: this.url, application_name: 'tokenpool-leader' });
+        const client = new pg.Client({ connectionString: this.opts.url, application_name: 'tokenpool-leader' });
         client.on('error', () => this.lose('connection error'));
-        // Events on other replicas (a workload created there, say) arrive here as notifications.
-        client.on('notification', () => {
-          if (this.leader) for (const l of this.wakeListeners) l();
-        });
-        await client.connect();
-        await client.query(`LISTEN ${WAKE_CHANNEL}`);
+        // Held before it is ready, so that a failure below ends it (lose).
         this.client = client;
+        await client.connect();
+        await this.opts.onConnect?.(client);
       }
       if (this.leader) {
         await this.client.query('SELECT 1');

@@ -6,15 +6,17 @@
  * cycles.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Decision, WorkloadSnap } from '../../scheduler/framework/types.js';
+import type { CycleOptions, Decision, WorkloadSnap } from '../../scheduler/framework/types.js';
 import { evictOvercommitted } from '../../scheduler/evict.js';
 import { scheduleCycle, whatIf } from '../../scheduler/schedule.js';
-import { newId } from '../auth/tokens.js';
+import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
+import type { ClusterChange, EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ActivePlacement, CycleCommit, NewPlacement, PendingWorkload } from '../repositories/workloads.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { LeaderElector } from './leader.js';
+import type { LeaderNotifier } from './notifier.js';
 import { ActivePlacements } from './active-placements.js';
 import { loadSnapshot, workloadSnap, type SnapshotSources } from './snapshot-loader.js';
 
@@ -24,8 +26,11 @@ export interface SchedulerOptions extends SnapshotSources {
   readonly log: Logger;
   readonly leader: LeaderElector;
   readonly registry: Registry;
-  /** Asks the leading replica for a cycle, when this one does not lead (PostgreSQL NOTIFY). */
-  readonly wakeLeader?: () => void;
+  readonly ids: IdGenerator;
+  /** The events that ask for a cycle (see CYCLE_EVENTS). */
+  readonly events: EventBus;
+  /** Wakes the leading replica when this one does not lead (PostgreSQL NOTIFY); none on a single process. */
+  readonly notifier?: LeaderNotifier;
   /** Periodic tick; default 2 s. */
   readonly tickMs?: number;
   /**
@@ -36,6 +41,8 @@ export interface SchedulerOptions extends SnapshotSources {
   readonly minIntervalMs?: number;
   /** How often fair-share usage is written back; default 10 s. */
   readonly fairShareSaveMs?: number;
+  /** Score weights and sample size of every cycle and dry run (from the configuration); default the core's. */
+  readonly cycleOptions?: CycleOptions;
 }
 
 export interface CycleSummary {
@@ -45,6 +52,12 @@ export interface CycleSummary {
   readonly lost: number;
   readonly evicted: number;
 }
+
+/**
+ * Cluster changes after which a cycle may decide differently. A cordon is not one: the cluster
+ * keeps its placements and only takes no new ones, which the next cycle sees whenever it runs.
+ */
+const CYCLE_CLUSTER_CHANGES: ReadonlySet<ClusterChange> = new Set<ClusterChange>(['ready', 'not_ready', 'uncordoned', 'removed']);
 
 const PREEMPTED_MESSAGE = 'preempted by a higher-priority workload; waiting for capacity';
 const EVICTED_MESSAGE = 'its cluster reported fewer healthy devices; waiting to be placed again';
@@ -94,6 +107,12 @@ export class Scheduler {
         for (const r of await workloads.pendingByReason()) this.set({ reason: r.reason ?? 'none' }, r.n);
       },
     });
+    // Through `this.trigger`, looked up at each event, so a test may count the asks.
+    opts.events.on('workload.changed', () => this.trigger());
+    opts.events.on('inventory.changed', () => this.trigger());
+    opts.events.on('cluster.changed', (e) => {
+      if (CYCLE_CLUSTER_CHANGES.has(e.change)) this.trigger();
+    });
   }
 
   start(): void {
@@ -105,7 +124,9 @@ export class Scheduler {
       this.active.forget();
       if (leader) this.soon();
     });
-    this.opts.leader.onWake(() => this.soon());
+    this.opts.notifier?.onWake(() => {
+      if (this.opts.leader.isLeader()) this.soon();
+    });
     this.soon();
   }
 
@@ -117,12 +138,13 @@ export class Scheduler {
   }
 
   /**
-   * Something happened that a cycle should see (a workload created, changed or deleted; inventory
-   * or cluster state changed): a cycle soon here if this replica leads, else the leader is asked.
+   * Something happened that a cycle should see (the scheduler's own subscription to workload,
+   * inventory and cluster events calls this): a cycle soon here if this replica leads, else the
+   * leader is asked.
    */
   trigger(): void {
     if (!this.opts.leader.isLeader()) {
-      this.opts.wakeLeader?.();
+      this.opts.notifier?.wake();
       return;
     }
     this.soon();
@@ -196,7 +218,7 @@ export class Scheduler {
 
     const rows = await workloads.pending();
     const versions = new Map(rows.map((w) => [w.id, w.version]));
-    const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map(workloadSnap) });
+    const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map(workloadSnap), options: this.opts.cycleOptions });
     const commit = this.toCommit(result.decisions, versions, now);
     const { placed, epoch } = await workloads.commitCycle(commit, now);
     this.active.committed(epoch, activeRows(commit, new Set(placed), rows), new Set(commit.requeued.map((r) => r.workloadId)));
@@ -218,7 +240,7 @@ export class Scheduler {
   /** What the core would decide for one new workload now, on a copy; nothing is written. */
   async dryRun(workload: WorkloadSnap): Promise<Decision> {
     const state = await loadSnapshot(this.opts, this.opts.clock.now());
-    return whatIf(state.snapshot, workload);
+    return whatIf(state.snapshot, workload, this.opts.cycleOptions);
   }
 
   private toCommit(decisions: readonly Decision[], versions: ReadonlyMap<string, number>, now: Date): CycleCommit {
@@ -232,7 +254,7 @@ export class Scheduler {
           workloadId: d.workloadId,
           version: versions.get(d.workloadId) ?? -1,
           placements: d.placements.map((p) => ({
-            id: newId('pl', now.getTime()), clusterId: p.clusterId, deviceModel: p.deviceModel, profileId: p.profileId,
+            id: this.opts.ids.next('pl'), clusterId: p.clusterId, deviceModel: p.deviceModel, profileId: p.profileId,
             profileName: p.profile, resourceName: p.resourceName, replicas: p.replicas, devicesPerReplica: p.devicesPerReplica,
             tokensPerMin: p.tokensPerMin,
           })),

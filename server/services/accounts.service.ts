@@ -7,7 +7,7 @@
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Principal } from '../auth/authenticate.js';
-import { hashToken, newId, newToken } from '../auth/tokens.js';
+import { hashToken, newToken, type IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { AccountsRepository, SessionRow, UserRow } from '../repositories/accounts.repository.js';
@@ -109,6 +109,7 @@ export class AccountsService {
     private readonly tenants: TenantsRepository,
     private readonly identify: (token: string) => Promise<Principal | undefined>,
     private readonly clock: Clock,
+    private readonly ids: IdGenerator,
   ) {}
 
   async createUser(by: Principal, input: { username: string; password: string; kind: 'operator' | 'tenant'; tenantId?: string | undefined; admin?: boolean | undefined }): Promise<User> {
@@ -123,7 +124,7 @@ export class AccountsService {
     }
     if (await this.repo.findUser(input.username)) throw new AppError('conflict', `The username "${input.username}" is taken.`);
     const row = await this.repo.insertUser({
-      id: newId('usr', this.clock.now().getTime()), username: input.username, password_hash: await hashPassword(input.password),
+      id: this.ids.next('usr'), username: input.username, password_hash: await hashPassword(input.password),
       kind: input.kind, tenant_id: input.kind === 'tenant' ? input.tenantId! : null, admin: input.admin ?? false, created_at: this.clock.now(),
     });
     return toUser(row);

@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js';
 import type { Principal } from '../auth/authenticate.js';
-import { newId } from '../auth/tokens.js';
+import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -42,6 +42,7 @@ export class BudgetsService {
     private readonly tenants: TenantsRepository,
     private readonly billing: BillingService,
     private readonly clock: Clock,
+    private readonly ids: IdGenerator,
     private readonly log: Logger,
   ) {}
 
@@ -88,7 +89,7 @@ export class BudgetsService {
       for (const t of b.thresholds) {
         if (cost.lt(new Decimal(b.monthly_cny).times(t).dividedBy(100))) continue;
         const fresh = await this.repo.raise({
-          id: newId('alert', this.clock.now().getTime()), tenantId: b.tenant_id, kind: 'budget', period: soFar.period, threshold: t,
+          id: this.ids.next('alert'), tenantId: b.tenant_id, kind: 'budget', period: soFar.period, threshold: t,
           amount: soFar.costSoFar, budget: b.monthly_cny, now: this.clock.now(),
         });
         if (fresh) {

@@ -1,7 +1,7 @@
 import { parseMicro } from '../../scheduler/capacity.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
-import { newId } from '../auth/tokens.js';
+import type { IdGenerator } from '../auth/tokens.js';
 import type { CatalogRepository, DeviceProfileRow, DeviceProfileValues, ModelRow, ModelValues } from '../repositories/catalog.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { SettingsRepository } from '../repositories/settings.repository.js';
@@ -47,6 +47,7 @@ export class CatalogService {
     private readonly repo: CatalogRepository,
     private readonly settings: SettingsRepository,
     private readonly clock: Clock,
+    private readonly ids: IdGenerator,
   ) {}
 
   /**
@@ -57,10 +58,10 @@ export class CatalogService {
     if (await this.settings.get(SEEDED_KEY)) return false;
     const now = this.clock.now();
     for (const p of BUILTIN_DEVICE_PROFILES) {
-      await this.repo.insertProfile(newId('dp', now.getTime()), p, now, true).catch(ignoreConflict);
+      await this.repo.insertProfile(this.ids.next('dp'), p, now, true).catch(ignoreConflict);
     }
     for (const m of BUILTIN_MODELS) {
-      await this.repo.insertModel(newId('mdl', now.getTime()), m, now, true).catch(ignoreConflict);
+      await this.repo.insertModel(this.ids.next('mdl'), m, now, true).catch(ignoreConflict);
     }
     await this.settings.put(SEEDED_KEY, now.toISOString());
     return true;
@@ -79,7 +80,7 @@ export class CatalogService {
   async createProfile(v: DeviceProfileValues): Promise<DeviceProfile> {
     assertDistinctNames(v);
     const now = this.clock.now();
-    return toDeviceProfile(await this.repo.insertProfile(newId('dp', now.getTime()), v, now));
+    return toDeviceProfile(await this.repo.insertProfile(this.ids.next('dp'), v, now));
   }
 
   async updateProfile(id: string, patch: Partial<DeviceProfileValues>): Promise<DeviceProfile> {
@@ -112,7 +113,7 @@ export class CatalogService {
 
   async createModel(v: ModelValues): Promise<Model> {
     const now = this.clock.now();
-    return toModel(await this.repo.insertModel(newId('mdl', now.getTime()), v, now));
+    return toModel(await this.repo.insertModel(this.ids.next('mdl'), v, now));
   }
 
   async updateModel(id: string, patch: Partial<ModelValues>): Promise<Model> {

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
-import { hashToken, newId, newToken, TOKEN_PREFIX } from '../auth/tokens.js';
+import { hashToken, newToken, TOKEN_PREFIX, type IdGenerator } from '../auth/tokens.js';
+import type { EventBus } from '../events.js';
 import type { ClusterRow, ClustersRepository, InventoryRow, ReportedDevice } from '../repositories/clusters.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { CatalogService } from './catalog.service.js';
@@ -18,18 +19,14 @@ export interface DesiredPlacement {
   readonly profile: string; readonly resourceName: string; readonly replicas: number; readonly devicesPerReplica: number;
 }
 
-export interface ClusterHooks {
+/** The placements side of a cluster (the workloads repository): what they hold, what agents run. */
+export interface ClusterPlacements {
   /** Devices held per cluster; none before the scheduler places anything. */
   held?: HeldDevicesSource;
   /** The desired set answered to a heartbeat. */
   desired?: (clusterId: string) => Promise<readonly DesiredPlacement[]>;
-  /** Told when a cluster's agent token stops working (rotated, or the cluster removed). */
-  onTokenRevoked?: (clusterId: string) => void;
-  /** Told after a heartbeat is recorded, with what the agent reports running. */
-  onHeartbeat?: (heartbeat: {
-    clusterId: string; previousLiveness: string; inventoryChanged: boolean;
-    running: readonly { id: string; readyReplicas: number }[];
-  }) => Promise<void>;
+  /** Records what an agent reports running (ready replicas per placement), before its desired set is answered. */
+  recordReady?: (clusterId: string, running: readonly { id: string; readyReplicas: number }[], now: Date) => Promise<unknown>;
 }
 
 const EMPTY: HeldDevices = new Map();
@@ -51,14 +48,19 @@ function groupInventory(rows: readonly InventoryRow[]): Map<string, { deviceMode
   return by;
 }
 
-/** Member clusters: registration, agents' heartbeats, cordons, and the cluster and pool views. */
+/**
+ * Member clusters: registration, agents' heartbeats, cordons, and the cluster and pool views.
+ * Emits `heartbeat.recorded`, `inventory.changed`, `cluster.changed` and `credential.revoked`.
+ */
 export class ClustersService {
   constructor(
     private readonly repo: ClustersRepository,
     private readonly catalog: CatalogService,
     private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+    private readonly events: EventBus,
     private readonly ttlMs: number,
-    private readonly hooks: ClusterHooks = {},
+    private readonly placements: ClusterPlacements = {},
   ) {}
 
   /** Registers a cluster; the agent token is in the answer only, the database keeps its hash. */
@@ -66,7 +68,7 @@ export class ClustersService {
     const now = this.clock.now();
     const agentToken = newToken(TOKEN_PREFIX.agent);
     const row = await this.repo.insert({
-      id: newId('cl', now.getTime()), name: input.name, region: input.region, labels: input.labels ?? {},
+      id: this.ids.next('cl'), name: input.name, region: input.region, labels: input.labels ?? {},
       tokenHash: hashToken(agentToken), now,
     });
     const view = (await this.compute([row]))[0]!.view;
@@ -77,7 +79,7 @@ export class ClustersService {
   async rotateAgentToken(id: string): Promise<{ id: string; agentToken: string }> {
     const agentToken = newToken(TOKEN_PREFIX.agent);
     if (!(await this.repo.setTokenHash(id, hashToken(agentToken)))) throw notFound();
-    this.hooks.onTokenRevoked?.(id);
+    this.events.emit('credential.revoked', { kind: 'agent', clusterId: id });
     return { id, agentToken };
   }
 
@@ -102,12 +104,15 @@ export class ClustersService {
   async setCordoned(id: string, cordoned: boolean): Promise<ClusterView> {
     const row = await this.repo.setCordoned(id, cordoned);
     if (!row) throw notFound();
+    this.events.emit('cluster.changed', { clusterIds: [id], change: cordoned ? 'cordoned' : 'uncordoned' });
     return (await this.compute([row]))[0]!.view;
   }
 
   async remove(id: string): Promise<void> {
     if (!(await this.repo.delete(id, this.clock.now()))) throw notFound();
-    this.hooks.onTokenRevoked?.(id);
+    this.events.emit('credential.revoked', { kind: 'agent', clusterId: id });
+    // Its workloads went back to pending.
+    this.events.emit('cluster.changed', { clusterIds: [id], change: 'removed' });
   }
 
   /** Records an agent's heartbeat and answers the cluster's complete desired set. */
@@ -116,9 +121,13 @@ export class ClustersService {
     inventory: readonly ReportedDevice[],
     running: readonly { id: string; readyReplicas: number }[] = [],
   ): Promise<{ clusterId: string; placements: readonly DesiredPlacement[] }> {
-    const recorded = await this.repo.recordHeartbeat(clusterId, inventory, this.clock.now());
-    await this.hooks.onHeartbeat?.({ clusterId, ...recorded, running });
-    const placements = this.hooks.desired ? await this.hooks.desired(clusterId) : [];
+    const now = this.clock.now();
+    const recorded = await this.repo.recordHeartbeat(clusterId, inventory, now);
+    await this.placements.recordReady?.(clusterId, running, now);
+    this.events.emit('heartbeat.recorded', { clusterId });
+    if (recorded.inventoryChanged) this.events.emit('inventory.changed', { clusterId });
+    if (recorded.previousLiveness !== 'ready') this.events.emit('cluster.changed', { clusterIds: [clusterId], change: 'ready' });
+    const placements = this.placements.desired ? await this.placements.desired(clusterId) : [];
     return { clusterId, placements };
   }
 
@@ -133,7 +142,7 @@ export class ClustersService {
     const [inventory, index, held] = await Promise.all([
       this.repo.inventory(rows.length > 200 ? undefined : ids),
       profiles ?? this.catalog.profileIndex(),
-      this.hooks.held ? this.hooks.held(ids) : EMPTY,
+      this.placements.held ? this.placements.held(ids) : EMPTY,
     ]);
     const byCluster = groupInventory(inventory);
     const now = this.clock.now();

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/authenticate.js';
-import { newId } from '../auth/tokens.js';
+import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
@@ -65,6 +65,7 @@ export class PlansService {
     private readonly tenants: TenantsRepository,
     private readonly settings: SettingsRepository,
     private readonly clock: Clock,
+    private readonly ids: IdGenerator,
   ) {}
 
   /** Seeds the built-in pay-as-you-go plan, the default until the operator marks another, once. */
@@ -72,7 +73,7 @@ export class PlansService {
     if (await this.settings.get(DEFAULT_SEEDED)) return;
     if (!(await this.repo.getDefault())) {
       await this.repo.insert({
-        id: newId('pl', this.clock.now().getTime()), name: 'pay-as-you-go', type: 'unit', pricePerMillionStd: '2.00', period: null,
+        id: this.ids.next('pl'), name: 'pay-as-you-go', type: 'unit', pricePerMillionStd: '2.00', period: null,
         fee: null, includedStd: null, overagePricePerMillionStd: null, reservedStdPerMin: null, isDefault: true, now: this.clock.now(),
       }).catch((err: unknown) => {
         if (!(err instanceof AppError && err.kind === 'conflict')) throw err;
@@ -84,9 +85,9 @@ export class PlansService {
   async create(input: PlanInput): Promise<Plan> {
     const now = this.clock.now();
     const row = await this.repo.insert(input.type === 'unit'
-      ? { id: newId('plan', now.getTime()), name: input.name, type: 'unit', pricePerMillionStd: input.pricePerMillionStd, period: null, fee: null,
+      ? { id: this.ids.next('plan'), name: input.name, type: 'unit', pricePerMillionStd: input.pricePerMillionStd, period: null, fee: null,
           includedStd: null, overagePricePerMillionStd: null, reservedStdPerMin: null, isDefault: input.default ?? false, now }
-      : { id: newId('plan', now.getTime()), name: input.name, type: 'periodic', pricePerMillionStd: null, period: input.period, fee: input.fee,
+      : { id: this.ids.next('plan'), name: input.name, type: 'periodic', pricePerMillionStd: null, period: input.period, fee: input.fee,
           includedStd: String(input.includedStd), overagePricePerMillionStd: input.overagePricePerMillionStd,
           reservedStdPerMin: input.reservedStdPerMin ?? null, isDefault: false, now });
     return toPlan(row);
@@ -114,7 +115,7 @@ export class PlansService {
     const plan = await this.repo.get(input.planId);
     if (!plan) throw new AppError('unprocessable', `No plan has id "${input.planId}".`);
     const now = this.clock.now();
-    const row = await this.repo.subscribe({ id: newId('sub', now.getTime()), tenantId, planId: plan.id, startsAt: input.startsAt ?? now, now });
+    const row = await this.repo.subscribe({ id: this.ids.next('sub'), tenantId, planId: plan.id, startsAt: input.startsAt ?? now, now });
     return toSubscription(row, plan.name);
   }
 

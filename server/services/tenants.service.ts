@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
-import { hashToken, newId, newToken, TOKEN_PREFIX } from '../auth/tokens.js';
+import { hashToken, newToken, TOKEN_PREFIX, type IdGenerator } from '../auth/tokens.js';
+import type { EventBus } from '../events.js';
 import type { Principal } from '../auth/authenticate.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { ApiKeyRow, NewApiKey, TenantRow, TenantsRepository } from '../repositories/tenants.repository.js';
@@ -25,9 +26,9 @@ function toApiKey(r: ApiKeyRow): ApiKey {
   return { id: r.id, tenantId: r.tenant_id, prefix: r.key_prefix, createdAt: r.created_at.toISOString(), revokedAt: r.revoked_at?.toISOString() ?? null };
 }
 
-function mintKey(nowMs: number): NewApiKey & { key: string } {
+function mintKey(ids: IdGenerator): NewApiKey & { key: string } {
   const key = newToken(TOKEN_PREFIX.apiKey);
-  return { id: newId('key', nowMs), key, hash: hashToken(key), prefix: key.slice(0, TOKEN_PREFIX.apiKey.length + 6) };
+  return { id: ids.next('key'), key, hash: hashToken(key), prefix: key.slice(0, TOKEN_PREFIX.apiKey.length + 6) };
 }
 
 /** Answers not found for another tenant's resources, so their existence is never revealed. */
@@ -37,19 +38,22 @@ function assertVisible(principal: Principal, tenantId: string): void {
   throw new AppError('not_found', 'No tenant has this id.');
 }
 
-/** Tenants and API keys. Keys are shown once, when made; only their hashes are kept. */
+/**
+ * Tenants and API keys. Keys are shown once, when made; only their hashes are kept. Emits
+ * `credential.revoked` when a key stops working, so cached credentials are dropped.
+ */
 export class TenantsService {
   constructor(
     private readonly repo: TenantsRepository,
     private readonly clock: Clock,
-    /** Told when a key stops working, so cached credentials are dropped. */
-    private readonly onRevoked: (apiKeyId: string) => void = () => {},
+    private readonly ids: IdGenerator,
+    private readonly events: EventBus,
   ) {}
 
   async create(input: { name: string; kind: TenantKind }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
     const now = this.clock.now();
-    const key = mintKey(now.getTime());
-    const { tenant } = await this.repo.insertWithKey({ id: newId('tn', now.getTime()), name: input.name, kind: input.kind, now }, key);
+    const key = mintKey(this.ids);
+    const { tenant } = await this.repo.insertWithKey({ id: this.ids.next('tn'), name: input.name, kind: input.kind, now }, key);
     return { ...toTenant(tenant), apiKey: key.key, apiKeyId: key.id };
   }
 
@@ -78,7 +82,7 @@ export class TenantsService {
   async createKey(principal: Principal, tenantId: string): Promise<ApiKey & { key: string }> {
     await this.get(principal, tenantId);
     const now = this.clock.now();
-    const key = mintKey(now.getTime());
+    const key = mintKey(this.ids);
     const row = await this.repo.insertKey(tenantId, key, now);
     return { ...toApiKey(row), key: key.key };
   }
@@ -94,7 +98,7 @@ export class TenantsService {
       throw new AppError('not_found', 'No API key has this id.');
     }
     const revoked = await this.repo.revokeKey(id, this.clock.now());
-    this.onRevoked(id);
+    this.events.emit('credential.revoked', { kind: 'api_key', apiKeyId: id });
     return toApiKey(revoked!);
   }
 }

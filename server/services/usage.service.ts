@@ -1,7 +1,8 @@
 import type { Principal } from '../auth/authenticate.js';
-import { monthBounds, periodOf } from '../billing/periods.js';
+import type { Calendar } from '../billing/periods.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
+import type { EventBus } from '../events.js';
 import type { UsageRepository, UsageSums, UsageWorkload } from '../repositories/usage.repository.js';
 
 /** One usage event as the route validated it. */
@@ -48,12 +49,13 @@ function canonical<T extends UsageSums>(s: T): T {
   return { ...s, stdTokens: canonicalDecimal(s.stdTokens) };
 }
 
-/** Token usage from the agents, and the usage views of tenants and the operator. */
+/** Token usage from the agents, and the usage views of tenants and the operator. Emits `usage.recorded`. */
 export class UsageService {
   constructor(
     private readonly repo: UsageRepository,
     private readonly clock: Clock,
-    private readonly timezone: string,
+    private readonly calendar: Calendar,
+    private readonly events: EventBus,
   ) {}
 
   /**
@@ -102,7 +104,9 @@ export class UsageService {
       occurredAtMs.push(at);
     }
     const accepted = await this.repo.insert({ clusterId, receivedAt: now, workloads: owned, ids, workload, inputTokens, outputTokens, occurredAtMs });
-    return { accepted, duplicates: ids.length - accepted, rejected };
+    const duplicates = ids.length - accepted;
+    this.events.emit('usage.recorded', { clusterId, accepted, duplicates, rejected: rejected.length });
+    return { accepted, duplicates, rejected };
   }
 
   /**
@@ -118,13 +122,13 @@ export class UsageService {
     } else if (tenantId !== undefined && !(await this.repo.tenantExists(tenantId))) {
       throw new AppError('not_found', `No tenant has id "${tenantId}".`);
     }
-    const bounds = monthBounds(periodOf(this.clock.now(), this.timezone), this.timezone);
+    const bounds = this.calendar.monthBounds(this.calendar.periodOf(this.clock.now()));
     const from = q.from ?? bounds.start;
     const to = q.to ?? bounds.end;
     if (from.getTime() >= to.getTime()) {
       throw new AppError('invalid', '"from" must be before "to".', [{ path: q.from ? 'query.from' : 'query.to', message: 'must be before to' }]);
     }
-    const usage = await this.repo.breakdown(tenantId, from, to, this.timezone);
+    const usage = await this.repo.breakdown(tenantId, from, to, this.calendar.timezone);
     return {
       from: from.toISOString(),
       to: to.toISOString(),

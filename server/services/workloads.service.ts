@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Decision, Priority } from '../../scheduler/framework/types.js';
 import type { Principal } from '../auth/authenticate.js';
-import { newId } from '../auth/tokens.js';
+import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
+import type { EventBus } from '../events.js';
 import type { CatalogRepository } from '../repositories/catalog.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
@@ -76,8 +77,11 @@ export class WorkloadsService {
     private readonly repo: WorkloadsRepository,
     private readonly catalog: CatalogRepository,
     private readonly tenants: TenantsRepository,
+    /** For dry runs; cycles follow the `workload.changed` events this service emits. */
     private readonly scheduler: Scheduler,
     private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+    private readonly events: EventBus,
   ) {}
 
   /** The tenant a request acts for: a tenant itself, or the one an operator names. */
@@ -106,7 +110,7 @@ export class WorkloadsService {
     const now = this.clock.now();
     const insert = async (tx?: Parameters<WorkloadsRepository['insert']>[1]) => {
       const row = await this.repo.insert({
-        id: newId('wl', now.getTime()), tenantId, name: input.name, kind: input.kind, modelName: input.model,
+        id: this.ids.next('wl'), tenantId, name: input.name, kind: input.kind, modelName: input.model,
         tokensPerMin: input.tokensPerMin, priority: input.priority, regions: input.regions ? [...input.regions] : null, ha: input.ha, now,
       }, tx);
       if (!row) throw unknownModel(input.model);
@@ -114,13 +118,13 @@ export class WorkloadsService {
     };
     if (idempotencyKey === undefined) {
       const w = await insert();
-      this.scheduler.trigger();
+      this.events.emit('workload.changed', { workloadId: w.id, tenantId, change: 'created' });
       return w;
     }
     const hash = createHash('sha256').update(JSON.stringify({ ...input, tenantId, regions: input.regions ?? null })).digest('hex');
     const answer = await this.repo.createIdempotent(tenantId, idempotencyKey, hash, now, async (tx) => ({ status: 202, body: await insert(tx) }));
     if (answer.fresh) {
-      this.scheduler.trigger();
+      this.events.emit('workload.changed', { workloadId: answer.body.id, tenantId, change: 'created' });
       return answer.body;
     }
     if (answer.requestHash !== hash) {
@@ -179,7 +183,7 @@ export class WorkloadsService {
     if (w.state === 'deleted') throw new AppError('conflict', 'A deleted workload cannot be rescaled.');
     const current = toWorkload(w, await this.repo.placementsOf([w.id]));
     await this.repo.rescale(id, tokensPerMin, current.placedTokensPerMin, this.clock.now());
-    this.scheduler.trigger();
+    this.events.emit('workload.changed', { workloadId: id, tenantId: w.tenant_id, change: 'rescaled' });
     return this.get(principal, id);
   }
 
@@ -187,7 +191,7 @@ export class WorkloadsService {
     const w = await this.visible(principal, id);
     if (w.state !== 'deleted') {
       await this.repo.markDeleted(id, this.clock.now());
-      this.scheduler.trigger();
+      this.events.emit('workload.changed', { workloadId: id, tenantId: w.tenant_id, change: 'deleted' });
     }
     return this.get(principal, id);
   }

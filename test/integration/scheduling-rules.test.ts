@@ -553,10 +553,9 @@ describeOnDatabases('scheduling rules: the event-driven loop', (platform) => {
         const gone = await cluster(p, 'loop-gone', 'loop-gone', h100(1));
         expect((await p.request('DELETE', `/api/v1/clusters/${gone.id}`)).status).to.equal(204);
       });
-      await expectAsked('uncordoned', async () => {
-        await p.request('POST', `/api/v1/clusters/${agent.id}/cordon`);
-        await p.request('POST', `/api/v1/clusters/${agent.id}/uncordon`);
-      });
+      // A cordoned cluster keeps its placements: nothing for a cycle to do until it is released.
+      await expectAsked('cordoned', () => p.request('POST', `/api/v1/clusters/${agent.id}/cordon`), false);
+      await expectAsked('uncordoned', () => p.request('POST', `/api/v1/clusters/${agent.id}/uncordon`));
       p.clock.advance(31_000);
       await expectAsked('not ready', () => p.app.sweeper.sweep());
       await expectAsked('back after missing the TTL', () => heartbeat(p, agent.token, h100(1)));
@@ -632,11 +631,16 @@ describeOnDatabases('scheduling rules: scheduler metrics', (platform) => {
     expect(sample(text, 'tokenpool_pool_capacity_std_per_minute', { vendor: 'nvidia', kind: 'total' })).to.equal(720_000);
     expect(sample(text, 'tokenpool_pool_capacity_std_per_minute', { vendor: 'nvidia', kind: 'free' })).to.equal(180_000);
 
-    // Deleting the two-device workload lets the waiting one in; the gauges follow (the pool
-    // figures are cached for a second).
+    // Deleting the two-device workload frees its devices; the pool figures are read at most once
+    // a second (by the clock), so a scrape within the second still shows them held.
     await remove(p, t, [two]);
+    const allocated = async () => sample(await scrape(), 'tokenpool_pool_capacity_std_per_minute', { vendor: 'nvidia', kind: 'allocated' });
+    expect(await allocated(), 'within the second').to.equal(540_000);
+    p.clock.advance(1001);
+    expect(await allocated(), 'a second later').to.equal(180_000);
+    // The next cycle lets the waiting one in; the gauges follow.
     await p.app.scheduler.runCycle();
-    await new Promise((r) => setTimeout(r, 1100));
+    p.clock.advance(1001);
     const after = await scrape();
     expect(sample(after, 'tokenpool_scheduler_cycle_duration_seconds_count')).to.equal(4);
     expect(sample(after, 'tokenpool_scheduler_placements_total', { result: 'placed' })).to.equal(3);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 
 import type { Database } from '../../db/connect.js';
+import { EventBus } from '../../server/events.js';
 import { TtlSweeper, type TtlSweeperOptions } from '../../server/jobs/ttl-sweeper.js';
 import { silentLogger } from '../../server/log.js';
 import { ClustersRepository } from '../../server/repositories/clusters.repository.js';
@@ -66,8 +67,11 @@ describe('TtlSweeper', function () {
 
   const heartbeat = (id: string) => repo.recordHeartbeat(id, [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }], clock.now());
 
-  function sweeper(opts: Partial<TtlSweeperOptions> = {}): TtlSweeper {
-    return new TtlSweeper({ repo, clock, ttlMs: TTL, log: silentLogger, ...opts });
+  /** A sweeper whose `cluster.changed` events go into `told` (the ids of each `not_ready`). */
+  function sweeper(opts: Partial<TtlSweeperOptions> = {}, told: string[][] = []): TtlSweeper {
+    const events = new EventBus(silentLogger);
+    events.on('cluster.changed', (e) => told.push(e.change === 'not_ready' ? [...e.clusterIds] : [`unexpected ${e.change}`]));
+    return new TtlSweeper({ repo, clock, ttlMs: TTL, log: silentLogger, events, ...opts });
   }
 
   async function liveness(id: string): Promise<string | undefined> {
@@ -101,14 +105,14 @@ describe('TtlSweeper', function () {
     expect(await liveness(id)).to.equal('pending');
   });
 
-  it('tells onNotReady the ids that went stale in one sweep, and only when there are some', async () => {
+  it('says which clusters went not ready in one sweep (cluster.changed), and only when some did', async () => {
     const [a, b, c] = [await cluster('a'), await cluster('b'), await cluster('c')];
     await heartbeat(a);
     await heartbeat(b);
     clock.advance(10_000);
     await heartbeat(c);
     const told: string[][] = [];
-    const s = sweeper({ onNotReady: (ids) => told.push([...ids]) });
+    const s = sweeper({}, told);
 
     await s.sweep();
     expect(told).to.deep.equal([]);
@@ -167,7 +171,7 @@ describe('TtlSweeper', function () {
       await heartbeat(id);
       const timer = new ManualInterval();
       const told: string[][] = [];
-      const s = sweeper({ setInterval: timer.setInterval, clearInterval: timer.clearInterval, onNotReady: (ids) => told.push([...ids]) });
+      const s = sweeper({ setInterval: timer.setInterval, clearInterval: timer.clearInterval }, told);
 
       s.start();
       s.start();
@@ -209,7 +213,8 @@ describe('TtlSweeper', function () {
 
       let stopped = false;
       const stopping = s.stop().then(() => (stopped = true));
-      await new Promise((r) => setTimeout(r, 50));
+      // Turns of the event loop in which a stop that did not wait would have finished.
+      for (let i = 0; i < 20; i++) await new Promise(setImmediate);
       expect(stopped, 'stopped before the sweep finished').to.equal(false);
       expect(await liveness(id)).to.equal('ready');
 

@@ -1,21 +1,18 @@
 import { expect } from 'chai';
 
-import {
-  activeDays,
-  dayOf,
-  daysInMonth,
-  monthBounds,
-  nextPeriod,
-  parsePeriod,
-  periodHasEnded,
-  periodOf,
-  previousPeriod,
-} from '../../../server/billing/periods.js';
+import { Calendar, daysInMonth, nextPeriod, parsePeriod, previousPeriod } from '../../../server/billing/periods.js';
 
 const SHANGHAI = 'Asia/Shanghai';
 const BERLIN = 'Europe/Berlin';
 const at = (iso: string): Date => new Date(iso);
 const HOUR = 3_600_000;
+const calendars = new Map<string, Calendar>();
+/** One calendar per zone for the whole file, as the app keeps one: its cached months are exercised too. */
+const calendar = (tz: string): Calendar => {
+  let c = calendars.get(tz);
+  if (!c) calendars.set(tz, (c = new Calendar(tz)));
+  return c;
+};
 
 describe('billing periods', () => {
   describe('parsePeriod', () => {
@@ -83,13 +80,13 @@ describe('billing periods', () => {
     ];
     for (const [iso, tz, period, day] of cases) {
       it(`${iso} in ${tz} is ${day}`, () => {
-        expect(periodOf(at(iso), tz)).to.equal(period);
-        expect(dayOf(at(iso), tz)).to.equal(day);
+        expect(calendar(tz).periodOf(at(iso))).to.equal(period);
+        expect(calendar(tz).dayOf(at(iso))).to.equal(day);
       });
     }
     it('rejects an unknown zone and an invalid Date', () => {
-      expect(() => periodOf(at('2026-10-01T00:00:00Z'), 'Mars/Olympus_Mons')).to.throw(RangeError);
-      expect(() => dayOf(new Date(NaN), SHANGHAI)).to.throw(RangeError);
+      expect(() => new Calendar('Mars/Olympus_Mons')).to.throw(RangeError);
+      expect(() => calendar(SHANGHAI).dayOf(new Date(NaN))).to.throw(RangeError);
     });
   });
 
@@ -110,28 +107,37 @@ describe('billing periods', () => {
     ];
     for (const [period, tz, start, end] of cases) {
       it(`${period} in ${tz} is ${start} … ${end}`, () => {
-        const b = monthBounds(period, tz);
+        const b = calendar(tz).monthBounds(period);
         expect(b.start.toISOString()).to.equal(start);
         expect(b.end.toISOString()).to.equal(end);
       });
     }
 
     it('a DST month in Berlin is 31 days long though one of them has 23 hours (743 h)', () => {
-      const b = monthBounds('2026-03', BERLIN);
+      const b = calendar(BERLIN).monthBounds('2026-03');
       expect(daysInMonth('2026-03')).to.equal(31);
       expect((b.end.getTime() - b.start.getTime()) / HOUR).to.equal(31 * 24 - 1);
     });
 
     it('consecutive months meet exactly', () => {
-      expect(monthBounds('2026-10', SHANGHAI).end.getTime()).to.equal(monthBounds('2026-11', SHANGHAI).start.getTime());
-      expect(monthBounds('2026-03', BERLIN).end.getTime()).to.equal(monthBounds('2026-04', BERLIN).start.getTime());
+      expect(calendar(SHANGHAI).monthBounds('2026-10').end.getTime()).to.equal(calendar(SHANGHAI).monthBounds('2026-11').start.getTime());
+      expect(calendar(BERLIN).monthBounds('2026-03').end.getTime()).to.equal(calendar(BERLIN).monthBounds('2026-04').start.getTime());
+    });
+
+    it('a month asked again is answered from the calendar alike, and a caller cannot change it', () => {
+      const c = new Calendar(BERLIN);
+      const first = c.monthBounds('2026-03');
+      first.start.setTime(0);
+      expect(c.monthBounds('2026-03').start.toISOString()).to.equal('2026-02-28T23:00:00.000Z');
+      expect(c.activeDays('2026-03', at('2026-03-29T00:00:00+01:00'), null)).to.equal(3);
+      expect(() => c.monthBounds('2026-13')).to.throw(RangeError);
     });
 
     it('every instant inside the bounds belongs to the period', () => {
-      const b = monthBounds('2026-10', SHANGHAI);
-      expect(periodOf(b.start, SHANGHAI)).to.equal('2026-10');
-      expect(periodOf(new Date(b.end.getTime() - 1), SHANGHAI)).to.equal('2026-10');
-      expect(periodOf(b.end, SHANGHAI)).to.equal('2026-11');
+      const b = calendar(SHANGHAI).monthBounds('2026-10');
+      expect(calendar(SHANGHAI).periodOf(b.start)).to.equal('2026-10');
+      expect(calendar(SHANGHAI).periodOf(new Date(b.end.getTime() - 1))).to.equal('2026-10');
+      expect(calendar(SHANGHAI).periodOf(b.end)).to.equal('2026-11');
     });
   });
 
@@ -173,27 +179,27 @@ describe('billing periods', () => {
     ];
     for (const c of cases) {
       it(`${c.name}: ${c.days}`, () => {
-        expect(activeDays(c.period, c.tz, at(c.start), c.end === null ? null : at(c.end))).to.equal(c.days);
+        expect(calendar(c.tz).activeDays(c.period, at(c.start), c.end === null ? null : at(c.end))).to.equal(c.days);
       });
     }
 
     it('a plan change at local midnight splits the month without a gap or an overlap', () => {
       const change = at('2026-10-16T00:00:00+08:00');
-      const before = activeDays('2026-10', SHANGHAI, at('2026-09-01T00:00:00+08:00'), change);
-      const after = activeDays('2026-10', SHANGHAI, change, null);
+      const before = calendar(SHANGHAI).activeDays('2026-10', at('2026-09-01T00:00:00+08:00'), change);
+      const after = calendar(SHANGHAI).activeDays('2026-10', change, null);
       expect([before, after]).to.deep.equal([15, 16]);
     });
 
     it('a plan change at any instant splits the month without a gap or an overlap', () => {
       const change = at('2026-03-29T01:30:00Z'); // 03:30 CEST on the 23-hour day
-      const before = activeDays('2026-03', BERLIN, at('2026-01-01T00:00:00Z'), change);
-      const after = activeDays('2026-03', BERLIN, change, null);
+      const before = calendar(BERLIN).activeDays('2026-03', at('2026-01-01T00:00:00Z'), change);
+      const after = calendar(BERLIN).activeDays('2026-03', change, null);
       expect([before, after]).to.deep.equal([29, 2]);
     });
 
     it('rejects an invalid Date', () => {
-      expect(() => activeDays('2026-10', SHANGHAI, new Date(NaN), null)).to.throw(RangeError);
-      expect(() => activeDays('2026-10', SHANGHAI, at('2026-10-01T00:00:00Z'), new Date(NaN))).to.throw(RangeError);
+      expect(() => calendar(SHANGHAI).activeDays('2026-10', new Date(NaN), null)).to.throw(RangeError);
+      expect(() => calendar(SHANGHAI).activeDays('2026-10', at('2026-10-01T00:00:00Z'), new Date(NaN))).to.throw(RangeError);
     });
   });
 
@@ -206,7 +212,7 @@ describe('billing periods', () => {
       ['2027-01-01T00:00:00Z', '2026-10', true],
     ];
     for (const [now, period, ended] of cases) {
-      it(`${period} at ${now}: ${ended}`, () => expect(periodHasEnded(period, SHANGHAI, at(now))).to.equal(ended));
+      it(`${period} at ${now}: ${ended}`, () => expect(calendar(SHANGHAI).periodHasEnded(period, at(now))).to.equal(ended));
     }
   });
 });

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
+import { PLACEMENT, PlacementState, WORKLOAD } from '../domain/workload-states.js';
 import { AppError } from '../errors.js';
 import { route, type AnyRoute } from './route.js';
 import { idParam, listOf, modelName, pageOf, pageQuery, regionName, timestamp } from './schemas.js';
 
 const priority = z.enum(['high', 'normal', 'low']);
-const stateEnum = z.enum(['pending', 'placed', 'running', 'deleted']);
+const stateEnum = z.enum(WORKLOAD.states);
 /** Absurd requests are refused: a billion tokens per minute is far beyond any city pool. */
 const tokensPerMin = z.number().int('must be a whole number').min(1, 'must be at least 1').max(1_000_000_000, 'must be at most 1,000,000,000');
 
@@ -24,7 +25,7 @@ const createWorkload = z.strictObject({
 const placementSchema = z.object({
   id: z.string(), clusterId: z.string(), deviceModel: z.string(), profile: z.string(), replicas: z.number().int(),
   devicesPerReplica: z.number().int(), tokensPerMin: z.number(), readyReplicas: z.number().int(),
-  state: z.enum(['placed', 'running', 'lost']),
+  state: z.enum(PLACEMENT.states.filter((s) => s !== PlacementState.released)),
 });
 
 export const workloadSchema = z.object({

@@ -1,8 +1,13 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ClusterInventoryTable, ClustersTable, DB } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
+import { ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, WORKLOAD, WorkloadState } from '../domain/workload-states.js';
 import { AppError } from '../errors.js';
 import type { PageRequest } from './paging.js';
+
+// The changes of state a deregistration makes, checked against the tables as the module loads.
+const RELEASE = PLACEMENT.move(PlacementState.released, ACTIVE_PLACEMENT_STATES);
+const REQUEUE = WORKLOAD.move(WorkloadState.pending, HOLDING_WORKLOAD_STATES);
 
 export type ClusterRow = Selectable<ClustersTable>;
 export type InventoryRow = Selectable<ClusterInventoryTable>;
@@ -91,15 +96,15 @@ export class ClustersRepository {
       const found = await tx.selectFrom('clusters').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
       if (!found) return false;
       const held = await tx.selectFrom('placements').select('workload_id').distinct()
-        .where('cluster_id', '=', id).where('state', 'in', ['placed', 'running']).execute();
+        .where('cluster_id', '=', id).where('state', 'in', ACTIVE_PLACEMENT_STATES).execute();
       const ids = held.map((r) => r.workload_id);
       if (ids.length > 0) {
-        await tx.updateTable('placements').set({ state: 'released', ended_at: now })
-          .where('workload_id', 'in', ids).where('state', 'in', ['placed', 'running']).execute();
+        await tx.updateTable('placements').set({ state: RELEASE.to, ended_at: now })
+          .where('workload_id', 'in', ids).where('state', 'in', RELEASE.from).execute();
         await tx.updateTable('workloads').set({
-          state: 'pending', reason: 'capacity', message: 'a cluster it ran on was deregistered; waiting to be placed again',
+          state: REQUEUE.to, reason: 'capacity', message: 'a cluster it ran on was deregistered; waiting to be placed again',
           updated_at: now, version: sql`version + 1`,
-        }).where('id', 'in', ids).where('state', 'in', ['placed', 'running']).execute();
+        }).where('id', 'in', ids).where('state', 'in', REQUEUE.from).execute();
       }
       const r = await tx.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
       return r.numDeletedRows > 0n;

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.js';
+import { usageStdSql } from '../../scheduler/capacity.js';
 
 /** A workload named by a usage batch, as the reporting cluster may bill it. */
 export interface UsageWorkload {
@@ -52,6 +53,8 @@ interface BreakdownRow {
   std: string;
 }
 
+const STD_TOKENS = sql.raw(usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }));
+
 /** Usage events: inserted in batches, each event id counted once, ever (its primary key). */
 export class UsageRepository {
   constructor(private readonly db: Kysely<DB>) {}
@@ -71,7 +74,7 @@ export class UsageRepository {
   /**
    * Inserts a batch in one statement and answers how many rows were new; an id already stored,
    * or repeated within the batch, is skipped. Standard tokens are computed here in `numeric`,
-   * exactly: `costFactor × (outputTokens + inputFactor × inputTokens)`.
+   * exactly, by the SQL of `usageStdTokens` (scheduler/capacity.ts).
    */
   async insert(batch: UsageBatch): Promise<number> {
     if (batch.ids.length === 0) return 0;
@@ -86,7 +89,7 @@ export class UsageRepository {
       ), ins AS (
         INSERT INTO usage_events (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at)
         SELECT e.id, w.tenant_id, w.id, ${batch.clusterId}, w.model_id, e.input_tokens, e.output_tokens,
-               w.cost_factor * (e.output_tokens + w.input_factor * e.input_tokens),
+               ${STD_TOKENS},
                timestamptz 'epoch' + e.occurred_ms * interval '1 millisecond', ${batch.receivedAt}::timestamptz
           FROM unnest(${textArray(batch.ids)}::text[], ${intArray(batch.workload)}::int8[], ${intArray(batch.inputTokens)}::int8[],
                       ${intArray(batch.outputTokens)}::int8[], ${intArray(batch.occurredAtMs)}::int8[])

@@ -1,5 +1,9 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, PlacementsTable, WorkloadsTable } from '../../db/schema.js';
+import { workloadStdSql } from '../../scheduler/capacity.js';
+import {
+  ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, sqlStates, WORKLOAD, WorkloadState,
+} from '../domain/workload-states.js';
 import { Coalescer } from './coalesce.js';
 import type { PageRequest } from './paging.js';
 
@@ -52,7 +56,21 @@ export interface ActivePlacement {
   readonly cost_factor: string;
 }
 
-const ACTIVE = ['placed', 'running'] as const;
+const ACTIVE_SQL = sql.raw(sqlStates(ACTIVE_PLACEMENT_STATES));
+
+// Every change of state this repository makes, checked against the tables as the module loads.
+const PLACE = WORKLOAD.move(WorkloadState.placed, [WorkloadState.pending]);
+const REQUEUE = WORKLOAD.move(WorkloadState.pending, HOLDING_WORKLOAD_STATES);
+const DELETE = WORKLOAD.move(WorkloadState.deleted);
+const WORKLOAD_READY = WORKLOAD.move(WorkloadState.running, [WorkloadState.placed]);
+const WORKLOAD_UNREADY = WORKLOAD.move(WorkloadState.placed, [WorkloadState.running]);
+const PLACEMENT_READY = PLACEMENT.move(PlacementState.running, [PlacementState.placed]);
+const PLACEMENT_UNREADY = PLACEMENT.move(PlacementState.placed, [PlacementState.running]);
+const LOSE = PLACEMENT.move(PlacementState.lost, ACTIVE_PLACEMENT_STATES);
+const RELEASE_ACTIVE = PLACEMENT.move(PlacementState.released, ACTIVE_PLACEMENT_STATES);
+const RELEASE_LOST = PLACEMENT.move(PlacementState.released, [PlacementState.lost]);
+/** Every placement that is not history yet: active or lost. */
+const RELEASE_ALL = PLACEMENT.move(PlacementState.released);
 
 /** Workloads, their placements, and idempotency records of creates. */
 export class WorkloadsRepository {
@@ -92,7 +110,7 @@ export class WorkloadsRepository {
          ORDER BY r.n
       )
       INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
-      SELECT id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, 'pending', at, at FROM arrived
+      SELECT id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, ${sql.lit(WORKLOAD.initial)}, at, at FROM arrived
       RETURNING *`.execute(db);
     const byId = new Map(inserted.rows.map((w) => [w.id, w]));
     return rows.map((r) => byId.get(r.id));
@@ -110,7 +128,7 @@ export class WorkloadsRepository {
   list(filter: { tenantId?: string; state?: string }, page: PageRequest): Promise<WorkloadWithModel[]> {
     let q = this.withModel().where('workloads.seq', '>', page.after);
     if (filter.tenantId) q = q.where('workloads.tenant_id', '=', filter.tenantId);
-    q = filter.state ? q.where('workloads.state', '=', filter.state) : q.where('workloads.state', '!=', 'deleted');
+    q = filter.state ? q.where('workloads.state', '=', filter.state) : q.where('workloads.state', '!=', WorkloadState.deleted);
     return q.orderBy('workloads.seq').limit(page.limit + 1).execute();
   }
 
@@ -120,14 +138,14 @@ export class WorkloadsRepository {
     return this.db.selectFrom('workloads').innerJoin('models', 'models.id', 'workloads.model_id')
       .select(['workloads.id', 'workloads.tenant_id', 'workloads.seq', 'workloads.model_id', 'workloads.tokens_per_min', 'workloads.priority',
         'workloads.regions', 'workloads.ha', 'workloads.version', 'models.cost_factor'])
-      .where('workloads.state', '=', 'pending').orderBy('workloads.seq').execute();
+      .where('workloads.state', '=', WorkloadState.pending).orderBy('workloads.seq').execute();
   }
 
   /** Placements to show with workloads: everything but released history. */
   placementsOf(workloadIds: readonly string[]): Promise<PlacementRow[]> {
     if (workloadIds.length === 0) return Promise.resolve([]);
     return this.db.selectFrom('placements').selectAll().where('workload_id', 'in', workloadIds)
-      .where('state', '!=', 'released').orderBy('seq').execute();
+      .where('state', '!=', PlacementState.released).orderBy('seq').execute();
   }
 
   /** Placements that hold devices now, with what quota and preemption need of their workload. */
@@ -141,7 +159,7 @@ export class WorkloadsRepository {
         'placements.devices_per_replica', 'placements.tokens_per_min', 'workloads.tokens_per_min as workload_tokens_per_min',
         'models.cost_factor',
       ])
-      .where('placements.state', 'in', ACTIVE)
+      .where('placements.state', 'in', ACTIVE_PLACEMENT_STATES)
       .execute();
   }
 
@@ -155,7 +173,7 @@ export class WorkloadsRepository {
   async heldDevices(clusterIds?: readonly string[]): Promise<Map<string, Map<string, number>>> {
     let q = this.db.selectFrom('placements')
       .select(['cluster_id', 'device_model', sql<number>`sum(replicas * devices_per_replica)::int8`.as('devices')])
-      .where('state', 'in', ACTIVE);
+      .where('state', 'in', ACTIVE_PLACEMENT_STATES);
     if (clusterIds) {
       if (clusterIds.length === 0) return new Map();
       q = q.where('cluster_id', 'in', clusterIds);
@@ -180,7 +198,7 @@ export class WorkloadsRepository {
         'placements.profile_name as profile', 'placements.resource_name as resourceName', 'placements.replicas',
         'placements.devices_per_replica as devicesPerReplica',
       ])
-      .where('placements.cluster_id', '=', clusterId).where('placements.state', 'in', ACTIVE)
+      .where('placements.cluster_id', '=', clusterId).where('placements.state', 'in', ACTIVE_PLACEMENT_STATES)
       .orderBy('placements.seq').execute();
   }
 
@@ -190,6 +208,11 @@ export class WorkloadsRepository {
    */
   async recordReady(clusterId: string, reports: readonly { id: string; readyReplicas: number }[], now: Date): Promise<void> {
     if (reports.length === 0) return;
+    const ready = sql.lit(PLACEMENT_READY.to);
+    const unready = sql.lit(PLACEMENT_UNREADY.to);
+    const workloadReady = sql.lit(WORKLOAD_READY.to);
+    const workloadUnready = sql.lit(WORKLOAD_UNREADY.to);
+    const holding = sql.raw(sqlStates([...WORKLOAD_READY.from, ...WORKLOAD_UNREADY.from]));
     // One statement: the placements' new ready counts and states, and their workloads' states
     // computed from the same new values (CTEs all see the snapshot from before the statement).
     await sql`
@@ -197,24 +220,24 @@ export class WorkloadsRepository {
         SELECT * FROM unnest(${reports.map((x) => x.id)}::text[], ${reports.map((x) => x.readyReplicas)}::int[]) AS r(id, ready)
       ),
       next AS (
-        SELECT p.id, p.workload_id, r.ready, CASE WHEN r.ready >= p.replicas THEN 'running' ELSE 'placed' END AS state
+        SELECT p.id, p.workload_id, r.ready, CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END AS state
           FROM placements p JOIN r ON r.id = p.id
-         WHERE p.cluster_id = ${clusterId} AND p.state IN ('placed', 'running')
-           AND (p.ready_replicas <> r.ready OR p.state <> CASE WHEN r.ready >= p.replicas THEN 'running' ELSE 'placed' END)
+         WHERE p.cluster_id = ${clusterId} AND p.state IN ${ACTIVE_SQL}
+           AND (p.ready_replicas <> r.ready OR p.state <> CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END)
       ),
       moved AS (
         UPDATE placements p SET ready_replicas = next.ready, state = next.state FROM next WHERE p.id = next.id
       ),
       workload_next AS (
         SELECT p.workload_id,
-               CASE WHEN bool_and(COALESCE(next.state, p.state) = 'running') THEN 'running' ELSE 'placed' END AS state
+               CASE WHEN bool_and(COALESCE(next.state, p.state) = ${ready}) THEN ${workloadReady} ELSE ${workloadUnready} END AS state
           FROM placements p LEFT JOIN next ON next.id = p.id
-         WHERE p.workload_id IN (SELECT workload_id FROM next) AND p.state IN ('placed', 'running')
+         WHERE p.workload_id IN (SELECT workload_id FROM next) AND p.state IN ${ACTIVE_SQL}
          GROUP BY p.workload_id
       )
       UPDATE workloads w SET state = workload_next.state, updated_at = ${now}
         FROM workload_next
-       WHERE w.id = workload_next.workload_id AND w.state IN ('placed', 'running') AND w.state <> workload_next.state`.execute(this.db);
+       WHERE w.id = workload_next.workload_id AND w.state IN ${holding} AND w.state <> workload_next.state`.execute(this.db);
   }
 
   async setState(tx: Transaction<DB>, id: string, fields: { state: string; reason: string | null; message: string | null }, now: Date): Promise<void> {
@@ -230,30 +253,30 @@ export class WorkloadsRepository {
   async commitCycle(commit: CycleCommit, now: Date): Promise<{ placed: string[]; epoch: number }> {
     return this.db.transaction().execute(async (tx) => {
       for (const r of commit.requeued) {
-        await tx.updateTable('placements').set({ state: 'released', ended_at: now })
-          .where('workload_id', '=', r.workloadId).where('state', 'in', ACTIVE).execute();
-        await tx.updateTable('workloads').set({ state: 'pending', reason: r.reason, message: r.message, updated_at: now, version: sql`version + 1` })
-          .where('id', '=', r.workloadId).where('state', 'in', ['placed', 'running']).execute();
+        await tx.updateTable('placements').set({ state: RELEASE_ACTIVE.to, ended_at: now })
+          .where('workload_id', '=', r.workloadId).where('state', 'in', RELEASE_ACTIVE.from).execute();
+        await tx.updateTable('workloads').set({ state: REQUEUE.to, reason: r.reason, message: r.message, updated_at: now, version: sql`version + 1` })
+          .where('id', '=', r.workloadId).where('state', 'in', REQUEUE.from).execute();
       }
       let placed: string[] = [];
       if (commit.placed.length > 0) {
         const claimed = await sql<{ id: string }>`
-          UPDATE workloads w SET state = 'placed', reason = NULL, message = NULL, updated_at = ${now}, version = w.version + 1
+          UPDATE workloads w SET state = ${sql.lit(PLACE.to)}, reason = NULL, message = NULL, updated_at = ${now}, version = w.version + 1
             FROM unnest(${commit.placed.map((p) => p.workloadId)}::text[], ${commit.placed.map((p) => p.version)}::int[]) AS d(id, version)
-           WHERE w.id = d.id AND w.version = d.version AND w.state = 'pending'
+           WHERE w.id = d.id AND w.version = d.version AND w.state IN ${sql.raw(sqlStates(PLACE.from))}
           RETURNING w.id`.execute(tx);
         placed = claimed.rows.map((r) => r.id);
         const ok = new Set(placed);
         if (placed.length > 0) {
-          await tx.updateTable('placements').set({ state: 'released' })
-            .where(sql<boolean>`workload_id = ANY(${placed}::text[])`).where('state', '=', 'lost').execute();
+          await tx.updateTable('placements').set({ state: RELEASE_LOST.to })
+            .where(sql<boolean>`workload_id = ANY(${placed}::text[])`).where('state', 'in', RELEASE_LOST.from).execute();
           const rows = commit.placed.filter((p) => ok.has(p.workloadId)).flatMap((p) => p.placements.map((x) => ({ workloadId: p.workloadId, ...x })));
           // One array per column: a cycle's thousands of rows are ten parameters, not ten each.
           const column = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
           await sql`
             INSERT INTO placements (id, workload_id, cluster_id, device_model, profile_id, profile_name, resource_name, replicas,
                                     devices_per_replica, tokens_per_min, state, created_at)
-            SELECT r.*, 'placed', ${now}::timestamptz
+            SELECT r.*, ${sql.lit(PLACEMENT.initial)}, ${now}::timestamptz
               FROM unnest(${column('id')}::text[], ${column('workloadId')}::text[], ${column('clusterId')}::text[], ${column('deviceModel')}::text[],
                           ${column('profileId')}::text[], ${column('profileName')}::text[], ${column('resourceName')}::text[],
                           ${column('replicas')}::int[], ${column('devicesPerReplica')}::int[], ${column('tokensPerMin')}::float8[]) AS r`.execute(tx);
@@ -264,7 +287,7 @@ export class WorkloadsRepository {
           UPDATE workloads w SET reason = d.reason, message = d.message
             FROM unnest(${commit.pending.map((p) => p.workloadId)}::text[], ${commit.pending.map((p) => p.version)}::int[],
                         ${commit.pending.map((p) => p.reason)}::text[], ${commit.pending.map((p) => p.message)}::text[]) AS d(id, version, reason, message)
-           WHERE w.id = d.id AND w.version = d.version AND w.state = 'pending'
+           WHERE w.id = d.id AND w.version = d.version AND w.state = ${sql.lit(WorkloadState.pending)}
              AND (w.reason IS DISTINCT FROM d.reason OR w.message IS DISTINCT FROM d.message)`.execute(tx);
       }
       // Moved here, as the last statement, rather than by the deferred triggers at commit.
@@ -283,16 +306,16 @@ export class WorkloadsRepository {
   async markLost(clusterIds: readonly string[], now: Date): Promise<string[]> {
     if (clusterIds.length === 0) return [];
     return this.db.transaction().execute(async (tx) => {
-      const lost = await tx.updateTable('placements').set({ state: 'lost', ended_at: now })
-        .where('cluster_id', 'in', clusterIds).where('state', 'in', ACTIVE).returning('workload_id').execute();
+      const lost = await tx.updateTable('placements').set({ state: LOSE.to, ended_at: now })
+        .where('cluster_id', 'in', clusterIds).where('state', 'in', LOSE.from).returning('workload_id').execute();
       const ids = [...new Set(lost.map((r) => r.workload_id))];
       if (ids.length === 0) return [];
-      await tx.updateTable('placements').set({ state: 'released', ended_at: now })
-        .where('workload_id', 'in', ids).where('state', 'in', ACTIVE).execute();
+      await tx.updateTable('placements').set({ state: RELEASE_ACTIVE.to, ended_at: now })
+        .where('workload_id', 'in', ids).where('state', 'in', RELEASE_ACTIVE.from).execute();
       await tx.updateTable('workloads').set({
-        state: 'pending', reason: 'capacity', message: 'a cluster it ran on stopped reporting; waiting to be placed again',
+        state: REQUEUE.to, reason: 'capacity', message: 'a cluster it ran on stopped reporting; waiting to be placed again',
         updated_at: now, version: sql`version + 1`,
-      }).where('id', 'in', ids).where('state', 'in', ['placed', 'running']).execute();
+      }).where('id', 'in', ids).where('state', 'in', REQUEUE.from).execute();
       return ids;
     });
   }
@@ -300,10 +323,10 @@ export class WorkloadsRepository {
   /** Deletes a workload: releases its placements and keeps the row as `deleted`. */
   async markDeleted(id: string, now: Date): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      const r = await tx.updateTable('workloads').set({ state: 'deleted', reason: null, message: null, deleted_at: now, updated_at: now, version: sql`version + 1` })
-        .where('id', '=', id).where('state', '!=', 'deleted').executeTakeFirst();
+      const r = await tx.updateTable('workloads').set({ state: DELETE.to, reason: null, message: null, deleted_at: now, updated_at: now, version: sql`version + 1` })
+        .where('id', '=', id).where('state', 'in', DELETE.from).executeTakeFirst();
       if (r.numUpdatedRows === 0n) return false;
-      await tx.updateTable('placements').set({ state: 'released', ended_at: now }).where('workload_id', '=', id).where('state', 'in', [...ACTIVE, 'lost']).execute();
+      await tx.updateTable('placements').set({ state: RELEASE_ALL.to, ended_at: now }).where('workload_id', '=', id).where('state', 'in', RELEASE_ALL.from).execute();
       return true;
     });
   }
@@ -311,18 +334,24 @@ export class WorkloadsRepository {
   /**
    * Rescales a workload. Shrinking within what its placements already carry keeps them; anything
    * else releases them and queues the workload again, to be placed whole at the new size.
+   * Answers false, changing nothing, when the workload is deleted (a delete may come between the
+   * caller's read and this transaction).
    */
-  async rescale(id: string, tokensPerMin: number, placedTokensPerMin: number, now: Date): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+  async rescale(id: string, tokensPerMin: number, placedTokensPerMin: number, now: Date): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
       const w = await tx.selectFrom('workloads').select(['state']).where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
-      const keep = (w.state === 'placed' || w.state === 'running') && tokensPerMin <= placedTokensPerMin;
-      if (!keep && w.state !== 'pending') {
-        await tx.updateTable('placements').set({ state: 'released', ended_at: now }).where('workload_id', '=', id).where('state', 'in', [...ACTIVE, 'lost']).execute();
+      const state = w.state as WorkloadState;
+      const requeue = REQUEUE.from.includes(state);
+      if (!requeue && state !== REQUEUE.to) return false;
+      const keep = requeue && tokensPerMin <= placedTokensPerMin;
+      if (requeue && !keep) {
+        await tx.updateTable('placements').set({ state: RELEASE_ALL.to, ended_at: now }).where('workload_id', '=', id).where('state', 'in', RELEASE_ALL.from).execute();
       }
       await tx.updateTable('workloads').set({
         tokens_per_min: tokensPerMin, updated_at: now, version: sql`version + 1`,
-        ...(keep ? {} : { state: 'pending', reason: null, message: null }),
+        ...(keep ? {} : { state: REQUEUE.to, reason: null, message: null }),
       }).where('id', '=', id).execute();
+      return true;
     });
   }
 
@@ -356,14 +385,14 @@ export class WorkloadsRepository {
 
   async heldStdPerMin(tenantId: string): Promise<number> {
     const r = await sql<{ std: string | null }>`
-      SELECT sum(w.tokens_per_min * m.cost_factor)::text AS std FROM workloads w JOIN models m ON m.id = w.model_id
-       WHERE w.tenant_id = ${tenantId} AND w.state IN ('placed', 'running')`.execute(this.db);
+      SELECT sum(${sql.raw(workloadStdSql('w.tokens_per_min', 'm.cost_factor'))})::text AS std FROM workloads w JOIN models m ON m.id = w.model_id
+       WHERE w.tenant_id = ${tenantId} AND w.state IN ${sql.raw(sqlStates(HOLDING_WORKLOAD_STATES))}`.execute(this.db);
     return Number(r.rows[0]?.std ?? 0);
   }
 
   /** Counts of pending workloads by reason (null: not yet considered). */
   async pendingByReason(): Promise<{ reason: string | null; n: number }[]> {
     return this.db.selectFrom('workloads').select(['reason', sql<number>`count(*)::int8`.as('n')])
-      .where('state', '=', 'pending').groupBy('reason').execute();
+      .where('state', '=', WorkloadState.pending).groupBy('reason').execute();
   }
 }

@@ -3,6 +3,7 @@ import type { Decision, Priority } from '../../scheduler/framework/types.js';
 import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
+import { ACTIVE_PLACEMENT_STATES, WORKLOAD, WorkloadState, type PlacementState } from '../domain/workload-states.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { CatalogRepository } from '../repositories/catalog.repository.js';
@@ -10,8 +11,6 @@ import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { PlacementRow, WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
-
-export type WorkloadState = 'pending' | 'placed' | 'running' | 'deleted';
 
 export interface WorkloadInput {
   readonly name: string;
@@ -62,7 +61,7 @@ function toPlacement(p: PlacementRow): PlacementView {
 
 export function toWorkload(w: WorkloadWithModel, placements: readonly PlacementRow[]): Workload {
   const shown = placements.filter((p) => p.workload_id === w.id).map(toPlacement);
-  const placed = shown.filter((p) => p.state === 'placed' || p.state === 'running').reduce((s, p) => s + p.tokensPerMin, 0);
+  const placed = shown.filter((p) => ACTIVE_PLACEMENT_STATES.includes(p.state as PlacementState)).reduce((s, p) => s + p.tokensPerMin, 0);
   return {
     id: w.id, name: w.name, tenantId: w.tenant_id, kind: w.kind, model: w.model_name, tokensPerMin: w.tokens_per_min,
     priority: w.priority as Priority, regions: w.regions, ha: w.ha, state: w.state as WorkloadState, reason: w.reason,
@@ -180,16 +179,17 @@ export class WorkloadsService {
 
   async rescale(principal: Principal, id: string, tokensPerMin: number): Promise<Workload> {
     const w = await this.visible(principal, id);
-    if (w.state === 'deleted') throw new AppError('conflict', 'A deleted workload cannot be rescaled.');
+    const deleted = () => new AppError('conflict', 'A deleted workload cannot be rescaled.');
+    if (w.state === WorkloadState.deleted) throw deleted();
     const current = toWorkload(w, await this.repo.placementsOf([w.id]));
-    await this.repo.rescale(id, tokensPerMin, current.placedTokensPerMin, this.clock.now());
+    if (!(await this.repo.rescale(id, tokensPerMin, current.placedTokensPerMin, this.clock.now()))) throw deleted();
     this.events.emit('workload.changed', { workloadId: id, tenantId: w.tenant_id, change: 'rescaled' });
     return this.get(principal, id);
   }
 
   async remove(principal: Principal, id: string): Promise<Workload> {
     const w = await this.visible(principal, id);
-    if (w.state !== 'deleted') {
+    if (WORKLOAD.canTransition(w.state as WorkloadState, WorkloadState.deleted)) {
       await this.repo.markDeleted(id, this.clock.now());
       this.events.emit('workload.changed', { workloadId: id, tenantId: w.tenant_id, change: 'deleted' });
     }

@@ -4,6 +4,7 @@ import {
   clusterCapacity,
   devicesPerReplica,
   formatMicro,
+  inventoryCapacity,
   microFromNumber,
   microToNumber,
   numberText,
@@ -11,15 +12,18 @@ import {
   replicaTokensPerMin,
   stdPerMin,
   stdPerMinMicro,
+  usageStdSql,
   usageStdTokens,
+  workloadStdMicro,
+  workloadStdSql,
 } from '../../scheduler/capacity.js';
 import type { InventoryCapacityRow } from '../../scheduler/capacity.js';
 import { BUILTIN_DEVICE_PROFILES, BUILTIN_MODELS } from '../../server/catalog/builtin-catalog.js';
 
 const micro = parseMicro;
 
-function row(healthy: number, stdTokensPerSec: string | null): InventoryCapacityRow {
-  return { healthy, stdTokensPerSec: stdTokensPerSec === null ? null : micro(stdTokensPerSec) };
+function row(healthy: number, stdTokensPerSec: string | null, held?: number): InventoryCapacityRow {
+  return { healthy, stdTokensPerSec: stdTokensPerSec === null ? null : micro(stdTokensPerSec), ...(held === undefined ? {} : { held }) };
 }
 
 describe('capacity', () => {
@@ -263,6 +267,68 @@ describe('capacity', () => {
       const inventory = [row(8, '3000'), row(6, '1250'), row(3, '450')];
       const bySum = inventory.reduce((sum, r) => sum + stdPerMin(r.healthy, r.stdTokensPerSec ?? 0), 0);
       expect(clusterCapacity(inventory)).to.equal(bySum);
+    });
+  });
+
+  describe('inventoryCapacity', () => {
+    // [what, rows, total, allocated, free] in std/min.
+    const cases: ReadonlyArray<readonly [string, readonly InventoryCapacityRow[], number, number, number]> = [
+      ['nothing held: all free', [row(8, '3000')], 1_440_000, 0, 1_440_000],
+      ['half held', [row(8, '3000', 4)], 1_440_000, 720_000, 720_000],
+      ['fully held', [row(8, '3000', 8)], 1_440_000, 1_440_000, 0],
+      // Held beyond healthy (devices failed under placements) counts as allocated, frees nothing,
+      // and takes nothing from the free devices of another model.
+      ['over-held model beside a free one', [row(2, '3000', 6), row(4, '1000')], 600_000, 1_080_000, 240_000],
+      ['unprofiled rows add nothing, held or not', [row(4, null, 2), row(1, '0.1')], 6, 0, 6],
+      ['no healthy devices', [row(0, '3000', 0)], 0, 0, 0],
+    ];
+    for (const [what, rows, total, allocated, free] of cases) {
+      it(`${what} → total ${total}, allocated ${allocated}, free ${free}`, () => {
+        const c = inventoryCapacity(rows);
+        expect([microToNumber(c.total), microToNumber(c.allocated), microToNumber(c.free)]).to.deep.equal([total, allocated, free]);
+      });
+    }
+
+    it('is exact in millionths: Σ of fractional factors', () => {
+      expect(inventoryCapacity([row(3, '0.1', 1), row(7, '0.2', 2)])).to.deep.equal({ total: 102_000_000n, allocated: 30_000_000n, free: 72_000_000n });
+    });
+  });
+
+  describe('workloadStdMicro', () => {
+    const cases: ReadonlyArray<readonly [number, string, number]> = [
+      // [tokensPerMin, costFactor, std millionths per minute]
+      [100_000, '10', 1_000_000_000_000],
+      [1000, '4.5', 4_500_000_000],
+      [3, '0.333333', 999_999],
+      [1, '0.000001', 1],
+      [0, '10', 0],
+      [1_000_000_000, '0', 0],
+      [9_007_199, '1000', 9_007_199_000_000_000],
+    ];
+    for (const [tokens, costFactor, expected] of cases) {
+      it(`${tokens} tokens/min × ${costFactor} = ${expected} µstd/min`, () => {
+        expect(workloadStdMicro(tokens, micro(costFactor))).to.equal(expected);
+      });
+    }
+
+    it('answers a number that is not a safe integer once the product passes 2^53, so callers can refuse it', () => {
+      expect(Number.isSafeInteger(workloadStdMicro(1_000_000_000, micro('1000000')))).to.equal(false);
+      expect(Number.isSafeInteger(workloadStdMicro(9_007_200, micro('1000')))).to.equal(false);
+    });
+  });
+
+  describe('SQL of the formulas', () => {
+    it('writes each formula over the columns it is given', () => {
+      expect(workloadStdSql('w.tokens_per_min', 'm.cost_factor')).to.equal('(w.tokens_per_min * m.cost_factor)');
+      expect(usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }))
+        .to.equal('(w.cost_factor * (e.output_tokens + w.input_factor * e.input_tokens))');
+    });
+
+    it('refuses anything but a column reference (it is spliced into SQL as is)', () => {
+      for (const bad of ["1); DROP TABLE models; --", 'w.cost_factor * 2', '"w"."cost_factor"', '', 'a.b.c', '$1']) {
+        expect(() => workloadStdSql('tokens_per_min', bad), bad).to.throw(RangeError);
+        expect(() => usageStdSql({ inputTokens: bad, outputTokens: 'o', costFactor: 'c', inputFactor: 'f' }), bad).to.throw(RangeError);
+      }
     });
   });
 

@@ -259,4 +259,19 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     expect(gone).to.include(workloadId);
     expect((await p.request('PATCH', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey, body: { tokensPerMin: 5 } })).status).to.equal(409);
   });
+
+  it('never brings a deleted workload back: a rescale that reaches the database after a delete changes nothing', async () => {
+    const p = platform();
+    const created = await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'raced', model: 'qwen2.5-72b-instruct', tokensPerMin: 1000 } });
+    expect(created.status).to.equal(202);
+    const id: string = created.body.id;
+    expect((await p.request('DELETE', `/api/v1/workloads/${id}`, { token: tenant.apiKey })).status).to.equal(202);
+    // What the service's rescale does after it read the workload as pending, had the delete come in between.
+    const repo = new WorkloadsRepository(p.app.context.database.db);
+    expect(await repo.rescale(id, 2000, 0, p.clock.now())).to.equal(false);
+    const w = (await p.request('GET', `/api/v1/workloads/${id}`, { token: tenant.apiKey })).body;
+    expect(w).to.include({ state: 'deleted', tokensPerMin: 1000 });
+    await p.app.scheduler.runCycle();
+    expect((await p.request('GET', `/api/v1/workloads/${id}`, { token: tenant.apiKey })).body.state).to.equal('deleted');
+  });
 });

@@ -9,6 +9,7 @@ import {
   microToNumber,
   numberText,
   parseMicro,
+  replicaStdMicro,
   replicaTokensPerMin,
   stdPerMin,
   stdPerMinMicro,
@@ -224,6 +225,14 @@ describe('capacity', () => {
     it('is exact in millionths', () => {
       expect(stdPerMinMicro(3, micro('0.1'))).to.equal(18_000_000n);
       expect(stdPerMinMicro(100_000, micro('3000'))).to.equal(18_000_000_000_000_000n);
+    });
+  });
+
+  describe('replicaStdMicro', () => {
+    it('is stdPerMinMicro as a number', () => {
+      for (const [devices, std] of [[1, '3000'], [8, '0.000001'], [64, '2300000.123457'], [0, '3000']] as const) {
+        expect(replicaStdMicro(devices, micro(std)), `${devices} × ${std}`).to.equal(Number(stdPerMinMicro(devices, micro(std))));
+      }
     });
   });
 

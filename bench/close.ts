@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { ADMIN, api, benchDatabaseUrl, scratchDatabase, startServer } from './lib.js';
 import { Calendar, previousPeriod } from '../server/billing/periods.js';
+import { usageStdSql } from '../scheduler/capacity.js';
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 10_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -34,11 +35,12 @@ export async function benchClose(): Promise<void> {
     const span = end.getTime() - start.getTime();
     await db.query(
       `INSERT INTO usage_events (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at)
-       SELECT 'e_' || g, 'tn_b_' || (1 + g % $1::int), 'wl_b', 'cl_b', 'mdl_b', 4000 + g % 1000, 1000 + g % 300,
-              10 * ((1000 + g % 300) + 0.25 * (4000 + g % 1000)),
+       SELECT 'e_' || g, 'tn_b_' || (1 + g % $1::int), 'wl_b', 'cl_b', 'mdl_b', e.input_tokens, e.output_tokens,
+              ${usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'e.cost_factor', inputFactor: 'e.input_factor' })},
               $3::timestamptz + ((g::bigint * 7919) % $4::bigint) * interval '1 millisecond',
               $3::timestamptz + ((g::bigint * 7919) % $4::bigint) * interval '1 millisecond'
-         FROM generate_series(1, $2::int) g`,
+         FROM generate_series(1, $2::int) g,
+              LATERAL (SELECT 4000 + g % 1000 AS input_tokens, 1000 + g % 300 AS output_tokens, 10::numeric AS cost_factor, 0.25::numeric AS input_factor) e`,
       [TENANTS, EVENTS, start.toISOString(), span],
     );
     await db.query('ANALYZE');

@@ -226,8 +226,13 @@ export function rateSubscription(period: string, daysInMonth: number, s: Subscri
   return calculator(ctx, s);
 }
 
-function sumAmounts(lines: readonly InvoiceLine[]): string {
-  return roundHalfUpToFen(lines.reduce((sum, l) => sum.plus(l.amount), ZERO));
+/**
+ * An invoice's total: the sum of its lines' rounded amounts, with exactly two decimals (`"0.00"`
+ * for no line). Never the rounded sum of unrounded amounts.
+ * @throws RangeError if an amount is not a finite decimal.
+ */
+export function invoiceTotal(lines: readonly Pick<InvoiceLine, 'amount'>[]): string {
+  return roundHalfUpToFen(lines.reduce((sum, l) => sum.plus(parseDecimal(l.amount, 'amount')), ZERO));
 }
 
 /**
@@ -242,7 +247,7 @@ export function ratePeriod(
   subs: readonly SubscriptionUsage[],
 ): { lines: InvoiceLine[]; total: string } {
   const lines = subs.flatMap((s) => rateSubscription(period, daysInMonth, s));
-  return { lines, total: sumAmounts(lines) };
+  return { lines, total: invoiceTotal(lines) };
 }
 
 /**
@@ -254,95 +259,79 @@ export function costSoFar(period: string, daysInMonth: number, subs: readonly Su
 }
 
 /**
- * Whether a hard-capped periodic plan (no overage price) has used up its included standard tokens
- * for the month: `stdSoFar ≥ floor(includedStd × activeDays ÷ daysInMonth)` (so a subscription with
- * no active day, which includes nothing, is exhausted at once). Unit plans and periodic plans with
- * an overage price are never exhausted: usage past the included amount is billed instead.
- * @throws RangeError on invalid input.
+ * Whether a plan is a hard cap: a periodic plan without an overage price, whose usage past the
+ * included amount is not billed (its tenant's new workloads wait until the next month instead).
  */
-export function planExhausted(terms: PlanTerms, activeDays: number, daysInMonth: number, stdSoFar: string): boolean {
-  if (terms.type !== 'periodic' || terms.overagePricePerMillionStd !== null) return false;
-  const included = proratedIncludedStd(terms.includedStd, activeDays, daysInMonth);
-  return nonNegative(stdSoFar, 'stdSoFar').greaterThanOrEqualTo(included);
+export function isHardCap(terms: PlanTerms): boolean {
+  return terms.type === 'periodic' && terms.overagePricePerMillionStd === null;
 }
 
 /**
- * `original` with late standard tokens added to the subscriptions they belong to (`late`: extra
- * std per `subscriptionId`, `null` for the default plan).
- * @throws RangeError if a key of `late` is not a subscription of `original` (its plan is unknown
- *   here: build the grown rating yourself and use `lateUsageLineFromRatings`), if `original`
- *   lists a subscription twice, or if an amount is not a non-negative decimal.
+ * Whether a hard-capped subscription (`isHardCap`) has used up its included standard tokens for the
+ * month: `stdTokens ≥ floor(includedStd × activeDays ÷ daysInMonth)` (so a subscription with no
+ * active day, which includes nothing, is exhausted at once). Any other plan is never exhausted:
+ * usage past the included amount is billed instead.
+ * @throws RangeError on invalid input, as `rateSubscription`.
  */
-export function withLateUsage(
-  original: readonly SubscriptionUsage[],
-  late: ReadonlyMap<string | null, string>,
-): SubscriptionUsage[] {
-  const ids = new Set<string | null>();
-  for (const s of original) {
-    if (ids.has(s.subscriptionId)) throw new RangeError(`Subscription ${String(s.subscriptionId)} is listed twice`);
-    ids.add(s.subscriptionId);
+export function planExhausted(period: string, daysInMonth: number, s: SubscriptionUsage): boolean {
+  checkMonth(period, daysInMonth);
+  if (s.terms.type !== 'periodic' || !isHardCap(s.terms)) return false;
+  const included = proratedIncludedStd(s.terms.includedStd, s.activeDays, daysInMonth);
+  return nonNegative(s.stdTokens, 'stdTokens').greaterThanOrEqualTo(included);
+}
+
+function bySubscription(subs: readonly SubscriptionUsage[], what: string): Map<string | null, SubscriptionUsage> {
+  const out = new Map<string | null, SubscriptionUsage>();
+  for (const s of subs) {
+    if (out.has(s.subscriptionId)) throw new RangeError(`${what} lists subscription ${String(s.subscriptionId)} twice`);
+    out.set(s.subscriptionId, s);
   }
-  for (const [id, std] of late) {
-    if (!ids.has(id)) throw new RangeError(`Late usage for subscription ${String(id)}, which the original rating does not list`);
-    nonNegative(std, 'late stdTokens');
-  }
-  return original.map((s) => {
-    const extra = late.get(s.subscriptionId);
-    return extra === undefined ? s : { ...s, stdTokens: plain(nonNegative(s.stdTokens, 'stdTokens').plus(extra)) };
-  });
+  return out;
 }
 
 /**
- * The `late_usage` line for usage of `period` that arrived after the period was invoiced, given the
- * rating the invoice was made from (`before`) and the same rating with the late usage added
- * (`after`, which may also list subscriptions `before` lacks): amount = total(after) − total(before),
- * "what the earlier invoice would have grown by had the usage arrived in time" (API.md). Each total
- * is a sum of rounded lines, so the amount is a difference of rounded totals. `null` when the
- * amount is zero (e.g. late usage within a periodic plan's included amount, or past a hard cap).
- * `subscriptionId` is that of the only subscription whose usage grew, else `null`.
- * @throws RangeError as `ratePeriod`.
+ * Usage of an already invoiced `period` that arrived after its invoice. `billed` is what the period
+ * has been rated on so far; `late` is the late usage as rating input, each entry's `stdTokens`
+ * being the late tokens alone. Answers:
+ * - `rating`: `billed` with the late usage added. A subscription that `billed` lists keeps the
+ *   terms and days it was rated on and gains the late tokens (exactly); any other is added as given
+ *   (the default plan, or a subscription backdated into the period after it was invoiced, whose
+ *   fee then counts too).
+ * - `line`: the `late_usage` line, amount = total(rating) − total(billed): "what the earlier
+ *   invoice would have grown by had the usage arrived in time" (API.md), a difference of rounded
+ *   totals. `null` when that is zero (late usage within a periodic plan's included amount, past a
+ *   hard cap, or too little to change a rounded total). Its `subscriptionId` is that of the only
+ *   subscription with late tokens, else `null`.
+ * Example: a unit plan at ¥2.00 billed on 1,232,000 std (2.46) with 1,000 late std → 2.47, a line of 0.01.
+ * @throws RangeError as `ratePeriod`, or if `billed` or `late` lists a subscription twice.
  */
-export function lateUsageLineFromRatings(
+export function rateLateUsage(
   period: string,
   daysInMonth: number,
-  before: readonly SubscriptionUsage[],
-  after: readonly SubscriptionUsage[],
-): InvoiceLine | null {
-  const amount = new D(ratePeriod(period, daysInMonth, after).total).minus(ratePeriod(period, daysInMonth, before).total);
-  if (amount.isZero()) return null;
-  const stdOf = (subs: readonly SubscriptionUsage[]): Map<string | null, Dec> => {
-    const m = new Map<string | null, Dec>();
-    for (const s of subs) m.set(s.subscriptionId, (m.get(s.subscriptionId) ?? ZERO).plus(nonNegative(s.stdTokens, 'stdTokens')));
-    return m;
-  };
-  const was = stdOf(before);
-  const grown = [...stdOf(after)].map(([id, std]) => ({ id, extra: std.minus(was.get(id) ?? ZERO) })).filter((g) => !g.extra.isZero());
-  const lateStd = grown.reduce((sum, g) => sum.plus(g.extra), ZERO);
+  billed: readonly SubscriptionUsage[],
+  late: readonly SubscriptionUsage[],
+): { rating: SubscriptionUsage[]; line: InvoiceLine | null } {
+  const was = bySubscription(billed, 'The billed rating');
+  const extra = bySubscription(late, 'The late usage');
+  const rating = billed.map((s) => {
+    const more = extra.get(s.subscriptionId);
+    if (!more) return s;
+    return { ...s, stdTokens: plain(nonNegative(s.stdTokens, 'stdTokens').plus(nonNegative(more.stdTokens, 'late stdTokens'))) };
+  });
+  for (const s of late) if (!was.has(s.subscriptionId)) rating.push(s);
+
+  const amount = new D(ratePeriod(period, daysInMonth, rating).total).minus(ratePeriod(period, daysInMonth, billed).total);
+  if (amount.isZero()) return { rating, line: null };
+  const grown = late.filter((s) => !nonNegative(s.stdTokens, 'late stdTokens').isZero());
+  const lateStd = grown.reduce((sum, s) => sum.plus(s.stdTokens), ZERO);
   const text = roundHalfUpToFen(amount);
-  return {
+  const line: InvoiceLine = {
     kind: 'late_usage',
     description: `late usage of ${period}: ${plain(lateStd.times(ONE_MILLIONTH))} million standard tokens that arrived after its invoice`,
     quantity: '1',
     unitPrice: text,
     amount: text,
-    subscriptionId: grown.length === 1 ? grown[0]!.id : null,
+    subscriptionId: grown.length === 1 ? grown[0]!.subscriptionId : null,
   };
-}
-
-/**
- * The `late_usage` line for late standard tokens (`late`: extra std per `subscriptionId`) of an
- * already invoiced `period` whose invoice was rated from `original`:
- * `lateUsageLineFromRatings(period, daysInMonth, original, withLateUsage(original, late))`.
- * Examples: late usage within a periodic plan's included amount → `null`; past it → the overage
- * it adds; on a unit plan → round(std_after × price) − round(std_before × price).
- * @throws RangeError as `withLateUsage` and `ratePeriod` (notably for a `late` key that
- *   `original` does not list).
- */
-export function lateUsageLine(
-  period: string,
-  daysInMonth: number,
-  original: readonly SubscriptionUsage[],
-  late: ReadonlyMap<string | null, string>,
-): InvoiceLine | null {
-  return lateUsageLineFromRatings(period, daysInMonth, original, withLateUsage(original, late));
+  return { rating, line };
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
+import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, InvoicesTable } from '../../db/schema.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
@@ -23,7 +24,11 @@ export interface NewInvoice {
   readonly billed: readonly { period: string; rating: unknown }[];
 }
 
-/** Invoices, the ledger, and the bookkeeping of which usage has been billed. */
+/**
+ * Invoices, the ledger, and the bookkeeping of which usage has been billed. The ledger is
+ * append-only: rows are inserted with their invoice and never changed (the database refuses
+ * UPDATE, DELETE and TRUNCATE on it, migration 0009).
+ */
 export class BillingRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -62,16 +67,26 @@ export class BillingRepository {
     return r.rows;
   }
 
+  /** The periods closed so far (`YYYY-MM`), oldest first. */
+  async closedPeriods(): Promise<string[]> {
+    return (await this.db.selectFrom('billing_closes').select('period').orderBy('period').execute()).map((r) => r.period);
+  }
+
   /**
-   * Usage of closed periods before `start` that arrived after its period was billed for the
-   * tenant (or, if it never was, after the period's close), up to `cutoff`.
+   * Usage of the closed `periods` (each with its bounds, [start, end)) that arrived after its
+   * period was billed for the tenant (or, if it never was, after the period's close), up to `cutoff`.
    */
-  async lateUsage(start: Date, cutoff: Date, timezone: string): Promise<LateUsageSum[]> {
+  async lateUsage(periods: readonly { period: string; start: Date; end: Date }[], cutoff: Date): Promise<LateUsageSum[]> {
+    if (periods.length === 0) return [];
     const r = await sql<LateUsageSum>`
-      WITH e AS (
-        SELECT e.*, to_char(e.occurred_at AT TIME ZONE ${timezone}, 'YYYY-MM') AS period
+      WITH p AS (
+        SELECT * FROM unnest(${periods.map((p) => p.period)}::text[], ${periods.map((p) => p.start.toISOString())}::timestamptz[],
+                             ${periods.map((p) => p.end.toISOString())}::timestamptz[]) AS p(period, start_at, end_at)
+      ), e AS (
+        SELECT e.*, p.period
           FROM usage_events e
-         WHERE e.occurred_at < ${start} AND e.received_at <= ${cutoff}
+          JOIN p ON e.occurred_at >= p.start_at AND e.occurred_at < p.end_at
+         WHERE e.received_at <= ${cutoff}
            AND e.received_at > (SELECT coalesce(min(cutoff), 'infinity'::timestamptz) FROM billing_closes)
       )
       SELECT e.tenant_id, e.period, s.id AS subscription_id, sum(e.std_tokens)::text AS std
@@ -99,31 +114,38 @@ export class BillingRepository {
 
   /**
    * Issues a batch of invoices for one period in one transaction: sequential numbers for the
-   * year, the invoices, their ledger entries, and the billed-usage bookkeeping. Throws on a
-   * tenant that already has an invoice for the period (a concurrent close); nothing is written.
+   * year, the invoices, their ledger entries, and the billed-usage bookkeeping. Answers false,
+   * having written nothing, when a tenant of the batch already has an invoice for the period (a
+   * concurrent close issued it first).
    */
-  async issue(period: string, invoices: readonly NewInvoice[], cutoff: Date, now: Date): Promise<void> {
-    if (invoices.length === 0) return;
+  async issue(period: string, invoices: readonly NewInvoice[], cutoff: Date, now: Date): Promise<boolean> {
+    if (invoices.length === 0) return true;
     const year = Number(period.slice(0, 4));
-    await this.db.transaction().execute(async (tx) => {
-      await tx.insertInto('invoice_counters').values({ year, last: 0 }).onConflict((oc) => oc.column('year').doNothing()).execute();
-      const counter = await tx.updateTable('invoice_counters').set({ last: sql`last + ${invoices.length}` })
-        .where('year', '=', year).returning('last').executeTakeFirstOrThrow();
-      const first = counter.last - invoices.length + 1;
-      const rows = invoices.map((inv, i) => ({
-        id: inv.id, number: `INV-${year}-${String(first + i).padStart(6, '0')}`, tenant_id: inv.tenantId, period,
-        currency: 'CNY', status: 'issued', total: inv.total, lines: JSON.stringify(inv.lines), rating: JSON.stringify(inv.rating), issued_at: now,
-      }));
-      for (let i = 0; i < rows.length; i += 1000) await tx.insertInto('invoices').values(rows.slice(i, i + 1000)).execute();
-      const ledger = rows.map((r) => ({ tenant_id: r.tenant_id, kind: 'invoice', invoice_id: r.id, amount: r.total, description: `invoice ${r.number} for ${period}`, created_at: now }));
-      for (let i = 0; i < ledger.length; i += 1000) await tx.insertInto('ledger_entries').values(ledger.slice(i, i + 1000)).execute();
-      const billed = invoices.flatMap((inv) => inv.billed.map((b) => ({ tenant_id: inv.tenantId, period: b.period, billed_through: cutoff, rating: JSON.stringify(b.rating) })));
-      for (let i = 0; i < billed.length; i += 1000) {
-        await tx.insertInto('usage_billing').values(billed.slice(i, i + 1000))
-          .onConflict((oc) => oc.columns(['tenant_id', 'period']).doUpdateSet((eb) => ({ billed_through: eb.ref('excluded.billed_through'), rating: eb.ref('excluded.rating') })))
-          .execute();
-      }
-    });
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        await tx.insertInto('invoice_counters').values({ year, last: 0 }).onConflict((oc) => oc.column('year').doNothing()).execute();
+        const counter = await tx.updateTable('invoice_counters').set({ last: sql`last + ${invoices.length}` })
+          .where('year', '=', year).returning('last').executeTakeFirstOrThrow();
+        const first = counter.last - invoices.length + 1;
+        const rows = invoices.map((inv, i) => ({
+          id: inv.id, number: `INV-${year}-${String(first + i).padStart(6, '0')}`, tenant_id: inv.tenantId, period,
+          currency: 'CNY', status: 'issued', total: inv.total, lines: JSON.stringify(inv.lines), rating: JSON.stringify(inv.rating), issued_at: now,
+        }));
+        for (let i = 0; i < rows.length; i += 1000) await tx.insertInto('invoices').values(rows.slice(i, i + 1000)).execute();
+        const ledger = rows.map((r) => ({ tenant_id: r.tenant_id, kind: 'invoice', invoice_id: r.id, amount: r.total, description: `invoice ${r.number} for ${period}`, created_at: now }));
+        for (let i = 0; i < ledger.length; i += 1000) await tx.insertInto('ledger_entries').values(ledger.slice(i, i + 1000)).execute();
+        const billed = invoices.flatMap((inv) => inv.billed.map((b) => ({ tenant_id: inv.tenantId, period: b.period, billed_through: cutoff, rating: JSON.stringify(b.rating) })));
+        for (let i = 0; i < billed.length; i += 1000) {
+          await tx.insertInto('usage_billing').values(billed.slice(i, i + 1000))
+            .onConflict((oc) => oc.columns(['tenant_id', 'period']).doUpdateSet((eb) => ({ billed_through: eb.ref('excluded.billed_through'), rating: eb.ref('excluded.rating') })))
+            .execute();
+        }
+      });
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
   }
 
   /** Usage per tenant and subscription that occurred in [start, end), billed or not. */
@@ -140,6 +162,16 @@ export class BillingRepository {
        WHERE e.tenant_id = ANY(${tenantIds as string[]}::text[]) AND e.occurred_at >= ${start} AND e.occurred_at < ${end}
        GROUP BY e.tenant_id, s.id`.execute(this.db);
     return r.rows;
+  }
+
+  /**
+   * Per tenant with ledger entries, oldest tenant id first: the exact sum of its entries (CNY,
+   * decimal text) and how many there are. Read from the ledger alone.
+   */
+  ledgerBalances(): Promise<{ tenant_id: string; balance: string; entries: number }[]> {
+    return this.db.selectFrom('ledger_entries')
+      .select(['tenant_id', sql<string>`sum(amount)::text`.as('balance'), sql<number>`count(*)::int8`.as('entries')])
+      .groupBy('tenant_id').orderBy('tenant_id').execute();
   }
 
   listInvoices(filter: { tenantId?: string | undefined; period?: string | undefined }, after: number, limit: number): Promise<InvoiceRow[]> {

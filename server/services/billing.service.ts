@@ -8,7 +8,9 @@ import { Decimal } from 'decimal.js';
 import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
 import { daysInMonth, parsePeriod, type Calendar } from '../billing/periods.js';
-import { lateUsageLineFromRatings, ratePeriod, type InvoiceLine, type SubscriptionUsage } from '../billing/rating.js';
+import {
+  costSoFar, invoiceTotal, isHardCap, planExhausted, ratePeriod, rateLateUsage, roundHalfUpToFen, type InvoiceLine, type SubscriptionUsage,
+} from '../billing/rating.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -31,8 +33,27 @@ export function toInvoice(r: InvoiceRow): Invoice {
   const lines = (r.lines as InvoiceLine[]).map(({ kind, description, quantity, unitPrice, amount }) => ({ kind, description, quantity, unitPrice, amount }));
   return {
     id: r.id, number: r.number, tenantId: r.tenant_id, period: r.period, currency: 'CNY', status: 'issued',
-    issuedAt: r.issued_at.toISOString(), lines, total: new Decimal(r.total).toFixed(2),
+    issuedAt: r.issued_at.toISOString(), lines, total: roundHalfUpToFen(r.total),
   };
+}
+
+/** A tenant's current month so far (`BillingService.periodSoFar`). */
+export interface PeriodSoFar {
+  readonly period: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** Exact decimal text. */
+  readonly stdTokens: string;
+  /** CNY, two decimals: what the month's invoice would total if it were closed now. */
+  readonly costSoFar: string;
+}
+
+/** A tenant's balance derived from the ledger (`BillingService.balances`). */
+export interface Balance {
+  readonly tenantId: string;
+  /** CNY, two decimals: the sum of the tenant's ledger entries. */
+  readonly balance: string;
+  readonly entries: number;
 }
 
 export interface BillingMetrics {
@@ -65,27 +86,26 @@ export class BillingService {
     // Later closes of the same period (a backdated subscription) bill up to now, less the settle time.
     const through = new Date(Math.max(cutoff.getTime(), now.getTime() - CLOSE_SETTLE_MS));
     const { start, end } = this.calendar.monthBounds(period);
+    const earlier = (await this.repo.closedPeriods()).filter((p) => p < period).map((p) => ({ period: p, ...this.calendar.monthBounds(p) }));
 
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.issueMissing(period, start, end, through, now);
-        break;
-      } catch (err) {
-        // Another close issued some of the same invoices first: go again for what is left.
-        if ((err as { code?: unknown }).code !== '23505' || attempt >= 3) throw err;
-      }
+    // Another close may issue some of the same invoices first: go again for what is left.
+    for (let attempt = 0; !(await this.issueMissing(period, start, end, through, now, earlier)); attempt++) {
+      if (attempt >= 3) throw new Error(`The close of ${period} kept racing another close`);
     }
     return (await this.repo.periodInvoices(period)).map(toInvoice);
   }
 
-  private async issueMissing(period: string, start: Date, end: Date, through: Date, now: Date): Promise<void> {
+  /** Issues the invoices the period still lacks; false if another close issued one of them first. */
+  private async issueMissing(
+    period: string, start: Date, end: Date, through: Date, now: Date, earlier: readonly { period: string; start: Date; end: Date }[],
+  ): Promise<boolean> {
     const days = daysInMonth(period);
     const [invoiced, subs, planRows, usage, late] = await Promise.all([
       this.repo.invoicedTenants(period),
       this.plans.overlapping(start, end),
       this.plans.all(),
       this.repo.periodUsage(period, start, end, through),
-      this.repo.lateUsage(start, through, this.timezone),
+      this.repo.lateUsage(earlier, through),
     ]);
     const plans = new Map(planRows.map((p) => [p.id, p]));
     const defaultPlan = planRows.find((p) => p.is_default);
@@ -93,36 +113,31 @@ export class BillingService {
     const usageOf = group(usage, (u) => u.tenant_id);
     const lateOf = group(late, (u) => u.tenant_id);
     const priorRatings = await this.repo.ratings(late.map((l) => ({ tenantId: l.tenant_id, period: l.period })));
-    const allSubs = late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [];
+    const earlierSubsOf = group(late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [], (s) => s.tenant_id);
 
     const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t)).sort();
     const invoices: NewInvoice[] = [];
     for (const tenantId of tenants) {
       const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);
-      const rated = spans.length > 0 ? ratePeriod(period, days, spans) : { lines: [], total: '0.00' };
-      const lines: InvoiceLine[] = [...rated.lines];
-      let total = new Decimal(rated.total);
+      const lines: InvoiceLine[] = ratePeriod(period, days, spans).lines;
       const billed: { period: string; rating: unknown }[] = spans.length > 0 ? [{ period, rating: spans }] : [];
       for (const [latePeriod, rows] of group(lateOf.get(tenantId) ?? [], (l) => l.period)) {
         const before = (priorRatings.get(`${tenantId}/${latePeriod}`) as SubscriptionUsage[] | undefined) ?? [];
-        const extra = new Map<string | null, string>(rows.map((r) => [r.subscription_id, r.std]));
-        const after = this.addUsage(latePeriod, before, extra, allSubs.filter((s) => s.tenant_id === tenantId), plans, defaultPlan);
-        const line = lateUsageLineFromRatings(latePeriod, daysInMonth(latePeriod), before, after);
-        if (line) {
-          lines.push(line);
-          total = total.plus(line.amount);
-        }
-        billed.push({ period: latePeriod, rating: after });
+        const lateSubs = (earlierSubsOf.get(tenantId) ?? []).filter((s) => rows.some((r) => r.subscription_id === s.id));
+        const { rating, line } = rateLateUsage(latePeriod, daysInMonth(latePeriod), before, this.spans(latePeriod, lateSubs, rows, plans, defaultPlan));
+        if (line) lines.push(line);
+        billed.push({ period: latePeriod, rating });
       }
       if (lines.length === 0 && spans.length === 0) continue;
-      invoices.push({ id: this.ids.next('inv'), tenantId, lines, rating: spans, total: total.toFixed(2), billed });
+      invoices.push({ id: this.ids.next('inv'), tenantId, lines, rating: spans, total: invoiceTotal(lines), billed });
     }
     for (let i = 0; i < invoices.length; i += this.batchSize) {
       const batch = invoices.slice(i, i + this.batchSize);
-      await this.repo.issue(period, batch, through, now);
+      if (!(await this.repo.issue(period, batch, through, now))) return false;
       for (const inv of batch) this.metrics?.invoiceIssued((inv.rating as SubscriptionUsage[]).map((s) => s.terms.type), inv.total);
     }
     if (invoices.length > 0) this.log.info('period closed', { period, invoices: invoices.length });
+    return true;
   }
 
   /** The rating input of one tenant's month: each subscription's days and usage, and the default plan's usage. */
@@ -131,13 +146,7 @@ export class BillingService {
     plans: ReadonlyMap<string, PlanRow>, defaultPlan: PlanRow | undefined,
   ): SubscriptionUsage[] {
     const stdOf = new Map(usage.map((u) => [u.subscription_id, u.std]));
-    const spans: SubscriptionUsage[] = subs.map((s) => {
-      const plan = plans.get(s.plan_id)!;
-      return {
-        subscriptionId: s.id, planName: plan.name, terms: termsOf(plan),
-        activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at), stdTokens: stdOf.get(s.id) ?? '0',
-      };
-    });
+    const spans = subs.map((s) => this.span(period, s, plans, stdOf.get(s.id) ?? '0'));
     const unsubscribed = stdOf.get(null);
     if (unsubscribed !== undefined && defaultPlan) {
       spans.push({ subscriptionId: null, planName: defaultPlan.name, terms: termsOf(defaultPlan), activeDays: 0, stdTokens: unsubscribed });
@@ -145,54 +154,56 @@ export class BillingService {
     return spans;
   }
 
-  /** A period's rating input with late usage added to the subscriptions it belongs to. */
-  private addUsage(
-    period: string, before: readonly SubscriptionUsage[], extra: ReadonlyMap<string | null, string>, subs: readonly SubscriptionRow[],
-    plans: ReadonlyMap<string, PlanRow>, defaultPlan: PlanRow | undefined,
-  ): SubscriptionUsage[] {
-    const after = before.map((s) => (extra.has(s.subscriptionId) ? { ...s, stdTokens: new Decimal(s.stdTokens).plus(extra.get(s.subscriptionId)!).toString() } : s));
-    for (const [subscriptionId, std] of extra) {
-      if (after.some((s) => s.subscriptionId === subscriptionId)) continue;
-      const sub = subs.find((s) => s.id === subscriptionId);
-      const plan = sub ? plans.get(sub.plan_id) : defaultPlan;
-      if (!plan) continue;
-      after.push({
-        subscriptionId, planName: plan.name, terms: termsOf(plan),
-        activeDays: sub ? this.calendar.activeDays(period, sub.starts_at, sub.ends_at) : 0, stdTokens: std,
-      });
-    }
-    return after;
+  /** One subscription's rating input for a month. */
+  private span(period: string, s: SubscriptionRow, plans: ReadonlyMap<string, PlanRow>, std: string): SubscriptionUsage {
+    const plan = plans.get(s.plan_id)!;
+    return {
+      subscriptionId: s.id, planName: plan.name, terms: termsOf(plan),
+      activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at), stdTokens: std,
+    };
   }
 
   /**
    * The current month of one tenant so far: usage, and the cost an invoice would show if the month
    * were closed with what is known now (the fee of every subscription day in the month counts).
    */
-  async periodSoFar(tenantId: string): Promise<{ period: string; inputTokens: number; outputTokens: number; stdTokens: string; costSoFar: string }> {
+  async periodSoFar(tenantId: string): Promise<PeriodSoFar> {
+    return (await this.periodsSoFar([tenantId])).get(tenantId)!;
+  }
+
+  /** `periodSoFar` of each of `tenantIds`, read together (three queries, whatever their number). */
+  async periodsSoFar(tenantIds: readonly string[]): Promise<Map<string, PeriodSoFar>> {
     const now = this.clock.now();
     const period = this.calendar.periodOf(now);
     const { start, end } = this.calendar.monthBounds(period);
+    if (tenantIds.length === 0) return new Map();
     const [subs, planRows, usage] = await Promise.all([
       this.plans.overlapping(start, end),
       this.plans.all(),
-      this.repo.usageSoFar(start, end, [tenantId]),
+      this.repo.usageSoFar(start, end, tenantIds),
     ]);
     const plans = new Map(planRows.map((p) => [p.id, p]));
-    const spans = this.spans(period, subs.filter((s) => s.tenant_id === tenantId), usage, plans, planRows.find((p) => p.is_default));
-    const cost = spans.length > 0 ? ratePeriod(period, daysInMonth(period), spans).total : '0.00';
-    return {
-      period,
-      inputTokens: usage.reduce((n, u) => n + u.input_tokens, 0),
-      outputTokens: usage.reduce((n, u) => n + u.output_tokens, 0),
-      stdTokens: usage.reduce((d, u) => d.plus(u.std), new Decimal(0)).toString(),
-      costSoFar: cost,
-    };
+    const defaultPlan = planRows.find((p) => p.is_default);
+    const subsOf = group(subs, (s) => s.tenant_id);
+    const usageOf = group(usage, (u) => u.tenant_id);
+    const out = new Map<string, PeriodSoFar>();
+    for (const tenantId of tenantIds) {
+      const mine = usageOf.get(tenantId) ?? [];
+      out.set(tenantId, {
+        period,
+        inputTokens: mine.reduce((n, u) => n + u.input_tokens, 0),
+        outputTokens: mine.reduce((n, u) => n + u.output_tokens, 0),
+        stdTokens: mine.reduce((d, u) => d.plus(u.std), new Decimal(0)).toString(),
+        costSoFar: costSoFar(period, daysInMonth(period), this.spans(period, subsOf.get(tenantId) ?? [], mine, plans, defaultPlan)),
+      });
+    }
+    return out;
   }
 
   /**
    * Tenants on a hard-capped plan (no overage price) whose included standard tokens for this
-   * month are used up: their new workloads wait with `plan_exhausted` until the next month.
-   * `known`: the subscriptions active now and the plans, when the caller has read them already.
+   * month are used up (`planExhausted`): their new workloads wait with `plan_exhausted` until the
+   * next month. `known`: the subscriptions active now and the plans, when the caller has read them already.
    */
   async exhaustedTenants(known?: { active: readonly SubscriptionRow[]; plans: readonly PlanRow[] }): Promise<Set<string>> {
     const now = this.clock.now();
@@ -201,19 +212,27 @@ export class BillingService {
     const [active, planRows] = known ? [known.active, known.plans] : await Promise.all([this.plans.activeAt(now), this.plans.all()]);
     const plans = new Map(planRows.map((p) => [p.id, p]));
     const capped = active.filter((s) => {
-      const p = plans.get(s.plan_id);
-      return p?.type === 'periodic' && p.overage_price_per_million_std === null;
+      const plan = plans.get(s.plan_id);
+      return plan !== undefined && isHardCap(termsOf(plan));
     });
     if (capped.length === 0) return new Set();
     const usage = await this.repo.usageSoFar(start, end, capped.map((s) => s.tenant_id));
+    const stdOf = new Map(usage.map((u) => [`${u.tenant_id}/${u.subscription_id}`, u.std]));
+    const days = daysInMonth(period);
     const out = new Set<string>();
     for (const s of capped) {
-      const used = usage.filter((u) => u.tenant_id === s.tenant_id && u.subscription_id === s.id).reduce((d, u) => d.plus(u.std), new Decimal(0));
-      const included = new Decimal(plans.get(s.plan_id)!.included_std!)
-        .times(this.calendar.activeDays(period, s.starts_at, s.ends_at)).dividedToIntegerBy(daysInMonth(period));
-      if (used.gte(included)) out.add(s.tenant_id);
+      if (planExhausted(period, days, this.span(period, s, plans, stdOf.get(`${s.tenant_id}/${s.id}`) ?? '0'))) out.add(s.tenant_id);
     }
     return out;
+  }
+
+  /**
+   * What each tenant has been invoiced in all, derived from the ledger alone (one entry per
+   * invoice, its total): CNY with two decimals, and the number of entries. Tenants without an
+   * entry are absent. The ledger's entries add up exactly to the invoices (test/integration/ledger.test.ts).
+   */
+  async balances(): Promise<Balance[]> {
+    return (await this.repo.ledgerBalances()).map((r) => ({ tenantId: r.tenant_id, balance: roundHalfUpToFen(r.balance), entries: r.entries }));
   }
 
   async list(principal: Principal, filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<Page<Invoice>> {

@@ -1,6 +1,7 @@
-import { Decimal } from 'decimal.js';
 import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
+import { thresholdsReached } from '../billing/budgets.js';
+import { roundHalfUpToFen } from '../billing/rating.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -23,12 +24,12 @@ export interface Alert {
 }
 
 function toBudget(r: BudgetRow): Budget {
-  return { tenantId: r.tenant_id, monthlyCny: new Decimal(r.monthly_cny).toFixed(2), thresholds: r.thresholds, updatedAt: r.updated_at.toISOString() };
+  return { tenantId: r.tenant_id, monthlyCny: roundHalfUpToFen(r.monthly_cny), thresholds: r.thresholds, updatedAt: r.updated_at.toISOString() };
 }
 
 function toAlert(r: AlertRow): Alert {
-  const amount = new Decimal(r.amount).toFixed(2);
-  const budget = new Decimal(r.budget).toFixed(2);
+  const amount = roundHalfUpToFen(r.amount);
+  const budget = roundHalfUpToFen(r.budget);
   return {
     id: r.id, tenantId: r.tenant_id, kind: 'budget', period: r.period, threshold: r.threshold, costSoFar: amount, budget,
     message: `spending in ${r.period} reached ${r.threshold}% of the monthly budget: ¥${amount} of ¥${budget}`, createdAt: r.created_at.toISOString(),
@@ -77,17 +78,17 @@ export class BudgetsService {
   }
 
   /**
-   * Raises an alert for every threshold this month's cost so far has reached, once per tenant,
-   * threshold and month. Answers the alerts raised now.
+   * Raises an alert for every threshold this month's cost so far has reached (`thresholdsReached`),
+   * once per tenant, threshold and month; reads the costs of all the budgets' tenants together.
+   * Answers how many alerts it raised now.
    */
   async evaluate(tenantIds?: readonly string[]): Promise<number> {
     const budgets = (await this.repo.all()).filter((b) => !tenantIds || tenantIds.includes(b.tenant_id));
+    const soFarOf = await this.billing.periodsSoFar(budgets.map((b) => b.tenant_id));
     let raised = 0;
     for (const b of budgets) {
-      const soFar = await this.billing.periodSoFar(b.tenant_id);
-      const cost = new Decimal(soFar.costSoFar);
-      for (const t of b.thresholds) {
-        if (cost.lt(new Decimal(b.monthly_cny).times(t).dividedBy(100))) continue;
+      const soFar = soFarOf.get(b.tenant_id)!;
+      for (const t of thresholdsReached(b.monthly_cny, b.thresholds, soFar.costSoFar)) {
         const fresh = await this.repo.raise({
           id: this.ids.next('alert'), tenantId: b.tenant_id, kind: 'budget', period: soFar.period, threshold: t,
           amount: soFar.costSoFar, budget: b.monthly_cny, now: this.clock.now(),

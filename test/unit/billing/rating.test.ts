@@ -3,14 +3,14 @@ import { Decimal } from 'decimal.js';
 
 import {
   costSoFar,
-  lateUsageLine,
-  lateUsageLineFromRatings,
+  invoiceTotal,
+  isHardCap,
   planExhausted,
   proratedIncludedStd,
+  rateLateUsage,
   ratePeriod,
   rateSubscription,
   roundHalfUpToFen,
-  withLateUsage,
 } from '../../../server/billing/rating.js';
 import type { InvoiceLine, PlanTerms, SubscriptionUsage } from '../../../server/billing/rating.js';
 
@@ -239,6 +239,13 @@ describe('billing rating', () => {
 
     it('nothing to rate totals 0.00', () => expect(ratePeriod('2026-10', 31, [])).to.deep.equal({ lines: [], total: '0.00' }));
 
+    it('invoiceTotal adds rounded amounts exactly, past 2^53 fen', () => {
+      expect(invoiceTotal([])).to.equal('0.00');
+      expect(invoiceTotal([{ amount: '0.10' }, { amount: '0.20' }])).to.equal('0.30'); // 0.1 + 0.2 is 0.30000000000000004 as a float
+      expect(invoiceTotal([{ amount: '90071992547409.93' }, { amount: '0.01' }])).to.equal('90071992547409.94');
+      expect(() => invoiceTotal([{ amount: 'n/a' }])).to.throw(RangeError);
+    });
+
     it('costSoFar is the total of ratePeriod', () => {
       const subs = [aSubscription().plan('gov-standard', govStandard).days(16).std('600000000').build()];
       expect(costSoFar('2026-10', 31, subs)).to.equal(ratePeriod('2026-10', 31, subs).total).and.to.equal('5832.26');
@@ -257,44 +264,64 @@ describe('billing rating', () => {
     }
   });
 
-  describe('planExhausted (hard cap: included tokens used up)', () => {
-    const cases: ReadonlyArray<readonly [string, PlanTerms, number, number, string, boolean]> = [
-      ['capped, one token short', govCapped, 31, 31, '999999999', false],
-      ['capped, exactly the included amount', govCapped, 31, 31, '1000000000', true],
-      ['capped, 16 of 31 days: included 516129032, reached', govCapped, 16, 31, '516129032', true],
-      ['capped, 16 of 31 days: a fraction short', govCapped, 16, 31, '516129031.9', false],
-      ['capped, no active day includes nothing', govCapped, 0, 31, '0', true],
-      ['with an overage price, never', govStandard, 31, 31, '5000000000', false],
-      ['unit plan, never', payAsYouGo, 31, 31, '5000000000', false],
+  describe('isHardCap: a periodic plan without an overage price', () => {
+    const cases: ReadonlyArray<readonly [string, PlanTerms, boolean]> = [
+      ['periodic, no overage price', govCapped, true],
+      ['periodic with an overage price', govStandard, false],
+      ['unit', payAsYouGo, false],
     ];
-    for (const [name, terms, active, days, std, exhausted] of cases) {
-      it(`${name}: ${exhausted}`, () => expect(planExhausted(terms, active, days, std)).to.equal(exhausted));
-    }
+    for (const [name, terms, capped] of cases) it(`${name}: ${capped}`, () => expect(isHardCap(terms)).to.equal(capped));
   });
 
-  describe('lateUsageLine: what the earlier invoice would have grown by', () => {
-    const lateOf = (entries: ReadonlyArray<readonly [string | null, string]>): ReadonlyMap<string | null, string> => new Map(entries);
+  describe('planExhausted (hard cap: included tokens used up)', () => {
+    const cases: ReadonlyArray<readonly [string, string, number, PlanTerms, number, string, boolean]> = [
+      ['capped, one token short', '2026-10', 31, govCapped, 31, '999999999', false],
+      ['capped, exactly the included amount', '2026-10', 31, govCapped, 31, '1000000000', true],
+      ['capped, 16 of 31 days: included 516129032, reached', '2026-10', 31, govCapped, 16, '516129032', true],
+      ['capped, 16 of 31 days: a fraction short', '2026-10', 31, govCapped, 16, '516129031.9', false],
+      // floor(1e9 × 14 / 28) = 5e8 in February 2026.
+      ['capped, 14 of 28 days: included 500000000, reached', '2026-02', 28, govCapped, 14, '500000000', true],
+      ['capped, no active day includes nothing', '2026-10', 31, govCapped, 0, '0', true],
+      ['with an overage price, never', '2026-10', 31, govStandard, 31, '5000000000', false],
+      ['unit plan, never', '2026-10', 31, payAsYouGo, 31, '5000000000', false],
+    ];
+    for (const [name, period, days, terms, active, std, exhausted] of cases) {
+      it(`${name}: ${exhausted}`, () => {
+        const s = aSubscription().plan('plan', terms).days(active).std(std).build();
+        expect(planExhausted(period, days, s)).to.equal(exhausted);
+      });
+    }
+    it('rejects a month that does not match the period, and negative usage', () => {
+      expect(() => planExhausted('2026-10', 30, aSubscription().plan('capped', govCapped).build())).to.throw(RangeError);
+      expect(() => planExhausted('2026-10', 31, aSubscription().plan('capped', govCapped).std('-1').build())).to.throw(RangeError);
+    });
+  });
 
-    const cases: ReadonlyArray<{ readonly name: string; readonly original: readonly SubscriptionUsage[]; readonly late: ReadonlyArray<readonly [string | null, string]>; readonly amount: string | null; readonly subscriptionId?: string | null }> = [
+  describe('rateLateUsage: what the earlier invoice would have grown by', () => {
+    /** Late tokens of subscriptions the billed rating lists, as the close builds them: same plan and days, the late tokens alone. */
+    const lateOf = (billed: readonly SubscriptionUsage[], entries: ReadonlyArray<readonly [string | null, string]>): SubscriptionUsage[] =>
+      entries.map(([id, std]) => ({ ...billed.find((s) => s.subscriptionId === id)!, stdTokens: std }));
+
+    const cases: ReadonlyArray<{ readonly name: string; readonly billed: readonly SubscriptionUsage[]; readonly late: ReadonlyArray<readonly [string | null, string]>; readonly amount: string | null; readonly subscriptionId?: string | null }> = [
       // 8e8 + 1e8 = 9e8 ≤ 1e9 included: the invoice would not have changed.
-      { name: 'within the included amount of a periodic plan', original: [aSubscription().id('s1').plan('gov-standard', govStandard).std('800000000').build()], late: [['s1', '100000000']], amount: null },
+      { name: 'within the included amount of a periodic plan', billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('800000000').build()], late: [['s1', '100000000']], amount: null },
       // 9.5e8 + 1e8 = 1.05e9 → 5e7 over → 50 × 8 = 400.00 (was no overage).
-      { name: 'past the included amount', original: [aSubscription().id('s1').plan('gov-standard', govStandard).std('950000000').build()], late: [['s1', '100000000']], amount: '400.00', subscriptionId: 's1' },
+      { name: 'past the included amount', billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('950000000').build()], late: [['s1', '100000000']], amount: '400.00', subscriptionId: 's1' },
       // Already 1.2e9 (1600.00 overage); +1e6 → 201 × 8 = 1608.00 → grows by 8.00.
-      { name: 'more overage', original: [aSubscription().id('s1').plan('gov-standard', govStandard).std('1200000000').build()], late: [['s1', '1000000']], amount: '8.00', subscriptionId: 's1' },
+      { name: 'more overage', billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('1200000000').build()], late: [['s1', '1000000']], amount: '8.00', subscriptionId: 's1' },
       // Hard cap: usage past the included amount is never billed.
-      { name: 'past a hard cap', original: [aSubscription().id('s1').plan('gov-capped', govCapped).std('950000000').build()], late: [['s1', '100000000']], amount: null },
+      { name: 'past a hard cap', billed: [aSubscription().id('s1').plan('gov-capped', govCapped).std('950000000').build()], late: [['s1', '100000000']], amount: null },
       // Unit: before 1.232 × 2 = 2.464 → 2.46; after 1.233 × 2 = 2.466 → 2.47; difference 0.01
       // (the late 1000 tokens alone, 0.002, would round to 0.00).
-      { name: 'unit plan, a difference of rounded totals', original: [aSubscription().id('s1').std('1232000').build()], late: [['s1', '1000']], amount: '0.01', subscriptionId: 's1' },
+      { name: 'unit plan, a difference of rounded totals', billed: [aSubscription().id('s1').std('1232000').build()], late: [['s1', '1000']], amount: '0.01', subscriptionId: 's1' },
       // Unit: before 1.234567 × 2 = 2.469134 → 2.47; after 1.235567 × 2 = 2.471134 → 2.47: no change.
-      { name: 'unit plan, too little to change the rounded total', original: [aSubscription().id('s1').std('1234567').build()], late: [['s1', '1000']], amount: null },
+      { name: 'unit plan, too little to change the rounded total', billed: [aSubscription().id('s1').std('1234567').build()], late: [['s1', '1000']], amount: null },
       // Default plan: 5e6 + 2.5e6 → 5.00 more.
-      { name: 'the default plan', original: [aSubscription().id(null).std('5000000').build()], late: [[null, '2500000']], amount: '5.00', subscriptionId: null },
+      { name: 'the default plan', billed: [aSubscription().id(null).std('5000000').build()], late: [[null, '2500000']], amount: '5.00', subscriptionId: null },
       // Two subscriptions grow: 400.00 (as above) + 1e6 × 2.00 = 2.00.
       {
         name: 'two subscriptions',
-        original: [
+        billed: [
           aSubscription().id('s1').plan('gov-standard', govStandard).days(15).std('483870967').build(),
           aSubscription().id('s2').days(16).std('0').build(),
         ],
@@ -303,11 +330,11 @@ describe('billing rating', () => {
         amount: '402.00',
         subscriptionId: null,
       },
-      { name: 'zero late tokens', original: [aSubscription().id('s1').std('1000000').build()], late: [['s1', '0']], amount: null },
+      { name: 'zero late tokens', billed: [aSubscription().id('s1').std('1000000').build()], late: [['s1', '0']], amount: null },
     ];
     for (const c of cases) {
       it(`${c.name}: ${c.amount ?? 'no line'}`, () => {
-        const line = lateUsageLine('2026-10', 31, c.original, lateOf(c.late));
+        const { line } = rateLateUsage('2026-10', 31, c.billed, lateOf(c.billed, c.late));
         if (c.amount === null) {
           expect(line).to.equal(null);
           return;
@@ -317,27 +344,46 @@ describe('billing rating', () => {
     }
 
     it('describes the period and the late tokens', () => {
-      const line = lateUsageLine('2026-09', 30, [aSubscription().id('s1').plan('gov-standard', govStandard).days(30).std('950000000').build()], lateOf([['s1', '100000000']]));
+      const billed = [aSubscription().id('s1').plan('gov-standard', govStandard).days(30).std('950000000').build()];
+      const { line } = rateLateUsage('2026-09', 30, billed, lateOf(billed, [['s1', '100000000']]));
       expect(line?.description).to.equal('late usage of 2026-09: 100 million standard tokens that arrived after its invoice');
     });
 
-    it('rejects late usage of a subscription the original rating does not list', () => {
-      expect(() => lateUsageLine('2026-10', 31, [], lateOf([['s1', '1']]))).to.throw(RangeError);
+    it('adds the tokens exactly to the billed rating and leaves the rest alone', () => {
+      const billed = [aSubscription().id('s1').std('0.1').build(), aSubscription().id('s2').std('7').build()];
+      const { rating } = rateLateUsage('2026-10', 31, billed, lateOf(billed, [['s1', '0.2']]));
+      expect(rating.map((s) => [s.subscriptionId, s.stdTokens])).to.deep.equal([['s1', '0.3'], ['s2', '7']]);
+      expect(billed.map((s) => s.stdTokens)).to.deep.equal(['0.1', '7']);
     });
 
-    it('lateUsageLineFromRatings takes a grown rating that adds a subscription', () => {
-      // Before: gov-standard within its included amount. After: the same, plus 3e6 default-plan tokens (6.00).
-      const before = [aSubscription().id('s1').plan('gov-standard', govStandard).std('800000000').build()];
-      const after = [...before, aSubscription().id(null).days(0).std('3000000').build()];
-      expect(lateUsageLineFromRatings('2026-10', 31, before, after)).to.include({ amount: '6.00', subscriptionId: null });
+    it('keeps the plan and days the period was billed on', () => {
+      // Billed on gov-standard for 31 days with 9.5e8; the late entry claims a unit plan and 1 day.
+      const billed = [aSubscription().id('s1').plan('gov-standard', govStandard).std('950000000').build()];
+      const late = [aSubscription().id('s1').plan('pay-as-you-go', payAsYouGo).days(1).std('100000000').build()];
+      const { rating, line } = rateLateUsage('2026-10', 31, billed, late);
+      expect(rating).to.deep.equal([{ ...billed[0], stdTokens: '1050000000' }]);
+      expect(line?.amount).to.equal('400.00');
     });
 
-    it('withLateUsage adds the tokens exactly and leaves the rest alone', () => {
-      const original = [
-        aSubscription().id('s1').std('0.1').build(),
-        aSubscription().id('s2').std('7').build(),
-      ];
-      expect(withLateUsage(original, lateOf([['s1', '0.2']])).map((s) => s.stdTokens)).to.deep.equal(['0.3', '7']);
+    it('adds a subscription the billed rating lacks, as given', () => {
+      // Billed: gov-standard within its included amount. Late: 3e6 default-plan tokens (6.00).
+      const billed = [aSubscription().id('s1').plan('gov-standard', govStandard).std('800000000').build()];
+      const late = [aSubscription().id(null).days(0).std('3000000').build()];
+      const { rating, line } = rateLateUsage('2026-10', 31, billed, late);
+      expect(rating).to.deep.equal([...billed, ...late]);
+      expect(line).to.include({ amount: '6.00', subscriptionId: null });
+    });
+
+    it('bills the fee of a subscription backdated into an invoiced period', () => {
+      // Nothing billed; a periodic subscription of 16 days appears with late usage inside its included amount: its fee, 5161.29.
+      const late = [aSubscription().id('s9').plan('gov-standard', govStandard).days(16).std('1000').build()];
+      expect(rateLateUsage('2026-10', 31, [], late).line?.amount).to.equal('5161.29');
+    });
+
+    it('rejects a subscription listed twice', () => {
+      const s = aSubscription().id('s1').std('1').build();
+      expect(() => rateLateUsage('2026-10', 31, [s, s], [])).to.throw(RangeError);
+      expect(() => rateLateUsage('2026-10', 31, [s], [s, s])).to.throw(RangeError);
     });
   });
 });

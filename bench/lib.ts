@@ -69,10 +69,10 @@ export async function scratchDatabase(adminUrl: string, prefix: string): Promise
   };
 }
 
-/** Starts `node dist/server/main.js` on a free port; resolves once it listens. */
+/** Starts `node dist/bin/tokenpool.js` on a free port; resolves once it listens. */
 export function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; stop(): Promise<void> }> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/server/main.js'], {
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/bin/tokenpool.js'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN, TOKENPOOL_DEMO: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,15 +1,16 @@
 /**
  * The demo city of `npm start`: the simulated member clusters of adapters/simulated, registered
- * on first start, each driven by an in-process agent that calls this server over HTTP exactly as
- * a real agent does.
+ * on first start, each driven by an in-process agent that calls the server over HTTP exactly as
+ * a real agent does, and a few tenants with workloads and last month's usage.
  */
 import { DEMO_CITY, startSimulatedCity, type SimulatedCity } from '../adapters/simulated/city.js';
-import type { Priority } from '../scheduler/framework/types.js';
-import type { AppContext } from './context.js';
-import { monthBounds, periodOf, previousPeriod } from './billing/periods.js';
 import { PlatformClient } from '../adapters/platform-client.js';
-import { CLOSE_SETTLE_MS } from './services/billing.service.js';
-import type { TenantKind } from './services/tenants.service.js';
+import type { Priority } from '../scheduler/framework/types.js';
+import { monthBounds, periodOf, previousPeriod } from '../server/billing/periods.js';
+import type { AppContext } from '../server/context.js';
+import type { Companion } from '../server/main.js';
+import { CLOSE_SETTLE_MS } from '../server/services/billing.service.js';
+import type { TenantKind } from '../server/services/tenants.service.js';
 
 interface DemoTenant {
   readonly name: string;
@@ -135,4 +136,18 @@ export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<S
     log: (msg, fields) => ctx.log.warn(`demo agent: ${msg}`, fields),
   });
   return Object.assign(city, { agentTokens: new Map(withTokens.map((w) => [w.spec.name, w.agentToken])) });
+}
+
+/**
+ * The demo as `npm start` runs it beside the platform: starts the city, seeds the tenants on the
+ * first start (printing each one's API key once) and, then, last month's history in the background.
+ */
+export async function startDemo(ctx: AppContext, baseUrl: string): Promise<Companion> {
+  const city = await startDemoCity(ctx, baseUrl);
+  const made = await seedDemoTenants(ctx);
+  for (const t of made) process.stdout.write(`demo tenant "${t.name}": API key (shown once) ${t.apiKey}\n`);
+  if (made.length > 0) {
+    void seedDemoHistory(ctx, baseUrl, city.agentTokens).catch((err: unknown) => ctx.log.error('demo history failed', { error: String(err) }));
+  }
+  return city;
 }

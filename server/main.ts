@@ -1,7 +1,8 @@
 /**
  * The platform process: configuration from the environment, the database, the HTTP server,
- * background jobs, the demo city, and a graceful stop on SIGTERM. With `TOKENPOOL_WORKERS` > 1
- * this process only runs the workers (workers.ts), each of which is all of the above.
+ * background jobs, an optional demo beside them, and a graceful stop on SIGTERM. With
+ * `TOKENPOOL_WORKERS` > 1 this process only runs the workers (workers.ts), each of which is all of
+ * the above. The program that calls `main` is bin/tokenpool.ts, which brings the demo city.
  */
 import cluster from 'node:cluster';
 import { createServer, type ServerResponse } from 'node:http';
@@ -9,11 +10,36 @@ import type { AddressInfo } from 'node:net';
 import { connectDatabase } from '../db/connect.js';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { seedDemoHistory, seedDemoTenants, startDemoCity } from './demo.js';
+import type { AppContext } from './context.js';
 import { jsonLogger } from './log.js';
 import { reportReady, runPrimary, shareMetrics, workerNumber } from './workers.js';
 
-async function main(): Promise<void> {
+/** Something that runs beside the platform until it stops (the demo city). */
+export interface Companion {
+  stop(): Promise<void>;
+}
+
+export interface MainOptions {
+  /**
+   * With `TOKENPOOL_DEMO` on, started once the server listens (in the first worker only) and
+   * before the `listening on` line is printed; it may print lines of its own. Stopped on shutdown
+   * before the platform.
+   */
+  readonly demo?: (ctx: AppContext, baseUrl: string) => Promise<Companion>;
+}
+
+/**
+ * Runs the platform process until SIGTERM or SIGINT. Never rejects: a failure to start is printed
+ * to stderr and exits the process with status 1.
+ */
+export function main(options: MainOptions = {}): void {
+  run(options).catch((err: unknown) => {
+    process.stderr.write(`tokenpool: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+async function run(options: MainOptions): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(process.env);
@@ -83,15 +109,8 @@ async function main(): Promise<void> {
   }
 
   app.start();
-  const demo = config.demo && first ? await startDemoCity(app.context, baseUrl) : undefined;
-  if (config.demo && first) {
-    const made = await seedDemoTenants(app.context);
-    for (const t of made) process.stdout.write(`demo tenant "${t.name}": API key (shown once) ${t.apiKey}\n`);
-    if (made.length > 0 && demo) {
-      void seedDemoHistory(app.context, baseUrl, demo.agentTokens).catch((err: unknown) => log.error('demo history failed', { error: String(err) }));
-    }
-  }
-  if (worker === undefined) process.stdout.write(`tokenpool listening on ${baseUrl} (database: ${database.kind}${config.demo ? ', demo city' : ''})\n`);
+  const demo = config.demo && first && options.demo ? await options.demo(app.context, baseUrl) : undefined;
+  if (worker === undefined) process.stdout.write(`tokenpool listening on ${baseUrl} (database: ${database.kind}${demo ? ', demo city' : ''})\n`);
   else reportReady(baseUrl);
 
   const shutdown = async (signal: string): Promise<void> => {
@@ -115,8 +134,3 @@ async function main(): Promise<void> {
   onSignal = (signal) => void shutdown(signal);
   if (stopRequested) void shutdown(stopRequested);
 }
-
-main().catch((err: unknown) => {
-  process.stderr.write(`tokenpool: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});

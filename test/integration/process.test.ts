@@ -1,5 +1,5 @@
 /**
- * The real program, as an operator runs it: `node --import tsx server/main.ts` as a child process,
+ * The real program, as an operator runs it: `node --import tsx bin/tokenpool.ts` as a child process,
  * configured only through its environment, talked to over HTTP, stopped with SIGTERM.
  */
 import { expect } from 'chai';
@@ -31,7 +31,7 @@ class ServerProcess {
 
   constructor(env: Record<string, string>) {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVER_VARIABLES.includes(k)));
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'bin/tokenpool.ts'], {
       cwd: ROOT,
       env: { ...base, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -25,7 +25,7 @@ interface Server {
 
 function startServer(env: Record<string, string>): Promise<Server> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TOKENPOOL_|DATABASE_URL$|PORT$)/.test(k)));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/tokenpool.ts'], {
     cwd: ROOT, env: { ...base, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN, TOKENPOOL_DEMO: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -156,7 +156,7 @@ const metric = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?
   });
 
   it('refuses more than one worker on the embedded database, saying why', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/tokenpool.ts'], {
       cwd: ROOT, env: { ...process.env, DATABASE_URL: 'pglite://memory', TOKENPOOL_WORKERS: '2', PORT: '0' }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';

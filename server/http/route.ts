@@ -1,20 +1,32 @@
 /**
  * Routes are declared as data: method, path, who may call it, and zod schemas for params, query,
- * body and responses. The same declaration validates requests and produces the OpenAPI document,
- * so the two cannot drift.
+ * body and responses. The same declaration validates requests (pipeline.ts) and produces the
+ * OpenAPI document, so the two cannot drift. A handler sees the request only through
+ * HandlerInput and answers a Reply; it never touches the HTTP response.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
-import { AppError, sendJson, type FieldError } from '../errors.js';
-import type { Authenticator, Principal, PrincipalKind } from '../auth/authenticate.js';
+import type { FieldError } from '../errors.js';
+import type { Principal, PrincipalKind } from '../auth/authenticate.js';
 
 type AnyObject = z.ZodType<Record<string, unknown>>;
 
+/**
+ * A cookie the answer sets. The pipeline writes it with `Path=/; HttpOnly; SameSite=Strict`,
+ * `Secure` when the client came over TLS, and `Expires` from the injected clock.
+ */
+export interface Cookie {
+  readonly name: string;
+  readonly value: string;
+  /** How long the browser keeps it, in milliseconds; 0 clears it. */
+  readonly maxAgeMs: number;
+}
+
+/** A handler's answer: status, JSON body (none when undefined), extra headers and cookies. */
 export interface Reply {
   readonly status: number;
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  readonly cookies?: readonly Cookie[];
 }
 
 export interface HandlerInput<P, Q, B> {
@@ -22,11 +34,9 @@ export interface HandlerInput<P, Q, B> {
   readonly query: Q;
   readonly body: B;
   readonly principal: Principal;
-  /** The plain node:http request and response (routes may be answered without Express, see dispatch.ts). */
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  /** A request header by its lower-case name (repeated ones joined with ", "); undefined when absent. */
+  header(name: string): string | undefined;
 }
-
 export interface ResponseSpec {
   readonly description: string;
   readonly schema?: z.ZodType;
@@ -74,49 +84,4 @@ export function fieldErrors(error: z.ZodError, base: string): FieldError[] {
     }
   }
   return out;
-}
-
-function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {
-  if (!schema) return undefined as z.output<T>;
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  // Body paths are the fields themselves (`tokensPerMin`); query and path parameters say where.
-  throw new AppError('invalid', `The request ${where} is invalid.`, fieldErrors(result.error, where === 'body' ? '' : where));
-}
-
-const EMPTY = z.strictObject({});
-/** The body of a route that takes none: absent, or `{}` (clients often send one with actions). */
-const NO_BODY = EMPTY.optional();
-
-/** What a request brings to a route: its parts as parsed so far. */
-export interface RouteRequest {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly params: Readonly<Record<string, unknown>>;
-  readonly query: object;
-  /** The parsed JSON body; undefined when the request had none. */
-  readonly body: unknown;
-}
-
-/** Authenticates, validates and runs one route; answers its reply (not yet written). */
-export async function runRoute(spec: AnyRoute, auth: Authenticator, r: RouteRequest): Promise<Reply> {
-  const principal = await auth.fromRequest(r.req as IncomingMessage & { method: string }, spec.auth);
-  const params = parse(spec.params ?? EMPTY, { ...r.params }, 'params');
-  const query = parse(spec.query ?? EMPTY, { ...r.query }, 'query');
-  // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
-  const body = spec.body ? parse(spec.body, r.body, 'body') : (parse(NO_BODY, r.body, 'body'), undefined);
-  return spec.handler({ params, query, body, principal, req: r.req, res: r.res });
-}
-
-/** Registers routes on an Express router with authentication, validation and replies. */
-export function mountRoutes(router: Router, routes: readonly AnyRoute[], auth: Authenticator): void {
-  for (const spec of routes) {
-    router[spec.method](spec.path, async (req: Request, res: Response) => {
-      const reply = await runRoute(spec, auth, { req, res, params: req.params, query: req.query as object, body: req.body });
-      if (reply.headers) res.set(reply.headers);
-      if (reply.body === undefined) res.status(reply.status).end();
-      else if (req.method === 'GET' || req.method === 'HEAD') res.status(reply.status).json(reply.body);
-      else sendJson(res, reply.status, reply.body);
-    });
-  }
 }

@@ -1,21 +1,26 @@
 /**
- * The HTTP request listener of the platform: its API routes, health, readiness, metrics, the
- * OpenAPI document and the console's static files.
+ * The HTTP request listener of the platform: the API's routes, health, readiness, metrics, the
+ * OpenAPI document and the console's static files. Routes with fixed paths are found by
+ * dispatch.ts, the rest by Express; either way the answer comes from one pipeline (pipeline.ts),
+ * and Express only routes.
  */
 import { existsSync } from 'node:fs';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticate.js';
-import { AppError, errorHandler, problemOf, sendProblem } from '../errors.js';
+import type { Clock } from '../clock.js';
+import { AppError, type Problem } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { dispatcher } from './dispatch.js';
-import { mountRoutes, type AnyRoute } from './route.js';
+import { allowedMethods, dispatcher } from './dispatch.js';
+import { createPipeline } from './pipeline.js';
+import type { AnyRoute } from './route.js';
 
 export interface HttpServerOptions {
   readonly routes: readonly AnyRoute[];
   readonly auth: Authenticator;
+  readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** The Prometheus text of /metrics (in a multi-process server, every worker's). */
@@ -27,29 +32,28 @@ export interface HttpServerOptions {
 }
 
 export interface HttpServer {
-  /** The request listener: the API's hot changes answered directly (dispatch.ts), the rest by Express. */
+  /** The request listener: routes with fixed paths found by dispatch.ts, the rest by Express. */
   readonly handler: RequestListener;
-  /** The same requests all answered through Express (the dispatch parity test compares the two). */
+  /** The same requests with every route found by Express (the dispatch parity test compares the two). */
   readonly viaExpress: RequestListener;
 }
 
+const NOT_READY: Problem = { type: 'https://tokenpool.dev/problems/not-ready', title: 'Service Unavailable', status: 503, detail: 'The database is not reachable or not migrated.' };
+/** The page of the console and the portal may load only this origin's scripts and styles. */
+const CONSOLE_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
+
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
-  const { routes, auth, log, metrics } = opts;
+  const { routes, metrics } = opts;
+  const pipeline = createPipeline({ auth: opts.auth, clock: opts.clock, log: opts.log, httpDuration: metrics.httpDuration });
   const app = express();
   app.disable('x-powered-by');
-  app.set('query parser', 'simple');
-  app.use(observeRequests(metrics));
-  app.use(express.json({ limit: '16mb', type: ['application/json', 'application/*+json'] }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    if (await opts.ready()) {
-      res.json({ status: 'ready' });
-      return;
-    }
-    sendProblem(res, { type: 'https://tokenpool.dev/problems/not-ready', title: 'Service Unavailable', status: 503, detail: 'The database is not reachable or not migrated.' });
+    if (await opts.ready()) res.json({ status: 'ready' });
+    else res.status(503).type('application/problem+json').json(NOT_READY);
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await opts.metricsText());
@@ -59,8 +63,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   });
 
   // The console (/console) and the portal (/portal): one static page each, working only through
-  // the public API above with the session cookie.
-  // From dist/server/http/ when built, from server/http/ under tsx: the repository root is two or three up.
+  // the public API with the session cookie.
+  // From dist/server/http/ when built, from server/http/ under tsx: the repository root is three or two up.
   const root = ['../../', '../../../'].map((up) => fileURLToPath(new URL(up, import.meta.url))).find((dir) => existsSync(`${dir}package.json`))!;
   const web = `${root}web/`;
   const echarts = `${root}node_modules/echarts/dist/echarts.min.js`;
@@ -71,44 +75,36 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     app.get(`/${area}`, (req, res) => {
       // Relative asset paths need the trailing slash (routing here ignores it).
       if (!req.originalUrl.split('?')[0]!.endsWith('/')) return res.redirect(302, `/${area}/`);
-      res.set('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+      res.set('content-security-policy', CONSOLE_CSP);
       res.sendFile(`${web}index.html`);
     });
   }
 
   const router = express.Router();
-  mountRoutes(router, routes, auth);
+  for (const spec of routes) {
+    router[spec.method](spec.path, (req: Request, res: Response) => pipeline.run(spec, req, res, req.params as Record<string, string>));
+  }
+  for (const path of new Set(routes.map((r) => r.path))) {
+    const allow = allowedMethods(routes, path);
+    router.options(path, (req: Request, res: Response) => pipeline.allow(req, res, allow));
+  }
   app.use(router);
   app.use((req: Request, res: Response) => {
-    sendProblem(res, problemOf(new AppError('not_found', `No route for ${req.method} ${req.path}.`)));
+    pipeline.fail(req, res, new AppError('not_found', `No route for ${req.method} ${req.path}.`));
   });
-  app.use(errorHandler((msg, fields) => log.error(msg, fields)));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    pipeline.fail(req, res, err);
+  });
 
-  return {
-    handler: dispatcher({
-      routes, auth, fallback: app, log: (msg, fields) => log.error(msg, fields),
-      observe: (req, res, route) => observeRequest(metrics, req, res, () => route),
-    }),
-    viaExpress: app,
+  const viaExpress: RequestListener = (req, res) => {
+    pipeline.begin(req, res, () => routeTemplate(req));
+    app(req, res);
   };
+  return { handler: dispatcher({ routes, pipeline, fallback: viaExpress }), viaExpress };
 }
 
-/** Times a request until its answer is written, labelled with its route template. */
-function observeRequest(metrics: Metrics, req: IncomingMessage, res: ServerResponse, route: () => string): void {
-  const started = process.hrtime.bigint();
-  res.once('finish', () => {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.httpDuration.observe({ method: req.method!, route: route(), status: String(res.statusCode) }, seconds);
-  });
-}
-
-/** Times every request by route template (never the raw URL) and status. */
-function observeRequests(metrics: Metrics) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    observeRequest(metrics, req, res, () => {
-      const template = (req.route as { path?: string } | undefined)?.path;
-      return typeof template === 'string' ? template : 'unmatched';
-    });
-    next();
-  };
+/** The template of the route Express matched (never the raw URL), for the request metrics. */
+function routeTemplate(req: IncomingMessage): string {
+  const template = (req as { route?: { path?: unknown } }).route?.path;
+  return typeof template === 'string' ? template : 'unmatched';
 }

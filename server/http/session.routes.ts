@@ -3,15 +3,13 @@
  * TLS) and a CSRF token the page sends back in `X-CSRF-Token` on every change. And the users who
  * sign in with passwords.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { cookieValue, SESSION_COOKIE } from '../auth/authenticate.js';
 import { hashToken } from '../auth/tokens.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { SESSION_TTL_MS } from '../services/accounts.service.js';
-import { route, type AnyRoute } from './route.js';
+import { route, type AnyRoute, type Cookie } from './route.js';
 import { listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
 
 const sessionSchema = z.object({
@@ -40,17 +38,9 @@ const createUser = z.strictObject({
 
 const usersQuery = pageOnlyQuery.extend({ tenantId: z.string().max(100).optional() });
 
-/** Whether the browser reached us over TLS: directly, or through a proxy that says so. */
-function secure(req: IncomingMessage): boolean {
-  return (req.socket as Partial<TLSSocket>).encrypted === true || req.headers['x-forwarded-proto'] === 'https';
-}
-
-/** Sets the session cookie for `maxAgeMs` (0: clears it), with the attributes sessions need. */
-function setCookie(req: IncomingMessage, res: ServerResponse, value: string, maxAgeMs: number): void {
-  const expires = new Date(maxAgeMs > 0 ? Date.now() + maxAgeMs : 0);
-  const cookie = `${SESSION_COOKIE}=${encodeURIComponent(value)}; Max-Age=${Math.floor(maxAgeMs / 1000)}; Path=/; Expires=${expires.toUTCString()}; HttpOnly${secure(req) ? '; Secure' : ''}; SameSite=Strict`;
-  const before = res.getHeader('set-cookie');
-  res.setHeader('set-cookie', before === undefined ? [cookie] : [...(Array.isArray(before) ? before : [String(before)]), cookie]);
+/** The session cookie for `maxAgeMs` (0: clears it); the pipeline adds its attributes. */
+function sessionCookie(value: string, maxAgeMs: number): Cookie {
+  return { name: SESSION_COOKIE, value, maxAgeMs };
 }
 
 export function sessionRoutes(ctx: AppContext): AnyRoute[] {
@@ -60,17 +50,16 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
       method: 'post', path: '/api/v1/session', tag: 'Sign-in', summary: 'Sign in with a username and password, or a bearer token; sets the session cookie', auth: 'public',
       body: signIn,
       responses: { 201: { description: 'The session', schema: sessionSchema }, 401: { description: 'Wrong username or password, or a token that is not valid' }, 429: { description: 'Too many failed sign-ins; wait' } },
-      handler: async ({ body, req, res }) => {
+      handler: async ({ body }) => {
         const { cookie, session } = await accounts.signIn(body);
-        setCookie(req, res, cookie, SESSION_TTL_MS);
-        return { status: 201, body: session };
+        return { status: 201, body: session, cookies: [sessionCookie(cookie, SESSION_TTL_MS)] };
       },
     }),
     route({
       method: 'get', path: '/api/v1/session', tag: 'Sign-in', summary: 'The session of the cookie sent', auth: 'public',
       responses: { 200: { description: 'The session', schema: sessionSchema }, 401: { description: 'No session' } },
-      handler: async ({ req }) => {
-        const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      handler: async ({ header }) => {
+        const sid = cookieValue(header('cookie'), SESSION_COOKIE);
         const found = sid ? await accounts.sessionOf(hashToken(sid)) : undefined;
         if (!found) throw new AppError('unauthorized', 'Not signed in.');
         return { status: 200, body: found.view };
@@ -79,11 +68,10 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
     route({
       method: 'delete', path: '/api/v1/session', tag: 'Sign-in', summary: 'Sign out: ends the session and clears the cookie', auth: 'public',
       responses: { 204: { description: 'Signed out' } },
-      handler: async ({ req, res }) => {
-        const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      handler: async ({ header }) => {
+        const sid = cookieValue(header('cookie'), SESSION_COOKIE);
         if (sid) await accounts.signOut(hashToken(sid));
-        setCookie(req, res, '', 0);
-        return { status: 204 };
+        return { status: 204, cookies: [sessionCookie('', 0)] };
       },
     }),
     route({

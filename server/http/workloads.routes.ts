@@ -58,10 +58,9 @@ export function workloadRoutes(ctx: AppContext): AnyRoute[] {
         200: { description: 'Dry run: what would be placed now', schema: dryRunSchema },
         422: { description: 'Unknown model, unsupported kind, or an Idempotency-Key reused with a different body' },
       },
-      handler: async ({ query, body, principal, req }) => {
+      handler: async ({ query, body, principal, header }) => {
         if (query.dryRun === 'true') return { status: 200, body: await workloads.dryRun(principal, body) };
-        const header = req.headers['idempotency-key'];
-        const key = Array.isArray(header) ? header.join(', ') : header;
+        const key = header('idempotency-key');
         if (key !== undefined && (key.length < 1 || key.length > 255)) {
           throw new AppError('invalid', 'The Idempotency-Key header must have 1 to 255 characters.', [{ path: 'headers.Idempotency-Key', message: 'must have 1 to 255 characters' }]);
         }

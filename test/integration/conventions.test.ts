@@ -47,8 +47,10 @@ describeOnDatabases('conventions', (platform) => {
         const res = await p.request('POST', '/api/v1/clusters', { raw, headers: { 'content-type': 'application/json' } });
         expectProblem(res, 400);
       }
-      // Malformed JSON is refused before authentication matters to it, and leaves nothing behind.
+      // Malformed JSON leaves nothing behind.
       expect((await p.request('GET', '/api/v1/clusters')).body.items).to.deep.equal([]);
+      // Without credentials the body is never read: 401, whatever it holds.
+      expectProblem(await p.request('POST', '/api/v1/clusters', { raw: '{"name": "nansha-1",', token: null }), 401);
     });
 
     it('400: a body that is not JSON, or JSON that is not an object', async () => {
@@ -66,6 +68,10 @@ describeOnDatabases('conventions', (platform) => {
         expectProblem(res, 400, { errors: true });
         expect(res.body.errors[0].path).to.match(/^query\./);
       }
+    });
+
+    it('400: a path parameter that is not valid percent-encoding', async () => {
+      expectProblem(await platform().request('GET', '/api/v1/clusters/%E0%A4%A'), 400);
     });
 
     it('400: unknown fields on an action that takes no body', async () => {
@@ -132,6 +138,36 @@ describeOnDatabases('conventions', (platform) => {
       const ok = await p.request('POST', '/api/v1/clusters', { raw: under });
       expectProblem(ok, 400, { errors: true });
       expect(ok.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['labels.note']);
+    });
+  });
+
+  describe('headers on every answer', () => {
+    it('a request id (the client’s when sane, else a new one) and the security headers; API answers are not stored', async () => {
+      const p = platform();
+      const answers = {
+        route: await p.request('GET', '/api/v1/clusters'),
+        problem: await p.request('GET', '/api/v1/clusters', { token: null }),
+        unknown: await p.request('GET', '/api/v1/no-such-thing'),
+        health: await p.request('GET', '/healthz', { token: null }),
+        openapi: await p.request('GET', '/api/v1/openapi.json', { token: null }),
+        console: await p.request('GET', '/console/', { token: null }),
+        asset: await p.request('GET', '/assets/app.js', { token: null }),
+      };
+      const ids = new Set<string>();
+      for (const [name, res] of Object.entries(answers)) {
+        expect(res.status, name).to.equal(name === 'problem' ? 401 : name === 'unknown' ? 404 : 200);
+        for (const [header, value] of [['x-content-type-options', 'nosniff'], ['referrer-policy', 'no-referrer'], ['x-frame-options', 'DENY']]) {
+          expect(res.headers.get(header!), `${name} ${header}`).to.equal(value);
+        }
+        ids.add(res.headers.get('x-request-id')!);
+        expect(res.headers.get('cache-control') === 'no-store', name).to.equal(['route', 'problem', 'unknown'].includes(name));
+      }
+      expect(ids.size).to.equal(Object.keys(answers).length);
+      expect(answers.console.headers.get('content-security-policy')).to.equal("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+      const traced = await p.request('POST', '/api/v1/clusters', { body: { name: 'trace-1', region: 'liwan' }, headers: { 'x-request-id': 'lb-7f3a/1' } });
+      expect([traced.status, traced.headers.get('x-request-id')]).to.deep.equal([201, 'lb-7f3a/1']);
+      const unsafe = await p.request('GET', '/api/v1/clusters', { headers: { 'x-request-id': 'a b' } });
+      expect(unsafe.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
     });
   });
 

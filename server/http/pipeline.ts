@@ -1,0 +1,311 @@
+/**
+ * How the API answers a request, whichever router found its route: dispatch.ts (fixed paths, on
+ * plain node:http) or Express (paths with parameters). Everything that is not routing happens
+ * here, once, in this order:
+ *
+ * 1. `begin` (every request, routed or not): the request id — the client's `x-request-id` when it
+ *    is sane, else a new one — echoed in the answer; security headers; the request's duration by
+ *    route template in the HTTP metrics.
+ * 2. `run` (a declared route): a body declared larger than 16 MiB is refused (413); then the
+ *    caller is authenticated before any of the body is read (401, 403); path parameters and query
+ *    pass the route's strict schemas (400); the body is read as a stream — JSON in UTF-8, as is or
+ *    gzip/deflate/br, at most 16 MiB once decoded (413) — and passes its schema (400); the
+ *    handler's Reply is written: status, headers, cookies, JSON (with a weak ETag and 304 on reads),
+ *    `cache-control: no-store`.
+ * 3. `fail`: errors as problem+json; one no client caused is logged with the request id and
+ *    answered 500.
+ *
+ * An answer given before the body was read (a 401, a 413) drains what the client still sends, up
+ * to DRAIN_LIMIT, rather than close the connection under it: a client still writing would see a
+ * reset instead of the answer.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
+import type { Readable, Transform } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { z } from 'zod';
+import type { Authenticator } from '../auth/authenticate.js';
+import type { Clock } from '../clock.js';
+import { AppError, INTERNAL_PROBLEM, knownError, problemOf, type Problem } from '../errors.js';
+import type { Logger } from '../log.js';
+import { fieldErrors, type AnyRoute, type Cookie, type Reply } from './route.js';
+
+/** The largest request body accepted, in bytes (after decompression). */
+export const BODY_LIMIT = 16 * 1024 * 1024;
+/** How much of a body left unread by an early answer is read and dropped before the connection is cut. */
+export const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+/** Headers on every answer: no MIME sniffing, no referrer, never framed. */
+const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['x-content-type-options', 'nosniff'],
+  ['referrer-policy', 'no-referrer'],
+  ['x-frame-options', 'DENY'],
+];
+/** A client's request id kept as is: short, and nothing that could split a header or a log line. */
+const SANE_REQUEST_ID = /^[\w.:@+=/-]{1,128}$/;
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
+const DECODERS: Readonly<Record<string, () => Transform>> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
+
+export interface PipelineOptions {
+  readonly auth: Authenticator;
+  /** Cookies' `Expires`. */
+  readonly clock: Clock;
+  /** Unexpected errors, with the request id. */
+  readonly log: Logger;
+  /** Request durations in seconds (prom-client's Histogram fits). */
+  readonly httpDuration: DurationSink;
+}
+
+export interface DurationSink {
+  observe(labels: { method: string; route: string; status: string }, seconds: number): void;
+}
+
+export interface Pipeline {
+  /** Starts the answer to any request: request id, security headers, timing under `route()` (read when it ends). */
+  begin(req: IncomingMessage, res: ServerResponse, route: () => string): void;
+  /** Answers a request (after `begin`) by a route, with its path parameters. Never rejects. */
+  run(spec: AnyRoute, req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>): Promise<void>;
+  /** Answers OPTIONS on a path that has routes: 204 with the methods it takes in `allow`. */
+  allow(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void;
+  /** Answers an error as problem+json (after `begin`). */
+  fail(req: IncomingMessage, res: ServerResponse, err: unknown): void;
+}
+
+export function createPipeline(opts: PipelineOptions): Pipeline {
+  const { auth, clock, log, httpDuration } = opts;
+
+  function begin(req: IncomingMessage, res: ServerResponse, route: () => string): void {
+    const started = process.hrtime.bigint();
+    const given = req.headers['x-request-id'];
+    res.setHeader('x-request-id', typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID());
+    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    res.once('finish', () => {
+      httpDuration.observe({ method: req.method ?? '', route: route(), status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+  }
+
+  async function run(spec: AnyRoute, req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>): Promise<void> {
+    try {
+      if (Number(req.headers['content-length']) > BODY_LIMIT) throw tooLarge();
+      const principal = await auth.fromRequest({ method: req.method ?? '', headers: req.headers }, spec.auth);
+      const p = validate(spec.params ?? EMPTY, { ...params }, 'params');
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const query = validate(spec.query ?? EMPTY, q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) }, 'query');
+      const raw = await readBody(req);
+      // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
+      const body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
+      const reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name) });
+      answer(req, res, reply);
+    } catch (err) {
+      fail(req, res, err);
+    }
+  }
+
+  function answer(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
+    res.statusCode = reply.status;
+    res.setHeader('cache-control', 'no-store');
+    if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+    if (reply.cookies?.length) {
+      const now = clock.now().getTime();
+      res.setHeader('set-cookie', reply.cookies.map((c) => cookieText(c, now, secure(req))));
+    }
+    if (reply.body === undefined) {
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(reply.body);
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const etag = weakEtag(text);
+      res.setHeader('etag', etag);
+      if (reply.status >= 200 && reply.status < 300 && fresh(req, etag)) {
+        res.statusCode = 304;
+        res.end();
+        return;
+      }
+    }
+    writeJson(res, reply.status, text, 'application/json');
+  }
+
+  function allow(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void {
+    drain(req);
+    res.statusCode = 204;
+    res.setHeader('allow', methods.join(', '));
+    res.end();
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (res.headersSent || res.destroyed || req.socket.destroyed) {
+      // Too late for an answer: the client left, or the answer was already under way.
+      res.destroy();
+      return;
+    }
+    const known = knownError(err);
+    if (!known) {
+      const path = (req.url ?? '').split('?')[0];
+      log.error('unexpected error', { requestId: res.getHeader('x-request-id'), method: req.method, path, error: String((err as Error | undefined)?.stack ?? err) });
+    }
+    drain(req);
+    const problem: Problem = known ? problemOf(known) : INTERNAL_PROBLEM;
+    res.setHeader('cache-control', 'no-store');
+    writeJson(res, problem.status, JSON.stringify(problem), 'application/problem+json');
+  }
+
+  return { begin, run, allow, fail };
+}
+
+const EMPTY = z.strictObject({});
+/** The body of a route that takes none: absent, or `{}` (clients often send one with actions). */
+const NO_BODY = EMPTY.optional();
+
+function validate<T extends z.ZodType>(schema: T, value: unknown, where: 'params' | 'query' | 'body'): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  // Body paths are the fields themselves (`tokensPerMin`); query and path parameters say where.
+  throw new AppError('invalid', `The request ${where} is invalid.`, fieldErrors(result.error, where === 'body' ? '' : where));
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function writeJson(res: ServerResponse, status: number, text: string, type: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', `${type}; charset=utf-8`);
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+/** Whether the client reached us over TLS: directly, or through a proxy that says so. */
+function secure(req: IncomingMessage): boolean {
+  return (req.socket as Partial<TLSSocket>).encrypted === true || req.headers['x-forwarded-proto'] === 'https';
+}
+
+function cookieText(c: Cookie, now: number, tls: boolean): string {
+  const expires = new Date(c.maxAgeMs > 0 ? now + c.maxAgeMs : 0);
+  return `${c.name}=${encodeURIComponent(c.value)}; Max-Age=${Math.floor(c.maxAgeMs / 1000)}; Path=/; Expires=${expires.toUTCString()}; HttpOnly${tls ? '; Secure' : ''}; SameSite=Strict`;
+}
+
+/** As Express's default (the `etag` package, weak): the length and a SHA-1 of the JSON text. */
+function weakEtag(text: string): string {
+  const hash = createHash('sha1').update(text, 'utf8').digest('base64').slice(0, 27);
+  return `W/"${Buffer.byteLength(text).toString(16)}-${hash}"`;
+}
+
+/** As Express's `req.fresh` (the `fresh` package) for an answer with an ETag and no Last-Modified. */
+function fresh(req: IncomingMessage, etag: string): boolean {
+  const noneMatch = req.headers['if-none-match'];
+  if (!noneMatch) return false;
+  if (/(?:^|,)\s*?no-cache\s*?(?:,|$)/.test(req.headers['cache-control'] ?? '')) return false;
+  if (noneMatch !== '*') {
+    const tags = noneMatch.split(',').map((t) => t.trim());
+    if (!tags.some((t) => t === etag || `W/${t}` === etag || t === `W/${etag}`)) return false;
+  }
+  // A Last-Modified this answer does not have cannot be older than If-Modified-Since.
+  return req.headers['if-modified-since'] === undefined;
+}
+
+function tooLarge(): AppError {
+  return new AppError('too_large', 'The request body is larger than 16 MiB.');
+}
+
+function notJson(): AppError {
+  return new AppError('invalid', 'The request body is not valid JSON.');
+}
+
+/** As type-is's `hasBody`: a chunked body, or any Content-Length (even 0). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined;
+}
+
+/**
+ * The JSON body: an object or array, `{}` for an empty one, undefined when the request has none.
+ * A body that is not JSON (by its Content-Type) counts as none and is left unread.
+ */
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  if (!hasBody(req)) return undefined;
+  const [type = '', ...params] = (req.headers['content-type'] ?? '').split(';');
+  if (!JSON_TYPE.test(type.trim())) return undefined;
+  for (const param of params) {
+    const [name = '', value = ''] = param.split('=').map((s) => s.trim());
+    if (name.toLowerCase() === 'charset' && value.replace(/^"(.*)"$/, '$1').toLowerCase() !== 'utf-8') {
+      throw new AppError('invalid', 'The request body must be UTF-8 JSON.');
+    }
+  }
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  let bytes: Buffer;
+  if (encoding === 'identity') {
+    bytes = await collect(req, req);
+  } else {
+    const decoder = DECODERS[encoding]?.();
+    if (!decoder) throw new AppError('invalid', 'The Content-Encoding of the request body is not supported: send it as is, or in gzip, deflate or br.');
+    req.pipe(decoder);
+    try {
+      bytes = await collect(req, decoder);
+    } catch (err) {
+      req.unpipe(decoder);
+      decoder.destroy();
+      throw err instanceof AppError ? err : new AppError('invalid', 'The request body could not be decompressed.');
+    }
+    req.unpipe(decoder);
+    decoder.destroy();
+  }
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.length === 0) return {};
+  const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(text)?.[1];
+  if (first !== '{' && first !== '[') throw notJson();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw notJson();
+  }
+}
+
+/**
+ * Reads `stream` (the request, or its decoder) to its end, at most BODY_LIMIT bytes. Stops at the
+ * limit without destroying anything: the caller answers, and `drain` reads the rest.
+ */
+function collect(req: IncomingMessage, stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (err: Error | undefined): void => {
+      stream.off('data', onData).off('end', onEnd).off('error', settle);
+      req.off('error', settle).off('aborted', onAborted);
+      if (err) {
+        stream.pause();
+        reject(err);
+      } else {
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > BODY_LIMIT) settle(tooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(undefined);
+    const onAborted = (): void => settle(new Error('the client aborted the request'));
+    stream.on('data', onData).on('end', onEnd).on('error', settle);
+    if (stream !== req) req.on('error', settle).on('aborted', onAborted);
+  });
+}
+
+/**
+ * Reads and drops what is left of a request body once it will not be used, so that the answer
+ * reaches a client still sending and the connection can carry the next request; past DRAIN_LIMIT
+ * the connection is cut.
+ */
+function drain(req: IncomingMessage): void {
+  if (req.readableEnded || req.destroyed) return;
+  let left = DRAIN_LIMIT;
+  req.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) req.socket.destroy();
+  });
+  req.resume();
+}

@@ -97,7 +97,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
         if (this instanceof Counter) {
           this.reset();
           this.inc(read());
-        } else (this as Gauge).set(read());
+        } else this.set(read());
       },
     });
   };

@@ -70,13 +70,13 @@ export async function scratchDatabase(adminUrl: string, prefix: string): Promise
 }
 
 /** Starts `node dist/bin/tokenpool.js` on a free port; resolves once it listens. */
-export function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; stop(): Promise<void> }> {
+export function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; stop: () => Promise<void> }> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, 'dist/bin/tokenpool.js'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN, TOKENPOOL_DEMO: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     const s = d.toString();
     if (/"level":"error"/.test(s)) process.stderr.write(s);
   });
@@ -87,7 +87,7 @@ export function startServer(databaseUrl: string, env: Record<string, string> = {
   };
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening on (http:\/\/[^\s]+)/.exec(out);
       if (m) resolve({ child, base: m[1]!, stop });

@@ -49,7 +49,7 @@ export function autoPreparing(pool: pg.Pool, opts: AutoPrepareOptions = {}): Pos
       function query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
       function query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
       function query<R>(sql: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
-        if (typeof sql !== 'string') return client.query(sql as never) as unknown as PostgresCursor<R>;
+        if (typeof sql !== 'string') return client.query(sql as never);
         const name = nameOf(sql);
         const values = parameters as unknown[];
         return (name === undefined ? client.query(sql, values) : client.query({ name, text: sql, values })) as unknown as Promise<PostgresQueryResult<R>>;

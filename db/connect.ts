@@ -48,7 +48,7 @@ export async function connectDatabase(opts: ConnectOptions): Promise<Database> {
       max: opts.poolSize ?? 10,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as never,
+          oid === INT8_OID ? parseInt8 : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) as never,
       },
     });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: autoPreparing(pool) }) });

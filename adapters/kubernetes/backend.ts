@@ -107,7 +107,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       try {
         await call();
       } catch (err) {
-        throw new Error(`cannot ${what}: ${errorText(err)}`);
+        throw new Error(`cannot ${what}: ${errorText(err)}`, { cause: err });
       }
     }
   }
@@ -115,7 +115,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   /** Starts the informers; resolves once each has listed what exists. */
   async start(): Promise<void> {
     this.#stopped = false;
-    const watched: [string, Watched<any>][] = [['nodes', this.#nodes], ['deployments', this.#deployments], ['pods', this.#pods]];
+    const watched: [string, Watched<KubernetesObject>][] = [['nodes', this.#nodes], ['deployments', this.#deployments], ['pods', this.#pods]];
     for (const [what, informer] of watched) {
       informer.on('error', (err: unknown) => {
         if (this.#stopped) return;
@@ -233,7 +233,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
 export function errorText(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && 'body' in err) {
     const body = (err as { body: unknown }).body;
-    return `${(err as { code: unknown }).code} ${typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body)?.slice(0, 300)}`;
+    return `${String((err as { code: unknown }).code)} ${typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body)?.slice(0, 300)}`;
   }
   return err instanceof Error ? err.message : String(err);
 }

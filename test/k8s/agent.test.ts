@@ -48,7 +48,7 @@ class FakeServing {
       res.end(vllmMetricsPage('qwen2.5-7b-instruct', this.prompt, this.generation));
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.port = (this.server!.address() as AddressInfo).port;
+    this.port = (this.server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
@@ -76,7 +76,7 @@ class Relay {
       client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   takeDown(): void {
@@ -134,7 +134,7 @@ describe('cluster agent on a real kube-apiserver', function () {
       this.skip();
     }
     admin = new KubeConfig();
-    admin.loadFromFile(cp!.kubeconfigPath);
+    admin.loadFromFile(cp.kubeconfigPath);
     core = admin.makeApiClient(CoreV1Api);
     apps = admin.makeApiClient(AppsV1Api);
     objects = KubernetesObjectApi.makeApiClient(admin);
@@ -142,7 +142,7 @@ describe('cluster agent on a real kube-apiserver', function () {
     for (const o of manifests('deploy/agent')) {
       await objects.patch(o, undefined, undefined, 'tokenpool-test', true, PatchStrategy.ServerSideApply);
     }
-    agentKubeconfig = await cp!.userKubeconfig(AGENT_SA, SA_GROUPS);
+    agentKubeconfig = await cp.userKubeconfig(AGENT_SA, SA_GROUPS);
 
     p = await startPlatform('pglite');
     p.clock.set(new Date());

@@ -69,8 +69,8 @@ export async function findAssets(): Promise<string> {
     const { stdout } = await run('bash', [join(ROOT, 'test/k8s/assets.sh')], { env: process.env, maxBuffer: 64 * 1024 * 1024, timeout: 3 * 3600_000 });
     return stdout.trim().split('\n').pop()!;
   } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').pop();
-    throw new Error(stderr || (err as Error).message);
+    const stderr = ((err as { stderr?: string }).stderr ?? '').trim().split('\n').pop();
+    throw new Error(stderr || (err as Error).message, { cause: err });
   }
 }
 
@@ -102,7 +102,7 @@ function kubeconfigYaml(server: string, dir: string, name: string): string {
 function start(bin: string, args: string[], logFile: string): ChildProcess {
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
     log = (log + c).slice(-200_000);
   });
   child.once('exit', () => {

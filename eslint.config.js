@@ -1,0 +1,77 @@
+// ESLint: the recommended rules, and typescript-eslint's type-aware ones (floating and misused
+// promises, unsafe `any`, awaiting what is not a promise) on every TypeScript file. Formatting is
+// Prettier's (`.prettierrc.json`); eslint-config-prettier turns off the rules that would disagree.
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import { defineConfig } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  { ignores: ['dist/', '.tokenpool/', 'test-results/'] },
+  {
+    files: ['**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      // tsconfig.test.json covers every folder, tests and benchmarks included.
+      parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Fakes and adapters implement Promise-returning contracts without awaiting anything; `async` keeps their throws rejections.
+      '@typescript-eslint/require-await': 'off',
+      // The HTTP and usage parsers match control characters on purpose (header values, NUL bytes).
+      'no-control-regex': 'off',
+    },
+  },
+  {
+    // The pure cores read no clock and start no timer: the time is an argument (the import rules are in .dependency-cruiser.cjs).
+    files: ['scheduler/**/*.ts', 'server/billing/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Take the time as an argument: the clock is injected at the edge.' },
+        { object: 'performance', property: 'now', message: 'Take the time as an argument: the clock is injected at the edge.' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Take the time as an argument: the clock is injected at the edge.' },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval', 'setImmediate'].map((name) => ({ name, message: 'Timers belong to the edge (jobs, the scheduling loop).' })),
+      ],
+    },
+  },
+  {
+    // A migration is frozen in time and must not name today's schema types: `up(db: Kysely<any>)`.
+    files: ['db/migrations/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      // Tests and benchmarks read JSON answers as `any` and check them with chai; a declared type would be an unchecked cast, no safer.
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      // chai asserts with property reads: `expect(x).to.be.true`.
+      '@typescript-eslint/no-unused-expressions': 'off',
+    },
+  },
+  {
+    // The console and portal: plain browser modules, echarts loaded by a <script> tag before them.
+    files: ['web/**/*.js'],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: { ...globals.browser, echarts: 'readonly' } },
+  },
+  {
+    files: ['*.js', '*.cjs'],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: globals.node },
+  },
+  prettier,
+);

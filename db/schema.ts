@@ -76,6 +76,8 @@ export interface TenantsTable {
   name: string;
   kind: string;
   max_std_per_min: number | null;
+  /** Fair-share weight, > 0 (operator-set; default 1). */
+  weight: Generated<number>;
   fair_share_std_per_min: Generated<number>;
   fair_share_at: Timestamp | null;
   created_at: CreatedAt;

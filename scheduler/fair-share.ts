@@ -6,8 +6,8 @@ import type { TenantSnap } from './framework/types.js';
 
 /**
  * Standard tokens per minute that one unit of fair-share weight stands for, for tenants without a
- * quota: a tenant of weight 2 and no quota is entitled to as much as one with a 2,000,000 std/min
- * quota.
+ * quota: a tenant of weight 2 and no quota is entitled to as much as one of weight 1 with a
+ * 2,000,000 std/min quota.
  */
 export const FAIR_SHARE_UNIT_STD_PER_MIN = 1_000_000;
 
@@ -34,10 +34,12 @@ export function decayUsage(previous: number, elapsedMs: number, halfLifeMs: numb
 
 /**
  * A tenant's share: `(heldStdPerMin + decayedStdPerMin) ÷ entitlement`, the entitlement being
- * `maxStdPerMin` when set, else `weight × FAIR_SHARE_UNIT_STD_PER_MIN`. Lower is served first.
- * `heldMicro` is the tenant's held standard tokens per minute in millionths (as the cycle updates
- * it). A tenant with no entitlement (quota or weight ≤ 0) has share +∞ (0 when it holds nothing).
- * An unknown tenant (undefined) counts as weight 1 with no past usage.
+ * `weight × maxStdPerMin` when the tenant has a quota, else `weight × FAIR_SHARE_UNIT_STD_PER_MIN`.
+ * Lower is served first, so at equal use a tenant of weight 2 is served before one of weight 1
+ * until it uses twice as much. `heldMicro` is the tenant's held standard tokens per minute in
+ * millionths (as the cycle updates it). A tenant with no entitlement (quota or weight ≤ 0) has
+ * share +∞ (0 when it holds nothing). An unknown tenant (undefined) counts as weight 1 with no
+ * quota and no past usage.
  */
 export function tenantShare(tenant: TenantSnap | undefined, heldMicro: number): number {
   const decayed = tenant !== undefined && tenant.decayedStdPerMin > 0 ? tenant.decayedStdPerMin : 0;
@@ -45,9 +47,7 @@ export function tenantShare(tenant: TenantSnap | undefined, heldMicro: number): 
   const entitlement =
     tenant === undefined
       ? FAIR_SHARE_UNIT_STD_PER_MIN
-      : tenant.maxStdPerMin !== null
-        ? tenant.maxStdPerMin
-        : tenant.weight * FAIR_SHARE_UNIT_STD_PER_MIN;
+      : tenant.weight * (tenant.maxStdPerMin ?? FAIR_SHARE_UNIT_STD_PER_MIN);
   if (!(entitlement > 0)) return used > 0 ? Infinity : 0;
   return used / entitlement;
 }

@@ -1,7 +1,8 @@
 /**
  * The order in which one cycle considers pending workloads: priority `high`, then `normal`, then
  * `low`; within a priority, tenants take turns by fair share (the tenant with the lowest share
- * goes next), and each tenant's workloads go first come, first served (by `seq`).
+ * goes next: use over its weighted entitlement, fair-share.ts, so a tenant of weight 2 gets twice
+ * the turns of one of weight 1), and each tenant's workloads go first come, first served (by `seq`).
  */
 import type { Priority, WorkloadSnap } from './framework/types.js';
 
@@ -36,7 +37,7 @@ export class FairQueue {
       seen.add(w.id);
       const priority: Priority = LEVELS.includes(w.priority) ? w.priority : 'normal';
       let tenants = byLevel.get(priority);
-      if (!tenants) byLevel.set(priority, (tenants = new Map()));
+      if (!tenants) byLevel.set(priority, (tenants = new Map<string, WorkloadSnap[]>()));
       const list = tenants.get(w.tenantId);
       if (list) list.push(w);
       else tenants.set(w.tenantId, [w]);

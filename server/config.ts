@@ -5,6 +5,9 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
+import { DEFAULT_WEIGHTS, WEIGHT_BY_SCORER } from '../scheduler/framework/registry.js';
+import type { ScoreWeights } from '../scheduler/framework/types.js';
+
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -19,6 +22,13 @@ export interface Config {
   readonly fairShareHalfLifeSeconds: number;
   /** Server processes sharing the port (node:cluster); more than one needs PostgreSQL. */
   readonly workers: number;
+  /** Weights of the scheduler's scorers (`TOKENPOOL_SCHEDULER_WEIGHTS` over the defaults). */
+  readonly schedulerWeights: Readonly<ScoreWeights>;
+  /**
+   * The share of a request's candidates a scheduling round scores at least, 1–100, or 0 to adapt
+   * to the city's size (`TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE`).
+   */
+  readonly schedulerScorePercentage: number;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +73,8 @@ const schema = z.object({
     .string()
     .refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai')
     .default('Asia/Shanghai'),
+  TOKENPOOL_SCHEDULER_WEIGHTS: z.string().optional(),
+  TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: integer(0, 100).default(0),
   TOKENPOOL_WORKERS: z.union([z.literal('auto'), integer(1, 64)], { message: 'must be auto or a whole number from 1 to 64' }).default(1),
 });
 
@@ -92,5 +104,39 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     timezone: v.TOKENPOOL_TIMEZONE,
     fairShareHalfLifeSeconds: v.TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS,
     workers,
+    schedulerWeights: parseWeights(v.TOKENPOOL_SCHEDULER_WEIGHTS),
+    schedulerScorePercentage: v.TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE,
   };
+}
+
+/** The most a scorer may weigh: one score counting a thousand times another is already extreme. */
+const MAX_WEIGHT = 1000;
+
+/**
+ * `TOKENPOOL_SCHEDULER_WEIGHTS`: comma-separated `scorer=weight` (e.g. `best-fit=2,energy=1`),
+ * each weight a number from 0 (scorer off) to {@link MAX_WEIGHT}; scorers not named keep their
+ * default weight.
+ */
+function parseWeights(text: string | undefined): Readonly<ScoreWeights> {
+  const variable = 'TOKENPOOL_SCHEDULER_WEIGHTS';
+  const weights: { -readonly [K in keyof ScoreWeights]: number } = { ...DEFAULT_WEIGHTS };
+  if (text === undefined) return weights;
+  const scorers = Object.keys(WEIGHT_BY_SCORER).sort().join(', ');
+  const seen = new Set<string>();
+  for (const part of text.split(',')) {
+    if (part.trim() === '') continue;
+    const m = /^\s*([^=\s]+)\s*=\s*(\S*)\s*$/.exec(part);
+    if (!m) throw new ConfigError(variable, `"${part.trim()}" is not scorer=weight (e.g. best-fit=2,energy=1)`);
+    const name = m[1]!;
+    const value = m[2]!;
+    const key = Object.hasOwn(WEIGHT_BY_SCORER, name) ? WEIGHT_BY_SCORER[name] : undefined;
+    if (key === undefined) throw new ConfigError(variable, `unknown scorer "${name}"; the scorers are ${scorers}`);
+    if (seen.has(name)) throw new ConfigError(variable, `${name} is given twice`);
+    seen.add(name);
+    if (!/^\d+(\.\d+)?$/.test(value) || Number(value) > MAX_WEIGHT) {
+      throw new ConfigError(variable, `the weight of ${name} must be a number from 0 to ${MAX_WEIGHT}, not "${value}"`);
+    }
+    weights[key] = Number(value);
+  }
+  return weights;
 }

@@ -6,6 +6,7 @@ import * as m0004 from './0004_usage.js';
 import * as m0005 from './0005_budgets.js';
 import * as m0006 from './0006_placement_epoch.js';
 import * as m0007 from './0007_users_sessions.js';
+import * as m0008 from './0008_tenant_weight.js';
 import * as m0009 from './0009_ledger_append_only.js';
 
 /** Every migration, by name; names sort in the order they apply. */
@@ -17,5 +18,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005_budgets': m0005,
   '0006_placement_epoch': m0006,
   '0007_users_sessions': m0007,
+  '0008_tenant_weight': m0008,
   '0009_ledger_append_only': m0009,
 };

@@ -20,6 +20,16 @@ import type { ScoreWeights } from './types.js';
  */
 export const DEFAULT_WEIGHTS: Readonly<ScoreWeights> = Object.freeze({ energy: 1, consolidation: 2, bestFit: 1 });
 
+/**
+ * The {@link ScoreWeights} field that weighs each default scorer, by the scorer's plugin name (the
+ * name configuration uses: `best-fit=2,energy=1`).
+ */
+export const WEIGHT_BY_SCORER: Readonly<Record<string, keyof ScoreWeights>> = Object.freeze({
+  [energy.name]: 'energy',
+  [consolidation.name]: 'consolidation',
+  [bestFit.name]: 'bestFit',
+});
+
 export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([
   region,
   clusterSchedulable,

@@ -56,7 +56,7 @@ export interface TenantSnap {
   readonly maxStdPerMin: number | null;
   /** A hard-capped plan whose included tokens are used up this period. */
   readonly planExhausted: boolean;
-  /** Fair-share weight when the tenant has no quota (default 1). */
+  /** Fair-share weight (operator-set, default 1): multiplies the tenant's entitlement (fair-share.ts). */
   readonly weight: number;
   /** Standard tokens per minute held by the tenant's placed workloads now. */
   readonly heldStdPerMin: number;

@@ -5,8 +5,12 @@ import { idParam, listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js'
 
 const tenantKind = z.enum(['government', 'enterprise']);
 
+const weight = z.number().min(0.01, 'must be at least 0.01').max(1000, 'must be at most 1000')
+  .meta({ description: 'Fair-share weight (default 1): within a priority, a tenant of weight 2 is entitled to twice the share of one of weight 1' });
+
 export const tenantSchema = z.object({
-  id: z.string(), name: z.string(), kind: tenantKind, maxStdPerMin: z.number().int().nullable(), createdAt: timestamp,
+  id: z.string(), name: z.string(), kind: tenantKind, maxStdPerMin: z.number().int().nullable(),
+  weight: z.number().meta({ description: 'Fair-share weight; the operator sets it' }), createdAt: timestamp,
 });
 
 const apiKeySchema = z.object({
@@ -17,12 +21,14 @@ const apiKeySchema = z.object({
 const createTenant = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),
   kind: tenantKind,
+  weight: weight.optional(),
 });
 
 const patchTenant = z.strictObject({
   maxStdPerMin: z.number().int('must be a whole number').min(0).max(1e15).nullable()
-    .meta({ description: 'Quota override in standard tokens per minute; null removes it' }),
-});
+    .meta({ description: 'Quota override in standard tokens per minute; null removes it' }).optional(),
+  weight: weight.optional(),
+}).refine((b) => b.maxStdPerMin !== undefined || b.weight !== undefined, { message: 'give maxStdPerMin, weight or both', path: ['maxStdPerMin'] });
 
 export function tenantRoutes(ctx: AppContext): AnyRoute[] {
   const { tenants } = ctx.services;
@@ -46,10 +52,10 @@ export function tenantRoutes(ctx: AppContext): AnyRoute[] {
       handler: async ({ params, principal }) => ({ status: 200, body: await tenants.get(principal, params.id) }),
     }),
     route({
-      method: 'patch', path: '/api/v1/tenants/:id', tag: 'Tenants', summary: "Set or clear the tenant's quota override", auth: ['operator'],
+      method: 'patch', path: '/api/v1/tenants/:id', tag: 'Tenants', summary: "Set or clear the tenant's quota override; set its fair-share weight", auth: ['operator'],
       params: idParam, body: patchTenant,
       responses: { 200: { description: 'The tenant', schema: tenantSchema } },
-      handler: async ({ params, body }) => ({ status: 200, body: await tenants.setQuota(params.id, body.maxStdPerMin) }),
+      handler: async ({ params, body }) => ({ status: 200, body: await tenants.update(params.id, body) }),
     }),
     route({
       method: 'post', path: '/api/v1/tenants/:id/api-keys', tag: 'Tenants', summary: 'Create an API key; the key is shown only here', auth: ['operator', 'tenant'],

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { ApiKeysTable, DB, TenantsTable } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
@@ -17,11 +17,11 @@ export interface NewApiKey {
 export class TenantsRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
-  /** Creates a tenant with its first API key in one transaction. */
-  async insertWithKey(t: { id: string; name: string; kind: string; now: Date }, key: NewApiKey): Promise<{ tenant: TenantRow; key: ApiKeyRow }> {
+  /** Creates a tenant (fair-share weight 1 unless given) with its first API key in one transaction. */
+  async insertWithKey(t: { id: string; name: string; kind: string; weight?: number; now: Date }, key: NewApiKey): Promise<{ tenant: TenantRow; key: ApiKeyRow }> {
     try {
       return await this.db.transaction().execute(async (tx) => {
-        const tenant = await tx.insertInto('tenants').values({ id: t.id, name: t.name, kind: t.kind, created_at: t.now })
+        const tenant = await tx.insertInto('tenants').values({ id: t.id, name: t.name, kind: t.kind, ...(t.weight === undefined ? {} : { weight: t.weight }), created_at: t.now })
           .returningAll().executeTakeFirstOrThrow();
         const row = await tx.insertInto('api_keys').values({ id: key.id, tenant_id: t.id, key_hash: key.hash, key_prefix: key.prefix, created_at: t.now })
           .returningAll().executeTakeFirstOrThrow();
@@ -59,8 +59,13 @@ export class TenantsRepository {
     return this.db.selectFrom('tenants').selectAll().where('name', '=', name).executeTakeFirst();
   }
 
-  setQuota(id: string, maxStdPerMin: number | null): Promise<TenantRow | undefined> {
-    return this.db.updateTable('tenants').set({ max_std_per_min: maxStdPerMin }).where('id', '=', id).returningAll().executeTakeFirst();
+  /** Sets the fields given (quota override, fair-share weight); undefined for an unknown tenant. */
+  update(id: string, changes: { maxStdPerMin?: number | null; weight?: number }): Promise<TenantRow | undefined> {
+    const set: Updateable<TenantsTable> = {};
+    if (changes.maxStdPerMin !== undefined) set.max_std_per_min = changes.maxStdPerMin;
+    if (changes.weight !== undefined) set.weight = changes.weight;
+    if (Object.keys(set).length === 0) return this.get(id);
+    return this.db.updateTable('tenants').set(set).where('id', '=', id).returningAll().executeTakeFirst();
   }
 
   insertKey(tenantId: string, key: NewApiKey, now: Date): Promise<ApiKeyRow> {

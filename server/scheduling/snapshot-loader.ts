@@ -122,7 +122,7 @@ export async function loadSnapshot(
     const heldStd = (tenantHeld.get(t.id) ?? 0) / MICRO;
     const elapsed = t.fair_share_at ? Math.max(0, now.getTime() - t.fair_share_at.getTime()) : 0;
     tenants.set(t.id, {
-      id: t.id, maxStdPerMin: t.max_std_per_min ?? reserved.get(t.id) ?? null, planExhausted: exhausted.has(t.id), weight: 1, heldStdPerMin: heldStd,
+      id: t.id, maxStdPerMin: t.max_std_per_min ?? reserved.get(t.id) ?? null, planExhausted: exhausted.has(t.id), weight: t.weight, heldStdPerMin: heldStd,
       decayedStdPerMin: decayUsage(t.fair_share_std_per_min, elapsed, src.halfLifeMs, heldStd),
     });
   }

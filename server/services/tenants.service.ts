@@ -5,12 +5,22 @@ import type { EventBus } from '../events.js';
 import type { Principal } from '../auth/authenticate.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { ApiKeyRow, NewApiKey, TenantRow, TenantsRepository } from '../repositories/tenants.repository.js';
+import { assertOwns, owns } from '../auth/policy.js';
 
 export type TenantKind = 'government' | 'enterprise';
 
 export interface Tenant {
   readonly id: string; readonly name: string; readonly kind: TenantKind;
-  readonly maxStdPerMin: number | null; readonly createdAt: string;
+  readonly maxStdPerMin: number | null;
+  /** Fair-share weight (operator-set, default 1): a tenant of weight 2 is entitled to twice the share. */
+  readonly weight: number;
+  readonly createdAt: string;
+}
+
+/** What an operator may change on a tenant; fields left out stay as they are. */
+export interface TenantChanges {
+  readonly maxStdPerMin?: number | null;
+  readonly weight?: number;
 }
 
 export interface ApiKey {
@@ -19,7 +29,7 @@ export interface ApiKey {
 }
 
 export function toTenant(r: TenantRow): Tenant {
-  return { id: r.id, name: r.name, kind: r.kind as TenantKind, maxStdPerMin: r.max_std_per_min, createdAt: r.created_at.toISOString() };
+  return { id: r.id, name: r.name, kind: r.kind as TenantKind, maxStdPerMin: r.max_std_per_min, weight: r.weight, createdAt: r.created_at.toISOString() };
 }
 
 function toApiKey(r: ApiKeyRow): ApiKey {
@@ -29,13 +39,6 @@ function toApiKey(r: ApiKeyRow): ApiKey {
 function mintKey(ids: IdGenerator): NewApiKey & { key: string } {
   const key = newToken(TOKEN_PREFIX.apiKey);
   return { id: ids.next('key'), key, hash: hashToken(key), prefix: key.slice(0, TOKEN_PREFIX.apiKey.length + 6) };
-}
-
-/** Answers not found for another tenant's resources, so their existence is never revealed. */
-function assertVisible(principal: Principal, tenantId: string): void {
-  if (principal.kind === 'operator') return;
-  if (principal.kind === 'tenant' && principal.tenantId === tenantId) return;
-  throw new AppError('not_found', 'No tenant has this id.');
 }
 
 /**
@@ -50,10 +53,13 @@ export class TenantsService {
     private readonly events: EventBus,
   ) {}
 
-  async create(input: { name: string; kind: TenantKind }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
+  async create(input: { name: string; kind: TenantKind; weight?: number }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
     const now = this.clock.now();
     const key = mintKey(this.ids);
-    const { tenant } = await this.repo.insertWithKey({ id: this.ids.next('tn'), name: input.name, kind: input.kind, now }, key);
+    const { tenant } = await this.repo.insertWithKey(
+      { id: this.ids.next('tn'), name: input.name, kind: input.kind, ...(input.weight === undefined ? {} : { weight: input.weight }), now },
+      key,
+    );
     return { ...toTenant(tenant), apiKey: key.key, apiKeyId: key.id };
   }
 
@@ -67,14 +73,15 @@ export class TenantsService {
   }
 
   async get(principal: Principal, id: string): Promise<Tenant> {
-    assertVisible(principal, id);
+    assertOwns(principal, id, 'No tenant has this id.');
     const row = await this.repo.get(id);
     if (!row) throw new AppError('not_found', 'No tenant has this id.');
     return toTenant(row);
   }
 
-  async setQuota(id: string, maxStdPerMin: number | null): Promise<Tenant> {
-    const row = await this.repo.setQuota(id, maxStdPerMin);
+  /** An operator's change to a tenant: its quota override and fair-share weight. */
+  async update(id: string, changes: TenantChanges): Promise<Tenant> {
+    const row = await this.repo.update(id, changes);
     if (!row) throw new AppError('not_found', 'No tenant has this id.');
     return toTenant(row);
   }
@@ -94,7 +101,7 @@ export class TenantsService {
 
   async revokeKey(principal: Principal, id: string): Promise<ApiKey> {
     const row = await this.repo.getKey(id);
-    if (!row || (principal.kind === 'tenant' && principal.tenantId !== row.tenant_id)) {
+    if (!row || !owns(principal, row.tenant_id)) {
       throw new AppError('not_found', 'No API key has this id.');
     }
     const revoked = await this.repo.revokeKey(id, this.clock.now());

@@ -509,8 +509,49 @@ describeOnDatabases(
         await remove(p, b, round.b);
       }
     });
+
+    it("a tenant's weight, set by the operator, gives it that many times the share of an oversubscribed pool", async () => {
+      const p = platform();
+      await cluster(p, 'fair-weight-1', 'fair-weight', h100(9));
+      const light = await tenant(p, 'Tenant Light');
+      const heavy = await tenant(p, 'Tenant Heavy');
+      const patched = await p.request('PATCH', `/api/v1/tenants/${heavy.id}`, { body: { weight: 2 } });
+      expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
+      // Light asks first, so it wins every tie; with equal weights the tenants would alternate (5 and 4).
+      const ids = { light: [] as string[], heavy: [] as string[] };
+      for (let i = 0; i < 6; i++) ids.light.push(await submit(p, light, { name: `weight-l${i}`, tokensPerMin: DEVICE, regions: ['fair-weight'] }));
+      for (let i = 0; i < 6; i++) ids.heavy.push(await submit(p, heavy, { name: `weight-h${i}`, tokensPerMin: DEVICE, regions: ['fair-weight'] }));
+      await p.app.scheduler.runCycle();
+      expect({ light: await placedCount(light, ids.light), heavy: await placedCount(heavy, ids.heavy) }).to.deep.equal({ light: 3, heavy: 6 });
+      await remove(p, light, ids.light);
+      await remove(p, heavy, ids.heavy);
+    });
   },
   { TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS: '10', TOKENPOOL_CLUSTER_TTL_SECONDS: '3600' },
+);
+
+describeOnDatabases(
+  'scheduling rules: score weights from the configuration',
+  (platform) => {
+    // Best fit would take the one-device cluster for a one-device workload; with best-fit off the
+    // candidates tie and the first registered cluster wins.
+    it('TOKENPOOL_SCHEDULER_WEIGHTS reaches the cycle and the dry run', async () => {
+      const p = platform();
+      const roomy = await cluster(p, 'roomy', 'weights', h100(8));
+      await cluster(p, 'snug', 'weights', h100(1));
+      const t = await tenant(p, 'Weighed');
+      const body = { name: 'one-device', model: SMALL, tokensPerMin: DEVICE, regions: ['weights'] };
+      const dry = await p.request('POST', '/api/v1/workloads?dryRun=true', { token: t.apiKey, body });
+      expect(dry.status, JSON.stringify(dry.body)).to.equal(200);
+      expect(dry.body.placements.map((x: { clusterId: string }) => x.clusterId)).to.deep.equal([roomy.id]);
+      const id = await submit(p, t, body);
+      await p.app.scheduler.runCycle();
+      const w = await workload(p, t, id);
+      expect(w.state).to.equal('placed');
+      expect(w.placements.map((x: { clusterId: string }) => x.clusterId)).to.deep.equal([roomy.id]);
+    });
+  },
+  { TOKENPOOL_SCHEDULER_WEIGHTS: 'best-fit=0' },
 );
 
 describeOnDatabases('scheduling rules: the event-driven loop', (platform) => {

@@ -42,7 +42,7 @@ describeOnDatabases('tenants and API keys', (platform) => {
 
       const got = await p.request('GET', `/api/v1/tenants/${gz.id}`);
       expect(got.status).to.equal(200);
-      expect(got.body).to.deep.equal({ id: gz.id, name: 'Guangzhou Transport Bureau', kind: 'government', maxStdPerMin: null, createdAt: p.clock.now().toISOString() });
+      expect(got.body).to.deep.equal({ id: gz.id, name: 'Guangzhou Transport Bureau', kind: 'government', maxStdPerMin: null, weight: 1, createdAt: p.clock.now().toISOString() });
       expect(JSON.stringify(got.body)).to.not.contain(gz.apiKey);
 
       const second = await p.request('POST', '/api/v1/tenants', { body: { name: 'Acme Logistics', kind: 'enterprise' } });
@@ -91,7 +91,7 @@ describeOnDatabases('tenants and API keys', (platform) => {
       expect(list.status).to.equal(200);
       expect(list.body.nextCursor).to.equal(null);
       expect(list.body.items.map((t: { id: string }) => t.id)).to.deep.equal([gz.id, acme.id]);
-      for (const t of list.body.items) expect(t).to.have.keys('id', 'name', 'kind', 'maxStdPerMin', 'createdAt');
+      for (const t of list.body.items) expect(t).to.have.keys('id', 'name', 'kind', 'maxStdPerMin', 'weight', 'createdAt');
       const page = await p.request('GET', '/api/v1/tenants?limit=1');
       expect(page.body.items.map((t: { id: string }) => t.id)).to.deep.equal([gz.id]);
       const rest = await p.request('GET', `/api/v1/tenants?limit=1&cursor=${page.body.nextCursor}`);
@@ -148,6 +148,65 @@ describeOnDatabases('tenants and API keys', (platform) => {
 
     it('answers 404 for an unknown tenant', async () => {
       expectProblem(await platform().request('PATCH', '/api/v1/tenants/tn_missing', { body: { maxStdPerMin: 5 } }), 404);
+    });
+  });
+
+  describe('fair-share weight', () => {
+    it('is 1 unless the operator sets it at create, shown in every tenant answer', async () => {
+      const p = platform();
+      const created = await p.request('POST', '/api/v1/tenants', { body: { name: 'Nansha Port', kind: 'enterprise', weight: 2.5 } });
+      expect(created.status, JSON.stringify(created.body)).to.equal(201);
+      expect(created.body).to.include({ name: 'Nansha Port', weight: 2.5 });
+      const port = created.body as { id: string; apiKey: string };
+      everyKey.push(port.apiKey);
+      expect((await p.request('GET', `/api/v1/tenants/${port.id}`)).body.weight).to.equal(2.5);
+      expect((await p.request('GET', `/api/v1/tenants/${port.id}`, { token: port.apiKey })).body.weight).to.equal(2.5);
+      expect((await p.request('GET', '/api/v1/me', { token: port.apiKey })).body.tenant.weight).to.equal(2.5);
+      const listed = (await p.request('GET', '/api/v1/tenants')).body.items as { id: string; weight: number }[];
+      expect(listed.find((t) => t.id === port.id)?.weight).to.equal(2.5);
+      expect(listed.find((t) => t.id === acme.id)?.weight).to.equal(1);
+    });
+
+    it('is changed by a PATCH, alone or with the quota, leaving what is not named', async () => {
+      const p = platform();
+      const weighted = await p.request('PATCH', `/api/v1/tenants/${acme.id}`, { body: { weight: 3 } });
+      expect(weighted.status, JSON.stringify(weighted.body)).to.equal(200);
+      expect(weighted.body).to.include({ id: acme.id, weight: 3, maxStdPerMin: null });
+      const both = await p.request('PATCH', `/api/v1/tenants/${acme.id}`, { body: { maxStdPerMin: 400000, weight: 0.5 } });
+      expect(both.body).to.include({ weight: 0.5, maxStdPerMin: 400000 });
+      const quotaOnly = await p.request('PATCH', `/api/v1/tenants/${acme.id}`, { body: { maxStdPerMin: null } });
+      expect(quotaOnly.body).to.include({ weight: 0.5, maxStdPerMin: null });
+      expect((await p.request('GET', `/api/v1/tenants/${acme.id}`)).body).to.include({ weight: 0.5, maxStdPerMin: null });
+      await p.request('PATCH', `/api/v1/tenants/${acme.id}`, { body: { weight: 1 } });
+    });
+
+    const bad: [string, unknown][] = [
+      ['zero', 0],
+      ['a negative number', -1],
+      ['too small', 0.001],
+      ['too large', 1001],
+      ['a string', '2'],
+      ['null', null],
+    ];
+    for (const [what, weight] of bad) {
+      it(`refuses ${what} as a weight (400) at create and in a PATCH, changing nothing`, async () => {
+        const p = platform();
+        const create = await p.request('POST', '/api/v1/tenants', { body: { name: `Weighted ${what}`, kind: 'enterprise', weight } });
+        expectProblem(create, 400);
+        expect(paths(create)).to.deep.equal(['weight']);
+        const patch = await p.request('PATCH', `/api/v1/tenants/${acme.id}`, { body: { weight, maxStdPerMin: 5 } });
+        expectProblem(patch, 400);
+        expect(paths(patch)).to.deep.equal(['weight']);
+        expect((await p.request('GET', `/api/v1/tenants/${acme.id}`)).body).to.include({ weight: 1, maxStdPerMin: null });
+        const names = (await p.request('GET', '/api/v1/tenants')).body.items.map((t: { name: string }) => t.name);
+        expect(names).to.not.include(`Weighted ${what}`);
+      });
+    }
+
+    it('a tenant cannot set its own (403)', async () => {
+      const p = platform();
+      expectProblem(await p.request('PATCH', `/api/v1/tenants/${gz.id}`, { token: gz.apiKey, body: { weight: 100 } }), 403);
+      expect((await p.request('GET', `/api/v1/tenants/${gz.id}`)).body.weight).to.equal(1);
     });
   });
 

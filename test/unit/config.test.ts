@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { availableParallelism } from 'node:os';
 
+import { DEFAULT_WEIGHTS } from '../../scheduler/framework/registry.js';
 import { ConfigError, loadConfig, type Config } from '../../server/config.js';
 
 type Env = Record<string, string | undefined>;
@@ -19,7 +20,13 @@ describe('loadConfig', () => {
       clusterTtlSeconds: 30,
       timezone: 'Asia/Shanghai',
       workers: 1,
+      schedulerWeights: { energy: 1, consolidation: 2, bestFit: 1 },
+      schedulerScorePercentage: 0,
     } satisfies Partial<Config>);
+  });
+
+  it("the scheduler's defaults are the runtime's own", () => {
+    expect(loadConfig({}).schedulerWeights).to.deep.equal(DEFAULT_WEIGHTS);
   });
 
   it('reads only its own variables and ignores the rest of the environment', () => {
@@ -47,7 +54,16 @@ describe('loadConfig', () => {
       ['TOKENPOOL_WORKERS on PostgreSQL', { DATABASE_URL: PG, TOKENPOOL_WORKERS: '4' }, { workers: 4 }],
       ['TOKENPOOL_WORKERS=auto: one per CPU', { DATABASE_URL: PG, TOKENPOOL_WORKERS: 'auto' }, { workers: availableParallelism() }],
       ['TOKENPOOL_WORKERS=1 on the embedded database', { TOKENPOOL_WORKERS: '1' }, { workers: 1 }],
-      ['empty strings count as unset', { PORT: '', HOST: '', DATABASE_URL: '', TOKENPOOL_DEMO: '', TOKENPOOL_TIMEZONE: '' }, { port: 8080, host: '127.0.0.1', databaseUrl: undefined, demo: true, timezone: 'Asia/Shanghai' }],
+      ['TOKENPOOL_SCHEDULER_WEIGHTS: every scorer', { TOKENPOOL_SCHEDULER_WEIGHTS: 'best-fit=2,energy=1,consolidation=3' }, { schedulerWeights: { energy: 1, consolidation: 3, bestFit: 2 } }],
+      ['TOKENPOOL_SCHEDULER_WEIGHTS: one scorer, the rest default', { TOKENPOOL_SCHEDULER_WEIGHTS: 'energy=0' }, { schedulerWeights: { energy: 0, consolidation: 2, bestFit: 1 } }],
+      ['TOKENPOOL_SCHEDULER_WEIGHTS: decimals, spaces and a trailing comma', { TOKENPOOL_SCHEDULER_WEIGHTS: ' best-fit = 0.5 , consolidation=1000,' }, { schedulerWeights: { energy: 1, consolidation: 1000, bestFit: 0.5 } }],
+      ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '10' }, { schedulerScorePercentage: 10 }],
+      ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE=100 scores every candidate', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '100' }, { schedulerScorePercentage: 100 }],
+      [
+        'empty strings count as unset',
+        { PORT: '', HOST: '', DATABASE_URL: '', TOKENPOOL_DEMO: '', TOKENPOOL_TIMEZONE: '', TOKENPOOL_SCHEDULER_WEIGHTS: '', TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '' },
+        { port: 8080, host: '127.0.0.1', databaseUrl: undefined, demo: true, timezone: 'Asia/Shanghai', schedulerWeights: DEFAULT_WEIGHTS, schedulerScorePercentage: 0 },
+      ],
     ];
     for (const [title, env, expected] of cases) {
       it(title, () => {
@@ -80,6 +96,9 @@ describe('loadConfig', () => {
       ['TOKENPOOL_WORKERS', { DATABASE_URL: PG, TOKENPOOL_WORKERS: '65' }],
       ['TOKENPOOL_WORKERS', { TOKENPOOL_WORKERS: '2' }],
       ['TOKENPOOL_WORKERS', { DATABASE_URL: 'pglite://memory', TOKENPOOL_WORKERS: '2' }],
+      ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '101' }],
+      ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '12.5' }],
+      ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '-1' }],
     ];
     for (const [variable, env] of cases) {
       const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
@@ -94,6 +113,29 @@ describe('loadConfig', () => {
         const error = thrown as ConfigError;
         expect(error.variable).to.equal(variable);
         expect(error.message).to.match(new RegExp(`^${variable}: .+`));
+      });
+    }
+  });
+
+  describe('TOKENPOOL_SCHEDULER_WEIGHTS: a bad value says what is wrong', () => {
+    const cases: ReadonlyArray<readonly [string, RegExp]> = [
+      ['energy', /"energy" is not scorer=weight \(e\.g\. best-fit=2,energy=1\)/],
+      ['energy:2', /"energy:2" is not scorer=weight/],
+      ['best_fit=2', /unknown scorer "best_fit"; the scorers are best-fit, consolidation, energy$/],
+      ['toString=1', /unknown scorer "toString"/],
+      ['energy=1,energy=2', /energy is given twice/],
+      ['energy=-1', /the weight of energy must be a number from 0 to 1000, not "-1"/],
+      ['energy=1001', /the weight of energy must be a number from 0 to 1000, not "1001"/],
+      ['energy=', /the weight of energy must be a number from 0 to 1000, not ""/],
+      ['energy=NaN', /not "NaN"/],
+      ['energy=1e3', /not "1e3"/],
+    ];
+    for (const [value, message] of cases) {
+      it(`${value} → ${message.source}`, () => {
+        expect(() => loadConfig({ TOKENPOOL_SCHEDULER_WEIGHTS: value }))
+          .to.throw(ConfigError, /^TOKENPOOL_SCHEDULER_WEIGHTS: /)
+          .with.property('message')
+          .that.matches(message);
       });
     }
   });

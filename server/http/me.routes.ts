@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ownTenant } from '../auth/policy.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { planSchema, subscriptionSchema } from './plans.routes.js';
@@ -24,12 +25,13 @@ export function meRoutes(ctx: AppContext): AnyRoute[] {
       method: 'get', path: '/api/v1/me', tag: 'Tenants', summary: 'The calling tenant: subscription, quota, usage and cost this period', auth: ['tenant'],
       responses: { 200: { description: 'The tenant’s view of itself', schema: meSchema } },
       handler: async ({ principal }) => {
-        if (principal.kind !== 'tenant') throw new AppError('forbidden', 'Only tenants have a /me.');
+        const tenantId = ownTenant(principal);
+        if (tenantId === undefined) throw new AppError('forbidden', 'Only tenants have a /me.');
         const [tenant, current, soFar, used] = await Promise.all([
-          tenants.get(principal, principal.tenantId),
-          plans.current(principal.tenantId),
-          billing.periodSoFar(principal.tenantId),
-          workloads.heldStdPerMin(principal.tenantId),
+          tenants.get(principal, tenantId),
+          plans.current(tenantId),
+          billing.periodSoFar(tenantId),
+          workloads.heldStdPerMin(tenantId),
         ]);
         const reserved = current?.plan.reservedStdPerMin ?? null;
         return {

@@ -13,6 +13,7 @@ import { AppError } from '../errors.js';
 import type { AccountsRepository, SessionRow, UserRow } from '../repositories/accounts.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
+import { assertAdministers, scopeTenant } from '../auth/policy.js';
 
 function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((done, fail) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? fail(err) : done(key))));
@@ -118,8 +119,7 @@ export class AccountsService {
       if (input.tenantId !== undefined) throw new AppError('invalid', 'Operator users belong to no tenant.', [{ path: 'tenantId', message: 'must be absent for operator users' }]);
     } else {
       if (input.tenantId === undefined) throw new AppError('invalid', 'A tenant user needs a tenant.', [{ path: 'tenantId', message: 'required for tenant users' }]);
-      if (by.kind === 'tenant' && (by.tenantId !== input.tenantId || !by.admin)) throw new AppError('forbidden', 'Only a tenant admin may create users, and only for its own tenant.');
-      if (by.kind !== 'operator' && by.kind !== 'tenant') throw new AppError('forbidden', 'Not allowed.');
+      assertAdministers(by, input.tenantId, 'Only a tenant admin may create users, and only for its own tenant.');
       if (!(await this.tenants.get(input.tenantId))) throw new AppError('unprocessable', `No tenant has id "${input.tenantId}".`);
     }
     if (await this.repo.findUser(input.username)) throw new AppError('conflict', `The username "${input.username}" is taken.`);
@@ -131,7 +131,8 @@ export class AccountsService {
   }
 
   async listUsers(by: Principal, tenantId: string | undefined, page: PageRequest): Promise<Page<User>> {
-    const filter = by.kind === 'tenant' ? { tenantId: by.tenantId } : tenantId ? { tenantId } : {};
+    const scoped = scopeTenant(by, tenantId);
+    const filter = scoped ? { tenantId: scoped } : {};
     return toPage(await this.repo.listUsers(filter, page), page.limit, toUser);
   }
 

@@ -18,6 +18,7 @@ import type { BillingRepository, InvoiceRow, NewInvoice } from '../repositories/
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import { termsOf } from './plans.service.js';
+import { owns, scopeTenant } from '../auth/policy.js';
 
 /** Usage received this recently may still be committing; the next close or invoice takes it. */
 export const CLOSE_SETTLE_MS = 60_000;
@@ -236,13 +237,13 @@ export class BillingService {
   }
 
   async list(principal: Principal, filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<Page<Invoice>> {
-    const tenantId = principal.kind === 'tenant' ? principal.tenantId : filter.tenantId;
+    const tenantId = scopeTenant(principal, filter.tenantId);
     return toPage(await this.repo.listInvoices({ tenantId, period: filter.period }, page.after, page.limit), page.limit, toInvoice);
   }
 
   async get(principal: Principal, id: string): Promise<Invoice> {
     const row = await this.repo.getInvoice(id);
-    if (!row || (principal.kind === 'tenant' && principal.tenantId !== row.tenant_id)) throw new AppError('not_found', 'No invoice has this id.');
+    if (!row || !owns(principal, row.tenant_id)) throw new AppError('not_found', 'No invoice has this id.');
     return toInvoice(row);
   }
 }

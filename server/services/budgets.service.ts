@@ -9,6 +9,7 @@ import type { AlertRow, BudgetRow, BudgetsRepository } from '../repositories/bud
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { BillingService } from './billing.service.js';
+import { assertOwns, scopeTenant } from '../auth/policy.js';
 
 export interface Budget {
   readonly tenantId: string;
@@ -48,7 +49,7 @@ export class BudgetsService {
   ) {}
 
   private async visibleTenant(principal: Principal, tenantId: string): Promise<void> {
-    if (principal.kind === 'tenant' && principal.tenantId !== tenantId) throw new AppError('not_found', 'No tenant has this id.');
+    assertOwns(principal, tenantId, 'No tenant has this id.');
     if (!(await this.tenants.get(tenantId))) throw new AppError('not_found', 'No tenant has this id.');
   }
 
@@ -73,7 +74,7 @@ export class BudgetsService {
   }
 
   async alerts(principal: Principal, tenantId: string | undefined, page: PageRequest): Promise<Page<Alert>> {
-    const who = principal.kind === 'tenant' ? principal.tenantId : tenantId;
+    const who = scopeTenant(principal, tenantId);
     return toPage(await this.repo.listAlerts(who, page.after, page.limit), page.limit, toAlert);
   }
 

@@ -7,6 +7,7 @@ import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/
 import type { SettingsRepository } from '../repositories/settings.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { PlanTerms } from '../billing/rating.js';
+import { assertOwns } from '../auth/policy.js';
 
 export type PlanInput =
   | { readonly name: string; readonly type: 'unit'; readonly pricePerMillionStd: string; readonly default?: boolean | undefined }
@@ -120,7 +121,7 @@ export class PlansService {
   }
 
   async subscriptions(principal: Principal, tenantId: string, page: PageRequest): Promise<Page<Subscription>> {
-    if (principal.kind === 'tenant' && principal.tenantId !== tenantId) throw new AppError('not_found', 'No tenant has this id.');
+    assertOwns(principal, tenantId, 'No tenant has this id.');
     if (!(await this.tenants.get(tenantId))) throw new AppError('not_found', 'No tenant has this id.');
     const plans = new Map((await this.repo.all()).map((p) => [p.id, p.name]));
     return toPage(await this.repo.subscriptionsOf(tenantId, page), page.limit, (r) => toSubscription(r, plans.get(r.plan_id) ?? ''));

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { UsageRepository, UsageSums, UsageWorkload } from '../repositories/usage.repository.js';
+import { scopeTenant } from '../auth/policy.js';
 
 /** One usage event as the route validated it. */
 export interface UsageEventInput {
@@ -115,12 +116,9 @@ export class UsageService {
    * Without `tenantId` the operator gets every tenant's usage.
    */
   async report(principal: Principal, q: { from?: Date | undefined; to?: Date | undefined; tenantId?: string | undefined }): Promise<UsageReport> {
-    let tenantId = q.tenantId;
-    if (principal.kind === 'tenant') {
-      if (tenantId !== undefined && tenantId !== principal.tenantId) throw new AppError('not_found', `No tenant has id "${tenantId}".`);
-      tenantId = principal.tenantId;
-    } else if (tenantId !== undefined && !(await this.repo.tenantExists(tenantId))) {
-      throw new AppError('not_found', `No tenant has id "${tenantId}".`);
+    const tenantId = scopeTenant(principal, q.tenantId);
+    if (q.tenantId !== undefined && (tenantId !== q.tenantId || !(await this.repo.tenantExists(q.tenantId)))) {
+      throw new AppError('not_found', `No tenant has id "${q.tenantId}".`);
     }
     const bounds = this.calendar.monthBounds(this.calendar.periodOf(this.clock.now()));
     const from = q.from ?? bounds.start;

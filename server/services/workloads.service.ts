@@ -11,6 +11,7 @@ import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { PlacementRow, WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
+import { owns, ownTenant, scopeTenant } from '../auth/policy.js';
 
 export interface WorkloadInput {
   readonly name: string;
@@ -85,11 +86,12 @@ export class WorkloadsService {
 
   /** The tenant a request acts for: a tenant itself, or the one an operator names. */
   private async tenantOf(principal: Principal, tenantId: string | undefined): Promise<string> {
-    if (principal.kind === 'tenant') {
-      if (tenantId !== undefined && tenantId !== principal.tenantId) {
+    const own = ownTenant(principal);
+    if (own !== undefined) {
+      if (tenantId !== undefined && tenantId !== own) {
         throw new AppError('invalid', 'Only operators may create workloads for another tenant.', [{ path: 'tenantId', message: 'must be your own tenant or absent' }]);
       }
-      return principal.tenantId;
+      return own;
     }
     if (tenantId === undefined) throw new AppError('invalid', 'An operator must say which tenant the workload is for.', [{ path: 'tenantId', message: 'required for operators' }]);
     if (!(await this.tenants.get(tenantId))) throw new AppError('unprocessable', `No tenant has id "${tenantId}".`);
@@ -155,7 +157,7 @@ export class WorkloadsService {
 
   private async visible(principal: Principal, id: string): Promise<WorkloadWithModel> {
     const w = await this.repo.get(id);
-    if (!w || (principal.kind === 'tenant' && principal.tenantId !== w.tenant_id)) throw new AppError('not_found', 'No workload has this id.');
+    if (!w || !owns(principal, w.tenant_id)) throw new AppError('not_found', 'No workload has this id.');
     return w;
   }
 
@@ -165,7 +167,7 @@ export class WorkloadsService {
   }
 
   async list(principal: Principal, filter: { tenantId?: string | undefined; state?: WorkloadState | undefined }, page: PageRequest): Promise<Page<Workload>> {
-    const tenantId = principal.kind === 'tenant' ? principal.tenantId : filter.tenantId;
+    const tenantId = scopeTenant(principal, filter.tenantId);
     const rows = await this.repo.list({ ...(tenantId ? { tenantId } : {}), ...(filter.state ? { state: filter.state } : {}) }, page);
     const kept = rows.slice(0, page.limit);
     const placements = await this.repo.placementsOf(kept.map((w) => w.id));

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshPostgresUrl } from '../databases.js';
+import { until } from '../until.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const STARTUP_MS = 45_000;
@@ -49,16 +50,27 @@ class ServerProcess {
 
   /** Resolves with the base URL once the process prints its `listening on` line. */
   async listening(timeoutMs = STARTUP_MS): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let exit: Exit | undefined;
-    void this.exited.then((e) => (exit = e));
-    for (;;) {
-      const m = /listening on (http:\/\/\S+:\d+)/.exec(this.stdout);
-      if (m) return m[1]!;
-      if (exit) throw new Error(`the server exited (${exit.code ?? exit.signal}) before listening:\n${this.output()}`);
-      if (Date.now() > deadline) throw new Error(`the server did not print "listening on" within ${timeoutMs} ms:\n${this.output()}`);
-      await sleep(50);
-    }
+    const printed = () => /listening on (http:\/\/\S+:\d+)/.exec(this.stdout)?.[1];
+    const stdout = this.child.stdout!;
+    const seen = new Promise<string | Exit>((resolve) => {
+      // Registered after the constructor's listener, so this.stdout already holds the chunk.
+      const check = () => {
+        const url = printed();
+        if (url) {
+          stdout.off('data', check);
+          resolve(url);
+        }
+      };
+      stdout.on('data', check);
+      void this.exited.then((exit) => {
+        stdout.off('data', check);
+        resolve(printed() ?? exit);
+      });
+      check();
+    });
+    const url = await within(seen, timeoutMs, () => `the server did not print "listening on" within ${timeoutMs} ms:\n${this.output()}`);
+    if (typeof url !== 'string') throw new Error(`the server exited (${url.code ?? url.signal}) before listening:\n${this.output()}`);
+    return url;
   }
 
   /** The admin token printed on first start, if any. */
@@ -73,7 +85,7 @@ class ServerProcess {
   /** Sends SIGTERM and waits for the exit. */
   async terminate(timeoutMs = 20_000): Promise<Exit> {
     this.signal('SIGTERM');
-    return within(this.exited, timeoutMs, `the server did not exit within ${timeoutMs} ms of SIGTERM:\n${this.output()}`);
+    return within(this.exited, timeoutMs, () => `the server did not exit within ${timeoutMs} ms of SIGTERM:\n${this.output()}`);
   }
 
   kill(): void {
@@ -94,13 +106,10 @@ async function killAll(): Promise<void> {
   await Promise.all(left.map((p) => p.exited));
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+/** `promise`, or a failure saying `message` (made when the time is up) after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, message: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(typeof message === 'string' ? message : message())), ms)));
   try {
     return await Promise.race([promise, timeout]);
   } finally {
@@ -114,20 +123,9 @@ async function getJson(baseUrl: string, path: string, token?: string): Promise<{
   return { status: res.status, body: /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : text };
 }
 
-/** Polls `probe` until it answers a value, or fails with the last reason after `timeoutMs`. */
+/** Polls `probe` until it answers a value, or fails with the last answer after `timeoutMs`. */
 async function eventually<T>(timeoutMs: number, probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await sleep(250);
-  }
+  return (await until(what, probe, (v) => v !== undefined, timeoutMs, 250)) as T;
 }
 
 interface ClusterItem {
@@ -146,15 +144,17 @@ async function clusters(baseUrl: string, token: string): Promise<ClusterItem[]> 
 
 /**
  * Sends a request whose headers reach the server at once and whose body follows only when
- * `release` is called: a request the server is in the middle of.
+ * `release` is called: a request the server is in the middle of. It asks `Expect: 100-continue`,
+ * so `begun` resolves when the server has read the headers and taken the request up.
  */
-function heldRequest(baseUrl: string, path: string, token: string, body: unknown): { release: () => void; answer: Promise<{ status: number; body: any }> } {
+function heldRequest(baseUrl: string, path: string, token: string, body: unknown): { begun: Promise<void>; release: () => void; answer: Promise<{ status: number; body: any }> } {
   const payload = Buffer.from(JSON.stringify(body));
   const url = new URL(path, baseUrl);
   const req = httpRequest(url, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(payload.length) },
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(payload.length), expect: '100-continue' },
   });
+  const begun = new Promise<void>((resolve) => req.once('continue', resolve));
   const answer = new Promise<{ status: number; body: any }>((resolve, reject) => {
     req.on('error', reject);
     req.on('response', (res) => {
@@ -167,9 +167,9 @@ function heldRequest(baseUrl: string, path: string, token: string, body: unknown
   // Rejections surface where the answer is awaited; this keeps one from going unhandled before.
   answer.catch(() => undefined);
   req.flushHeaders();
-  req.write(payload.subarray(0, 1));
   return {
-    release: () => req.end(payload.subarray(1)),
+    begun,
+    release: () => req.end(payload),
     answer,
   };
 }
@@ -256,20 +256,21 @@ describe('the server process', function () {
       expect(metrics.body).to.match(/^tokenpool_/m);
     });
 
-    it('keeps an idle connection longer than an agent waits between heartbeats (Node would close it after 5 s)', async function () {
-      this.timeout(20_000);
+    it('keeps an idle connection longer than an agent waits between heartbeats (Node would close it after 5 s)', async () => {
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      const get = () => new Promise<{ status: number; port: number }>((done, fail) => {
+      const get = () => new Promise<{ status: number; port: number; keepAlive: string | undefined }>((done, fail) => {
         httpRequest(`${baseUrl}/healthz`, { agent }, (res) => {
           const port = res.socket.localPort ?? -1;
-          res.resume().on('end', () => done({ status: res.statusCode ?? 0, port }));
+          res.resume().on('end', () => done({ status: res.statusCode ?? 0, port, keepAlive: res.headers['keep-alive'] as string | undefined }));
         }).on('error', fail).end();
       });
       const first = await get();
-      await sleep(6_000);
       const second = await get();
       agent.destroy();
-      expect(second).to.deep.equal({ status: 200, port: first.port });
+      // Node tells the client how long it keeps an idle connection, and closes it then: 75 s here
+      // (its default, timeout=5, would drop an agent's connection between two heartbeats).
+      expect(first).to.deep.include({ status: 200, keepAlive: 'timeout=75' });
+      expect(second, 'the connection is reused').to.deep.equal({ status: 200, port: first.port, keepAlive: 'timeout=75' });
     });
 
     it('exits 0 on SIGTERM', async () => {
@@ -371,7 +372,7 @@ describe('the server process', function () {
 
       // Requests the server has begun (headers read, body still coming) when SIGTERM arrives.
       const held = Array.from({ length: 10 }, (_, i) => heldRequest(baseUrl, '/api/v1/clusters', token, { name: `late-${i}`, region: 'liwan' }));
-      await sleep(500);
+      await within(Promise.all(held.map((h) => h.begun)), 10_000, 'the server did not take up the held requests');
       // And a burst of reads: the signal comes as the first is answered. The server answers
       // those it has accepted; connections still in the kernel's accept queue are reset when it
       // stops listening, and later ones are refused.
@@ -380,7 +381,7 @@ describe('the server process', function () {
       );
       await Promise.race(burst);
       server.signal('SIGTERM');
-      await sleep(300);
+      await until('the server to begin its stop', async () => server.stderr, (text) => text.includes('"msg":"shutting down"'), 10_000);
       for (const h of held) h.release();
 
       const answers = await Promise.all(held.map((h) => h.answer));

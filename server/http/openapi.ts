@@ -19,6 +19,9 @@ const ERROR_STATUSES: Record<number, string> = {
   413: 'Body larger than 16 MiB',
 };
 
+/** Every answer carries X-Request-Id (http/pipeline.ts). */
+const REQUEST_ID_HEADER = { 'X-Request-Id': { $ref: '#/components/headers/RequestId' } };
+
 export function openApiDocument(routes: readonly AnyRoute[], version: string): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
@@ -37,6 +40,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       const isError = Number(status) >= 400;
       responses[status] = {
         description: spec.description,
+        headers: REQUEST_ID_HEADER,
         ...(spec.schema || isError
           ? { content: { [isError ? 'application/problem+json' : 'application/json']: { schema: spec.schema ? jsonSchema(spec.schema, 'output') : { $ref: '#/components/schemas/Problem' } } } }
           : {}),
@@ -44,7 +48,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
     }
     const errorStatuses = r.auth === 'public' ? (r.body ? [400, 413] : []) : [400, 401, 403, 404, ...(r.body ? [413] : [])];
     for (const s of errorStatuses) {
-      responses[s] ??= { description: ERROR_STATUSES[s], content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+      responses[s] ??= { description: ERROR_STATUSES[s], headers: REQUEST_ID_HEADER, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
     }
     (paths[path] ??= {})[r.method] = {
       summary: r.summary,
@@ -66,6 +70,12 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
     security: [{ bearer: [] }],
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      headers: {
+        RequestId: {
+          description: 'The request’s id, also in the server’s logs: the X-Request-Id the request carried when it is 1 to 128 of A–Z a–z 0–9 _ . : @ + = / -, else a new UUID',
+          schema: { type: 'string' },
+        },
+      },
       schemas: { Problem: jsonSchema(problemSchema, 'output') },
     },
     paths,

@@ -277,7 +277,11 @@ describeOnDatabases('conventions', (platform) => {
           }
         }
         if (r.body) expect(op.responses['413'], `${where} 413`).to.be.an('object');
+        for (const [s, res] of Object.entries(op.responses as Record<string, { headers?: object }>)) {
+          expect(res.headers, `${where} ${s}`).to.deep.equal({ 'X-Request-Id': { $ref: '#/components/headers/RequestId' } });
+        }
       }
+      expect(doc.components.headers.RequestId.schema).to.deep.equal({ type: 'string' });
       expect(doc.components.schemas.Problem.properties).to.include.keys('type', 'title', 'status', 'detail', 'errors');
       expect(doc.components.securitySchemes.bearer).to.include({ type: 'http', scheme: 'bearer' });
     });

@@ -42,9 +42,10 @@ export function pgNotify(db: Kysely<any>): (channel: string) => Promise<void> {
 
 /**
  * LISTEN/NOTIFY on WAKE_CHANNEL. Sending is coalesced: at most one NOTIFY in flight and one per
- * `intervalMs`, with one more for whatever was asked while one was in flight. A burst of creates then costs the
- * database a few notifications, not one per create; the leader's cycle would take them together
- * anyway. A failed send is logged, never thrown: the leader's periodic tick still comes.
+ * `intervalMs`, with one more for whatever was asked while one was in flight. A burst of creates
+ * then costs the database a few notifications, not one per create; the leader's cycle would take
+ * them together anyway. A failed send is logged, never thrown: the leader's periodic tick still
+ * comes.
  */
 export class PgNotifier implements LeaderNotifier {
   /** A send waits for its turn or is in flight. */

@@ -6,7 +6,7 @@
 import { DEMO_CITY, startSimulatedCity, type SimulatedCity } from '../adapters/simulated/city.js';
 import { PlatformClient } from '../adapters/platform-client.js';
 import type { Priority } from '../scheduler/framework/types.js';
-import { monthBounds, periodOf, previousPeriod } from '../server/billing/periods.js';
+import { previousPeriod } from '../server/billing/periods.js';
 import type { AppContext } from '../server/context.js';
 import type { Companion } from '../server/main.js';
 import { CLOSE_SETTLE_MS } from '../server/services/billing.service.js';
@@ -63,7 +63,7 @@ export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; 
   });
   const metered = await plans.create({ name: 'enterprise-metered', type: 'unit', pricePerMillionStd: '1.20' });
   // Subscribed since the start of last month, so that last month can be invoiced.
-  const monthStart = monthBounds(previousPeriod(periodOf(ctx.clock.now(), ctx.config.timezone)), ctx.config.timezone).start;
+  const monthStart = ctx.calendar.monthBounds(previousPeriod(ctx.calendar.periodOf(ctx.clock.now()))).start;
   for (const t of DEMO_TENANTS) {
     if (await tenants.findByName(t.name)) continue;
     const tenant = await tenants.create({ name: t.name, kind: t.kind });
@@ -94,8 +94,8 @@ export async function seedDemoHistory(ctx: AppContext, baseUrl: string, agentTok
     if (all.length > 0 && placed.length === all.length) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  const period = previousPeriod(periodOf(ctx.clock.now(), ctx.config.timezone));
-  const { start, end } = monthBounds(period, ctx.config.timezone);
+  const period = previousPeriod(ctx.calendar.periodOf(ctx.clock.now()));
+  const { start, end } = ctx.calendar.monthBounds(period);
   const days = Math.round((end.getTime() - start.getTime()) / 86_400_000);
   for (const w of placed) {
     const placement = w.placements[0]!;

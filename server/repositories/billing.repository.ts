@@ -159,7 +159,7 @@ export class BillingRepository {
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
-       WHERE e.tenant_id = ANY(${tenantIds as string[]}::text[]) AND e.occurred_at >= ${start} AND e.occurred_at < ${end}
+       WHERE e.tenant_id = ANY(${tenantIds}::text[]) AND e.occurred_at >= ${start} AND e.occurred_at < ${end}
        GROUP BY e.tenant_id, s.id`.execute(this.db);
     return r.rows;
   }

@@ -30,10 +30,12 @@ export function rawRequest(base: string, r: RawRequest): Promise<RawAnswer> {
     else if (r.body !== undefined && !r.chunked) headers['content-length'] = String(Buffer.byteLength(r.body));
     const req = request(base + r.path, { method: r.method ?? 'GET', headers, agent: r.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
-        done({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() });
-        if (r.unfinished !== undefined) req.destroy();
-      });
+      res
+        .on('data', (c: Buffer) => chunks.push(c))
+        .on('end', () => {
+          done({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() });
+          if (r.unfinished !== undefined) req.destroy();
+        });
     });
     req.on('error', fail);
     if (r.unfinished !== undefined) {

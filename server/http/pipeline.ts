@@ -90,13 +90,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     try {
       if (Number(req.headers['content-length']) > BODY_LIMIT) throw tooLarge();
       const principal = await auth.fromRequest({ method: req.method ?? '', headers: req.headers }, spec.auth);
-      const p = validate(spec.params ?? EMPTY, { ...params }, 'params');
+      const p: unknown = validate(spec.params ?? EMPTY, { ...params }, 'params');
       const url = req.url ?? '';
       const q = url.indexOf('?');
-      const query = validate(spec.query ?? EMPTY, q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) }, 'query');
+      const query: unknown = validate(spec.query ?? EMPTY, q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) }, 'query');
       const raw = await readBody(req);
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
-      const body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
+      const body: unknown = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
       const reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name) });
       answer(req, res, reply);
     } catch (err) {
@@ -110,7 +110,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
     if (reply.cookies?.length) {
       const now = clock.now().getTime();
-      res.setHeader('set-cookie', reply.cookies.map((c) => cookieText(c, now, secure(req))));
+      res.setHeader(
+        'set-cookie',
+        reply.cookies.map((c) => cookieText(c, now, secure(req))),
+      );
     }
     if (reply.body === undefined) {
       res.end();
@@ -145,7 +148,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     const known = knownError(err);
     if (!known) {
       const path = (req.url ?? '').split('?')[0];
-      log.error('unexpected error', { requestId: res.getHeader('x-request-id'), method: req.method, path, error: String((err as Error | undefined)?.stack ?? err) });
+      log.error('unexpected error', {
+        requestId: res.getHeader('x-request-id'),
+        method: req.method,
+        path,
+        error: String((err as Error | undefined)?.stack ?? err),
+      });
     }
     drain(req);
     const problem: Problem = known ? problemOf(known) : INTERNAL_PROBLEM;

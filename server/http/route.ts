@@ -35,7 +35,7 @@ export interface HandlerInput<P, Q, B> {
   readonly body: B;
   readonly principal: Principal;
   /** A request header by its lower-case name (repeated ones joined with ", "); undefined when absent. */
-  header(name: string): string | undefined;
+  readonly header: (name: string) => string | undefined;
 }
 export interface ResponseSpec {
   readonly description: string;
@@ -63,8 +63,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
 export type AnyRoute = RouteSpec<any, any, any>;
 
 export function route<
-  P extends AnyObject = z.ZodObject<{}>,
-  Q extends AnyObject = z.ZodObject<{}>,
+  P extends AnyObject = z.ZodObject<Record<never, never>>,
+  Q extends AnyObject = z.ZodObject<Record<never, never>>,
   B extends z.ZodType = z.ZodUndefined,
 >(spec: RouteSpec<P, Q, B>): AnyRoute {
   return spec as AnyRoute;

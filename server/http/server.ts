@@ -38,7 +38,12 @@ export interface HttpServer {
   readonly viaExpress: RequestListener;
 }
 
-const NOT_READY: Problem = { type: 'https://tokenpool.dev/problems/not-ready', title: 'Service Unavailable', status: 503, detail: 'The database is not reachable or not migrated.' };
+const NOT_READY: Problem = {
+  type: 'https://tokenpool.dev/problems/not-ready',
+  title: 'Service Unavailable',
+  status: 503,
+  detail: 'The database is not reachable or not migrated.',
+};
 /** The page of the console and the portal may load only this origin's scripts and styles. */
 const CONSOLE_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 

@@ -58,7 +58,8 @@ describeOnDatabases('answers are the same whichever router finds the route', (pl
     [tenantKey, tenantId] = [tenant.apiKey, tenant.id];
     const cluster = (await p.request('POST', '/api/v1/clusters', { body: { name: 'dispatch-1', region: 'nansha' } })).body;
     [agentToken, clusterId] = [cluster.agentToken, cluster.id];
-    workloadId = (await p.request('POST', '/api/v1/workloads', { token: tenantKey, body: { name: 'seen', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } })).body.id;
+    workloadId = (await p.request('POST', '/api/v1/workloads', { token: tenantKey, body: { name: 'seen', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } }))
+      .body.id;
   });
 
   after(async () => {
@@ -95,7 +96,13 @@ describeOnDatabases('answers are the same whichever router finds the route', (pl
     { name: 'POST a create', method: 'POST', path: '/api/v1/workloads', headers: tenant, body: create },
     { name: 'POST a create sent in chunks', method: 'POST', path: '/api/v1/workloads', headers: tenant, body: create, chunked: true },
     { name: 'POST a dry run (query string)', method: 'POST', path: '/api/v1/workloads?dryRun=true', headers: tenant, body: create },
-    { name: 'POST with an Idempotency-Key', method: 'POST', path: '/api/v1/workloads', headers: () => ({ ...tenant(), 'idempotency-key': 'k'.repeat(256) }), body: create },
+    {
+      name: 'POST with an Idempotency-Key',
+      method: 'POST',
+      path: '/api/v1/workloads',
+      headers: () => ({ ...tenant(), 'idempotency-key': 'k'.repeat(256) }),
+      body: create,
+    },
     { name: 'POST an action on a path with a parameter', method: 'POST', path: '/api/v1/clusters/:cluster/cordon', headers: operator },
     { name: 'PUT', method: 'PUT', path: '/api/v1/tenants/:tenant/budget', headers: operator, body: '{"monthlyLimit":"nope"}' },
     { name: 'PATCH', method: 'PATCH', path: '/api/v1/workloads/:workload', headers: tenant, body: '{"tokensPerMin":-1}' },
@@ -110,7 +117,13 @@ describeOnDatabases('answers are the same whichever router finds the route', (pl
     { name: 'another spelling of a fixed path', method: 'POST', path: '/API/v1/workloads/', headers: tenant, body: create },
     // Bodies.
     { name: 'an unknown query parameter', method: 'POST', path: '/api/v1/workloads?dry=1', headers: tenant, body: create },
-    { name: 'unknown fields', method: 'POST', path: '/api/v1/workloads', headers: tenant, body: '{"name":"w","model":"qwen2.5-7b-instruct","tokensPerMin":5000,"gpu":8}' },
+    {
+      name: 'unknown fields',
+      method: 'POST',
+      path: '/api/v1/workloads',
+      headers: tenant,
+      body: '{"name":"w","model":"qwen2.5-7b-instruct","tokensPerMin":5000,"gpu":8}',
+    },
     { name: 'an unknown model', method: 'POST', path: '/api/v1/workloads', headers: tenant, body: '{"name":"w","model":"gpt-9","tokensPerMin":5000}' },
     { name: 'malformed JSON', method: 'POST', path: '/api/v1/workloads', headers: tenant, body: '{"name":' },
     { name: 'malformed JSON on a path with a parameter', method: 'POST', path: '/api/v1/clusters/:cluster/uncordon', headers: operator, body: '{"' },
@@ -118,21 +131,76 @@ describeOnDatabases('answers are the same whichever router finds the route', (pl
     { name: 'only white space', method: 'POST', path: '/api/v1/workloads', headers: tenant, body: '  \n' },
     { name: 'an empty JSON body', method: 'POST', path: '/api/v1/workloads', headers: tenant, body: '' },
     { name: 'no body at all', method: 'POST', path: '/api/v1/workloads', headers: () => ({ authorization: `Bearer ${tenantKey}` }) },
-    { name: 'JSON with a charset', method: 'POST', path: '/api/v1/workloads', headers: () => ({ ...tenant(), 'content-type': 'application/json; charset=utf-8' }), body: create },
-    { name: 'another charset', method: 'POST', path: '/api/v1/workloads', headers: () => ({ ...tenant(), 'content-type': 'application/json; charset=latin1' }), body: '{}' },
-    { name: 'a form instead of JSON', method: 'POST', path: '/api/v1/workloads', headers: () => ({ ...tenant(), 'content-type': 'application/x-www-form-urlencoded' }), body: 'name=w' },
+    {
+      name: 'JSON with a charset',
+      method: 'POST',
+      path: '/api/v1/workloads',
+      headers: () => ({ ...tenant(), 'content-type': 'application/json; charset=utf-8' }),
+      body: create,
+    },
+    {
+      name: 'another charset',
+      method: 'POST',
+      path: '/api/v1/workloads',
+      headers: () => ({ ...tenant(), 'content-type': 'application/json; charset=latin1' }),
+      body: '{}',
+    },
+    {
+      name: 'a form instead of JSON',
+      method: 'POST',
+      path: '/api/v1/workloads',
+      headers: () => ({ ...tenant(), 'content-type': 'application/x-www-form-urlencoded' }),
+      body: 'name=w',
+    },
     { name: 'a gzip body', method: 'POST', path: '/api/v1/workloads', headers: () => ({ ...tenant(), 'content-encoding': 'gzip' }), body: gzipSync(create) },
     { name: 'a corrupt gzip body', method: 'POST', path: '/api/v1/workloads', headers: () => ({ ...tenant(), 'content-encoding': 'gzip' }), body: create },
-    { name: 'an unsupported Content-Encoding', method: 'POST', path: '/api/v1/workloads', headers: () => ({ ...tenant(), 'content-encoding': 'compress' }), body: create },
-    { name: 'an unsupported Content-Encoding on a path with a parameter', method: 'POST', path: '/api/v1/clusters/:cluster/cordon', headers: () => ({ ...operator(), 'content-encoding': 'zip' }), body: '{}' },
+    {
+      name: 'an unsupported Content-Encoding',
+      method: 'POST',
+      path: '/api/v1/workloads',
+      headers: () => ({ ...tenant(), 'content-encoding': 'compress' }),
+      body: create,
+    },
+    {
+      name: 'an unsupported Content-Encoding on a path with a parameter',
+      method: 'POST',
+      path: '/api/v1/clusters/:cluster/cordon',
+      headers: () => ({ ...operator(), 'content-encoding': 'zip' }),
+      body: '{}',
+    },
     { name: 'a body declared over 16 MiB (nothing sent)', method: 'POST', path: '/api/v1/workloads', headers: tenant, unfinished: 17 * 1024 * 1024 },
-    { name: 'a body declared over 16 MiB on a path with a parameter', method: 'PATCH', path: '/api/v1/workloads/:workload', headers: tenant, unfinished: 17 * 1024 * 1024 },
+    {
+      name: 'a body declared over 16 MiB on a path with a parameter',
+      method: 'PATCH',
+      path: '/api/v1/workloads/:workload',
+      headers: tenant,
+      unfinished: 17 * 1024 * 1024,
+    },
     // Credentials, before any of the body is read.
     { name: 'no credentials', method: 'POST', path: '/api/v1/workloads', headers: () => json, body: '{}' },
     { name: 'no credentials, the body unfinished', method: 'POST', path: '/api/v1/workloads', headers: () => json, body: '{"name":', unfinished: 1000 },
-    { name: 'no credentials on a path with a parameter, the body unfinished', method: 'PATCH', path: '/api/v1/workloads/:workload', headers: () => json, body: '{', unfinished: 1000 },
-    { name: 'the wrong kind of credentials', method: 'POST', path: '/api/v1/workloads', headers: () => ({ ...json, authorization: `Bearer ${agentToken}` }), body: '{}' },
-    { name: 'a heartbeat', method: 'POST', path: '/api/v1/agent/heartbeat', headers: () => ({ ...json, authorization: `Bearer ${agentToken}` }), body: '{"inventory":[{"deviceModel":"NVIDIA-H100-80GB","total":8,"healthy":8}]}' },
+    {
+      name: 'no credentials on a path with a parameter, the body unfinished',
+      method: 'PATCH',
+      path: '/api/v1/workloads/:workload',
+      headers: () => json,
+      body: '{',
+      unfinished: 1000,
+    },
+    {
+      name: 'the wrong kind of credentials',
+      method: 'POST',
+      path: '/api/v1/workloads',
+      headers: () => ({ ...json, authorization: `Bearer ${agentToken}` }),
+      body: '{}',
+    },
+    {
+      name: 'a heartbeat',
+      method: 'POST',
+      path: '/api/v1/agent/heartbeat',
+      headers: () => ({ ...json, authorization: `Bearer ${agentToken}` }),
+      body: '{"inventory":[{"deviceModel":"NVIDIA-H100-80GB","total":8,"healthy":8}]}',
+    },
     { name: 'an action refused by its handler', method: 'POST', path: '/api/v1/billing/close', headers: operator, body: '{"period":"1999-13"}' },
     { name: 'a sign-in with a wrong token', method: 'POST', path: '/api/v1/session', headers: () => json, body: '{"token":"tp_key_nope"}' },
   ];
@@ -147,9 +215,18 @@ describeOnDatabases('answers are the same whichever router finds the route', (pl
   it('answers both ways with the security headers and the request id given, or a new one each', async () => {
     const [direct, express] = await both({ path: '/api/v1/workloads', headers: tenant() });
     for (const a of [direct, express]) {
-      expect(a.headers).to.include({ 'x-request-id': `parity-${n}`, 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
+      expect(a.headers).to.include({
+        'x-request-id': `parity-${n}`,
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+        'cache-control': 'no-store',
+      });
     }
-    const made = [await rawRequest(p.baseUrl, { path: '/api/v1/pool', headers: operator() }), await rawRequest(expressBase, { path: '/api/v1/pool', headers: operator() })];
+    const made = [
+      await rawRequest(p.baseUrl, { path: '/api/v1/pool', headers: operator() }),
+      await rawRequest(expressBase, { path: '/api/v1/pool', headers: operator() }),
+    ];
     expect(made[0]!.headers['x-request-id']).to.be.a('string').and.not.equal(made[1]!.headers['x-request-id']);
   });
 
@@ -161,7 +238,12 @@ describeOnDatabases('answers are the same whichever router finds the route', (pl
   });
 
   it('signs in, reads the session and signs out the same way: the same Set-Cookie, from the platform’s clock', async () => {
-    const [direct, express] = await both({ method: 'POST', path: '/api/v1/session', headers: { ...json, 'x-forwarded-proto': 'https' }, body: JSON.stringify({ token: ADMIN_TOKEN }) });
+    const [direct, express] = await both({
+      method: 'POST',
+      path: '/api/v1/session',
+      headers: { ...json, 'x-forwarded-proto': 'https' },
+      body: JSON.stringify({ token: ADMIN_TOKEN }),
+    });
     expect(comparable(direct)).to.deep.equal(comparable(express));
     const expires = new Date(p.clock.now().getTime() + 12 * 3_600_000).toUTCString();
     expect(direct.headers['set-cookie']).to.have.length(1);
@@ -170,14 +252,27 @@ describeOnDatabases('answers are the same whichever router finds the route', (pl
     const cookies = [direct, express].map((a) => a.headers['set-cookie']![0]!.split(';')[0]!);
     const csrf = [direct, express].map((a) => JSON.parse(a.text).csrfToken as string);
 
-    const [readDirect, readExpress] = await Promise.all([0, 1].map((i) => rawRequest([p.baseUrl, expressBase][i]!, { path: '/api/v1/session', headers: { cookie: cookies[i]!, 'x-request-id': 'read' } })));
+    const [readDirect, readExpress] = await Promise.all(
+      [0, 1].map((i) => rawRequest([p.baseUrl, expressBase][i]!, { path: '/api/v1/session', headers: { cookie: cookies[i]!, 'x-request-id': 'read' } })),
+    );
     // Two sessions: their CSRF tokens, and so the ETags of the answers, differ.
     expect(comparable(readDirect!, ['etag'])).to.deep.equal(comparable(readExpress!, ['etag']));
     expect(readDirect!.status).to.equal(200);
 
-    const [outDirect, outExpress] = await Promise.all([0, 1].map((i) => rawRequest([p.baseUrl, expressBase][i]!, { method: 'DELETE', path: '/api/v1/session', headers: { cookie: cookies[i]!, 'x-csrf-token': csrf[i]!, 'x-request-id': 'out' } })));
+    const [outDirect, outExpress] = await Promise.all(
+      [0, 1].map((i) =>
+        rawRequest([p.baseUrl, expressBase][i]!, {
+          method: 'DELETE',
+          path: '/api/v1/session',
+          headers: { cookie: cookies[i]!, 'x-csrf-token': csrf[i]!, 'x-request-id': 'out' },
+        }),
+      ),
+    );
     expect(comparable(outDirect!)).to.deep.equal(comparable(outExpress!));
-    expect([outDirect!.status, outDirect!.headers['set-cookie']]).to.deep.equal([204, ['tp_session=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Strict']]);
+    expect([outDirect!.status, outDirect!.headers['set-cookie']]).to.deep.equal([
+      204,
+      ['tp_session=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Strict'],
+    ]);
   });
 
   it('refuses a chunked body past 16 MiB with 413 problem+json both ways, on a fixed path and a path with a parameter', async function () {
@@ -186,7 +281,11 @@ describeOnDatabases('answers are the same whichever router finds the route', (pl
     for (const path of ['/api/v1/workloads', `/api/v1/workloads/${workloadId}`]) {
       const [direct, express] = await both({ method: path.endsWith('workloads') ? 'POST' : 'PATCH', path, headers: tenant(), body: big, chunked: true });
       expect(comparable(direct)).to.deep.equal(comparable(express));
-      expect([direct.status, direct.headers['content-type'], JSON.parse(direct.text).detail]).to.deep.equal([413, 'application/problem+json; charset=utf-8', 'The request body is larger than 16 MiB.']);
+      expect([direct.status, direct.headers['content-type'], JSON.parse(direct.text).detail]).to.deep.equal([
+        413,
+        'application/problem+json; charset=utf-8',
+        'The request body is larger than 16 MiB.',
+      ]);
     }
   });
 

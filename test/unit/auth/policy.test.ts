@@ -10,11 +10,11 @@ const member: Principal = { kind: 'tenant', tenantId: 'tn_a', userId: 'usr_2', a
 const agent: Principal = { kind: 'agent', clusterId: 'cl_1' };
 const anonymous: Principal = { kind: 'public' };
 
-/** The kind of AppError `run` throws, or 'ok'. */
+/** The kind of AppError `run` throws, else the tenant id it answers, or 'ok' for none. */
 function outcome(run: () => unknown): string {
   try {
     const value = run();
-    return value === undefined ? 'ok' : String(value);
+    return typeof value === 'string' ? value : 'ok';
   } catch (err) {
     if (err instanceof AppError) return err.kind;
     throw err;
@@ -22,13 +22,31 @@ function outcome(run: () => unknown): string {
 }
 
 describe('policy: a tenant sees only its own', () => {
-  const table: ReadonlyArray<{ who: string; p: Principal; own: string | undefined; ownsA: boolean; ownsB: boolean; scopeNone: string; scopeB: string; administersA: string }> = [
+  const table: ReadonlyArray<{
+    who: string;
+    p: Principal;
+    own: string | undefined;
+    ownsA: boolean;
+    ownsB: boolean;
+    scopeNone: string;
+    scopeB: string;
+    administersA: string;
+  }> = [
     { who: 'the operator', p: operator, own: undefined, ownsA: true, ownsB: true, scopeNone: 'ok', scopeB: 'tn_b', administersA: 'ok' },
     { who: 'a tenant API key', p: apiKey, own: 'tn_a', ownsA: true, ownsB: false, scopeNone: 'tn_a', scopeB: 'tn_a', administersA: 'forbidden' },
     { who: 'a tenant admin user', p: admin, own: 'tn_a', ownsA: true, ownsB: false, scopeNone: 'tn_a', scopeB: 'tn_a', administersA: 'ok' },
     { who: 'a tenant member user', p: member, own: 'tn_a', ownsA: true, ownsB: false, scopeNone: 'tn_a', scopeB: 'tn_a', administersA: 'forbidden' },
     { who: 'an agent', p: agent, own: undefined, ownsA: false, ownsB: false, scopeNone: 'forbidden', scopeB: 'forbidden', administersA: 'forbidden' },
-    { who: 'an anonymous caller', p: anonymous, own: undefined, ownsA: false, ownsB: false, scopeNone: 'forbidden', scopeB: 'forbidden', administersA: 'forbidden' },
+    {
+      who: 'an anonymous caller',
+      p: anonymous,
+      own: undefined,
+      ownsA: false,
+      ownsB: false,
+      scopeNone: 'forbidden',
+      scopeB: 'forbidden',
+      administersA: 'forbidden',
+    },
   ];
   for (const row of table) {
     it(row.who, () => {

@@ -17,35 +17,56 @@ describe('dispatcher: which requests it answers itself', () => {
   const observed: string[] = [];
   const routes = [
     route({
-      method: 'post', path: '/api/things', tag: 't', summary: 's', auth: 'public', body: z.strictObject({ n: z.number() }),
+      method: 'post',
+      path: '/api/things',
+      tag: 't',
+      summary: 's',
+      auth: 'public',
+      body: z.strictObject({ n: z.number() }),
       responses: { 201: { description: 'made' } },
       handler: async ({ body }) => ({ status: 201, body: { twice: body.n * 2 }, headers: { 'x-made': 'yes' } }),
     }),
     route({
-      method: 'get', path: '/api/things', tag: 't', summary: 's', auth: 'public',
-      responses: { 200: { description: 'list' } }, handler: async () => ({ status: 200, body: { items: [] } }),
+      method: 'get',
+      path: '/api/things',
+      tag: 't',
+      summary: 's',
+      auth: 'public',
+      responses: { 200: { description: 'list' } },
+      handler: async () => ({ status: 200, body: { items: [] } }),
     }),
     route({
-      method: 'post', path: '/api/things/:id', tag: 't', summary: 's', auth: 'public', params: z.strictObject({ id: z.string() }),
-      responses: { 204: { description: 'done' } }, handler: async () => ({ status: 204 }),
+      method: 'post',
+      path: '/api/things/:id',
+      tag: 't',
+      summary: 's',
+      auth: 'public',
+      params: z.strictObject({ id: z.string() }),
+      responses: { 204: { description: 'done' } },
+      handler: async () => ({ status: 204 }),
     }),
   ];
 
   before(async () => {
     const auth = createAuthenticator({ adminTokenHashes: () => [], findApiKey: async () => undefined, findAgent: async () => undefined });
     const pipeline = createPipeline({
-      auth, clock: new FakeClock(), log: silentLogger,
+      auth,
+      clock: new FakeClock(),
+      log: silentLogger,
       httpDuration: { observe: (labels) => void observed.push(`${labels.method} ${labels.route} ${labels.status}`) },
     });
-    server = createServer(dispatcher({
-      routes, pipeline,
-      fallback: (req, res) => {
-        fellBack.push(`${req.method} ${req.url}`);
-        req.resume();
-        res.statusCode = 299;
-        res.end();
-      },
-    })).listen(0, '127.0.0.1');
+    server = createServer(
+      dispatcher({
+        routes,
+        pipeline,
+        fallback: (req, res) => {
+          fellBack.push(`${req.method} ${req.url}`);
+          req.resume();
+          res.statusCode = 299;
+          res.end();
+        },
+      }),
+    ).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -81,6 +102,13 @@ describe('dispatcher: which requests it answers itself', () => {
     await rawRequest(base, { method: 'POST', path: '/api/other', headers: json, body: '{}' });
     await rawRequest(base, { method: 'POST', path: '/API/things', headers: json, body: '{"n":1}' });
     await rawRequest(base, { method: 'POST', path: '/api/things/', headers: json, body: '{"n":1}' });
-    expect(fellBack).to.deep.equal(['POST /api/things/7', 'DELETE /api/things', 'OPTIONS /api/other', 'POST /api/other', 'POST /API/things', 'POST /api/things/']);
+    expect(fellBack).to.deep.equal([
+      'POST /api/things/7',
+      'DELETE /api/things',
+      'OPTIONS /api/other',
+      'POST /api/other',
+      'POST /API/things',
+      'POST /api/things/',
+    ]);
   });
 });

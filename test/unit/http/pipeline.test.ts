@@ -23,7 +23,12 @@ describe('the request pipeline', () => {
 
   const routes: Record<string, AnyRoute> = {
     '/echo': route({
-      method: 'post', path: '/echo', tag: 't', summary: 's', auth: ['operator'], body: z.strictObject({ n: z.number() }).or(z.array(z.number())),
+      method: 'post',
+      path: '/echo',
+      tag: 't',
+      summary: 's',
+      auth: ['operator'],
+      body: z.strictObject({ n: z.number() }).or(z.array(z.number())),
       responses: { 201: { description: 'made' } },
       handler: async ({ body, header }) => {
         seen.push(body);
@@ -31,20 +36,46 @@ describe('the request pipeline', () => {
       },
     }),
     '/action': route({
-      method: 'post', path: '/action', tag: 't', summary: 's', auth: ['operator'],
-      responses: { 204: { description: 'done' } }, handler: async () => ({ status: 204 }),
+      method: 'post',
+      path: '/action',
+      tag: 't',
+      summary: 's',
+      auth: ['operator'],
+      responses: { 204: { description: 'done' } },
+      handler: async () => ({ status: 204 }),
     }),
     '/read': route({
-      method: 'get', path: '/read', tag: 't', summary: 's', auth: 'public', query: z.strictObject({ n: z.string().optional() }),
-      responses: { 200: { description: 'read' } }, handler: async ({ query }) => ({ status: 200, body: { n: query.n ?? null, text: 'héllo' } }),
+      method: 'get',
+      path: '/read',
+      tag: 't',
+      summary: 's',
+      auth: 'public',
+      query: z.strictObject({ n: z.string().optional() }),
+      responses: { 200: { description: 'read' } },
+      handler: async ({ query }) => ({ status: 200, body: { n: query.n ?? null, text: 'héllo' } }),
     }),
     '/cookie': route({
-      method: 'post', path: '/cookie', tag: 't', summary: 's', auth: 'public',
+      method: 'post',
+      path: '/cookie',
+      tag: 't',
+      summary: 's',
+      auth: 'public',
       responses: { 200: { description: 'set' } },
-      handler: async () => ({ status: 200, body: {}, cookies: [{ name: 'c', value: 'a b', maxAgeMs: 3_600_500 }, { name: 'gone', value: '', maxAgeMs: 0 }] }),
+      handler: async () => ({
+        status: 200,
+        body: {},
+        cookies: [
+          { name: 'c', value: 'a b', maxAgeMs: 3_600_500 },
+          { name: 'gone', value: '', maxAgeMs: 0 },
+        ],
+      }),
     }),
     '/broken': route({
-      method: 'post', path: '/broken', tag: 't', summary: 's', auth: 'public',
+      method: 'post',
+      path: '/broken',
+      tag: 't',
+      summary: 's',
+      auth: 'public',
       responses: { 200: { description: 'never' } },
       handler: async () => {
         throw new Error('the database fell over');
@@ -55,7 +86,8 @@ describe('the request pipeline', () => {
   before(async () => {
     const auth = createAuthenticator({ adminTokenHashes: () => [hashToken(TOKEN)], findApiKey: async () => undefined, findAgent: async () => undefined });
     const pipeline = createPipeline({
-      auth, clock,
+      auth,
+      clock,
       log: { info: () => {}, warn: () => {}, error: (msg, fields) => logged.push({ msg, ...fields }) },
       httpDuration: { observe: (labels) => void observed.push(`${labels.method} ${labels.route} ${labels.status}`) },
     });
@@ -96,7 +128,9 @@ describe('the request pipeline', () => {
     it('sends the security headers on answers and on problems; no-store on both', async () => {
       for (const a of [await rawRequest(base, { path: '/read' }), await post('/echo', json, '{}'), await rawRequest(base, { path: '/nowhere' })]) {
         expect(a.headers, String(a.status)).to.include({
-          'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY',
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+          'x-frame-options': 'DENY',
         });
       }
       expect((await rawRequest(base, { path: '/read' })).headers['cache-control']).to.equal('no-store');
@@ -114,7 +148,12 @@ describe('the request pipeline', () => {
   describe('replies', () => {
     it('writes status, JSON, the route’s headers, and what the handler read of the request', async () => {
       const a = await post('/echo', { ...json, ...auth, 'idempotency-key': 'k-1' }, '{"n":21}');
-      expect([a.status, a.headers['content-type'], a.headers['x-made'], a.text]).to.deep.equal([201, 'application/json; charset=utf-8', 'yes', '{"body":{"n":21},"idem":"k-1"}']);
+      expect([a.status, a.headers['content-type'], a.headers['x-made'], a.text]).to.deep.equal([
+        201,
+        'application/json; charset=utf-8',
+        'yes',
+        '{"body":{"n":21},"idem":"k-1"}',
+      ]);
       expect(a.headers['content-length']).to.equal(String(a.text.length));
       const none = await post('/action', auth);
       expect([none.status, none.text, none.headers['content-type']]).to.deep.equal([204, '', undefined]);
@@ -128,7 +167,9 @@ describe('the request pipeline', () => {
       ]);
       clock.advance(86_400_000);
       const proxied = await post('/cookie', { 'x-forwarded-proto': 'https' });
-      expect(proxied.headers['set-cookie']![0]).to.equal('c=a%20b; Max-Age=3600; Path=/; Expires=Wed, 21 Oct 2026 03:00:00 GMT; HttpOnly; Secure; SameSite=Strict');
+      expect(proxied.headers['set-cookie']![0]).to.equal(
+        'c=a%20b; Max-Age=3600; Path=/; Expires=Wed, 21 Oct 2026 03:00:00 GMT; HttpOnly; Secure; SameSite=Strict',
+      );
     });
 
     it('gives reads a weak ETag, and 304 with no body to a matching If-None-Match (unless no-cache)', async () => {
@@ -183,7 +224,13 @@ describe('the request pipeline', () => {
 
     it('reads gzip, deflate and br, refuses other encodings and corrupt data with 400', async () => {
       const body = Buffer.from('{"n":7}');
-      for (const [encoding, bytes] of [['gzip', gzipSync(body)], ['deflate', deflateSync(body)], ['br', brotliCompressSync(body)], ['identity', body], ['GZip', gzipSync(body)]] as const) {
+      for (const [encoding, bytes] of [
+        ['gzip', gzipSync(body)],
+        ['deflate', deflateSync(body)],
+        ['br', brotliCompressSync(body)],
+        ['identity', body],
+        ['GZip', gzipSync(body)],
+      ] as const) {
         const a = await post('/echo', { ...json, ...auth, 'content-encoding': encoding }, bytes);
         expect([a.status, a.text], encoding).to.deep.equal([201, '{"body":{"n":7},"idem":null}']);
       }
@@ -205,7 +252,10 @@ describe('the request pipeline', () => {
       seen.length = 0;
       expect((await post('/echo', { 'content-type': 'application/vnd.x+json; charset="UTF-8"', ...auth }, '\ufeff[1,2]')).status).to.equal(201);
       expect(seen).to.deep.equal([[1, 2]]);
-      expect(problem(await post('/echo', { 'content-type': 'application/json; charset=latin1', ...auth }, '{"n":1}'))).to.deep.include({ status: 400, detail: 'The request body must be UTF-8 JSON.' });
+      expect(problem(await post('/echo', { 'content-type': 'application/json; charset=latin1', ...auth }, '{"n":1}'))).to.deep.include({
+        status: 400,
+        detail: 'The request body must be UTF-8 JSON.',
+      });
       for (const text of ['"n"', '{"n":', 'null', ' 1']) {
         expect(problem(await post('/echo', { ...json, ...auth }, text)), text).to.deep.include({ status: 400, detail: 'The request body is not valid JSON.' });
       }

@@ -77,10 +77,12 @@ export class Preemptor {
 
     // What the free devices carry now, on the candidates where preemption might help.
     let bound = 0;
+    const { healthy, held } = state;
     for (let pos = 0; pos < shape.slots.length; pos++) {
       const slot = shape.slots[pos]!;
-      const free = replicas(fork.healthy[slot]! - fork.held[slot]!, shape.devicesPerReplica[pos]!);
-      if (free > 0 && this.helps(shape, pos)) bound += free * shape.replicaStdMicro[pos]!;
+      const free = healthy[slot]! - held[slot]!;
+      const n = shape.devicesPerReplica[pos]!;
+      if (free >= n && this.helps(shape, pos)) bound += Math.floor(free / n) * shape.replicaStdMicro[pos]!;
     }
     const chosen: Victim[] = [];
     let fit = false;

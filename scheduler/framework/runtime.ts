@@ -128,9 +128,7 @@ export class FrameworkRuntime {
    * state (static filters already kept every candidate they reject out of the shape).
    */
   preemptionMightHelp(shape: Shape, pos: number): boolean {
-    const { state } = this;
-    const c = this.load(shape, pos);
-    return this.runner.preemptionMightHelp({ model: shape.model, regions: shape.regions, state, cycle: shape.cycle }, c);
+    return this.runner.preemptionMightHelp(shape.ctx, this.load(shape, pos));
   }
 
   /** Points the cursor at the shape's candidate at `pos`. */
@@ -159,7 +157,7 @@ export class FrameworkRuntime {
   nominate(shape: Shape, workload: WorkloadSnap, needMicro: number, whatIf?: WorkingState): Nomination {
     const state = whatIf ?? this.state;
     const real = whatIf === undefined;
-    const ctx: FilterContext = { model: shape.model, regions: shape.regions, state, cycle: shape.cycle };
+    const ctx: FilterContext = real ? shape.ctx : { model: shape.model, regions: shape.regions, state, cycle: shape.cycle };
     if (real && shape.liveEpoch !== state.releaseEpoch) reviveAll(shape, state.releaseEpoch);
     const live = shape.live;
     let count = real ? shape.liveCount : shape.slots.length;

@@ -34,6 +34,8 @@ export interface Shape {
   readonly regions: readonly string[] | null;
   /** What PreFilter wrote for this shape; sealed. */
   readonly cycle: CycleState;
+  /** What the filters see for this shape in the runtime's own working state. */
+  readonly ctx: FilterContext;
   /**
    * Flat slot indices that pass every static filter: the device models (with their replica
    * sizes) taken in turn, each in snapshot order, so that any prefix offers every kind of device.
@@ -160,6 +162,7 @@ export function buildShape(
     model,
     regions,
     cycle,
+    ctx,
     slots: Int32Array.from(slots),
     devicesPerReplica: Int32Array.from(sizes),
     replicaStdMicro: replicaStd,

@@ -30,7 +30,8 @@ export interface DomainEvents {
 }
 
 export type EventName = keyof DomainEvents;
-export type Listener<K extends EventName> = (event: DomainEvents[K]) => void;
+/** A subscriber. What it answers is ignored, except that a promise's rejection is logged (see EventBus). */
+export type Listener<K extends EventName> = (event: DomainEvents[K]) => unknown;
 
 /**
  * A typed, synchronous event bus. `emit` calls every listener of the event in the order they
@@ -45,10 +46,10 @@ export class EventBus {
   /** Subscribes `listener` to `name`; answers a function that unsubscribes it. */
   on<K extends EventName>(name: K, listener: Listener<K>): () => void {
     const list = this.listeners.get(name) ?? [];
-    list.push(listener as Listener<never>);
+    list.push(listener);
     this.listeners.set(name, list);
     return () => {
-      const at = list.indexOf(listener as Listener<never>);
+      const at = list.indexOf(listener);
       if (at >= 0) list.splice(at, 1);
     };
   }
@@ -58,7 +59,7 @@ export class EventBus {
     if (!list) return;
     for (const listener of [...list]) {
       try {
-        const result: unknown = (listener as Listener<K>)(event);
+        const result = (listener as Listener<K>)(event);
         if (result instanceof Promise) result.catch((err: unknown) => this.failed(name, err));
       } catch (err) {
         this.failed(name, err);

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /** Polls `probe` until `ok` holds of its value, or throws after `ms` naming what it waited for and the last value. */
 export async function until<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, ms = 10_000, everyMs = 25): Promise<T> {
   const deadline = Date.now() + ms;
@@ -11,7 +13,7 @@ export async function until<T>(what: string, probe: () => Promise<T>, ok: (value
       failure = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${failure ? String(failure) : JSON.stringify(value)}`);
+      throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${failure === undefined ? JSON.stringify(value) : failure instanceof Error ? String(failure) : inspect(failure)}`);
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -90,10 +90,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     try {
       if (Number(req.headers['content-length']) > BODY_LIMIT) throw tooLarge();
       const principal = await auth.fromRequest({ method: req.method ?? '', headers: req.headers }, spec.auth);
-      const p: unknown = validate(spec.params ?? EMPTY, { ...params }, 'params');
+      const p = validate(spec.params ?? EMPTY, { ...params }, 'params');
       const url = req.url ?? '';
       const q = url.indexOf('?');
-      const query: unknown = validate(spec.query ?? EMPTY, q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) }, 'query');
+      const query = validate(spec.query ?? EMPTY, q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) }, 'query');
       const raw = await readBody(req);
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       const body: unknown = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);

@@ -67,7 +67,7 @@ export class UsageRepository {
              m.cost_factor::text AS "costFactor", m.input_factor::text AS "inputFactor",
              EXISTS (SELECT 1 FROM placements p WHERE p.workload_id = w.id AND p.cluster_id = ${clusterId}) AS "onCluster"
         FROM workloads w JOIN models m ON m.id = w.model_id
-       WHERE w.id = ANY(${ids as string[]}::text[])`.execute(this.db);
+       WHERE w.id = ANY(${ids}::text[])`.execute(this.db);
     return r.rows;
   }
 

@@ -34,7 +34,7 @@ export interface PgNotifierOptions {
 }
 
 /** Sends a notification through the pool: `SELECT pg_notify(channel, '')`. */
-export function pgNotify(db: Kysely<any>): (channel: string) => Promise<void> {
+export function pgNotify<DB>(db: Kysely<DB>): (channel: string) => Promise<void> {
   return async (channel) => {
     await sql`SELECT pg_notify(${channel}, '')`.execute(db);
   };

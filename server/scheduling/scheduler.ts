@@ -219,7 +219,7 @@ export class Scheduler {
     const rows = await workloads.pending();
     const versions = new Map(rows.map((w) => [w.id, w.version]));
     const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map(workloadSnap), options: this.opts.cycleOptions });
-    const commit = this.toCommit(result.decisions, versions, now);
+    const commit = this.toCommit(result.decisions, versions);
     const { placed, epoch } = await workloads.commitCycle(commit, now);
     this.active.committed(epoch, activeRows(commit, new Set(placed), rows), new Set(commit.requeued.map((r) => r.workloadId)));
     this.fullReads.inc(this.active.fullReads - reads);
@@ -243,7 +243,7 @@ export class Scheduler {
     return whatIf(state.snapshot, workload, this.opts.cycleOptions);
   }
 
-  private toCommit(decisions: readonly Decision[], versions: ReadonlyMap<string, number>, now: Date): CycleCommit {
+  private toCommit(decisions: readonly Decision[], versions: ReadonlyMap<string, number>): CycleCommit {
     const placed: { workloadId: string; version: number; placements: NewPlacement[] }[] = [];
     const pending: { workloadId: string; version: number; reason: string; message: string }[] = [];
     const requeued = new Map<string, { workloadId: string; reason: string; message: string }>();

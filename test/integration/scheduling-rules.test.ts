@@ -571,7 +571,7 @@ describeOnDatabases('scheduling rules: the event-driven loop', (platform) => {
   it('asks for a cycle on every event: workload created, changed or deleted; inventory or cluster state changed', async () => {
     const p = platform();
     const scheduler = p.app.scheduler;
-    const original = scheduler.trigger;
+    const original = scheduler.trigger.bind(scheduler);
     let asked = 0;
     scheduler.trigger = () => {
       asked++;

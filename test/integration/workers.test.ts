@@ -30,10 +30,10 @@ function startServer(env: Record<string, string>): Promise<Server> {
   });
   let out = '';
   let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   return new Promise((ok, fail) => {
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c;
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) ok({ child, base: m[1]!, stderr: () => err, exited });

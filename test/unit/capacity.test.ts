@@ -245,7 +245,7 @@ describe('capacity', () => {
       [1_064_280n, 1.06428],
       [18_000_000n, 18],
       [-1_500_000n, -1.5],
-      [9_007_199_254_740_993_000_000n, 9_007_199_254_740_993],
+      [9_007_199_254_740_993_000_000n, Number('9007199254740993')],
     ];
     for (const [micro, expected] of cases) {
       it(`${micro} millionths → ${expected}, the double nearest the exact decimal`, () => {

@@ -88,7 +88,7 @@ export function devicesPerReplica(minMemoryGiB: Micro, deviceMemoryGiB: Micro): 
 /** Model tokens per minute of one replica: `n × stdTokensPerSec × 60 ÷ costFactor`. */
 export function replicaTokensPerMin(n: number, stdTokensPerSec: Micro, costFactor: Micro): number {
   if (costFactor <= 0) throw new RangeError('costFactor must be positive');
-  return (n * stdTokensPerSec * 60) / costFactor;
+  return replicaStdMicro(n, stdTokensPerSec) / costFactor;
 }
 
 /** Standard tokens per minute of `devices` devices of one profile: `devices × stdTokensPerSec × 60`. */

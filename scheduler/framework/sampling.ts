@@ -15,6 +15,7 @@
  * - Bounds: what the shape's free devices (or, for preemption, its free and preemptible ones) can
  *   carry, so a request that certainly cannot fit is answered without a walk.
  */
+import { replicaStdMicro } from '../capacity.js';
 import type { WorkingState } from '../snapshot.js';
 import { CycleState, DEVICES_PER_REPLICA } from './cycle-state.js';
 import type { FilterContext } from './plugin.js';
@@ -140,7 +141,7 @@ export function buildShape(
 
   interleave(slots, sizes, (s, size) => `${state.slots[s]!.profile.id}\u0000${size}`);
   const replicaStd = new Float64Array(slots.length);
-  for (let i = 0; i < slots.length; i++) replicaStd[i] = sizes[i]! * state.slots[slots[i]!]!.profile.stdTokensPerSec * 60;
+  for (let i = 0; i < slots.length; i++) replicaStd[i] = replicaStdMicro(sizes[i]!, state.slots[slots[i]!]!.profile.stdTokensPerSec);
   const staticScores = runner.staticScoreColumns(slots.length);
   if (runner.staticScorer.includes(1)) {
     const sctx = newScoreContext(state, model, cycle);

@@ -1,13 +1,10 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ClusterInventoryTable, ClustersTable, DB } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, WORKLOAD, WorkloadState } from '../domain/workload-states.js';
+import { ACTIVE_PLACEMENT_STATES } from '../domain/workload-states.js';
 import { AppError } from '../errors.js';
-import type { PageRequest } from './paging.js';
-
-// The changes of state a deregistration makes, checked against the tables as the module loads.
-const RELEASE = PLACEMENT.move(PlacementState.released, ACTIVE_PLACEMENT_STATES);
-const REQUEUE = WORKLOAD.move(WorkloadState.pending, HOLDING_WORKLOAD_STATES);
+import { onePage, type PageRequest } from './paging.js';
+import { requeueWhole } from './workloads.repository.js';
 
 export type ClusterRow = Selectable<ClustersTable>;
 export type InventoryRow = Selectable<ClusterInventoryTable>;
@@ -35,8 +32,7 @@ export class ClustersRepository {
   }
 
   list(page: PageRequest): Promise<ClusterRow[]> {
-    return this.db.selectFrom('clusters').selectAll().where('seq', '>', page.after)
-      .orderBy('seq').limit(page.limit + 1).execute();
+    return this.db.selectFrom('clusters').selectAll().$call(onePage(page)).execute();
   }
 
   all(): Promise<ClusterRow[]> {
@@ -98,14 +94,7 @@ export class ClustersRepository {
       const held = await tx.selectFrom('placements').select('workload_id').distinct()
         .where('cluster_id', '=', id).where('state', 'in', ACTIVE_PLACEMENT_STATES).execute();
       const ids = held.map((r) => r.workload_id);
-      if (ids.length > 0) {
-        await tx.updateTable('placements').set({ state: RELEASE.to, ended_at: now })
-          .where('workload_id', 'in', ids).where('state', 'in', RELEASE.from).execute();
-        await tx.updateTable('workloads').set({
-          state: REQUEUE.to, reason: 'capacity', message: 'a cluster it ran on was deregistered; waiting to be placed again',
-          updated_at: now, version: sql`version + 1`,
-        }).where('id', 'in', ids).where('state', 'in', REQUEUE.from).execute();
-      }
+      await requeueWhole(tx, ids, { reason: 'capacity', message: 'a cluster it ran on was deregistered; waiting to be placed again' }, now);
       const r = await tx.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
       return r.numDeletedRows > 0n;
     });

@@ -5,7 +5,7 @@ import {
   ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, sqlStates, WORKLOAD, WorkloadState,
 } from '../domain/workload-states.js';
 import { Coalescer } from './coalesce.js';
-import type { PageRequest } from './paging.js';
+import { onePage, type PageRequest } from './paging.js';
 
 export type WorkloadRow = Selectable<WorkloadsTable>;
 export type PlacementRow = Selectable<PlacementsTable>;
@@ -72,6 +72,24 @@ const RELEASE_LOST = PLACEMENT.move(PlacementState.released, [PlacementState.los
 /** Every placement that is not history yet: active or lost. */
 const RELEASE_ALL = PLACEMENT.move(PlacementState.released);
 
+/**
+ * Sends placed or running workloads back to pending with `why`, in the caller's transaction,
+ * releasing every active placement they hold: they are placed again whole, and a workload is
+ * never left `placed` without its placements. Workloads in other states are left as they are.
+ */
+export async function requeueWhole(
+  tx: Transaction<DB>,
+  workloadIds: readonly string[],
+  why: { readonly reason: string; readonly message: string },
+  now: Date,
+): Promise<void> {
+  if (workloadIds.length === 0) return;
+  await tx.updateTable('placements').set({ state: RELEASE_ACTIVE.to, ended_at: now })
+    .where('workload_id', 'in', workloadIds).where('state', 'in', RELEASE_ACTIVE.from).execute();
+  await tx.updateTable('workloads').set({ state: REQUEUE.to, reason: why.reason, message: why.message, updated_at: now, version: sql`version + 1` })
+    .where('id', 'in', workloadIds).where('state', 'in', REQUEUE.from).execute();
+}
+
 /** Workloads, their placements, and idempotency records of creates. */
 export class WorkloadsRepository {
   constructor(private readonly db: Kysely<DB>) {}
@@ -126,10 +144,10 @@ export class WorkloadsRepository {
   }
 
   list(filter: { tenantId?: string; state?: string }, page: PageRequest): Promise<WorkloadWithModel[]> {
-    let q = this.withModel().where('workloads.seq', '>', page.after);
+    let q = this.withModel();
     if (filter.tenantId) q = q.where('workloads.tenant_id', '=', filter.tenantId);
     q = filter.state ? q.where('workloads.state', '=', filter.state) : q.where('workloads.state', '!=', WorkloadState.deleted);
-    return q.orderBy('workloads.seq').limit(page.limit + 1).execute();
+    return q.$call(onePage(page, 'workloads.seq')).execute();
   }
 
   /** Pending workloads in submission order, with their model. */
@@ -252,12 +270,7 @@ export class WorkloadsRepository {
    */
   async commitCycle(commit: CycleCommit, now: Date): Promise<{ placed: string[]; epoch: number }> {
     return this.db.transaction().execute(async (tx) => {
-      for (const r of commit.requeued) {
-        await tx.updateTable('placements').set({ state: RELEASE_ACTIVE.to, ended_at: now })
-          .where('workload_id', '=', r.workloadId).where('state', 'in', RELEASE_ACTIVE.from).execute();
-        await tx.updateTable('workloads').set({ state: REQUEUE.to, reason: r.reason, message: r.message, updated_at: now, version: sql`version + 1` })
-          .where('id', '=', r.workloadId).where('state', 'in', REQUEUE.from).execute();
-      }
+      for (const r of commit.requeued) await requeueWhole(tx, [r.workloadId], r, now);
       let placed: string[] = [];
       if (commit.placed.length > 0) {
         const claimed = await sql<{ id: string }>`
@@ -310,12 +323,7 @@ export class WorkloadsRepository {
         .where('cluster_id', 'in', clusterIds).where('state', 'in', LOSE.from).returning('workload_id').execute();
       const ids = [...new Set(lost.map((r) => r.workload_id))];
       if (ids.length === 0) return [];
-      await tx.updateTable('placements').set({ state: RELEASE_ACTIVE.to, ended_at: now })
-        .where('workload_id', 'in', ids).where('state', 'in', RELEASE_ACTIVE.from).execute();
-      await tx.updateTable('workloads').set({
-        state: REQUEUE.to, reason: 'capacity', message: 'a cluster it ran on stopped reporting; waiting to be placed again',
-        updated_at: now, version: sql`version + 1`,
-      }).where('id', 'in', ids).where('state', 'in', REQUEUE.from).execute();
+      await requeueWhole(tx, ids, { reason: 'capacity', message: 'a cluster it ran on stopped reporting; waiting to be placed again' }, now);
       return ids;
     });
   }

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, SessionsTable, UsersTable } from '../../db/schema.js';
-import type { PageRequest } from './paging.js';
+import { onePage, type PageRequest } from './paging.js';
 
 export type UserRow = Selectable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
@@ -18,9 +18,9 @@ export class AccountsRepository {
   }
 
   listUsers(filter: { tenantId?: string }, page: PageRequest): Promise<UserRow[]> {
-    let q = this.db.selectFrom('users').selectAll().where('seq', '>', page.after);
+    let q = this.db.selectFrom('users').selectAll();
     if (filter.tenantId) q = q.where('tenant_id', '=', filter.tenantId);
-    return q.orderBy('seq').limit(page.limit + 1).execute();
+    return q.$call(onePage(page)).execute();
   }
 
   async insertSession(row: SessionRow): Promise<void> {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, InvoicesTable } from '../../db/schema.js';
+import { onePage, type PageRequest } from './paging.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
 
@@ -174,11 +175,11 @@ export class BillingRepository {
       .groupBy('tenant_id').orderBy('tenant_id').execute();
   }
 
-  listInvoices(filter: { tenantId?: string | undefined; period?: string | undefined }, after: number, limit: number): Promise<InvoiceRow[]> {
-    let q = this.db.selectFrom('invoices').selectAll().where('seq', '>', after);
+  listInvoices(filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<InvoiceRow[]> {
+    let q = this.db.selectFrom('invoices').selectAll();
     if (filter.tenantId) q = q.where('tenant_id', '=', filter.tenantId);
     if (filter.period) q = q.where('period', '=', filter.period);
-    return q.orderBy('seq').limit(limit + 1).execute();
+    return q.$call(onePage(page)).execute();
   }
 
   periodInvoices(period: string): Promise<InvoiceRow[]> {

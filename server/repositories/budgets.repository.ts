@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { AlertsTable, BudgetsTable, DB } from '../../db/schema.js';
+import { onePage, type PageRequest } from './paging.js';
 
 export type BudgetRow = Selectable<BudgetsTable>;
 export type AlertRow = Selectable<AlertsTable>;
@@ -35,9 +36,9 @@ export class BudgetsRepository {
     return (r.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 
-  listAlerts(tenantId: string | undefined, after: number, limit: number): Promise<AlertRow[]> {
-    let q = this.db.selectFrom('alerts').selectAll().where('seq', '>', after);
+  listAlerts(tenantId: string | undefined, page: PageRequest): Promise<AlertRow[]> {
+    let q = this.db.selectFrom('alerts').selectAll();
     if (tenantId) q = q.where('tenant_id', '=', tenantId);
-    return q.orderBy('seq').limit(limit + 1).execute();
+    return q.$call(onePage(page)).execute();
   }
 }

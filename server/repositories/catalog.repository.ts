@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { DB, DeviceProfilesTable, ModelsTable } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
-import type { PageRequest } from './paging.js';
+import { onePage, type PageRequest } from './paging.js';
 
 export type DeviceProfileRow = Selectable<DeviceProfilesTable>;
 export type ModelRow = Selectable<ModelsTable>;
@@ -30,8 +30,7 @@ export class CatalogRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   listProfiles(page: PageRequest): Promise<DeviceProfileRow[]> {
-    return this.db.selectFrom('device_profiles').selectAll().where('seq', '>', page.after)
-      .orderBy('seq').limit(page.limit + 1).execute();
+    return this.db.selectFrom('device_profiles').selectAll().$call(onePage(page)).execute();
   }
 
   allProfiles(): Promise<DeviceProfileRow[]> {
@@ -83,8 +82,7 @@ export class CatalogRepository {
   }
 
   listModels(page: PageRequest): Promise<ModelRow[]> {
-    return this.db.selectFrom('models').selectAll().where('seq', '>', page.after)
-      .orderBy('seq').limit(page.limit + 1).execute();
+    return this.db.selectFrom('models').selectAll().$call(onePage(page)).execute();
   }
 
   allModels(): Promise<ModelRow[]> {

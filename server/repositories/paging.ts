@@ -1,6 +1,7 @@
 /**
  * Cursor paging over a table's `seq` column: the cursor is the last row's seq, opaque to clients.
  */
+import { sql, type SelectQueryBuilder } from 'kysely';
 import { AppError } from '../errors.js';
 
 export interface Page<T> {
@@ -31,4 +32,14 @@ export function toPage<R extends { seq: number }, T>(rows: readonly R[], limit: 
   const more = rows.length > limit;
   const kept = more ? rows.slice(0, limit) : rows;
   return { items: kept.map(map), nextCursor: more ? encodeCursor(kept[kept.length - 1]!.seq) : null };
+}
+
+/**
+ * Narrows a select to one page: the rows whose `column` (the table's `seq`) comes after the
+ * cursor, in that order, one more than the limit so that {@link toPage} can tell whether another
+ * page follows. Used with `$call`: `db.selectFrom('tenants').selectAll().$call(onePage(page))`.
+ */
+export function onePage(page: PageRequest, column = 'seq') {
+  return <DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O> =>
+    q.where(sql.ref(column), '>', page.after).orderBy(sql.ref(column)).limit(page.limit + 1);
 }

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { DB, PlansTable, SubscriptionsTable } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
-import type { PageRequest } from './paging.js';
+import { onePage, type PageRequest } from './paging.js';
 
 export type PlanRow = Selectable<PlansTable>;
 export type SubscriptionRow = Selectable<SubscriptionsTable>;
@@ -42,7 +42,7 @@ export class PlansRepository {
   }
 
   list(page: PageRequest): Promise<PlanRow[]> {
-    return this.db.selectFrom('plans').selectAll().where('seq', '>', page.after).orderBy('seq').limit(page.limit + 1).execute();
+    return this.db.selectFrom('plans').selectAll().$call(onePage(page)).execute();
   }
 
   all(): Promise<PlanRow[]> {
@@ -88,8 +88,7 @@ export class PlansRepository {
   }
 
   subscriptionsOf(tenantId: string, page: PageRequest): Promise<SubscriptionRow[]> {
-    return this.db.selectFrom('subscriptions').selectAll().where('tenant_id', '=', tenantId).where('seq', '>', page.after)
-      .orderBy('seq').limit(page.limit + 1).execute();
+    return this.db.selectFrom('subscriptions').selectAll().where('tenant_id', '=', tenantId).$call(onePage(page)).execute();
   }
 
   /** The subscription of each tenant active at `at` (none for tenants on the default plan). */

@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { ApiKeysTable, DB, TenantsTable } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
-import type { PageRequest } from './paging.js';
+import { onePage, type PageRequest } from './paging.js';
 
 export type TenantRow = Selectable<TenantsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -34,8 +34,7 @@ export class TenantsRepository {
   }
 
   list(page: PageRequest): Promise<TenantRow[]> {
-    return this.db.selectFrom('tenants').selectAll().where('seq', '>', page.after)
-      .orderBy('seq').limit(page.limit + 1).execute();
+    return this.db.selectFrom('tenants').selectAll().$call(onePage(page)).execute();
   }
 
   all(): Promise<TenantRow[]> {
@@ -74,8 +73,7 @@ export class TenantsRepository {
   }
 
   listKeys(tenantId: string, page: PageRequest): Promise<ApiKeyRow[]> {
-    return this.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId).where('seq', '>', page.after)
-      .orderBy('seq').limit(page.limit + 1).execute();
+    return this.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId).$call(onePage(page)).execute();
   }
 
   getKey(id: string): Promise<ApiKeyRow | undefined> {

@@ -238,7 +238,7 @@ export class BillingService {
 
   async list(principal: Principal, filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<Page<Invoice>> {
     const tenantId = scopeTenant(principal, filter.tenantId);
-    return toPage(await this.repo.listInvoices({ tenantId, period: filter.period }, page.after, page.limit), page.limit, toInvoice);
+    return toPage(await this.repo.listInvoices({ tenantId, period: filter.period }, page), page.limit, toInvoice);
   }
 
   async get(principal: Principal, id: string): Promise<Invoice> {

@@ -75,7 +75,7 @@ export class BudgetsService {
 
   async alerts(principal: Principal, tenantId: string | undefined, page: PageRequest): Promise<Page<Alert>> {
     const who = scopeTenant(principal, tenantId);
-    return toPage(await this.repo.listAlerts(who, page.after, page.limit), page.limit, toAlert);
+    return toPage(await this.repo.listAlerts(who, page), page.limit, toAlert);
   }
 
   /**

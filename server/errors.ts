@@ -30,6 +30,12 @@ export class AppError extends Error {
   }
 }
 
+/** For seeding rows that may already be there: a conflict is passed over, anything else rethrown. */
+export function ignoreConflict(err: unknown): void {
+  if (err instanceof AppError && err.kind === 'conflict') return;
+  throw err;
+}
+
 const STATUS: Record<ErrorKind, { status: number; title: string }> = {
   invalid: { status: 400, title: 'Bad Request' },
   unauthorized: { status: 401, title: 'Unauthorized' },

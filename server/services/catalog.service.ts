@@ -1,6 +1,6 @@
 import { parseMicro } from '../../scheduler/capacity.js';
 import type { Clock } from '../clock.js';
-import { AppError } from '../errors.js';
+import { AppError, ignoreConflict } from '../errors.js';
 import type { IdGenerator } from '../auth/tokens.js';
 import type { CatalogRepository, DeviceProfileRow, DeviceProfileValues, ModelRow, ModelValues } from '../repositories/catalog.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
@@ -143,11 +143,6 @@ export class CatalogService {
     }
     return index;
   }
-}
-
-function ignoreConflict(err: unknown): void {
-  if (err instanceof AppError && err.kind === 'conflict') return;
-  throw err;
 }
 
 function assertDistinctNames(v: DeviceProfileValues): void {

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
-import { AppError } from '../errors.js';
+import { AppError, ignoreConflict } from '../errors.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import type { SettingsRepository } from '../repositories/settings.repository.js';
@@ -76,9 +76,7 @@ export class PlansService {
       await this.repo.insert({
         id: this.ids.next('pl'), name: 'pay-as-you-go', type: 'unit', pricePerMillionStd: '2.00', period: null,
         fee: null, includedStd: null, overagePricePerMillionStd: null, reservedStdPerMin: null, isDefault: true, now: this.clock.now(),
-      }).catch((err: unknown) => {
-        if (!(err instanceof AppError && err.kind === 'conflict')) throw err;
-      });
+      }).catch(ignoreConflict);
     }
     await this.settings.put(DEFAULT_SEEDED, this.clock.now().toISOString());
   }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Expression, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.js';
 import { usageStdSql } from '../../scheduler/capacity.js';
 
@@ -51,6 +51,16 @@ interface BreakdownRow {
   input_tokens: number;
   output_tokens: number;
   std: string;
+}
+
+/**
+ * The local date (`YYYY-MM-DD`) of `instant` in `timezone`, by PostgreSQL's zone rules: the day
+ * that `Calendar.dayOf` (server/billing/periods.ts) answers, which a test holds equal on both
+ * databases. Computed in SQL because a report's range is the client's and may span any number of
+ * days, so they cannot be listed as bounds.
+ */
+export function localDaySql(instant: Expression<Date>, timezone: string): RawBuilder<string> {
+  return sql<string>`to_char(${instant} AT TIME ZONE ${timezone}, 'YYYY-MM-DD')`;
 }
 
 const STD_TOKENS = sql.raw(usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }));
@@ -118,7 +128,7 @@ export class UsageRepository {
              coalesce(sum(u.input_tokens), 0)::int8 AS input_tokens, coalesce(sum(u.output_tokens), 0)::int8 AS output_tokens,
              coalesce(sum(u.std_tokens), 0)::text AS std
         FROM (
-          SELECT coalesce(m.name, e.model_id) AS model, to_char(e.occurred_at AT TIME ZONE ${timezone}, 'YYYY-MM-DD') AS day,
+          SELECT coalesce(m.name, e.model_id) AS model, ${localDaySql(sql.ref<Date>('e.occurred_at'), timezone)} AS day,
                  e.input_tokens, e.output_tokens, e.std_tokens
             FROM usage_events e LEFT JOIN models m ON m.id = e.model_id
            WHERE e.occurred_at >= ${from} AND e.occurred_at < ${to}

@@ -26,29 +26,45 @@ export class AgentConfigError extends Error {}
 /** The default serving engine: vLLM's OpenAI-compatible server. */
 export const DEFAULT_SERVING_IMAGE = 'vllm/vllm-openai:v0.8.5';
 
-const port = (fallback: number) => z.coerce.number({ message: 'must be a port number' }).int('must be a port number').min(0, 'must be a port number').max(65_535, 'must be a port number').default(fallback);
-const seconds = (fallback: number) => z.coerce.number({ message: 'must be a number of seconds' }).min(1, 'must be at least 1').max(3600, 'must be at most 3600').default(fallback);
+const port = (fallback: number) =>
+  z.coerce
+    .number({ message: 'must be a port number' })
+    .int('must be a port number')
+    .min(0, 'must be a port number')
+    .max(65_535, 'must be a port number')
+    .default(fallback);
+const seconds = (fallback: number) =>
+  z.coerce.number({ message: 'must be a number of seconds' }).min(1, 'must be at least 1').max(3600, 'must be at most 3600').default(fallback);
 // DNS-1123 label, as Kubernetes namespaces are.
 const namespace = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name (DNS-1123 label)');
 
 const schema = z.object({
-  TOKENPOOL_URL: z.string({ message: 'is required (the platform base URL, e.g. https://tokenpool.example)' })
-    .refine((v) => { try { return ['http:', 'https:'].includes(new URL(v).protocol); } catch { return false; } }, 'must be an http(s) URL'),
-  TOKENPOOL_AGENT_TOKEN: z.string({ message: 'is required (the token the platform showed when the cluster was registered)' })
+  TOKENPOOL_URL: z.string({ message: 'is required (the platform base URL, e.g. https://tokenpool.example)' }).refine((v) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL'),
+  TOKENPOOL_AGENT_TOKEN: z
+    .string({ message: 'is required (the token the platform showed when the cluster was registered)' })
     .regex(/^tp_agent_\S+$/, 'must be an agent token (it starts with tp_agent_)'),
   KUBECONFIG: z.string().min(1).optional(),
   TOKENPOOL_AGENT_NAMESPACE: namespace.default('tokenpool-workloads'),
   TOKENPOOL_SERVING_IMAGE: z.string().min(1, 'must not be empty').default(DEFAULT_SERVING_IMAGE),
-  TOKENPOOL_SERVING_IMAGES: z.string().optional().transform((v, ctx) => {
-    if (v === undefined || v.trim() === '') return {};
-    try {
-      const parsed = z.record(z.string(), z.string().min(1)).parse(JSON.parse(v));
-      return parsed;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of model name to image' });
-      return z.NEVER;
-    }
-  }),
+  TOKENPOOL_SERVING_IMAGES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return {};
+      try {
+        const parsed = z.record(z.string(), z.string().min(1)).parse(JSON.parse(v));
+        return parsed;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of model name to image' });
+        return z.NEVER;
+      }
+    }),
   TOKENPOOL_SERVING_PORT: port(8000),
   TOKENPOOL_AGENT_PORT: port(9090),
   TOKENPOOL_HEARTBEAT_SECONDS: seconds(10),
@@ -65,8 +81,15 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
     throw new AgentConfigError('KUBECONFIG is required outside a Kubernetes pod (inside one the ServiceAccount is used)');
   }
   return {
-    platformUrl: v.TOKENPOOL_URL, agentToken: v.TOKENPOOL_AGENT_TOKEN, kubeconfig: v.KUBECONFIG, namespace: v.TOKENPOOL_AGENT_NAMESPACE,
-    servingImage: v.TOKENPOOL_SERVING_IMAGE, servingImages: v.TOKENPOOL_SERVING_IMAGES, servingPort: v.TOKENPOOL_SERVING_PORT,
-    port: v.TOKENPOOL_AGENT_PORT, heartbeatMs: v.TOKENPOOL_HEARTBEAT_SECONDS * 1000, usageMs: v.TOKENPOOL_USAGE_SECONDS * 1000,
+    platformUrl: v.TOKENPOOL_URL,
+    agentToken: v.TOKENPOOL_AGENT_TOKEN,
+    kubeconfig: v.KUBECONFIG,
+    namespace: v.TOKENPOOL_AGENT_NAMESPACE,
+    servingImage: v.TOKENPOOL_SERVING_IMAGE,
+    servingImages: v.TOKENPOOL_SERVING_IMAGES,
+    servingPort: v.TOKENPOOL_SERVING_PORT,
+    port: v.TOKENPOOL_AGENT_PORT,
+    heartbeatMs: v.TOKENPOOL_HEARTBEAT_SECONDS * 1000,
+    usageMs: v.TOKENPOOL_USAGE_SECONDS * 1000,
   };
 }

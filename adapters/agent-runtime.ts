@@ -92,7 +92,9 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   const stat = (name: string, help: string, read: () => number, kind: 'counter' | 'gauge' = 'counter') => {
     const Metric = kind === 'counter' ? Counter : Gauge;
     new Metric({
-      name, help, registers: [registry],
+      name,
+      help,
+      registers: [registry],
       collect() {
         if (this instanceof Counter) {
           this.reset();
@@ -119,12 +121,15 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify(status(ok)));
     } else if (req.url === '/metrics') {
-      registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': registry.contentType });
-        res.end(text);
-      }, (err: unknown) => {
-        res.writeHead(500).end(String(err));
-      });
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          res.writeHead(500).end(String(err));
+        },
+      );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }

@@ -4,13 +4,7 @@
  * DESIGN.md "Data flow"). It knows the cluster only through {@link ClusterBackend}, so the
  * simulated cluster and the Kubernetes adapter share it.
  */
-import type {
-  DesiredPlacement,
-  HeartbeatRequest,
-  HeartbeatResponse,
-  InventoryReport,
-  RunningPlacement,
-} from './platform-client.js';
+import type { DesiredPlacement, HeartbeatRequest, HeartbeatResponse, InventoryReport, RunningPlacement } from './platform-client.js';
 
 /** The platform as the agent needs it; `PlatformClient` is one. */
 export interface HeartbeatClient {
@@ -114,8 +108,7 @@ export class ClusterAgent {
     this.#initialDelayMs = opts.initialDelayMs ?? 0;
     this.#random = opts.random ?? Math.random;
     this.#setTimeout = opts.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
-    this.#clearTimeout =
-      opts.clearTimeout ?? ((handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>));
+    this.#clearTimeout = opts.clearTimeout ?? ((handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>));
     this.#log = opts.log ?? (() => {});
     if (!(this.#intervalMs > 0) || !Number.isFinite(this.#intervalMs)) {
       throw new RangeError('intervalMs must be a positive number');
@@ -233,9 +226,7 @@ export class ClusterAgent {
 
   #retryDelay(err: unknown): number {
     const failures = Math.max(1, this.#consecutiveFailures);
-    let delay = retryable(err)
-      ? Math.min(this.#intervalMs, this.#backoffBaseMs * 2 ** Math.min(failures - 1, 30))
-      : this.#intervalMs;
+    let delay = retryable(err) ? Math.min(this.#intervalMs, this.#backoffBaseMs * 2 ** Math.min(failures - 1, 30)) : this.#intervalMs;
     const asked = retryAfterMs(err);
     if (asked !== undefined) delay = Math.max(delay, asked);
     return this.#jittered(delay);

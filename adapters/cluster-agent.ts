@@ -29,10 +29,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log('agent stopping', { signal });
-    runtime.stop().then(() => process.exit(0), (err: unknown) => {
-      process.stderr.write(`tokenpool-agent: stopping failed: ${String(err)}\n`);
-      process.exit(1);
-    });
+    runtime.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`tokenpool-agent: stopping failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -168,8 +168,14 @@ export class UsageReporter {
 
   get stats(): UsageReporterStats {
     return {
-      sent: this.#sent, accepted: this.#accepted, duplicates: this.#duplicates, rejected: this.#rejected,
-      dropped: this.#dropped, queued: this.#queue.length, failures: this.#failures, retryAt: this.#retryAt,
+      sent: this.#sent,
+      accepted: this.#accepted,
+      duplicates: this.#duplicates,
+      rejected: this.#rejected,
+      dropped: this.#dropped,
+      queued: this.#queue.length,
+      failures: this.#failures,
+      retryAt: this.#retryAt,
     };
   }
 
@@ -321,8 +327,16 @@ export class UsageReporter {
   /** The window's identity: the same pod, incarnation and counter values give the same id. */
   #eventId(s: CounterSample, from: Baseline): string {
     const window = JSON.stringify([
-      this.#cluster, s.placementId, s.pod, from.incarnation ?? null, s.incarnation ?? null, from.restarts,
-      from.prompt, from.generation, s.promptTokensTotal, s.generationTokensTotal,
+      this.#cluster,
+      s.placementId,
+      s.pod,
+      from.incarnation ?? null,
+      s.incarnation ?? null,
+      from.restarts,
+      from.prompt,
+      from.generation,
+      s.promptTokensTotal,
+      s.generationTokensTotal,
     ]);
     return `${this.#cluster}:${createHash('sha256').update(window).digest('base64url').slice(0, 32)}`;
   }

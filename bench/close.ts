@@ -27,11 +27,22 @@ export async function benchClose(): Promise<void> {
     const period = previousPeriod(calendar.periodOf(new Date()));
     const { start, end } = calendar.monthBounds(period);
     const gov = await api(server.base, ADMIN, 'POST', '/api/v1/plans', {
-      name: 'gov-standard', type: 'periodic', period: 'month', fee: '10000.00', includedStd: 1_000_000_000, overagePricePerMillionStd: '8.00',
+      name: 'gov-standard',
+      type: 'periodic',
+      period: 'month',
+      fee: '10000.00',
+      includedStd: 1_000_000_000,
+      overagePricePerMillionStd: '8.00',
     });
     const seedStarted = performance.now();
-    await db.query(`INSERT INTO tenants (id, name, kind, created_at) SELECT 'tn_b_' || g, 'tenant ' || g, CASE WHEN g % 2 = 0 THEN 'government' ELSE 'enterprise' END, now() FROM generate_series(1, $1::int) g`, [TENANTS]);
-    await db.query(`INSERT INTO subscriptions (id, tenant_id, plan_id, starts_at, created_at) SELECT 'sub_b_' || g, 'tn_b_' || g, $2, $3::timestamptz + (g % 20) * interval '1 day', now() FROM generate_series(2, $1::int, 2) g`, [TENANTS, gov.id, start.toISOString()]);
+    await db.query(
+      `INSERT INTO tenants (id, name, kind, created_at) SELECT 'tn_b_' || g, 'tenant ' || g, CASE WHEN g % 2 = 0 THEN 'government' ELSE 'enterprise' END, now() FROM generate_series(1, $1::int) g`,
+      [TENANTS],
+    );
+    await db.query(
+      `INSERT INTO subscriptions (id, tenant_id, plan_id, starts_at, created_at) SELECT 'sub_b_' || g, 'tn_b_' || g, $2, $3::timestamptz + (g % 20) * interval '1 day', now() FROM generate_series(2, $1::int, 2) g`,
+      [TENANTS, gov.id, start.toISOString()],
+    );
     const span = end.getTime() - start.getTime();
     await db.query(
       `INSERT INTO usage_events (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at)
@@ -52,10 +63,20 @@ export async function benchClose(): Promise<void> {
     const again = performance.now();
     const repeat = await api(server.base, ADMIN, 'POST', '/api/v1/billing/close', { period });
     const repeatSeconds = (performance.now() - again) / 1000;
-    console.log(JSON.stringify({
-      bench: 'close', database: 'postgres', period, tenants: TENANTS, events: EVENTS, invoices: res.items.length,
-      seconds: +seconds.toFixed(2), repeatSeconds: +repeatSeconds.toFixed(2), repeatInvoices: repeat.items.length, seedSeconds: +seedSeconds.toFixed(1),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'close',
+        database: 'postgres',
+        period,
+        tenants: TENANTS,
+        events: EVENTS,
+        invoices: res.items.length,
+        seconds: +seconds.toFixed(2),
+        repeatSeconds: +repeatSeconds.toFixed(2),
+        repeatInvoices: repeat.items.length,
+        seedSeconds: +seedSeconds.toFixed(1),
+      }),
+    );
   } finally {
     await db.end();
     await server.stop();

@@ -32,7 +32,12 @@ export async function benchIngest(): Promise<void> {
     for (let i = 0; i < AGENTS; i++) {
       const c = await api(base, ADMIN, 'POST', '/api/v1/clusters', { name: `agent-${i}`, region: `r${i}` });
       await api(base, c.agentToken, 'POST', '/api/v1/agent/heartbeat', { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] });
-      const w = await api(base, tenant.apiKey, 'POST', '/api/v1/workloads', { name: `w${i}`, model: 'qwen2.5-72b-instruct', tokensPerMin: 10_000, regions: [`r${i}`] });
+      const w = await api(base, tenant.apiKey, 'POST', '/api/v1/workloads', {
+        name: `w${i}`,
+        model: 'qwen2.5-72b-instruct',
+        tokensPerMin: 10_000,
+        regions: [`r${i}`],
+      });
       agents.push({ token: c.agentToken, workloadId: w.id });
     }
     for (;;) {
@@ -47,14 +52,21 @@ export async function benchIngest(): Promise<void> {
         token: agent.token,
         body: JSON.stringify({
           events: Array.from({ length: BATCH }, (_, i) => ({
-            id: `evt-${b}-${i}`, workloadId: agent.workloadId, inputTokens: 1000 + i, outputTokens: 250 + (i % 7),
+            id: `evt-${b}-${i}`,
+            workloadId: agent.workloadId,
+            inputTokens: 1000 + i,
+            outputTokens: 250 + (i % 7),
             occurredAt: new Date(now - (i % 600) * 1000).toISOString(),
           })),
         }),
       };
     });
     const post = async (batch: { token: string; body: string }) => {
-      const res = await fetch(`${base}/api/v1/agent/usage`, { method: 'POST', headers: { authorization: `Bearer ${batch.token}`, 'content-type': 'application/json' }, body: batch.body });
+      const res = await fetch(`${base}/api/v1/agent/usage`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${batch.token}`, 'content-type': 'application/json' },
+        body: batch.body,
+      });
       if (!res.ok) throw new Error(`usage: ${res.status} ${await res.text()}`);
       return (await res.json()) as { accepted: number; duplicates: number; rejected: unknown[] };
     };
@@ -65,7 +77,18 @@ export async function benchIngest(): Promise<void> {
       accepted += answer.accepted;
     });
     const seconds = (performance.now() - started) / 1000;
-    console.log(JSON.stringify({ bench: 'ingest.api', database: 'postgres', agents: AGENTS, batch: BATCH, events: EVENTS, accepted, seconds: +seconds.toFixed(2), eventsPerSec: Math.round(EVENTS / seconds) }));
+    console.log(
+      JSON.stringify({
+        bench: 'ingest.api',
+        database: 'postgres',
+        agents: AGENTS,
+        batch: BATCH,
+        events: EVENTS,
+        accepted,
+        seconds: +seconds.toFixed(2),
+        eventsPerSec: Math.round(EVENTS / seconds),
+      }),
+    );
 
     let duplicates = 0;
     const replay = batches.filter((_, i) => i % 10 === 0);
@@ -80,14 +103,36 @@ export async function benchIngest(): Promise<void> {
 
     await db.query(`CREATE TABLE bare_usage (LIKE usage_events)`);
     const rows = await db.query(`SELECT * FROM usage_events`);
-    const lines = rows.rows.map((r) => [r.id, r.tenant_id, r.workload_id, r.cluster_id, r.model_id, r.input_tokens, r.output_tokens, r.std_tokens, r.occurred_at.toISOString(), r.received_at.toISOString()].join('\t') + '\n');
+    const lines = rows.rows.map(
+      (r) =>
+        [
+          r.id,
+          r.tenant_id,
+          r.workload_id,
+          r.cluster_id,
+          r.model_id,
+          r.input_tokens,
+          r.output_tokens,
+          r.std_tokens,
+          r.occurred_at.toISOString(),
+          r.received_at.toISOString(),
+        ].join('\t') + '\n',
+    );
     // About 1 MB a chunk, so that the stream's per-chunk overhead does not count against COPY.
     const chunks: string[] = [];
     for (let i = 0; i < lines.length; i += 5000) chunks.push(lines.slice(i, i + 5000).join(''));
     const copyStarted = performance.now();
     await pipeline(Readable.from(chunks), db.query(copyFrom('COPY bare_usage FROM STDIN')));
     const copySeconds = (performance.now() - copyStarted) / 1000;
-    console.log(JSON.stringify({ bench: 'ingest.copy', database: 'postgres', events: lines.length, seconds: +copySeconds.toFixed(2), eventsPerSec: Math.round(lines.length / copySeconds) }));
+    console.log(
+      JSON.stringify({
+        bench: 'ingest.copy',
+        database: 'postgres',
+        events: lines.length,
+        seconds: +copySeconds.toFixed(2),
+        eventsPerSec: Math.round(lines.length / copySeconds),
+      }),
+    );
   } finally {
     await db.end();
     await server.stop();

@@ -21,15 +21,20 @@ export function connection(): http.Agent {
 export async function api(base: string, token: string, method: string, path: string, body?: unknown, agent: http.Agent = keepAlive): Promise<any> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = http.request(base + path, {
-      method, agent,
-      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      base + path,
+      {
+        method,
+        agent,
+        headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -40,12 +45,14 @@ export async function api(base: string, token: string, method: string, path: str
 /** Runs `fn` over `items` with at most `concurrency` calls in flight; `client` numbers the caller (0…concurrency−1). */
 export async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number, client: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async (_, client) => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i, client);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, client) => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i, client);
+      }
+    }),
+  );
 }
 
 export function benchDatabaseUrl(): string | undefined {

@@ -39,9 +39,33 @@ const REGIONS = ['nansha', 'huangpu', 'tianhe', 'panyu', 'baiyun', 'haizhu', 'li
 const m = (text: string) => parseMicro(text);
 
 const PROFILES = {
-  h100: { id: 'p-h100', name: 'NVIDIA-H100-80GB', vendor: 'nvidia', resourceName: 'nvidia.com/gpu', memoryGiB: m('80'), stdTokensPerSec: m('3000'), tdpWatts: m('700') },
-  ascend: { id: 'p-910b', name: 'Ascend-910B', vendor: 'huawei', resourceName: 'huawei.com/Ascend910', memoryGiB: m('64'), stdTokensPerSec: m('1200'), tdpWatts: m('400') },
-  mlu: { id: 'p-mlu590', name: 'MLU590', vendor: 'cambricon', resourceName: 'cambricon.com/mlu', memoryGiB: m('80'), stdTokensPerSec: m('1100'), tdpWatts: m('350') },
+  h100: {
+    id: 'p-h100',
+    name: 'NVIDIA-H100-80GB',
+    vendor: 'nvidia',
+    resourceName: 'nvidia.com/gpu',
+    memoryGiB: m('80'),
+    stdTokensPerSec: m('3000'),
+    tdpWatts: m('700'),
+  },
+  ascend: {
+    id: 'p-910b',
+    name: 'Ascend-910B',
+    vendor: 'huawei',
+    resourceName: 'huawei.com/Ascend910',
+    memoryGiB: m('64'),
+    stdTokensPerSec: m('1200'),
+    tdpWatts: m('400'),
+  },
+  mlu: {
+    id: 'p-mlu590',
+    name: 'MLU590',
+    vendor: 'cambricon',
+    resourceName: 'cambricon.com/mlu',
+    memoryGiB: m('80'),
+    stdTokensPerSec: m('1100'),
+    tdpWatts: m('350'),
+  },
 } satisfies Record<string, ProfileSnap>;
 
 const MODELS: readonly ModelSnap[] = [
@@ -53,9 +77,19 @@ const MODELS: readonly ModelSnap[] = [
 /** Device mixes of a cluster (100 devices each), as [profile, count] slots. */
 const MIXES: ReadonlyArray<ReadonlyArray<readonly [ProfileSnap, number]>> = [
   [[PROFILES.h100, 100]],
-  [[PROFILES.h100, 50], [PROFILES.ascend, 50]],
-  [[PROFILES.ascend, 60], [PROFILES.mlu, 40]],
-  [[PROFILES.h100, 40], [PROFILES.ascend, 30], [PROFILES.mlu, 30]],
+  [
+    [PROFILES.h100, 50],
+    [PROFILES.ascend, 50],
+  ],
+  [
+    [PROFILES.ascend, 60],
+    [PROFILES.mlu, 40],
+  ],
+  [
+    [PROFILES.h100, 40],
+    [PROFILES.ascend, 30],
+    [PROFILES.mlu, 30],
+  ],
 ];
 
 function seeded(seed: number): () => number {
@@ -159,9 +193,17 @@ export async function benchSchedulePreemption(): Promise<Record<string, unknown>
     tenantHeld.set(w.tenantId, (tenantHeld.get(w.tenantId) ?? 0) + stdPerMin);
     d.placements.forEach((p, i) => {
       placements.push({
-        id: `${w.id}-${i}`, workloadId: w.id, tenantId: w.tenantId, priority: w.priority, seq: w.seq,
-        clusterId: p.clusterId, deviceModel: p.deviceModel, replicas: p.replicas, devicesPerReplica: p.devicesPerReplica,
-        tokensPerMin: p.tokensPerMin, stdPerMin,
+        id: `${w.id}-${i}`,
+        workloadId: w.id,
+        tenantId: w.tenantId,
+        priority: w.priority,
+        seq: w.seq,
+        clusterId: p.clusterId,
+        deviceModel: p.deviceModel,
+        replicas: p.replicas,
+        devicesPerReplica: p.devicesPerReplica,
+        tokensPerMin: p.tokensPerMin,
+        stdPerMin,
       });
       const key = `${p.clusterId}\u0000${p.deviceModel}`;
       held.set(key, (held.get(key) ?? 0) + p.replicas * p.devicesPerReplica);

@@ -26,10 +26,6 @@ const INVENTORY = [
 ];
 const MODELS = ['qwen2.5-7b-instruct', 'qwen2.5-7b-instruct', 'qwen2.5-32b-instruct', 'qwen2.5-72b-instruct'];
 
-
-
-
-
 function workloadBody(i: number) {
   const model = MODELS[i % MODELS.length]!;
   return { name: `w-${i}`, model, tokensPerMin: 5_000 + ((i * 7919) % 60) * 1_000, priority: i % 10 === 0 ? 'high' : i % 3 === 0 ? 'low' : 'normal' };
@@ -45,10 +41,14 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
   let stopAgents = false;
   try {
     const clusters: { id: string; token: string }[] = [];
-    await pool(Array.from({ length: CLUSTERS }, (_, i) => i), CLIENTS, async (i) => {
-      const c = await api(base, ADMIN, 'POST', '/api/v1/clusters', { name: `c-${i}`, region: `region-${i % 10}` });
-      clusters.push({ id: c.id, token: c.agentToken });
-    });
+    await pool(
+      Array.from({ length: CLUSTERS }, (_, i) => i),
+      CLIENTS,
+      async (i) => {
+        const c = await api(base, ADMIN, 'POST', '/api/v1/clusters', { name: `c-${i}`, region: `region-${i % 10}` });
+        clusters.push({ id: c.id, token: c.agentToken });
+      },
+    );
     // Agents: heartbeat every 10 s, spread over the interval; every desired replica reports ready.
     const agents = clusters.map(async (c, i) => {
       await new Promise((r) => setTimeout(r, (i / clusters.length) * 2000));
@@ -70,18 +70,26 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
       await new Promise((r) => setTimeout(r, 200));
     }
     const tenants: string[] = [];
-    await pool(Array.from({ length: TENANTS }, (_, i) => i), CLIENTS, async (i) => {
-      tenants.push((await api(base, ADMIN, 'POST', '/api/v1/tenants', { name: `tenant-${i}`, kind: i % 2 ? 'enterprise' : 'government' })).apiKey);
-    });
+    await pool(
+      Array.from({ length: TENANTS }, (_, i) => i),
+      CLIENTS,
+      async (i) => {
+        tenants.push((await api(base, ADMIN, 'POST', '/api/v1/tenants', { name: `tenant-${i}`, kind: i % 2 ? 'enterprise' : 'government' })).apiKey);
+      },
+    );
 
     const cpuAt = () => ({ server: cpuSeconds(child.pid!), postgres: cpuSecondsOf('postgres'), clients: process.cpuUsage() });
     const cpuBefore = cpuAt();
     const started = performance.now();
     // Each of the 16 clients on a connection of its own.
     const connections = Array.from({ length: CLIENTS }, () => connection());
-    await pool(Array.from({ length: WORKLOADS }, (_, i) => i), CLIENTS, async (i, _, client) => {
-      await api(base, tenants[i % TENANTS]!, 'POST', '/api/v1/workloads', workloadBody(i), connections[client]);
-    });
+    await pool(
+      Array.from({ length: WORKLOADS }, (_, i) => i),
+      CLIENTS,
+      async (i, _, client) => {
+        await api(base, tenants[i % TENANTS]!, 'POST', '/api/v1/workloads', workloadBody(i), connections[client]);
+      },
+    );
     const submitted = performance.now();
     let placed = 0;
     for (;;) {
@@ -97,15 +105,20 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
     const clientCpu = process.cpuUsage(cpuBefore.clients);
     // Where the machine's CPU went while the workloads were submitted and placed.
     const cpu = {
-      server: +(cpuAfter.server - cpuBefore.server).toFixed(1), postgres: +(cpuAfter.postgres - cpuBefore.postgres).toFixed(1),
+      server: +(cpuAfter.server - cpuBefore.server).toFixed(1),
+      postgres: +(cpuAfter.postgres - cpuBefore.postgres).toFixed(1),
       clientsAndAgents: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(1),
     };
     // For scale: what the same 16 clients get from the same server for the cheapest request
     // there is (GET /healthz, no database), with the agents still heartbeating.
     const probeStart = performance.now();
-    await pool(Array.from({ length: 5000 }, (_, i) => i), CLIENTS, async (_i, _, client) => {
-      await api(base, ADMIN, 'GET', '/healthz', undefined, connections[client]);
-    });
+    await pool(
+      Array.from({ length: 5000 }, (_, i) => i),
+      CLIENTS,
+      async (_i, _, client) => {
+        await api(base, ADMIN, 'GET', '/healthz', undefined, connections[client]);
+      },
+    );
     const healthzPerSec = Math.round(5000 / ((performance.now() - probeStart) / 1000));
     const metrics = await (await fetch(`${base}/metrics`)).text();
     const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
@@ -114,10 +127,22 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
     const placementReads = metric(/^tokenpool_scheduler_placement_reads_total (\S+)/m);
     const createSeconds = metric(/^tokenpool_http_request_duration_seconds_sum\{method="POST",route="\/api\/v1\/workloads",status="202"\} (\S+)/m);
     const e2e = {
-      bench: 'schedule.e2e', database: 'postgres', serverProcesses: metric(/^tokenpool_server_processes (\S+)/m), clusters: CLUSTERS, devices: CLUSTERS * 100, workloads: WORKLOADS, placed,
-      submitSeconds: +((submitted - started) / 1000).toFixed(2), seconds: +((done - started) / 1000).toFixed(2),
-      workloadsPerSec: Math.round(WORKLOADS / ((done - started) / 1000)), healthzPerSec,
-      cycles, placementReads, cycleMeanMs: Math.round((cycleSeconds / cycles) * 1000), createMeanMs: +((createSeconds / WORKLOADS) * 1000).toFixed(1), cpuSeconds: cpu,
+      bench: 'schedule.e2e',
+      database: 'postgres',
+      serverProcesses: metric(/^tokenpool_server_processes (\S+)/m),
+      clusters: CLUSTERS,
+      devices: CLUSTERS * 100,
+      workloads: WORKLOADS,
+      placed,
+      submitSeconds: +((submitted - started) / 1000).toFixed(2),
+      seconds: +((done - started) / 1000).toFixed(2),
+      workloadsPerSec: Math.round(WORKLOADS / ((done - started) / 1000)),
+      healthzPerSec,
+      cycles,
+      placementReads,
+      cycleMeanMs: Math.round((cycleSeconds / cycles) * 1000),
+      createMeanMs: +((createSeconds / WORKLOADS) * 1000).toFixed(1),
+      cpuSeconds: cpu,
     };
     console.log(JSON.stringify(e2e));
 
@@ -134,7 +159,10 @@ export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
          FROM generate_series($3::int, $4::int - 1) AS g`,
       [tenantIds, modelIds, WORKLOADS, TOTAL_WORKLOADS],
     );
-    await api(base, ADMIN, 'POST', '/api/v1/workloads?dryRun=true', { tenantId: (await db.query('SELECT id FROM tenants LIMIT 1')).rows[0].id, ...workloadBody(0) });
+    await api(base, ADMIN, 'POST', '/api/v1/workloads?dryRun=true', {
+      tenantId: (await db.query('SELECT id FROM tenants LIMIT 1')).rows[0].id,
+      ...workloadBody(0),
+    });
     // Wait until a cycle has decided on the whole queue (every pending workload has a reason).
     const deadline = Date.now() + 180_000;
     while (Date.now() < deadline) {

@@ -21,25 +21,29 @@ interface DemoTenant {
 /** A few government and enterprise tenants with workloads, so the pool shows allocation. */
 export const DEMO_TENANTS: readonly DemoTenant[] = [
   {
-    name: 'Guangzhou Transport Bureau', kind: 'government',
+    name: 'Guangzhou Transport Bureau',
+    kind: 'government',
     workloads: [
       { name: 'traffic-assistant', model: 'qwen2.5-72b-instruct', tokensPerMin: 300_000, priority: 'high', ha: true },
       { name: 'signal-timing-advisor', model: 'qwen2.5-32b-instruct', tokensPerMin: 400_000, priority: 'normal', regions: ['tianhe', 'haizhu'] },
     ],
   },
   {
-    name: 'Guangzhou Health Commission', kind: 'government',
+    name: 'Guangzhou Health Commission',
+    kind: 'government',
     workloads: [
       { name: 'triage-assistant', model: 'deepseek-v3', tokensPerMin: 200_000, priority: 'high' },
       { name: 'records-summariser', model: 'qwen2.5-7b-instruct', tokensPerMin: 1_500_000, priority: 'normal' },
     ],
   },
   {
-    name: 'Nansha Port Logistics', kind: 'enterprise',
+    name: 'Nansha Port Logistics',
+    kind: 'enterprise',
     workloads: [{ name: 'customs-docs', model: 'qwen2.5-32b-instruct', tokensPerMin: 250_000, priority: 'normal', regions: ['nansha'] }],
   },
   {
-    name: 'Pearl River Smart Manufacturing', kind: 'enterprise',
+    name: 'Pearl River Smart Manufacturing',
+    kind: 'enterprise',
     workloads: [
       { name: 'quality-inspection-copilot', model: 'qwen2.5-7b-instruct', tokensPerMin: 900_000, priority: 'low' },
       { name: 'supplier-chat', model: 'deepseek-r1-distill-qwen-32b', tokensPerMin: 150_000, priority: 'low' },
@@ -58,8 +62,13 @@ export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; 
   if (await tenants.findByName(DEMO_TENANTS[0]!.name)) return made;
   // Government departments on a monthly package with a reserved throughput; enterprises pay as they go.
   const gov = await plans.create({
-    name: 'gov-standard', type: 'periodic', period: 'month', fee: '10000.00', includedStd: 50_000_000_000,
-    overagePricePerMillionStd: '0.80', reservedStdPerMin: 6_000_000,
+    name: 'gov-standard',
+    type: 'periodic',
+    period: 'month',
+    fee: '10000.00',
+    includedStd: 50_000_000_000,
+    overagePricePerMillionStd: '0.80',
+    reservedStdPerMin: 6_000_000,
   });
   const metered = await plans.create({ name: 'enterprise-metered', type: 'unit', pricePerMillionStd: '1.20' });
   // Subscribed since the start of last month, so that last month can be invoiced.
@@ -103,9 +112,12 @@ export async function seedDemoHistory(ctx: AppContext, baseUrl: string, agentTok
     const token = agentTokens.get(cluster.name);
     if (!token) continue;
     // A day at about 60% of the workload's requested throughput; 3 prompt tokens per output token.
-    const outputPerDay = Math.round(w.tokensPerMin * 60 * 24 * 0.6 / 4);
+    const outputPerDay = Math.round((w.tokensPerMin * 60 * 24 * 0.6) / 4);
     const events = Array.from({ length: days }, (_, d) => ({
-      id: `demo-history:${w.id}:${period}:${d}`, workloadId: w.id, inputTokens: outputPerDay * 3, outputTokens: outputPerDay,
+      id: `demo-history:${w.id}:${period}:${d}`,
+      workloadId: w.id,
+      inputTokens: outputPerDay * 3,
+      outputTokens: outputPerDay,
       occurredAt: new Date(start.getTime() + d * 86_400_000 + 12 * 3_600_000).toISOString(),
     }));
     await new PlatformClient({ baseUrl, token }).usage({ events });

@@ -177,15 +177,9 @@ export function workloadStdMicro(tokensPerMin: number, costFactor: Micro): numbe
  * Standard tokens of a usage: `costFactor × (outputTokens + inputFactor × inputTokens)`, exact,
  * as a decimal string (up to 12 decimal places, trailing zeros removed).
  */
-export function usageStdTokens(
-  inputTokens: number,
-  outputTokens: number,
-  costFactor: Micro,
-  inputFactor: Micro,
-): string {
+export function usageStdTokens(inputTokens: number, outputTokens: number, costFactor: Micro, inputFactor: Micro): string {
   // In units of 1e-12: cost(µ) × (output × 1e6 + inputFactor(µ) × input).
-  const scaled =
-    BigInt(costFactor) * (BigInt(outputTokens) * MICRO_BIG + BigInt(inputFactor) * BigInt(inputTokens));
+  const scaled = BigInt(costFactor) * (BigInt(outputTokens) * MICRO_BIG + BigInt(inputFactor) * BigInt(inputTokens));
   const unit = MICRO_BIG * MICRO_BIG;
   const whole = scaled / unit;
   const frac = scaled % unit;

@@ -44,10 +44,7 @@ export function decayUsage(previous: number, elapsedMs: number, halfLifeMs: numb
 export function tenantShare(tenant: TenantSnap | undefined, heldMicro: number): number {
   const decayed = tenant !== undefined && tenant.decayedStdPerMin > 0 ? tenant.decayedStdPerMin : 0;
   const used = heldMicro / 1_000_000 + decayed;
-  const entitlement =
-    tenant === undefined
-      ? FAIR_SHARE_UNIT_STD_PER_MIN
-      : tenant.weight * (tenant.maxStdPerMin ?? FAIR_SHARE_UNIT_STD_PER_MIN);
+  const entitlement = tenant === undefined ? FAIR_SHARE_UNIT_STD_PER_MIN : tenant.weight * (tenant.maxStdPerMin ?? FAIR_SHARE_UNIT_STD_PER_MIN);
   if (!(entitlement > 0)) return used > 0 ? Infinity : 0;
   return used / entitlement;
 }

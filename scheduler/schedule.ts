@@ -58,9 +58,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
   const preemptor = (options?.preemption ?? true) ? new Preemptor(runtime, state) : null;
 
   // 2. Heads of the queue: by priority, then fair share, then FIFO; shares move as we place.
-  const queue = new FairQueue(input.pending, (tenantId) =>
-    tenantShare(snapshot.tenants.get(tenantId), state.tenantHeldMicro.get(tenantId) ?? 0),
-  );
+  const queue = new FairQueue(input.pending, (tenantId) => tenantShare(snapshot.tenants.get(tenantId), state.tenantHeldMicro.get(tenantId) ?? 0));
 
   for (let workload = queue.next(); workload !== undefined; workload = queue.next()) {
     // 3. Admission checks that need no devices: plan, model, quota.
@@ -84,11 +82,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
       const max = toMicro(tenant.maxStdPerMin);
       if (held + needMicro > max) {
         decisions.push(
-          waiting(
-            workload,
-            'quota',
-            `needs ${formatMicro(needMicro)} std/min; the tenant holds ${formatMicro(held)} of its ${formatMicro(max)} std/min quota`,
-          ),
+          waiting(workload, 'quota', `needs ${formatMicro(needMicro)} std/min; the tenant holds ${formatMicro(held)} of its ${formatMicro(max)} std/min quota`),
         );
         continue;
       }
@@ -155,13 +149,7 @@ function waiting(workload: WorkloadSnap, reason: PendingReason, message: string)
   return { kind: 'pending', workloadId: workload.id, reason, message };
 }
 
-function placed(
-  state: WorkingState,
-  workload: WorkloadSnap,
-  model: ModelSnap,
-  picks: readonly Pick[],
-  preempted: readonly string[],
-): Decision {
+function placed(state: WorkingState, workload: WorkloadSnap, model: ModelSnap, picks: readonly Pick[], preempted: readonly string[]): Decision {
   const placements: PlacementDecision[] = picks.map((p) => {
     const cluster = state.snapshot.clusters[state.slotCluster[p.slot]!]!;
     const slot = state.slots[p.slot]!;

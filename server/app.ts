@@ -114,9 +114,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Several replicas may share a PostgreSQL: one, elected by an advisory lock, schedules; the
   // others wake it through the notifier, which listens on the elector's lock connection.
   const notifier = database.kind === 'postgres' && database.url ? new PgNotifier({ send: pgNotify(db), clock, log }) : undefined;
-  const leader: LeaderElector = notifier && database.url
-    ? new AdvisoryLockElector({ url: database.url, log, onConnect: (client) => notifier.listen(client) })
-    : alwaysLeader();
+  const leader: LeaderElector =
+    notifier && database.url ? new AdvisoryLockElector({ url: database.url, log, onConnect: (client) => notifier.listen(client) }) : alwaysLeader();
   const clusters = new ClustersService(clustersRepo, catalog, clock, ids, events, ttlMs, {
     held: (clusterIds) => workloadsRepo.heldDevices(clusterIds),
     desired: (id) => workloadsRepo.desiredFor(id),
@@ -126,8 +125,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const billingRepo = new BillingRepository(db);
   const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing);
   const scheduler = new Scheduler({
-    clusters: clustersRepo, catalog: catalogRepo, tenants: tenantsRepo, workloads: workloadsRepo, plans: plansRepo, tenantsRepo,
-    ttlMs, halfLifeMs: config.fairShareHalfLifeSeconds * 1000, clock, log, leader, registry: metrics.registry, ids, events, notifier,
+    clusters: clustersRepo,
+    catalog: catalogRepo,
+    tenants: tenantsRepo,
+    workloads: workloadsRepo,
+    plans: plansRepo,
+    tenantsRepo,
+    ttlMs,
+    halfLifeMs: config.fairShareHalfLifeSeconds * 1000,
+    clock,
+    log,
+    leader,
+    registry: metrics.registry,
+    ids,
+    events,
+    notifier,
     exhausted: (known) => billing.exhaustedTenants(known),
     cycleOptions: { weights: config.schedulerWeights, scorePercentage: config.schedulerScorePercentage },
   });
@@ -137,20 +149,49 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, calendar, log);
   const budgetCheck = new BudgetCheckJob(budgets, leader, log);
   const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock, ids);
-  const context: AppContext = { config, clock, calendar, log, database, metrics, scheduler, services: { catalog, clusters, tenants, workloads, plans, billing, usage, budgets, accounts } };
-  const auth = createAuthenticator({
-    adminTokenHashes: () => [adminToken.hash],
-    findApiKey: (hash) => tenantsRepo.findActiveKey(hash),
-    findAgent: (hash) => clustersRepo.findByTokenHash(hash),
-    findSession: (hash) => accounts.sessionOf(hash),
-  }, () => clock.now().getTime());
+  const context: AppContext = {
+    config,
+    clock,
+    calendar,
+    log,
+    database,
+    metrics,
+    scheduler,
+    services: { catalog, clusters, tenants, workloads, plans, billing, usage, budgets, accounts },
+  };
+  const auth = createAuthenticator(
+    {
+      adminTokenHashes: () => [adminToken.hash],
+      findApiKey: (hash) => tenantsRepo.findActiveKey(hash),
+      findAgent: (hash) => clustersRepo.findByTokenHash(hash),
+      findSession: (hash) => accounts.sessionOf(hash),
+    },
+    () => clock.now().getTime(),
+  );
   // A credential that stopped working leaves this process's cache at once.
-  events.on('credential.revoked', (c) => auth.forget((p) => (c.kind === 'agent' ? p.kind === 'agent' && p.clusterId === c.clusterId : p.kind === 'tenant' && p.apiKeyId === c.apiKeyId)));
-  const routes = [...catalogRoutes(context), ...clusterRoutes(context), ...tenantRoutes(context), ...workloadRoutes(context), ...planRoutes(context), ...billingRoutes(context), ...meRoutes(context), ...usageRoutes(context), ...budgetRoutes(context), ...sessionRoutes(context)];
+  events.on('credential.revoked', (c) =>
+    auth.forget((p) => (c.kind === 'agent' ? p.kind === 'agent' && p.clusterId === c.clusterId : p.kind === 'tenant' && p.apiKeyId === c.apiKeyId)),
+  );
+  const routes = [
+    ...catalogRoutes(context),
+    ...clusterRoutes(context),
+    ...tenantRoutes(context),
+    ...workloadRoutes(context),
+    ...planRoutes(context),
+    ...billingRoutes(context),
+    ...meRoutes(context),
+    ...usageRoutes(context),
+    ...budgetRoutes(context),
+    ...sessionRoutes(context),
+  ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });
 
   const http = createHttpServer({
-    routes, auth, clock, log, metrics,
+    routes,
+    auth,
+    clock,
+    log,
+    metrics,
     // In a multi-process server every worker's metrics, added up by the primary; else this process's.
     metricsText: deps.shareMetrics ? deps.shareMetrics(metrics.registry) : () => metrics.registry.metrics(),
     ready: readinessProbe(db),

@@ -69,10 +69,7 @@ const schema = z.object({
   TOKENPOOL_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TOKENPOOL_CLUSTER_TTL_SECONDS: integer(1, 86_400).default(30),
   TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS: integer(1, 30 * 86_400).default(3600),
-  TOKENPOOL_TIMEZONE: z
-    .string()
-    .refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai')
-    .default('Asia/Shanghai'),
+  TOKENPOOL_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai').default('Asia/Shanghai'),
   TOKENPOOL_SCHEDULER_WEIGHTS: z.string().optional(),
   TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: integer(0, 100).default(0),
   TOKENPOOL_WORKERS: z.union([z.literal('auto'), integer(1, 64)], { message: 'must be auto or a whole number from 1 to 64' }).default(1),
@@ -80,9 +77,7 @@ const schema = z.object({
 
 /** Reads the configuration; empty strings count as unset. Throws ConfigError on the first bad value. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const present = Object.fromEntries(
-    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
-  );
+  const present = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -7,8 +7,7 @@ export interface Logger {
 }
 
 export function jsonLogger(write: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
-  const at = (level: LogLevel) => (msg: string, fields?: object) =>
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  const at = (level: LogLevel) => (msg: string, fields?: object) => write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
   return { info: at('info'), warn: at('warn'), error: at('error') };
 }
 

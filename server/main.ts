@@ -53,7 +53,10 @@ async function run(options: MainOptions): Promise<void> {
   const log = jsonLogger();
   if (config.workers > 1 && cluster.isPrimary) {
     await runPrimary({
-      workers: config.workers, host: config.host, port: config.port, log,
+      workers: config.workers,
+      host: config.host,
+      port: config.port,
+      log,
       onListening: (baseUrl) => process.stdout.write(`tokenpool listening on ${baseUrl} (database: postgres, workers: ${config.workers})\n`),
     });
     return;

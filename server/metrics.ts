@@ -114,8 +114,10 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   const invoicesIssued = new Counter({ name: 'tokenpool_invoices_issued_total', help: 'Invoices issued', registers: [registry] });
   const billed = new Counter({
-    name: 'tokenpool_billed_amount_cny_total', help: 'Amount invoiced in CNY, by plan type (unit, periodic, or mixed within a month)',
-    labelNames: ['plan_type'] as const, registers: [registry],
+    name: 'tokenpool_billed_amount_cny_total',
+    help: 'Amount invoiced in CNY, by plan type (unit, periodic, or mixed within a month)',
+    labelNames: ['plan_type'] as const,
+    registers: [registry],
   });
 
   return {

@@ -122,10 +122,15 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     stopping ??= signal;
     log.info('stopping workers', { signal });
     const alive = [...numbers.keys()].filter((w) => !w.isDead());
-    await Promise.all(alive.map((w) => new Promise<void>((resolve) => {
-      w.once('exit', () => resolve());
-      w.process.kill('SIGTERM');
-    })));
+    await Promise.all(
+      alive.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    );
     process.exit(0);
   };
   process.on('SIGTERM', () => void stopAll('SIGTERM'));

@@ -13,7 +13,9 @@ export async function until<T>(what: string, probe: () => Promise<T>, ok: (value
       failure = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${failure === undefined ? JSON.stringify(value) : failure instanceof Error ? String(failure) : inspect(failure)}`);
+      throw new Error(
+        `timed out after ${ms} ms waiting for ${what}; last: ${failure === undefined ? JSON.stringify(value) : failure instanceof Error ? String(failure) : inspect(failure)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -17,7 +17,9 @@ async function api(method, path, body) {
   const text = await res.text();
   const data = text && /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : text;
   if (!res.ok) {
-    const err = new Error(data?.errors?.length ? `${data.detail} (${data.errors.map((e) => `${e.path}: ${e.message}`).join('; ')})` : data?.detail ?? `${res.status}`);
+    const err = new Error(
+      data?.errors?.length ? `${data.detail} (${data.errors.map((e) => `${e.path}: ${e.message}`).join('; ')})` : (data?.detail ?? `${res.status}`),
+    );
     err.status = res.status;
     throw err;
   }
@@ -49,12 +51,43 @@ function h(tag, attrs = {}, ...children) {
 }
 const field = (label, input) => h('label', {}, label, input);
 const input = (name, attrs = {}) => h('input', { name, ...attrs });
-const select = (name, options, attrs = {}) => h('select', { name, ...attrs }, options.map(([v, l]) => h('option', { value: v }, l)));
-const table = (heads, rows) => rows.length === 0 ? h('p', { class: 'muted' }, t('noData')) : h('table', {},
-  h('thead', {}, h('tr', {}, heads.map((x) => h('th', { scope: 'col', class: x.num ? 'num' : undefined }, x.label ?? x)))),
-  h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c, i) => h('td', { class: heads[i]?.num ? 'num' : undefined }, c))))));
+const select = (name, options, attrs = {}) =>
+  h(
+    'select',
+    { name, ...attrs },
+    options.map(([v, l]) => h('option', { value: v }, l)),
+  );
+const table = (heads, rows) =>
+  rows.length === 0
+    ? h('p', { class: 'muted' }, t('noData'))
+    : h(
+        'table',
+        {},
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            heads.map((x) => h('th', { scope: 'col', class: x.num ? 'num' : undefined }, x.label ?? x)),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          rows.map((r) =>
+            h(
+              'tr',
+              {},
+              r.map((c, i) => h('td', { class: heads[i]?.num ? 'num' : undefined }, c)),
+            ),
+          ),
+        ),
+      );
 const num = (label) => ({ label, num: true });
-const message = (el, text, kind = 'ok') => { el.replaceChildren(h('span', { class: kind, role: kind === 'error' ? 'alert' : 'status' }, text)); };
+const message = (el, text, kind = 'ok') => {
+  el.replaceChildren(h('span', { class: kind, role: kind === 'error' ? 'alert' : 'status' }, text));
+};
 
 /** A form whose submit runs `action(values)`; errors are shown beside it, nothing is lost. */
 function form(name, fields, submitLabel, action) {
@@ -94,9 +127,27 @@ function header() {
   const current = location.hash.slice(2) || Object.keys(VIEWS[area])[0];
   top.replaceChildren(
     h('span', { class: 'brand' }, `Tokenpool · ${t(area)}`),
-    session ? h('nav', { 'aria-label': t(area) }, Object.keys(VIEWS[area]).map((v) => h('a', { href: `#/${v}`, 'aria-current': v === current ? 'page' : undefined }, t(v)))) : null,
+    session
+      ? h(
+          'nav',
+          { 'aria-label': t(area) },
+          Object.keys(VIEWS[area]).map((v) => h('a', { href: `#/${v}`, 'aria-current': v === current ? 'page' : undefined }, t(v))),
+        )
+      : null,
     h('span', { class: 'spacer' }),
-    h('button', { type: 'button', 'data-action': 'language', onclick: () => { localStorage.setItem('tokenpool.lang', i18n.lang === 'en' ? 'zh-CN' : 'en'); i18n = makeI18n(localStorage.getItem('tokenpool.lang')); render(); } }, t('language')),
+    h(
+      'button',
+      {
+        type: 'button',
+        'data-action': 'language',
+        onclick: () => {
+          localStorage.setItem('tokenpool.lang', i18n.lang === 'en' ? 'zh-CN' : 'en');
+          i18n = makeI18n(localStorage.getItem('tokenpool.lang'));
+          render();
+        },
+      },
+      t('language'),
+    ),
     session ? h('span', {}, session.name) : null,
     session ? h('button', { type: 'button', 'data-action': 'sign-out', onclick: signOut }, t('signOut')) : null,
   );
@@ -114,7 +165,10 @@ async function render() {
     main.replaceChildren(h('h1', {}, t(name in VIEWS[area] ? name : Object.keys(VIEWS[area])[0])), ...[content].flat());
     main.setAttribute('data-view', name);
   } catch (err) {
-    if (err.status === 401) { session = null; return render(); }
+    if (err.status === 401) {
+      session = null;
+      return render();
+    }
     main.replaceChildren(h('p', { class: 'error', role: 'alert' }, t('failed') + err.message));
   }
 }
@@ -130,20 +184,40 @@ function signInPage(main) {
     try {
       session = await api('POST', '/api/v1/session', body);
       const home = session.kind === 'tenant' ? 'portal' : 'console';
-      if (home !== area) { location.href = `/${home}/`; return; }
+      if (home !== area) {
+        location.href = `/${home}/`;
+        return;
+      }
       render();
     } catch (err) {
       message(status, err.message, 'error');
     }
   };
-  const pw = h('form', { 'data-form': 'password' },
+  const pw = h(
+    'form',
+    { 'data-form': 'password' },
     field(t('username'), input('username', { autocomplete: 'username', required: true })),
     field(t('password'), input('password', { type: 'password', autocomplete: 'current-password', required: true })),
-    h('button', { type: 'submit' }, t('signIn')));
-  pw.addEventListener('submit', (e) => { e.preventDefault(); const v = Object.fromEntries(new FormData(pw)); done({ username: v.username, password: v.password }); });
-  const tok = h('form', { 'data-form': 'token' }, field(t('token'), input('token', { type: 'password', autocomplete: 'off', required: true })), h('button', { type: 'submit' }, t('signIn')));
-  tok.addEventListener('submit', (e) => { e.preventDefault(); done({ token: new FormData(tok).get('token') }); });
-  main.replaceChildren(h('section', { class: 'signin' }, h('h1', {}, `${t('signIn')} — ${t(area)}`), pw, h('p', { class: 'muted' }, t('orToken')), tok, status));
+    h('button', { type: 'submit' }, t('signIn')),
+  );
+  pw.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = Object.fromEntries(new FormData(pw));
+    done({ username: v.username, password: v.password });
+  });
+  const tok = h(
+    'form',
+    { 'data-form': 'token' },
+    field(t('token'), input('token', { type: 'password', autocomplete: 'off', required: true })),
+    h('button', { type: 'submit' }, t('signIn')),
+  );
+  tok.addEventListener('submit', (e) => {
+    e.preventDefault();
+    done({ token: new FormData(tok).get('token') });
+  });
+  main.replaceChildren(
+    h('section', { class: 'signin' }, h('h1', {}, `${t('signIn')} — ${t(area)}`), pw, h('p', { class: 'muted' }, t('orToken')), tok, status),
+  );
   main.setAttribute('data-view', 'sign-in');
 }
 
@@ -159,49 +233,94 @@ async function dashboard() {
   live.push({ at: new Date().toISOString(), total: pool.totalStdPerMin, allocated: pool.allocatedStdPerMin });
   // Energy efficiency of the healthy devices: standard tokens per second per watt of TDP.
   const byName = new Map(profiles.flatMap((p) => [[p.name, p], ...p.aliases.map((a) => [a, p])]));
-  let tokens = 0, watts = 0;
-  for (const c of clusters) for (const d of c.inventory) {
-    const p = byName.get(d.profile ?? d.deviceModel);
-    if (p) { tokens += d.healthy * Number(p.stdTokensPerSec); watts += d.healthy * Number(p.tdpWatts); }
-  }
-  const card = (key, value, raw) => h('div', { class: 'card', 'data-metric': key, 'data-value': raw }, h('div', { class: 'label' }, t(key)), h('div', { class: 'value' }, value));
+  let tokens = 0,
+    watts = 0;
+  for (const c of clusters)
+    for (const d of c.inventory) {
+      const p = byName.get(d.profile ?? d.deviceModel);
+      if (p) {
+        tokens += d.healthy * Number(p.stdTokensPerSec);
+        watts += d.healthy * Number(p.tdpWatts);
+      }
+    }
+  const card = (key, value, raw) =>
+    h('div', { class: 'card', 'data-metric': key, 'data-value': raw }, h('div', { class: 'label' }, t(key)), h('div', { class: 'value' }, value));
   const el = h('div', { class: 'chart', role: 'img', 'aria-label': t('overTime') });
-  setTimeout(() => chart(el, {
-    legend: { top: 0, data: [t('total'), t('allocated')] }, xAxis: { type: 'time' }, yAxis: { type: 'value' },
-    series: [{ name: t('total'), type: 'line', data: live.map((s) => [s.at, s.total]) }, { name: t('allocated'), type: 'line', areaStyle: {}, data: live.map((s) => [s.at, s.allocated]) }],
-  }));
+  setTimeout(() =>
+    chart(el, {
+      legend: { top: 0, data: [t('total'), t('allocated')] },
+      xAxis: { type: 'time' },
+      yAxis: { type: 'value' },
+      series: [
+        { name: t('total'), type: 'line', data: live.map((s) => [s.at, s.total]) },
+        { name: t('allocated'), type: 'line', areaStyle: {}, data: live.map((s) => [s.at, s.allocated]) },
+      ],
+    }),
+  );
   return [
-    h('div', { class: 'cards' },
-      card('total', i18n.num(pool.totalStdPerMin), pool.totalStdPerMin), card('allocated', i18n.num(pool.allocatedStdPerMin), pool.allocatedStdPerMin),
-      card('free', i18n.num(pool.freeStdPerMin), pool.freeStdPerMin), card('efficiency', watts ? i18n.num(tokens / watts) : '—', watts ? tokens / watts : ''),
-      card('ready', i18n.num(pool.clusters.ready), pool.clusters.ready), card('notReady', i18n.num(pool.clusters.notReady), pool.clusters.notReady),
-      card('cordoned', i18n.num(pool.clusters.cordoned), pool.clusters.cordoned)),
-    h('h2', {}, t('overTime')), el,
+    h(
+      'div',
+      { class: 'cards' },
+      card('total', i18n.num(pool.totalStdPerMin), pool.totalStdPerMin),
+      card('allocated', i18n.num(pool.allocatedStdPerMin), pool.allocatedStdPerMin),
+      card('free', i18n.num(pool.freeStdPerMin), pool.freeStdPerMin),
+      card('efficiency', watts ? i18n.num(tokens / watts) : '—', watts ? tokens / watts : ''),
+      card('ready', i18n.num(pool.clusters.ready), pool.clusters.ready),
+      card('notReady', i18n.num(pool.clusters.notReady), pool.clusters.notReady),
+      card('cordoned', i18n.num(pool.clusters.cordoned), pool.clusters.cordoned),
+    ),
+    h('h2', {}, t('overTime')),
+    el,
     h('h2', {}, t('byVendor')),
-    table([t('vendor'), num(t('devices')), num(t('total')), num(t('free'))], pool.byVendor.map((v) => [v.vendor, i18n.num(v.devices), i18n.num(v.totalStdPerMin), i18n.num(v.freeStdPerMin)])),
+    table(
+      [t('vendor'), num(t('devices')), num(t('total')), num(t('free'))],
+      pool.byVendor.map((v) => [v.vendor, i18n.num(v.devices), i18n.num(v.totalStdPerMin), i18n.num(v.freeStdPerMin)]),
+    ),
     h('h2', {}, t('byCluster')),
-    table([t('name'), t('state'), num(t('total')), num(t('free'))], pool.byCluster.map((c) => [c.name, c.state, i18n.num(c.totalStdPerMin), i18n.num(c.freeStdPerMin)])),
+    table(
+      [t('name'), t('state'), num(t('total')), num(t('free'))],
+      pool.byCluster.map((c) => [c.name, c.state, i18n.num(c.totalStdPerMin), i18n.num(c.freeStdPerMin)]),
+    ),
   ];
 }
 
 async function clusters() {
   const [list, work] = await Promise.all([all('/api/v1/clusters'), all('/api/v1/workloads')]);
   const placements = new Map();
-  for (const w of work) for (const p of w.placements) if (p.state === 'placed' || p.state === 'running') placements.set(p.clusterId, [...(placements.get(p.clusterId) ?? []), `${w.name} (${p.replicas}×${p.devicesPerReplica} ${p.deviceModel})`]);
-  const register = form('register-cluster', [field(t('name'), input('name', { required: true })), field(t('region'), input('region', { required: true }))], t('register'), async (v, status) => {
-    const c = await api('POST', '/api/v1/clusters', { name: v.name, region: v.region });
-    status.replaceChildren(h('p', {}, `${c.name}: ${t('agentToken')}`), secret(c.agentToken));
-    return false;
-  });
-  const hold = async (c) => { await api('POST', `/api/v1/clusters/${c.id}/${c.cordoned ? 'uncordon' : 'cordon'}`); render(); };
+  for (const w of work)
+    for (const p of w.placements)
+      if (p.state === 'placed' || p.state === 'running')
+        placements.set(p.clusterId, [...(placements.get(p.clusterId) ?? []), `${w.name} (${p.replicas}×${p.devicesPerReplica} ${p.deviceModel})`]);
+  const register = form(
+    'register-cluster',
+    [field(t('name'), input('name', { required: true })), field(t('region'), input('region', { required: true }))],
+    t('register'),
+    async (v, status) => {
+      const c = await api('POST', '/api/v1/clusters', { name: v.name, region: v.region });
+      status.replaceChildren(h('p', {}, `${c.name}: ${t('agentToken')}`), secret(c.agentToken));
+      return false;
+    },
+  );
+  const hold = async (c) => {
+    await api('POST', `/api/v1/clusters/${c.id}/${c.cordoned ? 'uncordon' : 'cordon'}`);
+    render();
+  };
   return [
     register,
-    table([t('name'), t('region'), t('state'), t('lastHeartbeat'), t('inventory'), t('unprofiled'), t('placementsOn'), num(t('free')), t('actions')], list.map((c) => [
-      c.name, c.region, h('span', { 'data-cluster-state': c.name }, c.state), i18n.date(c.lastHeartbeatAt),
-      c.inventory.map((d) => `${d.deviceModel}: ${d.healthy}/${d.total}`).join(', '), c.unprofiledDevices.join(', '), (placements.get(c.id) ?? []).join(', '),
-      i18n.num(c.capacity.freeStdPerMin),
-      h('button', { type: 'button', class: 'secondary', 'data-cordon': c.name, onclick: () => hold(c) }, c.cordoned ? t('uncordon') : t('cordon')),
-    ])),
+    table(
+      [t('name'), t('region'), t('state'), t('lastHeartbeat'), t('inventory'), t('unprofiled'), t('placementsOn'), num(t('free')), t('actions')],
+      list.map((c) => [
+        c.name,
+        c.region,
+        h('span', { 'data-cluster-state': c.name }, c.state),
+        i18n.date(c.lastHeartbeatAt),
+        c.inventory.map((d) => `${d.deviceModel}: ${d.healthy}/${d.total}`).join(', '),
+        c.unprofiledDevices.join(', '),
+        (placements.get(c.id) ?? []).join(', '),
+        i18n.num(c.capacity.freeStdPerMin),
+        h('button', { type: 'button', class: 'secondary', 'data-cordon': c.name, onclick: () => hold(c) }, c.cordoned ? t('uncordon') : t('cordon')),
+      ]),
+    ),
   ];
 }
 
@@ -210,15 +329,34 @@ async function tenants() {
   const plansOptions = planList.map((p) => [p.id, p.name]);
   const tenantOptions = list.map((x) => [x.id, x.name]);
   return [
-    form('create-tenant', [field(t('name'), input('name', { required: true })), field(t('kind'), select('kind', [['government', t('government')], ['enterprise', t('enterprise')]]))], t('create'), async (v, status) => {
-      const x = await api('POST', '/api/v1/tenants', { name: v.name, kind: v.kind });
-      status.replaceChildren(h('p', {}, `${x.name}: ${t('keys')}`), secret(x.apiKey));
-      return false;
-    }),
+    form(
+      'create-tenant',
+      [
+        field(t('name'), input('name', { required: true })),
+        field(
+          t('kind'),
+          select('kind', [
+            ['government', t('government')],
+            ['enterprise', t('enterprise')],
+          ]),
+        ),
+      ],
+      t('create'),
+      async (v, status) => {
+        const x = await api('POST', '/api/v1/tenants', { name: v.name, kind: v.kind });
+        status.replaceChildren(h('p', {}, `${x.name}: ${t('keys')}`), secret(x.apiKey));
+        return false;
+      },
+    ),
     h('h2', {}, t('setQuota')),
-    form('set-quota', [field(t('tenant'), select('tenantId', tenantOptions)), field(t('quota'), input('quota', { type: 'number', min: 0 }))], t('setQuota'), async (v) => {
-      await api('PATCH', `/api/v1/tenants/${v.tenantId}`, { maxStdPerMin: v.quota === '' ? null : Number(v.quota) });
-    }),
+    form(
+      'set-quota',
+      [field(t('tenant'), select('tenantId', tenantOptions)), field(t('quota'), input('quota', { type: 'number', min: 0 }))],
+      t('setQuota'),
+      async (v) => {
+        await api('PATCH', `/api/v1/tenants/${v.tenantId}`, { maxStdPerMin: v.quota === '' ? null : Number(v.quota) });
+      },
+    ),
     h('h2', {}, t('subscribe')),
     form('subscribe', [field(t('tenant'), select('tenantId', tenantOptions)), field(t('plan'), select('planId', plansOptions))], t('subscribe'), async (v) => {
       await api('POST', `/api/v1/tenants/${v.tenantId}/subscriptions`, { planId: v.planId });
@@ -229,90 +367,198 @@ async function tenants() {
       return false;
     }),
     h('h2', {}, t('newUser')),
-    form('new-user', [
-      field(t('tenant'), select('tenantId', [['', `— ${t('console')} —`], ...tenantOptions])), field(t('username'), input('username', { required: true, autocomplete: 'off' })),
-      field(t('password'), input('password', { type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })), field(t('admin'), input('admin', { type: 'checkbox', value: 'yes' })),
-    ], t('create'), async (v) => {
-      await api('POST', '/api/v1/users', v.tenantId ? { username: v.username, password: v.password, kind: 'tenant', tenantId: v.tenantId, admin: v.admin === 'yes' } : { username: v.username, password: v.password, kind: 'operator' });
-    }),
+    form(
+      'new-user',
+      [
+        field(t('tenant'), select('tenantId', [['', `— ${t('console')} —`], ...tenantOptions])),
+        field(t('username'), input('username', { required: true, autocomplete: 'off' })),
+        field(t('password'), input('password', { type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })),
+        field(t('admin'), input('admin', { type: 'checkbox', value: 'yes' })),
+      ],
+      t('create'),
+      async (v) => {
+        await api(
+          'POST',
+          '/api/v1/users',
+          v.tenantId
+            ? { username: v.username, password: v.password, kind: 'tenant', tenantId: v.tenantId, admin: v.admin === 'yes' }
+            : { username: v.username, password: v.password, kind: 'operator' },
+        );
+      },
+    ),
     h('h2', {}, t('tenants')),
-    table([t('name'), t('kind'), num(t('quota')), t('created')], list.map((x) => [x.name, t(x.kind), i18n.num(x.maxStdPerMin), i18n.date(x.createdAt)])),
+    table(
+      [t('name'), t('kind'), num(t('quota')), t('created')],
+      list.map((x) => [x.name, t(x.kind), i18n.num(x.maxStdPerMin), i18n.date(x.createdAt)]),
+    ),
   ];
 }
 
 async function plans() {
   const list = await all('/api/v1/plans');
-  const typeSel = select('type', [['unit', t('unit')], ['periodic', t('periodic')]]);
+  const typeSel = select('type', [
+    ['unit', t('unit')],
+    ['periodic', t('periodic')],
+  ]);
   return [
-    form('create-plan', [
-      field(t('name'), input('name', { required: true })), field(t('type'), typeSel), field(t('price'), input('price', { inputmode: 'decimal' })),
-      field(t('fee'), input('fee', { inputmode: 'decimal' })), field(t('included'), input('included', { type: 'number', min: 0 })),
-      field(t('overage'), input('overage', { inputmode: 'decimal' })), field(t('reserved'), input('reserved', { type: 'number', min: 0 })),
-    ], t('create'), async (v) => {
-      const body = v.type === 'unit'
-        ? { name: v.name, type: 'unit', pricePerMillionStd: v.price }
-        : { name: v.name, type: 'periodic', period: 'month', fee: v.fee, includedStd: Number(v.included), overagePricePerMillionStd: v.overage === '' ? null : v.overage, ...(v.reserved ? { reservedStdPerMin: Number(v.reserved) } : {}) };
-      await api('POST', '/api/v1/plans', body);
-      setTimeout(render, 600);
-    }),
-    table([t('name'), t('type'), t('price'), t('fee'), num(t('included')), t('overage')], list.map((p) => [
-      p.name + (p.default ? ' ★' : ''), p.type === 'unit' ? t('unit') : t('periodic'), i18n.money(p.pricePerMillionStd), i18n.money(p.fee), i18n.num(p.includedStd), i18n.money(p.overagePricePerMillionStd),
-    ])),
+    form(
+      'create-plan',
+      [
+        field(t('name'), input('name', { required: true })),
+        field(t('type'), typeSel),
+        field(t('price'), input('price', { inputmode: 'decimal' })),
+        field(t('fee'), input('fee', { inputmode: 'decimal' })),
+        field(t('included'), input('included', { type: 'number', min: 0 })),
+        field(t('overage'), input('overage', { inputmode: 'decimal' })),
+        field(t('reserved'), input('reserved', { type: 'number', min: 0 })),
+      ],
+      t('create'),
+      async (v) => {
+        const body =
+          v.type === 'unit'
+            ? { name: v.name, type: 'unit', pricePerMillionStd: v.price }
+            : {
+                name: v.name,
+                type: 'periodic',
+                period: 'month',
+                fee: v.fee,
+                includedStd: Number(v.included),
+                overagePricePerMillionStd: v.overage === '' ? null : v.overage,
+                ...(v.reserved ? { reservedStdPerMin: Number(v.reserved) } : {}),
+              };
+        await api('POST', '/api/v1/plans', body);
+        setTimeout(render, 600);
+      },
+    ),
+    table(
+      [t('name'), t('type'), t('price'), t('fee'), num(t('included')), t('overage')],
+      list.map((p) => [
+        p.name + (p.default ? ' ★' : ''),
+        p.type === 'unit' ? t('unit') : t('periodic'),
+        i18n.money(p.pricePerMillionStd),
+        i18n.money(p.fee),
+        i18n.num(p.includedStd),
+        i18n.money(p.overagePricePerMillionStd),
+      ]),
+    ),
   ];
 }
 
 function workloadTable(list, actions) {
-  return table([t('name'), t('model'), num(t('tokensPerMin')), t('priority'), t('state'), t('reason'), num(t('placed')), ...(actions ? [t('actions')] : [])], list.map((w) => [
-    w.name, w.model, i18n.num(w.tokensPerMin), w.priority, h('span', { 'data-workload-state': w.name }, w.state), w.reason ? `${w.reason}: ${w.message ?? ''}` : '',
-    i18n.num(w.placedTokensPerMin), ...(actions ? [actions(w)] : []),
-  ]));
+  return table(
+    [t('name'), t('model'), num(t('tokensPerMin')), t('priority'), t('state'), t('reason'), num(t('placed')), ...(actions ? [t('actions')] : [])],
+    list.map((w) => [
+      w.name,
+      w.model,
+      i18n.num(w.tokensPerMin),
+      w.priority,
+      h('span', { 'data-workload-state': w.name }, w.state),
+      w.reason ? `${w.reason}: ${w.message ?? ''}` : '',
+      i18n.num(w.placedTokensPerMin),
+      ...(actions ? [actions(w)] : []),
+    ]),
+  );
 }
 
 async function workloadsConsole() {
   const [list, tenantList] = await Promise.all([all('/api/v1/workloads'), all('/api/v1/tenants')]);
   const names = new Map(tenantList.map((x) => [x.id, x.name]));
-  return table([t('tenant'), t('name'), t('model'), num(t('tokensPerMin')), t('state'), t('reason')], list.map((w) => [
-    names.get(w.tenantId) ?? w.tenantId, w.name, w.model, i18n.num(w.tokensPerMin), w.state, w.reason ? `${w.reason}: ${w.message ?? ''}` : '',
-  ]));
+  return table(
+    [t('tenant'), t('name'), t('model'), num(t('tokensPerMin')), t('state'), t('reason')],
+    list.map((w) => [
+      names.get(w.tenantId) ?? w.tenantId,
+      w.name,
+      w.model,
+      i18n.num(w.tokensPerMin),
+      w.state,
+      w.reason ? `${w.reason}: ${w.message ?? ''}` : '',
+    ]),
+  );
 }
 
 function usageCharts(usage) {
   const daily = h('div', { class: 'chart', role: 'img', 'aria-label': t('byDay') });
   const models = h('div', { class: 'chart', role: 'img', 'aria-label': t('byModel') });
   setTimeout(() => {
-    chart(daily, { legend: { top: 0 }, xAxis: { type: 'category', data: usage.byDay.map((d) => d.day) }, yAxis: { type: 'value' },
-      series: [{ name: t('input'), type: 'bar', stack: 'x', data: usage.byDay.map((d) => d.inputTokens) }, { name: t('output'), type: 'bar', stack: 'x', data: usage.byDay.map((d) => d.outputTokens) }] });
-    chart(models, { tooltip: { trigger: 'item' }, series: [{ type: 'pie', radius: '60%', data: usage.byModel.map((m) => ({ name: m.model, value: Number(m.stdTokens) })) }] });
+    chart(daily, {
+      legend: { top: 0 },
+      xAxis: { type: 'category', data: usage.byDay.map((d) => d.day) },
+      yAxis: { type: 'value' },
+      series: [
+        { name: t('input'), type: 'bar', stack: 'x', data: usage.byDay.map((d) => d.inputTokens) },
+        { name: t('output'), type: 'bar', stack: 'x', data: usage.byDay.map((d) => d.outputTokens) },
+      ],
+    });
+    chart(models, {
+      tooltip: { trigger: 'item' },
+      series: [{ type: 'pie', radius: '60%', data: usage.byModel.map((m) => ({ name: m.model, value: Number(m.stdTokens) })) }],
+    });
   });
   return [
-    h('div', { class: 'cards' },
+    h(
+      'div',
+      { class: 'cards' },
       h('div', { class: 'card', 'data-metric': 'input' }, h('div', { class: 'label' }, t('input')), h('div', { class: 'value' }, i18n.num(usage.inputTokens))),
-      h('div', { class: 'card', 'data-metric': 'output' }, h('div', { class: 'label' }, t('output')), h('div', { class: 'value' }, i18n.num(usage.outputTokens))),
-      h('div', { class: 'card', 'data-metric': 'std' }, h('div', { class: 'label' }, t('std')), h('div', { class: 'value' }, i18n.num(Number(usage.stdTokens))))),
-    h('h2', {}, t('byDay')), daily, h('h2', {}, t('byModel')), models,
+      h(
+        'div',
+        { class: 'card', 'data-metric': 'output' },
+        h('div', { class: 'label' }, t('output')),
+        h('div', { class: 'value' }, i18n.num(usage.outputTokens)),
+      ),
+      h(
+        'div',
+        { class: 'card', 'data-metric': 'std' },
+        h('div', { class: 'label' }, t('std')),
+        h('div', { class: 'value' }, i18n.num(Number(usage.stdTokens))),
+      ),
+    ),
+    h('h2', {}, t('byDay')),
+    daily,
+    h('h2', {}, t('byModel')),
+    models,
   ];
 }
 
 function invoiceList(list) {
-  return table([t('number'), t('period'), t('tenant'), num(t('amount')), t('actions')], list.map((inv) => [
-    inv.number, inv.period, inv.tenantId, h('span', { 'data-invoice-total': inv.number }, i18n.money(inv.total)),
-    h('span', {},
-      h('button', { type: 'button', class: 'secondary', 'data-view-invoice': inv.number, onclick: (e) => showInvoice(inv, e.target) }, t('view')), ' ',
-      h('a', { href: csvUrl(inv), download: `${inv.number}.csv`, 'data-csv': inv.number }, t('download'))),
-  ]));
+  return table(
+    [t('number'), t('period'), t('tenant'), num(t('amount')), t('actions')],
+    list.map((inv) => [
+      inv.number,
+      inv.period,
+      inv.tenantId,
+      h('span', { 'data-invoice-total': inv.number }, i18n.money(inv.total)),
+      h(
+        'span',
+        {},
+        h('button', { type: 'button', class: 'secondary', 'data-view-invoice': inv.number, onclick: (e) => showInvoice(inv, e.target) }, t('view')),
+        ' ',
+        h('a', { href: csvUrl(inv), download: `${inv.number}.csv`, 'data-csv': inv.number }, t('download')),
+      ),
+    ]),
+  );
 }
 
 function csvUrl(inv) {
   const cell = (s) => `"${String(s).replace(/"/g, '""')}"`;
-  const rows = [['number', 'period', 'kind', 'description', 'quantity', 'unitPrice', 'amount'], ...inv.lines.map((l) => [inv.number, inv.period, l.kind, l.description, l.quantity, l.unitPrice, l.amount]), [inv.number, inv.period, 'total', '', '', '', inv.total]];
+  const rows = [
+    ['number', 'period', 'kind', 'description', 'quantity', 'unitPrice', 'amount'],
+    ...inv.lines.map((l) => [inv.number, inv.period, l.kind, l.description, l.quantity, l.unitPrice, l.amount]),
+    [inv.number, inv.period, 'total', '', '', '', inv.total],
+  ];
   return `data:text/csv;charset=utf-8,${encodeURIComponent(`\ufeff${rows.map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`)}`;
 }
 
 function showInvoice(inv, button) {
-  const box = h('section', { 'data-invoice': inv.number, 'aria-label': inv.number },
+  const box = h(
+    'section',
+    { 'data-invoice': inv.number, 'aria-label': inv.number },
     h('h2', {}, `${inv.number} · ${inv.period}`),
-    table([t('lines'), num('×'), num('¥'), num(t('amount'))], inv.lines.map((l) => [l.description, l.quantity, l.unitPrice, i18n.money(l.amount)])),
-    h('p', {}, `${t('total2')}: `, h('strong', {}, i18n.money(inv.total))));
+    table(
+      [t('lines'), num('×'), num('¥'), num(t('amount'))],
+      inv.lines.map((l) => [l.description, l.quantity, l.unitPrice, i18n.money(l.amount)]),
+    ),
+    h('p', {}, `${t('total2')}: `, h('strong', {}, i18n.money(inv.total))),
+  );
   document.querySelector('[data-invoice]')?.remove();
   button.closest('table').after(box);
   box.querySelector('h2').setAttribute('tabindex', '-1');
@@ -320,8 +566,15 @@ function showInvoice(inv, button) {
 }
 
 /** A decimal money string as whole fen (an exact integer), and back: charts plot fen, labels show yuan. */
-const fen = (s) => { const [i, f = ''] = String(s).split('.'); return Number(BigInt(i) * 100n + BigInt((f + '00').slice(0, 2)) * (String(s).startsWith('-') ? -1n : 1n)); };
-const yuan = (n) => { const v = BigInt(Math.round(n)); const a = v < 0n ? -v : v; return `${v < 0n ? '-' : ''}${a / 100n}.${String(a % 100n).padStart(2, '0')}`; };
+const fen = (s) => {
+  const [i, f = ''] = String(s).split('.');
+  return Number(BigInt(i) * 100n + BigInt((f + '00').slice(0, 2)) * (String(s).startsWith('-') ? -1n : 1n));
+};
+const yuan = (n) => {
+  const v = BigInt(Math.round(n));
+  const a = v < 0n ? -v : v;
+  return `${v < 0n ? '-' : ''}${a / 100n}.${String(a % 100n).padStart(2, '0')}`;
+};
 
 async function billingConsole() {
   const [usage, invoices] = await Promise.all([api('GET', '/api/v1/usage'), all('/api/v1/invoices')]);
@@ -329,13 +582,18 @@ async function billingConsole() {
   for (const inv of invoices) billed.set(inv.period, (billed.get(inv.period) ?? 0) + fen(inv.total));
   const periods = [...billed.keys()].sort();
   const el = h('div', { class: 'chart', role: 'img', 'aria-label': t('billed') });
-  setTimeout(() => chart(el, {
-    tooltip: { trigger: 'axis', valueFormatter: (v) => i18n.money(yuan(v)) }, xAxis: { type: 'category', data: periods },
-    yAxis: { type: 'value', axisLabel: { formatter: (v) => i18n.money(yuan(v)) } }, series: [{ name: t('billed'), type: 'bar', data: periods.map((p) => billed.get(p)) }],
-  }));
+  setTimeout(() =>
+    chart(el, {
+      tooltip: { trigger: 'axis', valueFormatter: (v) => i18n.money(yuan(v)) },
+      xAxis: { type: 'category', data: periods },
+      yAxis: { type: 'value', axisLabel: { formatter: (v) => i18n.money(yuan(v)) } },
+      series: [{ name: t('billed'), type: 'bar', data: periods.map((p) => billed.get(p)) }],
+    }),
+  );
   return [
     ...usageCharts(usage),
-    h('h2', {}, t('billed')), el,
+    h('h2', {}, t('billed')),
+    el,
     h('h2', {}, t('invoices')),
     form('close-period', [field(t('period'), input('period', { required: true, placeholder: '2026-10', pattern: '\\d{4}-\\d{2}' }))], t('close'), async (v) => {
       await api('POST', '/api/v1/billing/close', { period: v.period });
@@ -360,33 +618,123 @@ async function workloadsPortal() {
   const [list, models] = await Promise.all([all('/api/v1/workloads'), all('/api/v1/models')]);
   const preview = h('div', { 'data-preview': '', 'aria-live': 'polite' });
   const body = (v) => ({
-    name: v.name, model: v.model, tokensPerMin: Number(v.tokensPerMin), priority: v.priority,
-    ...(v.regions?.trim() ? { regions: v.regions.split(',').map((r) => r.trim()).filter(Boolean) } : {}),
+    name: v.name,
+    model: v.model,
+    tokensPerMin: Number(v.tokensPerMin),
+    priority: v.priority,
+    ...(v.regions?.trim()
+      ? {
+          regions: v.regions
+            .split(',')
+            .map((r) => r.trim())
+            .filter(Boolean),
+        }
+      : {}),
   });
-  const f = form('create-workload', [
-    field(t('name'), input('name', { required: true })), field(t('model'), select('model', models.map((m) => [m.name, m.name]))),
-    field(t('tokensPerMin'), input('tokensPerMin', { type: 'number', min: 1, required: true })),
-    field(t('priority'), select('priority', [['normal', 'normal'], ['high', 'high'], ['low', 'low']])), field(t('regions'), input('regions')),
-  ], t('create'), async (v) => {
-    await api('POST', '/api/v1/workloads', body(v));
-    setTimeout(render, 600);
-  });
-  f.insertBefore(h('button', { type: 'button', class: 'secondary', 'data-action': 'preview', onclick: async () => {
-    try {
-      const d = await api('POST', '/api/v1/workloads?dryRun=true', body(Object.fromEntries(new FormData(f))));
-      preview.replaceChildren(d.placements.length > 0
-        ? h('div', {}, t('wouldPlace'), h('ul', {}, d.placements.map((p) => h('li', {}, `${p.clusterId} · ${p.deviceModel} · ${p.replicas} × ${p.devicesPerReplica} · ${i18n.num(p.tokensPerMin)} ${t('tokensPerMin')}`))))
-        : h('p', { class: 'error' }, `${t('wouldWait')}${d.reason}: ${d.message ?? ''}`));
-    } catch (err) {
-      message(preview, err.message, 'error');
-    }
-  } }, t('preview')), f.querySelector('button[type=submit]'));
-  const actions = (w) => w.state === 'deleted' ? '' : h('span', {},
-    h('button', { type: 'button', class: 'secondary', 'data-rescale': w.name, onclick: async () => {
-      const n = prompt(t('tokensPerMin'), String(w.tokensPerMin));
-      if (n) { await api('PATCH', `/api/v1/workloads/${w.id}`, { tokensPerMin: Number(n) }).catch((e) => alert(e.message)); render(); }
-    } }, t('rescale')), ' ',
-    h('button', { type: 'button', class: 'secondary', 'data-delete': w.name, onclick: async () => { await api('DELETE', `/api/v1/workloads/${w.id}`); render(); } }, t('delete')));
+  const f = form(
+    'create-workload',
+    [
+      field(t('name'), input('name', { required: true })),
+      field(
+        t('model'),
+        select(
+          'model',
+          models.map((m) => [m.name, m.name]),
+        ),
+      ),
+      field(t('tokensPerMin'), input('tokensPerMin', { type: 'number', min: 1, required: true })),
+      field(
+        t('priority'),
+        select('priority', [
+          ['normal', 'normal'],
+          ['high', 'high'],
+          ['low', 'low'],
+        ]),
+      ),
+      field(t('regions'), input('regions')),
+    ],
+    t('create'),
+    async (v) => {
+      await api('POST', '/api/v1/workloads', body(v));
+      setTimeout(render, 600);
+    },
+  );
+  f.insertBefore(
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary',
+        'data-action': 'preview',
+        onclick: async () => {
+          try {
+            const d = await api('POST', '/api/v1/workloads?dryRun=true', body(Object.fromEntries(new FormData(f))));
+            preview.replaceChildren(
+              d.placements.length > 0
+                ? h(
+                    'div',
+                    {},
+                    t('wouldPlace'),
+                    h(
+                      'ul',
+                      {},
+                      d.placements.map((p) =>
+                        h(
+                          'li',
+                          {},
+                          `${p.clusterId} · ${p.deviceModel} · ${p.replicas} × ${p.devicesPerReplica} · ${i18n.num(p.tokensPerMin)} ${t('tokensPerMin')}`,
+                        ),
+                      ),
+                    ),
+                  )
+                : h('p', { class: 'error' }, `${t('wouldWait')}${d.reason}: ${d.message ?? ''}`),
+            );
+          } catch (err) {
+            message(preview, err.message, 'error');
+          }
+        },
+      },
+      t('preview'),
+    ),
+    f.querySelector('button[type=submit]'),
+  );
+  const actions = (w) =>
+    w.state === 'deleted'
+      ? ''
+      : h(
+          'span',
+          {},
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              'data-rescale': w.name,
+              onclick: async () => {
+                const n = prompt(t('tokensPerMin'), String(w.tokensPerMin));
+                if (n) {
+                  await api('PATCH', `/api/v1/workloads/${w.id}`, { tokensPerMin: Number(n) }).catch((e) => alert(e.message));
+                  render();
+                }
+              },
+            },
+            t('rescale'),
+          ),
+          ' ',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              'data-delete': w.name,
+              onclick: async () => {
+                await api('DELETE', `/api/v1/workloads/${w.id}`);
+                render();
+              },
+            },
+            t('delete'),
+          ),
+        );
   return [f, preview, workloadTable(list, actions)];
 }
 
@@ -402,27 +750,61 @@ async function invoicesPortal() {
 async function keys() {
   const [list, users] = await Promise.all([all(`/api/v1/tenants/${session.tenantId}/api-keys`), session.admin ? all('/api/v1/users') : []]);
   // A tenant admin also makes the tenant's users here.
-  const people = session.admin ? [
-    h('h2', {}, t('newUser')),
-    form('new-user', [
-      field(t('username'), input('username', { required: true, autocomplete: 'off' })),
-      field(t('password'), input('password', { type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })),
-      field(t('admin'), input('admin', { type: 'checkbox', value: 'yes' })),
-    ], t('create'), async (v) => {
-      await api('POST', '/api/v1/users', { username: v.username, password: v.password, kind: 'tenant', tenantId: session.tenantId, admin: v.admin === 'yes' });
-      setTimeout(render, 600);
-    }),
-    table([t('username'), t('admin'), t('created')], users.map((u) => [u.username, u.admin ? '✓' : '', i18n.date(u.createdAt)])),
-  ] : [];
+  const people = session.admin
+    ? [
+        h('h2', {}, t('newUser')),
+        form(
+          'new-user',
+          [
+            field(t('username'), input('username', { required: true, autocomplete: 'off' })),
+            field(t('password'), input('password', { type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })),
+            field(t('admin'), input('admin', { type: 'checkbox', value: 'yes' })),
+          ],
+          t('create'),
+          async (v) => {
+            await api('POST', '/api/v1/users', {
+              username: v.username,
+              password: v.password,
+              kind: 'tenant',
+              tenantId: session.tenantId,
+              admin: v.admin === 'yes',
+            });
+            setTimeout(render, 600);
+          },
+        ),
+        table(
+          [t('username'), t('admin'), t('created')],
+          users.map((u) => [u.username, u.admin ? '✓' : '', i18n.date(u.createdAt)]),
+        ),
+      ]
+    : [];
   return [
     form('new-key', [], t('newKey'), async (_v, status) => {
       status.replaceChildren(secret((await api('POST', `/api/v1/tenants/${session.tenantId}/api-keys`)).key));
       return false;
     }),
-    table([t('prefix'), t('created'), t('revoked'), t('actions')], list.map((k) => [
-      k.prefix, i18n.date(k.createdAt), i18n.date(k.revokedAt),
-      k.revokedAt ? '' : h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('DELETE', `/api/v1/api-keys/${k.id}`); render(); } }, t('revoke')),
-    ])),
+    table(
+      [t('prefix'), t('created'), t('revoked'), t('actions')],
+      list.map((k) => [
+        k.prefix,
+        i18n.date(k.createdAt),
+        i18n.date(k.revokedAt),
+        k.revokedAt
+          ? ''
+          : h(
+              'button',
+              {
+                type: 'button',
+                class: 'secondary',
+                onclick: async () => {
+                  await api('DELETE', `/api/v1/api-keys/${k.id}`);
+                  render();
+                },
+              },
+              t('revoke'),
+            ),
+      ]),
+    ),
     ...people,
   ];
 }
@@ -430,14 +812,28 @@ async function keys() {
 async function budget() {
   const [current, list] = await Promise.all([api('GET', `/api/v1/tenants/${session.tenantId}/budget`).catch(() => null), all('/api/v1/alerts')]);
   return [
-    form('budget', [
-      field(t('monthly'), input('monthlyCny', { inputmode: 'decimal', required: true, value: current?.monthlyCny })),
-      field(t('thresholds'), input('thresholds', { value: (current?.thresholds ?? [80, 100]).join(',') })),
-    ], t('save'), async (v) => {
-      await api('PUT', `/api/v1/tenants/${session.tenantId}/budget`, { monthlyCny: v.monthlyCny, thresholds: v.thresholds.split(',').map((x) => Number(x.trim())).filter(Boolean) });
-    }),
+    form(
+      'budget',
+      [
+        field(t('monthly'), input('monthlyCny', { inputmode: 'decimal', required: true, value: current?.monthlyCny })),
+        field(t('thresholds'), input('thresholds', { value: (current?.thresholds ?? [80, 100]).join(',') })),
+      ],
+      t('save'),
+      async (v) => {
+        await api('PUT', `/api/v1/tenants/${session.tenantId}/budget`, {
+          monthlyCny: v.monthlyCny,
+          thresholds: v.thresholds
+            .split(',')
+            .map((x) => Number(x.trim()))
+            .filter(Boolean),
+        });
+      },
+    ),
     h('h2', {}, t('alerts')),
-    table([t('period'), num('%'), '', t('created')], list.map((a) => [a.period, a.threshold, a.message, i18n.date(a.createdAt)])),
+    table(
+      [t('period'), num('%'), '', t('created')],
+      list.map((a) => [a.period, a.threshold, a.message, i18n.date(a.createdAt)]),
+    ),
   ];
 }
 

@@ -86,10 +86,18 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     this.#apps = opts.kubeConfig.makeApiClient(AppsV1Api);
     const ns = opts.namespace;
     this.#nodes = makeInformer(opts.kubeConfig, '/api/v1/nodes', () => core.listNode());
-    this.#deployments = makeInformer(opts.kubeConfig, `/apis/apps/v1/namespaces/${ns}/deployments`,
-      () => this.#apps.listNamespacedDeployment({ namespace: ns, labelSelector: SELECTOR }), SELECTOR);
-    this.#pods = makeInformer(opts.kubeConfig, `/api/v1/namespaces/${ns}/pods`,
-      () => core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR }), SELECTOR);
+    this.#deployments = makeInformer(
+      opts.kubeConfig,
+      `/apis/apps/v1/namespaces/${ns}/deployments`,
+      () => this.#apps.listNamespacedDeployment({ namespace: ns, labelSelector: SELECTOR }),
+      SELECTOR,
+    );
+    this.#pods = makeInformer(
+      opts.kubeConfig,
+      `/api/v1/namespaces/${ns}/pods`,
+      () => core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR }),
+      SELECTOR,
+    );
   }
 
   /**
@@ -115,14 +123,21 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   /** Starts the informers; resolves once each has listed what exists. */
   async start(): Promise<void> {
     this.#stopped = false;
-    const watched: [string, Watched<KubernetesObject>][] = [['nodes', this.#nodes], ['deployments', this.#deployments], ['pods', this.#pods]];
+    const watched: [string, Watched<KubernetesObject>][] = [
+      ['nodes', this.#nodes],
+      ['deployments', this.#deployments],
+      ['pods', this.#pods],
+    ];
     for (const [what, informer] of watched) {
       informer.on('error', (err: unknown) => {
         if (this.#stopped) return;
         this.#log('informer failed; starting it again', { informer: what, error: errorText(err), delayMs: this.#restartDelay() });
         const t = setTimeout(() => {
           this.#restarts.delete(t);
-          if (!this.#stopped) informer.start().catch(() => { /* its error handler runs again */ });
+          if (!this.#stopped)
+            informer.start().catch(() => {
+              /* its error handler runs again */
+            });
         }, this.#restartDelay());
         this.#restarts.add(t);
       });
@@ -200,31 +215,35 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   async scrape(): Promise<CounterSample[]> {
     const fetchMetrics = this.#opts.fetchMetrics ?? httpGet;
     const pods = this.#pods.list(this.#opts.namespace).filter((p) => p.status?.phase === 'Running' && p.status.podIP && !p.metadata?.deletionTimestamp);
-    const samples = await Promise.all(pods.map(async (pod): Promise<CounterSample | undefined> => {
-      const labels = pod.metadata?.labels ?? {};
-      const placementId = labels[LABELS.placement];
-      const workloadId = labels[LABELS.workload];
-      if (!placementId || !workloadId) return undefined;
-      const port = pod.metadata?.annotations?.['prometheus.io/port'] ?? String(this.#opts.serving.port);
-      const path = pod.metadata?.annotations?.['prometheus.io/path'] ?? '/metrics';
-      const host = pod.status!.podIP!.includes(':') ? `[${pod.status!.podIP}]` : pod.status!.podIP;
-      try {
-        const counters = parseTokenCounters(await fetchMetrics(`http://${host}:${port}${path}`));
-        if (!counters) return undefined;
-        const container = pod.status?.containerStatuses?.[0];
-        const started = container?.state?.running?.startedAt;
-        return {
-          placementId, workloadId, pod: pod.metadata!.name!,
-          incarnation: `${pod.metadata?.uid ?? ''}/${container?.restartCount ?? 0}`,
-          ...(started ? { startedAtMs: new Date(started).getTime() } : {}),
-          promptTokensTotal: counters.promptTokensTotal,
-          generationTokensTotal: counters.generationTokensTotal,
-        };
-      } catch (err) {
-        this.#log('scraping a serving pod failed', { pod: pod.metadata?.name, error: errorText(err) });
-        return undefined;
-      }
-    }));
+    const samples = await Promise.all(
+      pods.map(async (pod): Promise<CounterSample | undefined> => {
+        const labels = pod.metadata?.labels ?? {};
+        const placementId = labels[LABELS.placement];
+        const workloadId = labels[LABELS.workload];
+        if (!placementId || !workloadId) return undefined;
+        const port = pod.metadata?.annotations?.['prometheus.io/port'] ?? String(this.#opts.serving.port);
+        const path = pod.metadata?.annotations?.['prometheus.io/path'] ?? '/metrics';
+        const host = pod.status!.podIP!.includes(':') ? `[${pod.status!.podIP}]` : pod.status!.podIP;
+        try {
+          const counters = parseTokenCounters(await fetchMetrics(`http://${host}:${port}${path}`));
+          if (!counters) return undefined;
+          const container = pod.status?.containerStatuses?.[0];
+          const started = container?.state?.running?.startedAt;
+          return {
+            placementId,
+            workloadId,
+            pod: pod.metadata!.name!,
+            incarnation: `${pod.metadata?.uid ?? ''}/${container?.restartCount ?? 0}`,
+            ...(started ? { startedAtMs: new Date(started).getTime() } : {}),
+            promptTokensTotal: counters.promptTokensTotal,
+            generationTokensTotal: counters.generationTokensTotal,
+          };
+        } catch (err) {
+          this.#log('scraping a serving pod failed', { pod: pod.metadata?.name, error: errorText(err) });
+          return undefined;
+        }
+      }),
+    );
     return samples.filter((s): s is CounterSample => s !== undefined);
   }
 }

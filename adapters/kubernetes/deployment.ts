@@ -65,7 +65,9 @@ export function labelValue(s: string): string {
  */
 function idLabelValue(id: string): string {
   if (LABEL_VALUE.test(id)) return id;
-  return `${labelValue(id).slice(0, HEAD).replace(/[^A-Za-z0-9]+$/, '')}-${shortHash(id)}`.replace(/^-/, '');
+  return `${labelValue(id)
+    .slice(0, HEAD)
+    .replace(/[^A-Za-z0-9]+$/, '')}-${shortHash(id)}`.replace(/^-/, '');
 }
 
 function ourLabels(p: DesiredPlacement): Record<string, string> {
@@ -96,16 +98,18 @@ export function deploymentFor(p: DesiredPlacement, selector: DeviceSelector | un
         },
         spec: {
           ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector: { ...nodeSelector } } : {}),
-          containers: [{
-            name: 'serving',
-            image,
-            args: ['--model', p.model, '--served-model-name', p.model, '--tensor-parallel-size', String(p.devicesPerReplica), '--port', String(serving.port)],
-            // `protocol` is a key of the ports list; older API servers reject an apply without it
-            // (kubernetes/kubernetes#92332).
-            ports: [{ name: 'http', containerPort: serving.port, protocol: 'TCP' }],
-            resources: { limits: devices(), requests: devices() },
-            readinessProbe: { httpGet: { path: '/health', port: serving.port }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
-          }],
+          containers: [
+            {
+              name: 'serving',
+              image,
+              args: ['--model', p.model, '--served-model-name', p.model, '--tensor-parallel-size', String(p.devicesPerReplica), '--port', String(serving.port)],
+              // `protocol` is a key of the ports list; older API servers reject an apply without it
+              // (kubernetes/kubernetes#92332).
+              ports: [{ name: 'http', containerPort: serving.port, protocol: 'TCP' }],
+              resources: { limits: devices(), requests: devices() },
+              readinessProbe: { httpGet: { path: '/health', port: serving.port }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
+            },
+          ],
         },
       },
     },

@@ -98,8 +98,20 @@ export const VENDOR_MODEL_LABELS: Readonly<Record<string, string>> = {
 const domainOf = (resourceName: string) => resourceName.split('/', 1)[0]!;
 
 const SUFFIX: Readonly<Record<string, number>> = {
-  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 const QUANTITY = /^\+?(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+)|(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?$/;
 
@@ -130,7 +142,10 @@ export function hamiAnnotationKeys(resourceName: string, vendors: readonly strin
   return [...new Set(keys)];
 }
 
-interface Devices { readonly total: number; readonly healthy: number }
+interface Devices {
+  readonly total: number;
+  readonly healthy: number;
+}
 
 const GO_TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const GO_BOOL = new Set([...GO_TRUE, '0', 'f', 'F', 'false', 'FALSE', 'False']);
@@ -149,7 +164,11 @@ export function parseHamiRegister(value: string): Devices | undefined {
     if (devices.some((d) => d === null || typeof d !== 'object' || Array.isArray(d))) return undefined;
     return { total: devices.length, healthy: devices.filter((d: { health?: unknown }) => d.health === true).length };
   }
-  const devices = text.split(':').map((d) => d.trim()).filter((d) => d !== '').map((d) => d.split(','));
+  const devices = text
+    .split(':')
+    .map((d) => d.trim())
+    .filter((d) => d !== '')
+    .map((d) => d.split(','));
   if (devices.length === 0 || devices.some((f) => f.length < 7 || !GO_BOOL.has(f[6]!.trim()))) return undefined;
   return { total: devices.length, healthy: devices.filter((f) => GO_TRUE.has(f[6]!.trim())).length };
 }
@@ -211,7 +230,8 @@ export function inventoryFromNodes(nodes: readonly V1Node[], profiles: readonly 
       if (!kept || better(source, kept)) sources.set(source.model, source);
     }
   }
-  const inventory = [...sums].map(([deviceModel, s]) => ({ deviceModel, total: s.total, healthy: s.healthy }))
+  const inventory = [...sums]
+    .map(([deviceModel, s]) => ({ deviceModel, total: s.total, healthy: s.healthy }))
     .sort((a, b) => cmp(a.deviceModel, b.deviceModel));
   const selectors = new Map<string, DeviceSelector>();
   for (const { deviceModel } of inventory) {

@@ -66,7 +66,10 @@ export function parseSampleLine(line: string): Sample | undefined {
   }
   if (!/^[ \t]/.test(rest)) return undefined;
   // Value, optional timestamp, and (OpenMetrics) an optional exemplar after `#`.
-  const [value, timestamp, ...more] = rest.split('#', 1)[0]!.trim().split(/[ \t]+/);
+  const [value, timestamp, ...more] = rest
+    .split('#', 1)[0]!
+    .trim()
+    .split(/[ \t]+/);
   if (value === undefined || !FLOAT.test(value) || more.length > 0) return undefined;
   if (timestamp !== undefined && !TIMESTAMP.test(timestamp)) return undefined;
   const lower = value.toLowerCase().replace(/^\+/, '');

@@ -72,10 +72,7 @@ export const DEMO_CITY: readonly SimulatedClusterSpec[] = [
     name: 'baiyun-1',
     region: 'baiyun',
     labels: { operator: 'Guangzhou Digital Government Services', site: 'Baiyun Government Cloud Data Center' },
-    nodes: [
-      ...nodes('by1-k100', 6, 'K100'),
-      { name: 'by1-enflame-01', deviceModel: UNPROFILED_DEMO_DEVICE, devices: 4 },
-    ],
+    nodes: [...nodes('by1-k100', 6, 'K100'), { name: 'by1-enflame-01', deviceModel: UNPROFILED_DEMO_DEVICE, devices: 4 }],
   },
   {
     name: 'haizhu-1',

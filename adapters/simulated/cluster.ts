@@ -153,11 +153,7 @@ export class SimulatedCluster implements ClusterBackend {
     }
     for (const placement of wanted.values()) {
       const current = this.#deployments.get(placement.id);
-      if (
-        !current ||
-        current.placement.deviceModel !== placement.deviceModel ||
-        current.placement.devicesPerReplica !== placement.devicesPerReplica
-      ) {
+      if (!current || current.placement.deviceModel !== placement.deviceModel || current.placement.devicesPerReplica !== placement.devicesPerReplica) {
         this.#deployments.delete(placement.id);
         this.#deployments.set(placement.id, { placement, replicas: [] });
         continue;

@@ -60,8 +60,13 @@ export class SimulatedServing implements CounterSource {
         // The pod's metrics page, read by the same parser a Kubernetes agent scrapes real engines with.
         const counters = parseTokenCounters(vllmMetricsPage(d.model, Math.floor(pod.prompt), Math.floor(pod.generation)))!;
         samples.push({
-          placementId: d.id, workloadId: d.workloadId, pod: name, incarnation: pod.incarnation, startedAtMs: pod.startedAtMs,
-          promptTokensTotal: counters.promptTokensTotal, generationTokensTotal: counters.generationTokensTotal,
+          placementId: d.id,
+          workloadId: d.workloadId,
+          pod: name,
+          incarnation: pod.incarnation,
+          startedAtMs: pod.startedAtMs,
+          promptTokensTotal: counters.promptTokensTotal,
+          generationTokensTotal: counters.generationTokensTotal,
         });
       }
     }

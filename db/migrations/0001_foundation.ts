@@ -27,9 +27,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('device_names')
     .addColumn('name', 'text', (c) => c.primaryKey())
-    .addColumn('profile_id', 'text', (c) =>
-      c.notNull().references('device_profiles.id').onDelete('cascade'),
-    )
+    .addColumn('profile_id', 'text', (c) => c.notNull().references('device_profiles.id').onDelete('cascade'))
     .execute();
   await db.schema.createIndex('device_names_profile_idx').on('device_names').column('profile_id').execute();
 

@@ -59,6 +59,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   // Fair share: each tenant's past use, decayed with a half-life, as of `fair_share_at`.
-  await db.schema.alterTable('tenants').addColumn('fair_share_std_per_min', 'double precision', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('tenants')
+    .addColumn('fair_share_std_per_min', 'double precision', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.alterTable('tenants').addColumn('fair_share_at', 'timestamptz').execute();
 }

@@ -23,17 +23,31 @@ export async function up(db: Kysely<any>): Promise<void> {
       RETURN NULL;
     END $$`.execute(db);
   const trigger = (name: string, event: string, table: string, when?: string) =>
-    sql.raw(`CREATE CONSTRAINT TRIGGER ${name} AFTER ${event} ON ${table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-      ${when ? `WHEN (${when})` : ''} EXECUTE FUNCTION bump_placement_epoch()`).execute(db);
+    sql
+      .raw(
+        `CREATE CONSTRAINT TRIGGER ${name} AFTER ${event} ON ${table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+      ${when ? `WHEN (${when})` : ''} EXECUTE FUNCTION bump_placement_epoch()`,
+      )
+      .execute(db);
   await trigger('placements_inserted', 'INSERT', 'placements');
   await trigger('placements_deleted', 'DELETE', 'placements');
-  await trigger('placements_changed', 'UPDATE', 'placements', `
+  await trigger(
+    'placements_changed',
+    'UPDATE',
+    'placements',
+    `
     (OLD.state IN ('placed', 'running')) <> (NEW.state IN ('placed', 'running'))
     OR OLD.cluster_id IS DISTINCT FROM NEW.cluster_id OR OLD.device_model IS DISTINCT FROM NEW.device_model
     OR OLD.replicas IS DISTINCT FROM NEW.replicas OR OLD.devices_per_replica IS DISTINCT FROM NEW.devices_per_replica
-    OR OLD.tokens_per_min IS DISTINCT FROM NEW.tokens_per_min OR OLD.workload_id IS DISTINCT FROM NEW.workload_id`);
-  await trigger('workloads_counted_changed', 'UPDATE', 'workloads', `
+    OR OLD.tokens_per_min IS DISTINCT FROM NEW.tokens_per_min OR OLD.workload_id IS DISTINCT FROM NEW.workload_id`,
+  );
+  await trigger(
+    'workloads_counted_changed',
+    'UPDATE',
+    'workloads',
+    `
     OLD.tokens_per_min IS DISTINCT FROM NEW.tokens_per_min OR OLD.priority IS DISTINCT FROM NEW.priority
-    OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id OR OLD.model_id IS DISTINCT FROM NEW.model_id`);
+    OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id OR OLD.model_id IS DISTINCT FROM NEW.model_id`,
+  );
   await trigger('models_cost_changed', 'UPDATE', 'models', 'OLD.cost_factor IS DISTINCT FROM NEW.cost_factor');
 }

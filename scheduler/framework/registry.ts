@@ -30,13 +30,7 @@ export const WEIGHT_BY_SCORER: Readonly<Record<string, keyof ScoreWeights>> = Ob
   [bestFit.name]: 'bestFit',
 });
 
-export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([
-  region,
-  clusterSchedulable,
-  vendorCompatible,
-  memoryFit,
-  freeDevices,
-]);
+export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([region, clusterSchedulable, vendorCompatible, memoryFit, freeDevices]);
 
 /**
  * The default plugins with `weights` over {@link DEFAULT_WEIGHTS}.

@@ -13,16 +13,7 @@
  * runtime.ts do). Its scratch space is sized once, so a round allocates nothing.
  */
 import type { CycleState } from './cycle-state.js';
-import type {
-  Candidate,
-  ClusterFilterPlugin,
-  FilterContext,
-  FilterPlugin,
-  PluginSet,
-  ScoreContext,
-  ScorePlugin,
-  SlotFilterPlugin,
-} from './plugin.js';
+import type { Candidate, ClusterFilterPlugin, FilterContext, FilterPlugin, PluginSet, ScoreContext, ScorePlugin, SlotFilterPlugin } from './plugin.js';
 import { REASON_RANK, SUCCESS, WORST_REASON_RANK } from './status.js';
 import type { Status } from './status.js';
 import type { ClusterSnap, ModelSnap, WorkloadSnap } from './types.js';

@@ -13,15 +13,7 @@ import type { WorkingState } from '../snapshot.js';
 import { CycleState } from './cycle-state.js';
 import type { FilterContext, PluginSet } from './plugin.js';
 import { PluginRunner, newCursor, newScoreContext, type Cursor, type MutableScoreContext } from './runner.js';
-import {
-  buildShape,
-  candidatesToScore,
-  positionsOf,
-  preemptionBound,
-  reviveAll,
-  shapeKey,
-  type Shape,
-} from './sampling.js';
+import { buildShape, candidatesToScore, positionsOf, preemptionBound, reviveAll, shapeKey, type Shape } from './sampling.js';
 import { REASON_RANK, unschedulable } from './status.js';
 import type { Status } from './status.js';
 import type { ModelSnap, PendingReason, WorkloadSnap } from './types.js';
@@ -38,9 +30,7 @@ export interface Pick {
   readonly replicaStdMicro: number;
 }
 
-export type Nomination =
-  | { readonly ok: true; readonly picks: readonly Pick[] }
-  | { readonly ok: false; readonly status: Status };
+export type Nomination = { readonly ok: true; readonly picks: readonly Pick[] } | { readonly ok: false; readonly status: Status };
 
 /**
  * One cycle's plugin runtime, bound to the cycle's working state. Not reusable across cycles:
@@ -281,14 +271,7 @@ export class FrameworkRuntime {
     }
   }
 
-  private shortfall(
-    shape: Shape,
-    needMicro: number,
-    picks: readonly Pick[],
-    rejectedRank: number,
-    rejectedMessage: string,
-    bound: number,
-  ): Status {
+  private shortfall(shape: Shape, needMicro: number, picks: readonly Pick[], rejectedRank: number, rejectedMessage: string, bound: number): Status {
     const staticRank = shape.staticReason === null ? Infinity : REASON_RANK[shape.staticReason];
     // Some candidate passed every filter (it had free replicas, or was picked): capacity.
     const feasibleRank = picks.length > 0 || bound > 0 ? 0 : Infinity;

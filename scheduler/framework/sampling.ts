@@ -79,14 +79,7 @@ export interface Shape {
  * slot of `state` (a cluster-level rejection of the worst rank skips the cluster's slots), then
  * the static scorers over the survivors. `cursor` is the runtime's, overwritten.
  */
-export function buildShape(
-  key: string,
-  model: ModelSnap,
-  regions: readonly string[] | null,
-  state: WorkingState,
-  runner: PluginRunner,
-  cursor: Cursor,
-): Shape {
+export function buildShape(key: string, model: ModelSnap, regions: readonly string[] | null, state: WorkingState, runner: PluginRunner, cursor: Cursor): Shape {
   const cycle = new CycleState();
   const ctx: FilterContext = { model, regions, state, cycle };
   const slots: number[] = [];

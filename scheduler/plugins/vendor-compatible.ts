@@ -9,6 +9,5 @@ export const vendorCompatible: SlotFilterPlugin = {
   reason: 'no_compatible_device',
   level: 'slot',
   static: true,
-  filter: (ctx, c) =>
-    ctx.model.vendors.length === 0 || ctx.model.vendors.includes(c.slot.profile.vendor) ? SUCCESS : WRONG_VENDOR,
+  filter: (ctx, c) => (ctx.model.vendors.length === 0 || ctx.model.vendors.includes(c.slot.profile.vendor) ? SUCCESS : WRONG_VENDOR),
 };

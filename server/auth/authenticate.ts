@@ -11,7 +11,14 @@ export type PrincipalKind = 'operator' | 'tenant' | 'agent';
 
 export type Principal =
   | { readonly kind: 'operator'; readonly name: string; readonly userId?: string }
-  | { readonly kind: 'tenant'; readonly tenantId: string; readonly apiKeyId?: string; readonly userId?: string; readonly name?: string; readonly admin?: boolean }
+  | {
+      readonly kind: 'tenant';
+      readonly tenantId: string;
+      readonly apiKeyId?: string;
+      readonly userId?: string;
+      readonly name?: string;
+      readonly admin?: boolean;
+    }
   | { readonly kind: 'agent'; readonly clusterId: string }
   | { readonly kind: 'public' };
 
@@ -116,7 +123,7 @@ export function createAuthenticator(store: CredentialStore, now: () => number = 
       const session = await store.findSession(hashToken(sid));
       if (!session) throw new AppError('unauthorized', 'The session has ended; sign in again.');
       if (!SAFE_METHODS.has(req.method) && req.headers['x-csrf-token'] !== session.csrfToken) {
-        throw new AppError('forbidden', 'A request on a session that changes something needs the session\'s X-CSRF-Token header.');
+        throw new AppError('forbidden', "A request on a session that changes something needs the session's X-CSRF-Token header.");
       }
       return allow(session.principal, allowed);
     },

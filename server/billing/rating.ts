@@ -112,7 +112,10 @@ export function roundHalfUpToFen(x: Decimal | string): string {
 /** `numerator ÷ denominator` rounded half-up to the fen, exactly (both ≥ 0, denominator > 0). */
 function ratioToFen(numerator: Dec, denominator: number): string {
   // round(n/d) = floor((2n + d) / 2d) for n ≥ 0, computed in fen with exact integer division.
-  const fen = numerator.times(200).plus(denominator).divToInt(2 * denominator);
+  const fen = numerator
+    .times(200)
+    .plus(denominator)
+    .divToInt(2 * denominator);
   return fen.div(100).toFixed(2);
 }
 
@@ -241,11 +244,7 @@ export function invoiceTotal(lines: readonly Pick<InvoiceLine, 'amount'>[]): str
  * the rounded line amounts with exactly two decimals (`"0.00"` for no subscriptions).
  * @throws RangeError as `rateSubscription`.
  */
-export function ratePeriod(
-  period: string,
-  daysInMonth: number,
-  subs: readonly SubscriptionUsage[],
-): { lines: InvoiceLine[]; total: string } {
+export function ratePeriod(period: string, daysInMonth: number, subs: readonly SubscriptionUsage[]): { lines: InvoiceLine[]; total: string } {
   const lines = subs.flatMap((s) => rateSubscription(period, daysInMonth, s));
   return { lines, total: invoiceTotal(lines) };
 }

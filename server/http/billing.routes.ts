@@ -6,11 +6,22 @@ import { idParam, listOf, pageOf, pageQuery, timestamp } from './schemas.js';
 const period = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be a month such as "2026-10"');
 
 export const invoiceSchema = z.object({
-  id: z.string(), number: z.string(), tenantId: z.string(), period: z.string(), currency: z.literal('CNY'), status: z.literal('issued'),
+  id: z.string(),
+  number: z.string(),
+  tenantId: z.string(),
+  period: z.string(),
+  currency: z.literal('CNY'),
+  status: z.literal('issued'),
   issuedAt: timestamp,
-  lines: z.array(z.object({
-    kind: z.enum(['usage', 'fee', 'overage', 'late_usage']), description: z.string(), quantity: z.string(), unitPrice: z.string(), amount: z.string(),
-  })),
+  lines: z.array(
+    z.object({
+      kind: z.enum(['usage', 'fee', 'overage', 'late_usage']),
+      description: z.string(),
+      quantity: z.string(),
+      unitPrice: z.string(),
+      amount: z.string(),
+    }),
+  ),
   total: z.string(),
 });
 
@@ -18,7 +29,11 @@ export function billingRoutes(ctx: AppContext): AnyRoute[] {
   const billing = ctx.services.billing;
   return [
     route({
-      method: 'post', path: '/api/v1/billing/close', tag: 'Billing', summary: 'Close a calendar month and issue its invoices (idempotent per tenant and period)', auth: ['operator'],
+      method: 'post',
+      path: '/api/v1/billing/close',
+      tag: 'Billing',
+      summary: 'Close a calendar month and issue its invoices (idempotent per tenant and period)',
+      auth: ['operator'],
       body: z.strictObject({ period }),
       responses: {
         200: { description: "All of the period's invoices", schema: z.object({ period: z.string(), items: z.array(invoiceSchema) }) },
@@ -27,13 +42,24 @@ export function billingRoutes(ctx: AppContext): AnyRoute[] {
       handler: async ({ body }) => ({ status: 200, body: { period: body.period, items: await billing.close(body.period) } }),
     }),
     route({
-      method: 'get', path: '/api/v1/invoices', tag: 'Billing', summary: 'List invoices (a tenant its own)', auth: ['operator', 'tenant'],
+      method: 'get',
+      path: '/api/v1/invoices',
+      tag: 'Billing',
+      summary: 'List invoices (a tenant its own)',
+      auth: ['operator', 'tenant'],
       query: z.strictObject({ ...pageQuery, tenantId: z.string().min(1).max(64).optional(), period: period.optional() }),
       responses: { 200: { description: 'A page of invoices', schema: listOf(invoiceSchema) } },
-      handler: async ({ query, principal }) => ({ status: 200, body: await billing.list(principal, { tenantId: query.tenantId, period: query.period }, pageOf(query)) }),
+      handler: async ({ query, principal }) => ({
+        status: 200,
+        body: await billing.list(principal, { tenantId: query.tenantId, period: query.period }, pageOf(query)),
+      }),
     }),
     route({
-      method: 'get', path: '/api/v1/invoices/:id', tag: 'Billing', summary: 'Get an invoice', auth: ['operator', 'tenant'],
+      method: 'get',
+      path: '/api/v1/invoices/:id',
+      tag: 'Billing',
+      summary: 'Get an invoice',
+      auth: ['operator', 'tenant'],
       params: idParam,
       responses: { 200: { description: 'The invoice', schema: invoiceSchema } },
       handler: async ({ params, principal }) => ({ status: 200, body: await billing.get(principal, params.id) }),

@@ -7,12 +7,23 @@ import { clusterName, deviceName, idParam, labelMap, listOf, pageOf, pageOnlyQue
 const stateEnum = z.enum(['pending', 'ready', 'not_ready', 'cordoned']);
 
 export const clusterSchema = z.object({
-  id: z.string(), name: z.string(), region: z.string(), labels: z.record(z.string(), z.string()),
-  state: stateEnum, cordoned: z.boolean(), lastHeartbeatAt: timestamp.nullable(), createdAt: timestamp,
-  inventory: z.array(z.object({
-    deviceModel: z.string(), profile: z.string().nullable(), vendor: z.string().nullable(),
-    total: z.number().int(), healthy: z.number().int(),
-  })),
+  id: z.string(),
+  name: z.string(),
+  region: z.string(),
+  labels: z.record(z.string(), z.string()),
+  state: stateEnum,
+  cordoned: z.boolean(),
+  lastHeartbeatAt: timestamp.nullable(),
+  createdAt: timestamp,
+  inventory: z.array(
+    z.object({
+      deviceModel: z.string(),
+      profile: z.string().nullable(),
+      vendor: z.string().nullable(),
+      total: z.number().int(),
+      healthy: z.number().int(),
+    }),
+  ),
   capacity: z.object({ totalStdPerMin: z.number(), allocatedStdPerMin: z.number(), freeStdPerMin: z.number() }),
   unprofiledDevices: z.array(z.string()),
 });
@@ -22,8 +33,12 @@ const registerCluster = z.strictObject({ name: clusterName, region: regionName, 
 const count = z.number().int().min(0).max(1_000_000);
 
 const heartbeatBody = z.strictObject({
-  inventory: z.array(z.strictObject({ deviceModel: deviceName, total: count, healthy: count })
-    .refine((d) => d.healthy <= d.total, { message: 'must not exceed total', path: ['healthy'] }))
+  inventory: z
+    .array(
+      z
+        .strictObject({ deviceModel: deviceName, total: count, healthy: count })
+        .refine((d) => d.healthy <= d.total, { message: 'must not exceed total', path: ['healthy'] }),
+    )
     .max(1000)
     .superRefine((items, ctx) => {
       const seen = new Set<string>();
@@ -32,44 +47,86 @@ const heartbeatBody = z.strictObject({
         seen.add(d.deviceModel);
       });
     }),
-  placements: z.array(z.strictObject({ id: z.string().min(1).max(64), readyReplicas: count })).max(100_000).default([]),
+  placements: z
+    .array(z.strictObject({ id: z.string().min(1).max(64), readyReplicas: count }))
+    .max(100_000)
+    .default([]),
 });
 
 const desiredPlacementSchema = z.object({
-  id: z.string(), workloadId: z.string(), model: z.string(), deviceModel: z.string(), profile: z.string(),
-  resourceName: z.string(), replicas: z.number().int(), devicesPerReplica: z.number().int(),
+  id: z.string(),
+  workloadId: z.string(),
+  model: z.string(),
+  deviceModel: z.string(),
+  profile: z.string(),
+  resourceName: z.string(),
+  replicas: z.number().int(),
+  devicesPerReplica: z.number().int(),
 });
 
 const poolSchema = z.object({
-  totalStdPerMin: z.number(), allocatedStdPerMin: z.number(), freeStdPerMin: z.number(),
+  totalStdPerMin: z.number(),
+  allocatedStdPerMin: z.number(),
+  freeStdPerMin: z.number(),
   clusters: z.object({ ready: z.number().int(), notReady: z.number().int(), cordoned: z.number().int(), pending: z.number().int() }),
-  byVendor: z.array(z.object({ vendor: z.string(), devices: z.number().int(), totalStdPerMin: z.number(), allocatedStdPerMin: z.number(), freeStdPerMin: z.number() })),
-  byCluster: z.array(z.object({ clusterId: z.string(), name: z.string(), region: z.string(), state: stateEnum, totalStdPerMin: z.number(), allocatedStdPerMin: z.number(), freeStdPerMin: z.number() })),
+  byVendor: z.array(
+    z.object({ vendor: z.string(), devices: z.number().int(), totalStdPerMin: z.number(), allocatedStdPerMin: z.number(), freeStdPerMin: z.number() }),
+  ),
+  byCluster: z.array(
+    z.object({
+      clusterId: z.string(),
+      name: z.string(),
+      region: z.string(),
+      state: stateEnum,
+      totalStdPerMin: z.number(),
+      allocatedStdPerMin: z.number(),
+      freeStdPerMin: z.number(),
+    }),
+  ),
 });
 
 export function clusterRoutes(ctx: AppContext): AnyRoute[] {
   const { clusters } = ctx.services;
   return [
     route({
-      method: 'post', path: '/api/v1/clusters', tag: 'Clusters', summary: 'Register a member cluster; the agent token is shown only here', auth: ['operator'],
+      method: 'post',
+      path: '/api/v1/clusters',
+      tag: 'Clusters',
+      summary: 'Register a member cluster; the agent token is shown only here',
+      auth: ['operator'],
       body: registerCluster,
-      responses: { 201: { description: 'The cluster and its agent token', schema: clusterSchema.extend({ agentToken: z.string() }) }, 409: { description: 'Name taken' } },
+      responses: {
+        201: { description: 'The cluster and its agent token', schema: clusterSchema.extend({ agentToken: z.string() }) },
+        409: { description: 'Name taken' },
+      },
       handler: async ({ body }) => ({ status: 201, body: await clusters.register(body) }),
     }),
     route({
-      method: 'get', path: '/api/v1/clusters', tag: 'Clusters', summary: 'List clusters', auth: ['operator'],
+      method: 'get',
+      path: '/api/v1/clusters',
+      tag: 'Clusters',
+      summary: 'List clusters',
+      auth: ['operator'],
       query: pageOnlyQuery,
       responses: { 200: { description: 'A page of clusters', schema: listOf(clusterSchema) } },
       handler: async ({ query }) => ({ status: 200, body: await clusters.list(pageOf(query)) }),
     }),
     route({
-      method: 'get', path: '/api/v1/clusters/:id', tag: 'Clusters', summary: 'Get a cluster', auth: ['operator'],
+      method: 'get',
+      path: '/api/v1/clusters/:id',
+      tag: 'Clusters',
+      summary: 'Get a cluster',
+      auth: ['operator'],
       params: idParam,
       responses: { 200: { description: 'The cluster', schema: clusterSchema } },
       handler: async ({ params }) => ({ status: 200, body: await clusters.get(params.id) }),
     }),
     route({
-      method: 'delete', path: '/api/v1/clusters/:id', tag: 'Clusters', summary: 'Deregister a cluster; its agent token stops working', auth: ['operator'],
+      method: 'delete',
+      path: '/api/v1/clusters/:id',
+      tag: 'Clusters',
+      summary: 'Deregister a cluster; its agent token stops working',
+      auth: ['operator'],
       params: idParam,
       responses: { 204: { description: 'Removed' } },
       handler: async ({ params }) => {
@@ -78,25 +135,41 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       },
     }),
     route({
-      method: 'post', path: '/api/v1/clusters/:id/cordon', tag: 'Clusters', summary: 'Hold a cluster: it keeps its placements and takes no new ones', auth: ['operator'],
+      method: 'post',
+      path: '/api/v1/clusters/:id/cordon',
+      tag: 'Clusters',
+      summary: 'Hold a cluster: it keeps its placements and takes no new ones',
+      auth: ['operator'],
       params: idParam,
       responses: { 200: { description: 'The cluster', schema: clusterSchema } },
       handler: async ({ params }) => ({ status: 200, body: await clusters.setCordoned(params.id, true) }),
     }),
     route({
-      method: 'post', path: '/api/v1/clusters/:id/uncordon', tag: 'Clusters', summary: 'Release an operator hold', auth: ['operator'],
+      method: 'post',
+      path: '/api/v1/clusters/:id/uncordon',
+      tag: 'Clusters',
+      summary: 'Release an operator hold',
+      auth: ['operator'],
       params: idParam,
       responses: { 200: { description: 'The cluster', schema: clusterSchema } },
       handler: async ({ params }) => ({ status: 200, body: await clusters.setCordoned(params.id, false) }),
     }),
     route({
-      method: 'post', path: '/api/v1/clusters/:id/agent-token', tag: 'Clusters', summary: 'Issue a new agent token; the old one stops working', auth: ['operator'],
+      method: 'post',
+      path: '/api/v1/clusters/:id/agent-token',
+      tag: 'Clusters',
+      summary: 'Issue a new agent token; the old one stops working',
+      auth: ['operator'],
       params: idParam,
       responses: { 200: { description: 'The new token, shown only here', schema: z.object({ id: z.string(), agentToken: z.string() }) } },
       handler: async ({ params }) => ({ status: 200, body: await clusters.rotateAgentToken(params.id) }),
     }),
     route({
-      method: 'post', path: '/api/v1/agent/heartbeat', tag: 'Agents', summary: "Report the cluster's inventory and running placements; answers the desired set", auth: ['agent'],
+      method: 'post',
+      path: '/api/v1/agent/heartbeat',
+      tag: 'Agents',
+      summary: "Report the cluster's inventory and running placements; answers the desired set",
+      auth: ['agent'],
       body: heartbeatBody,
       responses: { 200: { description: 'The complete desired set', schema: z.object({ clusterId: z.string(), placements: z.array(desiredPlacementSchema) }) } },
       handler: async ({ body, principal }) => {
@@ -105,7 +178,11 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/pool', tag: 'Clusters', summary: 'The pooled capacity in standard tokens per minute', auth: ['operator'],
+      method: 'get',
+      path: '/api/v1/pool',
+      tag: 'Clusters',
+      summary: 'The pooled capacity in standard tokens per minute',
+      auth: ['operator'],
       responses: { 200: { description: 'The pool', schema: poolSchema } },
       handler: async () => ({ status: 200, body: await clusters.pool() }),
     }),

@@ -22,7 +22,11 @@ export function meRoutes(ctx: AppContext): AnyRoute[] {
   const { tenants, plans, billing, workloads } = ctx.services;
   return [
     route({
-      method: 'get', path: '/api/v1/me', tag: 'Tenants', summary: 'The calling tenant: subscription, quota, usage and cost this period', auth: ['tenant'],
+      method: 'get',
+      path: '/api/v1/me',
+      tag: 'Tenants',
+      summary: 'The calling tenant: subscription, quota, usage and cost this period',
+      auth: ['tenant'],
       responses: { 200: { description: 'The tenant’s view of itself', schema: meSchema } },
       handler: async ({ principal }) => {
         const tenantId = ownTenant(principal);

@@ -27,11 +27,20 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
   for (const r of routes) {
     const path = r.path.replace(/:([A-Za-z_]+)/g, '{$1}');
     const parameters: unknown[] = [];
-    for (const [where, schema] of [['path', r.params], ['query', r.query]] as const) {
+    for (const [where, schema] of [
+      ['path', r.params],
+      ['query', r.query],
+    ] as const) {
       if (!schema) continue;
       const js = jsonSchema(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
       for (const [name, prop] of Object.entries(js.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: prop, ...(prop.description ? { description: prop.description } : {}) });
+        parameters.push({
+          name,
+          in: where,
+          required: where === 'path' || (js.required ?? []).includes(name),
+          schema: prop,
+          ...(prop.description ? { description: prop.description } : {}),
+        });
       }
     }
     for (const h of r.headers ?? []) parameters.push({ name: h.name, in: 'header', required: false, description: h.description, schema: { type: 'string' } });
@@ -42,13 +51,23 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
         description: spec.description,
         headers: REQUEST_ID_HEADER,
         ...(spec.schema || isError
-          ? { content: { [isError ? 'application/problem+json' : 'application/json']: { schema: spec.schema ? jsonSchema(spec.schema, 'output') : { $ref: '#/components/schemas/Problem' } } } }
+          ? {
+              content: {
+                [isError ? 'application/problem+json' : 'application/json']: {
+                  schema: spec.schema ? jsonSchema(spec.schema, 'output') : { $ref: '#/components/schemas/Problem' },
+                },
+              },
+            }
           : {}),
       };
     }
     const errorStatuses = r.auth === 'public' ? (r.body ? [400, 413] : []) : [400, 401, 403, 404, ...(r.body ? [413] : [])];
     for (const s of errorStatuses) {
-      responses[s] ??= { description: ERROR_STATUSES[s], headers: REQUEST_ID_HEADER, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+      responses[s] ??= {
+        description: ERROR_STATUSES[s],
+        headers: REQUEST_ID_HEADER,
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      };
     }
     (paths[path] ??= {})[r.method] = {
       summary: r.summary,
@@ -72,7 +91,8 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       headers: {
         RequestId: {
-          description: 'The request’s id, also in the server’s logs: the X-Request-Id the request carried when it is 1 to 128 of A–Z a–z 0–9 _ . : @ + = / -, else a new UUID',
+          description:
+            'The request’s id, also in the server’s logs: the X-Request-Id the request carried when it is 1 to 128 of A–Z a–z 0–9 _ . : @ + = / -, else a new UUID',
           schema: { type: 'string' },
         },
       },

@@ -23,59 +23,98 @@ const periodicPlan = z.strictObject({
   period: z.literal('month'),
   fee: moneyString,
   includedStd: z.number().int('must be a whole number').min(0).max(1e15),
-  overagePricePerMillionStd: moneyString.nullable().meta({ description: 'null: a hard cap — usage past the included amount is not billed and new workloads wait' }),
+  overagePricePerMillionStd: moneyString
+    .nullable()
+    .meta({ description: 'null: a hard cap — usage past the included amount is not billed and new workloads wait' }),
   reservedStdPerMin: z.number().int('must be a whole number').min(0).max(1e15).optional(),
 });
 
 const createPlan = z.discriminatedUnion('type', [unitPlan, periodicPlan]);
 
 export const planSchema = z.object({
-  id: z.string(), name: z.string(), type: z.enum(['unit', 'periodic']), default: z.boolean(),
-  pricePerMillionStd: z.string().optional(), period: z.string().optional(), fee: z.string().optional(),
-  includedStd: z.number().int().optional(), overagePricePerMillionStd: z.string().nullable().optional(),
-  reservedStdPerMin: z.number().int().nullable().optional(), createdAt: timestamp,
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['unit', 'periodic']),
+  default: z.boolean(),
+  pricePerMillionStd: z.string().optional(),
+  period: z.string().optional(),
+  fee: z.string().optional(),
+  includedStd: z.number().int().optional(),
+  overagePricePerMillionStd: z.string().nullable().optional(),
+  reservedStdPerMin: z.number().int().nullable().optional(),
+  createdAt: timestamp,
 });
 
 export const subscriptionSchema = z.object({
-  id: z.string(), tenantId: z.string(), planId: z.string(), planName: z.string(),
-  startsAt: timestamp, endsAt: timestamp.nullable(), createdAt: timestamp,
+  id: z.string(),
+  tenantId: z.string(),
+  planId: z.string(),
+  planName: z.string(),
+  startsAt: timestamp,
+  endsAt: timestamp.nullable(),
+  createdAt: timestamp,
 });
 
 const subscribe = z.strictObject({
   planId: z.string().min(1).max(64),
-  startsAt: z.iso.datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' }).transform((s) => new Date(s)).optional(),
+  startsAt: z.iso
+    .datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' })
+    .transform((s) => new Date(s))
+    .optional(),
 });
 
 export function planRoutes(ctx: AppContext): AnyRoute[] {
   const plans = ctx.services.plans;
   return [
     route({
-      method: 'post', path: '/api/v1/plans', tag: 'Billing', summary: 'Create a unit or periodic plan', auth: ['operator'],
+      method: 'post',
+      path: '/api/v1/plans',
+      tag: 'Billing',
+      summary: 'Create a unit or periodic plan',
+      auth: ['operator'],
       body: createPlan,
       responses: { 201: { description: 'The plan', schema: planSchema }, 409: { description: 'Name taken' } },
       handler: async ({ body }) => ({ status: 201, body: await plans.create(body) }),
     }),
     route({
-      method: 'get', path: '/api/v1/plans', tag: 'Billing', summary: 'List plans', auth: ['operator', 'tenant'],
+      method: 'get',
+      path: '/api/v1/plans',
+      tag: 'Billing',
+      summary: 'List plans',
+      auth: ['operator', 'tenant'],
       query: pageOnlyQuery,
       responses: { 200: { description: 'A page of plans', schema: listOf(planSchema) } },
       handler: async ({ query }) => ({ status: 200, body: await plans.list(pageOf(query)) }),
     }),
     route({
-      method: 'get', path: '/api/v1/plans/:id', tag: 'Billing', summary: 'Get a plan', auth: ['operator', 'tenant'],
+      method: 'get',
+      path: '/api/v1/plans/:id',
+      tag: 'Billing',
+      summary: 'Get a plan',
+      auth: ['operator', 'tenant'],
       params: idParam,
       responses: { 200: { description: 'The plan', schema: planSchema } },
       handler: async ({ params }) => ({ status: 200, body: await plans.get(params.id) }),
     }),
     route({
-      method: 'patch', path: '/api/v1/plans/:id', tag: 'Billing', summary: 'Mark a unit plan the default plan', auth: ['operator'],
-      params: idParam, body: z.strictObject({ default: z.literal(true) }),
+      method: 'patch',
+      path: '/api/v1/plans/:id',
+      tag: 'Billing',
+      summary: 'Mark a unit plan the default plan',
+      auth: ['operator'],
+      params: idParam,
+      body: z.strictObject({ default: z.literal(true) }),
       responses: { 200: { description: 'The plan', schema: planSchema }, 422: { description: 'Not a unit plan' } },
       handler: async ({ params }) => ({ status: 200, body: await plans.markDefault(params.id) }),
     }),
     route({
-      method: 'post', path: '/api/v1/tenants/:id/subscriptions', tag: 'Billing', summary: "Subscribe a tenant to a plan; ends the previous subscription at this one's start", auth: ['operator'],
-      params: idParam, body: subscribe,
+      method: 'post',
+      path: '/api/v1/tenants/:id/subscriptions',
+      tag: 'Billing',
+      summary: "Subscribe a tenant to a plan; ends the previous subscription at this one's start",
+      auth: ['operator'],
+      params: idParam,
+      body: subscribe,
       responses: {
         201: { description: 'The subscription', schema: subscriptionSchema },
         409: { description: 'Overlaps a subscription that starts at or after startsAt' },
@@ -84,8 +123,13 @@ export function planRoutes(ctx: AppContext): AnyRoute[] {
       handler: async ({ params, body }) => ({ status: 201, body: await plans.subscribe(params.id, body) }),
     }),
     route({
-      method: 'get', path: '/api/v1/tenants/:id/subscriptions', tag: 'Billing', summary: "A tenant's subscriptions", auth: ['operator', 'tenant'],
-      params: idParam, query: pageOnlyQuery,
+      method: 'get',
+      path: '/api/v1/tenants/:id/subscriptions',
+      tag: 'Billing',
+      summary: "A tenant's subscriptions",
+      auth: ['operator', 'tenant'],
+      params: idParam,
+      query: pageOnlyQuery,
       responses: { 200: { description: 'A page of subscriptions', schema: listOf(subscriptionSchema) } },
       handler: async ({ params, query, principal }) => ({ status: 200, body: await plans.subscriptions(principal, params.id, pageOf(query)) }),
     }),

@@ -34,14 +34,37 @@ export function decimalFactor(opts: { min?: 'positive' | 'zero'; max: number }) 
 
 export const vendorName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lower-case vendor id such as "nvidia"');
 export const regionName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a lower-case region id such as "nansha"');
-export const deviceName = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._\-/ ]*$/, 'must start with a letter or digit and use letters, digits, ".", "_", "-", "/" or spaces');
-export const resourceName = z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be an extended Kubernetes resource name such as "nvidia.com/gpu"').max(253);
-export const modelName = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._\-:/]*$/, 'must start with a letter or digit and use letters, digits, ".", "_", "-", ":" or "/"');
-export const clusterName = z.string().max(63).regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and "-"');
-export const labelMap = z.record(
-  z.string().min(1).max(63).regex(/^[A-Za-z0-9]([A-Za-z0-9._\-/]*[A-Za-z0-9])?$/, 'label keys use letters, digits, ".", "_", "-" and "/"'),
-  z.string().max(256),
-).refine((m) => Object.keys(m).length <= 64, 'at most 64 labels');
+export const deviceName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._\-/ ]*$/, 'must start with a letter or digit and use letters, digits, ".", "_", "-", "/" or spaces');
+export const resourceName = z
+  .string()
+  .regex(
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+    'must be an extended Kubernetes resource name such as "nvidia.com/gpu"',
+  )
+  .max(253);
+export const modelName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._\-:/]*$/, 'must start with a letter or digit and use letters, digits, ".", "_", "-", ":" or "/"');
+export const clusterName = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and "-"');
+export const labelMap = z
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[A-Za-z0-9]([A-Za-z0-9._\-/]*[A-Za-z0-9])?$/, 'label keys use letters, digits, ".", "_", "-" and "/"'),
+    z.string().max(256),
+  )
+  .refine((m) => Object.keys(m).length <= 64, 'at most 64 labels');
 
 export const idParam = z.strictObject({ id: z.string().min(1).max(64) });
 

@@ -13,15 +13,29 @@ import { route, type AnyRoute, type Cookie } from './route.js';
 import { listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
 
 const sessionSchema = z.object({
-  kind: z.enum(['operator', 'tenant']), name: z.string(), tenantId: z.string().nullable(), admin: z.boolean(),
-  csrfToken: z.string().meta({ description: 'Send it back in X-CSRF-Token on every request that changes something' }), expiresAt: timestamp,
+  kind: z.enum(['operator', 'tenant']),
+  name: z.string(),
+  tenantId: z.string().nullable(),
+  admin: z.boolean(),
+  csrfToken: z.string().meta({ description: 'Send it back in X-CSRF-Token on every request that changes something' }),
+  expiresAt: timestamp,
 });
 
 const userSchema = z.object({
-  id: z.string(), username: z.string(), kind: z.enum(['operator', 'tenant']), tenantId: z.string().nullable(), admin: z.boolean(), createdAt: timestamp,
+  id: z.string(),
+  username: z.string(),
+  kind: z.enum(['operator', 'tenant']),
+  tenantId: z.string().nullable(),
+  admin: z.boolean(),
+  createdAt: timestamp,
 });
 
-const username = z.string().trim().min(3, 'must be at least 3 characters').max(64).regex(/^[A-Za-z0-9._@-]+$/, 'may hold letters, digits and . _ @ -');
+const username = z
+  .string()
+  .trim()
+  .min(3, 'must be at least 3 characters')
+  .max(64)
+  .regex(/^[A-Za-z0-9._@-]+$/, 'may hold letters, digits and . _ @ -');
 
 const signIn = z.union([
   z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }),
@@ -47,16 +61,28 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
   const { accounts } = ctx.services;
   return [
     route({
-      method: 'post', path: '/api/v1/session', tag: 'Sign-in', summary: 'Sign in with a username and password, or a bearer token; sets the session cookie', auth: 'public',
+      method: 'post',
+      path: '/api/v1/session',
+      tag: 'Sign-in',
+      summary: 'Sign in with a username and password, or a bearer token; sets the session cookie',
+      auth: 'public',
       body: signIn,
-      responses: { 201: { description: 'The session', schema: sessionSchema }, 401: { description: 'Wrong username or password, or a token that is not valid' }, 429: { description: 'Too many failed sign-ins; wait' } },
+      responses: {
+        201: { description: 'The session', schema: sessionSchema },
+        401: { description: 'Wrong username or password, or a token that is not valid' },
+        429: { description: 'Too many failed sign-ins; wait' },
+      },
       handler: async ({ body }) => {
         const { cookie, session } = await accounts.signIn(body);
         return { status: 201, body: session, cookies: [sessionCookie(cookie, SESSION_TTL_MS)] };
       },
     }),
     route({
-      method: 'get', path: '/api/v1/session', tag: 'Sign-in', summary: 'The session of the cookie sent', auth: 'public',
+      method: 'get',
+      path: '/api/v1/session',
+      tag: 'Sign-in',
+      summary: 'The session of the cookie sent',
+      auth: 'public',
       responses: { 200: { description: 'The session', schema: sessionSchema }, 401: { description: 'No session' } },
       handler: async ({ header }) => {
         const sid = cookieValue(header('cookie'), SESSION_COOKIE);
@@ -66,7 +92,11 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
       },
     }),
     route({
-      method: 'delete', path: '/api/v1/session', tag: 'Sign-in', summary: 'Sign out: ends the session and clears the cookie', auth: 'public',
+      method: 'delete',
+      path: '/api/v1/session',
+      tag: 'Sign-in',
+      summary: 'Sign out: ends the session and clears the cookie',
+      auth: 'public',
       responses: { 204: { description: 'Signed out' } },
       handler: async ({ header }) => {
         const sid = cookieValue(header('cookie'), SESSION_COOKIE);
@@ -75,13 +105,21 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
       },
     }),
     route({
-      method: 'post', path: '/api/v1/users', tag: 'Sign-in', summary: 'Create a user (operators: any; a tenant admin: users of its tenant)', auth: ['operator', 'tenant'],
+      method: 'post',
+      path: '/api/v1/users',
+      tag: 'Sign-in',
+      summary: 'Create a user (operators: any; a tenant admin: users of its tenant)',
+      auth: ['operator', 'tenant'],
       body: createUser,
       responses: { 201: { description: 'The user', schema: userSchema }, 409: { description: 'Username taken' } },
       handler: async ({ body, principal }) => ({ status: 201, body: await accounts.createUser(principal, body) }),
     }),
     route({
-      method: 'get', path: '/api/v1/users', tag: 'Sign-in', summary: 'List users (a tenant: its own)', auth: ['operator', 'tenant'],
+      method: 'get',
+      path: '/api/v1/users',
+      tag: 'Sign-in',
+      summary: 'List users (a tenant: its own)',
+      auth: ['operator', 'tenant'],
       query: usersQuery,
       responses: { 200: { description: 'A page of users', schema: listOf(userSchema) } },
       handler: async ({ query, principal }) => ({ status: 200, body: await accounts.listUsers(principal, query.tenantId, pageOf(query)) }),

@@ -5,17 +5,27 @@ import { idParam, listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js'
 
 const tenantKind = z.enum(['government', 'enterprise']);
 
-const weight = z.number().min(0.01, 'must be at least 0.01').max(1000, 'must be at most 1000')
+const weight = z
+  .number()
+  .min(0.01, 'must be at least 0.01')
+  .max(1000, 'must be at most 1000')
   .meta({ description: 'Fair-share weight (default 1): within a priority, a tenant of weight 2 is entitled to twice the share of one of weight 1' });
 
 export const tenantSchema = z.object({
-  id: z.string(), name: z.string(), kind: tenantKind, maxStdPerMin: z.number().int().nullable(),
-  weight: z.number().meta({ description: 'Fair-share weight; the operator sets it' }), createdAt: timestamp,
+  id: z.string(),
+  name: z.string(),
+  kind: tenantKind,
+  maxStdPerMin: z.number().int().nullable(),
+  weight: z.number().meta({ description: 'Fair-share weight; the operator sets it' }),
+  createdAt: timestamp,
 });
 
 const apiKeySchema = z.object({
-  id: z.string(), tenantId: z.string(), prefix: z.string().meta({ description: 'The first characters of the key, to tell keys apart' }),
-  createdAt: timestamp, revokedAt: timestamp.nullable(),
+  id: z.string(),
+  tenantId: z.string(),
+  prefix: z.string().meta({ description: 'The first characters of the key, to tell keys apart' }),
+  createdAt: timestamp,
+  revokedAt: timestamp.nullable(),
 });
 
 const createTenant = z.strictObject({
@@ -24,53 +34,94 @@ const createTenant = z.strictObject({
   weight: weight.optional(),
 });
 
-const patchTenant = z.strictObject({
-  maxStdPerMin: z.number().int('must be a whole number').min(0).max(1e15).nullable()
-    .meta({ description: 'Quota override in standard tokens per minute; null removes it' }).optional(),
-  weight: weight.optional(),
-}).refine((b) => b.maxStdPerMin !== undefined || b.weight !== undefined, { message: 'give maxStdPerMin, weight or both', path: ['maxStdPerMin'] });
+const patchTenant = z
+  .strictObject({
+    maxStdPerMin: z
+      .number()
+      .int('must be a whole number')
+      .min(0)
+      .max(1e15)
+      .nullable()
+      .meta({ description: 'Quota override in standard tokens per minute; null removes it' })
+      .optional(),
+    weight: weight.optional(),
+  })
+  .refine((b) => b.maxStdPerMin !== undefined || b.weight !== undefined, { message: 'give maxStdPerMin, weight or both', path: ['maxStdPerMin'] });
 
 export function tenantRoutes(ctx: AppContext): AnyRoute[] {
   const { tenants } = ctx.services;
   return [
     route({
-      method: 'post', path: '/api/v1/tenants', tag: 'Tenants', summary: 'Create a tenant; its first API key is shown only here', auth: ['operator'],
+      method: 'post',
+      path: '/api/v1/tenants',
+      tag: 'Tenants',
+      summary: 'Create a tenant; its first API key is shown only here',
+      auth: ['operator'],
       body: createTenant,
-      responses: { 201: { description: 'The tenant and its API key', schema: tenantSchema.extend({ apiKey: z.string(), apiKeyId: z.string() }) }, 409: { description: 'Name taken' } },
+      responses: {
+        201: { description: 'The tenant and its API key', schema: tenantSchema.extend({ apiKey: z.string(), apiKeyId: z.string() }) },
+        409: { description: 'Name taken' },
+      },
       handler: async ({ body }) => ({ status: 201, body: await tenants.create(body) }),
     }),
     route({
-      method: 'get', path: '/api/v1/tenants', tag: 'Tenants', summary: 'List tenants', auth: ['operator'],
+      method: 'get',
+      path: '/api/v1/tenants',
+      tag: 'Tenants',
+      summary: 'List tenants',
+      auth: ['operator'],
       query: pageOnlyQuery,
       responses: { 200: { description: 'A page of tenants', schema: listOf(tenantSchema) } },
       handler: async ({ query }) => ({ status: 200, body: await tenants.list(pageOf(query)) }),
     }),
     route({
-      method: 'get', path: '/api/v1/tenants/:id', tag: 'Tenants', summary: 'Get a tenant (a tenant may get itself)', auth: ['operator', 'tenant'],
+      method: 'get',
+      path: '/api/v1/tenants/:id',
+      tag: 'Tenants',
+      summary: 'Get a tenant (a tenant may get itself)',
+      auth: ['operator', 'tenant'],
       params: idParam,
       responses: { 200: { description: 'The tenant', schema: tenantSchema } },
       handler: async ({ params, principal }) => ({ status: 200, body: await tenants.get(principal, params.id) }),
     }),
     route({
-      method: 'patch', path: '/api/v1/tenants/:id', tag: 'Tenants', summary: "Set or clear the tenant's quota override; set its fair-share weight", auth: ['operator'],
-      params: idParam, body: patchTenant,
+      method: 'patch',
+      path: '/api/v1/tenants/:id',
+      tag: 'Tenants',
+      summary: "Set or clear the tenant's quota override; set its fair-share weight",
+      auth: ['operator'],
+      params: idParam,
+      body: patchTenant,
       responses: { 200: { description: 'The tenant', schema: tenantSchema } },
       handler: async ({ params, body }) => ({ status: 200, body: await tenants.update(params.id, body) }),
     }),
     route({
-      method: 'post', path: '/api/v1/tenants/:id/api-keys', tag: 'Tenants', summary: 'Create an API key; the key is shown only here', auth: ['operator', 'tenant'],
+      method: 'post',
+      path: '/api/v1/tenants/:id/api-keys',
+      tag: 'Tenants',
+      summary: 'Create an API key; the key is shown only here',
+      auth: ['operator', 'tenant'],
       params: idParam,
       responses: { 201: { description: 'The key', schema: apiKeySchema.extend({ key: z.string() }) } },
       handler: async ({ params, principal }) => ({ status: 201, body: await tenants.createKey(principal, params.id) }),
     }),
     route({
-      method: 'get', path: '/api/v1/tenants/:id/api-keys', tag: 'Tenants', summary: "List a tenant's API keys (never the keys themselves)", auth: ['operator', 'tenant'],
-      params: idParam, query: pageOnlyQuery,
+      method: 'get',
+      path: '/api/v1/tenants/:id/api-keys',
+      tag: 'Tenants',
+      summary: "List a tenant's API keys (never the keys themselves)",
+      auth: ['operator', 'tenant'],
+      params: idParam,
+      query: pageOnlyQuery,
       responses: { 200: { description: 'A page of keys', schema: listOf(apiKeySchema) } },
       handler: async ({ params, query, principal }) => ({ status: 200, body: await tenants.listKeys(principal, params.id, pageOf(query)) }),
     }),
     route({
-      method: 'delete', path: '/api/v1/api-keys/:id', tag: 'Tenants', summary: 'Revoke an API key', auth: ['operator', 'tenant'],
+      method: 'delete',
+      path: '/api/v1/api-keys/:id',
+      tag: 'Tenants',
+      summary: 'Revoke an API key',
+      auth: ['operator', 'tenant'],
       params: idParam,
       responses: { 200: { description: 'The revoked key', schema: apiKeySchema } },
       handler: async ({ params, principal }) => ({ status: 200, body: await tenants.revokeKey(principal, params.id) }),

@@ -4,7 +4,12 @@ import { AppError } from '../errors.js';
 import { route, type AnyRoute } from './route.js';
 
 // PostgreSQL text cannot hold NUL; refused here rather than failing the whole batch later.
-const text = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\u0000]*$/, 'must not contain NUL characters');
 const tokens = z.number().int('must be a whole number').min(0, 'must not be negative').max(1e12, 'must be at most 10^12');
 // Kept as text: the service reads the instant once, and a Date per event costs more than the rest of the validation.
 const rfc3339 = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' });
@@ -12,13 +17,18 @@ const instant = rfc3339.transform((s) => new Date(s));
 
 // Body of `POST /api/v1/agent/usage` (API.md "Usage"); anything else is a 400 for the whole batch.
 const usageBatchSchema = z.strictObject({
-  events: z.array(z.strictObject({
-    id: text(200).meta({ description: 'Idempotency key: an id seen before is counted once, ever' }),
-    workloadId: text(200),
-    inputTokens: tokens,
-    outputTokens: tokens,
-    occurredAt: rfc3339.meta({ description: 'At most 90 days ago and at most 5 minutes ahead, else rejected as out_of_window' }),
-  })).min(1, 'must hold at least one event').max(10_000, 'at most 10,000 events a request'),
+  events: z
+    .array(
+      z.strictObject({
+        id: text(200).meta({ description: 'Idempotency key: an id seen before is counted once, ever' }),
+        workloadId: text(200),
+        inputTokens: tokens,
+        outputTokens: tokens,
+        occurredAt: rfc3339.meta({ description: 'At most 90 days ago and at most 5 minutes ahead, else rejected as out_of_window' }),
+      }),
+    )
+    .min(1, 'must hold at least one event')
+    .max(10_000, 'at most 10,000 events a request'),
 });
 
 const sums = {
@@ -33,7 +43,10 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
   const { usageLatency } = ctx.metrics;
   return [
     route({
-      method: 'post', path: '/api/v1/agent/usage', tag: 'Agents', auth: ['agent'],
+      method: 'post',
+      path: '/api/v1/agent/usage',
+      tag: 'Agents',
+      auth: ['agent'],
       summary: 'Report token usage of workloads placed on this cluster, now or before (each event id counts once, ever)',
       body: usageBatchSchema,
       responses: {
@@ -57,7 +70,10 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/usage', tag: 'Usage', auth: ['tenant', 'operator'],
+      method: 'get',
+      path: '/api/v1/usage',
+      tag: 'Usage',
+      auth: ['tenant', 'operator'],
       summary: 'Usage totals, by model and by day (days in TOKENPOOL_TIMEZONE); a tenant sees its own, the operator any or all',
       query: z.strictObject({
         from: instant.optional().meta({ description: 'Inclusive; default: the start of the current billing period' }),
@@ -68,7 +84,10 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
         200: {
           description: 'Usage of events that occurred in [from, to)',
           schema: z.object({
-            from: z.string(), to: z.string(), tenantId: z.string().optional(), ...sums,
+            from: z.string(),
+            to: z.string(),
+            tenantId: z.string().optional(),
+            ...sums,
             byModel: z.array(z.object({ model: z.string(), ...sums })),
             byDay: z.array(z.object({ day: z.string().meta({ description: 'YYYY-MM-DD in TOKENPOOL_TIMEZONE' }), ...sums })),
           }),

@@ -16,24 +16,46 @@ const createWorkload = z.strictObject({
   model: modelName,
   tokensPerMin,
   priority: priority.default('normal'),
-  regions: z.array(regionName).min(1, 'must list at least one region, or be absent for any').max(64)
-    .refine((r) => new Set(r).size === r.length, 'must not repeat a region').optional(),
+  regions: z
+    .array(regionName)
+    .min(1, 'must list at least one region, or be absent for any')
+    .max(64)
+    .refine((r) => new Set(r).size === r.length, 'must not repeat a region')
+    .optional(),
   ha: z.boolean().default(false),
   tenantId: z.string().min(1).max(64).optional().meta({ description: 'Operators only: the tenant the workload is for' }),
 });
 
 const placementSchema = z.object({
-  id: z.string(), clusterId: z.string(), deviceModel: z.string(), profile: z.string(), replicas: z.number().int(),
-  devicesPerReplica: z.number().int(), tokensPerMin: z.number(), readyReplicas: z.number().int(),
+  id: z.string(),
+  clusterId: z.string(),
+  deviceModel: z.string(),
+  profile: z.string(),
+  replicas: z.number().int(),
+  devicesPerReplica: z.number().int(),
+  tokensPerMin: z.number(),
+  readyReplicas: z.number().int(),
   state: z.enum(PLACEMENT.states.filter((s) => s !== PlacementState.released)),
 });
 
 export const workloadSchema = z.object({
-  id: z.string(), name: z.string(), tenantId: z.string(), kind: z.string(), model: z.string(), tokensPerMin: z.number().int(),
-  priority, regions: z.array(z.string()).nullable(), ha: z.boolean(), state: stateEnum,
-  reason: z.enum(['capacity', 'quota', 'plan_exhausted', 'no_compatible_device']).nullable(), message: z.string().nullable(),
-  placedTokensPerMin: z.number(), placements: z.array(placementSchema),
-  createdAt: timestamp, updatedAt: timestamp, deletedAt: timestamp.nullable(),
+  id: z.string(),
+  name: z.string(),
+  tenantId: z.string(),
+  kind: z.string(),
+  model: z.string(),
+  tokensPerMin: z.number().int(),
+  priority,
+  regions: z.array(z.string()).nullable(),
+  ha: z.boolean(),
+  state: stateEnum,
+  reason: z.enum(['capacity', 'quota', 'plan_exhausted', 'no_compatible_device']).nullable(),
+  message: z.string().nullable(),
+  placedTokensPerMin: z.number(),
+  placements: z.array(placementSchema),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  deletedAt: timestamp.nullable(),
 });
 
 const dryRunSchema = z.object({
@@ -49,10 +71,21 @@ export function workloadRoutes(ctx: AppContext): AnyRoute[] {
   const workloads = ctx.services.workloads;
   return [
     route({
-      method: 'post', path: '/api/v1/workloads', tag: 'Workloads', summary: 'Ask for capacity in tokens per minute; placed asynchronously (or a dry run)', auth: ['tenant', 'operator'],
-      query: z.strictObject({ dryRun: z.enum(['true', 'false']).optional().meta({ description: '`true`: answer 200 with the placements that would be made now, changing nothing' }) }),
+      method: 'post',
+      path: '/api/v1/workloads',
+      tag: 'Workloads',
+      summary: 'Ask for capacity in tokens per minute; placed asynchronously (or a dry run)',
+      auth: ['tenant', 'operator'],
+      query: z.strictObject({
+        dryRun: z.enum(['true', 'false']).optional().meta({ description: '`true`: answer 200 with the placements that would be made now, changing nothing' }),
+      }),
       body: createWorkload,
-      headers: [{ name: 'Idempotency-Key', description: 'Makes a retried create answer the first response again (kept per tenant); the same key with a different body is 422' }],
+      headers: [
+        {
+          name: 'Idempotency-Key',
+          description: 'Makes a retried create answer the first response again (kept per tenant); the same key with a different body is 422',
+        },
+      ],
       responses: {
         202: { description: 'Accepted, pending', schema: workloadSchema },
         200: { description: 'Dry run: what would be placed now', schema: dryRunSchema },
@@ -62,31 +95,53 @@ export function workloadRoutes(ctx: AppContext): AnyRoute[] {
         if (query.dryRun === 'true') return { status: 200, body: await workloads.dryRun(principal, body) };
         const key = header('idempotency-key');
         if (key !== undefined && (key.length < 1 || key.length > 255)) {
-          throw new AppError('invalid', 'The Idempotency-Key header must have 1 to 255 characters.', [{ path: 'headers.Idempotency-Key', message: 'must have 1 to 255 characters' }]);
+          throw new AppError('invalid', 'The Idempotency-Key header must have 1 to 255 characters.', [
+            { path: 'headers.Idempotency-Key', message: 'must have 1 to 255 characters' },
+          ]);
         }
         return { status: 202, body: await workloads.create(principal, body, key) };
       },
     }),
     route({
-      method: 'get', path: '/api/v1/workloads', tag: 'Workloads', summary: 'List workloads (a tenant its own; the operator all, or one tenant with tenantId)', auth: ['tenant', 'operator'],
+      method: 'get',
+      path: '/api/v1/workloads',
+      tag: 'Workloads',
+      summary: 'List workloads (a tenant its own; the operator all, or one tenant with tenantId)',
+      auth: ['tenant', 'operator'],
       query: z.strictObject({ ...pageQuery, state: stateEnum.optional(), tenantId: z.string().min(1).max(64).optional() }),
       responses: { 200: { description: 'A page of workloads; deleted ones only with state=deleted', schema: listOf(workloadSchema) } },
-      handler: async ({ query, principal }) => ({ status: 200, body: await workloads.list(principal, { tenantId: query.tenantId, state: query.state }, pageOf(query)) }),
+      handler: async ({ query, principal }) => ({
+        status: 200,
+        body: await workloads.list(principal, { tenantId: query.tenantId, state: query.state }, pageOf(query)),
+      }),
     }),
     route({
-      method: 'get', path: '/api/v1/workloads/:id', tag: 'Workloads', summary: 'Get a workload', auth: ['tenant', 'operator'],
+      method: 'get',
+      path: '/api/v1/workloads/:id',
+      tag: 'Workloads',
+      summary: 'Get a workload',
+      auth: ['tenant', 'operator'],
       params: idParam,
       responses: { 200: { description: 'The workload', schema: workloadSchema } },
       handler: async ({ params, principal }) => ({ status: 200, body: await workloads.get(principal, params.id) }),
     }),
     route({
-      method: 'patch', path: '/api/v1/workloads/:id', tag: 'Workloads', summary: 'Rescale a workload', auth: ['tenant', 'operator'],
-      params: idParam, body: z.strictObject({ tokensPerMin }),
+      method: 'patch',
+      path: '/api/v1/workloads/:id',
+      tag: 'Workloads',
+      summary: 'Rescale a workload',
+      auth: ['tenant', 'operator'],
+      params: idParam,
+      body: z.strictObject({ tokensPerMin }),
       responses: { 200: { description: 'The workload', schema: workloadSchema }, 409: { description: 'The workload is deleted' } },
       handler: async ({ params, body, principal }) => ({ status: 200, body: await workloads.rescale(principal, params.id, body.tokensPerMin) }),
     }),
     route({
-      method: 'delete', path: '/api/v1/workloads/:id', tag: 'Workloads', summary: 'Delete a workload; its placements are released', auth: ['tenant', 'operator'],
+      method: 'delete',
+      path: '/api/v1/workloads/:id',
+      tag: 'Workloads',
+      summary: 'Delete a workload; its placements are released',
+      auth: ['tenant', 'operator'],
       params: idParam,
       responses: { 202: { description: 'The deleted workload', schema: workloadSchema } },
       handler: async ({ params, principal }) => ({ status: 202, body: await workloads.remove(principal, params.id) }),

@@ -16,7 +16,10 @@ export class BudgetCheckJob {
 
   constructor(budgets: Pick<BudgetsService, 'evaluate'>, leader: LeaderElector, log: Logger) {
     this.job = new LeaderJob({
-      name: 'budget check', schedule: BUDGET_CHECK_SCHEDULE, leader, log,
+      name: 'budget check',
+      schedule: BUDGET_CHECK_SCHEDULE,
+      leader,
+      log,
       work: async () => {
         await budgets.evaluate();
       },

@@ -29,7 +29,8 @@ export class LeaderJob {
   /** One run now if this replica leads; joins the run in flight if there is one. */
   run(): Promise<void> {
     if (!this.opts.leader.isLeader()) return Promise.resolve();
-    this.running ??= this.opts.work()
+    this.running ??= this.opts
+      .work()
       .catch((err: unknown) => this.opts.log.error(`${this.opts.name} failed`, { error: String(err instanceof Error ? err.stack : err) }))
       .finally(() => (this.running = undefined));
     return this.running;
@@ -39,7 +40,10 @@ export class LeaderJob {
   start(): void {
     if (this.task) return;
     this.task = cron.schedule(this.opts.schedule, () => this.run(), {
-      name: this.opts.name, noOverlap: true, unref: true, ...(this.opts.timezone ? { timezone: this.opts.timezone } : {}),
+      name: this.opts.name,
+      noOverlap: true,
+      unref: true,
+      ...(this.opts.timezone ? { timezone: this.opts.timezone } : {}),
     });
   }
 

@@ -29,11 +29,19 @@ export class AccountsRepository {
 
   /** A session not expired at `now`; one made with an API key only while the key is not revoked. */
   findSession(idHash: string, now: Date): Promise<SessionRow | undefined> {
-    return this.db.selectFrom('sessions').selectAll('sessions').where('id_hash', '=', idHash).where('expires_at', '>', now)
-      .where((eb) => eb.or([
-        eb('api_key_id', 'is', null),
-        eb.exists(eb.selectFrom('api_keys').select('api_keys.id').whereRef('api_keys.id', '=', 'sessions.api_key_id').where('api_keys.revoked_at', 'is', null)),
-      ]))
+    return this.db
+      .selectFrom('sessions')
+      .selectAll('sessions')
+      .where('id_hash', '=', idHash)
+      .where('expires_at', '>', now)
+      .where((eb) =>
+        eb.or([
+          eb('api_key_id', 'is', null),
+          eb.exists(
+            eb.selectFrom('api_keys').select('api_keys.id').whereRef('api_keys.id', '=', 'sessions.api_key_id').where('api_keys.revoked_at', 'is', null),
+          ),
+        ]),
+      )
       .executeTakeFirst();
   }
 

@@ -35,8 +35,11 @@ export class BillingRepository {
 
   /** Records the first close of a period (later closes keep the first cutoff); answers it. */
   async markClosed(period: string, cutoff: Date, now: Date): Promise<{ cutoff: Date }> {
-    await this.db.insertInto('billing_closes').values({ period, cutoff, closed_at: now })
-      .onConflict((oc) => oc.column('period').doNothing()).execute();
+    await this.db
+      .insertInto('billing_closes')
+      .values({ period, cutoff, closed_at: now })
+      .onConflict((oc) => oc.column('period').doNothing())
+      .execute();
     return this.db.selectFrom('billing_closes').select('cutoff').where('period', '=', period).executeTakeFirstOrThrow();
   }
 
@@ -124,21 +127,60 @@ export class BillingRepository {
     const year = Number(period.slice(0, 4));
     try {
       await this.db.transaction().execute(async (tx) => {
-        await tx.insertInto('invoice_counters').values({ year, last: 0 }).onConflict((oc) => oc.column('year').doNothing()).execute();
-        const counter = await tx.updateTable('invoice_counters').set({ last: sql`last + ${invoices.length}` })
-          .where('year', '=', year).returning('last').executeTakeFirstOrThrow();
+        await tx
+          .insertInto('invoice_counters')
+          .values({ year, last: 0 })
+          .onConflict((oc) => oc.column('year').doNothing())
+          .execute();
+        const counter = await tx
+          .updateTable('invoice_counters')
+          .set({ last: sql`last + ${invoices.length}` })
+          .where('year', '=', year)
+          .returning('last')
+          .executeTakeFirstOrThrow();
         const first = counter.last - invoices.length + 1;
         const rows = invoices.map((inv, i) => ({
-          id: inv.id, number: `INV-${year}-${String(first + i).padStart(6, '0')}`, tenant_id: inv.tenantId, period,
-          currency: 'CNY', status: 'issued', total: inv.total, lines: JSON.stringify(inv.lines), rating: JSON.stringify(inv.rating), issued_at: now,
+          id: inv.id,
+          number: `INV-${year}-${String(first + i).padStart(6, '0')}`,
+          tenant_id: inv.tenantId,
+          period,
+          currency: 'CNY',
+          status: 'issued',
+          total: inv.total,
+          lines: JSON.stringify(inv.lines),
+          rating: JSON.stringify(inv.rating),
+          issued_at: now,
         }));
-        for (let i = 0; i < rows.length; i += 1000) await tx.insertInto('invoices').values(rows.slice(i, i + 1000)).execute();
-        const ledger = rows.map((r) => ({ tenant_id: r.tenant_id, kind: 'invoice', invoice_id: r.id, amount: r.total, description: `invoice ${r.number} for ${period}`, created_at: now }));
-        for (let i = 0; i < ledger.length; i += 1000) await tx.insertInto('ledger_entries').values(ledger.slice(i, i + 1000)).execute();
-        const billed = invoices.flatMap((inv) => inv.billed.map((b) => ({ tenant_id: inv.tenantId, period: b.period, billed_through: cutoff, rating: JSON.stringify(b.rating) })));
+        for (let i = 0; i < rows.length; i += 1000)
+          await tx
+            .insertInto('invoices')
+            .values(rows.slice(i, i + 1000))
+            .execute();
+        const ledger = rows.map((r) => ({
+          tenant_id: r.tenant_id,
+          kind: 'invoice',
+          invoice_id: r.id,
+          amount: r.total,
+          description: `invoice ${r.number} for ${period}`,
+          created_at: now,
+        }));
+        for (let i = 0; i < ledger.length; i += 1000)
+          await tx
+            .insertInto('ledger_entries')
+            .values(ledger.slice(i, i + 1000))
+            .execute();
+        const billed = invoices.flatMap((inv) =>
+          inv.billed.map((b) => ({ tenant_id: inv.tenantId, period: b.period, billed_through: cutoff, rating: JSON.stringify(b.rating) })),
+        );
         for (let i = 0; i < billed.length; i += 1000) {
-          await tx.insertInto('usage_billing').values(billed.slice(i, i + 1000))
-            .onConflict((oc) => oc.columns(['tenant_id', 'period']).doUpdateSet((eb) => ({ billed_through: eb.ref('excluded.billed_through'), rating: eb.ref('excluded.rating') })))
+          await tx
+            .insertInto('usage_billing')
+            .values(billed.slice(i, i + 1000))
+            .onConflict((oc) =>
+              oc
+                .columns(['tenant_id', 'period'])
+                .doUpdateSet((eb) => ({ billed_through: eb.ref('excluded.billed_through'), rating: eb.ref('excluded.rating') })),
+            )
             .execute();
         }
       });
@@ -170,9 +212,12 @@ export class BillingRepository {
    * decimal text) and how many there are. Read from the ledger alone.
    */
   ledgerBalances(): Promise<{ tenant_id: string; balance: string; entries: number }[]> {
-    return this.db.selectFrom('ledger_entries')
+    return this.db
+      .selectFrom('ledger_entries')
       .select(['tenant_id', sql<string>`sum(amount)::text`.as('balance'), sql<number>`count(*)::int8`.as('entries')])
-      .groupBy('tenant_id').orderBy('tenant_id').execute();
+      .groupBy('tenant_id')
+      .orderBy('tenant_id')
+      .execute();
   }
 
   listInvoices(filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<InvoiceRow[]> {

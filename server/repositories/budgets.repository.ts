@@ -10,9 +10,12 @@ export class BudgetsRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   async put(tenantId: string, monthlyCny: string, thresholds: readonly number[], now: Date): Promise<BudgetRow> {
-    return this.db.insertInto('budgets').values({ tenant_id: tenantId, monthly_cny: monthlyCny, thresholds: [...thresholds], updated_at: now })
+    return this.db
+      .insertInto('budgets')
+      .values({ tenant_id: tenantId, monthly_cny: monthlyCny, thresholds: [...thresholds], updated_at: now })
       .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ monthly_cny: monthlyCny, thresholds: [...thresholds], updated_at: now }))
-      .returningAll().executeTakeFirstOrThrow();
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   get(tenantId: string): Promise<BudgetRow | undefined> {
@@ -29,10 +32,30 @@ export class BudgetsRepository {
   }
 
   /** Raises an alert once per tenant, kind, period and threshold; answers whether it is new. */
-  async raise(a: { id: string; tenantId: string; kind: string; period: string; threshold: number; amount: string; budget: string; now: Date }): Promise<boolean> {
-    const r = await this.db.insertInto('alerts').values({
-      id: a.id, tenant_id: a.tenantId, kind: a.kind, period: a.period, threshold: a.threshold, amount: a.amount, budget: a.budget, created_at: a.now,
-    }).onConflict((oc) => oc.columns(['tenant_id', 'kind', 'period', 'threshold']).doNothing()).executeTakeFirst();
+  async raise(a: {
+    id: string;
+    tenantId: string;
+    kind: string;
+    period: string;
+    threshold: number;
+    amount: string;
+    budget: string;
+    now: Date;
+  }): Promise<boolean> {
+    const r = await this.db
+      .insertInto('alerts')
+      .values({
+        id: a.id,
+        tenant_id: a.tenantId,
+        kind: a.kind,
+        period: a.period,
+        threshold: a.threshold,
+        amount: a.amount,
+        budget: a.budget,
+        created_at: a.now,
+      })
+      .onConflict((oc) => oc.columns(['tenant_id', 'kind', 'period', 'threshold']).doNothing())
+      .executeTakeFirst();
     return (r.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 

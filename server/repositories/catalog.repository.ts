@@ -44,12 +44,27 @@ export class CatalogRepository {
   async insertProfile(id: string, v: DeviceProfileValues, now: Date, builtin = false): Promise<DeviceProfileRow> {
     try {
       return await this.db.transaction().execute(async (tx) => {
-        const row = await tx.insertInto('device_profiles').values({
-          id, name: v.name, vendor: v.vendor, memory_gib: v.memoryGiB, tdp_watts: v.tdpWatts,
-          std_tokens_per_sec: v.stdTokensPerSec, resource_name: v.resourceName, aliases: [...v.aliases],
-          builtin, created_at: now, updated_at: now,
-        }).returningAll().executeTakeFirstOrThrow();
-        await tx.insertInto('device_names').values([v.name, ...v.aliases].map((name) => ({ name, profile_id: id }))).execute();
+        const row = await tx
+          .insertInto('device_profiles')
+          .values({
+            id,
+            name: v.name,
+            vendor: v.vendor,
+            memory_gib: v.memoryGiB,
+            tdp_watts: v.tdpWatts,
+            std_tokens_per_sec: v.stdTokensPerSec,
+            resource_name: v.resourceName,
+            aliases: [...v.aliases],
+            builtin,
+            created_at: now,
+            updated_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await tx
+          .insertInto('device_names')
+          .values([v.name, ...v.aliases].map((name) => ({ name, profile_id: id })))
+          .execute();
         return row;
       });
     } catch (err) {
@@ -61,13 +76,27 @@ export class CatalogRepository {
   async updateProfile(id: string, v: DeviceProfileValues, now: Date): Promise<DeviceProfileRow | undefined> {
     try {
       return await this.db.transaction().execute(async (tx) => {
-        const row = await tx.updateTable('device_profiles').set({
-          name: v.name, vendor: v.vendor, memory_gib: v.memoryGiB, tdp_watts: v.tdpWatts,
-          std_tokens_per_sec: v.stdTokensPerSec, resource_name: v.resourceName, aliases: [...v.aliases], updated_at: now,
-        }).where('id', '=', id).returningAll().executeTakeFirst();
+        const row = await tx
+          .updateTable('device_profiles')
+          .set({
+            name: v.name,
+            vendor: v.vendor,
+            memory_gib: v.memoryGiB,
+            tdp_watts: v.tdpWatts,
+            std_tokens_per_sec: v.stdTokensPerSec,
+            resource_name: v.resourceName,
+            aliases: [...v.aliases],
+            updated_at: now,
+          })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst();
         if (!row) return undefined;
         await tx.deleteFrom('device_names').where('profile_id', '=', id).execute();
-        await tx.insertInto('device_names').values([v.name, ...v.aliases].map((name) => ({ name, profile_id: id }))).execute();
+        await tx
+          .insertInto('device_names')
+          .values([v.name, ...v.aliases].map((name) => ({ name, profile_id: id })))
+          .execute();
         return row;
       });
     } catch (err) {
@@ -95,10 +124,21 @@ export class CatalogRepository {
 
   async insertModel(id: string, v: ModelValues, now: Date, builtin = false): Promise<ModelRow> {
     try {
-      return await this.db.insertInto('models').values({
-        id, name: v.name, min_memory_gib: v.minMemoryGiB, cost_factor: v.costFactor, input_factor: v.inputFactor,
-        vendors: [...v.vendors], builtin, created_at: now, updated_at: now,
-      }).returningAll().executeTakeFirstOrThrow();
+      return await this.db
+        .insertInto('models')
+        .values({
+          id,
+          name: v.name,
+          min_memory_gib: v.minMemoryGiB,
+          cost_factor: v.costFactor,
+          input_factor: v.inputFactor,
+          vendors: [...v.vendors],
+          builtin,
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('conflict', `A model named "${v.name}" already exists.`);
       throw err;
@@ -107,10 +147,19 @@ export class CatalogRepository {
 
   async updateModel(id: string, v: ModelValues, now: Date): Promise<ModelRow | undefined> {
     try {
-      return await this.db.updateTable('models').set({
-        name: v.name, min_memory_gib: v.minMemoryGiB, cost_factor: v.costFactor, input_factor: v.inputFactor,
-        vendors: [...v.vendors], updated_at: now,
-      }).where('id', '=', id).returningAll().executeTakeFirst();
+      return await this.db
+        .updateTable('models')
+        .set({
+          name: v.name,
+          min_memory_gib: v.minMemoryGiB,
+          cost_factor: v.costFactor,
+          input_factor: v.inputFactor,
+          vendors: [...v.vendors],
+          updated_at: now,
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('conflict', `A model named "${v.name}" already exists.`);
       throw err;

@@ -21,10 +21,18 @@ export class ClustersRepository {
 
   async insert(row: { id: string; name: string; region: string; labels: Record<string, string>; tokenHash: string; now: Date }): Promise<ClusterRow> {
     try {
-      return await this.db.insertInto('clusters').values({
-        id: row.id, name: row.name, region: row.region, labels: JSON.stringify(row.labels),
-        agent_token_hash: row.tokenHash, created_at: row.now,
-      }).returningAll().executeTakeFirstOrThrow();
+      return await this.db
+        .insertInto('clusters')
+        .values({
+          id: row.id,
+          name: row.name,
+          region: row.region,
+          labels: JSON.stringify(row.labels),
+          agent_token_hash: row.tokenHash,
+          created_at: row.now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('conflict', `A cluster named "${row.name}" already exists.`);
       throw err;
@@ -91,8 +99,13 @@ export class ClustersRepository {
     return this.db.transaction().execute(async (tx) => {
       const found = await tx.selectFrom('clusters').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
       if (!found) return false;
-      const held = await tx.selectFrom('placements').select('workload_id').distinct()
-        .where('cluster_id', '=', id).where('state', 'in', ACTIVE_PLACEMENT_STATES).execute();
+      const held = await tx
+        .selectFrom('placements')
+        .select('workload_id')
+        .distinct()
+        .where('cluster_id', '=', id)
+        .where('state', 'in', ACTIVE_PLACEMENT_STATES)
+        .execute();
       const ids = held.map((r) => r.workload_id);
       await requeueWhole(tx, ids, { reason: 'capacity', message: 'a cluster it ran on was deregistered; waiting to be placed again' }, now);
       const r = await tx.deleteFrom('clusters').where('id', '=', id).executeTakeFirst();
@@ -141,14 +154,22 @@ export class ClustersRepository {
 
   /** Marks ready clusters whose last heartbeat is older than `cutoff` as not ready; answers their ids. */
   async markStale(cutoff: Date): Promise<string[]> {
-    const rows = await this.db.updateTable('clusters').set({ liveness: 'not_ready' })
-      .where('liveness', '=', 'ready').where('last_heartbeat_at', '<', cutoff)
-      .returning('id').execute();
+    const rows = await this.db
+      .updateTable('clusters')
+      .set({ liveness: 'not_ready' })
+      .where('liveness', '=', 'ready')
+      .where('last_heartbeat_at', '<', cutoff)
+      .returning('id')
+      .execute();
     return rows.map((r) => r.id);
   }
 
   async countByLiveness(): Promise<Record<string, number>> {
-    const rows = await this.db.selectFrom('clusters').select(['liveness', sql<number>`count(*)::int8`.as('n')]).groupBy('liveness').execute();
+    const rows = await this.db
+      .selectFrom('clusters')
+      .select(['liveness', sql<number>`count(*)::int8`.as('n')])
+      .groupBy('liveness')
+      .execute();
     return Object.fromEntries(rows.map((r) => [r.liveness, r.n]));
   }
 }

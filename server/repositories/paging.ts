@@ -41,5 +41,8 @@ export function toPage<R extends { seq: number }, T>(rows: readonly R[], limit: 
  */
 export function onePage(page: PageRequest, column = 'seq') {
   return <DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O> =>
-    q.where(sql.ref(column), '>', page.after).orderBy(sql.ref(column)).limit(page.limit + 1);
+    q
+      .where(sql.ref(column), '>', page.after)
+      .orderBy(sql.ref(column))
+      .limit(page.limit + 1);
 }

@@ -29,11 +29,23 @@ export class PlansRepository {
     try {
       return await this.db.transaction().execute(async (tx) => {
         if (p.isDefault) await tx.updateTable('plans').set({ is_default: false }).where('is_default', '=', true).execute();
-        return tx.insertInto('plans').values({
-          id: p.id, name: p.name, type: p.type, price_per_million_std: p.pricePerMillionStd, period: p.period, fee: p.fee,
-          included_std: p.includedStd, overage_price_per_million_std: p.overagePricePerMillionStd,
-          reserved_std_per_min: p.reservedStdPerMin, is_default: p.isDefault, created_at: p.now,
-        }).returningAll().executeTakeFirstOrThrow();
+        return tx
+          .insertInto('plans')
+          .values({
+            id: p.id,
+            name: p.name,
+            type: p.type,
+            price_per_million_std: p.pricePerMillionStd,
+            period: p.period,
+            fee: p.fee,
+            included_std: p.includedStd,
+            overage_price_per_million_std: p.overagePricePerMillionStd,
+            reserved_std_per_min: p.reservedStdPerMin,
+            is_default: p.isDefault,
+            created_at: p.now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('conflict', `A plan named "${p.name}" already exists.`);
@@ -73,17 +85,31 @@ export class PlansRepository {
     return this.db.transaction().execute(async (tx) => {
       // Serialise subscription changes of one tenant.
       await tx.selectFrom('tenants').select('id').where('id', '=', s.tenantId).forUpdate().execute();
-      const latest = await tx.selectFrom('subscriptions').selectAll().where('tenant_id', '=', s.tenantId)
-        .orderBy('starts_at', 'desc').limit(1).executeTakeFirst();
+      const latest = await tx
+        .selectFrom('subscriptions')
+        .selectAll()
+        .where('tenant_id', '=', s.tenantId)
+        .orderBy('starts_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       if (latest && latest.starts_at.getTime() >= s.startsAt.getTime()) {
         throw new AppError('conflict', `The tenant already has a subscription starting ${latest.starts_at.toISOString()}; a new one must start after it.`);
       }
       if (latest && (latest.ends_at === null || latest.ends_at.getTime() > s.startsAt.getTime())) {
         await tx.updateTable('subscriptions').set({ ends_at: s.startsAt }).where('id', '=', latest.id).execute();
       }
-      return tx.insertInto('subscriptions').values({
-        id: s.id, tenant_id: s.tenantId, plan_id: s.planId, starts_at: s.startsAt, ends_at: null, created_at: s.now,
-      }).returningAll().executeTakeFirstOrThrow();
+      return tx
+        .insertInto('subscriptions')
+        .values({
+          id: s.id,
+          tenant_id: s.tenantId,
+          plan_id: s.planId,
+          starts_at: s.startsAt,
+          ends_at: null,
+          created_at: s.now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
     });
   }
 
@@ -93,7 +119,9 @@ export class PlansRepository {
 
   /** The subscription of each tenant active at `at` (none for tenants on the default plan). */
   activeAt(at: Date, tenantIds?: readonly string[]): Promise<SubscriptionRow[]> {
-    let q = this.db.selectFrom('subscriptions').selectAll()
+    let q = this.db
+      .selectFrom('subscriptions')
+      .selectAll()
       .where('starts_at', '<=', at)
       .where((eb) => eb.or([eb('ends_at', 'is', null), eb('ends_at', '>', at)]));
     if (tenantIds) {
@@ -105,9 +133,13 @@ export class PlansRepository {
 
   /** Subscriptions of any tenant that overlap [start, end). */
   overlapping(start: Date, end: Date): Promise<SubscriptionRow[]> {
-    return this.db.selectFrom('subscriptions').selectAll()
+    return this.db
+      .selectFrom('subscriptions')
+      .selectAll()
       .where('starts_at', '<', end)
       .where((eb) => eb.or([eb('ends_at', 'is', null), eb('ends_at', '>', start)]))
-      .orderBy('tenant_id').orderBy('starts_at').execute();
+      .orderBy('tenant_id')
+      .orderBy('starts_at')
+      .execute();
   }
 }

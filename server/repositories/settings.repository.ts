@@ -12,13 +12,19 @@ export class SettingsRepository {
 
   /** Stores the value only if the key is absent; answers whether it was stored. */
   async putIfAbsent(key: string, value: string): Promise<boolean> {
-    const r = await this.db.insertInto('settings').values({ key, value })
-      .onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+    const r = await this.db
+      .insertInto('settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .executeTakeFirst();
     return (r.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 
   async put(key: string, value: string): Promise<void> {
-    await this.db.insertInto('settings').values({ key, value })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+    await this.db
+      .insertInto('settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
   }
 }

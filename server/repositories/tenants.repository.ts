@@ -18,13 +18,22 @@ export class TenantsRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   /** Creates a tenant (fair-share weight 1 unless given) with its first API key in one transaction. */
-  async insertWithKey(t: { id: string; name: string; kind: string; weight?: number; now: Date }, key: NewApiKey): Promise<{ tenant: TenantRow; key: ApiKeyRow }> {
+  async insertWithKey(
+    t: { id: string; name: string; kind: string; weight?: number; now: Date },
+    key: NewApiKey,
+  ): Promise<{ tenant: TenantRow; key: ApiKeyRow }> {
     try {
       return await this.db.transaction().execute(async (tx) => {
-        const tenant = await tx.insertInto('tenants').values({ id: t.id, name: t.name, kind: t.kind, ...(t.weight === undefined ? {} : { weight: t.weight }), created_at: t.now })
-          .returningAll().executeTakeFirstOrThrow();
-        const row = await tx.insertInto('api_keys').values({ id: key.id, tenant_id: t.id, key_hash: key.hash, key_prefix: key.prefix, created_at: t.now })
-          .returningAll().executeTakeFirstOrThrow();
+        const tenant = await tx
+          .insertInto('tenants')
+          .values({ id: t.id, name: t.name, kind: t.kind, ...(t.weight === undefined ? {} : { weight: t.weight }), created_at: t.now })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const row = await tx
+          .insertInto('api_keys')
+          .values({ id: key.id, tenant_id: t.id, key_hash: key.hash, key_prefix: key.prefix, created_at: t.now })
+          .returningAll()
+          .executeTakeFirstOrThrow();
         return { tenant, key: row };
       });
     } catch (err) {
@@ -68,8 +77,11 @@ export class TenantsRepository {
   }
 
   insertKey(tenantId: string, key: NewApiKey, now: Date): Promise<ApiKeyRow> {
-    return this.db.insertInto('api_keys').values({ id: key.id, tenant_id: tenantId, key_hash: key.hash, key_prefix: key.prefix, created_at: now })
-      .returningAll().executeTakeFirstOrThrow();
+    return this.db
+      .insertInto('api_keys')
+      .values({ id: key.id, tenant_id: tenantId, key_hash: key.hash, key_prefix: key.prefix, created_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   listKeys(tenantId: string, page: PageRequest): Promise<ApiKeyRow[]> {
@@ -87,8 +99,12 @@ export class TenantsRepository {
   }
 
   async findActiveKey(hash: string): Promise<{ id: string; tenantId: string } | undefined> {
-    const row = await this.db.selectFrom('api_keys').select(['id', 'tenant_id']).where('key_hash', '=', hash)
-      .where('revoked_at', 'is', null).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('api_keys')
+      .select(['id', 'tenant_id'])
+      .where('key_hash', '=', hash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return row && { id: row.id, tenantId: row.tenant_id };
   }
 }

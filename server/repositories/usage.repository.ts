@@ -63,7 +63,9 @@ export function localDaySql(instant: Expression<Date>, timezone: string): RawBui
   return sql<string>`to_char(${instant} AT TIME ZONE ${timezone}, 'YYYY-MM-DD')`;
 }
 
-const STD_TOKENS = sql.raw(usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }));
+const STD_TOKENS = sql.raw(
+  usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }),
+);
 
 /** Usage events: inserted in batches, each event id counted once, ever (its primary key). */
 export class UsageRepository {

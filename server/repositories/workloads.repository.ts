@@ -1,9 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, PlacementsTable, WorkloadsTable } from '../../db/schema.js';
 import { workloadStdSql } from '../../scheduler/capacity.js';
-import {
-  ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, sqlStates, WORKLOAD, WorkloadState,
-} from '../domain/workload-states.js';
+import { ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, sqlStates, WORKLOAD, WorkloadState } from '../domain/workload-states.js';
 import { Coalescer } from './coalesce.js';
 import { onePage, type PageRequest } from './paging.js';
 
@@ -13,12 +11,23 @@ export type PlacementRow = Selectable<PlacementsTable>;
 /** A workload row with its model's name and cost factor. */
 export type WorkloadWithModel = WorkloadRow & { model_name: string; cost_factor: string };
 /** What a scheduling cycle reads of a pending workload. */
-export type PendingWorkload = Pick<WorkloadWithModel, 'id' | 'tenant_id' | 'seq' | 'model_id' | 'tokens_per_min' | 'priority' | 'regions' | 'ha' | 'version' | 'cost_factor'>;
+export type PendingWorkload = Pick<
+  WorkloadWithModel,
+  'id' | 'tenant_id' | 'seq' | 'model_id' | 'tokens_per_min' | 'priority' | 'regions' | 'ha' | 'version' | 'cost_factor'
+>;
 
 /** A workload to insert, pending, for the model of that name. */
 export interface NewWorkload {
-  readonly id: string; readonly tenantId: string; readonly name: string; readonly kind: string; readonly modelName: string;
-  readonly tokensPerMin: number; readonly priority: string; readonly regions: string[] | null; readonly ha: boolean; readonly now: Date;
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly modelName: string;
+  readonly tokensPerMin: number;
+  readonly priority: string;
+  readonly regions: string[] | null;
+  readonly ha: boolean;
+  readonly now: Date;
 }
 
 export interface NewPlacement {
@@ -84,10 +93,18 @@ export async function requeueWhole(
   now: Date,
 ): Promise<void> {
   if (workloadIds.length === 0) return;
-  await tx.updateTable('placements').set({ state: RELEASE_ACTIVE.to, ended_at: now })
-    .where('workload_id', 'in', workloadIds).where('state', 'in', RELEASE_ACTIVE.from).execute();
-  await tx.updateTable('workloads').set({ state: REQUEUE.to, reason: why.reason, message: why.message, updated_at: now, version: sql`version + 1` })
-    .where('id', 'in', workloadIds).where('state', 'in', REQUEUE.from).execute();
+  await tx
+    .updateTable('placements')
+    .set({ state: RELEASE_ACTIVE.to, ended_at: now })
+    .where('workload_id', 'in', workloadIds)
+    .where('state', 'in', RELEASE_ACTIVE.from)
+    .execute();
+  await tx
+    .updateTable('workloads')
+    .set({ state: REQUEUE.to, reason: why.reason, message: why.message, updated_at: now, version: sql`version + 1` })
+    .where('id', 'in', workloadIds)
+    .where('state', 'in', REQUEUE.from)
+    .execute();
 }
 
 /** Workloads, their placements, and idempotency records of creates. */
@@ -112,8 +129,17 @@ export class WorkloadsRepository {
    */
   private async insertRows(rows: readonly NewWorkload[], db: Kysely<DB>): Promise<(WorkloadRow | undefined)[]> {
     const records = rows.map((r, n) => ({
-      n, id: r.id, tenant_id: r.tenantId, name: r.name, kind: r.kind, model: r.modelName, tokens_per_min: r.tokensPerMin,
-      priority: r.priority, regions: r.regions, ha: r.ha, at: r.now.toISOString(),
+      n,
+      id: r.id,
+      tenant_id: r.tenantId,
+      name: r.name,
+      kind: r.kind,
+      model: r.modelName,
+      tokens_per_min: r.tokensPerMin,
+      priority: r.priority,
+      regions: r.regions,
+      ha: r.ha,
+      at: r.now.toISOString(),
     }));
     // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
     // `seq` is drawn in arrival order.
@@ -135,8 +161,11 @@ export class WorkloadsRepository {
   }
 
   private withModel() {
-    return this.db.selectFrom('workloads').innerJoin('models', 'models.id', 'workloads.model_id')
-      .selectAll('workloads').select(['models.name as model_name', 'models.cost_factor as cost_factor']);
+    return this.db
+      .selectFrom('workloads')
+      .innerJoin('models', 'models.id', 'workloads.model_id')
+      .selectAll('workloads')
+      .select(['models.name as model_name', 'models.cost_factor as cost_factor']);
   }
 
   get(id: string): Promise<WorkloadWithModel | undefined> {
@@ -153,28 +182,56 @@ export class WorkloadsRepository {
   /** Pending workloads in submission order, with their model. */
   /** Pending workloads in arrival order, with only what a scheduling cycle reads. */
   pending(): Promise<PendingWorkload[]> {
-    return this.db.selectFrom('workloads').innerJoin('models', 'models.id', 'workloads.model_id')
-      .select(['workloads.id', 'workloads.tenant_id', 'workloads.seq', 'workloads.model_id', 'workloads.tokens_per_min', 'workloads.priority',
-        'workloads.regions', 'workloads.ha', 'workloads.version', 'models.cost_factor'])
-      .where('workloads.state', '=', WorkloadState.pending).orderBy('workloads.seq').execute();
+    return this.db
+      .selectFrom('workloads')
+      .innerJoin('models', 'models.id', 'workloads.model_id')
+      .select([
+        'workloads.id',
+        'workloads.tenant_id',
+        'workloads.seq',
+        'workloads.model_id',
+        'workloads.tokens_per_min',
+        'workloads.priority',
+        'workloads.regions',
+        'workloads.ha',
+        'workloads.version',
+        'models.cost_factor',
+      ])
+      .where('workloads.state', '=', WorkloadState.pending)
+      .orderBy('workloads.seq')
+      .execute();
   }
 
   /** Placements to show with workloads: everything but released history. */
   placementsOf(workloadIds: readonly string[]): Promise<PlacementRow[]> {
     if (workloadIds.length === 0) return Promise.resolve([]);
-    return this.db.selectFrom('placements').selectAll().where('workload_id', 'in', workloadIds)
-      .where('state', '!=', PlacementState.released).orderBy('seq').execute();
+    return this.db
+      .selectFrom('placements')
+      .selectAll()
+      .where('workload_id', 'in', workloadIds)
+      .where('state', '!=', PlacementState.released)
+      .orderBy('seq')
+      .execute();
   }
 
   /** Placements that hold devices now, with what quota and preemption need of their workload. */
   active(): Promise<ActivePlacement[]> {
-    return this.db.selectFrom('placements')
+    return this.db
+      .selectFrom('placements')
       .innerJoin('workloads', 'workloads.id', 'placements.workload_id')
       .innerJoin('models', 'models.id', 'workloads.model_id')
       .select([
-        'placements.id', 'placements.workload_id', 'workloads.tenant_id', 'workloads.priority',
-        'workloads.seq as workload_seq', 'placements.cluster_id', 'placements.device_model', 'placements.replicas',
-        'placements.devices_per_replica', 'placements.tokens_per_min', 'workloads.tokens_per_min as workload_tokens_per_min',
+        'placements.id',
+        'placements.workload_id',
+        'workloads.tenant_id',
+        'workloads.priority',
+        'workloads.seq as workload_seq',
+        'placements.cluster_id',
+        'placements.device_model',
+        'placements.replicas',
+        'placements.devices_per_replica',
+        'placements.tokens_per_min',
+        'workloads.tokens_per_min as workload_tokens_per_min',
         'models.cost_factor',
       ])
       .where('placements.state', 'in', ACTIVE_PLACEMENT_STATES)
@@ -189,7 +246,8 @@ export class WorkloadsRepository {
 
   /** Devices held per cluster and reported device model by active placements. */
   async heldDevices(clusterIds?: readonly string[]): Promise<Map<string, Map<string, number>>> {
-    let q = this.db.selectFrom('placements')
+    let q = this.db
+      .selectFrom('placements')
       .select(['cluster_id', 'device_model', sql<number>`sum(replicas * devices_per_replica)::int8`.as('devices')])
       .where('state', 'in', ACTIVE_PLACEMENT_STATES);
     if (clusterIds) {
@@ -208,16 +266,24 @@ export class WorkloadsRepository {
 
   /** The complete desired set of a cluster, as its agent is told. */
   desiredFor(clusterId: string) {
-    return this.db.selectFrom('placements')
+    return this.db
+      .selectFrom('placements')
       .innerJoin('workloads', 'workloads.id', 'placements.workload_id')
       .innerJoin('models', 'models.id', 'workloads.model_id')
       .select([
-        'placements.id', 'placements.workload_id as workloadId', 'models.name as model', 'placements.device_model as deviceModel',
-        'placements.profile_name as profile', 'placements.resource_name as resourceName', 'placements.replicas',
+        'placements.id',
+        'placements.workload_id as workloadId',
+        'models.name as model',
+        'placements.device_model as deviceModel',
+        'placements.profile_name as profile',
+        'placements.resource_name as resourceName',
+        'placements.replicas',
         'placements.devices_per_replica as devicesPerReplica',
       ])
-      .where('placements.cluster_id', '=', clusterId).where('placements.state', 'in', ACTIVE_PLACEMENT_STATES)
-      .orderBy('placements.seq').execute();
+      .where('placements.cluster_id', '=', clusterId)
+      .where('placements.state', 'in', ACTIVE_PLACEMENT_STATES)
+      .orderBy('placements.seq')
+      .execute();
   }
 
   /**
@@ -259,7 +325,11 @@ export class WorkloadsRepository {
   }
 
   async setState(tx: Transaction<DB>, id: string, fields: { state: string; reason: string | null; message: string | null }, now: Date): Promise<void> {
-    await tx.updateTable('workloads').set({ ...fields, updated_at: now, version: sql`version + 1` }).where('id', '=', id).execute();
+    await tx
+      .updateTable('workloads')
+      .set({ ...fields, updated_at: now, version: sql`version + 1` })
+      .where('id', '=', id)
+      .execute();
   }
 
   /**
@@ -281,8 +351,12 @@ export class WorkloadsRepository {
         placed = claimed.rows.map((r) => r.id);
         const ok = new Set(placed);
         if (placed.length > 0) {
-          await tx.updateTable('placements').set({ state: RELEASE_LOST.to })
-            .where(sql<boolean>`workload_id = ANY(${placed}::text[])`).where('state', 'in', RELEASE_LOST.from).execute();
+          await tx
+            .updateTable('placements')
+            .set({ state: RELEASE_LOST.to })
+            .where(sql<boolean>`workload_id = ANY(${placed}::text[])`)
+            .where('state', 'in', RELEASE_LOST.from)
+            .execute();
           const rows = commit.placed.filter((p) => ok.has(p.workloadId)).flatMap((p) => p.placements.map((x) => ({ workloadId: p.workloadId, ...x })));
           // One array per column: a cycle's thousands of rows are ten parameters, not ten each.
           const column = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
@@ -319,8 +393,13 @@ export class WorkloadsRepository {
   async markLost(clusterIds: readonly string[], now: Date): Promise<string[]> {
     if (clusterIds.length === 0) return [];
     return this.db.transaction().execute(async (tx) => {
-      const lost = await tx.updateTable('placements').set({ state: LOSE.to, ended_at: now })
-        .where('cluster_id', 'in', clusterIds).where('state', 'in', LOSE.from).returning('workload_id').execute();
+      const lost = await tx
+        .updateTable('placements')
+        .set({ state: LOSE.to, ended_at: now })
+        .where('cluster_id', 'in', clusterIds)
+        .where('state', 'in', LOSE.from)
+        .returning('workload_id')
+        .execute();
       const ids = [...new Set(lost.map((r) => r.workload_id))];
       if (ids.length === 0) return [];
       await requeueWhole(tx, ids, { reason: 'capacity', message: 'a cluster it ran on stopped reporting; waiting to be placed again' }, now);
@@ -331,10 +410,19 @@ export class WorkloadsRepository {
   /** Deletes a workload: releases its placements and keeps the row as `deleted`. */
   async markDeleted(id: string, now: Date): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      const r = await tx.updateTable('workloads').set({ state: DELETE.to, reason: null, message: null, deleted_at: now, updated_at: now, version: sql`version + 1` })
-        .where('id', '=', id).where('state', 'in', DELETE.from).executeTakeFirst();
+      const r = await tx
+        .updateTable('workloads')
+        .set({ state: DELETE.to, reason: null, message: null, deleted_at: now, updated_at: now, version: sql`version + 1` })
+        .where('id', '=', id)
+        .where('state', 'in', DELETE.from)
+        .executeTakeFirst();
       if (r.numUpdatedRows === 0n) return false;
-      await tx.updateTable('placements').set({ state: RELEASE_ALL.to, ended_at: now }).where('workload_id', '=', id).where('state', 'in', RELEASE_ALL.from).execute();
+      await tx
+        .updateTable('placements')
+        .set({ state: RELEASE_ALL.to, ended_at: now })
+        .where('workload_id', '=', id)
+        .where('state', 'in', RELEASE_ALL.from)
+        .execute();
       return true;
     });
   }
@@ -353,12 +441,23 @@ export class WorkloadsRepository {
       if (!requeue && state !== REQUEUE.to) return false;
       const keep = requeue && tokensPerMin <= placedTokensPerMin;
       if (requeue && !keep) {
-        await tx.updateTable('placements').set({ state: RELEASE_ALL.to, ended_at: now }).where('workload_id', '=', id).where('state', 'in', RELEASE_ALL.from).execute();
+        await tx
+          .updateTable('placements')
+          .set({ state: RELEASE_ALL.to, ended_at: now })
+          .where('workload_id', '=', id)
+          .where('state', 'in', RELEASE_ALL.from)
+          .execute();
       }
-      await tx.updateTable('workloads').set({
-        tokens_per_min: tokensPerMin, updated_at: now, version: sql`version + 1`,
-        ...(keep ? {} : { state: REQUEUE.to, reason: null, message: null }),
-      }).where('id', '=', id).execute();
+      await tx
+        .updateTable('workloads')
+        .set({
+          tokens_per_min: tokensPerMin,
+          updated_at: now,
+          version: sql`version + 1`,
+          ...(keep ? {} : { state: REQUEUE.to, reason: null, message: null }),
+        })
+        .where('id', '=', id)
+        .execute();
       return true;
     });
   }
@@ -368,17 +467,34 @@ export class WorkloadsRepository {
    * transaction, and a concurrent or later request with the key gets that stored answer.
    */
   async createIdempotent<T>(
-    tenantId: string, key: string, requestHash: string, now: Date,
+    tenantId: string,
+    key: string,
+    requestHash: string,
+    now: Date,
     create: (tx: Kysely<DB>) => Promise<{ status: number; body: T }>,
   ): Promise<{ fresh: true; status: number; body: T } | { fresh: false; requestHash: string; status: number; body: unknown }> {
     const created = await this.db.transaction().execute(async (tx) => {
-      const claimed = await tx.insertInto('idempotency_keys').values({
-        tenant_id: tenantId, key, request_hash: requestHash, status: 0, response: 'null', created_at: now,
-      }).onConflict((oc) => oc.columns(['tenant_id', 'key']).doNothing()).returning('key').executeTakeFirst();
+      const claimed = await tx
+        .insertInto('idempotency_keys')
+        .values({
+          tenant_id: tenantId,
+          key,
+          request_hash: requestHash,
+          status: 0,
+          response: 'null',
+          created_at: now,
+        })
+        .onConflict((oc) => oc.columns(['tenant_id', 'key']).doNothing())
+        .returning('key')
+        .executeTakeFirst();
       if (!claimed) return undefined;
       const answer = await create(tx);
-      await tx.updateTable('idempotency_keys').set({ status: answer.status, response: JSON.stringify(answer.body) })
-        .where('tenant_id', '=', tenantId).where('key', '=', key).execute();
+      await tx
+        .updateTable('idempotency_keys')
+        .set({ status: answer.status, response: JSON.stringify(answer.body) })
+        .where('tenant_id', '=', tenantId)
+        .where('key', '=', key)
+        .execute();
       return answer;
     });
     if (created) return { fresh: true, ...created };
@@ -387,8 +503,12 @@ export class WorkloadsRepository {
   }
 
   async findIdempotent(tenantId: string, key: string): Promise<{ request_hash: string; status: number; response: unknown } | undefined> {
-    return this.db.selectFrom('idempotency_keys').select(['request_hash', 'status', 'response'])
-      .where('tenant_id', '=', tenantId).where('key', '=', key).executeTakeFirst();
+    return this.db
+      .selectFrom('idempotency_keys')
+      .select(['request_hash', 'status', 'response'])
+      .where('tenant_id', '=', tenantId)
+      .where('key', '=', key)
+      .executeTakeFirst();
   }
 
   async heldStdPerMin(tenantId: string): Promise<number> {
@@ -400,7 +520,11 @@ export class WorkloadsRepository {
 
   /** Counts of pending workloads by reason (null: not yet considered). */
   async pendingByReason(): Promise<{ reason: string | null; n: number }[]> {
-    return this.db.selectFrom('workloads').select(['reason', sql<number>`count(*)::int8`.as('n')])
-      .where('state', '=', WorkloadState.pending).groupBy('reason').execute();
+    return this.db
+      .selectFrom('workloads')
+      .select(['reason', sql<number>`count(*)::int8`.as('n')])
+      .where('state', '=', WorkloadState.pending)
+      .groupBy('reason')
+      .execute();
   }
 }

@@ -76,7 +76,8 @@ export class PgNotifier implements LeaderNotifier {
   private send(): void {
     this.timer = undefined;
     this.lastSent = this.opts.clock.now().getTime();
-    this.inFlight = this.opts.send(WAKE_CHANNEL)
+    this.inFlight = this.opts
+      .send(WAKE_CHANNEL)
       .catch((err: unknown) => this.opts.log.warn('could not wake the scheduler leader', { error: String(err) }))
       .finally(() => {
         this.inFlight = undefined;

@@ -254,8 +254,14 @@ export class Scheduler {
           workloadId: d.workloadId,
           version: versions.get(d.workloadId) ?? -1,
           placements: d.placements.map((p) => ({
-            id: this.opts.ids.next('pl'), clusterId: p.clusterId, deviceModel: p.deviceModel, profileId: p.profileId,
-            profileName: p.profile, resourceName: p.resourceName, replicas: p.replicas, devicesPerReplica: p.devicesPerReplica,
+            id: this.opts.ids.next('pl'),
+            clusterId: p.clusterId,
+            deviceModel: p.deviceModel,
+            profileId: p.profileId,
+            profileName: p.profile,
+            resourceName: p.resourceName,
+            replicas: p.replicas,
+            devicesPerReplica: p.devicesPerReplica,
             tokensPerMin: p.tokensPerMin,
           })),
         });
@@ -269,7 +275,10 @@ export class Scheduler {
   private async saveFairShare(snapshot: { tenants: ReadonlyMap<string, { id: string; decayedStdPerMin: number }> }, now: Date): Promise<void> {
     if (now.getTime() - this.lastFairShareSave < (this.opts.fairShareSaveMs ?? 10_000)) return;
     this.lastFairShareSave = now.getTime();
-    await this.opts.tenantsRepo.saveFairShare([...snapshot.tenants.values()].map((t) => ({ id: t.id, stdPerMin: t.decayedStdPerMin })), now);
+    await this.opts.tenantsRepo.saveFairShare(
+      [...snapshot.tenants.values()].map((t) => ({ id: t.id, stdPerMin: t.decayedStdPerMin })),
+      now,
+    );
   }
 }
 
@@ -282,9 +291,18 @@ function activeRows(commit: CycleCommit, placed: ReadonlySet<string>, pending: r
     if (!placed.has(d.workloadId) || !w) continue;
     for (const p of d.placements) {
       out.push({
-        id: p.id, workload_id: w.id, tenant_id: w.tenant_id, priority: w.priority, workload_seq: w.seq, cluster_id: p.clusterId,
-        device_model: p.deviceModel, replicas: p.replicas, devices_per_replica: p.devicesPerReplica, tokens_per_min: p.tokensPerMin,
-        workload_tokens_per_min: w.tokens_per_min, cost_factor: w.cost_factor,
+        id: p.id,
+        workload_id: w.id,
+        tenant_id: w.tenant_id,
+        priority: w.priority,
+        workload_seq: w.seq,
+        cluster_id: p.clusterId,
+        device_model: p.deviceModel,
+        replicas: p.replicas,
+        devices_per_replica: p.devicesPerReplica,
+        tokens_per_min: p.tokensPerMin,
+        workload_tokens_per_min: w.tokens_per_min,
+        cost_factor: w.cost_factor,
       });
     }
   }

@@ -36,8 +36,14 @@ export function modelSnap(m: ModelRow): ModelSnap {
 
 export function workloadSnap(w: PendingWorkload): WorkloadSnap {
   return {
-    id: w.id, tenantId: w.tenant_id, seq: w.seq, modelId: w.model_id, tokensPerMin: w.tokens_per_min,
-    priority: w.priority as Priority, regions: w.regions, ha: w.ha,
+    id: w.id,
+    tenantId: w.tenant_id,
+    seq: w.seq,
+    modelId: w.model_id,
+    tokensPerMin: w.tokens_per_min,
+    priority: w.priority as Priority,
+    regions: w.regions,
+    ha: w.ha,
   };
 }
 
@@ -46,7 +52,9 @@ export function workloadSnap(w: PendingWorkload): WorkloadSnap {
  * caller keeps a copy (the leading scheduler does, see active-placements.ts).
  */
 export async function loadSnapshot(
-  src: SnapshotSources, now: Date, activePlacements: () => Promise<readonly ActivePlacement[]> = () => src.workloads.active(),
+  src: SnapshotSources,
+  now: Date,
+  activePlacements: () => Promise<readonly ActivePlacement[]> = () => src.workloads.active(),
 ): Promise<LoadedState> {
   const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows] = await Promise.all([
     src.clusters.forScheduling(),
@@ -66,8 +74,13 @@ export async function loadSnapshot(
   const profiles = new Map<string, ProfileSnap>();
   for (const p of profileRows) {
     const snap: ProfileSnap = {
-      id: p.id, name: p.name, vendor: p.vendor, resourceName: p.resource_name, memoryGiB: parseMicro(p.memory_gib),
-      stdTokensPerSec: parseMicro(p.std_tokens_per_sec), tdpWatts: parseMicro(p.tdp_watts),
+      id: p.id,
+      name: p.name,
+      vendor: p.vendor,
+      resourceName: p.resource_name,
+      memoryGiB: parseMicro(p.memory_gib),
+      stdTokensPerSec: parseMicro(p.std_tokens_per_sec),
+      tdpWatts: parseMicro(p.tdp_watts),
     };
     profiles.set(p.name, snap);
     for (const a of p.aliases) profiles.set(a, snap);
@@ -91,9 +104,17 @@ export async function loadSnapshot(
       tenantHeld.set(a.tenant_id, (tenantHeld.get(a.tenant_id) ?? 0) + stdMicro);
     }
     placements.push({
-      id: a.id, workloadId: a.workload_id, tenantId: a.tenant_id, priority: a.priority as Priority, seq: a.workload_seq,
-      clusterId: a.cluster_id, deviceModel: a.device_model, replicas: a.replicas, devicesPerReplica: a.devices_per_replica,
-      tokensPerMin: a.tokens_per_min, stdPerMin: stdMicro / MICRO,
+      id: a.id,
+      workloadId: a.workload_id,
+      tenantId: a.tenant_id,
+      priority: a.priority as Priority,
+      seq: a.workload_seq,
+      clusterId: a.cluster_id,
+      deviceModel: a.device_model,
+      replicas: a.replicas,
+      devicesPerReplica: a.devices_per_replica,
+      tokensPerMin: a.tokens_per_min,
+      stdPerMin: stdMicro / MICRO,
     });
   }
 
@@ -122,7 +143,11 @@ export async function loadSnapshot(
     const heldStd = (tenantHeld.get(t.id) ?? 0) / MICRO;
     const elapsed = t.fair_share_at ? Math.max(0, now.getTime() - t.fair_share_at.getTime()) : 0;
     tenants.set(t.id, {
-      id: t.id, maxStdPerMin: t.max_std_per_min ?? reserved.get(t.id) ?? null, planExhausted: exhausted.has(t.id), weight: t.weight, heldStdPerMin: heldStd,
+      id: t.id,
+      maxStdPerMin: t.max_std_per_min ?? reserved.get(t.id) ?? null,
+      planExhausted: exhausted.has(t.id),
+      weight: t.weight,
+      heldStdPerMin: heldStd,
       decayedStdPerMin: decayUsage(t.fair_share_std_per_min, elapsed, src.halfLifeMs, heldStd),
     });
   }

@@ -39,8 +39,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
 const NOBODY = hashPassword(randomBytes(16).toString('hex'));
 
 export interface User {
-  readonly id: string; readonly username: string; readonly kind: 'operator' | 'tenant';
-  readonly tenantId: string | null; readonly admin: boolean; readonly createdAt: string;
+  readonly id: string;
+  readonly username: string;
+  readonly kind: 'operator' | 'tenant';
+  readonly tenantId: string | null;
+  readonly admin: boolean;
+  readonly createdAt: string;
 }
 
 export interface SessionView {
@@ -70,8 +74,12 @@ function principalOf(s: SessionRow): Principal {
 
 function viewOf(s: SessionRow): SessionView {
   return {
-    kind: s.kind as SessionView['kind'], name: s.name, tenantId: s.tenant_id, admin: s.kind === 'operator' || s.tenant_admin,
-    csrfToken: s.csrf_token, expiresAt: s.expires_at.toISOString(),
+    kind: s.kind as SessionView['kind'],
+    name: s.name,
+    tenantId: s.tenant_id,
+    admin: s.kind === 'operator' || s.tenant_admin,
+    csrfToken: s.csrf_token,
+    expiresAt: s.expires_at.toISOString(),
   };
 }
 const FREE_FAILURES = 5;
@@ -113,19 +121,29 @@ export class AccountsService {
     private readonly ids: IdGenerator,
   ) {}
 
-  async createUser(by: Principal, input: { username: string; password: string; kind: 'operator' | 'tenant'; tenantId?: string | undefined; admin?: boolean | undefined }): Promise<User> {
+  async createUser(
+    by: Principal,
+    input: { username: string; password: string; kind: 'operator' | 'tenant'; tenantId?: string | undefined; admin?: boolean | undefined },
+  ): Promise<User> {
     if (input.kind === 'operator') {
       if (by.kind !== 'operator') throw new AppError('forbidden', 'Only operators may create operator users.');
-      if (input.tenantId !== undefined) throw new AppError('invalid', 'Operator users belong to no tenant.', [{ path: 'tenantId', message: 'must be absent for operator users' }]);
+      if (input.tenantId !== undefined)
+        throw new AppError('invalid', 'Operator users belong to no tenant.', [{ path: 'tenantId', message: 'must be absent for operator users' }]);
     } else {
-      if (input.tenantId === undefined) throw new AppError('invalid', 'A tenant user needs a tenant.', [{ path: 'tenantId', message: 'required for tenant users' }]);
+      if (input.tenantId === undefined)
+        throw new AppError('invalid', 'A tenant user needs a tenant.', [{ path: 'tenantId', message: 'required for tenant users' }]);
       assertAdministers(by, input.tenantId, 'Only a tenant admin may create users, and only for its own tenant.');
       if (!(await this.tenants.get(input.tenantId))) throw new AppError('unprocessable', `No tenant has id "${input.tenantId}".`);
     }
     if (await this.repo.findUser(input.username)) throw new AppError('conflict', `The username "${input.username}" is taken.`);
     const row = await this.repo.insertUser({
-      id: this.ids.next('usr'), username: input.username, password_hash: await hashPassword(input.password),
-      kind: input.kind, tenant_id: input.kind === 'tenant' ? input.tenantId! : null, admin: input.admin ?? false, created_at: this.clock.now(),
+      id: this.ids.next('usr'),
+      username: input.username,
+      password_hash: await hashPassword(input.password),
+      kind: input.kind,
+      tenant_id: input.kind === 'tenant' ? input.tenantId! : null,
+      admin: input.admin ?? false,
+      created_at: this.clock.now(),
     });
     return toUser(row);
   }
@@ -146,7 +164,8 @@ export class AccountsService {
       const p = await this.identify(input.token);
       if (p?.kind === 'operator') who = { kind: 'operator', name: p.name, user_id: null, tenant_id: null, api_key_id: null, tenant_admin: false };
       // An API key is the tenant's own credential: its session may do what a tenant admin may.
-      else if (p?.kind === 'tenant') who = { kind: 'tenant', name: 'api-key', user_id: null, tenant_id: p.tenantId, api_key_id: p.apiKeyId ?? null, tenant_admin: true };
+      else if (p?.kind === 'tenant')
+        who = { kind: 'tenant', name: 'api-key', user_id: null, tenant_id: p.tenantId, api_key_id: p.apiKeyId ?? null, tenant_admin: true };
     } else {
       const user = await this.repo.findUser(input.username);
       const ok = await verifyPassword(input.password, user?.password_hash ?? (await NOBODY));
@@ -159,8 +178,11 @@ export class AccountsService {
     this.throttle.succeeded(key);
     const cookie = newToken('tp_sess_');
     const row: SessionRow = {
-      ...who, id_hash: hashToken(cookie), csrf_token: randomBytes(24).toString('base64url'),
-      created_at: now, expires_at: new Date(now.getTime() + SESSION_TTL_MS),
+      ...who,
+      id_hash: hashToken(cookie),
+      csrf_token: randomBytes(24).toString('base64url'),
+      created_at: now,
+      expires_at: new Date(now.getTime() + SESSION_TTL_MS),
     };
     await this.repo.insertSession(row);
     await this.repo.deleteExpiredSessions(now);

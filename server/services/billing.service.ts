@@ -9,7 +9,15 @@ import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
 import { daysInMonth, parsePeriod, type Calendar } from '../billing/periods.js';
 import {
-  costSoFar, invoiceTotal, isHardCap, planExhausted, ratePeriod, rateLateUsage, roundHalfUpToFen, type InvoiceLine, type SubscriptionUsage,
+  costSoFar,
+  invoiceTotal,
+  isHardCap,
+  planExhausted,
+  ratePeriod,
+  rateLateUsage,
+  roundHalfUpToFen,
+  type InvoiceLine,
+  type SubscriptionUsage,
 } from '../billing/rating.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
@@ -25,16 +33,29 @@ export const CLOSE_SETTLE_MS = 60_000;
 const BATCH = 500;
 
 export interface Invoice {
-  readonly id: string; readonly number: string; readonly tenantId: string; readonly period: string;
-  readonly currency: 'CNY'; readonly status: 'issued'; readonly issuedAt: string;
-  readonly lines: readonly Omit<InvoiceLine, 'subscriptionId'>[]; readonly total: string;
+  readonly id: string;
+  readonly number: string;
+  readonly tenantId: string;
+  readonly period: string;
+  readonly currency: 'CNY';
+  readonly status: 'issued';
+  readonly issuedAt: string;
+  readonly lines: readonly Omit<InvoiceLine, 'subscriptionId'>[];
+  readonly total: string;
 }
 
 export function toInvoice(r: InvoiceRow): Invoice {
   const lines = (r.lines as InvoiceLine[]).map(({ kind, description, quantity, unitPrice, amount }) => ({ kind, description, quantity, unitPrice, amount }));
   return {
-    id: r.id, number: r.number, tenantId: r.tenant_id, period: r.period, currency: 'CNY', status: 'issued',
-    issuedAt: r.issued_at.toISOString(), lines, total: roundHalfUpToFen(r.total),
+    id: r.id,
+    number: r.number,
+    tenantId: r.tenant_id,
+    period: r.period,
+    currency: 'CNY',
+    status: 'issued',
+    issuedAt: r.issued_at.toISOString(),
+    lines,
+    total: roundHalfUpToFen(r.total),
   };
 }
 
@@ -98,7 +119,12 @@ export class BillingService {
 
   /** Issues the invoices the period still lacks; false if another close issued one of them first. */
   private async issueMissing(
-    period: string, start: Date, end: Date, through: Date, now: Date, earlier: readonly { period: string; start: Date; end: Date }[],
+    period: string,
+    start: Date,
+    end: Date,
+    through: Date,
+    now: Date,
+    earlier: readonly { period: string; start: Date; end: Date }[],
   ): Promise<boolean> {
     const days = daysInMonth(period);
     const [invoiced, subs, planRows, usage, late] = await Promise.all([
@@ -135,7 +161,11 @@ export class BillingService {
     for (let i = 0; i < invoices.length; i += this.batchSize) {
       const batch = invoices.slice(i, i + this.batchSize);
       if (!(await this.repo.issue(period, batch, through, now))) return false;
-      for (const inv of batch) this.metrics?.invoiceIssued((inv.rating as SubscriptionUsage[]).map((s) => s.terms.type), inv.total);
+      for (const inv of batch)
+        this.metrics?.invoiceIssued(
+          (inv.rating as SubscriptionUsage[]).map((s) => s.terms.type),
+          inv.total,
+        );
     }
     if (invoices.length > 0) this.log.info('period closed', { period, invoices: invoices.length });
     return true;
@@ -143,8 +173,11 @@ export class BillingService {
 
   /** The rating input of one tenant's month: each subscription's days and usage, and the default plan's usage. */
   private spans(
-    period: string, subs: readonly SubscriptionRow[], usage: readonly { subscription_id: string | null; std: string }[],
-    plans: ReadonlyMap<string, PlanRow>, defaultPlan: PlanRow | undefined,
+    period: string,
+    subs: readonly SubscriptionRow[],
+    usage: readonly { subscription_id: string | null; std: string }[],
+    plans: ReadonlyMap<string, PlanRow>,
+    defaultPlan: PlanRow | undefined,
   ): SubscriptionUsage[] {
     const stdOf = new Map(usage.map((u) => [u.subscription_id, u.std]));
     const spans = subs.map((s) => this.span(period, s, plans, stdOf.get(s.id) ?? '0'));
@@ -159,8 +192,11 @@ export class BillingService {
   private span(period: string, s: SubscriptionRow, plans: ReadonlyMap<string, PlanRow>, std: string): SubscriptionUsage {
     const plan = plans.get(s.plan_id)!;
     return {
-      subscriptionId: s.id, planName: plan.name, terms: termsOf(plan),
-      activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at), stdTokens: std,
+      subscriptionId: s.id,
+      planName: plan.name,
+      terms: termsOf(plan),
+      activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at),
+      stdTokens: std,
     };
   }
 
@@ -178,11 +214,7 @@ export class BillingService {
     const period = this.calendar.periodOf(now);
     const { start, end } = this.calendar.monthBounds(period);
     if (tenantIds.length === 0) return new Map();
-    const [subs, planRows, usage] = await Promise.all([
-      this.plans.overlapping(start, end),
-      this.plans.all(),
-      this.repo.usageSoFar(start, end, tenantIds),
-    ]);
+    const [subs, planRows, usage] = await Promise.all([this.plans.overlapping(start, end), this.plans.all(), this.repo.usageSoFar(start, end, tenantIds)]);
     const plans = new Map(planRows.map((p) => [p.id, p]));
     const defaultPlan = planRows.find((p) => p.is_default);
     const subsOf = group(subs, (s) => s.tenant_id);
@@ -217,7 +249,11 @@ export class BillingService {
       return plan !== undefined && isHardCap(termsOf(plan));
     });
     if (capped.length === 0) return new Set();
-    const usage = await this.repo.usageSoFar(start, end, capped.map((s) => s.tenant_id));
+    const usage = await this.repo.usageSoFar(
+      start,
+      end,
+      capped.map((s) => s.tenant_id),
+    );
     const stdOf = new Map(usage.map((u) => [`${u.tenant_id}/${u.subscription_id}`, u.std]));
     const days = daysInMonth(period);
     const out = new Set<string>();

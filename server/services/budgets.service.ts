@@ -20,8 +20,15 @@ export interface Budget {
 }
 
 export interface Alert {
-  readonly id: string; readonly tenantId: string; readonly kind: 'budget'; readonly period: string;
-  readonly threshold: number; readonly costSoFar: string; readonly budget: string; readonly message: string; readonly createdAt: string;
+  readonly id: string;
+  readonly tenantId: string;
+  readonly kind: 'budget';
+  readonly period: string;
+  readonly threshold: number;
+  readonly costSoFar: string;
+  readonly budget: string;
+  readonly message: string;
+  readonly createdAt: string;
 }
 
 function toBudget(r: BudgetRow): Budget {
@@ -32,8 +39,15 @@ function toAlert(r: AlertRow): Alert {
   const amount = roundHalfUpToFen(r.amount);
   const budget = roundHalfUpToFen(r.budget);
   return {
-    id: r.id, tenantId: r.tenant_id, kind: 'budget', period: r.period, threshold: r.threshold, costSoFar: amount, budget,
-    message: `spending in ${r.period} reached ${r.threshold}% of the monthly budget: ¥${amount} of ¥${budget}`, createdAt: r.created_at.toISOString(),
+    id: r.id,
+    tenantId: r.tenant_id,
+    kind: 'budget',
+    period: r.period,
+    threshold: r.threshold,
+    costSoFar: amount,
+    budget,
+    message: `spending in ${r.period} reached ${r.threshold}% of the monthly budget: ¥${amount} of ¥${budget}`,
+    createdAt: r.created_at.toISOString(),
   };
 }
 
@@ -91,8 +105,14 @@ export class BudgetsService {
       const soFar = soFarOf.get(b.tenant_id)!;
       for (const t of thresholdsReached(b.monthly_cny, b.thresholds, soFar.costSoFar)) {
         const fresh = await this.repo.raise({
-          id: this.ids.next('alert'), tenantId: b.tenant_id, kind: 'budget', period: soFar.period, threshold: t,
-          amount: soFar.costSoFar, budget: b.monthly_cny, now: this.clock.now(),
+          id: this.ids.next('alert'),
+          tenantId: b.tenant_id,
+          kind: 'budget',
+          period: soFar.period,
+          threshold: t,
+          amount: soFar.costSoFar,
+          budget: b.monthly_cny,
+          now: this.clock.now(),
         });
         if (fresh) {
           raised++;

@@ -12,30 +12,58 @@ import type { ProfileIndex, ProfileRef } from './cluster-view.js';
 const num = (decimal: string): number => Number(decimal);
 
 export interface DeviceProfile {
-  readonly id: string; readonly name: string; readonly vendor: string; readonly memoryGiB: number;
-  readonly tdpWatts: number; readonly stdTokensPerSec: number; readonly resourceName: string;
-  readonly aliases: readonly string[]; readonly builtin: boolean; readonly createdAt: string; readonly updatedAt: string;
+  readonly id: string;
+  readonly name: string;
+  readonly vendor: string;
+  readonly memoryGiB: number;
+  readonly tdpWatts: number;
+  readonly stdTokensPerSec: number;
+  readonly resourceName: string;
+  readonly aliases: readonly string[];
+  readonly builtin: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
 }
 
 export interface Model {
-  readonly id: string; readonly name: string; readonly minMemoryGiB: number; readonly costFactor: number;
-  readonly inputFactor: number; readonly vendors: readonly string[]; readonly builtin: boolean;
-  readonly createdAt: string; readonly updatedAt: string;
+  readonly id: string;
+  readonly name: string;
+  readonly minMemoryGiB: number;
+  readonly costFactor: number;
+  readonly inputFactor: number;
+  readonly vendors: readonly string[];
+  readonly builtin: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
 }
 
 export function toDeviceProfile(r: DeviceProfileRow): DeviceProfile {
   return {
-    id: r.id, name: r.name, vendor: r.vendor, memoryGiB: num(r.memory_gib), tdpWatts: num(r.tdp_watts),
-    stdTokensPerSec: num(r.std_tokens_per_sec), resourceName: r.resource_name, aliases: r.aliases,
-    builtin: r.builtin, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+    id: r.id,
+    name: r.name,
+    vendor: r.vendor,
+    memoryGiB: num(r.memory_gib),
+    tdpWatts: num(r.tdp_watts),
+    stdTokensPerSec: num(r.std_tokens_per_sec),
+    resourceName: r.resource_name,
+    aliases: r.aliases,
+    builtin: r.builtin,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
   };
 }
 
 export function toModel(r: ModelRow): Model {
   return {
-    id: r.id, name: r.name, minMemoryGiB: num(r.min_memory_gib), costFactor: num(r.cost_factor),
-    inputFactor: num(r.input_factor), vendors: r.vendors, builtin: r.builtin,
-    createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+    id: r.id,
+    name: r.name,
+    minMemoryGiB: num(r.min_memory_gib),
+    costFactor: num(r.cost_factor),
+    inputFactor: num(r.input_factor),
+    vendors: r.vendors,
+    builtin: r.builtin,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
   };
 }
 
@@ -87,9 +115,13 @@ export class CatalogService {
     const row = await this.repo.getProfile(id);
     if (!row) throw new AppError('not_found', 'No device profile has this id.');
     const v: DeviceProfileValues = {
-      name: patch.name ?? row.name, vendor: patch.vendor ?? row.vendor, memoryGiB: patch.memoryGiB ?? row.memory_gib,
-      tdpWatts: patch.tdpWatts ?? row.tdp_watts, stdTokensPerSec: patch.stdTokensPerSec ?? row.std_tokens_per_sec,
-      resourceName: patch.resourceName ?? row.resource_name, aliases: patch.aliases ?? row.aliases,
+      name: patch.name ?? row.name,
+      vendor: patch.vendor ?? row.vendor,
+      memoryGiB: patch.memoryGiB ?? row.memory_gib,
+      tdpWatts: patch.tdpWatts ?? row.tdp_watts,
+      stdTokensPerSec: patch.stdTokensPerSec ?? row.std_tokens_per_sec,
+      resourceName: patch.resourceName ?? row.resource_name,
+      aliases: patch.aliases ?? row.aliases,
     };
     assertDistinctNames(v);
     const updated = await this.repo.updateProfile(id, v, this.clock.now());
@@ -120,8 +152,10 @@ export class CatalogService {
     const row = await this.repo.getModel(id);
     if (!row) throw new AppError('not_found', 'No model has this id.');
     const v: ModelValues = {
-      name: patch.name ?? row.name, minMemoryGiB: patch.minMemoryGiB ?? row.min_memory_gib,
-      costFactor: patch.costFactor ?? row.cost_factor, inputFactor: patch.inputFactor ?? row.input_factor,
+      name: patch.name ?? row.name,
+      minMemoryGiB: patch.minMemoryGiB ?? row.min_memory_gib,
+      costFactor: patch.costFactor ?? row.cost_factor,
+      inputFactor: patch.inputFactor ?? row.input_factor,
       vendors: patch.vendors ?? row.vendors,
     };
     const updated = await this.repo.updateModel(id, v, this.clock.now());
@@ -149,7 +183,7 @@ function assertDistinctNames(v: DeviceProfileValues): void {
   const seen = new Set<string>();
   for (const [i, n] of [v.name, ...v.aliases].entries()) {
     if (seen.has(n)) {
-      throw new AppError('invalid', 'A profile\'s name and aliases must all differ.', [
+      throw new AppError('invalid', "A profile's name and aliases must all differ.", [
         { path: i === 0 ? 'name' : `aliases.${i - 1}`, message: `"${n}" appears twice` },
       ]);
     }

@@ -147,7 +147,15 @@ export interface PoolView {
   readonly freeStdPerMin: number;
   readonly clusters: { readonly ready: number; readonly notReady: number; readonly cordoned: number; readonly pending: number };
   readonly byVendor: readonly { vendor: string; devices: number; totalStdPerMin: number; allocatedStdPerMin: number; freeStdPerMin: number }[];
-  readonly byCluster: readonly { clusterId: string; name: string; region: string; state: ClusterState; totalStdPerMin: number; allocatedStdPerMin: number; freeStdPerMin: number }[];
+  readonly byCluster: readonly {
+    clusterId: string;
+    name: string;
+    region: string;
+    state: ClusterState;
+    totalStdPerMin: number;
+    allocatedStdPerMin: number;
+    freeStdPerMin: number;
+  }[];
 }
 
 /**

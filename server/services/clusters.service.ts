@@ -15,8 +15,14 @@ export type HeldDevicesSource = (clusterIds?: readonly string[]) => Promise<Held
 
 /** What an agent is told to run; the scheduler fills it. */
 export interface DesiredPlacement {
-  readonly id: string; readonly workloadId: string; readonly model: string; readonly deviceModel: string;
-  readonly profile: string; readonly resourceName: string; readonly replicas: number; readonly devicesPerReplica: number;
+  readonly id: string;
+  readonly workloadId: string;
+  readonly model: string;
+  readonly deviceModel: string;
+  readonly profile: string;
+  readonly resourceName: string;
+  readonly replicas: number;
+  readonly devicesPerReplica: number;
 }
 
 /** The placements side of a cluster (the workloads repository): what they hold, what agents run. */
@@ -33,8 +39,13 @@ const EMPTY: HeldDevices = new Map();
 
 function facts(r: ClusterRow): ClusterFacts {
   return {
-    id: r.id, name: r.name, region: r.region, labels: r.labels, cordoned: r.cordoned,
-    lastHeartbeatAt: r.last_heartbeat_at, createdAt: r.created_at,
+    id: r.id,
+    name: r.name,
+    region: r.region,
+    labels: r.labels,
+    cordoned: r.cordoned,
+    lastHeartbeatAt: r.last_heartbeat_at,
+    createdAt: r.created_at,
   };
 }
 
@@ -68,8 +79,12 @@ export class ClustersService {
     const now = this.clock.now();
     const agentToken = newToken(TOKEN_PREFIX.agent);
     const row = await this.repo.insert({
-      id: this.ids.next('cl'), name: input.name, region: input.region, labels: input.labels ?? {},
-      tokenHash: hashToken(agentToken), now,
+      id: this.ids.next('cl'),
+      name: input.name,
+      region: input.region,
+      labels: input.labels ?? {},
+      tokenHash: hashToken(agentToken),
+      now,
     });
     const view = (await this.compute([row]))[0]!.view;
     return { ...view, agentToken };

@@ -12,19 +12,37 @@ import { assertOwns } from '../auth/policy.js';
 export type PlanInput =
   | { readonly name: string; readonly type: 'unit'; readonly pricePerMillionStd: string; readonly default?: boolean | undefined }
   | {
-      readonly name: string; readonly type: 'periodic'; readonly period: 'month'; readonly fee: string; readonly includedStd: number;
-      readonly overagePricePerMillionStd: string | null; readonly reservedStdPerMin?: number | undefined;
+      readonly name: string;
+      readonly type: 'periodic';
+      readonly period: 'month';
+      readonly fee: string;
+      readonly includedStd: number;
+      readonly overagePricePerMillionStd: string | null;
+      readonly reservedStdPerMin?: number | undefined;
     };
 
 export interface Plan {
-  readonly id: string; readonly name: string; readonly type: 'unit' | 'periodic'; readonly default: boolean;
-  readonly pricePerMillionStd?: string; readonly period?: string; readonly fee?: string; readonly includedStd?: number;
-  readonly overagePricePerMillionStd?: string | null; readonly reservedStdPerMin?: number | null; readonly createdAt: string;
+  readonly id: string;
+  readonly name: string;
+  readonly type: 'unit' | 'periodic';
+  readonly default: boolean;
+  readonly pricePerMillionStd?: string;
+  readonly period?: string;
+  readonly fee?: string;
+  readonly includedStd?: number;
+  readonly overagePricePerMillionStd?: string | null;
+  readonly reservedStdPerMin?: number | null;
+  readonly createdAt: string;
 }
 
 export interface Subscription {
-  readonly id: string; readonly tenantId: string; readonly planId: string; readonly planName: string;
-  readonly startsAt: string; readonly endsAt: string | null; readonly createdAt: string;
+  readonly id: string;
+  readonly tenantId: string;
+  readonly planId: string;
+  readonly planName: string;
+  readonly startsAt: string;
+  readonly endsAt: string | null;
+  readonly createdAt: string;
 }
 
 /** Money as API.md shows prices: the stored decimal with at least two places. */
@@ -38,7 +56,11 @@ export function toPlan(r: PlanRow): Plan {
   const base = { id: r.id, name: r.name, default: r.is_default, createdAt: r.created_at.toISOString() };
   if (r.type === 'unit') return { ...base, type: 'unit', pricePerMillionStd: money(r.price_per_million_std!) };
   return {
-    ...base, type: 'periodic', period: r.period!, fee: money(r.fee!), includedStd: Number(r.included_std!),
+    ...base,
+    type: 'periodic',
+    period: r.period!,
+    fee: money(r.fee!),
+    includedStd: Number(r.included_std!),
     overagePricePerMillionStd: r.overage_price_per_million_std === null ? null : money(r.overage_price_per_million_std),
     reservedStdPerMin: r.reserved_std_per_min,
   };
@@ -52,8 +74,13 @@ export function termsOf(r: PlanRow): PlanTerms {
 
 function toSubscription(r: SubscriptionRow, planName: string): Subscription {
   return {
-    id: r.id, tenantId: r.tenant_id, planId: r.plan_id, planName, startsAt: r.starts_at.toISOString(),
-    endsAt: r.ends_at?.toISOString() ?? null, createdAt: r.created_at.toISOString(),
+    id: r.id,
+    tenantId: r.tenant_id,
+    planId: r.plan_id,
+    planName,
+    startsAt: r.starts_at.toISOString(),
+    endsAt: r.ends_at?.toISOString() ?? null,
+    createdAt: r.created_at.toISOString(),
   };
 }
 
@@ -73,22 +100,56 @@ export class PlansService {
   async seedDefault(): Promise<void> {
     if (await this.settings.get(DEFAULT_SEEDED)) return;
     if (!(await this.repo.getDefault())) {
-      await this.repo.insert({
-        id: this.ids.next('pl'), name: 'pay-as-you-go', type: 'unit', pricePerMillionStd: '2.00', period: null,
-        fee: null, includedStd: null, overagePricePerMillionStd: null, reservedStdPerMin: null, isDefault: true, now: this.clock.now(),
-      }).catch(ignoreConflict);
+      await this.repo
+        .insert({
+          id: this.ids.next('pl'),
+          name: 'pay-as-you-go',
+          type: 'unit',
+          pricePerMillionStd: '2.00',
+          period: null,
+          fee: null,
+          includedStd: null,
+          overagePricePerMillionStd: null,
+          reservedStdPerMin: null,
+          isDefault: true,
+          now: this.clock.now(),
+        })
+        .catch(ignoreConflict);
     }
     await this.settings.put(DEFAULT_SEEDED, this.clock.now().toISOString());
   }
 
   async create(input: PlanInput): Promise<Plan> {
     const now = this.clock.now();
-    const row = await this.repo.insert(input.type === 'unit'
-      ? { id: this.ids.next('plan'), name: input.name, type: 'unit', pricePerMillionStd: input.pricePerMillionStd, period: null, fee: null,
-          includedStd: null, overagePricePerMillionStd: null, reservedStdPerMin: null, isDefault: input.default ?? false, now }
-      : { id: this.ids.next('plan'), name: input.name, type: 'periodic', pricePerMillionStd: null, period: input.period, fee: input.fee,
-          includedStd: String(input.includedStd), overagePricePerMillionStd: input.overagePricePerMillionStd,
-          reservedStdPerMin: input.reservedStdPerMin ?? null, isDefault: false, now });
+    const row = await this.repo.insert(
+      input.type === 'unit'
+        ? {
+            id: this.ids.next('plan'),
+            name: input.name,
+            type: 'unit',
+            pricePerMillionStd: input.pricePerMillionStd,
+            period: null,
+            fee: null,
+            includedStd: null,
+            overagePricePerMillionStd: null,
+            reservedStdPerMin: null,
+            isDefault: input.default ?? false,
+            now,
+          }
+        : {
+            id: this.ids.next('plan'),
+            name: input.name,
+            type: 'periodic',
+            pricePerMillionStd: null,
+            period: input.period,
+            fee: input.fee,
+            includedStd: String(input.includedStd),
+            overagePricePerMillionStd: input.overagePricePerMillionStd,
+            reservedStdPerMin: input.reservedStdPerMin ?? null,
+            isDefault: false,
+            now,
+          },
+    );
     return toPlan(row);
   }
 

@@ -10,7 +10,9 @@ import { assertOwns, owns } from '../auth/policy.js';
 export type TenantKind = 'government' | 'enterprise';
 
 export interface Tenant {
-  readonly id: string; readonly name: string; readonly kind: TenantKind;
+  readonly id: string;
+  readonly name: string;
+  readonly kind: TenantKind;
   readonly maxStdPerMin: number | null;
   /** Fair-share weight (operator-set, default 1): a tenant of weight 2 is entitled to twice the share. */
   readonly weight: number;
@@ -24,8 +26,11 @@ export interface TenantChanges {
 }
 
 export interface ApiKey {
-  readonly id: string; readonly tenantId: string; readonly prefix: string;
-  readonly createdAt: string; readonly revokedAt: string | null;
+  readonly id: string;
+  readonly tenantId: string;
+  readonly prefix: string;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
 }
 
 export function toTenant(r: TenantRow): Tenant {

@@ -25,17 +25,35 @@ export interface WorkloadInput {
 }
 
 export interface PlacementView {
-  readonly id: string; readonly clusterId: string; readonly deviceModel: string; readonly profile: string;
-  readonly replicas: number; readonly devicesPerReplica: number; readonly tokensPerMin: number;
-  readonly readyReplicas: number; readonly state: string;
+  readonly id: string;
+  readonly clusterId: string;
+  readonly deviceModel: string;
+  readonly profile: string;
+  readonly replicas: number;
+  readonly devicesPerReplica: number;
+  readonly tokensPerMin: number;
+  readonly readyReplicas: number;
+  readonly state: string;
 }
 
 export interface Workload {
-  readonly id: string; readonly name: string; readonly tenantId: string; readonly kind: string; readonly model: string;
-  readonly tokensPerMin: number; readonly priority: Priority; readonly regions: readonly string[] | null; readonly ha: boolean;
-  readonly state: WorkloadState; readonly reason: string | null; readonly message: string | null;
-  readonly placedTokensPerMin: number; readonly placements: readonly PlacementView[];
-  readonly createdAt: string; readonly updatedAt: string; readonly deletedAt: string | null;
+  readonly id: string;
+  readonly name: string;
+  readonly tenantId: string;
+  readonly kind: string;
+  readonly model: string;
+  readonly tokensPerMin: number;
+  readonly priority: Priority;
+  readonly regions: readonly string[] | null;
+  readonly ha: boolean;
+  readonly state: WorkloadState;
+  readonly reason: string | null;
+  readonly message: string | null;
+  readonly placedTokensPerMin: number;
+  readonly placements: readonly PlacementView[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly deletedAt: string | null;
 }
 
 export interface DryRunAnswer {
@@ -55,8 +73,15 @@ function unknownModel(name: string): AppError {
 
 function toPlacement(p: PlacementRow): PlacementView {
   return {
-    id: p.id, clusterId: p.cluster_id, deviceModel: p.device_model, profile: p.profile_name, replicas: p.replicas,
-    devicesPerReplica: p.devices_per_replica, tokensPerMin: p.tokens_per_min, readyReplicas: p.ready_replicas, state: p.state,
+    id: p.id,
+    clusterId: p.cluster_id,
+    deviceModel: p.device_model,
+    profile: p.profile_name,
+    replicas: p.replicas,
+    devicesPerReplica: p.devices_per_replica,
+    tokensPerMin: p.tokens_per_min,
+    readyReplicas: p.ready_replicas,
+    state: p.state,
   };
 }
 
@@ -64,10 +89,23 @@ export function toWorkload(w: WorkloadWithModel, placements: readonly PlacementR
   const shown = placements.filter((p) => p.workload_id === w.id).map(toPlacement);
   const placed = shown.filter((p) => ACTIVE_PLACEMENT_STATES.includes(p.state as PlacementState)).reduce((s, p) => s + p.tokensPerMin, 0);
   return {
-    id: w.id, name: w.name, tenantId: w.tenant_id, kind: w.kind, model: w.model_name, tokensPerMin: w.tokens_per_min,
-    priority: w.priority as Priority, regions: w.regions, ha: w.ha, state: w.state as WorkloadState, reason: w.reason,
-    message: w.message, placedTokensPerMin: placed, placements: shown, createdAt: w.created_at.toISOString(),
-    updatedAt: w.updated_at.toISOString(), deletedAt: w.deleted_at?.toISOString() ?? null,
+    id: w.id,
+    name: w.name,
+    tenantId: w.tenant_id,
+    kind: w.kind,
+    model: w.model_name,
+    tokensPerMin: w.tokens_per_min,
+    priority: w.priority as Priority,
+    regions: w.regions,
+    ha: w.ha,
+    state: w.state as WorkloadState,
+    reason: w.reason,
+    message: w.message,
+    placedTokensPerMin: placed,
+    placements: shown,
+    createdAt: w.created_at.toISOString(),
+    updatedAt: w.updated_at.toISOString(),
+    deletedAt: w.deleted_at?.toISOString() ?? null,
   };
 }
 
@@ -89,11 +127,14 @@ export class WorkloadsService {
     const own = ownTenant(principal);
     if (own !== undefined) {
       if (tenantId !== undefined && tenantId !== own) {
-        throw new AppError('invalid', 'Only operators may create workloads for another tenant.', [{ path: 'tenantId', message: 'must be your own tenant or absent' }]);
+        throw new AppError('invalid', 'Only operators may create workloads for another tenant.', [
+          { path: 'tenantId', message: 'must be your own tenant or absent' },
+        ]);
       }
       return own;
     }
-    if (tenantId === undefined) throw new AppError('invalid', 'An operator must say which tenant the workload is for.', [{ path: 'tenantId', message: 'required for operators' }]);
+    if (tenantId === undefined)
+      throw new AppError('invalid', 'An operator must say which tenant the workload is for.', [{ path: 'tenantId', message: 'required for operators' }]);
     if (!(await this.tenants.get(tenantId))) throw new AppError('unprocessable', `No tenant has id "${tenantId}".`);
     return tenantId;
   }
@@ -110,10 +151,21 @@ export class WorkloadsService {
     const tenantId = await this.tenantAndKind(principal, input);
     const now = this.clock.now();
     const insert = async (tx?: Parameters<WorkloadsRepository['insert']>[1]) => {
-      const row = await this.repo.insert({
-        id: this.ids.next('wl'), tenantId, name: input.name, kind: input.kind, modelName: input.model,
-        tokensPerMin: input.tokensPerMin, priority: input.priority, regions: input.regions ? [...input.regions] : null, ha: input.ha, now,
-      }, tx);
+      const row = await this.repo.insert(
+        {
+          id: this.ids.next('wl'),
+          tenantId,
+          name: input.name,
+          kind: input.kind,
+          modelName: input.model,
+          tokensPerMin: input.tokensPerMin,
+          priority: input.priority,
+          regions: input.regions ? [...input.regions] : null,
+          ha: input.ha,
+          now,
+        },
+        tx,
+      );
       if (!row) throw unknownModel(input.model);
       return toWorkload({ ...row, model_name: input.model, cost_factor: '' }, []);
     };
@@ -122,7 +174,9 @@ export class WorkloadsService {
       this.events.emit('workload.changed', { workloadId: w.id, tenantId, change: 'created' });
       return w;
     }
-    const hash = createHash('sha256').update(JSON.stringify({ ...input, tenantId, regions: input.regions ?? null })).digest('hex');
+    const hash = createHash('sha256')
+      .update(JSON.stringify({ ...input, tenantId, regions: input.regions ?? null }))
+      .digest('hex');
     const answer = await this.repo.createIdempotent(tenantId, idempotencyKey, hash, now, async (tx) => ({ status: 202, body: await insert(tx) }));
     if (answer.fresh) {
       this.events.emit('workload.changed', { workloadId: answer.body.id, tenantId, change: 'created' });
@@ -139,19 +193,33 @@ export class WorkloadsService {
     const model = (await this.catalog.allModels()).find((m) => m.name === input.model);
     if (!model) throw unknownModel(input.model);
     const decision: Decision = await this.scheduler.dryRun({
-      id: 'dry-run', tenantId, seq: Number.MAX_SAFE_INTEGER, modelId: model.id, tokensPerMin: input.tokensPerMin,
-      priority: input.priority, regions: input.regions ?? null, ha: input.ha,
+      id: 'dry-run',
+      tenantId,
+      seq: Number.MAX_SAFE_INTEGER,
+      modelId: model.id,
+      tokensPerMin: input.tokensPerMin,
+      priority: input.priority,
+      regions: input.regions ?? null,
+      ha: input.ha,
     });
     if (decision.kind === 'pending') {
       return { dryRun: true, placements: [], placedTokensPerMin: 0, preempted: [], reason: decision.reason, message: decision.message };
     }
     const placements = decision.placements.map((p) => ({
-      clusterId: p.clusterId, deviceModel: p.deviceModel, profile: p.profile, replicas: p.replicas,
-      devicesPerReplica: p.devicesPerReplica, tokensPerMin: p.tokensPerMin,
+      clusterId: p.clusterId,
+      deviceModel: p.deviceModel,
+      profile: p.profile,
+      replicas: p.replicas,
+      devicesPerReplica: p.devicesPerReplica,
+      tokensPerMin: p.tokensPerMin,
     }));
     return {
-      dryRun: true, placements, placedTokensPerMin: placements.reduce((s, p) => s + p.tokensPerMin, 0),
-      preempted: decision.preempted, reason: null, message: null,
+      dryRun: true,
+      placements,
+      placedTokensPerMin: placements.reduce((s, p) => s + p.tokensPerMin, 0),
+      preempted: decision.preempted,
+      reason: null,
+      message: null,
     };
   }
 

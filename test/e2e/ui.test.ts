@@ -17,8 +17,17 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = resolve(fileURLToPath(import.meta.url), '../screenshots');
 // A closed network: nothing may call home, and root needs no sandbox in a container.
 const FLAGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-default-apps', '--metrics-recording-only', '--disable-features=Translate,OptimizationHints,MediaRouter',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--metrics-recording-only',
+  '--disable-features=Translate,OptimizationHints,MediaRouter',
 ];
 
 describe('console and portal in Chromium', function () {
@@ -37,7 +46,10 @@ describe('console and portal in Chromium', function () {
     mkdirSync(SHOTS, { recursive: true });
     // A ready cluster with H100s, so the pool has capacity and workloads can be placed.
     const c = (await p.request('POST', '/api/v1/clusters', { body: { name: 'nansha-1', region: 'nansha' } })).body;
-    await p.request('POST', '/api/v1/agent/heartbeat', { token: c.agentToken, body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }] } });
+    await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: c.agentToken,
+      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }] },
+    });
   });
 
   after(async () => {
@@ -73,7 +85,12 @@ describe('console and portal in Chromium', function () {
     await signInWithToken(page, 'console', ADMIN_TOKEN);
     await view(page, 'dashboard');
     const pool = (await p.request('GET', '/api/v1/pool')).body;
-    for (const [metric, value] of [['total', pool.totalStdPerMin], ['allocated', pool.allocatedStdPerMin], ['free', pool.freeStdPerMin], ['ready', pool.clusters.ready]]) {
+    for (const [metric, value] of [
+      ['total', pool.totalStdPerMin],
+      ['allocated', pool.allocatedStdPerMin],
+      ['free', pool.freeStdPerMin],
+      ['ready', pool.clusters.ready],
+    ]) {
       expect(await page.getAttribute(`[data-metric="${metric}"]`, 'data-value'), metric).to.equal(String(value));
     }
     expect(await page.textContent('[data-metric="total"] .value')).to.equal(new Intl.NumberFormat('en').format(pool.totalStdPerMin));
@@ -92,7 +109,11 @@ describe('console and portal in Chromium', function () {
     await page.goto(`${p.baseUrl}/console/#/dashboard`);
     await page.goto(`${p.baseUrl}/console/#/clusters`);
     await page.click('[data-cordon="huangpu-1"]');
-    await until('the cordon shown', () => page.textContent('[data-cluster-state="huangpu-1"]'), (s) => s === 'cordoned');
+    await until(
+      'the cordon shown',
+      () => page.textContent('[data-cluster-state="huangpu-1"]'),
+      (s) => s === 'cordoned',
+    );
     const c = (await p.request('GET', '/api/v1/clusters')).body.items.find((x: { name: string }) => x.name === 'huangpu-1');
     expect(c.cordoned).to.equal(true);
     await shot(page, 'console-clusters');
@@ -149,7 +170,11 @@ describe('console and portal in Chromium', function () {
     await tenantPage.waitForSelector('[data-workload-state="leak-detector"]');
     await p.app.scheduler.runCycle();
     await tenantPage.reload();
-    await until('the workload placed', () => tenantPage.textContent('[data-workload-state="leak-detector"]'), (s) => s === 'placed');
+    await until(
+      'the workload placed',
+      () => tenantPage.textContent('[data-workload-state="leak-detector"]'),
+      (s) => s === 'placed',
+    );
     await shot(tenantPage, 'portal-workloads');
   });
 
@@ -157,7 +182,10 @@ describe('console and portal in Chromium', function () {
     const w = (await p.request('GET', '/api/v1/workloads', { token: tenantKey })).body.items[0];
     const cluster = (await p.request('GET', '/api/v1/clusters')).body.items.find((x: { name: string }) => x.name === 'nansha-1');
     const token = (await p.request('POST', `/api/v1/clusters/${cluster.id}/agent-token`)).body.agentToken;
-    const sent = await p.request('POST', '/api/v1/agent/usage', { token, body: { events: [{ id: 'e2e-1', workloadId: w.id, inputTokens: 3_000_000, outputTokens: 1_000_000, occurredAt: p.clock.now().toISOString() }] } });
+    const sent = await p.request('POST', '/api/v1/agent/usage', {
+      token,
+      body: { events: [{ id: 'e2e-1', workloadId: w.id, inputTokens: 3_000_000, outputTokens: 1_000_000, occurredAt: p.clock.now().toISOString() }] },
+    });
     expect(sent.body.accepted).to.equal(1);
 
     await tenantPage.goto(`${p.baseUrl}/portal/#/usage`);
@@ -175,7 +203,11 @@ describe('console and portal in Chromium', function () {
     await view(page, 'billing');
     await page.fill('form[data-form="close-period"] input[name="period"]', period);
     await page.click('form[data-form="close-period"] button[type="submit"]');
-    const invoice = await until('the invoice', async () => (await p.request('GET', `/api/v1/invoices?tenantId=${tenantId}`)).body.items[0], (x) => x !== undefined);
+    const invoice = await until(
+      'the invoice',
+      async () => (await p.request('GET', `/api/v1/invoices?tenantId=${tenantId}`)).body.items[0],
+      (x) => x !== undefined,
+    );
     await shot(page, 'console-billing');
 
     await signInWithToken(tenantPage, 'portal', tenantKey);
@@ -185,7 +217,9 @@ describe('console and portal in Chromium', function () {
     await tenantPage.click(`[data-view-invoice="${invoice.number}"]`);
     await tenantPage.waitForSelector(`[data-invoice="${invoice.number}"]`);
     const [integer, fraction] = String(invoice.total).split('.');
-    expect(await tenantPage.textContent(`[data-invoice-total="${invoice.number}"]`)).to.equal(`¥${new Intl.NumberFormat('en').format(BigInt(integer!))}.${fraction}`);
+    expect(await tenantPage.textContent(`[data-invoice-total="${invoice.number}"]`)).to.equal(
+      `¥${new Intl.NumberFormat('en').format(BigInt(integer!))}.${fraction}`,
+    );
     const download = await Promise.all([tenantPage.waitForEvent('download'), tenantPage.click(`[data-csv="${invoice.number}"]`)]).then(([d]) => d);
     const csv = await import('node:fs').then(async (fs) => fs.readFileSync(await download.path(), 'utf8'));
     expect(csv).to.contain(invoice.number).and.contain(`"total","","","","${invoice.total}"`);
@@ -214,7 +248,11 @@ describe('console and portal in Chromium', function () {
     await view(page, 'dashboard');
     expect(await page.textContent('main h1')).to.equal('Pool');
     await page.click('[data-action="language"]');
-    await until('the Chinese page', () => page.textContent('main h1'), (s) => s === '算力池');
+    await until(
+      'the Chinese page',
+      () => page.textContent('main h1'),
+      (s) => s === '算力池',
+    );
     expect(await page.getAttribute('html', 'lang')).to.equal('zh-CN');
     await shot(page, 'console-dashboard-zh');
     const zh = await newPage('zh-CN');

@@ -25,13 +25,30 @@ describeOnDatabases('billing: from subscription through usage to invoice', (plat
     firm = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Pearl River Logistics', kind: 'enterprise' } })).body;
     late = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Haizhu District Office', kind: 'government' } })).body;
     cluster = (await p.request('POST', '/api/v1/clusters', { body: { name: 'nansha-1', region: 'nansha' } })).body;
-    await p.request('POST', '/api/v1/agent/heartbeat', { token: cluster.agentToken, body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] } });
-    govPlan = (await p.request('POST', '/api/v1/plans', {
-      body: { name: 'gov-standard', type: 'periodic', period: 'month', fee: '10000.00', includedStd: 1_000_000_000, overagePricePerMillionStd: '8.00', reservedStdPerMin: 300_000 },
-    })).body.id;
+    await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: cluster.agentToken,
+      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] },
+    });
+    govPlan = (
+      await p.request('POST', '/api/v1/plans', {
+        body: {
+          name: 'gov-standard',
+          type: 'periodic',
+          period: 'month',
+          fee: '10000.00',
+          includedStd: 1_000_000_000,
+          overagePricePerMillionStd: '8.00',
+          reservedStdPerMin: 300_000,
+        },
+      })
+    ).body.id;
     unitPlan = (await p.request('POST', '/api/v1/plans', { body: { name: 'metered', type: 'unit', pricePerMillionStd: '2.50' } })).body.id;
-    expect((await p.request('POST', `/api/v1/tenants/${gov.id}/subscriptions`, { body: { planId: govPlan, startsAt: '2026-10-16T00:00:00+08:00' } })).status).to.equal(201);
-    expect((await p.request('POST', `/api/v1/tenants/${firm.id}/subscriptions`, { body: { planId: unitPlan, startsAt: '2026-10-01T00:00:00+08:00' } })).status).to.equal(201);
+    expect(
+      (await p.request('POST', `/api/v1/tenants/${gov.id}/subscriptions`, { body: { planId: govPlan, startsAt: '2026-10-16T00:00:00+08:00' } })).status,
+    ).to.equal(201);
+    expect(
+      (await p.request('POST', `/api/v1/tenants/${firm.id}/subscriptions`, { body: { planId: unitPlan, startsAt: '2026-10-01T00:00:00+08:00' } })).status,
+    ).to.equal(201);
     govWorkload = await placedWorkload(p, gov.apiKey, cluster.agentToken);
     firmWorkload = await placedWorkload(p, firm.apiKey, cluster.agentToken);
   });
@@ -67,7 +84,11 @@ describeOnDatabases('billing: from subscription through usage to invoice', (plat
     // gov-standard, 16 of 31 days: fee 10000 × 16/31 = 5161.290… → 5161.29; included floor(1e9 × 16/31) = 516,129,032;
     // usage 1,100,000,000 + 0.25 × 400,000,000 = 1,200,000,000; overage 683,870,968 std × 8.00/1e6 = 5470.967744 → 5470.97.
     expect(g).to.include({ currency: 'CNY', status: 'issued' });
-    expect(g.lines.map((l) => [l.kind, l.amount])).to.have.deep.members([['fee', '5161.29'], ['overage', '5470.97'], ['usage', '4.00']]);
+    expect(g.lines.map((l) => [l.kind, l.amount])).to.have.deep.members([
+      ['fee', '5161.29'],
+      ['overage', '5470.97'],
+      ['usage', '4.00'],
+    ]);
     expect(g.total).to.equal('10636.26');
     const f = byTenant.get(firm.id) as { lines: { kind: string; amount: string }[]; total: string };
     // 765,433 + 0.25 × 1,234,567 = 1,074,074.75 std × 2.50 / 1e6 = 2.685186875 → 2.69.
@@ -98,12 +119,18 @@ describeOnDatabases('billing: from subscription through usage to invoice', (plat
     const p = platform();
     p.clock.set('2026-11-03T10:00:00+08:00');
     // 1,000,000 more std for the firm in October: 2.50 more, i.e. what its October invoice would have grown by.
-    expect((await usage(p, [{ id: 'e-firm-late', workloadId: firmWorkload, inputTokens: 0, outputTokens: 1_000_000, occurredAt: '2026-10-30T08:00:00+08:00' }])).body.accepted).to.equal(1);
+    expect(
+      (await usage(p, [{ id: 'e-firm-late', workloadId: firmWorkload, inputTokens: 0, outputTokens: 1_000_000, occurredAt: '2026-10-30T08:00:00+08:00' }])).body
+        .accepted,
+    ).to.equal(1);
     p.clock.set('2026-12-01T01:00:00+08:00');
     const res = await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-11' } });
     const f = res.body.items.find((i: { tenantId: string }) => i.tenantId === firm.id);
     // October: 1,074,074.75 std → 2.69; with the late million 2,074,074.75 → 5.185186875 → 5.19: the late line is 2.50.
-    expect(f.lines.map((l: { kind: string; amount: string }) => [l.kind, l.amount])).to.have.deep.members([['usage', '0.00'], ['late_usage', '2.50']]);
+    expect(f.lines.map((l: { kind: string; amount: string }) => [l.kind, l.amount])).to.have.deep.members([
+      ['usage', '0.00'],
+      ['late_usage', '2.50'],
+    ]);
     expect(f.total).to.equal('2.50');
     const oct = (await p.request('GET', `/api/v1/invoices?tenantId=${firm.id}&period=2026-10`)).body.items[0];
     expect(oct.total).to.equal('2.69');

@@ -10,8 +10,12 @@ describeOnDatabases('budgets and alerts', (platform) => {
     const plan = (await p.request('POST', '/api/v1/plans', { body: { name: 'metered-10', type: 'unit', pricePerMillionStd: '10.00' } })).body;
     await p.request('POST', `/api/v1/tenants/${tenant.id}/subscriptions`, { body: { planId: plan.id, startsAt: '2026-10-01T00:00:00+08:00' } });
     const c = (await p.request('POST', '/api/v1/clusters', { body: { name: 'huangpu-1', region: 'huangpu' } })).body;
-    await p.request('POST', '/api/v1/agent/heartbeat', { token: c.agentToken, body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] } });
-    const w = (await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'w', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } })).body;
+    await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: c.agentToken,
+      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] },
+    });
+    const w = (await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'w', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } }))
+      .body;
     await p.app.scheduler.runCycle();
 
     expect((await p.request('PUT', `/api/v1/tenants/${tenant.id}/budget`, { body: { monthlyCny: 100, thresholds: [80] } })).status).to.equal(400);
@@ -22,7 +26,10 @@ describeOnDatabases('budgets and alerts', (platform) => {
     expect((await p.request('PUT', `/api/v1/tenants/${tenant.id}/budget`, { token: other.apiKey, body: { monthlyCny: '1.00' } })).status).to.equal(404);
 
     const spend = (id: string, outputTokens: number) =>
-      p.request('POST', '/api/v1/agent/usage', { token: c.agentToken, body: { events: [{ id, workloadId: w.id, inputTokens: 0, outputTokens, occurredAt: '2026-10-10T09:00:00+08:00' }] } });
+      p.request('POST', '/api/v1/agent/usage', {
+        token: c.agentToken,
+        body: { events: [{ id, workloadId: w.id, inputTokens: 0, outputTokens, occurredAt: '2026-10-10T09:00:00+08:00' }] },
+      });
     // ¥10 per million: 8,500,000 tokens = ¥85.00 — past 80%.
     await spend('b1', 8_500_000);
     expect(await p.app.context.services.budgets.evaluate()).to.equal(1);
@@ -31,7 +38,10 @@ describeOnDatabases('budgets and alerts', (platform) => {
     expect(await p.app.context.services.budgets.evaluate()).to.equal(1);
 
     const mine = (await p.request('GET', '/api/v1/alerts', { token: tenant.apiKey })).body.items;
-    expect(mine.map((a: { threshold: number; period: string; costSoFar: string }) => [a.threshold, a.period, a.costSoFar])).to.deep.equal([[80, '2026-10', '85.00'], [100, '2026-10', '105.00']]);
+    expect(mine.map((a: { threshold: number; period: string; costSoFar: string }) => [a.threshold, a.period, a.costSoFar])).to.deep.equal([
+      [80, '2026-10', '85.00'],
+      [100, '2026-10', '105.00'],
+    ]);
     expect((await p.request('GET', '/api/v1/alerts', { token: other.apiKey })).body.items).to.deep.equal([]);
     expect((await p.request('GET', `/api/v1/alerts?tenantId=${tenant.id}`)).body.items).to.have.length(2);
 

@@ -3,11 +3,19 @@ import { describeOnDatabases, type Answer, type TestPlatform } from './harness.j
 
 /** API.md "Catalog", verbatim. */
 const H100_EXAMPLE = {
-  name: 'NVIDIA-H100-80GB', vendor: 'nvidia', memoryGiB: 80, tdpWatts: 700,
-  stdTokensPerSec: 3000, resourceName: 'nvidia.com/gpu', aliases: ['NVIDIA-H100-80GB-HBM3'],
+  name: 'NVIDIA-H100-80GB',
+  vendor: 'nvidia',
+  memoryGiB: 80,
+  tdpWatts: 700,
+  stdTokensPerSec: 3000,
+  resourceName: 'nvidia.com/gpu',
+  aliases: ['NVIDIA-H100-80GB-HBM3'],
 };
 const QWEN72_EXAMPLE = {
-  name: 'qwen2.5-72b-instruct', minMemoryGiB: 160, costFactor: 10, inputFactor: 0.25,
+  name: 'qwen2.5-72b-instruct',
+  minMemoryGiB: 160,
+  costFactor: 10,
+  inputFactor: 0.25,
   vendors: ['nvidia', 'huawei'],
 };
 const VENDORS = ['nvidia', 'huawei', 'cambricon', 'hygon', 'kunlunxin', 'metax', 'iluvatar', 'mthreads'];
@@ -15,8 +23,14 @@ const VENDORS = ['nvidia', 'huawei', 'cambricon', 'hygon', 'kunlunxin', 'metax',
 /** A valid new profile; `over` replaces fields. */
 function profile(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    name: 'Acme-X1-64GB', vendor: 'acme', memoryGiB: 64, tdpWatts: 300,
-    stdTokensPerSec: 1000, resourceName: 'acme.com/npu', aliases: ['AX1'], ...over,
+    name: 'Acme-X1-64GB',
+    vendor: 'acme',
+    memoryGiB: 64,
+    tdpWatts: 300,
+    stdTokensPerSec: 1000,
+    resourceName: 'acme.com/npu',
+    aliases: ['AX1'],
+    ...over,
   };
 }
 
@@ -88,7 +102,7 @@ describeOnDatabases('the catalog', (platform) => {
   });
 
   describe('conflicts', () => {
-    it('refuses API.md\'s examples while the built-in entries hold their names (409)', async () => {
+    it("refuses API.md's examples while the built-in entries hold their names (409)", async () => {
       const p = platform();
       expectProblem(await p.request('POST', '/api/v1/device-profiles', { body: H100_EXAMPLE }), 409);
       expectProblem(await p.request('POST', '/api/v1/models', { body: QWEN72_EXAMPLE }), 409);
@@ -130,7 +144,7 @@ describeOnDatabases('the catalog', (platform) => {
   });
 
   describe('creating', () => {
-    it('creates API.md\'s device profile once the built-in one is removed: 201, fields echo back as JSON numbers', async () => {
+    it("creates API.md's device profile once the built-in one is removed: 201, fields echo back as JSON numbers", async () => {
       const p = platform();
       const builtin = (await listAll(p, '/api/v1/device-profiles')).find((x) => x.name === 'NVIDIA-H100-80GB');
       expect((await p.request('DELETE', `/api/v1/device-profiles/${builtin.id}`)).status).to.equal(204);
@@ -168,7 +182,9 @@ describeOnDatabases('the catalog', (platform) => {
       expect(text).to.contain('"costFactor":0.1,').and.contain('"minMemoryGiB":2.123456,');
       expect(JSON.parse(text).inputFactor).to.equal(0.000001);
 
-      const dp = await p.request('POST', '/api/v1/device-profiles', { body: profile({ name: 'Acme-Z1', aliases: [], memoryGiB: 0.1, stdTokensPerSec: 1234.567891 }) });
+      const dp = await p.request('POST', '/api/v1/device-profiles', {
+        body: profile({ name: 'Acme-Z1', aliases: [], memoryGiB: 0.1, stdTokensPerSec: 1234.567891 }),
+      });
       expect(dp.status, JSON.stringify(dp.body)).to.equal(201);
       expect(dp.body).to.deep.include({ memoryGiB: 0.1, stdTokensPerSec: 1234.567891, aliases: [] });
       expect((await p.request('DELETE', `/api/v1/device-profiles/${dp.body.id}`)).status).to.equal(204);
@@ -310,7 +326,9 @@ describeOnDatabases('the catalog', (platform) => {
       const created = await p.request('POST', '/api/v1/device-profiles', { body: profile() });
       expect(created.status).to.equal(201);
       p.clock.advance(60_000);
-      const res = await p.request('PATCH', `/api/v1/device-profiles/${created.body.id}`, { body: { aliases: ['Acme-X1', 'ACME-X1-64G'], stdTokensPerSec: 1234.5 } });
+      const res = await p.request('PATCH', `/api/v1/device-profiles/${created.body.id}`, {
+        body: { aliases: ['Acme-X1', 'ACME-X1-64G'], stdTokensPerSec: 1234.5 },
+      });
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
       expect(res.body).to.deep.include({ ...profile(), aliases: ['Acme-X1', 'ACME-X1-64G'], stdTokensPerSec: 1234.5, builtin: false });
       expect(res.body.createdAt).to.equal(created.body.createdAt);
@@ -323,11 +341,16 @@ describeOnDatabases('the catalog', (platform) => {
       expect((await p.request('DELETE', `/api/v1/device-profiles/${other.body.id}`)).status).to.equal(204);
     });
 
-    it('maps a cluster\'s devices by the edited alias, at the edited throughput', async () => {
+    it("maps a cluster's devices by the edited alias, at the edited throughput", async () => {
       const p = platform();
       const hb = await p.request('POST', '/api/v1/agent/heartbeat', {
         token: agentToken,
-        body: { inventory: [{ deviceModel: 'ACME-X1-64G', total: 4, healthy: 3 }, { deviceModel: 'AX1', total: 2, healthy: 2 }] },
+        body: {
+          inventory: [
+            { deviceModel: 'ACME-X1-64G', total: 4, healthy: 3 },
+            { deviceModel: 'AX1', total: 2, healthy: 2 },
+          ],
+        },
       });
       expect(hb.status).to.equal(200);
       let view = (await p.request('GET', `/api/v1/clusters/${clusterId}`)).body;
@@ -425,7 +448,12 @@ describeOnDatabases('the catalog', (platform) => {
       }
     });
 
-    for (const [path, limit] of [['/api/v1/device-profiles', 5], ['/api/v1/device-profiles', 1], ['/api/v1/models', 2], ['/api/v1/models', 3]] as const) {
+    for (const [path, limit] of [
+      ['/api/v1/device-profiles', 5],
+      ['/api/v1/device-profiles', 1],
+      ['/api/v1/models', 2],
+      ['/api/v1/models', 3],
+    ] as const) {
       it(`walks ${path} with limit=${limit}, every item exactly once`, async () => {
         const p = platform();
         const all = await p.request('GET', path);

@@ -27,9 +27,11 @@ describeOnDatabases('a period close interrupted halfway', (platform) => {
   it('issues each invoice exactly once, with unbroken numbers, when run again', async () => {
     const p = platform();
     p.clock.set('2026-10-05T10:00:00+08:00');
-    const plan = (await p.request('POST', '/api/v1/plans', {
-      body: { name: 'gov-basic', type: 'periodic', period: 'month', fee: '3100.00', includedStd: 0, overagePricePerMillionStd: '1.00' },
-    })).body;
+    const plan = (
+      await p.request('POST', '/api/v1/plans', {
+        body: { name: 'gov-basic', type: 'periodic', period: 'month', fee: '3100.00', includedStd: 0, overagePricePerMillionStd: '1.00' },
+      })
+    ).body;
     const tenants: string[] = [];
     for (const name of ['Liwan Office', 'Yuexiu Office', 'Baiyun Office', 'Huadu Office']) {
       const t = (await p.request('POST', '/api/v1/tenants', { body: { name, kind: 'government' } })).body;
@@ -40,7 +42,16 @@ describeOnDatabases('a period close interrupted halfway', (platform) => {
     const base = p.app.context.database.db;
     const crash = new CrashAfterInvoices(2);
     const db = base.withPlugin(crash);
-    const billing = new BillingService(new BillingRepository(db), new PlansRepository(db), p.clock, new IdGenerator(p.clock), new Calendar('Asia/Shanghai'), silentLogger, undefined, 1);
+    const billing = new BillingService(
+      new BillingRepository(db),
+      new PlansRepository(db),
+      p.clock,
+      new IdGenerator(p.clock),
+      new Calendar('Asia/Shanghai'),
+      silentLogger,
+      undefined,
+      1,
+    );
     let failed = false;
     await billing.close('2026-10').catch(() => (failed = true));
     expect(failed).to.equal(true);

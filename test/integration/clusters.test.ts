@@ -57,12 +57,17 @@ describeOnDatabases('clusters, agents and the pool', (platform) => {
     expect(pool).to.deep.include({ totalStdPerMin: 7 * H100, allocatedStdPerMin: 0, freeStdPerMin: 7 * H100 });
     expect(pool.clusters).to.deep.include({ ready: 1, notReady: 0, cordoned: 0 });
     expect(pool.byVendor).to.deep.equal([{ vendor: 'nvidia', devices: 7, totalStdPerMin: 7 * H100, allocatedStdPerMin: 0, freeStdPerMin: 7 * H100 }]);
-    expect(pool.byCluster).to.deep.equal([{ clusterId: cluster.id, name: 'nansha-1', region: 'nansha', state: 'ready', totalStdPerMin: 7 * H100, allocatedStdPerMin: 0, freeStdPerMin: 7 * H100 }]);
+    expect(pool.byCluster).to.deep.equal([
+      { clusterId: cluster.id, name: 'nansha-1', region: 'nansha', state: 'ready', totalStdPerMin: 7 * H100, allocatedStdPerMin: 0, freeStdPerMin: 7 * H100 },
+    ]);
   });
 
   it('replaces the inventory on every heartbeat', async () => {
     const p = platform();
-    await p.request('POST', '/api/v1/agent/heartbeat', { token: cluster.agentToken, body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }], placements: [] } });
+    await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: cluster.agentToken,
+      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }], placements: [] },
+    });
     const view = (await p.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
     expect(view.inventory).to.have.length(1);
     expect(view.unprofiledDevices).to.deep.equal([]);
@@ -73,7 +78,12 @@ describeOnDatabases('clusters, agents and the pool', (platform) => {
     const p = platform();
     const res = await p.request('POST', '/api/v1/agent/heartbeat', {
       token: cluster.agentToken,
-      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 9 }, { deviceModel: 'NVIDIA-H100-80GB', total: -1, healthy: 0 }] },
+      body: {
+        inventory: [
+          { deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 9 },
+          { deviceModel: 'NVIDIA-H100-80GB', total: -1, healthy: 0 },
+        ],
+      },
     });
     expect(res.status).to.equal(400);
     expect(res.headers.get('content-type')).to.match(/^application\/problem\+json/);
@@ -122,7 +132,10 @@ describeOnDatabases('clusters, agents and the pool', (platform) => {
     expect(pool.clusters).to.deep.include({ ready: 0, notReady: 1, cordoned: 0 });
     expect(pool.byCluster[0]).to.include({ state: 'not_ready', freeStdPerMin: 0 });
 
-    await p.request('POST', '/api/v1/agent/heartbeat', { token: cluster.agentToken, body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] } });
+    await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: cluster.agentToken,
+      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] },
+    });
     expect((await p.request('GET', `/api/v1/clusters/${cluster.id}`)).body.state).to.equal('cordoned');
     await p.request('POST', `/api/v1/clusters/${cluster.id}/uncordon`);
     expect((await p.request('GET', `/api/v1/clusters/${cluster.id}`)).body.state).to.equal('ready');

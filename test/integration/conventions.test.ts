@@ -10,7 +10,10 @@ function expectProblem(res: Answer, status: number, opts: { errors?: boolean } =
   expect(res.headers.get('content-type')).to.match(/^application\/problem\+json(;|$)/);
   const b = res.body;
   expect(b).to.be.an('object');
-  expect(Object.keys(b).every((k) => PROBLEM_KEYS.includes(k)), `keys ${Object.keys(b).join(', ')}`).to.equal(true);
+  expect(
+    Object.keys(b).every((k) => PROBLEM_KEYS.includes(k)),
+    `keys ${Object.keys(b).join(', ')}`,
+  ).to.equal(true);
   expect(b.type).to.be.a('string').and.not.equal('');
   expect(b.title).to.be.a('string').and.not.equal('');
   expect(b.status).to.equal(status);
@@ -55,7 +58,10 @@ describeOnDatabases('conventions', (platform) => {
 
     it('400: a body that is not JSON, or JSON that is not an object', async () => {
       const p = platform();
-      expectProblem(await p.request('POST', '/api/v1/clusters', { raw: 'name=nansha-1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 400);
+      expectProblem(
+        await p.request('POST', '/api/v1/clusters', { raw: 'name=nansha-1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+        400,
+      );
       expectProblem(await p.request('POST', '/api/v1/clusters', { raw: '[1,2]' }), 400);
       expectProblem(await p.request('POST', '/api/v1/clusters', { raw: '"nansha-1"' }), 400);
       expectProblem(await p.request('POST', '/api/v1/clusters', { raw: 'null' }), 400);
@@ -156,14 +162,20 @@ describeOnDatabases('conventions', (platform) => {
       const ids = new Set<string>();
       for (const [name, res] of Object.entries(answers)) {
         expect(res.status, name).to.equal(name === 'problem' ? 401 : name === 'unknown' ? 404 : 200);
-        for (const [header, value] of [['x-content-type-options', 'nosniff'], ['referrer-policy', 'no-referrer'], ['x-frame-options', 'DENY']]) {
+        for (const [header, value] of [
+          ['x-content-type-options', 'nosniff'],
+          ['referrer-policy', 'no-referrer'],
+          ['x-frame-options', 'DENY'],
+        ]) {
           expect(res.headers.get(header!), `${name} ${header}`).to.equal(value);
         }
         ids.add(res.headers.get('x-request-id')!);
         expect(res.headers.get('cache-control') === 'no-store', name).to.equal(['route', 'problem', 'unknown'].includes(name));
       }
       expect(ids.size).to.equal(Object.keys(answers).length);
-      expect(answers.console.headers.get('content-security-policy')).to.equal("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+      expect(answers.console.headers.get('content-security-policy')).to.equal(
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+      );
       const traced = await p.request('POST', '/api/v1/clusters', { body: { name: 'trace-1', region: 'liwan' }, headers: { 'x-request-id': 'lb-7f3a/1' } });
       expect([traced.status, traced.headers.get('x-request-id')]).to.deep.equal([201, 'lb-7f3a/1']);
       const unsafe = await p.request('GET', '/api/v1/clusters', { headers: { 'x-request-id': 'a b' } });
@@ -186,7 +198,10 @@ describeOnDatabases('conventions', (platform) => {
       expect(cluster.status).to.equal(201);
       const { id, agentToken } = cluster.body;
       for (let i = 0; i < 3; i++) {
-        const hb = await p.request('POST', '/api/v1/agent/heartbeat', { token: agentToken, body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }] } });
+        const hb = await p.request('POST', '/api/v1/agent/heartbeat', {
+          token: agentToken,
+          body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }] },
+        });
         expect(hb.status).to.equal(200);
       }
       // A refused heartbeat is not counted.
@@ -248,15 +263,30 @@ describeOnDatabases('conventions', (platform) => {
       expect(routes.length).to.be.at.least(20);
       const served = routes.map((r) => `${r.method} ${r.path.replace(/:([A-Za-z_]+)/g, '{$1}')}`).sort();
       const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
-        .flatMap(([path, ops]) => Object.keys(ops).filter((k) => ['get', 'post', 'put', 'patch', 'delete'].includes(k)).map((m) => `${m} ${path}`))
+        .flatMap(([path, ops]) =>
+          Object.keys(ops)
+            .filter((k) => ['get', 'post', 'put', 'patch', 'delete'].includes(k))
+            .map((m) => `${m} ${path}`),
+        )
         .sort();
       expect(documented).to.deep.equal(served);
-      for (const must of ['post /api/v1/device-profiles', 'get /api/v1/models', 'post /api/v1/clusters', 'get /api/v1/clusters/{id}', 'post /api/v1/agent/heartbeat', 'get /api/v1/pool', 'post /api/v1/tenants', 'patch /api/v1/tenants/{id}', 'post /api/v1/tenants/{id}/api-keys', 'delete /api/v1/api-keys/{id}']) {
+      for (const must of [
+        'post /api/v1/device-profiles',
+        'get /api/v1/models',
+        'post /api/v1/clusters',
+        'get /api/v1/clusters/{id}',
+        'post /api/v1/agent/heartbeat',
+        'get /api/v1/pool',
+        'post /api/v1/tenants',
+        'patch /api/v1/tenants/{id}',
+        'post /api/v1/tenants/{id}/api-keys',
+        'delete /api/v1/api-keys/{id}',
+      ]) {
         expect(served).to.include(must);
       }
     });
 
-    it('declares every operation\'s path parameters, responses and problems', () => {
+    it("declares every operation's path parameters, responses and problems", () => {
       for (const r of platform().app.routes) {
         const path = r.path.replace(/:([A-Za-z_]+)/g, '{$1}');
         const op = doc.paths[path][r.method];
@@ -269,7 +299,10 @@ describeOnDatabases('conventions', (platform) => {
           if (s !== '204') expect(op.responses[s].content?.['application/json']?.schema, `${where} ${s}`).to.be.an('object');
         }
         for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
-          expect(op.parameters.find((x: any) => x.in === 'path' && x.name === name), `${where} {${name}}`).to.include({ required: true });
+          expect(
+            op.parameters.find((x: any) => x.in === 'path' && x.name === name),
+            `${where} {${name}}`,
+          ).to.include({ required: true });
         }
         if (r.auth !== 'public') {
           for (const s of ['400', '401', '403']) {

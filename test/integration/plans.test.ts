@@ -23,10 +23,25 @@ describeOnDatabases('plans and subscriptions', (platform) => {
     expect(u.body).to.include({ name: 'metered', type: 'unit', pricePerMillionStd: '1.50', default: false });
     unit = u.body;
     const g = await p.request('POST', '/api/v1/plans', {
-      body: { name: 'gov-standard', type: 'periodic', period: 'month', fee: '10000.00', includedStd: 1_000_000_000, overagePricePerMillionStd: '8.00', reservedStdPerMin: 300_000 },
+      body: {
+        name: 'gov-standard',
+        type: 'periodic',
+        period: 'month',
+        fee: '10000.00',
+        includedStd: 1_000_000_000,
+        overagePricePerMillionStd: '8.00',
+        reservedStdPerMin: 300_000,
+      },
     });
     expect(g.status).to.equal(201);
-    expect(g.body).to.include({ type: 'periodic', period: 'month', fee: '10000.00', includedStd: 1_000_000_000, overagePricePerMillionStd: '8.00', reservedStdPerMin: 300_000 });
+    expect(g.body).to.include({
+      type: 'periodic',
+      period: 'month',
+      fee: '10000.00',
+      includedStd: 1_000_000_000,
+      overagePricePerMillionStd: '8.00',
+      reservedStdPerMin: 300_000,
+    });
     gov = g.body;
     const cap = await p.request('POST', '/api/v1/plans', {
       body: { name: 'gov-capped', type: 'periodic', period: 'month', fee: '5000.00', includedStd: 100_000_000, overagePricePerMillionStd: null },
@@ -50,10 +65,23 @@ describeOnDatabases('plans and subscriptions', (platform) => {
     ] as const) {
       const res = await p.request('POST', '/api/v1/plans', { body });
       expect(res.status, JSON.stringify(body)).to.equal(400);
-      expect(res.body.errors.map((e: { path: string }) => e.path), JSON.stringify(body)).to.include(path);
+      expect(
+        res.body.errors.map((e: { path: string }) => e.path),
+        JSON.stringify(body),
+      ).to.include(path);
     }
-    expect((await p.request('GET', '/api/v1/plans')).body.items.map((x: { name: string }) => x.name)).to.not.include.members(['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']);
-    expect((await p.request('POST', '/api/v1/plans', { token: tenant.apiKey, body: { name: 'mine', type: 'unit', pricePerMillionStd: '0.01' } })).status).to.equal(403);
+    expect((await p.request('GET', '/api/v1/plans')).body.items.map((x: { name: string }) => x.name)).to.not.include.members([
+      'x1',
+      'x2',
+      'x3',
+      'x4',
+      'x5',
+      'x6',
+      'x7',
+    ]);
+    expect(
+      (await p.request('POST', '/api/v1/plans', { token: tenant.apiKey, body: { name: 'mine', type: 'unit', pricePerMillionStd: '0.01' } })).status,
+    ).to.equal(403);
   });
 
   it('marks another unit plan the default; a periodic plan cannot be', async () => {
@@ -74,7 +102,9 @@ describeOnDatabases('plans and subscriptions', (platform) => {
     expect(second.status).to.equal(201);
     const list = (await p.request('GET', `/api/v1/tenants/${tenant.id}/subscriptions`, { token: tenant.apiKey })).body.items;
     expect(list.map((s: { endsAt: string | null }) => s.endsAt)).to.deep.equal(['2026-10-15T16:00:00.000Z', null]);
-    expect((await p.request('POST', `/api/v1/tenants/${tenant.id}/subscriptions`, { body: { planId: unit.id, startsAt: '2026-10-10T00:00:00+08:00' } })).status).to.equal(409);
+    expect(
+      (await p.request('POST', `/api/v1/tenants/${tenant.id}/subscriptions`, { body: { planId: unit.id, startsAt: '2026-10-10T00:00:00+08:00' } })).status,
+    ).to.equal(409);
     expect((await p.request('POST', `/api/v1/tenants/${tenant.id}/subscriptions`, { body: { planId: 'plan_nope' } })).status).to.equal(422);
     expect((await p.request('POST', `/api/v1/tenants/${tenant.id}/subscriptions`, { body: { planId: unit.id, startsAt: '2026-10-20' } })).status).to.equal(400);
     expect((await p.request('POST', '/api/v1/tenants/tn_nope/subscriptions', { body: { planId: unit.id } })).status).to.equal(404);
@@ -84,9 +114,14 @@ describeOnDatabases('plans and subscriptions', (platform) => {
   it("makes the subscription's reservedStdPerMin the tenant's quota, unless the operator overrides it", async () => {
     const p = platform();
     const c = (await p.request('POST', '/api/v1/clusters', { body: { name: 'tianhe-9', region: 'tianhe' } })).body;
-    await p.request('POST', '/api/v1/agent/heartbeat', { token: c.agentToken, body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 64, healthy: 64 }] } });
+    await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: c.agentToken,
+      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 64, healthy: 64 }] },
+    });
     // gov-standard reserves 300,000 std/min: 400,000 tokens/min of a costFactor-1 model is past it.
-    const big = (await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'big', model: 'qwen2.5-7b-instruct', tokensPerMin: 400_000 } })).body;
+    const big = (
+      await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'big', model: 'qwen2.5-7b-instruct', tokensPerMin: 400_000 } })
+    ).body;
     await p.app.scheduler.runCycle();
     expect((await p.request('GET', `/api/v1/workloads/${big.id}`, { token: tenant.apiKey })).body).to.include({ state: 'pending', reason: 'quota' });
     await p.request('PATCH', `/api/v1/tenants/${tenant.id}`, { body: { maxStdPerMin: 500_000 } });

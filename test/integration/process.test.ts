@@ -16,7 +16,18 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const STARTUP_MS = 45_000;
 
 /** Variables of API.md "Running the server": never inherited from the test's own environment. */
-const SERVER_VARIABLES = ['PORT', 'HOST', 'DATABASE_URL', 'TOKENPOOL_DATA_DIR', 'TOKENPOOL_ADMIN_TOKEN', 'TOKENPOOL_DEMO', 'TOKENPOOL_CLUSTER_TTL_SECONDS', 'TOKENPOOL_TIMEZONE', 'TOKENPOOL_WORKERS', 'TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS'];
+const SERVER_VARIABLES = [
+  'PORT',
+  'HOST',
+  'DATABASE_URL',
+  'TOKENPOOL_DATA_DIR',
+  'TOKENPOOL_ADMIN_TOKEN',
+  'TOKENPOOL_DEMO',
+  'TOKENPOOL_CLUSTER_TTL_SECONDS',
+  'TOKENPOOL_TIMEZONE',
+  'TOKENPOOL_WORKERS',
+  'TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS',
+];
 
 interface Exit {
   readonly code: number | null;
@@ -147,7 +158,12 @@ async function clusters(baseUrl: string, token: string): Promise<ClusterItem[]> 
  * `release` is called: a request the server is in the middle of. It asks `Expect: 100-continue`,
  * so `begun` resolves when the server has read the headers and taken the request up.
  */
-function heldRequest(baseUrl: string, path: string, token: string, body: unknown): { begun: Promise<void>; release: () => void; answer: Promise<{ status: number; body: any }> } {
+function heldRequest(
+  baseUrl: string,
+  path: string,
+  token: string,
+  body: unknown,
+): { begun: Promise<void>; release: () => void; answer: Promise<{ status: number; body: any }> } {
   const payload = Buffer.from(JSON.stringify(body));
   const url = new URL(path, baseUrl);
   const req = httpRequest(url, {
@@ -194,7 +210,9 @@ describe('the server process', function () {
       ['TOKENPOOL_ADMIN_TOKEN', { TOKENPOOL_ADMIN_TOKEN: 'short' }],
     ];
     for (const [variable, env] of cases) {
-      const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+      const shown = Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
       it(`${shown}: exits 1 and names ${variable} on stderr, starting nothing`, async () => {
         // A data dir that must stay untouched: the process stops before opening a database.
         const dataDir = join(mkdtempSync(join(tmpdir(), 'tokenpool-bad-')), 'data');
@@ -258,12 +276,15 @@ describe('the server process', function () {
 
     it('keeps an idle connection longer than an agent waits between heartbeats (Node would close it after 5 s)', async () => {
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      const get = () => new Promise<{ status: number; port: number; keepAlive: string | undefined }>((done, fail) => {
-        httpRequest(`${baseUrl}/healthz`, { agent }, (res) => {
-          const port = res.socket.localPort ?? -1;
-          res.resume().on('end', () => done({ status: res.statusCode ?? 0, port, keepAlive: res.headers['keep-alive'] as string | undefined }));
-        }).on('error', fail).end();
-      });
+      const get = () =>
+        new Promise<{ status: number; port: number; keepAlive: string | undefined }>((done, fail) => {
+          httpRequest(`${baseUrl}/healthz`, { agent }, (res) => {
+            const port = res.socket.localPort ?? -1;
+            res.resume().on('end', () => done({ status: res.statusCode ?? 0, port, keepAlive: res.headers['keep-alive'] as string | undefined }));
+          })
+            .on('error', fail)
+            .end();
+        });
       const first = await get();
       const second = await get();
       agent.destroy();
@@ -299,10 +320,14 @@ describe('the server process', function () {
       token = server.printedAdminToken()!;
       expect(token, server.output()).to.match(/^tp_admin_/);
 
-      const pool = await eventually(15_000, async () => {
-        const res = await getJson(baseUrl, '/api/v1/pool', token);
-        return res.status === 200 && res.body.clusters.ready >= 6 ? res.body : undefined;
-      }, '6 ready clusters');
+      const pool = await eventually(
+        15_000,
+        async () => {
+          const res = await getJson(baseUrl, '/api/v1/pool', token);
+          return res.status === 200 && res.body.clusters.ready >= 6 ? res.body : undefined;
+        },
+        '6 ready clusters',
+      );
       expect(pool.byVendor.length).to.be.at.least(4);
       expect(pool.totalStdPerMin).to.be.greaterThan(0);
       expect(pool.freeStdPerMin).to.be.greaterThan(0);
@@ -344,12 +369,16 @@ describe('the server process', function () {
 
       // The demo agents' tokens are stored hashed, so the restart issued new ones: heartbeats
       // after the restart prove the agents use them.
-      const fresh = await eventually(15_000, async () => {
-        const now = await clusters(baseUrl, token);
-        const demo = now.filter((c) => firstIds.has(c.name));
-        const ok = demo.every((c) => c.state === 'ready' && c.lastHeartbeatAt !== null && new Date(c.lastHeartbeatAt) > restartedAt);
-        return ok ? now : undefined;
-      }, 'fresh heartbeats from every demo cluster');
+      const fresh = await eventually(
+        15_000,
+        async () => {
+          const now = await clusters(baseUrl, token);
+          const demo = now.filter((c) => firstIds.has(c.name));
+          const ok = demo.every((c) => c.state === 'ready' && c.lastHeartbeatAt !== null && new Date(c.lastHeartbeatAt) > restartedAt);
+          return ok ? now : undefined;
+        },
+        'fresh heartbeats from every demo cluster',
+      );
       expect(fresh.find((c) => c.id === extraId)).to.include({ state: 'pending' });
       const pool = (await getJson(baseUrl, '/api/v1/pool', token)).body;
       expect(pool.clusters.ready).to.equal(firstIds.size);
@@ -377,11 +406,19 @@ describe('the server process', function () {
       // those it has accepted; connections still in the kernel's accept queue are reset when it
       // stops listening, and later ones are refused.
       const burst = Array.from({ length: 40 }, () =>
-        getJson(baseUrl, '/api/v1/pool', token).then((r) => r.status, (err: Error) => (err.cause as { code?: string } | undefined)?.code ?? err.message),
+        getJson(baseUrl, '/api/v1/pool', token).then(
+          (r) => r.status,
+          (err: Error) => (err.cause as { code?: string } | undefined)?.code ?? err.message,
+        ),
       );
       await Promise.race(burst);
       server.signal('SIGTERM');
-      await until('the server to begin its stop', async () => server.stderr, (text) => text.includes('"msg":"shutting down"'), 10_000);
+      await until(
+        'the server to begin its stop',
+        async () => server.stderr,
+        (text) => text.includes('"msg":"shutting down"'),
+        10_000,
+      );
       for (const h of held) h.release();
 
       const answers = await Promise.all(held.map((h) => h.answer));
@@ -398,7 +435,10 @@ describe('the server process', function () {
       expect(exit, server.output()).to.deep.equal({ code: 0, signal: null });
       // Keep-alive connections of the answered requests do not hold the stop up.
       expect(Date.now() - answered, 'ms from the last answer to the exit').to.be.below(2500);
-      const after = await fetch(`${baseUrl}/healthz`).then((r) => r.status, (err: Error) => (err.cause as { code?: string } | undefined)?.code);
+      const after = await fetch(`${baseUrl}/healthz`).then(
+        (r) => r.status,
+        (err: Error) => (err.cause as { code?: string } | undefined)?.code,
+      );
       expect(after).to.equal('ECONNREFUSED');
     });
   });
@@ -454,10 +494,14 @@ describe('the server process', function () {
       baseUrl = await demo.listening();
       expect(demo.stdout).to.match(/database: postgres, demo city/);
       expect(demo.printedAdminToken(), 'the token is stored hashed in the database').to.equal(undefined);
-      const pool = await eventually(15_000, async () => {
-        const res = await getJson(baseUrl, '/api/v1/pool', token);
-        return res.status === 200 && res.body.clusters.ready >= 6 ? res.body : undefined;
-      }, '6 ready clusters on PostgreSQL');
+      const pool = await eventually(
+        15_000,
+        async () => {
+          const res = await getJson(baseUrl, '/api/v1/pool', token);
+          return res.status === 200 && res.body.clusters.ready >= 6 ? res.body : undefined;
+        },
+        '6 ready clusters on PostgreSQL',
+      );
       expect(pool.byVendor.length).to.be.at.least(4);
       expect(pool.totalStdPerMin).to.be.greaterThan(0);
       expect(await demo.terminate()).to.deep.equal({ code: 0, signal: null });

@@ -18,7 +18,8 @@ class CrashOnPlacementInsert implements KyselyPlugin {
     const node = args.node;
     // The cycle inserts placements with plain SQL (RawNode); a builder insert would be an InsertQueryNode.
     const raw = node.kind === 'RawNode' && /^\s*INSERT INTO placements\b/.test((node as { sqlFragments?: readonly string[] }).sqlFragments?.join('') ?? '');
-    const built = node.kind === 'InsertQueryNode' && (node.into as { table?: { identifier?: { name?: string } } } | undefined)?.table?.identifier?.name === 'placements';
+    const built =
+      node.kind === 'InsertQueryNode' && (node.into as { table?: { identifier?: { name?: string } } } | undefined)?.table?.identifier?.name === 'placements';
     if (this.armed && (raw || built)) {
       this.armed = false;
       throw new Error('simulated crash while committing a cycle');
@@ -39,7 +40,11 @@ async function seed(app: App, workloads: number): Promise<void> {
   }
   const t = await tenants.create({ name: 'Guangzhou Metro', kind: 'enterprise' });
   for (let i = 0; i < workloads; i++) {
-    await svc.create(operator, { name: `w${i}`, kind: 'service', model: 'qwen2.5-32b-instruct', tokensPerMin: 20_000, priority: 'normal', ha: false, tenantId: t.id }, undefined);
+    await svc.create(
+      operator,
+      { name: `w${i}`, kind: 'service', model: 'qwen2.5-32b-instruct', tokensPerMin: 20_000, priority: 'normal', ha: false, tenantId: t.id },
+      undefined,
+    );
   }
 }
 
@@ -155,7 +160,12 @@ if (DATABASE_KINDS.includes('postgres')) {
         expect(killed.rows.length, 'sessions holding the leader lock').to.equal(1);
         await admin.end();
         // The old leader learns it lost its session at once; the other instance takes the lock.
-        await until('the old leader to learn it lost its session', async () => a.leader.isLeader(), (leads) => !leads, 1000);
+        await until(
+          'the old leader to learn it lost its session',
+          async () => a.leader.isLeader(),
+          (leads) => !leads,
+          1000,
+        );
         expect(await a.scheduler.runCycle()).to.equal(undefined);
         await b.leader.check();
         expect(b.leader.isLeader()).to.equal(true);
@@ -170,11 +180,18 @@ if (DATABASE_KINDS.includes('postgres')) {
         b.scheduler.start();
         await b.scheduler.idle();
         const t = await a.context.services.tenants.create({ name: 'Huadu Airport', kind: 'enterprise' });
-        const w = await a.context.services.workloads.create({ kind: 'operator', name: 'admin' },
-          { name: 'woken', kind: 'service', model: 'qwen2.5-7b-instruct', tokensPerMin: 10_000, priority: 'normal', ha: false, tenantId: t.id }, undefined);
-        await until('the workload placed before the 2 s tick',
+        const w = await a.context.services.workloads.create(
+          { kind: 'operator', name: 'admin' },
+          { name: 'woken', kind: 'service', model: 'qwen2.5-7b-instruct', tokensPerMin: 10_000, priority: 'normal', ha: false, tenantId: t.id },
+          undefined,
+        );
+        await until(
+          'the workload placed before the 2 s tick',
           async () => (await one.db.selectFrom('workloads').select('state').where('id', '=', w.id).executeTakeFirstOrThrow()).state,
-          (state) => state === 'placed', 1500, 20);
+          (state) => state === 'placed',
+          1500,
+          20,
+        );
       } finally {
         await a.stop();
         await b.stop();

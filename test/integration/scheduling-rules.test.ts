@@ -139,7 +139,12 @@ describeOnDatabases('scheduling rules: priority, FIFO, eviction, ha, compatibili
       const p = platform();
       agent = await cluster(p, 'pre-1', 'pre', h100(4));
       // Oldest first: three low workloads and a normal one fill the cluster's 4 devices.
-      for (const [name, priority] of [['low-1', 'low'], ['low-2', 'low'], ['low-3', 'low'], ['normal-1', 'normal']] as const) {
+      for (const [name, priority] of [
+        ['low-1', 'low'],
+        ['low-2', 'low'],
+        ['low-3', 'low'],
+        ['normal-1', 'normal'],
+      ] as const) {
         ids[name] = await submit(p, t, { name, tokensPerMin: DEVICE, priority, regions: ['pre'] });
       }
       await p.app.scheduler.runCycle();
@@ -237,7 +242,12 @@ describeOnDatabases('scheduling rules: priority, FIFO, eviction, ha, compatibili
       const p = platform();
       const agent = await cluster(p, 'evict-1', 'evict', h100(4));
       const ids: Record<string, string> = {};
-      for (const [name, priority] of [['low-old', 'low'], ['low-new', 'low'], ['normal', 'normal'], ['high', 'high']] as const) {
+      for (const [name, priority] of [
+        ['low-old', 'low'],
+        ['low-new', 'low'],
+        ['normal', 'normal'],
+        ['high', 'high'],
+      ] as const) {
         ids[name] = await submit(p, t, { name, tokensPerMin: DEVICE, priority, regions: ['evict'] });
       }
       await p.app.scheduler.runCycle();
@@ -371,7 +381,10 @@ describeOnDatabases('scheduling rules: priority, FIFO, eviction, ha, compatibili
       expect(await workload(p, t, anywhere)).to.include({ state: 'pending', reason: 'no_compatible_device' });
       expect(await workload(p, t, regional)).to.include({ state: 'pending', reason: 'no_compatible_device' });
       // The dry run gives the same answer.
-      const dry = await p.request('POST', '/api/v1/workloads?dryRun=true', { token: t.apiKey, body: { name: 'mt-dry', model: 'mthreads-only-7b', tokensPerMin: 1000 } });
+      const dry = await p.request('POST', '/api/v1/workloads?dryRun=true', {
+        token: t.apiKey,
+        body: { name: 'mt-dry', model: 'mthreads-only-7b', tokensPerMin: 1000 },
+      });
       expect(dry.status).to.equal(200);
       expect(dry.body).to.include({ reason: 'no_compatible_device' });
       await remove(p, t, [anywhere, regional]);
@@ -609,14 +622,26 @@ describeOnDatabases('scheduling rules: the event-driven loop', (platform) => {
     const p = platform();
     p.app.scheduler.start();
     const first = await submit(p, t, { name: 'first', tokensPerMin: DEVICE, regions: ['loop'] });
-    await until('the first workload placed', () => workload(p, t, first), (w) => w.state === 'placed');
+    await until(
+      'the first workload placed',
+      () => workload(p, t, first),
+      (w) => w.state === 'placed',
+    );
 
     const second = await submit(p, t, { name: 'second', tokensPerMin: 2 * DEVICE, regions: ['loop'] });
-    await until('the second workload considered', () => workload(p, t, second), (w) => w.reason === 'capacity');
+    await until(
+      'the second workload considered',
+      () => workload(p, t, second),
+      (w) => w.reason === 'capacity',
+    );
     expect((await workload(p, t, second)).state).to.equal('pending');
 
     await heartbeat(p, agent.token, h100(3));
-    const placed = await until('the second workload placed', () => workload(p, t, second), (w) => w.state === 'placed');
+    const placed = await until(
+      'the second workload placed',
+      () => workload(p, t, second),
+      (w) => w.state === 'placed',
+    );
     expect(placed.placedTokensPerMin).to.be.at.least(2 * DEVICE);
     await expectNotOvercommitted(p);
   });
@@ -626,9 +651,17 @@ describeOnDatabases('scheduling rules: the event-driven loop', (platform) => {
     await p.request('POST', `/api/v1/clusters/${agent.id}/cordon`);
     await heartbeat(p, agent.token, h100(4));
     const third = await submit(p, t, { name: 'third', tokensPerMin: DEVICE, regions: ['loop'] });
-    await until('the third workload considered', () => workload(p, t, third), (w) => w.reason === 'capacity');
+    await until(
+      'the third workload considered',
+      () => workload(p, t, third),
+      (w) => w.reason === 'capacity',
+    );
     await p.request('POST', `/api/v1/clusters/${agent.id}/uncordon`);
-    await until('the third workload placed', () => workload(p, t, third), (w) => w.state === 'placed');
+    await until(
+      'the third workload placed',
+      () => workload(p, t, third),
+      (w) => w.state === 'placed',
+    );
   });
 });
 
@@ -708,7 +741,12 @@ describeOnDatabases('scheduling rules: the placement epoch', (platform) => {
     await p.app.scheduler.runCycle();
     await moved('a cycle that placed', true);
     const desired = (await heartbeat(p, agent.token, h100(4))).body.placements as { id: string; replicas: number }[];
-    await heartbeat(p, agent.token, h100(4), desired.map((d) => ({ id: d.id, readyReplicas: d.replicas })));
+    await heartbeat(
+      p,
+      agent.token,
+      h100(4),
+      desired.map((d) => ({ id: d.id, readyReplicas: d.replicas })),
+    );
     expect((await workload(p, t, a)).state).to.equal('running');
     await moved('replicas reported ready', false);
     expect((await p.request('PATCH', `/api/v1/workloads/${b}`, { token: t.apiKey, body: { tokensPerMin: DEVICE } })).status).to.equal(200);
@@ -735,8 +773,22 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
     const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
 
     const specs: { name: string; region: string; devices: { deviceModel: string; total: number }[] }[] = [
-      { name: 'rand-a-1', region: 'ra', devices: [{ deviceModel: H100, total: 8 }, { deviceModel: 'Ascend910B', total: 8 }] },
-      { name: 'rand-b-1', region: 'rb', devices: [{ deviceModel: H100, total: 4 }, { deviceModel: 'NVIDIA-A100-80GB', total: 4 }] },
+      {
+        name: 'rand-a-1',
+        region: 'ra',
+        devices: [
+          { deviceModel: H100, total: 8 },
+          { deviceModel: 'Ascend910B', total: 8 },
+        ],
+      },
+      {
+        name: 'rand-b-1',
+        region: 'rb',
+        devices: [
+          { deviceModel: H100, total: 4 },
+          { deviceModel: 'NVIDIA-A100-80GB', total: 4 },
+        ],
+      },
       { name: 'rand-b-2', region: 'rb', devices: [{ deviceModel: 'Ascend910B', total: 8 }] },
       { name: 'rand-c-1', region: 'rc', devices: [{ deviceModel: H100, total: 8 }] },
     ];
@@ -764,8 +816,9 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
         const sizes = new Map((await db.selectFrom('workloads').select(['id', 'tokens_per_min']).execute()).map((w) => [w.id, w.tokens_per_min]));
         const line = (r: { id: string; cluster_id: string; replicas: number; devices_per_replica: number; workload_id: string }, workloadTokens: number) =>
           `${r.id} ${r.cluster_id} ${r.replicas}x${r.devices_per_replica} of ${r.workload_id} (${workloadTokens})`;
-        expect(kept.map((k) => line(k, k.workload_tokens_per_min)).sort(), `${where} kept placements`)
-          .to.deep.equal(active.map((r) => line(r, sizes.get(r.workload_id)!)).sort());
+        expect(kept.map((k) => line(k, k.workload_tokens_per_min)).sort(), `${where} kept placements`).to.deep.equal(
+          active.map((r) => line(r, sizes.get(r.workload_id)!)).sort(),
+        );
       }
       const byWorkload = new Map<string, { tokens: number; clusters: Set<string> }>();
       for (const r of active) {
@@ -804,8 +857,12 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
         const m = pick(models);
         const regions = rand() < 0.5 ? undefined : ['ra', 'rb', 'rc'].filter(() => rand() < 0.5);
         const body: WorkloadRequest = {
-          name: `r${step}`, model: m.name, tokensPerMin: int(m.min, m.max), priority: pick(['high', 'normal', 'normal', 'low', 'low'] as const),
-          ha: rand() < 0.2, ...(regions && regions.length > 0 ? { regions } : {}),
+          name: `r${step}`,
+          model: m.name,
+          tokensPerMin: int(m.min, m.max),
+          priority: pick(['high', 'normal', 'normal', 'low', 'low'] as const),
+          ha: rand() < 0.2,
+          ...(regions && regions.length > 0 ? { regions } : {}),
         };
         live.push({ id: await submit(p, t, body), tenant: t });
       } else if (r < 0.4) {
@@ -820,7 +877,13 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
         const c = pick(clusters);
         if (rand() < 0.6) c.inventory = c.devices.map((d) => ({ ...d, healthy: rand() < 0.5 ? d.total : int(0, d.total) }));
         const told = (await heartbeat(p, c.token, c.inventory)).body.placements as { id: string; replicas: number }[];
-        if (told.length > 0 && rand() < 0.5) await heartbeat(p, c.token, c.inventory, told.map((x) => ({ id: x.id, readyReplicas: x.replicas })));
+        if (told.length > 0 && rand() < 0.5)
+          await heartbeat(
+            p,
+            c.token,
+            c.inventory,
+            told.map((x) => ({ id: x.id, readyReplicas: x.replicas })),
+          );
       } else if (r < 0.75) {
         const c = pick(clusters);
         await p.request('POST', `/api/v1/clusters/${c.id}/${rand() < 0.35 ? 'cordon' : 'uncordon'}`);

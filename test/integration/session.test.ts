@@ -37,7 +37,11 @@ describeOnDatabases('sign-in, sessions and users', (platform) => {
     expect(res.body).to.include({ kind: 'operator', name: 'admin', tenantId: null, admin: true });
     const cookie = res.headers.get('set-cookie')!;
     expect(cookie).to.match(/^tp_session=tp_sess_[\w-]+;/);
-    expect(cookie).to.match(/HttpOnly/i).and.match(/SameSite=Strict/i).and.match(/Secure/i).and.match(/Path=\//);
+    expect(cookie)
+      .to.match(/HttpOnly/i)
+      .and.match(/SameSite=Strict/i)
+      .and.match(/Secure/i)
+      .and.match(/Path=\//);
     const plain = await p.request('POST', '/api/v1/session', { token: null, body: { token: ADMIN_TOKEN } });
     expect(plain.headers.get('set-cookie')).to.not.match(/Secure/i);
   });
@@ -50,7 +54,11 @@ describeOnDatabases('sign-in, sessions and users', (platform) => {
     const without = await as(p, b, 'POST', '/api/v1/clusters', { name: 'csrf-1', region: 'csrf' }, false);
     expect(without.status).to.equal(403);
     expect(without.body.detail).to.match(/X-CSRF-Token/);
-    const wrong = await p.request('POST', '/api/v1/clusters', { token: null, body: { name: 'csrf-1', region: 'csrf' }, headers: { cookie: b.cookie, 'x-csrf-token': 'guess' } });
+    const wrong = await p.request('POST', '/api/v1/clusters', {
+      token: null,
+      body: { name: 'csrf-1', region: 'csrf' },
+      headers: { cookie: b.cookie, 'x-csrf-token': 'guess' },
+    });
     expect(wrong.status).to.equal(403);
     expect((await as(p, b, 'POST', '/api/v1/clusters', { name: 'csrf-1', region: 'csrf' })).status).to.equal(201);
   });
@@ -59,7 +67,13 @@ describeOnDatabases('sign-in, sessions and users', (platform) => {
     const p = platform();
     const op = await signIn(p, { token: ADMIN_TOKEN });
     expect((await as(p, op, 'POST', '/api/v1/users', { username: 'wang.li', password: 'correct horse 1', kind: 'operator' })).status).to.equal(201);
-    const made = await as(p, op, 'POST', '/api/v1/users', { username: 'chen@liwan', password: 'battery staple 2', kind: 'tenant', tenantId: tenant.id, admin: true });
+    const made = await as(p, op, 'POST', '/api/v1/users', {
+      username: 'chen@liwan',
+      password: 'battery staple 2',
+      kind: 'tenant',
+      tenantId: tenant.id,
+      admin: true,
+    });
     expect(made.status).to.equal(201);
     expect(made.body).to.include({ kind: 'tenant', tenantId: tenant.id, admin: true });
     expect(made.body).to.not.have.property('password');
@@ -75,11 +89,15 @@ describeOnDatabases('sign-in, sessions and users', (platform) => {
     expect((await as(p, chen, 'GET', '/api/v1/tenants')).status).to.equal(403);
     expect((await as(p, chen, 'GET', '/api/v1/workloads')).status).to.equal(200);
     // A tenant admin makes users of its own tenant, and only those; they cannot make more.
-    expect((await as(p, chen, 'POST', '/api/v1/users', { username: 'zhao@liwan', password: 'plain member 4', kind: 'tenant', tenantId: tenant.id })).status).to.equal(201);
+    expect(
+      (await as(p, chen, 'POST', '/api/v1/users', { username: 'zhao@liwan', password: 'plain member 4', kind: 'tenant', tenantId: tenant.id })).status,
+    ).to.equal(201);
     expect((await as(p, chen, 'POST', '/api/v1/users', { username: 'evil', password: 'operator now 5', kind: 'operator' })).status).to.equal(403);
     const zhao = await signIn(p, { username: 'zhao@liwan', password: 'plain member 4' });
     expect(zhao.session.admin).to.equal(false);
-    expect((await as(p, zhao, 'POST', '/api/v1/users', { username: 'qian@liwan', password: 'not allowed 6', kind: 'tenant', tenantId: tenant.id })).status).to.equal(403);
+    expect(
+      (await as(p, zhao, 'POST', '/api/v1/users', { username: 'qian@liwan', password: 'not allowed 6', kind: 'tenant', tenantId: tenant.id })).status,
+    ).to.equal(403);
     const listed = (await as(p, chen, 'GET', '/api/v1/users')).body.items.map((u: { username: string }) => u.username);
     expect(listed).to.deep.equal(['chen@liwan', 'zhao@liwan']);
   });

@@ -6,15 +6,7 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import type { Database } from '../../db/connect.js';
-import {
-  formatMicro,
-  MICRO,
-  usageStdSql,
-  usageStdTokens,
-  workloadStdMicro,
-  workloadStdSql,
-  type Micro,
-} from '../../scheduler/capacity.js';
+import { formatMicro, MICRO, usageStdSql, usageStdTokens, workloadStdMicro, workloadStdSql, type Micro } from '../../scheduler/capacity.js';
 import { DATABASE_KINDS, freshDatabase } from '../databases.js';
 import { seededRandom } from '../unit/scheduler/builders.js';
 
@@ -34,8 +26,7 @@ function bigMicroText(micro: bigint): string {
 
 /** Draws from a few edge values now and then, else uniformly in [0, max]. */
 function drawer(random: () => number) {
-  return (max: number, edges: readonly number[]): number =>
-    random() < 0.2 ? edges[Math.floor(random() * edges.length)]! : Math.floor(random() * (max + 1));
+  return (max: number, edges: readonly number[]): number => (random() < 0.2 ? edges[Math.floor(random() * edges.length)]! : Math.floor(random() * (max + 1)));
 }
 
 const TOKEN_EDGES = [0, 1, 2, 999_999, 1_000_000, 2 ** 31, 1_000_000_000, 2 ** 53 / 1024, Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER];
@@ -109,7 +100,7 @@ for (const kind of DATABASE_KINDS) {
       expect(exact, 'cases within the safe range').to.be.greaterThan(CASES / 2);
     });
 
-    it('a tenant\'s held std/min: the database\'s exact sum read as a number equals the scheduler\'s sum of millionths', async () => {
+    it("a tenant's held std/min: the database's exact sum read as a number equals the scheduler's sum of millionths", async () => {
       const random = seededRandom(99);
       const draw = drawer(random);
       // Up to 40 workloads of up to 10^8 std/min each: sums stay below 2^53 millionths
@@ -122,8 +113,9 @@ for (const kind of DATABASE_KINDS) {
         }));
         const r = await sql<{ std: string | null }>`
           SELECT sum(${sql.raw(workloadStdSql('w.tokens_per_min', 'w.cost_factor'))})::text AS std
-            FROM unnest(${rows.map((x) => x.tokens)}::int8[], ${rows.map((x) => formatMicro(x.cost))}::numeric(20, 6)[]) AS w(tokens_per_min, cost_factor)`
-          .execute(database!.db);
+            FROM unnest(${rows.map((x) => x.tokens)}::int8[], ${rows.map((x) => formatMicro(x.cost))}::numeric(20, 6)[]) AS w(tokens_per_min, cost_factor)`.execute(
+          database!.db,
+        );
         // What workloads.repository.heldStdPerMin answers and what snapshot-loader.ts computes.
         const fromSql = Number(r.rows[0]!.std ?? 0);
         const fromTs = rows.reduce((sum, x) => sum + workloadStdMicro(x.tokens, x.cost), 0) / MICRO;

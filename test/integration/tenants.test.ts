@@ -42,7 +42,14 @@ describeOnDatabases('tenants and API keys', (platform) => {
 
       const got = await p.request('GET', `/api/v1/tenants/${gz.id}`);
       expect(got.status).to.equal(200);
-      expect(got.body).to.deep.equal({ id: gz.id, name: 'Guangzhou Transport Bureau', kind: 'government', maxStdPerMin: null, weight: 1, createdAt: p.clock.now().toISOString() });
+      expect(got.body).to.deep.equal({
+        id: gz.id,
+        name: 'Guangzhou Transport Bureau',
+        kind: 'government',
+        maxStdPerMin: null,
+        weight: 1,
+        createdAt: p.clock.now().toISOString(),
+      });
       expect(JSON.stringify(got.body)).to.not.contain(gz.apiKey);
 
       const second = await p.request('POST', '/api/v1/tenants', { body: { name: 'Acme Logistics', kind: 'enterprise' } });
@@ -327,7 +334,7 @@ describeOnDatabases('tenants and API keys', (platform) => {
       expect((await p.request('GET', `/api/v1/tenants/${gz.id}`, { token: gz.apiKey })).status).to.equal(200);
     });
 
-    it('answers 404 for an unknown key, and to another tenant revoking this tenant\'s key', async () => {
+    it("answers 404 for an unknown key, and to another tenant revoking this tenant's key", async () => {
       const p = platform();
       expectProblem(await p.request('DELETE', '/api/v1/api-keys/key_missing'), 404);
       expectProblem(await p.request('DELETE', `/api/v1/api-keys/${byOperator.id}`, { token: acme.apiKey }), 404);

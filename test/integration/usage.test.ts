@@ -26,7 +26,13 @@ async function workload(p: TestPlatform, apiKey: string, name: string, model: st
   return res.body.id;
 }
 
-const ev = (id: string, workloadId: string, occurredAt = '2026-10-31T22:00:00+08:00', inputTokens = 1200, outputTokens = 300) => ({ id, workloadId, inputTokens, outputTokens, occurredAt });
+const ev = (id: string, workloadId: string, occurredAt = '2026-10-31T22:00:00+08:00', inputTokens = 1200, outputTokens = 300) => ({
+  id,
+  workloadId,
+  inputTokens,
+  outputTokens,
+  occurredAt,
+});
 
 describeOnDatabases('usage: ingestion from agents and reports', (platform) => {
   let tenant: { id: string; apiKey: string };
@@ -61,7 +67,13 @@ describeOnDatabases('usage: ingestion from agents and reports', (platform) => {
       const first = await send(nansha, [ev('e1', w72), ev('e2', w7), ev('e2', w7)]);
       expect(first.status).to.equal(200);
       expect(first.body).to.deep.equal({ accepted: 2, duplicates: 1, rejected: [] });
-      const again = await send(nansha, [ev('e1', w72), ev('e3', 'wl_missing'), ev('e4', w72, '2026-07-01T00:00:00+08:00'), ev('e5', w72, '2026-10-31T23:06:00+08:00'), ev('e6', w7)]);
+      const again = await send(nansha, [
+        ev('e1', w72),
+        ev('e3', 'wl_missing'),
+        ev('e4', w72, '2026-07-01T00:00:00+08:00'),
+        ev('e5', w72, '2026-10-31T23:06:00+08:00'),
+        ev('e6', w7),
+      ]);
       expect(again.body).to.deep.equal({
         accepted: 1,
         duplicates: 1,
@@ -82,7 +94,24 @@ describeOnDatabases('usage: ingestion from agents and reports', (platform) => {
     });
 
     it('keeps ids exactly as sent, whatever characters they hold', async () => {
-      const ids = ['q"uote', 'back\\slash', 'back\\"both', 'com,ma', '{brace}', ' space ', 'NULL', '', '雨-🌧', "o'clock", 'tab\tline\nfeed', 'x"y', 'x\\"y', 'x\\y', 'xy', 'x\\\\y'].map((x) => `odd:${x}`);
+      const ids = [
+        'q"uote',
+        'back\\slash',
+        'back\\"both',
+        'com,ma',
+        '{brace}',
+        ' space ',
+        'NULL',
+        '',
+        '雨-🌧',
+        "o'clock",
+        'tab\tline\nfeed',
+        'x"y',
+        'x\\"y',
+        'x\\y',
+        'xy',
+        'x\\\\y',
+      ].map((x) => `odd:${x}`);
       const batch = ids.map((id) => ev(id, w7));
       expect((await send(nansha, batch)).body).to.deep.equal({ accepted: ids.length, duplicates: 0, rejected: [] });
       expect((await send(nansha, batch)).body).to.deep.equal({ accepted: 0, duplicates: ids.length, rejected: [] });
@@ -95,20 +124,29 @@ describeOnDatabases('usage: ingestion from agents and reports', (platform) => {
       const now = platform().clock.now().getTime();
       const at = (ms: number) => new Date(now + ms).toISOString();
       const res = await send(nansha, [
-        ev('w-past', w7, at(-90 * DAY)), ev('w-past-out', w7, at(-90 * DAY - 1)),
-        ev('w-future', w7, at(5 * 60_000)), ev('w-future-out', w7, at(5 * 60_000 + 1)),
+        ev('w-past', w7, at(-90 * DAY)),
+        ev('w-past-out', w7, at(-90 * DAY - 1)),
+        ev('w-future', w7, at(5 * 60_000)),
+        ev('w-future-out', w7, at(5 * 60_000 + 1)),
         // The same instants written with an offset are the same instants.
         ev('w-past-offset', w7, new Date(now - 90 * DAY).toISOString().replace('Z', '+00:00')),
       ]);
       expect(res.body.accepted).to.equal(3);
-      expect(res.body.rejected).to.deep.equal([{ id: 'w-past-out', reason: 'out_of_window' }, { id: 'w-future-out', reason: 'out_of_window' }]);
+      expect(res.body.rejected).to.deep.equal([
+        { id: 'w-past-out', reason: 'out_of_window' },
+        { id: 'w-future-out', reason: 'out_of_window' },
+      ]);
     });
 
     it("rejects usage from another cluster's agent, never silently accepting it, and admits agents only", async () => {
       const res = await send(tianhe, [ev('t1', w72), ev('t2', wOther)]);
       expect(res.body).to.deep.equal({
-        accepted: 0, duplicates: 0,
-        rejected: [{ id: 't1', reason: 'not_placed_on_this_cluster' }, { id: 't2', reason: 'not_placed_on_this_cluster' }],
+        accepted: 0,
+        duplicates: 0,
+        rejected: [
+          { id: 't1', reason: 'not_placed_on_this_cluster' },
+          { id: 't2', reason: 'not_placed_on_this_cluster' },
+        ],
       });
       const asTenant = await platform().request('POST', '/api/v1/agent/usage', { token: tenant.apiKey, body: { events: [ev('x', w7)] } });
       expect(asTenant.status).to.equal(403);
@@ -221,7 +259,9 @@ describeOnDatabases('usage: ingestion from agents and reports', (platform) => {
       const nov = (await platform().request('GET', '/api/v1/usage', { token: tenant.apiKey })).body;
       const byModel = new Map<string, { stdTokens: string }>(nov.byModel.map((m: { model: string; stdTokens: string }) => [m.model, m]));
       expect(byModel.get('fractional-1b')).to.deep.equal({
-        model: 'fractional-1b', inputTokens: 1_000_000_000_013, outputTokens: 1_000_000_000_006,
+        model: 'fractional-1b',
+        inputTokens: 1_000_000_000_013,
+        outputTokens: 1_000_000_000_006,
         // 2 × 0.333333 × (3 + 0.123457 × 7) + 0.333333 × (10^12 + 0.123457 × 999,999,999,999)
         stdTokens: '374485292183.534977798353',
       });

@@ -26,7 +26,9 @@ interface Server {
 function startServer(env: Record<string, string>): Promise<Server> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TOKENPOOL_|DATABASE_URL$|PORT$)/.test(k)));
   const child = spawn(process.execPath, ['--import', 'tsx', 'bin/tokenpool.ts'], {
-    cwd: ROOT, env: { ...base, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN, TOKENPOOL_DEMO: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { ...base, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN, TOKENPOOL_DEMO: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
@@ -46,21 +48,29 @@ function startServer(env: Record<string, string>): Promise<Server> {
 function call(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; body: any; text: string }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((done, fail) => {
-    const req = http.request(base + path, {
-      method, agent: false,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload ? { 'content-type': 'application/json' } : {}) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = undefined;
-        }
-        done({ status: res.statusCode ?? 0, body: parsed, text });
-      });
-    });
+    const req = http.request(
+      base + path,
+      {
+        method,
+        agent: false,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (text += c))
+          .on('end', () => {
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              parsed = undefined;
+            }
+            done({ status: res.statusCode ?? 0, body: parsed, text });
+          });
+      },
+    );
     req.on('error', fail);
     req.end(payload);
   });
@@ -115,20 +125,32 @@ const metric = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?
     const cluster = await call(server.base, 'POST', '/api/v1/clusters', ADMIN, { name: 'w-1', region: 'nansha' });
     expect(cluster.status).to.equal(201);
     agentToken = cluster.body.agentToken;
-    const hb = await call(server.base, 'POST', '/api/v1/agent/heartbeat', agentToken, { inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }], placements: [] });
+    const hb = await call(server.base, 'POST', '/api/v1/agent/heartbeat', agentToken, {
+      inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }],
+      placements: [],
+    });
     expect(hb.status).to.equal(200);
     const tenant = await call(server.base, 'POST', '/api/v1/tenants', ADMIN, { name: 'workers-tenant', kind: 'enterprise' });
     apiKey = tenant.body.apiKey;
     // Twelve one-device workloads for eight devices, on connections of their own.
-    await Promise.all(Array.from({ length: 12 }, async (_, i) => {
-      const r = await call(server.base, 'POST', '/api/v1/workloads', apiKey, { name: `w-${i}`, model: 'qwen2.5-7b-instruct', tokensPerMin: 10_000 });
-      expect(r.status).to.equal(202);
-    }));
-    const states = await until('eight placed and four waiting for capacity', async () =>
-      (await db.query<{ state: string; reason: string | null; n: string }>('SELECT state, reason, count(*) AS n FROM workloads GROUP BY 1, 2 ORDER BY 1')).rows,
-    (rows) => rows.some((r) => r.state === 'placed' && r.n === '8') && rows.some((r) => r.reason === 'capacity' && r.n === '4'), 20_000);
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const r = await call(server.base, 'POST', '/api/v1/workloads', apiKey, { name: `w-${i}`, model: 'qwen2.5-7b-instruct', tokensPerMin: 10_000 });
+        expect(r.status).to.equal(202);
+      }),
+    );
+    const states = await until(
+      'eight placed and four waiting for capacity',
+      async () =>
+        (await db.query<{ state: string; reason: string | null; n: string }>('SELECT state, reason, count(*) AS n FROM workloads GROUP BY 1, 2 ORDER BY 1'))
+          .rows,
+      (rows) => rows.some((r) => r.state === 'placed' && r.n === '8') && rows.some((r) => r.reason === 'capacity' && r.n === '4'),
+      20_000,
+    );
     expect(states).to.have.length(2);
-    const held = await db.query<{ devices: string }>(`SELECT sum(replicas * devices_per_replica) AS devices FROM placements WHERE state IN ('placed', 'running')`);
+    const held = await db.query<{ devices: string }>(
+      `SELECT sum(replicas * devices_per_replica) AS devices FROM placements WHERE state IN ('placed', 'running')`,
+    );
     expect(Number(held.rows[0]!.devices)).to.equal(8);
     expect(server.stderr().match(/scheduler leadership taken/g)).to.have.length(1);
   });
@@ -137,14 +159,31 @@ const metric = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?
     const [first, second] = workerPids(server.child.pid!);
     process.kill(first!, 'SIGKILL');
     process.kill(second!, 'SIGKILL');
-    const replaced = await until('two new workers', async () => workerPids(server.child.pid!), (pids) => pids.length === 2 && !pids.includes(first!) && !pids.includes(second!), 30_000, 100);
+    const replaced = await until(
+      'two new workers',
+      async () => workerPids(server.child.pid!),
+      (pids) => pids.length === 2 && !pids.includes(first!) && !pids.includes(second!),
+      30_000,
+      100,
+    );
     expect(replaced).to.have.length(2);
-    await until('the replacements answering', () => call(server.base, 'GET', '/metrics', null), (r) => metric(r.text, /^tokenpool_server_processes (\S+)/m) === 2, 30_000, 100);
+    await until(
+      'the replacements answering',
+      () => call(server.base, 'GET', '/metrics', null),
+      (r) => metric(r.text, /^tokenpool_server_processes (\S+)/m) === 2,
+      30_000,
+      100,
+    );
     // Free two devices: the replacements' leader places two of the four waiting.
     const placed = (await db.query<{ id: string }>(`SELECT id FROM workloads WHERE state = 'placed' ORDER BY seq LIMIT 2`)).rows;
     for (const w of placed) expect((await call(server.base, 'DELETE', `/api/v1/workloads/${w.id}`, apiKey)).status).to.equal(202);
-    await until('two more placed', async () =>
-      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM workloads WHERE state = 'placed'`)).rows[0]!.n), (n) => n === 8, 30_000, 100);
+    await until(
+      'two more placed',
+      async () => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM workloads WHERE state = 'placed'`)).rows[0]!.n),
+      (n) => n === 8,
+      30_000,
+      100,
+    );
     expect(server.stderr()).to.match(/"msg":"worker died; starting another"/);
   });
 
@@ -157,7 +196,9 @@ const metric = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?
 
   it('refuses more than one worker on the embedded database, saying why', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bin/tokenpool.ts'], {
-      cwd: ROOT, env: { ...process.env, DATABASE_URL: 'pglite://memory', TOKENPOOL_WORKERS: '2', PORT: '0' }, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: 'pglite://memory', TOKENPOOL_WORKERS: '2', PORT: '0' },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));

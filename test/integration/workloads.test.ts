@@ -12,7 +12,12 @@ async function cluster(p: TestPlatform, name: string, region: string, inventory:
   return c;
 }
 
-function heartbeat(p: TestPlatform, token: string, inventory: { deviceModel: string; total: number; healthy: number }[], placements: { id: string; readyReplicas: number }[] = []) {
+function heartbeat(
+  p: TestPlatform,
+  token: string,
+  inventory: { deviceModel: string; total: number; healthy: number }[],
+  placements: { id: string; readyReplicas: number }[] = [],
+) {
   return p.request('POST', '/api/v1/agent/heartbeat', { token, body: { inventory, placements } });
 }
 
@@ -38,7 +43,15 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     const p = platform();
     const res = await p.request('POST', '/api/v1/workloads', {
       token: tenant.apiKey,
-      body: { name: 'traffic-assistant', kind: 'service', model: 'qwen2.5-72b-instruct', tokensPerMin: 100_000, priority: 'normal', regions: ['nansha'], ha: false },
+      body: {
+        name: 'traffic-assistant',
+        kind: 'service',
+        model: 'qwen2.5-72b-instruct',
+        tokensPerMin: 100_000,
+        priority: 'normal',
+        regions: ['nansha'],
+        ha: false,
+      },
     });
     expect(res.status).to.equal(202);
     expect(res.body).to.include({ state: 'pending', tenantId: tenant.id, model: 'qwen2.5-72b-instruct', tokensPerMin: 100_000, placedTokensPerMin: 0 });
@@ -49,7 +62,14 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     expect(w.state).to.equal('placed');
     expect(w.reason).to.equal(null);
     expect(w.placements).to.have.length(1);
-    expect(w.placements[0]).to.include({ clusterId: nansha.id, deviceModel: 'NVIDIA-H100-80GB-HBM3', replicas: 2, devicesPerReplica: 4, tokensPerMin: 2 * QWEN72_REPLICA, state: 'placed' });
+    expect(w.placements[0]).to.include({
+      clusterId: nansha.id,
+      deviceModel: 'NVIDIA-H100-80GB-HBM3',
+      replicas: 2,
+      devicesPerReplica: 4,
+      tokensPerMin: 2 * QWEN72_REPLICA,
+      state: 'placed',
+    });
     expect(w.placedTokensPerMin).to.equal(2 * QWEN72_REPLICA);
   });
 
@@ -61,8 +81,13 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     const hb = await heartbeat(p, nansha.token, h100(8));
     expect(hb.body.placements).to.have.length(1);
     expect(hb.body.placements[0]).to.deep.include({
-      workloadId, model: 'qwen2.5-72b-instruct', deviceModel: 'NVIDIA-H100-80GB-HBM3', profile: 'NVIDIA-H100-80GB',
-      resourceName: 'nvidia.com/gpu', replicas: 2, devicesPerReplica: 4,
+      workloadId,
+      model: 'qwen2.5-72b-instruct',
+      deviceModel: 'NVIDIA-H100-80GB-HBM3',
+      profile: 'NVIDIA-H100-80GB',
+      resourceName: 'nvidia.com/gpu',
+      replicas: 2,
+      devicesPerReplica: 4,
     });
     expect((await heartbeat(p, tianhe.token, h100(8))).body.placements).to.deep.equal([]);
   });
@@ -81,13 +106,19 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
   it('answers a dry run with what would be placed now, changing nothing', async () => {
     const p = platform();
     const before = (await p.request('GET', '/api/v1/workloads', { token: tenant.apiKey })).body.items.length;
-    const res = await p.request('POST', '/api/v1/workloads?dryRun=true', { token: tenant.apiKey, body: { name: 'preview', model: 'qwen2.5-72b-instruct', tokensPerMin: 100_000 } });
+    const res = await p.request('POST', '/api/v1/workloads?dryRun=true', {
+      token: tenant.apiKey,
+      body: { name: 'preview', model: 'qwen2.5-72b-instruct', tokensPerMin: 100_000 },
+    });
     expect(res.status).to.equal(200);
     expect(res.body.dryRun).to.equal(true);
     expect(res.body.reason).to.equal(null);
     expect(res.body.placements).to.have.length(1);
     expect(res.body.placements[0]).to.include({ clusterId: tianhe.id, replicas: 2, devicesPerReplica: 4 });
-    const full = await p.request('POST', '/api/v1/workloads?dryRun=true', { token: tenant.apiKey, body: { name: 'too-big', model: 'qwen2.5-72b-instruct', tokensPerMin: 500_000 } });
+    const full = await p.request('POST', '/api/v1/workloads?dryRun=true', {
+      token: tenant.apiKey,
+      body: { name: 'too-big', model: 'qwen2.5-72b-instruct', tokensPerMin: 500_000 },
+    });
     expect(full.body).to.include({ reason: 'capacity' });
     expect(full.body.placements).to.deep.equal([]);
     expect((await p.request('GET', '/api/v1/workloads', { token: tenant.apiKey })).body.items.length).to.equal(before);
@@ -122,20 +153,34 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     const now = p.clock.now();
     // Written in one turn, so in one statement: regions absent, one, several; an unknown model.
     const rows = Array.from({ length: 12 }, (_, i) => ({
-      id: `wl_batch_${i}`, tenantId: other.id, name: `batch-${i}`, kind: 'service', modelName: i === 5 ? 'no-such-model' : 'qwen2.5-7b-instruct',
-      tokensPerMin: 1000 + i, priority: i % 2 ? 'low' : 'normal', regions: i % 3 === 0 ? null : i % 3 === 1 ? ['nansha'] : ['nansha', 'tianhe'], ha: i % 4 === 0, now,
+      id: `wl_batch_${i}`,
+      tenantId: other.id,
+      name: `batch-${i}`,
+      kind: 'service',
+      modelName: i === 5 ? 'no-such-model' : 'qwen2.5-7b-instruct',
+      tokensPerMin: 1000 + i,
+      priority: i % 2 ? 'low' : 'normal',
+      regions: i % 3 === 0 ? null : i % 3 === 1 ? ['nansha'] : ['nansha', 'tianhe'],
+      ha: i % 4 === 0,
+      now,
     }));
     const answers = await Promise.all(rows.map((r) => repo.insert(r)));
     expect(answers[5]).to.equal(undefined);
     const stored = answers.filter((a) => a !== undefined);
-    expect(stored.map((a) => [a.id, a.name, a.tokens_per_min, a.priority, a.regions, a.ha, a.state, a.created_at.getTime()]))
-      .to.deep.equal(rows.filter((_, i) => i !== 5).map((r) => [r.id, r.name, r.tokensPerMin, r.priority, r.regions, r.ha, 'pending', now.getTime()]));
+    expect(stored.map((a) => [a.id, a.name, a.tokens_per_min, a.priority, a.regions, a.ha, a.state, a.created_at.getTime()])).to.deep.equal(
+      rows.filter((_, i) => i !== 5).map((r) => [r.id, r.name, r.tokensPerMin, r.priority, r.regions, r.ha, 'pending', now.getTime()]),
+    );
     // seq keeps the order of arrival.
     expect(stored.map((a) => a.seq)).to.deep.equal([...stored.map((a) => a.seq)].sort((a, b) => a - b));
     for (const a of stored) expect((await p.request('DELETE', `/api/v1/workloads/${a.id}`, { token: other.apiKey })).status).to.equal(202);
 
     // Through the API: many creates in flight at once, one of them refused.
-    const bodies = Array.from({ length: 16 }, (_, i) => ({ name: `burst-${i}`, model: i === 7 ? 'gpt-17' : 'qwen2.5-7b-instruct', tokensPerMin: 2000 + i, regions: ['tianhe'] }));
+    const bodies = Array.from({ length: 16 }, (_, i) => ({
+      name: `burst-${i}`,
+      model: i === 7 ? 'gpt-17' : 'qwen2.5-7b-instruct',
+      tokensPerMin: 2000 + i,
+      regions: ['tianhe'],
+    }));
     const results = await Promise.all(bodies.map((body) => p.request('POST', '/api/v1/workloads', { token: other.apiKey, body })));
     results.forEach((res, i) => {
       if (i === 7) expect(res.status).to.equal(422);
@@ -180,7 +225,10 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     const p = platform();
     // The running workload holds 100,000 × 10 = 1,000,000 standard tokens per minute.
     await p.request('PATCH', `/api/v1/tenants/${tenant.id}`, { body: { maxStdPerMin: 1_005_000 } });
-    const res = await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'over', model: 'qwen2.5-7b-instruct', tokensPerMin: 6000 } });
+    const res = await p.request('POST', '/api/v1/workloads', {
+      token: tenant.apiKey,
+      body: { name: 'over', model: 'qwen2.5-7b-instruct', tokensPerMin: 6000 },
+    });
     await p.app.scheduler.runCycle();
     const w = (await p.request('GET', `/api/v1/workloads/${res.body.id}`, { token: tenant.apiKey })).body;
     expect(w).to.include({ state: 'pending', reason: 'quota' });
@@ -212,7 +260,10 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     const p = platform();
     const panyu = await cluster(p, 'panyu-1', 'panyu', h100(4));
     await heartbeat(p, tianhe.token, h100(8));
-    const res = await p.request('POST', '/api/v1/workloads', { token: other.apiKey, body: { name: 'anywhere', model: 'qwen2.5-72b-instruct', tokensPerMin: 60_000 } });
+    const res = await p.request('POST', '/api/v1/workloads', {
+      token: other.apiKey,
+      body: { name: 'anywhere', model: 'qwen2.5-72b-instruct', tokensPerMin: 60_000 },
+    });
     await p.app.scheduler.runCycle();
     const placed = (await p.request('GET', `/api/v1/workloads/${res.body.id}`, { token: other.apiKey })).body;
     expect(placed.state).to.equal('placed');
@@ -262,7 +313,10 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
 
   it('never brings a deleted workload back: a rescale that reaches the database after a delete changes nothing', async () => {
     const p = platform();
-    const created = await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'raced', model: 'qwen2.5-72b-instruct', tokensPerMin: 1000 } });
+    const created = await p.request('POST', '/api/v1/workloads', {
+      token: tenant.apiKey,
+      body: { name: 'raced', model: 'qwen2.5-72b-instruct', tokensPerMin: 1000 },
+    });
     expect(created.status).to.equal(202);
     const id: string = created.body.id;
     expect((await p.request('DELETE', `/api/v1/workloads/${id}`, { token: tenant.apiKey })).status).to.equal(202);

@@ -16,8 +16,15 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import {
-  AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, loadAllYaml,
-  type KubernetesObject, type V1Node, type V1Pod,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  loadAllYaml,
+  type KubernetesObject,
+  type V1Node,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { loadAgentConfig } from '../../adapters/agent-config.js';
 import { startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
@@ -71,7 +78,10 @@ class Relay {
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
       }
       client.pipe(upstream).pipe(client);
     });
@@ -90,15 +100,36 @@ class Relay {
   }
 }
 
-function gpuNode(name: string, opts: { resource: string; count: number; allocatable?: number; labels?: Record<string, string>; annotations?: Record<string, string>; unschedulable?: boolean; ready?: boolean }): V1Node {
+function gpuNode(
+  name: string,
+  opts: {
+    resource: string;
+    count: number;
+    allocatable?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    unschedulable?: boolean;
+    ready?: boolean;
+  },
+): V1Node {
   return {
-    apiVersion: 'v1', kind: 'Node',
+    apiVersion: 'v1',
+    kind: 'Node',
     metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kwok.x-k8s.io/node': 'fake', ...opts.labels }, annotations: opts.annotations },
     spec: { unschedulable: opts.unschedulable ?? false },
     status: {
       capacity: { cpu: '64', memory: '512Gi', pods: '110', [opts.resource]: String(opts.count) },
       allocatable: { cpu: '64', memory: '512Gi', pods: '110', [opts.resource]: String(opts.allocatable ?? opts.count) },
-      conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True', reason: 'KubeletReady', message: 'fake node', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }],
+      conditions: [
+        {
+          type: 'Ready',
+          status: opts.ready === false ? 'False' : 'True',
+          reason: 'KubeletReady',
+          message: 'fake node',
+          lastHeartbeatTime: new Date(),
+          lastTransitionTime: new Date(),
+        },
+      ],
     },
   };
 }
@@ -106,9 +137,14 @@ function gpuNode(name: string, opts: { resource: string; count: number; allocata
 /** Every document of the files a kustomization lists. */
 function manifests(dir: string): KubernetesObject[] {
   const kustomization = loadAllYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0] as { resources: string[]; namespace?: string };
-  return kustomization.resources.flatMap((file) => loadAllYaml(readFileSync(join(dir, file), 'utf8')) as KubernetesObject[])
+  return kustomization.resources
+    .flatMap((file) => loadAllYaml(readFileSync(join(dir, file), 'utf8')) as KubernetesObject[])
     .filter((o) => o && o.kind)
-    .map((o) => (kustomization.namespace && o.kind !== 'Namespace' && !o.metadata?.namespace ? { ...o, metadata: { ...o.metadata, namespace: kustomization.namespace } } : o));
+    .map((o) =>
+      kustomization.namespace && o.kind !== 'Namespace' && !o.metadata?.namespace
+        ? { ...o, metadata: { ...o.metadata, namespace: kustomization.namespace } }
+        : o,
+    );
 }
 
 describe('cluster agent on a real kube-apiserver', function () {
@@ -163,15 +199,23 @@ describe('cluster agent on a real kube-apiserver', function () {
     const saCore = sa.makeApiClient(CoreV1Api);
     const saApps = sa.makeApiClient(AppsV1Api);
     const refused = async (what: string, call: () => Promise<unknown>) => {
-      const err = await call().then(() => undefined, (e: { code?: number }) => e);
+      const err = await call().then(
+        () => undefined,
+        (e: { code?: number }) => e,
+      );
       expect(err?.code, `${what} is forbidden`).to.equal(403);
     };
     await refused('reading Secrets in kube-system', () => saCore.listNamespacedSecret({ namespace: 'kube-system' }));
     await refused('reading Secrets in its own workloads namespace', () => saCore.listNamespacedSecret({ namespace: WORKLOADS_NS }));
-    await refused('creating Deployments in default', () => saApps.createNamespacedDeployment({
-      namespace: 'default',
-      body: { metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'x', image: 'x' }] } } } },
-    }));
+    await refused('creating Deployments in default', () =>
+      saApps.createNamespacedDeployment({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'x' },
+          spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'x', image: 'x' }] } } },
+        },
+      }),
+    );
     await refused('deleting Nodes', () => saCore.deleteNode({ name: 'anything' }));
     // What it needs, it may do.
     await saCore.listNode();
@@ -195,11 +239,15 @@ describe('cluster agent on a real kube-apiserver', function () {
       gpuNode('npu-b', { resource: 'huawei.com/Ascend910', count: 16, labels: { accelerator: 'huawei-Ascend910B' } }),
       // HAMi splits 2 physical A100s into 20 slices; one of the two is unhealthy.
       gpuNode('vgpu-a', {
-        resource: 'nvidia.com/gpu', count: 20, labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' },
-        annotations: { 'hami.io/node-nvidia-register': JSON.stringify([
-          { id: 'GPU-0', count: 10, devmem: 81920, devcore: 100, type: 'NVIDIA-NVIDIA A100-SXM4-80GB', numa: 0, health: true },
-          { id: 'GPU-1', count: 10, devmem: 81920, devcore: 100, type: 'NVIDIA-NVIDIA A100-SXM4-80GB', numa: 0, health: false },
-        ]) },
+        resource: 'nvidia.com/gpu',
+        count: 20,
+        labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' },
+        annotations: {
+          'hami.io/node-nvidia-register': JSON.stringify([
+            { id: 'GPU-0', count: 10, devmem: 81920, devcore: 100, type: 'NVIDIA-NVIDIA A100-SXM4-80GB', numa: 0, health: true },
+            { id: 'GPU-1', count: 10, devmem: 81920, devcore: 100, type: 'NVIDIA-NVIDIA A100-SXM4-80GB', numa: 0, health: false },
+          ]),
+        },
       }),
     ];
     for (const n of nodes) {
@@ -209,8 +257,12 @@ describe('cluster agent on a real kube-apiserver', function () {
     }
 
     const config = loadAgentConfig({
-      TOKENPOOL_URL: p!.baseUrl, TOKENPOOL_AGENT_TOKEN: cluster.agentToken, KUBECONFIG: agentKubeconfig,
-      TOKENPOOL_AGENT_PORT: '0', TOKENPOOL_HEARTBEAT_SECONDS: '1', TOKENPOOL_USAGE_SECONDS: '1',
+      TOKENPOOL_URL: p!.baseUrl,
+      TOKENPOOL_AGENT_TOKEN: cluster.agentToken,
+      KUBECONFIG: agentKubeconfig,
+      TOKENPOOL_AGENT_PORT: '0',
+      TOKENPOOL_HEARTBEAT_SECONDS: '1',
+      TOKENPOOL_USAGE_SECONDS: '1',
     });
     runtime = await startAgentRuntime(config, { now: () => p!.clock.now(), processMetrics: false });
 
@@ -221,11 +273,17 @@ describe('cluster agent on a real kube-apiserver', function () {
       { deviceModel: H100, total: 24, healthy: 15 },
       { deviceModel: 'huawei-Ascend910B', total: 32, healthy: 16 },
     ];
-    await until('the inventory the agent reported', async () => {
-      const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
-      return c.inventory.map((i: { deviceModel: string; total: number; healthy: number }) => ({ deviceModel: i.deviceModel, total: i.total, healthy: i.healthy }))
-        .sort((a: { deviceModel: string }, b: { deviceModel: string }) => (a.deviceModel < b.deviceModel ? -1 : 1));
-    }, (inv) => JSON.stringify(inv) === JSON.stringify(expected), 30_000);
+    await until(
+      'the inventory the agent reported',
+      async () => {
+        const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
+        return c.inventory
+          .map((i: { deviceModel: string; total: number; healthy: number }) => ({ deviceModel: i.deviceModel, total: i.total, healthy: i.healthy }))
+          .sort((a: { deviceModel: string }, b: { deviceModel: string }) => (a.deviceModel < b.deviceModel ? -1 : 1));
+      },
+      (inv) => JSON.stringify(inv) === JSON.stringify(expected),
+      30_000,
+    );
     const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
     expect(c.state).to.equal('ready');
     expect(c.unprofiledDevices).to.deep.equal([]);
@@ -240,22 +298,40 @@ describe('cluster agent on a real kube-apiserver', function () {
 
   it('starts its informers again after the API server went away, and sees what changed meanwhile', async () => {
     await cp!.restartApiServer();
-    await core.createNode({ body: { ...gpuNode('gpu-d', { resource: 'nvidia.com/gpu', count: 8, labels: { 'nvidia.com/gpu.product': H100 } }), status: undefined } });
+    await core.createNode({
+      body: { ...gpuNode('gpu-d', { resource: 'nvidia.com/gpu', count: 8, labels: { 'nvidia.com/gpu.product': H100 } }), status: undefined },
+    });
     const created = await core.readNode({ name: 'gpu-d' });
     await core.replaceNodeStatus({ name: 'gpu-d', body: { ...created, status: gpuNode('gpu-d', { resource: 'nvidia.com/gpu', count: 8 }).status } });
-    await until('the new node in the inventory', async () => {
-      const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
-      return c.inventory.find((i: { deviceModel: string }) => i.deviceModel === H100);
-    }, (h100) => h100?.total === 32 && h100?.healthy === 23, 60_000);
+    await until(
+      'the new node in the inventory',
+      async () => {
+        const c = (await p!.request('GET', `/api/v1/clusters/${cluster.id}`)).body;
+        return c.inventory.find((i: { deviceModel: string }) => i.deviceModel === H100);
+      },
+      (h100) => h100?.total === 32 && h100?.healthy === 23,
+      60_000,
+    );
   });
 
   it('stays live but not ready while the platform cannot be reached', async () => {
-    const lonely = await startAgentRuntime(loadAgentConfig({
-      TOKENPOOL_URL: 'http://127.0.0.1:1', TOKENPOOL_AGENT_TOKEN: cluster.agentToken, KUBECONFIG: agentKubeconfig,
-      TOKENPOOL_AGENT_PORT: '0', TOKENPOOL_HEARTBEAT_SECONDS: '1',
-    }), { processMetrics: false });
+    const lonely = await startAgentRuntime(
+      loadAgentConfig({
+        TOKENPOOL_URL: 'http://127.0.0.1:1',
+        TOKENPOOL_AGENT_TOKEN: cluster.agentToken,
+        KUBECONFIG: agentKubeconfig,
+        TOKENPOOL_AGENT_PORT: '0',
+        TOKENPOOL_HEARTBEAT_SECONDS: '1',
+      }),
+      { processMetrics: false },
+    );
     try {
-      await until('readiness lost', async () => (await fetch(`${lonely.url}/readyz`)).status, (s) => s === 503, 30_000);
+      await until(
+        'readiness lost',
+        async () => (await fetch(`${lonely.url}/readyz`)).status,
+        (s) => s === 503,
+        30_000,
+      );
       expect((await fetch(`${lonely.url}/healthz`)).status).to.equal(200);
     } finally {
       await lonely.stop();
@@ -267,7 +343,8 @@ describe('cluster agent on a real kube-apiserver', function () {
 
   it('turns a desired placement into a Deployment with the right resources, selector and labels, applied by tokenpool-agent', async () => {
     const res = await p!.request('POST', '/api/v1/workloads', {
-      token: tenant.apiKey, body: { name: 'port-assistant', model: 'qwen2.5-7b-instruct', tokensPerMin: 300_000, regions: ['huangpu'] },
+      token: tenant.apiKey,
+      body: { name: 'port-assistant', model: 'qwen2.5-7b-instruct', tokensPerMin: 300_000, regions: ['huangpu'] },
     });
     expect(res.status).to.equal(202);
     workloadId = res.body.id;
@@ -278,10 +355,15 @@ describe('cluster agent on a real kube-apiserver', function () {
     const placement = w.placements[0];
     placementId = placement.id;
 
-    const deployment = await until('the Deployment of the placement', async () => {
-      const list = await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` });
-      return list.items[0];
-    }, (d) => d !== undefined, 20_000).then((d) => d!);
+    const deployment = await until(
+      'the Deployment of the placement',
+      async () => {
+        const list = await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` });
+        return list.items[0];
+      },
+      (d) => d !== undefined,
+      20_000,
+    ).then((d) => d!);
     expect(deployment.metadata?.labels).to.include({ [LABELS.managedBy]: 'tokenpool-agent', [LABELS.placement]: placementId, [LABELS.workload]: workloadId });
     expect(deployment.spec?.replicas).to.equal(placement.replicas);
     const pod = deployment.spec!.template.spec!;
@@ -294,12 +376,21 @@ describe('cluster agent on a real kube-apiserver', function () {
   });
 
   it('reports ready replicas once the serving pods are ready, and the workload runs', async () => {
-    const replicas = (await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items[0]!.spec!.replicas!;
-    const pods = await until('the serving pods the controllers made', async () => (await core.listNamespacedPod({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items,
-      (items) => items.length === replicas, 30_000);
+    const replicas = (await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items[0]!.spec!
+      .replicas!;
+    const pods = await until(
+      'the serving pods the controllers made',
+      async () => (await core.listNamespacedPod({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items,
+      (items) => items.length === replicas,
+      30_000,
+    );
     for (const pod of pods) await becomeReady(pod);
-    await until('the workload running', async () => (await p!.request('GET', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey })).body.state,
-      (s) => s === 'running', 30_000);
+    await until(
+      'the workload running',
+      async () => (await p!.request('GET', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey })).body.state,
+      (s) => s === 'running',
+      30_000,
+    );
   });
 
   /** What a kubelet would do: the pod runs on 127.0.0.1, its metrics port is a fake serving engine's. */
@@ -317,9 +408,18 @@ describe('cluster agent on a real kube-apiserver', function () {
     const current = await core.readNamespacedPod({ name, namespace: WORKLOADS_NS });
     const now = new Date();
     current.status = {
-      phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }], hostIP: '127.0.0.1', startTime: now,
-      conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }, { type: 'ContainersReady', status: 'True', lastTransitionTime: now }],
-      containerStatuses: [{ name: 'serving', ready: true, restartCount, image: 'vllm', imageID: 'vllm', started: true, state: { running: { startedAt: now } } }],
+      phase: 'Running',
+      podIP: '127.0.0.1',
+      podIPs: [{ ip: '127.0.0.1' }],
+      hostIP: '127.0.0.1',
+      startTime: now,
+      conditions: [
+        { type: 'Ready', status: 'True', lastTransitionTime: now },
+        { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
+      ],
+      containerStatuses: [
+        { name: 'serving', ready: true, restartCount, image: 'vllm', imageID: 'vllm', started: true, state: { running: { startedAt: now } } },
+      ],
     };
     await core.replaceNamespacedPodStatus({ name, namespace: WORKLOADS_NS, body: current });
   }
@@ -337,7 +437,12 @@ describe('cluster agent on a real kube-apiserver', function () {
       input += 1200 * (i + 1);
       output += 300 * (i + 1);
     }
-    await until('the first deltas reported', usage, (u) => u.inputTokens === before.inputTokens + input && u.outputTokens === before.outputTokens + output, 30_000);
+    await until(
+      'the first deltas reported',
+      usage,
+      (u) => u.inputTokens === before.inputTokens + input && u.outputTokens === before.outputTokens + output,
+      30_000,
+    );
 
     // The first pod restarts: its counters start again from a small value.
     const first = pods[0]!;
@@ -345,8 +450,12 @@ describe('cluster agent on a real kube-apiserver', function () {
     s.prompt = 50;
     s.generation = 7;
     await becomeReady(first, 1);
-    await until('the restarted pod counted from zero', usage,
-      (u) => u.inputTokens === before.inputTokens + input + 50 && u.outputTokens === before.outputTokens + output + 7, 30_000);
+    await until(
+      'the restarted pod counted from zero',
+      usage,
+      (u) => u.inputTokens === before.inputTokens + input + 50 && u.outputTokens === before.outputTokens + output + 7,
+      30_000,
+    );
   });
 
   it('loses nothing and counts nothing twice across a 10-minute platform outage (on the clock)', async () => {
@@ -355,8 +464,10 @@ describe('cluster agent on a real kube-apiserver', function () {
     const relay = new Relay();
     await relay.start(new URL(p!.baseUrl));
     const reporter = new UsageReporter({
-      cluster: cluster.id, client: new PlatformClient({ baseUrl: relay.url, token: cluster.agentToken, timeoutMs: 2_000 }),
-      now: () => p!.clock.now(), maxBackoffMs: 60_000,
+      cluster: cluster.id,
+      client: new PlatformClient({ baseUrl: relay.url, token: cluster.agentToken, timeoutMs: 2_000 }),
+      now: () => p!.clock.now(),
+      maxBackoffMs: 60_000,
     });
     const usage = async () => (await p!.request('GET', `/api/v1/usage?tenantId=${tenant.id}`)).body as { inputTokens: number; outputTokens: number };
     const pods = (await core.listNamespacedPod({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items;
@@ -398,7 +509,14 @@ describe('cluster agent on a real kube-apiserver', function () {
 
   it('deletes the Deployment once the placement is no longer desired', async () => {
     expect((await p!.request('DELETE', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey })).status).to.equal(202);
-    await until('the Deployment gone', async () => (await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items
-      .filter((d) => !d.metadata?.deletionTimestamp), (items) => items.length === 0, 20_000);
+    await until(
+      'the Deployment gone',
+      async () =>
+        (await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placementId}` })).items.filter(
+          (d) => !d.metadata?.deletionTimestamp,
+        ),
+      (items) => items.length === 0,
+      20_000,
+    );
   });
 });

@@ -80,22 +80,55 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
 
 /** A key and a certificate for `subject`, signed by the CA in `dir`. */
 async function signed(dir: string, name: string, subject: string, ext?: string): Promise<void> {
-  await openssl(dir, 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
+  await openssl(
+    dir,
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    subject,
+  );
   const extArgs: string[] = [];
   if (ext) {
     writeFileSync(join(dir, `${name}.ext`), ext);
     extArgs.push('-extfile', `${name}.ext`);
   }
-  await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...extArgs);
+  await openssl(
+    dir,
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    ...extArgs,
+  );
 }
 
 function kubeconfigYaml(server: string, dir: string, name: string): string {
   const b64 = (f: string) => readFileSync(join(dir, f)).toString('base64');
   return [
-    'apiVersion: v1', 'kind: Config', `current-context: ${name}`,
+    'apiVersion: v1',
+    'kind: Config',
+    `current-context: ${name}`,
     `clusters: [{name: test, cluster: {server: "${server}", certificate-authority-data: ${b64('ca.crt')}}}]`,
     `users: [{name: ${name}, user: {client-certificate-data: ${b64(`${name}.crt`)}, client-key-data: ${b64(`${name}.key`)}}}]`,
-    `contexts: [{name: ${name}, context: {cluster: test, user: ${name}}}]`, '',
+    `contexts: [{name: ${name}, context: {cluster: test, user: ${name}}}]`,
+    '',
   ].join('\n');
 }
 
@@ -125,12 +158,22 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 function get(url: string, dir: string): Promise<{ status: number; body: string }> {
   return new Promise((done, fail) => {
-    const req = request(url, {
-      ca: readFileSync(join(dir, 'ca.crt')), cert: readFileSync(join(dir, 'admin.crt')), key: readFileSync(join(dir, 'admin.key')), timeout: 2_000,
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => done({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      url,
+      {
+        ca: readFileSync(join(dir, 'ca.crt')),
+        cert: readFileSync(join(dir, 'admin.crt')),
+        key: readFileSync(join(dir, 'admin.key')),
+        timeout: 2_000,
+      },
+      (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => done({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', fail);
     req.end();
@@ -155,7 +198,24 @@ export async function startControlPlane(opts: { withControllerManager?: boolean 
     tempDirs.delete(dir);
   };
   try {
-    await openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=tokenpool-test-ca');
+    await openssl(
+      dir,
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=tokenpool-test-ca',
+    );
     await signed(dir, 'apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\n');
     await signed(dir, 'admin', '/CN=admin/O=system:masters');
     await openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
@@ -163,18 +223,38 @@ export async function startControlPlane(opts: { withControllerManager?: boolean 
 
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
     const server = `https://127.0.0.1:${apiPort}`;
-    started.push(start(join(binDir, 'etcd'), [
-      '--name=default', `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync',
-    ], join(dir, 'etcd.log')));
+    started.push(
+      start(
+        join(binDir, 'etcd'),
+        [
+          '--name=default',
+          `--data-dir=${join(dir, 'etcd')}`,
+          `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+          `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+          '--unsafe-no-fsync',
+        ],
+        join(dir, 'etcd.log'),
+      ),
+    );
     const apiserverArgs = [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`, `--secure-port=${apiPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-      `--tls-cert-file=${join(dir, 'apiserver.crt')}`, `--tls-private-key-file=${join(dir, 'apiserver.key')}`, `--client-ca-file=${join(dir, 'ca.crt')}`,
-      `--cert-dir=${join(dir, 'certs')}`, '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${join(dir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(dir, 'sa.key')}`, '--disable-admission-plugins=ServiceAccount', '--allow-privileged=true',
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--tls-cert-file=${join(dir, 'apiserver.crt')}`,
+      `--tls-private-key-file=${join(dir, 'apiserver.key')}`,
+      `--client-ca-file=${join(dir, 'ca.crt')}`,
+      `--cert-dir=${join(dir, 'certs')}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      '--disable-admission-plugins=ServiceAccount',
+      '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
       // The `kubernetes` Service cannot have a loopback endpoint: without this the apiserver logs
       // "unable to sync kubernetes service" every few seconds. Nothing here uses that Service.
@@ -197,10 +277,21 @@ export async function startControlPlane(opts: { withControllerManager?: boolean 
     const kubeconfig = kubeconfigYaml(server, dir, 'admin');
     writeFileSync(kubeconfigPath, kubeconfig);
     if (opts.withControllerManager) {
-      started.push(start(join(binDir, 'kube-controller-manager'), [
-        `--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--controllers=deployment,replicaset,garbagecollector',
-        '--use-service-account-credentials=false', '--secure-port=0', '--concurrent-deployment-syncs=2', '--concurrent-replicaset-syncs=2',
-      ], join(dir, 'kube-controller-manager.log')));
+      started.push(
+        start(
+          join(binDir, 'kube-controller-manager'),
+          [
+            `--kubeconfig=${kubeconfigPath}`,
+            '--leader-elect=false',
+            '--controllers=deployment,replicaset,garbagecollector',
+            '--use-service-account-credentials=false',
+            '--secure-port=0',
+            '--concurrent-deployment-syncs=2',
+            '--concurrent-replicaset-syncs=2',
+          ],
+          join(dir, 'kube-controller-manager.log'),
+        ),
+      );
     }
     let users = 0;
     return {

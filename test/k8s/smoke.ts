@@ -26,17 +26,30 @@ function apiFromKubeconfig(kubeconfig: string, server: string): Api {
     call(method, path, body) {
       return new Promise((done, fail) => {
         const payload = body === undefined ? undefined : JSON.stringify(body);
-        const req = request(new URL(path, server), {
-          method, ...tls, timeout: 10_000,
-          headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json' } : {}) },
-        }, (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => {
-            let json: unknown = text;
-            try { json = JSON.parse(text); } catch { /* not JSON */ }
-            done({ status: res.statusCode ?? 0, json });
-          });
-        });
+        const req = request(
+          new URL(path, server),
+          {
+            method,
+            ...tls,
+            timeout: 10_000,
+            headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json' } : {}) },
+          },
+          (res) => {
+            let text = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (text += c))
+              .on('end', () => {
+                let json: unknown = text;
+                try {
+                  json = JSON.parse(text);
+                } catch {
+                  /* not JSON */
+                }
+                done({ status: res.statusCode ?? 0, json });
+              });
+          },
+        );
         req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
         req.on('error', fail);
         req.end(payload);
@@ -79,17 +92,22 @@ async function main(): Promise<number> {
     console.log(`smoke: server version ${version.gitVersion} (${version.goVersion})`);
 
     const node = await must(api, 'POST', '/api/v1/nodes', {
-      apiVersion: 'v1', kind: 'Node',
+      apiVersion: 'v1',
+      kind: 'Node',
       metadata: { name: 'gpu-node-1', labels: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' } },
     });
     // A Node's capacity is status: set it through the status subresource, as a kubelet would.
-    node.status = { capacity: { 'nvidia.com/gpu': '8', cpu: '64', memory: '512Gi', pods: '110' }, allocatable: { 'nvidia.com/gpu': '8', cpu: '64', memory: '512Gi', pods: '110' } };
+    node.status = {
+      capacity: { 'nvidia.com/gpu': '8', cpu: '64', memory: '512Gi', pods: '110' },
+      allocatable: { 'nvidia.com/gpu': '8', cpu: '64', memory: '512Gi', pods: '110' },
+    };
     const withStatus = await must(api, 'PUT', '/api/v1/nodes/gpu-node-1/status', node);
     if (withStatus.status?.capacity?.['nvidia.com/gpu'] !== '8') throw new Error(`node capacity not kept: ${JSON.stringify(withStatus.status)}`);
     console.log('smoke: node gpu-node-1 with nvidia.com/gpu=8');
 
     await must(api, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
-      apiVersion: 'apps/v1', kind: 'Deployment',
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
       metadata: { name: 'smoke' },
       spec: {
         replicas: 1,

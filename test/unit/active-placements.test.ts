@@ -8,8 +8,18 @@ import type { ActivePlacement, WorkloadsRepository } from '../../server/reposito
 
 function placement(id: string, workloadId: string): ActivePlacement {
   return {
-    id, workload_id: workloadId, tenant_id: 'tn_1', priority: 'normal', workload_seq: 1, cluster_id: 'cl_1', device_model: 'H100',
-    replicas: 1, devices_per_replica: 1, tokens_per_min: 1000, workload_tokens_per_min: 1000, cost_factor: '1',
+    id,
+    workload_id: workloadId,
+    tenant_id: 'tn_1',
+    priority: 'normal',
+    workload_seq: 1,
+    cluster_id: 'cl_1',
+    device_model: 'H100',
+    replicas: 1,
+    devices_per_replica: 1,
+    tokens_per_min: 1000,
+    workload_tokens_per_min: 1000,
+    cost_factor: '1',
   };
 }
 
@@ -52,13 +62,19 @@ describe('ActivePlacements (the scheduler copy of the active placements)', () =>
   const cases = [
     {
       name: 'its own commit, the only move of the epoch: kept, with the new placements and without the released ones',
-      commitEpoch: (read: number) => read + 1, added: [placement('pl_c', 'wl_c')], released: ['wl_a'],
-      kept: ['pl_b', 'pl_c'], reads: 1,
+      commitEpoch: (read: number) => read + 1,
+      added: [placement('pl_c', 'wl_c')],
+      released: ['wl_a'],
+      kept: ['pl_b', 'pl_c'],
+      reads: 1,
     },
     {
       name: 'another change committed between the read and its own commit: dropped and read again',
-      commitEpoch: (read: number) => read + 2, added: [placement('pl_c', 'wl_c')], released: [],
-      kept: undefined, reads: 2,
+      commitEpoch: (read: number) => read + 2,
+      added: [placement('pl_c', 'wl_c')],
+      released: [],
+      kept: undefined,
+      reads: 2,
     },
   ];
   for (const c of cases) {

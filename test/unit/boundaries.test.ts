@@ -66,7 +66,11 @@ describe('import boundaries (.dependency-cruiser.cjs)', function () {
     write('tsconfig.json', JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true } }));
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     const options = await extractDepcruiseOptions(join(ROOT, '.dependency-cruiser.cjs'));
-    const out = await cruise(['bin', 'server', 'scheduler', 'adapters', 'db'], { ...options, baseDir: dir, tsConfig: { fileName: join(dir, 'tsconfig.json') } });
+    const out = await cruise(['bin', 'server', 'scheduler', 'adapters', 'db'], {
+      ...options,
+      baseDir: dir,
+      tsConfig: { fileName: join(dir, 'tsconfig.json') },
+    });
     result = out.output as ICruiseResult;
   });
 

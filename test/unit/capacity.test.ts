@@ -230,7 +230,12 @@ describe('capacity', () => {
 
   describe('replicaStdMicro', () => {
     it('is stdPerMinMicro as a number', () => {
-      for (const [devices, std] of [[1, '3000'], [8, '0.000001'], [64, '2300000.123457'], [0, '3000']] as const) {
+      for (const [devices, std] of [
+        [1, '3000'],
+        [8, '0.000001'],
+        [64, '2300000.123457'],
+        [0, '3000'],
+      ] as const) {
         expect(replicaStdMicro(devices, micro(std)), `${devices} × ${std}`).to.equal(Number(stdPerMinMicro(devices, micro(std))));
       }
     });
@@ -329,12 +334,13 @@ describe('capacity', () => {
   describe('SQL of the formulas', () => {
     it('writes each formula over the columns it is given', () => {
       expect(workloadStdSql('w.tokens_per_min', 'm.cost_factor')).to.equal('(w.tokens_per_min * m.cost_factor)');
-      expect(usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }))
-        .to.equal('(w.cost_factor * (e.output_tokens + w.input_factor * e.input_tokens))');
+      expect(
+        usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }),
+      ).to.equal('(w.cost_factor * (e.output_tokens + w.input_factor * e.input_tokens))');
     });
 
     it('refuses anything but a column reference (it is spliced into SQL as is)', () => {
-      for (const bad of ["1); DROP TABLE models; --", 'w.cost_factor * 2', '"w"."cost_factor"', '', 'a.b.c', '$1']) {
+      for (const bad of ['1); DROP TABLE models; --', 'w.cost_factor * 2', '"w"."cost_factor"', '', 'a.b.c', '$1']) {
         expect(() => workloadStdSql('tokens_per_min', bad), bad).to.throw(RangeError);
         expect(() => usageStdSql({ inputTokens: bad, outputTokens: 'o', costFactor: 'c', inputFactor: 'f' }), bad).to.throw(RangeError);
       }
@@ -429,12 +435,7 @@ describe('builtin catalog', () => {
   it('names models uniquely', () => {
     const names = BUILTIN_MODELS.map((m) => m.name);
     expect(new Set(names).size).to.equal(names.length);
-    expect(names).to.include.members([
-      'qwen2.5-7b-instruct',
-      'qwen2.5-32b-instruct',
-      'qwen2.5-72b-instruct',
-      'deepseek-v3',
-    ]);
+    expect(names).to.include.members(['qwen2.5-7b-instruct', 'qwen2.5-32b-instruct', 'qwen2.5-72b-instruct', 'deepseek-v3']);
   });
 
   it('keeps the reference model at costFactor 1 on any vendor', () => {
@@ -478,9 +479,7 @@ describe('builtin catalog', () => {
   for (const m of BUILTIN_MODELS) {
     it(`${m.name} fits at least one built-in device of a vendor it allows`, () => {
       const fits = BUILTIN_DEVICE_PROFILES.filter(
-        (p) =>
-          (m.vendors.length === 0 || m.vendors.includes(p.vendor)) &&
-          devicesPerReplica(parseMicro(m.minMemoryGiB), parseMicro(p.memoryGiB)) !== null,
+        (p) => (m.vendors.length === 0 || m.vendors.includes(p.vendor)) && devicesPerReplica(parseMicro(m.minMemoryGiB), parseMicro(p.memoryGiB)) !== null,
       );
       expect(fits, m.name).to.not.be.empty;
     });

@@ -37,14 +37,33 @@ describe('cluster view', () => {
     const cases: ReadonlyArray<readonly [string, ClusterFacts, ClusterState]> = [
       ['never reported: pending', aCluster().build(), 'pending'],
       ['reported just now: ready', aCluster().heartbeatAt(NOW).build(), 'ready'],
-      ['reported 1 ms before the TTL ran out: ready', aCluster().heartbeatAt(ago(TTL - 1)).build(), 'ready'],
+      [
+        'reported 1 ms before the TTL ran out: ready',
+        aCluster()
+          .heartbeatAt(ago(TTL - 1))
+          .build(),
+        'ready',
+      ],
       ['reported exactly one TTL ago: still ready', aCluster().heartbeatAt(ago(TTL)).build(), 'ready'],
-      ['reported one TTL and 1 ms ago: not_ready', aCluster().heartbeatAt(ago(TTL + 1)).build(), 'not_ready'],
+      [
+        'reported one TTL and 1 ms ago: not_ready',
+        aCluster()
+          .heartbeatAt(ago(TTL + 1))
+          .build(),
+        'not_ready',
+      ],
       ['reported long ago: not_ready', aCluster().heartbeatAt(ago(86_400_000)).build(), 'not_ready'],
       ['a heartbeat stamped in the future (clock skew): ready', aCluster().heartbeatAt(ago(-5_000)).build(), 'ready'],
       ['cordoned and reporting: cordoned', aCluster().cordoned().heartbeatAt(NOW).build(), 'cordoned'],
       ['cordoned exactly at the TTL: cordoned', aCluster().cordoned().heartbeatAt(ago(TTL)).build(), 'cordoned'],
-      ['cordoned and silent past the TTL: not_ready wins', aCluster().cordoned().heartbeatAt(ago(TTL + 1)).build(), 'not_ready'],
+      [
+        'cordoned and silent past the TTL: not_ready wins',
+        aCluster()
+          .cordoned()
+          .heartbeatAt(ago(TTL + 1))
+          .build(),
+        'not_ready',
+      ],
       ['cordoned before it ever reported: cordoned', aCluster().cordoned().build(), 'cordoned'],
     ];
     for (const [title, facts, state] of cases) {
@@ -91,48 +110,74 @@ describe('cluster view', () => {
 
     it('reports times as RFC 3339 and a never-reporting cluster with an empty view', () => {
       const pending = compute(aCluster().createdAt('2026-10-01T00:00:00Z').build()).view;
-      expect(pending).to.deep.include({ state: 'pending', cordoned: false, lastHeartbeatAt: null, createdAt: '2026-10-01T00:00:00.000Z', inventory: [], unprofiledDevices: [] });
+      expect(pending).to.deep.include({
+        state: 'pending',
+        cordoned: false,
+        lastHeartbeatAt: null,
+        createdAt: '2026-10-01T00:00:00.000Z',
+        inventory: [],
+        unprofiledDevices: [],
+      });
       expect(pending.capacity).to.deep.equal({ totalStdPerMin: 0, allocatedStdPerMin: 0, freeStdPerMin: 0 });
       expect(compute(aCluster().heartbeatAt(NOW).build()).view.lastHeartbeatAt).to.equal(NOW.toISOString());
     });
 
     describe('held devices', () => {
-      const cases: ReadonlyArray<{ title: string; inventory: ReportedInventory[]; held: Record<string, number>; total: number; allocated: number; free: number }> = [
+      const cases: ReadonlyArray<{
+        title: string;
+        inventory: ReportedInventory[];
+        held: Record<string, number>;
+        total: number;
+        allocated: number;
+        free: number;
+      }> = [
         {
-          title: 'held devices count as allocated, at their profile\'s throughput',
+          title: "held devices count as allocated, at their profile's throughput",
           inventory: [devices('NVIDIA-H100-80GB-HBM3', 8)],
           held: { 'NVIDIA-H100-80GB-HBM3': 2 },
-          total: 8 * H100, allocated: 2 * H100, free: 6 * H100,
+          total: 8 * H100,
+          allocated: 2 * H100,
+          free: 6 * H100,
         },
         {
           title: 'every healthy device held: free is 0',
           inventory: [devices('H100', 8)],
           held: { H100: 8 },
-          total: 8 * H100, allocated: 8 * H100, free: 0,
+          total: 8 * H100,
+          allocated: 8 * H100,
+          free: 0,
         },
         {
           title: 'more held than healthy (devices broke under a placement): still allocated, free never negative',
           inventory: [devices('H100', 8, 5)],
           held: { H100: 8 },
-          total: 5 * H100, allocated: 8 * H100, free: 0,
+          total: 5 * H100,
+          allocated: 8 * H100,
+          free: 0,
         },
         {
           title: 'held devices of a model the cluster does not report add nothing',
           inventory: [devices('H100', 8)],
           held: { 'huawei-Ascend910B': 4 },
-          total: 8 * H100, allocated: 0, free: 8 * H100,
+          total: 8 * H100,
+          allocated: 0,
+          free: 8 * H100,
         },
         {
           title: 'held unprofiled devices add nothing',
           inventory: [devices('H100', 8), devices('Enflame-S60', 4)],
           held: { 'Enflame-S60': 4 },
-          total: 8 * H100, allocated: 0, free: 8 * H100,
+          total: 8 * H100,
+          allocated: 0,
+          free: 8 * H100,
         },
         {
           title: 'one model over-held does not eat the free capacity of another',
           inventory: [devices('H100', 4, 2), devices('Ascend910B', 4)],
           held: { H100: 4, Ascend910B: 1 },
-          total: 2 * H100 + 4 * ASCEND, allocated: 4 * H100 + ASCEND, free: 3 * ASCEND,
+          total: 2 * H100 + 4 * ASCEND,
+          allocated: 4 * H100 + ASCEND,
+          free: 3 * ASCEND,
         },
       ];
       for (const { title, inventory, held, total, allocated, free } of cases) {
@@ -149,7 +194,13 @@ describe('cluster view', () => {
       const cases: ReadonlyArray<readonly [ClusterState, ClusterFacts, number]> = [
         ['ready', aCluster().heartbeatAt(NOW).build(), 5 * H100],
         ['cordoned', aCluster().cordoned().heartbeatAt(NOW).build(), 0],
-        ['not_ready', aCluster().heartbeatAt(ago(TTL + 1)).build(), 0],
+        [
+          'not_ready',
+          aCluster()
+            .heartbeatAt(ago(TTL + 1))
+            .build(),
+          0,
+        ],
         ['pending', aCluster().build(), 0],
       ];
       for (const [state, facts, free] of cases) {
@@ -161,7 +212,14 @@ describe('cluster view', () => {
       }
 
       it('shows the hold in every state', () => {
-        expect(compute(aCluster().cordoned().heartbeatAt(ago(TTL + 1)).build()).view).to.include({ state: 'not_ready', cordoned: true });
+        expect(
+          compute(
+            aCluster()
+              .cordoned()
+              .heartbeatAt(ago(TTL + 1))
+              .build(),
+          ).view,
+        ).to.include({ state: 'not_ready', cordoned: true });
         expect(compute(aCluster().cordoned().build()).view).to.include({ state: 'cordoned', cordoned: true });
         expect(compute(aCluster().heartbeatAt(NOW).build()).view).to.include({ state: 'ready', cordoned: false });
       });
@@ -174,9 +232,12 @@ describe('cluster view', () => {
 
     it('is all zeros for an empty city', () => {
       expect(computePool([])).to.deep.equal({
-        totalStdPerMin: 0, allocatedStdPerMin: 0, freeStdPerMin: 0,
+        totalStdPerMin: 0,
+        allocatedStdPerMin: 0,
+        freeStdPerMin: 0,
         clusters: { ready: 0, notReady: 0, cordoned: 0, pending: 0 },
-        byVendor: [], byCluster: [],
+        byVendor: [],
+        byCluster: [],
       });
     });
 
@@ -187,12 +248,30 @@ describe('cluster view', () => {
 
     describe('a city in every state', () => {
       const clusters = [
-        member(aCluster().id('cl_a').named('a').heartbeatAt(NOW).build(), [devices('NVIDIA-H100-80GB-HBM3', 8), devices('Enflame-S60', 4)], { 'NVIDIA-H100-80GB-HBM3': 2 }),
+        member(aCluster().id('cl_a').named('a').heartbeatAt(NOW).build(), [devices('NVIDIA-H100-80GB-HBM3', 8), devices('Enflame-S60', 4)], {
+          'NVIDIA-H100-80GB-HBM3': 2,
+        }),
         member(aCluster().id('cl_b').named('b').region('huangpu').heartbeatAt(ago(TTL)).build(), [devices('huawei-Ascend910B', 16, 15)]),
         member(aCluster().id('cl_c').named('c').cordoned().heartbeatAt(NOW).build(), [devices('H100', 4)], { H100: 1 }),
-        member(aCluster().id('cl_d').named('d').heartbeatAt(ago(TTL + 1)).build(), [devices('H100', 8)], { H100: 8 }),
+        member(
+          aCluster()
+            .id('cl_d')
+            .named('d')
+            .heartbeatAt(ago(TTL + 1))
+            .build(),
+          [devices('H100', 8)],
+          { H100: 8 },
+        ),
         member(aCluster().id('cl_e').named('e').build()),
-        member(aCluster().id('cl_f').named('f').cordoned().heartbeatAt(ago(TTL + 1)).build(), [devices('Ascend910B', 8)]),
+        member(
+          aCluster()
+            .id('cl_f')
+            .named('f')
+            .cordoned()
+            .heartbeatAt(ago(TTL + 1))
+            .build(),
+          [devices('Ascend910B', 8)],
+        ),
       ];
       const pool = computePool(clusters);
 
@@ -216,7 +295,7 @@ describe('cluster view', () => {
         ]);
       });
 
-      it('vendor figures add up to the pool\'s', () => {
+      it("vendor figures add up to the pool's", () => {
         const sum = (k: 'totalStdPerMin' | 'allocatedStdPerMin' | 'freeStdPerMin') => pool.byVendor.reduce((s, v) => s + v[k], 0);
         expect(sum('totalStdPerMin')).to.equal(pool.totalStdPerMin);
         expect(sum('allocatedStdPerMin')).to.equal(pool.allocatedStdPerMin);
@@ -254,13 +333,7 @@ describe('cluster view', () => {
         },
         {
           title: 'an over-held model takes nothing from another model of the same vendor',
-          clusters: [
-            member(
-              aCluster().heartbeatAt(NOW).build(),
-              [devices('H100', 4, 2), devices('NVIDIA-A100-80GB', 4)],
-              { H100: 4 },
-            ),
-          ],
+          clusters: [member(aCluster().heartbeatAt(NOW).build(), [devices('H100', 4, 2), devices('NVIDIA-A100-80GB', 4)], { H100: 4 })],
           free: 4 * A100,
           vendorFree: { nvidia: 4 * A100 },
         },

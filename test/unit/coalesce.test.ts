@@ -25,7 +25,10 @@ describe('Coalescer (writes that arrive together share a statement)', () => {
     const { c, batches } = recorder();
     const answers = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => c.write(i)));
     expect(answers).to.deep.equal(['many:1', 'many:2', 'many:3', 'many:4', 'many:5', 'many:6']);
-    expect(batches).to.deep.equal([[1, 2, 3, 4], [5, 6]]);
+    expect(batches).to.deep.equal([
+      [1, 2, 3, 4],
+      [5, 6],
+    ]);
   });
 
   it('writes a lone item on its own, and items of a later turn in a later statement', async () => {

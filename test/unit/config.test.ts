@@ -54,15 +54,43 @@ describe('loadConfig', () => {
       ['TOKENPOOL_WORKERS on PostgreSQL', { DATABASE_URL: PG, TOKENPOOL_WORKERS: '4' }, { workers: 4 }],
       ['TOKENPOOL_WORKERS=auto: one per CPU', { DATABASE_URL: PG, TOKENPOOL_WORKERS: 'auto' }, { workers: availableParallelism() }],
       ['TOKENPOOL_WORKERS=1 on the embedded database', { TOKENPOOL_WORKERS: '1' }, { workers: 1 }],
-      ['TOKENPOOL_SCHEDULER_WEIGHTS: every scorer', { TOKENPOOL_SCHEDULER_WEIGHTS: 'best-fit=2,energy=1,consolidation=3' }, { schedulerWeights: { energy: 1, consolidation: 3, bestFit: 2 } }],
-      ['TOKENPOOL_SCHEDULER_WEIGHTS: one scorer, the rest default', { TOKENPOOL_SCHEDULER_WEIGHTS: 'energy=0' }, { schedulerWeights: { energy: 0, consolidation: 2, bestFit: 1 } }],
-      ['TOKENPOOL_SCHEDULER_WEIGHTS: decimals, spaces and a trailing comma', { TOKENPOOL_SCHEDULER_WEIGHTS: ' best-fit = 0.5 , consolidation=1000,' }, { schedulerWeights: { energy: 1, consolidation: 1000, bestFit: 0.5 } }],
+      [
+        'TOKENPOOL_SCHEDULER_WEIGHTS: every scorer',
+        { TOKENPOOL_SCHEDULER_WEIGHTS: 'best-fit=2,energy=1,consolidation=3' },
+        { schedulerWeights: { energy: 1, consolidation: 3, bestFit: 2 } },
+      ],
+      [
+        'TOKENPOOL_SCHEDULER_WEIGHTS: one scorer, the rest default',
+        { TOKENPOOL_SCHEDULER_WEIGHTS: 'energy=0' },
+        { schedulerWeights: { energy: 0, consolidation: 2, bestFit: 1 } },
+      ],
+      [
+        'TOKENPOOL_SCHEDULER_WEIGHTS: decimals, spaces and a trailing comma',
+        { TOKENPOOL_SCHEDULER_WEIGHTS: ' best-fit = 0.5 , consolidation=1000,' },
+        { schedulerWeights: { energy: 1, consolidation: 1000, bestFit: 0.5 } },
+      ],
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '10' }, { schedulerScorePercentage: 10 }],
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE=100 scores every candidate', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '100' }, { schedulerScorePercentage: 100 }],
       [
         'empty strings count as unset',
-        { PORT: '', HOST: '', DATABASE_URL: '', TOKENPOOL_DEMO: '', TOKENPOOL_TIMEZONE: '', TOKENPOOL_SCHEDULER_WEIGHTS: '', TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '' },
-        { port: 8080, host: '127.0.0.1', databaseUrl: undefined, demo: true, timezone: 'Asia/Shanghai', schedulerWeights: DEFAULT_WEIGHTS, schedulerScorePercentage: 0 },
+        {
+          PORT: '',
+          HOST: '',
+          DATABASE_URL: '',
+          TOKENPOOL_DEMO: '',
+          TOKENPOOL_TIMEZONE: '',
+          TOKENPOOL_SCHEDULER_WEIGHTS: '',
+          TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '',
+        },
+        {
+          port: 8080,
+          host: '127.0.0.1',
+          databaseUrl: undefined,
+          demo: true,
+          timezone: 'Asia/Shanghai',
+          schedulerWeights: DEFAULT_WEIGHTS,
+          schedulerScorePercentage: 0,
+        },
       ],
     ];
     for (const [title, env, expected] of cases) {
@@ -101,7 +129,9 @@ describe('loadConfig', () => {
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '-1' }],
     ];
     for (const [variable, env] of cases) {
-      const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+      const shown = Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
       it(`${shown} → ${variable}`, () => {
         let thrown: unknown;
         try {

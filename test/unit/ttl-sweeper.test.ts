@@ -161,7 +161,10 @@ describe('TtlSweeper', function () {
         const timer = new ManualInterval();
         const s = sweeper({ ttlMs, intervalMs, setInterval: timer.setInterval, clearInterval: timer.clearInterval });
         s.start();
-        expect(timer.calls.map((c) => c.ms), `TTL ${ttlMs}, interval ${intervalMs}`).to.deep.equal([every]);
+        expect(
+          timer.calls.map((c) => c.ms),
+          `TTL ${ttlMs}, interval ${intervalMs}`,
+        ).to.deep.equal([every]);
         await s.stop();
       }
     });
@@ -252,7 +255,11 @@ describe('TtlSweeper', function () {
     });
 
     it('stop without start resolves', async () => {
-      await sweeper({ setInterval: () => { throw new Error('not started'); } }).stop();
+      await sweeper({
+        setInterval: () => {
+          throw new Error('not started');
+        },
+      }).stop();
     });
   });
 });

@@ -2,13 +2,7 @@ import { expect } from 'chai';
 import { ClusterAgent } from '../../../adapters/agent.js';
 import type { ClusterAgentOptions, ClusterBackend, HeartbeatClient } from '../../../adapters/agent.js';
 import { PlatformError } from '../../../adapters/platform-client.js';
-import type {
-  DesiredPlacement,
-  HeartbeatRequest,
-  HeartbeatResponse,
-  InventoryReport,
-  RunningPlacement,
-} from '../../../adapters/platform-client.js';
+import type { DesiredPlacement, HeartbeatRequest, HeartbeatResponse, InventoryReport, RunningPlacement } from '../../../adapters/platform-client.js';
 
 /** Timers that fire only when a test says so. */
 class ManualTimers {
@@ -193,9 +187,7 @@ describe('ClusterAgent', () => {
 
     it('honours a Retry-After longer than its own backoff', async () => {
       const { agent, timers, client } = setup();
-      client.script = [
-        new PlatformError('429', { kind: 'http', status: 429, retryable: true, retryAfterMs: 30_000 }),
-      ];
+      client.script = [new PlatformError('429', { kind: 'http', status: 429, retryable: true, retryAfterMs: 30_000 })];
       agent.start();
       await timers.fire();
       expect(timers.delays[1]).to.equal(30_000);

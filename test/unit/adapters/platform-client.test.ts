@@ -167,9 +167,7 @@ describe('PlatformClient', () => {
 
   it('reports usage to the usage endpoint', async () => {
     handler = (_req, res) => json(res, 200, { accepted: 1, duplicates: 0, rejected: [] });
-    const events = [
-      { id: 'evt-1', workloadId: 'wl-1', inputTokens: 1200, outputTokens: 300, occurredAt: '2026-10-20T10:00:00+08:00' },
-    ];
+    const events = [{ id: 'evt-1', workloadId: 'wl-1', inputTokens: 1200, outputTokens: 300, occurredAt: '2026-10-20T10:00:00+08:00' }];
     const result = await new PlatformClient({ baseUrl, token: 't' }).usage({ events });
     expect(result).to.deep.equal({ accepted: 1, duplicates: 0, rejected: [] });
     expect(seen[0]).to.deep.include({ url: '/api/v1/agent/usage', body: { events } });

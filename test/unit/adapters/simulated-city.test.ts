@@ -41,7 +41,10 @@ describe('demo city', () => {
 
   it('mixes every required vendor, and uses only catalog names but one unprofiled device', () => {
     for (const [vendor, names] of Object.entries(KNOWN)) {
-      expect(models.some((m) => names.includes(m)), vendor).to.equal(true);
+      expect(
+        models.some((m) => names.includes(m)),
+        vendor,
+      ).to.equal(true);
     }
     const unknown = DEMO_CITY.flatMap((c) => c.nodes.filter((n) => !known.has(n.deviceModel)).map((n) => ({ c: c.name, n })));
     expect(unknown.map((u) => u.n.deviceModel)).to.deep.equal([UNPROFILED_DEMO_DEVICE]);

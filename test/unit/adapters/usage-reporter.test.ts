@@ -48,7 +48,12 @@ function reporter(platform: FakePlatform, clock = new Clock(), opts: Partial<Usa
 }
 
 const sample = (pod: string, prompt: number, generation: number, extra: Partial<CounterSample> = {}): CounterSample => ({
-  placementId: 'pl-1', workloadId: 'wl-1', pod, promptTokensTotal: prompt, generationTokensTotal: generation, ...extra,
+  placementId: 'pl-1',
+  workloadId: 'wl-1',
+  pod,
+  promptTokensTotal: prompt,
+  generationTokensTotal: generation,
+  ...extra,
 });
 const at = new Date('2026-11-01T00:00:10Z');
 
@@ -67,7 +72,10 @@ describe('UsageReporter', () => {
       expect(platform.requests[0]!.events[0]).to.deep.include({ workloadId: 'wl-1', inputTokens: 300, outputTokens: 100, occurredAt: at.toISOString() });
       r.observe([sample('p1', 401, 110), sample('p2', 5, 7)], at);
       await r.flush();
-      expect(platform.requests[1]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([[1, 0], [0, 2]]);
+      expect(platform.requests[1]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([
+        [1, 0],
+        [0, 2],
+      ]);
     });
 
     it('counts a pod born after the first scrape from zero', async () => {
@@ -88,7 +96,10 @@ describe('UsageReporter', () => {
       r.observe([sample('p1', 30, 7)], at);
       r.observe([sample('p1', 50, 9)], at);
       await r.flush();
-      expect(platform.requests[0]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([[30, 7], [20, 2]]);
+      expect(platform.requests[0]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([
+        [30, 7],
+        [20, 2],
+      ]);
     });
 
     it('reads a new incarnation as a restart even when its counters already passed the old ones', async () => {
@@ -99,7 +110,10 @@ describe('UsageReporter', () => {
       r.observe([sample('p1', 0, 0, { incarnation: 'c' })], at);
       r.observe([sample('p1', 10, 1, { incarnation: 'c' })], at);
       await r.flush();
-      expect(platform.requests[0]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([[150, 15], [10, 1]]);
+      expect(platform.requests[0]!.events.map((e) => [e.inputTokens, e.outputTokens])).to.deep.equal([
+        [150, 15],
+        [10, 1],
+      ]);
     });
 
     it('ignores samples that are not whole non-negative counts', () => {
@@ -249,8 +263,14 @@ describe('UsageReporter', () => {
 
   describe('with the simulated serving pods', () => {
     const desired: DesiredPlacement = {
-      id: 'pl-sim', workloadId: 'wl-sim', model: 'qwen2.5-72b-instruct', deviceModel: 'NVIDIA-H100-80GB-HBM3',
-      profile: 'NVIDIA-H100-80GB', resourceName: 'nvidia.com/gpu', replicas: 2, devicesPerReplica: 4,
+      id: 'pl-sim',
+      workloadId: 'wl-sim',
+      model: 'qwen2.5-72b-instruct',
+      deviceModel: 'NVIDIA-H100-80GB-HBM3',
+      profile: 'NVIDIA-H100-80GB',
+      resourceName: 'nvidia.com/gpu',
+      replicas: 2,
+      devicesPerReplica: 4,
     };
 
     it('loses nothing over 10 minutes without the platform, and reports what the counters show', async () => {
@@ -258,7 +278,7 @@ describe('UsageReporter', () => {
       await cluster.reconcile([desired]);
       await cluster.reconcile([desired]);
       let seed = 1;
-      const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+      const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
       const serving = new SimulatedServing(cluster, random);
       const platform = new FakePlatform();
       const clock = new Clock();
@@ -300,7 +320,11 @@ describe('UsageReporter', () => {
       const clock = new Clock();
       let scrapes = 0;
       const r = new UsageReporter({
-        cluster: 'nansha-1', client: platform, now: clock.now, random: () => 0.5, intervalMs: 10_000,
+        cluster: 'nansha-1',
+        client: platform,
+        now: clock.now,
+        random: () => 0.5,
+        intervalMs: 10_000,
         source: { scrape: () => [sample('p1', ++scrapes * 10, scrapes)] },
         setTimeout: (fn, ms) => timers.push({ fn, ms }),
         clearTimeout: () => {},

@@ -142,7 +142,14 @@ describe('billing periods', () => {
   });
 
   describe('activeDays: days of the month whose local 00:00 lies in [subStart, subEnd)', () => {
-    const cases: ReadonlyArray<{ readonly name: string; readonly tz: string; readonly period: string; readonly start: string; readonly end: string | null; readonly days: number }> = [
+    const cases: ReadonlyArray<{
+      readonly name: string;
+      readonly tz: string;
+      readonly period: string;
+      readonly start: string;
+      readonly end: string | null;
+      readonly days: number;
+    }> = [
       // October 2026 has 31 days.
       { name: 'open-ended, started before the month', tz: SHANGHAI, period: '2026-10', start: '2026-09-01T00:00:00+08:00', end: null, days: 31 },
       // Days 16…31 begin at or after the start: 16 days.
@@ -153,13 +160,34 @@ describe('billing periods', () => {
       // UTC midnight is 08:00 in Shanghai: the 16th had already begun.
       { name: 'starting at UTC midnight of the 16th', tz: SHANGHAI, period: '2026-10', start: '2026-10-16T00:00:00Z', end: null, days: 15 },
       // Days 1…15 begin before the end (the end is exclusive).
-      { name: 'ending at local midnight of the 16th', tz: SHANGHAI, period: '2026-10', start: '2026-09-01T00:00:00+08:00', end: '2026-10-16T00:00:00+08:00', days: 15 },
-      { name: 'ending one second after midnight of the 16th', tz: SHANGHAI, period: '2026-10', start: '2026-09-01T00:00:00+08:00', end: '2026-10-16T00:00:01+08:00', days: 16 },
+      {
+        name: 'ending at local midnight of the 16th',
+        tz: SHANGHAI,
+        period: '2026-10',
+        start: '2026-09-01T00:00:00+08:00',
+        end: '2026-10-16T00:00:00+08:00',
+        days: 15,
+      },
+      {
+        name: 'ending one second after midnight of the 16th',
+        tz: SHANGHAI,
+        period: '2026-10',
+        start: '2026-09-01T00:00:00+08:00',
+        end: '2026-10-16T00:00:01+08:00',
+        days: 16,
+      },
       { name: 'ending when the month starts', tz: SHANGHAI, period: '2026-10', start: '2026-09-01T00:00:00+08:00', end: '2026-10-01T00:00:00+08:00', days: 0 },
       { name: 'starting when the next month starts', tz: SHANGHAI, period: '2026-10', start: '2026-11-01T00:00:00+08:00', end: null, days: 0 },
       { name: 'starting at noon on the last day', tz: SHANGHAI, period: '2026-10', start: '2026-10-31T12:00:00+08:00', end: null, days: 0 },
       { name: 'empty (end = start)', tz: SHANGHAI, period: '2026-10', start: '2026-10-10T00:00:00+08:00', end: '2026-10-10T00:00:00+08:00', days: 0 },
-      { name: 'within one day, not across a midnight', tz: SHANGHAI, period: '2026-10', start: '2026-10-10T01:00:00+08:00', end: '2026-10-10T23:00:00+08:00', days: 0 },
+      {
+        name: 'within one day, not across a midnight',
+        tz: SHANGHAI,
+        period: '2026-10',
+        start: '2026-10-10T01:00:00+08:00',
+        end: '2026-10-10T23:00:00+08:00',
+        days: 0,
+      },
       // Month lengths 28, 29, 30.
       { name: 'whole of February 2026', tz: SHANGHAI, period: '2026-02', start: '2026-01-01T00:00:00+08:00', end: null, days: 28 },
       { name: 'whole of February 2028 (leap)', tz: SHANGHAI, period: '2028-02', start: '2028-01-01T00:00:00+08:00', end: null, days: 29 },
@@ -174,7 +202,14 @@ describe('billing periods', () => {
       // 29th 23:00Z is 01:00 CEST on the 30th: only the 31st.
       { name: 'Berlin: 24 h after the 29th began', tz: BERLIN, period: '2026-03', start: '2026-03-29T23:00:00Z', end: null, days: 1 },
       // Santiago: 6 Sept 2026 has no 00:00; it begins at 01:00 −03 = 04:00Z. Counts 6…30 = 25.
-      { name: 'Santiago: from the start of a day whose midnight is skipped', tz: 'America/Santiago', period: '2026-09', start: '2026-09-06T04:00:00Z', end: null, days: 25 },
+      {
+        name: 'Santiago: from the start of a day whose midnight is skipped',
+        tz: 'America/Santiago',
+        period: '2026-09',
+        start: '2026-09-06T04:00:00Z',
+        end: null,
+        days: 25,
+      },
       { name: 'Santiago: one second later', tz: 'America/Santiago', period: '2026-09', start: '2026-09-06T04:00:01Z', end: null, days: 24 },
     ];
     for (const c of cases) {

@@ -134,45 +134,155 @@ describe('billing rating', () => {
     it('ignores active days', () => {
       const a = rateSubscription('2026-10', 31, aSubscription().days(31).std('5000000').build());
       const b = rateSubscription('2026-10', 31, aSubscription().days(3).std('5000000').build());
-      expect(amounts(a)).to.deep.equal(amounts(b)).and.to.deep.equal([['usage', '10.00']]);
+      expect(amounts(a))
+        .to.deep.equal(amounts(b))
+        .and.to.deep.equal([['usage', '10.00']]);
     });
   });
 
   describe('periodic plan: prorated fee and included amount, overage past it', () => {
     // fee 10000.00, 1e9 included, overage 8.00 per million unless stated.
-    const cases: ReadonlyArray<{ readonly name: string; readonly period: string; readonly days: number; readonly active: number; readonly std: string; readonly terms?: PlanTerms; readonly lines: string[][] }> = [
+    const cases: ReadonlyArray<{
+      readonly name: string;
+      readonly period: string;
+      readonly days: number;
+      readonly active: number;
+      readonly std: string;
+      readonly terms?: PlanTerms;
+      readonly lines: string[][];
+    }> = [
       // Whole month, 1.2e9 used: 0.2e9 over → 200 × 8 = 1600.00 (total 11600.00).
-      { name: 'whole month with overage', period: '2026-10', days: 31, active: 31, std: '1200000000', lines: [['fee', '10000.00'], ['overage', '1600.00']] },
+      {
+        name: 'whole month with overage',
+        period: '2026-10',
+        days: 31,
+        active: 31,
+        std: '1200000000',
+        lines: [
+          ['fee', '10000.00'],
+          ['overage', '1600.00'],
+        ],
+      },
       { name: 'whole month within the included amount', period: '2026-10', days: 31, active: 31, std: '999999999', lines: [['fee', '10000.00']] },
       { name: 'exactly the included amount', period: '2026-10', days: 31, active: 31, std: '1000000000', lines: [['fee', '10000.00']] },
       // 1 std over: 0.000001 × 8 = 0.000008 → 0.00, but the overage line still shows.
-      { name: 'one token over', period: '2026-10', days: 31, active: 31, std: '1000000001', lines: [['fee', '10000.00'], ['overage', '0.00']] },
+      {
+        name: 'one token over',
+        period: '2026-10',
+        days: 31,
+        active: 31,
+        std: '1000000001',
+        lines: [
+          ['fee', '10000.00'],
+          ['overage', '0.00'],
+        ],
+      },
       // From 16 Oct 00:00: 16 of 31 days. Fee 10000 × 16/31 = 5161.2903 → 5161.29. Included
       // floor(1e9 × 16/31) = 516129032; 6e8 used → 83870968 over → 83.870968 × 8 = 670.967744 → 670.97.
-      { name: 'mid-month start (16 of 31 days)', period: '2026-10', days: 31, active: 16, std: '600000000', lines: [['fee', '5161.29'], ['overage', '670.97']] },
+      {
+        name: 'mid-month start (16 of 31 days)',
+        period: '2026-10',
+        days: 31,
+        active: 16,
+        std: '600000000',
+        lines: [
+          ['fee', '5161.29'],
+          ['overage', '670.97'],
+        ],
+      },
       // 15 of 31: 10000 × 15/31 = 4838.7097 → 4838.71; included 483870967; 4e8 used: no overage.
       { name: 'one second later (15 of 31 days)', period: '2026-10', days: 31, active: 15, std: '400000000', lines: [['fee', '4838.71']] },
       // 28 days: 10000 × 14/28 = 5000.00; included 5e8; 5.5e8 used → 50 × 8 = 400.00.
-      { name: 'February 2026 (28 days), 14 active', period: '2026-02', days: 28, active: 14, std: '550000000', lines: [['fee', '5000.00'], ['overage', '400.00']] },
+      {
+        name: 'February 2026 (28 days), 14 active',
+        period: '2026-02',
+        days: 28,
+        active: 14,
+        std: '550000000',
+        lines: [
+          ['fee', '5000.00'],
+          ['overage', '400.00'],
+        ],
+      },
       // 29 days: 10000 × 10/29 = 3448.2759 → 3448.28; included floor(1e10/29) = 344827586;
       // 3.5e8 used → 5172414 over → 5.172414 × 8 = 41.379312 → 41.38.
-      { name: 'February 2028 (29 days), 10 active', period: '2028-02', days: 29, active: 10, std: '350000000', lines: [['fee', '3448.28'], ['overage', '41.38']] },
+      {
+        name: 'February 2028 (29 days), 10 active',
+        period: '2028-02',
+        days: 29,
+        active: 10,
+        std: '350000000',
+        lines: [
+          ['fee', '3448.28'],
+          ['overage', '41.38'],
+        ],
+      },
       // 30 days: 10000 × 7/30 = 2333.3333 → 2333.33; included floor(7e9/30) = 233333333;
       // 2.4e8 used → 6666667 over → 6.666667 × 8 = 53.333336 → 53.33.
-      { name: 'April 2026 (30 days), 7 active', period: '2026-04', days: 30, active: 7, std: '240000000', lines: [['fee', '2333.33'], ['overage', '53.33']] },
+      {
+        name: 'April 2026 (30 days), 7 active',
+        period: '2026-04',
+        days: 30,
+        active: 7,
+        std: '240000000',
+        lines: [
+          ['fee', '2333.33'],
+          ['overage', '53.33'],
+        ],
+      },
       // 10.85 × 15/30 = 5.425 exactly → 5.43 ((10.85 * 15 / 30).toFixed(2) is "5.42" with a binary float).
-      { name: 'a prorated fee on a tie', period: '2026-04', days: 30, active: 15, std: '0', terms: { type: 'periodic', fee: '10.85', includedStd: '0', overagePricePerMillionStd: '1.00' }, lines: [['fee', '5.43']] },
+      {
+        name: 'a prorated fee on a tie',
+        period: '2026-04',
+        days: 30,
+        active: 15,
+        std: '0',
+        terms: { type: 'periodic', fee: '10.85', includedStd: '0', overagePricePerMillionStd: '1.00' },
+        lines: [['fee', '5.43']],
+      },
       // No active day (started at noon on the 31st): no fee, nothing included, all usage is overage.
-      { name: 'no active day', period: '2026-10', days: 31, active: 0, std: '1000000', lines: [['fee', '0.00'], ['overage', '8.00']] },
+      {
+        name: 'no active day',
+        period: '2026-10',
+        days: 31,
+        active: 0,
+        std: '1000000',
+        lines: [
+          ['fee', '0.00'],
+          ['overage', '8.00'],
+        ],
+      },
       // 10^15 used: 999999000000000 over → 999999000 × 8 = 7999992000.00.
-      { name: '10^15 standard tokens', period: '2026-10', days: 31, active: 31, std: '1000000000000000', lines: [['fee', '10000.00'], ['overage', '7999992000.00']] },
+      {
+        name: '10^15 standard tokens',
+        period: '2026-10',
+        days: 31,
+        active: 31,
+        std: '1000000000000000',
+        lines: [
+          ['fee', '10000.00'],
+          ['overage', '7999992000.00'],
+        ],
+      },
       // Hard cap: usage past the included amount is not billed, and no overage line is made.
-      { name: 'hard cap, twice the included amount', period: '2026-10', days: 31, active: 31, std: '2000000000', terms: govCapped, lines: [['fee', '10000.00']] },
+      {
+        name: 'hard cap, twice the included amount',
+        period: '2026-10',
+        days: 31,
+        active: 31,
+        std: '2000000000',
+        terms: govCapped,
+        lines: [['fee', '10000.00']],
+      },
       { name: 'hard cap, mid-month', period: '2026-10', days: 31, active: 16, std: '2000000000', terms: govCapped, lines: [['fee', '5161.29']] },
     ];
     for (const c of cases) {
       it(`${c.name}: ${c.lines.map((l) => l.join(' ')).join(', ')}`, () => {
-        const s = aSubscription().plan('gov-standard', c.terms ?? govStandard).days(c.active).std(c.std).build();
+        const s = aSubscription()
+          .plan('gov-standard', c.terms ?? govStandard)
+          .days(c.active)
+          .std(c.std)
+          .build();
         expect(amounts(rateSubscription(c.period, c.days, s))).to.deep.equal(c.lines);
       });
     }
@@ -224,11 +334,11 @@ describe('billing rating', () => {
 
     it('total is the sum of the rounded lines, not the rounded sum', () => {
       // Each: 0.002002 million × 2.00 = 0.004004 → 0.00; unrounded sum 0.008008 would give 0.01.
-      const { lines, total } = ratePeriod('2026-10', 31, [
-        aSubscription().id('a').std('2002').build(),
-        aSubscription().id('b').std('2002').build(),
+      const { lines, total } = ratePeriod('2026-10', 31, [aSubscription().id('a').std('2002').build(), aSubscription().id('b').std('2002').build()]);
+      expect(amounts(lines)).to.deep.equal([
+        ['usage', '0.00'],
+        ['usage', '0.00'],
       ]);
-      expect(amounts(lines)).to.deep.equal([['usage', '0.00'], ['usage', '0.00']]);
       expect(total).to.equal('0.00');
     });
 
@@ -248,7 +358,9 @@ describe('billing rating', () => {
 
     it('costSoFar is the total of ratePeriod', () => {
       const subs = [aSubscription().plan('gov-standard', govStandard).days(16).std('600000000').build()];
-      expect(costSoFar('2026-10', 31, subs)).to.equal(ratePeriod('2026-10', 31, subs).total).and.to.equal('5832.26');
+      expect(costSoFar('2026-10', 31, subs))
+        .to.equal(ratePeriod('2026-10', 31, subs).total)
+        .and.to.equal('5832.26');
     });
 
     const invalid: ReadonlyArray<readonly [string, number, SubscriptionUsage]> = [
@@ -257,7 +369,13 @@ describe('billing rating', () => {
       ['usage that is not a decimal', 31, aSubscription().std('lots').build()],
       ['more active days than the month has', 31, aSubscription().plan('gov-standard', govStandard).days(32).build()],
       ['a negative price', 31, aSubscription().plan('x', { type: 'unit', pricePerMillionStd: '-2.00' }).build()],
-      ['an unknown plan type', 31, aSubscription().plan('x', { type: 'tiered' } as unknown as PlanTerms).build()],
+      [
+        'an unknown plan type',
+        31,
+        aSubscription()
+          .plan('x', { type: 'tiered' } as unknown as PlanTerms)
+          .build(),
+      ],
     ];
     for (const [name, days, s] of invalid) {
       it(`rejects ${name} with a RangeError`, () => expect(() => ratePeriod('2026-10', days, [s])).to.throw(RangeError));
@@ -302,20 +420,59 @@ describe('billing rating', () => {
     const lateOf = (billed: readonly SubscriptionUsage[], entries: ReadonlyArray<readonly [string | null, string]>): SubscriptionUsage[] =>
       entries.map(([id, std]) => ({ ...billed.find((s) => s.subscriptionId === id)!, stdTokens: std }));
 
-    const cases: ReadonlyArray<{ readonly name: string; readonly billed: readonly SubscriptionUsage[]; readonly late: ReadonlyArray<readonly [string | null, string]>; readonly amount: string | null; readonly subscriptionId?: string | null }> = [
+    const cases: ReadonlyArray<{
+      readonly name: string;
+      readonly billed: readonly SubscriptionUsage[];
+      readonly late: ReadonlyArray<readonly [string | null, string]>;
+      readonly amount: string | null;
+      readonly subscriptionId?: string | null;
+    }> = [
       // 8e8 + 1e8 = 9e8 ≤ 1e9 included: the invoice would not have changed.
-      { name: 'within the included amount of a periodic plan', billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('800000000').build()], late: [['s1', '100000000']], amount: null },
+      {
+        name: 'within the included amount of a periodic plan',
+        billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('800000000').build()],
+        late: [['s1', '100000000']],
+        amount: null,
+      },
       // 9.5e8 + 1e8 = 1.05e9 → 5e7 over → 50 × 8 = 400.00 (was no overage).
-      { name: 'past the included amount', billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('950000000').build()], late: [['s1', '100000000']], amount: '400.00', subscriptionId: 's1' },
+      {
+        name: 'past the included amount',
+        billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('950000000').build()],
+        late: [['s1', '100000000']],
+        amount: '400.00',
+        subscriptionId: 's1',
+      },
       // Already 1.2e9 (1600.00 overage); +1e6 → 201 × 8 = 1608.00 → grows by 8.00.
-      { name: 'more overage', billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('1200000000').build()], late: [['s1', '1000000']], amount: '8.00', subscriptionId: 's1' },
+      {
+        name: 'more overage',
+        billed: [aSubscription().id('s1').plan('gov-standard', govStandard).std('1200000000').build()],
+        late: [['s1', '1000000']],
+        amount: '8.00',
+        subscriptionId: 's1',
+      },
       // Hard cap: usage past the included amount is never billed.
-      { name: 'past a hard cap', billed: [aSubscription().id('s1').plan('gov-capped', govCapped).std('950000000').build()], late: [['s1', '100000000']], amount: null },
+      {
+        name: 'past a hard cap',
+        billed: [aSubscription().id('s1').plan('gov-capped', govCapped).std('950000000').build()],
+        late: [['s1', '100000000']],
+        amount: null,
+      },
       // Unit: before 1.232 × 2 = 2.464 → 2.46; after 1.233 × 2 = 2.466 → 2.47; difference 0.01
       // (the late 1000 tokens alone, 0.002, would round to 0.00).
-      { name: 'unit plan, a difference of rounded totals', billed: [aSubscription().id('s1').std('1232000').build()], late: [['s1', '1000']], amount: '0.01', subscriptionId: 's1' },
+      {
+        name: 'unit plan, a difference of rounded totals',
+        billed: [aSubscription().id('s1').std('1232000').build()],
+        late: [['s1', '1000']],
+        amount: '0.01',
+        subscriptionId: 's1',
+      },
       // Unit: before 1.234567 × 2 = 2.469134 → 2.47; after 1.235567 × 2 = 2.471134 → 2.47: no change.
-      { name: 'unit plan, too little to change the rounded total', billed: [aSubscription().id('s1').std('1234567').build()], late: [['s1', '1000']], amount: null },
+      {
+        name: 'unit plan, too little to change the rounded total',
+        billed: [aSubscription().id('s1').std('1234567').build()],
+        late: [['s1', '1000']],
+        amount: null,
+      },
       // Default plan: 5e6 + 2.5e6 → 5.00 more.
       { name: 'the default plan', billed: [aSubscription().id(null).std('5000000').build()], late: [[null, '2500000']], amount: '5.00', subscriptionId: null },
       // Two subscriptions grow: 400.00 (as above) + 1e6 × 2.00 = 2.00.
@@ -326,7 +483,10 @@ describe('billing rating', () => {
           aSubscription().id('s2').days(16).std('0').build(),
         ],
         // 15 days include 483870967; +50000000 → 50 × 8 = 400.00; s2: 1e6 × 2 = 2.00.
-        late: [['s1', '50000000'], ['s2', '1000000']],
+        late: [
+          ['s1', '50000000'],
+          ['s2', '1000000'],
+        ],
         amount: '402.00',
         subscriptionId: null,
       },
@@ -352,7 +512,10 @@ describe('billing rating', () => {
     it('adds the tokens exactly to the billed rating and leaves the rest alone', () => {
       const billed = [aSubscription().id('s1').std('0.1').build(), aSubscription().id('s2').std('7').build()];
       const { rating } = rateLateUsage('2026-10', 31, billed, lateOf(billed, [['s1', '0.2']]));
-      expect(rating.map((s) => [s.subscriptionId, s.stdTokens])).to.deep.equal([['s1', '0.3'], ['s2', '7']]);
+      expect(rating.map((s) => [s.subscriptionId, s.stdTokens])).to.deep.equal([
+        ['s1', '0.3'],
+        ['s2', '7'],
+      ]);
       expect(billed.map((s) => s.stdTokens)).to.deep.equal(['0.1', '7']);
     });
 

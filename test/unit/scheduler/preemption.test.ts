@@ -55,7 +55,10 @@ describe('preemption skips candidates it cannot help', () => {
   describe('a dynamic filter decides by its status code', () => {
     /** A dynamic cluster filter that rejects c1 with `status` (the rest pass). */
     const rejectC1 = (status: Status): ClusterFilterPlugin => ({
-      name: 'reject-c1', reason: 'capacity', level: 'cluster', static: false,
+      name: 'reject-c1',
+      reason: 'capacity',
+      level: 'cluster',
+      static: false,
       filter: (_ctx, cluster) => (cluster.id === 'c1' ? status : SUCCESS),
     });
     function plan(extra: ClusterFilterPlugin[]) {
@@ -81,7 +84,10 @@ describe('preemption skips candidates it cannot help', () => {
 
     it('c1 unresolvable and c2 still rejected once freed: no plan, rather than a useless eviction', () => {
       const everywhere: ClusterFilterPlugin = {
-        name: 'reject-all', reason: 'capacity', level: 'cluster', static: false,
+        name: 'reject-all',
+        reason: 'capacity',
+        level: 'cluster',
+        static: false,
         filter: (_ctx, cluster) => (cluster.id === 'c1' ? unresolvable('capacity', 'draining') : unschedulable('capacity', 'busy')),
       };
       expect(plan([everywhere])).to.equal(null);

@@ -8,7 +8,13 @@ import { aCluster, aSnapshot, aTenant, aWorkload, h100, type TenantBuilder } fro
 
 /** `n` workloads of one tenant, submitted in a row from `seq`. */
 const workloads = (tenant: string, n: number, seq: number): WorkloadSnap[] =>
-  Array.from({ length: n }, (_, i) => aWorkload(`${tenant}-${i}`).tenant(tenant).seq(seq + i).tokensPerMin(180_000).build());
+  Array.from({ length: n }, (_, i) =>
+    aWorkload(`${tenant}-${i}`)
+      .tenant(tenant)
+      .seq(seq + i)
+      .tokensPerMin(180_000)
+      .build(),
+  );
 
 /**
  * Drains a queue as a cycle would, each served workload adding `stdPerMin` to its tenant's
@@ -33,7 +39,13 @@ describe('FairQueue: tenant weights', () => {
     { name: 'equal weights take turns', light: aTenant('light'), heavy: aTenant('heavy'), served: 8, heavyGets: 4 },
     { name: 'weight 2 is served twice as often as weight 1', light: aTenant('light'), heavy: aTenant('heavy').weight(2), served: 9, heavyGets: 6 },
     { name: 'weight 3 against weight 1', light: aTenant('light'), heavy: aTenant('heavy').weight(3), served: 8, heavyGets: 6 },
-    { name: 'weights count on quotas too', light: aTenant('light').quota(1_000_000), heavy: aTenant('heavy').quota(1_000_000).weight(2), served: 9, heavyGets: 6 },
+    {
+      name: 'weights count on quotas too',
+      light: aTenant('light').quota(1_000_000),
+      heavy: aTenant('heavy').quota(1_000_000).weight(2),
+      served: 9,
+      heavyGets: 6,
+    },
     { name: 'a weight below 1 gives way', light: aTenant('light').weight(0.5), heavy: aTenant('heavy'), served: 9, heavyGets: 6 },
   ];
   for (const c of cases) {

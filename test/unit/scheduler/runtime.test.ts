@@ -13,22 +13,39 @@ describe('framework runtime', () => {
   it('runs PreFilter, static filters and static scorers once per request shape, dynamic ones on every nomination', () => {
     const calls = { preFilter: 0, staticCluster: 0, staticSlot: 0, dynamic: 0, score: 0, staticScore: 0 };
     const staticCluster: ClusterFilterPlugin = {
-      name: 'count-cluster', reason: 'no_compatible_device', level: 'cluster', static: true,
+      name: 'count-cluster',
+      reason: 'no_compatible_device',
+      level: 'cluster',
+      static: true,
       filter: () => (calls.staticCluster++, SUCCESS),
     };
     const staticSlot: SlotFilterPlugin = {
-      name: 'count-slot', reason: 'no_compatible_device', level: 'slot', static: true,
+      name: 'count-slot',
+      reason: 'no_compatible_device',
+      level: 'slot',
+      static: true,
       preFilter: () => (calls.preFilter++, SUCCESS),
       filter: () => (calls.staticSlot++, SUCCESS),
     };
     const dynamic: SlotFilterPlugin = {
-      name: 'count-dynamic', reason: 'capacity', level: 'slot', static: false,
+      name: 'count-dynamic',
+      reason: 'capacity',
+      level: 'slot',
+      static: false,
       filter: () => (calls.dynamic++, SUCCESS),
     };
     const scorer: ScorePlugin = { name: 'count-score', direction: 'higher', score: () => calls.score++ };
     const staticScorer: ScorePlugin = { name: 'count-static-score', direction: 'higher', static: true, score: () => calls.staticScore++ };
-    const plugins: PluginSet = { filters: [staticCluster, staticSlot, dynamic], scorers: [{ plugin: scorer, weight: 1 }, { plugin: staticScorer, weight: 1 }] };
-    const snapshot = aSnapshot().cluster(aCluster('c1').slot('a', h100, 8).slot('b', h100, 8), aCluster('c2').slot('a', h100, 8)).build();
+    const plugins: PluginSet = {
+      filters: [staticCluster, staticSlot, dynamic],
+      scorers: [
+        { plugin: scorer, weight: 1 },
+        { plugin: staticScorer, weight: 1 },
+      ],
+    };
+    const snapshot = aSnapshot()
+      .cluster(aCluster('c1').slot('a', h100, 8).slot('b', h100, 8), aCluster('c2').slot('a', h100, 8))
+      .build();
     const runtime = new FrameworkRuntime(plugins, buildWorkingState(snapshot));
 
     for (let i = 0; i < 3; i++) {
@@ -41,10 +58,15 @@ describe('framework runtime', () => {
 
   it('reports the least lasting obstacle: capacity when a compatible slot is merely full', () => {
     const full: SlotFilterPlugin = {
-      name: 'always-full', reason: 'capacity', level: 'slot', static: false,
+      name: 'always-full',
+      reason: 'capacity',
+      level: 'slot',
+      static: false,
       filter: () => unschedulable('capacity', 'full'),
     };
-    const snapshot = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).build();
+    const snapshot = aSnapshot()
+      .cluster(aCluster('c1').slot('H100', h100, 8))
+      .build();
     const runtime = new FrameworkRuntime({ filters: [...DEFAULT_FILTERS, full], scorers: [] }, buildWorkingState(snapshot));
     const nomination = runtime.nominate(runtime.shapeFor(qwen72b, null), aWorkload('w').build(), 1);
     expect(nomination.ok).to.equal(false);
@@ -53,7 +75,9 @@ describe('framework runtime', () => {
 
   describe('weights decide between candidates', () => {
     // c1: 4 Ascend (one 72b replica, leaves none); c2: 64 H100 (efficient, leaves 60).
-    const snapshot = aSnapshot().cluster(aCluster('c1').slot('910B', ascend910b, 4), aCluster('c2').slot('H100', h100, 64)).build();
+    const snapshot = aSnapshot()
+      .cluster(aCluster('c1').slot('910B', ascend910b, 4), aCluster('c2').slot('H100', h100, 64))
+      .build();
     const cases: ReadonlyArray<{ weights: Partial<ScoreWeights>; cluster: string }> = [
       { weights: { energy: 0, consolidation: 0, bestFit: 1 }, cluster: 'c1' },
       { weights: { energy: 1, consolidation: 0, bestFit: 0 }, cluster: 'c2' },
@@ -72,10 +96,23 @@ describe('framework runtime', () => {
     }
   });
 
-  describe('how many candidates a round scores (kube-scheduler\'s percentageOfNodesToScore)', () => {
-    const runtime = new FrameworkRuntime(defaultPlugins(), buildWorkingState(aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).build()));
+  describe("how many candidates a round scores (kube-scheduler's percentageOfNodesToScore)", () => {
+    const runtime = new FrameworkRuntime(
+      defaultPlugins(),
+      buildWorkingState(
+        aSnapshot()
+          .cluster(aCluster('c1').slot('H100', h100, 8))
+          .build(),
+      ),
+    );
     const cases: ReadonlyArray<readonly [total: number, scored: number]> = [
-      [1, 1], [100, 100], [101, 100], [1000, 420], [3000, 780], [5000, 500], [100_000, 5000],
+      [1, 1],
+      [100, 100],
+      [101, 100],
+      [1000, 420],
+      [3000, 780],
+      [5000, 500],
+      [100_000, 5000],
     ];
     for (const [total, scored] of cases) it(`${total} candidates: at least ${scored}`, () => expect(runtime.candidatesToScore(total)).to.equal(scored));
     it('a fixed percentage, never below 100', () => {
@@ -89,7 +126,9 @@ describe('framework runtime', () => {
 
     // 1,000 clusters of one H100 slot each; 7b needs one device per replica.
     const city = (devices: (i: number) => number) =>
-      aSnapshot().cluster(...Array.from({ length: 1000 }, (_, i) => aCluster(`c${String(i).padStart(4, '0')}`).slot('H100', h100, devices(i)))).build();
+      aSnapshot()
+        .cluster(...Array.from({ length: 1000 }, (_, i) => aCluster(`c${String(i).padStart(4, '0')}`).slot('H100', h100, devices(i))))
+        .build();
     const counting = () => {
       const calls = { score: 0 };
       const scorer: ScorePlugin = { name: 'count-score', direction: 'higher', score: () => (calls.score++, 0) };
@@ -111,21 +150,37 @@ describe('framework runtime', () => {
       // Every cluster has one free H100: 420 scored candidates carry 420 replicas, not 700.
       const snapshot = city(() => 1);
       const replica = 180_000; // one H100 replica of qwen7b (cost factor 1): 3,000 std tokens/s × 60
-      const { decisions } = scheduleCycle({ snapshot, pending: [aWorkload('w').tokensPerMin(700 * replica).build()] });
+      const { decisions } = scheduleCycle({
+        snapshot,
+        pending: [
+          aWorkload('w')
+            .tokensPerMin(700 * replica)
+            .build(),
+        ],
+      });
       const d = decisions[0]!;
       expect(d.kind).to.equal('place');
       expect(d.kind === 'place' && d.placements.reduce((s, p) => s + p.replicas, 0)).to.equal(700);
       // One more replica than there is: a complete scan, and the shortfall names all that is free.
-      const short = scheduleCycle({ snapshot, pending: [aWorkload('w').tokensPerMin(1001 * replica).build()] }).decisions[0]!;
+      const short = scheduleCycle({
+        snapshot,
+        pending: [
+          aWorkload('w')
+            .tokensPerMin(1001 * replica)
+            .build(),
+        ],
+      }).decisions[0]!;
       expect(short).to.include({ kind: 'pending', reason: 'capacity' });
       expect(short.kind === 'pending' && short.message).to.include(`carry ${1000 * replica} tokens/min`);
     });
 
     it('scores every kind of device even when one kind fills the head of the city', () => {
       // 900 clusters of Ascend, then 100 of H100: the 420 candidates scored include H100s.
-      const snapshot = aSnapshot().cluster(
-        ...Array.from({ length: 1000 }, (_, i) => aCluster(`c${String(i).padStart(4, '0')}`).slot(i < 900 ? '910B' : 'H100', i < 900 ? ascend910b : h100, 8)),
-      ).build();
+      const snapshot = aSnapshot()
+        .cluster(
+          ...Array.from({ length: 1000 }, (_, i) => aCluster(`c${String(i).padStart(4, '0')}`).slot(i < 900 ? '910B' : 'H100', i < 900 ? ascend910b : h100, 8)),
+        )
+        .build();
       const pending = [aWorkload('w').tokensPerMin(1000).build()];
       const sampled = scheduleCycle({ snapshot, pending }).decisions[0]!;
       const whole = scheduleCycle({ snapshot, pending, options: { scorePercentage: 100 } }).decisions[0]!;
@@ -134,9 +189,15 @@ describe('framework runtime', () => {
     });
 
     it('the most efficient device wins within the scored candidates, as with every candidate scored', () => {
-      const snapshot = aSnapshot().cluster(
-        ...Array.from({ length: 300 }, (_, i) => aCluster(`c${String(i).padStart(3, '0')}`).slot('910B', ascend910b, 8).slot('H100', h100, 8)),
-      ).build();
+      const snapshot = aSnapshot()
+        .cluster(
+          ...Array.from({ length: 300 }, (_, i) =>
+            aCluster(`c${String(i).padStart(3, '0')}`)
+              .slot('910B', ascend910b, 8)
+              .slot('H100', h100, 8),
+          ),
+        )
+        .build();
       const pending = [aWorkload('w').model(qwen72b).tokensPerMin(1000).build()];
       const sampled = scheduleCycle({ snapshot, pending }).decisions[0]!;
       const whole = scheduleCycle({ snapshot, pending, options: { scorePercentage: 100 } }).decisions[0]!;

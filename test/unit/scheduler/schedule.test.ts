@@ -76,18 +76,60 @@ describe('scheduleCycle', () => {
       want: string[] | PendingReason;
       placedTokens?: number;
     }> = [
-      { name: 'qwen2.5-72b, 100,000/min on H100: 2 replicas of 4', model: qwen72b, tokensPerMin: 100_000, profile: h100, devices: 8, want: ['c1/dev×2×4'], placedTokens: 144_000 },
+      {
+        name: 'qwen2.5-72b, 100,000/min on H100: 2 replicas of 4',
+        model: qwen72b,
+        tokensPerMin: 100_000,
+        profile: h100,
+        devices: 8,
+        want: ['c1/dev×2×4'],
+        placedTokens: 144_000,
+      },
       { name: 'exactly one replica (72,000/min)', model: qwen72b, tokensPerMin: 72_000, profile: h100, devices: 8, want: ['c1/dev×1×4'], placedTokens: 72_000 },
-      { name: 'one token/min over a replica takes two', model: qwen72b, tokensPerMin: 72_001, profile: h100, devices: 8, want: ['c1/dev×2×4'], placedTokens: 144_000 },
-      { name: 'qwen2.5-72b on Ascend 910B: 4 devices, 28,800/min a replica', model: qwen72b, tokensPerMin: 57_600, profile: ascend910b, devices: 8, want: ['c1/dev×2×4'], placedTokens: 57_600 },
-      { name: 'qwen2.5-7b on H100: 1 device, 180,000/min', model: qwen7b, tokensPerMin: 10_000, profile: h100, devices: 32, want: ['c1/dev×1×1'], placedTokens: 180_000 },
-      { name: 'qwen2.5-32b (cost 4.5, 80 GiB) on H100: 2 devices, 80,000/min', model: qwen32b, tokensPerMin: 160_000, profile: h100, devices: 4, want: ['c1/dev×2×2'], placedTokens: 160_000 },
+      {
+        name: 'one token/min over a replica takes two',
+        model: qwen72b,
+        tokensPerMin: 72_001,
+        profile: h100,
+        devices: 8,
+        want: ['c1/dev×2×4'],
+        placedTokens: 144_000,
+      },
+      {
+        name: 'qwen2.5-72b on Ascend 910B: 4 devices, 28,800/min a replica',
+        model: qwen72b,
+        tokensPerMin: 57_600,
+        profile: ascend910b,
+        devices: 8,
+        want: ['c1/dev×2×4'],
+        placedTokens: 57_600,
+      },
+      {
+        name: 'qwen2.5-7b on H100: 1 device, 180,000/min',
+        model: qwen7b,
+        tokensPerMin: 10_000,
+        profile: h100,
+        devices: 32,
+        want: ['c1/dev×1×1'],
+        placedTokens: 180_000,
+      },
+      {
+        name: 'qwen2.5-32b (cost 4.5, 80 GiB) on H100: 2 devices, 80,000/min',
+        model: qwen32b,
+        tokensPerMin: 160_000,
+        profile: h100,
+        devices: 4,
+        want: ['c1/dev×2×2'],
+        placedTokens: 160_000,
+      },
       { name: 'all or nothing: 3 replicas needed, room for 2', model: qwen72b, tokensPerMin: 150_000, profile: h100, devices: 8, want: 'capacity' },
       { name: 'qwen2.5-72b is not served on Cambricon', model: qwen72b, tokensPerMin: 1000, profile: mlu590, devices: 64, want: 'no_compatible_device' },
     ];
     for (const c of cases) {
       it(c.name, () => {
-        const snap = aSnapshot().cluster(aCluster('c1').slot('dev', c.profile, c.devices)).build();
+        const snap = aSnapshot()
+          .cluster(aCluster('c1').slot('dev', c.profile, c.devices))
+          .build();
         const decisions = run(snap, [aWorkload('w').model(c.model).tokensPerMin(c.tokensPerMin).build()]);
         if (typeof c.want === 'string') {
           expect(pendingReason(decisions, 'w')).to.equal(c.want);
@@ -100,7 +142,9 @@ describe('scheduleCycle', () => {
     }
 
     it('reports the profile, resource name and per-placement tokens/min', () => {
-      const snap = aSnapshot().cluster(aCluster('c1').slot('NVIDIA-H100-80GB-HBM3', h100, 8)).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('NVIDIA-H100-80GB-HBM3', h100, 8))
+        .build();
       const d = placed(run(snap, [aWorkload('w').model(qwen72b).tokensPerMin(100_000).build()]), 'w');
       expect(d.placements).to.deep.equal([
         {
@@ -165,7 +209,12 @@ describe('scheduleCycle', () => {
     ];
     for (const c of cases) {
       it(c.name, () => {
-        const decisions = run(aSnapshot().cluster(...c.clusters).build(), [aWorkload('w').model(qwen72b).tokensPerMin(c.tokensPerMin).build()]);
+        const decisions = run(
+          aSnapshot()
+            .cluster(...c.clusters)
+            .build(),
+          [aWorkload('w').model(qwen72b).tokensPerMin(c.tokensPerMin).build()],
+        );
         if (typeof c.want === 'string') expect(pendingReason(decisions, 'w')).to.equal(c.want);
         else expect(shape(placed(decisions, 'w'))).to.deep.equal(c.want);
       });
@@ -177,85 +226,135 @@ describe('scheduleCycle', () => {
     const cases: ReadonlyArray<{ name: string; snapshot: () => Snapshot; workload: WorkloadSnap; want: PendingReason | 'placed' }> = [
       {
         name: 'plan exhausted',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').planExhausted()).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').planExhausted())
+            .build(),
         workload: aWorkload('w').tenant('t1').build(),
         want: 'plan_exhausted',
       },
       {
         name: 'plan exhausted is reported before quota',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').planExhausted().quota(0)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').planExhausted().quota(0))
+            .build(),
         workload: aWorkload('w').tenant('t1').build(),
         want: 'plan_exhausted',
       },
       {
         name: 'quota: exactly at the limit fits (100,000 × 10 = 1,000,000)',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').quota(1_000_000)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').quota(1_000_000))
+            .build(),
         workload: aWorkload('w').tenant('t1').model(qwen72b).tokensPerMin(100_000).build(),
         want: 'placed',
       },
       {
         name: 'quota: one token/min over the limit waits',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').quota(1_000_000)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').quota(1_000_000))
+            .build(),
         workload: aWorkload('w').tenant('t1').model(qwen72b).tokensPerMin(100_001).build(),
         want: 'quota',
       },
       {
         name: 'quota is exact with a decimal cost factor (100,001 × 4.5 = 450,004.5 > 450,004)',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').quota(450_004)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').quota(450_004))
+            .build(),
         workload: aWorkload('w').tenant('t1').model(qwen32b).tokensPerMin(100_001).build(),
         want: 'quota',
       },
       {
         name: 'quota counts what the tenant already holds',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').quota(100_000).held(95_000)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').quota(100_000).held(95_000))
+            .build(),
         workload: aWorkload('w').tenant('t1').tokensPerMin(5_001).build(),
         want: 'quota',
       },
       {
         name: 'a tenant with no quota is unlimited',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').held(1e12)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').held(1e12))
+            .build(),
         workload: aWorkload('w').tenant('t1').build(),
         want: 'placed',
       },
       {
         name: 'no cluster in the allowed regions: no compatible device',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').region('nansha').slot('H100', h100, 8)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').region('nansha').slot('H100', h100, 8))
+            .build(),
         workload: aWorkload('w').regions('huangpu').build(),
         want: 'no_compatible_device',
       },
       {
         name: 'the allowed region is full: capacity',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').region('nansha').slot('H100', h100, 8, 8), aCluster('c2').region('huangpu').slot('H100', h100, 8)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').region('nansha').slot('H100', h100, 8, 8), aCluster('c2').region('huangpu').slot('H100', h100, 8))
+            .build(),
         workload: aWorkload('w').regions('nansha').build(),
         want: 'capacity',
       },
       {
         name: 'any of several regions',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').region('nansha').slot('H100', h100, 8, 8), aCluster('c2').region('huangpu').slot('H100', h100, 8)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').region('nansha').slot('H100', h100, 8, 8), aCluster('c2').region('huangpu').slot('H100', h100, 8))
+            .build(),
         workload: aWorkload('w').regions('nansha', 'huangpu').build(),
         want: 'placed',
       },
       {
         name: 'vendor not served anywhere: no compatible device',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('MLU', mlu590, 64)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('MLU', mlu590, 64))
+            .build(),
         workload: aWorkload('w').model(qwen72b).tokensPerMin(1_000).build(),
         want: 'no_compatible_device',
       },
       {
         name: 'too large for 64 devices: no compatible device',
-        snapshot: () => aSnapshot().model(huge).cluster(aCluster('c1').slot('H100', h100, 64)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .model(huge)
+            .cluster(aCluster('c1').slot('H100', h100, 64))
+            .build(),
         workload: aWorkload('w').model(huge).tokensPerMin(1_000).build(),
         want: 'no_compatible_device',
       },
       {
         name: 'compatible devices only on a cluster that is not ready: capacity, not incompatibility',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8).notReady(), aCluster('c2').slot('MLU', mlu590, 8)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8).notReady(), aCluster('c2').slot('MLU', mlu590, 8))
+            .build(),
         workload: aWorkload('w').model(qwen72b).tokensPerMin(1_000).build(),
         want: 'capacity',
       },
       {
         name: 'compatible devices only on a cordoned cluster: capacity',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8).cordoned()).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8).cordoned())
+            .build(),
         workload: aWorkload('w').model(qwen72b).tokensPerMin(1_000).build(),
         want: 'capacity',
       },
@@ -267,7 +366,10 @@ describe('scheduleCycle', () => {
       },
       {
         name: 'unknown model: no compatible device',
-        snapshot: () => aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).build(),
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .build(),
         workload: { ...aWorkload('w').build(), modelId: 'model-gone' },
         want: 'no_compatible_device',
       },
@@ -279,13 +381,19 @@ describe('scheduleCycle', () => {
     }
 
     it('explains itself in the message', () => {
-      const snap = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').quota(1_000_000).held(999_000)).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 8))
+        .tenant(aTenant('t1').quota(1_000_000).held(999_000))
+        .build();
       const d = decision(run(snap, [aWorkload('w').tenant('t1').tokensPerMin(1_001).build()]), 'w') as Pending;
       expect(d.message).to.equal('needs 1001 std/min; the tenant holds 999000 of its 1000000 std/min quota');
     });
 
     it('quota counts what the cycle placed before, in the same cycle', () => {
-      const snap = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).tenant(aTenant('t1').quota(15_000)).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 8))
+        .tenant(aTenant('t1').quota(15_000))
+        .build();
       const decisions = run(snap, [
         aWorkload('a').tenant('t1').tokensPerMin(10_000).build(),
         aWorkload('b').tenant('t1').tokensPerMin(10_000).build(),
@@ -330,7 +438,12 @@ describe('scheduleCycle', () => {
     ];
     for (const c of cases) {
       it(c.name, () => {
-        const decisions = run(aSnapshot().cluster(...c.clusters).build(), [aWorkload('w').model(qwen72b).tokensPerMin(c.tokensPerMin).ha().build()]);
+        const decisions = run(
+          aSnapshot()
+            .cluster(...c.clusters)
+            .build(),
+          [aWorkload('w').model(qwen72b).tokensPerMin(c.tokensPerMin).ha().build()],
+        );
         if (typeof c.want === 'string') expect(pendingReason(decisions, 'w')).to.equal(c.want);
         else expect(shape(placed(decisions, 'w'))).to.deep.equal(c.want);
       });
@@ -339,7 +452,9 @@ describe('scheduleCycle', () => {
 
   describe('queue order', () => {
     it('places high before normal before low, whatever the submission order', () => {
-      const snap = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 4)).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 4))
+        .build();
       const ws = [
         aWorkload('low').priority('low').seq(1).model(qwen72b).tokensPerMin(72_000).build(),
         aWorkload('normal').priority('normal').seq(2).model(qwen72b).tokensPerMin(72_000).build(),
@@ -351,18 +466,18 @@ describe('scheduleCycle', () => {
     });
 
     it('first come, first served within a priority', () => {
-      const snap = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 4)).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 4))
+        .build();
       const ws = [3, 1, 2].map((seq) => aWorkload(`w${seq}`).seq(seq).model(qwen72b).tokensPerMin(72_000).build());
       const decisions = run(snap, ws);
-      expect(decisions.map((d) => `${d.workloadId}:${pendingReason(decisions, d.workloadId)}`)).to.deep.equal([
-        'w1:placed',
-        'w2:capacity',
-        'w3:capacity',
-      ]);
+      expect(decisions.map((d) => `${d.workloadId}:${pendingReason(decisions, d.workloadId)}`)).to.deep.equal(['w1:placed', 'w2:capacity', 'w3:capacity']);
     });
 
     it('a workload that does not fit does not block later ones (best-effort FIFO)', () => {
-      const snap = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 8))
+        .build();
       const decisions = run(snap, [
         aWorkload('big').seq(1).model(qwen72b).tokensPerMin(200_000).build(),
         aWorkload('small').seq(2).model(qwen72b).tokensPerMin(72_000).build(),
@@ -380,7 +495,9 @@ describe('scheduleCycle', () => {
     });
 
     it('devices taken by an earlier workload of the cycle are not offered again', () => {
-      const snap = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8, 2)).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 8, 2))
+        .build();
       const decisions = run(snap, [
         aWorkload('a').seq(1).model(qwen72b).tokensPerMin(72_000).build(),
         aWorkload('b').seq(2).model(qwen72b).tokensPerMin(72_000).build(),
@@ -393,33 +510,50 @@ describe('scheduleCycle', () => {
 
     it('shares an oversubscribed pool fairly between two tenants, not first come first served', () => {
       // 10 H100: room for 10 small workloads. t1 submitted all of its 10 before t2's 10.
-      const snap = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 10)).tenant(aTenant('t1'), aTenant('t2')).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 10))
+        .tenant(aTenant('t1'), aTenant('t2'))
+        .build();
       const ws = [
         ...Array.from({ length: 10 }, (_, i) => aWorkload(`t1-${i}`).tenant('t1').seq(i).tokensPerMin(100_000).build()),
-        ...Array.from({ length: 10 }, (_, i) => aWorkload(`t2-${i}`).tenant('t2').seq(100 + i).tokensPerMin(100_000).build()),
+        ...Array.from({ length: 10 }, (_, i) =>
+          aWorkload(`t2-${i}`)
+            .tenant('t2')
+            .seq(100 + i)
+            .tokensPerMin(100_000)
+            .build(),
+        ),
       ];
       const decisions = run(snap, ws);
       const placedBy = (t: string) => decisions.filter((d) => d.kind === 'place' && d.workloadId.startsWith(t)).length;
       expect([placedBy('t1'), placedBy('t2')]).to.deep.equal([5, 5]);
       // FIFO within each tenant: the oldest five of each.
-      expect(decisions.filter((d) => d.kind === 'place').map((d) => d.workloadId).sort()).to.deep.equal(
-        ['t1-0', 't1-1', 't1-2', 't1-3', 't1-4', 't2-0', 't2-1', 't2-2', 't2-3', 't2-4'],
-      );
+      expect(
+        decisions
+          .filter((d) => d.kind === 'place')
+          .map((d) => d.workloadId)
+          .sort(),
+      ).to.deep.equal(['t1-0', 't1-1', 't1-2', 't1-3', 't1-4', 't2-0', 't2-1', 't2-2', 't2-3', 't2-4']);
     });
 
     const shareCases: ReadonlyArray<{ name: string; t1: ReturnType<typeof aTenant>; t2: ReturnType<typeof aTenant>; first: string }> = [
       { name: 'past usage (decayed) sends a tenant back', t1: aTenant('t1').decayed(500_000), t2: aTenant('t2'), first: 't2' },
       { name: 'held capacity sends a tenant back', t1: aTenant('t1').held(500_000), t2: aTenant('t2'), first: 't2' },
       { name: 'a larger weight brings a tenant forward', t1: aTenant('t1').held(400_000).weight(4), t2: aTenant('t2').held(200_000), first: 't1' },
-      { name: 'share is measured against the quota when there is one', t1: aTenant('t1').held(400_000).quota(10_000_000), t2: aTenant('t2').held(200_000), first: 't1' },
+      {
+        name: 'share is measured against the quota when there is one',
+        t1: aTenant('t1').held(400_000).quota(10_000_000),
+        t2: aTenant('t2').held(200_000),
+        first: 't1',
+      },
     ];
     for (const c of shareCases) {
       it(`${c.name}`, () => {
-        const snap = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 1)).tenant(c.t1, c.t2).build();
-        const decisions = run(snap, [
-          aWorkload('t1-w').tenant('t1').seq(1).build(),
-          aWorkload('t2-w').tenant('t2').seq(2).build(),
-        ]);
+        const snap = aSnapshot()
+          .cluster(aCluster('c1').slot('H100', h100, 1))
+          .tenant(c.t1, c.t2)
+          .build();
+        const decisions = run(snap, [aWorkload('t1-w').tenant('t1').seq(1).build(), aWorkload('t2-w').tenant('t2').seq(2).build()]);
         expect(decisions[0]!.workloadId).to.equal(`${c.first}-w`);
         expect(decision(decisions, `${c.first}-w`).kind).to.equal('place');
       });
@@ -432,7 +566,11 @@ describe('scheduleCycle', () => {
       const b = aSnapshot().cluster(aCluster('c1').slot('H100', h100, healthy));
       for (const h of holders) {
         const w = aWorkload(h.id).priority(h.priority).seq(h.seq).model(qwen72b).tokensPerMin(72_000).build();
-        b.placement(aPlacement(w, qwen72b).on('c1', 'H100').replicas(1, h.devices ?? 4));
+        b.placement(
+          aPlacement(w, qwen72b)
+            .on('c1', 'H100')
+            .replicas(1, h.devices ?? 4),
+        );
       }
       return b.build();
     }
@@ -447,19 +585,82 @@ describe('scheduleCycle', () => {
       options?: CycleOptions;
       preempted: string[] | PendingReason;
     }> = [
-      { name: 'high evicts the newest low', holders: [{ id: 'old-low', priority: 'low', seq: 1 }, { id: 'new-low', priority: 'low', seq: 2 }], priority: 'high', preempted: ['new-low'] },
-      { name: 'low goes before normal, even an older low', holders: [{ id: 'low', priority: 'low', seq: 1 }, { id: 'normal', priority: 'normal', seq: 2 }], priority: 'high', preempted: ['low'] },
-      { name: 'only as many as needed: two lows for two replicas', holders: [{ id: 'l1', priority: 'low', seq: 1 }, { id: 'l2', priority: 'low', seq: 2 }], priority: 'high', tokensPerMin: 144_000, preempted: ['l2', 'l1'] },
+      {
+        name: 'high evicts the newest low',
+        holders: [
+          { id: 'old-low', priority: 'low', seq: 1 },
+          { id: 'new-low', priority: 'low', seq: 2 },
+        ],
+        priority: 'high',
+        preempted: ['new-low'],
+      },
+      {
+        name: 'low goes before normal, even an older low',
+        holders: [
+          { id: 'low', priority: 'low', seq: 1 },
+          { id: 'normal', priority: 'normal', seq: 2 },
+        ],
+        priority: 'high',
+        preempted: ['low'],
+      },
+      {
+        name: 'only as many as needed: two lows for two replicas',
+        holders: [
+          { id: 'l1', priority: 'low', seq: 1 },
+          { id: 'l2', priority: 'low', seq: 2 },
+        ],
+        priority: 'high',
+        tokensPerMin: 144_000,
+        preempted: ['l2', 'l1'],
+      },
       {
         name: 'a small newer victim whose release is not needed is spared',
-        holders: [{ id: 'big-low', priority: 'low', seq: 1, devices: 4 }, { id: 'small-low', priority: 'low', seq: 2, devices: 1 }, { id: 'normal', priority: 'normal', seq: 3, devices: 3 }],
+        holders: [
+          { id: 'big-low', priority: 'low', seq: 1, devices: 4 },
+          { id: 'small-low', priority: 'low', seq: 2, devices: 1 },
+          { id: 'normal', priority: 'normal', seq: 3, devices: 3 },
+        ],
         priority: 'high',
         preempted: ['big-low'],
       },
-      { name: 'high never evicts high', holders: [{ id: 'h1', priority: 'high', seq: 1 }, { id: 'h2', priority: 'high', seq: 2 }], priority: 'high', preempted: 'capacity' },
-      { name: 'normal never preempts', holders: [{ id: 'l1', priority: 'low', seq: 1 }, { id: 'l2', priority: 'low', seq: 2 }], priority: 'normal', preempted: 'capacity' },
-      { name: 'no preemption when even evicting all would not make room', holders: [{ id: 'l1', priority: 'low', seq: 1 }, { id: 'h1', priority: 'high', seq: 2 }], priority: 'high', tokensPerMin: 144_000, preempted: 'capacity' },
-      { name: 'turned off by options', holders: [{ id: 'l1', priority: 'low', seq: 1 }, { id: 'l2', priority: 'low', seq: 2 }], priority: 'high', options: { preemption: false }, preempted: 'capacity' },
+      {
+        name: 'high never evicts high',
+        holders: [
+          { id: 'h1', priority: 'high', seq: 1 },
+          { id: 'h2', priority: 'high', seq: 2 },
+        ],
+        priority: 'high',
+        preempted: 'capacity',
+      },
+      {
+        name: 'normal never preempts',
+        holders: [
+          { id: 'l1', priority: 'low', seq: 1 },
+          { id: 'l2', priority: 'low', seq: 2 },
+        ],
+        priority: 'normal',
+        preempted: 'capacity',
+      },
+      {
+        name: 'no preemption when even evicting all would not make room',
+        holders: [
+          { id: 'l1', priority: 'low', seq: 1 },
+          { id: 'h1', priority: 'high', seq: 2 },
+        ],
+        priority: 'high',
+        tokensPerMin: 144_000,
+        preempted: 'capacity',
+      },
+      {
+        name: 'turned off by options',
+        holders: [
+          { id: 'l1', priority: 'low', seq: 1 },
+          { id: 'l2', priority: 'low', seq: 2 },
+        ],
+        priority: 'high',
+        options: { preemption: false },
+        preempted: 'capacity',
+      },
       { name: 'no eviction when the workload fits on free devices', holders: [{ id: 'l1', priority: 'low', seq: 1 }], priority: 'high', preempted: [] },
     ];
     for (const c of cases) {
@@ -480,7 +681,15 @@ describe('scheduleCycle', () => {
     }
 
     it('an ha workload evicts on two clusters; the same request without ha evicts on one', () => {
-      const lows = ['c1', 'c2', 'c3'].map((c, i) => ({ c, w: aWorkload(`low-${c}`).priority('low').seq(i + 1).model(qwen72b).tokensPerMin(72_000).build() }));
+      const lows = ['c1', 'c2', 'c3'].map((c, i) => ({
+        c,
+        w: aWorkload(`low-${c}`)
+          .priority('low')
+          .seq(i + 1)
+          .model(qwen72b)
+          .tokensPerMin(72_000)
+          .build(),
+      }));
       const b = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 4), aCluster('c2').slot('H100', h100, 4), aCluster('c3').slot('H100', h100, 4));
       for (const { c, w } of lows) b.placement(aPlacement(w, qwen72b).on(c, 'H100').replicas(1, 4));
       const snap = b.build();
@@ -529,7 +738,12 @@ describe('scheduleCycle', () => {
         }
         b.cluster(cluster);
       }
-      for (let t = 0; t < 3; t++) b.tenant(aTenant(`t${t}`).quota(rnd() < 0.3 ? int(1, 40) * 100_000 : null).decayed(int(0, 5) * 100_000));
+      for (let t = 0; t < 3; t++)
+        b.tenant(
+          aTenant(`t${t}`)
+            .quota(rnd() < 0.3 ? int(1, 40) * 100_000 : null)
+            .decayed(int(0, 5) * 100_000),
+        );
       // Existing placements that fit.
       for (let p = 0; p < int(0, 8); p++) {
         const s = slots[int(0, slots.length - 1)];
@@ -537,7 +751,12 @@ describe('scheduleCycle', () => {
         const n = pick([1, 2, 4]);
         if (s.free < n) continue;
         s.free -= n;
-        const w = aWorkload(`old${p}`).tenant(`t${int(0, 2)}`).priority(pick(priorities)).seq(p).tokensPerMin(1000).build();
+        const w = aWorkload(`old${p}`)
+          .tenant(`t${int(0, 2)}`)
+          .priority(pick(priorities))
+          .seq(p)
+          .tokensPerMin(1000)
+          .build();
         b.placement(aPlacement(w, qwen7b).on(s.cluster, s.device).replicas(1, n));
       }
       const pending = Array.from({ length: int(1, 30) }, (_, i) => {
@@ -631,7 +850,10 @@ describe('scheduleCycle', () => {
     it('whatIf answers the decision a cycle would make for one workload, changing nothing', () => {
       const low = aWorkload('low').priority('low').seq(1).model(qwen72b).tokensPerMin(72_000).build();
       const snapshot = deepFreeze(
-        aSnapshot().cluster(aCluster('c1').slot('H100', h100, 4)).placement(aPlacement(low, qwen72b).on('c1', 'H100').replicas(1, 4)).build(),
+        aSnapshot()
+          .cluster(aCluster('c1').slot('H100', h100, 4))
+          .placement(aPlacement(low, qwen72b).on('c1', 'H100').replicas(1, 4))
+          .build(),
       );
       const high = aWorkload('high').priority('high').model(qwen72b).tokensPerMin(72_000).build();
       expect(shape(whatIf(snapshot, high) as Place)).to.deep.equal(['c1/H100×1×4']);
@@ -640,7 +862,12 @@ describe('scheduleCycle', () => {
     });
 
     it('the deep freeze used by these tests refuses writes, Maps included', () => {
-      const snapshot = deepFreeze(aSnapshot().cluster(aCluster('c1').slot('H100', h100, 4)).tenant(aTenant('t1')).build());
+      const snapshot = deepFreeze(
+        aSnapshot()
+          .cluster(aCluster('c1').slot('H100', h100, 4))
+          .tenant(aTenant('t1'))
+          .build(),
+      );
       expect(() => (snapshot.tenants as Map<string, unknown>).set('t2', {})).to.throw(TypeError);
       expect(() => ((snapshot.clusters[0]!.devices[0] as { held: number }).held = 1)).to.throw(TypeError);
       expect(() => (snapshot.clusters as unknown as unknown[]).push({})).to.throw(TypeError);
@@ -648,7 +875,9 @@ describe('scheduleCycle', () => {
     });
 
     it('a what-if on a cloned snapshot leaves the original alone', () => {
-      const snapshot = aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).build();
+      const snapshot = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 8))
+        .build();
       const copy = cloneSnapshot(snapshot);
       (copy.clusters[0]!.devices[0] as { healthy: number }).healthy = 0;
       expect(snapshot.clusters[0]!.devices[0]!.healthy).to.equal(8);
@@ -665,7 +894,11 @@ describe('evictOvercommitted', () => {
     const b = aSnapshot().cluster(aCluster('c1').slot('H100', h100, healthy).slot('910B', ascend910b, 8));
     for (const h of holders) {
       const w = aWorkload(h.id).priority(h.priority).seq(h.seq).build();
-      b.placement(aPlacement(w, qwen7b).on('c1', h.device ?? 'H100').replicas(1, h.devices));
+      b.placement(
+        aPlacement(w, qwen7b)
+          .on('c1', h.device ?? 'H100')
+          .replicas(1, h.devices),
+      );
     }
     return b.build();
   }

@@ -1,13 +1,5 @@
 import { expect } from 'chai';
-import {
-  deploymentFor,
-  deploymentName,
-  labelValue,
-  LABELS,
-  MANAGED_BY,
-  placementOf,
-  type ServingConfig,
-} from '../../../../adapters/kubernetes/deployment.js';
+import { deploymentFor, deploymentName, labelValue, LABELS, MANAGED_BY, placementOf, type ServingConfig } from '../../../../adapters/kubernetes/deployment.js';
 import type { DeviceSelector } from '../../../../adapters/kubernetes/inventory.js';
 import type { DesiredPlacement } from '../../../../adapters/platform-client.js';
 
@@ -73,13 +65,24 @@ describe('deploymentFor', () => {
     const c = d.spec!.template.spec!.containers[0]!;
     expect(c.name).to.equal('serving');
     expect(c.image).to.equal('vllm/vllm-openai:v0.8.5');
-    expect(c.args).to.deep.equal(['--model', 'qwen2.5-72b-instruct', '--served-model-name', 'qwen2.5-72b-instruct', '--tensor-parallel-size', '4', '--port', '8000']);
+    expect(c.args).to.deep.equal([
+      '--model',
+      'qwen2.5-72b-instruct',
+      '--served-model-name',
+      'qwen2.5-72b-instruct',
+      '--tensor-parallel-size',
+      '4',
+      '--port',
+      '8000',
+    ]);
     expect(c.ports).to.deep.equal([{ name: 'http', containerPort: 8000, protocol: 'TCP' }]);
     expect(c.readinessProbe).to.deep.equal({ httpGet: { path: '/health', port: 8000 }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 });
   });
 
   it('is the same JSON every time, with no undefined or null anywhere', () => {
-    const again = deploymentFor(aPlacement(), { resourceName: 'nvidia.com/gpu', nodeSelector: { 'nvidia.com/gpu.product': H100 } }, 'tokenpool-workloads', { ...SERVING });
+    const again = deploymentFor(aPlacement(), { resourceName: 'nvidia.com/gpu', nodeSelector: { 'nvidia.com/gpu.product': H100 } }, 'tokenpool-workloads', {
+      ...SERVING,
+    });
     expect(JSON.stringify(again)).to.equal(JSON.stringify(d));
     expect(emptyPaths(d)).to.deep.equal([]);
     expect(emptyPaths(deploymentFor(p, undefined, 'ns', SERVING))).to.deep.equal([]);
@@ -106,10 +109,18 @@ describe('deploymentFor', () => {
   }
 
   it('requests other vendors’ resources by their own name', () => {
-    const npu = deploymentFor(aPlacement({ resourceName: 'huawei.com/Ascend910', devicesPerReplica: 8, replicas: 1 }), { resourceName: 'huawei.com/Ascend910', nodeSelector: { accelerator: 'huawei-Ascend910B' } }, 'ns', SERVING);
+    const npu = deploymentFor(
+      aPlacement({ resourceName: 'huawei.com/Ascend910', devicesPerReplica: 8, replicas: 1 }),
+      { resourceName: 'huawei.com/Ascend910', nodeSelector: { accelerator: 'huawei-Ascend910B' } },
+      'ns',
+      SERVING,
+    );
     expect(npu.spec!.replicas).to.equal(1);
     expect(npu.spec!.template.spec!.nodeSelector).to.deep.equal({ accelerator: 'huawei-Ascend910B' });
-    expect(npu.spec!.template.spec!.containers[0]!.resources).to.deep.equal({ limits: { 'huawei.com/Ascend910': '8' }, requests: { 'huawei.com/Ascend910': '8' } });
+    expect(npu.spec!.template.spec!.containers[0]!.resources).to.deep.equal({
+      limits: { 'huawei.com/Ascend910': '8' },
+      requests: { 'huawei.com/Ascend910': '8' },
+    });
   });
 
   const images: [string, ServingConfig, string][] = [

@@ -1,12 +1,6 @@
 import { expect } from 'chai';
 import type { V1Node } from '@kubernetes/client-node';
-import {
-  deviceCount,
-  hamiDevices,
-  inventoryFromNodes,
-  parseHamiRegister,
-  type DeviceProfileInfo,
-} from '../../../../adapters/kubernetes/inventory.js';
+import { deviceCount, hamiDevices, inventoryFromNodes, parseHamiRegister, type DeviceProfileInfo } from '../../../../adapters/kubernetes/inventory.js';
 import type { InventoryReport } from '../../../../adapters/platform-client.js';
 
 const PROFILES: DeviceProfileInfo[] = [
@@ -67,10 +61,7 @@ class NodeBuilder {
       status: {
         capacity: { ...this.#capacity },
         allocatable: { ...this.#allocatable },
-        conditions: [
-          { type: 'MemoryPressure', status: 'False' },
-          ...(this.#ready === undefined ? [] : [{ type: 'Ready', status: this.#ready }]),
-        ],
+        conditions: [{ type: 'MemoryPressure', status: 'False' }, ...(this.#ready === undefined ? [] : [{ type: 'Ready', status: this.#ready }])],
       },
     };
   }
@@ -81,9 +72,18 @@ const h100Node = (name = 'gpu-1') => aNode(name).devices('nvidia.com/gpu', '8').
 
 /** HAMi's newer register annotation: `health` is left out when false (Go `omitempty`). */
 function hamiJson(healthy: readonly boolean[]): string {
-  return JSON.stringify(healthy.map((h, i) => ({
-    id: `GPU-${i}`, count: 5, devmem: 81920, devcore: 100, type: 'NVIDIA-NVIDIA A100-SXM4-80GB', numa: 0, mode: 'hami-core', ...(h ? { health: true } : {}),
-  })));
+  return JSON.stringify(
+    healthy.map((h, i) => ({
+      id: `GPU-${i}`,
+      count: 5,
+      devmem: 81920,
+      devcore: 100,
+      type: 'NVIDIA-NVIDIA A100-SXM4-80GB',
+      numa: 0,
+      mode: 'hami-core',
+      ...(h ? { health: true } : {}),
+    })),
+  );
 }
 
 /** HAMi's older register annotation, with the trailing colon it writes. */
@@ -174,22 +174,46 @@ describe('inventoryFromNodes', () => {
     },
     {
       name: 'HAMi, JSON annotation: 10 slices over 2 cards, one unhealthy',
-      nodes: [aNode().devices('nvidia.com/gpu', '10').label(PRODUCT, A100).annotation('hami.io/node-nvidia-register', hamiJson([true, false])).build()],
+      nodes: [
+        aNode()
+          .devices('nvidia.com/gpu', '10')
+          .label(PRODUCT, A100)
+          .annotation('hami.io/node-nvidia-register', hamiJson([true, false]))
+          .build(),
+      ],
       inventory: [{ deviceModel: A100, total: 2, healthy: 1 }],
     },
     {
       name: 'HAMi, legacy annotation: 10 slices over 2 cards, one unhealthy',
-      nodes: [aNode().devices('nvidia.com/gpu', '10').label(PRODUCT, A100).annotation('hami.io/node-nvidia-register', hamiLegacy([false, true])).build()],
+      nodes: [
+        aNode()
+          .devices('nvidia.com/gpu', '10')
+          .label(PRODUCT, A100)
+          .annotation('hami.io/node-nvidia-register', hamiLegacy([false, true]))
+          .build(),
+      ],
       inventory: [{ deviceModel: A100, total: 2, healthy: 1 }],
     },
     {
       name: 'HAMi on a cordoned node: physical total, none healthy',
-      nodes: [aNode().devices('nvidia.com/gpu', '10').label(PRODUCT, A100).annotation('hami.io/node-nvidia-register', hamiJson([true, true])).unschedulable().build()],
+      nodes: [
+        aNode()
+          .devices('nvidia.com/gpu', '10')
+          .label(PRODUCT, A100)
+          .annotation('hami.io/node-nvidia-register', hamiJson([true, true]))
+          .unschedulable()
+          .build(),
+      ],
       inventory: [{ deviceModel: A100, total: 2, healthy: 0 }],
     },
     {
       name: 'HAMi on Hygon: its dcu annotation',
-      nodes: [aNode().devices('hygon.com/dcu', '40').annotation('hami.io/node-dcu-register', 'DCU-0,10,65536,100,DCU-K100,0,true:DCU-1,10,65536,100,DCU-K100,0,true:').build()],
+      nodes: [
+        aNode()
+          .devices('hygon.com/dcu', '40')
+          .annotation('hami.io/node-dcu-register', 'DCU-0,10,65536,100,DCU-K100,0,true:DCU-1,10,65536,100,DCU-K100,0,true:')
+          .build(),
+      ],
       inventory: [{ deviceModel: 'Hygon-DCU-K100-64GB', total: 2, healthy: 2 }],
     },
     ...['{oops', '[', '[]', '[1, 2]', 'GPU-0,5,81920', 'GPU-0,5,81920,100,A100,0,maybe:', ''].map((bad): Case => ({
@@ -220,7 +244,10 @@ describe('inventoryFromNodes', () => {
     {
       name: 'one node with two kinds of device reports both',
       nodes: [aNode().devices('nvidia.com/gpu', '2').devices('hygon.com/dcu', '4').label(PRODUCT, H100).build()],
-      inventory: [{ deviceModel: 'Hygon-DCU-K100-64GB', total: 4, healthy: 4 }, { deviceModel: H100, total: 2, healthy: 2 }],
+      inventory: [
+        { deviceModel: 'Hygon-DCU-K100-64GB', total: 4, healthy: 4 },
+        { deviceModel: H100, total: 2, healthy: 2 },
+      ],
     },
   ];
 
@@ -240,10 +267,19 @@ describe('inventoryFromNodes', () => {
     const byOverride = aNode('b').devices('nvidia.com/gpu', '8').label('tokenpool.io/device-model', H100).build();
     const unlabelled = aNode('c').devices('mthreads.com/gpu', '8').build();
     const byProfileLabel = aNode('d').devices('mthreads.com/gpu', '8').label('mthreads.com/gpu.product', 'MooreThreads-S4000-48GB').build();
-    for (const nodes of [[byVendor, byOverride], [byOverride, byVendor]]) {
-      expect(inventoryFromNodes(nodes, PROFILES).selectors.get(H100)).to.deep.equal({ resourceName: 'nvidia.com/gpu', nodeSelector: { 'tokenpool.io/device-model': H100 } });
+    for (const nodes of [
+      [byVendor, byOverride],
+      [byOverride, byVendor],
+    ]) {
+      expect(inventoryFromNodes(nodes, PROFILES).selectors.get(H100)).to.deep.equal({
+        resourceName: 'nvidia.com/gpu',
+        nodeSelector: { 'tokenpool.io/device-model': H100 },
+      });
     }
-    for (const nodes of [[unlabelled, byProfileLabel], [byProfileLabel, unlabelled]]) {
+    for (const nodes of [
+      [unlabelled, byProfileLabel],
+      [byProfileLabel, unlabelled],
+    ]) {
       const { inventory, selectors } = inventoryFromNodes(nodes, PROFILES);
       expect(inventory).to.deep.equal([{ deviceModel: 'MooreThreads-S4000-48GB', total: 16, healthy: 16 }]);
       expect(selectors.get('MooreThreads-S4000-48GB')?.nodeSelector).to.deep.equal({ 'mthreads.com/gpu.product': 'MooreThreads-S4000-48GB' });
@@ -262,7 +298,9 @@ describe('inventoryFromNodes', () => {
 
 describe('HAMi register annotations', () => {
   it('are read for the vendor of the profiles with the resource, and only for them', () => {
-    const node = aNode().annotation('hami.io/node-nvidia-register', hamiJson([true, false, true])).build();
+    const node = aNode()
+      .annotation('hami.io/node-nvidia-register', hamiJson([true, false, true]))
+      .build();
     expect(hamiDevices(node, 'nvidia.com/gpu', ['nvidia'])).to.deep.equal({ total: 3, healthy: 2 });
     expect(hamiDevices(node, 'hygon.com/dcu', ['hygon'])).to.equal(undefined);
   });
@@ -297,8 +335,24 @@ describe('HAMi register annotations', () => {
 
 describe('deviceCount', () => {
   const cases: [unknown, number][] = [
-    ['8', 8], ['0', 0], ['1k', 1000], ['2Ki', 2048], ['1e3', 1000], ['1E', 1e18], ['1500m', 1], ['8.0', 8], [' 8 ', 8], [8, 8],
-    ['-1', 0], ['', 0], ['eight', 0], ['8 GPUs', 0], [undefined, 0], [null, 0], [Number.NaN, 0], [-3, 0],
+    ['8', 8],
+    ['0', 0],
+    ['1k', 1000],
+    ['2Ki', 2048],
+    ['1e3', 1000],
+    ['1E', 1e18],
+    ['1500m', 1],
+    ['8.0', 8],
+    [' 8 ', 8],
+    [8, 8],
+    ['-1', 0],
+    ['', 0],
+    ['eight', 0],
+    ['8 GPUs', 0],
+    [undefined, 0],
+    [null, 0],
+    [Number.NaN, 0],
+    [-3, 0],
   ];
   for (const [q, want] of cases) it(`reads ${typeof q === 'string' ? JSON.stringify(q) : String(q)} as ${want}`, () => expect(deviceCount(q)).to.equal(want));
 });

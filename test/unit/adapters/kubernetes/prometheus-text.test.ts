@@ -40,7 +40,11 @@ describe('parseTokenCounters', () => {
     },
     {
       name: 'vLLM: several models on one page are summed',
-      text: lines('vllm:prompt_tokens_total{model_name="a"} 10', 'vllm:prompt_tokens_total{model_name="b"} 20', 'vllm:generation_tokens_total{model_name="a"} 5'),
+      text: lines(
+        'vllm:prompt_tokens_total{model_name="a"} 10',
+        'vllm:prompt_tokens_total{model_name="b"} 20',
+        'vllm:generation_tokens_total{model_name="a"} 5',
+      ),
       want: { engine: 'vllm', promptTokensTotal: 30, generationTokensTotal: 5 },
     },
     {
@@ -112,7 +116,11 @@ describe('parseTokenCounters', () => {
   }
 
   it('reads back the page a simulated engine renders', () => {
-    expect(parseTokenCounters(vllmMetricsPage('qwen"7b\\x\ny', 123, 45.5))).to.deep.equal({ engine: 'vllm', promptTokensTotal: 123, generationTokensTotal: 46 });
+    expect(parseTokenCounters(vllmMetricsPage('qwen"7b\\x\ny', 123, 45.5))).to.deep.equal({
+      engine: 'vllm',
+      promptTokensTotal: 123,
+      generationTokensTotal: 46,
+    });
   });
 });
 
@@ -120,12 +128,22 @@ describe('parseSampleLine', () => {
   it('gives the name, the unescaped labels in page order and the value', () => {
     expect(parseSampleLine('vllm:prompt_tokens_total{model_name="a\\"b\\\\c\\nd\\q", engine = "0" } 1.5e3 1764300000000')).to.deep.equal({
       name: 'vllm:prompt_tokens_total',
-      labels: [['model_name', 'a"b\\c\nd\\q'], ['engine', '0']],
+      labels: [
+        ['model_name', 'a"b\\c\nd\\q'],
+        ['engine', '0'],
+      ],
       value: 1500,
     });
   });
 
-  const values: [string, number][] = [['+Inf', Infinity], ['-Inf', -Infinity], ['.5', 0.5], ['1.', 1], ['-0', -0], ['1E-2', 0.01]];
+  const values: [string, number][] = [
+    ['+Inf', Infinity],
+    ['-Inf', -Infinity],
+    ['.5', 0.5],
+    ['1.', 1],
+    ['-0', -0],
+    ['1E-2', 0.01],
+  ];
   for (const [text, want] of values) it(`reads the value ${text}`, () => expect(parseSampleLine(`m ${text}`)?.value).to.equal(want));
   it('reads the value NaN', () => expect(parseSampleLine('m NaN')?.value).to.be.NaN);
 

@@ -12,7 +12,11 @@ describe('plugin best-fit', () => {
   ];
   for (const c of cases) {
     it(`${c.free} free, taking ${c.replicas} × ${c.n}: ${c.left} left`, () => {
-      const ctx = filterContext(aSnapshot().cluster(aCluster('c1').slot('H100', h100, 64)).build());
+      const ctx = filterContext(
+        aSnapshot()
+          .cluster(aCluster('c1').slot('H100', h100, 64))
+          .build(),
+      );
       const candidate = candidateOf(ctx.state, 'c1', 'H100', { free: c.free, replicas: c.replicas, devicesPerReplica: c.n });
       expect(bestFit.score(scoreContext(aWorkload('w').build(), 1), candidate)).to.equal(c.left);
     });

@@ -14,7 +14,11 @@ describe('plugin consolidation', () => {
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.score}`, () => {
-      const ctx = filterContext(aSnapshot().cluster(aCluster('c1').slot('H100', h100, 8)).build());
+      const ctx = filterContext(
+        aSnapshot()
+          .cluster(aCluster('c1').slot('H100', h100, 8))
+          .build(),
+      );
       const candidate = candidateOf(ctx.state, 'c1', 'H100', {
         devicesPerReplica: 1,
         replicas: c.replicas,

@@ -13,7 +13,11 @@ describe('plugin energy', () => {
   ];
   for (const c of cases) {
     it(`${c.profile.name}: ${c.joules.toFixed(4)} J per standard token`, () => {
-      const ctx = filterContext(aSnapshot().cluster(aCluster('c1').slot('dev', c.profile, 8)).build());
+      const ctx = filterContext(
+        aSnapshot()
+          .cluster(aCluster('c1').slot('dev', c.profile, 8))
+          .build(),
+      );
       const score = energy.score(scoreContext(aWorkload('w').build(), 1), candidateOf(ctx.state, 'c1', 'dev'));
       expect(score).to.be.closeTo(c.joules, 1e-12);
     });

@@ -16,10 +16,13 @@ describe('plugin free-devices', () => {
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.code}`, () => {
-      const snapshot = aSnapshot().cluster(aCluster('c1').slot('H100', h100, c.healthy, c.held)).build();
+      const snapshot = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, c.healthy, c.held))
+        .build();
       const ctx = filterContext(snapshot);
       const candidate = candidateOf(ctx.state, 'c1', 'H100', { devicesPerReplica: c.n });
-      if (c.takenThisCycle > 0) admit(ctx.state, aWorkload('earlier').build(), 0, [{ slot: candidate.slotIndex, replicas: 1, devicesPerReplica: c.takenThisCycle }]);
+      if (c.takenThisCycle > 0)
+        admit(ctx.state, aWorkload('earlier').build(), 0, [{ slot: candidate.slotIndex, replicas: 1, devicesPerReplica: c.takenThisCycle }]);
       const status = freeDevices.filter(ctx, candidate);
       expect(status.code).to.equal(c.code);
       if (c.code !== 'Success') expect(status.reason).to.equal('capacity');

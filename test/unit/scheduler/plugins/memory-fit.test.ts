@@ -19,7 +19,9 @@ describe('plugin memory-fit', () => {
   for (const c of cases) {
     it(`${c.minMemoryGiB} GiB on ${c.memoryGiB} GiB devices: ${c.n ?? 'does not fit'}`, () => {
       const profile = aProfile('dev').memoryGiB(c.memoryGiB).build();
-      const snapshot = aSnapshot().cluster(aCluster('c1').slot('dev', profile, 8)).build();
+      const snapshot = aSnapshot()
+        .cluster(aCluster('c1').slot('dev', profile, 8))
+        .build();
       const ctx = filterContext(snapshot, aModel('m').minMemoryGiB(c.minMemoryGiB).build());
       // The candidate is read-only: what the plugin works out goes to the cycle state.
       const candidate = deepFreeze(candidateOf(ctx.state, 'c1', 'dev'));
@@ -36,7 +38,9 @@ describe('plugin memory-fit', () => {
 
   it('answers the same without PreFilter, and refuses to write once the cycle state is sealed', () => {
     const small = aProfile('small').memoryGiB('16').build();
-    const snapshot = aSnapshot().cluster(aCluster('c1').slot('H100', aProfile('H100').build(), 8).slot('small', small, 8)).build();
+    const snapshot = aSnapshot()
+      .cluster(aCluster('c1').slot('H100', aProfile('H100').build(), 8).slot('small', small, 8))
+      .build();
     const ctx = filterContext(snapshot, aModel('m').minMemoryGiB('2000').build());
     expect(memoryFit.filter(ctx, candidateOf(ctx.state, 'c1', 'H100')).code).to.equal('Success');
     expect(memoryFit.filter(ctx, candidateOf(ctx.state, 'c1', 'small')).code).to.equal('UnschedulableAndUnresolvable');

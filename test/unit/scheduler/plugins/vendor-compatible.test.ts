@@ -15,7 +15,9 @@ describe('plugin vendor-compatible', () => {
   ];
   for (const c of cases) {
     it(`${c.model.name} (vendors ${JSON.stringify(c.model.vendors)}) on ${c.profile.vendor}: ${c.code}`, () => {
-      const snapshot = aSnapshot().cluster(aCluster('c1').slot('dev', c.profile, 8)).build();
+      const snapshot = aSnapshot()
+        .cluster(aCluster('c1').slot('dev', c.profile, 8))
+        .build();
       const ctx = filterContext(snapshot, c.model);
       const status = vendorCompatible.filter(ctx, candidateOf(ctx.state, 'c1', 'dev'));
       expect(status.code).to.equal(c.code);

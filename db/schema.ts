@@ -213,6 +213,7 @@ export interface UsageBillingTable {
 }
 
 export interface UsageEventsTable {
+  /** Unique per cluster: the primary key is (cluster_id, id) (migration 0010). */
   id: string;
   tenant_id: string;
   workload_id: string;

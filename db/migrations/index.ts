@@ -8,6 +8,7 @@ import * as m0006 from './0006_placement_epoch.js';
 import * as m0007 from './0007_users_sessions.js';
 import * as m0008 from './0008_tenant_weight.js';
 import * as m0009 from './0009_ledger_append_only.js';
+import * as m0010 from './0010_usage_event_scope.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -20,4 +21,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007_users_sessions': m0007,
   '0008_tenant_weight': m0008,
   '0009_ledger_append_only': m0009,
+  '0010_usage_event_scope': m0010,
 };

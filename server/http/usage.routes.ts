@@ -20,7 +20,9 @@ const usageBatchSchema = z.strictObject({
   events: z
     .array(
       z.strictObject({
-        id: text(200).meta({ description: 'Idempotency key: an id seen before is counted once, ever' }),
+        id: text(200).meta({
+          description: 'Idempotency key: an id seen before from this cluster is counted once, ever (ids are scoped to the reporting cluster)',
+        }),
         workloadId: text(200),
         inputTokens: tokens,
         outputTokens: tokens,
@@ -47,7 +49,7 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
       path: '/api/v1/agent/usage',
       tag: 'Agents',
       auth: ['agent'],
-      summary: 'Report token usage of workloads placed on this cluster, now or before (each event id counts once, ever)',
+      summary: 'Report token usage of workloads placed on this cluster, now or before (each event id counts once per cluster, ever)',
       body: usageBatchSchema,
       responses: {
         200: {

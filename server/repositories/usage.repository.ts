@@ -67,7 +67,7 @@ const STD_TOKENS = sql.raw(
   usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }),
 );
 
-/** Usage events: inserted in batches, each event id counted once, ever (its primary key). */
+/** Usage events: inserted in batches, each event id counted once per reporting cluster, ever (the primary key (cluster_id, id)). */
 export class UsageRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -84,8 +84,8 @@ export class UsageRepository {
   }
 
   /**
-   * Inserts a batch in one statement and answers how many rows were new; an id already stored,
-   * or repeated within the batch, is skipped. Standard tokens are computed here in `numeric`,
+   * Inserts a batch in one statement and answers how many rows were new; an id already stored for
+   * the batch's cluster, or repeated within the batch, is skipped (another cluster's id is another event). Standard tokens are computed here in `numeric`,
    * exactly, by the SQL of `usageStdTokens` (scheduler/capacity.ts).
    */
   async insert(batch: UsageBatch): Promise<number> {
@@ -108,7 +108,7 @@ export class UsageRepository {
             AS e(id, wi, input_tokens, output_tokens, occurred_ms)
           JOIN w ON w.n = e.wi + 1
          ORDER BY e.id COLLATE "C"
-        ON CONFLICT (id) DO NOTHING
+        ON CONFLICT (cluster_id, id) DO NOTHING
         RETURNING 1
       )
       SELECT count(*)::int AS inserted FROM ins`.execute(this.db);

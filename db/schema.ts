@@ -92,6 +92,8 @@ export interface ApiKeysTable {
   key_prefix: string;
   created_at: CreatedAt;
   revoked_at: Timestamp | null;
+  /** `admin` manages the tenant's keys, users and budget; `member` does the rest. */
+  role: Generated<'admin' | 'member'>;
 }
 
 export interface WorkloadsTable {
@@ -260,6 +262,8 @@ export interface UsersTable {
   tenant_id: string | null;
   admin: Generated<boolean>;
   created_at: Date;
+  /** Set while the user is disabled: no sign-in, no session. */
+  disabled_at: Generated<Date | null>;
 }
 
 export interface SessionsTable {

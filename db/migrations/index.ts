@@ -9,6 +9,7 @@ import * as m0007 from './0007_users_sessions.js';
 import * as m0008 from './0008_tenant_weight.js';
 import * as m0009 from './0009_ledger_append_only.js';
 import * as m0010 from './0010_usage_event_scope.js';
+import * as m0013 from './0013_key_roles.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -22,4 +23,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008_tenant_weight': m0008,
   '0009_ledger_append_only': m0009,
   '0010_usage_event_scope': m0010,
+  '0013_key_roles': m0013,
 };

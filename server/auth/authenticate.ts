@@ -17,6 +17,7 @@ export type Principal =
       readonly apiKeyId?: string;
       readonly userId?: string;
       readonly name?: string;
+      /** An admin of the tenant (an admin key or user, or a session made from one): manages its keys, users and budget. */
       readonly admin?: boolean;
     }
   | { readonly kind: 'agent'; readonly clusterId: string }
@@ -25,7 +26,8 @@ export type Principal =
 export interface CredentialStore {
   /** Hashes of the tokens accepted as the built-in operator `admin`. */
   adminTokenHashes(): readonly string[];
-  findApiKey(hash: string): Promise<{ id: string; tenantId: string } | undefined>;
+  /** The unrevoked key with this hash; `role` admin makes its principal a tenant admin. */
+  findApiKey(hash: string): Promise<{ id: string; tenantId: string; role?: 'admin' | 'member' } | undefined>;
   findAgent(hash: string): Promise<{ clusterId: string } | undefined>;
   /** The live session whose cookie value hashes to `hash`. */
   findSession?(hash: string): Promise<{ principal: Principal; csrfToken: string } | undefined>;
@@ -87,7 +89,7 @@ export function createAuthenticator(store: CredentialStore, now: () => number = 
   async function lookup(token: string, hash: string): Promise<Principal | undefined> {
     if (token.startsWith(TOKEN_PREFIX.apiKey)) {
       const key = await store.findApiKey(hash);
-      return key && { kind: 'tenant', tenantId: key.tenantId, apiKeyId: key.id };
+      return key && { kind: 'tenant', tenantId: key.tenantId, apiKeyId: key.id, admin: key.role === 'admin' };
     }
     if (token.startsWith(TOKEN_PREFIX.agent)) {
       const agent = await store.findAgent(hash);

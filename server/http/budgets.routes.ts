@@ -24,7 +24,7 @@ export function budgetRoutes(ctx: AppContext): AnyRoute[] {
       method: 'put',
       path: '/api/v1/tenants/:id/budget',
       tag: 'Billing',
-      summary: "Set a tenant's monthly budget (CNY) and alert thresholds (percent)",
+      summary: "Set a tenant's monthly budget (CNY) and alert thresholds (percent): the operator, or the tenant's admins",
       auth: ['operator', 'tenant'],
       params: idParam,
       body: z.strictObject({
@@ -48,7 +48,7 @@ export function budgetRoutes(ctx: AppContext): AnyRoute[] {
       method: 'delete',
       path: '/api/v1/tenants/:id/budget',
       tag: 'Billing',
-      summary: "Remove a tenant's budget",
+      summary: "Remove a tenant's budget: the operator, or the tenant's admins",
       auth: ['operator', 'tenant'],
       params: idParam,
       responses: { 204: { description: 'Removed' } },

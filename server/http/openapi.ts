@@ -74,7 +74,10 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       tags: [r.tag],
       ...(r.auth === 'public' ? { security: [] } : { 'x-principals': r.auth }),
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
+      // A body the route may go without (an optional schema) is not required.
+      ...(r.body
+        ? { requestBody: { required: !r.body.safeParse(undefined).success, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } }
+        : {}),
       responses,
     };
   }

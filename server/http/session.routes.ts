@@ -10,7 +10,7 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { SESSION_TTL_MS } from '../services/accounts.service.js';
 import { route, type AnyRoute, type Cookie } from './route.js';
-import { listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
+import { idParam, listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
 
 const sessionSchema = z.object({
   kind: z.enum(['operator', 'tenant']),
@@ -27,6 +27,7 @@ const userSchema = z.object({
   kind: z.enum(['operator', 'tenant']),
   tenantId: z.string().nullable(),
   admin: z.boolean(),
+  disabled: z.boolean().meta({ description: 'A disabled user cannot sign in and has no session' }),
   createdAt: timestamp,
 });
 
@@ -37,6 +38,8 @@ const username = z
   .max(64)
   .regex(/^[A-Za-z0-9._@-]+$/, 'may hold letters, digits and . _ @ -');
 
+const password = z.string().min(10, 'must be at least 10 characters').max(1024);
+
 const signIn = z.union([
   z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }),
   z.strictObject({ token: z.string().min(1).max(512).meta({ description: 'The admin token or a tenant API key' }) }),
@@ -44,11 +47,18 @@ const signIn = z.union([
 
 const createUser = z.strictObject({
   username,
-  password: z.string().min(10, 'must be at least 10 characters').max(1024),
+  password,
   kind: z.enum(['operator', 'tenant']),
   tenantId: z.string().max(100).optional(),
   admin: z.boolean().optional().meta({ description: 'A tenant admin may create users of its tenant' }),
 });
+
+const patchUser = z
+  .strictObject({
+    disabled: z.boolean().optional().meta({ description: 'true: the user can no longer sign in, and its sessions end at once; false: it may sign in again' }),
+    password: password.optional().meta({ description: "A new password (a reset); the user's sessions end" }),
+  })
+  .refine((b) => b.disabled !== undefined || b.password !== undefined, { message: 'give disabled, password or both', path: ['disabled'] });
 
 const usersQuery = pageOnlyQuery.extend({ tenantId: z.string().max(100).optional() });
 
@@ -118,11 +128,39 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
       method: 'get',
       path: '/api/v1/users',
       tag: 'Sign-in',
-      summary: 'List users (a tenant: its own)',
+      summary: "List users (the operator: all, or one tenant's; a tenant admin: its tenant's)",
       auth: ['operator', 'tenant'],
       query: usersQuery,
       responses: { 200: { description: 'A page of users', schema: listOf(userSchema) } },
       handler: async ({ query, principal }) => ({ status: 200, body: await accounts.listUsers(principal, query.tenantId, pageOf(query)) }),
+    }),
+    route({
+      method: 'patch',
+      path: '/api/v1/users/:id',
+      tag: 'Sign-in',
+      summary: "Disable or enable a user, or reset its password (the operator: any user; a tenant admin: its tenant's)",
+      auth: ['operator', 'tenant'],
+      params: idParam,
+      body: patchUser,
+      responses: {
+        200: { description: 'The user', schema: userSchema },
+        403: { description: 'A member of the tenant' },
+        404: { description: "No such user, or another tenant's" },
+      },
+      handler: async ({ params, body, principal }) => ({ status: 200, body: await accounts.updateUser(principal, params.id, body) }),
+    }),
+    route({
+      method: 'delete',
+      path: '/api/v1/users/:id',
+      tag: 'Sign-in',
+      summary: "Delete a user; its sessions end (the operator: any user; a tenant admin: its tenant's)",
+      auth: ['operator', 'tenant'],
+      params: idParam,
+      responses: { 204: { description: 'Deleted' }, 403: { description: 'A member of the tenant' }, 404: { description: "No such user, or another tenant's" } },
+      handler: async ({ params, principal }) => {
+        await accounts.deleteUser(principal, params.id);
+        return { status: 204 };
+      },
     }),
   ];
 }

@@ -20,10 +20,23 @@ export const tenantSchema = z.object({
   createdAt: timestamp,
 });
 
+const keyRole = z.enum(['admin', 'member']).meta({
+  description:
+    "admin: may also manage the tenant's API keys, users and budget; member: everything else. A tenant's first key, and keys made before roles existed, are admin",
+});
+
+/** All optional: an empty body, or none, makes a member key. */
+const createKey = z
+  .strictObject({
+    role: keyRole.optional().meta({ description: 'Default member' }),
+  })
+  .optional();
+
 const apiKeySchema = z.object({
   id: z.string(),
   tenantId: z.string(),
   prefix: z.string().meta({ description: 'The first characters of the key, to tell keys apart' }),
+  role: keyRole,
   createdAt: timestamp,
   revokedAt: timestamp.nullable(),
 });
@@ -99,11 +112,15 @@ export function tenantRoutes(ctx: AppContext): AnyRoute[] {
       method: 'post',
       path: '/api/v1/tenants/:id/api-keys',
       tag: 'Tenants',
-      summary: 'Create an API key; the key is shown only here',
+      summary: "Create an API key (the operator, or the tenant's admins); the key is shown only here",
       auth: ['operator', 'tenant'],
       params: idParam,
-      responses: { 201: { description: 'The key', schema: apiKeySchema.extend({ key: z.string() }) } },
-      handler: async ({ params, principal }) => ({ status: 201, body: await tenants.createKey(principal, params.id) }),
+      body: createKey,
+      responses: {
+        201: { description: 'The key', schema: apiKeySchema.extend({ key: z.string() }) },
+        403: { description: 'A member of the tenant (only its admins make keys)' },
+      },
+      handler: async ({ params, body, principal }) => ({ status: 201, body: await tenants.createKey(principal, params.id, body ?? {}) }),
     }),
     route({
       method: 'get',
@@ -120,10 +137,10 @@ export function tenantRoutes(ctx: AppContext): AnyRoute[] {
       method: 'delete',
       path: '/api/v1/api-keys/:id',
       tag: 'Tenants',
-      summary: 'Revoke an API key',
+      summary: "Revoke an API key (the operator, the tenant's admins, or the key itself)",
       auth: ['operator', 'tenant'],
       params: idParam,
-      responses: { 200: { description: 'The revoked key', schema: apiKeySchema } },
+      responses: { 200: { description: 'The revoked key', schema: apiKeySchema }, 403: { description: "A member revoking another of the tenant's keys" } },
       handler: async ({ params, principal }) => ({ status: 200, body: await tenants.revokeKey(principal, params.id) }),
     }),
   ];

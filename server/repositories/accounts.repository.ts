@@ -9,12 +9,42 @@ export type SessionRow = Selectable<SessionsTable>;
 export class AccountsRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
-  insertUser(row: Omit<UserRow, 'seq'>): Promise<UserRow> {
+  insertUser(row: Omit<UserRow, 'seq' | 'disabled_at'>): Promise<UserRow> {
     return this.db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
   }
 
   findUser(username: string): Promise<UserRow | undefined> {
     return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  getUser(id: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /**
+   * Changes a user; disabling it or changing its password also ends its sessions, in the same
+   * transaction. Undefined for an unknown user.
+   */
+  updateUser(id: string, changes: { disabledAt?: Date | null; passwordHash?: string }): Promise<UserRow | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .updateTable('users')
+        .set({
+          ...(changes.disabledAt === undefined ? {} : { disabled_at: changes.disabledAt }),
+          ...(changes.passwordHash === undefined ? {} : { password_hash: changes.passwordHash }),
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      if (row && (changes.disabledAt || changes.passwordHash !== undefined)) await tx.deleteFrom('sessions').where('user_id', '=', id).execute();
+      return row;
+    });
+  }
+
+  /** Deletes a user and (by cascade) its sessions; false for an unknown user. */
+  async deleteUser(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows > 0n;
   }
 
   listUsers(filter: { tenantId?: string }, page: PageRequest): Promise<UserRow[]> {
@@ -27,13 +57,22 @@ export class AccountsRepository {
     await this.db.insertInto('sessions').values(row).execute();
   }
 
-  /** A session not expired at `now`; one made with an API key only while the key is not revoked. */
+  /**
+   * A session not expired at `now`; one made with an API key only while the key is not revoked,
+   * one of a user only while the user is not disabled.
+   */
   findSession(idHash: string, now: Date): Promise<SessionRow | undefined> {
     return this.db
       .selectFrom('sessions')
       .selectAll('sessions')
       .where('id_hash', '=', idHash)
       .where('expires_at', '>', now)
+      .where((eb) =>
+        eb.or([
+          eb('user_id', 'is', null),
+          eb.exists(eb.selectFrom('users').select('users.id').whereRef('users.id', '=', 'sessions.user_id').where('users.disabled_at', 'is', null)),
+        ]),
+      )
       .where((eb) =>
         eb.or([
           eb('api_key_id', 'is', null),

@@ -11,6 +11,7 @@ export interface NewApiKey {
   readonly id: string;
   readonly hash: string;
   readonly prefix: string;
+  readonly role: 'admin' | 'member';
 }
 
 /** Tenants and their API keys (stored as hashes only). */
@@ -31,7 +32,7 @@ export class TenantsRepository {
           .executeTakeFirstOrThrow();
         const row = await tx
           .insertInto('api_keys')
-          .values({ id: key.id, tenant_id: t.id, key_hash: key.hash, key_prefix: key.prefix, created_at: t.now })
+          .values({ id: key.id, tenant_id: t.id, key_hash: key.hash, key_prefix: key.prefix, role: key.role, created_at: t.now })
           .returningAll()
           .executeTakeFirstOrThrow();
         return { tenant, key: row };
@@ -79,7 +80,7 @@ export class TenantsRepository {
   insertKey(tenantId: string, key: NewApiKey, now: Date): Promise<ApiKeyRow> {
     return this.db
       .insertInto('api_keys')
-      .values({ id: key.id, tenant_id: tenantId, key_hash: key.hash, key_prefix: key.prefix, created_at: now })
+      .values({ id: key.id, tenant_id: tenantId, key_hash: key.hash, key_prefix: key.prefix, role: key.role, created_at: now })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -98,13 +99,13 @@ export class TenantsRepository {
     return this.getKey(id);
   }
 
-  async findActiveKey(hash: string): Promise<{ id: string; tenantId: string } | undefined> {
+  async findActiveKey(hash: string): Promise<{ id: string; tenantId: string; role: 'admin' | 'member' } | undefined> {
     const row = await this.db
       .selectFrom('api_keys')
-      .select(['id', 'tenant_id'])
+      .select(['id', 'tenant_id', 'role'])
       .where('key_hash', '=', hash)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    return row && { id: row.id, tenantId: row.tenant_id };
+    return row && { id: row.id, tenantId: row.tenant_id, role: row.role };
   }
 }

@@ -4,6 +4,10 @@
  * sign-in makes a session: a random cookie value (only its hash is stored), a CSRF token, and an
  * expiry. Repeated failed sign-ins for one name are slowed down: after five, each further attempt
  * must wait, twice as long each time, up to five minutes.
+ *
+ * Users are managed by the operator (any user) and by a tenant's admins (that tenant's users):
+ * listed, disabled, deleted, their password reset. Disabling, deleting or resetting the password
+ * ends the user's sessions at once (sessions are read from the database on every request).
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Principal } from '../auth/authenticate.js';
@@ -13,7 +17,7 @@ import { AppError } from '../errors.js';
 import type { AccountsRepository, SessionRow, UserRow } from '../repositories/accounts.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
-import { assertAdministers, scopeTenant } from '../auth/policy.js';
+import { assertAdministers, owns, scopeTenant } from '../auth/policy.js';
 
 function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((done, fail) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? fail(err) : done(key))));
@@ -44,7 +48,15 @@ export interface User {
   readonly kind: 'operator' | 'tenant';
   readonly tenantId: string | null;
   readonly admin: boolean;
+  /** A disabled user cannot sign in and has no session. */
+  readonly disabled: boolean;
   readonly createdAt: string;
+}
+
+/** An operator's or tenant admin's change to a user; fields left out stay as they are. */
+export interface UserChanges {
+  readonly disabled?: boolean | undefined;
+  readonly password?: string | undefined;
 }
 
 export interface SessionView {
@@ -57,7 +69,15 @@ export interface SessionView {
 }
 
 function toUser(r: UserRow): User {
-  return { id: r.id, username: r.username, kind: r.kind as User['kind'], tenantId: r.tenant_id, admin: r.admin, createdAt: r.created_at.toISOString() };
+  return {
+    id: r.id,
+    username: r.username,
+    kind: r.kind as User['kind'],
+    tenantId: r.tenant_id,
+    admin: r.admin,
+    disabled: r.disabled_at !== null,
+    createdAt: r.created_at.toISOString(),
+  };
 }
 
 export const SESSION_TTL_MS = 12 * 3600_000;
@@ -148,10 +168,43 @@ export class AccountsService {
     return toUser(row);
   }
 
+  /** The operator lists every user (or one tenant's); a tenant admin its tenant's; a member may not (403). */
   async listUsers(by: Principal, tenantId: string | undefined, page: PageRequest): Promise<Page<User>> {
     const scoped = scopeTenant(by, tenantId);
+    if (by.kind === 'tenant') assertAdministers(by, by.tenantId, "Only the tenant's admins may list its users.");
     const filter = scoped ? { tenantId: scoped } : {};
     return toPage(await this.repo.listUsers(filter, page), page.limit, toUser);
+  }
+
+  /**
+   * The user `id` as `by` may manage it: not found (404) for an unknown user or one of another
+   * tenant (an operator user is no tenant's); forbidden (403) for a member of its tenant.
+   */
+  private async managed(by: Principal, id: string): Promise<UserRow> {
+    const row = await this.repo.getUser(id);
+    const visible = row && (by.kind === 'operator' || (row.tenant_id !== null && owns(by, row.tenant_id)));
+    if (!row || !visible) throw new AppError('not_found', 'No user has this id.');
+    if (row.tenant_id !== null) assertAdministers(by, row.tenant_id, "Only the tenant's admins may manage its users.");
+    return row;
+  }
+
+  /** Disables or enables a user, or sets its password; either of the first two ends its sessions. */
+  async updateUser(by: Principal, id: string, changes: UserChanges): Promise<User> {
+    const row = await this.managed(by, id);
+    const disabledAt = changes.disabled === undefined ? undefined : changes.disabled ? (row.disabled_at ?? this.clock.now()) : null;
+    const passwordHash = changes.password === undefined ? undefined : await hashPassword(changes.password);
+    const updated = await this.repo.updateUser(id, {
+      ...(disabledAt === undefined ? {} : { disabledAt }),
+      ...(passwordHash === undefined ? {} : { passwordHash }),
+    });
+    if (!updated) throw new AppError('not_found', 'No user has this id.');
+    return toUser(updated);
+  }
+
+  /** Deletes a user; its sessions end with it. */
+  async deleteUser(by: Principal, id: string): Promise<void> {
+    await this.managed(by, id);
+    if (!(await this.repo.deleteUser(id))) throw new AppError('not_found', 'No user has this id.');
   }
 
   /** Signs in with a username and password, or a bearer token; answers the cookie value and the session. */
@@ -163,12 +216,16 @@ export class AccountsService {
     if ('token' in input) {
       const p = await this.identify(input.token);
       if (p?.kind === 'operator') who = { kind: 'operator', name: p.name, user_id: null, tenant_id: null, api_key_id: null, tenant_admin: false };
-      // An API key is the tenant's own credential: its session may do what a tenant admin may.
+      // A session made from an API key has the key's role.
       else if (p?.kind === 'tenant')
-        who = { kind: 'tenant', name: 'api-key', user_id: null, tenant_id: p.tenantId, api_key_id: p.apiKeyId ?? null, tenant_admin: true };
+        who = { kind: 'tenant', name: 'api-key', user_id: null, tenant_id: p.tenantId, api_key_id: p.apiKeyId ?? null, tenant_admin: p.admin === true };
     } else {
       const user = await this.repo.findUser(input.username);
       const ok = await verifyPassword(input.password, user?.password_hash ?? (await NOBODY));
+      if (user && ok && user.disabled_at !== null) {
+        // Said only to whoever knows the password.
+        throw new AppError('unauthorized', 'This user is disabled; ask an administrator.');
+      }
       if (user && ok) who = { kind: user.kind, name: user.username, user_id: user.id, tenant_id: user.tenant_id, api_key_id: null, tenant_admin: user.admin };
     }
     if (!who) {

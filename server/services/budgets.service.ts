@@ -9,7 +9,7 @@ import type { AlertRow, BudgetRow, BudgetsRepository } from '../repositories/bud
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { BillingService } from './billing.service.js';
-import { assertOwns, scopeTenant } from '../auth/policy.js';
+import { assertAdministers, assertOwns, scopeTenant } from '../auth/policy.js';
 
 export interface Budget {
   readonly tenantId: string;
@@ -67,8 +67,10 @@ export class BudgetsService {
     if (!(await this.tenants.get(tenantId))) throw new AppError('not_found', 'No tenant has this id.');
   }
 
+  /** Sets a tenant's budget: the operator, or the tenant's admins (a member: 403). */
   async set(principal: Principal, tenantId: string, input: { monthlyCny: string; thresholds: readonly number[] }): Promise<Budget> {
     await this.visibleTenant(principal, tenantId);
+    assertAdministers(principal, tenantId, "Only the tenant's admins may set its budget.");
     const thresholds = [...new Set(input.thresholds)].sort((a, b) => a - b);
     const budget = toBudget(await this.repo.put(tenantId, input.monthlyCny, thresholds, this.clock.now()));
     await this.evaluate([tenantId]);
@@ -82,8 +84,10 @@ export class BudgetsService {
     return toBudget(row);
   }
 
+  /** Removes a tenant's budget: the operator, or the tenant's admins (a member: 403). */
   async remove(principal: Principal, tenantId: string): Promise<void> {
     await this.visibleTenant(principal, tenantId);
+    assertAdministers(principal, tenantId, "Only the tenant's admins may remove its budget.");
     if (!(await this.repo.remove(tenantId))) throw new AppError('not_found', 'This tenant has no budget.');
   }
 

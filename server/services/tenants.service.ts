@@ -5,7 +5,7 @@ import type { EventBus } from '../events.js';
 import type { Principal } from '../auth/authenticate.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { ApiKeyRow, NewApiKey, TenantRow, TenantsRepository } from '../repositories/tenants.repository.js';
-import { assertOwns, owns } from '../auth/policy.js';
+import { assertAdministers, assertOwns, owns } from '../auth/policy.js';
 
 export type TenantKind = 'government' | 'enterprise';
 
@@ -25,10 +25,14 @@ export interface TenantChanges {
   readonly weight?: number;
 }
 
+/** What a key may do: `admin` also manages the tenant's keys, users and budget. */
+export type KeyRole = 'admin' | 'member';
+
 export interface ApiKey {
   readonly id: string;
   readonly tenantId: string;
   readonly prefix: string;
+  readonly role: KeyRole;
   readonly createdAt: string;
   readonly revokedAt: string | null;
 }
@@ -38,16 +42,26 @@ export function toTenant(r: TenantRow): Tenant {
 }
 
 function toApiKey(r: ApiKeyRow): ApiKey {
-  return { id: r.id, tenantId: r.tenant_id, prefix: r.key_prefix, createdAt: r.created_at.toISOString(), revokedAt: r.revoked_at?.toISOString() ?? null };
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    prefix: r.key_prefix,
+    role: r.role,
+    createdAt: r.created_at.toISOString(),
+    revokedAt: r.revoked_at?.toISOString() ?? null,
+  };
 }
 
-function mintKey(ids: IdGenerator): NewApiKey & { key: string } {
+function mintKey(ids: IdGenerator, role: KeyRole): NewApiKey & { key: string } {
   const key = newToken(TOKEN_PREFIX.apiKey);
-  return { id: ids.next('key'), key, hash: hashToken(key), prefix: key.slice(0, TOKEN_PREFIX.apiKey.length + 6) };
+  return { id: ids.next('key'), key, hash: hashToken(key), prefix: key.slice(0, TOKEN_PREFIX.apiKey.length + 6), role };
 }
 
 /**
- * Tenants and API keys. Keys are shown once, when made; only their hashes are kept. Emits
+ * Tenants and API keys. Keys are shown once, when made; only their hashes are kept. A tenant's
+ * first key is an admin key (it is the tenant's only credential); later keys are members unless
+ * made as admins. Only the tenant's admins (and the operator) make and revoke keys, except that
+ * any key may revoke itself. Emits
  * `credential.revoked` when a key stops working, so cached credentials are dropped.
  */
 export class TenantsService {
@@ -60,7 +74,7 @@ export class TenantsService {
 
   async create(input: { name: string; kind: TenantKind; weight?: number }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
     const now = this.clock.now();
-    const key = mintKey(this.ids);
+    const key = mintKey(this.ids, 'admin');
     const { tenant } = await this.repo.insertWithKey(
       { id: this.ids.next('tn'), name: input.name, kind: input.kind, ...(input.weight === undefined ? {} : { weight: input.weight }), now },
       key,
@@ -91,10 +105,11 @@ export class TenantsService {
     return toTenant(row);
   }
 
-  async createKey(principal: Principal, tenantId: string): Promise<ApiKey & { key: string }> {
+  async createKey(principal: Principal, tenantId: string, input: { role?: KeyRole | undefined } = {}): Promise<ApiKey & { key: string }> {
     await this.get(principal, tenantId);
+    assertAdministers(principal, tenantId, "Only the tenant's admins may make API keys.");
     const now = this.clock.now();
-    const key = mintKey(this.ids);
+    const key = mintKey(this.ids, input.role ?? 'member');
     const row = await this.repo.insertKey(tenantId, key, now);
     return { ...toApiKey(row), key: key.key };
   }
@@ -109,6 +124,8 @@ export class TenantsService {
     if (!row || !owns(principal, row.tenant_id)) {
       throw new AppError('not_found', 'No API key has this id.');
     }
+    const itself = principal.kind === 'tenant' && principal.apiKeyId === id;
+    if (!itself) assertAdministers(principal, row.tenant_id, "Only the tenant's admins may revoke its API keys (a key may revoke itself).");
     const revoked = await this.repo.revokeKey(id, this.clock.now());
     this.events.emit('credential.revoked', { kind: 'api_key', apiKeyId: id });
     return toApiKey(revoked!);

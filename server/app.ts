@@ -54,6 +54,10 @@ import { UsageService } from './services/usage.service.js';
 import { BudgetsRepository } from './repositories/budgets.repository.js';
 import { BudgetsService } from './services/budgets.service.js';
 import { budgetRoutes } from './http/budgets.routes.js';
+import { auditRoutes } from './http/audit.routes.js';
+import { AuditRepository } from './repositories/audit.repository.js';
+import { AuditService } from './services/audit.service.js';
+import { AuditRetentionJob } from './jobs/audit-retention.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -77,7 +81,9 @@ export interface App {
   readonly sweeper: TtlSweeper;
   readonly scheduler: Scheduler;
   readonly leader: LeaderElector;
-  readonly jobs: { readonly periodClose: PeriodCloseJob; readonly budgetCheck: BudgetCheckJob };
+  readonly jobs: { readonly periodClose: PeriodCloseJob; readonly budgetCheck: BudgetCheckJob; readonly auditRetention: AuditRetentionJob };
+  /** The audit trail (server/services/audit.service.ts). */
+  readonly audit: AuditService;
   /** Starts background work (leader election, the scheduler, the TTL sweeper, the period close and the budget check). */
   start(): void;
   /** Stops background work; the database stays open (its owner closes it). */
@@ -148,6 +154,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const budgets = new BudgetsService(new BudgetsRepository(db), tenantsRepo, billing, clock, ids, log);
   const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, calendar, log);
   const budgetCheck = new BudgetCheckJob(budgets, leader, log);
+  const audit = new AuditService(new AuditRepository(db), clock, log, metrics.audit, config.auditRetentionDays);
+  const auditRetention = new AuditRetentionJob(audit, leader, log);
   const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock, ids);
   const context: AppContext = {
     config,
@@ -183,6 +191,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...usageRoutes(context),
     ...budgetRoutes(context),
     ...sessionRoutes(context),
+    ...auditRoutes(audit),
   ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });
 
@@ -196,6 +205,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     metricsText: deps.shareMetrics ? deps.shareMetrics(metrics.registry) : () => metrics.registry.metrics(),
     ready: readinessProbe(db),
     openapi: openApiDocument(routes, API_VERSION),
+    audit: audit.observe,
   });
 
   return {
@@ -207,16 +217,20 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sweeper,
     scheduler,
     leader,
-    jobs: { periodClose, budgetCheck },
+    jobs: { periodClose, budgetCheck, auditRetention },
+    audit,
     start: () => {
       leader.start();
       scheduler.start();
       sweeper.start();
       periodClose.start();
       budgetCheck.start();
+      auditRetention.start();
     },
     stop: async () => {
+      await auditRetention.stop();
       await budgetCheck.stop();
+      await audit.settled();
       await periodClose.stop();
       await sweeper.stop();
       await scheduler.stop();

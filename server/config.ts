@@ -29,6 +29,8 @@ export interface Config {
    * to the city's size (`TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE`).
    */
   readonly schedulerScorePercentage: number;
+  /** Days the audit log keeps an entry, at least 180 (`TOKENPOOL_AUDIT_RETENTION_DAYS`, default 365). */
+  readonly auditRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +74,8 @@ const schema = z.object({
   TOKENPOOL_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai').default('Asia/Shanghai'),
   TOKENPOOL_SCHEDULER_WEIGHTS: z.string().optional(),
   TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: integer(0, 100).default(0),
+  // The database refuses to delete audit rows younger than 180 days (migration 0012).
+  TOKENPOOL_AUDIT_RETENTION_DAYS: integer(180, 36_500).default(365),
   TOKENPOOL_WORKERS: z.union([z.literal('auto'), integer(1, 64)], { message: 'must be auto or a whole number from 1 to 64' }).default(1),
 });
 
@@ -101,6 +105,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     workers,
     schedulerWeights: parseWeights(v.TOKENPOOL_SCHEDULER_WEIGHTS),
     schedulerScorePercentage: v.TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE,
+    auditRetentionDays: v.TOKENPOOL_AUDIT_RETENTION_DAYS,
   };
 }
 

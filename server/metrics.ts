@@ -7,6 +7,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from './clock.js';
 import type { EventBus } from './events.js';
+import type { AuditMetrics } from './services/audit.service.js';
 import type { BillingMetrics } from './services/billing.service.js';
 import type { PoolView } from './services/cluster-view.js';
 
@@ -16,6 +17,8 @@ export interface Metrics {
   readonly usageLatency: Histogram;
   /** What the period close reports: invoices issued, and their amounts by plan type. */
   readonly billing: BillingMetrics;
+  /** Refused requests by reason, and audit entries that could not be written. */
+  readonly audit: AuditMetrics;
 }
 
 export interface MetricSources {
@@ -120,6 +123,18 @@ export function createMetrics(sources: MetricSources): Metrics {
     registers: [registry],
   });
 
+  const refusals = new Counter({
+    name: 'tokenpool_requests_refused_total',
+    help: 'Requests refused, by reason (sign_in_failed, sign_in_throttled, unauthenticated, forbidden)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const auditFailures = new Counter({
+    name: 'tokenpool_audit_write_failures_total',
+    help: 'Audit entries that could not be written (the change itself was answered)',
+    registers: [registry],
+  });
+
   return {
     registry,
     httpDuration: new Histogram({
@@ -135,6 +150,10 @@ export function createMetrics(sources: MetricSources): Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    audit: {
+      refused: (reason) => refusals.inc({ reason }),
+      writeFailed: (count) => auditFailures.inc(count),
+    },
     billing: {
       invoiceIssued(planTypes, total) {
         invoicesIssued.inc();

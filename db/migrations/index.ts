@@ -10,6 +10,7 @@ import * as m0008 from './0008_tenant_weight.js';
 import * as m0009 from './0009_ledger_append_only.js';
 import * as m0010 from './0010_usage_event_scope.js';
 import * as m0013 from './0013_key_roles.js';
+import * as m0012 from './0012_audit_log.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -24,4 +25,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0009_ledger_append_only': m0009,
   '0010_usage_event_scope': m0010,
   '0013_key_roles': m0013,
+  '0012_audit_log': m0012,
 };

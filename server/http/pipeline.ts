@@ -26,7 +26,7 @@ import type { Readable, Transform } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { z } from 'zod';
-import type { Authenticator } from '../auth/authenticate.js';
+import type { Authenticator, Principal } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
 import { AppError, INTERNAL_PROBLEM, knownError, problemOf, type Problem } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -56,7 +56,32 @@ export interface PipelineOptions {
   readonly log: Logger;
   /** Request durations in seconds (prom-client's Histogram fits). */
   readonly httpDuration: DurationSink;
+  /** Told how every request to a declared route ended (the audit log, refusal metrics); none: nobody is. */
+  readonly audit?: AuditSink;
 }
+
+/** How a request to a declared route ended, for the audit log. */
+export interface RequestOutcome {
+  /** Upper-case, e.g. `POST`. */
+  readonly method: string;
+  /** The route's template, e.g. `/api/v1/tenants/:id`. */
+  readonly route: string;
+  readonly params: Readonly<Record<string, string>>;
+  /** Undefined when the caller was not authenticated (or not allowed on the route). */
+  readonly principal: Principal | undefined;
+  /** The validated request body; undefined when there is none or it was not reached. */
+  readonly body: unknown;
+  /** The status answered. */
+  readonly status: number;
+  /** The body answered on success. */
+  readonly reply: unknown;
+  /** The client's socket address. */
+  readonly address: string | undefined;
+  readonly requestId: string;
+}
+
+/** Called once per request to a declared route, after the answer; must not throw nor block. */
+export type AuditSink = (outcome: RequestOutcome) => void;
 
 export interface DurationSink {
   observe(labels: { method: string; route: string; status: string }, seconds: number): void;
@@ -74,7 +99,7 @@ export interface Pipeline {
 }
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
-  const { auth, clock, log, httpDuration } = opts;
+  const { auth, clock, log, httpDuration, audit } = opts;
 
   function begin(req: IncomingMessage, res: ServerResponse, route: () => string): void {
     const started = process.hrtime.bigint();
@@ -87,21 +112,35 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   }
 
   async function run(spec: AnyRoute, req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>): Promise<void> {
+    let principal: Principal | undefined;
+    let body: unknown;
+    let reply: Reply | undefined;
     try {
       if (Number(req.headers['content-length']) > BODY_LIMIT) throw tooLarge();
-      const principal = await auth.fromRequest({ method: req.method ?? '', headers: req.headers }, spec.auth);
+      principal = await auth.fromRequest({ method: req.method ?? '', headers: req.headers }, spec.auth);
       const p = validate(spec.params ?? EMPTY, { ...params }, 'params');
       const url = req.url ?? '';
       const q = url.indexOf('?');
       const query = validate(spec.query ?? EMPTY, q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) }, 'query');
       const raw = await readBody(req);
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
-      const body: unknown = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
-      const reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name) });
+      body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
+      reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name) });
       answer(req, res, reply);
     } catch (err) {
       fail(req, res, err);
     }
+    audit?.({
+      method: req.method ?? '',
+      route: spec.path,
+      params,
+      principal,
+      body,
+      status: res.statusCode,
+      reply: reply?.body,
+      address: req.socket.remoteAddress,
+      requestId: String(res.getHeader('x-request-id')),
+    });
   }
 
   function answer(req: IncomingMessage, res: ServerResponse, reply: Reply): void {

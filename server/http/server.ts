@@ -14,7 +14,7 @@ import { AppError, type Problem } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { allowedMethods, dispatcher } from './dispatch.js';
-import { createPipeline } from './pipeline.js';
+import { createPipeline, type AuditSink } from './pipeline.js';
 import type { AnyRoute } from './route.js';
 
 export interface HttpServerOptions {
@@ -29,6 +29,8 @@ export interface HttpServerOptions {
   readonly ready: () => Promise<boolean>;
   /** Served at /api/v1/openapi.json. */
   readonly openapi: object;
+  /** Told how each request to a route ended (pipeline.ts). */
+  readonly audit?: AuditSink;
 }
 
 export interface HttpServer {
@@ -49,7 +51,13 @@ const CONSOLE_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 
 
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const { routes, metrics } = opts;
-  const pipeline = createPipeline({ auth: opts.auth, clock: opts.clock, log: opts.log, httpDuration: metrics.httpDuration });
+  const pipeline = createPipeline({
+    auth: opts.auth,
+    clock: opts.clock,
+    log: opts.log,
+    httpDuration: metrics.httpDuration,
+    ...(opts.audit ? { audit: opts.audit } : {}),
+  });
   const app = express();
   app.disable('x-powered-by');
 

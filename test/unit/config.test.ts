@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       workers: 1,
       schedulerWeights: { energy: 1, consolidation: 2, bestFit: 1 },
       schedulerScorePercentage: 0,
+      auditRetentionDays: 365,
     } satisfies Partial<Config>);
   });
 
@@ -71,6 +72,8 @@ describe('loadConfig', () => {
       ],
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '10' }, { schedulerScorePercentage: 10 }],
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE=100 scores every candidate', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '100' }, { schedulerScorePercentage: 100 }],
+      ['TOKENPOOL_AUDIT_RETENTION_DAYS=180 (the least)', { TOKENPOOL_AUDIT_RETENTION_DAYS: '180' }, { auditRetentionDays: 180 }],
+      ['TOKENPOOL_AUDIT_RETENTION_DAYS=3650', { TOKENPOOL_AUDIT_RETENTION_DAYS: '3650' }, { auditRetentionDays: 3650 }],
       [
         'empty strings count as unset',
         {
@@ -127,6 +130,8 @@ describe('loadConfig', () => {
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '101' }],
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '12.5' }],
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '-1' }],
+      ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '179' }],
+      ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '1y' }],
     ];
     for (const [variable, env] of cases) {
       const shown = Object.entries(env)

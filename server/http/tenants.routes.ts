@@ -17,6 +17,9 @@ export const tenantSchema = z.object({
   kind: tenantKind,
   maxStdPerMin: z.number().int().nullable(),
   weight: z.number().meta({ description: 'Fair-share weight; the operator sets it' }),
+  maxPriority: z
+    .enum(['high', 'normal', 'low'])
+    .meta({ description: 'The highest workload priority the tenant may use; the operator sets it (default normal)' }),
   createdAt: timestamp,
 });
 
@@ -58,8 +61,15 @@ const patchTenant = z
       .meta({ description: 'Quota override in standard tokens per minute; null removes it' })
       .optional(),
     weight: weight.optional(),
+    maxPriority: z
+      .enum(['high', 'normal', 'low'])
+      .meta({ description: 'The highest workload priority the tenant may use; a create or rescale above it is 403' })
+      .optional(),
   })
-  .refine((b) => b.maxStdPerMin !== undefined || b.weight !== undefined, { message: 'give maxStdPerMin, weight or both', path: ['maxStdPerMin'] });
+  .refine((b) => b.maxStdPerMin !== undefined || b.weight !== undefined || b.maxPriority !== undefined, {
+    message: 'give maxStdPerMin, weight, maxPriority or several',
+    path: ['maxStdPerMin'],
+  });
 
 export function tenantRoutes(ctx: AppContext): AnyRoute[] {
   const { tenants } = ctx.services;
@@ -101,7 +111,7 @@ export function tenantRoutes(ctx: AppContext): AnyRoute[] {
       method: 'patch',
       path: '/api/v1/tenants/:id',
       tag: 'Tenants',
-      summary: "Set or clear the tenant's quota override; set its fair-share weight",
+      summary: "Set or clear the tenant's quota override; set its fair-share weight and highest workload priority",
       auth: ['operator'],
       params: idParam,
       body: patchTenant,

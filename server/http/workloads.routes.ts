@@ -62,7 +62,8 @@ const dryRunSchema = z.object({
   dryRun: z.literal(true),
   placements: z.array(placementSchema.omit({ id: true, readyReplicas: true, state: true })),
   placedTokensPerMin: z.number(),
-  preempted: z.array(z.string()).meta({ description: 'Workloads that would be preempted' }),
+  preempted: z.array(z.string()).meta({ description: "Workloads that would be preempted: a tenant sees only its own ids, never another tenant's" }),
+  preemptedCount: z.number().int().meta({ description: "How many workloads would be preempted, other tenants' included" }),
   reason: z.string().nullable(),
   message: z.string().nullable(),
 });
@@ -89,6 +90,7 @@ export function workloadRoutes(ctx: AppContext): AnyRoute[] {
       responses: {
         202: { description: 'Accepted, pending', schema: workloadSchema },
         200: { description: 'Dry run: what would be placed now', schema: dryRunSchema },
+        403: { description: "A priority above the tenant's maxPriority" },
         422: { description: 'Unknown model, unsupported kind, or an Idempotency-Key reused with a different body' },
       },
       handler: async ({ query, body, principal, header }) => {
@@ -133,7 +135,11 @@ export function workloadRoutes(ctx: AppContext): AnyRoute[] {
       auth: ['tenant', 'operator'],
       params: idParam,
       body: z.strictObject({ tokensPerMin }),
-      responses: { 200: { description: 'The workload', schema: workloadSchema }, 409: { description: 'The workload is deleted' } },
+      responses: {
+        200: { description: 'The workload', schema: workloadSchema },
+        403: { description: "The workload's priority is above the tenant's maxPriority" },
+        409: { description: 'The workload is deleted' },
+      },
       handler: async ({ params, body, principal }) => ({ status: 200, body: await workloads.rescale(principal, params.id, body.tokensPerMin) }),
     }),
     route({

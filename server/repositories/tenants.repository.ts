@@ -68,11 +68,12 @@ export class TenantsRepository {
     return this.db.selectFrom('tenants').selectAll().where('name', '=', name).executeTakeFirst();
   }
 
-  /** Sets the fields given (quota override, fair-share weight); undefined for an unknown tenant. */
-  update(id: string, changes: { maxStdPerMin?: number | null; weight?: number }): Promise<TenantRow | undefined> {
+  /** Sets the fields given (quota override, fair-share weight, highest priority); undefined for an unknown tenant. */
+  update(id: string, changes: { maxStdPerMin?: number | null; weight?: number; maxPriority?: string }): Promise<TenantRow | undefined> {
     const set: Updateable<TenantsTable> = {};
     if (changes.maxStdPerMin !== undefined) set.max_std_per_min = changes.maxStdPerMin;
     if (changes.weight !== undefined) set.weight = changes.weight;
+    if (changes.maxPriority !== undefined) set.max_priority = changes.maxPriority;
     if (Object.keys(set).length === 0) return this.get(id);
     return this.db.updateTable('tenants').set(set).where('id', '=', id).returningAll().executeTakeFirst();
   }

@@ -59,6 +59,12 @@ export interface CycleSummary {
  */
 const CYCLE_CLUSTER_CHANGES: ReadonlySet<ClusterChange> = new Set<ClusterChange>(['ready', 'not_ready', 'uncordoned', 'removed']);
 
+/** A dry run's decision, with the tenant of each workload it would preempt (by workload id). */
+export interface DryRunDecision {
+  readonly decision: Decision;
+  readonly victimTenants: ReadonlyMap<string, string>;
+}
+
 const PREEMPTED_MESSAGE = 'preempted by a higher-priority workload; waiting for capacity';
 const EVICTED_MESSAGE = 'its cluster reported fewer healthy devices; waiting to be placed again';
 
@@ -237,10 +243,19 @@ export class Scheduler {
     return this.active.kept;
   }
 
-  /** What the core would decide for one new workload now, on a copy; nothing is written. */
-  async dryRun(workload: WorkloadSnap): Promise<Decision> {
+  /**
+   * What the core would decide for one new workload now, on a copy; nothing is written. Answers
+   * the tenant of every workload it would preempt too, so callers can hide other tenants' ids.
+   */
+  async dryRun(workload: WorkloadSnap): Promise<DryRunDecision> {
     const state = await loadSnapshot(this.opts, this.opts.clock.now());
-    return whatIf(state.snapshot, workload, this.opts.cycleOptions);
+    const decision = whatIf(state.snapshot, workload, this.opts.cycleOptions);
+    const victimTenants = new Map<string, string>();
+    if (decision.kind === 'place' && decision.preempted.length > 0) {
+      const victims = new Set(decision.preempted);
+      for (const p of state.snapshot.placements) if (victims.has(p.workloadId)) victimTenants.set(p.workloadId, p.tenantId);
+    }
+    return { decision, victimTenants };
   }
 
   private toCommit(decisions: readonly Decision[], versions: ReadonlyMap<string, number>): CycleCommit {

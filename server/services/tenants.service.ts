@@ -1,3 +1,4 @@
+import type { Priority } from '../../scheduler/framework/types.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import { hashToken, newToken, TOKEN_PREFIX, type IdGenerator } from '../auth/tokens.js';
@@ -16,6 +17,8 @@ export interface Tenant {
   readonly maxStdPerMin: number | null;
   /** Fair-share weight (operator-set, default 1): a tenant of weight 2 is entitled to twice the share. */
   readonly weight: number;
+  /** The highest workload priority the tenant may use (operator-set, default `normal`). */
+  readonly maxPriority: Priority;
   readonly createdAt: string;
 }
 
@@ -23,6 +26,7 @@ export interface Tenant {
 export interface TenantChanges {
   readonly maxStdPerMin?: number | null;
   readonly weight?: number;
+  readonly maxPriority?: Priority;
 }
 
 /** What a key may do: `admin` also manages the tenant's keys, users and budget. */
@@ -38,7 +42,15 @@ export interface ApiKey {
 }
 
 export function toTenant(r: TenantRow): Tenant {
-  return { id: r.id, name: r.name, kind: r.kind as TenantKind, maxStdPerMin: r.max_std_per_min, weight: r.weight, createdAt: r.created_at.toISOString() };
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind as TenantKind,
+    maxStdPerMin: r.max_std_per_min,
+    weight: r.weight,
+    maxPriority: r.max_priority as Priority,
+    createdAt: r.created_at.toISOString(),
+  };
 }
 
 function toApiKey(r: ApiKeyRow): ApiKey {
@@ -98,7 +110,7 @@ export class TenantsService {
     return toTenant(row);
   }
 
-  /** An operator's change to a tenant: its quota override and fair-share weight. */
+  /** An operator's change to a tenant: its quota override, fair-share weight and highest priority. */
   async update(id: string, changes: TenantChanges): Promise<Tenant> {
     const row = await this.repo.update(id, changes);
     if (!row) throw new AppError('not_found', 'No tenant has this id.');

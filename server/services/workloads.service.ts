@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Decision, Priority } from '../../scheduler/framework/types.js';
+import type { Priority } from '../../scheduler/framework/types.js';
+import { PRIORITY_RANK } from '../../scheduler/snapshot.js';
 import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
@@ -60,7 +61,10 @@ export interface DryRunAnswer {
   readonly dryRun: true;
   readonly placements: readonly Omit<PlacementView, 'id' | 'readyReplicas' | 'state'>[];
   readonly placedTokensPerMin: number;
+  /** The caller's own workloads that would be preempted (all of them for the operator). */
   readonly preempted: readonly string[];
+  /** How many workloads would be preempted, other tenants' included. */
+  readonly preemptedCount: number;
   readonly reason: string | null;
   readonly message: string | null;
 }
@@ -144,7 +148,20 @@ export class WorkloadsService {
     if (!SUPPORTED_KINDS.includes(input.kind)) {
       throw new AppError('unprocessable', `Workload kind "${input.kind}" is not supported (supported: ${SUPPORTED_KINDS.join(', ')}).`);
     }
+    await this.assertPriorityGranted(principal, tenantId, input.priority);
     return tenantId;
+  }
+
+  /**
+   * Priority is granted, not self-declared: a tenant may use priorities up to the `maxPriority`
+   * the operator set on it (403 above it). The operator, who grants it, may use any.
+   */
+  private async assertPriorityGranted(principal: Principal, tenantId: string, priority: Priority): Promise<void> {
+    if (ownTenant(principal) === undefined) return;
+    const max = ((await this.tenants.get(tenantId))?.max_priority ?? 'normal') as Priority;
+    if (PRIORITY_RANK[priority] > PRIORITY_RANK[max]) {
+      throw new AppError('forbidden', `This tenant may use priorities up to ${max}; ${priority} is granted by the operator.`);
+    }
   }
 
   async create(principal: Principal, input: WorkloadInput, idempotencyKey: string | undefined): Promise<Workload> {
@@ -192,7 +209,7 @@ export class WorkloadsService {
     const tenantId = await this.tenantAndKind(principal, input);
     const model = (await this.catalog.allModels()).find((m) => m.name === input.model);
     if (!model) throw unknownModel(input.model);
-    const decision: Decision = await this.scheduler.dryRun({
+    const { decision, victimTenants } = await this.scheduler.dryRun({
       id: 'dry-run',
       tenantId,
       seq: Number.MAX_SAFE_INTEGER,
@@ -203,7 +220,7 @@ export class WorkloadsService {
       ha: input.ha,
     });
     if (decision.kind === 'pending') {
-      return { dryRun: true, placements: [], placedTokensPerMin: 0, preempted: [], reason: decision.reason, message: decision.message };
+      return { dryRun: true, placements: [], placedTokensPerMin: 0, preempted: [], preemptedCount: 0, reason: decision.reason, message: decision.message };
     }
     const placements = decision.placements.map((p) => ({
       clusterId: p.clusterId,
@@ -217,7 +234,9 @@ export class WorkloadsService {
       dryRun: true,
       placements,
       placedTokensPerMin: placements.reduce((s, p) => s + p.tokensPerMin, 0),
-      preempted: decision.preempted,
+      // Another tenant's workloads are counted, never named (API.md v2).
+      preempted: decision.preempted.filter((id) => owns(principal, victimTenants.get(id) ?? '')),
+      preemptedCount: decision.preempted.length,
       reason: null,
       message: null,
     };
@@ -251,6 +270,7 @@ export class WorkloadsService {
     const w = await this.visible(principal, id);
     const deleted = () => new AppError('conflict', 'A deleted workload cannot be rescaled.');
     if (w.state === WorkloadState.deleted) throw deleted();
+    await this.assertPriorityGranted(principal, w.tenant_id, w.priority as Priority);
     const current = toWorkload(w, await this.repo.placementsOf([w.id]));
     if (!(await this.repo.rescale(id, tokensPerMin, current.placedTokensPerMin, this.clock.now()))) throw deleted();
     this.events.emit('workload.changed', { workloadId: id, tenantId: w.tenant_id, change: 'rescaled' });

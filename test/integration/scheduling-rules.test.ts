@@ -46,9 +46,14 @@ async function cluster(p: TestPlatform, name: string, region: string, inventory:
   return c;
 }
 
-async function tenant(p: TestPlatform, name: string): Promise<Tenant> {
+/** Creates a tenant; `maxPriority` (granted by the operator) when given, else the default `normal`. */
+async function tenant(p: TestPlatform, name: string, maxPriority?: 'high' | 'normal' | 'low'): Promise<Tenant> {
   const res = await p.request('POST', '/api/v1/tenants', { body: { name, kind: 'enterprise' } });
   expect(res.status, JSON.stringify(res.body)).to.equal(201);
+  if (maxPriority !== undefined) {
+    const granted = await p.request('PATCH', `/api/v1/tenants/${res.body.id}`, { body: { maxPriority } });
+    expect(granted.status, JSON.stringify(granted.body)).to.equal(200);
+  }
   return { id: res.body.id, apiKey: res.body.apiKey };
 }
 
@@ -123,7 +128,7 @@ describeOnDatabases('scheduling rules: priority, FIFO, eviction, ha, compatibili
   let t: Tenant;
 
   before(async () => {
-    t = await tenant(platform(), 'Guangzhou Metro');
+    t = await tenant(platform(), 'Guangzhou Metro', 'high');
   });
 
   describe('priority preemption', () => {
@@ -797,7 +802,7 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
       const inventory = s.devices.map((d) => ({ ...d, healthy: d.total }));
       clusters.push({ ...(await cluster(p, s.name, s.region, inventory)), devices: s.devices, inventory });
     }
-    const tenants = [await tenant(p, 'Random One'), await tenant(p, 'Random Two'), await tenant(p, 'Random Three')];
+    const tenants = [await tenant(p, 'Random One', 'high'), await tenant(p, 'Random Two', 'high'), await tenant(p, 'Random Three', 'high')];
     const models = [
       { name: 'qwen2.5-7b-instruct', min: 10_000, max: 400_000 },
       { name: 'qwen2.5-32b-instruct', min: 10_000, max: 200_000 },
@@ -899,5 +904,89 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
     expect(totals.preempted, JSON.stringify(totals)).to.be.greaterThan(0);
     expect(totals.evicted, JSON.stringify(totals)).to.be.greaterThan(0);
     expect(totals.lost, JSON.stringify(totals)).to.be.greaterThan(0);
+  });
+});
+
+describeOnDatabases('scheduling rules: priority is granted, not self-declared', (platform) => {
+  let a: Tenant;
+  let b: Tenant;
+  const aIds: string[] = [];
+  const bIds: string[] = [];
+
+  before(async () => {
+    const p = platform();
+    await cluster(p, 'granted-1', 'granted', h100(3));
+    a = await tenant(p, 'Granted A');
+    b = await tenant(p, 'Granted B');
+    // A's two low workloads and one of B's fill the cluster's 3 devices.
+    aIds.push(await submit(p, a, { name: 'a-low-1', tokensPerMin: DEVICE, priority: 'low', regions: ['granted'] }));
+    aIds.push(await submit(p, a, { name: 'a-low-2', tokensPerMin: DEVICE, priority: 'low', regions: ['granted'] }));
+    bIds.push(await submit(p, b, { name: 'b-low-1', tokensPerMin: DEVICE, priority: 'low', regions: ['granted'] }));
+    await p.app.scheduler.runCycle();
+    expect(Object.values(await states(p, a, aIds))).to.deep.equal(['placed', 'placed']);
+  });
+
+  it('a tenant starts at maxPriority normal: high is 403 (also as a dry run), and nothing is created', async () => {
+    const p = platform();
+    expect((await p.request('GET', `/api/v1/tenants/${b.id}`, { token: b.apiKey })).body.maxPriority).to.equal('normal');
+    for (const path of ['/api/v1/workloads', '/api/v1/workloads?dryRun=true']) {
+      const res = await p.request('POST', path, {
+        token: b.apiKey,
+        body: { name: 'b-high', model: SMALL, tokensPerMin: DEVICE, priority: 'high', regions: ['granted'] },
+      });
+      expect(res.status, `${path} ${JSON.stringify(res.body)}`).to.equal(403);
+      expect(res.headers.get('content-type')).to.match(/problem\+json/);
+    }
+    const listed = await p.request('GET', '/api/v1/workloads', { token: b.apiKey });
+    expect(listed.body.items.map((w: { name: string }) => w.name)).to.not.include('b-high');
+    expect(await p.app.scheduler.runCycle()).to.include({ preempted: 0 });
+    expect(Object.values(await states(p, a, aIds))).to.deep.equal(['placed', 'placed']);
+  });
+
+  it('maxPriority low refuses normal; the operator sets it with PATCH and may still use any priority', async () => {
+    const p = platform();
+    const c = await tenant(p, 'Granted C', 'low');
+    const normal = await p.request('POST', '/api/v1/workloads', {
+      token: c.apiKey,
+      body: { name: 'c-n', model: SMALL, tokensPerMin: 1000, regions: ['granted'] },
+    });
+    expect(normal.status, JSON.stringify(normal.body)).to.equal(403);
+    const low = await submit(p, c, { name: 'c-l', tokensPerMin: 1000, priority: 'low', regions: ['nowhere'] });
+    const byOperator = await p.request('POST', '/api/v1/workloads', {
+      body: { name: 'c-op', model: SMALL, tokensPerMin: 1000, priority: 'high', regions: ['nowhere'], tenantId: c.id },
+    });
+    expect(byOperator.status, 'the operator grants, so it may').to.equal(202);
+    expect((await p.request('PATCH', `/api/v1/tenants/${c.id}`, { body: { maxPriority: 'urgent' } })).status).to.equal(400);
+    expect((await p.request('PATCH', `/api/v1/tenants/${c.id}`, { token: c.apiKey, body: { maxPriority: 'high' } })).status).to.equal(403);
+    await remove(p, c, [low, byOperator.body.id]);
+  });
+
+  it("a granted tenant's dry run counts other tenants' victims but names only its own", async () => {
+    const p = platform();
+    const granted = await p.request('PATCH', `/api/v1/tenants/${b.id}`, { body: { maxPriority: 'high' } });
+    expect(granted.body.maxPriority).to.equal('high');
+    const body = { name: 'b-high', model: SMALL, tokensPerMin: 3 * DEVICE, priority: 'high', regions: ['granted'] };
+    const asTenant = await p.request('POST', '/api/v1/workloads?dryRun=true', { token: b.apiKey, body });
+    expect(asTenant.status, JSON.stringify(asTenant.body)).to.equal(200);
+    expect(asTenant.body.preemptedCount).to.equal(3);
+    expect(asTenant.body.preempted).to.deep.equal(bIds);
+    expect(JSON.stringify(asTenant.body), "no other tenant's id anywhere").to.not.match(new RegExp(aIds.join('|')));
+
+    const asOperator = await p.request('POST', '/api/v1/workloads?dryRun=true', { body: { ...body, tenantId: b.id } });
+    expect(asOperator.status).to.equal(200);
+    expect([...asOperator.body.preempted].sort()).to.deep.equal(sorted([...aIds, ...bIds]));
+    expect(asOperator.body.preemptedCount).to.equal(3);
+  });
+
+  it('a workload above a lowered maxPriority cannot be rescaled by the tenant', async () => {
+    const p = platform();
+    const high = await submit(p, b, { name: 'b-high-2', tokensPerMin: 1000, priority: 'high', regions: ['nowhere'] });
+    expect((await p.request('PATCH', `/api/v1/tenants/${b.id}`, { body: { maxPriority: 'normal' } })).status).to.equal(200);
+    const res = await p.request('PATCH', `/api/v1/workloads/${high}`, { token: b.apiKey, body: { tokensPerMin: 2000 } });
+    expect(res.status, JSON.stringify(res.body)).to.equal(403);
+    expect((await workload(p, b, high)).tokensPerMin, 'unchanged').to.equal(1000);
+    const own = await p.request('PATCH', `/api/v1/workloads/${bIds[0]}`, { token: b.apiKey, body: { tokensPerMin: DEVICE } });
+    expect(own.status, 'a low workload still rescales').to.equal(200);
+    await remove(p, b, [high]);
   });
 });

@@ -281,6 +281,31 @@ export interface SessionsTable {
   expires_at: Date;
 }
 
+/** One change by an operator or a tenant (migration 0012); append-only. */
+export interface AuditLogTable {
+  seq: Generated<number>;
+  at: Date;
+  /** `operator | tenant`. */
+  actor_kind: string;
+  actor_name: string | null;
+  actor_user_id: string | null;
+  actor_key_id: string | null;
+  /** The acting tenant's id (null for the operator). */
+  tenant_id: string | null;
+  method: string;
+  /** The route's template, e.g. `/api/v1/tenants/:id`. */
+  route: string;
+  /** The path's `:id`, when the route has one. */
+  resource_id: string | null;
+  /** The id of what a create made (from its answer). */
+  created_id: string | null;
+  status: number;
+  /** The request body with secrets redacted. */
+  changes: ColumnType<unknown, string | null, never>;
+  address: string | null;
+  request_id: string | null;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -306,4 +331,5 @@ export interface DB {
   placement_epoch: PlacementEpochTable;
   users: UsersTable;
   sessions: SessionsTable;
+  audit_log: AuditLogTable;
 }

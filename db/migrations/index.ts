@@ -11,6 +11,7 @@ import * as m0009 from './0009_ledger_append_only.js';
 import * as m0011 from './0011_max_priority.js';
 import * as m0010 from './0010_usage_event_scope.js';
 import * as m0013 from './0013_key_roles.js';
+import * as m0012 from './0012_audit_log.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -26,4 +27,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011_max_priority': m0011,
   '0010_usage_event_scope': m0010,
   '0013_key_roles': m0013,
+  '0012_audit_log': m0012,
 };

@@ -105,8 +105,9 @@ export class AuditService {
     } else if (principal.kind !== 'operator') {
       throw new AppError('forbidden', `The audit log is not for ${principal.kind} credentials.`);
     }
-    // Read what this process has answered already, as a client who just made a change expects.
-    await this.settled();
+    // Read what this process has answered already, as a client who just made a change expects;
+    // only those: under a stream of changes, later ones are not waited for.
+    await Promise.all([...this.pending]);
     const rows = await this.repo.list({ ...filter, tenantId }, page);
     return toPage(rows, page.limit, view);
   }

@@ -208,8 +208,10 @@ export function redact(value: unknown): unknown {
   return value;
 }
 
+const SUSPECT = /[\u0000\ud800-\udfff]/;
 const NOT_STORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 function storable(s: string): string {
-  return s.replace(NOT_STORABLE, '\ufffd');
+  // The cheap test first: almost every string has neither.
+  return SUSPECT.test(s) ? s.replace(NOT_STORABLE, '\ufffd') : s;
 }

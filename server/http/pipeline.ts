@@ -30,6 +30,7 @@ import type { Authenticator, Principal } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
 import { AppError, INTERNAL_PROBLEM, knownError, problemOf, type Problem } from '../errors.js';
 import type { Logger } from '../log.js';
+import { jsonText } from './json-text.js';
 import { fieldErrors, type AnyRoute, type Cookie, type Reply } from './route.js';
 
 /** The largest request body accepted, in bytes (after decompression). */
@@ -158,7 +159,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       res.end();
       return;
     }
-    const text = JSON.stringify(reply.body);
+    const text = jsonText(reply.body);
     if (req.method === 'GET' || req.method === 'HEAD') {
       const etag = weakEtag(text);
       res.setHeader('etag', etag);

@@ -191,12 +191,15 @@ export class BillingRepository {
     }
   }
 
-  /** Usage per tenant and subscription that occurred in [start, end), billed or not. */
-  async usageSoFar(start: Date, end: Date, tenantIds: readonly string[]): Promise<(UsageSum & { input_tokens: number; output_tokens: number })[]> {
+  /**
+   * Usage per tenant and subscription that occurred in [start, end), billed or not. Token sums are
+   * integer text: numeric in SQL, exact at any size (they pass int8's range, let alone 2^53).
+   */
+  async usageSoFar(start: Date, end: Date, tenantIds: readonly string[]): Promise<(UsageSum & { input_tokens: string; output_tokens: string })[]> {
     if (tenantIds.length === 0) return [];
-    const r = await sql<UsageSum & { input_tokens: number; output_tokens: number }>`
+    const r = await sql<UsageSum & { input_tokens: string; output_tokens: string }>`
       SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std,
-             sum(e.input_tokens)::int8 AS input_tokens, sum(e.output_tokens)::int8 AS output_tokens
+             sum(e.input_tokens)::text AS input_tokens, sum(e.output_tokens)::text AS output_tokens
         FROM usage_events e
         LEFT JOIN LATERAL (
           SELECT id FROM subscriptions s

@@ -29,10 +29,13 @@ export interface UsageBatch {
   readonly occurredAtMs: readonly number[];
 }
 
-/** Sums of a set of events: token counts as integers, standard tokens as exact decimal text. */
+/**
+ * Sums of a set of events: token counts as exact integers (a bigint: 10,000 events of up to 10^12
+ * tokens a batch pass 2^53 soon), standard tokens as exact decimal text.
+ */
 export interface UsageSums {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
+  readonly inputTokens: bigint;
+  readonly outputTokens: bigint;
   readonly stdTokens: string;
 }
 
@@ -48,8 +51,8 @@ interface BreakdownRow {
   gd: number;
   model: string | null;
   day: string | null;
-  input_tokens: number;
-  output_tokens: number;
+  input_tokens: string;
+  output_tokens: string;
   std: string;
 }
 
@@ -127,7 +130,7 @@ export class UsageRepository {
   async breakdown(tenantId: string | undefined, from: Date, to: Date, timezone: string): Promise<UsageBreakdown> {
     const r = await sql<BreakdownRow>`
       SELECT grouping(u.model)::int AS gm, grouping(u.day)::int AS gd, u.model, u.day,
-             coalesce(sum(u.input_tokens), 0)::int8 AS input_tokens, coalesce(sum(u.output_tokens), 0)::int8 AS output_tokens,
+             coalesce(sum(u.input_tokens), 0)::text AS input_tokens, coalesce(sum(u.output_tokens), 0)::text AS output_tokens,
              coalesce(sum(u.std_tokens), 0)::text AS std
         FROM (
           SELECT coalesce(m.name, e.model_id) AS model, ${localDaySql(sql.ref<Date>('e.occurred_at'), timezone)} AS day,
@@ -138,8 +141,9 @@ export class UsageRepository {
         ) u
        GROUP BY GROUPING SETS ((), (u.model), (u.day))
        ORDER BY 1, 2, 3, 4`.execute(this.db);
-    const sums = (x: BreakdownRow): UsageSums => ({ inputTokens: x.input_tokens, outputTokens: x.output_tokens, stdTokens: x.std });
-    let total: UsageSums = { inputTokens: 0, outputTokens: 0, stdTokens: '0' };
+    // Sums of int8 are numeric in SQL, read as text: exact past int8's range too.
+    const sums = (x: BreakdownRow): UsageSums => ({ inputTokens: BigInt(x.input_tokens), outputTokens: BigInt(x.output_tokens), stdTokens: x.std });
+    let total: UsageSums = { inputTokens: 0n, outputTokens: 0n, stdTokens: '0' };
     const byModel: (UsageSums & { model: string })[] = [];
     const byDay: (UsageSums & { day: string })[] = [];
     for (const row of r.rows) {

@@ -62,8 +62,9 @@ export function toInvoice(r: InvoiceRow): Invoice {
 /** A tenant's current month so far (`BillingService.periodSoFar`). */
 export interface PeriodSoFar {
   readonly period: string;
-  readonly inputTokens: number;
-  readonly outputTokens: number;
+  /** Exact at any size (past 2^53). */
+  readonly inputTokens: bigint;
+  readonly outputTokens: bigint;
   /** Exact decimal text. */
   readonly stdTokens: string;
   /** CNY, two decimals: what the month's invoice would total if it were closed now. */
@@ -224,8 +225,8 @@ export class BillingService {
       const mine = usageOf.get(tenantId) ?? [];
       out.set(tenantId, {
         period,
-        inputTokens: mine.reduce((n, u) => n + u.input_tokens, 0),
-        outputTokens: mine.reduce((n, u) => n + u.output_tokens, 0),
+        inputTokens: mine.reduce((n, u) => n + BigInt(u.input_tokens), 0n),
+        outputTokens: mine.reduce((n, u) => n + BigInt(u.output_tokens), 0n),
         stdTokens: mine.reduce((d, u) => d.plus(u.std), new Decimal(0)).toString(),
         costSoFar: costSoFar(period, daysInMonth(period), this.spans(period, subsOf.get(tenantId) ?? [], mine, plans, defaultPlan)),
       });

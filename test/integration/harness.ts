@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DatabaseKind } from '../../db/connect.js';
+import type { Database, DatabaseKind } from '../../db/connect.js';
 import { createApp, type App } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
 import { silentLogger } from '../../server/log.js';
@@ -31,6 +31,8 @@ export interface TestPlatform {
   readonly kind: DatabaseKind;
   readonly baseUrl: string;
   readonly app: App;
+  /** The suite's database, for a test that must store what the API cannot (sums past int8, say). */
+  readonly database: Database;
   readonly clock: FakeClock;
   /** Calls the API; the operator's token is used unless `token` is given (null: none). */
   request<T = any>(method: string, path: string, opts?: RequestOptions): Promise<Answer<T>>;
@@ -52,6 +54,7 @@ export async function startPlatform(kind: DatabaseKind, env: Record<string, stri
     kind,
     baseUrl,
     app,
+    database,
     clock,
     async request(method, path, opts = {}) {
       const headers: Record<string, string> = { ...opts.headers };

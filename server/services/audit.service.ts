@@ -1,8 +1,8 @@
 /**
  * The audit trail (MLPS 2.0 security audit): every change an operator or a tenant makes through
- * the API — who, what resource, what changed (secrets redacted), when, from which address — kept
- * append-only in the database; and refused requests (401, 403, failed sign-ins) counted and logged
- * without secrets.
+ * the API, and every sign-in — who, what resource, what changed (secrets redacted), when, from
+ * which address — kept append-only in the database; and refused requests (401, 403, failed
+ * sign-ins) counted and logged without secrets.
  *
  * The pipeline tells `observe` how each request ended, after the answer; entries are written in
  * batches (group commit), so no answer waits for the audit log, and an entry that cannot be
@@ -118,8 +118,8 @@ export class AuditService {
   }
 
   private record(o: RequestOutcome): void {
-    const p = o.principal;
-    // Agents' heartbeats and usage are not changes by people; public routes (sign-in) have no actor.
+    const p = o.principal?.kind === 'public' && o.route === SIGN_IN_ROUTE && o.method === 'POST' ? signedIn(o.reply) : o.principal;
+    // Agents' heartbeats and usage are not changes by people; other public routes have no actor.
     if (p?.kind !== 'operator' && p?.kind !== 'tenant') return;
     const replyId = (o.reply as { id?: unknown } | undefined)?.id;
     const entry: AuditEntry = {
@@ -169,6 +169,15 @@ export class AuditService {
     this.metrics.writeFailed(count);
     this.log.error('audit entry not written', { error: String(err instanceof Error ? err.message : err) });
   }
+}
+
+/** Who a sign-in's answer (the session's view) says signed in. */
+function signedIn(reply: unknown): Principal | undefined {
+  const s = reply as { kind?: unknown; name?: unknown; tenantId?: unknown } | undefined;
+  if (typeof s?.name !== 'string') return undefined;
+  if (s.kind === 'operator') return { kind: 'operator', name: s.name };
+  if (s.kind === 'tenant' && typeof s.tenantId === 'string') return { kind: 'tenant', tenantId: s.tenantId, name: s.name };
+  return undefined;
 }
 
 function view(r: AuditRow): AuditView {

@@ -94,8 +94,14 @@ describeOnDatabases('audit log', (platform) => {
     for (const path of ['/api/v1/audit', `/api/v1/audit?tenantId=${tenantB.id}`]) {
       const mine = await as(p, admin, 'GET', path);
       expect(mine.status).to.equal(200);
-      expect(mine.body.items).to.have.length(1);
+      expect(mine.body.items).to.have.length(2);
+      // The sign-in, with who signed in and never the password.
       expect(mine.body.items[0]).to.deep.include({
+        actor: { kind: 'tenant', name: 'nansha-admin', userId: null, apiKeyId: null, tenantId: tenantA.id },
+        route: '/api/v1/session',
+        changes: { username: 'nansha-admin', password: '[redacted]' },
+      });
+      expect(mine.body.items[1]).to.deep.include({
         actor: { kind: 'tenant', name: 'nansha-admin', userId: adminUserId, apiKeyId: null, tenantId: tenantA.id },
         route: '/api/v1/tenants/:id/api-keys',
         resourceId: tenantA.id,
@@ -136,8 +142,8 @@ describeOnDatabases('audit log', (platform) => {
     const byRoute = (await p.request('GET', '/api/v1/audit?route=/api/v1/tenants')).body.items;
     expect(byRoute.map((e: any) => e.createdId)).to.deep.equal([tenantA.id, tenantB.id]);
     const byActor = (await p.request('GET', '/api/v1/audit?actor=nansha-admin')).body.items;
-    expect(byActor.map((e: any) => e.route)).to.deep.equal(['/api/v1/tenants/:id/api-keys']);
-    expect((await p.request('GET', `/api/v1/audit?actor=${adminUserId}`)).body.items).to.deep.equal(byActor);
+    expect(byActor.map((e: any) => e.route)).to.deep.equal(['/api/v1/session', '/api/v1/tenants/:id/api-keys']);
+    expect((await p.request('GET', `/api/v1/audit?actor=${adminUserId}`)).body.items).to.deep.equal(byActor.slice(1));
     const window = (await p.request('GET', `/api/v1/audit?from=${encodeURIComponent('2026-10-20T02:00:00Z')}&to=${encodeURIComponent('2026-10-20T02:05:00Z')}`))
       .body.items;
     expect(window.map((e: any) => e.createdId)).to.deep.equal([tenantA.id]);
@@ -177,6 +183,8 @@ describeOnDatabases('audit log', (platform) => {
     expect((await p.request('POST', '/api/v1/session', { token: null, body: { username: 'nansha-admin', password: 'wrong password' } })).status).to.equal(401);
     expect((await p.request('GET', '/api/v1/tenants', { token: 'tp_key_not-a-key' })).status).to.equal(401);
     expect(await refusals(p, 'sign_in_failed')).to.equal(failed + 1);
+    const signIns = (await p.request('GET', '/api/v1/audit?route=/api/v1/session')).body.items;
+    expect(signIns.map((e: any) => e.actor.name)).to.deep.equal(['nansha-admin', 'nansha-clerk']);
     expect(await refusals(p, 'unauthenticated')).to.equal(unauthenticated + 1);
   });
 

@@ -149,6 +149,23 @@ describe('audit: what is recorded', () => {
     ]);
   });
 
+  it('records a sign-in as the one who signed in, without the password or the CSRF token', async () => {
+    const h = harness();
+    const reply = { kind: 'tenant', name: 'ops', tenantId: 'ten_1', admin: true, csrfToken: 'csrf-secret', expiresAt: '2026-10-20T10:00:00Z' };
+    h.service.observe(outcome({ route: '/api/v1/session', principal: { kind: 'public' }, body: { username: 'ops', password: 'hunter22' }, reply }));
+    h.service.observe(outcome({ method: 'DELETE', route: '/api/v1/session', principal: { kind: 'public' }, status: 204 }));
+    await h.service.settled();
+    expect(h.repo.written).to.have.length(1);
+    expect(h.repo.written[0]).to.deep.include({
+      actorKind: 'tenant',
+      actorName: 'ops',
+      tenantId: 'ten_1',
+      createdId: null,
+      changes: '{"username":"ops","password":"[redacted]"}',
+    });
+    expect(JSON.stringify(h.repo.written)).to.not.include('csrf-secret');
+  });
+
   it('a failed write is logged and counted, never thrown', async () => {
     const h = harness();
     h.repo.fail = true;

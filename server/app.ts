@@ -6,6 +6,7 @@ import type { Database } from '../db/connect.js';
 import { migrateToLatest, readinessProbe } from '../db/migrate.js';
 import { resolveAdminToken, type AdminToken } from './auth/admin-token.js';
 import { createAuthenticator } from './auth/authenticate.js';
+import { shareRevocations } from './auth/revocation.js';
 import { IdGenerator } from './auth/tokens.js';
 import { Calendar } from './billing/periods.js';
 import { systemClock, type Clock } from './clock.js';
@@ -176,10 +177,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     },
     () => clock.now().getTime(),
   );
-  // A credential that stopped working leaves this process's cache at once.
-  events.on('credential.revoked', (c) =>
-    auth.forget((p) => (c.kind === 'agent' ? p.kind === 'agent' && p.clusterId === c.clusterId : p.kind === 'tenant' && p.apiKeyId === c.apiKeyId)),
-  );
+  // A credential that stopped working leaves this process's cache at once, and every other replica's.
+  shareRevocations(events, auth, notifier, log);
   const routes = [
     ...catalogRoutes(context),
     ...clusterRoutes(context),

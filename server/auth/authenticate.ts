@@ -58,7 +58,11 @@ export interface Authenticator {
   fromRequest(req: RequestCredentials, allowed: readonly PrincipalKind[] | 'public'): Promise<Principal>;
   /** The principal a bearer token stands for, if any (sign-in with a token). */
   identify(token: string): Promise<Principal | undefined>;
-  /** Drops cached principals that match (after a key is revoked or an agent token replaced). */
+  /**
+   * Drops cached principals that match (after a key is revoked or an agent token replaced); a
+   * lookup in flight when it is called is not cached either, as it may have read the credential
+   * before its revocation.
+   */
   forget(match: (p: Principal) => boolean): void;
 }
 
@@ -70,16 +74,18 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 export function createAuthenticator(store: CredentialStore, now: () => number = Date.now): Authenticator {
   // Token → principal for tenant keys and agent tokens, so that hot paths (heartbeats, creates)
-  // do not read the database on every request. Revocation on this replica takes effect at once
-  // (forget); on other replicas within CREDENTIAL_CACHE_MS.
+  // do not read the database on every request. A revocation calls forget on every replica (the
+  // credentials channel, notifier.ts); CREDENTIAL_CACHE_MS bounds the rest.
   const cache = new Map<string, { principal: Principal; until: number }>();
+  let generation = 0;
 
   async function identify(token: string): Promise<Principal | undefined> {
     // Keyed by the token itself, so that a hit costs no hashing.
     const hit = cache.get(token);
     if (hit && hit.until > now()) return hit.principal;
+    const started = generation;
     const found = await lookup(token, hashToken(token));
-    if (found && found.kind !== 'operator') {
+    if (found && found.kind !== 'operator' && generation === started) {
       if (cache.size >= CACHE_LIMIT) cache.clear();
       cache.set(token, { principal: found, until: now() + CREDENTIAL_CACHE_MS });
     }
@@ -130,6 +136,7 @@ export function createAuthenticator(store: CredentialStore, now: () => number = 
       return allow(session.principal, allowed);
     },
     forget(match) {
+      generation += 1;
       for (const [token, entry] of cache) if (match(entry.principal)) cache.delete(token);
     },
   };

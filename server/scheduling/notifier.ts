@@ -1,8 +1,10 @@
 /**
- * Between replicas that share one PostgreSQL, the one thing that must travel is "the leader should
- * run a cycle": a replica that does not lead sends `NOTIFY tokenpool_schedule`, and the leader,
+ * Between replicas that share one PostgreSQL, two things must travel. "The leader should run a
+ * cycle": a replica that does not lead sends `NOTIFY tokenpool_schedule`, and the leader,
  * listening on its lock connection (leader.ts), runs one at once rather than at its next tick.
- * This module owns that channel, both ends.
+ * And "this credential stopped working" (`NOTIFY tokenpool_credentials`, the credential as JSON):
+ * every replica drops it from its credential cache at once. This module owns both channels, both
+ * ends.
  */
 import { sql, type Kysely } from 'kysely';
 import type pg from 'pg';
@@ -11,6 +13,9 @@ import type { Logger } from '../log.js';
 
 /** The channel on which replicas that do not lead ask the leader for a cycle. */
 export const WAKE_CHANNEL = 'tokenpool_schedule';
+
+/** The channel on which a replica tells every replica that a credential was revoked. */
+export const CREDENTIALS_CHANNEL = 'tokenpool_credentials';
 
 /** The shortest time between two wake-ups one replica sends, in milliseconds. */
 export const WAKE_INTERVAL_MS = 20;
@@ -23,9 +28,22 @@ export interface LeaderNotifier {
   onWake(listener: () => void): void;
 }
 
+/** How a replica tells every replica (itself included) that a credential stopped working. */
+export interface CredentialNotifier {
+  /** Sends `payload` (JSON text, under 8000 bytes) to every listening replica; never coalesced. */
+  revoked(payload: string): Promise<void>;
+  /** Called with each payload any replica sent. */
+  onRevoked(listener: (payload: string) => void): void;
+  /**
+   * Called each time listening starts on a new connection: whatever was sent while no connection
+   * listened is lost, so a listener treats it as "anything may have been revoked".
+   */
+  onListening(listener: () => void): void;
+}
+
 export interface PgNotifierOptions {
-  /** Sends one notification on `channel` (see pgNotify). */
-  readonly send: (channel: string) => Promise<void>;
+  /** Sends one notification on `channel`, with `payload` or none (see pgNotify). */
+  readonly send: (channel: string, payload?: string) => Promise<void>;
   readonly clock: Clock;
   readonly log: Logger;
   readonly intervalMs?: number;
@@ -33,10 +51,10 @@ export interface PgNotifierOptions {
   readonly clearTimeout?: (handle: unknown) => void;
 }
 
-/** Sends a notification through the pool: `SELECT pg_notify(channel, '')`. */
-export function pgNotify<DB>(db: Kysely<DB>): (channel: string) => Promise<void> {
-  return async (channel) => {
-    await sql`SELECT pg_notify(${channel}, '')`.execute(db);
+/** Sends a notification through the pool: `SELECT pg_notify(channel, payload)`. */
+export function pgNotify<DB>(db: Kysely<DB>): (channel: string, payload?: string) => Promise<void> {
+  return async (channel, payload = '') => {
+    await sql`SELECT pg_notify(${channel}, ${payload})`.execute(db);
   };
 }
 
@@ -47,7 +65,7 @@ export function pgNotify<DB>(db: Kysely<DB>): (channel: string) => Promise<void>
  * them together anyway. A failed send is logged, never thrown: the leader's periodic tick still
  * comes.
  */
-export class PgNotifier implements LeaderNotifier {
+export class PgNotifier implements LeaderNotifier, CredentialNotifier {
   /** A send waits for its turn or is in flight. */
   private busy = false;
   private again = false;
@@ -56,6 +74,8 @@ export class PgNotifier implements LeaderNotifier {
   private lastSent = -Infinity;
   private stopped = false;
   private readonly listeners: (() => void)[] = [];
+  private readonly revokedListeners: ((payload: string) => void)[] = [];
+  private readonly listeningListeners: (() => void)[] = [];
 
   constructor(private readonly opts: PgNotifierOptions) {}
 
@@ -93,16 +113,30 @@ export class PgNotifier implements LeaderNotifier {
     this.listeners.push(listener);
   }
 
+  async revoked(payload: string): Promise<void> {
+    await this.opts.send(CREDENTIALS_CHANNEL, payload);
+  }
+
+  onRevoked(listener: (payload: string) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
+  onListening(listener: () => void): void {
+    this.listeningListeners.push(listener);
+  }
+
   /**
    * Listens on `client`, a connection of the caller's own (not from a pool: a pooled connection
    * would take the LISTEN with it to other work). Called again for each new connection.
    */
   async listen(client: pg.Client): Promise<void> {
     client.on('notification', (msg) => {
-      if (msg.channel !== WAKE_CHANNEL) return;
-      for (const l of this.listeners) l();
+      if (msg.channel === WAKE_CHANNEL) for (const l of this.listeners) l();
+      else if (msg.channel === CREDENTIALS_CHANNEL) for (const l of this.revokedListeners) l(msg.payload ?? '');
     });
     await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    await client.query(`LISTEN ${CREDENTIALS_CHANNEL}`);
+    for (const l of this.listeningListeners) l();
   }
 
   /** Sends nothing more: a send waiting for its turn is dropped, one in flight is awaited. */

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 
 import { silentLogger, type Logger } from '../../server/log.js';
-import { PgNotifier, WAKE_CHANNEL, WAKE_INTERVAL_MS } from '../../server/scheduling/notifier.js';
+import { CREDENTIALS_CHANNEL, PgNotifier, WAKE_CHANNEL, WAKE_INTERVAL_MS } from '../../server/scheduling/notifier.js';
 import { FakeClock } from '../fake-clock.js';
 
 /** Timeouts the test fires by hand, in the order they were set. */
@@ -127,10 +127,30 @@ describe('PgNotifier', () => {
     let woken = 0;
     n.onWake(() => woken++);
     await n.listen(client as unknown as pg.Client);
-    expect(queries).to.deep.equal([`LISTEN ${WAKE_CHANNEL}`]);
+    expect(queries).to.deep.equal([`LISTEN ${WAKE_CHANNEL}`, `LISTEN ${CREDENTIALS_CHANNEL}`]);
     client.emit('notification', { channel: WAKE_CHANNEL, payload: '', processId: 1 });
     client.emit('notification', { channel: 'another_channel', payload: '', processId: 1 });
     client.emit('notification', { channel: WAKE_CHANNEL, payload: '', processId: 2 });
     expect(woken).to.equal(2);
+  });
+
+  it('sends revoked credentials on their own channel, and tells its listeners of them and of each new connection', async () => {
+    const sent: { channel: string; payload: string | undefined }[] = [];
+    const n = new PgNotifier({ send: async (channel, payload) => void sent.push({ channel, payload }), clock: new FakeClock(), log: silentLogger });
+    await n.revoked('{"kind":"api_key","apiKeyId":"key_1"}');
+    expect(sent).to.deep.equal([{ channel: CREDENTIALS_CHANNEL, payload: '{"kind":"api_key","apiKeyId":"key_1"}' }]);
+    const client = Object.assign(new EventEmitter(), { query: async () => undefined });
+    const heard: string[] = [];
+    let listening = 0;
+    let woken = 0;
+    n.onRevoked((p) => heard.push(p));
+    n.onListening(() => listening++);
+    n.onWake(() => woken++);
+    await n.listen(client as unknown as pg.Client);
+    expect(listening).to.equal(1);
+    client.emit('notification', { channel: CREDENTIALS_CHANNEL, payload: 'x', processId: 1 });
+    client.emit('notification', { channel: WAKE_CHANNEL, payload: '', processId: 1 });
+    expect(heard).to.deep.equal(['x']);
+    expect(woken).to.equal(1);
   });
 });

@@ -57,7 +57,15 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
           schema: z.object({
             accepted: z.number().int(),
             duplicates: z.number().int(),
-            rejected: z.array(z.object({ id: z.string(), reason: z.enum(['out_of_window', 'unknown_workload', 'not_placed_on_this_cluster']) })),
+            rejected: z.array(
+              z.object({
+                id: z.string(),
+                reason: z.enum(['out_of_window', 'unknown_workload', 'not_placed_on_this_cluster', 'implausible']).meta({
+                  description:
+                    'implausible: more model tokens (outputTokens + inputFactor × inputTokens) than every placement the workload has or had on this cluster could produce in 90 days and 5 minutes',
+                }),
+              }),
+            ),
           }),
         },
       },

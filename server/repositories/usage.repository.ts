@@ -12,6 +12,11 @@ export interface UsageWorkload {
   readonly inputFactor: string;
   /** The workload has, or had, a placement (in any state) on the reporting cluster. */
   readonly onCluster: boolean;
+  /**
+   * Model tokens per minute of every placement the workload has or had on the reporting cluster,
+   * added up (a generous ceiling on what it could have produced there at any moment); 0 if none.
+   */
+  readonly clusterTokensPerMin: number;
 }
 
 /**
@@ -80,8 +85,11 @@ export class UsageRepository {
     const r = await sql<UsageWorkload>`
       SELECT w.id, w.tenant_id AS "tenantId", w.model_id AS "modelId",
              m.cost_factor::text AS "costFactor", m.input_factor::text AS "inputFactor",
-             EXISTS (SELECT 1 FROM placements p WHERE p.workload_id = w.id AND p.cluster_id = ${clusterId}) AS "onCluster"
+             p.n > 0 AS "onCluster", coalesce(p.tokens_per_min, 0)::float8 AS "clusterTokensPerMin"
         FROM workloads w JOIN models m ON m.id = w.model_id
+        CROSS JOIN LATERAL (
+          SELECT count(*) AS n, sum(p.tokens_per_min) AS tokens_per_min
+            FROM placements p WHERE p.workload_id = w.id AND p.cluster_id = ${clusterId}) p
        WHERE w.id = ANY(${ids}::text[])`.execute(this.db);
     return r.rows;
   }

@@ -18,9 +18,10 @@ export interface UsageEventInput {
 
 /**
  * Why an event was not counted: its time lies outside the window, its workload does not exist,
- * or its workload never had a placement on the reporting agent's cluster.
+ * its workload never had a placement on the reporting agent's cluster, or it claims more tokens
+ * than the workload's placements there could have produced (`plausibleTokens`).
  */
-export type RejectReason = 'out_of_window' | 'unknown_workload' | 'not_placed_on_this_cluster';
+export type RejectReason = 'out_of_window' | 'unknown_workload' | 'not_placed_on_this_cluster' | 'implausible';
 
 /** The answer to a batch: `accepted + duplicates + rejected.length` is the number of events sent. */
 export interface IngestAnswer {
@@ -31,6 +32,20 @@ export interface IngestAnswer {
 
 /** How far back and ahead of now an event may have occurred, both ends included (API.md "Usage"). */
 export const USAGE_WINDOW = { pastMs: 90 * 86_400_000, futureMs: 5 * 60_000 } as const;
+
+/** The window's length in minutes (90 days and 5 minutes): the span the plausibility bound allows. */
+export const USAGE_WINDOW_MINUTES = (USAGE_WINDOW.pastMs + USAGE_WINDOW.futureMs) / 60_000;
+
+/**
+ * The most model tokens (`outputTokens + inputFactor × inputTokens`, the unit of a placement's
+ * `tokensPerMin`) one event may claim: every placement the workload has or had on the reporting
+ * cluster, at full throughput, for the whole window an event may lie in (90 days and 5 minutes).
+ * Generous on purpose: an honest event covers seconds or minutes of serving, so it sits orders of
+ * magnitude below; an event past it could not have been produced there and is `implausible`.
+ */
+export function plausibleTokens(clusterTokensPerMin: number): number {
+  return clusterTokensPerMin * USAGE_WINDOW_MINUTES;
+}
 
 /** A numeric's text without trailing zeros: "12.500000000000" → "12.5", "3.000" → "3". */
 export function canonicalDecimal(text: string): string {
@@ -61,7 +76,7 @@ export class UsageService {
 
   /**
    * Ingests one agent's batch in two round trips: every workload of the batch is looked up at
-   * once, each event is judged (window, then ownership), and the valid ones go in as one
+   * once, each event is judged (window, then ownership, then plausibility), and the valid ones go in as one
    * statement, which has committed when this resolves. An id stored before, or repeated in the
    * batch, is a duplicate; a rejected event leaves no trace, so its id may be sent again.
    */
@@ -76,9 +91,16 @@ export class UsageService {
     // Per workload id: its index in `owned`, or why its events are refused.
     const verdict = new Map<string, number | RejectReason>();
     const owned: UsageWorkload[] = [];
+    // Per index in `owned`: the input factor as a number and the plausibility bound. Judged in
+    // binary floating point: the bound is far above real use, so rounding at its edge is moot.
+    const inputFactor: number[] = [];
+    const ceiling: number[] = [];
     for (const w of found) {
-      if (w.onCluster) verdict.set(w.id, owned.push(w) - 1);
-      else verdict.set(w.id, 'not_placed_on_this_cluster');
+      if (w.onCluster) {
+        verdict.set(w.id, owned.push(w) - 1);
+        inputFactor.push(Number(w.inputFactor));
+        ceiling.push(plausibleTokens(w.clusterTokensPerMin));
+      } else verdict.set(w.id, 'not_placed_on_this_cluster');
     }
 
     const rejected: { id: string; reason: RejectReason }[] = [];
@@ -96,6 +118,10 @@ export class UsageService {
       const v = verdict.get(e.workloadId) ?? 'unknown_workload';
       if (typeof v !== 'number') {
         rejected.push({ id: e.id, reason: v });
+        continue;
+      }
+      if (e.outputTokens + inputFactor[v]! * e.inputTokens > ceiling[v]!) {
+        rejected.push({ id: e.id, reason: 'implausible' });
         continue;
       }
       ids.push(e.id);

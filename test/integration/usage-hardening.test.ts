@@ -78,6 +78,36 @@ describeOnDatabases('usage: event ids are scoped to the reporting cluster', (pla
     const usage = (await platform().request('GET', '/api/v1/usage', { token: tenant.apiKey })).body;
     expect(usage).to.deep.include({ inputTokens: 2400 + 33, outputTokens: 600 + 33 });
   });
+
+  it('rejects an event past what the placements on its cluster could produce in the window as implausible, and remembers none', async () => {
+    const p = platform();
+    const w = (await p.request('GET', `/api/v1/workloads/${spread}`, { token: tenant.apiKey })).body;
+    const onA = w.placements.filter((x: { clusterId: string }) => x.clusterId === a.id);
+    expect(onA).to.have.length(1);
+    // One H100 replica of qwen2.5-7b (costFactor 1, inputFactor 0.25) for 90 days and 5 minutes.
+    const bound = onA[0].tokensPerMin * (90 * 24 * 60 + 5);
+    expect(bound).to.be.within(1e9, 1e12);
+    const edge = Math.floor(bound);
+    const res = await send(a, [
+      ev('edge', spread, 0, edge),
+      ev('over', spread, 0, edge + 1),
+      // Input counts at its input factor: 4 × the bound of input alone is the bound.
+      ev('input-edge', spread, 4 * edge, 0),
+      ev('input-over', spread, 4 * edge + 4, 1),
+    ]);
+    expect(res.body).to.deep.equal({
+      accepted: 2,
+      duplicates: 0,
+      rejected: [
+        { id: 'over', reason: 'implausible' },
+        { id: 'input-over', reason: 'implausible' },
+      ],
+    });
+    // A rejected id is not remembered: sent again with plausible counts, it counts.
+    expect((await send(a, [ev('over', spread, 1, 1)])).body).to.deep.equal({ accepted: 1, duplicates: 0, rejected: [] });
+    // The schema's maximum is implausible for a workload of this size.
+    expect((await send(b, [ev('max', spread, 1_000_000_000_000, 1_000_000_000_000)])).body.rejected).to.deep.equal([{ id: 'max', reason: 'implausible' }]);
+  });
 });
 
 describeOnDatabases('usage: absurd numbers break nothing', (platform) => {

@@ -3,11 +3,13 @@
  * numbers out.
  *
  * - capacity of devices: `devices × stdTokensPerSec × 60` std/min ({@link stdPerMinMicro});
- * - what a workload holds against quota: `tokensPerMin × costFactor` std/min ({@link workloadStdMicro});
+ * - what a workload asks for: `tokensPerMin × costFactor` std/min ({@link workloadStdMicro});
+ * - what a placement holds against quota: its `tokensPerMin × costFactor`, whole replicas ({@link placementStdMicro});
  * - standard tokens of a usage: `costFactor × (outputTokens + inputFactor × inputTokens)` ({@link usageStdTokens}).
  *
  * Where the database must compute a formula (in a batch insert, in a sum), its SQL text comes
- * from here too ({@link workloadStdSql}, {@link usageStdSql}); a property test holds the two equal.
+ * from here too ({@link workloadStdSql}, {@link placementStdSql}, {@link usageStdSql}); a property
+ * test holds the two equal.
  *
  * Catalog factors are decimals with at most six places. They are carried here as integer
  * millionths ("micro" units, `Micro`) so that products with device counts are exact; a result
@@ -171,6 +173,25 @@ export function microToNumber(value: bigint): number {
  */
 export function workloadStdMicro(tokensPerMin: number, costFactor: Micro): number {
   return Math.ceil(tokensPerMin * costFactor);
+}
+
+/**
+ * Standard millionths per minute a placement holds against its tenant's quota (API.md v2: quota
+ * counts what placements hold, whole replicas): `tokensPerMin × costFactor`. A placement's
+ * `tokensPerMin` is its devices' exact standard millionths divided by `costFactor`
+ * ({@link replicaTokensPerMin}), so the product, rounded to the nearest millionth, gives those
+ * millionths back exactly (the rounding error is far below half a millionth below 2^50).
+ */
+export function placementStdMicro(tokensPerMin: number, costFactor: Micro): Micro {
+  return Math.round(tokensPerMin * costFactor);
+}
+
+/**
+ * {@link placementStdMicro} as a SQL expression over two columns, in standard tokens per minute
+ * (not millionths), rounded to the millionth: `round(tokensPerMin × costFactor, 6)`.
+ */
+export function placementStdSql(tokensPerMin: string, costFactor: string): string {
+  return `round(CAST(${column(tokensPerMin)} AS numeric) * ${column(costFactor)}, 6)`;
 }
 
 /**

@@ -2,7 +2,7 @@
  * One scheduling cycle, pure: an immutable snapshot and the pending queue in, one decision per
  * workload out. Written as numbered steps, after Kueue's `scheduler.schedule()`.
  */
-import { formatMicro, replicaTokensPerMin, workloadStdMicro } from './capacity.js';
+import { formatMicro, replicaStdMicro, replicaTokensPerMin, workloadStdMicro } from './capacity.js';
 import { defaultPlugins } from './framework/registry.js';
 import { FrameworkRuntime } from './framework/runtime.js';
 import type { Pick } from './framework/runtime.js';
@@ -33,8 +33,10 @@ const PREEMPTED = 'preempted by higher-priority workload';
  *   share goes next (fair-share.ts), FIFO by `seq` within a tenant. A workload that cannot be
  *   placed does not block the ones after it.
  * - A tenant whose plan is exhausted waits with `plan_exhausted`; one whose held standard tokens
- *   per minute plus the workload's `tokensPerMin × costFactor` would pass `maxStdPerMin` waits
- *   with `quota` (exact, in millionths). A tenant missing from the snapshot has no quota.
+ *   per minute plus what the workload's placements would hold (whole replicas, at least its
+ *   `tokensPerMin × costFactor`) would pass `maxStdPerMin` waits with `quota` (exact, in
+ *   millionths), so a tenant never holds more than its quota. A tenant missing from the snapshot
+ *   has no quota.
  * - A workload is placed all-or-nothing: its placements' `tokensPerMin` sum to at least the
  *   request, using no more replicas from a slot than the request still needs; `ha` placements
  *   span at least two clusters. Devices taken are seen as taken by every later workload of the
@@ -77,15 +79,11 @@ export function scheduleCycle(input: CycleInput): CycleResult {
       decisions.push(waiting(workload, 'capacity', 'the request is too large to place'));
       continue;
     }
-    if (tenant && tenant.maxStdPerMin !== null) {
-      const held = state.tenantHeldMicro.get(tenant.id) ?? 0;
-      const max = toMicro(tenant.maxStdPerMin);
-      if (held + needMicro > max) {
-        decisions.push(
-          waiting(workload, 'quota', `needs ${formatMicro(needMicro)} std/min; the tenant holds ${formatMicro(held)} of its ${formatMicro(max)} std/min quota`),
-        );
-        continue;
-      }
+    // Whole replicas hold at least the request, so a request past the quota never fits.
+    const quotaMicro = tenant && tenant.maxStdPerMin !== null ? toMicro(tenant.maxStdPerMin) : null;
+    if (quotaMicro !== null && overQuota(state, workload, needMicro, quotaMicro)) {
+      decisions.push(quotaWait(state, workload, needMicro, quotaMicro));
+      continue;
     }
 
     // 4. Nominate: filter and score the candidates, take replicas from the best.
@@ -101,8 +99,13 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     }
     const nomination = runtime.certainlyShort(shape, needMicro) ? null : runtime.nominate(shape, workload, needMicro);
     if (nomination?.ok) {
-      // 5. Admit: commit the devices so later workloads see them taken.
-      admit(state, workload, needMicro, nomination.picks);
+      // 5. Admit: commit the devices so later workloads see them taken; quota counts them whole.
+      const heldMicro = picksStdMicro(state, nomination.picks);
+      if (quotaMicro !== null && overQuota(state, workload, heldMicro, quotaMicro)) {
+        decisions.push(quotaWait(state, workload, heldMicro, quotaMicro));
+        continue;
+      }
+      admit(state, workload, heldMicro, nomination.picks);
       decisions.push(placed(state, workload, model, nomination.picks, []));
       continue;
     }
@@ -110,9 +113,15 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     // 6. Preempt: a high workload may release normal and low ones, if that makes it fit.
     if (preemptor && workload.priority === 'high') {
       const plan = preemptor.plan(shape, workload, needMicro);
+      const heldMicro = plan ? picksStdMicro(state, plan.picks) : 0;
+      // Victims may be the tenant's own workloads: what they release counts toward its quota.
+      if (plan && quotaMicro !== null && overQuota(state, workload, heldMicro - victimsStdMicro(state, plan.victims, workload.tenantId), quotaMicro)) {
+        decisions.push(quotaWait(state, workload, heldMicro, quotaMicro));
+        continue;
+      }
       if (plan) {
         for (const victim of plan.victims) release(state, victim);
-        admit(state, workload, needMicro, plan.picks);
+        admit(state, workload, heldMicro, plan.picks);
         decisions.push(placed(state, workload, model, plan.picks, plan.victims));
         for (const victim of plan.victims) {
           decisions.push({ kind: 'pending', workloadId: victim, reason: 'capacity', message: `${PREEMPTED} ${workload.id}` });
@@ -143,6 +152,37 @@ export function scheduleCycle(input: CycleInput): CycleResult {
 export function whatIf(snapshot: Snapshot, workload: WorkloadSnap, options?: CycleOptions): Decision {
   const { decisions } = scheduleCycle({ snapshot, pending: [workload], ...(options ? { options } : {}) });
   return decisions.find((d) => d.workloadId === workload.id)!;
+}
+
+/** Whether the tenant's holdings plus `addMicro` would pass its quota. */
+function overQuota(state: WorkingState, workload: WorkloadSnap, addMicro: number, quotaMicro: number): boolean {
+  return (state.tenantHeldMicro.get(workload.tenantId) ?? 0) + addMicro > quotaMicro;
+}
+
+function quotaWait(state: WorkingState, workload: WorkloadSnap, needMicro: number, quotaMicro: number): Decision {
+  const held = state.tenantHeldMicro.get(workload.tenantId) ?? 0;
+  return waiting(
+    workload,
+    'quota',
+    `needs ${formatMicro(needMicro)} std/min (whole replicas); the tenant holds ${formatMicro(held)} of its ${formatMicro(quotaMicro)} std/min quota`,
+  );
+}
+
+/** Standard millionths per minute that picks hold: whole replicas of their slots' devices. */
+function picksStdMicro(state: WorkingState, picks: readonly Pick[]): number {
+  let sum = 0;
+  for (const p of picks) sum += replicaStdMicro(p.replicas * p.devicesPerReplica, state.slots[p.slot]!.profile.stdTokensPerSec);
+  return sum;
+}
+
+/** What the victims of `tenantId` hold (they are released before the preemptor is admitted). */
+function victimsStdMicro(state: WorkingState, victims: readonly string[], tenantId: string): number {
+  let sum = 0;
+  for (const v of victims) {
+    const first = state.placements.get(v)?.[0];
+    if (first && first.tenantId === tenantId) sum += first.stdMicro;
+  }
+  return sum;
 }
 
 function waiting(workload: WorkloadSnap, reason: PendingReason, message: string): Decision {

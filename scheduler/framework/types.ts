@@ -91,9 +91,9 @@ export interface PlacementSnap {
   readonly devicesPerReplica: number;
   readonly tokensPerMin: number;
   /**
-   * Standard tokens per minute the workload holds against its tenant's quota: the whole
-   * workload's `tokensPerMin × costFactor`, the same on each of its placements (the scheduler
-   * counts it once per workload when the workload is preempted).
+   * Standard tokens per minute the workload holds against its tenant's quota: the sum over all of
+   * its placements of `tokensPerMin × costFactor` (whole replicas, API.md v2), the same on each of
+   * its placements (the scheduler counts it once per workload when the workload is preempted).
    */
   readonly stdPerMin: number;
 }

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, PlacementsTable, WorkloadsTable } from '../../db/schema.js';
-import { workloadStdSql } from '../../scheduler/capacity.js';
+import { placementStdSql } from '../../scheduler/capacity.js';
+import type { HeldPlacement, KeptPlacement } from '../../scheduler/rescale.js';
 import { ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, sqlStates, WORKLOAD, WorkloadState } from '../domain/workload-states.js';
 import { Coalescer } from './coalesce.js';
 import { onePage, type PageRequest } from './paging.js';
@@ -428,25 +429,50 @@ export class WorkloadsRepository {
   }
 
   /**
-   * Rescales a workload. Shrinking within what its placements already carry keeps them; anything
-   * else releases them and queues the workload again, to be placed whole at the new size.
+   * Rescales a workload. A placed workload asks `shrink` (given its active placements, read under
+   * the workload's lock) how many replicas each placement keeps: placements left with none are
+   * released, the others shrink to what they keep; when `shrink` answers null, every placement is
+   * released and the workload is queued again, to be placed whole at the new size.
    * Answers false, changing nothing, when the workload is deleted (a delete may come between the
    * caller's read and this transaction).
    */
-  async rescale(id: string, tokensPerMin: number, placedTokensPerMin: number, now: Date): Promise<boolean> {
+  async rescale(
+    id: string,
+    tokensPerMin: number,
+    now: Date,
+    shrink: (placements: readonly HeldPlacement[]) => ReadonlyMap<string, KeptPlacement> | null,
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const w = await tx.selectFrom('workloads').select(['state']).where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
       const state = w.state as WorkloadState;
       const requeue = REQUEUE.from.includes(state);
       if (!requeue && state !== REQUEUE.to) return false;
-      const keep = requeue && tokensPerMin <= placedTokensPerMin;
-      if (requeue && !keep) {
-        await tx
-          .updateTable('placements')
-          .set({ state: RELEASE_ALL.to, ended_at: now })
+      let keep: ReadonlyMap<string, KeptPlacement> | null = null;
+      if (requeue) {
+        const held = await tx
+          .selectFrom('placements')
+          .select(['id', 'cluster_id', 'replicas', 'tokens_per_min', 'ready_replicas'])
           .where('workload_id', '=', id)
-          .where('state', 'in', RELEASE_ALL.from)
+          .where('state', 'in', ACTIVE_PLACEMENT_STATES)
+          .orderBy('id')
           .execute();
+        keep = shrink(held.map((p) => ({ id: p.id, clusterId: p.cluster_id, replicas: p.replicas, tokensPerMin: p.tokens_per_min })));
+        if (keep === null) {
+          await tx
+            .updateTable('placements')
+            .set({ state: RELEASE_ALL.to, ended_at: now })
+            .where('workload_id', '=', id)
+            .where('state', 'in', RELEASE_ALL.from)
+            .execute();
+        } else {
+          for (const p of held) {
+            const k = keep.get(p.id);
+            if (!k || k.replicas >= p.replicas) continue;
+            const update = tx.updateTable('placements').where('id', '=', p.id);
+            if (k.replicas === 0) await update.set({ state: RELEASE_ACTIVE.to, ended_at: now }).execute();
+            else await update.set({ replicas: k.replicas, tokens_per_min: k.tokensPerMin, ready_replicas: Math.min(p.ready_replicas, k.replicas) }).execute();
+          }
+        }
       }
       await tx
         .updateTable('workloads')
@@ -454,7 +480,7 @@ export class WorkloadsRepository {
           tokens_per_min: tokensPerMin,
           updated_at: now,
           version: sql`version + 1`,
-          ...(keep ? {} : { state: REQUEUE.to, reason: null, message: null }),
+          ...(keep !== null ? {} : { state: REQUEUE.to, reason: null, message: null }),
         })
         .where('id', '=', id)
         .execute();
@@ -511,10 +537,12 @@ export class WorkloadsRepository {
       .executeTakeFirst();
   }
 
+  /** Standard tokens per minute the tenant's active placements hold: Σ tokensPerMin × costFactor (whole replicas). */
   async heldStdPerMin(tenantId: string): Promise<number> {
     const r = await sql<{ std: string | null }>`
-      SELECT sum(${sql.raw(workloadStdSql('w.tokens_per_min', 'm.cost_factor'))})::text AS std FROM workloads w JOIN models m ON m.id = w.model_id
-       WHERE w.tenant_id = ${tenantId} AND w.state IN ${sql.raw(sqlStates(HOLDING_WORKLOAD_STATES))}`.execute(this.db);
+      SELECT sum(${sql.raw(placementStdSql('p.tokens_per_min', 'm.cost_factor'))})::text AS std
+        FROM placements p JOIN workloads w ON w.id = p.workload_id JOIN models m ON m.id = w.model_id
+       WHERE w.tenant_id = ${tenantId} AND p.state IN ${ACTIVE_SQL}`.execute(this.db);
     return Number(r.rows[0]?.std ?? 0);
   }
 

@@ -2,7 +2,7 @@
  * Reads what one scheduling cycle needs from the database into the scheduler's immutable
  * Snapshot (scheduler/framework/types.ts).
  */
-import { MICRO, parseMicro, workloadStdMicro } from '../../scheduler/capacity.js';
+import { MICRO, parseMicro, placementStdMicro } from '../../scheduler/capacity.js';
 import type { ClusterSnap, ModelSnap, PlacementSnap, Priority, ProfileSnap, Snapshot, TenantSnap, WorkloadSnap } from '../../scheduler/framework/types.js';
 import { decayUsage } from '../../scheduler/fair-share.js';
 import type { CatalogRepository, ModelRow } from '../repositories/catalog.repository.js';
@@ -88,21 +88,22 @@ export async function loadSnapshot(
 
   const held = new Map<string, number>();
   const placements: PlacementSnap[] = [];
-  // Held standard tokens are summed in whole millionths (exact below 2^53) and divided once: the
+  // Quota counts what placements hold (whole replicas), so a workload's standard tokens are the
+  // sum over its placements, summed in whole millionths (exact below 2^53) and divided once: the
   // division rounds to the double nearest the exact decimal, which the working copy's toMicro
   // reads back as the same integer below 2^50 millionths (10^9 std/min).
+  const workloadHeld = new Map<string, number>();
   const tenantHeld = new Map<string, number>();
   const clustersWithPlacements = new Set<string>();
-  const workloadsCounted = new Set<string>();
+  for (const a of active) {
+    const stdMicro = placementStdMicro(a.tokens_per_min, parseMicro(a.cost_factor));
+    workloadHeld.set(a.workload_id, (workloadHeld.get(a.workload_id) ?? 0) + stdMicro);
+    tenantHeld.set(a.tenant_id, (tenantHeld.get(a.tenant_id) ?? 0) + stdMicro);
+  }
   for (const a of active) {
     const key = `${a.cluster_id}\u0000${a.device_model}`;
     held.set(key, (held.get(key) ?? 0) + a.replicas * a.devices_per_replica);
     clustersWithPlacements.add(a.cluster_id);
-    const stdMicro = workloadStdMicro(a.workload_tokens_per_min, parseMicro(a.cost_factor));
-    if (!workloadsCounted.has(a.workload_id)) {
-      workloadsCounted.add(a.workload_id);
-      tenantHeld.set(a.tenant_id, (tenantHeld.get(a.tenant_id) ?? 0) + stdMicro);
-    }
     placements.push({
       id: a.id,
       workloadId: a.workload_id,
@@ -114,7 +115,7 @@ export async function loadSnapshot(
       replicas: a.replicas,
       devicesPerReplica: a.devices_per_replica,
       tokensPerMin: a.tokens_per_min,
-      stdPerMin: stdMicro / MICRO,
+      stdPerMin: workloadHeld.get(a.workload_id)! / MICRO,
     });
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Priority } from '../../scheduler/framework/types.js';
+import { shrinkPlacements, type HeldPlacement } from '../../scheduler/rescale.js';
 import { PRIORITY_RANK } from '../../scheduler/snapshot.js';
 import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
@@ -261,7 +262,7 @@ export class WorkloadsService {
     return toPage(rows, page.limit, (w) => toWorkload(w, placements));
   }
 
-  /** Standard tokens per minute the tenant's placed workloads hold: Σ tokensPerMin × costFactor. */
+  /** Standard tokens per minute the tenant's placements hold: Σ placement tokensPerMin × costFactor (whole replicas). */
   async heldStdPerMin(tenantId: string): Promise<number> {
     return this.repo.heldStdPerMin(tenantId);
   }
@@ -271,8 +272,8 @@ export class WorkloadsService {
     const deleted = () => new AppError('conflict', 'A deleted workload cannot be rescaled.');
     if (w.state === WorkloadState.deleted) throw deleted();
     await this.assertPriorityGranted(principal, w.tenant_id, w.priority as Priority);
-    const current = toWorkload(w, await this.repo.placementsOf([w.id]));
-    if (!(await this.repo.rescale(id, tokensPerMin, current.placedTokensPerMin, this.clock.now()))) throw deleted();
+    const shrink = (held: readonly HeldPlacement[]) => shrinkPlacements(held, tokensPerMin, w.ha);
+    if (!(await this.repo.rescale(id, tokensPerMin, this.clock.now(), shrink))) throw deleted();
     this.events.emit('workload.changed', { workloadId: id, tenantId: w.tenant_id, change: 'rescaled' });
     return this.get(principal, id);
   }

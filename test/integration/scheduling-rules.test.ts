@@ -990,3 +990,116 @@ describeOnDatabases('scheduling rules: priority is granted, not self-declared', 
     await remove(p, b, [high]);
   });
 });
+
+describeOnDatabases('scheduling rules: quota counts what is held (seeded random run)', (platform) => {
+  const SEED = Number(process.env.QUOTA_SEED ?? 20261206);
+  const STEPS = 160;
+
+  it(`a tenant's held standard tokens/min never exceed its quota, and /me shows them (seed ${SEED})`, async function () {
+    this.timeout(60_000);
+    const p = platform();
+    const db = p.app.context.database.db;
+    const rand = seededRandom(SEED);
+    const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
+
+    const clusters: (Agent & { inventory: Inventory })[] = [];
+    for (const [name, region, devices] of [
+      ['quota-a', 'qa', 8],
+      ['quota-b', 'qb', 8],
+      ['quota-c', 'qb', 4],
+    ] as const) {
+      clusters.push({ ...(await cluster(p, name, region, h100(devices))), inventory: h100(devices) });
+    }
+    // Quotas of a few H100s' worth (180,000 std/min each); small requests each hold a whole replica.
+    const quotas = [400_000, 900_000, 1_500_000];
+    const tenants: (Tenant & { quota: number })[] = [];
+    for (const [i, quota] of quotas.entries()) {
+      const t = await tenant(p, `Quota ${i}`, 'high');
+      expect((await p.request('PATCH', `/api/v1/tenants/${t.id}`, { body: { maxStdPerMin: quota } })).status).to.equal(200);
+      tenants.push({ ...t, quota });
+    }
+    const models = [
+      { name: 'qwen2.5-7b-instruct', max: 400_000 },
+      { name: 'qwen2.5-32b-instruct', max: 120_000 },
+      { name: 'qwen2.5-72b-instruct', max: 80_000 },
+    ];
+    const live: { id: string; tenant: Tenant }[] = [];
+    const seen = { quota: 0, shrunk: 0, lost: 0, placed: 0 };
+
+    const heldByTenant = async (): Promise<Map<string, number>> => {
+      const rows = await db
+        .selectFrom('placements')
+        .innerJoin('workloads', 'workloads.id', 'placements.workload_id')
+        .innerJoin('models', 'models.id', 'workloads.model_id')
+        .select(['workloads.tenant_id', 'placements.tokens_per_min', 'models.cost_factor'])
+        .where('placements.state', 'in', ['placed', 'running'])
+        .execute();
+      const held = new Map<string, number>();
+      for (const r of rows) held.set(r.tenant_id, (held.get(r.tenant_id) ?? 0) + Math.round(r.tokens_per_min * Number(r.cost_factor) * 1e6));
+      return held;
+    };
+    const check = async (where: string) => {
+      const held = await heldByTenant();
+      for (const t of tenants) {
+        const micro = held.get(t.id) ?? 0;
+        expect(micro, `${where}: ${t.id} holds ${micro / 1e6} of ${t.quota}`).to.be.at.most(t.quota * 1e6);
+        const me = await p.request('GET', '/api/v1/me', { token: t.apiKey });
+        expect(me.status).to.equal(200);
+        expect(me.body.quota.usedStdPerMin, `${where}: /me of ${t.id}`).to.be.closeTo(micro / 1e6, 1e-6);
+      }
+    };
+
+    for (let step = 0; step < STEPS; step++) {
+      const where = `seed ${SEED}, step ${step}`;
+      p.clock.advance(1000);
+      const r = rand();
+      if (r < 0.3 || live.length === 0) {
+        const t = pick(tenants);
+        const m = pick(models);
+        const tokensPerMin = rand() < 0.4 ? int(1, 5_000) : int(1_000, m.max);
+        const id = await submit(p, t, { name: `q${step}`, model: m.name, tokensPerMin, priority: pick(['high', 'normal', 'low'] as const), ha: rand() < 0.2 });
+        live.push({ id, tenant: t });
+      } else if (r < 0.4) {
+        const [w] = live.splice(Math.floor(rand() * live.length), 1);
+        await remove(p, w!.tenant, [w!.id]);
+      } else if (r < 0.6) {
+        const w = pick(live);
+        const before = await workload(p, w.tenant, w.id);
+        const down = rand() < 0.7;
+        const tokensPerMin = down ? Math.max(1, Math.floor(before.tokensPerMin * rand())) : int(1, 400_000);
+        const res = await p.request('PATCH', `/api/v1/workloads/${w.id}`, { token: w.tenant.apiKey, body: { tokensPerMin } });
+        expect(res.status, JSON.stringify(res.body)).to.equal(200);
+        if (before.state !== 'pending' && res.body.state !== 'pending') {
+          expect(res.body.placedTokensPerMin, `${where}: a shrunk workload still carries its size`).to.be.at.least(tokensPerMin);
+          const replicas = (x: { placements: { state: string; replicas: number }[] }) =>
+            x.placements.filter((pl) => pl.state !== 'lost').reduce((s, pl) => s + pl.replicas, 0);
+          if (replicas(res.body) < replicas(before)) seen.shrunk++;
+        }
+        await check(`${where} (rescale)`);
+      } else if (r < 0.85) {
+        // Heartbeats keep clusters alive; one cluster now and then stays silent.
+        for (const c of clusters) if (rand() < 0.8) await heartbeat(p, c.token, c.inventory);
+      } else if (r < 0.9) {
+        // Failover: time passes beyond the TTL; clusters that did not report are lost.
+        p.clock.advance(31_000);
+        for (const c of clusters) if (rand() < 0.6) await heartbeat(p, c.token, c.inventory);
+        await p.app.sweeper.sweep();
+      } else {
+        const s = await p.app.scheduler.runCycle();
+        seen.lost += s!.lost;
+        seen.placed += s!.placed;
+        const pending = await db.selectFrom('workloads').select('reason').where('state', '=', 'pending').execute();
+        seen.quota += pending.filter((x) => x.reason === 'quota').length;
+        await check(where);
+      }
+    }
+    await p.app.scheduler.runCycle();
+    await check(`seed ${SEED}, end`);
+    // The run went through the paths that matter: quota waits, shrinking rescales, lost clusters.
+    expect(seen.placed, JSON.stringify(seen)).to.be.greaterThan(5);
+    expect(seen.quota, JSON.stringify(seen)).to.be.greaterThan(0);
+    expect(seen.shrunk, JSON.stringify(seen)).to.be.greaterThan(0);
+    expect(seen.lost, JSON.stringify(seen)).to.be.greaterThan(0);
+  });
+});

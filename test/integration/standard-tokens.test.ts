@@ -6,7 +6,19 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import type { Database } from '../../db/connect.js';
-import { formatMicro, MICRO, usageStdSql, usageStdTokens, workloadStdMicro, workloadStdSql, type Micro } from '../../scheduler/capacity.js';
+import {
+  formatMicro,
+  MICRO,
+  placementStdMicro,
+  placementStdSql,
+  replicaStdMicro,
+  replicaTokensPerMin,
+  usageStdSql,
+  usageStdTokens,
+  workloadStdMicro,
+  workloadStdSql,
+  type Micro,
+} from '../../scheduler/capacity.js';
 import { DATABASE_KINDS, freshDatabase } from '../databases.js';
 import { seededRandom } from '../unit/scheduler/builders.js';
 
@@ -98,6 +110,33 @@ for (const kind of DATABASE_KINDS) {
         }
       });
       expect(exact, 'cases within the safe range').to.be.greaterThan(CASES / 2);
+    });
+
+    it("what placements hold (whole replicas): tokensPerMin × costFactor gives back the devices' exact std/min, in SQL and in the scheduler", async () => {
+      const random = seededRandom(2026);
+      // Per tenant: up to 20 placements of up to 64 devices, catalog-like throughputs and factors.
+      for (let tenant = 0; tenant < 100; tenant++) {
+        const rows = Array.from({ length: 1 + Math.floor(random() * 20) }, () => {
+          const devices = 1 + Math.floor(random() * 64);
+          const stdPerSec = 1 + Math.floor(random() * 10_000 * MICRO);
+          const cost = 1 + Math.floor(random() * 100 * MICRO);
+          return { devices, stdPerSec, cost, tokens: replicaTokensPerMin(devices, stdPerSec, cost) };
+        });
+        const r = await sql<{ std: string; each: string[] }>`
+          SELECT sum(${sql.raw(placementStdSql('p.tokens_per_min', 'p.cost_factor'))})::text AS std,
+                 array_agg(${sql.raw(placementStdSql('p.tokens_per_min', 'p.cost_factor'))}::text ORDER BY p.n) AS each
+            FROM unnest(${rows.map((x) => x.tokens)}::float8[], ${rows.map((x) => formatMicro(x.cost))}::numeric(20, 6)[])
+                 WITH ORDINALITY AS p(tokens_per_min, cost_factor, n)`.execute(database!.db);
+        let sum = 0;
+        rows.forEach((x, i) => {
+          const exact = replicaStdMicro(x.devices, x.stdPerSec);
+          expect(placementStdMicro(x.tokens, x.cost), `${x.devices} × ${x.stdPerSec} at ${x.cost}`).to.equal(exact);
+          expect(canonical(r.rows[0]!.each[i]!), `SQL: ${x.devices} × ${x.stdPerSec} at ${x.cost}`).to.equal(formatMicro(exact));
+          sum += exact;
+        });
+        // What workloads.repository.heldStdPerMin answers (/me) and what snapshot-loader.ts computes.
+        expect(Number(r.rows[0]!.std)).to.equal(sum / MICRO);
+      }
     });
 
     it("a tenant's held std/min: the database's exact sum read as a number equals the scheduler's sum of millionths", async () => {

@@ -223,7 +223,7 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
 
   it('holds a new workload with reason quota past the tenant’s maxStdPerMin', async () => {
     const p = platform();
-    // The running workload holds 100,000 × 10 = 1,000,000 standard tokens per minute.
+    // The running workload holds two whole replicas of 4 H100s: 1,440,000 standard tokens per minute.
     await p.request('PATCH', `/api/v1/tenants/${tenant.id}`, { body: { maxStdPerMin: 1_005_000 } });
     const res = await p.request('POST', '/api/v1/workloads', {
       token: tenant.apiKey,
@@ -288,6 +288,12 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     const smaller = await p.request('PATCH', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey, body: { tokensPerMin: 50_000 } });
     expect(smaller.status).to.equal(200);
     expect(smaller.body).to.include({ tokensPerMin: 50_000, state: 'placed' });
+    // One replica carries 50,000: the other is released at once, and quota and the agent see one.
+    expect(smaller.body.placedTokensPerMin).to.equal(QWEN72_REPLICA);
+    expect(smaller.body.placements.filter((x: { state: string }) => x.state !== 'lost').map((x: { replicas: number }) => x.replicas)).to.deep.equal([1]);
+    expect((await p.request('GET', '/api/v1/me', { token: tenant.apiKey })).body.quota.usedStdPerMin).to.equal(QWEN72_REPLICA * 10);
+    const told = (await heartbeat(p, nansha.token, h100(8))).body.placements.filter((x: { workloadId: string }) => x.workloadId === workloadId);
+    expect(told.map((x: { replicas: number }) => x.replicas)).to.deep.equal([1]);
     // 150,000 needs 3 replicas (12 devices); its only region has 8: it waits.
     const bigger = await p.request('PATCH', `/api/v1/workloads/${workloadId}`, { token: tenant.apiKey, body: { tokensPerMin: 150_000 } });
     expect(bigger.body).to.include({ tokensPerMin: 150_000, state: 'pending' });
@@ -322,7 +328,7 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
     expect((await p.request('DELETE', `/api/v1/workloads/${id}`, { token: tenant.apiKey })).status).to.equal(202);
     // What the service's rescale does after it read the workload as pending, had the delete come in between.
     const repo = new WorkloadsRepository(p.app.context.database.db);
-    expect(await repo.rescale(id, 2000, 0, p.clock.now())).to.equal(false);
+    expect(await repo.rescale(id, 2000, p.clock.now(), () => null)).to.equal(false);
     const w = (await p.request('GET', `/api/v1/workloads/${id}`, { token: tenant.apiKey })).body;
     expect(w).to.include({ state: 'deleted', tokensPerMin: 1000 });
     await p.app.scheduler.runCycle();

@@ -245,14 +245,34 @@ describe('scheduleCycle', () => {
         want: 'plan_exhausted',
       },
       {
-        name: 'quota: exactly at the limit fits (100,000 × 10 = 1,000,000)',
+        name: 'quota: whole replicas exactly at the limit fit (100,000 × 10 needs 2 replicas of 4 H100 = 1,440,000)',
         snapshot: () =>
           aSnapshot()
             .cluster(aCluster('c1').slot('H100', h100, 8))
-            .tenant(aTenant('t1').quota(1_000_000))
+            .tenant(aTenant('t1').quota(1_440_000))
             .build(),
         workload: aWorkload('w').tenant('t1').model(qwen72b).tokensPerMin(100_000).build(),
         want: 'placed',
+      },
+      {
+        name: 'quota counts whole replicas: a request within the quota whose replicas pass it waits (1,000,000 ≤ 1,439,999 < 1,440,000)',
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').quota(1_439_999))
+            .build(),
+        workload: aWorkload('w').tenant('t1').model(qwen72b).tokensPerMin(100_000).build(),
+        want: 'quota',
+      },
+      {
+        name: 'quota: a tiny workload holds a whole replica (1,000 tokens/min holds 180,000 of a 200,000 quota with 30,000 held)',
+        snapshot: () =>
+          aSnapshot()
+            .cluster(aCluster('c1').slot('H100', h100, 8))
+            .tenant(aTenant('t1').quota(200_000).held(30_000))
+            .build(),
+        workload: aWorkload('w').tenant('t1').tokensPerMin(1_000).build(),
+        want: 'quota',
       },
       {
         name: 'quota: one token/min over the limit waits',
@@ -386,20 +406,21 @@ describe('scheduleCycle', () => {
         .tenant(aTenant('t1').quota(1_000_000).held(999_000))
         .build();
       const d = decision(run(snap, [aWorkload('w').tenant('t1').tokensPerMin(1_001).build()]), 'w') as Pending;
-      expect(d.message).to.equal('needs 1001 std/min; the tenant holds 999000 of its 1000000 std/min quota');
+      expect(d.message).to.equal('needs 1001 std/min (whole replicas); the tenant holds 999000 of its 1000000 std/min quota');
     });
 
-    it('quota counts what the cycle placed before, in the same cycle', () => {
+    it('quota counts the whole replicas the cycle placed before, in the same cycle', () => {
+      // Each 10,000 tokens/min of qwen7b holds one whole H100 replica: 180,000 std/min.
       const snap = aSnapshot()
         .cluster(aCluster('c1').slot('H100', h100, 8))
-        .tenant(aTenant('t1').quota(15_000))
+        .tenant(aTenant('t1').quota(400_000))
         .build();
       const decisions = run(snap, [
         aWorkload('a').tenant('t1').tokensPerMin(10_000).build(),
         aWorkload('b').tenant('t1').tokensPerMin(10_000).build(),
-        aWorkload('c').tenant('t1').tokensPerMin(5_000).build(),
+        aWorkload('c').tenant('t1').tokensPerMin(10_000).build(),
       ]);
-      expect(['a', 'b', 'c'].map((id) => pendingReason(decisions, id))).to.deep.equal(['placed', 'quota', 'placed']);
+      expect(['a', 'b', 'c'].map((id) => pendingReason(decisions, id))).to.deep.equal(['placed', 'placed', 'quota']);
     });
   });
 

@@ -11,7 +11,7 @@ const meSchema = z.object({
   subscription: subscriptionSchema.extend({ plan: planSchema }).nullable(),
   quota: z.object({
     maxStdPerMin: z.number().nullable().meta({ description: 'Override, else the subscription’s reservedStdPerMin, else null (unlimited)' }),
-    usedStdPerMin: z.number().meta({ description: 'Held by placed workloads: Σ tokensPerMin × costFactor' }),
+    usedStdPerMin: z.number().meta({ description: "Held by the tenant's placements: Σ tokensPerMin × costFactor, whole replicas" }),
   }),
   period: z.string(),
   usageThisPeriod: z.object({ inputTokens: z.number().int(), outputTokens: z.number().int(), stdTokens: z.string() }),

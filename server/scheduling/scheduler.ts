@@ -224,7 +224,7 @@ export class Scheduler {
 
     const rows = await workloads.pending();
     const versions = new Map(rows.map((w) => [w.id, w.version]));
-    const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map(workloadSnap), options: this.opts.cycleOptions });
+    const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map((w) => workloadSnap(w, state.priorityOf)), options: this.opts.cycleOptions });
     const commit = this.toCommit(result.decisions, versions);
     const { placed, epoch } = await workloads.commitCycle(commit, now);
     this.active.committed(epoch, activeRows(commit, new Set(placed), rows), new Set(commit.requeued.map((r) => r.workloadId)));

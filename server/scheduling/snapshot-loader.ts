@@ -5,6 +5,7 @@
 import { MICRO, parseMicro, placementStdMicro } from '../../scheduler/capacity.js';
 import type { ClusterSnap, ModelSnap, PlacementSnap, Priority, ProfileSnap, Snapshot, TenantSnap, WorkloadSnap } from '../../scheduler/framework/types.js';
 import { decayUsage } from '../../scheduler/fair-share.js';
+import { PRIORITY_RANK } from '../../scheduler/snapshot.js';
 import type { CatalogRepository, ModelRow } from '../repositories/catalog.repository.js';
 import type { ClustersRepository } from '../repositories/clusters.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
@@ -16,6 +17,12 @@ export interface LoadedState {
   readonly snapshot: Snapshot;
   /** Clusters not ready by the TTL that still have active placements. */
   readonly lostClusterIds: readonly string[];
+  /**
+   * The priority a tenant's workload is scheduled with: its own, lowered to the tenant's
+   * `maxPriority` (priority is granted, not self-declared: a grant taken back, or a workload from
+   * before grants existed, never preempts above it).
+   */
+  readonly priorityOf: (tenantId: string, priority: string) => Priority;
 }
 
 export interface SnapshotSources {
@@ -34,14 +41,14 @@ export function modelSnap(m: ModelRow): ModelSnap {
   return { id: m.id, name: m.name, minMemoryGiB: parseMicro(m.min_memory_gib), costFactor: parseMicro(m.cost_factor), vendors: m.vendors };
 }
 
-export function workloadSnap(w: PendingWorkload): WorkloadSnap {
+export function workloadSnap(w: PendingWorkload, priorityOf: LoadedState['priorityOf'] = (_, p) => p as Priority): WorkloadSnap {
   return {
     id: w.id,
     tenantId: w.tenant_id,
     seq: w.seq,
     modelId: w.model_id,
     tokensPerMin: w.tokens_per_min,
-    priority: w.priority as Priority,
+    priority: priorityOf(w.tenant_id, w.priority),
     regions: w.regions,
     ha: w.ha,
   };
@@ -70,6 +77,12 @@ export async function loadSnapshot(
   const plans = new Map(planRows.map((p) => [p.id, p]));
   // Quota: the tenant's override, else its subscription's reserved throughput, else none.
   const reserved = new Map(subscriptions.map((s) => [s.tenant_id, plans.get(s.plan_id)?.reserved_std_per_min ?? null]));
+
+  const maxPriority = new Map(tenantRows.map((t) => [t.id, (t.max_priority as Priority | undefined) ?? 'normal']));
+  const priorityOf = (tenantId: string, priority: string): Priority => {
+    const max = maxPriority.get(tenantId) ?? 'normal';
+    return PRIORITY_RANK[priority as Priority] > PRIORITY_RANK[max] ? max : (priority as Priority);
+  };
 
   const profiles = new Map<string, ProfileSnap>();
   for (const p of profileRows) {
@@ -108,7 +121,7 @@ export async function loadSnapshot(
       id: a.id,
       workloadId: a.workload_id,
       tenantId: a.tenant_id,
-      priority: a.priority as Priority,
+      priority: priorityOf(a.tenant_id, a.priority),
       seq: a.workload_seq,
       clusterId: a.cluster_id,
       deviceModel: a.device_model,
@@ -156,5 +169,6 @@ export async function loadSnapshot(
   return {
     snapshot: { clusters, models: new Map(modelRows.map((m) => [m.id, modelSnap(m)])), tenants, placements },
     lostClusterIds,
+    priorityOf,
   };
 }

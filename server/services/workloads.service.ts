@@ -149,16 +149,16 @@ export class WorkloadsService {
     if (!SUPPORTED_KINDS.includes(input.kind)) {
       throw new AppError('unprocessable', `Workload kind "${input.kind}" is not supported (supported: ${SUPPORTED_KINDS.join(', ')}).`);
     }
-    await this.assertPriorityGranted(principal, tenantId, input.priority);
+    await this.assertPriorityGranted(tenantId, input.priority);
     return tenantId;
   }
 
   /**
-   * Priority is granted, not self-declared: a tenant may use priorities up to the `maxPriority`
-   * the operator set on it (403 above it). The operator, who grants it, may use any.
+   * Priority is granted, not self-declared: a tenant's workloads may use priorities up to the
+   * `maxPriority` the operator set on the tenant (403 above it, whoever asks: the operator raises
+   * the grant first). The scheduler lowers anything above it too (snapshot-loader.ts).
    */
-  private async assertPriorityGranted(principal: Principal, tenantId: string, priority: Priority): Promise<void> {
-    if (ownTenant(principal) === undefined) return;
+  private async assertPriorityGranted(tenantId: string, priority: Priority): Promise<void> {
     const max = ((await this.tenants.get(tenantId))?.max_priority ?? 'normal') as Priority;
     if (PRIORITY_RANK[priority] > PRIORITY_RANK[max]) {
       throw new AppError('forbidden', `This tenant may use priorities up to ${max}; ${priority} is granted by the operator.`);
@@ -271,7 +271,7 @@ export class WorkloadsService {
     const w = await this.visible(principal, id);
     const deleted = () => new AppError('conflict', 'A deleted workload cannot be rescaled.');
     if (w.state === WorkloadState.deleted) throw deleted();
-    await this.assertPriorityGranted(principal, w.tenant_id, w.priority as Priority);
+    await this.assertPriorityGranted(w.tenant_id, w.priority as Priority);
     const shrink = (held: readonly HeldPlacement[]) => shrinkPlacements(held, tokensPerMin, w.ha);
     if (!(await this.repo.rescale(id, tokensPerMin, this.clock.now(), shrink))) throw deleted();
     this.events.emit('workload.changed', { workloadId: id, tenantId: w.tenant_id, change: 'rescaled' });

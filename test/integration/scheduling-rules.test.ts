@@ -943,7 +943,7 @@ describeOnDatabases('scheduling rules: priority is granted, not self-declared', 
     expect(Object.values(await states(p, a, aIds))).to.deep.equal(['placed', 'placed']);
   });
 
-  it('maxPriority low refuses normal; the operator sets it with PATCH and may still use any priority', async () => {
+  it('maxPriority low refuses normal, for the operator too until it raises the grant', async () => {
     const p = platform();
     const c = await tenant(p, 'Granted C', 'low');
     const normal = await p.request('POST', '/api/v1/workloads', {
@@ -952,12 +952,13 @@ describeOnDatabases('scheduling rules: priority is granted, not self-declared', 
     });
     expect(normal.status, JSON.stringify(normal.body)).to.equal(403);
     const low = await submit(p, c, { name: 'c-l', tokensPerMin: 1000, priority: 'low', regions: ['nowhere'] });
-    const byOperator = await p.request('POST', '/api/v1/workloads', {
-      body: { name: 'c-op', model: SMALL, tokensPerMin: 1000, priority: 'high', regions: ['nowhere'], tenantId: c.id },
-    });
-    expect(byOperator.status, 'the operator grants, so it may').to.equal(202);
+    const body = { name: 'c-op', model: SMALL, tokensPerMin: 1000, priority: 'high', regions: ['nowhere'], tenantId: c.id };
+    expect((await p.request('POST', '/api/v1/workloads', { body })).status, 'the grant is on the tenant').to.equal(403);
     expect((await p.request('PATCH', `/api/v1/tenants/${c.id}`, { body: { maxPriority: 'urgent' } })).status).to.equal(400);
     expect((await p.request('PATCH', `/api/v1/tenants/${c.id}`, { token: c.apiKey, body: { maxPriority: 'high' } })).status).to.equal(403);
+    expect((await p.request('PATCH', `/api/v1/tenants/${c.id}`, { body: { maxPriority: 'high' } })).body.maxPriority).to.equal('high');
+    const byOperator = await p.request('POST', '/api/v1/workloads', { body });
+    expect(byOperator.status, JSON.stringify(byOperator.body)).to.equal(202);
     await remove(p, c, [low, byOperator.body.id]);
   });
 
@@ -988,6 +989,26 @@ describeOnDatabases('scheduling rules: priority is granted, not self-declared', 
     const own = await p.request('PATCH', `/api/v1/workloads/${bIds[0]}`, { token: b.apiKey, body: { tokensPerMin: DEVICE } });
     expect(own.status, 'a low workload still rescales').to.equal(200);
     await remove(p, b, [high]);
+  });
+
+  it('a high workload whose grant was taken back is scheduled as the grant allows: it preempts nothing', async () => {
+    const p = platform();
+    await cluster(p, 'revoked-1', 'revoked', h100(1));
+    const d = await tenant(p, 'Granted D', 'high');
+    const e = await tenant(p, 'Granted E');
+    const victim = await submit(p, e, { name: 'e-normal', tokensPerMin: DEVICE, regions: ['revoked'] });
+    await p.app.scheduler.runCycle();
+    expect((await workload(p, e, victim)).state).to.equal('placed');
+    const high = await submit(p, d, { name: 'd-high', tokensPerMin: DEVICE, priority: 'high', regions: ['revoked'] });
+    expect((await p.request('PATCH', `/api/v1/tenants/${d.id}`, { body: { maxPriority: 'normal' } })).status).to.equal(200);
+    expect(await p.app.scheduler.runCycle()).to.include({ preempted: 0 });
+    expect((await workload(p, e, victim)).state).to.equal('placed');
+    expect(await workload(p, d, high)).to.include({ state: 'pending', reason: 'capacity' });
+    // Granted again, it preempts as high.
+    expect((await p.request('PATCH', `/api/v1/tenants/${d.id}`, { body: { maxPriority: 'high' } })).status).to.equal(200);
+    expect(await p.app.scheduler.runCycle()).to.include({ placed: 1, preempted: 1 });
+    await remove(p, d, [high]);
+    await remove(p, e, [victim]);
   });
 });
 

@@ -75,7 +75,7 @@ const STD_TOKENS = sql.raw(
   usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }),
 );
 
-/** Usage events: inserted in batches, each event id counted once per reporting cluster, ever (the primary key (cluster_id, id)). */
+/** Usage events: inserted in batches, each event id counted once per reporting cluster, ever (the primary key is (cluster_id, id)). */
 export class UsageRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -96,8 +96,9 @@ export class UsageRepository {
 
   /**
    * Inserts a batch in one statement and answers how many rows were new; an id already stored for
-   * the batch's cluster, or repeated within the batch, is skipped (another cluster's id is another event). Standard tokens are computed here in `numeric`,
-   * exactly, by the SQL of `usageStdTokens` (scheduler/capacity.ts).
+   * the batch's cluster, or repeated within the batch, is skipped (the same id from another cluster
+   * is another event). Standard tokens are computed here in `numeric`, exactly, by the SQL of
+   * `usageStdTokens` (scheduler/capacity.ts).
    */
   async insert(batch: UsageBatch): Promise<number> {
     if (batch.ids.length === 0) return 0;

@@ -76,9 +76,10 @@ export class UsageService {
 
   /**
    * Ingests one agent's batch in two round trips: every workload of the batch is looked up at
-   * once, each event is judged (window, then ownership, then plausibility), and the valid ones go in as one
-   * statement, which has committed when this resolves. An id stored before, or repeated in the
-   * batch, is a duplicate; a rejected event leaves no trace, so its id may be sent again.
+   * once, each event is judged (window, then ownership, then plausibility), and the valid ones go
+   * in as one statement, which has committed when this resolves. An id this cluster sent before,
+   * or repeated in the batch, is a duplicate; a rejected event leaves no trace, so its id may be
+   * sent again.
    */
   async ingest(clusterId: string, events: readonly UsageEventInput[]): Promise<IngestAnswer> {
     const now = this.clock.now();

@@ -77,6 +77,8 @@ export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; 
     if (await tenants.findByName(t.name)) continue;
     const tenant = await tenants.create({ name: t.name, kind: t.kind });
     made.push({ name: t.name, apiKey: tenant.apiKey });
+    // Priority is granted by the operator: the tenants whose services run `high` are granted it.
+    if (t.workloads.some((w) => w.priority === 'high')) await tenants.update(tenant.id, { maxPriority: 'high' });
     await plans.subscribe(tenant.id, { planId: t.kind === 'government' ? gov.id : metered.id, startsAt: monthStart });
     for (const w of t.workloads) {
       await workloads.create(operator, { kind: 'service', ha: false, ...w, tenantId: tenant.id }, undefined);

@@ -124,7 +124,8 @@ describeOnDatabases('plans and subscriptions', (platform) => {
     ).body;
     await p.app.scheduler.runCycle();
     expect((await p.request('GET', `/api/v1/workloads/${big.id}`, { token: tenant.apiKey })).body).to.include({ state: 'pending', reason: 'quota' });
-    await p.request('PATCH', `/api/v1/tenants/${tenant.id}`, { body: { maxStdPerMin: 500_000 } });
+    // Quota counts whole replicas held: 400,000 tokens/min take three H100 replicas of 180,000.
+    await p.request('PATCH', `/api/v1/tenants/${tenant.id}`, { body: { maxStdPerMin: 540_000 } });
     await p.app.scheduler.runCycle();
     expect((await p.request('GET', `/api/v1/workloads/${big.id}`, { token: tenant.apiKey })).body.state).to.equal('placed');
   });

@@ -44,8 +44,9 @@ import { planRoutes } from './http/plans.routes.js';
 import { billingRoutes } from './http/billing.routes.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
-import { BudgetCheckJob } from './jobs/budget-check.js';
+import { budgetCheckJob } from './jobs/budget-check.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
+import type { LeaderJob } from './jobs/leader-job.js';
 import type { RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
 import { meRoutes } from './http/me.routes.js';
@@ -58,7 +59,7 @@ import { budgetRoutes } from './http/budgets.routes.js';
 import { auditRoutes } from './http/audit.routes.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { AuditService } from './services/audit.service.js';
-import { AuditRetentionJob } from './jobs/audit-retention.js';
+import { auditRetentionJob } from './jobs/audit-retention.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -82,7 +83,7 @@ export interface App {
   readonly sweeper: TtlSweeper;
   readonly scheduler: Scheduler;
   readonly leader: LeaderElector;
-  readonly jobs: { readonly periodClose: PeriodCloseJob; readonly budgetCheck: BudgetCheckJob; readonly auditRetention: AuditRetentionJob };
+  readonly jobs: { readonly periodClose: PeriodCloseJob; readonly budgetCheck: LeaderJob; readonly auditRetention: LeaderJob };
   /** The audit trail (server/services/audit.service.ts). */
   readonly audit: AuditService;
   /** Starts background work (leader election, the scheduler, the TTL sweeper, the period close and the budget check). */
@@ -154,9 +155,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const usage = new UsageService(new UsageRepository(db), clock, calendar, events);
   const budgets = new BudgetsService(new BudgetsRepository(db), tenantsRepo, billing, clock, ids, log);
   const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, calendar, log);
-  const budgetCheck = new BudgetCheckJob(budgets, leader, log);
+  const budgetCheck = budgetCheckJob(budgets, leader, log);
   const audit = new AuditService(new AuditRepository(db), clock, log, metrics.audit, config.auditRetentionDays);
-  const auditRetention = new AuditRetentionJob(audit, leader, log);
+  const auditRetention = auditRetentionJob(audit, leader, log);
   const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock, ids);
   const context: AppContext = {
     config,

@@ -10,32 +10,16 @@ import { LeaderJob } from './leader-job.js';
 /** At minute 17 of every hour. */
 export const AUDIT_RETENTION_SCHEDULE = '17 * * * *';
 
-export class AuditRetentionJob {
-  private readonly job: LeaderJob;
-
-  constructor(audit: Pick<AuditService, 'purge'>, leader: LeaderElector, log: Logger) {
-    this.job = new LeaderJob({
-      name: 'audit retention',
-      schedule: AUDIT_RETENTION_SCHEDULE,
-      leader,
-      log,
-      work: async () => {
-        const removed = await audit.purge();
-        if (removed > 0) log.info('audit entries past retention deleted', { removed });
-      },
-    });
-  }
-
-  /** One run now (leader only); joins one in flight. */
-  run(): Promise<void> {
-    return this.job.run();
-  }
-
-  start(): void {
-    this.job.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.job.stop();
-  }
+/** The audit retention as a leader job: `run()` purges now (leader only), joining a run in flight. */
+export function auditRetentionJob(audit: Pick<AuditService, 'purge'>, leader: LeaderElector, log: Logger): LeaderJob {
+  return new LeaderJob({
+    name: 'audit retention',
+    schedule: AUDIT_RETENTION_SCHEDULE,
+    leader,
+    log,
+    work: async () => {
+      const removed = await audit.purge();
+      if (removed > 0) log.info('audit entries past retention deleted', { removed });
+    },
+  });
 }

@@ -11,31 +11,15 @@ import { LeaderJob } from './leader-job.js';
 /** Every 30 seconds (node-cron's optional seconds field). */
 export const BUDGET_CHECK_SCHEDULE = '*/30 * * * * *';
 
-export class BudgetCheckJob {
-  private readonly job: LeaderJob;
-
-  constructor(budgets: Pick<BudgetsService, 'evaluate'>, leader: LeaderElector, log: Logger) {
-    this.job = new LeaderJob({
-      name: 'budget check',
-      schedule: BUDGET_CHECK_SCHEDULE,
-      leader,
-      log,
-      work: async () => {
-        await budgets.evaluate();
-      },
-    });
-  }
-
-  /** One check now (leader only); joins one in flight. */
-  run(): Promise<void> {
-    return this.job.run();
-  }
-
-  start(): void {
-    this.job.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.job.stop();
-  }
+/** The budget check as a leader job: `run()` checks now (leader only), joining a check in flight. */
+export function budgetCheckJob(budgets: Pick<BudgetsService, 'evaluate'>, leader: LeaderElector, log: Logger): LeaderJob {
+  return new LeaderJob({
+    name: 'budget check',
+    schedule: BUDGET_CHECK_SCHEDULE,
+    leader,
+    log,
+    work: async () => {
+      await budgets.evaluate();
+    },
+  });
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { getTasks } from 'node-cron';
 
-import { BUDGET_CHECK_SCHEDULE, BudgetCheckJob } from '../../server/jobs/budget-check.js';
+import { BUDGET_CHECK_SCHEDULE, budgetCheckJob } from '../../server/jobs/budget-check.js';
 import { silentLogger, type Logger } from '../../server/log.js';
 import type { LeaderElector } from '../../server/scheduling/leader.js';
 
@@ -33,7 +33,7 @@ describe('budget check job', () => {
   it('checks the budgets on the leader and does nothing on another replica', async () => {
     const budgets = new HeldBudgets();
     const leader = elector(false);
-    const job = new BudgetCheckJob(budgets, leader, silentLogger);
+    const job = budgetCheckJob(budgets, leader, silentLogger);
     await job.run();
     expect(budgets.evaluations, 'not leading').to.equal(0);
 
@@ -46,7 +46,7 @@ describe('budget check job', () => {
 
   it('never runs twice at once: a run asked for meanwhile joins the one going', async () => {
     const budgets = new HeldBudgets();
-    const job = new BudgetCheckJob(budgets, elector(true), silentLogger);
+    const job = budgetCheckJob(budgets, elector(true), silentLogger);
     const first = job.run();
     const second = job.run();
     expect(budgets.evaluations).to.equal(1);
@@ -62,7 +62,7 @@ describe('budget check job', () => {
     const errors: string[] = [];
     const log: Logger = { ...silentLogger, error: (msg) => void errors.push(msg) };
     const budgets = new HeldBudgets();
-    const job = new BudgetCheckJob(budgets, elector(true), log);
+    const job = budgetCheckJob(budgets, elector(true), log);
     budgets.fail = new Error('database gone');
     const failing = job.run();
     budgets.finish();
@@ -79,7 +79,7 @@ describe('budget check job', () => {
 
   it('runs every 30 s once started, and stop removes the schedule after the run in flight', async () => {
     const budgets = new HeldBudgets();
-    const job = new BudgetCheckJob(budgets, elector(true), silentLogger);
+    const job = budgetCheckJob(budgets, elector(true), silentLogger);
     const before = new Set(getTasks().keys());
     job.start();
     job.start();

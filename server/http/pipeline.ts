@@ -44,6 +44,8 @@ const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['referrer-policy', 'no-referrer'],
   ['x-frame-options', 'DENY'],
 ];
+/** Strict-Transport-Security on answers over TLS: a year, subdomains included. */
+const HSTS = 'max-age=31536000; includeSubDomains';
 /** A client's request id kept as is: short, and nothing that could split a header or a log line. */
 const SANE_REQUEST_ID = /^[\w.:@+=/-]{1,128}$/;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
@@ -107,6 +109,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     const given = req.headers['x-request-id'];
     res.setHeader('x-request-id', typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID());
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    // Browsers honour HSTS only over TLS: said when the request came that way (or through a proxy that says so).
+    if (secure(req)) res.setHeader('strict-transport-security', HSTS);
     res.once('finish', () => {
       httpDuration.observe({ method: req.method ?? '', route: route(), status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
     });

@@ -137,6 +137,14 @@ describe('the request pipeline', () => {
       expect((await post('/echo', json, '{}')).headers['cache-control']).to.equal('no-store');
     });
 
+    it('asks for HTTPS only on answers that came over TLS (or through a proxy saying https)', async () => {
+      expect((await rawRequest(base, { path: '/read' })).headers['strict-transport-security']).to.equal(undefined);
+      const behindTls = await rawRequest(base, { path: '/read', headers: { 'x-forwarded-proto': 'https' } });
+      expect(behindTls.headers['strict-transport-security']).to.equal('max-age=31536000; includeSubDomains');
+      const problem = await rawRequest(base, { path: '/nowhere', headers: { 'x-forwarded-proto': 'https' } });
+      expect(problem.headers['strict-transport-security']).to.equal('max-age=31536000; includeSubDomains');
+    });
+
     it('times each request under its route template and status', async () => {
       observed.length = 0;
       await rawRequest(base, { path: '/read?n=1' });

@@ -83,6 +83,14 @@ const RELEASE_LOST = PLACEMENT.move(PlacementState.released, [PlacementState.los
 const RELEASE_ALL = PLACEMENT.move(PlacementState.released);
 
 /**
+ * Releases the placements of `workloadIds` that `move` may release (active ones, or every one not
+ * released yet), in the caller's transaction.
+ */
+async function releasePlacements(tx: Transaction<DB>, workloadIds: readonly string[], move: typeof RELEASE_ALL, now: Date): Promise<void> {
+  await tx.updateTable('placements').set({ state: move.to, ended_at: now }).where('workload_id', 'in', workloadIds).where('state', 'in', move.from).execute();
+}
+
+/**
  * Sends placed or running workloads back to pending with `why`, in the caller's transaction,
  * releasing every active placement they hold: they are placed again whole, and a workload is
  * never left `placed` without its placements. Workloads in other states are left as they are.
@@ -94,12 +102,7 @@ export async function requeueWhole(
   now: Date,
 ): Promise<void> {
   if (workloadIds.length === 0) return;
-  await tx
-    .updateTable('placements')
-    .set({ state: RELEASE_ACTIVE.to, ended_at: now })
-    .where('workload_id', 'in', workloadIds)
-    .where('state', 'in', RELEASE_ACTIVE.from)
-    .execute();
+  await releasePlacements(tx, workloadIds, RELEASE_ACTIVE, now);
   await tx
     .updateTable('workloads')
     .set({ state: REQUEUE.to, reason: why.reason, message: why.message, updated_at: now, version: sql`version + 1` })
@@ -418,12 +421,7 @@ export class WorkloadsRepository {
         .where('state', 'in', DELETE.from)
         .executeTakeFirst();
       if (r.numUpdatedRows === 0n) return false;
-      await tx
-        .updateTable('placements')
-        .set({ state: RELEASE_ALL.to, ended_at: now })
-        .where('workload_id', '=', id)
-        .where('state', 'in', RELEASE_ALL.from)
-        .execute();
+      await releasePlacements(tx, [id], RELEASE_ALL, now);
       return true;
     });
   }
@@ -458,12 +456,7 @@ export class WorkloadsRepository {
           .execute();
         keep = shrink(held.map((p) => ({ id: p.id, clusterId: p.cluster_id, replicas: p.replicas, tokensPerMin: p.tokens_per_min })));
         if (keep === null) {
-          await tx
-            .updateTable('placements')
-            .set({ state: RELEASE_ALL.to, ended_at: now })
-            .where('workload_id', '=', id)
-            .where('state', 'in', RELEASE_ALL.from)
-            .execute();
+          await releasePlacements(tx, [id], RELEASE_ALL, now);
         } else {
           for (const p of held) {
             const k = keep.get(p.id);

@@ -16,10 +16,17 @@ export class AppError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly errors?: readonly FieldError[],
+    /** For `rate_limited`: whole seconds after which a retry may succeed, sent as `Retry-After`. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'AppError';
   }
+}
+
+/** A 429: too many requests or pending things; `Retry-After` says when to try again. */
+export function rateLimited(message: string, retryAfterSeconds: number): AppError {
+  return new AppError('rate_limited', message, undefined, Math.max(1, Math.ceil(retryAfterSeconds)));
 }
 
 /** For seeding rows that may already be there: a conflict is passed over, anything else rethrown. */

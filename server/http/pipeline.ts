@@ -202,6 +202,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     drain(req);
     const problem: Problem = known ? problemOf(known) : INTERNAL_PROBLEM;
     res.setHeader('cache-control', 'no-store');
+    if (known?.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(known.retryAfterSeconds));
     writeJson(res, problem.status, JSON.stringify(problem), 'application/problem+json');
   }
 

@@ -1,5 +1,6 @@
 // The operator console (/console/) and the tenant portal (/portal/): one page each, built only on
 // the public HTTP API with the session cookie; every change sends the session's CSRF token.
+import { csvText } from './csv.js';
 import { initialLang, makeI18n } from './i18n.js';
 
 const area = location.pathname.startsWith('/portal') ? 'portal' : 'console';
@@ -539,13 +540,12 @@ function invoiceList(list) {
 }
 
 function csvUrl(inv) {
-  const cell = (s) => `"${String(s).replace(/"/g, '""')}"`;
   const rows = [
     ['number', 'period', 'kind', 'description', 'quantity', 'unitPrice', 'amount'],
     ...inv.lines.map((l) => [inv.number, inv.period, l.kind, l.description, l.quantity, l.unitPrice, l.amount]),
     [inv.number, inv.period, 'total', '', '', '', inv.total],
   ];
-  return `data:text/csv;charset=utf-8,${encodeURIComponent(`\ufeff${rows.map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`)}`;
+  return `data:text/csv;charset=utf-8,${encodeURIComponent(csvText(rows))}`;
 }
 
 function showInvoice(inv, button) {

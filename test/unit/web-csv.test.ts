@@ -1,0 +1,34 @@
+import { expect } from 'chai';
+
+interface CsvModule {
+  readonly csvCell: (value: unknown) => string;
+  readonly csvText: (rows: unknown[][]) => string;
+}
+// The console's own module, as the browser loads it (plain JavaScript, so imported by a computed path).
+const csvPath: string = '../../web/csv.js';
+const { csvCell, csvText } = (await import(csvPath)) as CsvModule;
+
+describe('invoice CSV (web/csv.js)', () => {
+  it('neutralizes every cell a spreadsheet would run as a formula', () => {
+    for (const attack of ['=HYPERLINK("http://x","y")', '+1+cmd|" /C calc"!A0', '-2+3', '@SUM(A1:A9)', '\t=1', '\r=1']) {
+      expect(csvCell(attack), attack).to.equal(`'${attack}`);
+    }
+  });
+
+  it('keeps numbers, negative ones included, and plain text as they are', () => {
+    for (const value of ['-12.50', '+3', '11600.00', '0.012500', 'gov-standard: fee', 'a=b', '']) {
+      expect(csvCell(value), value).to.equal(value);
+    }
+    expect(csvCell(42)).to.equal('42');
+    expect(csvCell(null)).to.equal('');
+  });
+
+  it('quotes every cell, doubles quotes, ends lines with CRLF after a BOM', () => {
+    expect(
+      csvText([
+        ['a"b', '=1'],
+        ['-5', 'x'],
+      ]),
+    ).to.equal('\ufeff"a""b","\'=1"\r\n"-5","x"\r\n');
+  });
+});

@@ -778,18 +778,22 @@ async function keys() {
         ),
       ]
     : [];
+  // Only a tenant's admins make and revoke its keys (API.md): members see the list.
+  const manage = session.admin;
   return [
-    form('new-key', [], t('newKey'), async (_v, status) => {
-      status.replaceChildren(secret((await api('POST', `/api/v1/tenants/${session.tenantId}/api-keys`)).key));
-      return false;
-    }),
+    manage
+      ? form('new-key', [], t('newKey'), async (_v, status) => {
+          status.replaceChildren(secret((await api('POST', `/api/v1/tenants/${session.tenantId}/api-keys`)).key));
+          return false;
+        })
+      : '',
     table(
       [t('prefix'), t('created'), t('revoked'), t('actions')],
       list.map((k) => [
         k.prefix,
         i18n.date(k.createdAt),
         i18n.date(k.revokedAt),
-        k.revokedAt
+        k.revokedAt || !manage
           ? ''
           : h(
               'button',

@@ -241,6 +241,13 @@ describe('console and portal in Chromium', function () {
     await liu.click('form[data-form="password"] button[type="submit"]');
     await view(liu, 'workloads');
     expect(await liu.textContent('[data-workload-state="leak-detector"]')).to.equal('placed');
+    // A member sees the tenant's keys but is offered neither a new key nor a revocation (403s).
+    await liu.goto(`${p.baseUrl}/portal/#/keys`);
+    await view(liu, 'keys');
+    expect(await liu.locator('main table tbody tr').count()).to.be.greaterThan(0);
+    expect(await liu.locator('form[data-form="new-key"]').count()).to.equal(0);
+    expect(await liu.locator('main button', { hasText: /revoke/i }).count()).to.equal(0);
+    expect(await tenantPage.locator('form[data-form="new-key"]').count()).to.equal(1);
   });
 
   it('switches the language, and defaults to the browser’s', async () => {

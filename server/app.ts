@@ -206,6 +206,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ready: readinessProbe(db),
     openapi: openApiDocument(routes, API_VERSION),
     audit: audit.observe,
+    bodies: { concurrency: config.http.bodyConcurrency, queue: config.http.bodyQueue },
   });
 
   return {

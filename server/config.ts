@@ -31,6 +31,24 @@ export interface Config {
   readonly schedulerScorePercentage: number;
   /** Days the audit log keeps an entry, at least 180 (`TOKENPOOL_AUDIT_RETENTION_DAYS`, default 365). */
   readonly auditRetentionDays: number;
+  /** Limits on clients' connections and request bodies (README "Configuration"). */
+  readonly http: HttpLimits;
+}
+
+/** What one server process allows its clients. */
+export interface HttpLimits {
+  /** A request's headers must all arrive within this (`TOKENPOOL_HEADERS_TIMEOUT_SECONDS`). */
+  readonly headersTimeoutMs: number;
+  /** A whole request, body included, must arrive within this (`TOKENPOOL_REQUEST_TIMEOUT_SECONDS`). */
+  readonly requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this (`TOKENPOOL_KEEP_ALIVE_TIMEOUT_SECONDS`). */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections from one client address; more are closed at once; 0: no cap (`TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT`). */
+  readonly maxConnectionsPerClient: number;
+  /** Request bodies read and parsed at once (`TOKENPOOL_BODY_CONCURRENCY`). */
+  readonly bodyConcurrency: number;
+  /** Requests that may wait for a body slot; past them, 503 (`TOKENPOOL_BODY_QUEUE`). */
+  readonly bodyQueue: number;
 }
 
 export class ConfigError extends Error {
@@ -76,6 +94,12 @@ const schema = z.object({
   TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: integer(0, 100).default(0),
   // The database refuses to delete audit rows younger than 180 days (migration 0012).
   TOKENPOOL_AUDIT_RETENTION_DAYS: integer(180, 36_500).default(365),
+  TOKENPOOL_HEADERS_TIMEOUT_SECONDS: integer(1, 3600).default(20),
+  TOKENPOOL_REQUEST_TIMEOUT_SECONDS: integer(1, 3600).default(120),
+  TOKENPOOL_KEEP_ALIVE_TIMEOUT_SECONDS: integer(1, 3600).default(75),
+  TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT: integer(0, 1_000_000).default(256),
+  TOKENPOOL_BODY_CONCURRENCY: integer(1, 4096).default(16),
+  TOKENPOOL_BODY_QUEUE: integer(0, 1_000_000).default(1024),
   TOKENPOOL_WORKERS: z.union([z.literal('auto'), integer(1, 64)], { message: 'must be auto or a whole number from 1 to 64' }).default(1),
 });
 
@@ -92,6 +116,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (workers > 1 && !v.DATABASE_URL?.startsWith('postgres')) {
     throw new ConfigError('TOKENPOOL_WORKERS', 'more than one worker needs DATABASE_URL=postgres://… (the embedded database lives in one process)');
   }
+  if (v.TOKENPOOL_REQUEST_TIMEOUT_SECONDS < v.TOKENPOOL_HEADERS_TIMEOUT_SECONDS) {
+    throw new ConfigError('TOKENPOOL_REQUEST_TIMEOUT_SECONDS', 'must be at least TOKENPOOL_HEADERS_TIMEOUT_SECONDS (the headers are part of the request)');
+  }
   return {
     port: v.PORT,
     host: v.HOST,
@@ -106,6 +133,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     schedulerWeights: parseWeights(v.TOKENPOOL_SCHEDULER_WEIGHTS),
     schedulerScorePercentage: v.TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE,
     auditRetentionDays: v.TOKENPOOL_AUDIT_RETENTION_DAYS,
+    http: {
+      headersTimeoutMs: v.TOKENPOOL_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: v.TOKENPOOL_REQUEST_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: v.TOKENPOOL_KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+      maxConnectionsPerClient: v.TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT,
+      bodyConcurrency: v.TOKENPOOL_BODY_CONCURRENCY,
+      bodyQueue: v.TOKENPOOL_BODY_QUEUE,
+    },
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { isUniqueViolation } from '../db/errors.js';
 
-export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'unprocessable' | 'too_large' | 'rate_limited';
+export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'unprocessable' | 'too_large' | 'rate_limited' | 'unavailable';
 
 export interface FieldError {
   readonly path: string;
@@ -44,6 +44,7 @@ const STATUS: Record<ErrorKind, { status: number; title: string }> = {
   unprocessable: { status: 422, title: 'Unprocessable Content' },
   too_large: { status: 413, title: 'Content Too Large' },
   rate_limited: { status: 429, title: 'Too Many Requests' },
+  unavailable: { status: 503, title: 'Service Unavailable' },
 };
 
 export interface Problem {
@@ -74,13 +75,24 @@ export const INTERNAL_PROBLEM: Problem = {
 };
 
 /**
+ * SQLSTATEs that only a value a client sent can cause, once the code is right: text the database
+ * cannot store (22P05, 22021), a number or date out of its type's range (22003, 22008) or not of
+ * its form (22007, 22P02), a string longer than its column (22001), a LIMIT or OFFSET out of range
+ * (2201W, 2201X), a value too long for an index (54000). Not a server fault: 400.
+ */
+const CLIENT_DATA_ERRORS: ReadonlySet<string> = new Set(['22P05', '22021', '22003', '22008', '22007', '22P02', '22001', '2201W', '2201X', '54000']);
+
+/**
  * The AppError a thrown value stands for, or undefined for an unexpected one (a bug or an
- * outage: answered 500). Besides AppError: unique violations that escaped a repository (409), and
+ * outage: answered 500). Besides AppError: unique violations that escaped a repository (409),
+ * database errors that a value sent by the client caused (400, {@link CLIENT_DATA_ERRORS}), and
  * the 4xx errors of the HTTP libraries (a path parameter that is not valid percent-encoding).
  */
 export function knownError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
   if (isUniqueViolation(err)) return new AppError('conflict', 'The resource already exists.');
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && CLIENT_DATA_ERRORS.has(code)) return new AppError('invalid', 'A value in the request is out of range or not storable.');
   const status = (err as { status?: unknown } | undefined)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return status === 404 ? new AppError('not_found', 'Not found.') : new AppError('invalid', 'The request is malformed.');

@@ -5,10 +5,11 @@
  * the above. The program that calls `main` is bin/tokenpool.ts, which brings the demo city.
  */
 import cluster from 'node:cluster';
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connectDatabase } from '../db/connect.js';
 import { createApp } from './app.js';
+import { createNodeServer } from './http/server.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { AppContext } from './context.js';
 import { jsonLogger } from './log.js';
@@ -81,11 +82,10 @@ async function run(options: MainOptions): Promise<void> {
     process.exit(0);
   }
 
-  const server = createServer(app.handler).listen(config.port, config.host);
-  // Agents heartbeat every 10 s and load balancers commonly drop idle connections after 60 s:
-  // keeping idle connections 75 s (Node's default is 5 s) spares each heartbeat a new connection.
-  server.keepAliveTimeout = 75_000;
-  server.headersTimeout = 76_000;
+  // Timeouts and the per-client connection cap from config.http. Agents heartbeat every 10 s and
+  // load balancers commonly drop idle connections after 60 s: the default keep-alive of 75 s
+  // (Node's is 5 s) spares each heartbeat a new connection.
+  const server = createNodeServer(app.handler, config.http).listen(config.port, config.host);
   // Responses still being written when the server stops close their connection afterwards, so
   // the stop does not wait for clients to drop their idle keep-alive sockets.
   let stopping = false;

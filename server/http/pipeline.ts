@@ -15,7 +15,12 @@
  * 3. `fail`: errors as problem+json; one no client caused is logged with the request id and
  *    answered 500.
  *
- * An answer given before the body was read (a 401, a 413) drains what the client still sends, up
+ * Text that the database could not store (NUL, unpaired surrogates) is refused with its field's path
+ * wherever it comes (storable.ts): path parameters, query values and headers before validation,
+ * body fields and keys once parsed. At most `bodyGate` allows are read and parsed at once
+ * (body-gate.ts); past its queue the answer is 503 with `Retry-After`.
+ *
+ * An answer given before the body was read (a 401, a 413, a 503) drains what the client still sends, up
  * to DRAIN_LIMIT, rather than close the connection under it: a client still writing would see a
  * reset instead of the answer.
  */
@@ -26,17 +31,21 @@ import type { Readable, Transform } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { z } from 'zod';
-import type { Authenticator, Principal } from '../auth/authenticate.js';
+import { cookieValue, SESSION_COOKIE, type Authenticator, type Principal } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
 import { AppError, INTERNAL_PROBLEM, knownError, problemOf, type Problem } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { BodyGate } from './body-gate.js';
 import { jsonText } from './json-text.js';
 import { fieldErrors, type AnyRoute, type Cookie, type Reply } from './route.js';
+import { checkStorable, checkStorableTree } from './storable.js';
 
 /** The largest request body accepted, in bytes (after decompression). */
 export const BODY_LIMIT = 16 * 1024 * 1024;
 /** How much of a body left unread by an early answer is read and dropped before the connection is cut. */
 export const DRAIN_LIMIT = 64 * 1024 * 1024;
+/** `Retry-After` of a 503 when too many bodies are being read: a moment, slots free in milliseconds. */
+const BUSY_RETRY_AFTER_SECONDS = '1';
 
 /** Headers on every answer: no MIME sniffing, no referrer, never framed. */
 const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
@@ -61,6 +70,8 @@ export interface PipelineOptions {
   readonly httpDuration: DurationSink;
   /** Told how every request to a declared route ended (the audit log, refusal metrics); none: nobody is. */
   readonly audit?: AuditSink;
+  /** Bounds the bodies read and parsed at once; none: unbounded (tests of other things). */
+  readonly bodyGate?: BodyGate;
 }
 
 /** How a request to a declared route ended, for the audit log. */
@@ -102,7 +113,7 @@ export interface Pipeline {
 }
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
-  const { auth, clock, log, httpDuration, audit } = opts;
+  const { auth, clock, log, httpDuration, audit, bodyGate } = opts;
 
   function begin(req: IncomingMessage, res: ServerResponse, route: () => string): void {
     const started = process.hrtime.bigint();
@@ -122,12 +133,16 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     let reply: Reply | undefined;
     try {
       if (Number(req.headers['content-length']) > BODY_LIMIT) throw tooLarge();
+      checkSessionCookie(req);
       principal = await auth.fromRequest({ method: req.method ?? '', headers: req.headers }, spec.auth);
+      checkStorableTree(params, 'params');
       const p = validate(spec.params ?? EMPTY, { ...params }, 'params');
       const url = req.url ?? '';
       const q = url.indexOf('?');
-      const query = validate(spec.query ?? EMPTY, q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) }, 'query');
-      const raw = await readBody(req);
+      const parsedQuery = q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) };
+      checkStorableTree(parsedQuery, 'query');
+      const query = validate(spec.query ?? EMPTY, parsedQuery, 'query');
+      const raw = await readBody(req, bodyGate);
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
       reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name) });
@@ -202,6 +217,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     drain(req);
     const problem: Problem = known ? problemOf(known) : INTERNAL_PROBLEM;
     res.setHeader('cache-control', 'no-store');
+    if (known?.kind === 'unavailable') res.setHeader('retry-after', BUSY_RETRY_AFTER_SECONDS);
     if (known?.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(known.retryAfterSeconds));
     writeJson(res, problem.status, JSON.stringify(problem), 'application/problem+json');
   }
@@ -221,8 +237,28 @@ function validate<T extends z.ZodType>(schema: T, value: unknown, where: 'params
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value.join(', ') : value;
+  const lower = name.toLowerCase();
+  const given = req.headers[lower];
+  const value = Array.isArray(given) ? given.join(', ') : given;
+  if (value !== undefined) checkStorable(value, `header.${lower}`);
+  return value;
+}
+
+/**
+ * The session cookie, the one cookie read: percent-encoding that does not decode, or text that
+ * could not be stored, is the client's mistake (400) rather than an exception deeper down.
+ */
+function checkSessionCookie(req: IncomingMessage): void {
+  const header = req.headers.cookie;
+  if (header === undefined) return;
+  const path = `cookie.${SESSION_COOKIE}`;
+  let value: string | undefined;
+  try {
+    value = cookieValue(header, SESSION_COOKIE);
+  } catch {
+    throw new AppError('invalid', 'The session cookie is malformed.', [{ path, message: 'must be valid percent-encoding' }]);
+  }
+  if (value !== undefined) checkStorable(value, path);
 }
 
 function writeJson(res: ServerResponse, status: number, text: string, type: string): void {
@@ -274,11 +310,16 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined;
 }
 
+function busy(): AppError {
+  return new AppError('unavailable', 'The server is reading too many request bodies at once; retry in a moment.');
+}
+
 /**
  * The JSON body: an object or array, `{}` for an empty one, undefined when the request has none.
- * A body that is not JSON (by its Content-Type) counts as none and is left unread.
+ * A body that is not JSON (by its Content-Type) counts as none and is left unread. Read and
+ * parsed holding a slot of `gate`.
  */
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, gate: BodyGate | undefined): Promise<unknown> {
   if (!hasBody(req)) return undefined;
   const [type = '', ...params] = (req.headers['content-type'] ?? '').split(';');
   if (!JSON_TYPE.test(type.trim())) return undefined;
@@ -289,12 +330,27 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     }
   }
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
+  if (encoding !== 'identity' && !decoder) {
+    throw new AppError('invalid', 'The Content-Encoding of the request body is not supported: send it as is, or in gzip, deflate or br.');
+  }
+  if (!gate) return parseBody(req, decoder);
+  const entered = gate.enter();
+  if (!entered) throw busy();
+  const release = await entered;
+  try {
+    return await parseBody(req, decoder);
+  } finally {
+    release();
+  }
+}
+
+async function parseBody(req: IncomingMessage, makeDecoder: (() => Transform) | undefined): Promise<unknown> {
   let bytes: Buffer;
-  if (encoding === 'identity') {
+  if (!makeDecoder) {
     bytes = await collect(req, req);
   } else {
-    const decoder = DECODERS[encoding]?.();
-    if (!decoder) throw new AppError('invalid', 'The Content-Encoding of the request body is not supported: send it as is, or in gzip, deflate or br.');
+    const decoder = makeDecoder();
     req.pipe(decoder);
     try {
       bytes = await collect(req, decoder);
@@ -311,11 +367,16 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   if (text.length === 0) return {};
   const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(text)?.[1];
   if (first !== '{' && first !== '[') throw notJson();
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw notJson();
   }
+  // JSON text can carry NUL or an unpaired surrogate only as a \u escape (raw control characters
+  // are not JSON; UTF-8 decoding yields no lone surrogates): without one, nothing to walk.
+  if (text.includes('\\u')) checkStorableTree(parsed, '');
+  return parsed;
 }
 
 /**
@@ -328,7 +389,7 @@ function collect(req: IncomingMessage, stream: Readable): Promise<Buffer> {
     let size = 0;
     const settle = (err: Error | undefined): void => {
       stream.off('data', onData).off('end', onEnd).off('error', settle);
-      req.off('error', settle).off('aborted', onAborted);
+      req.off('error', settle).off('aborted', onAborted).off('close', onClosed);
       if (err) {
         stream.pause();
         reject(err);
@@ -343,8 +404,14 @@ function collect(req: IncomingMessage, stream: Readable): Promise<Buffer> {
     };
     const onEnd = (): void => settle(undefined);
     const onAborted = (): void => settle(new Error('the client aborted the request'));
+    // A request whose client left (while it waited for a body slot, say) would never end.
+    const onClosed = (): void => {
+      if (!req.complete) onAborted();
+    };
+    if (req.destroyed) return onAborted();
     stream.on('data', onData).on('end', onEnd).on('error', settle);
     if (stream !== req) req.on('error', settle).on('aborted', onAborted);
+    req.on('close', onClosed);
   });
 }
 

@@ -5,14 +5,17 @@
  * and Express only routes.
  */
 import { existsSync } from 'node:fs';
-import type { IncomingMessage, RequestListener } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
+import type { HttpLimits } from '../config.js';
 import { AppError, type Problem } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { createBodyGate } from './body-gate.js';
 import { allowedMethods, dispatcher } from './dispatch.js';
 import { createPipeline, type AuditSink } from './pipeline.js';
 import type { AnyRoute } from './route.js';
@@ -31,6 +34,8 @@ export interface HttpServerOptions {
   readonly openapi: object;
   /** Told how each request to a route ended (pipeline.ts). */
   readonly audit?: AuditSink;
+  /** Request bodies read and parsed at once, and how many may wait (config.ts); none: unbounded. */
+  readonly bodies?: { readonly concurrency: number; readonly queue: number };
 }
 
 export interface HttpServer {
@@ -57,6 +62,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     log: opts.log,
     httpDuration: metrics.httpDuration,
     ...(opts.audit ? { audit: opts.audit } : {}),
+    ...(opts.bodies ? { bodyGate: createBodyGate(opts.bodies) } : {}),
   });
   const app = express();
   app.disable('x-powered-by');
@@ -120,4 +126,47 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 function routeTemplate(req: IncomingMessage): string {
   const template = (req as { route?: { path?: unknown } }).route?.path;
   return typeof template === 'string' ? template : 'unmatched';
+}
+
+/**
+ * The node:http server of one process (the only one, or each worker of a multi-process server),
+ * not yet listening, holding its clients to `limits`: headers and the whole request within their
+ * timeouts (else 408 and the connection closed), idle kept-alive connections closed after theirs,
+ * and at most `maxConnectionsPerClient` open connections from one address — one more is closed as
+ * soon as it is accepted, before anything is read from it (an answer would cost what the cap
+ * saves). The cap is per process, and behind a proxy every client has the proxy's address: raise
+ * it there, or turn it off (0) and cap connections at the proxy.
+ */
+export function createNodeServer(handler: RequestListener, limits: HttpLimits): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // Node looks for expired requests every 30 s by default, which would let a timeout of a few
+      // seconds run on for half a minute.
+      connectionsCheckingInterval: Math.min(Math.max(limits.headersTimeoutMs / 4, 250), 5000),
+    },
+    handler,
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  const cap = limits.maxConnectionsPerClient;
+  if (cap > 0) {
+    const open = new Map<string, number>();
+    server.on('connection', (socket: Socket) => {
+      const address = socket.remoteAddress;
+      if (address === undefined) return;
+      const count = (open.get(address) ?? 0) + 1;
+      if (count > cap) {
+        socket.destroy();
+        return;
+      }
+      open.set(address, count);
+      socket.once('close', () => {
+        const left = (open.get(address) ?? 1) - 1;
+        if (left === 0) open.delete(address);
+        else open.set(address, left);
+      });
+    });
+  }
+  return server;
 }

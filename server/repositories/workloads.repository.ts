@@ -17,6 +17,12 @@ export type PendingWorkload = Pick<
   'id' | 'tenant_id' | 'seq' | 'model_id' | 'tokens_per_min' | 'priority' | 'regions' | 'ha' | 'version' | 'cost_factor'
 >;
 
+/** What an insert made: the row, or why none (no model has the name; the tenant's pending cap is reached). */
+export type InsertAnswer = WorkloadRow | 'unknown_model' | 'over_cap';
+
+/** The first key of the advisory locks that serialize a tenant's creates (the second: its id's hash). */
+const PENDING_LOCK_SPACE = 7_426_136;
+
 /** A workload to insert, pending, for the model of that name. */
 export interface NewWorkload {
   readonly id: string;
@@ -116,23 +122,28 @@ export class WorkloadsRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   /**
-   * Inserts a pending workload for the model of that name, in one statement; answers undefined
-   * when no model has the name. Outside a transaction, inserts that arrive together share one
-   * statement (see coalesce.ts).
+   * Inserts a pending workload for the model of that name, unless its tenant already has
+   * `maxPending` pending workloads. Answers the row, `unknown_model` when no model has the name,
+   * or `over_cap`. Outside a transaction, inserts that arrive together share one statement (see
+   * coalesce.ts).
    */
-  async insert(row: NewWorkload, tx?: Kysely<DB>): Promise<WorkloadRow | undefined> {
-    return tx ? (await this.insertRows([row], tx))[0] : this.inserts.write(row);
+  async insert(row: NewWorkload, maxPending: number, tx?: Kysely<DB>): Promise<InsertAnswer> {
+    return tx ? (await this.insertRows([{ row, maxPending }], tx))[0]! : this.inserts.write({ row, maxPending });
   }
 
-  private readonly inserts = new Coalescer<NewWorkload, WorkloadRow | undefined>({ many: (rows) => this.insertRows(rows, this.db) });
+  private readonly inserts = new Coalescer<{ row: NewWorkload; maxPending: number }, InsertAnswer>({
+    many: (items) => this.db.transaction().execute((tx) => this.insertRows(items, tx)),
+  });
 
   /**
    * Inserts pending workloads in one statement, in the order given so that `seq` keeps arrival
-   * order; answers the row of each, or undefined for one whose model does not exist. Plain SQL:
-   * this is the hottest write of the platform.
+   * order, each only while its tenant stays within its cap of pending workloads. Must run in a
+   * transaction: the tenants' advisory locks, taken first, make the count and the insert one step
+   * for each tenant across processes (a statement sees what was committed before it began, so the
+   * lock must be held before the insert starts). Plain SQL: this is the hottest write of the platform.
    */
-  private async insertRows(rows: readonly NewWorkload[], db: Kysely<DB>): Promise<(WorkloadRow | undefined)[]> {
-    const records = rows.map((r, n) => ({
+  private async insertRows(items: readonly { row: NewWorkload; maxPending: number }[], db: Kysely<DB>): Promise<InsertAnswer[]> {
+    const records = items.map(({ row: r, maxPending }, n) => ({
       n,
       id: r.id,
       tenant_id: r.tenantId,
@@ -144,24 +155,50 @@ export class WorkloadsRepository {
       regions: r.regions,
       ha: r.ha,
       at: r.now.toISOString(),
+      cap: maxPending,
     }));
+    const tenants = [...new Set(items.map((i) => i.row.tenantId))].sort();
+    // Sorted, so that two batches naming the same tenants never wait on each other in a cycle.
+    await sql`SELECT pg_advisory_xact_lock(${sql.lit(PENDING_LOCK_SPACE)}, hashtext(s.t))
+                FROM (SELECT t FROM unnest(${tenants}::text[]) AS t ORDER BY t) s`.execute(db);
     // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
-    // `seq` is drawn in arrival order.
-    const inserted = await sql<WorkloadRow>`
+    // `seq` is drawn in arrival order. A tenant's pending workloads are counted up to the cap
+    // only, so a tenant far past it (a lowered cap) costs no more than one at it.
+    const answered = await sql<WorkloadRow & { arrived_id: string }>`
       WITH arrived AS MATERIALIZED (
         SELECT r.id, r.tenant_id, r.name, r.kind, m.id AS model_id, r.tokens_per_min, r.priority,
                CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END AS regions,
-               r.ha, r.at
+               r.ha, r.at, r.n, r.cap, row_number() OVER (PARTITION BY r.tenant_id ORDER BY r.n) AS k
           FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
-               AS r(id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, priority text, regions jsonb, ha boolean, at timestamptz, n bigint)
+               AS r(id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, priority text, regions jsonb, ha boolean,
+                    at timestamptz, n bigint, cap bigint)
           JOIN models m ON m.name = r.model
          ORDER BY r.n
+      ),
+      waiting AS (
+        SELECT t.tenant_id,
+               (SELECT count(*) FROM (SELECT 1 FROM workloads w
+                                       WHERE w.tenant_id = t.tenant_id AND w.state = ${sql.lit(WorkloadState.pending)}
+                                       LIMIT t.cap) AS c) AS n
+          FROM (SELECT tenant_id, max(cap) AS cap FROM arrived GROUP BY tenant_id) t
+      ),
+      inserted AS (
+        INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
+        SELECT a.id, a.tenant_id, a.name, a.kind, a.model_id, a.tokens_per_min, a.priority, a.regions, a.ha, ${sql.lit(WORKLOAD.initial)}, a.at, a.at
+          FROM arrived a JOIN waiting w ON w.tenant_id = a.tenant_id
+         WHERE w.n + a.k <= a.cap
+         ORDER BY a.n
+        RETURNING *
       )
-      INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
-      SELECT id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, ${sql.lit(WORKLOAD.initial)}, at, at FROM arrived
-      RETURNING *`.execute(db);
-    const byId = new Map(inserted.rows.map((w) => [w.id, w]));
-    return rows.map((r) => byId.get(r.id));
+      SELECT a.id AS arrived_id, i.* FROM arrived a LEFT JOIN inserted i ON i.id = a.id`.execute(db);
+    const byId = new Map(answered.rows.map((w) => [w.arrived_id, w]));
+    return items.map(({ row }): InsertAnswer => {
+      const w = byId.get(row.id);
+      if (!w) return 'unknown_model';
+      if (w.id === null) return 'over_cap';
+      const { arrived_id: _, ...inserted } = w;
+      return inserted;
+    });
   }
 
   private withModel() {
@@ -183,27 +220,30 @@ export class WorkloadsRepository {
     return q.$call(onePage(page, 'workloads.seq')).execute();
   }
 
-  /** Pending workloads in submission order, with their model. */
-  /** Pending workloads in arrival order, with only what a scheduling cycle reads. */
-  pending(): Promise<PendingWorkload[]> {
-    return this.db
-      .selectFrom('workloads')
-      .innerJoin('models', 'models.id', 'workloads.model_id')
-      .select([
-        'workloads.id',
-        'workloads.tenant_id',
-        'workloads.seq',
-        'workloads.model_id',
-        'workloads.tokens_per_min',
-        'workloads.priority',
-        'workloads.regions',
-        'workloads.ha',
-        'workloads.version',
-        'models.cost_factor',
-      ])
-      .where('workloads.state', '=', WorkloadState.pending)
-      .orderBy('workloads.seq')
-      .execute();
+  /**
+   * Pending workloads in arrival order, with only what a scheduling cycle reads: at most
+   * `window.perTenant` of each tenant at each priority, so that one tenant's backlog costs a cycle
+   * no more than that. A longer queue gives its oldest half of the window every time (FIFO at
+   * its head) and fills the other half with the next page of the rest, page `window.page` modulo
+   * their number, so that every workload behind an unplaceable head is still tried, within a
+   * number of cycles that grows with the backlog, not each cycle's cost.
+   */
+  pending(window: { readonly perTenant: number; readonly page: number }): Promise<PendingWorkload[]> {
+    const head = Math.ceil(Math.max(2, window.perTenant) / 2);
+    const tail = Math.max(2, window.perTenant) - head;
+    const page = Math.max(0, Math.floor(window.page));
+    return sql<PendingWorkload>`
+      SELECT id, tenant_id, seq, model_id, tokens_per_min, priority, regions, ha, version, cost_factor
+        FROM (SELECT w.id, w.tenant_id, w.seq, w.model_id, w.tokens_per_min, w.priority, w.regions, w.ha, w.version, m.cost_factor,
+                     row_number() OVER (PARTITION BY w.tenant_id, w.priority ORDER BY w.seq) AS rn,
+                     count(*) OVER (PARTITION BY w.tenant_id, w.priority) AS n
+                FROM workloads w JOIN models m ON m.id = w.model_id
+               WHERE w.state = ${sql.lit(WorkloadState.pending)}) q
+       WHERE q.n <= ${head + tail} OR q.rn <= ${head}
+          OR (q.rn - ${head} - 1) / ${tail} = ${page}::int8 % ((q.n - ${head} + ${tail} - 1) / ${tail})
+       ORDER BY seq`
+      .execute(this.db)
+      .then((r) => r.rows);
   }
 
   /** Placements to show with workloads: everything but released history. */

@@ -41,6 +41,11 @@ export interface SchedulerOptions extends SnapshotSources {
   readonly minIntervalMs?: number;
   /** How often fair-share usage is written back; default 10 s. */
   readonly fairShareSaveMs?: number;
+  /**
+   * Pending workloads a cycle reads of one tenant at one priority, default {@link PENDING_PER_TENANT}:
+   * a tenant's backlog past it costs a cycle nothing more (see WorkloadsRepository.pending).
+   */
+  readonly pendingPerTenant?: number;
   /** Score weights and sample size of every cycle and dry run (from the configuration); default the core's. */
   readonly cycleOptions?: CycleOptions;
 }
@@ -65,6 +70,13 @@ export interface DryRunDecision {
   readonly victimTenants: ReadonlyMap<string, string>;
 }
 
+/**
+ * Pending workloads of one tenant at one priority that a cycle considers: twice the default cap on
+ * a tenant's pending workloads, so that the window only ever rotates for a backlog the cap does
+ * not bound (workloads requeued by preemption, lost clusters or rescales, or a lowered cap).
+ */
+export const PENDING_PER_TENANT = 200;
+
 const PREEMPTED_MESSAGE = 'preempted by a higher-priority workload; waiting for capacity';
 const EVICTED_MESSAGE = 'its cluster reported fewer healthy devices; waiting to be placed again';
 
@@ -76,6 +88,8 @@ export class Scheduler {
   private lastFairShareSave = 0;
   private lastCycleStart = 0;
   private lastCycleMs = 0;
+  /** Cycles run so far: which page of a long backlog the next one reads. */
+  private cycles = 0;
   private readonly cycleSeconds: Histogram;
   private readonly results: Counter<'result'>;
   private readonly fullReads: Counter;
@@ -222,7 +236,7 @@ export class Scheduler {
       state = await load();
     }
 
-    const rows = await workloads.pending();
+    const rows = await workloads.pending({ perTenant: this.opts.pendingPerTenant ?? PENDING_PER_TENANT, page: this.cycles++ });
     const versions = new Map(rows.map((w) => [w.id, w.version]));
     const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map((w) => workloadSnap(w, state.priorityOf)), options: this.opts.cycleOptions });
     const commit = this.toCommit(result.decisions, versions);

@@ -6,7 +6,7 @@ import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import { ACTIVE_PLACEMENT_STATES, WORKLOAD, WorkloadState, type PlacementState } from '../domain/workload-states.js';
-import { AppError } from '../errors.js';
+import { AppError, rateLimited } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { CatalogRepository } from '../repositories/catalog.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
@@ -70,6 +70,21 @@ export interface DryRunAnswer {
   readonly message: string | null;
 }
 
+/** Bounds on what one tenant can make the platform hold or compute (server/config.ts). */
+export interface WorkloadLimits {
+  /** Pending workloads a tenant may have; a create past it is 429 (`TOKENPOOL_MAX_PENDING_PER_TENANT`). */
+  readonly maxPendingPerTenant: number;
+  /** Dry runs computed at once in one process; one more is 429 (`TOKENPOOL_MAX_CONCURRENT_DRY_RUNS`). */
+  readonly maxConcurrentDryRuns: number;
+}
+
+export const DEFAULT_WORKLOAD_LIMITS: WorkloadLimits = { maxPendingPerTenant: 100, maxConcurrentDryRuns: 4 };
+
+/** A pending workload leaves the queue when a cycle places it (every few seconds) or its tenant deletes it. */
+const PENDING_RETRY_SECONDS = 10;
+/** A dry run takes milliseconds; a second is ample for one of those running to end. */
+const DRY_RUN_RETRY_SECONDS = 1;
+
 export const SUPPORTED_KINDS: readonly string[] = ['service'];
 
 function unknownModel(name: string): AppError {
@@ -125,7 +140,11 @@ export class WorkloadsService {
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
     private readonly events: EventBus,
+    private readonly limits: WorkloadLimits = DEFAULT_WORKLOAD_LIMITS,
   ) {}
+
+  /** Dry runs in progress in this process (bounded by `limits.maxConcurrentDryRuns`). */
+  private dryRuns = 0;
 
   /** The tenant a request acts for: a tenant itself, or the one an operator names. */
   private async tenantOf(principal: Principal, tenantId: string | undefined): Promise<string> {
@@ -168,7 +187,7 @@ export class WorkloadsService {
   async create(principal: Principal, input: WorkloadInput, idempotencyKey: string | undefined): Promise<Workload> {
     const tenantId = await this.tenantAndKind(principal, input);
     const now = this.clock.now();
-    const insert = async (tx?: Parameters<WorkloadsRepository['insert']>[1]) => {
+    const insert = async (tx?: Parameters<WorkloadsRepository['insert']>[2]) => {
       const row = await this.repo.insert(
         {
           id: this.ids.next('wl'),
@@ -182,9 +201,16 @@ export class WorkloadsService {
           ha: input.ha,
           now,
         },
+        this.limits.maxPendingPerTenant,
         tx,
       );
-      if (!row) throw unknownModel(input.model);
+      if (row === 'unknown_model') throw unknownModel(input.model);
+      if (row === 'over_cap') {
+        throw rateLimited(
+          `This tenant has ${this.limits.maxPendingPerTenant} pending workloads, its most; delete some or wait until they are placed.`,
+          PENDING_RETRY_SECONDS,
+        );
+      }
       return toWorkload({ ...row, model_name: input.model, cost_factor: '' }, []);
     };
     if (idempotencyKey === undefined) {
@@ -206,7 +232,23 @@ export class WorkloadsService {
     return answer.body as Workload;
   }
 
+  /**
+   * What would be placed now, changing nothing. Each dry run computes a whole scheduling round on
+   * a fresh snapshot, so at most `maxConcurrentDryRuns` run at once in a process; one more is 429.
+   */
   async dryRun(principal: Principal, input: WorkloadInput): Promise<DryRunAnswer> {
+    if (this.dryRuns >= this.limits.maxConcurrentDryRuns) {
+      throw rateLimited('Too many dry runs are being computed right now; try again shortly.', DRY_RUN_RETRY_SECONDS);
+    }
+    this.dryRuns++;
+    try {
+      return await this.computeDryRun(principal, input);
+    } finally {
+      this.dryRuns--;
+    }
+  }
+
+  private async computeDryRun(principal: Principal, input: WorkloadInput): Promise<DryRunAnswer> {
     const tenantId = await this.tenantAndKind(principal, input);
     const model = (await this.catalog.allModels()).find((m) => m.name === input.model);
     if (!model) throw unknownModel(input.model);

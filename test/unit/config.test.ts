@@ -23,6 +23,14 @@ describe('loadConfig', () => {
       schedulerWeights: { energy: 1, consolidation: 2, bestFit: 1 },
       schedulerScorePercentage: 0,
       auditRetentionDays: 365,
+      http: {
+        headersTimeoutMs: 20_000,
+        requestTimeoutMs: 120_000,
+        keepAliveTimeoutMs: 75_000,
+        maxConnectionsPerClient: 256,
+        bodyConcurrency: 16,
+        bodyQueue: 1024,
+      },
     } satisfies Partial<Config>);
   });
 
@@ -74,6 +82,18 @@ describe('loadConfig', () => {
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE=100 scores every candidate', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '100' }, { schedulerScorePercentage: 100 }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=180 (the least)', { TOKENPOOL_AUDIT_RETENTION_DAYS: '180' }, { auditRetentionDays: 180 }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=3650', { TOKENPOOL_AUDIT_RETENTION_DAYS: '3650' }, { auditRetentionDays: 3650 }],
+      [
+        'the HTTP limits',
+        {
+          TOKENPOOL_HEADERS_TIMEOUT_SECONDS: '5',
+          TOKENPOOL_REQUEST_TIMEOUT_SECONDS: '5',
+          TOKENPOOL_KEEP_ALIVE_TIMEOUT_SECONDS: '1',
+          TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT: '0',
+          TOKENPOOL_BODY_CONCURRENCY: '1',
+          TOKENPOOL_BODY_QUEUE: '0',
+        },
+        { http: { headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 1000, maxConnectionsPerClient: 0, bodyConcurrency: 1, bodyQueue: 0 } },
+      ],
       [
         'empty strings count as unset',
         {
@@ -132,6 +152,13 @@ describe('loadConfig', () => {
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '-1' }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '179' }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '1y' }],
+      ['TOKENPOOL_HEADERS_TIMEOUT_SECONDS', { TOKENPOOL_HEADERS_TIMEOUT_SECONDS: '0' }],
+      ['TOKENPOOL_REQUEST_TIMEOUT_SECONDS', { TOKENPOOL_REQUEST_TIMEOUT_SECONDS: '3601' }],
+      ['TOKENPOOL_REQUEST_TIMEOUT_SECONDS', { TOKENPOOL_HEADERS_TIMEOUT_SECONDS: '30', TOKENPOOL_REQUEST_TIMEOUT_SECONDS: '10' }],
+      ['TOKENPOOL_KEEP_ALIVE_TIMEOUT_SECONDS', { TOKENPOOL_KEEP_ALIVE_TIMEOUT_SECONDS: '0' }],
+      ['TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT', { TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT: '-1' }],
+      ['TOKENPOOL_BODY_CONCURRENCY', { TOKENPOOL_BODY_CONCURRENCY: '0' }],
+      ['TOKENPOOL_BODY_QUEUE', { TOKENPOOL_BODY_QUEUE: 'many' }],
     ];
     for (const [variable, env] of cases) {
       const shown = Object.entries(env)

@@ -16,7 +16,7 @@ export class AppError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly errors?: readonly FieldError[],
-    /** For `rate_limited`: whole seconds after which a retry may succeed, sent as `Retry-After`. */
+    /** For `rate_limited` and `unavailable`: whole seconds after which a retry may succeed, sent as `Retry-After`. */
     readonly retryAfterSeconds?: number,
   ) {
     super(message);

@@ -17,7 +17,7 @@
  *
  * Text that the database could not store (NUL, unpaired surrogates) is refused with its field's path
  * wherever it comes (storable.ts): path parameters, query values and headers before validation,
- * body fields and keys once parsed. At most `bodyGate` allows are read and parsed at once
+ * body fields and keys once parsed. No more bodies than `bodyGate` allows are read and parsed at once
  * (body-gate.ts); past its queue the answer is 503 with `Retry-After`.
  *
  * An answer given before the body was read (a 401, a 413, a 503) drains what the client still sends, up
@@ -45,7 +45,7 @@ export const BODY_LIMIT = 16 * 1024 * 1024;
 /** How much of a body left unread by an early answer is read and dropped before the connection is cut. */
 export const DRAIN_LIMIT = 64 * 1024 * 1024;
 /** `Retry-After` of a 503 when too many bodies are being read: a moment, slots free in milliseconds. */
-const BUSY_RETRY_AFTER_SECONDS = '1';
+const BUSY_RETRY_AFTER_SECONDS = 1;
 
 /** Headers on every answer: no MIME sniffing, no referrer, never framed. */
 const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
@@ -217,7 +217,6 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     drain(req);
     const problem: Problem = known ? problemOf(known) : INTERNAL_PROBLEM;
     res.setHeader('cache-control', 'no-store');
-    if (known?.kind === 'unavailable') res.setHeader('retry-after', BUSY_RETRY_AFTER_SECONDS);
     if (known?.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(known.retryAfterSeconds));
     writeJson(res, problem.status, JSON.stringify(problem), 'application/problem+json');
   }
@@ -311,7 +310,7 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 function busy(): AppError {
-  return new AppError('unavailable', 'The server is reading too many request bodies at once; retry in a moment.');
+  return new AppError('unavailable', 'The server is reading too many request bodies at once; retry in a moment.', undefined, BUSY_RETRY_AFTER_SECONDS);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { route, type AnyRoute } from './route.js';
-import { idParam, listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
+import { idParam, instant, listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
 
 /** Money in CNY: a decimal string with at most six places — never a JSON number. */
 export const moneyString = z
@@ -57,10 +57,7 @@ export const subscriptionSchema = z.object({
 
 const subscribe = z.strictObject({
   planId: z.string().min(1).max(64),
-  startsAt: z.iso
-    .datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' })
-    .transform((s) => new Date(s))
-    .optional(),
+  startsAt: instant.optional(),
 });
 
 export function planRoutes(ctx: AppContext): AnyRoute[] {

@@ -99,3 +99,19 @@ export const problemSchema = z.object({
 });
 
 export const timestamp = z.string().meta({ format: 'date-time' });
+
+const EARLIEST = Date.parse('1970-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T00:00:00Z');
+
+/**
+ * An instant a client gives: RFC 3339 with an offset, from 1970-01-01 to 9999-12-31 UTC. Outside
+ * that, PGlite reads a stored year below 100 back as 19xx or 20xx (or not at all), and a year past
+ * 9999 is written back as "+010000-…", which is not RFC 3339. Output: the Date.
+ */
+export const instant = z.iso
+  .datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' })
+  .refine((s) => {
+    const t = Date.parse(s);
+    return t >= EARLIEST && t <= LATEST;
+  }, 'must be between 1970-01-01 and 9999-12-31')
+  .transform((s) => new Date(s));

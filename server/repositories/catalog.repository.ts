@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, DeviceProfilesTable, ModelsTable } from '../../db/schema.js';
-import { isUniqueViolation } from '../../db/errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import { onePage, type PageRequest } from './paging.js';
 
@@ -166,8 +166,14 @@ export class CatalogRepository {
     }
   }
 
+  /** A model that workloads name (running or from the past: their usage is billed by it) stays: 409. */
   async deleteModel(id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('models').where('id', '=', id).executeTakeFirst();
-    return r.numDeletedRows > 0n;
+    try {
+      const r = await this.db.deleteFrom('models').where('id', '=', id).executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new AppError('conflict', 'Workloads use this model; it cannot be deleted.');
+      throw err;
+    }
   }
 }

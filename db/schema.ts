@@ -83,6 +83,10 @@ export interface TenantsTable {
   fair_share_std_per_min: Generated<number>;
   fair_share_at: Timestamp | null;
   created_at: CreatedAt;
+  /** Operator-set requests per minute across the tenant's credentials; null: the platform default. */
+  rpm: number | null;
+  /** Operator-set model tokens per minute at the token gateway; null: none. */
+  tpm: number | null;
 }
 
 export interface ApiKeysTable {
@@ -96,6 +100,17 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
   /** `admin` manages the tenant's keys, users and budget; `member` does the rest. */
   role: Generated<'admin' | 'member'>;
+  name: string | null;
+  /** Model names the key may call at the token gateway; null: every model. */
+  allowed_models: string[] | null;
+  /** After this the key no longer authenticates; null: never. */
+  expires_at: Timestamp | null;
+  /** Requests per minute; null: the platform default only. */
+  rpm: number | null;
+  /** Model tokens per minute at the token gateway; null: none. */
+  tpm: number | null;
+  /** Requests in flight at once at the token gateway; null: none. */
+  max_concurrent: number | null;
 }
 
 export interface WorkloadsTable {

@@ -18,6 +18,7 @@ import { clusterRoutes } from './http/clusters.routes.js';
 import { openApiDocument } from './http/openapi.js';
 import type { AnyRoute } from './http/route.js';
 import { createHttpServer } from './http/server.js';
+import { RateLimiter, requestRates } from './http/rate-limit.js';
 import { tenantRoutes } from './http/tenants.routes.js';
 import { sessionRoutes } from './http/session.routes.js';
 import { AccountsRepository } from './repositories/accounts.repository.js';
@@ -116,7 +117,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const plansRepo = new PlansRepository(db);
   const plans = new PlansService(plansRepo, tenantsRepo, settings, clock, ids);
   await plans.seedDefault();
-  const tenants = new TenantsService(tenantsRepo, clock, ids, events);
+  const tenants = new TenantsService(tenantsRepo, clock, ids, events, async () => (await catalogRepo.allModels()).map((m) => m.name));
   const adminToken = await resolveAdminToken(settings, config.adminToken);
 
   // Several replicas may share a PostgreSQL: one, elected by an advisory lock, schedules; the
@@ -206,6 +207,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ready: readinessProbe(db),
     openapi: openApiDocument(routes, API_VERSION),
     audit: audit.observe,
+    admit: requestRates({
+      limiter: new RateLimiter(() => clock.now().getTime()),
+      defaults: config.requestRates,
+      ratesOf: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
+    }),
     bodies: { concurrency: config.http.bodyConcurrency, queue: config.http.bodyQueue },
   });
 

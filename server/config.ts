@@ -22,6 +22,15 @@ export interface Config {
   readonly fairShareHalfLifeSeconds: number;
   /** Server processes sharing the port (node:cluster); more than one needs PostgreSQL. */
   readonly workers: number;
+  /** Requests per minute on the API, per server process; 0 turns one off (server/http/rate-limit.ts). */
+  readonly requestRates: {
+    /** Per tenant without an operator-set rpm (`TOKENPOOL_TENANT_RPM`, default 6000). */
+    readonly tenantRpm: number;
+    /** Per API key or tenant user (`TOKENPOOL_KEY_RPM`, default 3000). */
+    readonly keyRpm: number;
+    /** Per cluster agent (`TOKENPOOL_AGENT_RPM`, default 6000). */
+    readonly agentRpm: number;
+  };
   /** Weights of the scheduler's scorers (`TOKENPOOL_SCHEDULER_WEIGHTS` over the defaults). */
   readonly schedulerWeights: Readonly<ScoreWeights>;
   /**
@@ -88,6 +97,9 @@ const schema = z.object({
   TOKENPOOL_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   TOKENPOOL_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TOKENPOOL_CLUSTER_TTL_SECONDS: integer(1, 86_400).default(30),
+  TOKENPOOL_TENANT_RPM: integer(0, 1_000_000).default(6000),
+  TOKENPOOL_KEY_RPM: integer(0, 1_000_000).default(3000),
+  TOKENPOOL_AGENT_RPM: integer(0, 1_000_000).default(6000),
   TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS: integer(1, 30 * 86_400).default(3600),
   TOKENPOOL_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai').default('Asia/Shanghai'),
   TOKENPOOL_SCHEDULER_WEIGHTS: z.string().optional(),
@@ -130,6 +142,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     timezone: v.TOKENPOOL_TIMEZONE,
     fairShareHalfLifeSeconds: v.TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS,
     workers,
+    requestRates: { tenantRpm: v.TOKENPOOL_TENANT_RPM, keyRpm: v.TOKENPOOL_KEY_RPM, agentRpm: v.TOKENPOOL_AGENT_RPM },
     schedulerWeights: parseWeights(v.TOKENPOOL_SCHEDULER_WEIGHTS),
     schedulerScorePercentage: v.TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE,
     auditRetentionDays: v.TOKENPOOL_AUDIT_RETENTION_DAYS,

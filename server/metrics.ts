@@ -125,7 +125,7 @@ export function createMetrics(sources: MetricSources): Metrics {
 
   const refusals = new Counter({
     name: 'tokenpool_requests_refused_total',
-    help: 'Requests refused, by reason (sign_in_failed, sign_in_throttled, unauthenticated, forbidden)',
+    help: 'Requests refused, by reason (sign_in_failed, sign_in_throttled, unauthenticated, forbidden, rate_limited)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

@@ -12,6 +12,7 @@ import * as m0010 from './0010_usage_event_scope.js';
 import * as m0013 from './0013_key_roles.js';
 import * as m0011 from './0011_max_priority.js';
 import * as m0012 from './0012_audit_log.js';
+import * as m0014 from './0014_key_limits.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -28,4 +29,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0013_key_roles': m0013,
   '0011_max_priority': m0011,
   '0012_audit_log': m0012,
+  '0014_key_limits': m0014,
 };

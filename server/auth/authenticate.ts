@@ -1,6 +1,6 @@
 /**
  * Who is calling: the operator (admin token or an operator user's session), a tenant (API key or
- * a tenant user's session) or an agent (cluster token). No or unknown credentials: 401. A
+ * a tenant user's session) or an agent (cluster token). No, unknown or expired credentials: 401. A
  * principal of the wrong kind: 403. A request on a session cookie that changes something must
  * carry the session's CSRF token in `X-CSRF-Token` (403 otherwise).
  */
@@ -26,8 +26,11 @@ export type Principal =
 export interface CredentialStore {
   /** Hashes of the tokens accepted as the built-in operator `admin`. */
   adminTokenHashes(): readonly string[];
-  /** The unrevoked key with this hash; `role` admin makes its principal a tenant admin. */
-  findApiKey(hash: string): Promise<{ id: string; tenantId: string; role?: 'admin' | 'member' } | undefined>;
+  /**
+   * The unrevoked key with this hash; `role` admin makes its principal a tenant admin. A key past
+   * its `expiresAt` (by the authenticator's clock) is refused.
+   */
+  findApiKey(hash: string): Promise<{ id: string; tenantId: string; role?: 'admin' | 'member'; expiresAt?: Date | null } | undefined>;
   findAgent(hash: string): Promise<{ clusterId: string } | undefined>;
   /** The live session whose cookie value hashes to `hash`. */
   findSession?(hash: string): Promise<{ principal: Principal; csrfToken: string } | undefined>;
@@ -85,26 +88,30 @@ export function createAuthenticator(store: CredentialStore, now: () => number = 
     if (hit && hit.until > now()) return hit.principal;
     const started = generation;
     const found = await lookup(token, hashToken(token));
-    if (found && found.kind !== 'operator' && generation === started) {
+    if (found && found.principal.kind !== 'operator' && generation === started) {
       if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(token, { principal: found, until: now() + CREDENTIAL_CACHE_MS });
+      // An expiring key is trusted no longer than it lives: it stops working at its expiry, not a cache entry later.
+      cache.set(token, { principal: found.principal, until: Math.min(now() + CREDENTIAL_CACHE_MS, found.expiresAt) });
     }
-    return found;
+    return found?.principal;
   }
 
-  async function lookup(token: string, hash: string): Promise<Principal | undefined> {
+  /** The principal of a token, and when it stops being valid (ms; Infinity: never). */
+  async function lookup(token: string, hash: string): Promise<{ principal: Principal; expiresAt: number } | undefined> {
     if (token.startsWith(TOKEN_PREFIX.apiKey)) {
       const key = await store.findApiKey(hash);
-      return key && { kind: 'tenant', tenantId: key.tenantId, apiKeyId: key.id, admin: key.role === 'admin' };
+      const expiresAt = key?.expiresAt ? key.expiresAt.getTime() : Infinity;
+      if (!key || expiresAt <= now()) return undefined;
+      return { principal: { kind: 'tenant', tenantId: key.tenantId, apiKeyId: key.id, admin: key.role === 'admin' }, expiresAt };
     }
     if (token.startsWith(TOKEN_PREFIX.agent)) {
       const agent = await store.findAgent(hash);
-      return agent && { kind: 'agent', clusterId: agent.clusterId };
+      return agent && { principal: { kind: 'agent', clusterId: agent.clusterId }, expiresAt: Infinity };
     }
     // Compare against every admin hash so the time taken does not tell which one matched.
     let match = false;
     for (const h of store.adminTokenHashes()) match = sameHash(h, hash) || match;
-    return match ? { kind: 'operator', name: 'admin' } : undefined;
+    return match ? { principal: { kind: 'operator', name: 'admin' }, expiresAt: Infinity } : undefined;
   }
 
   function allow(principal: Principal, allowed: readonly PrincipalKind[]): Principal {

@@ -7,7 +7,7 @@
  *    is sane, else a new one — echoed in the answer; security headers; the request's duration by
  *    route template in the HTTP metrics.
  * 2. `run` (a declared route): a body declared larger than 16 MiB is refused (413); then the
- *    caller is authenticated before any of the body is read (401, 403); path parameters and query
+ *    caller is authenticated before any of the body is read (401, 403) and its request rate checked (429); path parameters and query
  *    pass the route's strict schemas (400); the body is read as a stream — JSON in UTF-8, as is or
  *    gzip/deflate/br, at most 16 MiB once decoded (413) — and passes its schema (400); the
  *    handler's Reply is written: status, headers, cookies, JSON (with a weak ETag and 304 on reads),
@@ -70,6 +70,8 @@ export interface PipelineOptions {
   readonly httpDuration: DurationSink;
   /** Told how every request to a declared route ended (the audit log, refusal metrics); none: nobody is. */
   readonly audit?: AuditSink;
+  /** Called right after authentication, before the body is read: may set headers, throws to refuse (request rates, http/rate-limit.ts). */
+  readonly admit?: (principal: Principal, setHeader: (name: string, value: string) => void) => Promise<void>;
   /** Bounds the bodies read and parsed at once; none: unbounded (tests of other things). */
   readonly bodyGate?: BodyGate;
 }
@@ -135,6 +137,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (Number(req.headers['content-length']) > BODY_LIMIT) throw tooLarge();
       checkSessionCookie(req);
       principal = await auth.fromRequest({ method: req.method ?? '', headers: req.headers }, spec.auth);
+      if (opts.admit) await opts.admit(principal, (name, value) => res.setHeader(name, value));
       checkStorableTree(params, 'params');
       const p = validate(spec.params ?? EMPTY, { ...params }, 'params');
       const url = req.url ?? '';

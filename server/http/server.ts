@@ -18,6 +18,7 @@ import type { Metrics } from '../metrics.js';
 import { createBodyGate } from './body-gate.js';
 import { allowedMethods, dispatcher } from './dispatch.js';
 import { createPipeline, type AuditSink } from './pipeline.js';
+import type { Admission } from './rate-limit.js';
 import type { AnyRoute } from './route.js';
 
 export interface HttpServerOptions {
@@ -34,6 +35,8 @@ export interface HttpServerOptions {
   readonly openapi: object;
   /** Told how each request to a route ended (pipeline.ts). */
   readonly audit?: AuditSink;
+  /** Checked after authentication, before the body (request rates, rate-limit.ts). */
+  readonly admit?: Admission;
   /** Request bodies read and parsed at once, and how many may wait (config.ts); none: unbounded. */
   readonly bodies?: { readonly concurrency: number; readonly queue: number };
 }
@@ -62,6 +65,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     log: opts.log,
     httpDuration: metrics.httpDuration,
     ...(opts.audit ? { audit: opts.audit } : {}),
+    ...(opts.admit ? { admit: opts.admit } : {}),
     ...(opts.bodies ? { bodyGate: createBodyGate(opts.bodies) } : {}),
   });
   const app = express();

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { route, type AnyRoute } from './route.js';
-import { idParam, listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
+import { idParam, listOf, modelName, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
 
 const tenantKind = z.enum(['government', 'enterprise']);
 
@@ -10,6 +10,18 @@ const weight = z
   .min(0.01, 'must be at least 0.01')
   .max(1000, 'must be at most 1000')
   .meta({ description: 'Fair-share weight (default 1): within a priority, a tenant of weight 2 is entitled to twice the share of one of weight 1' });
+
+/** Bounds of the rates a key or tenant may carry: generous, and within a 32-bit integer column. */
+export const RATE_BOUNDS = { rpm: 1_000_000, tpm: 1_000_000_000, maxConcurrent: 100_000 } as const;
+
+const rate = (max: number, description: string) =>
+  z.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`).meta({ description });
+
+const tenantRpm = rate(
+  RATE_BOUNDS.rpm,
+  "Requests per minute to the API and the token gateway across all the tenant's keys and users (per server process on the API); unset: the platform default (TOKENPOOL_TENANT_RPM)",
+);
+const tenantTpm = rate(RATE_BOUNDS.tpm, "Model tokens per minute at the token gateway across all the tenant's keys; unset: none");
 
 export const tenantSchema = z.object({
   id: z.string(),
@@ -20,6 +32,8 @@ export const tenantSchema = z.object({
   maxPriority: z
     .enum(['high', 'normal', 'low'])
     .meta({ description: 'The highest workload priority the tenant may use; the operator sets it (default normal)' }),
+  rpm: tenantRpm.nullable(),
+  tpm: tenantTpm.nullable(),
   createdAt: timestamp,
 });
 
@@ -28,10 +42,34 @@ const keyRole = z.enum(['admin', 'member']).meta({
     "admin: may also manage the tenant's API keys, users and budget; member: everything else. A tenant's first key, and keys made before roles existed, are admin",
 });
 
-/** All optional: an empty body, or none, makes a member key. */
+const keyName = z.string().trim().min(1, 'must not be empty').max(200).meta({ description: 'A name to tell keys apart' });
+const allowedModels = z
+  .array(modelName)
+  .min(1, 'must name at least one model')
+  .max(100)
+  .refine((names) => new Set(names).size === names.length, 'must not name a model twice')
+  .meta({ description: 'The model names the key may call; the token gateway enforces it (403 for any other model). Unset: every model' });
+const keyRpm = rate(
+  RATE_BOUNDS.rpm,
+  "Requests per minute with this key, to the API and the token gateway (per server process on the API), within the tenant's and the platform's; unset: the platform default per key (TOKENPOOL_KEY_RPM)",
+);
+const keyTpm = rate(RATE_BOUNDS.tpm, 'Model tokens per minute with this key at the token gateway; unset: none');
+const maxConcurrent = rate(RATE_BOUNDS.maxConcurrent, 'Requests in flight at once with this key at the token gateway; unset: none');
+
+/** All optional: an empty body, or none, makes a member key with no limits of its own. */
 const createKey = z
   .strictObject({
     role: keyRole.optional().meta({ description: 'Default member' }),
+    name: keyName.optional(),
+    allowedModels: allowedModels.optional(),
+    expiresAt: z.iso
+      .datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' })
+      .transform((t) => new Date(t))
+      .meta({ description: 'When the key stops authenticating (401 from then on); must be in the future (422). Unset: never' })
+      .optional(),
+    rpm: keyRpm.optional(),
+    tpm: keyTpm.optional(),
+    maxConcurrent: maxConcurrent.optional(),
   })
   .optional();
 
@@ -40,6 +78,12 @@ const apiKeySchema = z.object({
   tenantId: z.string(),
   prefix: z.string().meta({ description: 'The first characters of the key, to tell keys apart' }),
   role: keyRole,
+  name: keyName.nullable(),
+  allowedModels: allowedModels.nullable(),
+  expiresAt: timestamp.nullable(),
+  rpm: keyRpm.nullable(),
+  tpm: keyTpm.nullable(),
+  maxConcurrent: maxConcurrent.nullable(),
   createdAt: timestamp,
   revokedAt: timestamp.nullable(),
 });
@@ -65,9 +109,11 @@ const patchTenant = z
       .enum(['high', 'normal', 'low'])
       .meta({ description: 'The highest workload priority the tenant may use; a create or rescale above it is 403' })
       .optional(),
+    rpm: tenantRpm.nullable().optional(),
+    tpm: tenantTpm.nullable().optional(),
   })
-  .refine((b) => b.maxStdPerMin !== undefined || b.weight !== undefined || b.maxPriority !== undefined, {
-    message: 'give maxStdPerMin, weight, maxPriority or several',
+  .refine((b) => Object.values(b).some((v) => v !== undefined), {
+    message: 'give maxStdPerMin, weight, maxPriority, rpm, tpm or several',
     path: ['maxStdPerMin'],
   });
 
@@ -111,7 +157,7 @@ export function tenantRoutes(ctx: AppContext): AnyRoute[] {
       method: 'patch',
       path: '/api/v1/tenants/:id',
       tag: 'Tenants',
-      summary: "Set or clear the tenant's quota override; set its fair-share weight and highest workload priority",
+      summary: "Set or clear the tenant's quota override and request and token rates (null clears); set its fair-share weight and highest workload priority",
       auth: ['operator'],
       params: idParam,
       body: patchTenant,
@@ -122,13 +168,15 @@ export function tenantRoutes(ctx: AppContext): AnyRoute[] {
       method: 'post',
       path: '/api/v1/tenants/:id/api-keys',
       tag: 'Tenants',
-      summary: "Create an API key (the operator, or the tenant's admins); the key is shown only here",
+      summary:
+        "Create an API key (the operator, or the tenant's admins), optionally named, expiring, and limited in models, rates and concurrency; the key is shown only here. The API enforces expiresAt and rpm; the token gateway enforces allowedModels, rpm, tpm and maxConcurrent",
       auth: ['operator', 'tenant'],
       params: idParam,
       body: createKey,
       responses: {
         201: { description: 'The key', schema: apiKeySchema.extend({ key: z.string() }) },
         403: { description: 'A member of the tenant (only its admins make keys)' },
+        422: { description: 'expiresAt not in the future, or allowedModels names a model the catalog does not have' },
       },
       handler: async ({ params, body, principal }) => ({ status: 201, body: await tenants.createKey(principal, params.id, body ?? {}) }),
     }),

@@ -58,8 +58,8 @@ export class AccountsRepository {
   }
 
   /**
-   * A session not expired at `now`; one made with an API key only while the key is not revoked,
-   * one of a user only while the user is not disabled.
+   * A session not expired at `now`; one made with an API key only while the key is not revoked
+   * nor expired, one of a user only while the user is not disabled.
    */
   findSession(idHash: string, now: Date): Promise<SessionRow | undefined> {
     return this.db
@@ -77,7 +77,12 @@ export class AccountsRepository {
         eb.or([
           eb('api_key_id', 'is', null),
           eb.exists(
-            eb.selectFrom('api_keys').select('api_keys.id').whereRef('api_keys.id', '=', 'sessions.api_key_id').where('api_keys.revoked_at', 'is', null),
+            eb
+              .selectFrom('api_keys')
+              .select('api_keys.id')
+              .whereRef('api_keys.id', '=', 'sessions.api_key_id')
+              .where('api_keys.revoked_at', 'is', null)
+              .where((k) => k.or([k('api_keys.expires_at', 'is', null), k('api_keys.expires_at', '>', now)])),
           ),
         ]),
       )

@@ -14,6 +14,31 @@ export interface NewApiKey {
   readonly role: 'admin' | 'member';
 }
 
+/** What a key may carry besides its role (API.md v2); unset fields are stored as null. */
+export interface KeyLimits {
+  readonly name?: string | undefined;
+  readonly allowedModels?: readonly string[] | undefined;
+  readonly expiresAt?: Date | undefined;
+  readonly rpm?: number | undefined;
+  readonly tpm?: number | undefined;
+  readonly maxConcurrent?: number | undefined;
+}
+
+/** An unrevoked key as the authenticator needs it. */
+export interface ActiveKey {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly role: 'admin' | 'member';
+  /** null: the key never expires. */
+  readonly expiresAt: Date | null;
+}
+
+/** The request rates set on a tenant and (for a key) on the key; null where unset. */
+export interface RequestRates {
+  readonly tenantRpm: number | null;
+  readonly keyRpm: number | null;
+}
+
 /** Tenants and their API keys (stored as hashes only). */
 export class TenantsRepository {
   constructor(private readonly db: Kysely<DB>) {}
@@ -68,20 +93,38 @@ export class TenantsRepository {
     return this.db.selectFrom('tenants').selectAll().where('name', '=', name).executeTakeFirst();
   }
 
-  /** Sets the fields given (quota override, fair-share weight, highest priority); undefined for an unknown tenant. */
-  update(id: string, changes: { maxStdPerMin?: number | null; weight?: number; maxPriority?: string }): Promise<TenantRow | undefined> {
+  /** Sets the fields given (quota override, fair-share weight, highest priority, rates; null clears); undefined for an unknown tenant. */
+  update(
+    id: string,
+    changes: { maxStdPerMin?: number | null; weight?: number; maxPriority?: string; rpm?: number | null; tpm?: number | null },
+  ): Promise<TenantRow | undefined> {
     const set: Updateable<TenantsTable> = {};
     if (changes.maxStdPerMin !== undefined) set.max_std_per_min = changes.maxStdPerMin;
     if (changes.weight !== undefined) set.weight = changes.weight;
     if (changes.maxPriority !== undefined) set.max_priority = changes.maxPriority;
+    if (changes.rpm !== undefined) set.rpm = changes.rpm;
+    if (changes.tpm !== undefined) set.tpm = changes.tpm;
     if (Object.keys(set).length === 0) return this.get(id);
     return this.db.updateTable('tenants').set(set).where('id', '=', id).returningAll().executeTakeFirst();
   }
 
-  insertKey(tenantId: string, key: NewApiKey, now: Date): Promise<ApiKeyRow> {
+  insertKey(tenantId: string, key: NewApiKey, now: Date, limits: KeyLimits = {}): Promise<ApiKeyRow> {
     return this.db
       .insertInto('api_keys')
-      .values({ id: key.id, tenant_id: tenantId, key_hash: key.hash, key_prefix: key.prefix, role: key.role, created_at: now })
+      .values({
+        id: key.id,
+        tenant_id: tenantId,
+        key_hash: key.hash,
+        key_prefix: key.prefix,
+        role: key.role,
+        created_at: now,
+        name: limits.name ?? null,
+        allowed_models: limits.allowedModels ? [...limits.allowedModels] : null,
+        expires_at: limits.expiresAt ?? null,
+        rpm: limits.rpm ?? null,
+        tpm: limits.tpm ?? null,
+        max_concurrent: limits.maxConcurrent ?? null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -100,13 +143,25 @@ export class TenantsRepository {
     return this.getKey(id);
   }
 
-  async findActiveKey(hash: string): Promise<{ id: string; tenantId: string; role: 'admin' | 'member' } | undefined> {
+  /** The unrevoked key with this hash, expired or not (the authenticator judges expiry by its clock). */
+  async findActiveKey(hash: string): Promise<ActiveKey | undefined> {
     const row = await this.db
       .selectFrom('api_keys')
-      .select(['id', 'tenant_id', 'role'])
+      .select(['id', 'tenant_id', 'role', 'expires_at'])
       .where('key_hash', '=', hash)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    return row && { id: row.id, tenantId: row.tenant_id, role: row.role };
+    return row && { id: row.id, tenantId: row.tenant_id, role: row.role, expiresAt: row.expires_at };
+  }
+
+  /** The request rates of a tenant and, when given, of one of its keys; undefined for an unknown tenant. */
+  async requestRates(tenantId: string, apiKeyId: string | undefined): Promise<RequestRates | undefined> {
+    const tenant = await this.db.selectFrom('tenants').select('rpm').where('id', '=', tenantId).executeTakeFirst();
+    if (!tenant) return undefined;
+    const key =
+      apiKeyId === undefined
+        ? undefined
+        : await this.db.selectFrom('api_keys').select('rpm').where('id', '=', apiKeyId).where('tenant_id', '=', tenantId).executeTakeFirst();
+    return { tenantRpm: tenant.rpm, keyRpm: key?.rpm ?? null };
   }
 }

@@ -18,7 +18,7 @@ import { Coalescer } from '../repositories/coalesce.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 
 /** Why a request was refused, as the `reason` label of the refusal counter. */
-export type RefusalReason = 'sign_in_failed' | 'sign_in_throttled' | 'unauthenticated' | 'forbidden';
+export type RefusalReason = 'sign_in_failed' | 'sign_in_throttled' | 'unauthenticated' | 'forbidden' | 'rate_limited';
 
 export interface AuditMetrics {
   refused(reason: RefusalReason): void;
@@ -80,7 +80,8 @@ export class AuditService {
     try {
       if (o.status >= 200 && o.status < 300) {
         if (CHANGE_METHODS.has(o.method)) this.record(o);
-      } else if (o.status === 401 || o.status === 403 || (o.status === 429 && o.route === SIGN_IN_ROUTE)) {
+      } else if (o.status === 401 || o.status === 403 || (o.status === 429 && (o.route === SIGN_IN_ROUTE || o.body === undefined))) {
+        // A 429 before the body was read is the request-rate check's (pipeline.ts); later ones are other limits (pending workloads, dry runs).
         this.refuse(o);
       }
     } catch (err) {
@@ -151,7 +152,9 @@ export class AuditService {
           : 'sign_in_failed'
         : o.status === 401
           ? 'unauthenticated'
-          : 'forbidden';
+          : o.status === 429
+            ? 'rate_limited'
+            : 'forbidden';
     this.metrics.refused(reason);
     // Never the credentials, the body or the query: only what identifies the attempt.
     this.log.warn('request refused', {

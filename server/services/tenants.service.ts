@@ -5,7 +5,7 @@ import { hashToken, newToken, TOKEN_PREFIX, type IdGenerator } from '../auth/tok
 import type { EventBus } from '../events.js';
 import type { Principal } from '../auth/authenticate.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
-import type { ApiKeyRow, NewApiKey, TenantRow, TenantsRepository } from '../repositories/tenants.repository.js';
+import type { ApiKeyRow, NewApiKey, RequestRates, TenantRow, TenantsRepository } from '../repositories/tenants.repository.js';
 import { assertAdministers, assertOwns, owns } from '../auth/policy.js';
 
 export type TenantKind = 'government' | 'enterprise';
@@ -19,14 +19,33 @@ export interface Tenant {
   readonly weight: number;
   /** The highest workload priority the tenant may use (operator-set, default `normal`). */
   readonly maxPriority: Priority;
+  /** Operator-set requests per minute across the tenant's credentials; null: the platform default. */
+  readonly rpm: number | null;
+  /** Operator-set model tokens per minute at the token gateway; null: none. */
+  readonly tpm: number | null;
   readonly createdAt: string;
 }
 
-/** What an operator may change on a tenant; fields left out stay as they are. */
+/** What an operator may change on a tenant; fields left out stay as they are, null clears. */
 export interface TenantChanges {
   readonly maxStdPerMin?: number | null;
   readonly weight?: number;
   readonly maxPriority?: Priority;
+  readonly rpm?: number | null;
+  readonly tpm?: number | null;
+}
+
+/** What a new key may carry (API.md v2); everything is optional. */
+export interface NewKeyInput {
+  readonly role?: KeyRole | undefined;
+  readonly name?: string | undefined;
+  /** Model names; each must be in the catalog. */
+  readonly allowedModels?: readonly string[] | undefined;
+  /** Must be in the future. */
+  readonly expiresAt?: Date | undefined;
+  readonly rpm?: number | undefined;
+  readonly tpm?: number | undefined;
+  readonly maxConcurrent?: number | undefined;
 }
 
 /** What a key may do: `admin` also manages the tenant's keys, users and budget. */
@@ -37,6 +56,14 @@ export interface ApiKey {
   readonly tenantId: string;
   readonly prefix: string;
   readonly role: KeyRole;
+  readonly name: string | null;
+  /** Model names the key may call at the token gateway; null: every model. */
+  readonly allowedModels: readonly string[] | null;
+  /** When the key stops authenticating; null: never. */
+  readonly expiresAt: string | null;
+  readonly rpm: number | null;
+  readonly tpm: number | null;
+  readonly maxConcurrent: number | null;
   readonly createdAt: string;
   readonly revokedAt: string | null;
 }
@@ -49,6 +76,8 @@ export function toTenant(r: TenantRow): Tenant {
     maxStdPerMin: r.max_std_per_min,
     weight: r.weight,
     maxPriority: r.max_priority as Priority,
+    rpm: r.rpm,
+    tpm: r.tpm,
     createdAt: r.created_at.toISOString(),
   };
 }
@@ -59,6 +88,12 @@ function toApiKey(r: ApiKeyRow): ApiKey {
     tenantId: r.tenant_id,
     prefix: r.key_prefix,
     role: r.role,
+    name: r.name,
+    allowedModels: r.allowed_models,
+    expiresAt: r.expires_at?.toISOString() ?? null,
+    rpm: r.rpm,
+    tpm: r.tpm,
+    maxConcurrent: r.max_concurrent,
     createdAt: r.created_at.toISOString(),
     revokedAt: r.revoked_at?.toISOString() ?? null,
   };
@@ -69,6 +104,10 @@ function mintKey(ids: IdGenerator, role: KeyRole): NewApiKey & { key: string } {
   return { id: ids.next('key'), key, hash: hashToken(key), prefix: key.slice(0, TOKEN_PREFIX.apiKey.length + 6), role };
 }
 
+/** How long a tenant's or key's request rates are used without reading them again (this process's own changes apply at once). */
+export const RATES_CACHE_MS = 5000;
+const RATES_CACHE_LIMIT = 100_000;
+
 /**
  * Tenants and API keys. Keys are shown once, when made; only their hashes are kept. A tenant's
  * first key is an admin key (it is the tenant's only credential); later keys are members unless
@@ -77,11 +116,15 @@ function mintKey(ids: IdGenerator, role: KeyRole): NewApiKey & { key: string } {
  * `credential.revoked` when a key stops working, so cached credentials are dropped.
  */
 export class TenantsService {
+  private readonly rates = new Map<string, { rates: RequestRates | undefined; until: number }>();
+
   constructor(
     private readonly repo: TenantsRepository,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
     private readonly events: EventBus,
+    /** The catalog's model names, for a key's `allowedModels`. */
+    private readonly modelNames: () => Promise<readonly string[]> = () => Promise.resolve([]),
   ) {}
 
   async create(input: { name: string; kind: TenantKind; weight?: number }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
@@ -110,19 +153,46 @@ export class TenantsService {
     return toTenant(row);
   }
 
-  /** An operator's change to a tenant: its quota override, fair-share weight and highest priority. */
+  /** An operator's change to a tenant: its quota override, fair-share weight, highest priority and rates. */
   async update(id: string, changes: TenantChanges): Promise<Tenant> {
     const row = await this.repo.update(id, changes);
     if (!row) throw new AppError('not_found', 'No tenant has this id.');
+    if (changes.rpm !== undefined) this.rates.clear();
     return toTenant(row);
   }
 
-  async createKey(principal: Principal, tenantId: string, input: { role?: KeyRole | undefined } = {}): Promise<ApiKey & { key: string }> {
+  /**
+   * The request rates set on a tenant and on one of its keys (undefined for an unknown tenant),
+   * kept for RATES_CACHE_MS so that the request path rarely reads the database: an operator's
+   * change on another replica applies within that time.
+   */
+  async requestRates(tenantId: string, apiKeyId: string | undefined): Promise<RequestRates | undefined> {
+    const id = `${tenantId}\n${apiKeyId ?? ''}`;
+    const now = this.clock.now().getTime();
+    const hit = this.rates.get(id);
+    if (hit && hit.until > now) return hit.rates;
+    const rates = await this.repo.requestRates(tenantId, apiKeyId);
+    if (this.rates.size >= RATES_CACHE_LIMIT) this.rates.clear();
+    this.rates.set(id, { rates, until: now + RATES_CACHE_MS });
+    return rates;
+  }
+
+  async createKey(principal: Principal, tenantId: string, input: NewKeyInput = {}): Promise<ApiKey & { key: string }> {
     await this.get(principal, tenantId);
     assertAdministers(principal, tenantId, "Only the tenant's admins may make API keys.");
     const now = this.clock.now();
+    if (input.expiresAt !== undefined && input.expiresAt.getTime() <= now.getTime()) {
+      throw new AppError('unprocessable', 'The key would already have expired.', [{ path: 'expiresAt', message: 'must be in the future' }]);
+    }
+    if (input.allowedModels?.length) {
+      const known = new Set(await this.modelNames());
+      const unknown = input.allowedModels.flatMap((name, i) =>
+        known.has(name) ? [] : [{ path: `allowedModels.${i}`, message: `no model is named "${name}"` }],
+      );
+      if (unknown.length) throw new AppError('unprocessable', 'allowedModels names a model the catalog does not have.', unknown);
+    }
     const key = mintKey(this.ids, input.role ?? 'member');
-    const row = await this.repo.insertKey(tenantId, key, now);
+    const row = await this.repo.insertKey(tenantId, key, now, input);
     return { ...toApiKey(row), key: key.key };
   }
 

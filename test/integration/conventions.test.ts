@@ -89,7 +89,7 @@ describeOnDatabases('conventions', (platform) => {
       expectProblem(res, 400, { errors: true });
       expect(res.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['reason']);
       expect((await p.request('GET', `/api/v1/clusters/${cluster.body.id}`)).body.cordoned).to.equal(false);
-      res = await p.request('POST', `/api/v1/tenants/${tenant.body.id}/api-keys`, { body: { name: 'ci' } });
+      res = await p.request('POST', `/api/v1/tenants/${tenant.body.id}/api-keys`, { body: { label: 'ci' } });
       expectProblem(res, 400, { errors: true });
       expect((await p.request('GET', `/api/v1/tenants/${tenant.body.id}/api-keys`)).body.items).to.have.length(1);
       // An empty object, or no body at all, is fine.

@@ -296,6 +296,14 @@ export interface SessionsTable {
   expires_at: Date;
 }
 
+/** Failed sign-ins per name, token or client address (migration 0015). */
+export interface SignInFailuresTable {
+  key: string;
+  failures: number;
+  blocked_until: Date;
+  last_failed_at: Date;
+}
+
 /** One change by an operator or a tenant (migration 0012); append-only. */
 export interface AuditLogTable {
   seq: Generated<number>;
@@ -347,4 +355,5 @@ export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
   audit_log: AuditLogTable;
+  sign_in_failures: SignInFailuresTable;
 }

@@ -13,6 +13,7 @@ import * as m0013 from './0013_key_roles.js';
 import * as m0011 from './0011_max_priority.js';
 import * as m0012 from './0012_audit_log.js';
 import * as m0014 from './0014_key_limits.js';
+import * as m0015 from './0015_sign_in_throttle.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -30,4 +31,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011_max_priority': m0011,
   '0012_audit_log': m0012,
   '0014_key_limits': m0014,
+  '0015_sign_in_throttle': m0015,
 };

@@ -148,7 +148,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       const raw = await readBody(req, bodyGate);
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
-      reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name) });
+      reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name), address: req.socket.remoteAddress });
       answer(req, res, reply);
     } catch (err) {
       fail(req, res, err);

@@ -36,6 +36,8 @@ export interface HandlerInput<P, Q, B> {
   readonly principal: Principal;
   /** A request header by its lower-case name (repeated ones joined with ", "); undefined when absent. */
   readonly header: (name: string) => string | undefined;
+  /** The client's socket address (what sign-in throttles by); undefined when the socket has none. */
+  readonly address?: string | undefined;
 }
 export interface ResponseSpec {
   readonly description: string;

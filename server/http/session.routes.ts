@@ -80,10 +80,12 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
       responses: {
         201: { description: 'The session', schema: sessionSchema },
         401: { description: 'Wrong username or password, or a token that is not valid' },
-        429: { description: 'Too many failed sign-ins; wait' },
+        429: {
+          description: 'Too many failed sign-ins for this name or from this address, or too many sign-ins at once; wait as long as Retry-After says',
+        },
       },
-      handler: async ({ body }) => {
-        const { cookie, session } = await accounts.signIn(body);
+      handler: async ({ body, address }) => {
+        const { cookie, session } = await accounts.signIn(body, address);
         return { status: 201, body: session, cookies: [sessionCookie(cookie, SESSION_TTL_MS)] };
       },
     }),
@@ -121,7 +123,11 @@ export function sessionRoutes(ctx: AppContext): AnyRoute[] {
       summary: 'Create a user (operators: any; a tenant admin: users of its tenant)',
       auth: ['operator', 'tenant'],
       body: createUser,
-      responses: { 201: { description: 'The user', schema: userSchema }, 409: { description: 'Username taken' } },
+      responses: {
+        201: { description: 'The user', schema: userSchema },
+        409: { description: 'Username taken' },
+        422: { description: 'tenantId names no tenant' },
+      },
       handler: async ({ body, principal }) => ({ status: 201, body: await accounts.createUser(principal, body) }),
     }),
     route({

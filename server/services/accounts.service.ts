@@ -1,46 +1,55 @@
 /**
- * Sign-in for people: operator and tenant users with passwords (scrypt), and sign-in with a
- * bearer token (the admin token or a tenant API key) for scripted and first-time access. A
+ * Sign-in for people: operator and tenant users with passwords (scrypt, passwords.ts), and sign-in
+ * with a bearer token (the admin token or a tenant API key) for scripted and first-time access. A
  * sign-in makes a session: a random cookie value (only its hash is stored), a CSRF token, and an
- * expiry. Repeated failed sign-ins for one name are slowed down: after five, each further attempt
- * must wait, twice as long each time, up to five minutes.
+ * expiry.
+ *
+ * Failed sign-ins are counted in the database, per name (or token) and per client address, so
+ * that every process and replica sees the same counts: after NAME_BACK_OFF.free failures for a
+ * name, or ADDRESS_BACK_OFF.free from an address, the next attempt must wait, twice as long after
+ * each further failure, up to 15 minutes (429 with `Retry-After`). A back-off, never a lock-out:
+ * once the wait is over a right password signs in, and clears the name's count. A throttled
+ * attempt is refused before any hashing.
  *
  * Users are managed by the operator (any user) and by a tenant's admins (that tenant's users):
  * listed, disabled, deleted, their password reset. Disabling, deleting or resetting the password
  * ends the user's sessions at once (sessions are read from the database on every request).
  */
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/authenticate.js';
+import { HashingGate, hashPassword, needsRehash, nobodyHash, verifyPassword } from '../auth/passwords.js';
 import { hashToken, newToken, type IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
-import { AppError } from '../errors.js';
-import type { AccountsRepository, SessionRow, UserRow } from '../repositories/accounts.repository.js';
+import { AppError, rateLimited } from '../errors.js';
+import type { AccountsRepository, BackOff, SessionRow, UserRow } from '../repositories/accounts.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import { assertAdministers, owns, scopeTenant } from '../auth/policy.js';
 
-function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((done, fail) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? fail(err) : done(key))));
+/** Failed sign-ins for one name (or token) before attempts must wait. */
+export const NAME_BACK_OFF: BackOff = { free: 5, baseMs: 1000, capMs: 15 * 60_000 };
+/** From one client address (a /64 for IPv6): more, as an office behind one address shares it. */
+export const ADDRESS_BACK_OFF: BackOff = { free: 20, baseMs: 1000, capMs: 15 * 60_000 };
+/** A key with no failure for this long is forgotten (its count starts again) and pruned. */
+export const FORGET_FAILURES_MS = 24 * 3600_000;
+
+/**
+ * The throttle key of a client address: IPv4 as is (also when mapped into IPv6), IPv6 by its /64,
+ * the block one client usually holds whole.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return `addr:${mapped[1]}`;
+  if (!address.includes(':')) return `addr:${address}`;
+  const [head = '', tail] = address.split('%')[0]!.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `addr:${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
-
-const SCRYPT = { N: 16_384, r: 8, p: 1 } as const;
-
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scrypt(password, salt, 32, { ...SCRYPT, maxmem: 64 * 1024 * 1024 });
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
-}
-
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, key] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !key) return false;
-  const want = Buffer.from(key, 'base64url');
-  const got = await scrypt(password, Buffer.from(salt, 'base64url'), want.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: 64 * 1024 * 1024 });
-  return timingSafeEqual(got, want);
-}
-
-// A hash to verify against when the user does not exist, so that the answer takes as long.
-const NOBODY = hashPassword(randomBytes(16).toString('hex'));
 
 export interface User {
   readonly id: string;
@@ -102,36 +111,9 @@ function viewOf(s: SessionRow): SessionView {
     expiresAt: s.expires_at.toISOString(),
   };
 }
-const FREE_FAILURES = 5;
-const MAX_LOCK_MS = 300_000;
-
-/** Failed sign-ins per name: after FREE_FAILURES, a wait that doubles per further failure. */
-class SignInThrottle {
-  private readonly failures = new Map<string, { count: number; until: number }>();
-
-  check(key: string, now: number): void {
-    const f = this.failures.get(key);
-    if (f && f.until > now) {
-      const seconds = Math.ceil((f.until - now) / 1000);
-      throw new AppError('rate_limited', `Too many failed sign-ins; try again in ${seconds} s.`);
-    }
-  }
-
-  failed(key: string, now: number): void {
-    const f = this.failures.get(key) ?? { count: 0, until: 0 };
-    f.count += 1;
-    f.until = f.count >= FREE_FAILURES ? now + Math.min(MAX_LOCK_MS, 1000 * 2 ** (f.count - FREE_FAILURES)) : 0;
-    this.failures.set(key, f);
-    if (this.failures.size > 100_000) this.failures.clear();
-  }
-
-  succeeded(key: string): void {
-    this.failures.delete(key);
-  }
-}
-
 export class AccountsService {
-  private readonly throttle = new SignInThrottle();
+  // Verified against when a name is unknown: the same cost, and the same place in the gate.
+  private readonly nobody = nobodyHash();
 
   constructor(
     private readonly repo: AccountsRepository,
@@ -139,6 +121,8 @@ export class AccountsService {
     private readonly identify: (token: string) => Promise<Principal | undefined>,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    /** Bounds the password hashes this process computes at once. */
+    private readonly gate = new HashingGate(),
   ) {}
 
   async createUser(
@@ -159,7 +143,7 @@ export class AccountsService {
     const row = await this.repo.insertUser({
       id: this.ids.next('usr'),
       username: input.username,
-      password_hash: await hashPassword(input.password),
+      password_hash: await hashPassword(this.gate, input.password),
       kind: input.kind,
       tenant_id: input.kind === 'tenant' ? input.tenantId! : null,
       admin: input.admin ?? false,
@@ -192,7 +176,7 @@ export class AccountsService {
   async updateUser(by: Principal, id: string, changes: UserChanges): Promise<User> {
     const row = await this.managed(by, id);
     const disabledAt = changes.disabled === undefined ? undefined : changes.disabled ? (row.disabled_at ?? this.clock.now()) : null;
-    const passwordHash = changes.password === undefined ? undefined : await hashPassword(changes.password);
+    const passwordHash = changes.password === undefined ? undefined : await hashPassword(this.gate, changes.password);
     const updated = await this.repo.updateUser(id, {
       ...(disabledAt === undefined ? {} : { disabledAt }),
       ...(passwordHash === undefined ? {} : { passwordHash }),
@@ -207,11 +191,20 @@ export class AccountsService {
     if (!(await this.repo.deleteUser(id))) throw new AppError('not_found', 'No user has this id.');
   }
 
-  /** Signs in with a username and password, or a bearer token; answers the cookie value and the session. */
-  async signIn(input: { username: string; password: string } | { token: string }): Promise<{ cookie: string; session: SessionView }> {
+  /**
+   * Signs in with a username and password, or a bearer token, from the client `address` (its
+   * socket's); answers the cookie value and the session. Throttled (429) while the name or the
+   * address must wait, before any hashing.
+   */
+  async signIn(input: { username: string; password: string } | { token: string }, address?: string): Promise<{ cookie: string; session: SessionView }> {
     const now = this.clock.now();
-    const key = 'token' in input ? `token:${hashToken(input.token).slice(0, 16)}` : `user:${input.username.toLowerCase()}`;
-    this.throttle.check(key, now.getTime());
+    const nameKey = 'token' in input ? `token:${hashToken(input.token).slice(0, 16)}` : `user:${input.username.toLowerCase()}`;
+    const addrKey = address === undefined ? undefined : addressKey(address);
+    const until = await this.repo.blockedUntil(addrKey ? [nameKey, addrKey] : [nameKey], now);
+    if (until) {
+      const seconds = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+      throw rateLimited(`Too many failed sign-ins; try again in ${seconds} s.`, seconds);
+    }
     let who: SessionOwner | undefined;
     if ('token' in input) {
       const p = await this.identify(input.token);
@@ -221,18 +214,25 @@ export class AccountsService {
         who = { kind: 'tenant', name: 'api-key', user_id: null, tenant_id: p.tenantId, api_key_id: p.apiKeyId ?? null, tenant_admin: p.admin === true };
     } else {
       const user = await this.repo.findUser(input.username);
-      const ok = await verifyPassword(input.password, user?.password_hash ?? (await NOBODY));
+      const ok = await verifyPassword(this.gate, input.password, user?.password_hash ?? this.nobody);
       if (user && ok && user.disabled_at !== null) {
         // Said only to whoever knows the password.
         throw new AppError('unauthorized', 'This user is disabled; ask an administrator.');
       }
-      if (user && ok) who = { kind: user.kind, name: user.username, user_id: user.id, tenant_id: user.tenant_id, api_key_id: null, tenant_admin: user.admin };
+      if (user && ok) {
+        who = { kind: user.kind, name: user.username, user_id: user.id, tenant_id: user.tenant_id, api_key_id: null, tenant_admin: user.admin };
+        if (needsRehash(user.password_hash)) await this.rehash(user, input.password);
+      }
     }
     if (!who) {
-      this.throttle.failed(key, now.getTime());
+      const forgetBefore = new Date(now.getTime() - FORGET_FAILURES_MS);
+      await this.repo.recordFailure(nameKey, now, forgetBefore, NAME_BACK_OFF);
+      if (addrKey) await this.repo.recordFailure(addrKey, now, forgetBefore, ADDRESS_BACK_OFF);
+      await this.repo.pruneFailures(forgetBefore);
       throw new AppError('unauthorized', 'token' in input ? 'The token is not valid.' : 'Wrong username or password.');
     }
-    this.throttle.succeeded(key);
+    // The name's count only: an address's is not cleared by one account it knows the password of.
+    await this.repo.clearFailures(nameKey);
     const cookie = newToken('tp_sess_');
     const row: SessionRow = {
       ...who,
@@ -244,6 +244,18 @@ export class AccountsService {
     await this.repo.insertSession(row);
     await this.repo.deleteExpiredSessions(now);
     return { cookie, session: viewOf(row) };
+  }
+
+  /** Replaces a hash made with older parameters; when the gate is full, the next sign-in does it. */
+  private async rehash(user: UserRow, password: string): Promise<void> {
+    let stronger: string;
+    try {
+      stronger = await hashPassword(this.gate, password);
+    } catch (err) {
+      if (err instanceof AppError && err.kind === 'rate_limited') return;
+      throw err;
+    }
+    await this.repo.rehashPassword(user.id, user.password_hash, stronger);
   }
 
   /** The session behind a cookie value, as the authenticator needs it. */

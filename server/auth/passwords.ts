@@ -1,0 +1,107 @@
+/**
+ * Password hashes: scrypt at the parameters OWASP's Password Storage Cheat Sheet gives (N=2^17,
+ * r=8, p=1: 128 MiB and a few hundred milliseconds per hash), stored as
+ * `scrypt$N$r$p$salt$key`. Hashes made with other parameters still verify, and `needsRehash`
+ * says when one should be replaced. Every hash and verify goes through a HashingGate: a few at
+ * once per process, a bounded queue behind them, and a refusal beyond, so that a flood of
+ * sign-ins (random names included) cannot take the CPU or the memory.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { rateLimited } from '../errors.js';
+
+/** The parameters new hashes are made with. */
+export const SCRYPT = { N: 2 ** 17, r: 8, p: 1 } as const;
+// scrypt needs 128·N·r·p bytes; room for the largest stored hash accepted below.
+const MAXMEM = 256 * 1024 * 1024;
+const MAX_N = 2 ** 17;
+const MAX_RP = 16;
+
+function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
+  return new Promise((done, fail) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? fail(err) : done(key))));
+}
+
+interface Parsed {
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+  readonly salt: Buffer;
+  readonly key: Buffer;
+}
+
+function parse(stored: string): Parsed | undefined {
+  const [scheme, n, r, p, salt, key] = stored.split('$');
+  const N = Number(n);
+  const R = Number(r);
+  const P = Number(p);
+  if (scheme !== 'scrypt' || !salt || !key) return undefined;
+  // Only parameters this process can afford; a hash outside them (never written by this code) matches nothing.
+  if (!Number.isInteger(N) || N < 2 || N > MAX_N || (N & (N - 1)) !== 0) return undefined;
+  if (!Number.isInteger(R) || !Number.isInteger(P) || R < 1 || P < 1 || R * P > MAX_RP) return undefined;
+  return { N, r: R, p: P, salt: Buffer.from(salt, 'base64url'), key: Buffer.from(key, 'base64url') };
+}
+
+/** Whether a stored hash was made with other parameters than SCRYPT's (and should be replaced). */
+export function needsRehash(stored: string): boolean {
+  const h = parse(stored);
+  return !h || h.N !== SCRYPT.N || h.r !== SCRYPT.r || h.p !== SCRYPT.p;
+}
+
+/**
+ * At most `limit` hashes computed at once, `queue` more waiting; a further one is refused at once
+ * (429 with `Retry-After`) rather than wait behind a queue that would outlast the client.
+ */
+export class HashingGate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    readonly limit = 2,
+    readonly queue = 16,
+  ) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) {
+      if (this.waiting.length >= this.queue) throw rateLimited('Too many sign-ins at once; try again in a moment.', 1);
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running += 1;
+    }
+    try {
+      return await work();
+    } finally {
+      // The slot passes to the next in line, or is freed.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
+  }
+}
+
+/** Hashes with SCRYPT's parameters and a fresh salt, through `gate`. */
+export function hashPassword(gate: HashingGate, password: string): Promise<string> {
+  return gate.run(async () => {
+    const salt = randomBytes(16);
+    const key = await scrypt(password, salt, 32, { ...SCRYPT, maxmem: MAXMEM });
+    return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+  });
+}
+
+/** Whether `password` matches `stored`, through `gate`; false for a hash this code cannot read. */
+export function verifyPassword(gate: HashingGate, password: string, stored: string): Promise<boolean> {
+  const h = parse(stored);
+  if (!h || h.key.length === 0) return Promise.resolve(false);
+  return gate.run(async () => {
+    const got = await scrypt(password, h.salt, h.key.length, { N: h.N, r: h.r, p: h.p, maxmem: MAXMEM });
+    return timingSafeEqual(got, h.key);
+  });
+}
+
+/**
+ * A hash at SCRYPT's parameters of no one's password, to verify against when a name is unknown so
+ * that the answer costs the same time (and the same place in the gate) as for a known one.
+ */
+export function nobodyHash(): string {
+  const salt = randomBytes(16).toString('base64url');
+  const key = randomBytes(32).toString('base64url');
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt}$${key}`;
+}

@@ -4,7 +4,7 @@
  */
 import type { Database } from '../db/connect.js';
 import { migrateToLatest, readinessProbe } from '../db/migrate.js';
-import { resolveAdminToken, type AdminToken } from './auth/admin-token.js';
+import { adminTokenHashes, resolveAdminToken, type AdminToken } from './auth/admin-token.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { shareRevocations } from './auth/revocation.js';
 import { IdGenerator } from './auth/tokens.js';
@@ -172,7 +172,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
   const auth = createAuthenticator(
     {
-      adminTokenHashes: () => [adminToken.hash],
+      adminTokenHashes: adminTokenHashes(adminToken, settings),
       findApiKey: (hash) => tenantsRepo.findActiveKey(hash),
       findAgent: (hash) => clustersRepo.findByTokenHash(hash),
       findSession: (hash) => accounts.sessionOf(hash),

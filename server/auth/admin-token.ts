@@ -1,8 +1,14 @@
 /**
  * The built-in operator `admin`: a token from TOKENPOOL_ADMIN_TOKEN, or else one generated on the
- * first start, stored hashed and printed once.
+ * first start, stored hashed and printed once. The variable, when set, always wins: the stored
+ * token is then neither used nor changed. A stored token is read from the database whenever one is
+ * presented, so that `npm run admin-token` takes effect on every running process and replica at
+ * once, with no cache to outlive the old token; the sessions made with the old token end with it.
  */
-import type { SettingsRepository } from '../repositories/settings.repository.js';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/schema.js';
+import { AccountsRepository } from '../repositories/accounts.repository.js';
+import { SettingsRepository } from '../repositories/settings.repository.js';
 import { hashToken, newToken, TOKEN_PREFIX } from './tokens.js';
 
 const KEY = 'admin_token_hash';
@@ -24,9 +30,32 @@ export async function resolveAdminToken(settings: SettingsRepository, fromEnv: s
   return { hash: (await settings.get(KEY))!, source: 'stored' };
 }
 
-/** Replaces the stored admin token with a new one and answers it (for `npm run admin-token`). */
-export async function rotateAdminToken(settings: SettingsRepository): Promise<string> {
+/**
+ * The hashes a presented token is compared against (the authenticator's `adminTokenHashes`): the
+ * variable's, or the stored one as the database holds it now. Only a token shaped like a
+ * generated one (`tp_admin_…`) costs a read; any other cannot match a stored hash.
+ */
+export function adminTokenHashes(resolved: AdminToken, settings: SettingsRepository): (token: string) => Promise<readonly string[]> {
+  if (resolved.source === 'environment') {
+    const hashes = [resolved.hash];
+    return () => Promise.resolve(hashes);
+  }
+  return async (token) => {
+    if (!token.startsWith(TOKEN_PREFIX.admin)) return [];
+    const stored = await settings.get(KEY);
+    return stored ? [stored] : [];
+  };
+}
+
+/**
+ * Replaces the stored admin token with a new one and answers it (for `npm run admin-token`); in
+ * the same transaction, the sessions made with the admin token end.
+ */
+export async function rotateAdminToken(db: Kysely<DB>): Promise<string> {
   const token = newToken(TOKEN_PREFIX.admin);
-  await settings.put(KEY, hashToken(token));
+  await db.transaction().execute(async (tx) => {
+    await new SettingsRepository(tx).put(KEY, hashToken(token));
+    await new AccountsRepository(tx).deleteAdminTokenSessions();
+  });
   return token;
 }

@@ -3,14 +3,19 @@
  * (createNodeServer with config.http), with timeouts of a second or two: headers that trickle in
  * are cut at the headers timeout, a body that trickles at the request timeout, an idle kept-alive
  * connection at the keep-alive timeout, and one connection past the per-client cap is closed.
+ * Then the same through the real program, one process and (on PostgreSQL) two workers.
  */
 import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { loadConfig } from '../../server/config.js';
 import { createNodeServer } from '../../server/http/server.js';
+import { freshPostgresUrl } from '../databases.js';
 import { until } from '../until.js';
 import { ADMIN_TOKEN, describeOnDatabases, type TestPlatform } from './harness.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 interface Connection {
   readonly socket: Socket;
@@ -159,5 +164,101 @@ describeOnDatabases('slow clients and connections per client', (platform) => {
     for (const c of many) c.socket.write(CLOSING_GET);
     await Promise.all(many.map((c) => c.closed));
     for (const c of many) expect(c.text()).to.match(/^HTTP\/1\.1 200 /);
+  });
+});
+
+/** bin/tokenpool.ts as an operator starts it; resolves with the port once it prints where it listens. */
+function startProgram(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TOKENPOOL_|DATABASE_URL$|PORT$|HOST$)/.test(k)));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/tokenpool.ts'], {
+    cwd: ROOT,
+    env: { ...inherited, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN_TOKEN, TOKENPOOL_DEMO: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  return new Promise((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      const m = /listening on http:\/\/[^\s]+:(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${err}`)));
+  });
+}
+
+describe('the program holds clients to its limits', function () {
+  this.timeout(120_000);
+  const programs: ChildProcess[] = [];
+  afterEach(async () => {
+    for (const child of programs.splice(0)) {
+      if (child.exitCode !== null) continue;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  async function check(env: Record<string, string>, cap: number): Promise<void> {
+    const { child, port } = await startProgram({ ...env, TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT: '1', TOKENPOOL_HEADERS_TIMEOUT_SECONDS: '1' });
+    programs.push(child);
+    // Each process counts its own: with node:cluster, connections are dealt round the workers.
+    const kept: Connection[] = [];
+    for (let i = 0; i < cap; i++) {
+      const c = await open(port);
+      c.socket.write(GET);
+      await until(
+        'an answer within the cap',
+        async () => c.text(),
+        (t) => t.startsWith('HTTP/1.1 200'),
+      );
+      kept.push(c);
+    }
+    const refused = await open(port);
+    refused.socket.write(GET);
+    await refused.closed;
+    expect(refused.text()).to.equal('');
+    for (const c of kept) c.socket.destroy();
+    // Once they are closed, a connection is let in again: its first request answered, a second
+    // one that trickles in is cut at the headers timeout.
+    const slow = await until(
+      'a connection the cap lets in again',
+      async () => {
+        const c = await open(port);
+        c.socket.write(GET);
+        await Promise.race([
+          c.closed,
+          until(
+            'an answer',
+            async () => c.text(),
+            (t) => t.includes('"ok"'),
+            2000,
+          ),
+        ]);
+        return c;
+      },
+      (c) => c.text().startsWith('HTTP/1.1 200'),
+    );
+    const started = Date.now();
+    slow.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    trickle(
+      slow,
+      Array.from({ length: 300 }, (_, i) => `X-Slow-${i}: y\r\n`),
+      100,
+    );
+    await slow.closed;
+    expect(slow.text()).to.match(/^HTTP\/1\.1 200 [^]*HTTP\/1\.1 408 /);
+    // The variable's 1 s, not the default 20 s.
+    expect(Date.now() - started).to.be.below(10_000);
+  }
+
+  it('one process: the headers timeout and the per-client cap from its environment', async () => {
+    await check({ DATABASE_URL: 'pglite://memory' }, 1);
+  });
+
+  it('two workers (PostgreSQL): each holds its clients to them', async function () {
+    if (!process.env.TEST_DATABASE_URL) this.skip();
+    await check({ DATABASE_URL: await freshPostgresUrl(), TOKENPOOL_WORKERS: '2' }, 2);
   });
 });

@@ -69,6 +69,14 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
         content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
       };
     }
+    // Bodies are read and parsed a bounded number at a time (http/body-gate.ts); past the queue, 503.
+    if (r.body) {
+      responses[503] ??= {
+        description: 'Too many request bodies being read at once (TOKENPOOL_BODY_QUEUE); Retry-After says when to try again',
+        headers: { ...REQUEST_ID_HEADER, 'Retry-After': { description: 'Whole seconds', schema: { type: 'integer', minimum: 1 } } },
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      };
+    }
     (paths[path] ??= {})[r.method] = {
       summary: r.summary,
       tags: [r.tag],

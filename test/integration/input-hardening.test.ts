@@ -229,6 +229,13 @@ describeOnDatabases(
       expect((await complete('after')).status).to.equal(201);
     });
 
+    it('the OpenAPI document says so on routes that take a body, and only there', async () => {
+      const doc = (await platform().request('GET', '/api/v1/openapi.json')).body;
+      expect(doc.paths['/api/v1/tenants'].post.responses['503'].headers).to.have.property('Retry-After');
+      expect(doc.paths['/api/v1/agent/usage'].post.responses).to.have.property('503');
+      expect(doc.paths['/api/v1/tenants'].get.responses).to.not.have.property('503');
+    });
+
     it('a client that leaves while its body is read frees the slot', async () => {
       const p = platform();
       const slow = unfinishedPost(p.baseUrl, '/api/v1/tenants', operator(), tenantBody('left'));

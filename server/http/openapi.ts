@@ -17,10 +17,13 @@ const ERROR_STATUSES: Record<number, string> = {
   403: 'A principal of the wrong kind',
   404: 'Not found, or belonging to another tenant',
   413: 'Body larger than 16 MiB',
+  429: 'Over a request rate (http/rate-limit.ts); Retry-After says when to try again',
 };
 
 /** Every answer carries X-Request-Id (http/pipeline.ts). */
 const REQUEST_ID_HEADER = { 'X-Request-Id': { $ref: '#/components/headers/RequestId' } };
+/** A 429 also says when to try again. */
+const RATE_LIMITED_HEADERS = { ...REQUEST_ID_HEADER, 'Retry-After': { description: 'Whole seconds', schema: { type: 'integer', minimum: 1 } } };
 
 export function openApiDocument(routes: readonly AnyRoute[], version: string): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -49,7 +52,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       const isError = Number(status) >= 400;
       responses[status] = {
         description: spec.description,
-        headers: REQUEST_ID_HEADER,
+        headers: status === '429' ? RATE_LIMITED_HEADERS : REQUEST_ID_HEADER,
         ...(spec.schema || isError
           ? {
               content: {
@@ -61,11 +64,13 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
           : {}),
       };
     }
-    const errorStatuses = r.auth === 'public' ? (r.body ? [400, 413] : []) : [400, 401, 403, 404, ...(r.body ? [413] : [])];
+    // Tenants and agents have request rates; the operator has none.
+    const rated = r.auth !== 'public' && r.auth.some((k) => k !== 'operator');
+    const errorStatuses = r.auth === 'public' ? (r.body ? [400, 413] : []) : [400, 401, 403, 404, ...(r.body ? [413] : []), ...(rated ? [429] : [])];
     for (const s of errorStatuses) {
       responses[s] ??= {
         description: ERROR_STATUSES[s],
-        headers: REQUEST_ID_HEADER,
+        headers: s === 429 ? RATE_LIMITED_HEADERS : REQUEST_ID_HEADER,
         content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
       };
     }

@@ -311,7 +311,9 @@ describeOnDatabases('conventions', (platform) => {
         }
         if (r.body) expect(op.responses['413'], `${where} 413`).to.be.an('object');
         for (const [s, res] of Object.entries(op.responses as Record<string, { headers?: object }>)) {
-          expect(res.headers, `${where} ${s}`).to.deep.equal({ 'X-Request-Id': { $ref: '#/components/headers/RequestId' } });
+          // A 429 or 503 also says when to try again.
+          const retry = s === '429' || s === '503' ? { 'Retry-After': { description: 'Whole seconds', schema: { type: 'integer', minimum: 1 } } } : {};
+          expect(res.headers, `${where} ${s}`).to.deep.equal({ 'X-Request-Id': { $ref: '#/components/headers/RequestId' }, ...retry });
         }
       }
       expect(doc.components.headers.RequestId.schema).to.deep.equal({ type: 'string' });

@@ -174,6 +174,15 @@ describeOnDatabases(
       expect((await p.request('GET', '/api/v1/me', { token: t.apiKey })).status).to.equal(200);
     });
 
+    it('the OpenAPI document declares the 429 and its Retry-After where rates apply, and not on operator-only routes', async () => {
+      const doc = (await platform().request('GET', '/api/v1/openapi.json', { token: null })).body;
+      const me = doc.paths['/api/v1/me'].get.responses['429'];
+      expect(me.content).to.have.property('application/problem+json');
+      expect(me.headers).to.have.property('Retry-After');
+      expect(doc.paths['/api/v1/agent/heartbeat'].post.responses).to.have.property('429');
+      expect(doc.paths['/api/v1/tenants'].get.responses).to.not.have.property('429');
+    });
+
     it("the platform's default per key holds a key without an rpm of its own", async () => {
       const p = platform();
       const t = await newTenant(p, 'Huizhou Rail');

@@ -86,13 +86,23 @@ export function hashPassword(gate: HashingGate, password: string): Promise<strin
   });
 }
 
+/** What runs in a verify's gate slot besides the hash itself. */
+export interface VerifyHooks {
+  /** Just before hashing; may throw to refuse after all (an attempt whose name came to be throttled while it queued). */
+  readonly admit?: () => Promise<void>;
+  /** With the answer, before the slot passes on (a failure recorded before the next attempt is admitted). */
+  readonly settle?: (ok: boolean) => Promise<void>;
+}
+
 /** Whether `password` matches `stored`, through `gate`; false for a hash this code cannot read. */
-export function verifyPassword(gate: HashingGate, password: string, stored: string): Promise<boolean> {
+export function verifyPassword(gate: HashingGate, password: string, stored: string, hooks: VerifyHooks = {}): Promise<boolean> {
   const h = parse(stored);
-  if (!h || h.key.length === 0) return Promise.resolve(false);
   return gate.run(async () => {
-    const got = await scrypt(password, h.salt, h.key.length, { N: h.N, r: h.r, p: h.p, maxmem: MAXMEM });
-    return timingSafeEqual(got, h.key);
+    await hooks.admit?.();
+    let ok = false;
+    if (h && h.key.length > 0) ok = timingSafeEqual(await scrypt(password, h.salt, h.key.length, { N: h.N, r: h.r, p: h.p, maxmem: MAXMEM }), h.key);
+    await hooks.settle?.(ok);
+    return ok;
   });
 }
 

@@ -200,11 +200,8 @@ export class AccountsService {
     const now = this.clock.now();
     const nameKey = 'token' in input ? `token:${hashToken(input.token).slice(0, 16)}` : `user:${input.username.toLowerCase()}`;
     const addrKey = address === undefined ? undefined : addressKey(address);
-    const until = await this.repo.blockedUntil(addrKey ? [nameKey, addrKey] : [nameKey], now);
-    if (until) {
-      const seconds = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
-      throw rateLimited(`Too many failed sign-ins; try again in ${seconds} s.`, seconds);
-    }
+    const keys = addrKey ? [nameKey, addrKey] : [nameKey];
+    await this.checkThrottle(keys, now);
     let who: SessionOwner | undefined;
     if ('token' in input) {
       const p = await this.identify(input.token);
@@ -214,7 +211,14 @@ export class AccountsService {
         who = { kind: 'tenant', name: 'api-key', user_id: null, tenant_id: p.tenantId, api_key_id: p.apiKeyId ?? null, tenant_admin: p.admin === true };
     } else {
       const user = await this.repo.findUser(input.username);
-      const ok = await verifyPassword(this.gate, input.password, user?.password_hash ?? this.nobody);
+      // Checked again once hashing may start, and a failure counted before the slot passes on: a
+      // burst of attempts that all passed the first check must not all be tried once a wait is set.
+      const ok = await verifyPassword(this.gate, input.password, user?.password_hash ?? this.nobody, {
+        admit: () => this.checkThrottle(keys, this.clock.now()),
+        settle: async (match) => {
+          if (!(user && match)) await this.failed(nameKey, addrKey, now);
+        },
+      });
       if (user && ok && user.disabled_at !== null) {
         // Said only to whoever knows the password.
         throw new AppError('unauthorized', 'This user is disabled; ask an administrator.');
@@ -225,10 +229,7 @@ export class AccountsService {
       }
     }
     if (!who) {
-      const forgetBefore = new Date(now.getTime() - FORGET_FAILURES_MS);
-      await this.repo.recordFailure(nameKey, now, forgetBefore, NAME_BACK_OFF);
-      if (addrKey) await this.repo.recordFailure(addrKey, now, forgetBefore, ADDRESS_BACK_OFF);
-      await this.repo.pruneFailures(forgetBefore);
+      if ('token' in input) await this.failed(nameKey, addrKey, now);
       throw new AppError('unauthorized', 'token' in input ? 'The token is not valid.' : 'Wrong username or password.');
     }
     // The name's count only: an address's is not cleared by one account it knows the password of.
@@ -244,6 +245,22 @@ export class AccountsService {
     await this.repo.insertSession(row);
     await this.repo.deleteExpiredSessions(now);
     return { cookie, session: viewOf(row) };
+  }
+
+  /** Counts a failed sign-in against the name and the address, and prunes forgotten counts. */
+  private async failed(nameKey: string, addrKey: string | undefined, now: Date): Promise<void> {
+    const forgetBefore = new Date(now.getTime() - FORGET_FAILURES_MS);
+    await this.repo.recordFailure(nameKey, now, forgetBefore, NAME_BACK_OFF);
+    if (addrKey) await this.repo.recordFailure(addrKey, now, forgetBefore, ADDRESS_BACK_OFF);
+    await this.repo.pruneFailures(forgetBefore);
+  }
+
+  /** Refuses (429 with `Retry-After`) while any of `keys` must wait. */
+  private async checkThrottle(keys: readonly string[], now: Date): Promise<void> {
+    const until = await this.repo.blockedUntil(keys, now);
+    if (!until) return;
+    const seconds = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+    throw rateLimited(`Too many failed sign-ins; try again in ${seconds} s.`, seconds);
   }
 
   /** Replaces a hash made with older parameters; when the gate is full, the next sign-in does it. */

@@ -125,6 +125,18 @@ for (const kind of DATABASE_KINDS) {
       }
     });
 
+    it('tries no more passwords of a burst than the free failures and the hashes already under way', async () => {
+      await t.a.app.context.services.accounts.createUser(OPERATOR, { username: 'fan.bo', password: 'right password 11', kind: 'operator' });
+      const burst = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => t.a.call('POST', '/api/v1/session', { username: 'fan.bo', password: `wrong ${i}` })),
+      );
+      const tried = burst.filter((r) => r.status === 401).length;
+      expect(burst.filter((r) => r.status === 429).length).to.equal(12 - tried);
+      // Five free failures, and at most one more hash that had started (two at once per process).
+      expect(tried).to.be.within(5, 6);
+      expect(await failures(t.database, 'user:fan.bo')).to.equal(tried);
+    });
+
     it('throttles a spray over many names from one address, and lets the right password in once the wait is over', async () => {
       await t.a.app.context.services.accounts.createUser(OPERATOR, { username: 'he.jun', password: 'right password 8', kind: 'operator' });
       const before = await throttledCount(t.a);

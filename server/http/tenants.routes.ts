@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { route, type AnyRoute } from './route.js';
-import { idParam, listOf, modelName, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
+import { idParam, instant, listOf, modelName, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
 
 const tenantKind = z.enum(['government', 'enterprise']);
 
@@ -62,11 +62,7 @@ const createKey = z
     role: keyRole.optional().meta({ description: 'Default member' }),
     name: keyName.optional(),
     allowedModels: allowedModels.optional(),
-    expiresAt: z.iso
-      .datetime({ offset: true, message: 'must be an RFC 3339 time with an offset' })
-      .transform((t) => new Date(t))
-      .meta({ description: 'When the key stops authenticating (401 from then on); must be in the future (422). Unset: never' })
-      .optional(),
+    expiresAt: instant.meta({ description: 'When the key stops authenticating (401 from then on); must be in the future (422). Unset: never' }).optional(),
     rpm: keyRpm.optional(),
     tpm: keyTpm.optional(),
     maxConcurrent: maxConcurrent.optional(),

@@ -72,12 +72,13 @@ describeOnDatabases('API keys: fields and expiry', (platform) => {
       { tpm: -1 },
       { maxConcurrent: 1e9 },
       { expiresAt: 'tomorrow' },
+      { expiresAt: '9999-12-31T23:59:59-14:00' },
       { allowedModels: [] },
       { name: '' },
     ]) {
       const res = await make(bad);
       expectProblem(res, 400);
-      expect(res.body.errors.map((e: { path: string }) => e.path)).to.deep.equal([Object.keys(bad)[0]]);
+      expect([...new Set(res.body.errors.map((e: { path: string }) => e.path))]).to.deep.equal([Object.keys(bad)[0]]);
     }
   });
 

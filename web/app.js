@@ -782,15 +782,33 @@ async function keys() {
   const manage = session.admin;
   return [
     manage
-      ? form('new-key', [], t('newKey'), async (_v, status) => {
-          status.replaceChildren(secret((await api('POST', `/api/v1/tenants/${session.tenantId}/api-keys`)).key));
-          return false;
-        })
+      ? form(
+          'new-key',
+          [
+            field(t('name'), input('name', { maxlength: 200, autocomplete: 'off' })),
+            field(t('expires'), input('expiresAt', { type: 'datetime-local' })),
+            field(t('rpm'), input('rpm', { type: 'number', min: 1, step: 1 })),
+          ],
+          t('newKey'),
+          async (v, status) => {
+            // Fields left empty are not sent: the key has no name, no expiry, the platform's rate.
+            const body = {
+              ...(v.name ? { name: v.name } : {}),
+              ...(v.expiresAt ? { expiresAt: new Date(v.expiresAt).toISOString() } : {}),
+              ...(v.rpm ? { rpm: Number(v.rpm) } : {}),
+            };
+            status.replaceChildren(secret((await api('POST', `/api/v1/tenants/${session.tenantId}/api-keys`, body)).key));
+            return false;
+          },
+        )
       : '',
     table(
-      [t('prefix'), t('created'), t('revoked'), t('actions')],
+      [t('name'), t('prefix'), t('expires'), t('rpm'), t('created'), t('revoked'), t('actions')],
       list.map((k) => [
+        k.name ?? '',
         k.prefix,
+        i18n.date(k.expiresAt),
+        k.rpm === null ? '' : String(k.rpm),
         i18n.date(k.createdAt),
         i18n.date(k.revokedAt),
         k.revokedAt || !manage

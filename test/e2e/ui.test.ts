@@ -250,6 +250,20 @@ describe('console and portal in Chromium', function () {
     expect(await tenantPage.locator('form[data-form="new-key"]').count()).to.equal(1);
   });
 
+  it('lets a tenant admin make a named key with its own rate, listed with them', async () => {
+    await tenantPage.goto(`${p.baseUrl}/portal/#/keys`);
+    await view(tenantPage, 'keys');
+    await tenantPage.fill('form[data-form="new-key"] input[name="name"]', 'ci pipeline');
+    await tenantPage.fill('form[data-form="new-key"] input[name="rpm"]', '120');
+    await tenantPage.click('form[data-form="new-key"] button[type="submit"]');
+    expect(await (await tenantPage.waitForSelector('form[data-form="new-key"] [data-secret]')).textContent()).to.match(/^tp_key_/);
+    await tenantPage.reload();
+    await view(tenantPage, 'keys');
+    const row = tenantPage.locator('main table').first().locator('tbody tr', { hasText: 'ci pipeline' });
+    expect(await row.count()).to.equal(1);
+    expect(await row.textContent()).to.contain('120');
+  });
+
   it('switches the language, and defaults to the browser’s', async () => {
     await page.goto(`${p.baseUrl}/console/#/dashboard`);
     await view(page, 'dashboard');

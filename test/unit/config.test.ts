@@ -82,6 +82,12 @@ describe('loadConfig', () => {
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE=100 scores every candidate', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '100' }, { schedulerScorePercentage: 100 }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=180 (the least)', { TOKENPOOL_AUDIT_RETENTION_DAYS: '180' }, { auditRetentionDays: 180 }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=3650', { TOKENPOOL_AUDIT_RETENTION_DAYS: '3650' }, { auditRetentionDays: 3650 }],
+      ['the request rates by default', {}, { requestRates: { tenantRpm: 6000, keyRpm: 3000, agentRpm: 6000 } }],
+      [
+        'the request rates, 0 turning one off',
+        { TOKENPOOL_TENANT_RPM: '0', TOKENPOOL_KEY_RPM: '60', TOKENPOOL_AGENT_RPM: '1000000' },
+        { requestRates: { tenantRpm: 0, keyRpm: 60, agentRpm: 1_000_000 } },
+      ],
       [
         'the HTTP limits',
         {
@@ -152,6 +158,9 @@ describe('loadConfig', () => {
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '-1' }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '179' }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '1y' }],
+      ['TOKENPOOL_TENANT_RPM', { TOKENPOOL_TENANT_RPM: '-1' }],
+      ['TOKENPOOL_KEY_RPM', { TOKENPOOL_KEY_RPM: '1.5' }],
+      ['TOKENPOOL_AGENT_RPM', { TOKENPOOL_AGENT_RPM: '1000001' }],
       ['TOKENPOOL_HEADERS_TIMEOUT_SECONDS', { TOKENPOOL_HEADERS_TIMEOUT_SECONDS: '0' }],
       ['TOKENPOOL_REQUEST_TIMEOUT_SECONDS', { TOKENPOOL_REQUEST_TIMEOUT_SECONDS: '3601' }],
       ['TOKENPOOL_REQUEST_TIMEOUT_SECONDS', { TOKENPOOL_HEADERS_TIMEOUT_SECONDS: '30', TOKENPOOL_REQUEST_TIMEOUT_SECONDS: '10' }],

@@ -4,11 +4,13 @@
  *              end on PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL) and the server's peak RSS.
  *   ingest   — usage events through the HTTP API from 8 agents, a replay, and raw COPY for comparison.
  *   close    — closing a month for 10,000 tenants with 1,000,000 usage events.
+ *   schedule-backlog — a cycle's time with and without one tenant's 10,000 unplaceable workloads.
  */
 import { benchScheduleCore } from './schedule-core.js';
 import { benchScheduleE2e } from './schedule-e2e.js';
 import { benchIngest } from './ingest.js';
 import { benchClose } from './close.js';
+import { benchScheduleBacklog } from './schedule-backlog.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   async schedule() {
@@ -21,6 +23,9 @@ const BENCHES: Record<string, () => Promise<void>> = {
   close: benchClose,
   async 'schedule-core'() {
     console.log(JSON.stringify(await benchScheduleCore()));
+  },
+  async 'schedule-backlog'() {
+    console.log(JSON.stringify(await benchScheduleBacklog()));
   },
   async 'schedule-e2e'() {
     const r = await benchScheduleE2e();

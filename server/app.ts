@@ -152,7 +152,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     exhausted: (known) => billing.exhaustedTenants(known),
     cycleOptions: { weights: config.schedulerWeights, scorePercentage: config.schedulerScorePercentage },
   });
-  const workloads = new WorkloadsService(workloadsRepo, catalogRepo, tenantsRepo, scheduler, clock, ids, events);
+  const workloads = new WorkloadsService(workloadsRepo, catalogRepo, tenantsRepo, scheduler, clock, ids, events, {
+    maxPendingPerTenant: config.maxPendingPerTenant,
+    maxConcurrentDryRuns: config.maxConcurrentDryRuns,
+  });
   const usage = new UsageService(new UsageRepository(db), clock, calendar, events);
   const budgets = new BudgetsService(new BudgetsRepository(db), tenantsRepo, billing, clock, ids, log);
   const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, calendar, log);

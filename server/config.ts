@@ -40,6 +40,10 @@ export interface Config {
   readonly schedulerScorePercentage: number;
   /** Days the audit log keeps an entry, at least 180 (`TOKENPOOL_AUDIT_RETENTION_DAYS`, default 365). */
   readonly auditRetentionDays: number;
+  /** Pending workloads one tenant may have; a create past it is 429 (`TOKENPOOL_MAX_PENDING_PER_TENANT`, default 100). */
+  readonly maxPendingPerTenant: number;
+  /** Dry runs computed at once per process; one more is 429 (`TOKENPOOL_MAX_CONCURRENT_DRY_RUNS`, default 4). */
+  readonly maxConcurrentDryRuns: number;
   /** Limits on clients' connections and request bodies (README "Configuration"). */
   readonly http: HttpLimits;
 }
@@ -112,6 +116,8 @@ const schema = z.object({
   TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT: integer(0, 1_000_000).default(256),
   TOKENPOOL_BODY_CONCURRENCY: integer(1, 4096).default(16),
   TOKENPOOL_BODY_QUEUE: integer(0, 1_000_000).default(1024),
+  TOKENPOOL_MAX_PENDING_PER_TENANT: integer(1, 100_000).default(100),
+  TOKENPOOL_MAX_CONCURRENT_DRY_RUNS: integer(1, 1000).default(4),
   TOKENPOOL_WORKERS: z.union([z.literal('auto'), integer(1, 64)], { message: 'must be auto or a whole number from 1 to 64' }).default(1),
 });
 
@@ -146,6 +152,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     schedulerWeights: parseWeights(v.TOKENPOOL_SCHEDULER_WEIGHTS),
     schedulerScorePercentage: v.TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE,
     auditRetentionDays: v.TOKENPOOL_AUDIT_RETENTION_DAYS,
+    maxPendingPerTenant: v.TOKENPOOL_MAX_PENDING_PER_TENANT,
+    maxConcurrentDryRuns: v.TOKENPOOL_MAX_CONCURRENT_DRY_RUNS,
     http: {
       headersTimeoutMs: v.TOKENPOOL_HEADERS_TIMEOUT_SECONDS * 1000,
       requestTimeoutMs: v.TOKENPOOL_REQUEST_TIMEOUT_SECONDS * 1000,

@@ -23,6 +23,15 @@ export type InsertAnswer = WorkloadRow | 'unknown_model' | 'over_cap';
 /** The first key of the advisory locks that serialize a tenant's creates (the second: its id's hash). */
 const PENDING_LOCK_SPACE = 7_426_136;
 
+/**
+ * A window of `perTenant` pending workloads (at least 2): its `head` oldest, and `tail` more read
+ * in turns (WorkloadsRepository.pending).
+ */
+export function pendingWindow(perTenant: number): { readonly head: number; readonly tail: number } {
+  const size = Math.max(2, Math.floor(perTenant));
+  return { head: Math.ceil(size / 2), tail: size - Math.ceil(size / 2) };
+}
+
 /** A workload to insert, pending, for the model of that name. */
 export interface NewWorkload {
   readonly id: string;
@@ -222,26 +231,37 @@ export class WorkloadsRepository {
 
   /**
    * Pending workloads in arrival order, with only what a scheduling cycle reads: at most
-   * `window.perTenant` of each tenant at each priority, so that one tenant's backlog costs a cycle
-   * no more than that. A longer queue gives its oldest half of the window every time (FIFO at
-   * its head) and fills the other half with the next page of the rest, page `window.page` modulo
-   * their number, so that every workload behind an unplaceable head is still tried, within a
-   * number of cycles that grows with the backlog, not each cycle's cost.
+   * `window.perTenant` of each tenant, so that one tenant's backlog costs a cycle no more than
+   * that. Each tenant gives its oldest half of the window (FIFO at its head) and fills the other
+   * half with the workloads after `window.after` (the tenant's last one read by the previous
+   * cycle, see Scheduler; none: right after the head), so that every workload behind an
+   * unplaceable head is still tried in turn. Each read goes down the (tenant, seq) index and
+   * stops at the window; the bounds on seq are written on (tenant_id, seq), which only that index
+   * serves (on seq alone the planner may walk every workload). What still grows with a backlog
+   * is finding the tenants that have pending workloads (one pass over the pending rows).
    */
-  pending(window: { readonly perTenant: number; readonly page: number }): Promise<PendingWorkload[]> {
-    const head = Math.ceil(Math.max(2, window.perTenant) / 2);
-    const tail = Math.max(2, window.perTenant) - head;
-    const page = Math.max(0, Math.floor(window.page));
+  pending(window: { readonly perTenant: number; readonly after: ReadonlyMap<string, number> }): Promise<PendingWorkload[]> {
+    const { head, tail } = pendingWindow(window.perTenant);
+    const after = JSON.stringify([...window.after].map(([tenant_id, seq]) => ({ tenant_id, seq })));
+    const pending = sql.lit(WorkloadState.pending);
+    const columns = sql`w.id, w.tenant_id, w.seq, w.model_id, w.tokens_per_min, w.priority, w.regions, w.ha, w.version`;
     return sql<PendingWorkload>`
-      SELECT id, tenant_id, seq, model_id, tokens_per_min, priority, regions, ha, version, cost_factor
-        FROM (SELECT w.id, w.tenant_id, w.seq, w.model_id, w.tokens_per_min, w.priority, w.regions, w.ha, w.version, m.cost_factor,
-                     row_number() OVER (PARTITION BY w.tenant_id, w.priority ORDER BY w.seq) AS rn,
-                     count(*) OVER (PARTITION BY w.tenant_id, w.priority) AS n
-                FROM workloads w JOIN models m ON m.id = w.model_id
-               WHERE w.state = ${sql.lit(WorkloadState.pending)}) q
-       WHERE q.n <= ${head + tail} OR q.rn <= ${head}
-          OR (q.rn - ${head} - 1) / ${tail} = ${page}::int8 % ((q.n - ${head} + ${tail} - 1) / ${tail})
-       ORDER BY seq`
+      WITH busy AS (SELECT DISTINCT tenant_id FROM workloads WHERE state = ${pending}),
+           cursor AS (SELECT * FROM jsonb_to_recordset(${after}::jsonb) AS c(tenant_id text, seq int8))
+      SELECT x.*, m.cost_factor FROM busy b
+        LEFT JOIN cursor c ON c.tenant_id = b.tenant_id
+        CROSS JOIN LATERAL (SELECT max(h.seq) AS last
+                              FROM (SELECT seq FROM workloads WHERE tenant_id = b.tenant_id AND state = ${pending} ORDER BY tenant_id, seq LIMIT ${head}) h) hl
+        CROSS JOIN LATERAL (
+          (SELECT ${columns} FROM workloads w
+            WHERE w.tenant_id = b.tenant_id AND w.state = ${pending} AND (w.tenant_id, w.seq) <= (b.tenant_id, hl.last) ORDER BY w.tenant_id, w.seq LIMIT ${head})
+          UNION ALL
+          (SELECT ${columns} FROM workloads w
+            WHERE w.tenant_id = b.tenant_id AND w.state = ${pending} AND (w.tenant_id, w.seq) > (b.tenant_id, greatest(hl.last, coalesce(c.seq, 0)))
+            ORDER BY w.tenant_id, w.seq LIMIT ${tail})
+        ) x
+        JOIN models m ON m.id = x.model_id
+       ORDER BY x.seq`
       .execute(this.db)
       .then((r) => r.rows);
   }

@@ -13,7 +13,7 @@ import type { IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { ClusterChange, EventBus } from '../events.js';
 import type { Logger } from '../log.js';
-import type { ActivePlacement, CycleCommit, NewPlacement, PendingWorkload } from '../repositories/workloads.repository.js';
+import { pendingWindow, type ActivePlacement, type CycleCommit, type NewPlacement, type PendingWorkload } from '../repositories/workloads.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { LeaderElector } from './leader.js';
 import type { LeaderNotifier } from './notifier.js';
@@ -42,8 +42,8 @@ export interface SchedulerOptions extends SnapshotSources {
   /** How often fair-share usage is written back; default 10 s. */
   readonly fairShareSaveMs?: number;
   /**
-   * Pending workloads a cycle reads of one tenant at one priority, default {@link PENDING_PER_TENANT}:
-   * a tenant's backlog past it costs a cycle nothing more (see WorkloadsRepository.pending).
+   * Pending workloads a cycle reads of one tenant, default {@link PENDING_PER_TENANT}:
+   * past it, a tenant's backlog is neither read nor decided on (see WorkloadsRepository.pending).
    */
   readonly pendingPerTenant?: number;
   /** Score weights and sample size of every cycle and dry run (from the configuration); default the core's. */
@@ -71,9 +71,9 @@ export interface DryRunDecision {
 }
 
 /**
- * Pending workloads of one tenant at one priority that a cycle considers: twice the default cap on
+ * Pending workloads of one tenant that a cycle considers: twice the default cap on
  * a tenant's pending workloads, so that the window only ever rotates for a backlog the cap does
- * not bound (workloads requeued by preemption, lost clusters or rescales, or a lowered cap).
+ * not bound (workloads requeued by preemption, lost clusters or rescales; a cap raised past it).
  */
 export const PENDING_PER_TENANT = 200;
 
@@ -88,8 +88,8 @@ export class Scheduler {
   private lastFairShareSave = 0;
   private lastCycleStart = 0;
   private lastCycleMs = 0;
-  /** Cycles run so far: which page of a long backlog the next one reads. */
-  private cycles = 0;
+  /** Per tenant with more pending workloads than a cycle reads: the last one the previous cycle read. */
+  private pendingAfter: ReadonlyMap<string, number> = new Map();
   private readonly cycleSeconds: Histogram;
   private readonly results: Counter<'result'>;
   private readonly fullReads: Counter;
@@ -236,7 +236,9 @@ export class Scheduler {
       state = await load();
     }
 
-    const rows = await workloads.pending({ perTenant: this.opts.pendingPerTenant ?? PENDING_PER_TENANT, page: this.cycles++ });
+    const perTenant = this.opts.pendingPerTenant ?? PENDING_PER_TENANT;
+    const rows = await workloads.pending({ perTenant, after: this.pendingAfter });
+    this.pendingAfter = nextPendingCursors(rows, perTenant);
     const versions = new Map(rows.map((w) => [w.id, w.version]));
     const result = scheduleCycle({ snapshot: state.snapshot, pending: rows.map((w) => workloadSnap(w, state.priorityOf)), options: this.opts.cycleOptions });
     const commit = this.toCommit(result.decisions, versions);
@@ -309,6 +311,23 @@ export class Scheduler {
       now,
     );
   }
+}
+
+/**
+ * Where each tenant's next window continues: after the last workload this one read, when the
+ * window was full (there may be more); from right after the head again otherwise.
+ */
+export function nextPendingCursors(rows: readonly PendingWorkload[], perTenant: number): Map<string, number> {
+  const { head, tail } = pendingWindow(perTenant);
+  const count = new Map<string, number>();
+  const last = new Map<string, number>();
+  for (const w of rows) {
+    count.set(w.tenant_id, (count.get(w.tenant_id) ?? 0) + 1);
+    last.set(w.tenant_id, Math.max(last.get(w.tenant_id) ?? 0, w.seq));
+  }
+  const next = new Map<string, number>();
+  for (const [tenantId, n] of count) if (n >= head + tail) next.set(tenantId, last.get(tenantId)!);
+  return next;
 }
 
 /** The rows the committed placements add to the active placements. */

@@ -94,7 +94,7 @@ export function workloadRoutes(ctx: AppContext): AnyRoute[] {
         422: { description: 'Unknown model, unsupported kind, or an Idempotency-Key reused with a different body' },
         429: {
           description:
-            'The tenant already has its most pending workloads (`TOKENPOOL_MAX_PENDING_PER_TENANT`), or too many dry runs are being computed at once (`TOKENPOOL_MAX_CONCURRENT_DRY_RUNS`); `Retry-After` gives the seconds to wait',
+            'Over a request rate, or the tenant already has its most pending workloads (`TOKENPOOL_MAX_PENDING_PER_TENANT`), or too many dry runs are being computed at once (`TOKENPOOL_MAX_CONCURRENT_DRY_RUNS`); `Retry-After` gives the seconds to wait',
         },
       },
       handler: async ({ query, body, principal, header }) => {

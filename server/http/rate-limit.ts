@@ -96,7 +96,7 @@ export class RateLimiter {
         limit: refusal.limit.perMinute,
         remaining: 0,
         resetSeconds: Math.max(1, Math.ceil(refusal.resetMs / 1000)),
-        retryAfterSeconds: Math.max(1, Math.ceil(refusal.waitMs / 1000)),
+        retryAfterSeconds: Math.max(1, Math.ceil((refusal.waitMs - EPSILON_MS) / 1000)),
         name: refusal.limit.name,
       };
     }

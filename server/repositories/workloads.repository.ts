@@ -171,8 +171,7 @@ export class WorkloadsRepository {
     await sql`SELECT pg_advisory_xact_lock(${sql.lit(PENDING_LOCK_SPACE)}, hashtext(s.t))
                 FROM (SELECT t FROM unnest(${tenants}::text[]) AS t ORDER BY t) s`.execute(db);
     // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
-    // `seq` is drawn in arrival order. A tenant's pending workloads are counted up to the cap
-    // only, so a tenant far past it (a lowered cap) costs no more than one at it.
+    // `seq` is drawn in arrival order.
     const answered = await sql<WorkloadRow & { arrived_id: string }>`
       WITH arrived AS MATERIALIZED (
         SELECT r.id, r.tenant_id, r.name, r.kind, m.id AS model_id, r.tokens_per_min, r.priority,
@@ -185,11 +184,12 @@ export class WorkloadsRepository {
          ORDER BY r.n
       ),
       waiting AS (
-        SELECT t.tenant_id,
-               (SELECT count(*) FROM (SELECT 1 FROM workloads w
-                                       WHERE w.tenant_id = t.tenant_id AND w.state = ${sql.lit(WorkloadState.pending)}
-                                       LIMIT t.cap) AS c) AS n
+        -- One pass over the pending rows (the (state, seq) index): matching on tenant_id || '' keeps
+        -- the planner off the (tenant_id, seq) index, which would walk each tenant's whole history.
+        SELECT t.tenant_id, t.cap, count(w.id) AS n
           FROM (SELECT tenant_id, max(cap) AS cap FROM arrived GROUP BY tenant_id) t
+          LEFT JOIN workloads w ON w.state = ${sql.lit(WorkloadState.pending)} AND (w.tenant_id || '') = t.tenant_id
+         GROUP BY t.tenant_id, t.cap
       ),
       inserted AS (
         INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
@@ -231,37 +231,30 @@ export class WorkloadsRepository {
 
   /**
    * Pending workloads in arrival order, with only what a scheduling cycle reads: at most
-   * `window.perTenant` of each tenant, so that one tenant's backlog costs a cycle no more than
-   * that. Each tenant gives its oldest half of the window (FIFO at its head) and fills the other
-   * half with the workloads after `window.after` (the tenant's last one read by the previous
-   * cycle, see Scheduler; none: right after the head), so that every workload behind an
-   * unplaceable head is still tried in turn. Each read goes down the (tenant, seq) index and
-   * stops at the window; the bounds on seq are written on (tenant_id, seq), which only that index
-   * serves (on seq alone the planner may walk every workload). What still grows with a backlog
-   * is finding the tenants that have pending workloads (one pass over the pending rows).
+   * `window.perTenant` of each tenant, so that one tenant's backlog is not decided on every cycle.
+   * Each tenant gives its oldest half of the window (FIFO at its head) and fills the other half
+   * with the workloads after `window.after` (the tenant's last one read by the previous cycle, see
+   * Scheduler; none: right after the head), so that every workload behind an unplaceable head is
+   * still tried in turn. The window is chosen in the database from the pending rows alone (the
+   * (state, seq) index, narrow columns): never from a tenant's whole history.
    */
   pending(window: { readonly perTenant: number; readonly after: ReadonlyMap<string, number> }): Promise<PendingWorkload[]> {
     const { head, tail } = pendingWindow(window.perTenant);
     const after = JSON.stringify([...window.after].map(([tenant_id, seq]) => ({ tenant_id, seq })));
     const pending = sql.lit(WorkloadState.pending);
-    const columns = sql`w.id, w.tenant_id, w.seq, w.model_id, w.tokens_per_min, w.priority, w.regions, w.ha, w.version`;
     return sql<PendingWorkload>`
-      WITH busy AS (SELECT DISTINCT tenant_id FROM workloads WHERE state = ${pending}),
-           cursor AS (SELECT * FROM jsonb_to_recordset(${after}::jsonb) AS c(tenant_id text, seq int8))
-      SELECT x.*, m.cost_factor FROM busy b
-        LEFT JOIN cursor c ON c.tenant_id = b.tenant_id
-        CROSS JOIN LATERAL (SELECT max(h.seq) AS last
-                              FROM (SELECT seq FROM workloads WHERE tenant_id = b.tenant_id AND state = ${pending} ORDER BY tenant_id, seq LIMIT ${head}) h) hl
-        CROSS JOIN LATERAL (
-          (SELECT ${columns} FROM workloads w
-            WHERE w.tenant_id = b.tenant_id AND w.state = ${pending} AND (w.tenant_id, w.seq) <= (b.tenant_id, hl.last) ORDER BY w.tenant_id, w.seq LIMIT ${head})
-          UNION ALL
-          (SELECT ${columns} FROM workloads w
-            WHERE w.tenant_id = b.tenant_id AND w.state = ${pending} AND (w.tenant_id, w.seq) > (b.tenant_id, greatest(hl.last, coalesce(c.seq, 0)))
-            ORDER BY w.tenant_id, w.seq LIMIT ${tail})
-        ) x
-        JOIN models m ON m.id = x.model_id
-       ORDER BY x.seq`
+      WITH queued AS (
+             SELECT id, tenant_id, seq, row_number() OVER (PARTITION BY tenant_id ORDER BY seq) AS rn
+               FROM workloads WHERE state = ${pending}),
+           cursor AS (SELECT * FROM jsonb_to_recordset(${after}::jsonb) AS c(tenant_id text, seq int8)),
+           later AS (
+             SELECT q.id, row_number() OVER (PARTITION BY q.tenant_id ORDER BY q.seq) AS rn
+               FROM queued q LEFT JOIN cursor c ON c.tenant_id = q.tenant_id
+              WHERE q.rn > ${head} AND q.seq > coalesce(c.seq, 0)),
+           chosen AS (SELECT id FROM queued WHERE rn <= ${head} UNION ALL SELECT id FROM later WHERE rn <= ${tail})
+      SELECT w.id, w.tenant_id, w.seq, w.model_id, w.tokens_per_min, w.priority, w.regions, w.ha, w.version, m.cost_factor
+        FROM chosen JOIN workloads w ON w.id = chosen.id JOIN models m ON m.id = w.model_id
+       ORDER BY w.seq`
       .execute(this.db)
       .then((r) => r.rows);
   }

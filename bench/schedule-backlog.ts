@@ -1,9 +1,9 @@
 /**
  * Benchmark of one tenant's flood: the time of a scheduling cycle (read, decide, commit) on the
  * embedded database, in a small city whose 20 tenants have 200 workloads waiting, then the same
- * after one tenant adds 10,000 workloads that can never be placed. The cycle reads a window of
- * each tenant's queue (server/scheduling/scheduler.ts PENDING_PER_TENANT), so the two should be
- * close.
+ * after one tenant adds 10,000 workloads that can never be placed. The cycle loads and decides on
+ * a window of each tenant's queue (server/scheduling/scheduler.ts PENDING_PER_TENANT); what still
+ * grows with the backlog is the database's one pass over the pending rows that picks the window.
  *
  * Run: `npm run bench -- schedule-backlog` — prints one JSON line.
  */

@@ -43,7 +43,7 @@ export interface SchedulerOptions extends SnapshotSources {
   readonly fairShareSaveMs?: number;
   /**
    * Pending workloads a cycle reads of one tenant, default {@link PENDING_PER_TENANT}:
-   * past it, a tenant's backlog is neither read nor decided on (see WorkloadsRepository.pending).
+   * past it, a tenant's backlog is neither loaded nor decided on (see WorkloadsRepository.pending).
    */
   readonly pendingPerTenant?: number;
   /** Score weights and sample size of every cycle and dry run (from the configuration); default the core's. */

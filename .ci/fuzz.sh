@@ -107,13 +107,15 @@ field() { "$ST_VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)
 # The credentials the fuzzer uses, made through the API so that any server will do. Each run makes
 # its own, so a run that revokes or rotates one of them spoils no later run.
 make_principals() {
-  local suffix tenant
+  local suffix tenant cluster
   suffix=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
   tenant=$(api_post /api/v1/tenants "{\"name\":\"Fuzz tenant $suffix\",\"kind\":\"enterprise\"}")
   TENANT_ID=$(field id <<<"$tenant")
   TENANT_ADMIN_KEY=$(field apiKey <<<"$tenant")
   MEMBER_KEY=$(api_post "/api/v1/tenants/$TENANT_ID/api-keys" '{"role":"member"}' | field key)
-  AGENT_TOKEN=$(api_post /api/v1/clusters "{\"name\":\"fuzz-$suffix\",\"region\":\"fuzz\"}" | field agentToken)
+  cluster=$(api_post /api/v1/clusters "{\"name\":\"fuzz-$suffix\",\"region\":\"fuzz\"}")
+  CLUSTER_ID=$(field id <<<"$cluster")
+  AGENT_TOKEN=$(field agentToken <<<"$cluster")
   log "principals: tenant $TENANT_ID (an admin key and a member key), cluster fuzz-$suffix (an agent token)"
 }
 
@@ -133,8 +135,9 @@ token_of() {
 # - tenant-admin skips DELETE /api/v1/api-keys/{id}: through the links schemathesis infers from
 #   GET …/api-keys it would revoke its own key and spend the rest of its run on 401s. The operator
 #   (fuzzed last) covers that operation, and revocation.test.ts tests it.
-# tenant-admin and operator fuzz /api/v1/tenants/{id}/… with the fuzz tenant's id (random ids only
-# reach the 404); the others keep random ids.
+# tenant-admin and operator fuzz /api/v1/tenants/{id}/… with the fuzz tenant's id, and the operator
+# /api/v1/clusters/{id}/… with the fuzz cluster's (random ids only reach the 404); the others keep
+# random ids.
 write_config() {
   local who=$1 file=$WORK/$1.toml
   : >"$file"
@@ -143,6 +146,13 @@ write_config() {
 [[operations]]
 include-path-regex = '^/api/v1/tenants/\{id\}'
 parameters = { "path.id" = "$TENANT_ID" }
+EOF
+  fi
+  if [[ $who == operator ]]; then
+    cat >>"$file" <<EOF
+[[operations]]
+include-path-regex = '^/api/v1/clusters/\{id\}'
+parameters = { "path.id" = "$CLUSTER_ID" }
 EOF
   fi
   echo "$file"

@@ -182,9 +182,11 @@ describe('audit: what is recorded', () => {
     h.service.observe(outcome({ route: '/api/v1/session', principal: undefined, body, status: 429 }));
     h.service.observe(outcome({ method: 'GET', principal: undefined, status: 401 }));
     h.service.observe(outcome({ method: 'DELETE', status: 403 }));
+    // A 429 before the body was read is the request-rate check's; one after it (the pending cap) is not a refusal.
     h.service.observe(outcome({ method: 'GET', route: '/api/v1/workloads', status: 429 }));
-    expect(h.refused).to.deep.equal(['sign_in_failed', 'sign_in_throttled', 'unauthenticated', 'forbidden']);
-    expect(h.lines).to.have.length(4);
+    h.service.observe(outcome({ method: 'POST', route: '/api/v1/workloads', body: { name: 'w' }, status: 429 }));
+    expect(h.refused).to.deep.equal(['sign_in_failed', 'sign_in_throttled', 'unauthenticated', 'forbidden', 'rate_limited']);
+    expect(h.lines).to.have.length(5);
     expect(h.lines.join('\n')).to.not.include('hunter22');
     expect(h.lines.join('\n')).to.include('10.0.0.7');
   });

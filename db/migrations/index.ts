@@ -9,11 +9,12 @@ import * as m0007 from './0007_users_sessions.js';
 import * as m0008 from './0008_tenant_weight.js';
 import * as m0009 from './0009_ledger_append_only.js';
 import * as m0010 from './0010_usage_event_scope.js';
-import * as m0013 from './0013_key_roles.js';
 import * as m0011 from './0011_max_priority.js';
 import * as m0012 from './0012_audit_log.js';
+import * as m0013 from './0013_key_roles.js';
 import * as m0014 from './0014_key_limits.js';
 import * as m0015 from './0015_sign_in_throttle.js';
+import * as m0016 from './0016_pending_by_tenant.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -27,9 +28,10 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008_tenant_weight': m0008,
   '0009_ledger_append_only': m0009,
   '0010_usage_event_scope': m0010,
-  '0013_key_roles': m0013,
   '0011_max_priority': m0011,
   '0012_audit_log': m0012,
+  '0013_key_roles': m0013,
   '0014_key_limits': m0014,
   '0015_sign_in_throttle': m0015,
+  '0016_pending_by_tenant': m0016,
 };

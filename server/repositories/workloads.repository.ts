@@ -184,11 +184,10 @@ export class WorkloadsRepository {
          ORDER BY r.n
       ),
       waiting AS (
-        -- One pass over the pending rows (the (state, seq) index): matching on tenant_id || '' keeps
-        -- the planner off the (tenant_id, seq) index, which would walk each tenant's whole history.
+        -- Each tenant's pending rows only (the partial index of migration 0016), never its history.
         SELECT t.tenant_id, t.cap, count(w.id) AS n
           FROM (SELECT tenant_id, max(cap) AS cap FROM arrived GROUP BY tenant_id) t
-          LEFT JOIN workloads w ON w.state = ${sql.lit(WorkloadState.pending)} AND (w.tenant_id || '') = t.tenant_id
+          LEFT JOIN workloads w ON w.state = ${sql.lit(WorkloadState.pending)} AND w.tenant_id = t.tenant_id
          GROUP BY t.tenant_id, t.cap
       ),
       inserted AS (

@@ -2,12 +2,13 @@
  * Password hashes: scrypt at the parameters OWASP's Password Storage Cheat Sheet gives (N=2^17,
  * r=8, p=1: 128 MiB and a few hundred milliseconds per hash), stored as
  * `scrypt$N$r$p$salt$key`. Hashes made with other parameters still verify, and `needsRehash`
- * says when one should be replaced. Every hash and verify goes through a HashingGate: a few at
- * once per process, a bounded queue behind them, and a refusal beyond, so that a flood of
- * sign-ins (random names included) cannot take the CPU or the memory.
+ * says when one should be replaced. Every hash and verify goes through a hashing gate (server/gate.ts):
+ * a few at once per process, a bounded queue behind them, and a refusal beyond, so that a flood
+ * of sign-ins (random names included) cannot take the CPU or the memory.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { rateLimited } from '../errors.js';
+import { createGate } from '../gate.js';
 
 /** The parameters new hashes are made with. */
 export const SCRYPT = { N: 2 ** 17, r: 8, p: 1 } as const;
@@ -46,35 +47,17 @@ export function needsRehash(stored: string): boolean {
   return !h || h.N !== SCRYPT.N || h.r !== SCRYPT.r || h.p !== SCRYPT.p;
 }
 
-/**
- * At most `limit` hashes computed at once, `queue` more waiting; a further one is refused at once
- * (429 with `Retry-After`) rather than wait behind a queue that would outlast the client.
- */
-export class HashingGate {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
+/** Runs password hashes a bounded number at a time. */
+export interface HashingGate {
+  /** Runs `work` in a slot; past the queue, refused at once with 429 and `Retry-After`. */
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
 
-  constructor(
-    readonly limit = 2,
-    readonly queue = 16,
-  ) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) {
-      if (this.waiting.length >= this.queue) throw rateLimited('Too many sign-ins at once; try again in a moment.', 1);
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running += 1;
-    }
-    try {
-      return await work();
-    } finally {
-      // The slot passes to the next in line, or is freed.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running -= 1;
-    }
-  }
+/** At most `concurrency` hashes computed at once, `queue` more waiting; a further one is refused. */
+export function hashingGate(concurrency = 2, queue = 16): HashingGate {
+  const gate = createGate({ concurrency, queue });
+  const refused = (): Error => rateLimited('Too many sign-ins at once; try again in a moment.', 1);
+  return { run: (work) => gate.run(work, refused) };
 }
 
 /** Hashes with SCRYPT's parameters and a fresh salt, through `gate`. */

@@ -74,7 +74,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
         content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
       };
     }
-    // Bodies are read and parsed a bounded number at a time (http/body-gate.ts); past the queue, 503.
+    // Bodies are read and parsed a bounded number at a time (server/gate.ts); past the queue, 503.
     if (r.body) {
       responses[503] ??= {
         description: 'Too many request bodies being read at once (TOKENPOOL_BODY_QUEUE); Retry-After says when to try again',

@@ -18,7 +18,7 @@
  * Text that the database could not store (NUL, unpaired surrogates) is refused with its field's path
  * wherever it comes (storable.ts): path parameters, query values and headers before validation,
  * body fields and keys once parsed. No more bodies than `bodyGate` allows are read and parsed at once
- * (body-gate.ts); past its queue the answer is 503 with `Retry-After`.
+ * (server/gate.ts); past its queue the answer is 503 with `Retry-After`.
  *
  * An answer given before the body was read (a 401, a 413, a 503) drains what the client still sends, up
  * to DRAIN_LIMIT, rather than close the connection under it: a client still writing would see a
@@ -34,8 +34,8 @@ import { z } from 'zod';
 import { cookieValue, SESSION_COOKIE, type Authenticator, type Principal } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
 import { AppError, INTERNAL_PROBLEM, knownError, problemOf, type Problem } from '../errors.js';
+import type { Gate } from '../gate.js';
 import type { Logger } from '../log.js';
-import type { BodyGate } from './body-gate.js';
 import { jsonText } from './json-text.js';
 import { fieldErrors, type AnyRoute, type Cookie, type Reply } from './route.js';
 import { checkStorable, checkStorableTree } from './storable.js';
@@ -73,7 +73,7 @@ export interface PipelineOptions {
   /** Called right after authentication, before the body is read: may set headers, throws to refuse (request rates, http/rate-limit.ts). */
   readonly admit?: (principal: Principal, setHeader: (name: string, value: string) => void) => Promise<void>;
   /** Bounds the bodies read and parsed at once; none: unbounded (tests of other things). */
-  readonly bodyGate?: BodyGate;
+  readonly bodyGate?: Gate;
 }
 
 /** How a request to a declared route ended, for the audit log. */
@@ -321,7 +321,7 @@ function busy(): AppError {
  * A body that is not JSON (by its Content-Type) counts as none and is left unread. Read and
  * parsed holding a slot of `gate`.
  */
-async function readBody(req: IncomingMessage, gate: BodyGate | undefined): Promise<unknown> {
+async function readBody(req: IncomingMessage, gate: Gate | undefined): Promise<unknown> {
   if (!hasBody(req)) return undefined;
   const [type = '', ...params] = (req.headers['content-type'] ?? '').split(';');
   if (!JSON_TYPE.test(type.trim())) return undefined;

@@ -13,9 +13,9 @@ import type { Authenticator } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
 import type { HttpLimits } from '../config.js';
 import { AppError, type Problem } from '../errors.js';
+import { createGate } from '../gate.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { createBodyGate } from './body-gate.js';
 import { allowedMethods, dispatcher } from './dispatch.js';
 import { createPipeline, type AuditSink } from './pipeline.js';
 import type { Admission } from './rate-limit.js';
@@ -66,7 +66,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     httpDuration: metrics.httpDuration,
     ...(opts.audit ? { audit: opts.audit } : {}),
     ...(opts.admit ? { admit: opts.admit } : {}),
-    ...(opts.bodies ? { bodyGate: createBodyGate(opts.bodies) } : {}),
+    ...(opts.bodies ? { bodyGate: createGate(opts.bodies) } : {}),
   });
   const app = express();
   app.disable('x-powered-by');

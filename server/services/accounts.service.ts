@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/authenticate.js';
-import { HashingGate, hashPassword, needsRehash, nobodyHash, verifyPassword } from '../auth/passwords.js';
+import { hashingGate, hashPassword, needsRehash, nobodyHash, verifyPassword } from '../auth/passwords.js';
 import { hashToken, newToken, type IdGenerator } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import { AppError, rateLimited } from '../errors.js';
@@ -122,7 +122,7 @@ export class AccountsService {
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
     /** Bounds the password hashes this process computes at once. */
-    private readonly gate = new HashingGate(),
+    private readonly gate = hashingGate(),
   ) {}
 
   async createUser(

@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import { ACTIVE_PLACEMENT_STATES, WORKLOAD, WorkloadState, type PlacementState } from '../domain/workload-states.js';
 import { AppError, rateLimited } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { createGate, type Gate } from '../gate.js';
 import type { CatalogRepository } from '../repositories/catalog.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
@@ -141,10 +142,12 @@ export class WorkloadsService {
     private readonly ids: IdGenerator,
     private readonly events: EventBus,
     private readonly limits: WorkloadLimits = DEFAULT_WORKLOAD_LIMITS,
-  ) {}
+  ) {
+    this.dryRuns = createGate({ concurrency: limits.maxConcurrentDryRuns, queue: 0 });
+  }
 
-  /** Dry runs in progress in this process (bounded by `limits.maxConcurrentDryRuns`). */
-  private dryRuns = 0;
+  /** Dry runs in progress in this process: `limits.maxConcurrentDryRuns` at once, none waits. */
+  private readonly dryRuns: Gate;
 
   /** The tenant a request acts for: a tenant itself, or the one an operator names. */
   private async tenantOf(principal: Principal, tenantId: string | undefined): Promise<string> {
@@ -237,15 +240,10 @@ export class WorkloadsService {
    * a fresh snapshot, so at most `maxConcurrentDryRuns` run at once in a process; one more is 429.
    */
   async dryRun(principal: Principal, input: WorkloadInput): Promise<DryRunAnswer> {
-    if (this.dryRuns >= this.limits.maxConcurrentDryRuns) {
-      throw rateLimited('Too many dry runs are being computed right now; try again shortly.', DRY_RUN_RETRY_SECONDS);
-    }
-    this.dryRuns++;
-    try {
-      return await this.computeDryRun(principal, input);
-    } finally {
-      this.dryRuns--;
-    }
+    return this.dryRuns.run(
+      () => this.computeDryRun(principal, input),
+      () => rateLimited('Too many dry runs are being computed right now; try again shortly.', DRY_RUN_RETRY_SECONDS),
+    );
   }
 
   private async computeDryRun(principal: Principal, input: WorkloadInput): Promise<DryRunAnswer> {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { HashingGate, hashPassword, needsRehash, nobodyHash, verifyPassword } from '../../../server/auth/passwords.js';
+import { hashingGate, hashPassword, needsRehash, nobodyHash, verifyPassword } from '../../../server/auth/passwords.js';
 import { AppError } from '../../../server/errors.js';
 import { addressKey } from '../../../server/services/accounts.service.js';
 
@@ -12,7 +12,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 describe('password hashing', () => {
   it('runs at most `limit` at once, queues up to `queue`, and refuses beyond with a Retry-After', async () => {
-    const gate = new HashingGate(2, 3);
+    const gate = hashingGate(2, 3);
     let running = 0;
     let most = 0;
     const release = Array.from({ length: 5 }, () => deferred());
@@ -34,14 +34,14 @@ describe('password hashing', () => {
   });
 
   it('frees the slot of work that failed', async () => {
-    const gate = new HashingGate(1, 0);
+    const gate = hashingGate(1, 0);
     await gate.run(() => Promise.reject(new Error('scrypt failed'))).catch(() => undefined);
     expect(await gate.run(async () => 1)).to.equal(1);
   });
 
   it("hashes at OWASP's parameters, verifies, and asks for a rehash of older ones", async function () {
     this.timeout(20_000);
-    const gate = new HashingGate();
+    const gate = hashingGate();
     const hash = await hashPassword(gate, 'correct horse 1');
     expect(hash).to.match(/^scrypt\$131072\$8\$1\$/);
     expect(needsRehash(hash)).to.equal(false);

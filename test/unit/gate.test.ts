@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { createBodyGate, type Release } from '../../../server/http/body-gate.js';
+import { createGate, type Release } from '../../server/gate.js';
 
-describe('createBodyGate', () => {
+describe('createGate', () => {
   it('lets `concurrency` in, queues up to `queue`, refuses the rest at once', async () => {
-    const gate = createBodyGate({ concurrency: 2, queue: 1 });
+    const gate = createGate({ concurrency: 2, queue: 1 });
     const a = await gate.enter()!;
     const b = await gate.enter()!;
     const waiting = gate.enter();
@@ -25,7 +25,7 @@ describe('createBodyGate', () => {
   });
 
   it('a release called twice frees one slot', async () => {
-    const gate = createBodyGate({ concurrency: 1, queue: 0 });
+    const gate = createGate({ concurrency: 1, queue: 0 });
     const a = await gate.enter()!;
     a();
     a();
@@ -33,5 +33,27 @@ describe('createBodyGate', () => {
     await gate.enter()!;
     expect(gate.active).to.equal(1);
     expect(gate.enter()).to.equal(undefined);
+  });
+
+  it('runs work in a slot, frees it after (also when the work throws), refuses past the queue', async () => {
+    const gate = createGate({ concurrency: 1, queue: 1 });
+    const refused = () => new Error('refused');
+    let open!: () => void;
+    const first = gate.run(() => new Promise<string>((done) => (open = () => done('first'))), refused);
+    const second = gate.run(() => Promise.reject(new Error('boom')), refused);
+    await Promise.resolve();
+    let thrown: unknown;
+    try {
+      await gate.run(() => Promise.resolve('third'), refused);
+    } catch (err) {
+      thrown = err;
+    }
+    expect((thrown as Error).message).to.equal('refused');
+    open();
+    expect(await first).to.equal('first');
+    let failed: unknown;
+    await second.catch((err: unknown) => (failed = err));
+    expect((failed as Error).message).to.equal('boom');
+    expect({ active: gate.active, waiting: gate.waiting }).to.deep.equal({ active: 0, waiting: 0 });
   });
 });

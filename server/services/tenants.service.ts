@@ -5,7 +5,7 @@ import { hashToken, newToken, TOKEN_PREFIX, type IdGenerator } from '../auth/tok
 import type { EventBus } from '../events.js';
 import type { Principal } from '../auth/authenticate.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
-import type { ApiKeyRow, NewApiKey, RequestRates, TenantRow, TenantsRepository } from '../repositories/tenants.repository.js';
+import type { ApiKeyRow, KeyLimits, NewApiKey, RequestRates, TenantRow, TenantsRepository } from '../repositories/tenants.repository.js';
 import { assertAdministers, assertOwns, owns } from '../auth/policy.js';
 
 export type TenantKind = 'government' | 'enterprise';
@@ -35,17 +35,9 @@ export interface TenantChanges {
   readonly tpm?: number | null;
 }
 
-/** What a new key may carry (API.md v2); everything is optional. */
-export interface NewKeyInput {
+/** What a new key may carry (API.md v2); everything is optional. `allowedModels` must be in the catalog, `expiresAt` in the future. */
+export interface NewKeyInput extends KeyLimits {
   readonly role?: KeyRole | undefined;
-  readonly name?: string | undefined;
-  /** Model names; each must be in the catalog. */
-  readonly allowedModels?: readonly string[] | undefined;
-  /** Must be in the future. */
-  readonly expiresAt?: Date | undefined;
-  readonly rpm?: number | undefined;
-  readonly tpm?: number | undefined;
-  readonly maxConcurrent?: number | undefined;
 }
 
 /** What a key may do: `admin` also manages the tenant's keys, users and budget. */

@@ -216,6 +216,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       ratesOf: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
     }),
     bodies: { concurrency: config.http.bodyConcurrency, queue: config.http.bodyQueue },
+    trustedProxies: config.http.trustedProxies,
   });
 
   return {

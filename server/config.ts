@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import { DEFAULT_WEIGHTS, WEIGHT_BY_SCORER } from '../scheduler/framework/registry.js';
 import type { ScoreWeights } from '../scheduler/framework/types.js';
+import { parseTrustedProxies } from './http/client-address.js';
 
 export interface Config {
   readonly port: number;
@@ -62,6 +63,12 @@ export interface HttpLimits {
   readonly bodyConcurrency: number;
   /** Requests that may wait for a body slot; past them, 503 (`TOKENPOOL_BODY_QUEUE`). */
   readonly bodyQueue: number;
+  /**
+   * The reverse proxies believed about the client's address and scheme, as IP addresses and CIDR
+   * ranges in canonical form; empty: none (`TOKENPOOL_TRUSTED_PROXIES`, http/client-address.ts).
+   * Their connections are exempt from `maxConnectionsPerClient`.
+   */
+  readonly trustedProxies: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -116,6 +123,7 @@ const schema = z.object({
   TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT: integer(0, 1_000_000).default(256),
   TOKENPOOL_BODY_CONCURRENCY: integer(1, 4096).default(16),
   TOKENPOOL_BODY_QUEUE: integer(0, 1_000_000).default(1024),
+  TOKENPOOL_TRUSTED_PROXIES: z.string().optional(),
   TOKENPOOL_MAX_PENDING_PER_TENANT: integer(1, 100_000).default(100),
   TOKENPOOL_MAX_CONCURRENT_DRY_RUNS: integer(1, 1000).default(4),
   TOKENPOOL_WORKERS: z.union([z.literal('auto'), integer(1, 64)], { message: 'must be auto or a whole number from 1 to 64' }).default(1),
@@ -161,8 +169,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxConnectionsPerClient: v.TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT,
       bodyConcurrency: v.TOKENPOOL_BODY_CONCURRENCY,
       bodyQueue: v.TOKENPOOL_BODY_QUEUE,
+      trustedProxies: proxies(v.TOKENPOOL_TRUSTED_PROXIES),
     },
   };
+}
+
+/** `TOKENPOOL_TRUSTED_PROXIES`, checked entry by entry (http/client-address.ts). */
+function proxies(text: string | undefined): readonly string[] {
+  try {
+    return text === undefined ? [] : parseTrustedProxies(text);
+  } catch (err) {
+    throw new ConfigError('TOKENPOOL_TRUSTED_PROXIES', (err as Error).message);
+  }
 }
 
 /** The most a scorer may weigh: one score counting a thousand times another is already extreme. */

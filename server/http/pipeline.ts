@@ -3,9 +3,11 @@
  * plain node:http) or Express (paths with parameters). Everything that is not routing happens
  * here, once, in this order:
  *
- * 1. `begin` (every request, routed or not): the request id — the client's `x-request-id` when it
- *    is sane, else a new one — echoed in the answer; security headers; the request's duration by
- *    route template in the HTTP metrics.
+ * 1. `begin` (every request, routed or not): the client — its address and whether it came over
+ *    TLS, believing `X-Forwarded-For` and `X-Forwarded-Proto` only from trusted proxies
+ *    (client-address.ts), found once and used by everything below; the request id — the client's
+ *    `x-request-id` when it is sane, else a new one — echoed in the answer; security headers; the
+ *    request's duration by route template in the HTTP metrics.
  * 2. `run` (a declared route): a body declared larger than 16 MiB is refused (413); then the
  *    caller is authenticated before any of the body is read (401, 403) and its request rate checked (429); path parameters and query
  *    pass the route's strict schemas (400); the body is read as a stream — JSON in UTF-8, as is or
@@ -28,7 +30,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Readable, Transform } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { z } from 'zod';
 import { cookieValue, SESSION_COOKIE, type Authenticator, type Principal } from '../auth/authenticate.js';
@@ -36,6 +37,7 @@ import type { Clock } from '../clock.js';
 import { AppError, INTERNAL_PROBLEM, knownError, problemOf, type Problem } from '../errors.js';
 import type { Gate } from '../gate.js';
 import type { Logger } from '../log.js';
+import { clientOf, NO_TRUSTED_PROXIES, type Client, type TrustedProxies } from './client-address.js';
 import { jsonText } from './json-text.js';
 import { fieldErrors, type AnyRoute, type Cookie, type Reply } from './route.js';
 import { checkStorable, checkStorableTree } from './storable.js';
@@ -74,6 +76,8 @@ export interface PipelineOptions {
   readonly admit?: (principal: Principal, setHeader: (name: string, value: string) => void) => Promise<void>;
   /** Bounds the bodies read and parsed at once; none: unbounded (tests of other things). */
   readonly bodyGate?: Gate;
+  /** The proxies believed about the client's address and scheme; none: nobody is. */
+  readonly trustedProxies?: TrustedProxies;
 }
 
 /** How a request to a declared route ended, for the audit log. */
@@ -91,7 +95,7 @@ export interface RequestOutcome {
   readonly status: number;
   /** The body answered on success. */
   readonly reply: unknown;
-  /** The client's socket address. */
+  /** The client's address: the socket's, or behind trusted proxies the real client's (client-address.ts). */
   readonly address: string | undefined;
   readonly requestId: string;
 }
@@ -116,14 +120,26 @@ export interface Pipeline {
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
   const { auth, clock, log, httpDuration, audit, bodyGate } = opts;
+  const trusted = opts.trustedProxies ?? NO_TRUSTED_PROXIES;
+  const clients = new WeakMap<IncomingMessage, Client>();
+
+  /** The request's client, worked out on first use and the same for the rest of the request. */
+  function client(req: IncomingMessage): Client {
+    let found = clients.get(req);
+    if (!found) {
+      found = clientOf(req, trusted);
+      clients.set(req, found);
+    }
+    return found;
+  }
 
   function begin(req: IncomingMessage, res: ServerResponse, route: () => string): void {
     const started = process.hrtime.bigint();
     const given = req.headers['x-request-id'];
     res.setHeader('x-request-id', typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID());
     for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
-    // Browsers honour HSTS only over TLS: said when the request came that way (or through a proxy that says so).
-    if (secure(req)) res.setHeader('strict-transport-security', HSTS);
+    // Browsers honour HSTS only over TLS: said when the request came that way (or through a trusted proxy that says so).
+    if (client(req).secure) res.setHeader('strict-transport-security', HSTS);
     res.once('finish', () => {
       httpDuration.observe({ method: req.method ?? '', route: route(), status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
     });
@@ -148,7 +164,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       const raw = await readBody(req, bodyGate);
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
-      reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name), address: req.socket.remoteAddress });
+      reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name), address: client(req).address });
       answer(req, res, reply);
     } catch (err) {
       fail(req, res, err);
@@ -161,7 +177,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       body,
       status: res.statusCode,
       reply: reply?.body,
-      address: req.socket.remoteAddress,
+      address: client(req).address,
       requestId: String(res.getHeader('x-request-id')),
     });
   }
@@ -174,7 +190,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       const now = clock.now().getTime();
       res.setHeader(
         'set-cookie',
-        reply.cookies.map((c) => cookieText(c, now, secure(req))),
+        reply.cookies.map((c) => cookieText(c, now, client(req).secure)),
       );
     }
     if (reply.body === undefined) {
@@ -268,11 +284,6 @@ function writeJson(res: ServerResponse, status: number, text: string, type: stri
   res.setHeader('content-type', `${type}; charset=utf-8`);
   res.setHeader('content-length', Buffer.byteLength(text));
   res.end(text);
-}
-
-/** Whether the client reached us over TLS: directly, or through a proxy that says so. */
-function secure(req: IncomingMessage): boolean {
-  return (req.socket as Partial<TLSSocket>).encrypted === true || req.headers['x-forwarded-proto'] === 'https';
 }
 
 function cookieText(c: Cookie, now: number, tls: boolean): string {

@@ -36,7 +36,10 @@ export interface HandlerInput<P, Q, B> {
   readonly principal: Principal;
   /** A request header by its lower-case name (repeated ones joined with ", "); undefined when absent. */
   readonly header: (name: string) => string | undefined;
-  /** The client's socket address (what sign-in throttles by); undefined when the socket has none. */
+  /**
+   * The client's address (what sign-in throttles by): the socket's, or behind trusted proxies the
+   * real client's (client-address.ts); undefined when the socket has none.
+   */
   readonly address?: string | undefined;
 }
 export interface ResponseSpec {

@@ -16,6 +16,7 @@ import { AppError, type Problem } from '../errors.js';
 import { createGate } from '../gate.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { trustedProxies } from './client-address.js';
 import { allowedMethods, dispatcher } from './dispatch.js';
 import { createPipeline, type AuditSink } from './pipeline.js';
 import type { Admission } from './rate-limit.js';
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
   readonly admit?: Admission;
   /** Request bodies read and parsed at once, and how many may wait (config.ts); none: unbounded. */
   readonly bodies?: { readonly concurrency: number; readonly queue: number };
+  /** The proxies believed about the client's address and scheme (config.ts, canonical entries); none: nobody. */
+  readonly trustedProxies?: readonly string[];
 }
 
 export interface HttpServer {
@@ -67,6 +70,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     ...(opts.audit ? { audit: opts.audit } : {}),
     ...(opts.admit ? { admit: opts.admit } : {}),
     ...(opts.bodies ? { bodyGate: createGate(opts.bodies) } : {}),
+    trustedProxies: trustedProxies(opts.trustedProxies ?? []),
   });
   const app = express();
   app.disable('x-powered-by');
@@ -138,8 +142,9 @@ function routeTemplate(req: IncomingMessage): string {
  * timeouts (else 408 and the connection closed), idle kept-alive connections closed after theirs,
  * and at most `maxConnectionsPerClient` open connections from one address — one more is closed as
  * soon as it is accepted, before anything is read from it (an answer would cost what the cap
- * saves). The cap is per process, and behind a proxy every client has the proxy's address: raise
- * it there, or turn it off (0) and cap connections at the proxy.
+ * saves). The cap is per process and counts sockets, before any header is read: behind a proxy it
+ * would count the proxy's connections, not its clients', so connections from the trusted proxies
+ * (`limits.trustedProxies`) are exempt from it — cap connections per client at the proxy.
  */
 export function createNodeServer(handler: RequestListener, limits: HttpLimits): Server {
   const server = createServer(
@@ -156,9 +161,10 @@ export function createNodeServer(handler: RequestListener, limits: HttpLimits): 
   const cap = limits.maxConnectionsPerClient;
   if (cap > 0) {
     const open = new Map<string, number>();
+    const proxies = trustedProxies(limits.trustedProxies);
     server.on('connection', (socket: Socket) => {
       const address = socket.remoteAddress;
-      if (address === undefined) return;
+      if (address === undefined || proxies.has(address)) return;
       const count = (open.get(address) ?? 0) + 1;
       if (count > cap) {
         socket.destroy();

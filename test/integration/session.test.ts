@@ -30,9 +30,9 @@ describeOnDatabases('sign-in, sessions and users', (platform) => {
     tenant = (await platform().request('POST', '/api/v1/tenants', { body: { name: 'Liwan Clinic', kind: 'enterprise' } })).body;
   });
 
-  it('signs the operator in with the admin token: an HttpOnly, SameSite=Strict cookie, Secure behind TLS', async () => {
+  it('signs the operator in with the admin token: an HttpOnly, SameSite=Strict cookie, Secure only behind TLS', async () => {
     const p = platform();
-    const res = await p.request('POST', '/api/v1/session', { token: null, body: { token: ADMIN_TOKEN }, headers: { 'x-forwarded-proto': 'https' } });
+    const res = await p.request('POST', '/api/v1/session', { token: null, body: { token: ADMIN_TOKEN } });
     expect(res.status).to.equal(201);
     expect(res.body).to.include({ kind: 'operator', name: 'admin', tenantId: null, admin: true });
     const cookie = res.headers.get('set-cookie')!;
@@ -40,10 +40,11 @@ describeOnDatabases('sign-in, sessions and users', (platform) => {
     expect(cookie)
       .to.match(/HttpOnly/i)
       .and.match(/SameSite=Strict/i)
-      .and.match(/Secure/i)
       .and.match(/Path=\//);
-    const plain = await p.request('POST', '/api/v1/session', { token: null, body: { token: ADMIN_TOKEN } });
-    expect(plain.headers.get('set-cookie')).to.not.match(/Secure/i);
+    expect(cookie).to.not.match(/Secure/i);
+    // X-Forwarded-Proto from a client that is no trusted proxy is not believed (trusted-proxies.test.ts has one that is).
+    const claimed = await p.request('POST', '/api/v1/session', { token: null, body: { token: ADMIN_TOKEN }, headers: { 'x-forwarded-proto': 'https' } });
+    expect(claimed.headers.get('set-cookie')).to.not.match(/Secure/i);
   });
 
   it('serves the API on the session, and refuses changes without the session’s CSRF token', async () => {

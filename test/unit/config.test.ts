@@ -30,6 +30,7 @@ describe('loadConfig', () => {
         maxConnectionsPerClient: 256,
         bodyConcurrency: 16,
         bodyQueue: 1024,
+        trustedProxies: [],
       },
     } satisfies Partial<Config>);
   });
@@ -98,7 +99,17 @@ describe('loadConfig', () => {
           TOKENPOOL_BODY_CONCURRENCY: '1',
           TOKENPOOL_BODY_QUEUE: '0',
         },
-        { http: { headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 1000, maxConnectionsPerClient: 0, bodyConcurrency: 1, bodyQueue: 0 } },
+        {
+          http: {
+            headersTimeoutMs: 5000,
+            requestTimeoutMs: 5000,
+            keepAliveTimeoutMs: 1000,
+            maxConnectionsPerClient: 0,
+            bodyConcurrency: 1,
+            bodyQueue: 0,
+            trustedProxies: [],
+          },
+        },
       ],
       [
         'empty strings count as unset',

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { createAuthenticator } from '../../../server/auth/authenticate.js';
 import { hashToken } from '../../../server/auth/tokens.js';
 import { AppError } from '../../../server/errors.js';
+import { trustedProxies } from '../../../server/http/client-address.js';
 import { BODY_LIMIT, createPipeline } from '../../../server/http/pipeline.js';
 import { route, type AnyRoute } from '../../../server/http/route.js';
 import { FakeClock } from '../../fake-clock.js';
@@ -90,6 +91,8 @@ describe('the request pipeline', () => {
       clock,
       log: { info: () => {}, warn: () => {}, error: (msg, fields) => logged.push({ msg, ...fields }) },
       httpDuration: { observe: (labels) => void observed.push(`${labels.method} ${labels.route} ${labels.status}`) },
+      // The tests' client stands for a TLS-terminating proxy on loopback.
+      trustedProxies: trustedProxies(['127.0.0.1']),
     });
     server = createServer((req, res) => {
       const spec = routes[(req.url ?? '').split('?')[0]!];

@@ -38,7 +38,10 @@ export interface Client {
 /** Trusts nobody: the default, and what an empty `TOKENPOOL_TRUSTED_PROXIES` means. */
 export const NO_TRUSTED_PROXIES: TrustedProxies = { has: () => false };
 
+const MAPPED_DOTTED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+/** Addresses whose trust is remembered (BlockList.check costs microseconds); past it, forgotten and started again. */
+const REMEMBERED = 4096;
 const PREFIX = /^\d{1,3}$/;
 
 /**
@@ -47,6 +50,9 @@ const PREFIX = /^\d{1,3}$/;
  */
 export function canonicalAddress(text: string): string | undefined {
   if (isIPv4(text)) return text;
+  // How a dual-stack socket reports every IPv4 peer: spared the URL parser.
+  const dotted = MAPPED_DOTTED.exec(text)?.[1];
+  if (dotted !== undefined && isIPv4(dotted)) return dotted;
   if (!isIPv6(text)) return undefined;
   // The WHATWG URL parser writes IPv6 compressed and lower-case, a mapped IPv4 address in hex.
   const host = new URL(`http://[${text.split('%')[0]!}]`).hostname.slice(1, -1);
@@ -98,10 +104,17 @@ export function trustedProxies(entries: readonly string[]): TrustedProxies {
     if (prefix === undefined) list.addAddress(address, family);
     else list.addSubnet(address, Number(prefix), family);
   }
+  const known = new Map<string, boolean>();
   return {
     has(address) {
-      const canonical = canonicalAddress(address);
-      return canonical !== undefined && list.check(canonical, isIPv4(canonical) ? 'ipv4' : 'ipv6');
+      let trusted = known.get(address);
+      if (trusted === undefined) {
+        const canonical = canonicalAddress(address);
+        trusted = canonical !== undefined && list.check(canonical, isIPv4(canonical) ? 'ipv4' : 'ipv6');
+        if (known.size >= REMEMBERED) known.clear();
+        known.set(address, trusted);
+      }
+      return trusted;
     },
   };
 }

@@ -12,6 +12,7 @@ describe('the client address behind trusted proxies', () => {
     const cases: ReadonlyArray<readonly [string, string | undefined]> = [
       ['203.0.113.7', '203.0.113.7'],
       ['::ffff:203.0.113.7', '203.0.113.7'],
+      ['::ffff:203.0.113.700', undefined],
       ['::FFFF:cb00:7107', '203.0.113.7'],
       ['2001:DB8:0:0::1', '2001:db8::1'],
       ['fe80::1%eth0', 'fe80::1'],
@@ -63,6 +64,12 @@ describe('the client address behind trusted proxies', () => {
       for (const a of ['10.1.2.3', '::ffff:10.1.2.3', '127.0.0.1', '::ffff:127.0.0.1', 'fd12:3456::1', 'FD00::']) expect(t.has(a), a).to.equal(true);
       for (const a of ['11.0.0.1', '127.0.0.2', 'fe00::1', '::1', 'garbage', '']) expect(t.has(a), a).to.equal(false);
       expect(NO_TRUSTED_PROXIES.has('127.0.0.1')).to.equal(false);
+    });
+
+    it('answers the same once it has seen more addresses than it remembers', () => {
+      const t = trusting('10.0.0.0/8');
+      for (let i = 0; i < 5000; i++) expect(t.has(`${10 + (i % 2)}.0.${i >> 8}.${i & 255}`)).to.equal(i % 2 === 0);
+      expect([t.has('10.0.0.1'), t.has('11.0.0.1')]).to.deep.equal([true, false]);
     });
   });
 

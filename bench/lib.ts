@@ -76,11 +76,23 @@ export async function scratchDatabase(adminUrl: string, prefix: string): Promise
   };
 }
 
-/** Starts `node dist/bin/tokenpool.js` on a free port; resolves once it listens. */
+/**
+ * Starts `node dist/bin/tokenpool.js` on a free port; resolves once it listens. Every simulated
+ * agent and client connects from this one loopback address, as a city's would through one proxy,
+ * so the per-client connection cap is off (TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT=0) unless `env` sets it.
+ */
 export function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; stop: () => Promise<void> }> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, 'dist/bin/tokenpool.js'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', TOKENPOOL_ADMIN_TOKEN: ADMIN, TOKENPOOL_DEMO: '0', ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: '0',
+      TOKENPOOL_ADMIN_TOKEN: ADMIN,
+      TOKENPOOL_DEMO: '0',
+      TOKENPOOL_MAX_CONNECTIONS_PER_CLIENT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr.on('data', (d: Buffer) => {

@@ -98,6 +98,20 @@ const RELEASE_LOST = PLACEMENT.move(PlacementState.released, [PlacementState.los
 const RELEASE_ALL = PLACEMENT.move(PlacementState.released);
 
 /**
+ * Locks the placements of `workloadIds` that are not released yet, in id order, in the caller's
+ * transaction. The lock order of the house: a transaction that changes placements and their
+ * workloads locks the placements first, in id order, then the workloads — the agents' ready
+ * reports (recordReady) too. Two such transactions then never wait on each other in a circle,
+ * which PostgreSQL would end by aborting one of them (a heartbeat's 500, a failed cycle).
+ */
+async function lockPlacementsOf(tx: Transaction<DB>, workloadIds: readonly string[]): Promise<void> {
+  if (workloadIds.length === 0) return;
+  await sql`SELECT id FROM placements
+             WHERE workload_id = ANY(${[...workloadIds]}::text[]) AND state <> ${sql.lit(PlacementState.released)}
+             ORDER BY id FOR UPDATE`.execute(tx);
+}
+
+/**
  * Releases the placements of `workloadIds` that `move` may release (active ones, or every one not
  * released yet), in the caller's transaction.
  */
@@ -117,6 +131,7 @@ export async function requeueWhole(
   now: Date,
 ): Promise<void> {
   if (workloadIds.length === 0) return;
+  await lockPlacementsOf(tx, workloadIds);
   await releasePlacements(tx, workloadIds, RELEASE_ACTIVE, now);
   await tx
     .updateTable('workloads')
@@ -355,15 +370,19 @@ export class WorkloadsRepository {
     const holding = sql.raw(sqlStates([...WORKLOAD_READY.from, ...WORKLOAD_UNREADY.from]));
     // One statement: the placements' new ready counts and states, and their workloads' states
     // computed from the same new values (CTEs all see the snapshot from before the statement).
+    // The placements that change are locked first, in id order (see lockPlacementsOf), and read
+    // as locked: their latest committed version.
     await sql`
       WITH r AS (
         SELECT * FROM unnest(${reports.map((x) => x.id)}::text[], ${reports.map((x) => x.readyReplicas)}::int[]) AS r(id, ready)
       ),
-      next AS (
+      next AS MATERIALIZED (
         SELECT p.id, p.workload_id, r.ready, CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END AS state
           FROM placements p JOIN r ON r.id = p.id
          WHERE p.cluster_id = ${clusterId} AND p.state IN ${ACTIVE_SQL}
            AND (p.ready_replicas <> r.ready OR p.state <> CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END)
+         ORDER BY p.id
+           FOR UPDATE OF p
       ),
       moved AS (
         UPDATE placements p SET ready_replicas = next.ready, state = next.state FROM next WHERE p.id = next.id
@@ -396,6 +415,11 @@ export class WorkloadsRepository {
    */
   async commitCycle(commit: CycleCommit, now: Date): Promise<{ placed: string[]; epoch: number }> {
     return this.db.transaction().execute(async (tx) => {
+      // All at once before any workload (the lock order, lockPlacementsOf): one by one would interleave.
+      await lockPlacementsOf(
+        tx,
+        commit.requeued.map((r) => r.workloadId),
+      );
       for (const r of commit.requeued) await requeueWhole(tx, [r.workloadId], r, now);
       let placed: string[] = [];
       if (commit.placed.length > 0) {
@@ -449,6 +473,17 @@ export class WorkloadsRepository {
   async markLost(clusterIds: readonly string[], now: Date): Promise<string[]> {
     if (clusterIds.length === 0) return [];
     return this.db.transaction().execute(async (tx) => {
+      const on = await tx
+        .selectFrom('placements')
+        .select('workload_id')
+        .distinct()
+        .where('cluster_id', 'in', clusterIds)
+        .where('state', 'in', LOSE.from)
+        .execute();
+      await lockPlacementsOf(
+        tx,
+        on.map((r) => r.workload_id),
+      );
       const lost = await tx
         .updateTable('placements')
         .set({ state: LOSE.to, ended_at: now })
@@ -466,6 +501,7 @@ export class WorkloadsRepository {
   /** Deletes a workload: releases its placements and keeps the row as `deleted`. */
   async markDeleted(id: string, now: Date): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
+      await lockPlacementsOf(tx, [id]);
       const r = await tx
         .updateTable('workloads')
         .set({ state: DELETE.to, reason: null, message: null, deleted_at: now, updated_at: now, version: sql`version + 1` })
@@ -493,6 +529,7 @@ export class WorkloadsRepository {
     shrink: (placements: readonly HeldPlacement[]) => ReadonlyMap<string, KeptPlacement> | null,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
+      await lockPlacementsOf(tx, [id]);
       const w = await tx.selectFrom('workloads').select(['state']).where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
       const state = w.state as WorkloadState;
       const requeue = REQUEUE.from.includes(state);

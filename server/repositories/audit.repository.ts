@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { AuditLogTable, DB } from '../../db/schema.js';
 import { onePage, type PageRequest } from './paging.js';
 
@@ -40,30 +40,26 @@ export interface AuditFilter {
 export class AuditRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
-  /** Writes entries in one statement. */
+  /**
+   * Writes entries in one statement, one array parameter per column: the same SQL text whatever
+   * the batch's size (prepared once, see db/auto-prepare.ts) and no per-row query building, for
+   * this is written with every change the platform takes.
+   */
   async insert(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.db
-      .insertInto('audit_log')
-      .values(
-        entries.map((e) => ({
-          at: e.at,
-          actor_kind: e.actorKind,
-          actor_name: e.actorName,
-          actor_user_id: e.actorUserId,
-          actor_key_id: e.actorKeyId,
-          tenant_id: e.tenantId,
-          method: e.method,
-          route: e.route,
-          resource_id: e.resourceId,
-          created_id: e.createdId,
-          status: e.status,
-          changes: e.changes,
-          address: e.address,
-          request_id: e.requestId,
-        })),
-      )
-      .execute();
+    const column = <K extends keyof AuditEntry>(k: K): AuditEntry[K][] => entries.map((e) => e[k]);
+    await sql`
+      INSERT INTO audit_log (at, actor_kind, actor_name, actor_user_id, actor_key_id, tenant_id, method, route, resource_id, created_id,
+                             status, changes, address, request_id)
+      SELECT at, actor_kind, actor_name, actor_user_id, actor_key_id, tenant_id, method, route, resource_id, created_id,
+             status, changes::jsonb, address, request_id
+        FROM unnest(${column('at')}::timestamptz[], ${column('actorKind')}::text[], ${column('actorName')}::text[], ${column('actorUserId')}::text[],
+                    ${column('actorKeyId')}::text[], ${column('tenantId')}::text[], ${column('method')}::text[], ${column('route')}::text[],
+                    ${column('resourceId')}::text[], ${column('createdId')}::text[], ${column('status')}::int4[], ${column('changes')}::text[],
+                    ${column('address')}::text[], ${column('requestId')}::text[]) WITH ORDINALITY
+             AS e(at, actor_kind, actor_name, actor_user_id, actor_key_id, tenant_id, method, route, resource_id, created_id,
+                  status, changes, address, request_id, n)
+       ORDER BY n`.execute(this.db);
   }
 
   list(filter: AuditFilter, page: PageRequest): Promise<AuditRow[]> {

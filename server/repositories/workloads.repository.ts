@@ -116,29 +116,35 @@ async function lockPlacementsOf(tx: Transaction<DB>, workloadIds: readonly strin
  * released yet), in the caller's transaction.
  */
 async function releasePlacements(tx: Transaction<DB>, workloadIds: readonly string[], move: typeof RELEASE_ALL, now: Date): Promise<void> {
-  await tx.updateTable('placements').set({ state: move.to, ended_at: now }).where('workload_id', 'in', workloadIds).where('state', 'in', move.from).execute();
+  await tx
+    .updateTable('placements')
+    .set({ state: move.to, ended_at: now })
+    .where(sql<boolean>`workload_id = ANY(${[...workloadIds]}::text[])`)
+    .where('state', 'in', move.from)
+    .execute();
+}
+
+/** Why a workload waits again: its pending `reason` and a message for people. */
+export interface Requeue {
+  readonly reason: string;
+  readonly message: string;
 }
 
 /**
- * Sends placed or running workloads back to pending with `why`, in the caller's transaction,
- * releasing every active placement they hold: they are placed again whole, and a workload is
- * never left `placed` without its placements. Workloads in other states are left as they are.
+ * Sends placed or running workloads back to pending with `why` (one for all, or one each, in the
+ * order of `workloadIds`), in the caller's transaction, releasing every active placement they
+ * hold: they are placed again whole, and a workload is never left `placed` without its
+ * placements. Workloads in other states are left as they are. Three statements however many.
  */
-export async function requeueWhole(
-  tx: Transaction<DB>,
-  workloadIds: readonly string[],
-  why: { readonly reason: string; readonly message: string },
-  now: Date,
-): Promise<void> {
+export async function requeueWhole(tx: Transaction<DB>, workloadIds: readonly string[], why: Requeue | readonly Requeue[], now: Date): Promise<void> {
   if (workloadIds.length === 0) return;
+  const whys: readonly Requeue[] = 'reason' in why ? workloadIds.map(() => why) : why;
   await lockPlacementsOf(tx, workloadIds);
   await releasePlacements(tx, workloadIds, RELEASE_ACTIVE, now);
-  await tx
-    .updateTable('workloads')
-    .set({ state: REQUEUE.to, reason: why.reason, message: why.message, updated_at: now, version: sql`version + 1` })
-    .where('id', 'in', workloadIds)
-    .where('state', 'in', REQUEUE.from)
-    .execute();
+  await sql`
+    UPDATE workloads w SET state = ${sql.lit(REQUEUE.to)}, reason = d.reason, message = d.message, updated_at = ${now}, version = w.version + 1
+      FROM unnest(${[...workloadIds]}::text[], ${whys.map((w) => w.reason)}::text[], ${whys.map((w) => w.message)}::text[]) AS d(id, reason, message)
+     WHERE w.id = d.id AND w.state IN ${sql.raw(sqlStates(REQUEUE.from))}`.execute(tx);
 }
 
 /** Workloads, their placements, and idempotency records of creates. */
@@ -415,12 +421,13 @@ export class WorkloadsRepository {
    */
   async commitCycle(commit: CycleCommit, now: Date): Promise<{ placed: string[]; epoch: number }> {
     return this.db.transaction().execute(async (tx) => {
-      // All at once before any workload (the lock order, lockPlacementsOf): one by one would interleave.
-      await lockPlacementsOf(
+      // All at once: their placements are locked together, in id order (lockPlacementsOf).
+      await requeueWhole(
         tx,
         commit.requeued.map((r) => r.workloadId),
+        commit.requeued,
+        now,
       );
-      for (const r of commit.requeued) await requeueWhole(tx, [r.workloadId], r, now);
       let placed: string[] = [];
       if (commit.placed.length > 0) {
         const claimed = await sql<{ id: string }>`

@@ -1,7 +1,9 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, PlacementsTable, WorkloadsTable } from '../../db/schema.js';
 import { placementStdSql } from '../../scheduler/capacity.js';
+import type { Priority } from '../../scheduler/framework/types.js';
 import type { HeldPlacement, KeptPlacement } from '../../scheduler/rescale.js';
+import { PRIORITY_RANK } from '../../scheduler/snapshot.js';
 import { ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, sqlStates, WORKLOAD, WorkloadState } from '../domain/workload-states.js';
 import { Coalescer } from './coalesce.js';
 import { onePage, type PageRequest } from './paging.js';
@@ -18,7 +20,14 @@ export type PendingWorkload = Pick<
 >;
 
 /** What an insert made: the row, or why none (no model has the name; the tenant's pending cap is reached). */
-export type InsertAnswer = WorkloadRow | 'unknown_model' | 'over_cap';
+export type InsertAnswer = WorkloadRow | 'unknown_model' | 'over_cap' | { readonly maxPriority: Priority };
+
+/** The priorities and their ranks as an SQL table `(name, rank)`, from the scheduler's PRIORITY_RANK. */
+const PRIORITY_RANKS = sql.raw(
+  `(VALUES ${Object.entries(PRIORITY_RANK)
+    .map(([name, rank]) => `('${name}', ${rank})`)
+    .join(', ')})`,
+);
 
 /** The first key of the advisory locks that serialize a tenant's creates (the second: its id's hash). */
 const PENDING_LOCK_SPACE = 7_426_136;
@@ -153,8 +162,9 @@ export class WorkloadsRepository {
 
   /**
    * Inserts a pending workload for the model of that name, unless its tenant already has
-   * `maxPending` pending workloads. Answers the row, `unknown_model` when no model has the name,
-   * or `over_cap`. Outside a transaction, inserts that arrive together share one statement (see
+   * `maxPending` pending workloads or has not been granted its priority (API.md v2 `maxPriority`).
+   * Answers the row, `unknown_model` when no model has the name, `over_cap`, or the tenant's
+   * `maxPriority` when the workload asks for more. Outside a transaction, inserts that arrive together share one statement (see
    * coalesce.ts).
    */
   async insert(row: NewWorkload, maxPending: number, tx?: Kysely<DB>): Promise<InsertAnswer> {
@@ -193,16 +203,25 @@ export class WorkloadsRepository {
                 FROM (SELECT t FROM unnest(${tenants}::text[]) AS t ORDER BY t) s`.execute(db);
     // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
     // `seq` is drawn in arrival order.
-    const answered = await sql<WorkloadRow & { arrived_id: string }>`
-      WITH arrived AS MATERIALIZED (
-        SELECT r.id, r.tenant_id, r.name, r.kind, m.id AS model_id, r.tokens_per_min, r.priority,
-               CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END AS regions,
-               r.ha, r.at, r.n, r.cap, row_number() OVER (PARTITION BY r.tenant_id ORDER BY r.n) AS k
+    // The tenant's grant is read here too, rather than in a query of its own per create.
+    const answered = await sql<WorkloadRow & { arrived_id: string; granted: boolean; max_priority: Priority }>`
+      WITH given AS (
+        SELECT r.*, m.id AS model_id, t.max_priority, asked.rank <= granted.rank AS granted
           FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
                AS r(id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, priority text, regions jsonb, ha boolean,
                     at timestamptz, n bigint, cap bigint)
           JOIN models m ON m.name = r.model
-         ORDER BY r.n
+          JOIN tenants t ON t.id = r.tenant_id
+          JOIN ${PRIORITY_RANKS} AS asked(name, rank) ON asked.name = r.priority
+          JOIN ${PRIORITY_RANKS} AS granted(name, rank) ON granted.name = t.max_priority
+      ),
+      arrived AS MATERIALIZED (
+        SELECT g.id, g.tenant_id, g.name, g.kind, g.model_id, g.tokens_per_min, g.priority,
+               CASE WHEN jsonb_typeof(g.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(g.regions)) END AS regions,
+               g.ha, g.at, g.n, g.cap, g.granted, g.max_priority,
+               count(*) FILTER (WHERE g.granted) OVER (PARTITION BY g.tenant_id ORDER BY g.n) AS k
+          FROM given g
+         ORDER BY g.n
       ),
       waiting AS (
         -- Each tenant's pending rows only (the partial index of migration 0016), never its history.
@@ -215,17 +234,18 @@ export class WorkloadsRepository {
         INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
         SELECT a.id, a.tenant_id, a.name, a.kind, a.model_id, a.tokens_per_min, a.priority, a.regions, a.ha, ${sql.lit(WORKLOAD.initial)}, a.at, a.at
           FROM arrived a JOIN waiting w ON w.tenant_id = a.tenant_id
-         WHERE w.n + a.k <= a.cap
+         WHERE a.granted AND w.n + a.k <= a.cap
          ORDER BY a.n
         RETURNING *
       )
-      SELECT a.id AS arrived_id, i.* FROM arrived a LEFT JOIN inserted i ON i.id = a.id`.execute(db);
+      SELECT a.id AS arrived_id, a.granted, a.max_priority, i.* FROM arrived a LEFT JOIN inserted i ON i.id = a.id`.execute(db);
     const byId = new Map(answered.rows.map((w) => [w.arrived_id, w]));
     return items.map(({ row }): InsertAnswer => {
       const w = byId.get(row.id);
       if (!w) return 'unknown_model';
+      if (!w.granted) return { maxPriority: w.max_priority };
       if (w.id === null) return 'over_cap';
-      const { arrived_id: _, ...inserted } = w;
+      const { arrived_id: _, granted: _granted, max_priority: _max, ...inserted } = w;
       return inserted;
     });
   }

@@ -88,6 +88,10 @@ const DRY_RUN_RETRY_SECONDS = 1;
 
 export const SUPPORTED_KINDS: readonly string[] = ['service'];
 
+function notGranted(max: Priority, asked: Priority): AppError {
+  return new AppError('forbidden', `This tenant may use priorities up to ${max}; ${asked} is granted by the operator.`);
+}
+
 function unknownModel(name: string): AppError {
   return new AppError('unprocessable', `No model is named "${name}".`);
 }
@@ -171,20 +175,18 @@ export class WorkloadsService {
     if (!SUPPORTED_KINDS.includes(input.kind)) {
       throw new AppError('unprocessable', `Workload kind "${input.kind}" is not supported (supported: ${SUPPORTED_KINDS.join(', ')}).`);
     }
-    await this.assertPriorityGranted(tenantId, input.priority);
     return tenantId;
   }
 
   /**
    * Priority is granted, not self-declared: a tenant's workloads may use priorities up to the
    * `maxPriority` the operator set on the tenant (403 above it, whoever asks: the operator raises
-   * the grant first). The scheduler lowers anything above it too (snapshot-loader.ts).
+   * the grant first). A create's insert checks the grant in its own statement; a dry run reads it
+   * here. The scheduler lowers anything above it too (snapshot-loader.ts).
    */
   private async assertPriorityGranted(tenantId: string, priority: Priority): Promise<void> {
     const max = ((await this.tenants.get(tenantId))?.max_priority ?? 'normal') as Priority;
-    if (PRIORITY_RANK[priority] > PRIORITY_RANK[max]) {
-      throw new AppError('forbidden', `This tenant may use priorities up to ${max}; ${priority} is granted by the operator.`);
-    }
+    if (PRIORITY_RANK[priority] > PRIORITY_RANK[max]) throw notGranted(max, priority);
   }
 
   async create(principal: Principal, input: WorkloadInput, idempotencyKey: string | undefined): Promise<Workload> {
@@ -214,6 +216,7 @@ export class WorkloadsService {
           PENDING_RETRY_SECONDS,
         );
       }
+      if ('maxPriority' in row) throw notGranted(row.maxPriority, input.priority);
       return toWorkload({ ...row, model_name: input.model, cost_factor: '' }, []);
     };
     if (idempotencyKey === undefined) {
@@ -248,6 +251,7 @@ export class WorkloadsService {
 
   private async computeDryRun(principal: Principal, input: WorkloadInput): Promise<DryRunAnswer> {
     const tenantId = await this.tenantAndKind(principal, input);
+    await this.assertPriorityGranted(tenantId, input.priority);
     const model = (await this.catalog.allModels()).find((m) => m.name === input.model);
     if (!model) throw unknownModel(input.model);
     const { decision, victimTenants } = await this.scheduler.dryRun({

@@ -51,6 +51,10 @@ export async function connectDatabase(opts: ConnectOptions): Promise<Database> {
           oid === INT8_OID ? parseInt8 : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) as never,
       },
     });
+    // An idle connection the server ends (a restart, a failover, an administrator) is dropped by
+    // the pool, which then emits 'error': without a listener that would end the process. The next
+    // query opens a new connection; a query in flight gets its own error.
+    pool.on('error', () => {});
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: autoPreparing(pool) }) });
     return { db, kind: 'postgres', url, close: () => db.destroy() };
   }

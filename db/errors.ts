@@ -12,3 +12,11 @@ export function isUniqueViolation(err: unknown): boolean {
 export function isForeignKeyViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
 }
+
+/**
+ * Whether `err` is a create's insert failed because its tenant passed the cap of pending workloads
+ * meanwhile (SQLSTATE TPCAP, raised by migration 0017's trigger).
+ */
+export function isPendingCapExceeded(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'TPCAP';
+}

@@ -304,6 +304,15 @@ export interface SignInFailuresTable {
   last_failed_at: Date;
 }
 
+/**
+ * One side of a tenant's count of pending workloads, kept by triggers (migration 0017): `pending_in`
+ * counts the workloads inserted pending, `pending_out` those that left pending since, net.
+ */
+export interface PendingCountTable {
+  tenant_id: string;
+  n: number;
+}
+
 /** One change by an operator or a tenant (migration 0012); append-only. */
 export interface AuditLogTable {
   seq: Generated<number>;
@@ -356,4 +365,6 @@ export interface DB {
   sessions: SessionsTable;
   audit_log: AuditLogTable;
   sign_in_failures: SignInFailuresTable;
+  pending_in: PendingCountTable;
+  pending_out: PendingCountTable;
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { isPendingCapExceeded } from '../../db/errors.js';
 import type { DB, PlacementsTable, WorkloadsTable } from '../../db/schema.js';
 import { placementStdSql } from '../../scheduler/capacity.js';
 import type { Priority } from '../../scheduler/framework/types.js';
@@ -28,9 +29,6 @@ const PRIORITY_RANKS = sql.raw(
     .map(([name, rank]) => `('${name}', ${rank})`)
     .join(', ')})`,
 );
-
-/** The first key of the advisory locks that serialize a tenant's creates (the second: its id's hash). */
-const PENDING_LOCK_SPACE = 7_426_136;
 
 /**
  * A window of `perTenant` pending workloads (at least 2): its `head` oldest, and `tail` more read
@@ -90,7 +88,13 @@ export interface ActivePlacement {
   readonly cost_factor: string;
 }
 
-const ACTIVE_SQL = sql.raw(sqlStates(ACTIVE_PLACEMENT_STATES));
+/**
+ * The active placement states as an SQL list of literals, never parameters: the partial index
+ * on active placements (migration 0002) serves a statement only when its planner can prove the
+ * index's predicate, which a prepared statement's generic plan cannot do from `state IN ($1, $2)`.
+ * With parameters, a heartbeat's desired set became a scan of every placement.
+ */
+export const ACTIVE_SQL = sql.raw(sqlStates(ACTIVE_PLACEMENT_STATES));
 
 // Every change of state this repository makes, checked against the tables as the module loads.
 const PLACE = WORKLOAD.move(WorkloadState.placed, [WorkloadState.pending]);
@@ -165,24 +169,34 @@ export class WorkloadsRepository {
    * `maxPending` pending workloads or has not been granted its priority (API.md v2 `maxPriority`).
    * Answers the row, `unknown_model` when no model has the name, `over_cap`, or the tenant's
    * `maxPriority` when the workload asks for more. Outside a transaction, inserts that arrive together share one statement (see
-   * coalesce.ts).
+   * coalesce.ts). In `tx`, an `over_cap` answer leaves the transaction aborted: the caller rolls it back.
    */
   async insert(row: NewWorkload, maxPending: number, tx?: Kysely<DB>): Promise<InsertAnswer> {
     return tx ? (await this.insertRows([{ row, maxPending }], tx))[0]! : this.inserts.write({ row, maxPending });
   }
 
   private readonly inserts = new Coalescer<{ row: NewWorkload; maxPending: number }, InsertAnswer>({
-    many: (items) => this.db.transaction().execute((tx) => this.insertRows(items, tx)),
+    many: (items) => this.insertRows(items, this.db),
   });
 
   /**
    * Inserts pending workloads in one statement, in the order given so that `seq` keeps arrival
-   * order, each only while its tenant stays within its cap of pending workloads. Must run in a
-   * transaction: the tenants' advisory locks, taken first, make the count and the insert one step
-   * for each tenant across processes (a statement sees what was committed before it began, so the
-   * lock must be held before the insert starts). Plain SQL: this is the hottest write of the platform.
+   * order, each only while its tenant stays within its cap of pending workloads, as counted in the
+   * statement's snapshot (migration 0017). When a racing create of the same tenant, in any process,
+   * took the room meanwhile, the insert's trigger fails the statement: a lone workload is then
+   * `over_cap`, and a batch fails whole, for the Coalescer to write each of its workloads alone.
+   * Plain SQL: this is the hottest write of the platform.
    */
   private async insertRows(items: readonly { row: NewWorkload; maxPending: number }[], db: Kysely<DB>): Promise<InsertAnswer[]> {
+    try {
+      return await this.insertBatch(items, db);
+    } catch (err) {
+      if (items.length === 1 && isPendingCapExceeded(err)) return ['over_cap'];
+      throw err;
+    }
+  }
+
+  private async insertBatch(items: readonly { row: NewWorkload; maxPending: number }[], db: Kysely<DB>): Promise<InsertAnswer[]> {
     const records = items.map(({ row: r, maxPending }, n) => ({
       n,
       id: r.id,
@@ -197,10 +211,6 @@ export class WorkloadsRepository {
       at: r.now.toISOString(),
       cap: maxPending,
     }));
-    const tenants = [...new Set(items.map((i) => i.row.tenantId))].sort();
-    // Sorted, so that two batches naming the same tenants never wait on each other in a cycle.
-    await sql`SELECT pg_advisory_xact_lock(${sql.lit(PENDING_LOCK_SPACE)}, hashtext(s.t))
-                FROM (SELECT t FROM unnest(${tenants}::text[]) AS t ORDER BY t) s`.execute(db);
     // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
     // `seq` is drawn in arrival order.
     // The tenant's grant is read here too, rather than in a query of its own per create.
@@ -224,11 +234,11 @@ export class WorkloadsRepository {
          ORDER BY g.n
       ),
       waiting AS (
-        -- Each tenant's pending rows only (the partial index of migration 0016), never its history.
-        SELECT t.tenant_id, t.cap, count(w.id) AS n
-          FROM (SELECT tenant_id, max(cap) AS cap FROM arrived GROUP BY tenant_id) t
-          LEFT JOIN workloads w ON w.state = ${sql.lit(WorkloadState.pending)} AND w.tenant_id = t.tenant_id
-         GROUP BY t.tenant_id, t.cap
+        -- The tenants' counts as of this statement's snapshot (migration 0017): a create that
+        -- commits meanwhile is caught by the insert's trigger, which sees the cap set here.
+        SELECT i.tenant_id, i.n - o.n AS n, set_config('tokenpool.max_pending', max(a.cap)::text, true) AS cap
+          FROM pending_in i JOIN pending_out o ON o.tenant_id = i.tenant_id JOIN arrived a ON a.tenant_id = i.tenant_id
+         GROUP BY i.tenant_id, i.n, o.n
       ),
       inserted AS (
         INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
@@ -331,7 +341,7 @@ export class WorkloadsRepository {
         'workloads.tokens_per_min as workload_tokens_per_min',
         'models.cost_factor',
       ])
-      .where('placements.state', 'in', ACTIVE_PLACEMENT_STATES)
+      .where(sql<boolean>`placements.state IN ${ACTIVE_SQL}`)
       .execute();
   }
 
@@ -346,7 +356,7 @@ export class WorkloadsRepository {
     let q = this.db
       .selectFrom('placements')
       .select(['cluster_id', 'device_model', sql<number>`sum(replicas * devices_per_replica)::int8`.as('devices')])
-      .where('state', 'in', ACTIVE_PLACEMENT_STATES);
+      .where(sql<boolean>`state IN ${ACTIVE_SQL}`);
     if (clusterIds) {
       if (clusterIds.length === 0) return new Map();
       q = q.where('cluster_id', 'in', clusterIds);
@@ -378,7 +388,7 @@ export class WorkloadsRepository {
         'placements.devices_per_replica as devicesPerReplica',
       ])
       .where('placements.cluster_id', '=', clusterId)
-      .where('placements.state', 'in', ACTIVE_PLACEMENT_STATES)
+      .where(sql<boolean>`placements.state IN ${ACTIVE_SQL}`)
       .orderBy('placements.seq')
       .execute();
   }

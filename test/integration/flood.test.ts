@@ -103,7 +103,7 @@ describeOnDatabases(
       expect(await pendingOf(p, t.id)).to.equal(10);
     });
 
-    it('a create waits for a racing transaction of the same tenant and then sees its workload (PostgreSQL)', async function () {
+    it('a create racing an uncommitted create of the same tenant waits for it and then counts its workload (PostgreSQL)', async function () {
       const p = platform();
       if (p.kind !== 'postgres') this.skip();
       const t = await tenant(p, 'Locked Tenant');
@@ -125,15 +125,22 @@ describeOnDatabases(
       await db.transaction().execute(async (tx1) => {
         expect(await repo.insert(row('wl_lock_1'), 1, tx1)).to.not.be.a('string');
         let settled = false;
+        // As the service does, a refused create ends its transaction (the trigger's error aborted it).
         second = db
           .transaction()
-          .execute((tx2) => repo.insert(row('wl_lock_2'), 1, tx2))
+          .execute(async (tx2) => {
+            const answer = await repo.insert(row('wl_lock_2'), 1, tx2);
+            if (answer === 'over_cap') throw new Error('over_cap');
+            return answer;
+          })
+          .catch((err: Error) => err.message)
           .finally(() => (settled = true));
-        // Until the second create waits for the tenant's lock (or, were there none, has finished).
+        // Until the second create waits for a lock (the tenant's count, held by the first), or, were
+        // there none, has finished.
         for (;;) {
           const waiting = await sql<{ n: string }>`
-            SELECT count(*) AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-             WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.objsubid = 2 AND NOT l.granted`.execute(db);
+            SELECT count(*) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(db);
           if (Number(waiting.rows[0]!.n) > 0 || settled) break;
           await new Promise((r) => setImmediate(r));
         }

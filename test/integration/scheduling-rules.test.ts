@@ -13,6 +13,7 @@
  * holds 180,000 standard tokens per minute.
  */
 import { expect } from 'chai';
+import { sql } from 'kysely';
 import { seededRandom } from '../unit/scheduler/builders.js';
 import { until } from '../until.js';
 import { describeOnDatabases, type TestPlatform } from './harness.js';
@@ -832,6 +833,14 @@ describeOnDatabases('scheduling rules: never overcommitted (seeded random run)',
         w.clusters.add(r.cluster_id);
         byWorkload.set(r.workload_id, w);
       }
+      // Each tenant's count of pending workloads, kept by triggers (migration 0017) through every
+      // path above (creates, deletes, rescales, placing, preemption, eviction, lost clusters), is
+      // its pending rows.
+      const counted = await sql<{ tenant_id: string; counted: number; pending: number }>`
+        SELECT i.tenant_id, i.n - o.n AS counted, (SELECT count(*) FROM workloads w WHERE w.tenant_id = i.tenant_id AND w.state = 'pending') AS pending
+          FROM pending_in i JOIN pending_out o ON o.tenant_id = i.tenant_id`.execute(db);
+      expect(counted.rows.length, `${where} every tenant has its counts`).to.equal((await db.selectFrom('tenants').select('id').execute()).length);
+      for (const c of counted.rows) expect(Number(c.counted), `${where} pending count of ${c.tenant_id}`).to.equal(Number(c.pending));
       for (const w of await db.selectFrom('workloads').select(['id', 'state', 'tokens_per_min', 'ha']).execute()) {
         const held = byWorkload.get(w.id);
         if (w.state === 'placed' || w.state === 'running') {

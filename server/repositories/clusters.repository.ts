@@ -1,10 +1,9 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ClusterInventoryTable, ClustersTable, DB } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { ACTIVE_PLACEMENT_STATES } from '../domain/workload-states.js';
 import { AppError } from '../errors.js';
 import { onePage, type PageRequest } from './paging.js';
-import { requeueWhole } from './workloads.repository.js';
+import { ACTIVE_SQL, requeueWhole } from './workloads.repository.js';
 
 export type ClusterRow = Selectable<ClustersTable>;
 export type InventoryRow = Selectable<ClusterInventoryTable>;
@@ -104,7 +103,7 @@ export class ClustersRepository {
         .select('workload_id')
         .distinct()
         .where('cluster_id', '=', id)
-        .where('state', 'in', ACTIVE_PLACEMENT_STATES)
+        .where(sql<boolean>`state IN ${ACTIVE_SQL}`)
         .execute();
       const ids = held.map((r) => r.workload_id);
       await requeueWhole(tx, ids, { reason: 'capacity', message: 'a cluster it ran on was deregistered; waiting to be placed again' }, now);

@@ -72,8 +72,13 @@ export interface Authenticator {
   forget(match: (p: Principal) => boolean): void;
 }
 
-/** How long a recognised API key or agent token is trusted without asking the database again. */
-export const CREDENTIAL_CACHE_MS = 5000;
+/**
+ * How long a recognised API key or agent token is trusted without asking the database again. A
+ * revocation does not wait for it (it is forgotten at once on every process, see forget), so it
+ * only bounds the reads: longer than an agent's heartbeat interval (10 s), so that heartbeats do
+ * not read their token each time.
+ */
+export const CREDENTIAL_CACHE_MS = 60_000;
 const CACHE_LIMIT = 100_000;
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;

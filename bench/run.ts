@@ -5,12 +5,14 @@
  *   ingest   — usage events through the HTTP API from 8 agents, a replay, and raw COPY for comparison.
  *   close    — closing a month for 10,000 tenants with 1,000,000 usage events.
  *   schedule-backlog — a cycle's time with and without one tenant's 10,000 unplaceable workloads.
+ *   create   — the create path alone: CPU and transactions per create, no clusters, no cycles.
  */
 import { benchScheduleCore } from './schedule-core.js';
 import { benchScheduleE2e } from './schedule-e2e.js';
 import { benchIngest } from './ingest.js';
 import { benchClose } from './close.js';
 import { benchScheduleBacklog } from './schedule-backlog.js';
+import { benchCreate } from './create.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   async schedule() {
@@ -20,6 +22,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
     });
   },
   ingest: benchIngest,
+  create: benchCreate,
   close: benchClose,
   async 'schedule-core'() {
     console.log(JSON.stringify(await benchScheduleCore()));

@@ -14,12 +14,6 @@ export interface CoalesceOptions<I, O> {
   readonly one?: (item: I) => Promise<O>;
   /** Most items in one statement; default 500. */
   readonly maxBatch?: number;
-  /**
-   * Milliseconds a batch waits for more items after its first, so that a steady stream of writes
-   * shares few statements; default 0 (the end of the event-loop turn). Only for writes that no
-   * answer waits for, such as the audit log's.
-   */
-  readonly lingerMs?: number;
 }
 
 interface Waiting<I, O> {
@@ -42,23 +36,11 @@ export class Coalescer<I, O> {
   write(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.schedule(setImmediate);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
     });
-  }
-
-  /**
-   * Writes what is queued after the linger, or `soon` without one; a full batch does not wait for
-   * its linger.
-   */
-  private schedule(soon: (flush: () => void) => void): void {
-    const linger = this.opts.lingerMs ?? 0;
-    if (linger > 0 && this.queue.length >= (this.opts.maxBatch ?? 500)) {
-      this.flush();
-    } else if (!this.scheduled && this.queue.length > 0) {
-      this.scheduled = true;
-      if (linger > 0) setTimeout(() => this.flush(), linger);
-      else soon(() => this.flush());
-    }
   }
 
   private flush(): void {
@@ -69,8 +51,7 @@ export class Coalescer<I, O> {
       const batch = this.queue.splice(0, max);
       this.inFlight++;
       void this.run(batch).finally(() => {
-        // What arrived meanwhile goes next: at once, or after the linger.
-        if (--this.inFlight === 0) this.schedule((flush) => flush());
+        if (--this.inFlight === 0 && this.queue.length > 0) this.flush();
       });
     }
   }

@@ -14,7 +14,6 @@ import type { Clock } from '../clock.js';
 import type { RequestOutcome } from '../http/pipeline.js';
 import type { Logger } from '../log.js';
 import type { AuditEntry, AuditFilter, AuditRepository, AuditRow } from '../repositories/audit.repository.js';
-import { Coalescer } from '../repositories/coalesce.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 
 /** Why a request was refused, as the `reason` label of the refusal counter. */
@@ -51,7 +50,9 @@ export const MIN_AUDIT_RETENTION_DAYS = 180;
 export const MAX_CHANGES_CHARS = 64 * 1024;
 const DAY_MS = 86_400_000;
 /** How long an entry waits for others to be written with it. */
-const AUDIT_LINGER_MS = 20;
+const AUDIT_LINGER_MS = 100;
+/** Most entries in one insert: a full batch is written without waiting for the linger. */
+const AUDIT_BATCH = 1000;
 const CHANGE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const SIGN_IN_ROUTE = '/api/v1/session';
 /** Field names whose values are secrets: passwords, tokens, keys (`apiKey`, not `apiKeyId`). */
@@ -59,8 +60,11 @@ const SECRET_FIELD = /(password|secret|token|key)$/i;
 export const REDACTED = '[redacted]';
 
 export class AuditService {
-  private readonly writer: Coalescer<AuditEntry, undefined>;
-  private readonly pending = new Set<Promise<void>>();
+  /** Entries answered and not yet handed to the database, in the order answered. */
+  private buffer: AuditEntry[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The writes handed to the database, one after another; settles when the last has. */
+  private written: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repo: AuditRepository,
@@ -68,17 +72,7 @@ export class AuditService {
     private readonly log: Logger,
     private readonly metrics: AuditMetrics,
     private readonly retentionDays: number,
-  ) {
-    this.writer = new Coalescer({
-      many: async (entries) => {
-        await repo.insert(entries);
-        return entries.map(() => undefined);
-      },
-      // No answer waits for its entry, so a stream of changes shares one statement per linger
-      // rather than one per round trip; reads of the log wait for what was answered (list).
-      lingerMs: AUDIT_LINGER_MS,
-    });
-  }
+  ) {}
 
   /** The pipeline's audit sink: records a successful change, counts a refusal. Never throws. */
   readonly observe = (o: RequestOutcome): void => {
@@ -96,7 +90,8 @@ export class AuditService {
 
   /** Waits for the entries already handed to `observe` to be written (or to have failed). */
   async settled(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all(this.pending);
+    this.flush();
+    await this.written;
   }
 
   /**
@@ -113,7 +108,7 @@ export class AuditService {
     }
     // Read what this process has answered already, as a client who just made a change expects;
     // only those: under a stream of changes, later ones are not waited for.
-    await Promise.all([...this.pending]);
+    await this.settled();
     const rows = await this.repo.list({ ...filter, tenantId }, page);
     return toPage(rows, page.limit, view);
   }
@@ -144,9 +139,30 @@ export class AuditService {
       address: o.address ?? null,
       requestId: o.requestId,
     };
-    const written = this.writer.write(entry).catch((err: unknown) => this.failed(1, err));
-    this.pending.add(written);
-    void written.finally(() => this.pending.delete(written));
+    this.buffer.push(entry);
+    if (this.buffer.length >= AUDIT_BATCH) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), AUDIT_LINGER_MS);
+  }
+
+  /**
+   * Hands the buffered entries to the database as one insert, after the writes before it. No
+   * answer waits for its entry, so entries gather for a linger and a stream of changes costs one
+   * statement per linger, with no promise per entry. If the batch fails, each entry is tried
+   * alone, so that one bad entry loses only itself.
+   */
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.written = this.written.then(async () => {
+      try {
+        await this.repo.insert(batch);
+      } catch {
+        for (const entry of batch) await this.repo.insert([entry]).catch((err: unknown) => this.failed(1, err));
+      }
+    });
   }
 
   private refuse(o: RequestOutcome): void {

@@ -71,29 +71,4 @@ describe('Coalescer (writes that arrive together share a statement)', () => {
     expect(await Promise.all([first, ...later, last])).to.deep.equal(['one:1', 'many:2', 'many:3', 'many:4']);
     expect(batches).to.deep.equal([[2, 3, 4]]);
   });
-
-  it('with a linger, writes items of several turns in one statement, and a full batch at once', async () => {
-    const batches: number[][] = [];
-    const c = new Coalescer<number, string>({
-      many: async (items) => {
-        batches.push([...items]);
-        return items.map((i) => `many:${i}`);
-      },
-      maxBatch: 3,
-      lingerMs: 30,
-    });
-    const first = c.write(1);
-    await new Promise((r) => setImmediate(r));
-    expect(batches, 'the first item waits for others').to.deep.equal([]);
-    const second = c.write(2);
-    expect(await Promise.all([first, second])).to.deep.equal(['many:1', 'many:2']);
-    expect(batches).to.deep.equal([[1, 2]]);
-    // Three items fill a batch: written without waiting for the linger.
-    const full = Promise.all([c.write(3), c.write(4), c.write(5)]);
-    expect(batches).to.deep.equal([
-      [1, 2],
-      [3, 4, 5],
-    ]);
-    expect(await full).to.deep.equal(['many:3', 'many:4', 'many:5']);
-  });
 });

@@ -4,7 +4,7 @@
  * server. The data is written straight into the tables; the close is what is timed.
  */
 import pg from 'pg';
-import { ADMIN, api, benchDatabaseUrl, scratchDatabase, startServer } from './lib.js';
+import { ADMIN, api, benchDatabaseUrl, skippedWithoutDatabase, scratchDatabase, startServer } from './lib.js';
 import { Calendar, previousPeriod } from '../server/billing/periods.js';
 import { usageStdSql } from '../scheduler/capacity.js';
 
@@ -15,7 +15,7 @@ const TZ = 'Asia/Shanghai';
 export async function benchClose(): Promise<void> {
   const adminUrl = benchDatabaseUrl();
   if (!adminUrl) {
-    console.log(JSON.stringify({ bench: 'close', skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' }));
+    console.log(JSON.stringify(skippedWithoutDatabase('close')));
     return;
   }
   const scratch = await scratchDatabase(adminUrl, 'tp_bench_close');

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { LEADER_LOCK_KEY } from '../server/scheduling/leader.js';
-import { ADMIN, api, benchDatabaseUrl, connection, cpuSeconds, cpuSecondsOf, pool, scratchDatabase, startServer } from './lib.js';
+import { ADMIN, api, benchDatabaseUrl, skippedWithoutDatabase, connection, cpuSeconds, cpuSecondsOf, pool, scratchDatabase, startServer } from './lib.js';
 
 const CREATES = Number(process.env.BENCH_CREATES ?? 4000);
 const CLIENTS = 16;
@@ -16,7 +16,7 @@ const TENANTS = 100;
 export async function benchCreate(): Promise<void> {
   const adminUrl = benchDatabaseUrl();
   if (!adminUrl) {
-    console.log(JSON.stringify({ bench: 'create', skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' }));
+    console.log(JSON.stringify(skippedWithoutDatabase('create')));
     return;
   }
   const scratch = await scratchDatabase(adminUrl, 'tp_create');

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ADMIN, api, benchDatabaseUrl, pool, scratchDatabase, startServer } from './lib.js';
+import { ADMIN, api, benchDatabaseUrl, skippedWithoutDatabase, pool, scratchDatabase, startServer } from './lib.js';
 
 const AGENTS = 8;
 const BATCH = 1000;
@@ -18,7 +18,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
 export async function benchIngest(): Promise<void> {
   const adminUrl = benchDatabaseUrl();
   if (!adminUrl) {
-    console.log(JSON.stringify({ bench: 'ingest', skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' }));
+    console.log(JSON.stringify(skippedWithoutDatabase('ingest')));
     return;
   }
   const scratch = await scratchDatabase(adminUrl, 'tp_bench_ingest');

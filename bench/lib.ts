@@ -59,6 +59,11 @@ export function benchDatabaseUrl(): string | undefined {
   return process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 }
 
+/** What a benchmark that needs PostgreSQL prints when {@link benchDatabaseUrl} has none. */
+export function skippedWithoutDatabase(bench: string): { bench: string; skipped: string } {
+  return { bench, skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' };
+}
+
 /** A new database for one run, dropped by `drop()`. */
 export async function scratchDatabase(adminUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${Date.now().toString(36)}`;

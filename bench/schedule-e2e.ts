@@ -8,7 +8,19 @@
  * Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL role that may create databases.
  */
 import pg from 'pg';
-import { ADMIN, api, benchDatabaseUrl, connection, cpuSeconds, cpuSecondsOf, peakRssMiB, pool, scratchDatabase, startServer } from './lib.js';
+import {
+  ADMIN,
+  api,
+  benchDatabaseUrl,
+  skippedWithoutDatabase,
+  connection,
+  cpuSeconds,
+  cpuSecondsOf,
+  peakRssMiB,
+  pool,
+  scratchDatabase,
+  startServer,
+} from './lib.js';
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
@@ -33,7 +45,7 @@ function workloadBody(i: number) {
 
 export async function benchScheduleE2e(): Promise<Record<string, unknown>> {
   const adminUrl = benchDatabaseUrl();
-  if (!adminUrl) return { bench: 'schedule.e2e', skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' };
+  if (!adminUrl) return skippedWithoutDatabase('schedule.e2e');
   const scratch = await scratchDatabase(adminUrl, 'tp_bench');
   const { child, base, stop } = await startServer(scratch.url, { TOKENPOOL_WORKERS: WORKERS });
   const db = new pg.Client({ connectionString: scratch.url });

@@ -3,14 +3,19 @@
  * put the SQLSTATE in `code`).
  */
 
+/** Whether `err` carries SQLSTATE `code`. */
+function hasCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
 /** Whether `err` is a unique-constraint violation (SQLSTATE 23505), e.g. a name already taken. */
 export function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+  return hasCode(err, '23505');
 }
 
 /** Whether `err` is a foreign-key violation (SQLSTATE 23503), e.g. deleting a row others still reference. */
 export function isForeignKeyViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
+  return hasCode(err, '23503');
 }
 
 /**
@@ -18,5 +23,5 @@ export function isForeignKeyViolation(err: unknown): boolean {
  * meanwhile (SQLSTATE TPCAP, raised by migration 0017's trigger).
  */
 export function isPendingCapExceeded(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'TPCAP';
+  return hasCode(err, 'TPCAP');
 }

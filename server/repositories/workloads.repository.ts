@@ -23,11 +23,11 @@ export type PendingWorkload = Pick<
 /** What an insert made: the row, or why none (no model has the name; the tenant's pending cap is reached). */
 export type InsertAnswer = WorkloadRow | 'unknown_model' | 'over_cap' | { readonly maxPriority: Priority };
 
-/** The priorities and their ranks as an SQL table `(name, rank)`, from the scheduler's PRIORITY_RANK. */
-const PRIORITY_RANKS = sql.raw(
-  `(VALUES ${Object.entries(PRIORITY_RANK)
-    .map(([name, rank]) => `('${name}', ${rank})`)
-    .join(', ')})`,
+/** The rank of the priority a tenant `t` was granted (`max_priority`), from the scheduler's PRIORITY_RANK. */
+const GRANTED_RANK = sql.raw(
+  `CASE t.max_priority ${Object.entries(PRIORITY_RANK)
+    .map(([name, rank]) => `WHEN '${name}' THEN ${rank}`)
+    .join(' ')} END`,
 );
 
 /**
@@ -196,68 +196,82 @@ export class WorkloadsRepository {
     }
   }
 
+  /**
+   * The insert itself: one flat statement, for most creates are inserted, and a statement's fixed
+   * cost is most of a small batch's. Each workload goes in when its model exists, its tenant was
+   * granted its priority, and its tenant's pending count plus its place `k` among the batch's
+   * workloads of that tenant stays within the cap. Why the others were not is asked afterwards, in
+   * a second statement that only refusals pay; one that waited behind a refused workload of its
+   * tenant in the batch (counted in its `k`) is tried again alone.
+   */
   private async insertBatch(items: readonly { row: NewWorkload; maxPending: number }[], db: Kysely<DB>): Promise<InsertAnswer[]> {
-    const records = items.map(({ row: r, maxPending }, n) => ({
-      n,
-      id: r.id,
-      tenant_id: r.tenantId,
-      name: r.name,
-      kind: r.kind,
-      model: r.modelName,
-      tokens_per_min: r.tokensPerMin,
-      priority: r.priority,
-      regions: r.regions,
-      ha: r.ha,
-      at: r.now.toISOString(),
-      cap: maxPending,
-    }));
-    // Rows are sorted before the insert reads them (a materialized CTE), so that the serial
-    // `seq` is drawn in arrival order.
-    // The tenant's grant is read here too, rather than in a query of its own per create.
-    const answered = await sql<WorkloadRow & { arrived_id: string; granted: boolean; max_priority: Priority }>`
-      WITH given AS (
-        SELECT r.*, m.id AS model_id, t.max_priority, asked.rank <= granted.rank AS granted
-          FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
-               AS r(id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, priority text, regions jsonb, ha boolean,
-                    at timestamptz, n bigint, cap bigint)
-          JOIN models m ON m.name = r.model
-          JOIN tenants t ON t.id = r.tenant_id
-          JOIN ${PRIORITY_RANKS} AS asked(name, rank) ON asked.name = r.priority
-          JOIN ${PRIORITY_RANKS} AS granted(name, rank) ON granted.name = t.max_priority
-      ),
-      arrived AS MATERIALIZED (
-        SELECT g.id, g.tenant_id, g.name, g.kind, g.model_id, g.tokens_per_min, g.priority,
-               CASE WHEN jsonb_typeof(g.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(g.regions)) END AS regions,
-               g.ha, g.at, g.n, g.cap, g.granted, g.max_priority,
-               count(*) FILTER (WHERE g.granted) OVER (PARTITION BY g.tenant_id ORDER BY g.n) AS k
-          FROM given g
-         ORDER BY g.n
-      ),
-      waiting AS (
-        -- The tenants' counts as of this statement's snapshot (migration 0017): a create that
-        -- commits meanwhile is caught by the insert's trigger, which sees the cap set here.
-        SELECT i.tenant_id, i.n - o.n AS n, set_config('tokenpool.max_pending', max(a.cap)::text, true) AS cap
-          FROM pending_in i JOIN pending_out o ON o.tenant_id = i.tenant_id JOIN arrived a ON a.tenant_id = i.tenant_id
-         GROUP BY i.tenant_id, i.n, o.n
-      ),
-      inserted AS (
-        INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
-        SELECT a.id, a.tenant_id, a.name, a.kind, a.model_id, a.tokens_per_min, a.priority, a.regions, a.ha, ${sql.lit(WORKLOAD.initial)}, a.at, a.at
-          FROM arrived a JOIN waiting w ON w.tenant_id = a.tenant_id
-         WHERE a.granted AND w.n + a.k <= a.cap
-         ORDER BY a.n
-        RETURNING *
-      )
-      SELECT a.id AS arrived_id, a.granted, a.max_priority, i.* FROM arrived a LEFT JOIN inserted i ON i.id = a.id`.execute(db);
-    const byId = new Map(answered.rows.map((w) => [w.arrived_id, w]));
-    return items.map(({ row }): InsertAnswer => {
-      const w = byId.get(row.id);
-      if (!w) return 'unknown_model';
-      if (!w.granted) return { maxPriority: w.max_priority };
-      if (w.id === null) return 'over_cap';
-      const { arrived_id: _, granted: _granted, max_priority: _max, ...inserted } = w;
-      return inserted;
+    const place = new Map<string, number>();
+    const records = items.map(({ row: r, maxPending }, n) => {
+      const k = (place.get(r.tenantId) ?? 0) + 1;
+      place.set(r.tenantId, k);
+      return {
+        n,
+        k,
+        id: r.id,
+        tenant_id: r.tenantId,
+        name: r.name,
+        kind: r.kind,
+        model: r.modelName,
+        tokens_per_min: r.tokensPerMin,
+        rank: PRIORITY_RANK[r.priority as Priority] ?? null,
+        priority: r.priority,
+        regions: r.regions,
+        ha: r.ha,
+        at: r.now.toISOString(),
+        cap: maxPending,
+      };
     });
+    // Tenants' grants and counts are looked up per workload (subqueries, by primary key), never
+    // joined whole: the count rows are updated at every create, and a scan of them grows with that.
+    // The cap the insert's trigger checks when a racing create took the room (migration 0017).
+    const cap = String(Math.max(...items.map((i) => i.maxPending)));
+    const inserted = await sql<WorkloadRow>`
+      INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
+      SELECT r.id, r.tenant_id, r.name, r.kind, m.id, r.tokens_per_min, r.priority,
+             CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END,
+             r.ha, ${sql.lit(WORKLOAD.initial)}, r.at, r.at
+        FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+             AS r(n int, k bigint, id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, rank int, priority text,
+                  regions jsonb, ha boolean, at timestamptz, cap bigint)
+        JOIN models m ON m.name = r.model
+       WHERE r.rank <= (SELECT ${GRANTED_RANK} FROM tenants t WHERE t.id = r.tenant_id)
+         AND (SELECT i.n - o.n FROM pending_in i JOIN pending_out o ON o.tenant_id = i.tenant_id WHERE i.tenant_id = r.tenant_id) + r.k <= r.cap
+         AND (SELECT set_config('tokenpool.max_pending', ${cap}, true)) IS NOT NULL
+       ORDER BY r.n
+      RETURNING *`.execute(db);
+    const byId = new Map(inserted.rows.map((w) => [w.id, w]));
+    if (byId.size === items.length) return items.map(({ row }) => byId.get(row.id)!);
+
+    const refused = items.filter(({ row }) => !byId.has(row.id));
+    const why = await sql<{ id: string; known: boolean; max_priority: Priority | null }>`
+      SELECT r.id, m.id IS NOT NULL AS known, t.max_priority
+        FROM jsonb_to_recordset(${JSON.stringify(refused.map(({ row }) => ({ id: row.id, model: row.modelName, tenant_id: row.tenantId })))}::jsonb)
+             AS r(id text, model text, tenant_id text)
+        LEFT JOIN models m ON m.name = r.model
+        LEFT JOIN tenants t ON t.id = r.tenant_id`.execute(db);
+    const whyById = new Map(why.rows.map((w) => [w.id, w]));
+    const refusedTenants = new Set<string>();
+    const answers: InsertAnswer[] = [];
+    for (const { row, maxPending } of items) {
+      const w = byId.get(row.id);
+      if (w) {
+        answers.push(w);
+        continue;
+      }
+      const reason = whyById.get(row.id);
+      if (!reason?.known || reason.max_priority === null) answers.push('unknown_model');
+      else if (PRIORITY_RANK[row.priority as Priority] > PRIORITY_RANK[reason.max_priority]) answers.push({ maxPriority: reason.max_priority });
+      // Behind a refused workload of its tenant, its `k` counted one too many: alone, it is exact.
+      else if (refusedTenants.has(row.tenantId)) answers.push((await this.insertRows([{ row, maxPending }], db))[0]!);
+      else answers.push('over_cap');
+      refusedTenants.add(row.tenantId);
+    }
+    return answers;
   }
 
   private withModel() {

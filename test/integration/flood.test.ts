@@ -103,6 +103,44 @@ describeOnDatabases(
       expect(await pendingOf(p, t.id)).to.equal(10);
     });
 
+    it('answers each workload of a batch that mixes refusals as it would be answered alone', async () => {
+      const p = platform();
+      const a = await tenant(p, 'Mixed Tenant');
+      const b = await tenant(p, 'Other Tenant');
+      const repo = new WorkloadsRepository(p.database.db);
+      const row = (id: string, tenantId: string, extra: { modelName?: string; priority?: string } = {}) => ({
+        id,
+        tenantId,
+        name: id,
+        kind: 'service',
+        modelName: extra.modelName ?? SMALL,
+        tokensPerMin: 1000,
+        priority: extra.priority ?? 'normal',
+        regions: null,
+        ha: false,
+        now: p.clock.now(),
+      });
+      expect(await repo.insert(row('wl_mix_0', a.id), 3)).to.not.be.a('string');
+      // Submitted in one turn, so that they share one statement (coalesce.ts); the cap is 3 and A has 1.
+      const answers = await Promise.all([
+        repo.insert(row('wl_mix_1', a.id, { modelName: 'no-such-model' }), 3),
+        repo.insert(row('wl_mix_2', a.id), 3),
+        repo.insert(row('wl_mix_3', a.id, { priority: 'high' }), 3),
+        repo.insert(row('wl_mix_4', a.id), 3),
+        repo.insert(row('wl_mix_5', a.id), 3),
+        repo.insert(row('wl_mix_6', b.id), 3),
+      ]);
+      expect(answers[0]).to.equal('unknown_model');
+      expect(answers[1]).to.include({ id: 'wl_mix_2', state: 'pending' });
+      expect(answers[2]).to.deep.equal({ maxPriority: 'normal' });
+      // Behind two refused workloads of its tenant, yet within the cap: inserted.
+      expect(answers[3]).to.include({ id: 'wl_mix_4', state: 'pending' });
+      expect(answers[4]).to.equal('over_cap');
+      expect(answers[5]).to.include({ id: 'wl_mix_6', state: 'pending' });
+      expect(await pendingOf(p, a.id)).to.equal(3);
+      expect(await pendingOf(p, b.id)).to.equal(1);
+    });
+
     it('a create racing an uncommitted create of the same tenant waits for it and then counts its workload (PostgreSQL)', async function () {
       const p = platform();
       if (p.kind !== 'postgres') this.skip();

@@ -230,7 +230,10 @@ export class WorkloadsRepository {
     // joined whole: the count rows are updated at every create, and a scan of them grows with that.
     // The cap the insert's trigger checks when a racing create took the room (migration 0017).
     const cap = String(Math.max(...items.map((i) => i.maxPending)));
-    const inserted = await sql<WorkloadRow>`
+    // Only what the database decides comes back (the serial `seq`, the model's id, the version):
+    // the rest is what was sent, and reading back every column of every row cost the server more
+    // (dates parsed, seventeen columns described) than the insert cost the database.
+    const inserted = await sql<Pick<WorkloadRow, 'id' | 'seq' | 'model_id' | 'version'>>`
       INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
       SELECT r.id, r.tenant_id, r.name, r.kind, m.id, r.tokens_per_min, r.priority,
              CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END,
@@ -243,8 +246,29 @@ export class WorkloadsRepository {
          AND (SELECT i.n - o.n FROM pending_in i JOIN pending_out o ON o.tenant_id = i.tenant_id WHERE i.tenant_id = r.tenant_id) + r.k <= r.cap
          AND (SELECT set_config('tokenpool.max_pending', ${cap}, true)) IS NOT NULL
        ORDER BY r.n
-      RETURNING *`.execute(db);
-    const byId = new Map(inserted.rows.map((w) => [w.id, w]));
+      RETURNING id, seq, model_id, version`.execute(db);
+    const made = new Map(inserted.rows.map((w) => [w.id, w]));
+    const byId = new Map<string, WorkloadRow>();
+    for (const { row: r } of items) {
+      const w = made.get(r.id);
+      if (!w) continue;
+      byId.set(r.id, {
+        ...w,
+        tenant_id: r.tenantId,
+        name: r.name,
+        kind: r.kind,
+        tokens_per_min: r.tokensPerMin,
+        priority: r.priority,
+        regions: r.regions,
+        ha: r.ha,
+        state: WORKLOAD.initial,
+        reason: null,
+        message: null,
+        created_at: r.now,
+        updated_at: r.now,
+        deleted_at: null,
+      });
+    }
     if (byId.size === items.length) return items.map(({ row }) => byId.get(row.id)!);
 
     const refused = items.filter(({ row }) => !byId.has(row.id));

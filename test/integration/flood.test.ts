@@ -108,7 +108,7 @@ describeOnDatabases(
       const a = await tenant(p, 'Mixed Tenant');
       const b = await tenant(p, 'Other Tenant');
       const repo = new WorkloadsRepository(p.database.db);
-      const row = (id: string, tenantId: string, extra: { modelName?: string; priority?: string } = {}) => ({
+      const row = (id: string, tenantId: string, extra: { modelName?: string; priority?: string; regions?: string[] } = {}) => ({
         id,
         tenantId,
         name: id,
@@ -116,8 +116,8 @@ describeOnDatabases(
         modelName: extra.modelName ?? SMALL,
         tokensPerMin: 1000,
         priority: extra.priority ?? 'normal',
-        regions: null,
-        ha: false,
+        regions: extra.regions ?? null,
+        ha: extra.regions !== undefined,
         now: p.clock.now(),
       });
       expect(await repo.insert(row('wl_mix_0', a.id), 3)).to.not.be.a('string');
@@ -128,7 +128,7 @@ describeOnDatabases(
         repo.insert(row('wl_mix_3', a.id, { priority: 'high' }), 3),
         repo.insert(row('wl_mix_4', a.id), 3),
         repo.insert(row('wl_mix_5', a.id), 3),
-        repo.insert(row('wl_mix_6', b.id), 3),
+        repo.insert(row('wl_mix_6', b.id, { regions: ['nansha', 'tianhe'] }), 3),
       ]);
       expect(answers[0]).to.equal('unknown_model');
       expect(answers[1]).to.include({ id: 'wl_mix_2', state: 'pending' });
@@ -137,6 +137,15 @@ describeOnDatabases(
       expect(answers[3]).to.include({ id: 'wl_mix_4', state: 'pending' });
       expect(answers[4]).to.equal('over_cap');
       expect(answers[5]).to.include({ id: 'wl_mix_6', state: 'pending' });
+      // The rows answered are the rows stored, from a batch and from a workload tried alone.
+      for (const i of [1, 3, 5]) {
+        const stored = await p.database.db
+          .selectFrom('workloads')
+          .selectAll()
+          .where('id', '=', (answers[i] as { id: string }).id)
+          .executeTakeFirstOrThrow();
+        expect(answers[i]).to.deep.equal(stored);
+      }
       expect(await pendingOf(p, a.id)).to.equal(3);
       expect(await pendingOf(p, b.id)).to.equal(1);
     });

@@ -226,8 +226,9 @@ export class WorkloadsRepository {
         cap: maxPending,
       };
     });
-    // Tenants' grants and counts are looked up per workload (subqueries, by primary key), never
-    // joined whole: the count rows are updated at every create, and a scan of them grows with that.
+    // Each tenant's grant and count are read once, for the batch's tenants only (named in an
+    // array): not per workload, and not by joining the count tables whole (a scan of them would
+    // grow with the dead rows their updates at every create leave).
     // The cap the insert's trigger checks when a racing create took the room (migration 0017).
     const cap = String(Math.max(...items.map((i) => i.maxPending)));
     // Only what the database decides comes back (the serial `seq`, the model's id, the version):
@@ -242,8 +243,11 @@ export class WorkloadsRepository {
              AS r(n int, k bigint, id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, rank int, priority text,
                   regions jsonb, ha boolean, at timestamptz, cap bigint)
         JOIN models m ON m.name = r.model
-       WHERE r.rank <= (SELECT ${GRANTED_RANK} FROM tenants t WHERE t.id = r.tenant_id)
-         AND (SELECT i.n - o.n FROM pending_in i JOIN pending_out o ON o.tenant_id = i.tenant_id WHERE i.tenant_id = r.tenant_id) + r.k <= r.cap
+        JOIN (SELECT t.id, ${GRANTED_RANK} AS granted, i.n - o.n AS pending
+                FROM tenants t JOIN pending_in i ON i.tenant_id = t.id JOIN pending_out o ON o.tenant_id = t.id
+               WHERE t.id = ANY (${[...place.keys()]}::text[])) g ON g.id = r.tenant_id
+       WHERE r.rank <= g.granted
+         AND g.pending + r.k <= r.cap
          AND (SELECT set_config('tokenpool.max_pending', ${cap}, true)) IS NOT NULL
        ORDER BY r.n
       RETURNING id, seq, model_id, version`.execute(db);

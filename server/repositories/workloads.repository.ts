@@ -226,14 +226,14 @@ export class WorkloadsRepository {
         cap: maxPending,
       };
     });
-    // Each tenant's grant and count are read once, for the batch's tenants only (named in an
-    // array): not per workload, and not by joining the count tables whole (a scan of them would
-    // grow with the dead rows their updates at every create leave).
     // The cap the insert's trigger checks when a racing create took the room (migration 0017).
     const cap = String(Math.max(...items.map((i) => i.maxPending)));
-    // Only what the database decides comes back (the serial `seq`, the model's id, the version):
-    // the rest is what was sent, and reading back every column of every row cost the server more
-    // (dates parsed, seventeen columns described) than the insert cost the database.
+    // Each tenant's grant and count are read once, for the batch's tenants only (named in an
+    // array): not per workload, and not by joining the count tables whole (a scan of them would
+    // grow with the dead rows their updates at every create leave). Only what the database decides
+    // comes back (the serial `seq`, the model's id, the version): the rest is what was sent, and
+    // reading back every column of every row cost the server more (dates parsed, seventeen columns
+    // described) than the insert cost the database.
     const inserted = await sql<Pick<WorkloadRow, 'id' | 'seq' | 'model_id' | 'version'>>`
       INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
       SELECT r.id, r.tenant_id, r.name, r.kind, m.id, r.tokens_per_min, r.priority,
@@ -252,30 +252,25 @@ export class WorkloadsRepository {
        ORDER BY r.n
       RETURNING id, seq, model_id, version`.execute(db);
     const made = new Map(inserted.rows.map((w) => [w.id, w]));
-    const byId = new Map<string, WorkloadRow>();
-    for (const { row: r } of items) {
-      const w = made.get(r.id);
-      if (!w) continue;
-      byId.set(r.id, {
-        ...w,
-        tenant_id: r.tenantId,
-        name: r.name,
-        kind: r.kind,
-        tokens_per_min: r.tokensPerMin,
-        priority: r.priority,
-        regions: r.regions,
-        ha: r.ha,
-        state: WORKLOAD.initial,
-        reason: null,
-        message: null,
-        created_at: r.now,
-        updated_at: r.now,
-        deleted_at: null,
-      });
-    }
-    if (byId.size === items.length) return items.map(({ row }) => byId.get(row.id)!);
+    const stored = (r: NewWorkload, w: (typeof inserted.rows)[number]): WorkloadRow => ({
+      ...w,
+      tenant_id: r.tenantId,
+      name: r.name,
+      kind: r.kind,
+      tokens_per_min: r.tokensPerMin,
+      priority: r.priority,
+      regions: r.regions,
+      ha: r.ha,
+      state: WORKLOAD.initial,
+      reason: null,
+      message: null,
+      created_at: r.now,
+      updated_at: r.now,
+      deleted_at: null,
+    });
+    if (made.size === items.length) return items.map(({ row }) => stored(row, made.get(row.id)!));
 
-    const refused = items.filter(({ row }) => !byId.has(row.id));
+    const refused = items.filter(({ row }) => !made.has(row.id));
     const why = await sql<{ id: string; known: boolean; max_priority: Priority | null }>`
       SELECT r.id, m.id IS NOT NULL AS known, t.max_priority
         FROM jsonb_to_recordset(${JSON.stringify(refused.map(({ row }) => ({ id: row.id, model: row.modelName, tenant_id: row.tenantId })))}::jsonb)
@@ -286,9 +281,9 @@ export class WorkloadsRepository {
     const refusedTenants = new Set<string>();
     const answers: InsertAnswer[] = [];
     for (const { row, maxPending } of items) {
-      const w = byId.get(row.id);
+      const w = made.get(row.id);
       if (w) {
-        answers.push(w);
+        answers.push(stored(row, w));
         continue;
       }
       const reason = whyById.get(row.id);

@@ -4,7 +4,7 @@
  * server. The data is written straight into the tables; the close is what is timed.
  */
 import pg from 'pg';
-import { ADMIN, api, benchDatabaseUrl, skippedWithoutDatabase, scratchDatabase, startServer } from './lib.js';
+import { ADMIN, api, scratchOrSkip, startServer } from './lib.js';
 import { Calendar, previousPeriod } from '../server/billing/periods.js';
 import { usageStdSql } from '../scheduler/capacity.js';
 
@@ -13,12 +13,8 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const TZ = 'Asia/Shanghai';
 
 export async function benchClose(): Promise<void> {
-  const adminUrl = benchDatabaseUrl();
-  if (!adminUrl) {
-    console.log(JSON.stringify(skippedWithoutDatabase('close')));
-    return;
-  }
-  const scratch = await scratchDatabase(adminUrl, 'tp_bench_close');
+  const scratch = await scratchOrSkip('close', 'tp_bench_close');
+  if (!scratch) return;
   const server = await startServer(scratch.url, { TOKENPOOL_TIMEZONE: TZ });
   const db = new pg.Client({ connectionString: scratch.url });
   await db.connect();

@@ -7,19 +7,15 @@
  */
 import pg from 'pg';
 import { LEADER_LOCK_KEY } from '../server/scheduling/leader.js';
-import { ADMIN, api, benchDatabaseUrl, skippedWithoutDatabase, connection, cpuSeconds, cpuSecondsOf, pool, scratchDatabase, startServer } from './lib.js';
+import { ADMIN, api, connection, cpuSeconds, cpuSecondsOf, pool, scratchOrSkip, startServer } from './lib.js';
 
 const CREATES = Number(process.env.BENCH_CREATES ?? 4000);
 const CLIENTS = 16;
 const TENANTS = 100;
 
 export async function benchCreate(): Promise<void> {
-  const adminUrl = benchDatabaseUrl();
-  if (!adminUrl) {
-    console.log(JSON.stringify(skippedWithoutDatabase('create')));
-    return;
-  }
-  const scratch = await scratchDatabase(adminUrl, 'tp_create');
+  const scratch = await scratchOrSkip('create', 'tp_create');
+  if (!scratch) return;
   // The benchmark holds the scheduler's leader lock, so that the server never leads: no cycle
   // runs during the run, and creates are all there is.
   const db = new pg.Client({ connectionString: scratch.url });

@@ -9,19 +9,15 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ADMIN, api, benchDatabaseUrl, skippedWithoutDatabase, pool, scratchDatabase, startServer } from './lib.js';
+import { ADMIN, api, pool, scratchOrSkip, startServer } from './lib.js';
 
 const AGENTS = 8;
 const BATCH = 1000;
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
 
 export async function benchIngest(): Promise<void> {
-  const adminUrl = benchDatabaseUrl();
-  if (!adminUrl) {
-    console.log(JSON.stringify(skippedWithoutDatabase('ingest')));
-    return;
-  }
-  const scratch = await scratchDatabase(adminUrl, 'tp_bench_ingest');
+  const scratch = await scratchOrSkip('ingest', 'tp_bench_ingest');
+  if (!scratch) return;
   const server = await startServer(scratch.url);
   const db = new pg.Client({ connectionString: scratch.url });
   await db.connect();

@@ -64,6 +64,17 @@ export function skippedWithoutDatabase(bench: string): { bench: string; skipped:
   return { bench, skipped: 'set BENCH_DATABASE_URL (or run under .ci/run --db-only)' };
 }
 
+/**
+ * A scratch database for benchmark `bench`, or, with no PostgreSQL to make one on, undefined after
+ * printing the benchmark's skip line ({@link skippedWithoutDatabase}).
+ */
+export async function scratchOrSkip(bench: string, prefix: string): Promise<{ url: string; drop(): Promise<void> } | undefined> {
+  const adminUrl = benchDatabaseUrl();
+  if (adminUrl) return scratchDatabase(adminUrl, prefix);
+  console.log(JSON.stringify(skippedWithoutDatabase(bench)));
+  return undefined;
+}
+
 /** A new database for one run, dropped by `drop()`. */
 export async function scratchDatabase(adminUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${Date.now().toString(36)}`;

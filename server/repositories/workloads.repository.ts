@@ -252,8 +252,13 @@ export class WorkloadsRepository {
        ORDER BY r.n
       RETURNING id, seq, model_id, version`.execute(db);
     const made = new Map(inserted.rows.map((w) => [w.id, w]));
+    // Spelled out rather than spread from the returned row: a spread of a driver's row was a
+    // tenth of the server's time in the batch.
     const stored = (r: NewWorkload, w: (typeof inserted.rows)[number]): WorkloadRow => ({
-      ...w,
+      id: w.id,
+      seq: w.seq,
+      model_id: w.model_id,
+      version: w.version,
       tenant_id: r.tenantId,
       name: r.name,
       kind: r.kind,

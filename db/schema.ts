@@ -133,6 +133,8 @@ export interface WorkloadsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   deleted_at: Timestamp | null;
+  /** gateway (called through the token gateway, metered there) | direct (billed from agents' reports) */
+  access: Generated<string>;
 }
 
 export interface PlacementsTable {
@@ -152,6 +154,10 @@ export interface PlacementsTable {
   state: string;
   created_at: Timestamp;
   ended_at: Timestamp | null;
+  /** The secret the agent gives the serving engine as its API key; the gateway presents it. */
+  serving_key: Generated<string>;
+  /** Base URLs of the ready replicas' OpenAI-compatible servers, as the agent last reported them. */
+  endpoints: Generated<string[]>;
 }
 
 export interface IdempotencyKeysTable {

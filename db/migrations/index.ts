@@ -16,6 +16,7 @@ import * as m0014 from './0014_key_limits.js';
 import * as m0015 from './0015_sign_in_throttle.js';
 import * as m0016 from './0016_pending_by_tenant.js';
 import * as m0017 from './0017_pending_counts.js';
+import * as m0018 from './0018_serving.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -36,4 +37,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0015_sign_in_throttle': m0015,
   '0016_pending_by_tenant': m0016,
   '0017_pending_counts': m0017,
+  '0018_serving': m0018,
 };

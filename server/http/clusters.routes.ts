@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { route, type AnyRoute } from './route.js';
-import { clusterName, deviceName, idParam, labelMap, listOf, pageOf, pageOnlyQuery, regionName, timestamp } from './schemas.js';
+import { clusterName, deviceName, endpointUrl, idParam, labelMap, listOf, pageOf, pageOnlyQuery, regionName, timestamp } from './schemas.js';
 
 const stateEnum = z.enum(['pending', 'ready', 'not_ready', 'cordoned']);
 
@@ -48,7 +48,17 @@ const heartbeatBody = z.strictObject({
       });
     }),
   placements: z
-    .array(z.strictObject({ id: z.string().min(1).max(64), readyReplicas: count }))
+    .array(
+      z.strictObject({
+        id: z.string().min(1).max(64),
+        readyReplicas: count,
+        endpoints: z
+          .array(endpointUrl)
+          .max(64)
+          .optional()
+          .meta({ description: "Base URLs of the placement's ready replicas' OpenAI-compatible servers; absent: unchanged" }),
+      }),
+    )
     .max(100_000)
     .default([]),
 });
@@ -62,6 +72,7 @@ const desiredPlacementSchema = z.object({
   resourceName: z.string(),
   replicas: z.number().int(),
   devicesPerReplica: z.number().int(),
+  servingKey: z.string().meta({ description: 'The secret the agent gives the serving engine as its API key; the token gateway presents it to the replicas' }),
 });
 
 const poolSchema = z.object({

@@ -66,6 +66,23 @@ export const labelMap = z
   )
   .refine((m) => Object.keys(m).length <= 64, 'at most 64 labels');
 
+/**
+ * The base URL of a serving replica's OpenAI-compatible server, as an agent reports it: http or
+ * https, no credentials, query or fragment, no whitespace (API.md v2 "Token gateway").
+ */
+export const endpointUrl = z
+  .string()
+  .max(2048)
+  .regex(/^https?:\/\/\S+$/, 'must be an http or https URL')
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.username === '' && u.password === '' && u.search === '' && u.hash === '';
+    } catch {
+      return false;
+    }
+  }, 'must be a base URL without credentials, query or fragment');
+
 export const idParam = z.strictObject({ id: z.string().min(1).max(64) });
 
 export const pageQuery = {

@@ -7,6 +7,7 @@ import { idParam, listOf, modelName, pageOf, pageQuery, regionName, timestamp } 
 
 const priority = z.enum(['high', 'normal', 'low']);
 const stateEnum = z.enum(WORKLOAD.states);
+const access = z.enum(['gateway', 'direct']);
 /** Absurd requests are refused: a billion tokens per minute is far beyond any city pool. */
 const tokensPerMin = z.number().int('must be a whole number').min(1, 'must be at least 1').max(1_000_000_000, 'must be at most 1,000,000,000');
 
@@ -23,6 +24,10 @@ const createWorkload = z.strictObject({
     .refine((r) => new Set(r).size === r.length, 'must not repeat a region')
     .optional(),
   ha: z.boolean().default(false),
+  access: access.default('gateway').meta({
+    description:
+      "`gateway`: called through the token gateway (`/v1`), which meters every call; `direct`: called on the cluster, billed from its agent's usage reports",
+  }),
   tenantId: z.string().min(1).max(64).optional().meta({ description: 'Operators only: the tenant the workload is for' }),
 });
 
@@ -48,6 +53,7 @@ export const workloadSchema = z.object({
   priority,
   regions: z.array(z.string()).nullable(),
   ha: z.boolean(),
+  access,
   state: stateEnum,
   reason: z.enum(['capacity', 'quota', 'plan_exhausted', 'no_compatible_device']).nullable(),
   message: z.string().nullable(),

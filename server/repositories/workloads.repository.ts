@@ -50,6 +50,8 @@ export interface NewWorkload {
   readonly priority: string;
   readonly regions: string[] | null;
   readonly ha: boolean;
+  /** `gateway` or `direct` (migration 0018). */
+  readonly access: string;
   readonly now: Date;
 }
 
@@ -137,6 +139,21 @@ async function releasePlacements(tx: Transaction<DB>, workloadIds: readonly stri
     .execute();
 }
 
+/** A placement the token gateway may send calls to (see WorkloadsRepository.servingTargets). */
+export interface ServingTarget {
+  readonly placementId: string;
+  readonly workloadId: string;
+  readonly tenantId: string;
+  readonly clusterId: string;
+  readonly servingKey: string;
+  /** Base URLs of its ready replicas, as its agent last reported them. */
+  readonly endpoints: string[];
+  /** The placement's throughput (model tokens per minute) when all its replicas are ready. */
+  readonly tokensPerMin: number;
+  readonly readyReplicas: number;
+  readonly replicas: number;
+}
+
 /** Why a workload waits again: its pending `reason` and a message for people. */
 export interface Requeue {
   readonly reason: string;
@@ -222,6 +239,7 @@ export class WorkloadsRepository {
         priority: r.priority,
         regions: r.regions,
         ha: r.ha,
+        access: r.access,
         at: r.now.toISOString(),
         cap: maxPending,
       };
@@ -235,13 +253,13 @@ export class WorkloadsRepository {
     // reading back every column of every row cost the server more (dates parsed, seventeen columns
     // described) than the insert cost the database.
     const inserted = await sql<Pick<WorkloadRow, 'id' | 'seq' | 'model_id' | 'version'>>`
-      INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, state, created_at, updated_at)
+      INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, access, state, created_at, updated_at)
       SELECT r.id, r.tenant_id, r.name, r.kind, m.id, r.tokens_per_min, r.priority,
              CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END,
-             r.ha, ${sql.lit(WORKLOAD.initial)}, r.at, r.at
+             r.ha, r.access, ${sql.lit(WORKLOAD.initial)}, r.at, r.at
         FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
              AS r(n int, k bigint, id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, rank int, priority text,
-                  regions jsonb, ha boolean, at timestamptz, cap bigint)
+                  regions jsonb, ha boolean, access text, at timestamptz, cap bigint)
         JOIN models m ON m.name = r.model
         JOIN (SELECT t.id, ${GRANTED_RANK} AS granted, i.n - o.n AS pending
                 FROM tenants t JOIN pending_in i ON i.tenant_id = t.id JOIN pending_out o ON o.tenant_id = t.id
@@ -266,6 +284,7 @@ export class WorkloadsRepository {
       priority: r.priority,
       regions: r.regions,
       ha: r.ha,
+      access: r.access,
       state: WORKLOAD.initial,
       reason: null,
       message: null,
@@ -428,6 +447,7 @@ export class WorkloadsRepository {
         'placements.resource_name as resourceName',
         'placements.replicas',
         'placements.devices_per_replica as devicesPerReplica',
+        'placements.serving_key as servingKey',
       ])
       .where('placements.cluster_id', '=', clusterId)
       .where(sql<boolean>`placements.state IN ${ACTIVE_SQL}`)
@@ -436,34 +456,63 @@ export class WorkloadsRepository {
   }
 
   /**
-   * Records the ready replicas an agent reports for its own placements: a placement is `running`
-   * once all its replicas are ready, and a workload once all its placements run.
+   * Where calls to `modelName` can go (the token gateway's routing table): every active placement
+   * of a workload called through the gateway whose agent reported at least one endpoint, with its
+   * tenant, its throughput and its serving key. Placements of deleted workloads are released, so
+   * never listed.
    */
-  async recordReady(clusterId: string, reports: readonly { id: string; readyReplicas: number }[], now: Date): Promise<void> {
+  servingTargets(modelName: string): Promise<ServingTarget[]> {
+    return sql<ServingTarget>`
+      SELECT p.id AS "placementId", p.workload_id AS "workloadId", w.tenant_id AS "tenantId", p.cluster_id AS "clusterId",
+             p.serving_key AS "servingKey", p.endpoints, p.tokens_per_min::float8 AS "tokensPerMin", p.ready_replicas AS "readyReplicas",
+             p.replicas
+        FROM placements p JOIN workloads w ON w.id = p.workload_id JOIN models m ON m.id = w.model_id
+       WHERE m.name = ${modelName} AND p.state IN ${ACTIVE_SQL} AND w.access = 'gateway' AND cardinality(p.endpoints) > 0
+       ORDER BY p.seq`
+      .execute(this.db)
+      .then((r) => r.rows);
+  }
+
+  /**
+   * Records the ready replicas an agent reports for its own placements: a placement is `running`
+   * once all its replicas are ready, and a workload once all its placements run. Endpoints, when a
+   * report carries them, replace the placement's; a placement is written only when something changed.
+   */
+  async recordReady(
+    clusterId: string,
+    reports: readonly { id: string; readyReplicas: number; endpoints?: readonly string[] | undefined }[],
+    now: Date,
+  ): Promise<void> {
     if (reports.length === 0) return;
     const ready = sql.lit(PLACEMENT_READY.to);
     const unready = sql.lit(PLACEMENT_UNREADY.to);
     const workloadReady = sql.lit(WORKLOAD_READY.to);
     const workloadUnready = sql.lit(WORKLOAD_UNREADY.to);
     const holding = sql.raw(sqlStates([...WORKLOAD_READY.from, ...WORKLOAD_UNREADY.from]));
+    // Each report's endpoints as one text (URLs hold no whitespace: the API refuses it), null when
+    // not reported: one array parameter, as cheap as the others for the hottest write agents make.
+    const endpointsLists = reports.map((x) => (x.endpoints === undefined ? null : x.endpoints.join(' ')));
     // One statement: the placements' new ready counts and states, and their workloads' states
     // computed from the same new values (CTEs all see the snapshot from before the statement).
     // The placements that change are locked first, in id order (see lockPlacementsOf), and read
     // as locked: their latest committed version.
     await sql`
       WITH r AS (
-        SELECT * FROM unnest(${reports.map((x) => x.id)}::text[], ${reports.map((x) => x.readyReplicas)}::int[]) AS r(id, ready)
+        SELECT id, ready, CASE WHEN listed IS NULL THEN NULL ELSE string_to_array(listed, ' ') END AS endpoints
+          FROM unnest(${reports.map((x) => x.id)}::text[], ${reports.map((x) => x.readyReplicas)}::int[], ${endpointsLists}::text[]) AS r(id, ready, listed)
       ),
       next AS MATERIALIZED (
-        SELECT p.id, p.workload_id, r.ready, CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END AS state
+        SELECT p.id, p.workload_id, r.ready, CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END AS state,
+               coalesce(r.endpoints, p.endpoints) AS endpoints
           FROM placements p JOIN r ON r.id = p.id
          WHERE p.cluster_id = ${clusterId} AND p.state IN ${ACTIVE_SQL}
-           AND (p.ready_replicas <> r.ready OR p.state <> CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END)
+           AND (p.ready_replicas <> r.ready OR p.state <> CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END
+                OR p.endpoints IS DISTINCT FROM coalesce(r.endpoints, p.endpoints))
          ORDER BY p.id
            FOR UPDATE OF p
       ),
       moved AS (
-        UPDATE placements p SET ready_replicas = next.ready, state = next.state FROM next WHERE p.id = next.id
+        UPDATE placements p SET ready_replicas = next.ready, state = next.state, endpoints = next.endpoints FROM next WHERE p.id = next.id
       ),
       workload_next AS (
         SELECT p.workload_id,

@@ -23,6 +23,16 @@ export interface DesiredPlacement {
   readonly resourceName: string;
   readonly replicas: number;
   readonly devicesPerReplica: number;
+  /** The secret the agent gives the serving engine as its API key (migration 0018). */
+  readonly servingKey: string;
+}
+
+/** A placement an agent reports running: its ready replicas, and their serving endpoints when it says. */
+export interface RunningReport {
+  readonly id: string;
+  readonly readyReplicas: number;
+  /** Base URLs of the ready replicas' servers; undefined: not reported (left as they were). */
+  readonly endpoints?: readonly string[] | undefined;
 }
 
 /** The placements side of a cluster (the workloads repository): what they hold, what agents run. */
@@ -32,7 +42,7 @@ export interface ClusterPlacements {
   /** The desired set answered to a heartbeat. */
   desired?: (clusterId: string) => Promise<readonly DesiredPlacement[]>;
   /** Records what an agent reports running (ready replicas per placement), before its desired set is answered. */
-  recordReady?: (clusterId: string, running: readonly { id: string; readyReplicas: number }[], now: Date) => Promise<unknown>;
+  recordReady?: (clusterId: string, running: readonly RunningReport[], now: Date) => Promise<unknown>;
 }
 
 const EMPTY: HeldDevices = new Map();
@@ -134,7 +144,7 @@ export class ClustersService {
   async heartbeat(
     clusterId: string,
     inventory: readonly ReportedDevice[],
-    running: readonly { id: string; readyReplicas: number }[] = [],
+    running: readonly RunningReport[] = [],
   ): Promise<{ clusterId: string; placements: readonly DesiredPlacement[] }> {
     const now = this.clock.now();
     const recorded = await this.repo.recordHeartbeat(clusterId, inventory, now);

@@ -24,8 +24,13 @@ export interface WorkloadInput {
   readonly priority: Priority;
   readonly regions?: readonly string[] | undefined;
   readonly ha: boolean;
+  /** `gateway` (the default): called through the token gateway; `direct`: on the cluster's own endpoints. */
+  readonly access?: WorkloadAccess | undefined;
   readonly tenantId?: string | undefined;
 }
+
+/** How a workload's replicas are called (API.md v2 "Token gateway"). */
+export type WorkloadAccess = 'gateway' | 'direct';
 
 export interface PlacementView {
   readonly id: string;
@@ -49,6 +54,7 @@ export interface Workload {
   readonly priority: Priority;
   readonly regions: readonly string[] | null;
   readonly ha: boolean;
+  readonly access: WorkloadAccess;
   readonly state: WorkloadState;
   readonly reason: string | null;
   readonly message: string | null;
@@ -123,6 +129,7 @@ export function toWorkload(w: WorkloadWithModel, placements: readonly PlacementR
     priority: w.priority as Priority,
     regions: w.regions,
     ha: w.ha,
+    access: w.access as WorkloadAccess,
     state: w.state as WorkloadState,
     reason: w.reason,
     message: w.message,
@@ -204,6 +211,7 @@ export class WorkloadsService {
           priority: input.priority,
           regions: input.regions ? [...input.regions] : null,
           ha: input.ha,
+          access: input.access ?? 'gateway',
           now,
         },
         this.limits.maxPendingPerTenant,

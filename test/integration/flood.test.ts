@@ -92,6 +92,7 @@ describeOnDatabases(
               priority: 'normal',
               regions: null,
               ha: false,
+              access: 'gateway',
               now,
             },
             10,
@@ -118,6 +119,7 @@ describeOnDatabases(
         priority: extra.priority ?? 'normal',
         regions: extra.regions ?? null,
         ha: extra.regions !== undefined,
+        access: extra.regions !== undefined ? 'direct' : 'gateway',
         now: p.clock.now(),
       });
       expect(await repo.insert(row('wl_mix_0', a.id), 3)).to.not.be.a('string');
@@ -165,6 +167,7 @@ describeOnDatabases(
         priority: 'normal',
         regions: null,
         ha: false,
+        access: 'gateway',
         now: p.clock.now(),
       });
       const db = p.database.db;

@@ -162,13 +162,14 @@ describeOnDatabases('workloads: placement through the API', (platform) => {
       priority: i % 2 ? 'low' : 'normal',
       regions: i % 3 === 0 ? null : i % 3 === 1 ? ['nansha'] : ['nansha', 'tianhe'],
       ha: i % 4 === 0,
+      access: i % 2 ? 'direct' : 'gateway',
       now,
     }));
     const answers = await Promise.all(rows.map((r) => repo.insert(r, 100)));
     expect(answers[5]).to.equal('unknown_model');
     const stored = answers.flatMap((a) => (typeof a === 'string' || 'maxPriority' in a ? [] : [a]));
-    expect(stored.map((a) => [a.id, a.name, a.tokens_per_min, a.priority, a.regions, a.ha, a.state, a.created_at.getTime()])).to.deep.equal(
-      rows.filter((_, i) => i !== 5).map((r) => [r.id, r.name, r.tokensPerMin, r.priority, r.regions, r.ha, 'pending', now.getTime()]),
+    expect(stored.map((a) => [a.id, a.name, a.tokens_per_min, a.priority, a.regions, a.ha, a.access, a.state, a.created_at.getTime()])).to.deep.equal(
+      rows.filter((_, i) => i !== 5).map((r) => [r.id, r.name, r.tokensPerMin, r.priority, r.regions, r.ha, r.access, 'pending', now.getTime()]),
     );
     // seq keeps the order of arrival.
     expect(stored.map((a) => a.seq)).to.deep.equal([...stored.map((a) => a.seq)].sort((a, b) => a - b));

@@ -344,6 +344,40 @@ export interface AuditLogTable {
   request_id: string | null;
 }
 
+/** The gateway's request log (migration 0019), partitioned by month of `started_at`. */
+export interface RequestLogTable {
+  seq: Generated<number>;
+  /** The `x-request-id` of the call; with `started_at`, the primary key. */
+  request_id: string;
+  started_at: Date;
+  tenant_id: string;
+  /** The calling API key; null when a signed-in user called. */
+  api_key_id: string | null;
+  /** The calling user, when a session called. */
+  user_id: string | null;
+  /** The platform model name asked for. */
+  model: string;
+  /** Where it was served; null when refused before routing. */
+  workload_id: string | null;
+  placement_id: string | null;
+  cluster_id: string | null;
+  /** `chat.completions | completions | embeddings`. */
+  endpoint: string;
+  /** The HTTP status answered. */
+  status: number;
+  /** OpenAI's error `code` of a refusal or failure. */
+  error_code: string | null;
+  /** As the serving engine reported; null when unknown. */
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  /** Milliseconds to the first byte of the answer's body; null when none was sent. */
+  ttft_ms: number | null;
+  duration_ms: number;
+  streamed: boolean;
+  /** Upstream tries (0 when refused before routing). */
+  attempts: number;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -373,4 +407,5 @@ export interface DB {
   sign_in_failures: SignInFailuresTable;
   pending_in: PendingCountTable;
   pending_out: PendingCountTable;
+  request_log: RequestLogTable;
 }

@@ -61,6 +61,10 @@ import { auditRoutes } from './http/audit.routes.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { auditRetentionJob } from './jobs/audit-retention.js';
+import { requestRoutes } from './http/requests.routes.js';
+import { RequestsRepository } from './repositories/requests.repository.js';
+import { RequestLogService } from './services/requests.service.js';
+import { requestLogRetentionJob } from './jobs/request-log-retention.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -84,9 +88,16 @@ export interface App {
   readonly sweeper: TtlSweeper;
   readonly scheduler: Scheduler;
   readonly leader: LeaderElector;
-  readonly jobs: { readonly periodClose: PeriodCloseJob; readonly budgetCheck: LeaderJob; readonly auditRetention: LeaderJob };
+  readonly jobs: {
+    readonly periodClose: PeriodCloseJob;
+    readonly budgetCheck: LeaderJob;
+    readonly auditRetention: LeaderJob;
+    readonly requestLogRetention: LeaderJob;
+  };
   /** The audit trail (server/services/audit.service.ts). */
   readonly audit: AuditService;
+  /** The gateway's request log (server/services/requests.service.ts): the gateway records each request there. */
+  readonly requests: RequestLogService;
   /** Starts background work (leader election, the scheduler, the TTL sweeper, the period close and the budget check). */
   start(): void;
   /** Stops background work; the database stays open (its owner closes it). */
@@ -162,6 +173,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const budgetCheck = budgetCheckJob(budgets, leader, log);
   const audit = new AuditService(new AuditRepository(db), clock, log, metrics.audit, config.auditRetentionDays);
   const auditRetention = auditRetentionJob(audit, leader, log);
+  const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
+  await requests.ensurePartitions();
+  const requestLogRetention = requestLogRetentionJob(requests, leader, log);
   const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock, ids);
   const context: AppContext = {
     config,
@@ -196,6 +210,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...budgetRoutes(context),
     ...sessionRoutes(context),
     ...auditRoutes(audit),
+    ...requestRoutes(requests),
   ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });
 
@@ -228,8 +243,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sweeper,
     scheduler,
     leader,
-    jobs: { periodClose, budgetCheck, auditRetention },
+    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention },
     audit,
+    requests,
     start: () => {
       leader.start();
       scheduler.start();
@@ -237,11 +253,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
       periodClose.start();
       budgetCheck.start();
       auditRetention.start();
+      requestLogRetention.start();
     },
     stop: async () => {
+      await requestLogRetention.stop();
       await auditRetention.stop();
       await budgetCheck.stop();
       await audit.settled();
+      await requests.settled();
       await periodClose.stop();
       await sweeper.stop();
       await scheduler.stop();

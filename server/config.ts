@@ -41,6 +41,8 @@ export interface Config {
   readonly schedulerScorePercentage: number;
   /** Days the audit log keeps an entry, at least 180 (`TOKENPOOL_AUDIT_RETENTION_DAYS`, default 365). */
   readonly auditRetentionDays: number;
+  /** Days the gateway's request log keeps a request, at least 1 (`TOKENPOOL_REQUEST_LOG_RETENTION_DAYS`, default 90); whole months go at once. */
+  readonly requestLogRetentionDays: number;
   /** Pending workloads one tenant may have; a create past it is 429 (`TOKENPOOL_MAX_PENDING_PER_TENANT`, default 100). */
   readonly maxPendingPerTenant: number;
   /** Dry runs computed at once per process; one more is 429 (`TOKENPOOL_MAX_CONCURRENT_DRY_RUNS`, default 4). */
@@ -117,6 +119,7 @@ const schema = z.object({
   TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: integer(0, 100).default(0),
   // The database refuses to delete audit rows younger than 180 days (migration 0012).
   TOKENPOOL_AUDIT_RETENTION_DAYS: integer(180, 36_500).default(365),
+  TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: integer(1, 36_500).default(90),
   TOKENPOOL_HEADERS_TIMEOUT_SECONDS: integer(1, 3600).default(20),
   TOKENPOOL_REQUEST_TIMEOUT_SECONDS: integer(1, 3600).default(120),
   TOKENPOOL_KEEP_ALIVE_TIMEOUT_SECONDS: integer(1, 3600).default(75),
@@ -160,6 +163,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     schedulerWeights: parseWeights(v.TOKENPOOL_SCHEDULER_WEIGHTS),
     schedulerScorePercentage: v.TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE,
     auditRetentionDays: v.TOKENPOOL_AUDIT_RETENTION_DAYS,
+    requestLogRetentionDays: v.TOKENPOOL_REQUEST_LOG_RETENTION_DAYS,
     maxPendingPerTenant: v.TOKENPOOL_MAX_PENDING_PER_TENANT,
     maxConcurrentDryRuns: v.TOKENPOOL_MAX_CONCURRENT_DRY_RUNS,
     http: {

@@ -10,6 +10,7 @@ import type { EventBus } from './events.js';
 import type { AuditMetrics } from './services/audit.service.js';
 import type { BillingMetrics } from './services/billing.service.js';
 import type { PoolView } from './services/cluster-view.js';
+import type { RequestLogMetrics } from './services/requests.service.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -19,6 +20,8 @@ export interface Metrics {
   readonly billing: BillingMetrics;
   /** Refused requests by reason, and audit entries that could not be written. */
   readonly audit: AuditMetrics;
+  /** Request log entries that could not be written. */
+  readonly requestLog: RequestLogMetrics;
 }
 
 export interface MetricSources {
@@ -134,6 +137,11 @@ export function createMetrics(sources: MetricSources): Metrics {
     help: 'Audit entries that could not be written (the change itself was answered)',
     registers: [registry],
   });
+  const requestLogFailures = new Counter({
+    name: 'tokenpool_request_log_write_failures_total',
+    help: 'Gateway request log entries that could not be written (the request itself was answered)',
+    registers: [registry],
+  });
 
   return {
     registry,
@@ -154,6 +162,7 @@ export function createMetrics(sources: MetricSources): Metrics {
       refused: (reason) => refusals.inc({ reason }),
       writeFailed: (count) => auditFailures.inc(count),
     },
+    requestLog: { writeFailed: (count) => requestLogFailures.inc(count) },
     billing: {
       invoiceIssued(planTypes, total) {
         invoicesIssued.inc();

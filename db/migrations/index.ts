@@ -17,6 +17,7 @@ import * as m0015 from './0015_sign_in_throttle.js';
 import * as m0016 from './0016_pending_by_tenant.js';
 import * as m0017 from './0017_pending_counts.js';
 import * as m0018 from './0018_serving.js';
+import * as m0019 from './0019_request_log.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -38,4 +39,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0016_pending_by_tenant': m0016,
   '0017_pending_counts': m0017,
   '0018_serving': m0018,
+  '0019_request_log': m0019,
 };

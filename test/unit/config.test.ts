@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       schedulerWeights: { energy: 1, consolidation: 2, bestFit: 1 },
       schedulerScorePercentage: 0,
       auditRetentionDays: 365,
+      requestLogRetentionDays: 90,
       http: {
         headersTimeoutMs: 20_000,
         requestTimeoutMs: 120_000,
@@ -83,6 +84,7 @@ describe('loadConfig', () => {
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE=100 scores every candidate', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '100' }, { schedulerScorePercentage: 100 }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=180 (the least)', { TOKENPOOL_AUDIT_RETENTION_DAYS: '180' }, { auditRetentionDays: 180 }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=3650', { TOKENPOOL_AUDIT_RETENTION_DAYS: '3650' }, { auditRetentionDays: 3650 }],
+      ['TOKENPOOL_REQUEST_LOG_RETENTION_DAYS=1 (the least)', { TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: '1' }, { requestLogRetentionDays: 1 }],
       ['the request rates by default', {}, { requestRates: { tenantRpm: 6000, keyRpm: 3000, agentRpm: 6000 } }],
       [
         'the request rates, 0 turning one off',
@@ -169,6 +171,7 @@ describe('loadConfig', () => {
       ['TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE', { TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: '-1' }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '179' }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '1y' }],
+      ['TOKENPOOL_REQUEST_LOG_RETENTION_DAYS', { TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: '0' }],
       ['TOKENPOOL_TENANT_RPM', { TOKENPOOL_TENANT_RPM: '-1' }],
       ['TOKENPOOL_KEY_RPM', { TOKENPOOL_KEY_RPM: '1.5' }],
       ['TOKENPOOL_AGENT_RPM', { TOKENPOOL_AGENT_RPM: '1000001' }],

@@ -19,6 +19,12 @@ export interface InventoryReport {
 export interface RunningPlacement {
   readonly id: string;
   readonly readyReplicas: number;
+  /**
+   * Base URLs of the ready replicas' OpenAI-compatible servers, e.g. `http://10.1.2.3:8000`
+   * (at most 64, each http or https, at most 2,048 characters); the gateway calls
+   * `<endpoint>/v1/...` with the placement's `servingKey`.
+   */
+  readonly endpoints?: readonly string[];
 }
 
 /** Body of `POST /api/v1/agent/heartbeat`. `inventory` replaces the cluster's previous one. */
@@ -40,6 +46,11 @@ export interface DesiredPlacement {
   readonly resourceName: string;
   readonly replicas: number;
   readonly devicesPerReplica: number;
+  /**
+   * The secret the serving engine must require as its API key (`Authorization: Bearer …`); the
+   * gateway presents it. Optional only while platforms that do not send it yet are about.
+   */
+  readonly servingKey?: string;
 }
 
 /** Answer of a heartbeat: the complete desired set for the cluster. */
@@ -155,6 +166,7 @@ const heartbeatResponseSchema = z.object({
       resourceName: z.string(),
       replicas: count,
       devicesPerReplica: z.number().int().positive(),
+      servingKey: z.string().min(1).optional(),
     }),
   ),
 });

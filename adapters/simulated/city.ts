@@ -1,7 +1,8 @@
 /**
  * The demo city: fictional member clusters across Guangzhou's districts, each a
  * {@link SimulatedCluster} with its own agent that talks to the platform over HTTP, exactly as a
- * real agent does.
+ * real agent does. Each cluster's ready replicas serve OpenAI's API on loopback, and its heartbeats
+ * report their endpoints.
  */
 import { ClusterAgent } from '../agent.js';
 import type { AgentLog } from '../agent.js';
@@ -108,6 +109,11 @@ export interface SimulatedCityOptions {
   readonly cluster?: SimulatedClusterOptions;
   /** Time between usage reports of every cluster's serving pods, in ms. Default 10,000. */
   readonly usageIntervalMs?: number;
+  /**
+   * Whether serving pods also serve a background load of direct callers, so that usage grows when
+   * nobody calls (see {@link SimulatedServing}). Default true.
+   */
+  readonly backgroundLoad?: boolean;
   /** Uniform in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
   /** Defaults to the global `fetch`. */
@@ -120,7 +126,7 @@ export interface SimulatedCity {
   readonly reporters: readonly UsageReporter[];
   readonly agents: ClusterAgent[];
   readonly clusters: SimulatedCluster[];
-  /** Stops every agent and usage reporter, waiting for heartbeats and reports in flight. */
+  /** Stops every agent and usage reporter, waiting for heartbeats and reports in flight, then every serving engine. */
   stop(): Promise<void>;
 }
 
@@ -153,7 +159,7 @@ export function startSimulatedCity(opts: SimulatedCityOptions): SimulatedCity {
     const reporter = new UsageReporter({
       cluster: spec.name,
       client,
-      source: new SimulatedServing(cluster, random),
+      source: new SimulatedServing(cluster, random, { background: opts.backgroundLoad }),
       intervalMs: opts.usageIntervalMs ?? 10_000,
       random,
       log,
@@ -170,6 +176,8 @@ export function startSimulatedCity(opts: SimulatedCityOptions): SimulatedCity {
     reporters,
     async stop() {
       await Promise.all([...agents.map((a) => a.stop()), ...reporters.map((r) => r.stop())]);
+      // After the agents: a reconcile in flight could otherwise start an engine behind the close.
+      await Promise.all(clusters.map((c) => c.close()));
     },
   };
 }

@@ -1,10 +1,14 @@
 /**
  * A member cluster in memory, for the demo city and for tests. It has nodes of devices that can
- * fail, and runs placements as simulated deployments whose replicas hold devices. It has no
- * timers: time passes one reconcile (one agent tick) at a time.
+ * fail, and runs placements as simulated deployments whose replicas hold devices. Its own state
+ * has no timers: time passes one reconcile (one agent tick) at a time. Each ready replica serves
+ * for real: a {@link SimulatedEngine} on loopback, whose base URL the heartbeat reports.
  */
+import { randomBytes } from 'node:crypto';
 import type { ClusterBackend } from '../agent.js';
 import type { DesiredPlacement, InventoryReport, RunningPlacement } from '../platform-client.js';
+import { SimulatedEngine } from './engine.js';
+import { OUTPUT_TOKENS_PER_MIN_PER_DEVICE } from './serving.js';
 
 /** One node: `devices` accelerators of one model. */
 export interface SimulatedNodeSpec {
@@ -31,6 +35,24 @@ export interface SimulatedClusterOptions {
    * (image pull and model load, in ticks). 0: ready as soon as it is started. Default 1.
    */
   readonly readyAfterReconciles?: number;
+  /**
+   * Tokens per second one answer of a replica's engine is generated at, per device of the
+   * replica. Default {@link OUTPUT_TOKENS_PER_MIN_PER_DEVICE} / 60; tests pass a large one.
+   */
+  readonly tokensPerSecondPerDevice?: number;
+  /** Address the engines listen on. Default `127.0.0.1`. */
+  readonly host?: string;
+}
+
+/** A ready replica and the engine it serves with. */
+export interface SimulatedPodView {
+  readonly placementId: string;
+  readonly workloadId: string;
+  readonly model: string;
+  readonly devicesPerReplica: number;
+  /** Unique within the placement, kept while the replica lives (ready or not). */
+  readonly name: string;
+  readonly engine: SimulatedEngine;
 }
 
 /** A node's state: `healthy` devices are those that can take work now. */
@@ -68,15 +90,23 @@ interface NodeState {
 }
 
 interface Replica {
+  readonly name: string;
   /** Allocation order, for evicting the most recently started first; null while pending. */
   startedSeq: number | null;
   /** Reconciles seen while holding devices, after the one that started it. */
   age: number;
+  /** The serving engine, while the replica is ready and its engine listens. */
+  engine?: SimulatedEngine | undefined;
+  starting?: boolean;
 }
 
 interface Deployment {
   placement: DesiredPlacement;
   replicas: Replica[];
+  /** The placement's `servingKey`, or one of the cluster's own while the platform sends none. */
+  servingKey: string;
+  /** Replicas made so far, for their names. */
+  made: number;
 }
 
 /**
@@ -92,6 +122,11 @@ export class SimulatedCluster implements ClusterBackend {
   readonly #nodes = new Map<string, NodeState>();
   // Insertion order is creation order, which decides who gets free devices first.
   readonly #deployments = new Map<string, Deployment>();
+  readonly #tokensPerSecondPerDevice: number;
+  readonly #host: string | undefined;
+  // Engines being closed, so that close() can wait for every one.
+  readonly #closing = new Set<Promise<void>>();
+  #closed = false;
   #seq = 0;
   #reconciles = 0;
 
@@ -101,6 +136,9 @@ export class SimulatedCluster implements ClusterBackend {
     if (!Number.isInteger(this.#readyAfter) || this.#readyAfter < 0) {
       throw new RangeError('readyAfterReconciles must be a non-negative integer');
     }
+    this.#tokensPerSecondPerDevice = opts.tokensPerSecondPerDevice ?? OUTPUT_TOKENS_PER_MIN_PER_DEVICE / 60;
+    if (!(this.#tokensPerSecondPerDevice > 0)) throw new RangeError('tokensPerSecondPerDevice must be positive');
+    this.#host = opts.host;
     for (const node of spec.nodes) {
       if (this.#nodes.has(node.name)) throw new Error(`${spec.name}: duplicate node ${node.name}`);
       if (!Number.isInteger(node.devices) || node.devices < 0) {
@@ -135,37 +173,76 @@ export class SimulatedCluster implements ClusterBackend {
     return [...byModel].map(([deviceModel, row]) => ({ deviceModel, ...row }));
   }
 
-  /** Every deployment, in creation order, with its ready replicas. */
+  /** Every deployment, in creation order, with its ready replicas and their engines' base URLs. */
   async running(): Promise<RunningPlacement[]> {
-    return [...this.#deployments.values()].map((d) => ({ id: d.placement.id, readyReplicas: readyOf(d, this.#readyAfter) }));
+    return [...this.#deployments.values()].map((d) => ({
+      id: d.placement.id,
+      readyReplicas: readyOf(d, this.#readyAfter),
+      endpoints: d.replicas.flatMap((r) => (r.engine ? [r.engine.url] : [])),
+    }));
   }
 
   /**
    * One step of the cluster's life: removes deployments not in `desired`, creates and scales the
    * rest (a placement whose device model or replica size changed is started anew), ages started
-   * replicas, then starts pending replicas while healthy devices of their model are free.
+   * replicas, then starts pending replicas while healthy devices of their model are free. Resolves
+   * once every ready replica's engine listens and every other replica's engine is closing.
    */
   async reconcile(desired: readonly DesiredPlacement[]): Promise<void> {
     this.#reconciles += 1;
     const wanted = new Map(desired.map((p) => [p.id, p]));
-    for (const id of this.#deployments.keys()) {
-      if (!wanted.has(id)) this.#deployments.delete(id);
+    for (const [id, d] of this.#deployments) {
+      if (!wanted.has(id)) this.#remove(id, d);
     }
     for (const placement of wanted.values()) {
       const current = this.#deployments.get(placement.id);
       if (!current || current.placement.deviceModel !== placement.deviceModel || current.placement.devicesPerReplica !== placement.devicesPerReplica) {
-        this.#deployments.delete(placement.id);
-        this.#deployments.set(placement.id, { placement, replicas: [] });
+        if (current) this.#remove(placement.id, current);
+        const servingKey = placement.servingKey ?? `sk-sim-${randomBytes(18).toString('base64url')}`;
+        this.#deployments.set(placement.id, { placement, replicas: [], servingKey, made: 0 });
         continue;
       }
       current.placement = placement;
+      // A rotated key is taken by the running engines, as a reloaded secret would be.
+      if (placement.servingKey !== undefined && placement.servingKey !== current.servingKey) {
+        current.servingKey = placement.servingKey;
+        for (const r of current.replicas) if (r.engine) r.engine.servingKey = placement.servingKey;
+      }
       for (const replica of current.replicas) {
         if (replica.startedSeq !== null) replica.age += 1;
       }
     }
-    for (const d of this.#deployments.values()) scale(d);
+    for (const d of this.#deployments.values()) for (const gone of scale(d)) this.#stopServing(gone);
     this.#evictOverHealthy();
     this.#startPending();
+    await this.#serveReady();
+  }
+
+  /** The ready replicas whose engines listen, in deployment order. */
+  pods(): SimulatedPodView[] {
+    return [...this.#deployments.values()].flatMap((d) =>
+      d.replicas.flatMap((r) =>
+        r.engine
+          ? [
+              {
+                placementId: d.placement.id,
+                workloadId: d.placement.workloadId,
+                model: d.placement.model,
+                devicesPerReplica: d.placement.devicesPerReplica,
+                name: r.name,
+                engine: r.engine,
+              },
+            ]
+          : [],
+      ),
+    );
+  }
+
+  /** Closes every engine and starts no more; the cluster keeps its state. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const d of this.#deployments.values()) for (const r of d.replicas) this.#stopServing(r);
+    while (this.#closing.size > 0) await Promise.all(this.#closing);
   }
 
   /** Marks a whole node down (false) or up (true). Replicas that no longer fit lose their devices now. */
@@ -213,6 +290,47 @@ export class SimulatedCluster implements ClusterBackend {
     }));
   }
 
+  #remove(id: string, d: Deployment): void {
+    for (const r of d.replicas) this.#stopServing(r);
+    this.#deployments.delete(id);
+  }
+
+  #stopServing(replica: Replica): void {
+    const engine = replica.engine;
+    if (!engine) return;
+    replica.engine = undefined;
+    const closing = engine.close().finally(() => this.#closing.delete(closing));
+    this.#closing.add(closing);
+  }
+
+  /** Starts an engine for every ready replica that has none. */
+  async #serveReady(): Promise<void> {
+    const starts: Promise<void>[] = [];
+    for (const d of this.#deployments.values()) {
+      for (const replica of d.replicas) {
+        if (this.#closed || replica.engine || replica.starting || !isReady(replica, this.#readyAfter)) continue;
+        replica.starting = true;
+        const start = SimulatedEngine.start({
+          model: d.placement.model,
+          servingKey: d.servingKey,
+          tokensPerSecond: d.placement.devicesPerReplica * this.#tokensPerSecondPerDevice,
+          host: this.#host,
+        })
+          .then((engine) => {
+            replica.engine = engine;
+            engine.servingKey = d.servingKey;
+            // The replica may have lost its devices, or its placement gone, while the engine started.
+            if (this.#closed || this.#deployments.get(d.placement.id) !== d || !d.replicas.includes(replica) || !isReady(replica, this.#readyAfter)) {
+              this.#stopServing(replica);
+            }
+          })
+          .finally(() => (replica.starting = false));
+        starts.push(start);
+      }
+    }
+    await Promise.all(starts);
+  }
+
   /** Healthy devices of a model that no started replica holds. */
   freeDevices(deviceModel: string): number {
     return this.#healthy(deviceModel) - this.#held(deviceModel);
@@ -258,6 +376,7 @@ export class SimulatedCluster implements ClusterBackend {
         if (over <= 0) break;
         replica.startedSeq = null;
         replica.age = 0;
+        this.#stopServing(replica);
         over -= size;
       }
     }
@@ -284,17 +403,24 @@ function healthyOf(node: NodeState): number {
   return node.up ? node.spec.devices - node.failed : 0;
 }
 
-function readyOf(d: Deployment, readyAfter: number): number {
-  return d.replicas.filter((r) => r.startedSeq !== null && r.age >= readyAfter).length;
+function isReady(r: Replica, readyAfter: number): boolean {
+  return r.startedSeq !== null && r.age >= readyAfter;
 }
 
-/** Adds pending replicas, or removes the surplus: pending ones first, then the youngest started. */
-function scale(d: Deployment): void {
+function readyOf(d: Deployment, readyAfter: number): number {
+  return d.replicas.filter((r) => isReady(r, readyAfter)).length;
+}
+
+/**
+ * Adds pending replicas, or removes the surplus: pending ones first, then the youngest started.
+ * Answers the removed replicas.
+ */
+function scale(d: Deployment): Replica[] {
   const want = d.placement.replicas;
-  while (d.replicas.length < want) d.replicas.push({ startedSeq: null, age: 0 });
-  if (d.replicas.length <= want) return;
+  while (d.replicas.length < want) d.replicas.push({ name: `${d.placement.id}-${d.made++}`, startedSeq: null, age: 0 });
+  if (d.replicas.length <= want) return [];
   d.replicas.sort((a, b) => rank(a) - rank(b));
-  d.replicas.length = want;
+  return d.replicas.splice(want);
 }
 
 // Lower ranks are kept: started replicas by start order, then pending ones.

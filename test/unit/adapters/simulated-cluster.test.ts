@@ -30,8 +30,13 @@ function aPlacement(id: string, replicas: number, devicesPerReplica: number, dev
   };
 }
 
+// Every cluster made, so that its serving engines are closed after each test.
+const made: SimulatedCluster[] = [];
+
 function cluster(opts?: SimulatedClusterOptions): SimulatedCluster {
-  return new SimulatedCluster(spec, opts);
+  const c = new SimulatedCluster(spec, opts);
+  made.push(c);
+  return c;
 }
 
 async function ready(c: SimulatedCluster): Promise<Record<string, number>> {
@@ -39,6 +44,10 @@ async function ready(c: SimulatedCluster): Promise<Record<string, number>> {
 }
 
 describe('SimulatedCluster', () => {
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((c) => c.close()));
+  });
+
   describe('inventory', () => {
     it('groups nodes by device model', async () => {
       expect(await cluster().inventory()).to.deep.equal([

@@ -312,6 +312,7 @@ describe('UsageReporter', () => {
       const nominal = 2 * 4 * OUTPUT_TOKENS_PER_MIN_PER_DEVICE * (740 / 60);
       expect(counted.output).to.be.within(0.3 * nominal, nominal);
       expect(new Set(last.map((s) => s.pod)).size).to.equal(2);
+      await cluster.close();
     });
 
     it('scrapes and sends on its own with start(), retrying sooner than the next scrape after a failure', async () => {

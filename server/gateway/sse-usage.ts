@@ -30,6 +30,8 @@ export function usageFromJson(usage: unknown): EngineUsage | undefined {
 const CONTENT = /"(?:content|text|arguments|reasoning_content)"\s*:\s*"(?!")/;
 /** A chunk with a non-null usage object; only these are parsed. */
 const USAGE = /"usage"\s*:\s*\{/;
+/** The longest event read; longer ones are forwarded unread. */
+const MAX_EVENT_BYTES = 1024 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -89,6 +91,12 @@ export class SseUsageTap {
       i = end - 1;
     }
     this.#pending = data.subarray(start);
+    if (this.#pending.length > MAX_EVENT_BYTES) {
+      // No chunk is this long: rather than hold it without bound, pass it on unread.
+      if (this.#withhold) kept.push(this.#pending);
+      start = data.length;
+      this.#pending = Buffer.alloc(0);
+    }
     if (!this.#withhold) return chunk;
     if (!withheld) return data.subarray(0, start);
     return kept.length === 1 ? kept[0]! : Buffer.concat(kept);

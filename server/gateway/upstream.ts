@@ -244,9 +244,9 @@ export class Upstream {
           else pass.failure();
           end();
         };
-        const url = new URL(candidate.endpoint);
         let response: Awaited<ReturnType<Agent['request']>>;
         try {
+          const url = new URL(candidate.endpoint);
           response = await this.#agent.request({
             origin: url.origin,
             path: url.pathname.replace(/\/$/, '') + call.path,

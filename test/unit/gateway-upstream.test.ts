@@ -178,6 +178,13 @@ describe('gateway upstream', () => {
     expect(busy.seen).to.have.length(1);
   });
 
+  it('counts an endpoint that is no URL as a failed attempt and goes on', async () => {
+    const good = await start(json(200, completion));
+    const result = await call(client(), { candidates: [candidate(good.url), candidate('not a url', true)] });
+    expect(result.candidate.endpoint).to.equal(good.url);
+    expect(result.failures.map((f) => [f.candidate.endpoint, f.reason])).to.deep.equal([['not a url', 'connect']]);
+  });
+
   it('goes to another endpoint when the first sends no headers in time', async () => {
     upstream = new Upstream({ now: () => t, headersTimeoutMs: 50 });
     const silent = await start(() => undefined);
@@ -375,6 +382,14 @@ describe('SseUsageTap', () => {
       expect(tap.usage).to.deep.equal({ promptTokens: 7, completionTokens: 3, totalTokens: 10 });
       expect(tap.contentChunks).to.equal(2);
     }
+  });
+
+  it('passes on an event too long to hold instead of holding it', () => {
+    const tap = new SseUsageTap({ withholdUsage: true });
+    const long = Buffer.alloc(1024 * 1024 + 1, 'x');
+    expect(tap.push(long).length).to.equal(long.length);
+    expect(tap.push(Buffer.from('\n\n' + token('a'))).toString()).to.equal('\n\n' + token('a'));
+    expect(tap.contentChunks).to.equal(1);
   });
 
   it('ignores malformed usage and text that only mentions usage', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import type { RequestLogEntry } from '../../server/repositories/requests.repository.js';
+import { RequestsRepository, type RequestLogEntry } from '../../server/repositories/requests.repository.js';
 import { describeOnDatabases, type TestPlatform } from './harness.js';
 
 interface Tenant {
@@ -233,5 +233,13 @@ describeOnDatabases('request log', (platform) => {
     // A second run finds nothing more to do.
     await p.app.jobs.requestLogRetention.run();
     expect((await list(p, '')).ids).to.deep.equal(['req_3', 'req_4', 'req_5', 'req_future']);
+  });
+
+  it('makes each partition once when several processes ask at the same time', async () => {
+    const p = platform();
+    const at = new Date('2028-01-15T00:00:00Z');
+    const made = await Promise.all([0, 1, 2].map(() => new RequestsRepository(p.database.db).ensurePartitions(at, 2)));
+    expect(made.flat().sort()).to.deep.equal(['request_log_y2028m01', 'request_log_y2028m02', 'request_log_y2028m03']);
+    expect((await partitions(p)).filter((n) => n.startsWith('request_log_y2028'))).to.have.length(3);
   });
 });

@@ -168,6 +168,12 @@ const detailOf = (err: unknown): string => {
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const reasonOf = (err: unknown): FailureReason => (TIMEOUT_CODES.has((err as { code?: string })?.code ?? '') ? 'timeout' : 'connect');
 
+/** Closes a body not read to its end; its connection goes with it, and so does the error undici raises for it. */
+function drop(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 /** Waits until `client` drains, closes or errs, or `signal` aborts; answers whether writing may go on. */
 function drained(client: Writable, signal: AbortSignal): Promise<boolean> {
   if (client.destroyed || signal.aborted) return Promise.resolve(false);
@@ -267,7 +273,8 @@ export class Upstream {
         const status = response.statusCode;
         if (status === 429 || failureStatus(status)) {
           lastStatus = status;
-          await response.body.dump().catch(() => undefined);
+          // Dropped with its connection rather than read off: a replica that fails may also stall its error body.
+          drop(response.body);
           fail(status === 429 ? 'busy' : 'status', `status ${status}`, status);
           continue;
         }
@@ -321,7 +328,7 @@ export class Upstream {
         ttfb ??= this.#now() - started;
         length += part.length;
         if (length > this.#maxAnswerBytes) {
-          body.destroy();
+          drop(body);
           return { failed: 'too_large', detail: `answer over ${this.#maxAnswerBytes} bytes` };
         }
         parts.push(part);
@@ -386,7 +393,7 @@ export class Upstream {
       call.onHeaders({ candidate, status, contentType, streamed: true, contentLength: undefined });
     }
     if (cut !== undefined) {
-      body.destroy();
+      drop(body);
       // Destroyed, not ended: the client must see that the answer is incomplete, not a clean end.
       client.destroy();
       return { ttfbMs: ttfb, cut, usage: usage() };

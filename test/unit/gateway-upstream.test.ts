@@ -204,6 +204,30 @@ describe('gateway upstream', () => {
     expect(upstream.breakers.state(busy.url)).to.equal('closed');
   });
 
+  it('does not wait for a failing replica’s error body before trying the next', async () => {
+    const stalling = await start((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.write('{"error":');
+    });
+    const good = await start(json(200, completion));
+    const result = await call(client(), { candidates: [candidate(good.url), candidate(stalling.url, true)] });
+    expect(result.candidate.endpoint).to.equal(good.url);
+    expect(result.failures[0]).to.deep.include({ reason: 'status', status: 503 });
+  });
+
+  it('refuses a non-streamed answer past maxAnswerBytes, writing nothing and trying no other endpoint', async () => {
+    upstream = new Upstream({ now: () => t, maxAnswerBytes: 100 });
+    const big = await start(json(200, completion));
+    const other = await start(json(200, completion));
+    const c = client();
+    let thrown: unknown;
+    await call(c, { candidates: [candidate(big.url, true), candidate(other.url)] }).catch((err: unknown) => (thrown = err));
+    expect(thrown).to.include({ kind: 'all_failed' });
+    expect((thrown as UpstreamError).failures.map((f) => f.reason)).to.deep.equal(['too_large']);
+    expect(other.seen).to.have.length(0);
+    expect(c.answers).to.have.length(0);
+  });
+
   it('passes a request error (400) on as the replica said it, without retrying', async () => {
     const error = { error: { message: 'context too long', type: 'invalid_request_error', code: null } };
     const bad = await start(json(400, error));
@@ -319,6 +343,28 @@ describe('gateway upstream', () => {
     await closed;
     expect(result.cut).to.equal('client_closed');
     expect(result.usage).to.deep.include({ estimated: true, completionTokens: 1 });
+  });
+
+  it('waits for a slow client, and stops the upstream when that client goes away while waited for', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    const r = await start((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(role + token('a'));
+      res.on('close', () => upstreamClosed());
+    });
+    // A client that takes the first write and never finishes it: its buffer stays full.
+    const stuck = new Writable({ highWaterMark: 1, write: (_chunk, _enc, _cb) => setImmediate(() => stuck.destroy()) });
+    const result = await upstream.call({
+      candidates: [candidate(r.url)],
+      path: '/v1/chat/completions',
+      body: { model: 'qwen', stream: true },
+      stream: true,
+      client: stuck,
+      onHeaders: () => undefined,
+    });
+    await closed;
+    expect(result.cut).to.equal('client_closed');
   });
 
   it('a client that leaves before the answer gets client_closed, and the replica sees its request closed', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Candidate } from '../../server/gateway/balancer.js';
@@ -446,5 +446,100 @@ describe('SseUsageTap', () => {
     expect(tap.usage).to.equal(undefined);
     expect(tap.contentChunks).to.equal(1);
     expect(out.toString()).to.equal(quoted + bad + 'data: {not json "usage": {\n\n' + DONE);
+  });
+});
+
+describe('gateway upstream behind a real HTTP front', () => {
+  let closers: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(closers.map((c) => c()));
+    closers = [];
+  });
+
+  /** A front server that passes every call through `upstream` to `target`, as the /v1 routes will. */
+  async function front(upstream: Upstream, target: string) {
+    const results: Array<Promise<unknown>> = [];
+    const server = createServer((req, res) => {
+      const left = new AbortController();
+      res.on('close', () => left.abort());
+      req.resume();
+      req.on('end', () => {
+        results.push(
+          upstream
+            .call({
+              candidates: [candidate(target)],
+              path: '/v1/chat/completions',
+              body: { model: 'qwen', stream: true },
+              stream: true,
+              signal: left.signal,
+              client: res,
+              onHeaders: (a) => res.writeHead(a.status, { 'content-type': a.contentType }),
+            })
+            .catch((err: unknown) => err),
+        );
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(async () => {
+      server.closeAllConnections();
+      server.close();
+      await upstream.close();
+    });
+    return { port: (server.address() as AddressInfo).port, results };
+  }
+
+  /** A raw HTTP client: resolves with what it read and how its response ended. */
+  function get(port: number, onFirst?: (req: ReturnType<typeof request>) => void) {
+    return new Promise<{ text: string; ended: 'complete' | 'aborted' }>((resolve) => {
+      const req = request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/chat/completions' }, (res) => {
+        let text = '';
+        res.on('data', (p: Buffer) => {
+          if (text === '') onFirst?.(req);
+          text += p.toString('utf8');
+        });
+        res.on('end', () => resolve({ text, ended: 'complete' }));
+        res.on('aborted', () => resolve({ text, ended: 'aborted' }));
+        res.on('error', () => resolve({ text, ended: 'aborted' }));
+      });
+      req.on('error', () => resolve({ text: '', ended: 'aborted' }));
+      req.end('{}');
+    });
+  }
+
+  it('a client whose connection closes mid-stream aborts the replica’s request', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    const r = await replica((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(role + token('a'));
+      res.on('close', () => upstreamClosed());
+    });
+    closers.push(r.close);
+    const f = await front(new Upstream({ now: () => 0 }), r.url);
+    const seen = await get(f.port, (req) => req.destroy());
+    await closed;
+    expect(seen.text).to.equal(role + token('a'));
+    expect(await f.results[0]).to.include({ cut: 'client_closed' });
+  });
+
+  it('a replica that dies mid-stream leaves the client with an aborted, not a complete, response', async () => {
+    const r = await replica((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(role + token('a'), () => setImmediate(() => req.socket.destroy()));
+    });
+    closers.push(r.close);
+    const f = await front(new Upstream({ now: () => 0 }), r.url);
+    const seen = await get(f.port);
+    expect(seen).to.deep.equal({ text: role + token('a'), ended: 'aborted' });
+    expect(await f.results[0]).to.include({ cut: 'upstream_error', attempts: 1 });
+  });
+
+  it('a whole stream reaches the client complete', async () => {
+    const r = await replica(streaming);
+    closers.push(r.close);
+    const f = await front(new Upstream({ now: () => 0 }), r.url);
+    const seen = await get(f.port);
+    expect(seen).to.deep.equal({ text: role + token('你') + token('好') + token('!') + finish + DONE, ended: 'complete' });
   });
 });

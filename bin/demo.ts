@@ -9,13 +9,23 @@ import type { Priority } from '../scheduler/framework/types.js';
 import { previousPeriod } from '../server/billing/periods.js';
 import type { AppContext } from '../server/context.js';
 import type { Companion } from '../server/main.js';
+import { decodeCursor } from '../server/repositories/paging.js';
 import { CLOSE_SETTLE_MS } from '../server/services/billing.service.js';
 import type { TenantKind } from '../server/services/tenants.service.js';
+import type { WorkloadAccess } from '../server/services/workloads.service.js';
 
 interface DemoTenant {
   readonly name: string;
   readonly kind: TenantKind;
-  readonly workloads: readonly { name: string; model: string; tokensPerMin: number; priority: Priority; regions?: string[]; ha?: boolean }[];
+  readonly workloads: readonly {
+    name: string;
+    model: string;
+    tokensPerMin: number;
+    priority: Priority;
+    regions?: string[];
+    ha?: boolean;
+    access?: WorkloadAccess;
+  }[];
 }
 
 /** A few government and enterprise tenants with workloads, so the pool shows allocation. */
@@ -25,7 +35,15 @@ export const DEMO_TENANTS: readonly DemoTenant[] = [
     kind: 'government',
     workloads: [
       { name: 'traffic-assistant', model: 'qwen2.5-72b-instruct', tokensPerMin: 300_000, priority: 'high', ha: true },
-      { name: 'signal-timing-advisor', model: 'qwen2.5-32b-instruct', tokensPerMin: 400_000, priority: 'normal', regions: ['tianhe', 'haizhu'] },
+      // The signal control system calls its replicas directly, as the records batch below does.
+      {
+        name: 'signal-timing-advisor',
+        model: 'qwen2.5-32b-instruct',
+        tokensPerMin: 400_000,
+        priority: 'normal',
+        regions: ['tianhe', 'haizhu'],
+        access: 'direct',
+      },
     ],
   },
   {
@@ -33,7 +51,8 @@ export const DEMO_TENANTS: readonly DemoTenant[] = [
     kind: 'government',
     workloads: [
       { name: 'triage-assistant', model: 'deepseek-v3', tokensPerMin: 200_000, priority: 'high' },
-      { name: 'records-summariser', model: 'qwen2.5-7b-instruct', tokensPerMin: 1_500_000, priority: 'normal' },
+      // A batch job that calls its replicas directly: billed from the agents' counters.
+      { name: 'records-summariser', model: 'qwen2.5-7b-instruct', tokensPerMin: 1_500_000, priority: 'normal', access: 'direct' },
     ],
   },
   {
@@ -45,7 +64,7 @@ export const DEMO_TENANTS: readonly DemoTenant[] = [
     name: 'Pearl River Smart Manufacturing',
     kind: 'enterprise',
     workloads: [
-      { name: 'quality-inspection-copilot', model: 'qwen2.5-7b-instruct', tokensPerMin: 900_000, priority: 'low' },
+      { name: 'quality-inspection-copilot', model: 'qwen2.5-7b-instruct', tokensPerMin: 900_000, priority: 'low', access: 'direct' },
       { name: 'supplier-chat', model: 'deepseek-r1-distill-qwen-32b', tokensPerMin: 150_000, priority: 'low' },
     ],
   },
@@ -143,13 +162,49 @@ export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<S
   }
   const intervalMs = Math.min(10_000, Math.floor((ctx.config.clusterTtlSeconds * 1000) / 3));
   ctx.log.info('demo city started', { clusters: withTokens.length, heartbeatMs: intervalMs });
+  // The serving pods' background load stands for the own clients of direct workloads; gateway
+  // workloads serve only what is called through the gateway, or the platform would see traffic
+  // that bypassed it. The ids of direct workloads are read again every heartbeat interval.
+  let direct = new Set<string>();
+  const refresh = async () => {
+    direct = await directWorkloadIds(ctx);
+  };
+  await refresh();
+  const timer = setInterval(() => {
+    refresh().catch((err: unknown) => ctx.log.warn('demo: direct workloads not read', { error: String(err) }));
+  }, intervalMs);
+  timer.unref();
   const city = startSimulatedCity({
     baseUrl,
     clusters: withTokens,
     intervalMs,
     log: (msg, fields) => ctx.log.warn(`demo agent: ${msg}`, fields),
+    backgroundLoad: (workloadId) => direct.has(workloadId),
   });
-  return Object.assign(city, { agentTokens: new Map(withTokens.map((w) => [w.spec.name, w.agentToken])) });
+  const stopCity = city.stop.bind(city);
+  return Object.assign(city, {
+    agentTokens: new Map(withTokens.map((w) => [w.spec.name, w.agentToken])),
+    async stop() {
+      clearInterval(timer);
+      await stopCity();
+    },
+  });
+}
+
+async function directWorkloadIds(ctx: AppContext): Promise<Set<string>> {
+  const operator = { kind: 'operator', name: 'admin' } as const;
+  const ids = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const page: Awaited<ReturnType<typeof ctx.services.workloads.list>> = await ctx.services.workloads.list(
+      operator,
+      {},
+      { limit: 500, after: decodeCursor(cursor ?? undefined) },
+    );
+    for (const w of page.items) if (w.access === 'direct') ids.add(w.id);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return ids;
 }
 
 /**

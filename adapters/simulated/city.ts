@@ -111,9 +111,9 @@ export interface SimulatedCityOptions {
   readonly usageIntervalMs?: number;
   /**
    * Whether serving pods also serve a background load of direct callers, so that usage grows when
-   * nobody calls (see {@link SimulatedServing}). Default true.
+   * nobody calls (see {@link SimulatedServing}): for every pod, or by workload id. Default true.
    */
-  readonly backgroundLoad?: boolean;
+  readonly backgroundLoad?: boolean | ((workloadId: string) => boolean);
   /** Uniform in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
   /** Defaults to the global `fetch`. */

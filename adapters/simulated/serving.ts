@@ -3,10 +3,11 @@
  * deployment is a pod running a {@link SimulatedEngine}, whose vLLM-style counters
  * (`vllm:prompt_tokens_total`, `vllm:generation_tokens_total`) count what it served over HTTP.
  *
- * Beside what is called through the gateway, every pod also serves a background load: the traffic
- * of callers that reach the engine directly, as an `access: "direct"` workload's own clients do.
- * It is added into the engine's counters (so its `/metrics` page shows both), which keeps the
- * demo's usage growing when nobody calls. The desired placements an agent gets carry no
+ * Beside what is called over HTTP, a pod may serve a background load: the traffic of callers that
+ * reach the engine directly, as an `access: "direct"` workload's own clients do. It is added into
+ * the engine's counters (so its `/metrics` page shows both), which keeps the demo's usage growing
+ * when nobody calls. The demo gives it to its direct workloads only: on a gateway workload the
+ * platform would rightly see it as traffic that bypassed the gateway. The desired placements an agent gets carry no
  * throughput, so the background rate comes from the pod's size: {@link OUTPUT_TOKENS_PER_MIN_PER_DEVICE}
  * per device of the replica, times a load that drifts between 30% and 100%. A pod that stops being
  * ready is gone with its engine; if its replica is ready again later, it is a new pod (a new
@@ -24,8 +25,8 @@ export const PROMPT_PER_OUTPUT = 3;
 
 /** Options of a {@link SimulatedServing}. */
 export interface SimulatedServingOptions {
-  /** Whether pods serve the background load beside their HTTP callers. Default true. */
-  readonly background?: boolean;
+  /** Whether pods serve the background load beside their HTTP callers, for all or by workload id. Default true. */
+  readonly background?: boolean | ((workloadId: string) => boolean);
 }
 
 interface Pod {
@@ -41,7 +42,7 @@ interface Pod {
 /** The serving pods of one simulated cluster, as a {@link CounterSource} for its usage reporter. */
 export class SimulatedServing implements CounterSource {
   readonly #pods = new Map<SimulatedEngine, Pod>();
-  readonly #background: boolean;
+  readonly #background: (workloadId: string) => boolean;
   #starts = 0;
 
   constructor(
@@ -49,7 +50,8 @@ export class SimulatedServing implements CounterSource {
     private readonly random: () => number = Math.random,
     opts: SimulatedServingOptions = {},
   ) {
-    this.#background = opts.background ?? true;
+    const background = opts.background ?? true;
+    this.#background = typeof background === 'function' ? background : () => background;
   }
 
   /** Every ready pod's counters at `now`: what its engine served, with the background load grown since the previous scrape. */
@@ -64,7 +66,7 @@ export class SimulatedServing implements CounterSource {
         pod = { incarnation: `${this.cluster.name}/${++this.#starts}`, startedAtMs: t, prompt: 0, generation: 0, load: 0.3 + 0.7 * this.random(), at: t };
         this.#pods.set(p.engine, pod);
       }
-      if (this.#background) {
+      if (this.#background(p.workloadId)) {
         const minutes = Math.max(0, t - pod.at) / 60_000;
         // A random walk of the load, so traffic rises and falls rather than jumping.
         pod.load = Math.min(1, Math.max(0.3, pod.load + (this.random() - 0.5) * 0.2));

@@ -4,6 +4,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { SimulatedEngine, countTokens } from '../../../adapters/simulated/engine.js';
 import type { ServedRequest, SimulatedEngineOptions } from '../../../adapters/simulated/engine.js';
 import { SimulatedCluster } from '../../../adapters/simulated/cluster.js';
+import { OUTPUT_TOKENS_PER_MIN_PER_DEVICE, SimulatedServing } from '../../../adapters/simulated/serving.js';
 import { parseTokenCounters } from '../../../adapters/kubernetes/prometheus-text.js';
 import type { DesiredPlacement } from '../../../adapters/platform-client.js';
 
@@ -334,5 +335,42 @@ describe('SimulatedCluster serving', () => {
     await cluster.reconcile([]);
     expect(await cluster.running()).to.deep.equal([]);
     expect(await fetch(`${url}/health`).catch((err: unknown) => err)).to.be.instanceOf(Error);
+  });
+
+  it('reports to the usage reporter what the engines served, with background load only where asked', async () => {
+    cluster = new SimulatedCluster(
+      { name: 'tianhe-1', region: 'tianhe', nodes: [{ name: 'n1', deviceModel: placement.deviceModel, devices: 8 }] },
+      { readyAfterReconciles: 0, tokensPerSecondPerDevice: 1e5 },
+    );
+    await cluster.reconcile([
+      { ...placement, id: 'pl-gw', workloadId: 'wl-gw', replicas: 1 },
+      { ...placement, id: 'pl-direct', workloadId: 'wl-direct', replicas: 1 },
+    ]);
+    const serving = new SimulatedServing(cluster, () => 0.5, { background: (workloadId) => workloadId === 'wl-direct' });
+    const t0 = Date.parse('2026-12-07T08:00:00Z');
+    expect(serving.scrape(new Date(t0)).map((s) => [s.placementId, s.generationTokensTotal])).to.deep.equal([
+      ['pl-gw', 0],
+      ['pl-direct', 0],
+    ]);
+    const running = await cluster.running();
+    const gw = running.find((p) => p.id === 'pl-gw')!.endpoints![0]!;
+    const answer = await new OpenAI({ baseURL: `${gw}/v1`, apiKey: KEY, maxRetries: 0 }).chat.completions.create({
+      model: MODEL,
+      messages: MESSAGES,
+      max_tokens: 9,
+    });
+    const later = serving.scrape(new Date(t0 + 60_000));
+    const byPlacement = new Map(later.map((s) => [s.placementId, s]));
+    expect(byPlacement.get('pl-gw')).to.deep.include({
+      promptTokensTotal: answer.usage!.prompt_tokens,
+      generationTokensTotal: answer.usage!.completion_tokens,
+    });
+    // A minute of a 4-device pod at the starting load (0.3 + 0.7 × 0.5), then 3 prompt tokens per output token.
+    const direct = byPlacement.get('pl-direct')!;
+    const generated = 1 * 4 * OUTPUT_TOKENS_PER_MIN_PER_DEVICE * (0.3 + 0.7 * 0.5);
+    expect(direct.generationTokensTotal).to.equal(Math.floor(generated));
+    expect(direct.promptTokensTotal).to.equal(Math.floor(generated * 3));
+    const page = await (await fetch(`${running.find((p) => p.id === 'pl-direct')!.endpoints![0]}/metrics`)).text();
+    expect(parseTokenCounters(page)).to.deep.include({ promptTokensTotal: direct.promptTokensTotal, generationTokensTotal: direct.generationTokensTotal });
   });
 });

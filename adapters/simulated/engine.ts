@@ -55,6 +55,8 @@ export interface ServedRequest {
 export const DEFAULT_MAX_TOKENS = 64;
 /** Context length the engine claims: `max_tokens` above it is refused, as vLLM refuses it. */
 export const MAX_MODEL_LEN = 32_768;
+/** Shortest wait between two steps of generation, in ms. */
+const STEP_MS = 10;
 /** Largest request body read, in bytes; a larger one is `413`. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -291,20 +293,27 @@ export class SimulatedEngine {
           await write(chunk({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }, g.continuousUsage));
       }
       const started = performance.now();
-      for (let i = 0; i < words.length; i++) {
-        const due = started + ((i + 1) * 1000) / this.#opts.tokensPerSecond;
-        const wait = due - performance.now();
-        if (wait >= 1) await sleep(wait, undefined, { signal: ac.signal });
-        if (ac.signal.aborted) break;
-        produced += 1;
-        this.#generation += 1;
-        if (!g.stream) continue;
-        const text = piece(i);
-        const choice =
-          g.route === 'chat'
-            ? { index: 0, delta: { content: text }, logprobs: null, finish_reason: null }
-            : { index: 0, text, logprobs: null, finish_reason: null };
-        await write(chunk(choice, g.continuousUsage));
+      const perMs = this.#opts.tokensPerSecond / 1000;
+      while (produced < words.length) {
+        // Tokens due by now, at least one; the rest wait for the next step. A step is at least
+        // STEP_MS long, as an engine's decode steps are, so that a fast pace costs few timers.
+        const due = Math.min(words.length, Math.max(produced + 1, Math.floor((performance.now() - started) * perMs)));
+        let out = '';
+        while (produced < due) {
+          produced += 1;
+          this.#generation += 1;
+          if (!g.stream) continue;
+          const text = piece(produced - 1);
+          const choice =
+            g.route === 'chat'
+              ? { index: 0, delta: { content: text }, logprobs: null, finish_reason: null }
+              : { index: 0, text, logprobs: null, finish_reason: null };
+          out += chunk(choice, g.continuousUsage);
+        }
+        if (out) await write(out);
+        if (produced >= words.length) break;
+        const next = started + (produced + 1) / perMs - performance.now();
+        await sleep(Math.max(STEP_MS, next), undefined, { signal: ac.signal });
       }
       if (ac.signal.aborted) return;
       const text = words.join(' ');

@@ -120,6 +120,29 @@ describe('SimulatedEngine', () => {
     expect(events.slice(0, -1).every((ev) => ev.startsWith('data: {'))).to.equal(true);
   });
 
+  it("carries the usage so far on every chunk with vLLM's continuous_usage_stats", async () => {
+    const e = await engine();
+    const res = await fetch(`${e.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: MODEL,
+        messages: MESSAGES,
+        max_tokens: 6,
+        ignore_eos: true,
+        stream: true,
+        stream_options: { continuous_usage_stats: true },
+      }),
+    });
+    const chunks = (await res.text())
+      .split('\n\n')
+      .filter((ev) => ev.startsWith('data: {'))
+      .map((ev) => JSON.parse(ev.slice(6)) as ChatCompletionChunk);
+    // The role chunk, six tokens, the finish chunk; no usage-only chunk without include_usage.
+    expect(chunks.map((c) => c.usage?.completion_tokens)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 6]);
+    expect(chunks.every((c) => c.usage?.prompt_tokens === 17 && c.choices.length === 1)).to.equal(true);
+  });
+
   it('answers legacy completions, streamed and not', async () => {
     const e = await engine();
     const openai = client(e);

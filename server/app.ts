@@ -62,6 +62,9 @@ import { AuditRepository } from './repositories/audit.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { auditRetentionJob } from './jobs/audit-retention.js';
 import { requestRoutes } from './http/requests.routes.js';
+import { gatewayRoutes } from './http/gateway.routes.js';
+import { GatewayService } from './gateway/gateway.service.js';
+import { Upstream } from './gateway/upstream.js';
 import { RequestsRepository } from './repositories/requests.repository.js';
 import { RequestLogService } from './services/requests.service.js';
 import { requestLogRetentionJob } from './jobs/request-log-retention.js';
@@ -98,6 +101,8 @@ export interface App {
   readonly audit: AuditService;
   /** The gateway's request log (server/services/requests.service.ts): the gateway records each request there. */
   readonly requests: RequestLogService;
+  /** The token gateway (server/gateway/gateway.service.ts). */
+  readonly gateway: GatewayService;
   /** Starts background work (leader election, the scheduler, the TTL sweeper, the period close and the budget check). */
   start(): void;
   /** Stops background work; the database stays open (its owner closes it). */
@@ -176,6 +181,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
   await requests.ensurePartitions();
   const requestLogRetention = requestLogRetentionJob(requests, leader, log);
+  const upstream = new Upstream({ now: () => performance.now() });
+  const gateway = new GatewayService({
+    clock,
+    log,
+    upstream,
+    targets: (model) => workloadsRepo.servingTargets(model),
+    modelNames: async () => (await catalogRepo.allModels()).map((m) => m.name),
+    limits: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
+    meter: (calls) => usage.meter(calls),
+    record: (entry) => requests.record(entry),
+  });
   const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock, ids);
   const context: AppContext = {
     config,
@@ -211,6 +227,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...sessionRoutes(context),
     ...auditRoutes(audit),
     ...requestRoutes(requests),
+    ...gatewayRoutes(gateway),
   ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });
 
@@ -246,6 +263,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention },
     audit,
     requests,
+    gateway,
     start: () => {
       leader.start();
       scheduler.start();
@@ -261,6 +279,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await budgetCheck.stop();
       await audit.settled();
       await requests.settled();
+      await upstream.close();
       await periodClose.stop();
       await sweeper.stop();
       await scheduler.stop();

@@ -4,7 +4,8 @@
  */
 import { isUniqueViolation } from '../db/errors.js';
 
-export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'unprocessable' | 'too_large' | 'rate_limited' | 'unavailable';
+export type ErrorKind =
+  'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'unprocessable' | 'too_large' | 'rate_limited' | 'unavailable' | 'bad_gateway';
 
 export interface FieldError {
   readonly path: string;
@@ -18,6 +19,8 @@ export class AppError extends Error {
     readonly errors?: readonly FieldError[],
     /** For `rate_limited` and `unavailable`: whole seconds after which a retry may succeed, sent as `Retry-After`. */
     readonly retryAfterSeconds?: number,
+    /** A machine-readable code for OpenAI-shaped errors (`model_not_found`, `insufficient_quota`, …); see openAiErrorOf. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'AppError';
@@ -45,7 +48,51 @@ const STATUS: Record<ErrorKind, { status: number; title: string }> = {
   too_large: { status: 413, title: 'Content Too Large' },
   rate_limited: { status: 429, title: 'Too Many Requests' },
   unavailable: { status: 503, title: 'Service Unavailable' },
+  bad_gateway: { status: 502, title: 'Bad Gateway' },
 };
+
+/** The HTTP status of an error kind. */
+export function statusOf(kind: ErrorKind): number {
+  return STATUS[kind].status;
+}
+
+/** An error as OpenAI's API answers it, under `/v1` (API.md v2 "Token gateway"). */
+export interface OpenAiError {
+  readonly error: { readonly message: string; readonly type: string; readonly param: string | null; readonly code: string | null };
+}
+
+/** OpenAI's `type` for each kind of error: what its SDKs and their users look at. */
+const OPENAI_TYPE: Record<ErrorKind, string> = {
+  invalid: 'invalid_request_error',
+  unauthorized: 'authentication_error',
+  forbidden: 'permission_error',
+  not_found: 'invalid_request_error',
+  conflict: 'invalid_request_error',
+  unprocessable: 'invalid_request_error',
+  too_large: 'invalid_request_error',
+  rate_limited: 'rate_limit_error',
+  unavailable: 'server_error',
+  bad_gateway: 'server_error',
+};
+
+/**
+ * An AppError in OpenAI's shape: `type` from its kind (`insufficient_quota` is its own type, as
+ * OpenAI answers it), `code` as given, `param` the first field in error.
+ */
+export function openAiErrorOf(err: AppError): OpenAiError {
+  const param = err.errors?.[0]?.path;
+  return {
+    error: {
+      message: err.errors?.length ? `${err.message} ${err.errors.map((f) => `${f.path}: ${f.message}`).join('; ')}` : err.message,
+      type: err.code === 'insufficient_quota' ? 'insufficient_quota' : OPENAI_TYPE[err.kind],
+      param: param === undefined || param === '' ? null : param,
+      code: err.code ?? null,
+    },
+  };
+}
+
+/** The answer to an error that no client caused, in OpenAI's shape. */
+export const INTERNAL_OPENAI_ERROR: OpenAiError = { error: { message: 'An unexpected error occurred.', type: 'server_error', param: null, code: null } };
 
 export interface Problem {
   type: string;

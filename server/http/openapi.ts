@@ -1,7 +1,10 @@
 /** The OpenAPI 3.1 document, generated from the same route declarations and zod schemas. */
 import { z } from 'zod';
 import type { AnyRoute } from './route.js';
-import { problemSchema } from './schemas.js';
+import { openAiErrorSchema, problemSchema } from './schemas.js';
+
+const PROBLEM_CONTENT = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
+const OPENAI_ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/schemas/OpenAiError' } } };
 
 type JsonSchema = Record<string, unknown>;
 
@@ -22,7 +25,7 @@ const ERROR_STATUSES: Record<number, string> = {
 
 /** Every answer carries X-Request-Id (http/pipeline.ts). */
 const REQUEST_ID_HEADER = { 'X-Request-Id': { $ref: '#/components/headers/RequestId' } };
-/** A 429 also says when to try again. */
+/** A 429 or 503 also says when to try again. */
 const RATE_LIMITED_HEADERS = { ...REQUEST_ID_HEADER, 'Retry-After': { description: 'Whole seconds', schema: { type: 'integer', minimum: 1 } } };
 
 export function openApiDocument(routes: readonly AnyRoute[], version: string): JsonSchema {
@@ -48,20 +51,23 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
     }
     for (const h of r.headers ?? []) parameters.push({ name: h.name, in: 'header', required: false, description: h.description, schema: { type: 'string' } });
     const responses: Record<string, unknown> = {};
+    // Errors as problem+json, or (the token gateway) in OpenAI's shape.
+    const errorContent = r.errorFormat === 'openai' ? OPENAI_ERROR_CONTENT : PROBLEM_CONTENT;
     for (const [status, spec] of Object.entries(r.responses)) {
       const isError = Number(status) >= 400;
       responses[status] = {
         description: spec.description,
-        headers: status === '429' ? RATE_LIMITED_HEADERS : REQUEST_ID_HEADER,
-        ...(spec.schema || isError
-          ? {
-              content: {
-                [isError ? 'application/problem+json' : 'application/json']: {
-                  schema: spec.schema ? jsonSchema(spec.schema, 'output') : { $ref: '#/components/schemas/Problem' },
+        headers: status === '429' || status === '503' ? RATE_LIMITED_HEADERS : REQUEST_ID_HEADER,
+        ...(isError && !spec.schema
+          ? { content: errorContent }
+          : spec.schema
+            ? {
+                content: {
+                  [isError && r.errorFormat !== 'openai' ? 'application/problem+json' : 'application/json']: { schema: jsonSchema(spec.schema, 'output') },
+                  ...(spec.eventStream ? { 'text/event-stream': { schema: { type: 'string' } } } : {}),
                 },
-              },
-            }
-          : {}),
+              }
+            : {}),
       };
     }
     // Tenants and agents have request rates; the operator has none.
@@ -71,7 +77,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       responses[s] ??= {
         description: ERROR_STATUSES[s],
         headers: s === 429 ? RATE_LIMITED_HEADERS : REQUEST_ID_HEADER,
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        content: errorContent,
       };
     }
     // Bodies are read and parsed a bounded number at a time (server/gate.ts); past the queue, 503.
@@ -79,7 +85,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       responses[503] ??= {
         description: 'Too many request bodies being read at once (TOKENPOOL_BODY_QUEUE); Retry-After says when to try again',
         headers: { ...REQUEST_ID_HEADER, 'Retry-After': { description: 'Whole seconds', schema: { type: 'integer', minimum: 1 } } },
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        content: errorContent,
       };
     }
     (paths[path] ??= {})[r.method] = {
@@ -112,7 +118,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
           schema: { type: 'string' },
         },
       },
-      schemas: { Problem: jsonSchema(problemSchema, 'output') },
+      schemas: { Problem: jsonSchema(problemSchema, 'output'), OpenAiError: jsonSchema(openAiErrorSchema, 'output') },
     },
     paths,
   };

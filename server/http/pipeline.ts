@@ -34,7 +34,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { z } from 'zod';
 import { cookieValue, SESSION_COOKIE, type Authenticator, type Principal } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
-import { AppError, INTERNAL_PROBLEM, knownError, problemOf, type Problem } from '../errors.js';
+import { AppError, INTERNAL_OPENAI_ERROR, INTERNAL_PROBLEM, knownError, openAiErrorOf, problemOf, statusOf, type Problem } from '../errors.js';
 import type { Gate } from '../gate.js';
 import type { Logger } from '../log.js';
 import { clientOf, NO_TRUSTED_PROXIES, type Client, type TrustedProxies } from './client-address.js';
@@ -114,8 +114,8 @@ export interface Pipeline {
   run(spec: AnyRoute, req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>): Promise<void>;
   /** Answers OPTIONS on a path that has routes: 204 with the methods it takes in `allow`. */
   allow(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void;
-  /** Answers an error as problem+json (after `begin`). */
-  fail(req: IncomingMessage, res: ServerResponse, err: unknown): void;
+  /** Answers an error as problem+json, or in OpenAI's shape (after `begin`). */
+  fail(req: IncomingMessage, res: ServerResponse, err: unknown, format?: AnyRoute['errorFormat']): void;
 }
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
@@ -165,9 +165,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
       reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name), address: client(req).address });
-      answer(req, res, reply);
+      if (reply.stream) await stream(req, res, reply, reply.stream);
+      else answer(req, res, reply);
     } catch (err) {
-      fail(req, res, err);
+      fail(req, res, err, spec.errorFormat);
     }
     audit?.({
       method: req.method ?? '',
@@ -210,6 +211,31 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     writeJson(res, reply.status, text, 'application/json');
   }
 
+  /** A streamed reply: headers, then whatever the streamer writes; the client leaving aborts it. */
+  async function stream(req: IncomingMessage, res: ServerResponse, reply: Reply, streamer: NonNullable<Reply['stream']>): Promise<void> {
+    res.setHeader('cache-control', 'no-store');
+    if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+    const left = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) left.abort();
+    };
+    res.once('close', onClose);
+    try {
+      await streamer({
+        body: res,
+        head: (status, headers) => {
+          res.statusCode = status;
+          for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+          res.flushHeaders();
+        },
+        signal: left.signal,
+        requestId: String(res.getHeader('x-request-id')),
+      });
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
   function allow(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void {
     drain(req);
     res.statusCode = 204;
@@ -217,7 +243,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     res.end();
   }
 
-  function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  function fail(req: IncomingMessage, res: ServerResponse, err: unknown, format: AnyRoute['errorFormat'] = 'problem'): void {
     if (res.headersSent || res.destroyed || req.socket.destroyed) {
       // Too late for an answer: the client left, or the answer was already under way.
       res.destroy();
@@ -234,9 +260,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       });
     }
     drain(req);
-    const problem: Problem = known ? problemOf(known) : INTERNAL_PROBLEM;
     res.setHeader('cache-control', 'no-store');
     if (known?.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(known.retryAfterSeconds));
+    if (format === 'openai') {
+      writeJson(res, known ? statusOf(known.kind) : 500, JSON.stringify(known ? openAiErrorOf(known) : INTERNAL_OPENAI_ERROR), 'application/json');
+      return;
+    }
+    const problem: Problem = known ? problemOf(known) : INTERNAL_PROBLEM;
     writeJson(res, problem.status, JSON.stringify(problem), 'application/problem+json');
   }
 

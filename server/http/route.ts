@@ -4,6 +4,7 @@
  * OpenAPI document, so the two cannot drift. A handler sees the request only through
  * HandlerInput and answers a Reply; it never touches the HTTP response.
  */
+import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { FieldError } from '../errors.js';
 import type { Principal, PrincipalKind } from '../auth/authenticate.js';
@@ -27,6 +28,24 @@ export interface Reply {
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
   readonly cookies?: readonly Cookie[];
+  /**
+   * An answer written as it is produced (the token gateway's streams), instead of `body`: the
+   * pipeline calls it after setting `headers`. What it throws before it called `out.head` is
+   * answered as any error; after, the answer is cut.
+   */
+  readonly stream?: (out: ReplyStream) => Promise<void>;
+}
+
+/** Where a streamed reply goes. */
+export interface ReplyStream {
+  /** The answer, written as it comes (honour `write`'s backpressure). Ended by the streamer. */
+  readonly body: ServerResponse;
+  /** Sets the status and headers; once, before the first write. */
+  head(status: number, headers: Readonly<Record<string, string>>): void;
+  /** Aborted when the client leaves before the answer ended. */
+  readonly signal: AbortSignal;
+  /** The request id the answer carries in `x-request-id`. */
+  readonly requestId: string;
 }
 
 export interface HandlerInput<P, Q, B> {
@@ -45,6 +64,8 @@ export interface HandlerInput<P, Q, B> {
 export interface ResponseSpec {
   readonly description: string;
   readonly schema?: z.ZodType;
+  /** The answer may also come as `text/event-stream` (a streamed completion). */
+  readonly eventStream?: boolean;
 }
 
 export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
@@ -60,6 +81,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   readonly body?: B;
   readonly headers?: readonly { name: string; description: string }[];
   readonly responses: Readonly<Record<number, ResponseSpec>>;
+  /** How its errors are answered: problem+json (the default), or OpenAI's `{ error }` (the token gateway under `/v1`). */
+  readonly errorFormat?: 'problem' | 'openai';
   handler(input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
 }
 

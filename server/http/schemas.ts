@@ -115,6 +115,11 @@ export const problemSchema = z.object({
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 
+/** An error under `/v1`, as OpenAI's API answers it (API.md v2 "Token gateway"). */
+export const openAiErrorSchema = z.object({
+  error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string().nullable() }),
+});
+
 export const timestamp = z.string().meta({ format: 'date-time' });
 
 const EARLIEST = Date.parse('1970-01-01T00:00:00Z');

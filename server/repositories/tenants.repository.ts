@@ -37,6 +37,11 @@ export interface ActiveKey {
 export interface RequestRates {
   readonly tenantRpm: number | null;
   readonly keyRpm: number | null;
+  /** The token gateway's limits (API.md v2): null when unset. */
+  readonly tenantTpm: number | null;
+  readonly keyTpm: number | null;
+  readonly allowedModels: readonly string[] | null;
+  readonly maxConcurrent: number | null;
 }
 
 /** Tenants and their API keys (stored as hashes only). */
@@ -156,12 +161,24 @@ export class TenantsRepository {
 
   /** The request rates of a tenant and, when given, of one of its keys; undefined for an unknown tenant. */
   async requestRates(tenantId: string, apiKeyId: string | undefined): Promise<RequestRates | undefined> {
-    const tenant = await this.db.selectFrom('tenants').select('rpm').where('id', '=', tenantId).executeTakeFirst();
+    const tenant = await this.db.selectFrom('tenants').select(['rpm', 'tpm']).where('id', '=', tenantId).executeTakeFirst();
     if (!tenant) return undefined;
     const key =
       apiKeyId === undefined
         ? undefined
-        : await this.db.selectFrom('api_keys').select('rpm').where('id', '=', apiKeyId).where('tenant_id', '=', tenantId).executeTakeFirst();
-    return { tenantRpm: tenant.rpm, keyRpm: key?.rpm ?? null };
+        : await this.db
+            .selectFrom('api_keys')
+            .select(['rpm', 'tpm', 'allowed_models', 'max_concurrent'])
+            .where('id', '=', apiKeyId)
+            .where('tenant_id', '=', tenantId)
+            .executeTakeFirst();
+    return {
+      tenantRpm: tenant.rpm,
+      keyRpm: key?.rpm ?? null,
+      tenantTpm: tenant.tpm,
+      keyTpm: key?.tpm ?? null,
+      allowedModels: key?.allowed_models ?? null,
+      maxConcurrent: key?.max_concurrent ?? null,
+    };
   }
 }

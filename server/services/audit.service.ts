@@ -55,6 +55,7 @@ const AUDIT_LINGER_MS = 100;
 const AUDIT_BATCH = 1000;
 const CHANGE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const SIGN_IN_ROUTE = '/api/v1/session';
+const GATEWAY_PREFIX = '/v1/';
 /** Field names whose values are secrets: passwords, tokens, keys (`apiKey`, not `apiKeyId`). */
 const SECRET_FIELD = /(password|secret|token|key)$/i;
 export const REDACTED = '[redacted]';
@@ -78,7 +79,8 @@ export class AuditService {
   readonly observe = (o: RequestOutcome): void => {
     try {
       if (o.status >= 200 && o.status < 300) {
-        if (CHANGE_METHODS.has(o.method)) this.record(o);
+        // Calls to models (POST /v1/…) change nothing: the request log keeps them.
+        if (CHANGE_METHODS.has(o.method) && !o.route.startsWith(GATEWAY_PREFIX)) this.record(o);
       } else if (o.status === 401 || o.status === 403 || (o.status === 429 && (o.route === SIGN_IN_ROUTE || o.body === undefined))) {
         // A 429 before the body was read is the request-rate check's (pipeline.ts); later ones are other limits (pending workloads, dry runs).
         this.refuse(o);

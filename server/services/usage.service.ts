@@ -65,7 +65,22 @@ function canonical<T extends UsageSums>(s: T): T {
   return { ...s, stdTokens: canonicalDecimal(s.stdTokens) };
 }
 
-/** Token usage from the agents, and the usage views of tenants and the operator. Emits `usage.recorded`. */
+/**
+ * One call the token gateway served, metered as one usage event (API.md v2 "Token gateway"): its
+ * id is the request id, its cluster the one that served it, its tenant the caller (who may differ
+ * from the workload's owner on a shared workload).
+ */
+export interface MeteredCall {
+  readonly requestId: string;
+  readonly tenantId: string;
+  readonly workloadId: string;
+  readonly clusterId: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly occurredAt: Date;
+}
+
+/** Token usage from the agents and the gateway, and the usage views of tenants and the operator. Emits `usage.recorded`. */
 export class UsageService {
   constructor(
     private readonly repo: UsageRepository,
@@ -135,6 +150,47 @@ export class UsageService {
     const duplicates = ids.length - accepted;
     this.events.emit('usage.recorded', { clusterId, accepted, duplicates, rejected: rejected.length });
     return { accepted, duplicates, rejected };
+  }
+
+  /**
+   * Writes the gateway's metered calls through the same idempotent insert as agents' reports (one
+   * statement per serving cluster; an id already stored for its cluster is a duplicate, so a
+   * retried batch never bills twice). Not judged for plausibility: the platform measured them
+   * itself. A workload deleted meanwhile still exists as a row, so no call is dropped. Answers how
+   * many were new.
+   */
+  async meter(calls: readonly MeteredCall[]): Promise<number> {
+    const byCluster = new Map<string, MeteredCall[]>();
+    for (const c of calls) {
+      const list = byCluster.get(c.clusterId);
+      if (list) list.push(c);
+      else byCluster.set(c.clusterId, [c]);
+    }
+    const now = this.clock.now();
+    let accepted = 0;
+    for (const [clusterId, list] of byCluster) {
+      const found = new Map((await this.repo.workloads([...new Set(list.map((c) => c.workloadId))], clusterId)).map((w) => [w.id, w]));
+      // One entry per (workload, calling tenant): usage is the caller's, whoever owns the workload.
+      const entries: UsageWorkload[] = [];
+      const entryOf = new Map<string, number>();
+      const batch = { ids: [] as string[], workload: [] as number[], inputTokens: [] as number[], outputTokens: [] as number[], occurredAtMs: [] as number[] };
+      for (const c of list) {
+        const w = found.get(c.workloadId);
+        if (!w) continue;
+        const key = `${c.workloadId}\n${c.tenantId}`;
+        let i = entryOf.get(key);
+        if (i === undefined) entryOf.set(key, (i = entries.push({ ...w, tenantId: c.tenantId }) - 1));
+        batch.ids.push(c.requestId);
+        batch.workload.push(i);
+        batch.inputTokens.push(c.inputTokens);
+        batch.outputTokens.push(c.outputTokens);
+        batch.occurredAtMs.push(c.occurredAt.getTime());
+      }
+      const n = await this.repo.insert({ clusterId, receivedAt: now, workloads: entries, ...batch });
+      accepted += n;
+      this.events.emit('usage.recorded', { clusterId, accepted: n, duplicates: batch.ids.length - n, rejected: list.length - batch.ids.length });
+    }
+    return accepted;
   }
 
   /**

@@ -1,0 +1,341 @@
+/**
+ * The token gateway (API.md v2 "Token gateway"): a tenant's OpenAI-format call, checked against
+ * its key's limits, routed to a running placement of the model (the tenant's own workloads first),
+ * passed through to a serving replica (upstream.ts), and metered as one usage event and one
+ * request-log row.
+ *
+ * A call's answer ends only once its usage event is written (group commit, with the other calls
+ * that end together): an answer a client received whole is billed, and one cut by a crash before
+ * its event was written reaches the client cut, never whole (README "Token gateway").
+ */
+import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import type { Principal } from '../auth/authenticate.js';
+import type { Clock } from '../clock.js';
+import { AppError, statusOf } from '../errors.js';
+import type { ReplyStream } from '../http/route.js';
+import type { Logger } from '../log.js';
+import { Coalescer } from '../repositories/coalesce.js';
+import type { RequestEndpoint, RequestLogEntry } from '../repositories/requests.repository.js';
+import type { ServingTarget } from '../repositories/workloads.repository.js';
+import type { RequestRates } from '../repositories/tenants.repository.js';
+import type { MeteredCall } from '../services/usage.service.js';
+import type { Candidate } from './balancer.js';
+import { requestUsage, UpstreamError, type UpstreamPath, type UpstreamResult, type Upstream } from './upstream.js';
+
+/** What the gateway needs of the rest of the platform (app.ts wires it). */
+export interface GatewayDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly upstream: Upstream;
+  /** Where calls to a model can go (WorkloadsRepository.servingTargets). */
+  readonly targets: (model: string) => Promise<readonly ServingTarget[]>;
+  /** The names of the catalog's models. */
+  readonly modelNames: () => Promise<readonly string[]>;
+  /** The caller's limits (TenantsService.requestRates, cached). */
+  readonly limits: (tenantId: string, apiKeyId: string | undefined) => Promise<RequestRates | undefined>;
+  /** Writes metered calls (UsageService.meter); resolves once they are committed. */
+  readonly meter: (calls: readonly MeteredCall[]) => Promise<unknown>;
+  /** Records a finished request (RequestLogService.record). */
+  readonly record: (entry: RequestLogEntry) => void;
+  /** How long a model's routing table, and the catalog's names, are kept before they are read again; default 1,000 ms. */
+  readonly cacheMs?: number;
+}
+
+/** The OpenAI endpoints the gateway serves, by the request log's name. */
+export type GatewayEndpoint = RequestEndpoint;
+
+export const GATEWAY_PATHS: Readonly<Record<RequestEndpoint, UpstreamPath>> = {
+  'chat.completions': '/v1/chat/completions',
+  completions: '/v1/completions',
+  embeddings: '/v1/embeddings',
+};
+
+/** A model a key may call, as `GET /v1/models` lists it (OpenAI's shape). */
+export interface GatewayModel {
+  readonly id: string;
+  readonly object: 'model';
+  readonly created: number;
+  readonly owned_by: string;
+}
+
+function modelNotFound(model: string): AppError {
+  return new AppError('not_found', `The model "${model}" does not exist.`, undefined, undefined, 'model_not_found');
+}
+
+/** Characters per token for a prompt's estimate when the engine reported none (the usual rule of thumb). */
+const CHARS_PER_TOKEN = 4;
+
+/** A prompt's tokens estimated from its text, for a stream cut before the engine reported usage. */
+export function estimatePromptTokens(body: Readonly<Record<string, unknown>>): number {
+  let chars = 0;
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') chars += v.length;
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(body.messages ?? body.prompt ?? body.input);
+  return Math.ceil(chars / CHARS_PER_TOKEN);
+}
+
+export class GatewayService {
+  private readonly cache = new Map<string, { until: number; targets: Promise<readonly ServingTarget[]> }>();
+  private names: { until: number; names: Promise<readonly string[]> } | undefined;
+  /** Calls in flight per API key, for `maxConcurrent`. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly metered: Coalescer<MeteredCall, void>;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.metered = new Coalescer<MeteredCall, void>({
+      many: async (calls) => {
+        await deps.meter(calls);
+        return calls.map(() => undefined);
+      },
+    });
+  }
+
+  /** The models this caller may call now: allowed to its key, with a running placement it can use. */
+  async models(principal: Principal): Promise<GatewayModel[]> {
+    const { tenantId, apiKeyId } = caller(principal);
+    const limits = await this.deps.limits(tenantId, apiKeyId);
+    const allowed = limits?.allowedModels ? new Set(limits.allowedModels) : undefined;
+    const names = (await this.modelNames()).filter((n) => !allowed || allowed.has(n));
+    const usable = await Promise.all(names.map(async (n) => (await this.targetsOf(n)).some((t) => t.tenantId === tenantId)));
+    return names.filter((_, i) => usable[i]).map((id) => ({ id, object: 'model', created: 0, owned_by: 'tokenpool' }));
+  }
+
+  /**
+   * Serves one call: the caller's limits, a placement of the model, the replica's answer streamed
+   * to `out`, and its usage metered. Throws an AppError (with OpenAI's code) when nothing was
+   * written to the client yet.
+   */
+  async call(principal: Principal, endpoint: RequestEndpoint, body: Readonly<Record<string, unknown>> & { model: string }, out: ReplyStream): Promise<void> {
+    const startedAt = this.deps.clock.now();
+    const started = performance.now();
+    const { tenantId, apiKeyId, userId } = caller(principal);
+    const streamed = body.stream === true;
+    const entry = (fields: Partial<RequestLogEntry> & Pick<RequestLogEntry, 'status'>): RequestLogEntry => ({
+      requestId: out.requestId,
+      startedAt,
+      tenantId,
+      apiKeyId: apiKeyId ?? null,
+      userId: userId ?? null,
+      model: body.model,
+      workloadId: null,
+      placementId: null,
+      clusterId: null,
+      endpoint,
+      errorCode: null,
+      promptTokens: null,
+      completionTokens: null,
+      ttftMs: null,
+      durationMs: Math.round(performance.now() - started),
+      streamed,
+      attempts: 0,
+      ...fields,
+    });
+    let release: (() => void) | undefined;
+    try {
+      release = await this.admit(tenantId, apiKeyId, body.model);
+      const candidates = this.candidates(await this.targetsOf(body.model), tenantId);
+      if (candidates.length === 0) {
+        throw new AppError('unavailable', `No running placement of "${body.model}" can take this call now.`, undefined, 5, 'model_not_available');
+      }
+      const prepared = requestUsage(body);
+      const held = holdEnd(out.body);
+      let result: UpstreamResult;
+      try {
+        result = await this.deps.upstream.call({
+          candidates,
+          path: GATEWAY_PATHS[endpoint],
+          body: prepared.body,
+          stream: streamed,
+          withholdUsage: streamed && !prepared.clientAsked,
+          signal: out.signal,
+          requestId: out.requestId,
+          client: held.writable,
+          onHeaders: (a) => out.head(a.status, { 'content-type': a.contentType }),
+        });
+      } catch (err) {
+        held.abandon();
+        throw err;
+      }
+      const served = result.candidate;
+      const promptTokens = result.usage?.promptTokens ?? (result.usage ? estimatePromptTokens(body) : null);
+      const completionTokens = result.usage?.completionTokens ?? null;
+      if (result.status >= 200 && result.status < 300 && result.usage) {
+        try {
+          await this.metered.write({
+            requestId: out.requestId,
+            tenantId,
+            workloadId: served.workloadId,
+            clusterId: served.clusterId,
+            inputTokens: promptTokens ?? 0,
+            outputTokens: completionTokens ?? 0,
+            occurredAt: startedAt,
+          });
+        } catch (err) {
+          // The call was served: its event goes to the log whole, to be replayed, never lost silently.
+          this.deps.log.error('metering failed', {
+            requestId: out.requestId,
+            tenantId,
+            workloadId: served.workloadId,
+            clusterId: served.clusterId,
+            promptTokens,
+            completionTokens,
+            error: String(err),
+          });
+        }
+      }
+      held.release();
+      this.deps.record(
+        entry({
+          status: result.status,
+          workloadId: served.workloadId,
+          placementId: served.placementId,
+          clusterId: served.clusterId,
+          promptTokens,
+          completionTokens,
+          ttftMs: Math.round(result.ttfbMs),
+          durationMs: Math.round(performance.now() - started),
+          attempts: result.attempts,
+          errorCode: result.cut === undefined ? null : result.cut,
+        }),
+      );
+    } catch (err) {
+      const known = err instanceof UpstreamError ? upstreamFailure(err, body.model) : err;
+      const failure = known instanceof AppError ? known : undefined;
+      this.deps.record(
+        entry({
+          status: failure ? statusOf(failure.kind) : 499,
+          errorCode: failure?.code ?? (err instanceof UpstreamError && err.kind === 'client_closed' ? 'client_closed' : null),
+          attempts: err instanceof UpstreamError ? err.failures.length : 0,
+        }),
+      );
+      throw known;
+    } finally {
+      release?.();
+    }
+  }
+
+  /** The key's model list and concurrency; answers the release of its slot. */
+  private async admit(tenantId: string, apiKeyId: string | undefined, model: string): Promise<() => void> {
+    const limits = await this.deps.limits(tenantId, apiKeyId);
+    if (!(await this.modelNames()).includes(model)) throw modelNotFound(model);
+    if (limits?.allowedModels && !limits.allowedModels.includes(model)) {
+      throw new AppError('forbidden', `This API key may not call "${model}".`, undefined, undefined, 'model_not_allowed');
+    }
+    if (apiKeyId === undefined || !limits?.maxConcurrent) return () => {};
+    const now = this.inFlight.get(apiKeyId) ?? 0;
+    if (now >= limits.maxConcurrent) {
+      throw new AppError('rate_limited', `This API key has ${limits.maxConcurrent} calls in flight, its most.`, undefined, 1, 'rate_limit_exceeded');
+    }
+    this.inFlight.set(apiKeyId, now + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(apiKeyId) ?? 1) - 1;
+      if (left <= 0) this.inFlight.delete(apiKeyId);
+      else this.inFlight.set(apiKeyId, left);
+    };
+  }
+
+  /** A model's routing table, read at most once per `cacheMs` (a read in flight is shared). */
+  private targetsOf(model: string): Promise<readonly ServingTarget[]> {
+    const now = this.deps.clock.now().getTime();
+    const hit = this.cache.get(model);
+    if (hit && hit.until > now) return hit.targets;
+    const targets = this.deps.targets(model);
+    this.cache.set(model, { until: now + (this.deps.cacheMs ?? 1000), targets });
+    targets.catch(() => this.cache.delete(model));
+    return targets;
+  }
+
+  /** The catalog's model names, read at most once per `cacheMs`. */
+  private modelNames(): Promise<readonly string[]> {
+    const now = this.deps.clock.now().getTime();
+    if (!this.names || this.names.until <= now) {
+      const names = this.deps.modelNames();
+      this.names = { until: now + (this.deps.cacheMs ?? 1000), names };
+      names.catch(() => (this.names = undefined));
+    }
+    return this.names.names;
+  }
+
+  /** The endpoints of the caller's own placements; each weighted by its share of its placement's throughput. */
+  private candidates(targets: readonly ServingTarget[], tenantId: string): Candidate[] {
+    const out: Candidate[] = [];
+    for (const t of targets) {
+      if (t.tenantId !== tenantId) continue;
+      for (const endpoint of t.endpoints) {
+        out.push({
+          endpoint,
+          placementId: t.placementId,
+          workloadId: t.workloadId,
+          clusterId: t.clusterId,
+          servingKey: t.servingKey,
+          own: true,
+          weight: t.tokensPerMin / t.endpoints.length,
+        });
+      }
+    }
+    return out;
+  }
+}
+
+function caller(principal: Principal): { tenantId: string; apiKeyId: string | undefined; userId: string | undefined } {
+  if (principal.kind !== 'tenant') throw new AppError('forbidden', 'Models are called with a tenant API key.');
+  return { tenantId: principal.tenantId, apiKeyId: principal.apiKeyId, userId: principal.userId };
+}
+
+function upstreamFailure(err: UpstreamError, model: string): AppError | UpstreamError {
+  switch (err.kind) {
+    case 'no_endpoint':
+      return new AppError('unavailable', `No replica of "${model}" can take this call now.`, undefined, 5, 'model_not_available');
+    case 'all_failed':
+      return new AppError('bad_gateway', `The replicas serving "${model}" failed (${err.failures.length} tried).`, undefined, undefined, 'upstream_error');
+    case 'timeout':
+      return new AppError('bad_gateway', `The replicas serving "${model}" did not answer in time.`, undefined, undefined, 'upstream_timeout');
+    case 'client_closed':
+      return err;
+  }
+}
+
+/**
+ * A writable in front of `res` that passes writes through (with their backpressure) but holds the
+ * answer's end until `release`: the call's usage is written first. Destroyed once the answer was
+ * under way, it cuts `res`; before, it leaves `res` to answer the error.
+ */
+function holdEnd(res: ServerResponse): { writable: Writable; release: () => void; abandon: () => void } {
+  let finish: ((err?: Error | null) => void) | undefined;
+  let released = false;
+  const writable = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (res.write(chunk)) cb();
+      else res.once('drain', () => cb());
+    },
+    final(cb) {
+      finish = cb;
+      if (released) end();
+    },
+    destroy(err, cb) {
+      if (res.headersSent && !res.writableEnded) res.destroy();
+      cb(err);
+    },
+  });
+  const end = (): void => {
+    res.end();
+    finish?.();
+  };
+  return {
+    writable,
+    release: () => {
+      released = true;
+      if (finish) end();
+    },
+    abandon: () => {
+      writable.destroy();
+    },
+  };
+}

@@ -1,0 +1,220 @@
+import { expect } from 'chai';
+import OpenAI from 'openai';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SimulatedEngine, type ServedRequest } from '../../adapters/simulated/engine.js';
+import { describeOnDatabases, type TestPlatform } from './harness.js';
+
+const MODEL = 'qwen2.5-7b-instruct';
+const OTHER_MODEL = 'qwen2.5-32b-instruct';
+const H100 = [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 16, healthy: 16 }];
+
+interface Desired {
+  id: string;
+  workloadId: string;
+  replicas: number;
+  servingKey: string;
+}
+
+/** A port nothing listens on (a replica that died): opened, noted, closed. */
+async function deadEndpoint(): Promise<string> {
+  const s: Server = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return `http://127.0.0.1:${port}`;
+}
+
+describeOnDatabases('token gateway: OpenAI-compatible calls routed to the pool and metered (API.md v2)', (platform) => {
+  let agent: string;
+  let tenant: { id: string; apiKey: string };
+  let other: { id: string; apiKey: string };
+  let desired: Desired;
+  let engine: SimulatedEngine;
+  const served: ServedRequest[] = [];
+  let client: OpenAI;
+
+  const heartbeat = (p: TestPlatform, placements: unknown[] = []) =>
+    p.request('POST', '/api/v1/agent/heartbeat', { token: agent, body: { inventory: H100, placements } });
+  const usageOf = async (p: TestPlatform, key: string) =>
+    (await p.request('GET', '/api/v1/usage', { token: key })).body as { inputTokens: string; outputTokens: string };
+
+  before(async () => {
+    const p = platform();
+    agent = (await p.request('POST', '/api/v1/clusters', { body: { name: 'gw-1', region: 'nansha' } })).body.agentToken;
+    await heartbeat(p);
+    tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Gateway Tenant', kind: 'government' } })).body;
+    other = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Other Tenant', kind: 'enterprise' } })).body;
+    const w = await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'assistant', model: MODEL, tokensPerMin: 1000 } });
+    expect(w.status).to.equal(202);
+    await p.app.scheduler.runCycle();
+    desired = ((await heartbeat(p)).body.placements as Desired[]).find((x) => x.workloadId === w.body.id)!;
+    engine = await SimulatedEngine.start({ model: MODEL, servingKey: desired.servingKey, tokensPerSecond: 100_000, onServed: (s) => served.push(s) });
+    expect((await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }])).status).to.equal(200);
+    client = new OpenAI({ apiKey: tenant.apiKey, baseURL: `${p.baseUrl}/v1`, maxRetries: 0 });
+  });
+
+  after(async () => {
+    await engine?.close();
+  });
+
+  it('answers a chat completion through the official client, and meters exactly what the engine reported', async () => {
+    const p = platform();
+    const before = await usageOf(p, tenant.apiKey);
+    const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: '你好, city' }], max_tokens: 12 });
+    expect(answer.object).to.equal('chat.completion');
+    expect(answer.choices[0]!.message.content).to.be.a('string').and.not.empty;
+    expect(answer.usage!.completion_tokens).to.equal(12);
+    // The answer ended once its usage event was written: it is in the usage view already.
+    const after = await usageOf(p, tenant.apiKey);
+    expect(BigInt(after.inputTokens) - BigInt(before.inputTokens)).to.equal(BigInt(answer.usage!.prompt_tokens));
+    expect(BigInt(after.outputTokens) - BigInt(before.outputTokens)).to.equal(12n);
+  });
+
+  it('streams a chat completion chunk by chunk, with usage last when asked, metered exactly', async () => {
+    const p = platform();
+    const whole = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'stream me' }], max_tokens: 20 });
+    const before = await usageOf(p, tenant.apiKey);
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'stream me' }],
+      max_tokens: 20,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    let chunks = 0;
+    for await (const chunk of stream) {
+      chunks++;
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(chunks).to.be.greaterThan(2);
+    expect(text).to.equal(whole.choices[0]!.message.content);
+    expect(usage).to.deep.include({ completion_tokens: 20, prompt_tokens: whole.usage!.prompt_tokens });
+    const after = await usageOf(p, tenant.apiKey);
+    expect(BigInt(after.outputTokens) - BigInt(before.outputTokens)).to.equal(20n);
+    expect(BigInt(after.inputTokens) - BigInt(before.inputTokens)).to.equal(BigInt(whole.usage!.prompt_tokens));
+  });
+
+  it('gives a stream no usage chunk the client did not ask for, and still meters it exactly', async () => {
+    const p = platform();
+    const before = await usageOf(p, tenant.apiKey);
+    const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'quiet stream' }], max_tokens: 7, stream: true });
+    let sawUsage = false;
+    for await (const chunk of stream) if (chunk.usage) sawUsage = true;
+    expect(sawUsage).to.equal(false);
+    const after = await usageOf(p, tenant.apiKey);
+    expect(BigInt(after.outputTokens) - BigInt(before.outputTokens)).to.equal(7n);
+    expect(served.at(-1)).to.deep.include({ stream: true, completionTokens: 7 });
+  });
+
+  it('serves completions and embeddings', async () => {
+    const c = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 5 });
+    expect(c.usage!.completion_tokens).to.equal(5);
+    const e = await client.embeddings.create({ model: MODEL, input: ['a', 'b'] });
+    expect(e.data).to.have.length(2);
+    expect(e.usage.prompt_tokens).to.be.greaterThan(0);
+  });
+
+  it('lists the models the key can call now', async () => {
+    const list = await client.models.list();
+    expect(list.data.map((m) => m.id)).to.deep.equal([MODEL]);
+    const otherClient = new OpenAI({ apiKey: other.apiKey, baseURL: `${platform().baseUrl}/v1`, maxRetries: 0 });
+    expect((await otherClient.models.list()).data).to.deep.equal([]);
+  });
+
+  it("answers OpenAI-shaped errors: a bad key 401, an unknown model 404, a model with no running placement 503, another tenant's workload unreachable", async () => {
+    const p = platform();
+    const bad = await p.request('POST', '/v1/chat/completions', { token: 'tp_key_nope', body: { model: MODEL, messages: [{ role: 'user', content: 'x' }] } });
+    expect(bad.status).to.equal(401);
+    expect(bad.body.error).to.include({ type: 'authentication_error' });
+    expect(bad.headers.get('x-request-id')).to.be.a('string');
+
+    const unknown = await client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(unknown).to.be.instanceOf(OpenAI.NotFoundError);
+    expect((unknown as InstanceType<typeof OpenAI.NotFoundError>).code).to.equal('model_not_found');
+
+    const idle = await client.chat.completions.create({ model: OTHER_MODEL, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(idle).to.be.instanceOf(OpenAI.APIError);
+    expect((idle as InstanceType<typeof OpenAI.APIError>).status).to.equal(503);
+    expect((idle as InstanceType<typeof OpenAI.APIError>).code).to.equal('model_not_available');
+
+    const otherClient = new OpenAI({ apiKey: other.apiKey, baseURL: `${p.baseUrl}/v1`, maxRetries: 0 });
+    const foreign = await otherClient.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect((foreign as InstanceType<typeof OpenAI.APIError>).status).to.equal(503);
+
+    const invalid = await p.request('POST', '/v1/chat/completions', { token: tenant.apiKey, body: { model: MODEL, messages: [] } });
+    expect(invalid.status).to.equal(400);
+    expect(invalid.body.error).to.include({ type: 'invalid_request_error', param: 'messages' });
+  });
+
+  it("refuses a model outside the key's allowedModels (403) and calls past its maxConcurrent (429)", async () => {
+    const p = platform();
+    const limited = await p.request('POST', `/api/v1/tenants/${tenant.id}/api-keys`, { token: tenant.apiKey, body: { allowedModels: [OTHER_MODEL] } });
+    expect(limited.status).to.equal(201);
+    const limitedClient = new OpenAI({ apiKey: limited.body.key, baseURL: `${p.baseUrl}/v1`, maxRetries: 0 });
+    const refused = await limitedClient.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(refused).to.be.instanceOf(OpenAI.PermissionDeniedError);
+    expect((refused as InstanceType<typeof OpenAI.APIError>).code).to.equal('model_not_allowed');
+
+    const one = await p.request('POST', `/api/v1/tenants/${tenant.id}/api-keys`, { token: tenant.apiKey, body: { maxConcurrent: 1 } });
+    const oneClient = new OpenAI({ apiKey: one.body.key, baseURL: `${p.baseUrl}/v1`, maxRetries: 0 });
+    // A replica slow enough that a stream outlasts the test holds the key's one slot while a second call is refused.
+    const slowEngine = await SimulatedEngine.start({ model: MODEL, servingKey: desired.servingKey, tokensPerSecond: 20 });
+    await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [slowEngine.url] }]);
+    p.clock.advance(5000); // past the gateway's routing-table cache
+    try {
+      const slow = await oneClient.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'long' }], max_tokens: 1000, stream: true });
+      await slow[Symbol.asyncIterator]().next();
+      const second = await oneClient.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+      expect(second).to.be.instanceOf(OpenAI.RateLimitError);
+      expect((second as InstanceType<typeof OpenAI.APIError>).code).to.equal('rate_limit_exceeded');
+      // The client leaving aborts the replica's generation; the call is logged as cut (and then its slot is free).
+      slow.controller.abort();
+      const cut = async () => {
+        await p.app.requests.settled();
+        const rows = (await p.request('GET', `/api/v1/requests?apiKeyId=${one.body.id}&limit=200`)).body.items as { errorCode: string | null }[];
+        return rows.some((r) => r.errorCode === 'client_closed');
+      };
+      while (!(await cut())) await new Promise((r) => setImmediate(r));
+    } finally {
+      await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }]);
+      p.clock.advance(5000);
+      await slowEngine.close();
+    }
+    const again = await oneClient.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 });
+    expect(again.usage!.completion_tokens).to.equal(2);
+  });
+
+  it('retries a replica that refuses connections on another before the first byte', async () => {
+    const p = platform();
+    const dead = await deadEndpoint();
+    await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [dead, engine.url] }]);
+    p.clock.advance(5000); // past the gateway's routing-table cache
+    for (let i = 0; i < 6; i++) {
+      const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `try ${i}` }], max_tokens: 3 });
+      expect(answer.usage!.completion_tokens).to.equal(3);
+    }
+    await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }]);
+    p.clock.advance(5000);
+  });
+
+  it('leaves a request-log row per call, with where it was served and its tokens', async () => {
+    const p = platform();
+    const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'logged' }], max_tokens: 4 });
+    await p.app.requests.settled();
+    const rows = (await p.request('GET', `/api/v1/requests?tenantId=${tenant.id}&limit=200`)).body.items as Record<string, unknown>[];
+    const row = rows.find((r) => r.completionTokens === 4 && r.promptTokens === answer.usage!.prompt_tokens);
+    expect(row).to.deep.include({
+      model: MODEL,
+      status: 200,
+      streamed: false,
+      placementId: desired.id,
+      workloadId: desired.workloadId,
+      endpoint: 'chat.completions',
+    });
+    expect(rows.some((r) => r.status === 404)).to.equal(true);
+  });
+});

@@ -95,12 +95,12 @@ class ApiError extends Error {
 const invalid = (message: string, param: string | null = null) => new ApiError(400, message, 'invalid_request_error', null, param);
 
 type Route = 'chat' | 'completions' | 'embeddings' | 'models';
-const ROUTES: Readonly<Record<string, { method: string; route: Route }>> = {
-  '/v1/chat/completions': { method: 'POST', route: 'chat' },
-  '/v1/completions': { method: 'POST', route: 'completions' },
-  '/v1/embeddings': { method: 'POST', route: 'embeddings' },
-  '/v1/models': { method: 'GET', route: 'models' },
-};
+const ROUTES: ReadonlyMap<string, { method: string; route: Route }> = new Map([
+  ['/v1/chat/completions', { method: 'POST', route: 'chat' }],
+  ['/v1/completions', { method: 'POST', route: 'completions' }],
+  ['/v1/embeddings', { method: 'POST', route: 'embeddings' }],
+  ['/v1/models', { method: 'GET', route: 'models' }],
+]);
 
 /** What a generation request asks, once validated. */
 interface Generation {
@@ -139,9 +139,9 @@ export class SimulatedEngine {
     this.servingKey = opts.servingKey;
     this.startedAtMs = (opts.now ?? Date.now)();
     this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((err: unknown) => {
-        // Only writing to a connection that broke ends here; the answer cannot be sent any more.
-        if (!res.headersSent && !res.destroyed) sendError(res, new ApiError(500, String(err), 'internal_server_error'));
+      this.#handle(req, res).catch(() => {
+        // A request body that broke off, or a write to a connection already gone: nobody to tell.
+        if (!res.headersSent && !res.destroyed) sendError(res, new ApiError(500, 'internal error', 'internal_server_error'));
         else res.destroy();
       });
     });
@@ -168,7 +168,7 @@ export class SimulatedEngine {
     return { promptTokensTotal: this.#prompt, generationTokensTotal: this.#generation };
   }
 
-  /** Requests generating or embedding now. */
+  /** Chat and completion requests generating now. */
   get inFlight(): number {
     return this.#inFlight.size;
   }
@@ -203,7 +203,7 @@ export class SimulatedEngine {
         res.end(req.method === 'HEAD' ? undefined : body);
         return;
       }
-      const route = ROUTES[path];
+      const route = ROUTES.get(path);
       if (!route) throw new ApiError(404, `no route ${path}`, 'invalid_request_error', 'not_found');
       if (req.method !== route.method) throw new ApiError(405, `${req.method} not allowed on ${path}`, 'invalid_request_error');
       if (!this.#authorized(req)) throw new ApiError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');

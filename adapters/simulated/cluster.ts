@@ -44,6 +44,12 @@ export interface SimulatedClusterOptions {
   readonly host?: string;
 }
 
+/**
+ * Endpoints a heartbeat reports per placement at most (API.md); the replicas past them serve
+ * but are not routed to.
+ */
+export const MAX_REPORTED_ENDPOINTS = 64;
+
 /** A ready replica and the engine it serves with. */
 export interface SimulatedPodView {
   readonly placementId: string;
@@ -173,12 +179,15 @@ export class SimulatedCluster implements ClusterBackend {
     return [...byModel].map(([deviceModel, row]) => ({ deviceModel, ...row }));
   }
 
-  /** Every deployment, in creation order, with its ready replicas and their engines' base URLs. */
+  /**
+   * Every deployment, in creation order, with its ready replicas and their engines' base URLs (the
+   * first {@link MAX_REPORTED_ENDPOINTS} of them).
+   */
   async running(): Promise<RunningPlacement[]> {
     return [...this.#deployments.values()].map((d) => ({
       id: d.placement.id,
       readyReplicas: readyOf(d, this.#readyAfter),
-      endpoints: d.replicas.flatMap((r) => (r.engine ? [r.engine.url] : [])),
+      endpoints: d.replicas.flatMap((r) => (r.engine ? [r.engine.url] : [])).slice(0, MAX_REPORTED_ENDPOINTS),
     }));
   }
 

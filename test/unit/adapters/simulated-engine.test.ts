@@ -360,6 +360,18 @@ describe('SimulatedCluster serving', () => {
     expect(await fetch(`${url}/health`).catch((err: unknown) => err)).to.be.instanceOf(Error);
   });
 
+  it('reports at most 64 endpoints of a placement, as the heartbeat allows', async () => {
+    cluster = new SimulatedCluster(
+      { name: 'tianhe-1', region: 'tianhe', nodes: [{ name: 'n1', deviceModel: placement.deviceModel, devices: 70 }] },
+      { readyAfterReconciles: 0 },
+    );
+    await cluster.reconcile([{ ...placement, replicas: 70, devicesPerReplica: 1 }]);
+    const [running] = await cluster.running();
+    expect(running!.readyReplicas).to.equal(70);
+    expect(new Set(running!.endpoints)).to.have.property('size', 64);
+    expect(cluster.pods()).to.have.length(70);
+  });
+
   it('reports to the usage reporter what the engines served, with background load only where asked', async () => {
     cluster = new SimulatedCluster(
       { name: 'tianhe-1', region: 'tianhe', nodes: [{ name: 'n1', deviceModel: placement.deviceModel, devices: 8 }] },

@@ -191,6 +191,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     limits: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
     meter: (calls) => usage.meter(calls),
     record: (entry) => requests.record(entry),
+    exhausted: () => billing.exhaustedTenants(),
+    registry: metrics.registry,
   });
   const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock, ids);
   const context: AppContext = {

@@ -20,8 +20,10 @@ import type { RequestEndpoint, RequestLogEntry } from '../repositories/requests.
 import type { ServingTarget } from '../repositories/workloads.repository.js';
 import type { RequestRates } from '../repositories/tenants.repository.js';
 import type { MeteredCall } from '../services/usage.service.js';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Candidate } from './balancer.js';
-import { requestUsage, UpstreamError, type UpstreamPath, type UpstreamResult, type Upstream } from './upstream.js';
+import { TokenRates, type TokenLimit } from './token-rates.js';
+import { requestUsage, UpstreamError, type AttemptFailure, type UpstreamPath, type UpstreamResult, type Upstream } from './upstream.js';
 
 /** What the gateway needs of the rest of the platform (app.ts wires it). */
 export interface GatewayDeps {
@@ -38,8 +40,14 @@ export interface GatewayDeps {
   readonly meter: (calls: readonly MeteredCall[]) => Promise<unknown>;
   /** Records a finished request (RequestLogService.record). */
   readonly record: (entry: RequestLogEntry) => void;
+  /** Tenants whose hard-capped plan is used up this month (BillingService.exhaustedTenants). */
+  readonly exhausted: () => Promise<ReadonlySet<string>>;
+  /** Where the gateway's metrics go; none: not collected (tests of other things). */
+  readonly registry?: Registry;
   /** How long a model's routing table, and the catalog's names, are kept before they are read again; default 1,000 ms. */
   readonly cacheMs?: number;
+  /** How long the set of used-up plans is kept; default 5,000 ms. */
+  readonly quotaCacheMs?: number;
 }
 
 /** The OpenAI endpoints the gateway serves, by the request log's name. */
@@ -65,6 +73,16 @@ function modelNotFound(model: string): AppError {
 
 /** Characters per token for a prompt's estimate when the engine reported none (the usual rule of thumb). */
 const CHARS_PER_TOKEN = 4;
+/** Completion tokens a call is estimated at when it names no `max_tokens` (for `tpm`, settled after). */
+const DEFAULT_COMPLETION_ESTIMATE = 256;
+
+/** A call's tokens before it is made, for `tpm`: its prompt's estimate and the completion it allows. */
+export function estimateCallTokens(endpoint: RequestEndpoint, body: Readonly<Record<string, unknown>>): number {
+  const prompt = estimatePromptTokens(body);
+  if (endpoint === 'embeddings') return prompt;
+  const max = body.max_completion_tokens ?? body.max_tokens;
+  return prompt + (typeof max === 'number' && Number.isFinite(max) && max > 0 ? max : DEFAULT_COMPLETION_ESTIMATE);
+}
 
 /** A prompt's tokens estimated from its text, for a stream cut before the engine reported usage. */
 export function estimatePromptTokens(body: Readonly<Record<string, unknown>>): number {
@@ -84,8 +102,13 @@ export class GatewayService {
   /** Calls in flight per API key, for `maxConcurrent`. */
   private readonly inFlight = new Map<string, number>();
   private readonly metered: Coalescer<MeteredCall, void>;
+  private readonly tokens: TokenRates;
+  private used: { until: number; tenants: Promise<ReadonlySet<string>> } | undefined;
+  private readonly metrics: GatewayMetrics | undefined;
 
   constructor(private readonly deps: GatewayDeps) {
+    this.tokens = new TokenRates(() => deps.clock.now().getTime());
+    this.metrics = deps.registry ? gatewayMetrics(deps.registry, deps.upstream) : undefined;
     this.metered = new Coalescer<MeteredCall, void>({
       many: async (calls) => {
         await deps.meter(calls);
@@ -135,8 +158,9 @@ export class GatewayService {
       ...fields,
     });
     let release: (() => void) | undefined;
+    let settle: ((actual: number) => void) | undefined;
     try {
-      release = await this.admit(tenantId, apiKeyId, body.model);
+      ({ release, settle } = await this.admit(tenantId, apiKeyId, endpoint, body));
       const candidates = this.candidates(await this.targetsOf(body.model), tenantId);
       if (candidates.length === 0) {
         throw new AppError('unavailable', `No running placement of "${body.model}" can take this call now.`, undefined, 5, 'model_not_available');
@@ -163,6 +187,8 @@ export class GatewayService {
       const served = result.candidate;
       const promptTokens = result.usage?.promptTokens ?? (result.usage ? estimatePromptTokens(body) : null);
       const completionTokens = result.usage?.completionTokens ?? null;
+      settle((promptTokens ?? 0) + (completionTokens ?? 0));
+      this.metrics?.served(body.model, result, promptTokens ?? 0, completionTokens ?? 0);
       if (result.status >= 200 && result.status < 300 && result.usage) {
         try {
           await this.metered.write({
@@ -203,8 +229,10 @@ export class GatewayService {
         }),
       );
     } catch (err) {
+      settle?.(0);
       const known = err instanceof UpstreamError ? upstreamFailure(err, body.model) : err;
       const failure = known instanceof AppError ? known : undefined;
+      this.metrics?.failed(body.model, failure, err instanceof UpstreamError ? err.failures : []);
       this.deps.record(
         entry({
           status: failure ? statusOf(failure.kind) : 499,
@@ -218,17 +246,51 @@ export class GatewayService {
     }
   }
 
-  /** The key's model list and concurrency; answers the release of its slot. */
-  private async admit(tenantId: string, apiKeyId: string | undefined, model: string): Promise<() => void> {
+  /**
+   * The caller's limits, in this order: the model exists, the key may call it, the tenant's
+   * hard-capped plan is not used up, the key has a free slot (`maxConcurrent`), and the key's and
+   * the tenant's `tpm` have room for the call's estimate. Answers the release of the slot and the
+   * settlement of the estimate (to the tokens counted, 0 when nothing was served).
+   */
+  private async admit(
+    tenantId: string,
+    apiKeyId: string | undefined,
+    endpoint: RequestEndpoint,
+    body: Readonly<Record<string, unknown>> & { model: string },
+  ): Promise<{ release: () => void; settle: (actual: number) => void }> {
+    const model = body.model;
     const limits = await this.deps.limits(tenantId, apiKeyId);
     if (!(await this.modelNames()).includes(model)) throw modelNotFound(model);
     if (limits?.allowedModels && !limits.allowedModels.includes(model)) {
       throw new AppError('forbidden', `This API key may not call "${model}".`, undefined, undefined, 'model_not_allowed');
     }
-    if (apiKeyId === undefined || !limits?.maxConcurrent) return () => {};
+    if ((await this.usedUp()).has(tenantId)) {
+      throw new AppError('rate_limited', "The tenant's plan has no tokens left this month, and it allows no overage.", undefined, 3600, 'insufficient_quota');
+    }
+    const tokenLimits: TokenLimit[] = [];
+    if (apiKeyId !== undefined && limits?.keyTpm) tokenLimits.push({ key: `key:${apiKeyId}`, perMinute: limits.keyTpm, name: "the key's tpm" });
+    if (limits?.tenantTpm) tokenLimits.push({ key: `tenant:${tenantId}`, perMinute: limits.tenantTpm, name: "the tenant's tpm" });
+    const release = this.takeSlot(apiKeyId, limits?.maxConcurrent ?? null);
+    const reservation = this.tokens.reserve(tokenLimits, estimateCallTokens(endpoint, body));
+    if (!reservation.ok) {
+      release();
+      throw new AppError(
+        'rate_limited',
+        `Too many tokens: over ${reservation.name} of ${reservation.perMinute} a minute; try again in ${reservation.retryAfterSeconds} s.`,
+        undefined,
+        reservation.retryAfterSeconds,
+        'rate_limit_exceeded',
+      );
+    }
+    return { release, settle: (actual) => reservation.settle(actual) };
+  }
+
+  /** A slot of the key's `maxConcurrent`; answers its release (idempotent). */
+  private takeSlot(apiKeyId: string | undefined, maxConcurrent: number | null): () => void {
+    if (apiKeyId === undefined || !maxConcurrent) return () => {};
     const now = this.inFlight.get(apiKeyId) ?? 0;
-    if (now >= limits.maxConcurrent) {
-      throw new AppError('rate_limited', `This API key has ${limits.maxConcurrent} calls in flight, its most.`, undefined, 1, 'rate_limit_exceeded');
+    if (now >= maxConcurrent) {
+      throw new AppError('rate_limited', `This API key has ${maxConcurrent} calls in flight, its most.`, undefined, 1, 'rate_limit_exceeded');
     }
     this.inFlight.set(apiKeyId, now + 1);
     let released = false;
@@ -239,6 +301,17 @@ export class GatewayService {
       if (left <= 0) this.inFlight.delete(apiKeyId);
       else this.inFlight.set(apiKeyId, left);
     };
+  }
+
+  /** Tenants whose hard-capped plan is used up, read at most once per `quotaCacheMs`. */
+  private usedUp(): Promise<ReadonlySet<string>> {
+    const now = this.deps.clock.now().getTime();
+    if (!this.used || this.used.until <= now) {
+      const tenants = this.deps.exhausted();
+      this.used = { until: now + (this.deps.quotaCacheMs ?? 5000), tenants };
+      tenants.catch(() => (this.used = undefined));
+    }
+    return this.used.tenants;
   }
 
   /** A model's routing table, read at most once per `cacheMs` (a read in flight is shared). */
@@ -336,6 +409,81 @@ function holdEnd(res: ServerResponse): { writable: Writable; release: () => void
     },
     abandon: () => {
       writable.destroy();
+    },
+  };
+}
+
+/** The gateway's metrics (README "Token gateway"). */
+interface GatewayMetrics {
+  served(model: string, result: UpstreamResult, promptTokens: number, completionTokens: number): void;
+  failed(model: string, refusal: AppError | undefined, failures: readonly AttemptFailure[]): void;
+}
+
+function gatewayMetrics(registry: Registry, upstream: Upstream): GatewayMetrics {
+  const duration = new Histogram({
+    name: 'tokenpool_gateway_request_duration_seconds',
+    help: 'Gateway calls from request to the end of the answer, by model and status',
+    labelNames: ['model', 'status'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [registry],
+  });
+  const ttft = new Histogram({
+    name: 'tokenpool_gateway_time_to_first_token_seconds',
+    help: "Gateway calls from request to the first byte of the replica's answer, by model",
+    labelNames: ['model'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'tokenpool_gateway_tokens_total',
+    help: 'Tokens served through the gateway, by model and kind (prompt, completion); its rate is tokens per second',
+    labelNames: ['model', 'kind'] as const,
+    registers: [registry],
+  });
+  const upstreamErrors = new Counter({
+    name: 'tokenpool_gateway_upstream_errors_total',
+    help: 'Attempts on a replica that did not serve, by cluster and reason (connect, timeout, status, busy, too_large)',
+    labelNames: ['cluster_id', 'reason'] as const,
+    registers: [registry],
+  });
+  const retried = new Counter({
+    name: 'tokenpool_gateway_retries_total',
+    help: 'Calls served by another replica after one failed before the first byte, by the serving cluster',
+    labelNames: ['cluster_id'] as const,
+    registers: [registry],
+  });
+  const refused = new Counter({
+    name: 'tokenpool_gateway_refusals_total',
+    help: 'Calls refused or failed before an answer, by OpenAI error code',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'tokenpool_gateway_circuits',
+    help: "Replicas' circuit breakers by state (closed, open, half_open)",
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const counts = { closed: 0, open: 0, half_open: 0 };
+      for (const [, state] of upstream.breakers.states()) counts[state]++;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  const countFailures = (failures: readonly AttemptFailure[]) => {
+    for (const f of failures) upstreamErrors.inc({ cluster_id: f.candidate.clusterId, reason: f.reason });
+  };
+  return {
+    served(model, result, promptTokens, completionTokens) {
+      duration.observe({ model, status: String(result.status) }, result.durationMs / 1000);
+      ttft.observe({ model }, result.ttfbMs / 1000);
+      tokens.inc({ model, kind: 'prompt' }, promptTokens);
+      tokens.inc({ model, kind: 'completion' }, completionTokens);
+      countFailures(result.failures);
+      if (result.failures.length > 0) retried.inc({ cluster_id: result.candidate.clusterId });
+    },
+    failed(_model, refusal, failures) {
+      refused.inc({ code: refusal ? (refusal.code ?? refusal.kind) : 'client_closed' });
+      countFailures(failures);
     },
   };
 }

@@ -217,4 +217,49 @@ describeOnDatabases('token gateway: OpenAI-compatible calls routed to the pool a
     });
     expect(rows.some((r) => r.status === 404)).to.equal(true);
   });
+  it("refuses a call past the key's tpm (by its estimate) with 429 and Retry-After, and settles to what the engine counted", async () => {
+    const p = platform();
+    const key = await p.request('POST', `/api/v1/tenants/${tenant.id}/api-keys`, { token: tenant.apiKey, body: { tpm: 100 } });
+    const limited = new OpenAI({ apiKey: key.body.key, baseURL: `${p.baseUrl}/v1`, maxRetries: 0 });
+    // Estimated at its prompt and max_tokens (60): room for one such call a minute, not two.
+    const first = await limited.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'a' }], max_tokens: 60 });
+    expect(first.usage!.completion_tokens).to.equal(60);
+    const second = await p.request('POST', '/v1/chat/completions', {
+      token: key.body.key,
+      body: { model: MODEL, messages: [{ role: 'user', content: 'b' }], max_tokens: 60 },
+    });
+    expect(second.status).to.equal(429);
+    expect(second.body.error).to.include({ code: 'rate_limit_exceeded', type: 'rate_limit_error' });
+    expect(Number(second.headers.get('retry-after'))).to.be.greaterThan(0);
+    p.clock.advance(60_000);
+    const third = await limited.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'c' }], max_tokens: 60 });
+    expect(third.usage!.completion_tokens).to.equal(60);
+  });
+
+  it('counts calls, tokens and refusals in its metrics', async () => {
+    const p = platform();
+    const text = await (await fetch(`${p.baseUrl}/metrics`)).text();
+    const completion = Number(/^tokenpool_gateway_tokens_total\{model="qwen2.5-7b-instruct",kind="completion"\} (\d+)/m.exec(text)?.[1]);
+    expect(completion).to.be.greaterThan(0);
+    expect(text).to.match(/^tokenpool_gateway_time_to_first_token_seconds_count\{model="qwen2.5-7b-instruct"\} [1-9]/m);
+    expect(text).to.match(/^tokenpool_gateway_refusals_total\{code="model_not_found"\} [1-9]/m);
+    expect(text).to.match(/^tokenpool_gateway_upstream_errors_total\{cluster_id="[^"]+",reason="connect"\} [1-9]/m);
+    expect(text).to.match(/^tokenpool_gateway_circuits\{state="closed"\} [1-9]/m);
+  });
+
+  it("refuses calls of a tenant whose hard-capped plan is used up with OpenAI's insufficient_quota (429)", async () => {
+    const p = platform();
+    const plan = (
+      await p.request('POST', '/api/v1/plans', {
+        body: { name: 'tiny cap', type: 'periodic', period: 'month', fee: '1.00', includedStd: 1, overagePricePerMillionStd: null },
+      })
+    ).body;
+    const start = p.clock.now().toISOString().slice(0, 8) + '01T00:00:00+08:00';
+    expect((await p.request('POST', `/api/v1/tenants/${tenant.id}/subscriptions`, { body: { planId: plan.id, startsAt: start } })).status).to.equal(201);
+    p.clock.advance(10_000); // past the gateway's cache of used-up plans
+    const refused = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(refused).to.be.instanceOf(OpenAI.RateLimitError);
+    expect((refused as InstanceType<typeof OpenAI.APIError>).code).to.equal('insufficient_quota');
+    expect((refused as InstanceType<typeof OpenAI.APIError>).type).to.equal('insufficient_quota');
+  });
 });

@@ -251,6 +251,21 @@ export interface UsageEventsTable {
   received_at: Timestamp;
 }
 
+/**
+ * What agents reported for `access = 'gateway'` workloads (migration 0020): their engines' counts,
+ * a cross-check of the gateway's metering, never billed. Append-only; unique per cluster like
+ * usage events (primary key (cluster_id, id)).
+ */
+export interface EngineCountsTable {
+  cluster_id: string;
+  id: string;
+  workload_id: string;
+  input_tokens: number;
+  output_tokens: number;
+  occurred_at: Timestamp;
+  received_at: Timestamp;
+}
+
 export interface BudgetsTable {
   tenant_id: string;
   monthly_cny: Numeric;
@@ -398,6 +413,7 @@ export interface DB {
   billing_closes: BillingClosesTable;
   usage_billing: UsageBillingTable;
   usage_events: UsageEventsTable;
+  engine_counts: EngineCountsTable;
   budgets: BudgetsTable;
   alerts: AlertsTable;
   placement_epoch: PlacementEpochTable;

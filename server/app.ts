@@ -68,6 +68,7 @@ import { Upstream } from './gateway/upstream.js';
 import { RequestsRepository } from './repositories/requests.repository.js';
 import { RequestLogService } from './services/requests.service.js';
 import { requestLogRetentionJob } from './jobs/request-log-retention.js';
+import { meteringCheckJob } from './jobs/metering-check.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -96,6 +97,8 @@ export interface App {
     readonly budgetCheck: LeaderJob;
     readonly auditRetention: LeaderJob;
     readonly requestLogRetention: LeaderJob;
+    /** Compares gateway workloads' engine counts with their metered tokens (server/jobs/metering-check.ts). */
+    readonly meteringCheck: LeaderJob;
   };
   /** The audit trail (server/services/audit.service.ts). */
   readonly audit: AuditService;
@@ -176,6 +179,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const budgets = new BudgetsService(new BudgetsRepository(db), tenantsRepo, billing, clock, ids, log);
   const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, calendar, log);
   const budgetCheck = budgetCheckJob(budgets, leader, log);
+  const meteringCheck = meteringCheckJob(usage, config.meteringTolerance, metrics.metering, leader, log);
   const audit = new AuditService(new AuditRepository(db), clock, log, metrics.audit, config.auditRetentionDays);
   const auditRetention = auditRetentionJob(audit, leader, log);
   const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
@@ -262,7 +266,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sweeper,
     scheduler,
     leader,
-    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention },
+    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention, meteringCheck },
     audit,
     requests,
     gateway,
@@ -274,8 +278,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       budgetCheck.start();
       auditRetention.start();
       requestLogRetention.start();
+      meteringCheck.start();
     },
     stop: async () => {
+      await meteringCheck.stop();
       await requestLogRetention.stop();
       await auditRetention.stop();
       await budgetCheck.stop();

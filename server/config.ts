@@ -43,6 +43,13 @@ export interface Config {
   readonly auditRetentionDays: number;
   /** Days the gateway's request log keeps a request, at least 1 (`TOKENPOOL_REQUEST_LOG_RETENTION_DAYS`, default 90); whole months go at once. */
   readonly requestLogRetentionDays: number;
+  /**
+   * When the metering check calls a gateway workload's engine counts on a cluster discrepant with
+   * its metered tokens over an hour (server/jobs/metering-check.ts): the difference must pass
+   * `fraction` of the larger (`TOKENPOOL_METERING_TOLERANCE`, default 0.05) and `minTokens`
+   * (`TOKENPOOL_METERING_MIN_TOKENS`, default 10,000), so that tiny traffic never alerts.
+   */
+  readonly meteringTolerance: { readonly fraction: number; readonly minTokens: number };
   /** Pending workloads one tenant may have; a create past it is 429 (`TOKENPOOL_MAX_PENDING_PER_TENANT`, default 100). */
   readonly maxPendingPerTenant: number;
   /** Dry runs computed at once per process; one more is 429 (`TOKENPOOL_MAX_CONCURRENT_DRY_RUNS`, default 4). */
@@ -120,6 +127,12 @@ const schema = z.object({
   // The database refuses to delete audit rows younger than 180 days (migration 0012).
   TOKENPOOL_AUDIT_RETENTION_DAYS: integer(180, 36_500).default(365),
   TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: integer(1, 36_500).default(90),
+  TOKENPOOL_METERING_TOLERANCE: z
+    .string()
+    .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a fraction from 0 to 1, such as 0.05')
+    .transform(Number)
+    .default(0.05),
+  TOKENPOOL_METERING_MIN_TOKENS: integer(0, 1_000_000_000_000).default(10_000),
   TOKENPOOL_HEADERS_TIMEOUT_SECONDS: integer(1, 3600).default(20),
   TOKENPOOL_REQUEST_TIMEOUT_SECONDS: integer(1, 3600).default(120),
   TOKENPOOL_KEEP_ALIVE_TIMEOUT_SECONDS: integer(1, 3600).default(75),
@@ -164,6 +177,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     schedulerScorePercentage: v.TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE,
     auditRetentionDays: v.TOKENPOOL_AUDIT_RETENTION_DAYS,
     requestLogRetentionDays: v.TOKENPOOL_REQUEST_LOG_RETENTION_DAYS,
+    meteringTolerance: { fraction: v.TOKENPOOL_METERING_TOLERANCE, minTokens: v.TOKENPOOL_METERING_MIN_TOKENS },
     maxPendingPerTenant: v.TOKENPOOL_MAX_PENDING_PER_TENANT,
     maxConcurrentDryRuns: v.TOKENPOOL_MAX_CONCURRENT_DRY_RUNS,
     http: {

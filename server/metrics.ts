@@ -11,6 +11,8 @@ import type { AuditMetrics } from './services/audit.service.js';
 import type { BillingMetrics } from './services/billing.service.js';
 import type { PoolView } from './services/cluster-view.js';
 import type { RequestLogMetrics } from './services/requests.service.js';
+import type { MeteringMetrics } from './jobs/metering-check.js';
+import type { MeteringDiscrepancy } from './services/usage.service.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -22,6 +24,8 @@ export interface Metrics {
   readonly audit: AuditMetrics;
   /** Request log entries that could not be written. */
   readonly requestLog: RequestLogMetrics;
+  /** The metering check's results: checks run, and the discrepant gateway workloads of the last. */
+  readonly metering: MeteringMetrics;
 }
 
 export interface MetricSources {
@@ -40,6 +44,9 @@ export function planTypeLabel(planTypes: readonly string[]): string {
   const kinds = [...new Set(planTypes)];
   return kinds.length === 1 ? kinds[0]! : kinds.length === 0 ? 'none' : 'mixed';
 }
+
+/** How long a metering check's discrepancies are shown: three checks' time (server/jobs/metering-check.ts). */
+const METERING_FRESH_MS = 15 * 60_000;
 
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
@@ -143,6 +150,24 @@ export function createMetrics(sources: MetricSources): Metrics {
     registers: [registry],
   });
 
+  // The last check's discrepancies, shown while fresh: a replica that stopped leading (and checking)
+  // stops showing them after a few missed checks, so only the leader's stand.
+  let lastCheck: { at: number; discrepancies: readonly MeteringDiscrepancy[] } | undefined;
+  const meteringChecks = new Counter({ name: 'tokenpool_metering_checks_total', help: 'Metering cross-checks run', registers: [registry] });
+  new Gauge({
+    name: 'tokenpool_metering_discrepancy_ratio',
+    help:
+      '(engine − metered) / max(engine, metered) tokens over the last hour, for the gateway workloads and clusters whose ' +
+      'engine counts and metered tokens differ past the tolerance (only those; positive: traffic that bypassed the gateway)',
+    labelNames: ['workload_id', 'cluster_id'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (!lastCheck || sources.clock.now().getTime() - lastCheck.at > METERING_FRESH_MS) return;
+      for (const d of lastCheck.discrepancies) this.set({ workload_id: d.workloadId, cluster_id: d.clusterId }, d.ratio);
+    },
+  });
+
   return {
     registry,
     httpDuration: new Histogram({
@@ -163,6 +188,12 @@ export function createMetrics(sources: MetricSources): Metrics {
       writeFailed: (count) => auditFailures.inc(count),
     },
     requestLog: { writeFailed: (count) => requestLogFailures.inc(count) },
+    metering: {
+      checked(at, discrepancies) {
+        meteringChecks.inc();
+        lastCheck = { at: at.getTime(), discrepancies };
+      },
+    },
     billing: {
       invoiceIssued(planTypes, total) {
         invoicesIssued.inc();

@@ -17,6 +17,11 @@ export interface UsageWorkload {
    * added up (a generous ceiling on what it could have produced there at any moment); 0 if none.
    */
   readonly clusterTokensPerMin: number;
+  /**
+   * `gateway`: the gateway meters and bills its calls, so what agents report of it is an engine
+   * count (a cross-check); `direct`: agents' reports are its usage.
+   */
+  readonly access: string;
 }
 
 /**
@@ -42,6 +47,18 @@ export interface UsageSums {
   readonly inputTokens: bigint;
   readonly outputTokens: bigint;
   readonly stdTokens: string;
+}
+
+/**
+ * Tokens (input + output) of one workload on one cluster in a span: what the gateway metered (its
+ * usage events) and what the agents' engines counted. Read as float8: a cross-check compares their
+ * ratio, for which a double's precision is ample.
+ */
+export interface MeteringPair {
+  readonly workloadId: string;
+  readonly clusterId: string;
+  readonly meteredTokens: number;
+  readonly engineTokens: number;
 }
 
 /** Usage of [from, to): the total, per model (by name) and per day of the time zone (`YYYY-MM-DD`). */
@@ -75,7 +92,11 @@ const STD_TOKENS = sql.raw(
   usageStdSql({ inputTokens: 'e.input_tokens', outputTokens: 'e.output_tokens', costFactor: 'w.cost_factor', inputFactor: 'w.input_factor' }),
 );
 
-/** Usage events: inserted in batches, each event id counted once per reporting cluster, ever (the primary key is (cluster_id, id)). */
+/**
+ * Usage events: inserted in batches, each event id counted once per reporting cluster, ever (the
+ * primary key is (cluster_id, id)); and the engine counts agents report of gateway workloads, kept
+ * the same way beside them (migration 0020).
+ */
 export class UsageRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -85,7 +106,8 @@ export class UsageRepository {
     const r = await sql<UsageWorkload>`
       SELECT w.id, w.tenant_id AS "tenantId", w.model_id AS "modelId",
              m.cost_factor::text AS "costFactor", m.input_factor::text AS "inputFactor",
-             p.n > 0 AS "onCluster", coalesce(p.tokens_per_min, 0)::float8 AS "clusterTokensPerMin"
+             p.n > 0 AS "onCluster", coalesce(p.tokens_per_min, 0)::float8 AS "clusterTokensPerMin",
+             w.access
         FROM workloads w JOIN models m ON m.id = w.model_id
         CROSS JOIN LATERAL (
           SELECT count(*) AS n, sum(p.tokens_per_min) AS tokens_per_min
@@ -125,6 +147,55 @@ export class UsageRepository {
       )
       SELECT count(*)::int AS inserted FROM ins`.execute(this.db);
     return r.rows[0]?.inserted ?? 0;
+  }
+
+  /**
+   * Inserts agents' counts of `gateway` workloads into `engine_counts` in one statement, idempotent
+   * as `insert` is (an id already stored for the cluster, or repeated in the batch, is skipped), and
+   * answers how many rows were new. Nothing is rated: engine counts are never billed.
+   */
+  async insertEngineCounts(batch: UsageBatch): Promise<number> {
+    if (batch.ids.length === 0) return 0;
+    const w = batch.workloads;
+    const r = await sql<{ inserted: number }>`
+      WITH ins AS (
+        INSERT INTO engine_counts (cluster_id, id, workload_id, input_tokens, output_tokens, occurred_at, received_at)
+        SELECT ${batch.clusterId}, e.id, (${w.map((x) => x.id)}::text[])[e.wi + 1], e.input_tokens, e.output_tokens,
+               timestamptz 'epoch' + e.occurred_ms * interval '1 millisecond', ${batch.receivedAt}::timestamptz
+          FROM unnest(${textArray(batch.ids)}::text[], ${intArray(batch.workload)}::int8[], ${intArray(batch.inputTokens)}::int8[],
+                      ${intArray(batch.outputTokens)}::int8[], ${intArray(batch.occurredAtMs)}::int8[])
+            AS e(id, wi, input_tokens, output_tokens, occurred_ms)
+         ORDER BY e.id COLLATE "C"
+        ON CONFLICT (cluster_id, id) DO NOTHING
+        RETURNING 1
+      )
+      SELECT count(*)::int AS inserted FROM ins`.execute(this.db);
+    return r.rows[0]?.inserted ?? 0;
+  }
+
+  /**
+   * For every `gateway` workload and cluster with metered usage or engine counts that occurred in
+   * [from, to): both token sums (input + output), in one statement so both come from one snapshot.
+   */
+  async meteringPairs(from: Date, to: Date): Promise<MeteringPair[]> {
+    const r = await sql<MeteringPair>`
+      WITH m AS (
+        SELECT workload_id, cluster_id, sum(input_tokens + output_tokens) AS tokens
+          FROM usage_events WHERE occurred_at >= ${from} AND occurred_at < ${to}
+         GROUP BY workload_id, cluster_id
+      ), c AS (
+        SELECT workload_id, cluster_id, sum(input_tokens + output_tokens) AS tokens
+          FROM engine_counts WHERE occurred_at >= ${from} AND occurred_at < ${to}
+         GROUP BY workload_id, cluster_id
+      )
+      SELECT x.workload_id AS "workloadId", x.cluster_id AS "clusterId",
+             coalesce(m.tokens, 0)::float8 AS "meteredTokens", coalesce(c.tokens, 0)::float8 AS "engineTokens"
+        FROM (SELECT workload_id, cluster_id FROM m UNION SELECT workload_id, cluster_id FROM c) x
+        JOIN workloads w ON w.id = x.workload_id AND w.access = 'gateway'
+        LEFT JOIN m ON m.workload_id = x.workload_id AND m.cluster_id = x.cluster_id
+        LEFT JOIN c ON c.workload_id = x.workload_id AND c.cluster_id = x.cluster_id
+       ORDER BY 1, 2`.execute(this.db);
+    return r.rows;
   }
 
   /** Whether a tenant exists (usage reports of an unknown tenant are not found). */

@@ -3,7 +3,7 @@ import type { Calendar } from '../billing/periods.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
-import type { UsageRepository, UsageSums, UsageWorkload } from '../repositories/usage.repository.js';
+import type { MeteringPair, UsageRepository, UsageSums, UsageWorkload } from '../repositories/usage.repository.js';
 import { scopeTenant } from '../auth/policy.js';
 
 /** One usage event as the route validated it. */
@@ -52,6 +52,11 @@ export function canonicalDecimal(text: string): string {
   return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
 }
 
+/** Valid events of a batch, column by column, as `UsageBatch` holds them. */
+function newColumns() {
+  return { ids: [] as string[], workload: [] as number[], inputTokens: [] as number[], outputTokens: [] as number[], occurredAtMs: [] as number[] };
+}
+
 /** `GET /api/v1/usage`: sums of [from, to), by model and by day in the billing time zone. */
 export interface UsageReport extends UsageSums {
   readonly from: string;
@@ -80,6 +85,52 @@ export interface MeteredCall {
   readonly occurredAt: Date;
 }
 
+/**
+ * The span the metering check compares: the hour that ended `settleMs` ago, so that the agents'
+ * reports of its last minutes (sent every 10 s by default) have arrived.
+ */
+export const METERING_WINDOW = { spanMs: 3_600_000, settleMs: 120_000 } as const;
+
+/** How far engine counts may stray from metered tokens (Config.meteringTolerance). */
+export interface MeteringTolerance {
+  /** Of the larger of the two sums. */
+  readonly fraction: number;
+  /** A difference below this many tokens is never a discrepancy. */
+  readonly minTokens: number;
+}
+
+/** A gateway workload on a cluster whose engines counted other than the gateway metered. */
+export interface MeteringDiscrepancy extends MeteringPair {
+  /** {@link meteringRatio}: above 0, the engines counted more (traffic that bypassed the gateway). */
+  readonly ratio: number;
+}
+
+/** One metering check: when it ran, the span it compared, how many (workload, cluster) pairs, and the discrepant ones. */
+export interface MeteringCheck {
+  readonly at: Date;
+  readonly from: Date;
+  readonly to: Date;
+  readonly pairs: number;
+  readonly discrepancies: readonly MeteringDiscrepancy[];
+}
+
+/**
+ * `(engine − metered) / max(engine, metered)`, from −1 to 1; 0 when both are 0. Positive: the
+ * engines served tokens the gateway did not meter (callers reaching the replicas around it);
+ * negative: the gateway metered tokens the engines did not count (an engine or agent misreporting,
+ * or an agent that reports no counts at all).
+ */
+export function meteringRatio(meteredTokens: number, engineTokens: number): number {
+  const larger = Math.max(meteredTokens, engineTokens);
+  return larger === 0 ? 0 : (engineTokens - meteredTokens) / larger;
+}
+
+/** Whether the two sums differ by more than `tolerance` allows: past its fraction and at least its token floor. */
+export function isMeteringDiscrepancy(meteredTokens: number, engineTokens: number, tolerance: MeteringTolerance): boolean {
+  const difference = Math.abs(engineTokens - meteredTokens);
+  return difference >= tolerance.minTokens && difference > tolerance.fraction * Math.max(meteredTokens, engineTokens);
+}
+
 /** Token usage from the agents and the gateway, and the usage views of tenants and the operator. Emits `usage.recorded`. */
 export class UsageService {
   constructor(
@@ -92,9 +143,11 @@ export class UsageService {
   /**
    * Ingests one agent's batch in two round trips: every workload of the batch is looked up at
    * once, each event is judged (window, then ownership, then plausibility), and the valid ones go
-   * in as one statement, which has committed when this resolves. An id this cluster sent before,
-   * or repeated in the batch, is a duplicate; a rejected event leaves no trace, so its id may be
-   * sent again.
+   * in as one statement per kind, both committed when this resolves: events of `direct` workloads
+   * are usage, billed; those of `gateway` workloads are engine counts, a cross-check of what the
+   * gateway metered and billed (API.md v2: a token is billed once). An id this cluster sent
+   * before, or repeated in the batch, is a duplicate; a rejected event leaves no trace, so its id
+   * may be sent again.
    */
   async ingest(clusterId: string, events: readonly UsageEventInput[]): Promise<IngestAnswer> {
     const now = this.clock.now();
@@ -120,11 +173,10 @@ export class UsageService {
     }
 
     const rejected: { id: string; reason: RejectReason }[] = [];
-    const ids: string[] = [];
-    const workload: number[] = [];
-    const inputTokens: number[] = [];
-    const outputTokens: number[] = [];
-    const occurredAtMs: number[] = [];
+    // Usage of direct workloads, billed; engine counts of gateway workloads, kept as a cross-check
+    // (the gateway bills their calls itself, and a token is billed once).
+    const billed = newColumns();
+    const counted = newColumns();
     for (const e of events) {
       const at = Date.parse(e.occurredAt);
       if (!(at >= earliest && at <= latest)) {
@@ -140,14 +192,19 @@ export class UsageService {
         rejected.push({ id: e.id, reason: 'implausible' });
         continue;
       }
-      ids.push(e.id);
-      workload.push(v);
-      inputTokens.push(e.inputTokens);
-      outputTokens.push(e.outputTokens);
-      occurredAtMs.push(at);
+      const to = owned[v]!.access === 'gateway' ? counted : billed;
+      to.ids.push(e.id);
+      to.workload.push(v);
+      to.inputTokens.push(e.inputTokens);
+      to.outputTokens.push(e.outputTokens);
+      to.occurredAtMs.push(at);
     }
-    const accepted = await this.repo.insert({ clusterId, receivedAt: now, workloads: owned, ids, workload, inputTokens, outputTokens, occurredAtMs });
-    const duplicates = ids.length - accepted;
+    const [accepted1, accepted2] = await Promise.all([
+      this.repo.insert({ clusterId, receivedAt: now, workloads: owned, ...billed }),
+      this.repo.insertEngineCounts({ clusterId, receivedAt: now, workloads: owned, ...counted }),
+    ]);
+    const accepted = accepted1 + accepted2;
+    const duplicates = billed.ids.length + counted.ids.length - accepted;
     this.events.emit('usage.recorded', { clusterId, accepted, duplicates, rejected: rejected.length });
     return { accepted, duplicates, rejected };
   }
@@ -191,6 +248,22 @@ export class UsageService {
       this.events.emit('usage.recorded', { clusterId, accepted: n, duplicates: batch.ids.length - n, rejected: list.length - batch.ids.length });
     }
     return accepted;
+  }
+
+  /**
+   * Compares, for every `gateway` workload and cluster with traffic in {@link METERING_WINDOW},
+   * the tokens its engines counted with those the gateway metered, and answers the pairs that
+   * differ by more than `tolerance` allows.
+   */
+  async crossCheck(tolerance: MeteringTolerance): Promise<MeteringCheck> {
+    const at = this.clock.now();
+    const to = new Date(at.getTime() - METERING_WINDOW.settleMs);
+    const from = new Date(to.getTime() - METERING_WINDOW.spanMs);
+    const pairs = await this.repo.meteringPairs(from, to);
+    const discrepancies = pairs
+      .filter((p) => isMeteringDiscrepancy(p.meteredTokens, p.engineTokens, tolerance))
+      .map((p) => ({ ...p, ratio: meteringRatio(p.meteredTokens, p.engineTokens) }));
+    return { at, from, to, pairs: pairs.length, discrepancies };
   }
 
   /**

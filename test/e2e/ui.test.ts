@@ -181,12 +181,19 @@ describe('console and portal in Chromium', function () {
   it('shows usage, and an invoice after the operator closes the month', async () => {
     const w = (await p.request('GET', '/api/v1/workloads', { token: tenantKey })).body.items[0];
     const cluster = (await p.request('GET', '/api/v1/clusters')).body.items.find((x: { name: string }) => x.name === 'nansha-1');
-    const token = (await p.request('POST', `/api/v1/clusters/${cluster.id}/agent-token`)).body.agentToken;
-    const sent = await p.request('POST', '/api/v1/agent/usage', {
-      token,
-      body: { events: [{ id: 'e2e-1', workloadId: w.id, inputTokens: 3_000_000, outputTokens: 1_000_000, occurredAt: p.clock.now().toISOString() }] },
-    });
-    expect(sent.body.accepted).to.equal(1);
+    // The portal makes gateway workloads, billed from what the gateway metered: a metered call.
+    const metered = await p.app.context.services.usage.meter([
+      {
+        requestId: 'e2e-1',
+        tenantId: w.tenantId,
+        workloadId: w.id,
+        clusterId: cluster.id,
+        inputTokens: 3_000_000,
+        outputTokens: 1_000_000,
+        occurredAt: p.clock.now(),
+      },
+    ]);
+    expect(metered).to.equal(1);
 
     await tenantPage.goto(`${p.baseUrl}/portal/#/usage`);
     await view(tenantPage, 'usage');

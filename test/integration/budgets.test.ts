@@ -14,8 +14,12 @@ describeOnDatabases('budgets and alerts', (platform) => {
       token: c.agentToken,
       body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] },
     });
-    const w = (await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'w', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } }))
-      .body;
+    const w = (
+      await p.request('POST', '/api/v1/workloads', {
+        token: tenant.apiKey,
+        body: { name: 'w', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, access: 'direct' },
+      })
+    ).body;
     await p.app.scheduler.runCycle();
 
     expect((await p.request('PUT', `/api/v1/tenants/${tenant.id}/budget`, { body: { monthlyCny: 100, thresholds: [80] } })).status).to.equal(400);

@@ -18,7 +18,10 @@ describeOnDatabases('hard-capped plans', (platform) => {
       body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] },
     });
     const first = (
-      await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'one', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } })
+      await p.request('POST', '/api/v1/workloads', {
+        token: tenant.apiKey,
+        body: { name: 'one', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, access: 'direct' },
+      })
     ).body;
     await p.app.scheduler.runCycle();
     // 31 active days of 31: all 31,000 included standard tokens; use 30,999, then 1 more.
@@ -29,13 +32,19 @@ describeOnDatabases('hard-capped plans', (platform) => {
       });
     await report('u1', 30_999);
     const second = (
-      await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'two', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } })
+      await p.request('POST', '/api/v1/workloads', {
+        token: tenant.apiKey,
+        body: { name: 'two', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, access: 'direct' },
+      })
     ).body;
     await p.app.scheduler.runCycle();
     expect((await p.request('GET', `/api/v1/workloads/${second.id}`, { token: tenant.apiKey })).body.state).to.equal('placed');
     await report('u2', 1);
     const third = (
-      await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'three', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } })
+      await p.request('POST', '/api/v1/workloads', {
+        token: tenant.apiKey,
+        body: { name: 'three', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, access: 'direct' },
+      })
     ).body;
     await p.app.scheduler.runCycle();
     expect((await p.request('GET', `/api/v1/workloads/${third.id}`, { token: tenant.apiKey })).body).to.include({ state: 'pending', reason: 'plan_exhausted' });

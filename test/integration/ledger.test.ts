@@ -11,7 +11,12 @@ interface Invoice {
 }
 
 async function placedWorkload(p: TestPlatform, tenantKey: string, clusterToken: string): Promise<string> {
-  const w = (await p.request('POST', '/api/v1/workloads', { token: tenantKey, body: { name: 'svc', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000 } })).body;
+  const w = (
+    await p.request('POST', '/api/v1/workloads', {
+      token: tenantKey,
+      body: { name: 'svc', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, access: 'direct' },
+    })
+  ).body;
   await p.app.scheduler.runCycle();
   await p.request('POST', '/api/v1/agent/heartbeat', { token: clusterToken, body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] } });
   return w.id as string;

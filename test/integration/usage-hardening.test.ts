@@ -38,7 +38,7 @@ describeOnDatabases('usage: event ids are scoped to the reporting cluster', (pla
     b = await cluster(p, 'scope-2', 'scope');
     const res = await p.request('POST', '/api/v1/workloads', {
       token: tenant.apiKey,
-      body: { name: 'spread', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, regions: ['scope'], ha: true },
+      body: { name: 'spread', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, regions: ['scope'], ha: true, access: 'direct' },
     });
     expect(res.status).to.equal(202);
     spread = res.body.id;
@@ -143,7 +143,10 @@ describeOnDatabases('usage: absurd numbers break nothing', (platform) => {
     const model = await p.request('POST', '/api/v1/models', { body: { name: 'tiny-cheap', minMemoryGiB: 8, costFactor: 0.001, inputFactor: 0.25 } });
     expect(model.status).to.equal(201);
     agent = await cluster(p, 'absurd-1', 'absurd');
-    const create = await p.request('POST', '/api/v1/workloads', { token: big.apiKey, body: { name: 'hog', model: 'tiny-cheap', tokensPerMin: 1000 } });
+    const create = await p.request('POST', '/api/v1/workloads', {
+      token: big.apiKey,
+      body: { name: 'hog', model: 'tiny-cheap', tokensPerMin: 1000, access: 'direct' },
+    });
     bigWorkload = create.body.id;
     await p.app.scheduler.runCycle();
     expect((await p.request('GET', `/api/v1/workloads/${bigWorkload}`, { token: big.apiKey })).body.state).to.equal('placed');
@@ -176,9 +179,15 @@ describeOnDatabases('usage: absurd numbers break nothing', (platform) => {
 
   it('keeps scheduling other tenants, and holds the capped tenant to plan_exhausted', async () => {
     const p = platform();
-    const mine = await p.request('POST', '/api/v1/workloads', { token: other.apiKey, body: { name: 'bystander', model: 'tiny-cheap', tokensPerMin: 1000 } });
+    const mine = await p.request('POST', '/api/v1/workloads', {
+      token: other.apiKey,
+      body: { name: 'bystander', model: 'tiny-cheap', tokensPerMin: 1000, access: 'direct' },
+    });
     otherWorkload = mine.body.id;
-    const more = await p.request('POST', '/api/v1/workloads', { token: big.apiKey, body: { name: 'hog-2', model: 'tiny-cheap', tokensPerMin: 1000 } });
+    const more = await p.request('POST', '/api/v1/workloads', {
+      token: big.apiKey,
+      body: { name: 'hog-2', model: 'tiny-cheap', tokensPerMin: 1000, access: 'direct' },
+    });
     expect(await p.app.scheduler.runCycle()).to.deep.include({ placed: 1 });
     expect((await p.request('GET', `/api/v1/workloads/${otherWorkload}`, { token: other.apiKey })).body.state).to.equal('placed');
     expect((await p.request('GET', `/api/v1/workloads/${more.body.id}`, { token: big.apiKey })).body).to.deep.include({
@@ -216,7 +225,10 @@ describeOnDatabases('usage: absurd numbers break nothing', (platform) => {
       SELECT 'huge-' || n, ${big.id}, ${bigWorkload}, ${agent.id}, m.id, ${huge}::int8, 0, 1, ${p.clock.now()}, ${p.clock.now()}
         FROM generate_series(1, 2) n, models m WHERE m.name = 'tiny-cheap'`.execute(p.database.db);
     await p.request('POST', '/api/v1/agent/heartbeat', { token: agent.agentToken, body: { inventory: H100 } });
-    const later = await p.request('POST', '/api/v1/workloads', { token: other.apiKey, body: { name: 'bystander-2', model: 'tiny-cheap', tokensPerMin: 1000 } });
+    const later = await p.request('POST', '/api/v1/workloads', {
+      token: other.apiKey,
+      body: { name: 'bystander-2', model: 'tiny-cheap', tokensPerMin: 1000, access: 'direct' },
+    });
     // The capped tenant's month is new (November): its hard cap is read, and the cycle runs.
     expect(await p.app.scheduler.runCycle()).to.deep.include({ placed: 2 });
     expect((await p.request('GET', `/api/v1/workloads/${later.body.id}`, { token: other.apiKey })).body.state).to.equal('placed');

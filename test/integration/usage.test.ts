@@ -21,7 +21,7 @@ function heartbeat(p: TestPlatform, c: Agent) {
 }
 
 async function workload(p: TestPlatform, apiKey: string, name: string, model: string, regions: string[]): Promise<string> {
-  const res = await p.request('POST', '/api/v1/workloads', { token: apiKey, body: { name, model, tokensPerMin: 1000, regions } });
+  const res = await p.request('POST', '/api/v1/workloads', { token: apiKey, body: { name, model, tokensPerMin: 1000, regions, access: 'direct' } });
   expect(res.status).to.equal(202);
   return res.body.id;
 }

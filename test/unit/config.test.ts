@@ -85,6 +85,12 @@ describe('loadConfig', () => {
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=180 (the least)', { TOKENPOOL_AUDIT_RETENTION_DAYS: '180' }, { auditRetentionDays: 180 }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=3650', { TOKENPOOL_AUDIT_RETENTION_DAYS: '3650' }, { auditRetentionDays: 3650 }],
       ['TOKENPOOL_REQUEST_LOG_RETENTION_DAYS=1 (the least)', { TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: '1' }, { requestLogRetentionDays: 1 }],
+      ['the metering tolerance by default', {}, { meteringTolerance: { fraction: 0.05, minTokens: 10_000 } }],
+      [
+        'TOKENPOOL_METERING_TOLERANCE and TOKENPOOL_METERING_MIN_TOKENS',
+        { TOKENPOOL_METERING_TOLERANCE: '0.2', TOKENPOOL_METERING_MIN_TOKENS: '0' },
+        { meteringTolerance: { fraction: 0.2, minTokens: 0 } },
+      ],
       ['the request rates by default', {}, { requestRates: { tenantRpm: 6000, keyRpm: 3000, agentRpm: 6000 } }],
       [
         'the request rates, 0 turning one off',
@@ -172,6 +178,9 @@ describe('loadConfig', () => {
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '179' }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '1y' }],
       ['TOKENPOOL_REQUEST_LOG_RETENTION_DAYS', { TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: '0' }],
+      ['TOKENPOOL_METERING_TOLERANCE', { TOKENPOOL_METERING_TOLERANCE: '5%' }],
+      ['TOKENPOOL_METERING_TOLERANCE', { TOKENPOOL_METERING_TOLERANCE: '1.5' }],
+      ['TOKENPOOL_METERING_MIN_TOKENS', { TOKENPOOL_METERING_MIN_TOKENS: '-1' }],
       ['TOKENPOOL_TENANT_RPM', { TOKENPOOL_TENANT_RPM: '-1' }],
       ['TOKENPOOL_KEY_RPM', { TOKENPOOL_KEY_RPM: '1.5' }],
       ['TOKENPOOL_AGENT_RPM', { TOKENPOOL_AGENT_RPM: '1000001' }],

@@ -33,6 +33,8 @@ export async function benchIngest(): Promise<void> {
         model: 'qwen2.5-72b-instruct',
         tokensPerMin: 10_000,
         regions: [`r${i}`],
+        // Billed from its agent's reports: the path this measures (a gateway workload's are engine counts).
+        access: 'direct',
       });
       agents.push({ token: c.agentToken, workloadId: w.id });
     }

@@ -344,7 +344,8 @@ describe('cluster agent on a real kube-apiserver', function () {
   it('turns a desired placement into a Deployment with the right resources, selector and labels, applied by tokenpool-agent', async () => {
     const res = await p!.request('POST', '/api/v1/workloads', {
       token: tenant.apiKey,
-      body: { name: 'port-assistant', model: 'qwen2.5-7b-instruct', tokensPerMin: 300_000, regions: ['huangpu'] },
+      // Direct: its counters below are billed usage (a gateway workload's would be a cross-check).
+      body: { name: 'port-assistant', model: 'qwen2.5-7b-instruct', tokensPerMin: 300_000, regions: ['huangpu'], access: 'direct' },
     });
     expect(res.status).to.equal(202);
     workloadId = res.body.id;

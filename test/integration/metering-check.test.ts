@@ -95,6 +95,13 @@ describeOnDatabases("metering: gateway workloads' engine counts are a cross-chec
     const rows = await p.database.db.selectFrom('engine_counts').select(['id', 'cluster_id', 'workload_id', 'output_tokens']).execute();
     expect(rows).to.deep.equal([{ id: 'ec-1', cluster_id: agent.id, workload_id: gatewayWl, output_tokens: 500 }]);
     expect(await p.database.db.selectFrom('usage_events').select('id').where('id', '=', 'ec-1').execute()).to.deep.equal([]);
+    // Append-only: a count once written is never changed.
+    const change = await p.database.db
+      .updateTable('engine_counts')
+      .set({ output_tokens: 0 })
+      .execute()
+      .catch((e: unknown) => e);
+    expect(String(change)).to.match(/engine_counts is append-only: UPDATE is not allowed/);
   });
 
   it("bills an agent's report of a direct workload as before", async () => {

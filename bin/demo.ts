@@ -70,6 +70,11 @@ export const DEMO_TENANTS: readonly DemoTenant[] = [
   },
 ];
 
+/** The operator's shared workloads: every tenant's key can call them through the gateway (README "Token gateway"). */
+export const DEMO_SHARED: readonly { name: string; model: string; tokensPerMin: number; priority: Priority }[] = [
+  { name: 'city-qwen-7b', model: 'qwen2.5-7b-instruct', tokensPerMin: 600_000, priority: 'normal' },
+];
+
 /**
  * Creates the demo tenants and their workloads on the first start (later starts find them by
  * name and leave them as the operator left them). Answers the API keys of tenants made now.
@@ -103,6 +108,7 @@ export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; 
       await workloads.create(operator, { kind: 'service', ha: false, ...w, tenantId: tenant.id }, undefined);
     }
   }
+  for (const w of DEMO_SHARED) await workloads.create(operator, { kind: 'service', ha: false, ...w, shared: true }, undefined);
   return made;
 }
 

@@ -135,6 +135,8 @@ export interface WorkloadsTable {
   deleted_at: Timestamp | null;
   /** gateway (called through the token gateway, metered there) | direct (billed from agents' reports) */
   access: Generated<string>;
+  /** Run by the operator for every tenant to call through the gateway (migration 0021). */
+  shared: Generated<boolean>;
 }
 
 export interface PlacementsTable {

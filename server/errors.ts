@@ -83,7 +83,7 @@ export function openAiErrorOf(err: AppError): OpenAiError {
   const param = err.errors?.[0]?.path;
   return {
     error: {
-      message: err.errors?.length ? `${err.message} ${err.errors.map((f) => `${f.path}: ${f.message}`).join('; ')}` : err.message,
+      message: err.errors?.length ? `${err.message} ${err.errors.map((f) => (f.path ? `${f.path}: ${f.message}` : f.message)).join('; ')}` : err.message,
       type: err.code === 'insufficient_quota' ? 'insufficient_quota' : OPENAI_TYPE[err.kind],
       param: param === undefined || param === '' ? null : param,
       code: err.code ?? null,

@@ -123,7 +123,7 @@ export class GatewayService {
     const limits = await this.deps.limits(tenantId, apiKeyId);
     const allowed = limits?.allowedModels ? new Set(limits.allowedModels) : undefined;
     const names = (await this.modelNames()).filter((n) => !allowed || allowed.has(n));
-    const usable = await Promise.all(names.map(async (n) => (await this.targetsOf(n)).some((t) => t.tenantId === tenantId)));
+    const usable = await Promise.all(names.map(async (n) => (await this.targetsOf(n)).some((t) => t.shared || t.tenantId === tenantId)));
     return names.filter((_, i) => usable[i]).map((id) => ({ id, object: 'model', created: 0, owned_by: 'tokenpool' }));
   }
 
@@ -336,11 +336,15 @@ export class GatewayService {
     return this.names.names;
   }
 
-  /** The endpoints of the caller's own placements; each weighted by its share of its placement's throughput. */
+  /**
+   * The endpoints of the caller's own placements and of shared ones (the balancer tries its own
+   * first); each weighted by its share of its placement's throughput.
+   */
   private candidates(targets: readonly ServingTarget[], tenantId: string): Candidate[] {
     const out: Candidate[] = [];
     for (const t of targets) {
-      if (t.tenantId !== tenantId) continue;
+      const own = t.tenantId === tenantId;
+      if (!own && !t.shared) continue;
       for (const endpoint of t.endpoints) {
         out.push({
           endpoint,
@@ -348,7 +352,7 @@ export class GatewayService {
           workloadId: t.workloadId,
           clusterId: t.clusterId,
           servingKey: t.servingKey,
-          own: true,
+          own,
           weight: t.tokensPerMin / t.endpoints.length,
         });
       }

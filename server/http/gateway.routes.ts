@@ -53,6 +53,7 @@ export function gatewayRoutes(gateway: GatewayService): AnyRoute[] {
       summary,
       auth: ['tenant'],
       errorFormat: 'openai',
+      bodyType: 'any',
       body,
       responses: {
         200: {

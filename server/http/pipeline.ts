@@ -161,7 +161,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       const parsedQuery = q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) };
       checkStorableTree(parsedQuery, 'query');
       const query = validate(spec.query ?? EMPTY, parsedQuery, 'query');
-      const raw = await readBody(req, bodyGate);
+      const raw = await readBody(req, bodyGate, spec.bodyType === 'any');
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
       reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name), address: client(req).address });
@@ -359,13 +359,13 @@ function busy(): AppError {
 
 /**
  * The JSON body: an object or array, `{}` for an empty one, undefined when the request has none.
- * A body that is not JSON (by its Content-Type) counts as none and is left unread. Read and
- * parsed holding a slot of `gate`.
+ * A body that is not JSON (by its Content-Type) counts as none and is left unread, unless
+ * `anyType` (the route reads JSON whatever the type says). Read and parsed holding a slot of `gate`.
  */
-async function readBody(req: IncomingMessage, gate: Gate | undefined): Promise<unknown> {
+async function readBody(req: IncomingMessage, gate: Gate | undefined, anyType = false): Promise<unknown> {
   if (!hasBody(req)) return undefined;
   const [type = '', ...params] = (req.headers['content-type'] ?? '').split(';');
-  if (!JSON_TYPE.test(type.trim())) return undefined;
+  if (!anyType && !JSON_TYPE.test(type.trim())) return undefined;
   for (const param of params) {
     const [name = '', value = ''] = param.split('=').map((s) => s.trim());
     if (name.toLowerCase() === 'charset' && value.replace(/^"(.*)"$/, '$1').toLowerCase() !== 'utf-8') {

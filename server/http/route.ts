@@ -83,6 +83,11 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   readonly responses: Readonly<Record<number, ResponseSpec>>;
   /** How its errors are answered: problem+json (the default), or OpenAI's `{ error }` (the token gateway under `/v1`). */
   readonly errorFormat?: 'problem' | 'openai';
+  /**
+   * `json` (the default): a body is read when its Content-Type is JSON. `any`: read as JSON whatever
+   * the type says, as OpenAI-compatible servers do (`curl -d` sends a form's type).
+   */
+  readonly bodyType?: 'json' | 'any';
   handler(input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
 }
 

@@ -28,6 +28,10 @@ const createWorkload = z.strictObject({
     description:
       "`gateway`: called through the token gateway (`/v1`), which meters every call; `direct`: called on the cluster, billed from its agent's usage reports",
   }),
+  shared: z
+    .boolean()
+    .default(false)
+    .meta({ description: 'Operators only: run it for every tenant to call through the gateway, pay-as-you-go (then no `tenantId`)' }),
   tenantId: z.string().min(1).max(64).optional().meta({ description: 'Operators only: the tenant the workload is for' }),
 });
 
@@ -54,6 +58,7 @@ export const workloadSchema = z.object({
   regions: z.array(z.string()).nullable(),
   ha: z.boolean(),
   access,
+  shared: z.boolean().meta({ description: "The operator's, for every tenant to call (its tenant is the platform's own)" }),
   state: stateEnum,
   reason: z.enum(['capacity', 'quota', 'plan_exhausted', 'no_compatible_device']).nullable(),
   message: z.string().nullable(),

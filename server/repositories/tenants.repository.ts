@@ -44,9 +44,22 @@ export interface RequestRates {
   readonly maxConcurrent: number | null;
 }
 
+/** The platform's own tenant, which holds the operator's shared workloads (migration 0021). */
+export const SHARED_TENANT = { id: 'tn_shared', name: 'Tokenpool shared services', kind: 'government' } as const;
+
 /** Tenants and their API keys (stored as hashes only). */
 export class TenantsRepository {
   constructor(private readonly db: Kysely<DB>) {}
+
+  /** Makes the platform's own tenant on first use (it has no key: nobody signs in as it). */
+  async ensureSharedTenant(now: Date): Promise<string> {
+    await this.db
+      .insertInto('tenants')
+      .values({ id: SHARED_TENANT.id, name: SHARED_TENANT.name, kind: SHARED_TENANT.kind, created_at: now })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return SHARED_TENANT.id;
+  }
 
   /** Creates a tenant (fair-share weight 1 unless given) with its first API key in one transaction. */
   async insertWithKey(

@@ -52,6 +52,8 @@ export interface NewWorkload {
   readonly ha: boolean;
   /** `gateway` or `direct` (migration 0018). */
   readonly access: string;
+  /** Run by the operator for every tenant (migration 0021); its tenant is the platform's own. */
+  readonly shared?: boolean;
   readonly now: Date;
 }
 
@@ -144,6 +146,8 @@ export interface ServingTarget {
   readonly placementId: string;
   readonly workloadId: string;
   readonly tenantId: string;
+  /** Run for every tenant (callable by all), not only its own tenant. */
+  readonly shared: boolean;
   readonly clusterId: string;
   readonly servingKey: string;
   /** Base URLs of its ready replicas, as its agent last reported them. */
@@ -240,6 +244,7 @@ export class WorkloadsRepository {
         regions: r.regions,
         ha: r.ha,
         access: r.access,
+        shared: r.shared === true,
         at: r.now.toISOString(),
         cap: maxPending,
       };
@@ -253,13 +258,13 @@ export class WorkloadsRepository {
     // reading back every column of every row cost the server more (dates parsed, seventeen columns
     // described) than the insert cost the database.
     const inserted = await sql<Pick<WorkloadRow, 'id' | 'seq' | 'model_id' | 'version'>>`
-      INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, access, state, created_at, updated_at)
+      INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, access, shared, state, created_at, updated_at)
       SELECT r.id, r.tenant_id, r.name, r.kind, m.id, r.tokens_per_min, r.priority,
              CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END,
-             r.ha, r.access, ${sql.lit(WORKLOAD.initial)}, r.at, r.at
+             r.ha, r.access, r.shared, ${sql.lit(WORKLOAD.initial)}, r.at, r.at
         FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
              AS r(n int, k bigint, id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, rank int, priority text,
-                  regions jsonb, ha boolean, access text, at timestamptz, cap bigint)
+                  regions jsonb, ha boolean, access text, shared boolean, at timestamptz, cap bigint)
         JOIN models m ON m.name = r.model
         JOIN (SELECT t.id, ${GRANTED_RANK} AS granted, i.n - o.n AS pending
                 FROM tenants t JOIN pending_in i ON i.tenant_id = t.id JOIN pending_out o ON o.tenant_id = t.id
@@ -285,6 +290,7 @@ export class WorkloadsRepository {
       regions: r.regions,
       ha: r.ha,
       access: r.access,
+      shared: r.shared === true,
       state: WORKLOAD.initial,
       reason: null,
       message: null,
@@ -463,7 +469,7 @@ export class WorkloadsRepository {
    */
   servingTargets(modelName: string): Promise<ServingTarget[]> {
     return sql<ServingTarget>`
-      SELECT p.id AS "placementId", p.workload_id AS "workloadId", w.tenant_id AS "tenantId", p.cluster_id AS "clusterId",
+      SELECT p.id AS "placementId", p.workload_id AS "workloadId", w.tenant_id AS "tenantId", w.shared, p.cluster_id AS "clusterId",
              p.serving_key AS "servingKey", p.endpoints, p.tokens_per_min::float8 AS "tokensPerMin", p.ready_replicas AS "readyReplicas",
              p.replicas
         FROM placements p JOIN workloads w ON w.id = p.workload_id JOIN models m ON m.id = w.model_id

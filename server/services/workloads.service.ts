@@ -26,6 +26,8 @@ export interface WorkloadInput {
   readonly ha: boolean;
   /** `gateway` (the default): called through the token gateway; `direct`: on the cluster's own endpoints. */
   readonly access?: WorkloadAccess | undefined;
+  /** Operators only: run it for every tenant to call through the gateway (no `tenantId`). */
+  readonly shared?: boolean | undefined;
   readonly tenantId?: string | undefined;
 }
 
@@ -55,6 +57,7 @@ export interface Workload {
   readonly regions: readonly string[] | null;
   readonly ha: boolean;
   readonly access: WorkloadAccess;
+  readonly shared: boolean;
   readonly state: WorkloadState;
   readonly reason: string | null;
   readonly message: string | null;
@@ -130,6 +133,7 @@ export function toWorkload(w: WorkloadWithModel, placements: readonly PlacementR
     regions: w.regions,
     ha: w.ha,
     access: w.access as WorkloadAccess,
+    shared: w.shared,
     state: w.state as WorkloadState,
     reason: w.reason,
     message: w.message,
@@ -178,11 +182,25 @@ export class WorkloadsService {
   }
 
   private async tenantAndKind(principal: Principal, input: WorkloadInput): Promise<string> {
-    const tenantId = await this.tenantOf(principal, input.tenantId);
+    const tenantId = input.shared ? await this.sharedTenant(principal, input) : await this.tenantOf(principal, input.tenantId);
     if (!SUPPORTED_KINDS.includes(input.kind)) {
       throw new AppError('unprocessable', `Workload kind "${input.kind}" is not supported (supported: ${SUPPORTED_KINDS.join(', ')}).`);
     }
     return tenantId;
+  }
+
+  /** A shared workload's tenant, the platform's own: only the operator runs them, for no one tenant, through the gateway. */
+  private async sharedTenant(principal: Principal, input: WorkloadInput): Promise<string> {
+    if (principal.kind !== 'operator') throw new AppError('forbidden', 'Only the operator runs shared workloads.');
+    if (input.tenantId !== undefined) {
+      throw new AppError('invalid', 'A shared workload serves every tenant: it names none.', [{ path: 'tenantId', message: 'must be absent when shared' }]);
+    }
+    if (input.access === 'direct') {
+      throw new AppError('invalid', 'A shared workload is called through the gateway, which bills each caller.', [
+        { path: 'access', message: 'must be gateway when shared' },
+      ]);
+    }
+    return this.tenants.ensureSharedTenant(this.clock.now());
   }
 
   /**
@@ -212,6 +230,7 @@ export class WorkloadsService {
           regions: input.regions ? [...input.regions] : null,
           ha: input.ha,
           access: input.access ?? 'gateway',
+          shared: input.shared === true,
           now,
         },
         this.limits.maxPendingPerTenant,

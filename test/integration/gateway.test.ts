@@ -71,6 +71,17 @@ describeOnDatabases('token gateway: OpenAI-compatible calls routed to the pool a
     expect(BigInt(after.outputTokens) - BigInt(before.outputTokens)).to.equal(12n);
   });
 
+  it('reads the body as JSON whatever its Content-Type, as `curl -d` sends it', async () => {
+    const p = platform();
+    const res = await fetch(`${p.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.apiKey}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: '你好' }], max_tokens: 3 }),
+    });
+    expect(res.status).to.equal(200);
+    expect(((await res.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).to.equal(3);
+  });
+
   it('streams a chat completion chunk by chunk, with usage last when asked, metered exactly', async () => {
     const p = platform();
     const whole = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'stream me' }], max_tokens: 20 });
@@ -245,6 +256,59 @@ describeOnDatabases('token gateway: OpenAI-compatible calls routed to the pool a
     expect(text).to.match(/^tokenpool_gateway_refusals_total\{code="model_not_found"\} [1-9]/m);
     expect(text).to.match(/^tokenpool_gateway_upstream_errors_total\{cluster_id="[^"]+",reason="connect"\} [1-9]/m);
     expect(text).to.match(/^tokenpool_gateway_circuits\{state="closed"\} [1-9]/m);
+  });
+
+  it("routes every tenant to the operator's shared workloads, and a tenant with its own workload to its own first", async () => {
+    const p = platform();
+    // Only the operator runs shared workloads, naming no tenant, always through the gateway.
+    const refused = [
+      await p.request('POST', '/api/v1/workloads', { token: other.apiKey, body: { name: 's', model: MODEL, tokensPerMin: 1000, shared: true } }),
+      await p.request('POST', '/api/v1/workloads', { body: { name: 's', model: MODEL, tokensPerMin: 1000, shared: true, tenantId: other.id } }),
+      await p.request('POST', '/api/v1/workloads', { body: { name: 's', model: MODEL, tokensPerMin: 1000, shared: true, access: 'direct' } }),
+    ];
+    expect(refused.map((r) => r.status)).to.deep.equal([403, 400, 400]);
+    const shared = await p.request('POST', '/api/v1/workloads', { body: { name: 'city-qwen', model: MODEL, tokensPerMin: 1000, shared: true } });
+    expect(shared.status).to.equal(202);
+    expect(shared.body).to.include({ shared: true, access: 'gateway' });
+    // The clock has moved on in the tests before: the cluster reports in again to be ready.
+    await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }]);
+    await p.app.scheduler.runCycle();
+    const sharedPlacement = ((await heartbeat(p)).body.placements as Desired[]).find((x) => x.workloadId === shared.body.id)!;
+    const sharedServed: ServedRequest[] = [];
+    const sharedEngine = await SimulatedEngine.start({
+      model: MODEL,
+      servingKey: sharedPlacement.servingKey,
+      tokensPerSecond: 100_000,
+      onServed: (r) => sharedServed.push(r),
+    });
+    try {
+      await heartbeat(p, [
+        { id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] },
+        { id: sharedPlacement.id, readyReplicas: sharedPlacement.replicas, endpoints: [sharedEngine.url] },
+      ]);
+      p.clock.advance(5000); // past the gateway's routing-table cache
+      // Another tenant, with no workload of its own, is served by the shared one and billed for it.
+      const otherClient = new OpenAI({ apiKey: other.apiKey, baseURL: `${p.baseUrl}/v1`, maxRetries: 0 });
+      expect((await otherClient.models.list()).data.map((m) => m.id)).to.deep.equal([MODEL]);
+      const before = await usageOf(p, other.apiKey);
+      const answer = await otherClient.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'shared' }], max_tokens: 9 });
+      expect(answer.usage!.completion_tokens).to.equal(9);
+      expect(sharedServed).to.have.length(1);
+      const after = await usageOf(p, other.apiKey);
+      expect(BigInt(after.outputTokens) - BigInt(before.outputTokens)).to.equal(9n);
+      // The tenant with its own workload of the model is served by its own.
+      const ownServed = served.length;
+      for (let i = 0; i < 5; i++) await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `own ${i}` }], max_tokens: 2 });
+      expect(served.length - ownServed).to.equal(5);
+      expect(sharedServed).to.have.length(1);
+    } finally {
+      await heartbeat(p, [
+        { id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] },
+        { id: sharedPlacement.id, readyReplicas: sharedPlacement.replicas, endpoints: [] },
+      ]);
+      p.clock.advance(5000);
+      await sharedEngine.close();
+    }
   });
 
   it("refuses calls of a tenant whose hard-capped plan is used up with OpenAI's insufficient_quota (429)", async () => {

@@ -6,6 +6,8 @@
  *   close    — closing a month for 10,000 tenants with 1,000,000 usage events.
  *   schedule-backlog — a cycle's time with and without one tenant's 10,000 unplaceable workloads.
  *   create   — the create path alone: CPU and transactions per create, no clusters, no cycles.
+ *   gateway  — the token gateway against one simulated engine: direct, through a bare undici proxy,
+ *              and through the gateway; requests/s, latency at 500/s, 1,000 held streams, metering.
  */
 import { benchScheduleCore } from './schedule-core.js';
 import { benchScheduleE2e } from './schedule-e2e.js';
@@ -13,6 +15,7 @@ import { benchIngest } from './ingest.js';
 import { benchClose } from './close.js';
 import { benchScheduleBacklog } from './schedule-backlog.js';
 import { benchCreate } from './create.js';
+import { benchGateway } from './gateway.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   async schedule() {
@@ -24,6 +27,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   ingest: benchIngest,
   create: benchCreate,
   close: benchClose,
+  gateway: benchGateway,
   async 'schedule-core'() {
     console.log(JSON.stringify(await benchScheduleCore()));
   },

@@ -10,6 +10,8 @@ import { sql, type Kysely } from 'kysely';
  * - `endpoints`: the base URLs of a placement's ready replicas, as its agent last reported them;
  * - a workload's `access`: `gateway` (called through the gateway, which meters every call) or
  *   `direct` (called on the cluster's own endpoints; billed from the agents' usage reports).
+ *   Workloads that exist already were called directly (there was no gateway) and are billed from
+ *   their agents' reports: they are `direct`; new ones default to `gateway`.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
@@ -18,5 +20,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       ADD COLUMN endpoints text[] NOT NULL DEFAULT '{}'`.execute(db);
   await sql`
     ALTER TABLE workloads
-      ADD COLUMN access text NOT NULL DEFAULT 'gateway' CONSTRAINT workloads_access CHECK (access IN ('gateway', 'direct'))`.execute(db);
+      ADD COLUMN access text NOT NULL DEFAULT 'direct' CONSTRAINT workloads_access CHECK (access IN ('gateway', 'direct'))`.execute(db);
+  await sql`ALTER TABLE workloads ALTER COLUMN access SET DEFAULT 'gateway'`.execute(db);
 }

@@ -204,10 +204,14 @@ describeOnDatabases('token gateway: OpenAI-compatible calls routed to the pool a
     const dead = await deadEndpoint();
     await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [dead, engine.url] }]);
     p.clock.advance(5000); // past the gateway's routing-table cache
-    for (let i = 0; i < 6; i++) {
-      const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `try ${i}` }], max_tokens: 3 });
+    // The dead endpoint is chosen first half the time: every call is served, and some were retried.
+    const retried = async () => /^tokenpool_gateway_retries_total\{cluster_id="[^"]+"\} [1-9]/m.test(await (await fetch(`${p.baseUrl}/metrics`)).text());
+    let calls = 0;
+    while (calls < 6 || (!(await retried()) && calls < 60)) {
+      const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `try ${calls++}` }], max_tokens: 3 });
       expect(answer.usage!.completion_tokens).to.equal(3);
     }
+    expect(await retried()).to.equal(true);
     await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }]);
     p.clock.advance(5000);
   });

@@ -1,6 +1,6 @@
 /**
  * The gateway benchmark's bare pass-through proxy: the floor of any Node proxy here. Each request's
- * body is read whole and sent to one upstream with undici (kept-alive connections, at most 128, as
+ * body is read whole and sent to one upstream with undici (kept-alive connections, at most 1,024, as
  * the gateway's), with the serving key as its `Authorization`; the answer's status and content type
  * are passed back and its body streamed through. No auth, no limits, no routing, no metering.
  *
@@ -16,7 +16,7 @@ if (!origin || !servingKey) {
   process.stderr.write('usage: gateway-proxy.ts <upstream origin> <serving key>\n');
   process.exit(2);
 }
-const upstream = new Pool(origin, { connections: 128, keepAliveTimeout: 4_000 });
+const upstream = new Pool(origin, { connections: 1024, keepAliveTimeout: 4_000 });
 const authorization = `Bearer ${servingKey}`;
 
 const server = http.createServer((req, res) => {

@@ -38,7 +38,7 @@ const STREAMS = 1_000;
 const HOLD_MS = 2_000;
 /**
  * Endpoints (ports of the engine, as many replicas of the placement) the held streams are spread
- * over through the gateway, one run each: the gateway keeps at most 128 connections per endpoint.
+ * over through the gateway, one run each (the gateway keeps at most TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT connections to each).
  */
 const STREAM_ENDPOINTS = [1, 8, 16];
 

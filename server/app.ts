@@ -185,7 +185,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
   await requests.ensurePartitions();
   const requestLogRetention = requestLogRetentionJob(requests, leader, log);
-  const upstream = new Upstream({ now: () => performance.now() });
+  const upstream = new Upstream({ now: () => performance.now(), connectionsPerEndpoint: config.gatewayConnectionsPerEndpoint });
   const gateway = new GatewayService({
     clock,
     log,

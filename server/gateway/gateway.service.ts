@@ -161,7 +161,8 @@ export class GatewayService {
     let settle: ((actual: number) => void) | undefined;
     try {
       ({ release, settle } = await this.admit(tenantId, apiKeyId, endpoint, body));
-      const candidates = this.candidates(await this.targetsOf(body.model), tenantId);
+      const targets = await this.targetsOf(body.model);
+      const candidates = this.candidates(targets, tenantId);
       if (candidates.length === 0) {
         throw new AppError('unavailable', `No running placement of "${body.model}" can take this call now.`, undefined, 5, 'model_not_available');
       }
@@ -199,6 +200,7 @@ export class GatewayService {
             inputTokens: promptTokens ?? 0,
             outputTokens: completionTokens ?? 0,
             occurredAt: startedAt,
+            ...modelOf(targets.find((t) => t.placementId === served.placementId)),
           });
         } catch (err) {
           // The call was served: its event goes to the log whole, to be replayed, never lost silently.
@@ -359,6 +361,11 @@ export class GatewayService {
     }
     return out;
   }
+}
+
+/** A routing-table row's model facts, for metering without reading them again (none: read by the meter). */
+function modelOf(t: ServingTarget | undefined): Pick<MeteredCall, 'model'> {
+  return t ? { model: { modelId: t.modelId, costFactor: t.costFactor, inputFactor: t.inputFactor } } : {};
 }
 
 function caller(principal: Principal): { tenantId: string; apiKeyId: string | undefined; userId: string | undefined } {

@@ -156,6 +156,10 @@ export interface ServingTarget {
   readonly tokensPerMin: number;
   readonly readyReplicas: number;
   readonly replicas: number;
+  /** The model's id and factors as exact decimal text, for metering a call without reading them again. */
+  readonly modelId: string;
+  readonly costFactor: string;
+  readonly inputFactor: string;
 }
 
 /** Why a workload waits again: its pending `reason` and a message for people. */
@@ -471,7 +475,7 @@ export class WorkloadsRepository {
     return sql<ServingTarget>`
       SELECT p.id AS "placementId", p.workload_id AS "workloadId", w.tenant_id AS "tenantId", w.shared, p.cluster_id AS "clusterId",
              p.serving_key AS "servingKey", p.endpoints, p.tokens_per_min::float8 AS "tokensPerMin", p.ready_replicas AS "readyReplicas",
-             p.replicas
+             p.replicas, m.id AS "modelId", m.cost_factor::text AS "costFactor", m.input_factor::text AS "inputFactor"
         FROM placements p JOIN workloads w ON w.id = p.workload_id JOIN models m ON m.id = w.model_id
        WHERE m.name = ${modelName} AND p.state IN ${ACTIVE_SQL} AND w.access = 'gateway' AND cardinality(p.endpoints) > 0
        ORDER BY p.seq`

@@ -83,6 +83,8 @@ export interface MeteredCall {
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly occurredAt: Date;
+  /** The workload's model and factors, when the caller has them (the gateway's routing table): then not read again. */
+  readonly model?: { readonly modelId: string; readonly costFactor: string; readonly inputFactor: string };
 }
 
 /**
@@ -226,7 +228,24 @@ export class UsageService {
     const now = this.clock.now();
     let accepted = 0;
     for (const [clusterId, list] of byCluster) {
-      const found = new Map((await this.repo.workloads([...new Set(list.map((c) => c.workloadId))], clusterId)).map((w) => [w.id, w]));
+      // Calls that bring their model's factors (the gateway's) need no look-up: one round trip, not two.
+      const unknown = [...new Set(list.filter((c) => !c.model).map((c) => c.workloadId))];
+      const found = new Map(unknown.length ? (await this.repo.workloads(unknown, clusterId)).map((w) => [w.id, w]) : []);
+      for (const c of list) {
+        if (c.model && !found.has(c.workloadId)) {
+          const { modelId, costFactor, inputFactor } = c.model;
+          found.set(c.workloadId, {
+            id: c.workloadId,
+            tenantId: c.tenantId,
+            modelId,
+            costFactor,
+            inputFactor,
+            onCluster: true,
+            clusterTokensPerMin: 0,
+            access: 'gateway',
+          });
+        }
+      }
       // One entry per (workload, calling tenant): usage is the caller's, whoever owns the workload.
       const entries: UsageWorkload[] = [];
       const entryOf = new Map<string, number>();

@@ -10,6 +10,7 @@
  */
 import type { Principal } from '../auth/authenticate.js';
 import { AppError } from '../errors.js';
+import { BatchWriter } from './batch-writer.js';
 import type { Clock } from '../clock.js';
 import type { RequestOutcome } from '../http/pipeline.js';
 import type { Logger } from '../log.js';
@@ -61,11 +62,13 @@ const SECRET_FIELD = /(password|secret|token|key)$/i;
 export const REDACTED = '[redacted]';
 
 export class AuditService {
-  /** Entries answered and not yet handed to the database, in the order answered. */
-  private buffer: AuditEntry[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  /** The writes handed to the database, one after another; settles when the last has. */
-  private written: Promise<void> = Promise.resolve();
+  /** No answer waits for its entry: entries gather for a linger and go one insert per batch. */
+  private readonly entries = new BatchWriter<AuditEntry>({
+    write: (batch) => this.repo.insert(batch),
+    lingerMs: AUDIT_LINGER_MS,
+    maxBatch: AUDIT_BATCH,
+    failed: (count, err) => this.failed(count, err),
+  });
 
   constructor(
     private readonly repo: AuditRepository,
@@ -91,9 +94,8 @@ export class AuditService {
   };
 
   /** Waits for the entries already handed to `observe` to be written (or to have failed). */
-  async settled(): Promise<void> {
-    this.flush();
-    await this.written;
+  settled(): Promise<void> {
+    return this.entries.settled();
   }
 
   /**
@@ -141,30 +143,7 @@ export class AuditService {
       address: o.address ?? null,
       requestId: o.requestId,
     };
-    this.buffer.push(entry);
-    if (this.buffer.length >= AUDIT_BATCH) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), AUDIT_LINGER_MS);
-  }
-
-  /**
-   * Hands the buffered entries to the database as one insert, after the writes before it. No
-   * answer waits for its entry, so entries gather for a linger and a stream of changes costs one
-   * statement per linger, with no promise per entry. If the batch fails, each entry is tried
-   * alone, so that one bad entry loses only itself.
-   */
-  private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.buffer.length === 0) return;
-    const batch = this.buffer;
-    this.buffer = [];
-    this.written = this.written.then(async () => {
-      try {
-        await this.repo.insert(batch);
-      } catch {
-        for (const entry of batch) await this.repo.insert([entry]).catch((err: unknown) => this.failed(1, err));
-      }
-    });
+    this.entries.add(entry);
   }
 
   private refuse(o: RequestOutcome): void {

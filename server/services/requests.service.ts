@@ -8,6 +8,7 @@
  * partitions, and `purge` keeps the log to its retention by dropping whole months.
  */
 import type { Principal } from '../auth/authenticate.js';
+import { BatchWriter } from './batch-writer.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -55,11 +56,12 @@ const BATCH = 1000;
 const INT4_MAX = 2_147_483_647;
 
 export class RequestLogService {
-  /** Entries recorded and not yet handed to the database, in the order recorded. */
-  private buffer: RequestLogEntry[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  /** The writes handed to the database, one after another; settles when the last has. */
-  private written: Promise<void> = Promise.resolve();
+  private readonly entries = new BatchWriter<RequestLogEntry>({
+    write: (batch) => this.repo.insertMany(batch),
+    lingerMs: LINGER_MS,
+    maxBatch: BATCH,
+    failed: (count, err) => this.failed(count, err),
+  });
 
   constructor(
     private readonly repo: RequestsRepository,
@@ -72,18 +74,15 @@ export class RequestLogService {
   /** Logs a finished request, in the next batch. Never waits, never throws. */
   record(entry: RequestLogEntry): void {
     try {
-      this.buffer.push({ ...entry, ttftMs: millis(entry.ttftMs), durationMs: millis(entry.durationMs) ?? 0 });
-      if (this.buffer.length >= BATCH) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), LINGER_MS);
+      this.entries.add({ ...entry, ttftMs: millis(entry.ttftMs), durationMs: millis(entry.durationMs) ?? 0 });
     } catch (err) {
       this.failed(1, err);
     }
   }
 
   /** Waits for the entries already recorded to be written (or to have failed). */
-  async settled(): Promise<void> {
-    this.flush();
-    await this.written;
+  settled(): Promise<void> {
+    return this.entries.settled();
   }
 
   /**
@@ -127,25 +126,6 @@ export class RequestLogService {
     const removed = await this.repo.dropBefore(new Date(now.getTime() - this.retentionDays * DAY_MS));
     await this.ensurePartitions();
     return removed;
-  }
-
-  /**
-   * Hands the buffered entries to the database as one insert, after the writes before it. If the
-   * batch fails, each entry is tried alone, so that one bad entry loses only itself.
-   */
-  private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.buffer.length === 0) return;
-    const batch = this.buffer;
-    this.buffer = [];
-    this.written = this.written.then(async () => {
-      try {
-        await this.repo.insertMany(batch);
-      } catch {
-        for (const entry of batch) await this.repo.insertMany([entry]).catch((err: unknown) => this.failed(1, err));
-      }
-    });
   }
 
   private failed(count: number, err: unknown): void {

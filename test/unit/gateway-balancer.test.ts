@@ -1,18 +1,7 @@
 import { expect } from 'chai';
 import { Balancer, type Candidate } from '../../server/gateway/balancer.js';
 import { CircuitBreakers } from '../../server/gateway/breaker.js';
-
-/** mulberry32: a small seeded source, so the statistics below are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as seeded } from './scheduler/builders.js';
 
 const candidate = (endpoint: string, weight: number, own = false): Candidate => ({
   endpoint,

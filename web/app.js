@@ -96,7 +96,9 @@ function form(name, fields, submitLabel, action) {
   const f = h('form', { 'data-form': name }, fields, h('button', { type: 'submit' }, submitLabel), status);
   f.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const values = Object.fromEntries(new FormData(f).entries());
+    // A name given several times (ticked checkboxes) becomes a list of its values.
+    const values = {};
+    for (const [k, v] of new FormData(f)) values[k] = k in values ? [values[k], v].flat() : v;
     status.replaceChildren();
     try {
       const shown = await action(values, status);
@@ -117,15 +119,37 @@ function chart(el, option) {
 
 // ---- layout, routing -------------------------------------------------------------------------
 const VIEWS = {
-  console: { dashboard, clusters, tenants, plans, workloads: workloadsConsole, billing: billingConsole, alerts },
-  portal: { workloads: workloadsPortal, usage: usagePortal, invoices: invoicesPortal, keys, budget },
+  console: {
+    dashboard,
+    clusters,
+    tenants,
+    keys: keysConsole,
+    plans,
+    workloads: workloadsConsole,
+    requests: requestsConsole,
+    billing: billingConsole,
+    alerts,
+  },
+  portal: { workloads: workloadsPortal, call: callPortal, requests: requestsPortal, usage: usagePortal, invoices: invoicesPortal, keys, budget },
 };
+
+/** The view named by the location's hash (`#/requests?model=…`) and its parameters. */
+function where() {
+  const [name, query = ''] = location.hash.slice(2).split('?');
+  return { name: name && name in VIEWS[area] ? name : Object.keys(VIEWS[area])[0], params: new URLSearchParams(query) };
+}
+/** Shows `name` with `params`; rendered again when the hash is already that (no hashchange then). */
+function go(name, params = new URLSearchParams()) {
+  const hash = `#/${name}${[...params.keys()].length ? `?${params}` : ''}`;
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
 
 function header() {
   const top = document.getElementById('top');
   document.documentElement.lang = i18n.lang;
   document.title = `Tokenpool — ${t(area)}`;
-  const current = location.hash.slice(2) || Object.keys(VIEWS[area])[0];
+  const current = where().name;
   top.replaceChildren(
     h('span', { class: 'brand' }, `Tokenpool · ${t(area)}`),
     session
@@ -158,12 +182,11 @@ async function render() {
   header();
   const main = document.getElementById('main');
   if (!session) return signInPage(main);
-  const name = location.hash.slice(2) || Object.keys(VIEWS[area])[0];
-  const view = VIEWS[area][name] ?? VIEWS[area][Object.keys(VIEWS[area])[0]];
+  const { name, params } = where();
   main.replaceChildren(h('p', { class: 'loading', role: 'status' }, t('loading')));
   try {
-    const content = await view();
-    main.replaceChildren(h('h1', {}, t(name in VIEWS[area] ? name : Object.keys(VIEWS[area])[0])), ...[content].flat());
+    const content = await VIEWS[area][name](params);
+    main.replaceChildren(h('h1', {}, t(name)), ...[content].flat());
     main.setAttribute('data-view', name);
   } catch (err) {
     if (err.status === 401) {
@@ -362,11 +385,6 @@ async function tenants() {
     form('subscribe', [field(t('tenant'), select('tenantId', tenantOptions)), field(t('plan'), select('planId', plansOptions))], t('subscribe'), async (v) => {
       await api('POST', `/api/v1/tenants/${v.tenantId}/subscriptions`, { planId: v.planId });
     }),
-    h('h2', {}, t('newKey')),
-    form('new-key', [field(t('tenant'), select('tenantId', tenantOptions))], t('newKey'), async (v, status) => {
-      status.replaceChildren(secret((await api('POST', `/api/v1/tenants/${v.tenantId}/api-keys`)).key));
-      return false;
-    }),
     h('h2', {}, t('newUser')),
     form(
       'new-user',
@@ -389,10 +407,40 @@ async function tenants() {
     ),
     h('h2', {}, t('tenants')),
     table(
-      [t('name'), t('kind'), num(t('quota')), t('created')],
-      list.map((x) => [x.name, t(x.kind), i18n.num(x.maxStdPerMin), i18n.date(x.createdAt)]),
+      [t('name'), t('kind'), num(t('quota')), t('created'), t('actions')],
+      list.map((x) => [
+        x.name,
+        t(x.kind),
+        i18n.num(x.maxStdPerMin),
+        i18n.date(x.createdAt),
+        h(
+          'span',
+          {},
+          h('a', { href: `#/keys?tenant=${encodeURIComponent(x.id)}`, 'data-tenant-keys': x.name }, t('keys')),
+          ' · ',
+          h('a', { href: `#/requests?tenantId=${encodeURIComponent(x.id)}` }, t('requests')),
+        ),
+      ]),
     ),
   ];
+}
+
+/** A tenant picked from the list (`?tenant=`), for the console's per-tenant views. */
+function tenantPicker(tenantList, chosen, view, param, allowAll) {
+  const s = select('tenant', [...(allowAll ? [['', t('allTenants')]] : []), ...tenantList.map((x) => [x.id, x.name])]);
+  s.value = chosen ?? '';
+  return form('pick-tenant', [field(t('tenant'), s)], t('show'), (v) => {
+    go(view, new URLSearchParams(v.tenant ? { [param]: v.tenant } : {}));
+    return false;
+  });
+}
+
+async function keysConsole(params) {
+  const tenantList = await all('/api/v1/tenants');
+  const chosen = params.get('tenant') ?? tenantList[0]?.id;
+  if (!chosen) return h('p', { class: 'muted' }, t('noData'));
+  const name = tenantList.find((x) => x.id === chosen)?.name ?? chosen;
+  return [tenantPicker(tenantList, chosen, 'keys', 'tenant', false), h('h2', {}, `${t('keys')} — ${name}`), ...(await keyManager(chosen, true))];
 }
 
 async function plans() {
@@ -447,12 +495,13 @@ async function plans() {
 
 function workloadTable(list, actions) {
   return table(
-    [t('name'), t('model'), num(t('tokensPerMin')), t('priority'), t('state'), t('reason'), num(t('placed')), ...(actions ? [t('actions')] : [])],
+    [t('name'), t('model'), num(t('tokensPerMin')), t('priority'), t('access'), t('state'), t('reason'), num(t('placed')), ...(actions ? [t('actions')] : [])],
     list.map((w) => [
       w.name,
       w.model,
       i18n.num(w.tokensPerMin),
       w.priority,
+      t(w.access),
       h('span', { 'data-workload-state': w.name }, w.state),
       w.reason ? `${w.reason}: ${w.message ?? ''}` : '',
       i18n.num(w.placedTokensPerMin),
@@ -461,20 +510,76 @@ function workloadTable(list, actions) {
   );
 }
 
-async function workloadsConsole() {
-  const [list, tenantList] = await Promise.all([all('/api/v1/workloads'), all('/api/v1/tenants')]);
-  const names = new Map(tenantList.map((x) => [x.id, x.name]));
-  return table(
-    [t('tenant'), t('name'), t('model'), num(t('tokensPerMin')), t('state'), t('reason')],
-    list.map((w) => [
-      names.get(w.tenantId) ?? w.tenantId,
-      w.name,
-      w.model,
-      i18n.num(w.tokensPerMin),
-      w.state,
-      w.reason ? `${w.reason}: ${w.message ?? ''}` : '',
+/** The fields a workload is made with, in the console and the portal alike. */
+const workloadFields = (models) => [
+  field(t('name'), input('name', { required: true, maxlength: 128 })),
+  field(
+    t('model'),
+    select(
+      'model',
+      models.map((m) => [m.name, m.name]),
+    ),
+  ),
+  field(t('tokensPerMin'), input('tokensPerMin', { type: 'number', min: 1, required: true })),
+  field(
+    t('priority'),
+    select('priority', [
+      ['normal', 'normal'],
+      ['high', 'high'],
+      ['low', 'low'],
     ]),
+  ),
+];
+
+async function workloadsConsole() {
+  const [list, tenantList, models] = await Promise.all([all('/api/v1/workloads'), all('/api/v1/tenants'), all('/api/v1/models')]);
+  const names = new Map(tenantList.map((x) => [x.id, x.name]));
+  // The operator makes a tenant's workload, or a shared one (no tenant) every tenant calls through the gateway.
+  const create = form(
+    'create-workload',
+    [
+      ...workloadFields(models),
+      field(
+        t('access'),
+        select('access', [
+          ['gateway', t('gateway')],
+          ['direct', t('direct')],
+        ]),
+      ),
+      field(t('tenant'), select('tenantId', [['', '—'], ...tenantList.map((x) => [x.id, x.name])])),
+      field(t('sharedHint'), input('shared', { type: 'checkbox', value: 'yes' })),
+    ],
+    t('create'),
+    async (v) => {
+      await api('POST', '/api/v1/workloads', {
+        name: v.name,
+        model: v.model,
+        tokensPerMin: Number(v.tokensPerMin),
+        priority: v.priority,
+        access: v.access,
+        ...(v.shared === 'yes' ? { shared: true } : {}),
+        ...(v.tenantId ? { tenantId: v.tenantId } : {}),
+      });
+      setTimeout(render, 600);
+    },
   );
+  return [
+    h('h2', {}, t('newWorkload')),
+    create,
+    table(
+      [t('tenant'), t('name'), t('model'), num(t('tokensPerMin')), t('access'), t('shared'), t('state'), t('reason')],
+      list.map((w) => [
+        w.shared ? t('platform') : (names.get(w.tenantId) ?? w.tenantId),
+        w.name,
+        w.model,
+        i18n.num(w.tokensPerMin),
+        h('span', { 'data-workload-access': w.name }, t(w.access)),
+        w.shared ? h('span', { 'data-workload-shared': w.name }, '✓') : '',
+        h('span', { 'data-workload-state': w.name }, w.state),
+        w.reason ? `${w.reason}: ${w.message ?? ''}` : '',
+      ]),
+    ),
+  ];
 }
 
 function usageCharts(usage) {
@@ -517,6 +622,24 @@ function usageCharts(usage) {
     daily,
     h('h2', {}, t('byModel')),
     models,
+    ...usageByKey(usage),
+  ];
+}
+
+/** Tokens per API key, when the API gives them (`byApiKey`); nothing otherwise. */
+function usageByKey(usage) {
+  if (!Array.isArray(usage.byApiKey)) return [];
+  return [
+    h('h2', {}, t('byKey')),
+    table(
+      [t('key'), num(t('input')), num(t('output')), num(t('std'))],
+      usage.byApiKey.map((k) => [
+        h('span', { 'data-usage-key': k.apiKeyId ?? '' }, k.apiKeyId === null ? t('noKey') : (k.name ?? k.apiKeyId)),
+        i18n.num(k.inputTokens),
+        i18n.num(k.outputTokens),
+        i18n.num(k.stdTokens),
+      ]),
+    ),
   ];
 }
 
@@ -613,6 +736,130 @@ async function alerts() {
   return table([t('type'), t('name'), '', t('created')], rows);
 }
 
+async function requestsConsole(params) {
+  return requestLog(params, true);
+}
+
+// ---- the request log (console: every tenant's; portal: the tenant's, or a member's own) -------
+const LOG_FILTERS = ['tenantId', 'apiKeyId', 'model', 'status', 'from', 'to'];
+/** Rows a page: `?limit=` in the location (the API's 1–1000), else 50. */
+const pageSize = (params) => {
+  const n = Number(params.get('limit'));
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 50;
+};
+/** An ISO instant as a datetime-local input's value (local time), and back. */
+const localInput = (iso) => (iso ? new Date(Date.parse(iso) - new Date(iso).getTimezoneOffset() * 60_000).toISOString().slice(0, 16) : '');
+
+async function requestLog(params, operator) {
+  const query = new URLSearchParams({ limit: String(pageSize(params)) });
+  for (const k of [...LOG_FILTERS, 'cursor']) if (params.get(k) && (operator || k !== 'tenantId')) query.set(k, params.get(k));
+  const tenantId = operator ? params.get('tenantId') : session.tenantId;
+  const [page, models, keyList, tenantList, clusterList] = await Promise.all([
+    api('GET', `/api/v1/requests?${query}`),
+    all('/api/v1/models'),
+    tenantId ? all(`/api/v1/tenants/${encodeURIComponent(tenantId)}/api-keys`) : [],
+    operator ? all('/api/v1/tenants') : [],
+    operator ? all('/api/v1/clusters') : [],
+  ]);
+  const keyNames = new Map(keyList.map((k) => [k.id, k.name ?? k.prefix]));
+  const tenantNames = new Map(tenantList.map((x) => [x.id, x.name]));
+  const clusterNames = new Map(clusterList.map((c) => [c.id, c.name]));
+  const pick = (name, options) => {
+    const s = select(name, [['', t('any')], ...options]);
+    s.value = params.get(name) ?? '';
+    return s;
+  };
+  const filters = form(
+    'request-filters',
+    [
+      operator
+        ? field(
+            t('tenant'),
+            pick(
+              'tenantId',
+              tenantList.map((x) => [x.id, x.name]),
+            ),
+          )
+        : '',
+      // Keys are listed per tenant: the operator picks a tenant first.
+      tenantId
+        ? field(
+            t('key'),
+            pick(
+              'apiKeyId',
+              keyList.map((k) => [k.id, `${k.name ?? ''} ${k.prefix}`.trim()]),
+            ),
+          )
+        : '',
+      field(
+        t('model'),
+        pick(
+          'model',
+          models.map((m) => [m.name, m.name]),
+        ),
+      ),
+      field(t('httpStatus'), input('status', { type: 'number', min: 100, max: 599, step: 1, value: params.get('status') ?? undefined })),
+      field(t('from'), input('from', { type: 'datetime-local', value: localInput(params.get('from')) })),
+      field(t('to'), input('to', { type: 'datetime-local', value: localInput(params.get('to')) })),
+    ],
+    t('filter'),
+    (v) => {
+      const next = new URLSearchParams(params.has('limit') ? { limit: params.get('limit') } : {});
+      for (const k of LOG_FILTERS) if (v[k]) next.set(k, k === 'from' || k === 'to' ? new Date(v[k]).toISOString() : v[k]);
+      go('requests', next);
+      return false;
+    },
+  );
+  const pageAt = (cursor) => {
+    const next = new URLSearchParams(params);
+    if (cursor) next.set('cursor', cursor);
+    else next.delete('cursor');
+    return `#/requests?${next}`;
+  };
+  const paging = h(
+    'nav',
+    { class: 'paging', 'aria-label': t('paging') },
+    params.get('cursor') ? h('a', { href: pageAt(null), 'data-page': 'first' }, t('firstPage')) : '',
+    page.nextCursor ? h('a', { href: pageAt(page.nextCursor), 'data-page': 'next' }, t('nextPage')) : '',
+  );
+  const who = (r) => (r.apiKeyId ? (keyNames.get(r.apiKeyId) ?? r.apiKeyId) : t('signedInUser'));
+  const ms = (n) => (n === null ? '—' : i18n.num(n));
+  return [
+    filters,
+    table(
+      [
+        t('requestId'),
+        t('time'),
+        ...(operator ? [t('tenant')] : []),
+        t('key'),
+        t('model'),
+        t('cluster'),
+        t('httpStatus'),
+        num(t('promptTokens')),
+        num(t('completionTokens')),
+        num(t('ttft')),
+        num(t('durationMs')),
+        t('streamed'),
+      ],
+      page.items.map((r) => [
+        h('code', { 'data-request': r.requestId }, r.requestId),
+        i18n.dateTime(r.startedAt),
+        ...(operator ? [tenantNames.get(r.tenantId) ?? r.tenantId] : []),
+        who(r),
+        r.model,
+        r.clusterId === null ? '—' : (clusterNames.get(r.clusterId) ?? r.clusterId),
+        h('span', { class: r.status < 400 ? 'ok' : 'error', 'data-status': r.status }, r.errorCode ? `${r.status} ${r.errorCode}` : String(r.status)),
+        ms(r.promptTokens),
+        ms(r.completionTokens),
+        ms(r.ttftMs),
+        ms(r.durationMs),
+        r.streamed ? t('yes') : t('no'),
+      ]),
+    ),
+    paging,
+  ];
+}
+
 // ---- portal ----------------------------------------------------------------------------------
 async function workloadsPortal() {
   const [list, models] = await Promise.all([all('/api/v1/workloads'), all('/api/v1/models')]);
@@ -631,34 +878,10 @@ async function workloadsPortal() {
         }
       : {}),
   });
-  const f = form(
-    'create-workload',
-    [
-      field(t('name'), input('name', { required: true })),
-      field(
-        t('model'),
-        select(
-          'model',
-          models.map((m) => [m.name, m.name]),
-        ),
-      ),
-      field(t('tokensPerMin'), input('tokensPerMin', { type: 'number', min: 1, required: true })),
-      field(
-        t('priority'),
-        select('priority', [
-          ['normal', 'normal'],
-          ['high', 'high'],
-          ['low', 'low'],
-        ]),
-      ),
-      field(t('regions'), input('regions')),
-    ],
-    t('create'),
-    async (v) => {
-      await api('POST', '/api/v1/workloads', body(v));
-      setTimeout(render, 600);
-    },
-  );
+  const f = form('create-workload', [...workloadFields(models), field(t('regions'), input('regions'))], t('create'), async (v) => {
+    await api('POST', '/api/v1/workloads', body(v));
+    setTimeout(render, 600);
+  });
   f.insertBefore(
     h(
       'button',
@@ -738,6 +961,106 @@ async function workloadsPortal() {
   return [f, preview, workloadTable(list, actions)];
 }
 
+async function requestsPortal(params) {
+  return requestLog(params, false);
+}
+
+/** Code to copy, with a button that copies it (or selects it where the clipboard is refused). */
+function snippet(title, text, heading = 'h3') {
+  const code = h('code', {}, text);
+  const pre = h('pre', { tabindex: 0, 'data-snippet': title }, code);
+  const status = h('span', { 'aria-live': 'polite' });
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(code.textContent);
+      message(status, t('copied'));
+    } catch {
+      getSelection().selectAllChildren(code);
+      message(status, t('copyFailed'), 'error');
+    }
+  };
+  return h(
+    'section',
+    { class: 'snippet', 'aria-label': title },
+    h(
+      heading,
+      {},
+      title,
+      ' ',
+      h('button', { type: 'button', class: 'secondary', 'data-copy': title, 'aria-label': `${t('copy')}: ${title}`, onclick: copy }, t('copy')),
+      ' ',
+      status,
+    ),
+    pre,
+  );
+}
+
+const snippets = (base, model) => ({
+  curl: `export TOKENPOOL_API_KEY="tp_key_…"   # ${t('yourKey')}
+curl ${base}/chat/completions \\
+  -H "Authorization: Bearer $TOKENPOOL_API_KEY" \\
+  -H "Content-Type: application/json" \\
+  -d '{"model": "${model}", "messages": [{"role": "user", "content": "你好"}]}'`,
+  python: `import os
+from openai import OpenAI
+
+client = OpenAI(api_key=os.environ["TOKENPOOL_API_KEY"], base_url="${base}")
+answer = client.chat.completions.create(
+    model="${model}",
+    messages=[{"role": "user", "content": "你好"}],
+)
+print(answer.choices[0].message.content)`,
+  node: `import OpenAI from 'openai';
+
+const client = new OpenAI({ apiKey: process.env.TOKENPOOL_API_KEY, baseURL: '${base}' });
+const answer = await client.chat.completions.create({
+  model: '${model}',
+  messages: [{ role: 'user', content: '你好' }],
+});
+console.log(answer.choices[0].message.content);`,
+});
+
+async function callPortal() {
+  // GET /v1/models answers, for the signed-in caller, the models with a running placement it may
+  // use (its own workloads and the shared ones); the session cookie authenticates it as a key would.
+  const [callable, own] = await Promise.all([api('GET', '/v1/models').then((x) => x.data.map((m) => m.id)), all('/api/v1/workloads')]);
+  const base = `${location.origin}/v1`;
+  // The gateway routes to the tenant's own running workloads of a model first, then to shared ones.
+  const ownOf = (model) => own.filter((w) => w.model === model && w.access === 'gateway' && w.state === 'running');
+  const codes = h('div', {});
+  const show = (model) => {
+    const s = snippets(base, model);
+    codes.replaceChildren(snippet('curl', s.curl), snippet('Python (openai)', s.python), snippet('Node.js (openai)', s.node));
+  };
+  const chooser = select(
+    'snippet-model',
+    (callable.length ? callable : ['MODEL']).map((m) => [m, m]),
+    { id: 'snippet-model', onchange: (e) => show(e.target.value) },
+  );
+  show(chooser.value);
+  return [
+    h('p', {}, t('callHelp')),
+    snippet(t('baseUrl'), base, 'h2'),
+    h('h2', {}, t('callableModels')),
+    callable.length
+      ? table(
+          [t('model'), t('servedBy')],
+          callable.map((m) => [
+            h('code', { 'data-callable': m }, m),
+            ownOf(m).length
+              ? `${t('ownWorkloads')}${ownOf(m)
+                  .map((w) => w.name)
+                  .join(', ')}`
+              : t('sharedPool'),
+          ]),
+        )
+      : h('p', { class: 'muted', 'data-callable-none': '' }, t('noCallable')),
+    h('h2', {}, t('examples')),
+    field(t('model'), chooser),
+    codes,
+  ];
+}
+
 async function usagePortal() {
   const [me, usage] = await Promise.all([api('GET', '/api/v1/me'), api('GET', '/api/v1/usage')]);
   return [h('p', { 'data-metric': 'costSoFar' }, `${t('costSoFar')} (${me.period}): `, h('strong', {}, i18n.money(me.costSoFar))), ...usageCharts(usage)];
@@ -748,7 +1071,7 @@ async function invoicesPortal() {
 }
 
 async function keys() {
-  const [list, users] = await Promise.all([all(`/api/v1/tenants/${session.tenantId}/api-keys`), session.admin ? all('/api/v1/users') : []]);
+  const users = session.admin ? await all('/api/v1/users') : [];
   // A tenant admin also makes the tenant's users here.
   const people = session.admin
     ? [
@@ -779,38 +1102,94 @@ async function keys() {
       ]
     : [];
   // Only a tenant's admins make and revoke its keys (API.md): members see the list.
-  const manage = session.admin;
+  return [...(await keyManager(session.tenantId, session.admin)), ...people];
+}
+
+/** Whole numbers within the API's bounds (tenants.routes.ts RATE_BOUNDS), empty for none. */
+const RATES = { rpm: 1_000_000, tpm: 1_000_000_000, maxConcurrent: 100_000 };
+
+/**
+ * A tenant's API keys: the form that makes one (when `manage`) and the list with each key's limits
+ * and state. Keys cannot be changed once made (the API has no such route): revoke and make another.
+ */
+async function keyManager(tenantId, manage) {
+  const [list, models] = await Promise.all([all(`/api/v1/tenants/${encodeURIComponent(tenantId)}/api-keys`), manage ? all('/api/v1/models') : []]);
+  const now = Date.now();
+  const state = (k) =>
+    k.revokedAt
+      ? h('span', { class: 'badge', 'data-key-state': 'revoked' }, t('revokedState'))
+      : k.expiresAt && Date.parse(k.expiresAt) <= now
+        ? h('span', { class: 'badge bad', 'data-key-state': 'expired' }, t('expired'))
+        : h('span', { class: 'badge ok', 'data-key-state': 'active' }, t('active'));
+  const limit = (n) => (n === null ? '—' : i18n.num(n));
+  const create = manage
+    ? form(
+        'new-key',
+        [
+          field(t('name'), input('name', { maxlength: 200, autocomplete: 'off' })),
+          field(
+            t('role'),
+            select('role', [
+              ['member', t('member')],
+              ['admin', t('admin')],
+            ]),
+          ),
+          field(t('expires'), input('expiresAt', { type: 'datetime-local' })),
+          ...Object.entries(RATES).map(([name, max]) => field(t(name), input(name, { type: 'number', min: 1, max, step: 1 }))),
+          h(
+            'fieldset',
+            { class: 'choices' },
+            h('legend', {}, t('allowedModels')),
+            models.map((m) => h('label', { class: 'check' }, input('allowedModels', { type: 'checkbox', value: m.name }), m.name)),
+          ),
+        ],
+        t('newKey'),
+        async (v, status) => {
+          // Fields left empty are not sent: no name, no expiry, every model, the platform's rates.
+          const allowed = [v.allowedModels ?? []].flat();
+          const body = {
+            role: v.role,
+            ...(v.name ? { name: v.name } : {}),
+            ...(allowed.length ? { allowedModels: allowed } : {}),
+            ...(v.expiresAt ? { expiresAt: new Date(v.expiresAt).toISOString() } : {}),
+            ...Object.fromEntries(Object.keys(RATES).flatMap((r) => (v[r] ? [[r, Number(v[r])]] : []))),
+          };
+          const made = await api('POST', `/api/v1/tenants/${encodeURIComponent(tenantId)}/api-keys`, body);
+          status.replaceChildren(
+            secret(made.key),
+            h('button', { type: 'button', class: 'secondary', 'data-action': 'show-keys', onclick: () => render() }, t('showInList')),
+          );
+          return false;
+        },
+      )
+    : '';
   return [
-    manage
-      ? form(
-          'new-key',
-          [
-            field(t('name'), input('name', { maxlength: 200, autocomplete: 'off' })),
-            field(t('expires'), input('expiresAt', { type: 'datetime-local' })),
-            field(t('rpm'), input('rpm', { type: 'number', min: 1, step: 1 })),
-          ],
-          t('newKey'),
-          async (v, status) => {
-            // Fields left empty are not sent: the key has no name, no expiry, the platform's rate.
-            const body = {
-              ...(v.name ? { name: v.name } : {}),
-              ...(v.expiresAt ? { expiresAt: new Date(v.expiresAt).toISOString() } : {}),
-              ...(v.rpm ? { rpm: Number(v.rpm) } : {}),
-            };
-            status.replaceChildren(secret((await api('POST', `/api/v1/tenants/${session.tenantId}/api-keys`, body)).key));
-            return false;
-          },
-        )
-      : '',
+    create,
     table(
-      [t('name'), t('prefix'), t('expires'), t('rpm'), t('created'), t('revoked'), t('actions')],
+      [
+        t('name'),
+        t('prefix'),
+        t('role'),
+        t('models'),
+        t('expires'),
+        num(t('rpm')),
+        num(t('tpm')),
+        num(t('maxConcurrent')),
+        t('state'),
+        t('created'),
+        t('actions'),
+      ],
       list.map((k) => [
-        k.name ?? '',
-        k.prefix,
+        h('span', { 'data-key': k.prefix }, k.name ?? ''),
+        h('code', {}, k.prefix),
+        t(k.role),
+        k.allowedModels ? k.allowedModels.join(', ') : t('allModels'),
         i18n.date(k.expiresAt),
-        k.rpm === null ? '' : String(k.rpm),
+        limit(k.rpm),
+        limit(k.tpm),
+        limit(k.maxConcurrent),
+        h('span', {}, state(k), k.revokedAt ? ` ${i18n.date(k.revokedAt)}` : ''),
         i18n.date(k.createdAt),
-        i18n.date(k.revokedAt),
         k.revokedAt || !manage
           ? ''
           : h(
@@ -818,6 +1197,7 @@ async function keys() {
               {
                 type: 'button',
                 class: 'secondary',
+                'aria-label': `${t('revoke')} ${k.name ?? k.prefix}`,
                 onclick: async () => {
                   await api('DELETE', `/api/v1/api-keys/${k.id}`);
                   render();
@@ -827,7 +1207,6 @@ async function keys() {
             ),
       ]),
     ),
-    ...people,
   ];
 }
 

@@ -251,6 +251,10 @@ export interface UsageEventsTable {
   std_tokens: Numeric;
   occurred_at: Timestamp;
   received_at: Timestamp;
+  /** The calling key of a call the gateway served (migration 0022); null for agents' reports and signed-in users. */
+  api_key_id: string | null;
+  /** The placement that served a gateway call (migration 0022); null for agents' reports. */
+  placement_id: string | null;
 }
 
 /**

@@ -184,7 +184,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const auditRetention = auditRetentionJob(audit, leader, log);
   const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
   await requests.ensurePartitions();
-  const requestLogRetention = requestLogRetentionJob(requests, leader, log);
+  const requestLogRetention = requestLogRetentionJob(requests, () => usage.purgeEngineCounts(config.engineCountsRetentionDays), leader, log);
   const upstream = new Upstream({ now: () => performance.now(), connectionsPerEndpoint: config.gatewayConnectionsPerEndpoint });
   const gateway = new GatewayService({
     clock,

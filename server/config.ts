@@ -43,6 +43,12 @@ export interface Config {
   readonly auditRetentionDays: number;
   /** Days the gateway's request log keeps a request, at least 1 (`TOKENPOOL_REQUEST_LOG_RETENTION_DAYS`, default 90); whole months go at once. */
   readonly requestLogRetentionDays: number;
+  /**
+   * Days the agents' engine counts of gateway workloads are kept, at least 91
+   * (`TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS`, default 91): longer than an agent may send an event
+   * (90 days and 5 minutes back), so an id is never forgotten while it could still be counted again.
+   */
+  readonly engineCountsRetentionDays: number;
   /** Connections the token gateway keeps open to one serving replica, at most (`TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT`, default 1,024): a stream holds one for its whole length. */
   readonly gatewayConnectionsPerEndpoint: number;
   /**
@@ -129,6 +135,7 @@ const schema = z.object({
   // The database refuses to delete audit rows younger than 180 days (migration 0012).
   TOKENPOOL_AUDIT_RETENTION_DAYS: integer(180, 36_500).default(365),
   TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: integer(1, 36_500).default(90),
+  TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS: integer(91, 36_500).default(91),
   TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT: integer(1, 100_000).default(1024),
   TOKENPOOL_METERING_TOLERANCE: z
     .string()
@@ -180,6 +187,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     schedulerScorePercentage: v.TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE,
     auditRetentionDays: v.TOKENPOOL_AUDIT_RETENTION_DAYS,
     requestLogRetentionDays: v.TOKENPOOL_REQUEST_LOG_RETENTION_DAYS,
+    engineCountsRetentionDays: v.TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS,
     gatewayConnectionsPerEndpoint: v.TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT,
     meteringTolerance: { fraction: v.TOKENPOOL_METERING_TOLERANCE, minTokens: v.TOKENPOOL_METERING_MIN_TOKENS },
     maxPendingPerTenant: v.TOKENPOOL_MAX_PENDING_PER_TENANT,

@@ -20,6 +20,7 @@ import * as m0018 from './0018_serving.js';
 import * as m0019 from './0019_request_log.js';
 import * as m0020 from './0020_engine_counts.js';
 import * as m0021 from './0021_shared_workloads.js';
+import * as m0022 from './0022_usage_attribution.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -44,4 +45,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0019_request_log': m0019,
   '0020_engine_counts': m0020,
   '0021_shared_workloads': m0021,
+  '0022_usage_attribution': m0022,
 };

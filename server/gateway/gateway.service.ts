@@ -195,7 +195,9 @@ export class GatewayService {
           await this.metered.write({
             requestId: out.requestId,
             tenantId,
+            apiKeyId: apiKeyId ?? null,
             workloadId: served.workloadId,
+            placementId: served.placementId,
             clusterId: served.clusterId,
             inputTokens: promptTokens ?? 0,
             outputTokens: completionTokens ?? 0,

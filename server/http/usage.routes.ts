@@ -84,11 +84,16 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
       path: '/api/v1/usage',
       tag: 'Usage',
       auth: ['tenant', 'operator'],
-      summary: 'Usage totals, by model and by day (days in TOKENPOOL_TIMEZONE); a tenant sees its own, the operator any or all',
+      summary: 'Usage totals, by model, by day (days in TOKENPOOL_TIMEZONE) and by API key; a tenant sees its own, the operator any or all',
       query: z.strictObject({
         from: instant.optional().meta({ description: 'Inclusive; default: the start of the current billing period' }),
         to: instant.optional().meta({ description: 'Exclusive; default: the end of the current billing period' }),
         tenantId: z.string().min(1).max(200).optional().meta({ description: 'A tenant may name only itself; the operator gets all tenants without it' }),
+        apiKeyId: text(200)
+          .optional()
+          .meta({
+            description: "Only the usage made through this API key (revoked keys too); a key that is not the caller's to see has no usage here (sums of 0)",
+          }),
       }),
       responses: {
         200: {
@@ -97,9 +102,21 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
             from: z.string(),
             to: z.string(),
             tenantId: z.string().optional(),
+            apiKeyId: z.string().optional().meta({ description: 'The key filtered by, when one was' }),
             ...sums,
             byModel: z.array(z.object({ model: z.string(), ...sums })),
             byDay: z.array(z.object({ day: z.string().meta({ description: 'YYYY-MM-DD in TOKENPOOL_TIMEZONE' }), ...sums })),
+            byApiKey: z
+              .array(
+                z.object({
+                  apiKeyId: z.string().nullable().meta({
+                    description: "The API key the usage was made through; null for usage made through none (agents' reports, signed-in users' calls)",
+                  }),
+                  name: z.string().nullable().meta({ description: "The key's name; null when it has none" }),
+                  ...sums,
+                }),
+              )
+              .meta({ description: 'Keys in id order, revoked ones too; the usage made through no key last' }),
           }),
         },
       },

@@ -37,6 +37,12 @@ export interface UsageBatch {
   readonly inputTokens: readonly number[];
   readonly outputTokens: readonly number[];
   readonly occurredAtMs: readonly number[];
+  /**
+   * Per event, the calling API key and the serving placement of a call the gateway metered (null:
+   * none). Absent, or shorter than `ids`: null for the events past their end (agents' reports).
+   */
+  readonly apiKeyIds?: readonly (string | null)[];
+  readonly placementIds?: readonly (string | null)[];
 }
 
 /**
@@ -61,18 +67,32 @@ export interface MeteringPair {
   readonly engineTokens: number;
 }
 
-/** Usage of [from, to): the total, per model (by name) and per day of the time zone (`YYYY-MM-DD`). */
+/**
+ * Usage of [from, to): the total, per model (by name), per day of the time zone (`YYYY-MM-DD`) and
+ * per API key (null: usage made through none — agents' reports and signed-in users' calls; `name`
+ * the key's, null when it has none or its row is gone).
+ */
 export interface UsageBreakdown {
   readonly total: UsageSums;
   readonly byModel: readonly (UsageSums & { readonly model: string })[];
   readonly byDay: readonly (UsageSums & { readonly day: string })[];
+  readonly byApiKey: readonly (UsageSums & { readonly apiKeyId: string | null; readonly name: string | null })[];
+}
+
+/** Which usage a breakdown reads: one tenant's or (undefined) all; one key's or (undefined) any. */
+export interface UsageScope {
+  readonly tenantId?: string | undefined;
+  readonly apiKeyId?: string | undefined;
 }
 
 interface BreakdownRow {
   gm: number;
   gd: number;
+  gk: number;
   model: string | null;
   day: string | null;
+  api_key_id: string | null;
+  key_name: string | null;
   input_tokens: string;
   output_tokens: string;
   std: string;
@@ -133,13 +153,17 @@ export class UsageRepository {
                              ${w.map((x) => x.costFactor)}::numeric[], ${w.map((x) => x.inputFactor)}::numeric[])
           WITH ORDINALITY AS w(id, tenant_id, model_id, cost_factor, input_factor, n)
       ), ins AS (
-        INSERT INTO usage_events (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at)
+        INSERT INTO usage_events (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at,
+                                  api_key_id, placement_id)
         SELECT e.id, w.tenant_id, w.id, ${batch.clusterId}, w.model_id, e.input_tokens, e.output_tokens,
                ${STD_TOKENS},
-               timestamptz 'epoch' + e.occurred_ms * interval '1 millisecond', ${batch.receivedAt}::timestamptz
+               timestamptz 'epoch' + e.occurred_ms * interval '1 millisecond', ${batch.receivedAt}::timestamptz,
+               e.api_key_id, e.placement_id
+          -- unnest pads the shorter arrays with NULL: a batch without keys and placements gives none.
           FROM unnest(${textArray(batch.ids)}::text[], ${intArray(batch.workload)}::int8[], ${intArray(batch.inputTokens)}::int8[],
-                      ${intArray(batch.outputTokens)}::int8[], ${intArray(batch.occurredAtMs)}::int8[])
-            AS e(id, wi, input_tokens, output_tokens, occurred_ms)
+                      ${intArray(batch.outputTokens)}::int8[], ${intArray(batch.occurredAtMs)}::int8[],
+                      ${nullableTextArray(batch.apiKeyIds ?? [])}::text[], ${nullableTextArray(batch.placementIds ?? [])}::text[])
+            AS e(id, wi, input_tokens, output_tokens, occurred_ms, api_key_id, placement_id)
           JOIN w ON w.n = e.wi + 1
          ORDER BY e.id COLLATE "C"
         ON CONFLICT (cluster_id, id) DO NOTHING
@@ -173,6 +197,12 @@ export class UsageRepository {
     return r.rows[0]?.inserted ?? 0;
   }
 
+  /** Deletes the engine counts that occurred before `cutoff` (the retention); answers how many. */
+  async deleteEngineCountsBefore(cutoff: Date): Promise<number> {
+    const r = await this.db.deleteFrom('engine_counts').where('occurred_at', '<', cutoff).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   /**
    * For every `gateway` workload and cluster with metered usage or engine counts that occurred in
    * [from, to): both token sums (input + output), in one statement so both come from one snapshot.
@@ -204,34 +234,39 @@ export class UsageRepository {
   }
 
   /**
-   * Usage that occurred in [from, to), of one tenant or (undefined) all, in one statement so the
-   * total, the models and the days are read from the same snapshot and always add up.
+   * Usage that occurred in [from, to) in `scope`, in one statement so the total, the models, the
+   * days and the keys are read from the same snapshot and always add up. Keys in id order, the
+   * usage made through none last.
    */
-  async breakdown(tenantId: string | undefined, from: Date, to: Date, timezone: string): Promise<UsageBreakdown> {
+  async breakdown(scope: UsageScope, from: Date, to: Date, timezone: string): Promise<UsageBreakdown> {
     const r = await sql<BreakdownRow>`
-      SELECT grouping(u.model)::int AS gm, grouping(u.day)::int AS gd, u.model, u.day,
+      SELECT grouping(u.model)::int AS gm, grouping(u.day)::int AS gd, grouping(u.api_key_id, u.key_name)::int AS gk,
+             u.model, u.day, u.api_key_id, u.key_name,
              coalesce(sum(u.input_tokens), 0)::text AS input_tokens, coalesce(sum(u.output_tokens), 0)::text AS output_tokens,
              coalesce(sum(u.std_tokens), 0)::text AS std
         FROM (
           SELECT coalesce(m.name, e.model_id) AS model, ${localDaySql(sql.ref<Date>('e.occurred_at'), timezone)} AS day,
-                 e.input_tokens, e.output_tokens, e.std_tokens
-            FROM usage_events e LEFT JOIN models m ON m.id = e.model_id
+                 e.api_key_id, k.name AS key_name, e.input_tokens, e.output_tokens, e.std_tokens
+            FROM usage_events e LEFT JOIN models m ON m.id = e.model_id LEFT JOIN api_keys k ON k.id = e.api_key_id
            WHERE e.occurred_at >= ${from} AND e.occurred_at < ${to}
-             ${tenantId === undefined ? sql`` : sql`AND e.tenant_id = ${tenantId}`}
+             ${scope.tenantId === undefined ? sql`` : sql`AND e.tenant_id = ${scope.tenantId}`}
+             ${scope.apiKeyId === undefined ? sql`` : sql`AND e.api_key_id = ${scope.apiKeyId}`}
         ) u
-       GROUP BY GROUPING SETS ((), (u.model), (u.day))
-       ORDER BY 1, 2, 3, 4`.execute(this.db);
+       GROUP BY GROUPING SETS ((), (u.model), (u.day), (u.api_key_id, u.key_name))
+       ORDER BY gm, gd, gk, u.model, u.day, u.api_key_id COLLATE "C" NULLS LAST`.execute(this.db);
     // Sums of int8 are numeric in SQL, read as text: exact past int8's range too.
     const sums = (x: BreakdownRow): UsageSums => ({ inputTokens: BigInt(x.input_tokens), outputTokens: BigInt(x.output_tokens), stdTokens: x.std });
     let total: UsageSums = { inputTokens: 0n, outputTokens: 0n, stdTokens: '0' };
     const byModel: (UsageSums & { model: string })[] = [];
     const byDay: (UsageSums & { day: string })[] = [];
+    const byApiKey: (UsageSums & { apiKeyId: string | null; name: string | null })[] = [];
     for (const row of r.rows) {
       if (row.gm === 0) byModel.push({ model: row.model!, ...sums(row) });
       else if (row.gd === 0) byDay.push({ day: row.day!, ...sums(row) });
+      else if (row.gk === 0) byApiKey.push({ apiKeyId: row.api_key_id, name: row.key_name, ...sums(row) });
       else total = sums(row);
     }
-    return { total, byModel, byDay };
+    return { total, byModel, byDay, byApiKey };
   }
 }
 
@@ -244,6 +279,11 @@ function textArray(values: readonly string[]): string {
   const joined = values.join('","');
   if (!/["\\]/.test(joined)) return `{"${joined}"}`;
   return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}
+
+/** A `text[]` literal whose null elements are NULL. */
+function nullableTextArray(values: readonly (string | null)[]): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/["\\]/g, '\\$&')}"`)).join(',')}}`;
 }
 
 /** An `int8[]` literal of safe integers. */

@@ -3,7 +3,7 @@ import type { Calendar } from '../billing/periods.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
-import type { MeteringPair, UsageRepository, UsageSums, UsageWorkload } from '../repositories/usage.repository.js';
+import type { MeteringPair, UsageBreakdown, UsageRepository, UsageSums, UsageWorkload } from '../repositories/usage.repository.js';
 import { scopeTenant } from '../auth/policy.js';
 
 /** One usage event as the route validated it. */
@@ -57,13 +57,15 @@ function newColumns() {
   return { ids: [] as string[], workload: [] as number[], inputTokens: [] as number[], outputTokens: [] as number[], occurredAtMs: [] as number[] };
 }
 
-/** `GET /api/v1/usage`: sums of [from, to), by model and by day in the billing time zone. */
+/** `GET /api/v1/usage`: sums of [from, to), by model, by day in the billing time zone, and by API key. */
 export interface UsageReport extends UsageSums {
   readonly from: string;
   readonly to: string;
   readonly tenantId?: string;
-  readonly byModel: readonly (UsageSums & { readonly model: string })[];
-  readonly byDay: readonly (UsageSums & { readonly day: string })[];
+  readonly apiKeyId?: string;
+  readonly byModel: UsageBreakdown['byModel'];
+  readonly byDay: UsageBreakdown['byDay'];
+  readonly byApiKey: UsageBreakdown['byApiKey'];
 }
 
 function canonical<T extends UsageSums>(s: T): T {
@@ -78,7 +80,10 @@ function canonical<T extends UsageSums>(s: T): T {
 export interface MeteredCall {
   readonly requestId: string;
   readonly tenantId: string;
+  /** The calling key; null for a signed-in user's call. */
+  readonly apiKeyId: string | null;
   readonly workloadId: string;
+  readonly placementId: string;
   readonly clusterId: string;
   readonly inputTokens: number;
   readonly outputTokens: number;
@@ -140,6 +145,8 @@ export class UsageService {
     private readonly clock: Clock,
     private readonly calendar: Calendar,
     private readonly events: EventBus,
+    /** Resolves once the gateway's events of answers this process ended are committed (Metering.settled), so a report that follows a call counts it. */
+    private readonly meteredBefore: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /**
@@ -249,7 +256,7 @@ export class UsageService {
       // One entry per (workload, calling tenant): usage is the caller's, whoever owns the workload.
       const entries: UsageWorkload[] = [];
       const entryOf = new Map<string, number>();
-      const batch = { ids: [] as string[], workload: [] as number[], inputTokens: [] as number[], outputTokens: [] as number[], occurredAtMs: [] as number[] };
+      const batch = { ...newColumns(), apiKeyIds: [] as (string | null)[], placementIds: [] as string[] };
       for (const c of list) {
         const w = found.get(c.workloadId);
         if (!w) continue;
@@ -261,12 +268,23 @@ export class UsageService {
         batch.inputTokens.push(c.inputTokens);
         batch.outputTokens.push(c.outputTokens);
         batch.occurredAtMs.push(c.occurredAt.getTime());
+        batch.apiKeyIds.push(c.apiKeyId);
+        batch.placementIds.push(c.placementId);
       }
       const n = await this.repo.insert({ clusterId, receivedAt: now, workloads: entries, ...batch });
       accepted += n;
       this.events.emit('usage.recorded', { clusterId, accepted: n, duplicates: batch.ids.length - n, rejected: list.length - batch.ids.length });
     }
     return accepted;
+  }
+
+  /**
+   * Deletes the engine counts that occurred more than `retentionDays` ago (by the clock) and answers
+   * how many. With at least 91 days (Config.engineCountsRetentionDays), an agent can no longer send
+   * a deleted count again (it is past the 90-day window, `out_of_window`), so none is counted twice.
+   */
+  purgeEngineCounts(retentionDays: number): Promise<number> {
+    return this.repo.deleteEngineCountsBefore(new Date(this.clock.now().getTime() - retentionDays * 86_400_000));
   }
 
   /**
@@ -288,9 +306,15 @@ export class UsageService {
   /**
    * Usage of [from, to) (default: the current calendar month in the billing time zone). A tenant
    * sees only its own: naming another tenant is 404, as is an operator naming no tenant at all.
-   * Without `tenantId` the operator gets every tenant's usage.
+   * Without `tenantId` the operator gets every tenant's usage. `apiKeyId` narrows it to the usage
+   * made through that key: a filter on what the caller may see, as the request log's is, so a key
+   * that is not the caller's tenant's (or none at all) has no usage there and the sums are 0; a
+   * revoked key's usage stays there under its id.
    */
-  async report(principal: Principal, q: { from?: Date | undefined; to?: Date | undefined; tenantId?: string | undefined }): Promise<UsageReport> {
+  async report(
+    principal: Principal,
+    q: { from?: Date | undefined; to?: Date | undefined; tenantId?: string | undefined; apiKeyId?: string | undefined },
+  ): Promise<UsageReport> {
     const tenantId = scopeTenant(principal, q.tenantId);
     if (q.tenantId !== undefined && (tenantId !== q.tenantId || !(await this.repo.tenantExists(q.tenantId)))) {
       throw new AppError('not_found', `No tenant has id "${q.tenantId}".`);
@@ -301,14 +325,17 @@ export class UsageService {
     if (from.getTime() >= to.getTime()) {
       throw new AppError('invalid', '"from" must be before "to".', [{ path: q.from ? 'query.from' : 'query.to', message: 'must be before to' }]);
     }
-    const usage = await this.repo.breakdown(tenantId, from, to, this.calendar.timezone);
+    await this.meteredBefore();
+    const usage = await this.repo.breakdown({ tenantId, apiKeyId: q.apiKeyId }, from, to, this.calendar.timezone);
     return {
       from: from.toISOString(),
       to: to.toISOString(),
       ...(tenantId !== undefined ? { tenantId } : {}),
+      ...(q.apiKeyId !== undefined ? { apiKeyId: q.apiKeyId } : {}),
       ...canonical(usage.total),
       byModel: usage.byModel.map(canonical),
       byDay: usage.byDay.map(canonical),
+      byApiKey: usage.byApiKey.map(canonical),
     };
   }
 }

@@ -3,18 +3,10 @@ import OpenAI from 'openai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SimulatedEngine, type ServedRequest } from '../../adapters/simulated/engine.js';
+import { MODEL, serveModel, type Desired, type ServedModel } from './gateway-fixture.js';
 import { describeOnDatabases, type TestPlatform } from './harness.js';
 
-const MODEL = 'qwen2.5-7b-instruct';
 const OTHER_MODEL = 'qwen2.5-32b-instruct';
-const H100 = [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 16, healthy: 16 }];
-
-interface Desired {
-  id: string;
-  workloadId: string;
-  replicas: number;
-  servingKey: string;
-}
 
 /** A port nothing listens on (a replica that died): opened, noted, closed. */
 async function deadEndpoint(): Promise<string> {
@@ -26,7 +18,6 @@ async function deadEndpoint(): Promise<string> {
 }
 
 describeOnDatabases('token gateway: OpenAI-compatible calls routed to the pool and metered (API.md v2)', (platform) => {
-  let agent: string;
   let tenant: { id: string; apiKey: string };
   let other: { id: string; apiKey: string };
   let desired: Desired;
@@ -34,23 +25,15 @@ describeOnDatabases('token gateway: OpenAI-compatible calls routed to the pool a
   const served: ServedRequest[] = [];
   let client: OpenAI;
 
-  const heartbeat = (p: TestPlatform, placements: unknown[] = []) =>
-    p.request('POST', '/api/v1/agent/heartbeat', { token: agent, body: { inventory: H100, placements } });
+  let heartbeat: ServedModel['heartbeat'];
   const usageOf = async (p: TestPlatform, key: string) =>
     (await p.request('GET', '/api/v1/usage', { token: key })).body as { inputTokens: string; outputTokens: string };
 
   before(async () => {
     const p = platform();
-    agent = (await p.request('POST', '/api/v1/clusters', { body: { name: 'gw-1', region: 'nansha' } })).body.agentToken;
-    await heartbeat(p);
     tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Gateway Tenant', kind: 'government' } })).body;
     other = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Other Tenant', kind: 'enterprise' } })).body;
-    const w = await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'assistant', model: MODEL, tokensPerMin: 1000 } });
-    expect(w.status).to.equal(202);
-    await p.app.scheduler.runCycle();
-    desired = ((await heartbeat(p)).body.placements as Desired[]).find((x) => x.workloadId === w.body.id)!;
-    engine = await SimulatedEngine.start({ model: MODEL, servingKey: desired.servingKey, tokensPerSecond: 100_000, onServed: (s) => served.push(s) });
-    expect((await heartbeat(p, [{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }])).status).to.equal(200);
+    ({ desired, engine, heartbeat } = await serveModel(p, tenant.apiKey, { clusterName: 'gw-1', onServed: (s) => served.push(s) }));
     client = new OpenAI({ apiKey: tenant.apiKey, baseURL: `${p.baseUrl}/v1`, maxRetries: 0 });
   });
 

@@ -180,7 +180,16 @@ describeOnDatabases("metering: gateway workloads' engine counts are a cross-chec
 
     // 10,000 tokens metered and 10,400 counted: 400 is past the floor, but within 5% of 10,400.
     p.clock.advance(70 * MINUTE);
-    const call = { tenantId: tenant.id, workloadId: gatewayWl, clusterId: agent.id, inputTokens: 9000, outputTokens: 1000, occurredAt: p.clock.now() };
+    const call = {
+      tenantId: tenant.id,
+      apiKeyId: null,
+      workloadId: gatewayWl,
+      placementId: 'pl_metered',
+      clusterId: agent.id,
+      inputTokens: 9000,
+      outputTokens: 1000,
+      occurredAt: p.clock.now(),
+    };
     expect(await p.app.context.services.usage.meter([{ ...call, requestId: 'req-1' }])).to.equal(1);
     const counted = { id: 'ec-5', workloadId: gatewayWl, inputTokens: 9000, outputTokens: 1400, occurredAt: p.clock.now().toISOString() };
     expect((await report(p, [counted])).body).to.include({ accepted: 1 });

@@ -85,6 +85,8 @@ describe('loadConfig', () => {
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=180 (the least)', { TOKENPOOL_AUDIT_RETENTION_DAYS: '180' }, { auditRetentionDays: 180 }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS=3650', { TOKENPOOL_AUDIT_RETENTION_DAYS: '3650' }, { auditRetentionDays: 3650 }],
       ['TOKENPOOL_REQUEST_LOG_RETENTION_DAYS=1 (the least)', { TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: '1' }, { requestLogRetentionDays: 1 }],
+      ['the engine counts kept 91 days by default', {}, { engineCountsRetentionDays: 91 }],
+      ['TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS=400', { TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS: '400' }, { engineCountsRetentionDays: 400 }],
       ['TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT=64', { TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT: '64' }, { gatewayConnectionsPerEndpoint: 64 }],
       ['the metering tolerance by default', {}, { meteringTolerance: { fraction: 0.05, minTokens: 10_000 } }],
       [
@@ -179,6 +181,8 @@ describe('loadConfig', () => {
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '179' }],
       ['TOKENPOOL_AUDIT_RETENTION_DAYS', { TOKENPOOL_AUDIT_RETENTION_DAYS: '1y' }],
       ['TOKENPOOL_REQUEST_LOG_RETENTION_DAYS', { TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: '0' }],
+      // Shorter than the 90 days an agent may report back: a forgotten id could be counted twice.
+      ['TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS', { TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS: '90' }],
       ['TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT', { TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT: '0' }],
       ['TOKENPOOL_METERING_TOLERANCE', { TOKENPOOL_METERING_TOLERANCE: '5%' }],
       ['TOKENPOOL_METERING_TOLERANCE', { TOKENPOOL_METERING_TOLERANCE: '1.5' }],

@@ -5,30 +5,11 @@
  *
  * Skipped, saying why, when /usr/bin/chromium is missing (`.ci/run` installs it).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
 import { until } from '../until.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = resolve(fileURLToPath(import.meta.url), '../screenshots');
-// A closed network: nothing may call home, and root needs no sandbox in a container.
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--no-default-browser-check',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--metrics-recording-only',
-  '--disable-features=Translate,OptimizationHints,MediaRouter',
-];
+import { launchBrowser, newPage as pageIn, shot, signInWithToken as signIn, view } from './browser.js';
 
 describe('console and portal in Chromium', function () {
   this.timeout(60_000);
@@ -37,13 +18,9 @@ describe('console and portal in Chromium', function () {
   let page: Page;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.log(`    (skipped: no Chromium at ${CHROMIUM}; install Debian's chromium package)`);
-      this.skip();
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+    browser = await launchBrowser();
+    if (!browser) this.skip();
     p = await startPlatform('pglite');
-    mkdirSync(SHOTS, { recursive: true });
     // A ready cluster with H100s, so the pool has capacity and workloads can be placed.
     const c = (await p.request('POST', '/api/v1/clusters', { body: { name: 'nansha-1', region: 'nansha' } })).body;
     await p.request('POST', '/api/v1/agent/heartbeat', {
@@ -57,21 +34,8 @@ describe('console and portal in Chromium', function () {
     await p?.close();
   });
 
-  async function newPage(locale = 'en-US'): Promise<Page> {
-    const context = await browser!.newContext({ locale, viewport: { width: 1280, height: 900 } });
-    const pg = await context.newPage();
-    pg.on('pageerror', (err) => console.log(`    page error: ${err.message}`));
-    return pg;
-  }
-  const shot = (pg: Page, name: string) => pg.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  const view = (pg: Page, name: string) => pg.waitForSelector(`main[data-view="${name}"] h1`);
-
-  async function signInWithToken(pg: Page, area: 'console' | 'portal', token: string): Promise<void> {
-    await pg.goto(`${p.baseUrl}/${area}/`);
-    await view(pg, 'sign-in');
-    await pg.fill('form[data-form="token"] input[name="token"]', token);
-    await pg.click('form[data-form="token"] button[type="submit"]');
-  }
+  const newPage = (locale = 'en-US') => pageIn(browser!, locale);
+  const signInWithToken = (pg: Page, area: 'console' | 'portal', token: string) => signIn(pg, p.baseUrl, area, token);
 
   it('signs the operator in and shows the pool numbers the API gives', async () => {
     page = await newPage();
@@ -186,9 +150,7 @@ describe('console and portal in Chromium', function () {
       {
         requestId: 'e2e-1',
         tenantId: w.tenantId,
-        apiKeyId: null,
         workloadId: w.id,
-        placementId: 'pl_e2e',
         clusterId: cluster.id,
         inputTokens: 3_000_000,
         outputTokens: 1_000_000,

@@ -150,7 +150,9 @@ describe('console and portal in Chromium', function () {
       {
         requestId: 'e2e-1',
         tenantId: w.tenantId,
+        apiKeyId: null,
         workloadId: w.id,
+        placementId: 'pl_e2e',
         clusterId: cluster.id,
         inputTokens: 3_000_000,
         outputTokens: 1_000_000,

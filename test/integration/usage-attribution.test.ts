@@ -45,6 +45,7 @@ describeOnDatabases('usage attributed to API key and placement: through the gate
   // What each call was served, as the engine reported it to the client.
   const calls: { key: 'A' | 'B'; requestId: string; prompt: number; completion: number }[] = [];
   let agentEvent: { input: number; output: number };
+  let sessionCall: { input: number; output: number };
 
   const report = async (p: TestPlatform, query: string, token?: string) => {
     const res = await p.request<Report>('GET', `/api/v1/usage${query}`, token === undefined ? {} : { token });
@@ -86,6 +87,20 @@ describeOnDatabases('usage attributed to API key and placement: through the gate
     calls.push({ key: 'A', ...(await callWith(p, keyA, 12)) });
     calls.push({ key: 'A', ...(await callWith(p, keyA, 7)) });
     calls.push({ key: 'B', ...(await callWith(p, keyB, 31)) });
+
+    // A signed-in user's call: made through no key.
+    const user = { username: 'li.na', password: 'a long password 1' };
+    expect((await p.request('POST', '/api/v1/users', { body: { ...user, kind: 'tenant', tenantId: tenant.id } })).status).to.equal(201);
+    const signedIn = await p.request('POST', '/api/v1/session', { token: null, body: user });
+    expect(signedIn.status).to.equal(201);
+    const bySession = await p.request('POST', '/v1/chat/completions', {
+      token: null,
+      body: { model: MODEL, messages: [{ role: 'user', content: 'signed in' }], max_tokens: 9 },
+      headers: { cookie: signedIn.headers.get('set-cookie')!.split(';')[0]!, 'x-csrf-token': signedIn.body.csrfToken },
+    });
+    expect(bySession.status, JSON.stringify(bySession.body)).to.equal(200);
+    sessionCall = { input: bySession.body.usage.prompt_tokens, output: bySession.body.usage.completion_tokens };
+    expect(sessionCall.output).to.equal(9);
 
     // Usage an agent reports for a direct workload: made through no key.
     const direct = await p.request('POST', '/api/v1/workloads', {
@@ -139,17 +154,13 @@ describeOnDatabases('usage attributed to API key and placement: through the gate
     expect(pico(byId.get(keyA.id)!.stdTokens)).to.equal(a.stdSum);
     expect(byId.get(keyB.id)).to.include({ name: 'app-b', inputTokens: b.input, outputTokens: b.output });
     expect(pico(byId.get(keyB.id)!.stdTokens)).to.equal(b.stdSum);
-    expect(byId.get(null)).to.deep.equal({
-      apiKeyId: null,
-      name: null,
-      inputTokens: agentEvent.input,
-      outputTokens: agentEvent.output,
-      stdTokens: std(agentEvent.input, agentEvent.output),
-    });
+    // An agent's report and a signed-in user's call.
+    expect(byId.get(null)).to.include({ name: null, inputTokens: agentEvent.input + sessionCall.input, outputTokens: agentEvent.output + sessionCall.output });
+    expect(pico(byId.get(null)!.stdTokens)).to.equal(pico(std(agentEvent.input, agentEvent.output)) + pico(std(sessionCall.input, sessionCall.output)));
     // The usage made through no key comes last.
     expect(r.byApiKey.at(-1)!.apiKeyId).to.equal(null);
-    expect(r.inputTokens).to.equal(a.input + b.input + agentEvent.input);
-    expect(r.outputTokens).to.equal(a.output + b.output + agentEvent.output);
+    expect(r.inputTokens).to.equal(a.input + b.input + agentEvent.input + sessionCall.input);
+    expect(r.outputTokens).to.equal(a.output + b.output + agentEvent.output + sessionCall.output);
     expect(pico(r.stdTokens)).to.equal(r.byApiKey.reduce((s, k) => s + pico(k.stdTokens), 0n));
     // The operator's view of the tenant is the same.
     expect((await report(p, `?tenantId=${tenant.id}`)).byApiKey).to.deep.equal(r.byApiKey);
@@ -237,7 +248,7 @@ describeOnDatabases('usage attributed to API key and placement: through the gate
       total: string;
     };
     const usage = invoice.lines.find((l) => l.kind === 'usage')!;
-    const total = sumsOf('A').stdSum + sumsOf('B').stdSum + pico(std(agentEvent.input, agentEvent.output));
+    const total = sumsOf('A').stdSum + sumsOf('B').stdSum + pico(std(agentEvent.input, agentEvent.output)) + pico(std(sessionCall.input, sessionCall.output));
     expect(pico(r.stdTokens)).to.equal(total);
     // quantity: millions of standard tokens, exact; amount: at 10,000.00 a million, std ÷ 100, rounded half-up to the fen.
     expect(pico(usage.quantity) * 10n ** 6n).to.equal(total);

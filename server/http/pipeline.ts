@@ -225,8 +225,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         body: res,
         head: (status, headers) => {
           res.statusCode = status;
+          // Not flushed: they leave with the first write, in one packet with it.
           for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-          res.flushHeaders();
         },
         signal: left.signal,
         requestId: String(res.getHeader('x-request-id')),

@@ -40,7 +40,7 @@ export interface Reply {
 export interface ReplyStream {
   /** The answer, written as it comes (honour `write`'s backpressure). Ended by the streamer. */
   readonly body: ServerResponse;
-  /** Sets the status and headers; once, before the first write. */
+  /** Sets the status and headers; once, before the first write, which sends them (they are not sent alone). */
   head(status: number, headers: Readonly<Record<string, string>>): void;
   /** Aborted when the client leaves before the answer ended. */
   readonly signal: AbortSignal;

@@ -1,0 +1,175 @@
+/**
+ * How the gateway's served calls become usage events (API.md v2 "Token gateway": one event per
+ * request, id the request id), written in batches — while a batch is in flight the events that
+ * arrive meanwhile wait and go together in the next (group commit) — through UsageService.meter,
+ * whose insert is idempotent per cluster and request id, so a batch written twice bills once.
+ *
+ * With a journal (meter-journal.ts, the default), a call's answer ends as soon as its event is
+ * appended to the journal, and the batch is committed after: a batch that fails is tried again
+ * until it is committed, and the events of a process that died before committing them are metered
+ * again from its journal by the next process on the directory. Without one, a call's answer ends
+ * only once its event is committed (README "Token gateway", "Metering and crashes").
+ */
+import { Coalescer } from '../repositories/coalesce.js';
+import type { Logger } from '../log.js';
+import type { MeteredCall } from '../services/usage.service.js';
+import { MeterJournal, type Segment } from './meter-journal.js';
+
+export interface MeteringOptions {
+  /** Commits events (UsageService.meter); resolves once they are committed. */
+  readonly meter: (calls: readonly MeteredCall[]) => Promise<unknown>;
+  /** Where events wait for their commit; none: answers wait for it instead. */
+  readonly journal?: MeterJournal | undefined;
+  readonly log: Logger;
+  /** Pause before an event whose batch failed is tried again, ms; default 2,000. */
+  readonly retryMs?: number;
+  /** How often the journal directory is searched for segments of processes that are gone, ms; default 60,000. */
+  readonly sweepMs?: number;
+}
+
+/** Events waiting to be tried again at most; past it, the others wait in the journal for the next process (logged). */
+const MAX_RETRYING = 100_000;
+/** Events of an orphan segment committed per statement. */
+const REPLAY_BATCH = 1_000;
+
+export class Metering {
+  private readonly batches: Coalescer<MeteredCall, void>;
+  private readonly journal: MeterJournal | undefined;
+  private readonly pending = new Set<Promise<void>>();
+  private retrying = 0;
+  private lastFailureLog = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: MeteringOptions) {
+    this.journal = opts.journal;
+    this.batches = new Coalescer<MeteredCall, void>({
+      many: async (calls) => {
+        await opts.meter(calls);
+        return calls.map(() => undefined);
+      },
+    });
+  }
+
+  /** Whether answers end before their events are committed (a journal keeps them meanwhile). */
+  get journaled(): boolean {
+    return this.journal !== undefined;
+  }
+
+  /**
+   * Meters a served call. Resolves when its answer may end: its event is in the journal, or,
+   * without a journal (or when appending to it failed), committed. Rejects only in the latter case,
+   * when the commit failed.
+   */
+  async served(call: MeteredCall): Promise<void> {
+    if (this.journal) {
+      let segment: Segment | undefined;
+      try {
+        segment = this.journal.append(call);
+      } catch (err) {
+        this.opts.log.error('metering journal append failed; this answer waits for its commit', { requestId: call.requestId, error: String(err) });
+      }
+      if (segment) {
+        this.commitLater(call, segment);
+        return;
+      }
+    }
+    await this.batches.write(call);
+  }
+
+  /** Starts looking for orphan segments now and every `sweepMs`. */
+  start(): void {
+    if (!this.journal || this.sweeper) return;
+    void this.sweep();
+    this.sweeper = setInterval(() => void this.sweep(), this.opts.sweepMs ?? 60_000);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Meters again the events of orphan segments (left by processes that are gone) and deletes each
+   * segment once its events are committed; answers how many events were read. A sweep in progress
+   * is joined, not repeated.
+   */
+  sweep(): Promise<number> {
+    if (!this.journal) return Promise.resolve(0);
+    this.sweeping ??= this.replayOrphans().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  /**
+   * Waits, up to `waitMs`, for the events of the answers this process already ended to be
+   * committed, so that a read of usage that follows a call sees it (read-your-writes in one process).
+   */
+  async settled(waitMs = 2_000): Promise<void> {
+    if (this.pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Stops sweeping, waits (up to `waitMs`) for the events in flight to be committed, and closes the
+   * journal; events still not committed then stay in it, for the next process on the directory.
+   */
+  async stop(waitMs = 10_000): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const deadline = Date.now() + waitMs;
+    while (this.pending.size > 0 && Date.now() < deadline) await this.settled(deadline - Date.now());
+    this.stopped = true;
+    await this.sweeping?.catch(() => undefined);
+    this.journal?.close();
+  }
+
+  private commitLater(call: MeteredCall, segment: Segment): void {
+    if (this.stopped) return;
+    const done = this.batches.write(call).then(
+      () => this.journal!.committed(segment),
+      (err: unknown) => this.retryLater(call, segment, err),
+    );
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+  }
+
+  private retryLater(call: MeteredCall, segment: Segment, err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastFailureLog >= (this.opts.retryMs ?? 2_000)) {
+      this.lastFailureLog = now;
+      this.opts.log.error('metering commit failed; the journal keeps the events and they are tried again', {
+        requestId: call.requestId,
+        retrying: this.retrying + 1,
+        error: String(err),
+      });
+    }
+    // Stays in the journal's segment, metered by the next process on the directory.
+    if (this.stopped || this.retrying >= MAX_RETRYING) return;
+    this.retrying++;
+    const retry = new Promise<void>((resolve) => {
+      setTimeout(() => {
+        this.retrying--;
+        this.commitLater(call, segment);
+        resolve();
+      }, this.opts.retryMs ?? 2_000).unref();
+    });
+    this.pending.add(retry);
+    void retry.finally(() => this.pending.delete(retry));
+  }
+
+  private async replayOrphans(): Promise<number> {
+    let read = 0;
+    for (const path of this.journal!.orphans()) {
+      try {
+        const { calls, unreadable } = MeterJournal.read(path);
+        for (let i = 0; i < calls.length; i += REPLAY_BATCH) await this.opts.meter(calls.slice(i, i + REPLAY_BATCH));
+        MeterJournal.remove(path);
+        read += calls.length;
+        this.opts.log.info('metered the journal of a process that stopped', { path, events: calls.length, unreadableLines: unreadable });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another process took it
+        this.opts.log.error('metering a stopped process’s journal failed; tried again at the next sweep', { path, error: String(err) });
+      }
+    }
+    return read;
+  }
+}

@@ -12,16 +12,15 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import OpenAI from 'openai';
 import type { Browser, Page } from 'playwright-core';
-import { SimulatedEngine } from '../../adapters/simulated/engine.js';
+import type { SimulatedEngine } from '../../adapters/simulated/engine.js';
+import { MODEL, serveModel } from '../integration/gateway-fixture.js';
 import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
 import { until } from '../until.js';
 import { launchBrowser, newPage, shot, signInWithToken, view } from './browser.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const MODEL = 'qwen2.5-7b-instruct';
 const OTHER_MODEL = 'qwen2.5-32b-instruct';
-const H100 = [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 16, healthy: 16 }];
 
 interface KeyView {
   id: string;
@@ -52,19 +51,9 @@ describe('the token gateway in the console and the portal (Chromium)', function 
     browser = await launchBrowser();
     if (!browser) this.skip();
     p = await startPlatform('pglite');
-    // A cluster whose one gateway workload runs on a simulated engine, as an agent would report it.
-    const agent = (await p.request('POST', '/api/v1/clusters', { body: { name: 'huadu-1', region: 'huadu' } })).body.agentToken;
-    const heartbeat = (placements: unknown[] = []) => p.request('POST', '/api/v1/agent/heartbeat', { token: agent, body: { inventory: H100, placements } });
-    await heartbeat();
     tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Huadu Transit', kind: 'government' } })).body;
-    const w = await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'route-planner', model: MODEL, tokensPerMin: 1000 } });
-    expect(w.status).to.equal(202);
-    await p.app.scheduler.runCycle();
-    const desired = ((await heartbeat()).body.placements as { id: string; workloadId: string; replicas: number; servingKey: string }[]).find(
-      (x) => x.workloadId === w.body.id,
-    )!;
-    engine = await SimulatedEngine.start({ model: MODEL, servingKey: desired.servingKey, tokensPerSecond: 100_000 });
-    expect((await heartbeat([{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }])).status).to.equal(200);
+    // The tenant's gateway workload ("assistant") runs on a simulated engine, as an agent reports it.
+    engine = (await serveModel(p, tenant.apiKey, { clusterName: 'huadu-1' })).engine;
 
     admin = await newPage(browser, 'en-US', { permissions: ['clipboard-read', 'clipboard-write'] });
     await signInWithToken(admin, p.baseUrl, 'portal', tenant.apiKey);
@@ -141,7 +130,7 @@ describe('the token gateway in the console and the portal (Chromium)', function 
     expect(await admin.textContent('[data-snippet="Base URL"]')).to.equal(base);
     expect(await admin.textContent(`[data-callable="${MODEL}"]`)).to.equal(MODEL);
     expect(await admin.locator('[data-callable]').count()).to.equal(1);
-    expect(await admin.locator('main table tbody tr').first().textContent()).to.contain('route-planner');
+    expect(await admin.locator('main table tbody tr').first().textContent()).to.contain('assistant');
 
     await admin.focus('[data-copy="Node.js (openai)"]');
     await admin.keyboard.press('Enter');
@@ -289,7 +278,7 @@ describe('the token gateway in the console and the portal (Chromium)', function 
 
     await op.goto(`${p.baseUrl}/console/#/workloads`);
     await view(op, 'workloads');
-    expect(await op.textContent('[data-workload-access="route-planner"]')).to.equal('Gateway');
+    expect(await op.textContent('[data-workload-access="assistant"]')).to.equal('Gateway');
     const f = 'form[data-form="create-workload"]';
     await op.fill(`${f} input[name="name"]`, 'city-qwen');
     await op.selectOption(`${f} select[name="model"]`, MODEL);

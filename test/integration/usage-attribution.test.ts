@@ -230,6 +230,33 @@ describeOnDatabases('usage attributed to API key and placement: through the gate
     }
   });
 
+  it('stores key and placement ids as given, whatever characters they hold (the batch goes as array literals)', async () => {
+    const p = platform();
+    const odd = ['NULL', 'a "quoted" \\ key', 'a,b{c}', '键'];
+    const metered = await p.app.context.services.usage.meter(
+      odd.map((id, i) => ({
+        requestId: `odd-${i}`,
+        tenantId: other.id,
+        apiKeyId: id,
+        workloadId: served.desired.workloadId,
+        placementId: odd[odd.length - 1 - i]!,
+        clusterId: served.clusterId,
+        inputTokens: 1,
+        outputTokens: 1,
+        occurredAt: p.clock.now(),
+      })),
+    );
+    expect(metered).to.equal(odd.length);
+    const rows = await p.database.db
+      .selectFrom('usage_events')
+      .select(['id', 'api_key_id', 'placement_id'])
+      .where('tenant_id', '=', other.id)
+      .orderBy('id')
+      .execute();
+    expect(rows).to.deep.equal(odd.map((id, i) => ({ id: `odd-${i}`, api_key_id: id, placement_id: odd[odd.length - 1 - i] })));
+    expect((await report(p, '', other.apiKey)).byApiKey.map((k) => k.apiKeyId).sort()).to.deep.equal([...odd].sort());
+  });
+
   it("keeps a revoked key's usage listed under its id and name", async () => {
     const p = platform();
     expect((await p.request('DELETE', `/api/v1/api-keys/${keyB.id}`, { token: tenant.apiKey })).status).to.equal(200);

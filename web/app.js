@@ -501,7 +501,7 @@ function workloadTable(list, actions) {
       w.model,
       i18n.num(w.tokensPerMin),
       w.priority,
-      t(w.access),
+      h('span', { 'data-workload-access': w.name }, t(w.access)),
       h('span', { 'data-workload-state': w.name }, w.state),
       w.reason ? `${w.reason}: ${w.message ?? ''}` : '',
       i18n.num(w.placedTokensPerMin),
@@ -529,6 +529,13 @@ const workloadFields = (models) => [
       ['low', 'low'],
     ]),
   ),
+  field(
+    t('access'),
+    select('access', [
+      ['gateway', t('gateway')],
+      ['direct', t('direct')],
+    ]),
+  ),
 ];
 
 async function workloadsConsole() {
@@ -539,13 +546,6 @@ async function workloadsConsole() {
     'create-workload',
     [
       ...workloadFields(models),
-      field(
-        t('access'),
-        select('access', [
-          ['gateway', t('gateway')],
-          ['direct', t('direct')],
-        ]),
-      ),
       field(t('tenant'), select('tenantId', [['', '—'], ...tenantList.map((x) => [x.id, x.name])])),
       field(t('sharedHint'), input('shared', { type: 'checkbox', value: 'yes' })),
     ],
@@ -869,6 +869,7 @@ async function workloadsPortal() {
     model: v.model,
     tokensPerMin: Number(v.tokensPerMin),
     priority: v.priority,
+    access: v.access,
     ...(v.regions?.trim()
       ? {
           regions: v.regions

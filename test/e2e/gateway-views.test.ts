@@ -291,10 +291,21 @@ describe('the token gateway in the console and the portal (Chromium)', function 
     await shot(op, 'console-workloads');
   });
 
-  it('shows the new views in Chinese', async () => {
+  it('shows the new views in Chinese, and makes a direct workload', async () => {
     const zh = await newPage(browser!, 'zh-CN');
     await signInWithToken(zh, p.baseUrl, 'portal', tenant.apiKey);
     await view(zh, 'workloads');
+    expect(await zh.textContent('[data-workload-access="assistant"]')).to.equal('网关');
+    // A tenant may make a direct workload (called on the cluster, billed from its agent's reports).
+    const f = 'form[data-form="create-workload"]';
+    await zh.fill(`${f} input[name="name"]`, 'meter-reader');
+    await zh.fill(`${f} input[name="tokensPerMin"]`, '500');
+    await zh.selectOption(`${f} select[name="access"]`, 'direct');
+    await zh.click(`${f} button[type="submit"]`);
+    await zh.waitForSelector('[data-workload-access="meter-reader"]');
+    expect(await zh.textContent('[data-workload-access="meter-reader"]')).to.equal('直连');
+    const made = (await p.request('GET', '/api/v1/workloads', { token: tenant.apiKey })).body.items.find((x: { name: string }) => x.name === 'meter-reader');
+    expect(made).to.deep.include({ access: 'direct', shared: false });
     for (const [hash, title] of [
       ['call', '调用模型'],
       ['requests', '请求日志'],

@@ -5,7 +5,7 @@
 const NODE_IO = '^(node:)?(fs|net|http|https|http2|tls|dgram|dns|child_process|cluster|worker_threads|readline)(/|$)';
 /** npm packages that are I/O: databases, HTTP, Kubernetes, timers on a schedule, metrics registries. */
 const NPM_IO =
-  '(^|/)node_modules/(pg|pg-copy-streams|kysely|kysely-pglite-dialect|@electric-sql/pglite|express|@kubernetes/client-node|undici|node-cron|prom-client)/';
+  '(^|/)node_modules/(pg|pg-copy-streams|kysely|kysely-pglite-dialect|@electric-sql/pglite|express|@kubernetes/client-node|undici|node-cron|prom-client|ioredis)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -18,7 +18,8 @@ import { clusterRoutes } from './http/clusters.routes.js';
 import { openApiDocument } from './http/openapi.js';
 import type { AnyRoute } from './http/route.js';
 import { createHttpServer } from './http/server.js';
-import { RateLimiter, requestRates } from './http/rate-limit.js';
+import { requestRates } from './http/rate-limit.js';
+import { createLimitStore } from './limits/fallback.js';
 import { tenantRoutes } from './http/tenants.routes.js';
 import { sessionRoutes } from './http/session.routes.js';
 import { AccountsRepository } from './repositories/accounts.repository.js';
@@ -79,6 +80,12 @@ export interface AppDeps {
   readonly log?: Logger;
   /** In a worker of a multi-process server: shares `registry` with the primary, returns all workers' metrics. */
   readonly shareMetrics?: (registry: Registry) => () => Promise<string>;
+  /**
+   * `gateway`: a gateway-only process (`npm run gateway`) — the token gateway's routes (`/v1/*`)
+   * beside /healthz, /readyz and /metrics, no background work, never the scheduler's leader (it
+   * still hears other replicas' notices, such as revoked keys). Default `all`: the whole platform.
+   */
+  readonly role?: 'all' | 'gateway';
 }
 
 export interface App {
@@ -142,8 +149,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Several replicas may share a PostgreSQL: one, elected by an advisory lock, schedules; the
   // others wake it through the notifier, which listens on the elector's lock connection.
   const notifier = database.kind === 'postgres' && database.url ? new PgNotifier({ send: pgNotify(db), clock, log }) : undefined;
+  const gatewayOnly = deps.role === 'gateway';
   const leader: LeaderElector =
-    notifier && database.url ? new AdvisoryLockElector({ url: database.url, log, onConnect: (client) => notifier.listen(client) }) : alwaysLeader();
+    notifier && database.url
+      ? new AdvisoryLockElector({ url: database.url, log, onConnect: (client) => notifier.listen(client), candidate: !gatewayOnly })
+      : alwaysLeader();
   const clusters = new ClustersService(clustersRepo, catalog, clock, ids, events, ttlMs, {
     held: (clusterIds) => workloadsRepo.heldDevices(clusterIds),
     desired: (id) => workloadsRepo.desiredFor(id),
@@ -185,6 +195,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
   await requests.ensurePartitions();
   const requestLogRetention = requestLogRetentionJob(requests, () => usage.purgeEngineCounts(config.engineCountsRetentionDays), leader, log);
+  // rpm, tpm and maxConcurrent: in this process's memory, or in Redis shared by every process (server/limits/).
+  const limitStore = await createLimitStore({
+    redisUrl: config.redis.url,
+    timeoutMs: config.redis.timeoutMs,
+    prefix: config.redis.prefix,
+    now: () => clock.now().getTime(),
+    log,
+    registry: metrics.registry,
+  });
   const upstream = new Upstream({ now: () => performance.now(), connectionsPerEndpoint: config.gatewayConnectionsPerEndpoint });
   const gateway = new GatewayService({
     clock,
@@ -197,6 +216,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     record: (entry) => requests.record(entry),
     exhausted: () => billing.exhaustedTenants(),
     registry: metrics.registry,
+    limitStore,
   });
   const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock, ids);
   const context: AppContext = {
@@ -220,21 +240,23 @@ export async function createApp(deps: AppDeps): Promise<App> {
   );
   // A credential that stopped working leaves this process's cache at once, and every other replica's.
   shareRevocations(events, auth, notifier, log);
-  const routes = [
-    ...catalogRoutes(context),
-    ...clusterRoutes(context),
-    ...tenantRoutes(context),
-    ...workloadRoutes(context),
-    ...planRoutes(context),
-    ...billingRoutes(context),
-    ...meRoutes(context),
-    ...usageRoutes(context),
-    ...budgetRoutes(context),
-    ...sessionRoutes(context),
-    ...auditRoutes(audit),
-    ...requestRoutes(requests),
-    ...gatewayRoutes(gateway),
-  ];
+  const routes = gatewayOnly
+    ? gatewayRoutes(gateway)
+    : [
+        ...catalogRoutes(context),
+        ...clusterRoutes(context),
+        ...tenantRoutes(context),
+        ...workloadRoutes(context),
+        ...planRoutes(context),
+        ...billingRoutes(context),
+        ...meRoutes(context),
+        ...usageRoutes(context),
+        ...budgetRoutes(context),
+        ...sessionRoutes(context),
+        ...auditRoutes(audit),
+        ...requestRoutes(requests),
+        ...gatewayRoutes(gateway),
+      ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });
 
   const http = createHttpServer({
@@ -249,7 +271,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     openapi: openApiDocument(routes, API_VERSION),
     audit: audit.observe,
     admit: requestRates({
-      limiter: new RateLimiter(() => clock.now().getTime()),
+      store: limitStore,
       defaults: config.requestRates,
       ratesOf: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
     }),
@@ -272,6 +294,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     gateway,
     start: () => {
       leader.start();
+      // A gateway process runs no jobs and never schedules (it hears notices on the elector's connection).
+      if (gatewayOnly) return;
       scheduler.start();
       sweeper.start();
       periodClose.start();
@@ -293,6 +317,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await scheduler.stop();
       await notifier?.stop();
       await leader.stop();
+      await limitStore.close();
     },
   };
 }

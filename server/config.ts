@@ -64,6 +64,15 @@ export interface Config {
   readonly maxConcurrentDryRuns: number;
   /** Limits on clients' connections and request bodies (README "Configuration"). */
   readonly http: HttpLimits;
+  /**
+   * Where the limits (`rpm`, `tpm`, `maxConcurrent`) live (server/limits/): `url` undefined keeps them
+   * in this process's memory (`REDIS_URL`); `timeoutMs` bounds a Redis command before the check
+   * falls back to memory (`TOKENPOOL_REDIS_TIMEOUT_MS`, default 200); `prefix` starts every key
+   * (`TOKENPOOL_REDIS_PREFIX`, default `tokenpool:`).
+   */
+  readonly redis: { readonly url: string | undefined; readonly timeoutMs: number; readonly prefix: string };
+  /** The port of a gateway-only process (`npm run gateway`, `TOKENPOOL_GATEWAY_PORT`, default 8081). */
+  readonly gatewayPort: number;
 }
 
 /** What one server process allows its clients. */
@@ -152,6 +161,13 @@ const schema = z.object({
   TOKENPOOL_TRUSTED_PROXIES: z.string().optional(),
   TOKENPOOL_MAX_PENDING_PER_TENANT: integer(1, 100_000).default(100),
   TOKENPOOL_MAX_CONCURRENT_DRY_RUNS: integer(1, 1000).default(4),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/.+/, 'must be redis://… or rediss://…')
+    .optional(),
+  TOKENPOOL_REDIS_TIMEOUT_MS: integer(1, 60_000).default(200),
+  TOKENPOOL_REDIS_PREFIX: z.string().max(100, 'must be at most 100 characters').default('tokenpool:'),
+  TOKENPOOL_GATEWAY_PORT: integer(0, 65535).default(8081),
   TOKENPOOL_WORKERS: z.union([z.literal('auto'), integer(1, 64)], { message: 'must be auto or a whole number from 1 to 64' }).default(1),
 });
 
@@ -201,6 +217,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       bodyQueue: v.TOKENPOOL_BODY_QUEUE,
       trustedProxies: proxies(v.TOKENPOOL_TRUSTED_PROXIES),
     },
+    redis: { url: v.REDIS_URL, timeoutMs: v.TOKENPOOL_REDIS_TIMEOUT_MS, prefix: v.TOKENPOOL_REDIS_PREFIX },
+    gatewayPort: v.TOKENPOOL_GATEWAY_PORT,
   };
 }
 

@@ -2,7 +2,8 @@
  * The platform process: configuration from the environment, the database, the HTTP server,
  * background jobs, an optional demo beside them, and a graceful stop on SIGTERM. With
  * `TOKENPOOL_WORKERS` > 1 this process only runs the workers (workers.ts), each of which is all of
- * the above. The program that calls `main` is bin/tokenpool.ts, which brings the demo city.
+ * the above. The program that calls `main` is bin/tokenpool.ts, which brings the demo city; with
+ * `role: 'gateway'`, bin/gateway.ts (`npm run gateway`), a process of the token gateway alone.
  */
 import cluster from 'node:cluster';
 import type { ServerResponse } from 'node:http';
@@ -27,6 +28,11 @@ export interface MainOptions {
    * before the platform.
    */
   readonly demo?: (ctx: AppContext, baseUrl: string) => Promise<Companion>;
+  /**
+   * `gateway`: only the token gateway (`/v1/*`, health and metrics) on `TOKENPOOL_GATEWAY_PORT`,
+   * beside an API process on the same PostgreSQL; no jobs, no scheduling, no demo (app.ts `role`).
+   */
+  readonly role?: 'all' | 'gateway';
 }
 
 /**
@@ -52,13 +58,19 @@ async function run(options: MainOptions): Promise<void> {
     throw err;
   }
   const log = jsonLogger();
+  const gatewayOnly = options.role === 'gateway';
+  const name = gatewayOnly ? 'tokenpool gateway' : 'tokenpool';
+  if (gatewayOnly && !config.databaseUrl?.startsWith('postgres')) {
+    process.stderr.write("tokenpool: invalid configuration: DATABASE_URL: a gateway process needs postgres://… (it shares the API's database)\n");
+    process.exit(1);
+  }
   if (config.workers > 1 && cluster.isPrimary) {
     await runPrimary({
       workers: config.workers,
       host: config.host,
-      port: config.port,
+      port: gatewayOnly ? config.gatewayPort : config.port,
       log,
-      onListening: (baseUrl) => process.stdout.write(`tokenpool listening on ${baseUrl} (database: postgres, workers: ${config.workers})\n`),
+      onListening: (baseUrl) => process.stdout.write(`${name} listening on ${baseUrl} (database: postgres, workers: ${config.workers})\n`),
     });
     return;
   }
@@ -75,7 +87,7 @@ async function run(options: MainOptions): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 
   const database = await connectDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
-  const app = await createApp({ database, config, log, ...(worker === undefined ? {} : { shareMetrics }) });
+  const app = await createApp({ database, config, log, role: options.role ?? 'all', ...(worker === undefined ? {} : { shareMetrics }) });
   if (stopRequested) {
     log.info('stopped during start-up', { signal: stopRequested });
     await database.close();
@@ -85,7 +97,8 @@ async function run(options: MainOptions): Promise<void> {
   // Timeouts and the per-client connection cap from config.http. Agents heartbeat every 10 s and
   // load balancers commonly drop idle connections after 60 s: the default keep-alive of 75 s
   // (Node's is 5 s) spares each heartbeat a new connection.
-  const server = createNodeServer(app.handler, config.http).listen(config.port, config.host);
+  // A worker listens on the port its primary chose (PORT in its environment).
+  const server = createNodeServer(app.handler, config.http).listen(gatewayOnly && worker === undefined ? config.gatewayPort : config.port, config.host);
   // Responses still being written when the server stops close their connection afterwards, so
   // the stop does not wait for clients to drop their idle keep-alive sockets.
   let stopping = false;
@@ -105,15 +118,15 @@ async function run(options: MainOptions): Promise<void> {
 
   // Said once: by the first worker of a multi-process server.
   const token = app.adminToken;
-  if (first) {
+  if (first && !gatewayOnly) {
     if (token.generated) process.stdout.write(`admin token (shown once, stored hashed): ${token.generated}\n`);
     else if (token.source === 'environment') process.stdout.write('admin token: the value of TOKENPOOL_ADMIN_TOKEN\n');
     else process.stdout.write('admin token: generated on first start and stored hashed; `npm run admin-token` issues a new one\n');
   }
 
   app.start();
-  const demo = config.demo && first && options.demo ? await options.demo(app.context, baseUrl) : undefined;
-  if (worker === undefined) process.stdout.write(`tokenpool listening on ${baseUrl} (database: ${database.kind}${demo ? ', demo city' : ''})\n`);
+  const demo = config.demo && first && options.demo && !gatewayOnly ? await options.demo(app.context, baseUrl) : undefined;
+  if (worker === undefined) process.stdout.write(`${name} listening on ${baseUrl} (database: ${database.kind}${demo ? ', demo city' : ''})\n`);
   else reportReady(baseUrl);
 
   const shutdown = async (signal: string): Promise<void> => {

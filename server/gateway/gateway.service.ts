@@ -22,7 +22,7 @@ import type { RequestRates } from '../repositories/tenants.repository.js';
 import type { MeteredCall } from '../services/usage.service.js';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Candidate } from './balancer.js';
-import { TokenRates, type TokenLimit } from './token-rates.js';
+import { MemoryLimitStore, type LimitStore, type TokenLimit } from '../limits/store.js';
 import { requestUsage, UpstreamError, type AttemptFailure, type UpstreamPath, type UpstreamResult, type Upstream } from './upstream.js';
 
 /** What the gateway needs of the rest of the platform (app.ts wires it). */
@@ -48,6 +48,8 @@ export interface GatewayDeps {
   readonly cacheMs?: number;
   /** How long the set of used-up plans is kept; default 5,000 ms. */
   readonly quotaCacheMs?: number;
+  /** Where `tpm` and `maxConcurrent` are counted (server/limits/); default: this process's memory. */
+  readonly limitStore?: LimitStore;
 }
 
 /** The OpenAI endpoints the gateway serves, by the request log's name. */
@@ -99,15 +101,14 @@ export function estimatePromptTokens(body: Readonly<Record<string, unknown>>): n
 export class GatewayService {
   private readonly cache = new Map<string, { until: number; targets: Promise<readonly ServingTarget[]> }>();
   private names: { until: number; names: Promise<readonly string[]> } | undefined;
-  /** Calls in flight per API key, for `maxConcurrent`. */
-  private readonly inFlight = new Map<string, number>();
   private readonly metered: Coalescer<MeteredCall, void>;
-  private readonly tokens: TokenRates;
+  /** `tpm` and `maxConcurrent`. */
+  private readonly limitStore: LimitStore;
   private used: { until: number; tenants: Promise<ReadonlySet<string>> } | undefined;
   private readonly metrics: GatewayMetrics | undefined;
 
   constructor(private readonly deps: GatewayDeps) {
-    this.tokens = new TokenRates(() => deps.clock.now().getTime());
+    this.limitStore = deps.limitStore ?? new MemoryLimitStore(() => deps.clock.now().getTime());
     this.metrics = deps.registry ? gatewayMetrics(deps.registry, deps.upstream) : undefined;
     this.metered = new Coalescer<MeteredCall, void>({
       many: async (calls) => {
@@ -274,8 +275,8 @@ export class GatewayService {
     const tokenLimits: TokenLimit[] = [];
     if (apiKeyId !== undefined && limits?.keyTpm) tokenLimits.push({ key: `key:${apiKeyId}`, perMinute: limits.keyTpm, name: "the key's tpm" });
     if (limits?.tenantTpm) tokenLimits.push({ key: `tenant:${tenantId}`, perMinute: limits.tenantTpm, name: "the tenant's tpm" });
-    const release = this.takeSlot(apiKeyId, limits?.maxConcurrent ?? null);
-    const reservation = this.tokens.reserve(tokenLimits, estimateCallTokens(endpoint, body));
+    const release = await this.takeSlot(apiKeyId, limits?.maxConcurrent ?? null);
+    const reservation = await this.limitStore.reserveTokens(tokenLimits, estimateCallTokens(endpoint, body));
     if (!reservation.ok) {
       release();
       throw new AppError(
@@ -290,21 +291,13 @@ export class GatewayService {
   }
 
   /** A slot of the key's `maxConcurrent`; answers its release (idempotent). */
-  private takeSlot(apiKeyId: string | undefined, maxConcurrent: number | null): () => void {
+  private async takeSlot(apiKeyId: string | undefined, maxConcurrent: number | null): Promise<() => void> {
     if (apiKeyId === undefined || !maxConcurrent) return () => {};
-    const now = this.inFlight.get(apiKeyId) ?? 0;
-    if (now >= maxConcurrent) {
+    const release = await this.limitStore.takeSlot(`key:${apiKeyId}`, maxConcurrent);
+    if (!release) {
       throw new AppError('rate_limited', `This API key has ${maxConcurrent} calls in flight, its most.`, undefined, 1, 'rate_limit_exceeded');
     }
-    this.inFlight.set(apiKeyId, now + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.inFlight.get(apiKeyId) ?? 1) - 1;
-      if (left <= 0) this.inFlight.delete(apiKeyId);
-      else this.inFlight.set(apiKeyId, left);
-    };
+    return release;
   }
 
   /** Tenants whose hard-capped plan is used up, read at most once per `quotaCacheMs`. */

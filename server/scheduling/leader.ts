@@ -33,6 +33,8 @@ export interface AdvisoryLockElectorOptions {
    * scheduling notifier LISTENs on it, so that no replica holds a connection more for that.
    */
   readonly onConnect?: (client: pg.Client) => Promise<void>;
+  /** false: keeps the connection (for `onConnect`'s listener) but never tries the lock (a gateway-only process). Default true. */
+  readonly candidate?: boolean;
 }
 
 export class AdvisoryLockElector implements LeaderElector {
@@ -78,7 +80,7 @@ export class AdvisoryLockElector implements LeaderElector {
         await client.connect();
         await this.opts.onConnect?.(client);
       }
-      if (this.leader) {
+      if (this.leader || this.opts.candidate === false) {
         await this.client.query('SELECT 1');
         return;
       }

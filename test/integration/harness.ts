@@ -39,9 +39,17 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
-export async function startPlatform(kind: DatabaseKind, env: Record<string, string> = {}): Promise<TestPlatform> {
-  const database = await freshDatabase(kind);
-  const clock = new FakeClock();
+/**
+ * `shared`: run on another platform's database and clock (a second process of one city, say); its
+ * owner closes the database.
+ */
+export async function startPlatform(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+  shared?: { readonly database: Database; readonly clock: FakeClock },
+): Promise<TestPlatform> {
+  const database = shared?.database ?? (await freshDatabase(kind));
+  const clock = shared?.clock ?? new FakeClock();
   const config = loadConfig({ DATABASE_URL: 'pglite://memory', TOKENPOOL_ADMIN_TOKEN: ADMIN_TOKEN, TOKENPOOL_DEMO: '0', ...env });
   const app = await createApp({ database, config, clock, log: silentLogger });
   // Suites drive scheduling cycles themselves; on PostgreSQL this instance must hold the lead.
@@ -73,7 +81,7 @@ export async function startPlatform(kind: DatabaseKind, env: Record<string, stri
       await app.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await database.close();
+      if (!shared) await database.close();
     },
   };
 }

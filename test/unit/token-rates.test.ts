@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { TokenRates } from '../../server/gateway/token-rates.js';
+import { TokenRates } from '../../server/limits/token-rates.js';
 
 describe('gateway token rates (tpm by reservation)', () => {
   let t = 0;

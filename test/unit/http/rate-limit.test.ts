@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import type { Principal } from '../../../server/auth/authenticate.js';
 import { AppError } from '../../../server/errors.js';
-import { RateLimiter, requestRates, type DefaultRates, type Limit, type SetRates } from '../../../server/http/rate-limit.js';
+import { requestRates, type DefaultRates, type SetRates } from '../../../server/http/rate-limit.js';
+import { RateLimiter, type Limit } from '../../../server/limits/request-rates.js';
+import { MemoryLimitStore } from '../../../server/limits/store.js';
 
 /** A limiter over a clock the test moves (ms). */
 function limiterAt(start = 1_000_000, maxKeys?: number): { limiter: RateLimiter; advance: (ms: number) => void } {
@@ -103,8 +105,8 @@ describe('requestRates (the pipeline hook)', () => {
     times: number,
     opts: { set?: SetRates; defaults?: DefaultRates } = {},
   ): Promise<{ allowed: number; error?: AppError; headers: Record<string, string> }> {
-    const { limiter } = limiterAt();
-    const admit = requestRates({ limiter, defaults: opts.defaults ?? defaults, ratesOf: () => Promise.resolve(opts.set ?? { tenantRpm: null, keyRpm: null }) });
+    const store = new MemoryLimitStore(() => 1_000_000);
+    const admit = requestRates({ store, defaults: opts.defaults ?? defaults, ratesOf: () => Promise.resolve(opts.set ?? { tenantRpm: null, keyRpm: null }) });
     let allowed = 0;
     let headers: Record<string, string> = {};
     for (let i = 0; i < times; i++) {

@@ -7,8 +7,8 @@
  * A call estimated at more than a whole minute's tokens is let through when its bucket is empty
  * (else it could never be made); it then fills the bucket past the brim and the next calls wait.
  *
- * Per process, as the request rates (http/rate-limit.ts) are: with several gateway processes the
- * limits hold across them only through a shared store, which this module does not have.
+ * This is the in-memory rule; the Redis store (redis-store.ts) runs the same steps in Lua scripts,
+ * and test/unit/limit-store.test.ts holds the two to the same answers.
  */
 
 /** One token limit a call counts against. */
@@ -26,6 +26,19 @@ export type Reservation =
   | { readonly ok: false; readonly name: string; readonly perMinute: number; readonly retryAfterSeconds: number };
 
 const MINUTE_MS = 60_000;
+
+/** A granted reservation whose `settle` runs once; later calls do nothing. */
+export function reserved(settle: (actualTokens: number) => void): Reservation {
+  let settled = false;
+  return {
+    ok: true,
+    settle: (actual) => {
+      if (settled) return;
+      settled = true;
+      settle(actual);
+    },
+  };
+}
 
 export class TokenRates {
   /** Per bucket: its level in tokens at `at` (ms), least recently used first. */
@@ -57,16 +70,10 @@ export class TokenRates {
       return { ok: false, name: refusal.limit.name, perMinute: refusal.limit.perMinute, retryAfterSeconds: Math.max(1, Math.ceil(refusal.waitMs / 1000)) };
     }
     limits.forEach((l, i) => this.put(l, levels[i]! + estimate, t));
-    let settled = false;
-    return {
-      ok: true,
-      settle: (actual) => {
-        if (settled) return;
-        settled = true;
-        const at = this.now();
-        for (const l of limits) this.put(l, Math.max(0, this.level(l, at) + actual - estimate), at);
-      },
-    };
+    return reserved((actual) => {
+      const at = this.now();
+      for (const l of limits) this.put(l, Math.max(0, this.level(l, at) + actual - estimate), at);
+    });
   }
 
   /** A bucket's level at `t`, drained since it was last set. */

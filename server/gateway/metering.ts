@@ -1,14 +1,15 @@
 /**
  * How the gateway's served calls become usage events (API.md v2 "Token gateway": one event per
- * request, id the request id), written in batches — while a batch is in flight the events that
- * arrive meanwhile wait and go together in the next (group commit) — through UsageService.meter,
- * whose insert is idempotent per cluster and request id, so a batch written twice bills once.
+ * request, id the request id), written in batches through UsageService.meter, whose insert is
+ * idempotent per cluster and request id, so a batch written twice bills once.
  *
  * With a journal (meter-journal.ts, the default), a call's answer ends as soon as its event is
- * appended to the journal, and the batch is committed after: a batch that fails is tried again
- * until it is committed, and the events of a process that died before committing them are metered
- * again from its journal by the next process on the directory. Without one, a call's answer ends
- * only once its event is committed (README "Token gateway", "Metering and crashes").
+ * appended to the journal; events wait up to `lingerMs` to share a batch, and a batch that fails is
+ * tried again until it is committed. The events of a process that died before committing them are
+ * metered again from its journal by the next process on the directory. Without a journal, a call's
+ * answer ends only once its event is committed: while a batch is in flight, the events that arrive
+ * meanwhile wait and go together in the next (group commit). README "Token gateway", "Metering and
+ * crashes".
  */
 import { Coalescer } from '../repositories/coalesce.js';
 import type { Logger } from '../log.js';
@@ -25,16 +26,27 @@ export interface MeteringOptions {
   readonly retryMs?: number;
   /** How often the journal directory is searched for segments of processes that are gone, ms; default 60,000. */
   readonly sweepMs?: number;
+  /** With a journal: how long an event waits for others to share its batch, ms; default 20. */
+  readonly lingerMs?: number;
+}
+
+interface Journaled {
+  readonly call: MeteredCall;
+  readonly segment: Segment;
 }
 
 /** Events waiting to be tried again at most; past it, the others wait in the journal for the next process (logged). */
 const MAX_RETRYING = 100_000;
-/** Events of an orphan segment committed per statement. */
-const REPLAY_BATCH = 1_000;
+/** Events committed per statement at most: a batch of the journal's, or of an orphan segment. */
+const MAX_BATCH = 1_000;
 
 export class Metering {
   private readonly batches: Coalescer<MeteredCall, void>;
   private readonly journal: MeterJournal | undefined;
+  /** Journaled events waiting for their batch; the timer that sends it. */
+  private buffer: Journaled[] = [];
+  private linger: NodeJS.Timeout | undefined;
+  /** Batches handed to the database, one after another, and retries waiting for their time. */
   private readonly pending = new Set<Promise<void>>();
   private retrying = 0;
   private lastFailureLog = 0;
@@ -71,7 +83,7 @@ export class Metering {
         this.opts.log.error('metering journal append failed; this answer waits for its commit', { requestId: call.requestId, error: String(err) });
       }
       if (segment) {
-        this.commitLater(call, segment);
+        this.commitLater({ call, segment });
         return;
       }
     }
@@ -102,6 +114,7 @@ export class Metering {
    * committed, so that a read of usage that follows a call sees it (read-your-writes in one process).
    */
   async settled(waitMs = 2_000): Promise<void> {
+    this.flush();
     if (this.pending.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
@@ -116,28 +129,47 @@ export class Metering {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
     const deadline = Date.now() + waitMs;
-    while (this.pending.size > 0 && Date.now() < deadline) await this.settled(deadline - Date.now());
+    while ((this.pending.size > 0 || this.buffer.length > 0) && Date.now() < deadline) await this.settled(deadline - Date.now());
     this.stopped = true;
     await this.sweeping?.catch(() => undefined);
     this.journal?.close();
   }
 
-  private commitLater(call: MeteredCall, segment: Segment): void {
+  /** Adds a journaled event to the next batch, which leaves after `lingerMs` or once full. */
+  private commitLater(item: Journaled): void {
     if (this.stopped) return;
-    const done = this.batches.write(call).then(
-      () => this.journal!.committed(segment),
-      (err: unknown) => this.retryLater(call, segment, err),
-    );
-    this.pending.add(done);
-    void done.finally(() => this.pending.delete(done));
+    this.buffer.push(item);
+    if (this.buffer.length >= MAX_BATCH) this.flush();
+    else this.linger ??= setTimeout(() => this.flush(), this.opts.lingerMs ?? 20);
   }
 
-  private retryLater(call: MeteredCall, segment: Segment, err: unknown): void {
+  private flush(): void {
+    clearTimeout(this.linger);
+    this.linger = undefined;
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.track(this.write(batch));
+  }
+
+  /** Commits a batch; if it fails, each event alone, so that one bad event holds back only itself. */
+  private async write(batch: readonly Journaled[]): Promise<void> {
+    try {
+      await this.opts.meter(batch.map((j) => j.call));
+      for (const j of batch) this.journal!.committed(j.segment);
+      return;
+    } catch (err) {
+      if (batch.length === 1) return this.retryLater(batch[0]!, err);
+    }
+    for (const j of batch) await this.write([j]);
+  }
+
+  private retryLater(item: Journaled, err: unknown): void {
     const now = Date.now();
     if (now - this.lastFailureLog >= (this.opts.retryMs ?? 2_000)) {
       this.lastFailureLog = now;
       this.opts.log.error('metering commit failed; the journal keeps the events and they are tried again', {
-        requestId: call.requestId,
+        requestId: item.call.requestId,
         retrying: this.retrying + 1,
         error: String(err),
       });
@@ -145,15 +177,20 @@ export class Metering {
     // Stays in the journal's segment, metered by the next process on the directory.
     if (this.stopped || this.retrying >= MAX_RETRYING) return;
     this.retrying++;
-    const retry = new Promise<void>((resolve) => {
-      setTimeout(() => {
-        this.retrying--;
-        this.commitLater(call, segment);
-        resolve();
-      }, this.opts.retryMs ?? 2_000).unref();
-    });
-    this.pending.add(retry);
-    void retry.finally(() => this.pending.delete(retry));
+    this.track(
+      new Promise<void>((resolve) => {
+        setTimeout(() => {
+          this.retrying--;
+          this.commitLater(item);
+          resolve();
+        }, this.opts.retryMs ?? 2_000).unref();
+      }),
+    );
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
   }
 
   private async replayOrphans(): Promise<number> {
@@ -161,7 +198,7 @@ export class Metering {
     for (const path of this.journal!.orphans()) {
       try {
         const { calls, unreadable } = MeterJournal.read(path);
-        for (let i = 0; i < calls.length; i += REPLAY_BATCH) await this.opts.meter(calls.slice(i, i + REPLAY_BATCH));
+        for (let i = 0; i < calls.length; i += MAX_BATCH) await this.opts.meter(calls.slice(i, i + MAX_BATCH));
         MeterJournal.remove(path);
         read += calls.length;
         this.opts.log.info('metered the journal of a process that stopped', { path, events: calls.length, unreadableLines: unreadable });

@@ -108,7 +108,7 @@ const RATES_CACHE_LIMIT = 100_000;
  * `credential.revoked` when a key stops working, so cached credentials are dropped.
  */
 export class TenantsService {
-  private readonly rates = new Map<string, { rates: RequestRates | undefined; until: number }>();
+  private readonly rates = new Map<string, { rates: Promise<RequestRates | undefined>; until: number }>();
 
   constructor(
     private readonly repo: TenantsRepository,
@@ -163,9 +163,13 @@ export class TenantsService {
     const now = this.clock.now().getTime();
     const hit = this.rates.get(id);
     if (hit && hit.until > now) return hit.rates;
-    const rates = await this.repo.requestRates(tenantId, apiKeyId);
+    // The read itself is cached: the calls that miss together share it.
+    const rates = this.repo.requestRates(tenantId, apiKeyId);
     if (this.rates.size >= RATES_CACHE_LIMIT) this.rates.clear();
     this.rates.set(id, { rates, until: now + RATES_CACHE_MS });
+    rates.catch(() => {
+      if (this.rates.get(id)?.rates === rates) this.rates.delete(id);
+    });
     return rates;
   }
 

@@ -66,6 +66,8 @@ import { requestRoutes } from './http/requests.routes.js';
 import { gatewayRoutes } from './http/gateway.routes.js';
 import { GatewayService } from './gateway/gateway.service.js';
 import { Upstream } from './gateway/upstream.js';
+import { MeterJournal } from './gateway/meter-journal.js';
+import { Metering } from './gateway/metering.js';
 import { RequestsRepository } from './repositories/requests.repository.js';
 import { RequestLogService } from './services/requests.service.js';
 import { requestLogRetentionJob } from './jobs/request-log-retention.js';
@@ -113,6 +115,8 @@ export interface App {
   readonly requests: RequestLogService;
   /** The token gateway (server/gateway/gateway.service.ts). */
   readonly gateway: GatewayService;
+  /** The gateway's metering: its journal and batches (server/gateway/metering.ts). */
+  readonly metering: Metering;
   /** Starts background work (leader election, the scheduler, the TTL sweeper, the period close and the budget check). */
   start(): void;
   /** Stops background work; the database stays open (its owner closes it). */
@@ -185,7 +189,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxPendingPerTenant: config.maxPendingPerTenant,
     maxConcurrentDryRuns: config.maxConcurrentDryRuns,
   });
-  const usage = new UsageService(new UsageRepository(db), clock, calendar, events);
+  // Reports wait for the gateway's metering (made below) to commit what this process answered.
+  const usage: UsageService = new UsageService(new UsageRepository(db), clock, calendar, events, (): Promise<void> => metering.settled());
   const budgets = new BudgetsService(new BudgetsRepository(db), tenantsRepo, billing, clock, ids, log);
   const periodClose = new PeriodCloseJob(billing, billingRepo, leader, clock, calendar, log);
   const budgetCheck = budgetCheckJob(budgets, leader, log);
@@ -204,6 +209,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     log,
     registry: metrics.registry,
   });
+  const metering: Metering = new Metering({ meter: (calls) => usage.meter(calls), journal: openJournal(config.meteringJournal, log), log });
   const upstream = new Upstream({ now: () => performance.now(), connectionsPerEndpoint: config.gatewayConnectionsPerEndpoint });
   const gateway = new GatewayService({
     clock,
@@ -212,7 +218,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     targets: (model) => workloadsRepo.servingTargets(model),
     modelNames: async () => (await catalogRepo.allModels()).map((m) => m.name),
     limits: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
-    meter: (calls) => usage.meter(calls),
+    metering,
     record: (entry) => requests.record(entry),
     exhausted: () => billing.exhaustedTenants(),
     registry: metrics.registry,
@@ -292,8 +298,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     audit,
     requests,
     gateway,
+    metering,
     start: () => {
       leader.start();
+      metering.start();
       // A gateway process runs no jobs and never schedules (it hears notices on the elector's connection).
       if (gatewayOnly) return;
       scheduler.start();
@@ -312,6 +320,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await audit.settled();
       await requests.settled();
       await upstream.close();
+      await metering.stop();
       await periodClose.stop();
       await sweeper.stop();
       await scheduler.stop();
@@ -320,4 +329,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await limitStore.close();
     },
   };
+}
+
+/** The metering journal in `dir`; none when off, or when `dir` cannot be written (logged: answers then wait for their commit). */
+function openJournal(dir: string | undefined, log: Logger): MeterJournal | undefined {
+  if (dir === undefined) return undefined;
+  try {
+    return new MeterJournal(dir);
+  } catch (err) {
+    log.error('the metering journal cannot be opened; answers wait for their usage to be committed', { dir, error: String(err) });
+    return undefined;
+  }
 }

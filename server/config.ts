@@ -3,6 +3,7 @@
  * A wrong value is a {@link ConfigError} naming the variable.
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 import { DEFAULT_WEIGHTS, WEIGHT_BY_SCORER } from '../scheduler/framework/registry.js';
@@ -51,6 +52,12 @@ export interface Config {
   readonly engineCountsRetentionDays: number;
   /** Connections the token gateway keeps open to one serving replica, at most (`TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT`, default 1,024): a stream holds one for its whole length. */
   readonly gatewayConnectionsPerEndpoint: number;
+  /**
+   * Where the gateway journals each served call's usage event before its answer ends
+   * (`TOKENPOOL_METERING_JOURNAL`; default `<TOKENPOOL_DATA_DIR>/metering-journal`, none with an
+   * in-memory database); undefined (`off`): answers end only once their events are committed.
+   */
+  readonly meteringJournal: string | undefined;
   /**
    * When the metering check calls a gateway workload's engine counts on a cluster discrepant with
    * its metered tokens over an hour (server/jobs/metering-check.ts): the difference must pass
@@ -146,6 +153,7 @@ const schema = z.object({
   TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: integer(1, 36_500).default(90),
   TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS: integer(91, 36_500).default(91),
   TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT: integer(1, 100_000).default(1024),
+  TOKENPOOL_METERING_JOURNAL: z.string().min(1, 'must be a directory or off').optional(),
   TOKENPOOL_METERING_TOLERANCE: z
     .string()
     .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a fraction from 0 to 1, such as 0.05')
@@ -205,6 +213,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     requestLogRetentionDays: v.TOKENPOOL_REQUEST_LOG_RETENTION_DAYS,
     engineCountsRetentionDays: v.TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS,
     gatewayConnectionsPerEndpoint: v.TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT,
+    meteringJournal:
+      v.TOKENPOOL_METERING_JOURNAL === 'off'
+        ? undefined
+        : (v.TOKENPOOL_METERING_JOURNAL ?? (v.DATABASE_URL === 'pglite://memory' ? undefined : join(v.TOKENPOOL_DATA_DIR, 'metering-journal'))),
     meteringTolerance: { fraction: v.TOKENPOOL_METERING_TOLERANCE, minTokens: v.TOKENPOOL_METERING_MIN_TOKENS },
     maxPendingPerTenant: v.TOKENPOOL_MAX_PENDING_PER_TENANT,
     maxConcurrentDryRuns: v.TOKENPOOL_MAX_CONCURRENT_DRY_RUNS,

@@ -4,9 +4,9 @@
  * passed through to a serving replica (upstream.ts), and metered as one usage event and one
  * request-log row.
  *
- * A call's answer ends only once its usage event is written (group commit, with the other calls
- * that end together): an answer a client received whole is billed, and one cut by a crash before
- * its event was written reaches the client cut, never whole (README "Token gateway").
+ * A call's answer ends only once its usage event is safe (metering.ts: in the metering journal, or
+ * committed): an answer a client received whole is billed, and one cut by a crash before its event
+ * was safe reaches the client cut, never whole (README "Token gateway").
  */
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
@@ -15,13 +15,13 @@ import type { Clock } from '../clock.js';
 import { AppError, statusOf } from '../errors.js';
 import type { ReplyStream } from '../http/route.js';
 import type { Logger } from '../log.js';
-import { Coalescer } from '../repositories/coalesce.js';
 import type { RequestEndpoint, RequestLogEntry } from '../repositories/requests.repository.js';
 import type { ServingTarget } from '../repositories/workloads.repository.js';
 import type { RequestRates } from '../repositories/tenants.repository.js';
 import type { MeteredCall } from '../services/usage.service.js';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Candidate } from './balancer.js';
+import type { Metering } from './metering.js';
 import { MemoryLimitStore, type LimitStore, type TokenLimit } from '../limits/store.js';
 import { requestUsage, UpstreamError, type AttemptFailure, type UpstreamPath, type UpstreamResult, type Upstream } from './upstream.js';
 
@@ -36,8 +36,8 @@ export interface GatewayDeps {
   readonly modelNames: () => Promise<readonly string[]>;
   /** The caller's limits (TenantsService.requestRates, cached). */
   readonly limits: (tenantId: string, apiKeyId: string | undefined) => Promise<RequestRates | undefined>;
-  /** Writes metered calls (UsageService.meter); resolves once they are committed. */
-  readonly meter: (calls: readonly MeteredCall[]) => Promise<unknown>;
+  /** Meters served calls (metering.ts). */
+  readonly metering: Metering;
   /** Records a finished request (RequestLogService.record). */
   readonly record: (entry: RequestLogEntry) => void;
   /** Tenants whose hard-capped plan is used up this month (BillingService.exhaustedTenants). */
@@ -101,7 +101,6 @@ export function estimatePromptTokens(body: Readonly<Record<string, unknown>>): n
 export class GatewayService {
   private readonly cache = new Map<string, { until: number; targets: Promise<readonly ServingTarget[]> }>();
   private names: { until: number; names: Promise<readonly string[]> } | undefined;
-  private readonly metered: Coalescer<MeteredCall, void>;
   /** `tpm` and `maxConcurrent`. */
   private readonly limitStore: LimitStore;
   private used: { until: number; tenants: Promise<ReadonlySet<string>> } | undefined;
@@ -110,12 +109,6 @@ export class GatewayService {
   constructor(private readonly deps: GatewayDeps) {
     this.limitStore = deps.limitStore ?? new MemoryLimitStore(() => deps.clock.now().getTime());
     this.metrics = deps.registry ? gatewayMetrics(deps.registry, deps.upstream) : undefined;
-    this.metered = new Coalescer<MeteredCall, void>({
-      many: async (calls) => {
-        await deps.meter(calls);
-        return calls.map(() => undefined);
-      },
-    });
   }
 
   /** The models this caller may call now: allowed to its key, with a running placement it can use. */
@@ -180,7 +173,12 @@ export class GatewayService {
           signal: out.signal,
           requestId: out.requestId,
           client: held.writable,
-          onHeaders: (a) => out.head(a.status, { 'content-type': a.contentType }),
+          // A whole answer's length is known: no chunked encoding, so its end adds no write of its own.
+          onHeaders: (a) =>
+            out.head(
+              a.status,
+              a.contentLength === undefined ? { 'content-type': a.contentType } : { 'content-type': a.contentType, 'content-length': String(a.contentLength) },
+            ),
         });
       } catch (err) {
         held.abandon();
@@ -193,7 +191,7 @@ export class GatewayService {
       this.metrics?.served(body.model, result, promptTokens ?? 0, completionTokens ?? 0);
       if (result.status >= 200 && result.status < 300 && result.usage) {
         try {
-          await this.metered.write({
+          await this.deps.metering.served({
             requestId: out.requestId,
             tenantId,
             apiKeyId: apiKeyId ?? null,

@@ -23,6 +23,10 @@ export const SERVER_VARIABLES = [
   'TOKENPOOL_WORKERS',
   'TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS',
   'TOKENPOOL_METERING_JOURNAL',
+  'TOKENPOOL_GATEWAY_PORT',
+  'REDIS_URL',
+  'TOKENPOOL_REDIS_TIMEOUT_MS',
+  'TOKENPOOL_REDIS_PREFIX',
 ];
 
 export interface Exit {
@@ -37,9 +41,10 @@ export class ServerProcess {
   readonly exited: Promise<Exit>;
   private readonly child: ChildProcess;
 
-  constructor(env: Record<string, string>) {
+  /** `program`: bin/tokenpool.ts, or bin/gateway.ts for a gateway process. */
+  constructor(env: Record<string, string>, program = 'bin/tokenpool.ts') {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVER_VARIABLES.includes(k)));
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'bin/tokenpool.ts'], {
+    this.child = spawn(process.execPath, ['--import', 'tsx', program], {
       cwd: ROOT,
       env: { ...base, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

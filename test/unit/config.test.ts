@@ -88,6 +88,21 @@ describe('loadConfig', () => {
       ['the engine counts kept 91 days by default', {}, { engineCountsRetentionDays: 91 }],
       ['TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS=400', { TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS: '400' }, { engineCountsRetentionDays: 400 }],
       ['TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT=64', { TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT: '64' }, { gatewayConnectionsPerEndpoint: 64 }],
+      [
+        'the limits in memory by default, a gateway process on 8081',
+        {},
+        { redis: { url: undefined, timeoutMs: 200, prefix: 'tokenpool:' }, gatewayPort: 8081 },
+      ],
+      [
+        'REDIS_URL, TOKENPOOL_REDIS_TIMEOUT_MS, TOKENPOOL_REDIS_PREFIX and TOKENPOOL_GATEWAY_PORT',
+        {
+          REDIS_URL: 'rediss://default:pw@redis.internal:6380',
+          TOKENPOOL_REDIS_TIMEOUT_MS: '50',
+          TOKENPOOL_REDIS_PREFIX: 'city-a:',
+          TOKENPOOL_GATEWAY_PORT: '9090',
+        },
+        { redis: { url: 'rediss://default:pw@redis.internal:6380', timeoutMs: 50, prefix: 'city-a:' }, gatewayPort: 9090 },
+      ],
       ['the metering tolerance by default', {}, { meteringTolerance: { fraction: 0.05, minTokens: 10_000 } }],
       [
         'TOKENPOOL_METERING_TOLERANCE and TOKENPOOL_METERING_MIN_TOKENS',
@@ -184,6 +199,9 @@ describe('loadConfig', () => {
       // Shorter than the 90 days an agent may report back: a forgotten id could be counted twice.
       ['TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS', { TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS: '90' }],
       ['TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT', { TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT: '0' }],
+      ['REDIS_URL', { REDIS_URL: 'http://redis.internal:6379' }],
+      ['TOKENPOOL_REDIS_TIMEOUT_MS', { TOKENPOOL_REDIS_TIMEOUT_MS: '0' }],
+      ['TOKENPOOL_GATEWAY_PORT', { TOKENPOOL_GATEWAY_PORT: '65536' }],
       ['TOKENPOOL_METERING_TOLERANCE', { TOKENPOOL_METERING_TOLERANCE: '5%' }],
       ['TOKENPOOL_METERING_TOLERANCE', { TOKENPOOL_METERING_TOLERANCE: '1.5' }],
       ['TOKENPOOL_METERING_MIN_TOKENS', { TOKENPOOL_METERING_MIN_TOKENS: '-1' }],

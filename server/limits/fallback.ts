@@ -5,7 +5,9 @@
  * The fallback, the same for every limit: a check Redis does not answer within
  * `timeoutMs` (or at once, while disconnected: commands are never queued) is answered by this
  * process's own limits in memory, counted in `tokenpool_limits_store_errors_total{limit}` and
- * logged as a warning (at most once per {@link WARN_EVERY_MS}). The limits then hold per process, as
+ * logged as a warning (at most once per {@link WARN_EVERY_MS}). After a failure the checks of the
+ * next {@link SKIP_MS} go to memory straight away, so that a Redis that hangs costs a call the
+ * timeout at most once a second, not on every call. The limits then hold per process, as
  * without Redis: a client may get up to N times a limit from N processes for as long as Redis is
  * away, but no call fails because of the outage, and none waits for it longer than the timeout.
  * Failing closed instead would turn an outage of a cache into an outage of the city's gateway.
@@ -22,43 +24,49 @@ import type { Reservation, TokenLimit } from './token-rates.js';
 export const WARN_EVERY_MS = 10_000;
 /** How long a starting process waits for Redis before it serves without it. */
 export const CONNECT_WAIT_MS = 2_000;
+/** How long checks skip the shared store after it failed. */
+export const SKIP_MS = 1_000;
 
 /** A shared store in front of this process's memory, used when the shared one fails. */
 export class FallbackLimitStore implements LimitStore {
   readonly kind: LimitStore['kind'];
+  /** Until when (`monotonic` ms) checks skip the shared store. */
+  private skipUntil = -Infinity;
 
+  /** `onError` is told of each check the shared store did not answer (skipped ones too). */
   constructor(
     private readonly shared: LimitStore,
     private readonly local: LimitStore,
     private readonly onError: (limit: LimitKind, err: unknown) => void,
+    /** A monotonic clock, in ms (the skip is about Redis's time, not the platform's clock). */
+    private readonly monotonic: () => number = () => performance.now(),
   ) {
     this.kind = shared.kind;
   }
 
-  async takeRequests(limits: readonly Limit[]): Promise<Decision> {
-    try {
-      return await this.shared.takeRequests(limits);
-    } catch (err) {
-      this.onError('rpm', err);
-      return this.local.takeRequests(limits);
-    }
+  takeRequests(limits: readonly Limit[]): Promise<Decision> {
+    return this.either('rpm', (s) => s.takeRequests(limits));
   }
 
-  async reserveTokens(limits: readonly TokenLimit[], estimate: number): Promise<Reservation> {
-    try {
-      return await this.shared.reserveTokens(limits, estimate);
-    } catch (err) {
-      this.onError('tpm', err);
-      return this.local.reserveTokens(limits, estimate);
-    }
+  reserveTokens(limits: readonly TokenLimit[], estimate: number): Promise<Reservation> {
+    return this.either('tpm', (s) => s.reserveTokens(limits, estimate));
   }
 
-  async takeSlot(key: string, max: number): Promise<ReleaseSlot | undefined> {
+  takeSlot(key: string, max: number): Promise<ReleaseSlot | undefined> {
+    return this.either('concurrency', (s) => s.takeSlot(key, max));
+  }
+
+  private async either<T>(limit: LimitKind, check: (store: LimitStore) => Promise<T>): Promise<T> {
+    if (this.monotonic() < this.skipUntil) {
+      this.onError(limit, new Error('skipped: the shared store failed less than a second ago'));
+      return check(this.local);
+    }
     try {
-      return await this.shared.takeSlot(key, max);
+      return await check(this.shared);
     } catch (err) {
-      this.onError('concurrency', err);
-      return this.local.takeSlot(key, max);
+      this.skipUntil = this.monotonic() + SKIP_MS;
+      this.onError(limit, err);
+      return check(this.local);
     }
   }
 

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { createLimitStore, FallbackLimitStore } from '../../server/limits/fallback.js';
+import { createLimitStore, FallbackLimitStore, SKIP_MS } from '../../server/limits/fallback.js';
 import { RedisLimitStore, SLOT_TTL_MS } from '../../server/limits/redis-store.js';
 import { MemoryLimitStore, type LimitStore } from '../../server/limits/store.js';
 import { silentLogger } from '../../server/log.js';
@@ -142,7 +142,11 @@ function redisStore(clock: { t: number }, prefix: string): RedisLimitStore {
         // Answered by this process's memory, where the key is fresh.
         expect((await store.takeRequests(limits)).allowed).to.equal(true);
         expect(performance.now() - started).to.be.within(90, 1000);
-        expect(await registry.metrics()).to.match(/tokenpool_limits_store_errors_total\{limit="rpm"\} 1/);
+        // The next checks skip the hung Redis for a second: no timeout each.
+        const again = performance.now();
+        expect((await store.takeRequests(limits)).allowed).to.equal(false);
+        expect(performance.now() - again).to.be.below(50);
+        expect(await registry.metrics()).to.match(/tokenpool_limits_store_errors_total\{limit="rpm"\} 2/);
       } finally {
         await relay.cut();
         await store.close();
@@ -159,6 +163,36 @@ describe('limit store fallback', () => {
     takeSlot: () => Promise.reject(new Error('down')),
     close: () => Promise.resolve(),
   };
+
+  it('after a failure, skips the shared store for SKIP_MS, then asks it again', async () => {
+    let up = false;
+    let asked = 0;
+    const flaky: LimitStore = {
+      ...failing,
+      takeRequests: () => {
+        asked++;
+        return up ? Promise.resolve({ allowed: true, limit: 9, remaining: 8, resetSeconds: 1 }) : Promise.reject(new Error('down'));
+      },
+    };
+    let ms = 0;
+    const errors: string[] = [];
+    const store = new FallbackLimitStore(
+      flaky,
+      new MemoryLimitStore(() => 0),
+      (limit) => errors.push(limit),
+      () => ms,
+    );
+    const rpm = [{ key: 'key:k', perMinute: 100, name: 'the key' }];
+    expect((await store.takeRequests(rpm)).limit).to.equal(100);
+    up = true;
+    ms += SKIP_MS - 1;
+    expect((await store.takeRequests(rpm)).limit).to.equal(100);
+    expect(asked).to.equal(1);
+    ms += 1;
+    expect((await store.takeRequests(rpm)).limit).to.equal(9);
+    expect(asked).to.equal(2);
+    expect(errors).to.deep.equal(['rpm', 'rpm']);
+  });
 
   it("answers every limit from this process's memory while the shared store fails, and says which failed", async () => {
     const t = 0;

@@ -219,11 +219,6 @@ export class RedisLimitStore implements LimitStore {
     };
   }
 
-  /** Slots held now (for tests). */
-  get slotsHeld(): number {
-    return this.held.size;
-  }
-
   /** Moves every held slot's deadline on, in one round trip. */
   renew(): void {
     if (this.held.size === 0) return;

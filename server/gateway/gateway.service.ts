@@ -8,8 +8,6 @@
  * committed): an answer a client received whole is billed, and one cut by a crash before its event
  * was safe reaches the client cut, never whole (README "Token gateway").
  */
-import type { ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
 import type { Principal } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
 import { AppError, statusOf } from '../errors.js';
@@ -23,7 +21,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Candidate } from './balancer.js';
 import type { Metering } from './metering.js';
 import { MemoryLimitStore, type LimitStore, type TokenLimit } from '../limits/store.js';
-import { requestUsage, UpstreamError, type AttemptFailure, type UpstreamPath, type UpstreamResult, type Upstream } from './upstream.js';
+import { requestUsage, UpstreamError, type AttemptFailure, type MeteredUsage, type UpstreamPath, type UpstreamResult, type Upstream } from './upstream.js';
 
 /** What the gateway needs of the rest of the platform (app.ts wires it). */
 export interface GatewayDeps {
@@ -161,35 +159,16 @@ export class GatewayService {
         throw new AppError('unavailable', `No running placement of "${body.model}" can take this call now.`, undefined, 5, 'model_not_available');
       }
       const prepared = requestUsage(body);
-      const held = holdEnd(out.body);
-      let result: UpstreamResult;
-      try {
-        result = await this.deps.upstream.call({
-          candidates,
-          path: GATEWAY_PATHS[endpoint],
-          body: prepared.body,
-          stream: streamed,
-          withholdUsage: streamed && !prepared.clientAsked,
-          signal: out.signal,
-          requestId: out.requestId,
-          client: held.writable,
-          // A whole answer's length is known: no chunked encoding, so its end adds no write of its own.
-          onHeaders: (a) =>
-            out.head(
-              a.status,
-              a.contentLength === undefined ? { 'content-type': a.contentType } : { 'content-type': a.contentType, 'content-length': String(a.contentLength) },
-            ),
-        });
-      } catch (err) {
-        held.abandon();
-        throw err;
-      }
-      const served = result.candidate;
-      const promptTokens = result.usage?.promptTokens ?? (result.usage ? estimatePromptTokens(body) : null);
-      const completionTokens = result.usage?.completionTokens ?? null;
-      settle((promptTokens ?? 0) + (completionTokens ?? 0));
-      this.metrics?.served(body.model, result, promptTokens ?? 0, completionTokens ?? 0);
-      if (result.status >= 200 && result.status < 300 && result.usage) {
+      const tokensOf = (usage: MeteredUsage | undefined) => ({
+        promptTokens: usage?.promptTokens ?? (usage ? estimatePromptTokens(body) : null),
+        completionTokens: usage?.completionTokens ?? null,
+      });
+      // A served call's usage is made safe before the client has its whole answer (metering.ts).
+      let metered = false;
+      const meter = async (served: Candidate, status: number, usage: MeteredUsage | undefined): Promise<void> => {
+        if (metered || status < 200 || status >= 300 || !usage) return;
+        metered = true;
+        const { promptTokens, completionTokens } = tokensOf(usage);
         try {
           await this.deps.metering.served({
             requestId: out.requestId,
@@ -215,8 +194,30 @@ export class GatewayService {
             error: String(err),
           });
         }
-      }
-      held.release();
+      };
+      const result = await this.deps.upstream.call({
+        candidates,
+        path: GATEWAY_PATHS[endpoint],
+        body: prepared.body,
+        stream: streamed,
+        withholdUsage: streamed && !prepared.clientAsked,
+        signal: out.signal,
+        requestId: out.requestId,
+        client: out.body,
+        // A whole answer's length is known: no chunked encoding, so its end adds no write of its own.
+        onHeaders: (a) =>
+          out.head(
+            a.status,
+            a.contentLength === undefined ? { 'content-type': a.contentType } : { 'content-type': a.contentType, 'content-length': String(a.contentLength) },
+          ),
+        beforeEnd: (a) => meter(a.candidate, a.status, a.usage),
+      });
+      const served = result.candidate;
+      // A stream cut short (the client left) is billed what the engine produced by then.
+      await meter(served, result.status, result.usage);
+      const { promptTokens, completionTokens } = tokensOf(result.usage);
+      settle((promptTokens ?? 0) + (completionTokens ?? 0));
+      this.metrics?.served(body.model, result, promptTokens ?? 0, completionTokens ?? 0);
       this.deps.record(
         entry({
           status: result.status,
@@ -377,44 +378,6 @@ function upstreamFailure(err: UpstreamError, model: string): AppError | Upstream
     case 'client_closed':
       return err;
   }
-}
-
-/**
- * A writable in front of `res` that passes writes through (with their backpressure) but holds the
- * answer's end until `release`: the call's usage is written first. Destroyed once the answer was
- * under way, it cuts `res`; before, it leaves `res` to answer the error.
- */
-function holdEnd(res: ServerResponse): { writable: Writable; release: () => void; abandon: () => void } {
-  let finish: ((err?: Error | null) => void) | undefined;
-  let released = false;
-  const writable = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (res.write(chunk)) cb();
-      else res.once('drain', () => cb());
-    },
-    final(cb) {
-      finish = cb;
-      if (released) end();
-    },
-    destroy(err, cb) {
-      if (res.headersSent && !res.writableEnded) res.destroy();
-      cb(err);
-    },
-  });
-  const end = (): void => {
-    res.end();
-    finish?.();
-  };
-  return {
-    writable,
-    release: () => {
-      released = true;
-      if (finish) end();
-    },
-    abandon: () => {
-      writable.destroy();
-    },
-  };
 }
 
 /** The gateway's metrics (README "Token gateway"). */

@@ -98,6 +98,13 @@ export interface UpstreamCall {
   readonly client: Writable;
   /** Called once, before anything is written to `client`: set the status and headers there. Not called when the call throws. */
   onHeaders(answer: UpstreamAnswer): void;
+  /**
+   * Called once the answer is complete and before its end is written (a whole answer's only write,
+   * or a stream's last bytes), with the usage to meter; the end waits for it. Not called for an
+   * answer cut short, nor when the call throws. Meant to make the call's usage safe before the
+   * client has the whole answer.
+   */
+  beforeEnd?(answer: { readonly candidate: Candidate; readonly status: number; readonly usage: MeteredUsage | undefined }): Promise<void> | void;
 }
 
 export interface UpstreamResult {
@@ -229,9 +236,17 @@ export class Upstream {
     const started = this.#now();
     const order = this.balancer.order(call.candidates);
     const failures: AttemptFailure[] = [];
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.#timeoutMs);
-    const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
+    // One signal for the attempts: aborted by the client's leaving or by the call's deadline (`timedOut` says which).
+    const abort = new AbortController();
+    const signal = abort.signal;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.#timeoutMs);
+    const left = (): void => abort.abort();
+    if (call.signal?.aborted) abort.abort();
+    else call.signal?.addEventListener('abort', left, { once: true });
     const payload = JSON.stringify(call.body);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (call.requestId !== undefined) headers['x-request-id'] = call.requestId;
@@ -281,7 +296,17 @@ export class Upstream {
         const contentType = String(response.headers['content-type'] ?? 'application/json');
         const streamed = call.stream && status >= 200 && status < 300 && contentType.startsWith('text/event-stream');
         const served = streamed
-          ? await this.#stream(call, candidate, response.body, status, contentType, signal, deadline.signal, started, () => pass.success())
+          ? await this.#stream(
+              call,
+              candidate,
+              response.body,
+              status,
+              contentType,
+              signal,
+              () => timedOut,
+              started,
+              () => pass.success(),
+            )
           : await this.#whole(call, candidate, response.body, status, contentType, signal, started);
         if ('failed' in served) {
           if (signal.aborted) {
@@ -297,11 +322,12 @@ export class Upstream {
         end();
         return { candidate, attempts, failures, status, ...served, durationMs: this.#now() - started };
       }
-      if (deadline.signal.aborted && !call.signal?.aborted) throw new UpstreamError('timeout', failures, lastStatus);
+      if (timedOut && !call.signal?.aborted) throw new UpstreamError('timeout', failures, lastStatus);
       if (call.signal?.aborted) throw new UpstreamError('client_closed', failures, lastStatus);
       throw new UpstreamError(attempts === 0 ? 'no_endpoint' : 'all_failed', failures, lastStatus);
     } finally {
       clearTimeout(timer);
+      call.signal?.removeEventListener('abort', left);
     }
   }
 
@@ -346,6 +372,8 @@ export class Upstream {
         // Not JSON after all: passed on as it came, with nothing to meter from it.
       }
     }
+    await call.beforeEnd?.({ candidate, status, usage });
+    // Headers, body and end in one write.
     call.onHeaders({ candidate, status, contentType, streamed: false, contentLength: length });
     call.client.end(answer);
     return { ttfbMs: ttfb ?? this.#now() - started, cut: undefined, usage };
@@ -359,7 +387,7 @@ export class Upstream {
     status: number,
     contentType: string,
     signal: AbortSignal,
-    deadline: AbortSignal,
+    timedOut: () => boolean,
     started: number,
     answered: () => void,
   ): Promise<Served | Failed> {
@@ -386,7 +414,7 @@ export class Upstream {
     } catch (err) {
       // Before the first byte nothing reached the client: another endpoint may serve.
       if (ttfb === undefined) return { failed: reasonOf(err), detail: detailOf(err) };
-      cut = call.signal?.aborted ? 'client_closed' : deadline.aborted ? 'timeout' : 'upstream_error';
+      cut = call.signal?.aborted ? 'client_closed' : timedOut() ? 'timeout' : 'upstream_error';
     }
     if (ttfb === undefined) {
       ttfb = this.#now() - started;
@@ -398,8 +426,11 @@ export class Upstream {
       client.destroy();
       return { ttfbMs: ttfb, cut, usage: usage() };
     }
-    client.end(tap.end());
-    return { ttfbMs: ttfb, cut: undefined, usage: usage() };
+    const served = usage();
+    const last = tap.end();
+    await call.beforeEnd?.({ candidate, status, usage: served });
+    client.end(last);
+    return { ttfbMs: ttfb, cut: undefined, usage: served };
   }
 }
 

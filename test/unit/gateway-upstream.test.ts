@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { until } from '../until.js';
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -307,6 +308,39 @@ describe('gateway upstream', () => {
     const c2 = client();
     await call(c2, { candidates: [candidate(r.url)], stream: true, body: wants.body, withholdUsage: !wants.clientAsked });
     expect(c2.text()).to.equal(role + token('你') + token('好') + token('!') + finish + usageChunk + DONE);
+  });
+
+  it('ends an answer only once beforeEnd, given its usage, has resolved: of a whole answer nothing is written before', async () => {
+    const whole = await start(json(200, completion));
+    const stream = await start(streaming);
+    for (const [r, streamed] of [
+      [whole, false],
+      [stream, true],
+    ] as const) {
+      const c = client();
+      let release: (() => void) | undefined;
+      const told: unknown[] = [];
+      const done = call(c, {
+        candidates: [candidate(r.url)],
+        stream: streamed,
+        body: { model: 'qwen', stream: streamed, stream_options: { include_usage: true }, messages: [] },
+        beforeEnd: (a) => {
+          told.push(a.usage);
+          return new Promise<void>((resolve) => (release = resolve));
+        },
+      });
+      await until(
+        'beforeEnd called',
+        () => Promise.resolve(release),
+        (f) => f !== undefined,
+      );
+      expect(c.stream.writableEnded, 'not ended before beforeEnd resolved').to.equal(false);
+      if (!streamed) expect(c.text()).to.equal('');
+      release!();
+      const result = await done;
+      expect(c.stream.writableEnded).to.equal(true);
+      expect(told).to.deep.equal([result.usage]);
+    }
   });
 
   it('never retries after the first byte: a replica that dies mid-stream cuts the client’s stream, counted by chunks', async () => {

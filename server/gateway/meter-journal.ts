@@ -107,16 +107,16 @@ export class MeterJournal {
     this.rotate();
   }
 
-  /** Appends `call`'s event; once this returns it outlives the process. Throws on a write error (a full disk). */
-  append(call: MeteredCall): Segment {
+  /** Appends the events of `calls` in one write; once this returns they outlive the process. Throws on a write error (a full disk). */
+  append(calls: readonly MeteredCall[]): Segment {
     if (this.closed) throw new Error('the metering journal is closed');
     let segment = this.current;
     if (!segment || segment.events >= SEGMENT_EVENTS || this.now() - segment.startedAt >= SEGMENT_MS) segment = this.rotate();
-    const line = Buffer.from(lineOf(call));
+    const lines = Buffer.from(calls.map(lineOf).join(''));
     let written = 0;
-    while (written < line.length) written += writeSync(segment.fd!, line, written);
-    segment.events++;
-    segment.pending++;
+    while (written < lines.length) written += writeSync(segment.fd!, lines, written);
+    segment.events += calls.length;
+    segment.pending += calls.length;
     return segment;
   }
 

@@ -45,6 +45,8 @@ export class Metering {
   private readonly journal: MeterJournal | undefined;
   /** Journaled events waiting for their batch; the timer that sends it. */
   private buffer: Journaled[] = [];
+  /** Calls to append to the journal at the end of this turn of the event loop, and their answers' waits. */
+  private toJournal: { readonly call: MeteredCall; readonly resolve: () => void; readonly reject: (err: unknown) => void }[] = [];
   private linger: NodeJS.Timeout | undefined;
   /** Batches handed to the database, one after another, and retries waiting for their time. */
   private readonly pending = new Set<Promise<void>>();
@@ -74,20 +76,30 @@ export class Metering {
    * without a journal (or when appending to it failed), committed. Rejects only in the latter case,
    * when the commit failed.
    */
-  async served(call: MeteredCall): Promise<void> {
-    if (this.journal) {
-      let segment: Segment | undefined;
-      try {
-        segment = this.journal.append(call);
-      } catch (err) {
-        this.opts.log.error('metering journal append failed; this answer waits for its commit', { requestId: call.requestId, error: String(err) });
-      }
-      if (segment) {
-        this.commitLater({ call, segment });
-        return;
-      }
+  served(call: MeteredCall): Promise<void> {
+    if (!this.journal) return this.batches.write(call);
+    // The calls that end in one turn of the event loop are journaled in one write.
+    return new Promise<void>((resolve, reject) => {
+      this.toJournal.push({ call, resolve, reject });
+      if (this.toJournal.length === 1) setImmediate(() => this.journalTurn());
+    });
+  }
+
+  private journalTurn(): void {
+    const waiting = this.toJournal;
+    this.toJournal = [];
+    let segment: Segment | undefined;
+    try {
+      segment = this.journal!.append(waiting.map((w) => w.call));
+    } catch (err) {
+      this.opts.log.error('metering journal append failed; these answers wait for their commit', { calls: waiting.length, error: String(err) });
     }
-    await this.batches.write(call);
+    for (const w of waiting) {
+      if (segment) {
+        this.commitLater({ call: w.call, segment });
+        w.resolve();
+      } else this.batches.write(w.call).then(w.resolve, w.reject);
+    }
   }
 
   /** Starts looking for orphan segments now and every `sweepMs`. */

@@ -11,6 +11,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { Agent } from 'undici';
+import { Abort, type AbortLike } from '../abort.js';
 import { Balancer, type Candidate } from './balancer.js';
 import { CircuitBreakers } from './breaker.js';
 import { SseUsageTap, usageFromJson } from './sse-usage.js';
@@ -91,7 +92,7 @@ export interface UpstreamCall {
   /** Drop the usage-only chunk from a stream: the client did not ask for it ({@link requestUsage} says). */
   readonly withholdUsage?: boolean;
   /** Aborts the call (the client disconnected). */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortLike;
   /** Sent upstream as `x-request-id`, so the engine's logs match the gateway's. */
   readonly requestId?: string;
   /** Where the answer goes (an http.ServerResponse). Ended after the answer; destroyed if it was cut short. */
@@ -182,14 +183,14 @@ function drop(body: Readable): void {
 }
 
 /** Waits until `client` drains, closes or errs, or `signal` aborts; answers whether writing may go on. */
-function drained(client: Writable, signal: AbortSignal): Promise<boolean> {
+function drained(client: Writable, signal: AbortLike): Promise<boolean> {
   if (client.destroyed || signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const done = (ok: boolean) => () => {
       client.off('drain', onDrain);
       client.off('close', onStop);
       client.off('error', onStop);
-      signal.removeEventListener('abort', onStop);
+      signal.off('abort', onStop);
       resolve(ok);
     };
     const onDrain = done(true);
@@ -197,7 +198,7 @@ function drained(client: Writable, signal: AbortSignal): Promise<boolean> {
     client.on('drain', onDrain);
     client.on('close', onStop);
     client.on('error', onStop);
-    signal.addEventListener('abort', onStop);
+    signal.once('abort', onStop);
   });
 }
 
@@ -210,6 +211,7 @@ export class Upstream {
   readonly #maxAttempts: number;
   readonly #timeoutMs: number;
   readonly #maxAnswerBytes: number;
+  readonly #endpoints = new Map<string, { readonly origin: string; readonly base: string }>();
 
   constructor(options: UpstreamOptions) {
     this.#now = options.now;
@@ -237,8 +239,8 @@ export class Upstream {
     const order = this.balancer.order(call.candidates);
     const failures: AttemptFailure[] = [];
     // One signal for the attempts: aborted by the client's leaving or by the call's deadline (`timedOut` says which).
-    const abort = new AbortController();
-    const signal = abort.signal;
+    const abort = new Abort();
+    const signal = abort;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -246,7 +248,7 @@ export class Upstream {
     }, this.#timeoutMs);
     const left = (): void => abort.abort();
     if (call.signal?.aborted) abort.abort();
-    else call.signal?.addEventListener('abort', left, { once: true });
+    else call.signal?.once('abort', left);
     const payload = JSON.stringify(call.body);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (call.requestId !== undefined) headers['x-request-id'] = call.requestId;
@@ -267,10 +269,10 @@ export class Upstream {
         };
         let response: Awaited<ReturnType<Agent['request']>>;
         try {
-          const url = new URL(candidate.endpoint);
+          const url = this.#parsed(candidate.endpoint);
           response = await this.#agent.request({
             origin: url.origin,
-            path: url.pathname.replace(/\/$/, '') + call.path,
+            path: url.base + call.path,
             method: 'POST',
             headers: { ...headers, authorization: `Bearer ${candidate.servingKey}` },
             body: payload,
@@ -327,8 +329,20 @@ export class Upstream {
       throw new UpstreamError(attempts === 0 ? 'no_endpoint' : 'all_failed', failures, lastStatus);
     } finally {
       clearTimeout(timer);
-      call.signal?.removeEventListener('abort', left);
+      call.signal?.off('abort', left);
     }
+  }
+
+  /** An endpoint's origin and base path, parsed once (a bad one throws, each time: a failed attempt). */
+  #parsed(endpoint: string): { readonly origin: string; readonly base: string } {
+    let hit = this.#endpoints.get(endpoint);
+    if (!hit) {
+      const url = new URL(endpoint);
+      hit = { origin: url.origin, base: url.pathname.replace(/\/$/, '') };
+      if (this.#endpoints.size >= 10_000) this.#endpoints.clear();
+      this.#endpoints.set(endpoint, hit);
+    }
+    return hit;
   }
 
   /** Closes the pooled connections. */
@@ -343,7 +357,7 @@ export class Upstream {
     body: Readable,
     status: number,
     contentType: string,
-    signal: AbortSignal,
+    signal: AbortLike,
     started: number,
   ): Promise<Served | Failed> {
     const parts: Buffer[] = [];
@@ -386,7 +400,7 @@ export class Upstream {
     body: Readable,
     status: number,
     contentType: string,
-    signal: AbortSignal,
+    signal: AbortLike,
     timedOut: () => boolean,
     started: number,
     answered: () => void,

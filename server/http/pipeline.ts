@@ -31,6 +31,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { Abort } from '../abort.js';
 import { z } from 'zod';
 import { cookieValue, SESSION_COOKIE, type Authenticator, type Principal } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
@@ -215,7 +216,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   async function stream(req: IncomingMessage, res: ServerResponse, reply: Reply, streamer: NonNullable<Reply['stream']>): Promise<void> {
     res.setHeader('cache-control', 'no-store');
     if (reply.headers) for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
-    const left = new AbortController();
+    const left = new Abort();
     const onClose = (): void => {
       if (!res.writableFinished) left.abort();
     };
@@ -228,7 +229,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
           // Not flushed: they leave with the first write, in one packet with it.
           for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
         },
-        signal: left.signal,
+        signal: left,
         requestId: String(res.getHeader('x-request-id')),
       });
     } finally {

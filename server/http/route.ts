@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
+import type { AbortLike } from '../abort.js';
 import type { FieldError } from '../errors.js';
 import type { Principal, PrincipalKind } from '../auth/authenticate.js';
 
@@ -43,7 +44,7 @@ export interface ReplyStream {
   /** Sets the status and headers; once, before the first write, which sends them (they are not sent alone). */
   head(status: number, headers: Readonly<Record<string, string>>): void;
   /** Aborted when the client leaves before the answer ended. */
-  readonly signal: AbortSignal;
+  readonly signal: AbortLike;
   /** The request id the answer carries in `x-request-id`. */
   readonly requestId: string;
 }

@@ -136,15 +136,16 @@ describe('metering through a crash', function () {
       engine = await SimulatedEngine.start({ model: MODEL, servingKey: desired.servingKey, tokensPerSecond: 100_000, onServed: (s) => served.push(s) });
       await heartbeat([{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }]);
       const client = new OpenAI({ apiKey: tenant.apiKey, baseURL: `${base}/v1`, maxRetries: 0 });
-      await calls(client, 1); // the routing table is read, the first batch committed
-
-      // A lock the gateway's inserts wait behind: every batch from now on is in flight when the process dies.
       lock = new pg.Client({ connectionString: env.DATABASE_URL });
       await lock.connect();
+      const stored = async () => Number((await lock!.query('SELECT count(*) AS n FROM usage_events')).rows[0].n);
+      await calls(client, 1); // the routing table is read, the first batch committed
+      await until('the first call metered', stored, (n) => n === 1);
+
+      // A lock the gateway's inserts wait behind: every batch from now on is in flight when the process dies.
       await lock.query('BEGIN');
       await lock.query('LOCK TABLE usage_events IN SHARE MODE');
       const made = await calls(client, 9);
-      const stored = async () => Number((await lock!.query('SELECT count(*) AS n FROM usage_events')).rows[0].n);
       expect(await stored(), 'nothing of the nine was committed').to.equal(1);
       first.kill();
       await first.exited;

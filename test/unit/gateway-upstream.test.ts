@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Abort } from '../../server/abort.js';
 import { until } from '../until.js';
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -370,10 +371,10 @@ describe('gateway upstream', () => {
       res.write(role + token('a'));
       res.on('close', () => upstreamClosed());
     });
-    const leaving = new AbortController();
+    const leaving = new Abort();
     const c = client();
     c.stream.once('chunk', () => leaving.abort());
-    const result = await call(c, { candidates: [candidate(r.url)], stream: true, body: { model: 'qwen', stream: true }, signal: leaving.signal });
+    const result = await call(c, { candidates: [candidate(r.url)], stream: true, body: { model: 'qwen', stream: true }, signal: leaving });
     await closed;
     expect(result.cut).to.equal('client_closed');
     expect(result.usage).to.deep.include({ estimated: true, completionTokens: 1 });
@@ -404,13 +405,13 @@ describe('gateway upstream', () => {
   it('a client that leaves before the answer gets client_closed, and the replica sees its request closed', async () => {
     let upstreamClosed!: () => void;
     const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
-    const leaving = new AbortController();
+    const leaving = new Abort();
     const r = await start((_req, res) => {
       res.on('close', () => upstreamClosed());
       leaving.abort();
     });
     let thrown: unknown;
-    await call(client(), { candidates: [candidate(r.url)], signal: leaving.signal }).catch((err: unknown) => (thrown = err));
+    await call(client(), { candidates: [candidate(r.url)], signal: leaving }).catch((err: unknown) => (thrown = err));
     await closed;
     expect(thrown).to.include({ kind: 'client_closed' });
     // The client leaving says nothing about the replica.
@@ -494,7 +495,7 @@ describe('gateway upstream behind a real HTTP front', () => {
   async function front(upstream: Upstream, target: string) {
     const results: Array<Promise<unknown>> = [];
     const server = createServer((req, res) => {
-      const left = new AbortController();
+      const left = new Abort();
       res.on('close', () => left.abort());
       req.resume();
       req.on('end', () => {
@@ -505,7 +506,7 @@ describe('gateway upstream behind a real HTTP front', () => {
               path: '/v1/chat/completions',
               body: { model: 'qwen', stream: true },
               stream: true,
-              signal: left.signal,
+              signal: left,
               client: res,
               onHeaders: (a) => res.writeHead(a.status, { 'content-type': a.contentType }),
             })

@@ -40,8 +40,8 @@ describe('metering journal (server/gateway/meter-journal.ts)', () => {
 
   it('writes each event as a line before append returns, and reads it back whole', () => {
     const journal = new MeterJournal(dir);
-    journal.append(call(1));
-    journal.append(call(2));
+    journal.append([call(1)]);
+    journal.append([call(2)]);
     const [name] = files();
     const { calls, unreadable } = parseSegment(readFileSync(join(dir, name!), 'utf8'));
     expect(unreadable).to.equal(0);
@@ -52,10 +52,10 @@ describe('metering journal (server/gateway/meter-journal.ts)', () => {
   it('deletes a segment once all its events are committed and a newer one is written', () => {
     let now = 0;
     const journal = new MeterJournal(dir, () => now);
-    const a = journal.append(call(1));
-    const b = journal.append(call(2));
+    const a = journal.append([call(1)]);
+    const b = journal.append([call(2)]);
     now = SEGMENT_MS;
-    const c = journal.append(call(3));
+    const c = journal.append([call(3)]);
     expect(files()).to.have.length(2);
     journal.committed(a);
     expect(files()).to.have.length(2);
@@ -69,7 +69,7 @@ describe('metering journal (server/gateway/meter-journal.ts)', () => {
 
   it('starts a new segment after SEGMENT_EVENTS events', () => {
     const journal = new MeterJournal(dir, () => 0);
-    for (let i = 0; i <= SEGMENT_EVENTS; i++) journal.append(call(i));
+    for (let i = 0; i <= SEGMENT_EVENTS; i++) journal.append([call(i)]);
     expect(files()).to.have.length(2);
     journal.close();
     expect(files()).to.have.length(2); // nothing was committed: both stay, for the next process
@@ -77,7 +77,7 @@ describe('metering journal (server/gateway/meter-journal.ts)', () => {
 
   it('keeps uncommitted events on close, as orphans for the next journal on the directory', () => {
     const first = new MeterJournal(dir);
-    first.append(call(1));
+    first.append([call(1)]);
     const second = new MeterJournal(dir);
     expect(second.orphans(), 'a live journal of this process is not an orphan').to.deep.equal([]);
     first.close();

@@ -6,7 +6,8 @@
  * a scratch PostgreSQL database, with auth, limits, routing and metering.
  *
  * For each, non-streamed and streamed: requests/s at saturation (a closed loop of
- * {@link CONCURRENCY} kept-alive clients) and p50/p99 latency at a fixed {@link RATE} requests/s
+ * {@link CONCURRENCY} kept-alive clients; the median of {@link ROUNDS} rounds that alternate the
+ * paths) and p50/p99 latency at a fixed {@link RATE} requests/s
  * (an open loop: each request sent on its schedule whatever the others do, its latency counted from
  * the scheduled time, so a stall is not hidden by the requests it held back). Then 1,000 streams held
  * open at once, directly and through the gateway over 1, 8 and 16 endpoints, and last the metered
@@ -28,8 +29,10 @@ const WORKERS = process.env.BENCH_WORKERS ?? '1';
 const MODEL = 'qwen2.5-7b-instruct';
 /** Clients in the closed loop that finds each path's saturation. */
 const CONCURRENCY = 64;
-const WARMUP_MS = 1_000;
-const MEASURE_MS = 4_000;
+/** Saturation: rounds per path (alternating), and each round's warm-up and measured time. */
+const ROUNDS = 3;
+const WARMUP_MS = 500;
+const MEASURE_MS = 2_500;
 /** The fixed rate of the latency runs, requests/s, and how long each runs. */
 const RATE = 500;
 const RATE_SECONDS = 4;
@@ -110,6 +113,12 @@ async function call(pool: Pool, lane: Lane, body: string, streamed: boolean): Pr
 }
 
 const ms = (v: number) => +v.toFixed(2);
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
@@ -209,47 +218,76 @@ export async function benchGateway(): Promise<void> {
     const latency: Record<string, { p50: number; p99: number }> = {};
     for (const streamed of [false, true]) {
       const body = streamed ? STREAM_BODY : BODY;
+      // Rounds alternate the paths, so that the host's changing load falls on all of them alike; each
+      // path's figure is the median of its rounds.
+      const rounds: Record<LaneName, { rps: number; failed: number; cpu: Record<string, number>; ok: number; seconds: number }[]> = {
+        direct: [],
+        proxy: [],
+        gateway: [],
+      };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const lane of lanes) {
+          const pool = new Pool(lane.origin, { connections: CONCURRENCY });
+          let ok = 0;
+          let failed = 0;
+          let running = true;
+          const clients = Array.from({ length: CONCURRENCY }, async () => {
+            while (running) {
+              if ((await call(pool, lane, body, streamed)).ok) ok++;
+              else failed++;
+            }
+          });
+          await sleep(WARMUP_MS);
+          const [ok0, failed0, cpu0, t0] = [ok, failed, cpu(), performance.now()];
+          await sleep(MEASURE_MS);
+          const [ok1, failed1, cpu1, t1] = [ok, failed, cpu(), performance.now()];
+          running = false;
+          await Promise.all(clients);
+          await pool.close();
+          if (lane.name === 'gateway') gatewayAnswered += ok;
+          const seconds = (t1 - t0) / 1000;
+          const loadGenerator = process.cpuUsage(cpu0.loadGenerator);
+          rounds[lane.name].push({
+            rps: (ok1 - ok0) / seconds,
+            failed: failed1 - failed0,
+            ok: ok1 - ok0,
+            seconds,
+            cpu: {
+              server: cpu1.server - cpu0.server,
+              engine: cpu1.engine - cpu0.engine,
+              proxy: cpu1.proxy - cpu0.proxy,
+              postgres: cpu1.postgres - cpu0.postgres,
+              loadGenerator: (loadGenerator.user + loadGenerator.system) / 1e6,
+            },
+          });
+        }
+      }
+      // The CPU of the process that makes the path: the engine alone, the proxy, the gateway's server.
+      const own = { direct: 'engine', proxy: 'proxy', gateway: 'server' } as const;
       for (const lane of lanes) {
-        const pool = new Pool(lane.origin, { connections: CONCURRENCY });
-        let ok = 0;
-        let failed = 0;
-        let running = true;
-        const clients = Array.from({ length: CONCURRENCY }, async () => {
-          while (running) {
-            if ((await call(pool, lane, body, streamed)).ok) ok++;
-            else failed++;
-          }
-        });
-        await sleep(WARMUP_MS);
-        const [ok0, failed0, cpu0, t0] = [ok, failed, cpu(), performance.now()];
-        await sleep(MEASURE_MS);
-        const [ok1, failed1, cpu1, t1] = [ok, failed, cpu(), performance.now()];
-        running = false;
-        await Promise.all(clients);
-        await pool.close();
-        if (lane.name === 'gateway') gatewayAnswered += ok;
-        const seconds = (t1 - t0) / 1000;
-        const rps = Math.round((ok1 - ok0) / seconds);
+        const all = rounds[lane.name];
+        const rps = Math.round(median(all.map((r) => r.rps)));
         saturation[`${lane.name}.${streamed}`] = rps;
-        const loadGenerator = process.cpuUsage(cpu0.loadGenerator);
-        // The CPU of the process that makes the path: the engine alone, the proxy, the gateway's server.
-        const own = { direct: 'engine', proxy: 'proxy', gateway: 'server' } as const;
+        const sum = (f: (r: (typeof all)[number]) => number) => all.reduce((a, r) => a + f(r), 0);
+        const cpuOf = (k: string) => +sum((r) => r.cpu[k]!).toFixed(2);
         console.log(
           JSON.stringify({
             bench: 'gateway.saturation',
             path: lane.name,
             streamed,
             concurrency: CONCURRENCY,
-            seconds: +seconds.toFixed(2),
+            rounds: ROUNDS,
+            seconds: +sum((r) => r.seconds).toFixed(2),
             requestsPerSec: rps,
-            failed: failed1 - failed0,
-            cpuMsPerRequest: +(((cpu1[own[lane.name]] - cpu0[own[lane.name]]) * 1000) / (ok1 - ok0)).toFixed(3),
+            roundsRequestsPerSec: all.map((r) => Math.round(r.rps)),
+            failed: sum((r) => r.failed),
+            cpuMsPerRequest: +((sum((r) => r.cpu[own[lane.name]]!) * 1000) / sum((r) => r.ok)).toFixed(3),
             cpuSeconds: {
-              server: +(cpu1.server - cpu0.server).toFixed(2),
-              engine: +(cpu1.engine - cpu0.engine).toFixed(2),
-              proxy: +(cpu1.proxy - cpu0.proxy).toFixed(2),
-              postgres: +(cpu1.postgres - cpu0.postgres).toFixed(2),
-              loadGenerator: +((loadGenerator.user + loadGenerator.system) / 1e6).toFixed(2),
+              server: cpuOf('server'),
+              engine: cpuOf('engine'),
+              proxy: cpuOf('proxy'),
+              postgres: cpuOf('postgres'),
+              loadGenerator: cpuOf('loadGenerator'),
             },
           }),
         );

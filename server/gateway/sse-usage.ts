@@ -112,10 +112,15 @@ export class SseUsageTap {
   /** Reads one whole event; answers whether it is the usage-only chunk. */
   #event(text: string): boolean {
     let data = '';
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('data:')) continue;
-      const value = line.charCodeAt(5) === 0x20 ? line.slice(6) : line.slice(5);
-      data = data === '' ? value.replace(/\r$/, '') : `${data}\n${value.replace(/\r$/, '')}`;
+    if (text.startsWith('data: ') && !text.includes('\n')) {
+      // The usual event, one `data:` line: read without splitting.
+      data = text.endsWith('\r') ? text.slice(6, -1) : text.slice(6);
+    } else {
+      for (const line of text.split('\n')) {
+        if (!line.startsWith('data:')) continue;
+        const value = line.charCodeAt(5) === 0x20 ? line.slice(6) : line.slice(5);
+        data = data === '' ? value.replace(/\r$/, '') : `${data}\n${value.replace(/\r$/, '')}`;
+      }
     }
     if (data === '') return false;
     if (data === '[DONE]') {

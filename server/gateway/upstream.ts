@@ -409,6 +409,9 @@ export class Upstream {
     const client = call.client;
     let ttfb: number | undefined;
     let cut: UpstreamResult['cut'];
+    // From the chunk with `data: [DONE]` on, bytes wait for the answer's end: they leave with it, in
+    // one write, once beforeEnd has made the usage safe.
+    const tail: Buffer[] = [];
     const usage = (): MeteredUsage =>
       tap.usage ? { estimated: false, ...tap.usage } : { estimated: true, promptTokens: null, completionTokens: tap.contentChunks, totalTokens: null };
     try {
@@ -420,6 +423,10 @@ export class Upstream {
           call.onHeaders({ candidate, status, contentType, streamed: true, contentLength: undefined });
         }
         const out = tap.push(part);
+        if (tap.done) {
+          if (out.length > 0) tail.push(out);
+          continue;
+        }
         if (out.length > 0 && !client.write(out) && !(await drained(client, signal))) {
           cut = 'client_closed';
           break;
@@ -429,6 +436,8 @@ export class Upstream {
       // Before the first byte nothing reached the client: another endpoint may serve.
       if (ttfb === undefined) return { failed: reasonOf(err), detail: detailOf(err) };
       cut = call.signal?.aborted ? 'client_closed' : timedOut() ? 'timeout' : 'upstream_error';
+      // A replica that failed after its `[DONE]` had sent the whole answer.
+      if (cut === 'upstream_error' && tap.done) cut = undefined;
     }
     if (ttfb === undefined) {
       ttfb = this.#now() - started;
@@ -441,9 +450,9 @@ export class Upstream {
       return { ttfbMs: ttfb, cut, usage: usage() };
     }
     const served = usage();
-    const last = tap.end();
+    tail.push(tap.end());
     await call.beforeEnd?.({ candidate, status, usage: served });
-    client.end(last);
+    client.end(tail.length === 1 ? tail[0] : Buffer.concat(tail));
     return { ttfbMs: ttfb, cut: undefined, usage: served };
   }
 }

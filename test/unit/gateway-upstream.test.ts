@@ -364,6 +364,20 @@ describe('gateway upstream', () => {
     expect(c.stream.writableEnded).to.equal(false);
   });
 
+  it('ends the client’s stream cleanly when the replica fails after its [DONE], the answer being whole', async () => {
+    const r = await start((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(role + token('a') + usageChunk + DONE, () => setImmediate(() => req.socket.destroy()));
+    });
+    const c = client();
+    const body = requestUsage({ model: 'qwen', stream: true, stream_options: { include_usage: true } }).body;
+    const result = await call(c, { candidates: [candidate(r.url)], stream: true, body });
+    expect(result).to.include({ attempts: 1, cut: undefined, status: 200 });
+    expect(result.usage).to.deep.equal({ estimated: false, promptTokens: 7, completionTokens: 3, totalTokens: 10 });
+    expect(c.text()).to.equal(role + token('a') + usageChunk + DONE);
+    expect(c.stream.writableEnded).to.equal(true);
+  });
+
   it('a client that leaves aborts the upstream request', async () => {
     let upstreamClosed!: () => void;
     const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));

@@ -89,11 +89,9 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
         from: instant.optional().meta({ description: 'Inclusive; default: the start of the current billing period' }),
         to: instant.optional().meta({ description: 'Exclusive; default: the end of the current billing period' }),
         tenantId: z.string().min(1).max(200).optional().meta({ description: 'A tenant may name only itself; the operator gets all tenants without it' }),
-        apiKeyId: text(200)
-          .optional()
-          .meta({
-            description: "Only the usage made through this API key (revoked keys too); a key that is not the caller's to see has no usage here (sums of 0)",
-          }),
+        apiKeyId: text(200).optional().meta({
+          description: "Only the usage made through this API key (revoked keys too); a key that is not the caller's to see has no usage here (sums of 0)",
+        }),
       }),
       responses: {
         200: {

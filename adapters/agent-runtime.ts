@@ -59,7 +59,15 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   const backend = new KubernetesBackend({
     kubeConfig: kc,
     namespace: config.namespace,
-    serving: { image: config.servingImage, images: config.servingImages, port: config.servingPort },
+    serving: {
+      image: config.servingImage,
+      images: config.servingImages,
+      engineImages: config.engineImages,
+      port: config.servingPort,
+      tolerations: config.tolerations,
+      nodeSelector: config.nodeSelector,
+    },
+    ingress: config.ingress,
     // The backend keeps what this answers; the profiles read at start are used if there are any.
     profiles: async () => profiles ?? platform.deviceProfiles(),
     log,

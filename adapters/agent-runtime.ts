@@ -73,7 +73,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     log,
   });
   try {
-    await withDeadline(backend.verify(), 30_000, 'reading Nodes, Deployments and Pods');
+    await withDeadline(backend.verify(), 30_000, 'reading Nodes, Deployments and Pods, and applying Secrets, Services and Ingresses (dry run)');
     await withDeadline(backend.start(), 30_000, 'starting the informers');
   } catch (err) {
     await backend.stop().catch(() => {});

@@ -116,8 +116,9 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   }
 
   /**
-   * Reads one of each thing the agent watches, so that a wrong server, credential or missing
-   * permission is reported at start rather than as informers failing forever.
+   * Reads one of each thing the agent watches, and dry-run applies one of each thing it makes
+   * beside a Deployment, so that a wrong server, credential or missing permission is reported at
+   * start rather than as informers or applies failing forever.
    */
   async verify(): Promise<void> {
     const ns = this.#opts.namespace;
@@ -125,6 +126,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       ['list Nodes', () => this.#core.listNode({ limit: 1 })],
       [`list Deployments in namespace ${ns}`, () => this.#apps.listNamespacedDeployment({ namespace: ns, limit: 1 })],
       [`list Pods in namespace ${ns}`, () => this.#core.listNamespacedPod({ namespace: ns, limit: 1 })],
+      ...this.#accessChecks(),
     ];
     for (const [what, call] of steps) {
       try {
@@ -133,6 +135,31 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
         throw new Error(`cannot ${what}: ${errorText(err)}`, { cause: err });
       }
     }
+  }
+
+  /** Dry-run applies of a placement's Secret, Service and Ingress: the permissions to make them. */
+  #accessChecks(): [string, () => Promise<unknown>][] {
+    const namespace = this.#opts.namespace;
+    const name = 'tokenpool-agent-verify';
+    const dry = { name, namespace, fieldManager: FIELD_MANAGER, force: true, dryRun: 'All' };
+    const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+    const metadata = { name, namespace };
+    const port = { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' };
+    const checks: [string, () => Promise<unknown>][] = [
+      [
+        `apply Secrets in namespace ${namespace}`,
+        () => this.#core.patchNamespacedSecret({ ...dry, body: { apiVersion: 'v1', kind: 'Secret', metadata } }, ssa),
+      ],
+      [
+        `apply Services in namespace ${namespace}`,
+        () => this.#core.patchNamespacedService({ ...dry, body: { apiVersion: 'v1', kind: 'Service', metadata, spec: { ports: [port] } } }, ssa),
+      ],
+    ];
+    if (this.#opts.ingress) {
+      const body = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata, spec: { defaultBackend: { service: { name, port: { name: 'http' } } } } };
+      checks.push([`apply Ingresses in namespace ${namespace}`, () => this.#net.patchNamespacedIngress({ ...dry, body }, ssa)]);
+    }
+    return checks;
   }
 
   /** Starts the informers; resolves once each has listed what exists. */

@@ -46,6 +46,8 @@ export const SERVING_KEY = 'serving-key';
 const KEY_VAR = 'TOKENPOOL_SERVING_KEY';
 /** The variable vLLM reads its API key from (the default engine). */
 const VLLM_KEY_VAR = 'VLLM_API_KEY';
+/** Pod template annotation: 8 hex digits of the serving key's SHA-256 (the key is random: its hash gives nothing away). */
+const KEY_HASH = 'tokenpool.io/serving-key-hash';
 
 const MAX_LABEL = 63;
 const HASH_LENGTH = 8;
@@ -130,6 +132,8 @@ export function deploymentFor(p: DesiredPlacement, selector: DeviceSelector | un
       ? { 'prometheus.io/scrape': 'false' }
       : { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': metricsPath };
   if (p.engine) annotations['tokenpool.io/metrics-dialect'] = p.engine.metricsDialect;
+  // A new key changes the pod template, so the pods restart and read it (env is read once, at start).
+  if (p.servingKey) annotations[KEY_HASH] = shortHash(`serving-key:${p.servingKey}`);
   const container = p.engine ? engineContainer(p, p.engine, imageOf(p, serving)) : defaultContainer(p, imageOf(p, serving), serving.port);
   const podSpec: V1PodSpec = {
     ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),

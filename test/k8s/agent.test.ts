@@ -750,5 +750,27 @@ describe('cluster agent on a real kube-apiserver', function () {
         20_000,
       );
     });
+
+    it('leaves nothing behind when a Deployment is deleted by hand: the garbage collector takes its Secret, Service and Ingress', async () => {
+      const pl = cases[0]![1];
+      const name = deploymentName(pl.id);
+      await backend.reconcile([pl]);
+      const codes = async () =>
+        Promise.all(
+          [
+            () => core.readNamespacedSecret({ name, namespace: WORKLOADS_NS }),
+            () => core.readNamespacedService({ name, namespace: WORKLOADS_NS }),
+            () => net.readNamespacedIngress({ name, namespace: WORKLOADS_NS }),
+          ].map((read) =>
+            (read as () => Promise<unknown>)().then(
+              () => 200,
+              (e: { code?: number }) => e.code,
+            ),
+          ),
+        );
+      expect(await codes()).to.deep.equal([200, 200, 200]);
+      await apps.deleteNamespacedDeployment({ name, namespace: WORKLOADS_NS, propagationPolicy: 'Background' });
+      await until('the Secret, Service and Ingress collected', codes, (c) => c.every((x) => x === 404), 60_000);
+    });
   });
 });

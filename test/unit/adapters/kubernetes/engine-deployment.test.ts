@@ -120,6 +120,7 @@ describe('deploymentFor with an engine', () => {
       'prometheus.io/port': '8000',
       'prometheus.io/path': '/metrics',
       'tokenpool.io/metrics-dialect': 'vllm',
+      'tokenpool.io/serving-key-hash': d.spec!.template.metadata!.annotations!['tokenpool.io/serving-key-hash']!,
     });
     const silent = deploymentFor(aPlacement({ engine: { ...VLLM_CUDA, metricsDialect: 'none' } }), undefined, 'ns', SERVING);
     expect(silent.spec!.template.metadata!.annotations!['prometheus.io/scrape']).to.equal('false');
@@ -142,6 +143,15 @@ describe('deploymentFor with an engine', () => {
     expect(ac.env!.at(-1)).to.deep.equal({ name: 'TOKENPOOL_SERVING_KEY', valueFrom: { secretKeyRef: { name: 'tp-pl-01', key: 'serving-key' } } });
     expect(ac.resources!.requests).to.deep.equal({ cpu: '28000m', memory: '12Gi', 'huawei.com/Ascend910': '8' });
     expect(ac.ports).to.deep.equal([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+  });
+
+  it('restarts the pods when the serving key changes, and only then', () => {
+    const hash = (key: string | undefined) =>
+      deploymentFor(aPlacement({ servingKey: key }), ON_H100, 'ns', SERVING).spec!.template.metadata!.annotations!['tokenpool.io/serving-key-hash'];
+    expect(hash('sk_a')).to.match(/^[0-9a-f]{8}$/);
+    expect(hash('sk_a')).to.equal(hash('sk_a'));
+    expect(hash('sk_a')).to.not.equal(hash('sk_b'));
+    expect(hash(undefined)).to.equal(undefined);
   });
 
   it('sets no key when the platform sent none', () => {

@@ -115,6 +115,15 @@ const schema = z.object({
         return false;
       }
     }, 'must be an http(s) origin with no path (placements answer on <service>.<its host>)')
+    // `<service>.<host>` must stay a DNS name: a 63-character label, a dot, and the host within 253.
+    .refine((v) => {
+      try {
+        const host = new URL(v).hostname;
+        return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(host) && !/^[0-9.]+$/.test(host) && host.length <= 253 - 64;
+      } catch {
+        return true; // the check above reports it
+      }
+    }, 'must have a DNS host name (not an IP address) of at most 189 characters, under which placements get <service>.<host>')
     .optional(),
   TOKENPOOL_INGRESS_CLASS: z
     .string()

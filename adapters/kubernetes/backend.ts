@@ -295,7 +295,13 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   /** Scrapes every running serving pod of ours for its token counters. */
   async scrape(): Promise<CounterSample[]> {
     const fetchMetrics = this.#opts.fetchMetrics ?? httpGet;
-    const pods = this.#pods.list(this.#opts.namespace).filter((p) => p.status?.phase === 'Running' && p.status.podIP && !p.metadata?.deletionTimestamp);
+    const pods = this.#pods
+      .list(this.#opts.namespace)
+      // An engine whose metrics dialect is `none` has nothing to scrape (deployment.ts annotates it so).
+      .filter(
+        (p) =>
+          p.status?.phase === 'Running' && p.status.podIP && !p.metadata?.deletionTimestamp && p.metadata?.annotations?.['prometheus.io/scrape'] !== 'false',
+      );
     const samples = await Promise.all(
       pods.map(async (pod): Promise<CounterSample | undefined> => {
         const labels = pod.metadata?.labels ?? {};

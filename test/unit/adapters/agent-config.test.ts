@@ -40,6 +40,12 @@ describe('loadAgentConfig: serving settings', () => {
   const bad: [string, Record<string, string>, string][] = [
     ['a base URL with a path', { TOKENPOOL_SERVING_BASE_URL: 'https://gw.example/serving' }, 'TOKENPOOL_SERVING_BASE_URL'],
     ['a base URL that is no URL', { TOKENPOOL_SERVING_BASE_URL: 'gw.example' }, 'TOKENPOOL_SERVING_BASE_URL'],
+    ['a base URL on an IP address', { TOKENPOOL_SERVING_BASE_URL: 'http://10.0.0.1:8080' }, 'TOKENPOOL_SERVING_BASE_URL'],
+    [
+      'a base URL whose host leaves no room for a service name',
+      { TOKENPOOL_SERVING_BASE_URL: `https://${'a.'.repeat(95)}example` },
+      'TOKENPOOL_SERVING_BASE_URL',
+    ],
     ['a base URL of another scheme', { TOKENPOOL_SERVING_BASE_URL: 'ftp://gw.example' }, 'TOKENPOOL_SERVING_BASE_URL'],
     ['tolerations that are not an array', { TOKENPOOL_SERVING_TOLERATIONS: '{"key":"x"}' }, 'TOKENPOOL_SERVING_TOLERATIONS'],
     ['a toleration with an unknown effect', { TOKENPOOL_SERVING_TOLERATIONS: '[{"key":"x","effect":"Never"}]' }, 'TOKENPOOL_SERVING_TOLERATIONS'],

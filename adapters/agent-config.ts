@@ -2,7 +2,9 @@
  * The cluster agent's configuration, from its environment. Every problem is reported at once,
  * each naming its variable, so that a misconfigured agent says what to fix and exits.
  */
+import type { V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
+import type { IngressConfig } from './kubernetes/serving-access.js';
 
 export interface AgentConfig {
   readonly platformUrl: string;
@@ -12,8 +14,16 @@ export interface AgentConfig {
   /** The namespace the agent owns for serving Deployments. */
   readonly namespace: string;
   readonly servingImage: string;
-  /** Model name → serving image, overriding `servingImage`. */
+  /** Model name → serving image, overriding every other image for the model. */
   readonly servingImages: Readonly<Record<string, string>>;
+  /** Engine id → image, overriding the image the platform's engine catalog names (a private registry). */
+  readonly engineImages: Readonly<Record<string, string>>;
+  /** Tolerations every serving pod carries. */
+  readonly tolerations: readonly V1Toleration[];
+  /** Node labels every serving pod requires, besides its device model's. */
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  /** How the platform reaches the serving Services (an Ingress per placement); undefined: not at all. */
+  readonly ingress: IngressConfig | undefined;
   readonly servingPort: number;
   /** Port of the agent's own `/healthz` and `/metrics`. */
   readonly port: number;
@@ -37,6 +47,33 @@ const seconds = (fallback: number) =>
   z.coerce.number({ message: 'must be a number of seconds' }).min(1, 'must be at least 1').max(3600, 'must be at most 3600').default(fallback);
 // DNS-1123 label, as Kubernetes namespaces are.
 const namespace = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name (DNS-1123 label)');
+
+/** A JSON value in a variable, checked by `shape`; empty or absent: `fallback`. */
+function json<T>(shape: z.ZodType<T>, fallback: T, what: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): T => {
+      if (v === undefined || v.trim() === '') return fallback;
+      try {
+        return shape.parse(JSON.parse(v));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be ${what}` });
+        return z.NEVER;
+      }
+    });
+}
+
+const stringMap = z.record(z.string(), z.string().min(1));
+const toleration = z
+  .object({
+    key: z.string().min(1).optional(),
+    operator: z.enum(['Exists', 'Equal']).optional(),
+    value: z.string().optional(),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+    tolerationSeconds: z.number().int().optional(),
+  })
+  .strict();
 
 const schema = z.object({
   TOKENPOOL_URL: z.string({ message: 'is required (the platform base URL, e.g. https://tokenpool.example)' }).refine((v) => {
@@ -65,6 +102,38 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
+  TOKENPOOL_ENGINE_IMAGES: json(stringMap, {}, 'a JSON object of engine id to image'),
+  TOKENPOOL_SERVING_TOLERATIONS: json(z.array(toleration), [], 'a JSON array of Kubernetes tolerations ({key, operator, value, effect, tolerationSeconds})'),
+  TOKENPOOL_SERVING_NODE_SELECTOR: json(z.record(z.string().min(1), z.string()), {}, 'a JSON object of node label to value'),
+  TOKENPOOL_SERVING_BASE_URL: z
+    .string()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return ['http:', 'https:'].includes(u.protocol) && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username;
+      } catch {
+        return false;
+      }
+    }, 'must be an http(s) origin with no path (placements answer on <service>.<its host>)')
+    // `<service>.<host>` must stay a DNS name: a 63-character label, a dot, and the host within 253.
+    .refine((v) => {
+      try {
+        const host = new URL(v).hostname;
+        return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(host) && !/^[0-9.]+$/.test(host) && host.length <= 253 - 64;
+      } catch {
+        return true; // the check above reports it
+      }
+    }, 'must have a DNS host name (not an IP address) of at most 189 characters, under which placements get <service>.<host>')
+    .optional(),
+  TOKENPOOL_INGRESS_CLASS: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be an IngressClass name')
+    .optional(),
+  TOKENPOOL_INGRESS_TLS_SECRET: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')
+    .optional(),
+  TOKENPOOL_INGRESS_ANNOTATIONS: json(z.record(z.string().min(1), z.string()), {}, 'a JSON object of annotation to value'),
   TOKENPOOL_SERVING_PORT: port(8000),
   TOKENPOOL_AGENT_PORT: port(9090),
   TOKENPOOL_HEARTBEAT_SECONDS: seconds(10),
@@ -87,6 +156,18 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
     namespace: v.TOKENPOOL_AGENT_NAMESPACE,
     servingImage: v.TOKENPOOL_SERVING_IMAGE,
     servingImages: v.TOKENPOOL_SERVING_IMAGES,
+    engineImages: v.TOKENPOOL_ENGINE_IMAGES,
+    tolerations: v.TOKENPOOL_SERVING_TOLERATIONS,
+    nodeSelector: v.TOKENPOOL_SERVING_NODE_SELECTOR,
+    ingress:
+      v.TOKENPOOL_SERVING_BASE_URL === undefined
+        ? undefined
+        : {
+            baseUrl: v.TOKENPOOL_SERVING_BASE_URL,
+            className: v.TOKENPOOL_INGRESS_CLASS,
+            tlsSecret: v.TOKENPOOL_INGRESS_TLS_SECRET,
+            annotations: v.TOKENPOOL_INGRESS_ANNOTATIONS,
+          },
     servingPort: v.TOKENPOOL_SERVING_PORT,
     port: v.TOKENPOOL_AGENT_PORT,
     heartbeatMs: v.TOKENPOOL_HEARTBEAT_SECONDS * 1000,

@@ -59,13 +59,21 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   const backend = new KubernetesBackend({
     kubeConfig: kc,
     namespace: config.namespace,
-    serving: { image: config.servingImage, images: config.servingImages, port: config.servingPort },
+    serving: {
+      image: config.servingImage,
+      images: config.servingImages,
+      engineImages: config.engineImages,
+      port: config.servingPort,
+      tolerations: config.tolerations,
+      nodeSelector: config.nodeSelector,
+    },
+    ingress: config.ingress,
     // The backend keeps what this answers; the profiles read at start are used if there are any.
     profiles: async () => profiles ?? platform.deviceProfiles(),
     log,
   });
   try {
-    await withDeadline(backend.verify(), 30_000, 'reading Nodes, Deployments and Pods');
+    await withDeadline(backend.verify(), 30_000, 'reading Nodes, Deployments and Pods, and applying Secrets, Services and Ingresses (dry run)');
     await withDeadline(backend.start(), 30_000, 'starting the informers');
   } catch (err) {
     await backend.stop().catch(() => {});

@@ -51,6 +51,42 @@ export interface DesiredPlacement {
    * gateway presents it. Optional only while platforms that do not send it yet are about.
    */
   readonly servingKey?: string;
+  /**
+   * How to run the placement's serving engine (the platform's engine catalog entry for this
+   * model and vendor). Absent: the agent's own defaults (vLLM's OpenAI-compatible server).
+   */
+  readonly engine?: EngineSpec;
+}
+
+/** The metrics format an engine's `/metrics` speaks. */
+export type MetricsDialect = 'vllm' | 'sglang' | 'mindie' | 'none';
+
+/** A serving engine as the platform sends it with a desired placement. */
+export interface EngineSpec {
+  /** The catalog entry's id, e.g. `vllm-cuda`; the agent may override its image per cluster by it. */
+  readonly id: string;
+  readonly image: string;
+  /** Container arguments; `{model}`, `{servedName}`, `{tensorParallel}` and `{port}` are substituted. */
+  readonly args: readonly string[];
+  /** The vendor's environment for the engine container. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The variable the engine reads its API key from (e.g. `VLLM_API_KEY`); null: `--api-key <key>` is appended to `args`. */
+  readonly apiKeyEnv: string | null;
+  /** The engine's HTTP port (OpenAI API, health, metrics). */
+  readonly port: number;
+  /** Size of the memory-backed `/dev/shm`, a Kubernetes quantity (e.g. `16Gi`). */
+  readonly shmSize: string;
+  /** CPU a replica requests per device it holds, a Kubernetes quantity (e.g. `4` or `3500m`). */
+  readonly cpuPerDevice: string;
+  /** Memory a replica requests per device it holds, a Kubernetes quantity (e.g. `32Gi`). */
+  readonly memoryPerDevice: string;
+  readonly healthPath: string;
+  readonly metricsPath: string;
+  readonly metricsDialect: MetricsDialect;
+  /** Longest time the engine may take to start (weights loading) before it counts as failed, in seconds. */
+  readonly startupSeconds: number;
+  /** Whether the engine's image runs as a non-root user. */
+  readonly runAsNonRoot: boolean;
 }
 
 /** Answer of a heartbeat: the complete desired set for the cluster. */
@@ -167,6 +203,25 @@ const heartbeatResponseSchema = z.object({
       replicas: count,
       devicesPerReplica: z.number().int().positive(),
       servingKey: z.string().min(1).optional(),
+      engine: z
+        .object({
+          id: z.string().min(1),
+          image: z.string().min(1),
+          args: z.array(z.string()),
+          env: z.record(z.string(), z.string()),
+          apiKeyEnv: z.string().min(1).nullable(),
+          port: z.number().int().min(1).max(65_535),
+          shmSize: z.string().min(1),
+          cpuPerDevice: z.string().min(1),
+          memoryPerDevice: z.string().min(1),
+          healthPath: z.string().startsWith('/'),
+          metricsPath: z.string().startsWith('/'),
+          // An engine this agent does not know the dialect of is still run; it is only not scraped as one.
+          metricsDialect: z.enum(['vllm', 'sglang', 'mindie', 'none']).catch('none'),
+          startupSeconds: z.number().int().positive(),
+          runAsNonRoot: z.boolean(),
+        })
+        .optional(),
     }),
   ),
 });

@@ -11,19 +11,29 @@
  * `tokenpool-agent`; a Deployment with the agent's label whose placement is no longer desired is
  * deleted. An unchanged Deployment is not sent again on every heartbeat, only when what the agent
  * would apply changed, its replica count drifted, or a minute has passed.
+ *
+ * Beside each Deployment, and applied with it, the placement's Secret (its serving key), Service
+ * and, with an ingress base URL, Ingress (serving-access.ts), each owned by the Deployment so that
+ * the garbage collector removes them with it; the agent also deletes them itself, first, when it
+ * deletes the Deployment. The agent may write Secrets but not read them (deploy/agent/rbac.yaml).
  */
 import { createHash } from 'node:crypto';
 import {
   AppsV1Api,
   CoreV1Api,
   makeInformer,
+  NetworkingV1Api,
   PatchStrategy,
   setHeaderOptions,
   type Informer,
   type KubeConfig,
   type KubernetesObject,
   type ObjectCache,
+  type V1OwnerReference,
   type V1Deployment,
+  type V1Ingress,
+  type V1Secret,
+  type V1Service,
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
@@ -31,6 +41,7 @@ import type { AgentLog, ClusterBackend } from '../agent.js';
 import type { DesiredPlacement, InventoryReport, RunningPlacement } from '../platform-client.js';
 import type { CounterSample, CounterSource } from '../usage-reporter.js';
 import { deploymentFor, deploymentName, LABELS, MANAGED_BY, placementOf, type ServingConfig } from './deployment.js';
+import { endpointFor, ingressFor, ownedByDeployment, secretFor, serviceFor, type IngressConfig } from './serving-access.js';
 import { inventoryFromNodes, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
 import { parseTokenCounters } from './prometheus-text.js';
 
@@ -43,6 +54,8 @@ export interface KubernetesBackendOptions {
   /** The namespace the agent owns for serving Deployments. */
   readonly namespace: string;
   readonly serving: ServingConfig;
+  /** Where the platform reaches the placements' Services; undefined: no Ingress, no endpoints reported. */
+  readonly ingress?: IngressConfig | undefined;
   /** The platform's device profiles (resource names and device names to count). */
   readonly profiles: () => Promise<readonly DeviceProfileInfo[]>;
   readonly log?: AgentLog;
@@ -67,6 +80,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   readonly #opts: KubernetesBackendOptions;
   readonly #apps: AppsV1Api;
   readonly #core: CoreV1Api;
+  readonly #net: NetworkingV1Api;
   readonly #log: AgentLog;
   readonly #now: () => number;
   readonly #nodes: Watched<V1Node>;
@@ -84,6 +98,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     this.#now = opts.now ?? Date.now;
     const core = (this.#core = opts.kubeConfig.makeApiClient(CoreV1Api));
     this.#apps = opts.kubeConfig.makeApiClient(AppsV1Api);
+    this.#net = opts.kubeConfig.makeApiClient(NetworkingV1Api);
     const ns = opts.namespace;
     this.#nodes = makeInformer(opts.kubeConfig, '/api/v1/nodes', () => core.listNode());
     this.#deployments = makeInformer(
@@ -101,8 +116,9 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   }
 
   /**
-   * Reads one of each thing the agent watches, so that a wrong server, credential or missing
-   * permission is reported at start rather than as informers failing forever.
+   * Reads one of each thing the agent watches, and dry-run applies one of each thing it makes
+   * beside a Deployment, so that a wrong server, credential or missing permission is reported at
+   * start rather than as informers or applies failing forever.
    */
   async verify(): Promise<void> {
     const ns = this.#opts.namespace;
@@ -110,6 +126,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       ['list Nodes', () => this.#core.listNode({ limit: 1 })],
       [`list Deployments in namespace ${ns}`, () => this.#apps.listNamespacedDeployment({ namespace: ns, limit: 1 })],
       [`list Pods in namespace ${ns}`, () => this.#core.listNamespacedPod({ namespace: ns, limit: 1 })],
+      ...this.#accessChecks(),
     ];
     for (const [what, call] of steps) {
       try {
@@ -118,6 +135,31 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
         throw new Error(`cannot ${what}: ${errorText(err)}`, { cause: err });
       }
     }
+  }
+
+  /** Dry-run applies of a placement's Secret, Service and Ingress: the permissions to make them. */
+  #accessChecks(): [string, () => Promise<unknown>][] {
+    const namespace = this.#opts.namespace;
+    const name = 'tokenpool-agent-verify';
+    const dry = { name, namespace, fieldManager: FIELD_MANAGER, force: true, dryRun: 'All' };
+    const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+    const metadata = { name, namespace };
+    const port = { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' };
+    const checks: [string, () => Promise<unknown>][] = [
+      [
+        `apply Secrets in namespace ${namespace}`,
+        () => this.#core.patchNamespacedSecret({ ...dry, body: { apiVersion: 'v1', kind: 'Secret', metadata } }, ssa),
+      ],
+      [
+        `apply Services in namespace ${namespace}`,
+        () => this.#core.patchNamespacedService({ ...dry, body: { apiVersion: 'v1', kind: 'Service', metadata, spec: { ports: [port] } } }, ssa),
+      ],
+    ];
+    if (this.#opts.ingress) {
+      const body = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata, spec: { defaultBackend: { service: { name, port: { name: 'http' } } } } };
+      checks.push([`apply Ingresses in namespace ${namespace}`, () => this.#net.patchNamespacedIngress({ ...dry, body }, ssa)]);
+    }
+    return checks;
   }
 
   /** Starts the informers; resolves once each has listed what exists. */
@@ -168,7 +210,11 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     const out: RunningPlacement[] = [];
     for (const d of this.#deployments.list(this.#opts.namespace)) {
       const id = placementOf(d);
-      if (id && !d.metadata?.deletionTimestamp) out.push({ id, readyReplicas: d.status?.readyReplicas ?? 0 });
+      if (id && !d.metadata?.deletionTimestamp) {
+        const readyReplicas = d.status?.readyReplicas ?? 0;
+        const ingress = this.#opts.ingress;
+        out.push({ id, readyReplicas, ...(ingress ? { endpoints: readyReplicas > 0 ? [endpointFor(d.metadata!.name!, ingress)] : [] } : {}) });
+      }
     }
     return out;
   }
@@ -178,18 +224,26 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     const wanted = new Set(desired.map((p) => deploymentName(p.id)));
     const failures: unknown[] = [];
     for (const p of desired) {
-      const body = deploymentFor(p, this.#selectors.get(p.deviceModel), ns, this.#opts.serving);
-      const hash = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 32);
-      body.metadata = { ...body.metadata, annotations: { ...body.metadata?.annotations, [APPLIED_HASH]: hash } };
-      const name = body.metadata.name!;
-      const current = this.#deployments.get(name, ns);
-      const fresh = this.#now() - (this.#lastApplied.get(name) ?? -Infinity) < (this.#opts.reapplyMs ?? 60_000);
-      if (current && fresh && current.metadata?.annotations?.[APPLIED_HASH] === hash && current.spec?.replicas === p.replicas) continue;
       try {
-        await this.#apps.patchNamespacedDeployment(
+        const body = deploymentFor(p, this.#selectors.get(p.deviceModel), ns, this.#opts.serving);
+        const access = this.#accessFor(p);
+        // The hash covers the companions too, so a new key or ingress setting is applied at once.
+        const hash = createHash('sha256')
+          .update(JSON.stringify([body, access]))
+          .digest('hex')
+          .slice(0, 32);
+        body.metadata = { ...body.metadata, annotations: { ...body.metadata?.annotations, [APPLIED_HASH]: hash } };
+        const name = body.metadata.name!;
+        const current = this.#deployments.get(name, ns);
+        const fresh = this.#now() - (this.#lastApplied.get(name) ?? -Infinity) < (this.#opts.reapplyMs ?? 60_000);
+        if (current && fresh && current.metadata?.annotations?.[APPLIED_HASH] === hash && current.spec?.replicas === p.replicas) continue;
+        // Until the companions are applied too, the next heartbeat applies everything again.
+        this.#lastApplied.delete(name);
+        const applied = await this.#apps.patchNamespacedDeployment(
           { name, namespace: ns, body, fieldManager: FIELD_MANAGER, force: true },
           setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
         );
+        await this.#applyAccess(name, access, ownedByDeployment(name, applied.metadata!.uid!));
         this.#lastApplied.set(name, this.#now());
       } catch (err) {
         failures.push(err);
@@ -200,6 +254,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       const name = d.metadata?.name;
       if (!name || !placementOf(d) || wanted.has(name) || d.metadata?.deletionTimestamp) continue;
       try {
+        await this.#deleteAccess(name);
         await this.#apps.deleteNamespacedDeployment({ name, namespace: ns, propagationPolicy: 'Background' });
         this.#lastApplied.delete(name);
       } catch (err) {
@@ -211,10 +266,42 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     if (failures.length > 0) throw new Error(`${failures.length} change(s) to the cluster failed; first: ${errorText(failures[0])}`);
   }
 
+  #accessFor(p: DesiredPlacement): PlacementAccess {
+    const ns = this.#opts.namespace;
+    const ingress = this.#opts.ingress;
+    return { secret: secretFor(p, ns), service: serviceFor(p, ns), ingress: ingress ? ingressFor(p, ns, ingress) : undefined };
+  }
+
+  /** Applies the placement's Secret, Service and Ingress (deleting an Ingress no longer configured). */
+  async #applyAccess(name: string, access: PlacementAccess, owner: V1OwnerReference): Promise<void> {
+    const namespace = this.#opts.namespace;
+    const apply = { fieldManager: FIELD_MANAGER, force: true };
+    const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+    const owned = <T extends KubernetesObject>(o: T): T => ({ ...o, metadata: { ...o.metadata, ownerReferences: [owner] } });
+    if (access.secret) await this.#core.patchNamespacedSecret({ name, namespace, body: owned(access.secret), ...apply }, ssa);
+    await this.#core.patchNamespacedService({ name, namespace, body: owned(access.service), ...apply }, ssa);
+    if (access.ingress) await this.#net.patchNamespacedIngress({ name, namespace, body: owned(access.ingress), ...apply }, ssa);
+    else await ignoreNotFound(this.#net.deleteNamespacedIngress({ name, namespace }));
+  }
+
+  /** Deletes the placement's Ingress, Service and Secret, whichever exist. */
+  async #deleteAccess(name: string): Promise<void> {
+    const namespace = this.#opts.namespace;
+    await ignoreNotFound(this.#net.deleteNamespacedIngress({ name, namespace }));
+    await ignoreNotFound(this.#core.deleteNamespacedService({ name, namespace }));
+    await ignoreNotFound(this.#core.deleteNamespacedSecret({ name, namespace }));
+  }
+
   /** Scrapes every running serving pod of ours for its token counters. */
   async scrape(): Promise<CounterSample[]> {
     const fetchMetrics = this.#opts.fetchMetrics ?? httpGet;
-    const pods = this.#pods.list(this.#opts.namespace).filter((p) => p.status?.phase === 'Running' && p.status.podIP && !p.metadata?.deletionTimestamp);
+    const pods = this.#pods
+      .list(this.#opts.namespace)
+      // An engine whose metrics dialect is `none` has nothing to scrape (deployment.ts annotates it so).
+      .filter(
+        (p) =>
+          p.status?.phase === 'Running' && p.status.podIP && !p.metadata?.deletionTimestamp && p.metadata?.annotations?.['prometheus.io/scrape'] !== 'false',
+      );
     const samples = await Promise.all(
       pods.map(async (pod): Promise<CounterSample | undefined> => {
         const labels = pod.metadata?.labels ?? {};
@@ -245,6 +332,20 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       }),
     );
     return samples.filter((s): s is CounterSample => s !== undefined);
+  }
+}
+
+interface PlacementAccess {
+  readonly secret: V1Secret | undefined;
+  readonly service: V1Service;
+  readonly ingress: V1Ingress | undefined;
+}
+
+async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
   }
 }
 

@@ -1,15 +1,21 @@
 /**
  * A desired placement as the Deployment the agent applies with server-side apply: one serving
  * replica per placement replica, each asking for `devicesPerReplica` of the profile's resource
- * (requests and limits) on nodes of the device model, running the model's serving image (vLLM's
- * OpenAI-compatible server by default) with a readiness probe and Prometheus scrape annotations.
+ * (requests and limits) on nodes of the device model.
+ *
+ * With the placement's `engine` (the platform's engine catalog entry) the pod runs that engine:
+ * its image (or this cluster's override), its arguments with the placeholders filled in, its
+ * environment, the placement's serving key from the placement's Secret, a memory-backed
+ * `/dev/shm`, CPU and memory requests per device, startup, liveness and readiness probes on its
+ * health path, a restricted security context, and scrape annotations for its metrics path.
+ * Without one, vLLM's OpenAI-compatible server with the agent's defaults, as before engines.
  *
  * The object is a pure function of its inputs and carries no status, no `undefined` and no `null`,
  * so that applying it again changes nothing.
  */
 import { createHash } from 'node:crypto';
-import type { V1Deployment } from '@kubernetes/client-node';
-import type { DesiredPlacement } from '../platform-client.js';
+import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1Toleration } from '@kubernetes/client-node';
+import type { DesiredPlacement, EngineSpec } from '../platform-client.js';
 import type { DeviceSelector } from './inventory.js';
 
 export const MANAGED_BY = 'tokenpool-agent';
@@ -22,11 +28,26 @@ export const LABELS = {
 
 export interface ServingConfig {
   readonly image: string;
-  /** Model name → image, overriding `image`. */
+  /** Model name → image, overriding every other image for that model's placements. */
   readonly images?: Readonly<Record<string, string>>;
-  /** The engine's HTTP port (API, `/health`, `/metrics`), e.g. 8000. */
+  /** Engine id → image, overriding the engine's own (a private registry's copy, say). */
+  readonly engineImages?: Readonly<Record<string, string>>;
+  /** The default engine's HTTP port (API, `/health`, `/metrics`), e.g. 8000; an `engine` brings its own. */
   readonly port: number;
+  /** Tolerations every serving pod carries (the cluster's taints on accelerator nodes). */
+  readonly tolerations?: readonly V1Toleration[];
+  /** Node labels every serving pod requires, besides its device model's. */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
 }
+
+/** Name of the placement's Secret key holding its serving key. */
+export const SERVING_KEY = 'serving-key';
+/** The variable the serving key reaches the container as when the engine takes it as an argument. */
+const KEY_VAR = 'TOKENPOOL_SERVING_KEY';
+/** The variable vLLM reads its API key from (the default engine). */
+const VLLM_KEY_VAR = 'VLLM_API_KEY';
+/** Pod template annotation: 8 hex digits of the serving key's SHA-256 (the key is random: its hash gives nothing away). */
+const KEY_HASH = 'tokenpool.io/serving-key-hash';
 
 const MAX_LABEL = 63;
 const HASH_LENGTH = 8;
@@ -79,41 +100,136 @@ function ourLabels(p: DesiredPlacement): Record<string, string> {
   };
 }
 
-export function deploymentFor(p: DesiredPlacement, selector: DeviceSelector | undefined, namespace: string, serving: ServingConfig): V1Deployment {
-  const devices = () => ({ [p.resourceName]: String(p.devicesPerReplica) });
-  const nodeSelector = selector?.nodeSelector ?? {};
+/** The placement's own labels, as every object the agent makes for it carries them. */
+export function placementLabels(p: DesiredPlacement): Record<string, string> {
+  return ourLabels(p);
+}
+
+/** The selector of a placement's pods. */
+export function podSelector(p: DesiredPlacement): Record<string, string> {
+  return { [LABELS.placement]: idLabelValue(p.id) };
+}
+
+/** The image a placement runs: by model, else by engine id, else the engine's, else the default. */
+function imageOf(p: DesiredPlacement, serving: ServingConfig): string {
   // `Object.hasOwn`: a model named e.g. `constructor` must not pick up Object.prototype's.
-  const image = serving.images && Object.hasOwn(serving.images, p.model) ? serving.images[p.model]! : serving.image;
+  if (serving.images && Object.hasOwn(serving.images, p.model)) return serving.images[p.model]!;
+  if (!p.engine) return serving.image;
+  if (serving.engineImages && Object.hasOwn(serving.engineImages, p.engine.id)) return serving.engineImages[p.engine.id]!;
+  return p.engine.image;
+}
+
+function secretEnv(name: string, p: DesiredPlacement): V1EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: deploymentName(p.id), key: SERVING_KEY } } };
+}
+
+export function deploymentFor(p: DesiredPlacement, selector: DeviceSelector | undefined, namespace: string, serving: ServingConfig): V1Deployment {
+  const nodeSelector = { ...serving.nodeSelector, ...selector?.nodeSelector };
+  const port = p.engine?.port ?? serving.port;
+  const metricsPath = p.engine?.metricsPath ?? '/metrics';
+  const annotations: Record<string, string> =
+    p.engine?.metricsDialect === 'none'
+      ? { 'prometheus.io/scrape': 'false' }
+      : { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': metricsPath };
+  if (p.engine) annotations['tokenpool.io/metrics-dialect'] = p.engine.metricsDialect;
+  // A new key changes the pod template, so the pods restart and read it (env is read once, at start).
+  if (p.servingKey) annotations[KEY_HASH] = shortHash(`serving-key:${p.servingKey}`);
+  const container = p.engine ? engineContainer(p, p.engine, imageOf(p, serving)) : defaultContainer(p, imageOf(p, serving), serving.port);
+  const podSpec: V1PodSpec = {
+    ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
+    ...(serving.tolerations && serving.tolerations.length > 0 ? { tolerations: serving.tolerations.map((t) => ({ ...t })) } : {}),
+    // A Service named like the engine (`vllm`) would otherwise inject VLLM_PORT and friends, which vLLM reads.
+    ...(p.engine ? { enableServiceLinks: false } : {}),
+    ...(p.engine?.runAsNonRoot ? { securityContext: { runAsNonRoot: true } } : {}),
+    containers: [container],
+    ...(p.engine ? { volumes: [{ name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: p.engine.shmSize } }] } : {}),
+  };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: deploymentName(p.id), namespace, labels: ourLabels(p) },
     spec: {
       replicas: p.replicas,
-      selector: { matchLabels: { [LABELS.placement]: idLabelValue(p.id) } },
-      template: {
-        metadata: {
-          labels: ourLabels(p),
-          annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(serving.port), 'prometheus.io/path': '/metrics' },
-        },
-        spec: {
-          ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector: { ...nodeSelector } } : {}),
-          containers: [
-            {
-              name: 'serving',
-              image,
-              args: ['--model', p.model, '--served-model-name', p.model, '--tensor-parallel-size', String(p.devicesPerReplica), '--port', String(serving.port)],
-              // `protocol` is a key of the ports list; older API servers reject an apply without it
-              // (kubernetes/kubernetes#92332).
-              ports: [{ name: 'http', containerPort: serving.port, protocol: 'TCP' }],
-              resources: { limits: devices(), requests: devices() },
-              readinessProbe: { httpGet: { path: '/health', port: serving.port }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
-            },
-          ],
-        },
-      },
+      selector: { matchLabels: podSelector(p) },
+      template: { metadata: { labels: ourLabels(p), annotations }, spec: podSpec },
     },
   };
+}
+
+/** vLLM with the agent's defaults: a placement from a platform that sends no engine. */
+function defaultContainer(p: DesiredPlacement, image: string, port: number): V1Container {
+  const devices = () => ({ [p.resourceName]: String(p.devicesPerReplica) });
+  return {
+    name: 'serving',
+    image,
+    args: ['--model', p.model, '--served-model-name', p.model, '--tensor-parallel-size', String(p.devicesPerReplica), '--port', String(port)],
+    ...(p.servingKey ? { env: [secretEnv(VLLM_KEY_VAR, p)] } : {}),
+    // `protocol` is a key of the ports list; older API servers reject an apply without it
+    // (kubernetes/kubernetes#92332).
+    ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+    resources: { limits: devices(), requests: devices() },
+    readinessProbe: { httpGet: { path: '/health', port }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
+  };
+}
+
+const STARTUP_PERIOD_SECONDS = 10;
+
+function engineContainer(p: DesiredPlacement, engine: EngineSpec, image: string): V1Container {
+  const n = p.devicesPerReplica;
+  const fill: Record<string, string> = { model: p.model, servedName: p.model, tensorParallel: String(n), port: String(engine.port) };
+  const args = engine.args.map((a) => a.replace(/\{(model|servedName|tensorParallel|port)\}/g, (_, k: string) => fill[k]!));
+  const env: V1EnvVar[] = Object.keys(engine.env)
+    .filter((name) => name !== engine.apiKeyEnv && name !== KEY_VAR)
+    .sort()
+    .map((name) => ({ name, value: engine.env[name]! }));
+  if (p.servingKey) {
+    if (engine.apiKeyEnv !== null) env.push(secretEnv(engine.apiKeyEnv, p));
+    else {
+      // Kubernetes expands $(VAR) in args from the container's env, so the key stays out of the pod spec.
+      env.push(secretEnv(KEY_VAR, p));
+      args.push('--api-key', `$(${KEY_VAR})`);
+    }
+  }
+  const probe = { httpGet: { path: engine.healthPath, port: 'http' }, periodSeconds: 10, timeoutSeconds: 5 };
+  return {
+    name: 'serving',
+    image,
+    args,
+    ...(env.length > 0 ? { env } : {}),
+    ports: [{ name: 'http', containerPort: engine.port, protocol: 'TCP' }],
+    resources: {
+      limits: { [p.resourceName]: String(n) },
+      requests: { cpu: multiplyQuantity(engine.cpuPerDevice, n), memory: multiplyQuantity(engine.memoryPerDevice, n), [p.resourceName]: String(n) },
+    },
+    volumeMounts: [{ name: 'dshm', mountPath: '/dev/shm' }],
+    // Liveness and readiness start only once the startup probe passed: weights load for as long as
+    // the engine says, and a slow load is not taken for a hung engine.
+    startupProbe: { ...probe, periodSeconds: STARTUP_PERIOD_SECONDS, failureThreshold: Math.max(1, Math.ceil(engine.startupSeconds / STARTUP_PERIOD_SECONDS)) },
+    livenessProbe: { ...probe, failureThreshold: 6 },
+    readinessProbe: { ...probe, periodSeconds: 5, failureThreshold: 3 },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      ...(engine.runAsNonRoot ? { runAsNonRoot: true } : {}),
+    },
+  };
+}
+
+const QUANTITY = /^(\d+)(?:\.(\d+))?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+
+/**
+ * A Kubernetes quantity times a whole number, exactly (`3500m` × 2 → `7000m`, `1.5Gi` × 3 →
+ * `4.5Gi`, `0.1` × 3 → `0.3`), in the quantity's own suffix. Throws on a form it does not read
+ * (exponents, signs), so that a bad catalog entry fails its own placement, not the others.
+ */
+export function multiplyQuantity(q: string, n: number): string {
+  const m = QUANTITY.exec(q);
+  if (!m || !Number.isInteger(n) || n < 0) throw new RangeError(`cannot multiply the quantity ${JSON.stringify(q)} by ${n}`);
+  const fraction = m[2] ?? '';
+  const digits = (BigInt(m[1]! + fraction) * BigInt(n)).toString().padStart(fraction.length + 1, '0');
+  const whole = digits.slice(0, digits.length - fraction.length);
+  const part = digits.slice(digits.length - fraction.length).replace(/0+$/, '');
+  return `${whole}${part ? `.${part}` : ''}${m[3] ?? ''}`;
 }
 
 /** The placement id label of a Deployment or Pod the agent manages; undefined for anything else. */

@@ -5,7 +5,9 @@
  * Fake GPU nodes are Node objects with vendor capacities and labels; serving pods are the Pods the
  * controllers make, whose status the test sets as a kubelet would (Running, Ready, an IP of
  * 127.0.0.1) and whose metrics port points at a tiny HTTP server exposing vLLM-format counters.
- * The agent runs as the ServiceAccount of deploy/agent with the RBAC of deploy/agent.
+ * The agent runs as the ServiceAccount of deploy/agent with the RBAC of deploy/agent, with an
+ * ingress base URL: each placement gets a Secret (its serving key), a Service and an Ingress, and
+ * its endpoint reaches the platform in heartbeats.
  *
  * When kube-apiserver and etcd cannot be had (test/k8s/assets.sh says why), the suite is skipped.
  */
@@ -20,6 +22,7 @@ import {
   CoreV1Api,
   KubeConfig,
   KubernetesObjectApi,
+  NetworkingV1Api,
   PatchStrategy,
   loadAllYaml,
   type KubernetesObject,
@@ -28,9 +31,10 @@ import {
 } from '@kubernetes/client-node';
 import { loadAgentConfig } from '../../adapters/agent-config.js';
 import { startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
-import { LABELS } from '../../adapters/kubernetes/deployment.js';
+import { KubernetesBackend } from '../../adapters/kubernetes/backend.js';
+import { deploymentName, LABELS } from '../../adapters/kubernetes/deployment.js';
 import { vllmMetricsPage } from '../../adapters/kubernetes/prometheus-text.js';
-import { PlatformClient } from '../../adapters/platform-client.js';
+import { PlatformClient, type DesiredPlacement, type EngineSpec } from '../../adapters/platform-client.js';
 import { UsageReporter } from '../../adapters/usage-reporter.js';
 import { startPlatform, type TestPlatform } from '../integration/harness.js';
 import { until } from '../until.js';
@@ -40,6 +44,8 @@ const WORKLOADS_NS = 'tokenpool-workloads';
 const AGENT_SA = 'system:serviceaccount:tokenpool-agent:tokenpool-agent';
 const SA_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:tokenpool-agent', 'system:authenticated'];
 const H100 = 'NVIDIA-H100-80GB-HBM3';
+const GATEWAY_BASE = 'https://gw.huangpu.example';
+const TOLERATIONS = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
 
 /** A serving engine's metrics page: vLLM's token counters, settable by the test. */
 class FakeServing {
@@ -154,6 +160,7 @@ describe('cluster agent on a real kube-apiserver', function () {
   let core: CoreV1Api;
   let apps: AppsV1Api;
   let objects: KubernetesObjectApi;
+  let net: NetworkingV1Api;
   let p: TestPlatform | undefined;
   let cluster: { id: string; agentToken: string };
   let tenant: { id: string; apiKey: string };
@@ -173,6 +180,7 @@ describe('cluster agent on a real kube-apiserver', function () {
     admin.loadFromFile(cp.kubeconfigPath);
     core = admin.makeApiClient(CoreV1Api);
     apps = admin.makeApiClient(AppsV1Api);
+    net = admin.makeApiClient(NetworkingV1Api);
     objects = KubernetesObjectApi.makeApiClient(admin);
     // The agent's manifests, applied for real: namespaces, ServiceAccount, RBAC, its Deployment.
     for (const o of manifests('deploy/agent')) {
@@ -207,6 +215,11 @@ describe('cluster agent on a real kube-apiserver', function () {
     };
     await refused('reading Secrets in kube-system', () => saCore.listNamespacedSecret({ namespace: 'kube-system' }));
     await refused('reading Secrets in its own workloads namespace', () => saCore.listNamespacedSecret({ namespace: WORKLOADS_NS }));
+    await refused('reading one Secret in its own workloads namespace', () => saCore.readNamespacedSecret({ name: 'anything', namespace: WORKLOADS_NS }));
+    await refused('creating Services in default', () =>
+      saCore.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'x' }, spec: { ports: [{ port: 80 }] } } }),
+    );
+    await refused('listing Ingresses anywhere', () => sa.makeApiClient(NetworkingV1Api).listNamespacedIngress({ namespace: WORKLOADS_NS }));
     await refused('creating Deployments in default', () =>
       saApps.createNamespacedDeployment({
         namespace: 'default',
@@ -263,6 +276,10 @@ describe('cluster agent on a real kube-apiserver', function () {
       TOKENPOOL_AGENT_PORT: '0',
       TOKENPOOL_HEARTBEAT_SECONDS: '1',
       TOKENPOOL_USAGE_SECONDS: '1',
+      TOKENPOOL_SERVING_BASE_URL: GATEWAY_BASE,
+      TOKENPOOL_INGRESS_CLASS: 'nginx',
+      TOKENPOOL_SERVING_TOLERATIONS: JSON.stringify(TOLERATIONS),
+      TOKENPOOL_SERVING_NODE_SELECTOR: JSON.stringify({ 'tokenpool.io/serving': 'true' }),
     });
     runtime = await startAgentRuntime(config, { now: () => p!.clock.now(), processMetrics: false });
 
@@ -372,8 +389,38 @@ describe('cluster agent on a real kube-apiserver', function () {
     expect(container.resources?.limits).to.deep.equal({ 'nvidia.com/gpu': String(placement.devicesPerReplica) });
     expect(container.resources?.requests).to.deep.equal({ 'nvidia.com/gpu': String(placement.devicesPerReplica) });
     expect(container.readinessProbe?.httpGet?.path).to.be.a('string');
-    expect(pod.nodeSelector).to.deep.equal({ 'nvidia.com/gpu.product': placement.deviceModel });
+    expect(pod.nodeSelector).to.deep.equal({ 'tokenpool.io/serving': 'true', 'nvidia.com/gpu.product': placement.deviceModel });
+    expect(pod.tolerations).to.deep.equal(TOLERATIONS);
     expect(deployment.metadata?.managedFields?.map((f) => f.manager)).to.include('tokenpool-agent');
+
+    // The serving key reaches the engine from the placement's Secret, owned by the Deployment. The
+    // agent applies the Secret, Service and Ingress after the Deployment, the Ingress last.
+    const name = deployment.metadata!.name!;
+    const ingress = await until(
+      'the Ingress of the placement',
+      () => net.readNamespacedIngress({ name, namespace: WORKLOADS_NS }).catch(() => undefined),
+      (i) => i !== undefined,
+      20_000,
+    ).then((i) => i!);
+    const { serving_key: servingKey } = await p!.database.db
+      .selectFrom('placements')
+      .select('serving_key')
+      .where('id', '=', placementId)
+      .executeTakeFirstOrThrow();
+    expect(container.env).to.deep.equal([{ name: 'VLLM_API_KEY', valueFrom: { secretKeyRef: { name, key: 'serving-key' } } }]);
+    const secret = await core.readNamespacedSecret({ name, namespace: WORKLOADS_NS });
+    expect(Buffer.from(secret.data!['serving-key']!, 'base64').toString()).to.equal(servingKey);
+    const owner = { kind: 'Deployment', name, uid: deployment.metadata!.uid };
+    expect(secret.metadata?.ownerReferences?.map((o) => ({ kind: o.kind, name: o.name, uid: o.uid }))).to.deep.equal([owner]);
+    // A Service in front of the pods, and an Ingress routing its host under the base URL to it.
+    const service = await core.readNamespacedService({ name, namespace: WORKLOADS_NS });
+    expect(service.spec?.selector).to.deep.equal({ [LABELS.placement]: placementId });
+    expect(service.spec?.ports?.map((x) => [x.name, x.targetPort])).to.deep.equal([['http', 'http']]);
+    expect(service.spec?.clusterIP).to.be.a('string');
+    expect(ingress.spec?.ingressClassName).to.equal('nginx');
+    expect(ingress.spec?.rules?.[0]?.host).to.equal(`${name}.gw.huangpu.example`);
+    expect(ingress.spec?.rules?.[0]?.http?.paths[0]?.backend.service).to.deep.equal({ name, port: { name: 'http' } });
+    expect(ingress.metadata?.ownerReferences?.map((o) => ({ kind: o.kind, name: o.name, uid: o.uid }))).to.deep.equal([owner]);
   });
 
   it('reports ready replicas once the serving pods are ready, and the workload runs', async () => {
@@ -392,6 +439,14 @@ describe('cluster agent on a real kube-apiserver', function () {
       (s) => s === 'running',
       30_000,
     );
+    // The heartbeat reported the placement's endpoint under the ingress base URL.
+    const endpoints = await until(
+      'the endpoint reported',
+      async () => (await p!.database.db.selectFrom('placements').select('endpoints').where('id', '=', placementId).executeTakeFirstOrThrow()).endpoints,
+      (e) => e.length > 0,
+      30_000,
+    );
+    expect(endpoints).to.deep.equal([`https://${deploymentName(placementId)}.gw.huangpu.example`]);
   });
 
   /** What a kubelet would do: the pod runs on 127.0.0.1, its metrics port is a fake serving engine's. */
@@ -519,5 +574,203 @@ describe('cluster agent on a real kube-apiserver', function () {
       (items) => items.length === 0,
       20_000,
     );
+    const name = deploymentName(placementId);
+    const gone = async (read: () => Promise<unknown>) =>
+      read().then(
+        () => 200,
+        (e: { code?: number }) => e.code,
+      );
+    expect(await gone(() => core.readNamespacedSecret({ name, namespace: WORKLOADS_NS })), 'Secret').to.equal(404);
+    expect(await gone(() => core.readNamespacedService({ name, namespace: WORKLOADS_NS })), 'Service').to.equal(404);
+    expect(await gone(() => net.readNamespacedIngress({ name, namespace: WORKLOADS_NS })), 'Ingress').to.equal(404);
+  });
+
+  describe('engines as the platform sends them', () => {
+    /** vLLM's CUDA image for NVIDIA; the key from VLLM_API_KEY. */
+    const vllmCuda: EngineSpec = {
+      id: 'vllm-cuda',
+      image: 'vllm/vllm-openai:v0.8.5',
+      args: ['--model', '{model}', '--served-model-name', '{servedName}', '--tensor-parallel-size', '{tensorParallel}', '--port', '{port}'],
+      env: { VLLM_WORKER_MULTIPROC_METHOD: 'spawn' },
+      apiKeyEnv: 'VLLM_API_KEY',
+      port: 8000,
+      shmSize: '16Gi',
+      cpuPerDevice: '4',
+      memoryPerDevice: '32Gi',
+      healthPath: '/health',
+      metricsPath: '/metrics',
+      metricsDialect: 'vllm',
+      startupSeconds: 1800,
+      runAsNonRoot: false,
+    };
+    /** vllm-ascend for Huawei Ascend: `vllm serve`, the key as --api-key, non-root. */
+    const vllmAscend: EngineSpec = {
+      id: 'vllm-ascend',
+      image: 'quay.io/ascend/vllm-ascend:v0.8.5rc1',
+      args: ['vllm', 'serve', '{model}', '--served-model-name', '{servedName}', '--tensor-parallel-size', '{tensorParallel}', '--port', '{port}'],
+      env: { PYTORCH_NPU_ALLOC_CONF: 'expandable_segments:True', HCCL_CONNECT_TIMEOUT: '1200' },
+      apiKeyEnv: null,
+      port: 8080,
+      shmSize: '32Gi',
+      cpuPerDevice: '3500m',
+      memoryPerDevice: '48Gi',
+      healthPath: '/health',
+      metricsPath: '/metrics',
+      metricsDialect: 'vllm',
+      startupSeconds: 2400,
+      runAsNonRoot: true,
+    };
+    const placement = (id: string, engine: EngineSpec, resourceName: string, deviceModel: string): DesiredPlacement => ({
+      id,
+      workloadId: 'wl_engines',
+      model: 'qwen2.5-72b-instruct',
+      deviceModel,
+      profile: deviceModel,
+      resourceName,
+      replicas: 1,
+      devicesPerReplica: 4,
+      servingKey: `sk_${id}`,
+      engine,
+    });
+    const cases: [string, DesiredPlacement, string[]][] = [
+      [
+        'vLLM on NVIDIA',
+        placement('pl_engine_cuda', vllmCuda, 'nvidia.com/gpu', H100),
+        ['--model', 'qwen2.5-72b-instruct', '--served-model-name', 'qwen2.5-72b-instruct', '--tensor-parallel-size', '4', '--port', '8000'],
+      ],
+      [
+        'vllm-ascend on Ascend',
+        placement('pl_engine_ascend', vllmAscend, 'huawei.com/Ascend910', 'huawei-Ascend910B'),
+        [
+          'vllm',
+          'serve',
+          'qwen2.5-72b-instruct',
+          '--served-model-name',
+          'qwen2.5-72b-instruct',
+          '--tensor-parallel-size',
+          '4',
+          '--port',
+          '8080',
+          '--api-key',
+          '$(TOKENPOOL_SERVING_KEY)',
+        ],
+      ],
+    ];
+    let backend: KubernetesBackend;
+
+    before(async () => {
+      // The agent of the platform would remove these placements: it is not in its desired set.
+      await runtime?.stop();
+      runtime = undefined;
+      const sa = new KubeConfig();
+      sa.loadFromFile(agentKubeconfig);
+      // The agent's own backend with the agent's RBAC, driven directly with the desired placements.
+      backend = new KubernetesBackend({
+        kubeConfig: sa,
+        namespace: WORKLOADS_NS,
+        serving: { image: 'vllm/vllm-openai:v0.8.5', port: 8000, engineImages: { 'vllm-ascend': 'registry.huangpu.example/ascend/vllm-ascend:v0.8.5rc1' } },
+        ingress: { baseUrl: GATEWAY_BASE, className: 'nginx' },
+        profiles: async () => [],
+      });
+      await backend.start();
+      await backend.reconcile(cases.map(([, pl]) => pl));
+    });
+
+    after(async () => backend?.stop());
+
+    for (const [name, pl, args] of cases) {
+      it(`applies ${name} as the engine says, with its key from the Secret`, async () => {
+        const engine = pl.engine!;
+        const d = await apps.readNamespacedDeployment({ name: deploymentName(pl.id), namespace: WORKLOADS_NS });
+        const spec = d.spec!.template.spec!;
+        const c = spec.containers[0]!;
+        expect(c.image).to.equal(engine.id === 'vllm-ascend' ? 'registry.huangpu.example/ascend/vllm-ascend:v0.8.5rc1' : engine.image);
+        expect(c.args).to.deep.equal(args);
+        const keyVar = engine.apiKeyEnv ?? 'TOKENPOOL_SERVING_KEY';
+        expect(c.env).to.deep.include({ name: keyVar, valueFrom: { secretKeyRef: { name: deploymentName(pl.id), key: 'serving-key' } } });
+        for (const [k, v] of Object.entries(engine.env)) expect(c.env).to.deep.include({ name: k, value: v });
+        expect(c.resources?.limits).to.deep.equal({ [pl.resourceName]: '4' });
+        expect(c.resources?.requests).to.deep.equal(
+          engine.id === 'vllm-ascend' ? { cpu: '14', memory: '192Gi', [pl.resourceName]: '4' } : { cpu: '16', memory: '128Gi', [pl.resourceName]: '4' },
+        );
+        expect(spec.volumes?.map((v) => [v.name, v.emptyDir?.medium, v.emptyDir?.sizeLimit])).to.deep.equal([['dshm', 'Memory', engine.shmSize]]);
+        expect(c.volumeMounts?.map((m) => [m.name, m.mountPath])).to.deep.equal([['dshm', '/dev/shm']]);
+        expect(c.startupProbe?.httpGet?.path).to.equal(engine.healthPath);
+        expect(c.startupProbe!.periodSeconds! * c.startupProbe!.failureThreshold!).to.be.at.least(engine.startupSeconds);
+        expect(c.livenessProbe?.httpGet?.path).to.equal(engine.healthPath);
+        expect(c.readinessProbe?.httpGet?.path).to.equal(engine.healthPath);
+        expect(c.securityContext?.allowPrivilegeEscalation).to.equal(false);
+        expect(c.securityContext?.capabilities?.drop).to.deep.equal(['ALL']);
+        expect(spec.securityContext?.runAsNonRoot ?? false).to.equal(engine.runAsNonRoot);
+        expect(d.spec!.template.metadata?.annotations?.['prometheus.io/port']).to.equal(String(engine.port));
+        const secret = await core.readNamespacedSecret({ name: deploymentName(pl.id), namespace: WORKLOADS_NS });
+        expect(Buffer.from(secret.data!['serving-key']!, 'base64').toString()).to.equal(pl.servingKey);
+      });
+    }
+
+    it('reports no endpoint before a replica is ready', async () => {
+      const running = await until(
+        'the engine placements running',
+        () => backend.running(),
+        (r) => r.filter((x) => x.id.startsWith('pl_engine_')).length === 2,
+        20_000,
+      );
+      for (const r of running.filter((x) => x.id.startsWith('pl_engine_'))) expect(r).to.deep.equal({ id: r.id, readyReplicas: 0, endpoints: [] });
+    });
+
+    it('removes the Deployments, Secrets, Services and Ingresses once the placements are no longer desired', async () => {
+      await until(
+        'the informer seeing both Deployments',
+        () => backend.running(),
+        (r) => r.filter((x) => x.id.startsWith('pl_engine_')).length === 2,
+        20_000,
+      );
+      await backend.reconcile([]);
+      for (const [, pl] of cases) {
+        const name = deploymentName(pl.id);
+        for (const [what, read] of [
+          ['Secret', () => core.readNamespacedSecret({ name, namespace: WORKLOADS_NS })],
+          ['Service', () => core.readNamespacedService({ name, namespace: WORKLOADS_NS })],
+          ['Ingress', () => net.readNamespacedIngress({ name, namespace: WORKLOADS_NS })],
+        ] as const) {
+          const code = await (read as () => Promise<unknown>)().then(
+            () => 200,
+            (e: { code?: number }) => e.code,
+          );
+          expect(code, `${what} of ${pl.id}`).to.equal(404);
+        }
+      }
+      await until(
+        'the Deployments gone',
+        async () =>
+          (await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.workload}=wl_engines` })).items.filter(
+            (d) => !d.metadata?.deletionTimestamp,
+          ),
+        (items) => items.length === 0,
+        20_000,
+      );
+    });
+
+    it('leaves nothing behind when a Deployment is deleted by hand: the garbage collector takes its Secret, Service and Ingress', async () => {
+      const pl = cases[0]![1];
+      const name = deploymentName(pl.id);
+      await backend.reconcile([pl]);
+      const codes = async () =>
+        Promise.all(
+          [
+            () => core.readNamespacedSecret({ name, namespace: WORKLOADS_NS }),
+            () => core.readNamespacedService({ name, namespace: WORKLOADS_NS }),
+            () => net.readNamespacedIngress({ name, namespace: WORKLOADS_NS }),
+          ].map((read) =>
+            (read as () => Promise<unknown>)().then(
+              () => 200,
+              (e: { code?: number }) => e.code,
+            ),
+          ),
+        );
+      expect(await codes()).to.deep.equal([200, 200, 200]);
+      await apps.deleteNamespacedDeployment({ name, namespace: WORKLOADS_NS, propagationPolicy: 'Background' });
+      await until('the Secret, Service and Ingress collected', codes, (c) => c.every((x) => x === 404), 60_000);
+    });
   });
 });

@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import { AgentConfigError, loadAgentConfig } from '../../../adapters/agent-config.js';
+
+const BASE = { TOKENPOOL_URL: 'https://tokenpool.example', TOKENPOOL_AGENT_TOKEN: 'tp_agent_x', KUBECONFIG: '/kubeconfig' };
+
+describe('loadAgentConfig: serving settings', () => {
+  it('has no ingress, tolerations, node selector or engine images unless set', () => {
+    const c = loadAgentConfig(BASE);
+    expect([c.ingress, c.tolerations, c.nodeSelector, c.engineImages]).to.deep.equal([undefined, [], {}, {}]);
+  });
+
+  it('reads the ingress base URL, class, TLS Secret and annotations together', () => {
+    const c = loadAgentConfig({
+      ...BASE,
+      TOKENPOOL_SERVING_BASE_URL: 'https://gw.cluster-a.example',
+      TOKENPOOL_INGRESS_CLASS: 'nginx',
+      TOKENPOOL_INGRESS_TLS_SECRET: 'gw-tls',
+      TOKENPOOL_INGRESS_ANNOTATIONS: '{"nginx.ingress.kubernetes.io/proxy-read-timeout":"3600"}',
+    });
+    expect(c.ingress).to.deep.equal({
+      baseUrl: 'https://gw.cluster-a.example',
+      className: 'nginx',
+      tlsSecret: 'gw-tls',
+      annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600' },
+    });
+  });
+
+  it('reads tolerations, node selector and engine images as JSON', () => {
+    const c = loadAgentConfig({
+      ...BASE,
+      TOKENPOOL_SERVING_TOLERATIONS: '[{"key":"huawei.com/Ascend910","operator":"Exists","effect":"NoSchedule"}]',
+      TOKENPOOL_SERVING_NODE_SELECTOR: '{"pool":"inference"}',
+      TOKENPOOL_ENGINE_IMAGES: '{"vllm-ascend":"registry.local/vllm-ascend:1"}',
+    });
+    expect(c.tolerations).to.deep.equal([{ key: 'huawei.com/Ascend910', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(c.nodeSelector).to.deep.equal({ pool: 'inference' });
+    expect(c.engineImages).to.deep.equal({ 'vllm-ascend': 'registry.local/vllm-ascend:1' });
+  });
+
+  const bad: [string, Record<string, string>, string][] = [
+    ['a base URL with a path', { TOKENPOOL_SERVING_BASE_URL: 'https://gw.example/serving' }, 'TOKENPOOL_SERVING_BASE_URL'],
+    ['a base URL that is no URL', { TOKENPOOL_SERVING_BASE_URL: 'gw.example' }, 'TOKENPOOL_SERVING_BASE_URL'],
+    ['a base URL on an IP address', { TOKENPOOL_SERVING_BASE_URL: 'http://10.0.0.1:8080' }, 'TOKENPOOL_SERVING_BASE_URL'],
+    [
+      'a base URL whose host leaves no room for a service name',
+      { TOKENPOOL_SERVING_BASE_URL: `https://${'a.'.repeat(95)}example` },
+      'TOKENPOOL_SERVING_BASE_URL',
+    ],
+    ['a base URL of another scheme', { TOKENPOOL_SERVING_BASE_URL: 'ftp://gw.example' }, 'TOKENPOOL_SERVING_BASE_URL'],
+    ['tolerations that are not an array', { TOKENPOOL_SERVING_TOLERATIONS: '{"key":"x"}' }, 'TOKENPOOL_SERVING_TOLERATIONS'],
+    ['a toleration with an unknown effect', { TOKENPOOL_SERVING_TOLERATIONS: '[{"key":"x","effect":"Never"}]' }, 'TOKENPOOL_SERVING_TOLERATIONS'],
+    ['a node selector that is not JSON', { TOKENPOOL_SERVING_NODE_SELECTOR: 'pool=inference' }, 'TOKENPOOL_SERVING_NODE_SELECTOR'],
+    ['an engine image that is empty', { TOKENPOOL_ENGINE_IMAGES: '{"vllm-cuda":""}' }, 'TOKENPOOL_ENGINE_IMAGES'],
+    ['an ingress class that is no name', { TOKENPOOL_INGRESS_CLASS: 'Nginx Class' }, 'TOKENPOOL_INGRESS_CLASS'],
+  ];
+  for (const [name, env, variable] of bad) {
+    it(`refuses ${name}, naming the variable`, () => {
+      expect(() => loadAgentConfig({ ...BASE, ...env }))
+        .to.throw(AgentConfigError)
+        .with.property('message')
+        .that.contains(variable);
+    });
+  }
+});

@@ -1,0 +1,29 @@
+import { sql, type Kysely } from 'kysely';
+
+// Frozen in time: never import application code here.
+/**
+ * Placement health (issue 14): what an agent last reported of a placement's pods — its `phase`
+ * (pending | starting | running | failing), the `health_reason` and `health_message` of a failing
+ * one, the replicas its Deployment wants — and the times the platform judges it by:
+ * `failing_since` (the first report of the current failing spell; null when not failing),
+ * `ready_at` (when all its replicas were first ready; null: never yet) and `failed_at` (when the
+ * platform gave up on it: the placement became `failed` and its workload was placed again).
+ *
+ * Rows stored before keep null everywhere: a placement whose agent never reported a phase is
+ * judged by the cluster TTL alone, as before. No rewrite: plain nullable columns.
+ *
+ * The partial index serves the scheduler's look-up of recent failures (which clusters failed a
+ * model lately), which reads only the few placements that ever failed.
+ */
+export async function up(db: Kysely<any>): Promise<void> {
+  await sql`
+    ALTER TABLE placements
+      ADD COLUMN phase text,
+      ADD COLUMN health_reason text,
+      ADD COLUMN health_message text,
+      ADD COLUMN desired_replicas integer,
+      ADD COLUMN failing_since timestamptz,
+      ADD COLUMN ready_at timestamptz,
+      ADD COLUMN failed_at timestamptz`.execute(db);
+  await sql`CREATE INDEX placements_failed_at_idx ON placements (failed_at) WHERE failed_at IS NOT NULL`.execute(db);
+}

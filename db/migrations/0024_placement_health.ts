@@ -9,8 +9,11 @@ import { sql, type Kysely } from 'kysely';
  * `ready_at` (when all its replicas were first ready; null: never yet) and `failed_at` (when the
  * platform gave up on it: the placement became `failed` and its workload was placed again).
  *
- * Rows stored before keep null everywhere: a placement whose agent never reported a phase is
- * judged by the cluster TTL alone, as before. No rewrite: plain nullable columns.
+ * Rows stored before keep null health: a placement whose agent never reported a phase is judged
+ * by the cluster TTL alone, as before. Active placements made before count as started
+ * (`ready_at` = their creation): once their agent is upgraded, one that happens to be restarting
+ * must not be failed at once for a startup deadline that passed long ago; the failing deadline
+ * still applies to them. Only active rows are touched; history keeps null.
  *
  * The partial index serves the scheduler's look-up of recent failures (which clusters failed a
  * model lately), which reads only the few placements that ever failed.
@@ -25,5 +28,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       ADD COLUMN failing_since timestamptz,
       ADD COLUMN ready_at timestamptz,
       ADD COLUMN failed_at timestamptz`.execute(db);
+  await sql`UPDATE placements SET ready_at = created_at WHERE state IN ('placed', 'running')`.execute(db);
   await sql`CREATE INDEX placements_failed_at_idx ON placements (failed_at) WHERE failed_at IS NOT NULL`.execute(db);
 }

@@ -15,8 +15,10 @@ import { sql, type Kysely } from 'kysely';
  * must not be failed at once for a startup deadline that passed long ago; the failing deadline
  * still applies to them. Only active rows are touched; history keeps null.
  *
- * The partial index serves the scheduler's look-up of recent failures (which clusters failed a
- * model lately), which reads only the few placements that ever failed.
+ * Two partial indexes, each over the few rows it is for: recent failures (which clusters failed a
+ * model lately, for the scheduler's filter), and the active placements a health deadline may catch
+ * (failing, or never yet ready), which the scheduler looks at every few seconds. Neither covers a
+ * column a heartbeat writes on every ready count (`ready_replicas`, `endpoints`).
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
@@ -30,4 +32,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       ADD COLUMN failed_at timestamptz`.execute(db);
   await sql`UPDATE placements SET ready_at = created_at WHERE state IN ('placed', 'running')`.execute(db);
   await sql`CREATE INDEX placements_failed_at_idx ON placements (failed_at) WHERE failed_at IS NOT NULL`.execute(db);
+  await sql`
+    CREATE INDEX placements_unhealthy_idx ON placements (id)
+     WHERE state IN ('placed', 'running') AND phase IS NOT NULL AND (failing_since IS NOT NULL OR ready_at IS NULL)`.execute(db);
 }

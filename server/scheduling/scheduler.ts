@@ -121,7 +121,7 @@ export class Scheduler {
     });
     this.results = new Counter({
       name: 'tokenpool_scheduler_placements_total',
-      help: 'Scheduling decisions by result (placed, pending reasons, preempted, lost, evicted)',
+      help: 'Scheduling decisions by result (placed, pending reasons, preempted, lost, failed, evicted)',
       labelNames: ['result'] as const,
       registers: [opts.registry],
     });

@@ -25,6 +25,14 @@ export interface RunningPlacement {
    * `<endpoint>/v1/...` with the placement's `servingKey`.
    */
   readonly endpoints?: readonly string[];
+  /** What its pods do: pending (none scheduled), starting, running (all ready) or failing. */
+  readonly phase?: 'pending' | 'starting' | 'running' | 'failing';
+  /** Why a failing placement cannot run. */
+  readonly reason?: 'Unschedulable' | 'ImagePullBackOff' | 'ErrImagePull' | 'CrashLoopBackOff' | 'OOMKilled' | 'WeightsUnavailable' | 'Other';
+  /** What Kubernetes said of a failing placement, at most 1,024 characters. */
+  readonly message?: string;
+  /** Replicas its Deployment wants. */
+  readonly desiredReplicas?: number;
 }
 
 /** Body of `POST /api/v1/agent/heartbeat`. `inventory` replaces the cluster's previous one. */

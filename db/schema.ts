@@ -152,7 +152,7 @@ export interface PlacementsTable {
   devices_per_replica: number;
   tokens_per_min: number;
   ready_replicas: Generated<number>;
-  /** placed | running (hold devices) · lost | released (history) */
+  /** placed | running (hold devices) · lost | failed | released (history) */
   state: string;
   created_at: Timestamp;
   ended_at: Timestamp | null;
@@ -160,6 +160,20 @@ export interface PlacementsTable {
   serving_key: Generated<string>;
   /** Base URLs of the ready replicas' OpenAI-compatible servers, as the agent last reported them. */
   endpoints: Generated<string[]>;
+  /** What its agent last reported (migration 0024): pending | starting | running | failing; null: never. */
+  phase: string | null;
+  /** Why it is failing (Unschedulable, ImagePullBackOff, ErrImagePull, CrashLoopBackOff, OOMKilled, WeightsUnavailable, Other). */
+  health_reason: string | null;
+  /** The kubelet's or scheduler's words about it, at most 1,024 characters. */
+  health_message: string | null;
+  /** Replicas its Deployment wants, as the agent reported. */
+  desired_replicas: number | null;
+  /** Start of the current failing spell; null when not failing. */
+  failing_since: Timestamp | null;
+  /** When all its replicas were first ready; null: never yet. */
+  ready_at: Timestamp | null;
+  /** When the platform marked it failed and placed its workload again. */
+  failed_at: Timestamp | null;
 }
 
 export interface IdempotencyKeysTable {

@@ -175,6 +175,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     tenantsRepo,
     ttlMs,
     halfLifeMs: config.fairShareHalfLifeSeconds * 1000,
+    healthDeadlines: { failAfterMs: config.placementHealth.failAfterSeconds * 1000, startupMs: config.placementHealth.startupSeconds * 1000 },
+    avoidFailedMs: config.placementHealth.avoidSeconds * 1000,
     clock,
     log,
     leader,

@@ -19,6 +19,14 @@ export interface Config {
   readonly adminToken: string | undefined;
   readonly demo: boolean;
   readonly clusterTtlSeconds: number;
+  /**
+   * Placement health (README "Placement health"): seconds a placement may report `failing`
+   * (`TOKENPOOL_PLACEMENT_FAIL_AFTER_SECONDS`, default 300) and may go without ever being all ready
+   * (`TOKENPOOL_PLACEMENT_STARTUP_SECONDS`, default 1,800), for one device per replica — both
+   * times `1 + log2(devicesPerReplica)`; and seconds a cluster where a placement of a model failed
+   * is avoided for that model (`TOKENPOOL_FAILED_CLUSTER_AVOID_SECONDS`, default 1,800; 0: never).
+   */
+  readonly placementHealth: { readonly failAfterSeconds: number; readonly startupSeconds: number; readonly avoidSeconds: number };
   readonly timezone: string;
   /** Half-life of past use in fair-share ordering, in seconds. */
   readonly fairShareHalfLifeSeconds: number;
@@ -141,6 +149,9 @@ const schema = z.object({
   TOKENPOOL_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   TOKENPOOL_DEMO: z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional(),
   TOKENPOOL_CLUSTER_TTL_SECONDS: integer(1, 86_400).default(30),
+  TOKENPOOL_PLACEMENT_FAIL_AFTER_SECONDS: integer(1, 7 * 86_400).default(300),
+  TOKENPOOL_PLACEMENT_STARTUP_SECONDS: integer(1, 7 * 86_400).default(1800),
+  TOKENPOOL_FAILED_CLUSTER_AVOID_SECONDS: integer(0, 7 * 86_400).default(1800),
   TOKENPOOL_TENANT_RPM: integer(0, 1_000_000).default(6000),
   TOKENPOOL_KEY_RPM: integer(0, 1_000_000).default(3000),
   TOKENPOOL_AGENT_RPM: integer(0, 1_000_000).default(6000),
@@ -203,6 +214,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     adminToken: v.TOKENPOOL_ADMIN_TOKEN,
     demo: v.TOKENPOOL_DEMO === undefined ? v.DATABASE_URL === undefined : v.TOKENPOOL_DEMO === '1',
     clusterTtlSeconds: v.TOKENPOOL_CLUSTER_TTL_SECONDS,
+    placementHealth: {
+      failAfterSeconds: v.TOKENPOOL_PLACEMENT_FAIL_AFTER_SECONDS,
+      startupSeconds: v.TOKENPOOL_PLACEMENT_STARTUP_SECONDS,
+      avoidSeconds: v.TOKENPOOL_FAILED_CLUSTER_AVOID_SECONDS,
+    },
     timezone: v.TOKENPOOL_TIMEZONE,
     fairShareHalfLifeSeconds: v.TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS,
     workers,

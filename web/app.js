@@ -308,13 +308,19 @@ async function dashboard() {
   ];
 }
 
+/** A placement's health as its agent reported it, when there is something to say (API values, as the API shows them). */
+function health(p) {
+  const what = p.state === 'failed' ? 'failed' : p.phase && p.phase !== 'running' ? p.phase : null;
+  return what ? ` [${what}${p.reason ? `: ${p.reason}` : ''}]` : '';
+}
+
 async function clusters() {
   const [list, work] = await Promise.all([all('/api/v1/clusters'), all('/api/v1/workloads')]);
   const placements = new Map();
   for (const w of work)
     for (const p of w.placements)
-      if (p.state === 'placed' || p.state === 'running')
-        placements.set(p.clusterId, [...(placements.get(p.clusterId) ?? []), `${w.name} (${p.replicas}×${p.devicesPerReplica} ${p.deviceModel})`]);
+      if (p.state === 'placed' || p.state === 'running' || p.state === 'failed')
+        placements.set(p.clusterId, [...(placements.get(p.clusterId) ?? []), `${w.name} (${p.replicas}×${p.devicesPerReplica} ${p.deviceModel})${health(p)}`]);
   const register = form(
     'register-cluster',
     [field(t('name'), input('name', { required: true })), field(t('region'), input('region', { required: true }))],

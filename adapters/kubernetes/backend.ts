@@ -43,6 +43,7 @@ import type { CounterSample, CounterSource } from '../usage-reporter.js';
 import { deploymentFor, deploymentName, LABELS, MANAGED_BY, placementOf, type ServingConfig } from './deployment.js';
 import { endpointFor, ingressFor, ownedByDeployment, secretFor, serviceFor, type IngressConfig } from './serving-access.js';
 import { inventoryFromNodes, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
+import { placementHealth } from './placement-health.js';
 import { parseTokenCounters } from './prometheus-text.js';
 
 export const FIELD_MANAGER = 'tokenpool-agent';
@@ -208,15 +209,34 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
 
   async running(): Promise<RunningPlacement[]> {
     const out: RunningPlacement[] = [];
+    const podsOf = this.#podsByPlacement();
     for (const d of this.#deployments.list(this.#opts.namespace)) {
       const id = placementOf(d);
       if (id && !d.metadata?.deletionTimestamp) {
         const readyReplicas = d.status?.readyReplicas ?? 0;
         const ingress = this.#opts.ingress;
-        out.push({ id, readyReplicas, ...(ingress ? { endpoints: readyReplicas > 0 ? [endpointFor(d.metadata!.name!, ingress)] : [] } : {}) });
+        out.push({
+          id,
+          readyReplicas,
+          ...(ingress ? { endpoints: readyReplicas > 0 ? [endpointFor(d.metadata!.name!, ingress)] : [] } : {}),
+          ...placementHealth(d, podsOf.get(id) ?? []),
+        });
       }
     }
     return out;
+  }
+
+  /** The pods the agent manages, by their placement label. */
+  #podsByPlacement(): Map<string, V1Pod[]> {
+    const by = new Map<string, V1Pod[]>();
+    for (const pod of this.#pods.list(this.#opts.namespace)) {
+      const id = placementOf(pod);
+      if (!id) continue;
+      const list = by.get(id);
+      if (list) list.push(pod);
+      else by.set(id, [pod]);
+    }
+    return by;
   }
 
   async reconcile(desired: readonly DesiredPlacement[]): Promise<void> {

@@ -9,6 +9,7 @@ import { consolidation } from '../plugins/consolidation.js';
 import { energy } from '../plugins/energy.js';
 import { freeDevices } from '../plugins/free-devices.js';
 import { memoryFit } from '../plugins/memory-fit.js';
+import { recentFailure } from '../plugins/recent-failure.js';
 import { region } from '../plugins/region.js';
 import { vendorCompatible } from '../plugins/vendor-compatible.js';
 import type { FilterPlugin, PluginSet } from './plugin.js';
@@ -30,7 +31,7 @@ export const WEIGHT_BY_SCORER: Readonly<Record<string, keyof ScoreWeights>> = Ob
   [bestFit.name]: 'bestFit',
 });
 
-export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([region, clusterSchedulable, vendorCompatible, memoryFit, freeDevices]);
+export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([region, clusterSchedulable, recentFailure, vendorCompatible, memoryFit, freeDevices]);
 
 /**
  * The default plugins with `weights` over {@link DEFAULT_WEIGHTS}.

@@ -103,6 +103,11 @@ export interface Snapshot {
   readonly models: ReadonlyMap<string, ModelSnap>;
   readonly tenants: ReadonlyMap<string, TenantSnap>;
   readonly placements: readonly PlacementSnap[];
+  /**
+   * Clusters where a placement of a model failed recently (its pods could not run), by model id;
+   * the `recent-failure` filter keeps the model off them. Absent: none.
+   */
+  readonly recentFailures?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** One part of a workload's placement set. */

@@ -24,6 +24,11 @@ export const PlacementState = Object.freeze({
   running: 'running',
   /** Its cluster stopped reporting; it holds nothing and waits to be released. */
   lost: 'lost',
+  /**
+   * Its pods could not run (failing, or never ready, past the deadline: placement-health.ts); it
+   * holds nothing and waits to be released.
+   */
+  failed: 'failed',
   /** History: holds nothing, shown nowhere. Final. */
   released: 'released',
 } as const);
@@ -85,12 +90,13 @@ export const WORKLOAD = new Lifecycle<WorkloadState>(pending, {
 
 /** Placements: from each state, the states it may go to. */
 export const PLACEMENT = new Lifecycle<PlacementState>(PlacementState.placed, {
-  // Its replicas become all ready or stop being so; its cluster is lost; it is released
-  // (workload requeued, rescaled, deleted, or its cluster deregistered).
-  placed: [PlacementState.running, PlacementState.lost, PlacementState.released],
-  running: [PlacementState.placed, PlacementState.lost, PlacementState.released],
+  // Its replicas become all ready or stop being so; its cluster is lost; its pods cannot run
+  // (failed); it is released (workload requeued, rescaled, deleted, or its cluster deregistered).
+  placed: [PlacementState.running, PlacementState.lost, PlacementState.failed, PlacementState.released],
+  running: [PlacementState.placed, PlacementState.lost, PlacementState.failed, PlacementState.released],
   // Released once its workload is placed again, rescaled or deleted.
   lost: [PlacementState.released],
+  failed: [PlacementState.released],
   released: [],
 });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
+import { MAX_HEALTH_MESSAGE, PLACEMENT_FAILURE_REASONS, PLACEMENT_PHASES } from '../domain/placement-health.js';
 import { AppError } from '../errors.js';
 import { route, type AnyRoute } from './route.js';
 import { clusterName, deviceName, endpointUrl, idParam, labelMap, listOf, pageOf, pageOnlyQuery, regionName, timestamp } from './schemas.js';
@@ -32,6 +33,17 @@ const registerCluster = z.strictObject({ name: clusterName, region: regionName, 
 
 const count = z.number().int().min(0).max(1_000_000);
 
+/** What an agent may say of a placement's pods (API.md v2 "Placement health"); every field optional. */
+const placementHealthReport = z.object({
+  phase: z
+    .enum(PLACEMENT_PHASES)
+    .optional()
+    .meta({ description: "What the placement's pods do: pending (not scheduled yet), starting, running (all ready) or failing; absent: not reported" }),
+  reason: z.enum(PLACEMENT_FAILURE_REASONS).nullable().optional().meta({ description: 'Why a failing placement cannot run' }),
+  message: z.string().max(MAX_HEALTH_MESSAGE).nullable().optional().meta({ description: "The kubelet's or the Kubernetes scheduler's words about it" }),
+  desiredReplicas: count.optional().meta({ description: "Replicas the placement's Deployment wants" }),
+});
+
 const heartbeatBody = z.strictObject({
   inventory: z
     .array(
@@ -57,6 +69,7 @@ const heartbeatBody = z.strictObject({
           .max(64)
           .optional()
           .meta({ description: "Base URLs of the placement's ready replicas' OpenAI-compatible servers; absent: unchanged" }),
+        ...placementHealthReport.shape,
       }),
     )
     .max(100_000)

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
+import { PLACEMENT_FAILURE_REASONS, PLACEMENT_PHASES } from '../domain/placement-health.js';
 import { PLACEMENT, PlacementState, WORKLOAD } from '../domain/workload-states.js';
 import { AppError } from '../errors.js';
 import { route, type AnyRoute } from './route.js';
@@ -44,8 +45,31 @@ const placementSchema = z.object({
   devicesPerReplica: z.number().int(),
   tokensPerMin: z.number(),
   readyReplicas: z.number().int(),
-  state: z.enum(PLACEMENT.states.filter((s) => s !== PlacementState.released)),
+  state: z
+    .enum(PLACEMENT.states.filter((s) => s !== PlacementState.released))
+    .meta({ description: 'placed and running hold devices; lost: its cluster stopped reporting; failed: its pods could not run past the health deadline' }),
+  phase: z
+    .enum(PLACEMENT_PHASES)
+    .nullable()
+    .meta({ description: 'What its pods do, as its agent last reported (pending, starting, running, failing); null: its agent reports no phase' }),
+  reason: z.enum(PLACEMENT_FAILURE_REASONS).nullable().meta({ description: 'Why it is failing (or was, when it failed)' }),
+  message: z.string().nullable().meta({ description: "The kubelet's or the Kubernetes scheduler's words about it" }),
+  desiredReplicas: z.number().int().nullable().meta({ description: 'Replicas its Deployment wants, as its agent reported' }),
+  failingSince: timestamp.nullable().meta({ description: 'Since when it has been failing; null when it is not' }),
+  failedAt: timestamp.nullable().meta({ description: 'When the platform gave up on it and placed its workload again' }),
 });
+
+const MADE_ONLY = {
+  id: true,
+  readyReplicas: true,
+  state: true,
+  phase: true,
+  reason: true,
+  message: true,
+  desiredReplicas: true,
+  failingSince: true,
+  failedAt: true,
+} as const;
 
 export const workloadSchema = z.object({
   id: z.string(),
@@ -71,7 +95,7 @@ export const workloadSchema = z.object({
 
 const dryRunSchema = z.object({
   dryRun: z.literal(true),
-  placements: z.array(placementSchema.omit({ id: true, readyReplicas: true, state: true })),
+  placements: z.array(placementSchema.omit(MADE_ONLY)),
   placedTokensPerMin: z.number(),
   preempted: z.array(z.string()).meta({ description: "Workloads that would be preempted: a tenant sees only its own ids, never another tenant's" }),
   preemptedCount: z.number().int().meta({ description: "How many workloads would be preempted, other tenants' included" }),

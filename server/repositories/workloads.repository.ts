@@ -110,7 +110,9 @@ const PLACEMENT_READY = PLACEMENT.move(PlacementState.running, [PlacementState.p
 const PLACEMENT_UNREADY = PLACEMENT.move(PlacementState.placed, [PlacementState.running]);
 const LOSE = PLACEMENT.move(PlacementState.lost, ACTIVE_PLACEMENT_STATES);
 const RELEASE_ACTIVE = PLACEMENT.move(PlacementState.released, ACTIVE_PLACEMENT_STATES);
-const RELEASE_LOST = PLACEMENT.move(PlacementState.released, [PlacementState.lost]);
+/** Lost and failed placements are history once their workload is placed again. */
+const RELEASE_LOST = PLACEMENT.move(PlacementState.released, [PlacementState.lost, PlacementState.failed]);
+const FAIL = PLACEMENT.move(PlacementState.failed, ACTIVE_PLACEMENT_STATES);
 /** Every placement that is not history yet: active or lost. */
 const RELEASE_ALL = PLACEMENT.move(PlacementState.released);
 
@@ -160,6 +162,35 @@ export interface ServingTarget {
   readonly modelId: string;
   readonly costFactor: string;
   readonly inputFactor: string;
+}
+
+/** One placement in an agent's report, as recorded (see ClustersService RunningReport). */
+export interface RunningReportRow {
+  readonly id: string;
+  readonly readyReplicas: number;
+  readonly endpoints?: readonly string[] | undefined;
+  readonly phase?: string | undefined;
+  readonly reason?: string | null | undefined;
+  readonly message?: string | null | undefined;
+  readonly desiredReplicas?: number | undefined;
+}
+
+/** An active placement a health deadline may catch (WorkloadsRepository.unhealthy). */
+export type UnhealthyPlacement = Pick<
+  PlacementRow,
+  'id' | 'workload_id' | 'cluster_id' | 'devices_per_replica' | 'phase' | 'health_reason' | 'health_message' | 'failing_since' | 'ready_at' | 'created_at'
+>;
+
+/**
+ * A placement to fail: the deadline it passed, as its caller saw it — `failing` (still failing
+ * since `failingSince`) or `startup` (still never all ready) — and the message its workload waits with.
+ */
+export interface PlacementFailure {
+  readonly id: string;
+  readonly workloadId: string;
+  readonly deadline: 'failing' | 'startup';
+  readonly failingSince: Date | null;
+  readonly why: string;
 }
 
 /** Why a workload waits again: its pending `reason` and a message for people. */
@@ -486,13 +517,12 @@ export class WorkloadsRepository {
   /**
    * Records the ready replicas an agent reports for its own placements: a placement is `running`
    * once all its replicas are ready, and a workload once all its placements run. Endpoints, when a
-   * report carries them, replace the placement's; a placement is written only when something changed.
+   * report carries them, replace the placement's. A report with a `phase` replaces the placement's
+   * health (phase, reason, message; a failing spell starts at the first `failing` report and ends
+   * at any other phase); desired replicas, when reported, replace the stored count. A placement
+   * is written only when something changed.
    */
-  async recordReady(
-    clusterId: string,
-    reports: readonly { id: string; readyReplicas: number; endpoints?: readonly string[] | undefined }[],
-    now: Date,
-  ): Promise<void> {
+  async recordReady(clusterId: string, reports: readonly RunningReportRow[], now: Date): Promise<void> {
     if (reports.length === 0) return;
     const ready = sql.lit(PLACEMENT_READY.to);
     const unready = sql.lit(PLACEMENT_UNREADY.to);
@@ -502,27 +532,46 @@ export class WorkloadsRepository {
     // Each report's endpoints as one text (URLs hold no whitespace: the API refuses it), null when
     // not reported: one array parameter, as cheap as the others for the hottest write agents make.
     const endpointsLists = reports.map((x) => (x.endpoints === undefined ? null : x.endpoints.join(' ')));
-    // One statement: the placements' new ready counts and states, and their workloads' states
-    // computed from the same new values (CTEs all see the snapshot from before the statement).
-    // The placements that change are locked first, in id order (see lockPlacementsOf), and read
-    // as locked: their latest committed version.
+    // Health arrays only when some report has health: the plain report pays for nothing more.
+    const health = reports.some((x) => x.phase !== undefined || x.desiredReplicas !== undefined);
+    const column = <T>(f: (x: RunningReportRow) => T | undefined) => reports.map((x) => f(x) ?? null);
+    const healthColumns = health
+      ? sql`, ${column((x) => x.phase)}::text[], ${column((x) => x.reason)}::text[], ${column((x) => x.message)}::text[], ${column((x) => x.desiredReplicas)}::int[]`
+      : sql`, NULL::text[], NULL::text[], NULL::text[], NULL::int[]`;
+    // One statement: the placements' new ready counts, states and health, and their workloads'
+    // states computed from the same new values (CTEs all see the snapshot from before the
+    // statement). The placements that change are locked first, in id order (see
+    // lockPlacementsOf), and read as locked: their latest committed version.
     await sql`
       WITH r AS (
-        SELECT id, ready, CASE WHEN listed IS NULL THEN NULL ELSE string_to_array(listed, ' ') END AS endpoints
-          FROM unnest(${reports.map((x) => x.id)}::text[], ${reports.map((x) => x.readyReplicas)}::int[], ${endpointsLists}::text[]) AS r(id, ready, listed)
+        SELECT id, ready, CASE WHEN listed IS NULL THEN NULL ELSE string_to_array(listed, ' ') END AS endpoints, phase, reason, message, desired
+          FROM unnest(${reports.map((x) => x.id)}::text[], ${reports.map((x) => x.readyReplicas)}::int[], ${endpointsLists}::text[]${healthColumns})
+               AS r(id, ready, listed, phase, reason, message, desired)
       ),
       next AS MATERIALIZED (
-        SELECT p.id, p.workload_id, r.ready, CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END AS state,
-               coalesce(r.endpoints, p.endpoints) AS endpoints
+        SELECT p.id, p.workload_id, r.ready, v.*
           FROM placements p JOIN r ON r.id = p.id
+         CROSS JOIN LATERAL (
+               SELECT CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END AS state,
+                      coalesce(r.endpoints, p.endpoints) AS endpoints,
+                      coalesce(r.phase, p.phase) AS phase,
+                      CASE WHEN r.phase IS NULL THEN p.health_reason ELSE r.reason END AS health_reason,
+                      CASE WHEN r.phase IS NULL THEN p.health_message ELSE r.message END AS health_message,
+                      coalesce(r.desired, p.desired_replicas) AS desired_replicas,
+                      CASE WHEN r.phase IS NULL THEN p.failing_since
+                           WHEN r.phase = 'failing' THEN coalesce(p.failing_since, ${now}::timestamptz) END AS failing_since,
+                      CASE WHEN p.ready_at IS NULL AND r.ready >= p.replicas THEN ${now}::timestamptz ELSE p.ready_at END AS ready_at) v
          WHERE p.cluster_id = ${clusterId} AND p.state IN ${ACTIVE_SQL}
-           AND (p.ready_replicas <> r.ready OR p.state <> CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END
-                OR p.endpoints IS DISTINCT FROM coalesce(r.endpoints, p.endpoints))
+           AND (p.ready_replicas, p.state, p.endpoints, p.phase, p.health_reason, p.health_message, p.desired_replicas, p.failing_since, p.ready_at)
+               IS DISTINCT FROM (r.ready, v.state, v.endpoints, v.phase, v.health_reason, v.health_message, v.desired_replicas, v.failing_since, v.ready_at)
          ORDER BY p.id
            FOR UPDATE OF p
       ),
       moved AS (
-        UPDATE placements p SET ready_replicas = next.ready, state = next.state, endpoints = next.endpoints FROM next WHERE p.id = next.id
+        UPDATE placements p
+           SET ready_replicas = next.ready, state = next.state, endpoints = next.endpoints, phase = next.phase, health_reason = next.health_reason,
+               health_message = next.health_message, desired_replicas = next.desired_replicas, failing_since = next.failing_since, ready_at = next.ready_at
+          FROM next WHERE p.id = next.id
       ),
       workload_next AS (
         SELECT p.workload_id,
@@ -534,6 +583,75 @@ export class WorkloadsRepository {
       UPDATE workloads w SET state = workload_next.state, updated_at = ${now}
         FROM workload_next
        WHERE w.id = workload_next.workload_id AND w.state IN ${holding} AND w.state <> workload_next.state`.execute(this.db);
+  }
+
+  /**
+   * Active placements whose agent reports phases and that are failing or have never been all
+   * ready: the only ones a health deadline can catch (placement-health.ts `overdue`).
+   */
+  unhealthy(): Promise<UnhealthyPlacement[]> {
+    // The predicate of the partial index placements_unhealthy_idx (migration 0024), word for word,
+    // so that the look every few seconds reads the few unhealthy rows, not every active placement.
+    return sql<UnhealthyPlacement>`
+      SELECT id, workload_id, cluster_id, devices_per_replica, phase, health_reason, health_message, failing_since, ready_at, created_at
+        FROM placements
+       WHERE state IN ${ACTIVE_SQL} AND phase IS NOT NULL AND (failing_since IS NOT NULL OR ready_at IS NULL)
+       ORDER BY id`
+      .execute(this.db)
+      .then((r) => r.rows);
+  }
+
+  /**
+   * Marks the given placements failed (they hold nothing from now on and keep `failed_at`), if
+   * they are still active and still as unhealthy as their caller saw them: still failing since
+   * the same time, or still never ready. Their workloads go back to pending (reason `capacity`,
+   * with `why` of their failed placement) and release whatever else they held, to be placed again
+   * whole — as a lost cluster's are. Answers the placements failed.
+   */
+  async markFailed(failures: readonly PlacementFailure[], now: Date): Promise<string[]> {
+    if (failures.length === 0) return [];
+    return this.db.transaction().execute(async (tx) => {
+      await lockPlacementsOf(tx, [...new Set(failures.map((f) => f.workloadId))]);
+      const failed = await sql<{ id: string; workload_id: string }>`
+        UPDATE placements p SET state = ${sql.lit(FAIL.to)}, ended_at = ${now}, failed_at = ${now}
+          FROM unnest(${failures.map((f) => f.id)}::text[], ${failures.map((f) => f.deadline)}::text[],
+                      ${failures.map((f) => f.failingSince?.toISOString() ?? null)}::timestamptz[]) AS d(id, deadline, since)
+         WHERE p.id = d.id AND p.state IN ${sql.raw(sqlStates(FAIL.from))}
+           AND CASE d.deadline WHEN 'failing' THEN p.failing_since = d.since ELSE p.ready_at IS NULL END
+        RETURNING p.id, p.workload_id`.execute(tx);
+      const why = new Map(failures.map((f) => [f.id, f.why]));
+      const byWorkload = new Map<string, string>();
+      for (const r of failed.rows) if (!byWorkload.has(r.workload_id)) byWorkload.set(r.workload_id, why.get(r.id)!);
+      const ids = [...byWorkload.keys()];
+      await requeueWhole(
+        tx,
+        ids,
+        ids.map((id) => ({ reason: 'capacity', message: byWorkload.get(id)! })),
+        now,
+      );
+      return failed.rows.map((r) => r.id);
+    });
+  }
+
+  /**
+   * The clusters where a placement of each model failed at or after `since`: model id → cluster
+   * ids (the scheduler avoids them for that model for a while).
+   */
+  async recentFailures(since: Date): Promise<Map<string, Set<string>>> {
+    const rows = await this.db
+      .selectFrom('placements')
+      .innerJoin('workloads', 'workloads.id', 'placements.workload_id')
+      .select(['workloads.model_id', 'placements.cluster_id'])
+      .distinct()
+      .where('placements.failed_at', '>=', since)
+      .execute();
+    const out = new Map<string, Set<string>>();
+    for (const r of rows) {
+      const set = out.get(r.model_id) ?? new Set<string>();
+      set.add(r.cluster_id);
+      out.set(r.model_id, set);
+    }
+    return out;
   }
 
   async setState(tx: Transaction<DB>, id: string, fields: { state: string; reason: string | null; message: string | null }, now: Date): Promise<void> {

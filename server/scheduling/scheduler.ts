@@ -10,10 +10,18 @@ import type { CycleOptions, Decision, WorkloadSnap } from '../../scheduler/frame
 import { evictOvercommitted } from '../../scheduler/evict.js';
 import { scheduleCycle, whatIf } from '../../scheduler/schedule.js';
 import type { IdGenerator } from '../auth/tokens.js';
+import { DEFAULT_HEALTH_DEADLINES, overdue, type HealthDeadlines } from '../domain/placement-health.js';
 import type { Clock } from '../clock.js';
 import type { ClusterChange, EventBus } from '../events.js';
 import type { Logger } from '../log.js';
-import { pendingWindow, type ActivePlacement, type CycleCommit, type NewPlacement, type PendingWorkload } from '../repositories/workloads.repository.js';
+import {
+  pendingWindow,
+  type ActivePlacement,
+  type CycleCommit,
+  type NewPlacement,
+  type PendingWorkload,
+  type PlacementFailure,
+} from '../repositories/workloads.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { LeaderElector } from './leader.js';
 import type { LeaderNotifier } from './notifier.js';
@@ -48,6 +56,10 @@ export interface SchedulerOptions extends SnapshotSources {
   readonly pendingPerTenant?: number;
   /** Score weights and sample size of every cycle and dry run (from the configuration); default the core's. */
   readonly cycleOptions?: CycleOptions;
+  /** Placement health deadlines (placement-health.ts); default {@link DEFAULT_HEALTH_DEADLINES}. */
+  readonly healthDeadlines?: HealthDeadlines;
+  /** Least clock time between two looks for placements past their health deadlines; default 5 s. */
+  readonly healthSweepMs?: number;
 }
 
 export interface CycleSummary {
@@ -55,6 +67,8 @@ export interface CycleSummary {
   readonly pending: number;
   readonly preempted: number;
   readonly lost: number;
+  /** Placements failed for their health (their workloads requeued). */
+  readonly failed: number;
   readonly evicted: number;
 }
 
@@ -93,6 +107,8 @@ export class Scheduler {
   private readonly cycleSeconds: Histogram;
   private readonly results: Counter<'result'>;
   private readonly fullReads: Counter;
+  private readonly failedPlacements: Counter<'reason'>;
+  private lastHealthSweep = -Infinity;
   /** The active placements, kept between cycles while this replica leads. */
   private readonly active: ActivePlacements;
 
@@ -105,13 +121,19 @@ export class Scheduler {
     });
     this.results = new Counter({
       name: 'tokenpool_scheduler_placements_total',
-      help: 'Scheduling decisions by result (placed, pending reasons, preempted, lost, evicted)',
+      help: 'Scheduling decisions by result (placed, pending reasons, preempted, lost, failed, evicted)',
       labelNames: ['result'] as const,
       registers: [opts.registry],
     });
     this.fullReads = new Counter({
       name: 'tokenpool_scheduler_placement_reads_total',
       help: 'Cycles that read every active placement from the database rather than using the copy kept between cycles',
+      registers: [opts.registry],
+    });
+    this.failedPlacements = new Counter({
+      name: 'tokenpool_placements_failed_total',
+      help: 'Placements failed because their pods could not run past the health deadline, by reason (the last one their agent reported; startup: never ready)',
+      labelNames: ['reason'] as const,
       registers: [opts.registry],
     });
     this.active = new ActivePlacements(opts.workloads);
@@ -208,7 +230,8 @@ export class Scheduler {
   }
 
   /**
-   * One cycle, if this replica leads: (1) placements on clusters past the TTL are lost and their
+   * One cycle, if this replica leads: (0) placements past their health deadline are failed and
+   * their workloads requeued; (1) placements on clusters past the TTL are lost and their
    * workloads requeued; (2) placements that no longer fit shrunk inventories are evicted;
    * (3) the pure core decides on every pending workload; (4) all decisions commit at once.
    */
@@ -220,6 +243,7 @@ export class Scheduler {
     const reads = this.active.fullReads;
     const load = () => loadSnapshot(this.opts, now, () => this.active.current());
 
+    const failed = await this.failOverdue(now);
     let state = await load();
     let lost = 0;
     if (state.lostClusterIds.length > 0) {
@@ -251,7 +275,44 @@ export class Scheduler {
     this.results.inc({ result: 'preempted' }, commit.requeued.length);
     for (const p of commit.pending) this.results.inc({ result: p.reason });
     end();
-    return { placed: placed.length, pending: commit.pending.length, preempted: commit.requeued.length, lost, evicted: evicted.length };
+    return { placed: placed.length, pending: commit.pending.length, preempted: commit.requeued.length, lost, failed, evicted: evicted.length };
+  }
+
+  /**
+   * Fails the placements past their health deadline (at most once per `healthSweepMs` of clock
+   * time): their workloads go back to pending, to be placed again whole, as a lost cluster's
+   * are. Answers how many placements failed.
+   */
+  private async failOverdue(now: Date): Promise<number> {
+    if (now.getTime() - this.lastHealthSweep < (this.opts.healthSweepMs ?? 5000)) return 0;
+    this.lastHealthSweep = now.getTime();
+    const base = this.opts.healthDeadlines ?? DEFAULT_HEALTH_DEADLINES;
+    const failures: PlacementFailure[] = [];
+    const reasons = new Map<string, string>();
+    for (const p of await this.opts.workloads.unhealthy()) {
+      const deadline = overdue(
+        { devicesPerReplica: p.devices_per_replica, phase: p.phase, failingSince: p.failing_since, readyAt: p.ready_at, createdAt: p.created_at },
+        now,
+        base,
+      );
+      if (!deadline) continue;
+      const reason = deadline === 'failing' ? (p.health_reason ?? 'Other') : 'startup';
+      reasons.set(p.id, reason);
+      const said = p.health_message ? ` (${p.health_message.slice(0, 200)})` : '';
+      const why =
+        deadline === 'failing'
+          ? `its placement on cluster ${p.cluster_id} could not run: ${p.health_reason ?? 'failing'}${said}; waiting to be placed again`
+          : `its placement on cluster ${p.cluster_id} never became ready within its startup deadline; waiting to be placed again`;
+      failures.push({ id: p.id, workloadId: p.workload_id, deadline, failingSince: p.failing_since, why });
+    }
+    if (failures.length === 0) return 0;
+    const ids = await this.opts.workloads.markFailed(failures, now);
+    for (const id of ids) this.failedPlacements.inc({ reason: reasons.get(id)! });
+    if (ids.length > 0) {
+      this.results.inc({ result: 'failed' }, ids.length);
+      this.opts.log.warn('placements failed: their pods could not run past the deadline', { placementIds: ids });
+    }
+    return ids.length;
   }
 
   /** The active placements this replica keeps between cycles, if it keeps a copy now. */

@@ -35,6 +35,8 @@ export interface SnapshotSources {
   readonly exhausted?: (known: { active: readonly SubscriptionRow[]; plans: readonly PlanRow[] }) => Promise<ReadonlySet<string>>;
   readonly ttlMs: number;
   readonly halfLifeMs: number;
+  /** How long a cluster where a placement of a model failed is avoided for that model, in ms; 0 or absent: not at all. */
+  readonly avoidFailedMs?: number;
 }
 
 export function modelSnap(m: ModelRow): ModelSnap {
@@ -63,7 +65,8 @@ export async function loadSnapshot(
   now: Date,
   activePlacements: () => Promise<readonly ActivePlacement[]> = () => src.workloads.active(),
 ): Promise<LoadedState> {
-  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows] = await Promise.all([
+  const avoidMs = src.avoidFailedMs ?? 0;
+  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, recentFailures] = await Promise.all([
     src.clusters.forScheduling(),
     src.clusters.healthyDevices(),
     src.catalog.allProfiles(),
@@ -72,6 +75,7 @@ export async function loadSnapshot(
     activePlacements(),
     src.plans.activeAt(now),
     src.plans.all(),
+    avoidMs > 0 ? src.workloads.recentFailures(new Date(now.getTime() - avoidMs)) : undefined,
   ]);
   const exhausted = src.exhausted ? await src.exhausted({ active: subscriptions, plans: planRows }) : new Set<string>();
   const plans = new Map(planRows.map((p) => [p.id, p]));
@@ -167,7 +171,7 @@ export async function loadSnapshot(
   }
 
   return {
-    snapshot: { clusters, models: new Map(modelRows.map((m) => [m.id, modelSnap(m)])), tenants, placements },
+    snapshot: { clusters, models: new Map(modelRows.map((m) => [m.id, modelSnap(m)])), tenants, placements, ...(recentFailures ? { recentFailures } : {}) },
     lostClusterIds,
     priorityOf,
   };

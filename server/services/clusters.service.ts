@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { PlacementFailureReason, PlacementPhase } from '../domain/placement-health.js';
 import { AppError } from '../errors.js';
 import { hashToken, newToken, TOKEN_PREFIX, type IdGenerator } from '../auth/tokens.js';
 import type { EventBus } from '../events.js';
@@ -33,6 +34,12 @@ export interface RunningReport {
   readonly readyReplicas: number;
   /** Base URLs of the ready replicas' servers; undefined: not reported (left as they were). */
   readonly endpoints?: readonly string[] | undefined;
+  /** What its pods do (placement-health.ts); undefined: not reported (health left as it was). */
+  readonly phase?: PlacementPhase | undefined;
+  /** Why it is failing; null or undefined: no reason given. */
+  readonly reason?: PlacementFailureReason | null | undefined;
+  readonly message?: string | null | undefined;
+  readonly desiredReplicas?: number | undefined;
 }
 
 /** The placements side of a cluster (the workloads repository): what they hold, what agents run. */

@@ -44,7 +44,20 @@ export interface PlacementView {
   readonly tokensPerMin: number;
   readonly readyReplicas: number;
   readonly state: string;
+  /** Its health as its agent last reported it (placement-health.ts); null: never reported. */
+  readonly phase: string | null;
+  /** Why it is failing (or was, when it failed). */
+  readonly reason: string | null;
+  readonly message: string | null;
+  readonly desiredReplicas: number | null;
+  /** RFC 3339: since when it has been failing; null when it is not. */
+  readonly failingSince: string | null;
+  /** RFC 3339: when the platform gave up on it (state `failed`). */
+  readonly failedAt: string | null;
 }
+
+/** The fields of a placement that only a made placement has. */
+type MadeOnly = 'id' | 'readyReplicas' | 'state' | 'phase' | 'reason' | 'message' | 'desiredReplicas' | 'failingSince' | 'failedAt';
 
 export interface Workload {
   readonly id: string;
@@ -70,7 +83,7 @@ export interface Workload {
 
 export interface DryRunAnswer {
   readonly dryRun: true;
-  readonly placements: readonly Omit<PlacementView, 'id' | 'readyReplicas' | 'state'>[];
+  readonly placements: readonly Omit<PlacementView, MadeOnly>[];
   readonly placedTokensPerMin: number;
   /** The caller's own workloads that would be preempted (all of them for the operator). */
   readonly preempted: readonly string[];
@@ -116,6 +129,12 @@ function toPlacement(p: PlacementRow): PlacementView {
     tokensPerMin: p.tokens_per_min,
     readyReplicas: p.ready_replicas,
     state: p.state,
+    phase: p.phase,
+    reason: p.health_reason,
+    message: p.health_message,
+    desiredReplicas: p.desired_replicas,
+    failingSince: p.failing_since?.toISOString() ?? null,
+    failedAt: p.failed_at?.toISOString() ?? null,
   };
 }
 

@@ -65,6 +65,9 @@ describe('workload and placement states', () => {
       [P.placed, P.released],
       [P.running, P.released],
       [P.lost, P.released],
+      [P.placed, P.failed],
+      [P.running, P.failed],
+      [P.failed, P.released],
     ];
     for (const [from, to] of allowed) {
       it(`allows ${from} → ${to}`, () => {
@@ -78,9 +81,13 @@ describe('workload and placement states', () => {
       [P.lost, P.running],
       [P.lost, P.placed],
       [P.released, P.lost],
+      [P.failed, P.running],
+      [P.failed, P.placed],
+      [P.released, P.failed],
+      [P.lost, P.failed],
     ];
     for (const [from, to] of refused) {
-      it(`refuses ${from} → ${to}: released is history and a lost placement is never revived`, () => {
+      it(`refuses ${from} → ${to}: released is history and a lost or failed placement is never revived`, () => {
         expect(PLACEMENT.canTransition(from, to)).to.equal(false);
       });
     }
@@ -88,7 +95,7 @@ describe('workload and placement states', () => {
     it('starts placed; placed and running hold devices', () => {
       expect(PLACEMENT.initial).to.equal('placed');
       expect(ACTIVE_PLACEMENT_STATES).to.deep.equal(['placed', 'running']);
-      expect(PLACEMENT.sources(P.released)).to.deep.equal(['placed', 'running', 'lost']);
+      expect(PLACEMENT.sources(P.released)).to.deep.equal(['placed', 'running', 'lost', 'failed']);
     });
   });
 

@@ -35,9 +35,24 @@ const modelFields = {
   costFactor: decimalFactor({ max: 1_000_000 }),
   inputFactor: decimalFactor({ max: 1 }),
   vendors: z.array(vendorName).max(32).default([]),
+  engines: z
+    .record(vendorName, z.string().min(1).max(64).nullable())
+    .refine((m) => Object.keys(m).length <= 32, 'at most 32 vendors')
+    .transform(namedEngines)
+    .optional()
+    .meta({
+      description: 'Vendor → engine id serving the model on that vendor; a vendor absent (or null) gets its default engine. A patch replaces the whole map.',
+    }),
 };
 const createModel = z.strictObject(modelFields);
 const patchModel = z.strictObject({ ...modelFields, vendors: z.array(vendorName).max(32) }).partial();
+
+/** The map without its null entries (null: the vendor's default engine). */
+function namedEngines(m: Record<string, string | null>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [vendor, id] of Object.entries(m)) if (id !== null) out[vendor] = id;
+  return out;
+}
 
 export const modelSchema = z.object({
   id: z.string(),
@@ -46,6 +61,7 @@ export const modelSchema = z.object({
   costFactor: z.number(),
   inputFactor: z.number(),
   vendors: z.array(z.string()),
+  engines: z.record(z.string(), z.string()).meta({ description: 'Vendor → engine id; a vendor absent gets its default engine' }),
   builtin: z.boolean(),
   createdAt: timestamp,
   updatedAt: timestamp,

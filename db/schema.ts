@@ -83,6 +83,13 @@ export interface EngineDefaultsTable {
   engine_id: string;
 }
 
+/** An engine's image on one cluster (a private registry's copy), instead of the engine's own. */
+export interface EngineClusterImagesTable {
+  engine_id: string;
+  cluster_id: string;
+  image: string;
+}
+
 export interface ClustersTable {
   id: string;
   seq: Generated<number>;
@@ -440,6 +447,7 @@ export interface DB {
   models: ModelsTable;
   engines: EnginesTable;
   engine_defaults: EngineDefaultsTable;
+  engine_cluster_images: EngineClusterImagesTable;
   clusters: ClustersTable;
   cluster_inventory: ClusterInventoryTable;
   tenants: TenantsTable;

@@ -6,7 +6,8 @@ import { sql, type Kysely } from 'kysely';
  * template, environment, resources, probes) runs a placement on which vendor's devices. Built-in
  * entries are seeded by the application on start (like the device catalog), each with the `basis`
  * of its facts. `engine_defaults` names, per vendor, the engine used when a model names none
- * (one per vendor, by its primary key). A model's `engines` maps vendor → engine id.
+ * (one per vendor, by its primary key). `engine_cluster_images` overrides an engine's image on one
+ * cluster (private registries). A model's `engines` maps vendor → engine id.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -41,6 +42,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('engine_id', 'text', (c) => c.notNull().references('engines.id').onDelete('cascade'))
     .execute();
   await db.schema.createIndex('engine_defaults_engine_idx').on('engine_defaults').column('engine_id').execute();
+
+  // Per cluster, another image for an engine (a private registry's copy); it wins over `image`.
+  await db.schema
+    .createTable('engine_cluster_images')
+    .addColumn('engine_id', 'text', (c) => c.notNull().references('engines.id').onDelete('cascade'))
+    .addColumn('cluster_id', 'text', (c) => c.notNull().references('clusters.id').onDelete('cascade'))
+    .addColumn('image', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('engine_cluster_images_pk', ['engine_id', 'cluster_id'])
+    .execute();
 
   await sql`ALTER TABLE models ADD COLUMN engines jsonb NOT NULL DEFAULT '{}'::jsonb`.execute(db);
 }

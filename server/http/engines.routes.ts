@@ -16,6 +16,11 @@ const imageRef = z
   .regex(/^$|^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/, 'must be an image reference such as "vllm/vllm-openai:v0.11.0", or "" for none')
   .meta({ description: 'The container image; "" means not configured (placements get no engine until it is set).' });
 
+const clusterImageMap = z
+  .record(z.string().min(1).max(64), imageRef)
+  .refine((m) => Object.keys(m).length <= 1000, 'at most 1000 clusters')
+  .meta({ description: "Cluster id → the image used on that cluster instead of `image` (a private registry's copy). A patch replaces the whole map." });
+
 const envName = z
   .string()
   .min(1)
@@ -49,6 +54,7 @@ const engineFields = {
     .default([])
     .meta({ description: "Vendors whose placements get this engine when their model names none (it becomes their default, replacing another's)." }),
   image: imageRef,
+  clusterImages: clusterImageMap.default({}),
   args: z
     .array(z.string().max(1024))
     .max(128)
@@ -76,6 +82,7 @@ const patchEngine = z
   .strictObject({
     ...engineFields,
     defaultFor: vendorList,
+    clusterImages: clusterImageMap,
     args: z.array(z.string().max(1024)).max(128),
     env: envMap,
     apiKeyEnv: envName.nullable(),
@@ -108,6 +115,7 @@ export const placementEngineSchema = z
 
 export const engineSchema = placementEngineSchema
   .extend({
+    clusterImages: z.record(z.string(), z.string()),
     name: z.string(),
     vendors: z.array(z.string()),
     defaultFor: z.array(z.string()),

@@ -1,10 +1,11 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, EnginesTable } from '../../db/schema.js';
-import { isUniqueViolation } from '../../db/errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import { onePage, type PageRequest } from './paging.js';
+import { ACTIVE_SQL } from './workloads.repository.js';
 
-export type EngineRow = Selectable<EnginesTable> & { readonly default_for: string[] };
+export type EngineRow = Selectable<EnginesTable> & { readonly default_for: string[]; readonly cluster_images: Record<string, string> };
 
 /** What an operator gives for an engine (every field; a patch is merged into the stored one first). */
 export interface EngineValues {
@@ -13,6 +14,8 @@ export interface EngineValues {
   /** Vendors whose placements get this engine when their model names none; each a vendor it serves. */
   readonly defaultFor: readonly string[];
   readonly image: string;
+  /** Cluster id → image used there instead of `image` (a private registry's copy). */
+  readonly clusterImages?: Readonly<Record<string, string>>;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly apiKeyEnv: string | null;
@@ -40,17 +43,30 @@ export interface PlacementEngineRow {
 }
 
 const withDefaults = sql<string[]>`coalesce((SELECT array_agg(d.vendor ORDER BY d.vendor) FROM engine_defaults d WHERE d.engine_id = engines.id), '{}')`;
+const withClusterImages = sql<
+  Record<string, string>
+>`coalesce((SELECT jsonb_object_agg(i.cluster_id, i.image) FROM engine_cluster_images i WHERE i.engine_id = engines.id), '{}'::jsonb)`;
 
 /** The engine catalog and each vendor's default engine (migration 0023). */
 export class EnginesRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   list(page: PageRequest): Promise<EngineRow[]> {
-    return this.db.selectFrom('engines').selectAll().select(withDefaults.as('default_for')).$call(onePage(page)).execute();
+    return this.db
+      .selectFrom('engines')
+      .selectAll()
+      .select([withDefaults.as('default_for'), withClusterImages.as('cluster_images')])
+      .$call(onePage(page))
+      .execute();
   }
 
   get(id: string): Promise<EngineRow | undefined> {
-    return this.db.selectFrom('engines').selectAll().select(withDefaults.as('default_for')).where('id', '=', id).executeTakeFirst();
+    return this.db
+      .selectFrom('engines')
+      .selectAll()
+      .select([withDefaults.as('default_for'), withClusterImages.as('cluster_images')])
+      .where('id', '=', id)
+      .executeTakeFirst();
   }
 
   /** Engines with these ids (the ones a model names), with the vendors they serve. */
@@ -72,10 +88,20 @@ export class EnginesRepository {
           .values({ id, ...columns(v), builtin, created_at: now, updated_at: now })
           .execute();
         await setDefaults(tx, id, v.defaultFor);
-        return await tx.selectFrom('engines').selectAll().select(withDefaults.as('default_for')).where('id', '=', id).executeTakeFirstOrThrow();
+        await setClusterImages(tx, id, v.clusterImages ?? {});
+        return await tx
+          .selectFrom('engines')
+          .selectAll()
+          .select([withDefaults.as('default_for'), withClusterImages.as('cluster_images')])
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow();
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('conflict', `An engine named "${v.name}" already exists.`);
+      if (isForeignKeyViolation(err))
+        throw new AppError('unprocessable', 'A cluster named in clusterImages does not exist.', [
+          { path: 'clusterImages', message: 'names a cluster that does not exist' },
+        ]);
       throw err;
     }
   }
@@ -92,10 +118,20 @@ export class EnginesRepository {
         if (r.numUpdatedRows === 0n) return undefined;
         await tx.deleteFrom('engine_defaults').where('engine_id', '=', id).execute();
         await setDefaults(tx, id, v.defaultFor);
-        return await tx.selectFrom('engines').selectAll().select(withDefaults.as('default_for')).where('id', '=', id).executeTakeFirst();
+        await setClusterImages(tx, id, v.clusterImages ?? {});
+        return await tx
+          .selectFrom('engines')
+          .selectAll()
+          .select([withDefaults.as('default_for'), withClusterImages.as('cluster_images')])
+          .where('id', '=', id)
+          .executeTakeFirst();
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('conflict', `An engine named "${v.name}" already exists.`);
+      if (isForeignKeyViolation(err))
+        throw new AppError('unprocessable', 'A cluster named in clusterImages does not exist.', [
+          { path: 'clusterImages', message: 'names a cluster that does not exist' },
+        ]);
       throw err;
     }
   }
@@ -122,13 +158,14 @@ export class EnginesRepository {
    */
   async forPlacements(clusterId: string): Promise<PlacementEngineRow[]> {
     const r = await sql<{ placement_id: string; vendor: string | null; named: string | null } & Partial<Selectable<EnginesTable>>>`
-      SELECT p.id AS placement_id, dp.vendor, m.engines ->> dp.vendor AS named, e.*
+      SELECT p.id AS placement_id, dp.vendor, m.engines ->> dp.vendor AS named, e.*, coalesce(ci.image, e.image) AS image
         FROM placements p
         JOIN workloads w ON w.id = p.workload_id
         JOIN models m ON m.id = w.model_id
         LEFT JOIN device_profiles dp ON dp.id = p.profile_id
         LEFT JOIN engines e ON e.id = coalesce(m.engines ->> dp.vendor, (SELECT d.engine_id FROM engine_defaults d WHERE d.vendor = dp.vendor))
-       WHERE p.cluster_id = ${clusterId} AND p.state IN ('placed', 'running')`.execute(this.db);
+        LEFT JOIN engine_cluster_images ci ON ci.engine_id = e.id AND ci.cluster_id = p.cluster_id
+       WHERE p.cluster_id = ${clusterId} AND p.state IN ${ACTIVE_SQL}`.execute(this.db);
     return r.rows.map((row) => {
       const { placement_id, vendor, named, ...engine } = row;
       return { placementId: placement_id, vendor, named, engine: engine.id ? (engine as Selectable<EnginesTable>) : null };
@@ -155,6 +192,12 @@ function columns(v: EngineValues) {
     run_as_non_root: v.runAsNonRoot,
     basis: v.basis,
   };
+}
+
+async function setClusterImages(tx: Transaction<DB>, id: string, images: Readonly<Record<string, string>>): Promise<void> {
+  await tx.deleteFrom('engine_cluster_images').where('engine_id', '=', id).execute();
+  const rows = Object.entries(images).map(([cluster_id, image]) => ({ engine_id: id, cluster_id, image }));
+  if (rows.length > 0) await tx.insertInto('engine_cluster_images').values(rows).execute();
 }
 
 async function setDefaults(tx: Transaction<DB>, id: string, vendors: readonly string[]): Promise<void> {

@@ -33,6 +33,8 @@ export interface PlacementEngine {
 
 /** An engine of the catalog, as the API shows it: what a placement carries, and its catalog facts. */
 export interface Engine extends PlacementEngine {
+  /** Cluster id → the image used there instead of `image`. */
+  readonly clusterImages: Readonly<Record<string, string>>;
   readonly name: string;
   readonly vendors: readonly string[];
   readonly defaultFor: readonly string[];
@@ -45,7 +47,7 @@ export interface Engine extends PlacementEngine {
 /** A placement's engine, or why it has none (said in the heartbeat answer as `engineProblem`). */
 export type EngineResolution = { readonly engine: PlacementEngine } | { readonly problem: string };
 
-type EngineFacts = Omit<EngineRow, 'default_for' | 'seq'>;
+type EngineFacts = Omit<EngineRow, 'default_for' | 'cluster_images' | 'seq'>;
 
 function toPlacementEngine(r: EngineFacts): PlacementEngine {
   return {
@@ -69,6 +71,7 @@ function toPlacementEngine(r: EngineFacts): PlacementEngine {
 export function toEngine(r: EngineRow): Engine {
   return {
     ...toPlacementEngine(r),
+    clusterImages: r.cluster_images,
     name: r.name,
     vendors: r.vendors,
     defaultFor: r.default_for,
@@ -88,7 +91,9 @@ export function resolution(r: PlacementEngineRow): EngineResolution {
       : { problem: `No engine is the default for vendor "${r.vendor}" and the model names none for it.` };
   }
   if (r.engine.image === '') {
-    return { problem: `Engine "${r.engine.name}" (${r.engine.id}) has no image configured; set one with PATCH /api/v1/engines/${r.engine.id}.` };
+    return {
+      problem: `Engine "${r.engine.name}" (${r.engine.id}) has no image configured for this cluster; set one (image or clusterImages) with PATCH /api/v1/engines/${r.engine.id}.`,
+    };
   }
   return { engine: toPlacementEngine(r.engine) };
 }
@@ -145,6 +150,7 @@ export class EnginesService {
       vendors: patch.vendors ?? row.vendors,
       defaultFor: patch.defaultFor ?? row.default_for,
       image: patch.image ?? row.image,
+      clusterImages: patch.clusterImages ?? row.cluster_images,
       args: patch.args ?? row.args,
       env: patch.env ?? row.env,
       apiKeyEnv: patch.apiKeyEnv === undefined ? row.api_key_env : patch.apiKeyEnv,

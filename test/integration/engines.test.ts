@@ -254,6 +254,29 @@ describeOnDatabases('engine catalog: placements carry their engine in the heartb
     expect(desired.engine.image).to.equal('mirror.example.cn/lmsysorg/sglang:v0.5.0');
   });
 
+  it("uses a cluster's own image for an engine where one is set, and refuses a cluster that does not exist", async () => {
+    const p = platform();
+    const beat = await cluster(p, 'eng-nv3', 'NVIDIA-H100-80GB-HBM3');
+    const clusterId = (await beat()).body.clusterId as string;
+    const w = await place(p, 'on-private-registry', 'qwen2.5-7b-instruct', 'eng-nv3');
+    const vllm = await byName(p, 'vllm');
+    const set = await p.request('PATCH', `/api/v1/engines/${vllm.id}`, {
+      body: { clusterImages: { [clusterId]: 'harbor.nansha.example.cn/ai/vllm-openai:v0.11.0' } },
+    });
+    expect(set.status).to.equal(200);
+    expect(set.body.clusterImages).to.deep.equal({ [clusterId]: 'harbor.nansha.example.cn/ai/vllm-openai:v0.11.0' });
+    const desired = (await beat()).body.placements.find((x: { workloadId: string }) => x.workloadId === w);
+    expect(desired.engine).to.deep.include({ id: vllm.id, image: 'harbor.nansha.example.cn/ai/vllm-openai:v0.11.0' });
+    // Elsewhere the engine's own image stays.
+    expect((await byName(p, 'vllm')).image).to.equal('vllm/vllm-openai:latest');
+
+    const unknown = await p.request('PATCH', `/api/v1/engines/${vllm.id}`, { body: { clusterImages: { cl_nope: 'x/y:1' } } });
+    expect(unknown.status).to.equal(422);
+    expect(unknown.body.errors[0].path).to.equal('clusterImages');
+    expect((await byName(p, 'vllm')).clusterImages).to.deep.equal({ [clusterId]: 'harbor.nansha.example.cn/ai/vllm-openai:v0.11.0' });
+    expect((await p.request('PATCH', `/api/v1/engines/${vllm.id}`, { body: { clusterImages: {} } })).body.clusterImages).to.deep.equal({});
+  });
+
   it('answers a placement whose engine has no image without an engine, saying why, and the heartbeat still succeeds', async () => {
     const p = platform();
     const beat = await cluster(p, 'eng-mlu', 'MLU370-X8');

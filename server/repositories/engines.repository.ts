@@ -61,12 +61,7 @@ export class EnginesRepository {
   }
 
   get(id: string): Promise<EngineRow | undefined> {
-    return this.db
-      .selectFrom('engines')
-      .selectAll()
-      .select([withDefaults.as('default_for'), withClusterImages.as('cluster_images')])
-      .where('id', '=', id)
-      .executeTakeFirst();
+    return selectOne(this.db, id);
   }
 
   /** Engines with these ids (the ones a model names), with the vendors they serve. */
@@ -80,51 +75,38 @@ export class EnginesRepository {
   }
 
   /** Adds an engine; its `defaultFor` vendors move to it from any engine that was their default. */
-  async insert(id: string, v: EngineValues, now: Date, builtin = false): Promise<EngineRow> {
-    try {
-      return await this.db.transaction().execute(async (tx) => {
-        await tx
-          .insertInto('engines')
-          .values({ id, ...columns(v), builtin, created_at: now, updated_at: now })
-          .execute();
-        await setDefaults(tx, id, v.defaultFor);
-        await setClusterImages(tx, id, v.clusterImages ?? {});
-        return await tx
-          .selectFrom('engines')
-          .selectAll()
-          .select([withDefaults.as('default_for'), withClusterImages.as('cluster_images')])
-          .where('id', '=', id)
-          .executeTakeFirstOrThrow();
-      });
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('conflict', `An engine named "${v.name}" already exists.`);
-      if (isForeignKeyViolation(err))
-        throw new AppError('unprocessable', 'A cluster named in clusterImages does not exist.', [
-          { path: 'clusterImages', message: 'names a cluster that does not exist' },
-        ]);
-      throw err;
-    }
+  insert(id: string, v: EngineValues, now: Date, builtin = false): Promise<EngineRow> {
+    return this.write(id, v, async (tx) => {
+      await tx
+        .insertInto('engines')
+        .values({ id, ...columns(v), builtin, created_at: now, updated_at: now })
+        .execute();
+      return true;
+    }) as Promise<EngineRow>;
   }
 
   /** Replaces an engine's values; its default vendors become exactly `defaultFor` (taken from others). */
-  async update(id: string, v: EngineValues, now: Date): Promise<EngineRow | undefined> {
+  update(id: string, v: EngineValues, now: Date): Promise<EngineRow | undefined> {
+    return this.write(id, v, async (tx) => {
+      const r = await tx
+        .updateTable('engines')
+        .set({ ...columns(v), updated_at: now })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (r.numUpdatedRows === 0n) return false;
+      await tx.deleteFrom('engine_defaults').where('engine_id', '=', id).execute();
+      return true;
+    });
+  }
+
+  /** Writes the engine row (`row` answers whether there was one), then its defaults and cluster images, in one transaction. */
+  private async write(id: string, v: EngineValues, row: (tx: Transaction<DB>) => Promise<boolean>): Promise<EngineRow | undefined> {
     try {
       return await this.db.transaction().execute(async (tx) => {
-        const r = await tx
-          .updateTable('engines')
-          .set({ ...columns(v), updated_at: now })
-          .where('id', '=', id)
-          .executeTakeFirst();
-        if (r.numUpdatedRows === 0n) return undefined;
-        await tx.deleteFrom('engine_defaults').where('engine_id', '=', id).execute();
+        if (!(await row(tx))) return undefined;
         await setDefaults(tx, id, v.defaultFor);
         await setClusterImages(tx, id, v.clusterImages ?? {});
-        return await tx
-          .selectFrom('engines')
-          .selectAll()
-          .select([withDefaults.as('default_for'), withClusterImages.as('cluster_images')])
-          .where('id', '=', id)
-          .executeTakeFirst();
+        return selectOne(tx, id);
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('conflict', `An engine named "${v.name}" already exists.`);
@@ -171,6 +153,15 @@ export class EnginesRepository {
       return { placementId: placement_id, vendor, named, engine: engine.id ? (engine as Selectable<EnginesTable>) : null };
     });
   }
+}
+
+function selectOne(db: Kysely<DB>, id: string): Promise<EngineRow | undefined> {
+  return db
+    .selectFrom('engines')
+    .selectAll()
+    .select([withDefaults.as('default_for'), withClusterImages.as('cluster_images')])
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 function columns(v: EngineValues) {

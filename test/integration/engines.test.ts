@@ -7,6 +7,7 @@ interface Engine {
   vendors: string[];
   defaultFor: string[];
   image: string;
+  clusterImages: Record<string, string>;
   args: string[];
   env: Record<string, string>;
   apiKeyEnv: string | null;

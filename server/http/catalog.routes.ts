@@ -68,6 +68,7 @@ export const modelSchema = z.object({
 });
 
 const readers = ['operator', 'tenant', 'agent'] as const;
+const ENGINES_422 = 'engines names an engine that does not exist or does not serve that vendor';
 
 export function catalogRoutes(ctx: AppContext): AnyRoute[] {
   const { catalog } = ctx.services;
@@ -133,7 +134,7 @@ export function catalogRoutes(ctx: AppContext): AnyRoute[] {
       summary: 'Add a model',
       auth: ['operator'],
       body: createModel,
-      responses: { 201: { description: 'The model', schema: modelSchema }, 409: { description: 'Name taken' } },
+      responses: { 201: { description: 'The model', schema: modelSchema }, 409: { description: 'Name taken' }, 422: { description: ENGINES_422 } },
       handler: async ({ body }) => ({ status: 201, body: await catalog.createModel(body) }),
     }),
     route({
@@ -164,7 +165,7 @@ export function catalogRoutes(ctx: AppContext): AnyRoute[] {
       auth: ['operator'],
       params: idParam,
       body: patchModel,
-      responses: { 200: { description: 'The model', schema: modelSchema }, 409: { description: 'Name taken' } },
+      responses: { 200: { description: 'The model', schema: modelSchema }, 409: { description: 'Name taken' }, 422: { description: ENGINES_422 } },
       handler: async ({ params, body }) => ({ status: 200, body: await catalog.updateModel(params.id, body) }),
     }),
     route({

@@ -158,7 +158,11 @@ export function engineRoutes(ctx: AppContext): AnyRoute[] {
       summary: 'Add a serving engine',
       auth: ['operator'],
       body: createEngine,
-      responses: { 201: { description: 'The engine', schema: engineSchema }, 409: { description: 'Name taken' } },
+      responses: {
+        201: { description: 'The engine', schema: engineSchema },
+        409: { description: 'Name taken' },
+        422: { description: 'clusterImages names a cluster that does not exist' },
+      },
       handler: async ({ body }) => ({ status: 201, body: await engines.create(body) }),
     }),
     route({
@@ -169,7 +173,11 @@ export function engineRoutes(ctx: AppContext): AnyRoute[] {
       auth: ['operator'],
       params: idParam,
       body: patchEngine,
-      responses: { 200: { description: 'The engine', schema: engineSchema }, 409: { description: 'Name taken' } },
+      responses: {
+        200: { description: 'The engine', schema: engineSchema },
+        409: { description: 'Name taken' },
+        422: { description: 'clusterImages names a cluster that does not exist' },
+      },
       handler: async ({ params, body }) => ({ status: 200, body: await engines.update(params.id, body) }),
     }),
     route({

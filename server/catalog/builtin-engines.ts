@@ -93,7 +93,8 @@ export const BUILTIN_ENGINES: readonly BuiltinEngine[] = [
       '(suffixes -a3 for Atlas A3, -310p for Atlas 300I, -openeuler for openEuler), run with --shm-size, and start a shell: ' +
       "the server is started with `vllm serve`. It is vLLM with the Ascend plugin, so it takes vLLM's arguments, " +
       'VLLM_API_KEY, port 8000, /health and /metrics. Tag "latest": set the release tag matching the cluster\'s CANN ' +
-      'and Atlas series (A3 clusters need the -a3 image). Shared memory, CPU, memory and start-up time: our defaults.',
+      'and Atlas series (A3 clusters need the -a3 image: set it for them in clusterImages). Shared memory, CPU, memory ' +
+      'and start-up time: our defaults.',
   },
   {
     name: 'mindie',

@@ -167,7 +167,7 @@ function selectOne(db: Kysely<DB>, id: string): Promise<EngineRow | undefined> {
 function columns(v: EngineValues) {
   return {
     name: v.name,
-    vendors: [...v.vendors],
+    vendors: [...new Set(v.vendors)],
     image: v.image,
     args: [...v.args],
     env: JSON.stringify(v.env),
@@ -195,7 +195,8 @@ async function setDefaults(tx: Transaction<DB>, id: string, vendors: readonly st
   if (vendors.length === 0) return;
   await tx
     .insertInto('engine_defaults')
-    .values(vendors.map((vendor) => ({ vendor, engine_id: id })))
+    // Once each: ON CONFLICT cannot touch one row twice in a statement.
+    .values([...new Set(vendors)].map((vendor) => ({ vendor, engine_id: id })))
     .onConflict((oc) => oc.column('vendor').doUpdateSet({ engine_id: id }))
     .execute();
 }

@@ -132,6 +132,11 @@ describeOnDatabases('engine catalog: built-ins, operator edits, models naming en
     // Back to vLLM, then delete.
     const vllm = await byName(p, 'vllm');
     expect((await p.request('PATCH', `/api/v1/engines/${vllm.id}`, { body: { defaultFor: ['nvidia'] } })).status).to.equal(200);
+    // A vendor named twice counts once.
+    const twice = await p.request('PATCH', `/api/v1/engines/${created.body.id}`, { body: { vendors: ['nvidia', 'nvidia'], defaultFor: ['nvidia', 'nvidia'] } });
+    expect(twice.status).to.equal(200);
+    expect(twice.body).to.deep.include({ vendors: ['nvidia'], defaultFor: ['nvidia'] });
+    expect((await p.request('PATCH', `/api/v1/engines/${vllm.id}`, { body: { defaultFor: ['nvidia'] } })).status).to.equal(200);
     expect((await p.request('DELETE', `/api/v1/engines/${created.body.id}`)).status).to.equal(204);
     expect((await p.request('DELETE', `/api/v1/engines/${created.body.id}`)).status).to.equal(404);
     expect((await byName(p, 'vllm')).defaultFor).to.deep.equal(['nvidia']);

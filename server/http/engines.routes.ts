@@ -4,7 +4,7 @@ import { route, type AnyRoute } from './route.js';
 import { idParam, listOf, pageOf, pageOnlyQuery, timestamp, vendorName } from './schemas.js';
 
 /** A Kubernetes quantity as a request or limit takes it, without sign or exponent: "16Gi", "500m", "8". */
-export const quantity = z
+const quantity = z
   .string()
   .max(32)
   .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/, 'must be a Kubernetes quantity such as "16Gi", "500m" or "8"');

@@ -152,6 +152,25 @@ export function engineRoutes(ctx: AppContext): AnyRoute[] {
       handler: async ({ params }) => ({ status: 200, body: await engines.get(params.id) }),
     }),
     route({
+      method: 'get',
+      path: '/api/v1/clusters/:id/engines',
+      tag: 'Clusters',
+      summary: "The engine each of a cluster's active placements runs, or why it runs none",
+      auth: ['operator'],
+      params: idParam,
+      responses: {
+        200: {
+          description: "The cluster's active placements (empty for an unknown cluster)",
+          schema: z.object({
+            items: z.array(
+              z.object({ placementId: z.string(), engineId: z.string().nullable(), image: z.string().nullable(), problem: z.string().nullable() }),
+            ),
+          }),
+        },
+      },
+      handler: async ({ params }) => ({ status: 200, body: { items: await engines.placementsOf(params.id) } }),
+    }),
+    route({
       method: 'post',
       path: '/api/v1/engines',
       tag: 'Catalog',

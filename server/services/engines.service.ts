@@ -194,6 +194,15 @@ export class EnginesService {
     if (errors.length > 0) throw new AppError('unprocessable', "The model's engines cannot be used.", errors);
   }
 
+  /** What each active placement of a cluster runs, or why it runs nothing (the operator's view of engineProblem). */
+  async placementsOf(clusterId: string): Promise<Array<{ placementId: string; engineId: string | null; image: string | null; problem: string | null }>> {
+    return [...(await this.forCluster(clusterId))].map(([placementId, r]) =>
+      'engine' in r
+        ? { placementId, engineId: r.engine.id, image: r.engine.image, problem: null }
+        : { placementId, engineId: null, image: null, problem: r.problem },
+    );
+  }
+
   /** The engine of each active placement of a cluster (or why there is none), by placement id. */
   async forCluster(clusterId: string): Promise<Map<string, EngineResolution>> {
     return new Map((await this.repo.forPlacements(clusterId)).map((r) => [r.placementId, resolution(r)]));

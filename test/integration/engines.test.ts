@@ -293,6 +293,11 @@ describeOnDatabases('engine catalog: placements carry their engine in the heartb
     expect(desired).to.not.equal(undefined);
     expect(desired.engine).to.equal(undefined);
     expect(desired.engineProblem).to.match(/vllm-cambricon.*no image configured/);
+    // The operator sees it too.
+    const view = await p.request('GET', `/api/v1/clusters/${answer.body.clusterId}/engines`);
+    expect(view.status).to.equal(200);
+    expect(view.body.items).to.deep.equal([{ placementId: desired.id, engineId: null, image: null, problem: desired.engineProblem }]);
+    expect((await p.request('GET', `/api/v1/clusters/${answer.body.clusterId}/engines`, { token: tenantKey })).status).to.equal(403);
 
     const cambricon = await byName(p, 'vllm-cambricon');
     await p.request('PATCH', `/api/v1/engines/${cambricon.id}`, { body: { image: 'registry.example.cn/cambricon/vllm:1.0' } });

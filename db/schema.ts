@@ -44,9 +44,50 @@ export interface ModelsTable {
   cost_factor: Numeric;
   input_factor: Numeric;
   vendors: ColumnType<string[], string[], string[]>;
+  /** Vendor → engine id (migration 0023); a vendor not named: its default engine. */
+  engines: ColumnType<Record<string, string>, string | undefined, string>;
   builtin: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
+}
+
+/** A serving engine of the catalog (migration 0023). */
+export interface EnginesTable {
+  id: string;
+  seq: Generated<number>;
+  name: string;
+  vendors: ColumnType<string[], string[], string[]>;
+  /** Empty: not configured. */
+  image: string;
+  args: ColumnType<string[], string[], string[]>;
+  env: Json<Record<string, string>>;
+  api_key_env: string | null;
+  port: number;
+  shm_size: string;
+  cpu_per_device: string;
+  memory_per_device: string;
+  health_path: string;
+  metrics_path: string;
+  metrics_dialect: string;
+  startup_seconds: number;
+  run_as_non_root: boolean;
+  builtin: Generated<boolean>;
+  basis: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+/** The engine a vendor's placements get when their model names none; one per vendor. */
+export interface EngineDefaultsTable {
+  vendor: string;
+  engine_id: string;
+}
+
+/** An engine's image on one cluster (a private registry's copy), instead of the engine's own. */
+export interface EngineClusterImagesTable {
+  engine_id: string;
+  cluster_id: string;
+  image: string;
 }
 
 export interface ClustersTable {
@@ -418,6 +459,9 @@ export interface DB {
   device_profiles: DeviceProfilesTable;
   device_names: DeviceNamesTable;
   models: ModelsTable;
+  engines: EnginesTable;
+  engine_defaults: EngineDefaultsTable;
+  engine_cluster_images: EngineClusterImagesTable;
   clusters: ClustersTable;
   cluster_inventory: ClusterInventoryTable;
   tenants: TenantsTable;

@@ -14,6 +14,9 @@ import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { EventBus } from './events.js';
 import { catalogRoutes } from './http/catalog.routes.js';
+import { engineRoutes } from './http/engines.routes.js';
+import { EnginesRepository } from './repositories/engines.repository.js';
+import { EnginesService } from './services/engines.service.js';
 import { clusterRoutes } from './http/clusters.routes.js';
 import { openApiDocument } from './http/openapi.js';
 import type { AnyRoute } from './http/route.js';
@@ -141,7 +144,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const calendar = new Calendar(config.timezone);
   const events = new EventBus(log);
 
-  const catalog = new CatalogService(catalogRepo, settings, clock, ids);
+  const engines = new EnginesService(new EnginesRepository(db), settings, clock, ids);
+  await engines.seedBuiltins();
+  const catalog = new CatalogService(catalogRepo, settings, clock, ids, (m) => engines.checkModelEngines(m));
   await catalog.seedBuiltins();
   const workloadsRepo = new WorkloadsRepository(db);
   const plansRepo = new PlansRepository(db);
@@ -162,6 +167,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     held: (clusterIds) => workloadsRepo.heldDevices(clusterIds),
     desired: (id) => workloadsRepo.desiredFor(id),
     recordReady: (id, running, now) => workloadsRepo.recordReady(id, running, now),
+    engines: (id) => engines.forCluster(id),
   });
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);
@@ -235,7 +241,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     database,
     metrics,
     scheduler,
-    services: { catalog, clusters, tenants, workloads, plans, billing, usage, budgets, accounts },
+    services: { catalog, engines, clusters, tenants, workloads, plans, billing, usage, budgets, accounts },
   };
   const auth = createAuthenticator(
     {
@@ -252,6 +258,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ? gatewayRoutes(gateway)
     : [
         ...catalogRoutes(context),
+        ...engineRoutes(context),
         ...clusterRoutes(context),
         ...tenantRoutes(context),
         ...workloadRoutes(context),

@@ -7,6 +7,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { CatalogService } from './services/catalog.service.js';
 import type { ClustersService } from './services/clusters.service.js';
+import type { EnginesService } from './services/engines.service.js';
 import type { TenantsService } from './services/tenants.service.js';
 import type { WorkloadsService } from './services/workloads.service.js';
 import type { PlansService } from './services/plans.service.js';
@@ -26,6 +27,7 @@ export interface AppContext {
   readonly metrics: Metrics;
   readonly services: {
     readonly catalog: CatalogService;
+    readonly engines: EnginesService;
     readonly clusters: ClustersService;
     readonly tenants: TenantsService;
     readonly workloads: WorkloadsService;

@@ -125,6 +125,7 @@ const VIEWS = {
     tenants,
     keys: keysConsole,
     plans,
+    engines,
     workloads: workloadsConsole,
     requests: requestsConsole,
     billing: billingConsole,
@@ -494,6 +495,28 @@ async function plans() {
         i18n.money(p.fee),
         i18n.num(p.includedStd),
         i18n.money(p.overagePricePerMillionStd),
+      ]),
+    ),
+  ];
+}
+
+/** The engine catalog, read-only: what each vendor's placements run, and where each entry's facts come from. */
+async function engines() {
+  const list = await all('/api/v1/engines');
+  return [
+    h('p', { class: 'muted' }, t('enginesNote')),
+    table(
+      [t('name'), t('vendor'), t('defaultFor'), t('image'), t('apiKey'), num(t('port')), t('shm'), t('perDevice'), t('basis')],
+      list.map((e) => [
+        e.name + (e.builtin ? ` (${t('builtin')})` : ''),
+        e.vendors.join(', '),
+        e.defaultFor.join(', '),
+        e.image ? h('code', { class: 'nowrap' }, e.image) : h('span', { class: 'error nowrap' }, t('notConfigured')),
+        e.apiKeyEnv ?? '--api-key',
+        String(e.port),
+        e.shmSize,
+        h('span', { class: 'nowrap' }, `${e.cpuPerDevice} CPU · ${e.memoryPerDevice}`),
+        h('small', { class: 'basis' }, e.basis),
       ]),
     ),
   ];

@@ -21,6 +21,7 @@ import * as m0019 from './0019_request_log.js';
 import * as m0020 from './0020_engine_counts.js';
 import * as m0021 from './0021_shared_workloads.js';
 import * as m0022 from './0022_usage_attribution.js';
+import * as m0023 from './0023_engines.js';
 import * as m0024 from './0024_placement_health.js';
 
 /** Every migration, by name; names sort in the order they apply. */
@@ -47,5 +48,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0020_engine_counts': m0020,
   '0021_shared_workloads': m0021,
   '0022_usage_attribution': m0022,
+  '0023_engines': m0023,
   '0024_placement_health': m0024,
 };

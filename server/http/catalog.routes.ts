@@ -35,9 +35,24 @@ const modelFields = {
   costFactor: decimalFactor({ max: 1_000_000 }),
   inputFactor: decimalFactor({ max: 1 }),
   vendors: z.array(vendorName).max(32).default([]),
+  engines: z
+    .record(vendorName, z.string().min(1).max(64).nullable())
+    .refine((m) => Object.keys(m).length <= 32, 'at most 32 vendors')
+    .transform(namedEngines)
+    .optional()
+    .meta({
+      description: 'Vendor → engine id serving the model on that vendor; a vendor absent (or null) gets its default engine. A patch replaces the whole map.',
+    }),
 };
 const createModel = z.strictObject(modelFields);
 const patchModel = z.strictObject({ ...modelFields, vendors: z.array(vendorName).max(32) }).partial();
+
+/** The map without its null entries (null: the vendor's default engine). */
+function namedEngines(m: Record<string, string | null>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [vendor, id] of Object.entries(m)) if (id !== null) out[vendor] = id;
+  return out;
+}
 
 export const modelSchema = z.object({
   id: z.string(),
@@ -46,12 +61,14 @@ export const modelSchema = z.object({
   costFactor: z.number(),
   inputFactor: z.number(),
   vendors: z.array(z.string()),
+  engines: z.record(z.string(), z.string()).meta({ description: 'Vendor → engine id; a vendor absent gets its default engine' }),
   builtin: z.boolean(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
 
 const readers = ['operator', 'tenant', 'agent'] as const;
+const ENGINES_422 = 'engines names an engine that does not exist or does not serve that vendor';
 
 export function catalogRoutes(ctx: AppContext): AnyRoute[] {
   const { catalog } = ctx.services;
@@ -117,7 +134,7 @@ export function catalogRoutes(ctx: AppContext): AnyRoute[] {
       summary: 'Add a model',
       auth: ['operator'],
       body: createModel,
-      responses: { 201: { description: 'The model', schema: modelSchema }, 409: { description: 'Name taken' } },
+      responses: { 201: { description: 'The model', schema: modelSchema }, 409: { description: 'Name taken' }, 422: { description: ENGINES_422 } },
       handler: async ({ body }) => ({ status: 201, body: await catalog.createModel(body) }),
     }),
     route({
@@ -148,7 +165,7 @@ export function catalogRoutes(ctx: AppContext): AnyRoute[] {
       auth: ['operator'],
       params: idParam,
       body: patchModel,
-      responses: { 200: { description: 'The model', schema: modelSchema }, 409: { description: 'Name taken' } },
+      responses: { 200: { description: 'The model', schema: modelSchema }, 409: { description: 'Name taken' }, 422: { description: ENGINES_422 } },
       handler: async ({ params, body }) => ({ status: 200, body: await catalog.updateModel(params.id, body) }),
     }),
     route({

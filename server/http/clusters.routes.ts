@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { MAX_HEALTH_MESSAGE, PLACEMENT_FAILURE_REASONS, PLACEMENT_PHASES } from '../domain/placement-health.js';
 import { AppError } from '../errors.js';
+import { placementEngineSchema } from './engines.routes.js';
 import { route, type AnyRoute } from './route.js';
 import { clusterName, deviceName, endpointUrl, idParam, labelMap, listOf, pageOf, pageOnlyQuery, regionName, timestamp } from './schemas.js';
 
@@ -86,6 +87,11 @@ const desiredPlacementSchema = z.object({
   replicas: z.number().int(),
   devicesPerReplica: z.number().int(),
   servingKey: z.string().meta({ description: 'The secret the agent gives the serving engine as its API key; the token gateway presents it to the replicas' }),
+  engine: placementEngineSchema.optional(),
+  engineProblem: z
+    .string()
+    .optional()
+    .meta({ description: 'Why `engine` is absent: no engine for the vendor, or its image is not configured (the operator sets it on the engine)' }),
 });
 
 const poolSchema = z.object({

@@ -23,6 +23,8 @@ export interface ModelValues {
   readonly costFactor: string;
   readonly inputFactor: string;
   readonly vendors: readonly string[];
+  /** Vendor → engine id (absent: the vendor's default engine); none given: {}. */
+  readonly engines?: Readonly<Record<string, string>>;
 }
 
 /** Device profiles and models. Names and aliases of profiles share one namespace (`device_names`). */
@@ -133,6 +135,7 @@ export class CatalogRepository {
           cost_factor: v.costFactor,
           input_factor: v.inputFactor,
           vendors: [...v.vendors],
+          engines: JSON.stringify(v.engines ?? {}),
           builtin,
           created_at: now,
           updated_at: now,
@@ -155,6 +158,7 @@ export class CatalogRepository {
           cost_factor: v.costFactor,
           input_factor: v.inputFactor,
           vendors: [...v.vendors],
+          engines: JSON.stringify(v.engines ?? {}),
           updated_at: now,
         })
         .where('id', '=', id)

@@ -32,6 +32,8 @@ export interface Model {
   readonly costFactor: number;
   readonly inputFactor: number;
   readonly vendors: readonly string[];
+  /** Vendor → engine id; a vendor not named gets its default engine. */
+  readonly engines: Readonly<Record<string, string>>;
   readonly builtin: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -61,6 +63,7 @@ export function toModel(r: ModelRow): Model {
     costFactor: num(r.cost_factor),
     inputFactor: num(r.input_factor),
     vendors: r.vendors,
+    engines: r.engines,
     builtin: r.builtin,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
@@ -76,6 +79,8 @@ export class CatalogService {
     private readonly settings: SettingsRepository,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    /** Checks a model's vendor → engine map (the engine catalog); none: not checked. */
+    private readonly checkEngines?: (engines: Readonly<Record<string, string>>) => Promise<void>,
   ) {}
 
   /**
@@ -144,6 +149,7 @@ export class CatalogService {
   }
 
   async createModel(v: ModelValues): Promise<Model> {
+    if (v.engines) await this.checkEngines?.(v.engines);
     const now = this.clock.now();
     return toModel(await this.repo.insertModel(this.ids.next('mdl'), v, now));
   }
@@ -157,7 +163,9 @@ export class CatalogService {
       costFactor: patch.costFactor ?? row.cost_factor,
       inputFactor: patch.inputFactor ?? row.input_factor,
       vendors: patch.vendors ?? row.vendors,
+      engines: patch.engines ?? row.engines,
     };
+    if (patch.engines) await this.checkEngines?.(patch.engines);
     const updated = await this.repo.updateModel(id, v, this.clock.now());
     if (!updated) throw new AppError('not_found', 'No model has this id.');
     return toModel(updated);

@@ -6,6 +6,7 @@ import type { EventBus } from '../events.js';
 import type { ClusterRow, ClustersRepository, InventoryRow, ReportedDevice } from '../repositories/clusters.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { CatalogService } from './catalog.service.js';
+import type { EngineResolution, PlacementEngine } from './engines.service.js';
 import { computeCluster, computePool, type ClusterComputation, type ClusterFacts, type ClusterView, type PoolView, type ProfileIndex } from './cluster-view.js';
 
 /** Devices that placements hold: cluster id → reported device model → devices. */
@@ -26,6 +27,10 @@ export interface DesiredPlacement {
   readonly devicesPerReplica: number;
   /** The secret the agent gives the serving engine as its API key (migration 0018). */
   readonly servingKey: string;
+  /** The serving engine to run (the engine catalog); absent when none could be resolved. */
+  readonly engine?: PlacementEngine;
+  /** Why `engine` is absent (no engine for the vendor, no image configured…), for the agent's log and the operator. */
+  readonly engineProblem?: string;
 }
 
 /** A placement an agent reports running: its ready replicas, and their serving endpoints when it says. */
@@ -50,6 +55,8 @@ export interface ClusterPlacements {
   desired?: (clusterId: string) => Promise<readonly DesiredPlacement[]>;
   /** Records what an agent reports running (ready replicas per placement), before its desired set is answered. */
   recordReady?: (clusterId: string, running: readonly RunningReport[], now: Date) => Promise<unknown>;
+  /** The engine of each active placement of a cluster, by placement id (the engine catalog). */
+  engines?: (clusterId: string) => Promise<ReadonlyMap<string, EngineResolution>>;
 }
 
 const EMPTY: HeldDevices = new Map();
@@ -159,8 +166,22 @@ export class ClustersService {
     this.events.emit('heartbeat.recorded', { clusterId });
     if (recorded.inventoryChanged) this.events.emit('inventory.changed', { clusterId });
     if (recorded.previousLiveness !== 'ready') this.events.emit('cluster.changed', { clusterIds: [clusterId], change: 'ready' });
-    const placements = this.placements.desired ? await this.placements.desired(clusterId) : [];
-    return { clusterId, placements };
+    const desired = this.placements.desired ? await this.placements.desired(clusterId) : [];
+    return { clusterId, placements: await this.withEngines(clusterId, desired) };
+  }
+
+  /**
+   * Each desired placement with its engine, or with the reason it has none: a placement without
+   * an engine is still answered (the agent keeps what it runs; the heartbeat never fails for it).
+   */
+  private async withEngines(clusterId: string, desired: readonly DesiredPlacement[]): Promise<readonly DesiredPlacement[]> {
+    if (desired.length === 0 || !this.placements.engines) return desired;
+    const engines = await this.placements.engines(clusterId);
+    return desired.map((p) => {
+      const found = engines.get(p.id);
+      if (!found) return p;
+      return 'engine' in found ? { ...p, engine: found.engine } : { ...p, engineProblem: found.problem };
+    });
   }
 
   async pool(): Promise<PoolView> {

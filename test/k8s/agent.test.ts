@@ -387,7 +387,11 @@ describe('cluster agent on a real kube-apiserver', function () {
     const pod = deployment.spec!.template.spec!;
     const container = pod.containers[0]!;
     expect(container.resources?.limits).to.deep.equal({ 'nvidia.com/gpu': String(placement.devicesPerReplica) });
-    expect(container.resources?.requests).to.deep.equal({ 'nvidia.com/gpu': String(placement.devicesPerReplica) });
+    // The platform sends the NVIDIA default engine (the built-in vLLM): its CPU and memory per device are requested too.
+    const vllm = ((await p!.request('GET', '/api/v1/engines?limit=100')).body.items as { name: string; image: string }[]).find((e) => e.name === 'vllm')!;
+    expect(container.image).to.equal(vllm.image);
+    expect(container.resources?.requests).to.include({ 'nvidia.com/gpu': String(placement.devicesPerReplica) });
+    expect(container.resources?.requests).to.have.keys('nvidia.com/gpu', 'cpu', 'memory');
     expect(container.readinessProbe?.httpGet?.path).to.be.a('string');
     expect(pod.nodeSelector).to.deep.equal({ 'tokenpool.io/serving': 'true', 'nvidia.com/gpu.product': placement.deviceModel });
     expect(pod.tolerations).to.deep.equal(TOLERATIONS);
@@ -715,7 +719,11 @@ describe('cluster agent on a real kube-apiserver', function () {
         (r) => r.filter((x) => x.id.startsWith('pl_engine_')).length === 2,
         20_000,
       );
-      for (const r of running.filter((x) => x.id.startsWith('pl_engine_'))) expect(r).to.deep.equal({ id: r.id, readyReplicas: 0, endpoints: [] });
+      // With its health, which has no ready replica yet.
+      for (const r of running.filter((x) => x.id.startsWith('pl_engine_'))) {
+        expect(r).to.deep.include({ id: r.id, readyReplicas: 0, endpoints: [], desiredReplicas: 1 });
+        expect(r.phase).to.be.oneOf(['pending', 'starting']);
+      }
     });
 
     it('removes the Deployments, Secrets, Services and Ingresses once the placements are no longer desired', async () => {

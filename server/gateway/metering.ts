@@ -66,11 +66,6 @@ export class Metering {
     });
   }
 
-  /** Whether answers end before their events are committed (a journal keeps them meanwhile). */
-  get journaled(): boolean {
-    return this.journal !== undefined;
-  }
-
   /**
    * Meters a served call. Resolves when its answer may end: its event is in the journal, or,
    * without a journal (or when appending to it failed), committed. Rejects only in the latter case,

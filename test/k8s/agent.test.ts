@@ -11,24 +11,11 @@
  *
  * When kube-apiserver and etcd cannot be had (test/k8s/assets.sh says why), the suite is skipped.
  */
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  KubeConfig,
-  KubernetesObjectApi,
-  NetworkingV1Api,
-  PatchStrategy,
-  loadAllYaml,
-  type KubernetesObject,
-  type V1Node,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { loadAgentConfig } from '../../adapters/agent-config.js';
 import { startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
 import { KubernetesBackend } from '../../adapters/kubernetes/backend.js';
@@ -36,9 +23,11 @@ import { deploymentName, LABELS } from '../../adapters/kubernetes/deployment.js'
 import { vllmMetricsPage } from '../../adapters/kubernetes/prometheus-text.js';
 import { PlatformClient, type DesiredPlacement, type EngineSpec } from '../../adapters/platform-client.js';
 import { UsageReporter } from '../../adapters/usage-reporter.js';
+import { VLLM_CUDA } from '../engine-specs.js';
 import { startPlatform, type TestPlatform } from '../integration/harness.js';
 import { until } from '../until.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { manifests } from './manifests.js';
 
 const WORKLOADS_NS = 'tokenpool-workloads';
 const AGENT_SA = 'system:serviceaccount:tokenpool-agent:tokenpool-agent';
@@ -138,19 +127,6 @@ function gpuNode(
       ],
     },
   };
-}
-
-/** Every document of the files a kustomization lists. */
-function manifests(dir: string): KubernetesObject[] {
-  const kustomization = loadAllYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0] as { resources: string[]; namespace?: string };
-  return kustomization.resources
-    .flatMap((file) => loadAllYaml(readFileSync(join(dir, file), 'utf8')) as KubernetesObject[])
-    .filter((o) => o && o.kind)
-    .map((o) =>
-      kustomization.namespace && o.kind !== 'Namespace' && !o.metadata?.namespace
-        ? { ...o, metadata: { ...o.metadata, namespace: kustomization.namespace } }
-        : o,
-    );
 }
 
 describe('cluster agent on a real kube-apiserver', function () {
@@ -590,23 +566,6 @@ describe('cluster agent on a real kube-apiserver', function () {
   });
 
   describe('engines as the platform sends them', () => {
-    /** vLLM's CUDA image for NVIDIA; the key from VLLM_API_KEY. */
-    const vllmCuda: EngineSpec = {
-      id: 'vllm-cuda',
-      image: 'vllm/vllm-openai:v0.8.5',
-      args: ['--model', '{model}', '--served-model-name', '{servedName}', '--tensor-parallel-size', '{tensorParallel}', '--port', '{port}'],
-      env: { VLLM_WORKER_MULTIPROC_METHOD: 'spawn' },
-      apiKeyEnv: 'VLLM_API_KEY',
-      port: 8000,
-      shmSize: '16Gi',
-      cpuPerDevice: '4',
-      memoryPerDevice: '32Gi',
-      healthPath: '/health',
-      metricsPath: '/metrics',
-      metricsDialect: 'vllm',
-      startupSeconds: 1800,
-      runAsNonRoot: false,
-    };
     /** vllm-ascend for Huawei Ascend: `vllm serve`, the key as --api-key, non-root. */
     const vllmAscend: EngineSpec = {
       id: 'vllm-ascend',
@@ -639,7 +598,7 @@ describe('cluster agent on a real kube-apiserver', function () {
     const cases: [string, DesiredPlacement, string[]][] = [
       [
         'vLLM on NVIDIA',
-        placement('pl_engine_cuda', vllmCuda, 'nvidia.com/gpu', H100),
+        placement('pl_engine_cuda', VLLM_CUDA, 'nvidia.com/gpu', H100),
         ['--model', 'qwen2.5-72b-instruct', '--served-model-name', 'qwen2.5-72b-instruct', '--tensor-parallel-size', '4', '--port', '8000'],
       ],
       [

@@ -3,27 +3,11 @@ import { deploymentFor, multiplyQuantity, type ServingConfig } from '../../../..
 import type { DeviceSelector } from '../../../../adapters/kubernetes/inventory.js';
 import { endpointFor, ingressFor, ingressHost, secretFor, serviceFor, type IngressConfig } from '../../../../adapters/kubernetes/serving-access.js';
 import type { DesiredPlacement, EngineSpec } from '../../../../adapters/platform-client.js';
+import { VLLM_CUDA } from '../../../engine-specs.js';
 
 const SERVING: ServingConfig = { image: 'vllm/vllm-openai:v0.8.5', port: 8000 };
 const ON_H100: DeviceSelector = { resourceName: 'nvidia.com/gpu', nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' } };
 
-/** Engines as the platform's catalog sends them. */
-const VLLM_CUDA: EngineSpec = {
-  id: 'vllm-cuda',
-  image: 'vllm/vllm-openai:v0.8.5',
-  args: ['--model', '{model}', '--served-model-name', '{servedName}', '--tensor-parallel-size', '{tensorParallel}', '--port', '{port}'],
-  env: { VLLM_WORKER_MULTIPROC_METHOD: 'spawn' },
-  apiKeyEnv: 'VLLM_API_KEY',
-  port: 8000,
-  shmSize: '16Gi',
-  cpuPerDevice: '4',
-  memoryPerDevice: '32Gi',
-  healthPath: '/health',
-  metricsPath: '/metrics',
-  metricsDialect: 'vllm',
-  startupSeconds: 1800,
-  runAsNonRoot: false,
-};
 const VLLM_ASCEND: EngineSpec = {
   id: 'vllm-ascend',
   image: 'quay.io/ascend/vllm-ascend:v0.8.5rc1',

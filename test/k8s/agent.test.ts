@@ -11,7 +11,10 @@
  *
  * When kube-apiserver and etcd cannot be had (test/k8s/assets.sh says why), the suite is skipped.
  */
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
@@ -315,6 +318,8 @@ describe('cluster agent on a real kube-apiserver', function () {
         KUBECONFIG: agentKubeconfig,
         TOKENPOOL_AGENT_PORT: '0',
         TOKENPOOL_HEARTBEAT_SECONDS: '1',
+        // Not the ConfigMap the agent above keeps its usage in: a second agent must not write it.
+        TOKENPOOL_STATE_FILE: join(mkdtempSync(join(tmpdir(), 'tokenpool-lonely-')), 'usage-state.json'),
       }),
       { processMetrics: false },
     );

@@ -14,8 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import { loadAgentConfig } from '../../adapters/agent-config.js';
-import { startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
-import { STATE_KEY } from '../../adapters/kubernetes/configmap-state-store.js';
+import { AgentStartError, startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
+import { ConfigMapStateStore, STATE_KEY, StateConflictError } from '../../adapters/kubernetes/configmap-state-store.js';
 import { LABELS, MANAGED_BY } from '../../adapters/kubernetes/deployment.js';
 import { vllmMetricsPage } from '../../adapters/kubernetes/prometheus-text.js';
 import { parseUsageState, type UsageState } from '../../adapters/usage-state.js';
@@ -71,6 +71,7 @@ describe('the agent keeps what it owes, in a ConfigMap, on a real kube-apiserver
   let runtime: AgentRuntime | undefined;
   let relay: Relay | undefined;
   let engine: Engine | undefined;
+  let agentToken: string;
 
   before(async function () {
     this.timeout(600_000);
@@ -146,6 +147,7 @@ describe('the agent keeps what it owes, in a ConfigMap, on a real kube-apiserver
       },
     });
     const cluster = (await platform.request('POST', '/api/v1/clusters', { body: { name: 'huangpu-k8s', region: 'huangpu' } })).body;
+    agentToken = cluster.agentToken;
     const tenant = (await platform.request('POST', '/api/v1/tenants', { body: { name: 'Huangpu Port', kind: 'enterprise' } })).body;
     relay = new Relay();
     await relay.start(new URL(platform.baseUrl));
@@ -224,6 +226,64 @@ describe('the agent keeps what it owes, in a ConfigMap, on a real kube-apiserver
       .where('cluster_id', '=', cluster.id)
       .executeTakeFirstOrThrow();
     expect([Number(rows.n), Number(rows.input)], 'one stored event per window, none twice').to.deep.equal([6, engine.grown.input]);
+  });
+
+  it('writes optimistically: a write by anyone else in between fails as a conflict, and the next save writes over it', async () => {
+    await runtime?.stop();
+    runtime = undefined;
+    const sa = new KubeConfig();
+    sa.loadFromFile(agentKubeconfig);
+    const store = new ConfigMapStateStore({ kubeConfig: sa, namespace: AGENT_NS, name: STATE });
+    await store.load();
+    const edited = await core.readNamespacedConfigMap({ name: STATE, namespace: AGENT_NS });
+    await core.replaceNamespacedConfigMap({ name: STATE, namespace: AGENT_NS, body: { ...edited, data: { [STATE_KEY]: 'edited by hand' } } });
+    const err = await store.save('first').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(StateConflictError);
+    expect((await core.readNamespacedConfigMap({ name: STATE, namespace: AGENT_NS })).data?.[STATE_KEY]).to.equal('edited by hand');
+    await store.save('second');
+    const after = await core.readNamespacedConfigMap({ name: STATE, namespace: AGENT_NS });
+    expect(after.data?.[STATE_KEY]).to.equal('second');
+    // Only the state's key changes: the manifest's labels stay.
+    expect(after.metadata?.labels).to.include({ 'app.kubernetes.io/part-of': 'tokenpool' });
+  });
+
+  it('starts from an unreadable state, says so, and replaces it with a good one', async () => {
+    const cm = await core.readNamespacedConfigMap({ name: STATE, namespace: AGENT_NS });
+    await core.replaceNamespacedConfigMap({ name: STATE, namespace: AGENT_NS, body: { ...cm, data: { [STATE_KEY]: '{"version":1,"cluster":' } } });
+    const logs: string[] = [];
+    const config = loadAgentConfig({
+      TOKENPOOL_URL: p!.baseUrl,
+      TOKENPOOL_AGENT_TOKEN: agentToken,
+      KUBECONFIG: agentKubeconfig,
+      TOKENPOOL_AGENT_PORT: '0',
+      TOKENPOOL_HEARTBEAT_SECONDS: '1',
+      TOKENPOOL_USAGE_SECONDS: '1',
+    });
+    runtime = await startAgentRuntime(config, { now: () => p!.clock.now(), processMetrics: false, log: (m) => logs.push(m) });
+    const state = await until(
+      'a good state in the ConfigMap',
+      async () => (await core.readNamespacedConfigMap({ name: STATE, namespace: AGENT_NS })).data?.[STATE_KEY],
+      (text) => {
+        try {
+          return parseUsageState(text!).cluster.length > 0;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+    );
+    expect(parseUsageState(state!).baselines.map((b) => b[1])).to.deep.equal(['serving-0']);
+    expect(logs).to.include('usage: the saved state is unreadable; starting fresh (pods seen first now only set their baselines)');
+    await runtime.stop();
+    runtime = undefined;
+  });
+
+  it('refuses to start, saying what to apply, when its ConfigMap is missing', async () => {
+    await core.deleteNamespacedConfigMap({ name: STATE, namespace: AGENT_NS });
+    const config = loadAgentConfig({ TOKENPOOL_URL: p!.baseUrl, TOKENPOOL_AGENT_TOKEN: agentToken, KUBECONFIG: agentKubeconfig, TOKENPOOL_AGENT_PORT: '0' });
+    const err = await startAgentRuntime(config, { processMetrics: false }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(AgentStartError);
+    expect((err as Error).message).to.match(/ConfigMap tokenpool-agent\/tokenpool-agent-state .*apply deploy\/agent\/state-configmap\.yaml.*403/);
   });
 
   /** A serving pod of the placement as a kubelet would run it: on 127.0.0.1, its metrics on `port`. */

@@ -8,53 +8,20 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { vllmMetricsPage } from '../../adapters/kubernetes/prometheus-text.js';
 import { parseUsageState, type UsageState } from '../../adapters/usage-state.js';
+import { FakeVllmMetrics } from '../fake-vllm.js';
 import { Relay } from '../outage-relay.js';
 import { until } from '../until.js';
 import { describeOnDatabases } from './harness.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 
-/** A serving engine's metrics page, with counters the test advances. */
-class Engine {
-  prompt = 9_000;
-  generation = 900;
-  readonly grown = { input: 0, output: 0 };
-  readonly startedAtMs = Date.now() - 3_600_000;
-  private server: Server | undefined;
-  url = '';
-
-  grow(input: number, output: number): void {
-    this.prompt += input;
-    this.generation += output;
-    this.grown.input += input;
-    this.grown.output += output;
-  }
-
-  async start(): Promise<void> {
-    this.server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(vllmMetricsPage('qwen2.5-7b-instruct', this.prompt, this.generation));
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/metrics`;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-  }
-}
-
 describeOnDatabases('the agent keeps what it owes across a restart in an outage', (platform) => {
   let dir: string;
-  let engine: Engine;
+  let engine: FakeVllmMetrics;
   let relay: Relay;
   let agent: ChildProcess | undefined;
   let env: Record<string, string>;
@@ -80,7 +47,7 @@ describeOnDatabases('the agent keeps what it owes across a restart in an outage'
     await p.app.scheduler.runCycle();
     const w = (await p.request('GET', `/api/v1/workloads/${created.body.id}`, { token: tenant.apiKey })).body;
     expect(w.placements).to.have.length(1);
-    engine = new Engine();
+    engine = new FakeVllmMetrics(9_000, 900);
     await engine.start();
     relay = new Relay();
     await relay.start(new URL(p.baseUrl));
@@ -91,7 +58,7 @@ describeOnDatabases('the agent keeps what it owes across a restart in an outage'
       METRICS_URL: engine.url,
       PLACEMENT_ID: w.placements[0].id,
       WORKLOAD_ID: w.id,
-      ENGINE_STARTED_MS: String(engine.startedAtMs),
+      ENGINE_STARTED_MS: String(Date.now() - 3_600_000), // before the agent's first scrape
       STATE_FILE: join(dir, 'usage-state.json'),
       INTERVAL_MS: '50',
     };

@@ -9,17 +9,15 @@
  * status is set as a kubelet would, its metrics port a fake vLLM page. When kube-apiserver and etcd
  * cannot be had (test/k8s/assets.sh says why), the suite is skipped.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import { loadAgentConfig } from '../../adapters/agent-config.js';
 import { AgentStartError, startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
 import { ConfigMapStateStore, STATE_KEY, StateConflictError } from '../../adapters/kubernetes/configmap-state-store.js';
 import { LABELS, MANAGED_BY } from '../../adapters/kubernetes/deployment.js';
-import { vllmMetricsPage } from '../../adapters/kubernetes/prometheus-text.js';
 import { parseUsageState, type UsageState } from '../../adapters/usage-state.js';
 import { startPlatform, type TestPlatform } from '../integration/harness.js';
+import { FakeVllmMetrics } from '../fake-vllm.js';
 import { Relay } from '../outage-relay.js';
 import { until } from '../until.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
@@ -32,36 +30,6 @@ const AGENT_SA = 'system:serviceaccount:tokenpool-agent:tokenpool-agent';
 const SA_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:tokenpool-agent', 'system:authenticated'];
 const H100 = 'NVIDIA-H100-80GB-HBM3';
 
-/** A serving engine's metrics page, with counters the test advances. */
-class Engine {
-  prompt = 12_000;
-  generation = 1_200;
-  readonly grown = { input: 0, output: 0 };
-  private server: Server | undefined;
-  port = 0;
-
-  grow(input: number, output: number): void {
-    this.prompt += input;
-    this.generation += output;
-    this.grown.input += input;
-    this.grown.output += output;
-  }
-
-  async start(): Promise<void> {
-    this.server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(vllmMetricsPage('qwen2.5-7b-instruct', this.prompt, this.generation));
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-  }
-}
-
 describe('the agent keeps what it owes, in a ConfigMap, on a real kube-apiserver', function () {
   this.timeout(120_000);
   let cp: ControlPlane | undefined;
@@ -70,7 +38,7 @@ describe('the agent keeps what it owes, in a ConfigMap, on a real kube-apiserver
   let p: TestPlatform | undefined;
   let runtime: AgentRuntime | undefined;
   let relay: Relay | undefined;
-  let engine: Engine | undefined;
+  let engine: FakeVllmMetrics | undefined;
   let agentToken: string;
 
   before(async function () {
@@ -174,7 +142,7 @@ describe('the agent keeps what it owes, in a ConfigMap, on a real kube-apiserver
     await platform.app.scheduler.runCycle();
     const w = (await platform.request('GET', `/api/v1/workloads/${created.body.id}`, { token: tenant.apiKey })).body;
     expect(w.placements).to.have.length(1);
-    engine = new Engine();
+    engine = new FakeVllmMetrics(12_000, 1_200);
     await engine.start();
     await servingPod('serving-0', w.placements[0].id, w.id, engine.port);
 

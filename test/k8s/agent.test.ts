@@ -15,7 +15,6 @@ import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, type V1Node, type V1Pod } from '@kubernetes/client-node';
@@ -28,6 +27,7 @@ import { PlatformClient, type DesiredPlacement, type EngineSpec } from '../../ad
 import { UsageReporter } from '../../adapters/usage-reporter.js';
 import { VLLM_CUDA } from '../engine-specs.js';
 import { startPlatform, type TestPlatform } from '../integration/harness.js';
+import { Relay } from '../outage-relay.js';
 import { until } from '../until.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { manifests } from './manifests.js';
@@ -58,42 +58,6 @@ class FakeServing {
 
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-  }
-}
-
-/** A TCP relay to the platform that the test can take down: connections are then refused. */
-class Relay {
-  down = false;
-  private server: TcpServer | undefined;
-  private readonly sockets = new Set<Socket>();
-  url = '';
-
-  async start(target: URL): Promise<void> {
-    this.server = createTcpServer((client) => {
-      if (this.down) return void client.destroy();
-      const upstream = connect(Number(target.port), target.hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  takeDown(): void {
-    this.down = true;
-    for (const s of this.sockets) s.destroy();
-  }
-
-  async stop(): Promise<void> {
-    this.takeDown();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }

@@ -374,13 +374,19 @@ describe('UsageReporter with a state store: what it owes outlives a restart', ()
     return { r, outcome: await r.restore() };
   }
 
-  it('loses nothing and counts nothing twice when the process dies mid-outage and a new one takes over', async () => {
+  /** A reporter `a` on a fresh store, which has seen the pod's counters once (its baseline). */
+  async function scene() {
     const platform = new FakePlatform();
     const store = new MemoryStateStore();
     const clock = new Clock();
     const c = new Counters();
     const { r: a } = await restored(platform, store, clock);
-    a.observe([c.sample()], clock.now()); // baseline
+    a.observe([c.sample()], clock.now());
+    return { platform, store, clock, c, a };
+  }
+
+  it('loses nothing and counts nothing twice when the process dies mid-outage and a new one takes over', async () => {
+    const { platform, store, clock, c, a } = await scene();
     c.grow(100, 10);
     a.observe([c.sample()], clock.now());
     await a.flush();
@@ -414,12 +420,7 @@ describe('UsageReporter with a state store: what it owes outlives a restart', ()
   });
 
   it('sends again, with the same ids, events the platform stored but whose acknowledgement was never saved', async () => {
-    const platform = new FakePlatform();
-    const store = new MemoryStateStore();
-    const clock = new Clock();
-    const c = new Counters();
-    const { r: a } = await restored(platform, store, clock);
-    a.observe([c.sample()], clock.now());
+    const { platform, store, clock, c, a } = await scene();
     c.grow(100, 10);
     a.observe([c.sample()], clock.now());
     platform.loseAnswer = true; // stored, but the answer is lost; then the process dies
@@ -436,12 +437,7 @@ describe('UsageReporter with a state store: what it owes outlives a restart', ()
   });
 
   it('counts a window once when the process dies after observing but before saving it', async () => {
-    const platform = new FakePlatform();
-    const store = new MemoryStateStore();
-    const clock = new Clock();
-    const c = new Counters();
-    const { r: a } = await restored(platform, store, clock);
-    a.observe([c.sample()], clock.now());
+    const { platform, store, clock, c, a } = await scene();
     await a.flush();
     c.grow(100, 10);
     a.observe([c.sample()], clock.now()); // queued and baseline moved in memory only

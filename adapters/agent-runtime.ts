@@ -157,6 +157,11 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   stat('tokenpool_agent_usage_events_accepted_total', 'Usage events the platform accepted', () => reporter?.stats.accepted ?? 0);
   stat('tokenpool_agent_usage_events_duplicate_total', 'Usage events the platform had seen before', () => reporter?.stats.duplicates ?? 0);
   stat('tokenpool_agent_usage_events_queued', 'Usage events waiting to be sent', () => reporter?.queued ?? 0, 'gauge');
+  stat(
+    'tokenpool_agent_usage_state_save_failures_total',
+    'Saves of the usage state (baselines, unsent events) that failed; new events wait until one succeeds',
+    () => reporter?.stats.saveFailures ?? 0,
+  );
 
   // Live while the loop runs: an unreachable platform is not cured by a restart, and a restart
   // would drop the usage waiting to be sent. Ready while heartbeats succeed, or have failed fewer

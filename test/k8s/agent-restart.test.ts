@@ -246,6 +246,39 @@ describe('the agent keeps what it owes, in a ConfigMap, on a real kube-apiserver
     runtime = undefined;
   });
 
+  it("drops a saved state of another cluster id once the platform names the agent's own", async () => {
+    const cm = await core.readNamespacedConfigMap({ name: STATE, namespace: AGENT_NS });
+    const gone: UsageState = {
+      version: 1,
+      cluster: 'cl_reregistered',
+      firstScrapeAt: 0,
+      baselines: [['pl_gone', 'serving-0', null, 0, 0, 0, 0]],
+      queue: [],
+    };
+    await core.replaceNamespacedConfigMap({ name: STATE, namespace: AGENT_NS, body: { ...cm, data: { [STATE_KEY]: JSON.stringify(gone) } } });
+    const logs: string[] = [];
+    const config = loadAgentConfig({
+      TOKENPOOL_URL: p!.baseUrl,
+      TOKENPOOL_AGENT_TOKEN: agentToken,
+      KUBECONFIG: agentKubeconfig,
+      TOKENPOOL_AGENT_PORT: '0',
+      TOKENPOOL_HEARTBEAT_SECONDS: '1',
+      TOKENPOOL_USAGE_SECONDS: '1',
+    });
+    runtime = await startAgentRuntime(config, { now: () => p!.clock.now(), processMetrics: false, log: (m) => logs.push(m) });
+    const cluster = (await p!.request('GET', '/api/v1/clusters')).body.items.find((c: { name: string }) => c.name === 'huangpu-k8s').id as string;
+    await until(
+      "the agent's own cluster id in the ConfigMap",
+      async () => parseUsageState((await core.readNamespacedConfigMap({ name: STATE, namespace: AGENT_NS })).data![STATE_KEY]!).cluster,
+      (c) => c === cluster,
+      30_000,
+    );
+    expect(logs).to.include('usage: the platform names another cluster id than the saved usage state; starting the usage reporter again');
+    expect(runtime.reporter()?.cluster).to.equal(cluster);
+    await runtime.stop();
+    runtime = undefined;
+  });
+
   it('refuses to start, saying what to apply, when its ConfigMap is missing', async () => {
     await core.deleteNamespacedConfigMap({ name: STATE, namespace: AGENT_NS });
     const config = loadAgentConfig({ TOKENPOOL_URL: p!.baseUrl, TOKENPOOL_AGENT_TOKEN: agentToken, KUBECONFIG: agentKubeconfig, TOKENPOOL_AGENT_PORT: '0' });

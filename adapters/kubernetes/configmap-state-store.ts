@@ -80,7 +80,8 @@ export class ConfigMapStateStore implements UsageStateStore {
 
   async save(text: string): Promise<void> {
     checkSize(text, this.maxBytes);
-    if (this.#object === undefined) await this.load();
+    // Not read yet, or missing when last looked: it may have been applied since.
+    if (!this.#object) await this.load();
     const current = this.#object;
     try {
       this.#object = current

@@ -213,6 +213,13 @@ describe('the agent keeps what it owes, in a ConfigMap, on a real kube-apiserver
     expect(after.data?.[STATE_KEY]).to.equal('second');
     // Only the state's key changes: the manifest's labels stay.
     expect(after.metadata?.labels).to.include({ 'app.kubernetes.io/part-of': 'tokenpool' });
+    // Deleted under it, it cannot be made again by the agent; applied again, it is written again.
+    await core.deleteNamespacedConfigMap({ name: STATE, namespace: AGENT_NS });
+    expect(await store.save('third').catch((e: unknown) => e)).to.be.instanceOf(StateConflictError);
+    expect(await store.save('third').catch((e: { code?: number }) => e.code)).to.equal(403);
+    await core.createNamespacedConfigMap({ namespace: AGENT_NS, body: { metadata: after.metadata && { name: STATE, labels: after.metadata.labels } } });
+    await store.save('fourth');
+    expect((await core.readNamespacedConfigMap({ name: STATE, namespace: AGENT_NS })).data?.[STATE_KEY]).to.equal('fourth');
   });
 
   it('starts from an unreadable state, says so, and replaces it with a good one', async () => {

@@ -29,7 +29,13 @@ export interface AgentConfig {
   readonly port: number;
   readonly heartbeatMs: number;
   readonly usageMs: number;
+  /** Where the usage reporter keeps counter baselines and unsent usage across restarts. */
+  readonly state: AgentStateConfig;
 }
+
+/** A ConfigMap (the default: `tokenpool-agent/tokenpool-agent-state`), or a file on a volume. */
+export type AgentStateConfig =
+  { readonly kind: 'configmap'; readonly namespace: string; readonly name: string } | { readonly kind: 'file'; readonly path: string };
 
 export class AgentConfigError extends Error {}
 
@@ -138,6 +144,12 @@ const schema = z.object({
   TOKENPOOL_AGENT_PORT: port(9090),
   TOKENPOOL_HEARTBEAT_SECONDS: seconds(10),
   TOKENPOOL_USAGE_SECONDS: seconds(10),
+  TOKENPOOL_STATE_NAMESPACE: namespace.default('tokenpool-agent'),
+  TOKENPOOL_STATE_CONFIGMAP: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a ConfigMap name')
+    .default('tokenpool-agent-state'),
+  TOKENPOOL_STATE_FILE: z.string().startsWith('/', 'must be an absolute path').optional(),
 });
 
 export function loadAgentConfig(env: Readonly<Record<string, string | undefined>>): AgentConfig {
@@ -172,5 +184,9 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
     port: v.TOKENPOOL_AGENT_PORT,
     heartbeatMs: v.TOKENPOOL_HEARTBEAT_SECONDS * 1000,
     usageMs: v.TOKENPOOL_USAGE_SECONDS * 1000,
+    state:
+      v.TOKENPOOL_STATE_FILE !== undefined
+        ? { kind: 'file', path: v.TOKENPOOL_STATE_FILE }
+        : { kind: 'configmap', namespace: v.TOKENPOOL_STATE_NAMESPACE, name: v.TOKENPOOL_STATE_CONFIGMAP },
   };
 }

@@ -10,8 +10,10 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { ClusterAgent, type AgentLog } from './agent.js';
 import type { AgentConfig } from './agent-config.js';
 import { errorText, KubernetesBackend } from './kubernetes/backend.js';
+import { ConfigMapStateStore } from './kubernetes/configmap-state-store.js';
 import { PlatformClient, PlatformError, type HeartbeatRequest } from './platform-client.js';
 import { UsageReporter } from './usage-reporter.js';
+import { FileStateStore, parseUsageState, UnreadableStateError, type UsageStateStore } from './usage-state.js';
 
 export interface AgentRuntimeOptions {
   readonly log?: AgentLog;
@@ -26,7 +28,10 @@ export interface AgentRuntime {
   readonly url: string;
   readonly agent: ClusterAgent;
   readonly backend: KubernetesBackend;
-  /** The usage reporter, once the first heartbeat told the agent its cluster id. */
+  /**
+   * The usage reporter: at start when a saved usage state names the cluster id, else once the
+   * first heartbeat told the agent its cluster id.
+   */
   reporter(): UsageReporter | undefined;
   stop(): Promise<void>;
 }
@@ -80,15 +85,49 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     throw new AgentStartError(`the Kubernetes API at ${kc.getCurrentCluster()?.server ?? '(no server)'} did not serve the agent: ${errorText(err)}`);
   }
 
-  // The usage reporter's event ids begin with the cluster id the platform answers with.
+  // Counter baselines and unsent usage outlive the process (usage-state.ts).
+  const store: UsageStateStore & { prepare(): Promise<void> } =
+    config.state.kind === 'file'
+      ? new FileStateStore(config.state.path)
+      : new ConfigMapStateStore({ kubeConfig: kc, namespace: config.state.namespace, name: config.state.name });
+  let saved: string | undefined;
+  try {
+    await withDeadline(store.prepare(), 30_000, 'reading the saved usage state');
+    saved = await store.load();
+  } catch (err) {
+    await backend.stop().catch(() => {});
+    throw new AgentStartError(errorText(err));
+  }
+  let savedCluster: string | undefined;
+  try {
+    savedCluster = saved === undefined ? undefined : parseUsageState(saved).cluster;
+  } catch (err) {
+    // The reporter logs an unreadable state and replaces it; it must not keep the agent from starting.
+    if (!(err instanceof UnreadableStateError)) throw err;
+  }
+
+  // The usage reporter's event ids begin with the cluster id the platform answers with; the one a
+  // saved state names is used until then, so that usage is scraped and kept through an outage.
   let reporter: UsageReporter | undefined;
+  let reporterStops: Promise<void> = Promise.resolve();
+  const startReporter = (cluster: string) => {
+    reporter = new UsageReporter({ cluster, client: platform, source: backend, store, intervalMs: config.usageMs, log, now: opts.now });
+    reporter.start();
+  };
+  if (savedCluster !== undefined) startReporter(savedCluster);
   const client = {
     async heartbeat(body: HeartbeatRequest) {
       const answer = await platform.heartbeat(body);
-      if (!reporter) {
-        reporter = new UsageReporter({ cluster: answer.clusterId, client: platform, source: backend, intervalMs: config.usageMs, log, now: opts.now });
-        reporter.start();
+      if (reporter && reporter.cluster !== answer.clusterId) {
+        log('usage: the platform names another cluster id than the saved usage state; starting the usage reporter again', {
+          saved: reporter.cluster,
+          cluster: answer.clusterId,
+        });
+        const old = reporter;
+        reporter = undefined;
+        await (reporterStops = old.stop());
       }
+      if (!reporter) startReporter(answer.clusterId);
       return answer;
     },
   };
@@ -118,6 +157,11 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   stat('tokenpool_agent_usage_events_accepted_total', 'Usage events the platform accepted', () => reporter?.stats.accepted ?? 0);
   stat('tokenpool_agent_usage_events_duplicate_total', 'Usage events the platform had seen before', () => reporter?.stats.duplicates ?? 0);
   stat('tokenpool_agent_usage_events_queued', 'Usage events waiting to be sent', () => reporter?.queued ?? 0, 'gauge');
+  stat(
+    'tokenpool_agent_usage_state_save_failures_total',
+    'Saves of the usage state (baselines, unsent events) that failed; new events wait until one succeeds',
+    () => reporter?.stats.saveFailures ?? 0,
+  );
 
   // Live while the loop runs: an unreachable platform is not cured by a restart, and a restart
   // would drop the usage waiting to be sent. Ready while heartbeats succeed, or have failed fewer
@@ -159,6 +203,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     reporter: () => reporter,
     async stop() {
       await agent.stop();
+      await reporterStops;
       await reporter?.stop();
       await backend.stop();
       server.closeAllConnections();

@@ -7,9 +7,17 @@
  * a lost answer say, is a duplicate and never a second charge. While the platform is unreachable
  * events wait in a bounded queue; when it is full, windows are left open instead (their pods'
  * baselines stay put), so the next event of each pod covers the whole time and nothing is lost.
+ *
+ * With a {@link UsageStateStore}, baselines and unsent events outlive the process: the state is
+ * saved after baselines move and events are queued, and an event is sent only once a saved state
+ * holds it, so a new process that loads the state sends the same windows (the same ids, which the
+ * platform dedupes) and continues from the same baselines: nothing lost, nothing counted twice. The
+ * state stays within the store's size (a ConfigMap keeps at most 1 MiB): when the next event would
+ * not fit, windows stay open as when the queue is full.
  */
 import { createHash } from 'node:crypto';
 import type { UsageEvent, UsageRequest, UsageResponse } from './platform-client.js';
+import { parseUsageState, serializeUsageState, UnreadableStateError, type SavedBaseline, type UsageStateStore } from './usage-state.js';
 
 /** One pod's counters at one scrape. */
 export interface CounterSample {
@@ -52,6 +60,11 @@ export interface UsageReporterOptions {
   readonly client: UsageClient;
   /** Where `start()` reads counters. */
   readonly source?: CounterSource;
+  /**
+   * Where baselines and unsent events are kept across restarts. With one, call `restore()` before
+   * `observe()` (`start()` does it), and events are sent only once saved.
+   */
+  readonly store?: UsageStateStore;
   /** Time between scrapes of the `start()` loop, in ms. Default 10,000. */
   readonly intervalMs?: number;
   /** Events kept unsent at most; past it counter windows stay open. Default 100,000. */
@@ -88,9 +101,24 @@ export interface UsageReporterStats {
   readonly failures: number;
   /** When the next send may be tried after a failure (epoch ms), or null. */
   readonly retryAt: number | null;
+  /** Saves of the state that failed (events wait until one succeeds). */
+  readonly saveFailures: number;
 }
 
+/** What `restore()` found in the store. */
+export type RestoreOutcome =
+  /** Nothing saved: the reporter starts fresh. */
+  | 'none'
+  /** Baselines and unsent events were taken over. */
+  | 'restored'
+  /** The saved text was not a usage state: the reporter starts fresh and overwrites it. */
+  | 'unreadable'
+  /** The saved state belongs to another cluster id: the reporter starts fresh and overwrites it. */
+  | 'other-cluster';
+
 interface Baseline {
+  readonly placementId: string;
+  readonly pod: string;
   prompt: number;
   generation: number;
   incarnation: string | undefined;
@@ -100,6 +128,8 @@ interface Baseline {
 }
 
 const MAX_BATCH = 10_000;
+/** Room for the state's fixed fields besides its baselines and queue, in bytes. */
+const STATE_OVERHEAD_BYTES = 512;
 
 /**
  * Counter windows in, usage batches out. Use `observe` and `flush` from your own loop, or
@@ -111,6 +141,7 @@ export class UsageReporter {
   readonly #cluster: string;
   readonly #client: UsageClient;
   readonly #source: CounterSource | undefined;
+  readonly #store: UsageStateStore | undefined;
   readonly #intervalMs: number;
   readonly #maxQueued: number;
   readonly #batchSize: number;
@@ -126,6 +157,17 @@ export class UsageReporter {
   readonly #baselines = new Map<string, Baseline>();
   #queue: UsageEvent[] = [];
   #firstScrapeAt: number | undefined;
+  // Persistence: bytes the saved state would take, events ever queued and ever taken off the
+  // queue, and how many of those queued were in a saved state (only those may be sent).
+  #restored: boolean;
+  #dirty = false;
+  #queueBytes = 0;
+  #baselineBytes = 0;
+  #queuedTotal = 0;
+  #dequeuedTotal = 0;
+  #savedThrough = Infinity;
+  #saving: Promise<void> = Promise.resolve();
+  #saveFailures = 0;
   #flushing: Promise<void> | undefined;
   #consecutiveFailures = 0;
   #retryAt: number | null = null;
@@ -145,6 +187,9 @@ export class UsageReporter {
     this.#cluster = opts.cluster;
     this.#client = opts.client;
     this.#source = opts.source;
+    this.#store = opts.store;
+    this.#restored = opts.store === undefined;
+    if (opts.store) this.#savedThrough = 0;
     this.#intervalMs = opts.intervalMs ?? 10_000;
     this.#maxQueued = opts.maxQueued ?? 100_000;
     this.#batchSize = opts.batchSize ?? 1000;
@@ -176,7 +221,66 @@ export class UsageReporter {
       queued: this.#queue.length,
       failures: this.#failures,
       retryAt: this.#retryAt,
+      saveFailures: this.#saveFailures,
     };
+  }
+
+  /** The cluster id event ids begin with. */
+  get cluster(): string {
+    return this.#cluster;
+  }
+
+  /**
+   * Takes over the baselines and unsent events saved in the store, if they are this cluster's.
+   * Saved text that is not a usage state is logged and replaced: the reporter starts fresh, under
+   * the rule for a new process (pods it has not seen only set their baselines). Rejects, changing
+   * nothing, when the store cannot be read now; call again later. Without a store: 'none'.
+   */
+  async restore(): Promise<RestoreOutcome> {
+    if (!this.#store) return 'none';
+    if (this.#restored) throw new Error('restore() was called already');
+    const text = await this.#store.load();
+    let outcome: RestoreOutcome = 'none';
+    if (text !== undefined) {
+      try {
+        const state = parseUsageState(text);
+        if (state.cluster !== this.#cluster) {
+          this.#log('usage: the saved state is of another cluster; starting fresh', { saved: state.cluster, cluster: this.#cluster });
+          outcome = 'other-cluster';
+        } else {
+          this.#takeOver(state.firstScrapeAt, state.baselines, state.queue);
+          outcome = 'restored';
+          this.#log('usage: restored the saved state', { baselines: state.baselines.length, queued: state.queue.length });
+        }
+      } catch (err) {
+        if (!(err instanceof UnreadableStateError)) throw err;
+        this.#log('usage: the saved state is unreadable; starting fresh (pods seen first now only set their baselines)', {
+          error: err.message,
+          bytes: Buffer.byteLength(text),
+        });
+        outcome = 'unreadable';
+      }
+    }
+    this.#restored = true;
+    this.#dirty = outcome !== 'restored' && outcome !== 'none';
+    return outcome;
+  }
+
+  #takeOver(firstScrapeAt: number | null, baselines: readonly SavedBaseline[], queue: readonly UsageEvent[]): void {
+    this.#firstScrapeAt = firstScrapeAt ?? undefined;
+    for (const [placementId, pod, incarnation, prompt, generation, restarts, seenAt] of baselines) {
+      this.#addBaseline(`${placementId}\u0000${pod}`, {
+        placementId,
+        pod,
+        prompt,
+        generation,
+        incarnation: incarnation ?? undefined,
+        restarts,
+        seenAt,
+      });
+    }
+    for (const e of queue) this.#enqueue({ ...e });
+    this.#savedThrough = this.#queuedTotal;
   }
 
   /**
@@ -185,9 +289,11 @@ export class UsageReporter {
    * the growth. While the queue is full, no event is made and baselines stay, so the window grows.
    */
   observe(samples: readonly CounterSample[], at: Date): void {
+    if (!this.#restored) throw new Error('restore() must come before observe() when the reporter has a store');
     const now = at.getTime();
     const first = this.#firstScrapeAt === undefined;
     this.#firstScrapeAt ??= now;
+    if (first) this.#dirty = true;
     for (const s of samples) {
       if (!validCounter(s.promptTokensTotal) || !validCounter(s.generationTokensTotal)) {
         this.#log('usage: ignoring a sample whose counters are not whole non-negative numbers', { pod: s.pod, placementId: s.placementId });
@@ -197,8 +303,9 @@ export class UsageReporter {
       let base = this.#baselines.get(key);
       if (!base) {
         const bornSinceFirstScrape = !first && s.startedAtMs !== undefined && s.startedAtMs >= this.#firstScrapeAt;
-        base = { prompt: 0, generation: 0, incarnation: s.incarnation, restarts: 0, seenAt: now };
-        this.#baselines.set(key, base);
+        base = { placementId: s.placementId, pod: s.pod, prompt: 0, generation: 0, incarnation: s.incarnation, restarts: 0, seenAt: now };
+        this.#addBaseline(key, base);
+        this.#dirty = true;
         if (!bornSinceFirstScrape) {
           base.prompt = s.promptTokensTotal;
           base.generation = s.generationTokensTotal;
@@ -211,22 +318,102 @@ export class UsageReporter {
       const output = restarted ? s.generationTokensTotal : s.generationTokensTotal - base.generation;
       if (input === 0 && output === 0 && !restarted) continue;
       if (this.#queue.length >= this.#maxQueued) continue;
+      const event: UsageEvent | undefined =
+        input > 0 || output > 0
+          ? {
+              id: this.#eventId(s, base, restarted ? base.restarts + 1 : base.restarts),
+              workloadId: s.workloadId,
+              inputTokens: input,
+              outputTokens: output,
+              occurredAt: at.toISOString(),
+            }
+          : undefined;
+      // The saved state must hold the event: when it would not fit, the window stays open.
+      if (event && this.#store && this.#stateBytes() + eventBytes(event) > this.#store.maxBytes) continue;
       if (restarted) base.restarts += 1;
-      if (input > 0 || output > 0) {
-        this.#queue.push({
-          id: this.#eventId(s, base),
-          workloadId: s.workloadId,
-          inputTokens: input,
-          outputTokens: output,
-          occurredAt: at.toISOString(),
-        });
-      }
+      if (event) this.#enqueue(event);
+      this.#dirty = true;
       base.prompt = s.promptTokensTotal;
       base.generation = s.generationTokensTotal;
       base.incarnation = s.incarnation;
     }
     for (const [key, base] of this.#baselines) {
-      if (now - base.seenAt > this.#forgetAfterMs) this.#baselines.delete(key);
+      if (now - base.seenAt > this.#forgetAfterMs) {
+        this.#baselines.delete(key);
+        this.#baselineBytes -= baselineBytes(base);
+        this.#dirty = true;
+      }
+    }
+  }
+
+  #addBaseline(key: string, base: Baseline): void {
+    this.#baselines.set(key, base);
+    this.#baselineBytes += baselineBytes(base);
+  }
+
+  #enqueue(event: UsageEvent): void {
+    this.#queue.push(event);
+    this.#queueBytes += eventBytes(event);
+    this.#queuedTotal += 1;
+  }
+
+  /** Takes the oldest `n` events off the queue. */
+  #dequeue(n: number): void {
+    for (const e of this.#queue.splice(0, n)) this.#queueBytes -= eventBytes(e);
+    this.#dequeuedTotal += n;
+    this.#dirty = true;
+  }
+
+  /** An upper bound of the saved state's size in bytes. */
+  #stateBytes(): number {
+    return STATE_OVERHEAD_BYTES + this.#cluster.length + this.#baselineBytes + this.#queueBytes;
+  }
+
+  /**
+   * Saves the state if it changed since the last save; saves run one after another. Rejects when
+   * the store failed (the state stays marked as changed, so the next call tries again).
+   */
+  #persist(): Promise<void> {
+    const run = this.#saving.then(async () => {
+      if (!this.#store || !this.#dirty) return;
+      const through = this.#queuedTotal;
+      const state = {
+        version: 1 as const,
+        cluster: this.#cluster,
+        firstScrapeAt: this.#firstScrapeAt ?? null,
+        baselines: [...this.#baselines.values()].map((b): SavedBaseline => [
+          b.placementId,
+          b.pod,
+          b.incarnation ?? null,
+          b.prompt,
+          b.generation,
+          b.restarts,
+          b.seenAt,
+        ]),
+        queue: this.#queue,
+      };
+      this.#dirty = false;
+      try {
+        await this.#store.save(serializeUsageState(state));
+      } catch (err) {
+        this.#dirty = true;
+        this.#saveFailures += 1;
+        throw err;
+      }
+      this.#savedThrough = Math.max(this.#savedThrough, through);
+    });
+    this.#saving = run.catch(() => {});
+    return run;
+  }
+
+  /** Saves what changed; a failure is logged, and events not in a saved state wait. */
+  async #persistLogged(): Promise<boolean> {
+    try {
+      await this.#persist();
+      return true;
+    } catch (err) {
+      this.#log('usage: cannot save the usage state; events not saved yet wait', { error: String(err), queued: this.#queue.length });
+      return false;
     }
   }
 
@@ -255,6 +442,7 @@ export class UsageReporter {
     this.#clearTimeout(this.#retryTimer);
     await this.#tick;
     await this.#flushing;
+    if (this.#restored) await this.#persistLogged();
   }
 
   #schedule(ms: number): void {
@@ -267,6 +455,15 @@ export class UsageReporter {
   }
 
   async #scrapeAndSend(): Promise<void> {
+    if (!this.#restored) {
+      try {
+        await this.restore();
+      } catch (err) {
+        // Neither scrape nor send: what the store holds would be overwritten. The next tick tries again.
+        this.#log('usage: cannot read the saved usage state; will try again', { error: String(err) });
+        return;
+      }
+    }
     try {
       const at = this.#now();
       this.observe(await this.#source!.scrape(at), at);
@@ -277,9 +474,24 @@ export class UsageReporter {
   }
 
   async #flush(): Promise<void> {
+    if (!this.#restored) return;
+    // Saved even while the platform is away: a restart then finds every event made so far.
+    if (!(await this.#persistLogged())) return;
     if (this.#retryAt !== null && this.#now().getTime() < this.#retryAt) return;
+    await this.#send();
+    if (this.#dirty) await this.#persistLogged();
+  }
+
+  async #send(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.slice(0, this.#batchSize);
+      // Only events a saved state holds: one sent before its window was saved could be made again, with another id, after a restart.
+      let saved = this.#savedThrough - this.#dequeuedTotal;
+      if (saved <= 0) {
+        if (!(await this.#persistLogged())) return;
+        saved = this.#savedThrough - this.#dequeuedTotal;
+        if (saved <= 0) return;
+      }
+      const batch = this.#queue.slice(0, Math.min(this.#batchSize, saved));
       let answer: UsageResponse;
       try {
         answer = await this.#client.usage({ events: batch });
@@ -287,7 +499,7 @@ export class UsageReporter {
         const status = (err as { status?: unknown }).status;
         if (status === 400 || status === 413) {
           // The platform refuses the batch as a whole and would refuse it again: keeping it would block everything behind it.
-          this.#queue.splice(0, batch.length);
+          this.#dequeue(batch.length);
           this.#dropped += batch.length;
           this.#log('usage: the platform refused a batch; dropped', { events: batch.length, error: String(err) });
           continue;
@@ -295,7 +507,7 @@ export class UsageReporter {
         this.#backOff(err);
         return;
       }
-      this.#queue.splice(0, batch.length);
+      this.#dequeue(batch.length);
       this.#consecutiveFailures = 0;
       this.#retryAt = null;
       this.#sent += batch.length;
@@ -325,14 +537,14 @@ export class UsageReporter {
   }
 
   /** The window's identity: the same pod, incarnation and counter values give the same id. */
-  #eventId(s: CounterSample, from: Baseline): string {
+  #eventId(s: CounterSample, from: Baseline, restarts: number): string {
     const window = JSON.stringify([
       this.#cluster,
       s.placementId,
       s.pod,
       from.incarnation ?? null,
       s.incarnation ?? null,
-      from.restarts,
+      restarts,
       from.prompt,
       from.generation,
       s.promptTokensTotal,
@@ -340,6 +552,17 @@ export class UsageReporter {
     ]);
     return `${this.#cluster}:${createHash('sha256').update(window).digest('base64url').slice(0, 32)}`;
   }
+}
+
+/** The bytes an event adds to the saved state (its JSON and a comma). */
+function eventBytes(e: UsageEvent): number {
+  return Buffer.byteLength(JSON.stringify(e)) + 1;
+}
+
+/** An upper bound of the bytes a baseline adds to the saved state. */
+function baselineBytes(b: Baseline): number {
+  // Quotes, escapes, commas and brackets, and five numbers of at most 16 digits.
+  return Buffer.byteLength(JSON.stringify([b.placementId, b.pod, b.incarnation ?? null])) + 6 * 17;
 }
 
 function validCounter(n: number): boolean {

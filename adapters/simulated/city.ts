@@ -8,6 +8,7 @@ import { ClusterAgent } from '../agent.js';
 import type { AgentLog } from '../agent.js';
 import { PlatformClient } from '../platform-client.js';
 import { UsageReporter } from '../usage-reporter.js';
+import type { UsageStateStore } from '../usage-state.js';
 import { SimulatedServing } from './serving.js';
 import { SimulatedCluster } from './cluster.js';
 import type { SimulatedClusterOptions, SimulatedClusterSpec, SimulatedNodeSpec } from './cluster.js';
@@ -110,6 +111,11 @@ export interface SimulatedCityOptions {
   /** Time between usage reports of every cluster's serving pods, in ms. Default 10,000. */
   readonly usageIntervalMs?: number;
   /**
+   * Where each cluster's usage reporter keeps its baselines and unsent events (a
+   * `MemoryStateStore`, say), by cluster name; default: nowhere, as a reporter without a store.
+   */
+  readonly usageStates?: (cluster: string) => UsageStateStore;
+  /**
    * Whether serving pods also serve a background load of direct callers, so that usage grows when
    * nobody calls (see {@link SimulatedServing}): for every pod, or by workload id. Default true.
    */
@@ -160,6 +166,7 @@ export function startSimulatedCity(opts: SimulatedCityOptions): SimulatedCity {
       cluster: spec.name,
       client,
       source: new SimulatedServing(cluster, random, { background: opts.backgroundLoad }),
+      store: opts.usageStates?.(spec.name),
       intervalMs: opts.usageIntervalMs ?? 10_000,
       random,
       log,

@@ -11,20 +11,21 @@
  *
  * When kube-apiserver and etcd cannot be had (test/k8s/assets.sh says why), the suite is skipped.
  */
-import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { loadAgentConfig } from '../../adapters/agent-config.js';
 import { startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
 import { KubernetesBackend } from '../../adapters/kubernetes/backend.js';
 import { deploymentName, LABELS } from '../../adapters/kubernetes/deployment.js';
-import { vllmMetricsPage } from '../../adapters/kubernetes/prometheus-text.js';
 import { PlatformClient, type DesiredPlacement, type EngineSpec } from '../../adapters/platform-client.js';
 import { UsageReporter } from '../../adapters/usage-reporter.js';
 import { VLLM_CUDA } from '../engine-specs.js';
+import { FakeVllmMetrics } from '../fake-vllm.js';
 import { startPlatform, type TestPlatform } from '../integration/harness.js';
+import { Relay } from '../outage-relay.js';
 import { until } from '../until.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { manifests } from './manifests.js';
@@ -35,65 +36,6 @@ const SA_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:tokenpool-a
 const H100 = 'NVIDIA-H100-80GB-HBM3';
 const GATEWAY_BASE = 'https://gw.huangpu.example';
 const TOLERATIONS = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
-
-/** A serving engine's metrics page: vLLM's token counters, settable by the test. */
-class FakeServing {
-  prompt = 0;
-  generation = 0;
-  private server: Server | undefined;
-  port = 0;
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      if (req.url !== '/metrics') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(vllmMetricsPage('qwen2.5-7b-instruct', this.prompt, this.generation));
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-  }
-}
-
-/** A TCP relay to the platform that the test can take down: connections are then refused. */
-class Relay {
-  down = false;
-  private server: TcpServer | undefined;
-  private readonly sockets = new Set<Socket>();
-  url = '';
-
-  async start(target: URL): Promise<void> {
-    this.server = createTcpServer((client) => {
-      if (this.down) return void client.destroy();
-      const upstream = connect(Number(target.port), target.hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  takeDown(): void {
-    this.down = true;
-    for (const s of this.sockets) s.destroy();
-  }
-
-  async stop(): Promise<void> {
-    this.takeDown();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-  }
-}
 
 function gpuNode(
   name: string,
@@ -142,7 +84,7 @@ describe('cluster agent on a real kube-apiserver', function () {
   let tenant: { id: string; apiKey: string };
   let agentKubeconfig: string;
   let runtime: AgentRuntime | undefined;
-  const servings = new Map<string, FakeServing>();
+  const servings = new Map<string, FakeVllmMetrics>();
 
   before(async function () {
     this.timeout(600_000);
@@ -315,6 +257,8 @@ describe('cluster agent on a real kube-apiserver', function () {
         KUBECONFIG: agentKubeconfig,
         TOKENPOOL_AGENT_PORT: '0',
         TOKENPOOL_HEARTBEAT_SECONDS: '1',
+        // Not the ConfigMap the agent above keeps its usage in: a second agent must not write it.
+        TOKENPOOL_STATE_FILE: join(mkdtempSync(join(tmpdir(), 'tokenpool-lonely-')), 'usage-state.json'),
       }),
       { processMetrics: false },
     );
@@ -434,7 +378,7 @@ describe('cluster agent on a real kube-apiserver', function () {
     const name = pod.metadata!.name!;
     let serving = servings.get(name);
     if (!serving) {
-      serving = new FakeServing();
+      serving = new FakeVllmMetrics();
       await serving.start();
       servings.set(name, serving);
     }

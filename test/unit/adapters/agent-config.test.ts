@@ -62,3 +62,32 @@ describe('loadAgentConfig: serving settings', () => {
     });
   }
 });
+
+describe('loadAgentConfig: where unsent usage is kept', () => {
+  it('keeps it in the ConfigMap tokenpool-agent-state of tokenpool-agent unless told otherwise', () => {
+    expect(loadAgentConfig(BASE).state).to.deep.equal({ kind: 'configmap', namespace: 'tokenpool-agent', name: 'tokenpool-agent-state' });
+    expect(loadAgentConfig({ ...BASE, TOKENPOOL_STATE_NAMESPACE: 'agents', TOKENPOOL_STATE_CONFIGMAP: 'usage' }).state).to.deep.equal({
+      kind: 'configmap',
+      namespace: 'agents',
+      name: 'usage',
+    });
+  });
+
+  it('keeps it in a file on a volume when TOKENPOOL_STATE_FILE is set', () => {
+    expect(loadAgentConfig({ ...BASE, TOKENPOOL_STATE_FILE: '/var/lib/tokenpool/usage-state.json' }).state).to.deep.equal({
+      kind: 'file',
+      path: '/var/lib/tokenpool/usage-state.json',
+    });
+  });
+
+  const bad: [string, Record<string, string>, string][] = [
+    ['a relative state file', { TOKENPOOL_STATE_FILE: 'state.json' }, 'TOKENPOOL_STATE_FILE must be an absolute path'],
+    ['a ConfigMap name that is none', { TOKENPOOL_STATE_CONFIGMAP: 'Usage State' }, 'TOKENPOOL_STATE_CONFIGMAP must be a ConfigMap name'],
+    ['a namespace that is none', { TOKENPOOL_STATE_NAMESPACE: 'Agents' }, 'TOKENPOOL_STATE_NAMESPACE must be a Kubernetes namespace name'],
+  ];
+  for (const [name, env, message] of bad) {
+    it(`refuses ${name}`, () => {
+      expect(() => loadAgentConfig({ ...BASE, ...env })).to.throw(AgentConfigError, message);
+    });
+  }
+});

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEMO_CITY, UNPROFILED_DEMO_DEVICE, startSimulatedCity } from '../../../adapters/simulated/city.js';
 import type { HeartbeatRequest } from '../../../adapters/platform-client.js';
+import { MemoryStateStore, parseUsageState } from '../../../adapters/usage-state.js';
 
 /** Device names the built-in catalog knows, by vendor (the brief's list). */
 const KNOWN: Record<string, readonly string[]> = {
@@ -85,5 +86,37 @@ describe('demo city', () => {
       await new Promise((resolve) => server.close(resolve));
     }
     expect(city.agents.every((a) => !a.running)).to.equal(true);
+  });
+
+  it("keeps each usage reporter's state in the store given for its cluster", async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(req.url?.endsWith('/usage') ? { accepted: 0, duplicates: 0, rejected: [] } : { clusterId: 'x', placements: [] }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const stores = new Map<string, MemoryStateStore>();
+    const city = startSimulatedCity({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      clusters: DEMO_CITY.slice(0, 2).map((spec) => ({ spec, agentToken: `token-${spec.name}` })),
+      intervalMs: 60_000,
+      usageIntervalMs: 60_000,
+      usageStates: (name) => stores.set(name, new MemoryStateStore()).get(name)!,
+    });
+    try {
+      const started = performance.now();
+      while ([...stores.values()].some((s) => s.text === undefined) && performance.now() - started < 1_000) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect([...stores].map(([name, s]) => [name, s.text && parseUsageState(s.text).cluster])).to.deep.equal(
+        DEMO_CITY.slice(0, 2).map((c) => [c.name, c.name]),
+      );
+    } finally {
+      await city.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

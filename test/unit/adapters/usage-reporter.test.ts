@@ -3,6 +3,7 @@ import { PlatformError, type DesiredPlacement, type UsageEvent, type UsageReques
 import { SimulatedCluster } from '../../../adapters/simulated/cluster.js';
 import { OUTPUT_TOKENS_PER_MIN_PER_DEVICE, SimulatedServing } from '../../../adapters/simulated/serving.js';
 import { UsageReporter, type CounterSample, type UsageReporterOptions } from '../../../adapters/usage-reporter.js';
+import { MemoryStateStore, parseUsageState } from '../../../adapters/usage-state.js';
 
 /** A platform that dedupes on the event id, as the real one does, and can be made unreachable. */
 class FakePlatform {
@@ -348,5 +349,257 @@ describe('UsageReporter', () => {
       expect(r.stats).to.deep.include({ sent: 1, queued: 0 });
       await r.stop();
     });
+  });
+});
+
+describe('UsageReporter with a state store: what it owes outlives a restart', () => {
+  /** A pod's counters that the test advances, and the growth it expects billed. */
+  class Counters {
+    prompt = 5000;
+    generation = 500;
+    grown = { input: 0, output: 0 };
+    grow(input: number, output: number): void {
+      this.prompt += input;
+      this.generation += output;
+      this.grown.input += input;
+      this.grown.output += output;
+    }
+    sample(pod = 'p1', extra: Partial<CounterSample> = {}): CounterSample {
+      return sample(pod, this.prompt, this.generation, { incarnation: 'uid/0', ...extra });
+    }
+  }
+
+  async function restored(platform: FakePlatform, store: MemoryStateStore, clock: Clock, opts: Partial<UsageReporterOptions> = {}) {
+    const r = reporter(platform, clock, { store, ...opts });
+    return { r, outcome: await r.restore() };
+  }
+
+  /** A reporter `a` on a fresh store, which has seen the pod's counters once (its baseline). */
+  async function scene() {
+    const platform = new FakePlatform();
+    const store = new MemoryStateStore();
+    const clock = new Clock();
+    const c = new Counters();
+    const { r: a } = await restored(platform, store, clock);
+    a.observe([c.sample()], clock.now());
+    return { platform, store, clock, c, a };
+  }
+
+  it('loses nothing and counts nothing twice when the process dies mid-outage and a new one takes over', async () => {
+    const { platform, store, clock, c, a } = await scene();
+    c.grow(100, 10);
+    a.observe([c.sample()], clock.now());
+    await a.flush();
+    expect(platform.total()).to.deep.equal(c.grown);
+
+    platform.failWith = unreachable();
+    for (let i = 0; i < 5; i++) {
+      clock.ms += 10_000;
+      c.grow(200 + i, 20 + i);
+      a.observe([c.sample()], clock.now());
+      await a.flush();
+    }
+    expect(a.queued).to.equal(5);
+    // The process dies: no stop(), nothing more saved. Its counters go on while no agent runs.
+    c.grow(70, 7);
+    clock.ms += 60_000;
+    const { r: b, outcome } = await restored(platform, store, clock);
+    expect(outcome).to.equal('restored');
+    expect(b.queued, 'the unsent events, taken over').to.equal(5);
+    b.observe([c.sample()], clock.now());
+    c.grow(30, 3);
+    clock.ms += 10_000;
+    b.observe([c.sample()], clock.now());
+    platform.failWith = undefined;
+    await b.flush();
+    expect(b.queued).to.equal(0);
+    expect(platform.total()).to.deep.equal(c.grown);
+    expect(b.stats.duplicates).to.equal(0);
+    // What the store keeps now owes nothing.
+    expect(parseUsageState(store.text!).queue).to.deep.equal([]);
+  });
+
+  it('sends again, with the same ids, events the platform stored but whose acknowledgement was never saved', async () => {
+    const { platform, store, clock, c, a } = await scene();
+    c.grow(100, 10);
+    a.observe([c.sample()], clock.now());
+    platform.loseAnswer = true; // stored, but the answer is lost; then the process dies
+    await a.flush();
+    const before = store.text;
+    expect(parseUsageState(before!).queue).to.have.length(1);
+    platform.loseAnswer = false;
+    const { r: b } = await restored(platform, new MemoryStateStore({ text: before }), clock);
+    c.grow(1, 1);
+    b.observe([c.sample()], clock.now());
+    await b.flush();
+    expect(b.stats).to.deep.include({ duplicates: 1, accepted: 1 });
+    expect(platform.total()).to.deep.equal(c.grown);
+  });
+
+  it('counts a window once when the process dies after observing but before saving it', async () => {
+    const { platform, store, clock, c, a } = await scene();
+    await a.flush();
+    c.grow(100, 10);
+    a.observe([c.sample()], clock.now()); // queued and baseline moved in memory only
+    const { r: b } = await restored(platform, store, clock);
+    c.grow(5, 5);
+    b.observe([c.sample()], clock.now());
+    await b.flush();
+    expect(platform.total()).to.deep.equal(c.grown);
+    expect(platform.stored.size, 'one window from the saved baseline').to.equal(1);
+  });
+
+  it('sends no event before a saved state holds it', async () => {
+    const platform = new FakePlatform();
+    const store = new MemoryStateStore();
+    const failing = Object.assign(Object.create(store) as MemoryStateStore, {
+      save: async () => {
+        throw new Error('etcd is away');
+      },
+    });
+    const clock = new Clock();
+    const c = new Counters();
+    const logs: string[] = [];
+    const r = reporter(platform, clock, { store: failing, log: (m) => logs.push(m) });
+    await r.restore();
+    r.observe([c.sample()], clock.now());
+    c.grow(100, 10);
+    r.observe([c.sample()], clock.now());
+    await r.flush();
+    expect(platform.requests).to.deep.equal([]);
+    expect(r.stats).to.deep.include({ queued: 1, saveFailures: 1 });
+    expect(logs).to.include('usage: cannot save the usage state; events not saved yet wait');
+    // Saves work again: the event goes, and the saved state owes nothing.
+    (failing as { save: unknown }).save = (text: string) => store.save(text);
+    await r.flush();
+    expect(platform.total()).to.deep.equal(c.grown);
+    expect(parseUsageState(store.text!).queue).to.deep.equal([]);
+  });
+
+  it('sends no event queued during a send until a saved state holds it', async () => {
+    const store = new MemoryStateStore();
+    let saves = true;
+    const gated = Object.assign(Object.create(store) as MemoryStateStore, {
+      save: async (text: string) => {
+        if (!saves) throw new Error('etcd is away');
+        await store.save(text);
+      },
+    });
+    const platform = new FakePlatform();
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const client = {
+      async usage(body: UsageRequest) {
+        if (platform.requests.length === 0) await blocked;
+        return platform.usage(body);
+      },
+    };
+    const clock = new Clock();
+    const c = new Counters();
+    const r = reporter(platform, clock, { store: gated, client, batchSize: 1 });
+    await r.restore();
+    r.observe([c.sample()], clock.now());
+    for (let i = 0; i < 2; i++) {
+      c.grow(10, 1);
+      r.observe([c.sample()], clock.now());
+    }
+    const sending = r.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    c.grow(7, 7); // observed while the first batch is on its way, and never saved
+    r.observe([c.sample()], clock.now());
+    saves = false;
+    release();
+    await sending;
+    expect(platform.requests.map((b) => b.events[0]!.inputTokens)).to.deep.equal([10, 10]);
+    expect(r.queued).to.equal(1);
+    saves = true;
+    await r.flush();
+    expect(platform.total()).to.deep.equal(c.grown);
+  });
+
+  it("stays within its store's size: when the next event would not fit, windows stay open and nothing is lost", async () => {
+    const platform = new FakePlatform();
+    const store = new MemoryStateStore({ maxBytes: 2_000 });
+    const clock = new Clock();
+    const pods = ['p1', 'p2', 'p3'].map((pod) => ({ pod, c: new Counters() }));
+    const { r } = await restored(platform, store, clock);
+    const observe = () =>
+      r.observe(
+        pods.map(({ pod, c }) => c.sample(pod)),
+        clock.now(),
+      );
+    observe();
+    platform.failWith = unreachable();
+    for (let i = 0; i < 40; i++) {
+      clock.ms += 10_000;
+      for (const { c } of pods) c.grow(10 + i, 1 + i);
+      observe();
+      await r.flush();
+      expect(Buffer.byteLength(store.text!)).to.be.at.most(2_000);
+    }
+    expect(r.queued).to.be.within(1, 20);
+    platform.failWith = undefined;
+    clock.ms += 120_000;
+    for (let i = 0; i < 3; i++) {
+      observe();
+      await r.flush();
+    }
+    const grown = pods.reduce((t, { c }) => ({ input: t.input + c.grown.input, output: t.output + c.grown.output }), { input: 0, output: 0 });
+    expect(platform.total()).to.deep.equal(grown);
+  });
+
+  it('counts a pod started while no agent ran from zero, as the first process would have', async () => {
+    const platform = new FakePlatform();
+    const store = new MemoryStateStore();
+    const clock = new Clock();
+    const { r: a } = await restored(platform, store, clock);
+    a.observe([], clock.now());
+    await a.flush();
+    clock.ms += 60_000;
+    const { r: b } = await restored(platform, store, clock);
+    b.observe([sample('born-meanwhile', 40, 4, { startedAtMs: clock.ms - 30_000 })], clock.now());
+    await b.flush();
+    expect(platform.total()).to.deep.equal({ input: 40, output: 4 });
+  });
+
+  const fresh: [string, string, string][] = [
+    ['unreadable', '{"version":1,"cluster":', 'usage: the saved state is unreadable; starting fresh (pods seen first now only set their baselines)'],
+    [
+      'other-cluster',
+      JSON.stringify({ version: 1, cluster: 'other-1', firstScrapeAt: null, baselines: [['pl-1', 'p1', null, 0, 0, 0, 0]], queue: [] }),
+      'usage: the saved state is of another cluster; starting fresh',
+    ],
+  ];
+  for (const [outcome, text, message] of fresh) {
+    it(`starts fresh under the safe rule from a state that is ${outcome}, says so, and replaces it`, async () => {
+      const platform = new FakePlatform();
+      const store = new MemoryStateStore({ text });
+      const logs: string[] = [];
+      const clock = new Clock();
+      const { r, outcome: got } = await restored(platform, store, clock, { log: (m) => logs.push(m) });
+      expect(got).to.equal(outcome);
+      expect(logs).to.include(message);
+      // A pod seen first only sets its baseline: an earlier process may have reported its tokens.
+      r.observe([sample('p1', 900, 90)], clock.now());
+      r.observe([sample('p1', 1000, 100)], clock.now());
+      await r.flush();
+      expect(platform.total()).to.deep.equal({ input: 100, output: 10 });
+      expect(parseUsageState(store.text!).cluster).to.equal('nansha-1');
+    });
+  }
+
+  it('changes nothing when the store cannot be read, and observes nothing before restore()', async () => {
+    const store = new MemoryStateStore({ text: 'kept' });
+    const r = reporter(new FakePlatform(), new Clock(), {
+      store: Object.assign(Object.create(store) as MemoryStateStore, {
+        load: async () => {
+          throw new Error('403 forbidden');
+        },
+      }),
+    });
+    expect(await r.restore().catch((e: unknown) => String(e))).to.equal('Error: 403 forbidden');
+    expect(() => r.observe([sample('p1', 1, 1)], at)).to.throw(/restore\(\) must come before observe\(\)/);
+    await r.flush();
+    expect(store.text).to.equal('kept');
   });
 });

@@ -75,6 +75,9 @@ import { RequestsRepository } from './repositories/requests.repository.js';
 import { RequestLogService } from './services/requests.service.js';
 import { requestLogRetentionJob } from './jobs/request-log-retention.js';
 import { meteringCheckJob } from './jobs/metering-check.js';
+import { energyRoutes } from './http/energy.routes.js';
+import { EnergyRepository } from './repositories/energy.repository.js';
+import { EnergyService } from './services/energy.service.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -163,7 +166,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     notifier && database.url
       ? new AdvisoryLockElector({ url: database.url, log, onConnect: (client) => notifier.listen(client), candidate: !gatewayOnly })
       : alwaysLeader();
+  const energy = new EnergyService(new EnergyRepository(db), clock);
   const clusters = new ClustersService(clustersRepo, catalog, clock, ids, events, ttlMs, {
+    recordEnergy: (id, running, now) => energy.record(id, running, now),
     held: (clusterIds) => workloadsRepo.heldDevices(clusterIds),
     desired: (id) => workloadsRepo.desiredFor(id),
     recordReady: (id, running, now) => workloadsRepo.recordReady(id, running, now),
@@ -183,6 +188,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     halfLifeMs: config.fairShareHalfLifeSeconds * 1000,
     healthDeadlines: { failAfterMs: config.placementHealth.failAfterSeconds * 1000, startupMs: config.placementHealth.startupSeconds * 1000 },
     avoidFailedMs: config.placementHealth.avoidSeconds * 1000,
+    measuredEnergy: (now) => energy.measured(now),
     clock,
     log,
     leader,
@@ -270,6 +276,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...sessionRoutes(context),
         ...auditRoutes(audit),
         ...requestRoutes(requests),
+        ...energyRoutes(energy),
         ...gatewayRoutes(gateway),
       ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });

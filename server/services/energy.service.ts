@@ -1,0 +1,98 @@
+import type { Clock } from '../clock.js';
+import {
+  DEFAULT_LOAD_CRITERIA,
+  DEFAULT_MEASURED_ENOUGH,
+  energyFigures,
+  measuredJoulesPerStd,
+  throughputFigures,
+  type EnergyFigure,
+  type EnergyGroup,
+  type LoadCriteria,
+  type MeasuredEnough,
+  type ThroughputFigure,
+} from '../domain/energy.js';
+import { AppError } from '../errors.js';
+import type { EnergyReport, EnergyRepository } from '../repositories/energy.repository.js';
+
+const DAY_MS = 86_400_000;
+/** The longest window a figure may be asked for: the reads join every minute of it. */
+const MAX_WINDOW_MS = 92 * DAY_MS;
+
+export interface EnergyWindow {
+  readonly from?: Date | undefined;
+  readonly to?: Date | undefined;
+}
+
+export interface EnergyServiceOptions {
+  /** The trailing window the scheduler's measured figures are taken over, in ms. Default 24 hours. */
+  readonly schedulerWindowMs?: number;
+  /** How long the scheduler's figures are kept before they are read again, in ms. Default 5 minutes. */
+  readonly refreshMs?: number;
+  readonly enough?: MeasuredEnough;
+}
+
+/**
+ * Measured energy per placement (agents' `energyJoules` in heartbeats), tokens per joule over a
+ * window, measured throughput at load against the catalog, and the measured figures the energy
+ * scorer prefers to the catalog's TDP estimate.
+ */
+export class EnergyService {
+  #cached: { atMs: number; figures: Promise<ReadonlyMap<string, number>> } | undefined;
+
+  constructor(
+    private readonly repo: EnergyRepository,
+    private readonly clock: Clock,
+    private readonly opts: EnergyServiceOptions = {},
+  ) {}
+
+  /** Records what a heartbeat said of the cluster's placements' energy and ready replicas. */
+  record(clusterId: string, reports: readonly EnergyReport[], now: Date): Promise<void> {
+    return this.repo.record(clusterId, reports, now);
+  }
+
+  /** Tokens per joule per group over [from, to) (default: the last 24 hours). */
+  async figures(window: EnergyWindow, groupBy: EnergyGroup): Promise<{ from: Date; to: Date; groupBy: EnergyGroup; items: EnergyFigure[] }> {
+    const { from, to } = this.window(window);
+    const now = this.clock.now();
+    return { from, to, groupBy, items: energyFigures(await this.repo.placementEnergy(from, to, now), groupBy) };
+  }
+
+  /** Measured throughput at load per device profile over [from, to), with proposed catalog corrections. */
+  async throughput(
+    window: EnergyWindow,
+    criteria: Partial<LoadCriteria> = {},
+  ): Promise<{ from: Date; to: Date; criteria: LoadCriteria; items: ThroughputFigure[] }> {
+    const { from, to } = this.window(window);
+    const full: LoadCriteria = {
+      minConcurrency: criteria.minConcurrency ?? DEFAULT_LOAD_CRITERIA.minConcurrency,
+      minMinutes: criteria.minMinutes ?? DEFAULT_LOAD_CRITERIA.minMinutes,
+    };
+    return { from, to, criteria: full, items: throughputFigures(await this.repo.loadMinutes(from, to), full) };
+  }
+
+  /**
+   * Joules per standard token measured on each (cluster, profile name), keyed `clusterId \0 profile`,
+   * where there is enough measurement in the trailing window; read at most once per refresh period.
+   */
+  measured(now: Date): Promise<ReadonlyMap<string, number>> {
+    const refresh = this.opts.refreshMs ?? 300_000;
+    const cached = this.#cached;
+    if (cached && now.getTime() - cached.atMs < refresh && now.getTime() >= cached.atMs) return cached.figures;
+    const from = new Date(now.getTime() - (this.opts.schedulerWindowMs ?? DAY_MS));
+    const figures = this.repo.placementEnergy(from, now, now).then((rows) => measuredJoulesPerStd(rows, this.opts.enough ?? DEFAULT_MEASURED_ENOUGH));
+    this.#cached = { atMs: now.getTime(), figures };
+    // A failed read is not kept: the next cycle tries again.
+    figures.catch(() => {
+      if (this.#cached?.figures === figures) this.#cached = undefined;
+    });
+    return figures;
+  }
+
+  private window(w: EnergyWindow): { from: Date; to: Date } {
+    const to = w.to ?? this.clock.now();
+    const from = w.from ?? new Date(to.getTime() - DAY_MS);
+    if (from.getTime() >= to.getTime()) throw new AppError('invalid', '`from` must be before `to`.');
+    if (to.getTime() - from.getTime() > MAX_WINDOW_MS) throw new AppError('invalid', 'The window may span at most 92 days.');
+    return { from, to };
+  }
+}

@@ -5,6 +5,7 @@
 import type { V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { IngressConfig } from './kubernetes/serving-access.js';
+import { EXPORTER_DEFAULTS, type PowerExporter } from './kubernetes/power.js';
 
 export interface AgentConfig {
   readonly platformUrl: string;
@@ -29,6 +30,8 @@ export interface AgentConfig {
   readonly port: number;
   readonly heartbeatMs: number;
   readonly usageMs: number;
+  /** Power exporters each placement's energy is read from (kubernetes/power.ts); absent or empty: none. */
+  readonly powerExporters?: readonly PowerExporter[];
 }
 
 export class AgentConfigError extends Error {}
@@ -74,6 +77,44 @@ const toleration = z
     tolerationSeconds: z.number().int().optional(),
   })
   .strict();
+
+const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a Prometheus metric name');
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name');
+const exporterUrl = z.string().refine((v) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL');
+/** One exporter; a vendor with defaults (nvidia, huawei) needs only its URLs. */
+const powerExporter = z
+  .strictObject({
+    vendor: z.string().min(1),
+    urls: z.array(exporterUrl).min(1).max(10_000),
+    powerMetric: metricName.optional(),
+    energyMetric: metricName.nullable().optional(),
+    energyScale: z.number().positive().optional(),
+    podLabel: labelName.optional(),
+    namespaceLabel: labelName.nullable().optional(),
+  })
+  .transform((e, ctx): PowerExporter => {
+    const d = EXPORTER_DEFAULTS[e.vendor];
+    const powerMetric = e.powerMetric ?? d?.powerMetric;
+    if (powerMetric === undefined) {
+      ctx.addIssue({ code: 'custom', message: `vendor ${e.vendor} has no default metric names: give powerMetric (and podLabel)` });
+      return z.NEVER;
+    }
+    return {
+      vendor: e.vendor,
+      urls: e.urls,
+      powerMetric,
+      energyMetric: e.energyMetric !== undefined ? e.energyMetric : (d?.energyMetric ?? null),
+      energyScale: e.energyScale ?? d?.energyScale ?? 1,
+      podLabel: e.podLabel ?? d?.podLabel ?? 'pod',
+      namespaceLabel: e.namespaceLabel !== undefined ? e.namespaceLabel : (d?.namespaceLabel ?? 'namespace'),
+    };
+  });
 
 const schema = z.object({
   TOKENPOOL_URL: z.string({ message: 'is required (the platform base URL, e.g. https://tokenpool.example)' }).refine((v) => {
@@ -138,6 +179,11 @@ const schema = z.object({
   TOKENPOOL_AGENT_PORT: port(9090),
   TOKENPOOL_HEARTBEAT_SECONDS: seconds(10),
   TOKENPOOL_USAGE_SECONDS: seconds(10),
+  TOKENPOOL_POWER_EXPORTERS: json(
+    z.array(powerExporter).max(16),
+    [],
+    'a JSON array of power exporters ({vendor, urls, powerMetric, energyMetric, energyScale, podLabel, namespaceLabel}; nvidia and huawei need only urls)',
+  ),
 });
 
 export function loadAgentConfig(env: Readonly<Record<string, string | undefined>>): AgentConfig {
@@ -172,5 +218,6 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
     port: v.TOKENPOOL_AGENT_PORT,
     heartbeatMs: v.TOKENPOOL_HEARTBEAT_SECONDS * 1000,
     usageMs: v.TOKENPOOL_USAGE_SECONDS * 1000,
+    powerExporters: v.TOKENPOOL_POWER_EXPORTERS,
   };
 }

@@ -68,6 +68,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
       nodeSelector: config.nodeSelector,
     },
     ingress: config.ingress,
+    powerExporters: config.powerExporters ?? [],
     // The backend keeps what this answers; the profiles read at start are used if there are any.
     profiles: async () => profiles ?? platform.deviceProfiles(),
     log,

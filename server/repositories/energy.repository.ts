@@ -77,7 +77,11 @@ export class EnergyRepository {
                  ready_replicas = least(placement_minutes.ready_replicas, excluded.ready_replicas)
            WHERE excluded.energy_seconds > 0 OR excluded.ready_replicas < placement_minutes.ready_replicas`.execute(tx);
       }
-      const readings = useful.filter((r) => mine.has(r.id) && r.energyJoules !== undefined);
+      // A reading no later than the last one keeps the last as the baseline: energy cannot have been used in no time.
+      const readings = useful.filter((r) => {
+        const prev = previous.get(r.id);
+        return mine.has(r.id) && r.energyJoules !== undefined && !(prev && nowMs <= prev.atMs);
+      });
       if (readings.length > 0) {
         await sql`
           INSERT INTO placement_energy_state (placement_id, cluster_id, counter_joules, power_watts, reported_at)

@@ -30,6 +30,17 @@ export class EnergyRepository {
     const useful = reports.filter((r) => r.readyReplicas > 0 || r.energyJoules !== undefined);
     if (useful.length === 0) return;
     const nowMs = now.getTime();
+    if (!useful.some((r) => r.energyJoules !== undefined)) {
+      // The common heartbeat (an agent without power exporters): one statement, ready replicas only.
+      await sql`
+        INSERT INTO placement_minutes (placement_id, minute, cluster_id, ready_replicas)
+        SELECT r.id, ${new Date(minuteOf(nowMs))}::timestamptz, ${clusterId}, r.ready
+          FROM unnest(${useful.map((r) => r.id)}::text[], ${useful.map((r) => r.readyReplicas)}::int[]) AS r(id, ready)
+          JOIN placements p ON p.id = r.id AND p.cluster_id = ${clusterId}
+        ON CONFLICT (placement_id, minute) DO UPDATE SET ready_replicas = excluded.ready_replicas
+         WHERE excluded.ready_replicas < placement_minutes.ready_replicas`.execute(this.db);
+      return;
+    }
     await this.db.transaction().execute(async (tx) => {
       const owned = await sql<{ id: string }>`
         SELECT id FROM placements WHERE cluster_id = ${clusterId} AND id = ANY(${useful.map((r) => r.id)}::text[])`.execute(tx);
@@ -166,8 +177,9 @@ export class EnergyRepository {
       profile: x.profile,
       tdpWatts: Number(x.tdp_watts),
       stdTokensPerSec: Number(x.std_tokens_per_sec),
-      joules: Number(x.joules),
-      measuredSeconds: Number(x.seconds),
+      // Spreading increases over minutes leaves float dust; no exporter measures below a millijoule.
+      joules: Math.round(Number(x.joules) * 1000) / 1000,
+      measuredSeconds: Math.round(Number(x.seconds) * 1000) / 1000,
       stdTokens: x.std,
       powerWatts: x.power_watts !== null && x.reported_at !== null && x.reported_at.getTime() >= fresh ? Number(x.power_watts) : null,
     }));

@@ -17,6 +17,7 @@ import type { EnergyReport, EnergyRepository } from '../repositories/energy.repo
 const DAY_MS = 86_400_000;
 /** The longest window a figure may be asked for: the reads join every minute of it. */
 const MAX_WINDOW_MS = 92 * DAY_MS;
+const EMPTY: ReadonlyMap<string, number> = new Map();
 
 export interface EnergyWindow {
   readonly from?: Date | undefined;
@@ -37,7 +38,8 @@ export interface EnergyServiceOptions {
  * scorer prefers to the catalog's TDP estimate.
  */
 export class EnergyService {
-  #cached: { atMs: number; figures: Promise<ReadonlyMap<string, number>> } | undefined;
+  #figures: { atMs: number; map: ReadonlyMap<string, number> } | undefined;
+  #refreshing: Promise<void> | undefined;
 
   constructor(
     private readonly repo: EnergyRepository,
@@ -72,20 +74,32 @@ export class EnergyService {
 
   /**
    * Joules per standard token measured on each (cluster, profile name), keyed `clusterId \0 profile`,
-   * where there is enough measurement in the trailing window; read at most once per refresh period.
+   * where there is enough measurement in the trailing window. Never waits for the database: it
+   * answers the figures last read (none before the first read completes) and, when they are older
+   * than the refresh period, reads them again in the background — the read joins a day of usage,
+   * which a scheduling cycle must not wait for.
    */
   measured(now: Date): Promise<ReadonlyMap<string, number>> {
-    const refresh = this.opts.refreshMs ?? 300_000;
-    const cached = this.#cached;
-    if (cached && now.getTime() - cached.atMs < refresh && now.getTime() >= cached.atMs) return cached.figures;
-    const from = new Date(now.getTime() - (this.opts.schedulerWindowMs ?? DAY_MS));
-    const figures = this.repo.placementEnergy(from, now, now).then((rows) => measuredJoulesPerStd(rows, this.opts.enough ?? DEFAULT_MEASURED_ENOUGH));
-    this.#cached = { atMs: now.getTime(), figures };
-    // A failed read is not kept: the next cycle tries again.
-    figures.catch(() => {
-      if (this.#cached?.figures === figures) this.#cached = undefined;
-    });
-    return figures;
+    const stale = this.#figures === undefined || now.getTime() - this.#figures.atMs >= (this.opts.refreshMs ?? 300_000) || now.getTime() < this.#figures.atMs;
+    if (stale && !this.#refreshing) {
+      const from = new Date(now.getTime() - (this.opts.schedulerWindowMs ?? DAY_MS));
+      this.#refreshing = this.repo
+        .placementEnergy(from, now, now)
+        .then((rows) => {
+          this.#figures = { atMs: now.getTime(), map: measuredJoulesPerStd(rows, this.opts.enough ?? DEFAULT_MEASURED_ENOUGH) };
+        })
+        // A failed read keeps the figures there were (the estimates, at first); the next cycle tries again.
+        .catch(() => undefined)
+        .finally(() => {
+          this.#refreshing = undefined;
+        });
+    }
+    return Promise.resolve(this.#figures?.map ?? EMPTY);
+  }
+
+  /** Resolves once a read of the scheduler's figures in progress (if any) has finished. */
+  async refreshed(): Promise<void> {
+    await this.#refreshing;
   }
 
   private window(w: EnergyWindow): { from: Date; to: Date } {

@@ -27,7 +27,8 @@ export class EnergyRepository {
    * ignored. Only reports with a ready replica or an energy reading write anything.
    */
   async record(clusterId: string, reports: readonly EnergyReport[], now: Date): Promise<void> {
-    const useful = reports.filter((r) => r.readyReplicas > 0 || r.energyJoules !== undefined);
+    // A placement named twice counts once (its last report): one upsert may not touch a row twice.
+    const useful = [...new Map(reports.map((r) => [r.id, r])).values()].filter((r) => r.readyReplicas > 0 || r.energyJoules !== undefined);
     if (useful.length === 0) return;
     const nowMs = now.getTime();
     if (!useful.some((r) => r.energyJoules !== undefined)) {

@@ -230,5 +230,8 @@ describeOnDatabases('measured tokens per joule and throughput at load', (platfor
     expect((await p.request('GET', '/api/v1/energy?groupBy=tenant')).status).to.equal(400);
     expect((await p.request('GET', '/api/v1/energy', { token: tenant.apiKey })).status).to.equal(403);
     expect((await p.request('GET', '/api/v1/energy/throughput?minConcurrency=0', {})).status).to.equal(400);
+    // A placement named twice in one heartbeat is no server error.
+    const twice = { id: gateway.placement, readyReplicas: 1, energyJoules: 72_500, powerWatts: 400 };
+    expect((await heartbeat(p, a, [twice, { ...twice, energyJoules: 72_600 }])).status).to.be.below(500);
   });
 });

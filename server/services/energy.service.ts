@@ -4,6 +4,7 @@ import {
   DEFAULT_MEASURED_ENOUGH,
   energyFigures,
   measuredJoulesPerStd,
+  minuteOf,
   throughputFigures,
   type EnergyFigure,
   type EnergyGroup,
@@ -39,6 +40,8 @@ export interface EnergyServiceOptions {
  */
 export class EnergyService {
   #figures: { atMs: number; map: ReadonlyMap<string, number> } | undefined;
+  /** Per cluster, the ready replicas this process wrote for each placement in the current minute. */
+  readonly #written = new Map<string, { minuteMs: number; ready: Map<string, number> }>();
   #refreshing: Promise<void> | undefined;
 
   constructor(
@@ -47,9 +50,26 @@ export class EnergyService {
     private readonly opts: EnergyServiceOptions = {},
   ) {}
 
-  /** Records what a heartbeat said of the cluster's placements' energy and ready replicas. */
-  record(clusterId: string, reports: readonly EnergyReport[], now: Date): Promise<void> {
-    return this.repo.record(clusterId, reports, now);
+  /**
+   * Records what a heartbeat said of the cluster's placements' energy and ready replicas. A report
+   * without energy that this process already wrote for the same minute, with no fewer ready
+   * replicas, is not written again: agents report every few seconds, the minute keeps the fewest.
+   */
+  async record(clusterId: string, reports: readonly EnergyReport[], now: Date): Promise<void> {
+    const minuteMs = minuteOf(now.getTime());
+    let seen = this.#written.get(clusterId);
+    if (seen?.minuteMs !== minuteMs) {
+      seen = { minuteMs, ready: new Map() };
+      this.#written.set(clusterId, seen);
+    }
+    const known = seen.ready;
+    const news = reports.filter((r) => {
+      const written = known.get(r.id);
+      return r.energyJoules !== undefined || written === undefined || r.readyReplicas < written;
+    });
+    if (news.length === 0) return;
+    await this.repo.record(clusterId, news, now);
+    for (const r of news) if (r.readyReplicas > 0) known.set(r.id, Math.min(known.get(r.id) ?? Infinity, r.readyReplicas));
   }
 
   /** Tokens per joule per group over [from, to) (default: the last 24 hours). */

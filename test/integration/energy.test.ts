@@ -221,6 +221,42 @@ describeOnDatabases('measured tokens per joule and throughput at load', (platfor
     expect(profiles.find((x: { name: string }) => x.name === 'NVIDIA-H100-80GB').stdTokensPerSec).to.equal(3000);
   });
 
+  it('without energy, heartbeats still record the fewest ready replicas of each minute (throughput is per replica)', async () => {
+    const p = platform();
+    for (const [time, ready] of [
+      ['02:10:00', 2],
+      ['02:10:20', 1],
+      ['02:10:40', 2],
+    ] as const) {
+      p.clock.set(at(time));
+      expect((await heartbeat(p, a, [{ id: gateway.placement, readyReplicas: ready }])).status).to.equal(200);
+    }
+    p.app.requests.record({
+      requestId: 'req-02:10',
+      startedAt: new Date(at('02:10:05')),
+      tenantId: tenant.id,
+      apiKeyId: null,
+      userId: null,
+      model: MODEL,
+      workloadId: gateway.workload,
+      placementId: gateway.placement,
+      clusterId: a.id,
+      endpoint: 'chat.completions',
+      status: 200,
+      errorCode: null,
+      promptTokens: 1,
+      completionTokens: 1,
+      ttftMs: 1,
+      durationMs: 960_000,
+      streamed: false,
+      attempts: 1,
+    });
+    await p.app.requests.settled();
+    // 960 s of requests: 16 in flight for one replica (at load at 12), 8 for two (not).
+    const res = await p.request('GET', `/api/v1/energy/throughput?from=${at('02:10:00')}&to=${at('02:11:00')}&minConcurrency=12&minMinutes=1`);
+    expect(res.body.items[0]).to.include({ loadMinutes: 1, measuredStdTokensPerSec: 0, proposedStdTokensPerSec: 0 });
+  });
+
   it('bad input is a 4xx: a negative energy reading, a window that ends before it starts, a tenant asking', async () => {
     const p = platform();
     const bad = await heartbeat(p, a, [{ id: direct.placement, readyReplicas: 1, energyJoules: -1 }]);

@@ -78,6 +78,7 @@ import { meteringCheckJob } from './jobs/metering-check.js';
 import { energyRoutes } from './http/energy.routes.js';
 import { EnergyRepository } from './repositories/energy.repository.js';
 import { EnergyService } from './services/energy.service.js';
+import { energyRetentionJob } from './jobs/energy-retention.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -114,6 +115,8 @@ export interface App {
     readonly requestLogRetention: LeaderJob;
     /** Compares gateway workloads' engine counts with their metered tokens (server/jobs/metering-check.ts). */
     readonly meteringCheck: LeaderJob;
+    /** Deletes measured energy past its retention (server/jobs/energy-retention.ts). */
+    readonly energyRetention: LeaderJob;
   };
   /** The audit trail (server/services/audit.service.ts). */
   readonly audit: AuditService;
@@ -166,7 +169,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     notifier && database.url
       ? new AdvisoryLockElector({ url: database.url, log, onConnect: (client) => notifier.listen(client), candidate: !gatewayOnly })
       : alwaysLeader();
-  const energy = new EnergyService(new EnergyRepository(db), clock);
+  const energy = new EnergyService(new EnergyRepository(db), clock, { retentionDays: config.energyRetentionDays });
   const clusters = new ClustersService(clustersRepo, catalog, clock, ids, events, ttlMs, {
     recordEnergy: (id, running, now) => energy.record(id, running, now),
     held: (clusterIds) => workloadsRepo.heldDevices(clusterIds),
@@ -213,6 +216,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const auditRetention = auditRetentionJob(audit, leader, log);
   const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
   await requests.ensurePartitions();
+  const energyRetention = energyRetentionJob(energy, leader, log);
   const requestLogRetention = requestLogRetentionJob(requests, () => usage.purgeEngineCounts(config.engineCountsRetentionDays), leader, log);
   // rpm, tpm and maxConcurrent: in this process's memory, or in Redis shared by every process (server/limits/).
   const limitStore = await createLimitStore({
@@ -310,7 +314,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sweeper,
     scheduler,
     leader,
-    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention, meteringCheck },
+    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention, meteringCheck, energyRetention },
     audit,
     requests,
     gateway,
@@ -326,11 +330,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
       budgetCheck.start();
       auditRetention.start();
       requestLogRetention.start();
+      energyRetention.start();
       meteringCheck.start();
     },
     stop: async () => {
       await meteringCheck.stop();
       await requestLogRetention.stop();
+      await energyRetention.stop();
       await auditRetention.stop();
       await budgetCheck.stop();
       await audit.settled();

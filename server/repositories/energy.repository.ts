@@ -106,6 +106,13 @@ export class EnergyRepository {
     });
   }
 
+  /** Deletes the placement-minutes before `cutoff`, and the readings of placements not reported since. */
+  async deleteBefore(cutoff: Date): Promise<{ minutes: number; readings: number }> {
+    const minutes = await this.db.deleteFrom('placement_minutes').where('minute', '<', cutoff).executeTakeFirst();
+    const readings = await this.db.deleteFrom('placement_energy_state').where('reported_at', '<', cutoff).executeTakeFirst();
+    return { minutes: Number(minutes.numDeletedRows), readings: Number(readings.numDeletedRows) };
+  }
+
   /**
    * Each placement with energy measured in minutes of [from, to): its joules and measured
    * seconds, and the standard tokens it served in those minutes — gateway calls named by

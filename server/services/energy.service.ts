@@ -31,6 +31,8 @@ export interface EnergyServiceOptions {
   /** How long the scheduler's figures are kept before they are read again, in ms. Default 5 minutes. */
   readonly refreshMs?: number;
   readonly enough?: MeasuredEnough;
+  /** Days the placement-minutes are kept. Default 92. */
+  readonly retentionDays?: number;
 }
 
 /**
@@ -115,6 +117,11 @@ export class EnergyService {
         });
     }
     return Promise.resolve(this.#figures?.map ?? EMPTY);
+  }
+
+  /** Deletes the placement-minutes, and the counter readings, older than the retention. */
+  purge(): Promise<{ minutes: number; readings: number }> {
+    return this.repo.deleteBefore(new Date(this.clock.now().getTime() - (this.opts.retentionDays ?? 92) * DAY_MS));
   }
 
   /** Resolves once a read of the scheduler's figures in progress (if any) has finished. */

@@ -270,4 +270,14 @@ describeOnDatabases('measured tokens per joule and throughput at load', (platfor
     const twice = { id: gateway.placement, readyReplicas: 1, energyJoules: 72_500, powerWatts: 400 };
     expect((await heartbeat(p, a, [twice, { ...twice, energyJoules: 72_600 }])).status).to.be.below(500);
   });
+  it('measured energy past its retention (92 days) is deleted by the hourly job', async () => {
+    const p = platform();
+    const window = `from=${at('02:00:00')}&to=${at('03:00:00')}&groupBy=placement`;
+    p.clock.set(new Date(Date.parse(at('02:30:00')) + 92 * 86_400_000));
+    await p.app.jobs.energyRetention.run();
+    // The minutes up to 02:29 are gone; nothing was measured after 02:11.
+    expect((await p.request('GET', `/api/v1/energy?${window}`)).body.items).to.deep.equal([]);
+    const left = await p.database.db.selectFrom('placement_energy_state').select('placement_id').execute();
+    expect(left).to.deep.equal([]);
+  });
 });

@@ -98,6 +98,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   #lastApplied = new Map<string, number>();
   #stopped = true;
   readonly #meter = new EnergyMeter();
+  #powerFailures = 0;
 
   constructor(opts: KubernetesBackendOptions) {
     this.#opts = opts;
@@ -234,6 +235,11 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     return out;
   }
 
+  /** Power exporter pages that could not be read, since the agent started. */
+  get powerScrapeFailures(): number {
+    return this.#powerFailures;
+  }
+
   /** Each placement's energy and power, from one scrape of the power exporters (none configured: none). */
   async #power(podsOf: ReadonlyMap<string, readonly V1Pod[]>): Promise<ReadonlyMap<string, PlacementPower>> {
     const exporters = this.#opts.powerExporters ?? [];
@@ -253,7 +259,10 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       live,
       meter: this.#meter,
       nowMs: this.#now,
-      onError: (url, err) => this.#log('reading a power exporter failed', { url, error: errorText(err) }),
+      onError: (url, err) => {
+        this.#powerFailures += 1;
+        this.#log('reading a power exporter failed', { url, error: errorText(err) });
+      },
     });
   }
 

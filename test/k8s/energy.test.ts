@@ -92,7 +92,8 @@ describe('measured tokens per joule on a real kube-apiserver', function () {
       TOKENPOOL_AGENT_PORT: '0',
       TOKENPOOL_HEARTBEAT_SECONDS: '1',
       TOKENPOOL_USAGE_SECONDS: '1',
-      TOKENPOOL_POWER_EXPORTERS: JSON.stringify([{ vendor: 'nvidia', urls: [exporterUrl] }]),
+      // A second node's exporter that does not answer: counted, and the first is read all the same.
+      TOKENPOOL_POWER_EXPORTERS: JSON.stringify([{ vendor: 'nvidia', urls: [exporterUrl, 'http://127.0.0.1:1/metrics'] }]),
     });
     runtime = await startAgentRuntime(config, { now: () => platform.clock.now(), processMetrics: false });
     await until(
@@ -192,5 +193,8 @@ describe('measured tokens per joule on a real kube-apiserver', function () {
       tdpStdTokensPerJoule: 3000 / 700,
       powerWatts: 700,
     });
+    const metrics = await (await fetch(`${runtime.url}/metrics`)).text();
+    const failures = /^tokenpool_agent_power_scrape_failures_total (\d+)$/m.exec(metrics);
+    expect(Number(failures?.[1])).to.be.above(0);
   });
 });

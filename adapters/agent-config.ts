@@ -5,6 +5,7 @@
 import type { V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { IngressConfig } from './kubernetes/serving-access.js';
+import { EXPORTER_DEFAULTS, type PowerExporter } from './kubernetes/power.js';
 
 export interface AgentConfig {
   readonly platformUrl: string;
@@ -31,6 +32,8 @@ export interface AgentConfig {
   readonly usageMs: number;
   /** Where the usage reporter keeps counter baselines and unsent usage across restarts. */
   readonly state: AgentStateConfig;
+  /** Power exporters each placement's energy is read from (kubernetes/power.ts); absent or empty: none. */
+  readonly powerExporters?: readonly PowerExporter[];
 }
 
 /** A ConfigMap (the default: `tokenpool-agent/tokenpool-agent-state`), or a file on a volume. */
@@ -80,6 +83,44 @@ const toleration = z
     tolerationSeconds: z.number().int().optional(),
   })
   .strict();
+
+const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a Prometheus metric name');
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name');
+const exporterUrl = z.string().refine((v) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL');
+/** One exporter; a vendor with defaults (nvidia, huawei) needs only its URLs. */
+const powerExporter = z
+  .strictObject({
+    vendor: z.string().min(1),
+    urls: z.array(exporterUrl).min(1).max(10_000),
+    powerMetric: metricName.optional(),
+    energyMetric: metricName.nullable().optional(),
+    energyScale: z.number().positive().optional(),
+    podLabel: labelName.optional(),
+    namespaceLabel: labelName.nullable().optional(),
+  })
+  .transform((e, ctx): PowerExporter => {
+    const d = EXPORTER_DEFAULTS[e.vendor];
+    const powerMetric = e.powerMetric ?? d?.powerMetric;
+    if (powerMetric === undefined) {
+      ctx.addIssue({ code: 'custom', message: `vendor ${e.vendor} has no default metric names: give powerMetric (and podLabel)` });
+      return z.NEVER;
+    }
+    return {
+      vendor: e.vendor,
+      urls: e.urls,
+      powerMetric,
+      energyMetric: e.energyMetric !== undefined ? e.energyMetric : (d?.energyMetric ?? null),
+      energyScale: e.energyScale ?? d?.energyScale ?? 1,
+      podLabel: e.podLabel ?? d?.podLabel ?? 'pod',
+      namespaceLabel: e.namespaceLabel !== undefined ? e.namespaceLabel : (d?.namespaceLabel ?? 'namespace'),
+    };
+  });
 
 const schema = z.object({
   TOKENPOOL_URL: z.string({ message: 'is required (the platform base URL, e.g. https://tokenpool.example)' }).refine((v) => {
@@ -150,6 +191,11 @@ const schema = z.object({
     .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a ConfigMap name')
     .default('tokenpool-agent-state'),
   TOKENPOOL_STATE_FILE: z.string().startsWith('/', 'must be an absolute path').optional(),
+  TOKENPOOL_POWER_EXPORTERS: json(
+    z.array(powerExporter).max(16),
+    [],
+    'a JSON array of power exporters ({vendor, urls, powerMetric, energyMetric, energyScale, podLabel, namespaceLabel}; nvidia and huawei need only urls)',
+  ),
 });
 
 export function loadAgentConfig(env: Readonly<Record<string, string | undefined>>): AgentConfig {
@@ -188,5 +234,6 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
       v.TOKENPOOL_STATE_FILE !== undefined
         ? { kind: 'file', path: v.TOKENPOOL_STATE_FILE }
         : { kind: 'configmap', namespace: v.TOKENPOOL_STATE_NAMESPACE, name: v.TOKENPOOL_STATE_CONFIGMAP },
+    powerExporters: v.TOKENPOOL_POWER_EXPORTERS,
   };
 }

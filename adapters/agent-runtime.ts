@@ -73,6 +73,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
       nodeSelector: config.nodeSelector,
     },
     ingress: config.ingress,
+    powerExporters: config.powerExporters ?? [],
     // The backend keeps what this answers; the profiles read at start are used if there are any.
     profiles: async () => profiles ?? platform.deviceProfiles(),
     log,
@@ -156,6 +157,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   stat('tokenpool_agent_desired_placements', 'Placements in the last desired set', () => agent.stats.desiredPlacements, 'gauge');
   stat('tokenpool_agent_usage_events_accepted_total', 'Usage events the platform accepted', () => reporter?.stats.accepted ?? 0);
   stat('tokenpool_agent_usage_events_duplicate_total', 'Usage events the platform had seen before', () => reporter?.stats.duplicates ?? 0);
+  stat('tokenpool_agent_power_scrape_failures_total', 'Power exporter pages that could not be read', () => backend.powerScrapeFailures);
   stat('tokenpool_agent_usage_events_queued', 'Usage events waiting to be sent', () => reporter?.queued ?? 0, 'gauge');
   stat(
     'tokenpool_agent_usage_state_save_failures_total',

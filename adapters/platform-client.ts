@@ -33,6 +33,13 @@ export interface RunningPlacement {
   readonly message?: string;
   /** Replicas its Deployment wants. */
   readonly desiredReplicas?: number;
+  /**
+   * Joules the placement's devices used since the agent began measuring it (the cluster's power
+   * exporters); a counter that starts from 0 again when the agent restarts.
+   */
+  readonly energyJoules?: number;
+  /** Watts the placement's devices draw now. */
+  readonly powerWatts?: number;
 }
 
 /** Body of `POST /api/v1/agent/heartbeat`. `inventory` replaces the cluster's previous one. */

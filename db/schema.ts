@@ -454,6 +454,29 @@ export interface RequestLogTable {
   attempts: number;
 }
 
+/** Measured energy and ready replicas of a placement per UTC minute (migration 0027). */
+export interface PlacementMinutesTable {
+  placement_id: string;
+  /** The minute's start. */
+  minute: Date;
+  cluster_id: string;
+  /** Energy its devices used in the minute, as the cluster's power exporter measured it. */
+  joules: Generated<number>;
+  /** Seconds of the minute the energy measurement covers; 0: none (the row records replicas only). */
+  energy_seconds: Generated<number>;
+  /** The fewest ready replicas reported in the minute. */
+  ready_replicas: number;
+}
+
+/** The last energy counter reading of a placement (migration 0027). */
+export interface PlacementEnergyStateTable {
+  placement_id: string;
+  cluster_id: string;
+  counter_joules: number;
+  power_watts: number | null;
+  reported_at: Date;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -488,4 +511,6 @@ export interface DB {
   pending_in: PendingCountTable;
   pending_out: PendingCountTable;
   request_log: RequestLogTable;
+  placement_minutes: PlacementMinutesTable;
+  placement_energy_state: PlacementEnergyStateTable;
 }

@@ -75,6 +75,10 @@ import { RequestsRepository } from './repositories/requests.repository.js';
 import { RequestLogService } from './services/requests.service.js';
 import { requestLogRetentionJob } from './jobs/request-log-retention.js';
 import { meteringCheckJob } from './jobs/metering-check.js';
+import { energyRoutes } from './http/energy.routes.js';
+import { EnergyRepository } from './repositories/energy.repository.js';
+import { EnergyService } from './services/energy.service.js';
+import { energyRetentionJob } from './jobs/energy-retention.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -111,6 +115,8 @@ export interface App {
     readonly requestLogRetention: LeaderJob;
     /** Compares gateway workloads' engine counts with their metered tokens (server/jobs/metering-check.ts). */
     readonly meteringCheck: LeaderJob;
+    /** Deletes measured energy past its retention (server/jobs/energy-retention.ts). */
+    readonly energyRetention: LeaderJob;
   };
   /** The audit trail (server/services/audit.service.ts). */
   readonly audit: AuditService;
@@ -163,7 +169,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     notifier && database.url
       ? new AdvisoryLockElector({ url: database.url, log, onConnect: (client) => notifier.listen(client), candidate: !gatewayOnly })
       : alwaysLeader();
+  const energy = new EnergyService(new EnergyRepository(db), clock, { retentionDays: config.energyRetentionDays });
   const clusters = new ClustersService(clustersRepo, catalog, clock, ids, events, ttlMs, {
+    recordEnergy: (id, running, now) => energy.record(id, running, now),
     held: (clusterIds) => workloadsRepo.heldDevices(clusterIds),
     desired: (id) => workloadsRepo.desiredFor(id),
     recordReady: (id, running, now) => workloadsRepo.recordReady(id, running, now),
@@ -183,6 +191,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     halfLifeMs: config.fairShareHalfLifeSeconds * 1000,
     healthDeadlines: { failAfterMs: config.placementHealth.failAfterSeconds * 1000, startupMs: config.placementHealth.startupSeconds * 1000 },
     avoidFailedMs: config.placementHealth.avoidSeconds * 1000,
+    measuredEnergy: (now) => energy.measured(now),
     clock,
     log,
     leader,
@@ -207,6 +216,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const auditRetention = auditRetentionJob(audit, leader, log);
   const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
   await requests.ensurePartitions();
+  const energyRetention = energyRetentionJob(energy, leader, log);
   const requestLogRetention = requestLogRetentionJob(requests, () => usage.purgeEngineCounts(config.engineCountsRetentionDays), leader, log);
   // rpm, tpm and maxConcurrent: in this process's memory, or in Redis shared by every process (server/limits/).
   const limitStore = await createLimitStore({
@@ -270,6 +280,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...sessionRoutes(context),
         ...auditRoutes(audit),
         ...requestRoutes(requests),
+        ...energyRoutes(energy),
         ...gatewayRoutes(gateway),
       ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });
@@ -303,7 +314,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sweeper,
     scheduler,
     leader,
-    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention, meteringCheck },
+    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention, meteringCheck, energyRetention },
     audit,
     requests,
     gateway,
@@ -319,11 +330,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
       budgetCheck.start();
       auditRetention.start();
       requestLogRetention.start();
+      energyRetention.start();
       meteringCheck.start();
     },
     stop: async () => {
       await meteringCheck.stop();
       await requestLogRetention.stop();
+      await energyRetention.stop();
       await auditRetention.stop();
       await budgetCheck.stop();
       await audit.settled();

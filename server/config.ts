@@ -58,6 +58,8 @@ export interface Config {
    * (90 days and 5 minutes back), so an id is never forgotten while it could still be counted again.
    */
   readonly engineCountsRetentionDays: number;
+  /** Days measured energy and ready replicas per placement-minute are kept, at least 30 (`TOKENPOOL_ENERGY_RETENTION_DAYS`, default 92). */
+  readonly energyRetentionDays: number;
   /** Connections the token gateway keeps open to one serving replica, at most (`TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT`, default 1,024): a stream holds one for its whole length. */
   readonly gatewayConnectionsPerEndpoint: number;
   /**
@@ -163,6 +165,7 @@ const schema = z.object({
   TOKENPOOL_AUDIT_RETENTION_DAYS: integer(180, 36_500).default(365),
   TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: integer(1, 36_500).default(90),
   TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS: integer(91, 36_500).default(91),
+  TOKENPOOL_ENERGY_RETENTION_DAYS: integer(30, 36_500).default(92),
   TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT: integer(1, 100_000).default(1024),
   TOKENPOOL_METERING_JOURNAL: z.string().min(1, 'must be a directory or off').optional(),
   TOKENPOOL_METERING_TOLERANCE: z
@@ -228,6 +231,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     auditRetentionDays: v.TOKENPOOL_AUDIT_RETENTION_DAYS,
     requestLogRetentionDays: v.TOKENPOOL_REQUEST_LOG_RETENTION_DAYS,
     engineCountsRetentionDays: v.TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS,
+    energyRetentionDays: v.TOKENPOOL_ENERGY_RETENTION_DAYS,
     gatewayConnectionsPerEndpoint: v.TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT,
     meteringJournal:
       v.TOKENPOOL_METERING_JOURNAL === 'off'

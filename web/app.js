@@ -126,6 +126,7 @@ const VIEWS = {
     keys: keysConsole,
     plans,
     engines,
+    energy,
     workloads: workloadsConsole,
     requests: requestsConsole,
     billing: billingConsole,
@@ -517,6 +518,44 @@ async function engines() {
         e.shmSize,
         h('span', { class: 'nowrap' }, `${e.cpuPerDevice} CPU · ${e.memoryPerDevice}`),
         h('small', { class: 'basis' }, e.basis),
+      ]),
+    ),
+  ];
+}
+
+/**
+ * Measured standard tokens per joule per cluster over the last 24 hours, beside the catalog's TDP
+ * estimate, and measured throughput at load per device profile with its proposed correction (the
+ * API decides both; nothing here changes the catalog).
+ */
+async function energy() {
+  const [perCluster, throughput] = await Promise.all([api('GET', '/api/v1/energy?groupBy=cluster'), api('GET', '/api/v1/energy/throughput')]);
+  const perJoule = (n) => (n === null || n === undefined ? '—' : Number(n.toPrecision(3)).toString());
+  return [
+    h('p', { class: 'muted' }, t('energyNote')),
+    table(
+      [t('cluster'), t('vendor'), t('profile'), num(t('measuredPerJoule')), num(t('tdpPerJoule')), num(t('energyKWh')), num(t('powerNow'))],
+      perCluster.items.map((f) => [
+        f.clusterName ?? f.clusterId,
+        f.vendor ?? '—',
+        f.profile ?? '—',
+        h('span', { 'data-measured-per-joule': f.clusterName ?? f.clusterId }, perJoule(f.stdTokensPerJoule)),
+        perJoule(f.tdpStdTokensPerJoule),
+        i18n.num(f.joules / 3.6e6),
+        i18n.num(f.powerWatts),
+      ]),
+    ),
+    h('h2', {}, t('throughputAtLoad')),
+    h('p', { class: 'muted' }, t('throughputNote')),
+    table(
+      [t('profile'), t('vendor'), num(t('catalogPerSec')), num(t('measuredPerSec')), num(t('loadMinutes')), num(t('proposed'))],
+      throughput.items.map((f) => [
+        f.profile,
+        f.vendor,
+        i18n.num(f.catalogStdTokensPerSec),
+        i18n.num(f.measuredStdTokensPerSec),
+        i18n.num(f.loadMinutes),
+        h('span', { 'data-proposed': f.profile }, i18n.num(f.proposedStdTokensPerSec)),
       ]),
     ),
   ];

@@ -45,6 +45,7 @@ import { endpointFor, ingressFor, ownedByDeployment, secretFor, serviceFor, type
 import { inventoryFromNodes, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
 import { placementHealth } from './placement-health.js';
 import { parseTokenCounters } from './prometheus-text.js';
+import { EnergyMeter, scrapePower, type PlacementPower, type PowerExporter } from './power.js';
 
 export const FIELD_MANAGER = 'tokenpool-agent';
 const APPLIED_HASH = 'tokenpool.io/applied-hash';
@@ -62,6 +63,10 @@ export interface KubernetesBackendOptions {
   readonly log?: AgentLog;
   /** Reads a pod's metrics page; default: HTTP GET with a 5 s deadline. */
   readonly fetchMetrics?: (url: string) => Promise<string>;
+  /** Power exporters to read each placement's energy from (power.ts); none: no energy reported. */
+  readonly powerExporters?: readonly PowerExporter[];
+  /** Reads an exporter's page; default: HTTP GET with a 5 s deadline. */
+  readonly fetchPower?: (url: string) => Promise<string>;
   /** Pause before an informer that failed is started again, in ms. Default 5,000. */
   readonly restartDelayMs?: number;
   /** Every Deployment is applied again at least this often, in ms. Default 60,000. */
@@ -92,6 +97,8 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   #profiles: readonly DeviceProfileInfo[] | undefined;
   #lastApplied = new Map<string, number>();
   #stopped = true;
+  readonly #meter = new EnergyMeter();
+  #powerFailures = 0;
 
   constructor(opts: KubernetesBackendOptions) {
     this.#opts = opts;
@@ -210,6 +217,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   async running(): Promise<RunningPlacement[]> {
     const out: RunningPlacement[] = [];
     const podsOf = this.#podsByPlacement();
+    const power = await this.#power(podsOf);
     for (const d of this.#deployments.list(this.#opts.namespace)) {
       const id = placementOf(d);
       if (id && !d.metadata?.deletionTimestamp) {
@@ -220,10 +228,42 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
           readyReplicas,
           ...(ingress ? { endpoints: readyReplicas > 0 ? [endpointFor(d.metadata!.name!, ingress)] : [] } : {}),
           ...placementHealth(d, podsOf.get(id) ?? []),
+          ...power.get(id),
         });
       }
     }
     return out;
+  }
+
+  /** Power exporter pages that could not be read, since the agent started. */
+  get powerScrapeFailures(): number {
+    return this.#powerFailures;
+  }
+
+  /** Each placement's energy and power, from one scrape of the power exporters (none configured: none). */
+  async #power(podsOf: ReadonlyMap<string, readonly V1Pod[]>): Promise<ReadonlyMap<string, PlacementPower>> {
+    const exporters = this.#opts.powerExporters ?? [];
+    if (exporters.length === 0) return new Map();
+    const pods = new Map<string, string>();
+    for (const [id, list] of podsOf) for (const pod of list) if (pod.metadata?.name) pods.set(pod.metadata.name, id);
+    const live = new Set<string>();
+    for (const d of this.#deployments.list(this.#opts.namespace)) {
+      const id = placementOf(d);
+      if (id) live.add(id);
+    }
+    return scrapePower({
+      exporters,
+      fetchText: this.#opts.fetchPower ?? httpGet,
+      namespace: this.#opts.namespace,
+      pods,
+      live,
+      meter: this.#meter,
+      nowMs: this.#now,
+      onError: (url, err) => {
+        this.#powerFailures += 1;
+        this.#log('reading a power exporter failed', { url, error: errorText(err) });
+      },
+    });
   }
 
   /** The pods the agent manages, by their placement label. */

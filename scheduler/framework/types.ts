@@ -30,6 +30,11 @@ export interface DeviceSlot {
   readonly healthy: number;
   /** Devices that active placements hold on this slot now (may exceed healthy after a loss). */
   readonly held: number;
+  /**
+   * Joules per standard token measured on this cluster's devices of this profile (power exporters
+   * and metered tokens), where there is enough measurement; absent: only the catalog's TDP estimate.
+   */
+  readonly measuredJoulesPerStdToken?: number;
 }
 
 export interface ClusterSnap {

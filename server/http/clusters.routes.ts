@@ -45,6 +45,15 @@ const placementHealthReport = z.object({
   desiredReplicas: count.optional().meta({ description: "Replicas the placement's Deployment wants" }),
 });
 
+/** What an agent may say of a placement's energy (issue 14, "Measured tokens per watt"); both optional. */
+const placementEnergyReport = z.object({
+  energyJoules: z.number().min(0).max(1e18).optional().meta({
+    description:
+      "Joules the placement's devices used since the agent began measuring it, from the cluster's power exporter: a counter, which may start again from 0 when the agent restarts",
+  }),
+  powerWatts: z.number().min(0).max(1e9).optional().meta({ description: "Power the placement's devices draw now, in watts" }),
+});
+
 const heartbeatBody = z.strictObject({
   inventory: z
     .array(
@@ -71,6 +80,7 @@ const heartbeatBody = z.strictObject({
           .optional()
           .meta({ description: "Base URLs of the placement's ready replicas' OpenAI-compatible servers; absent: unchanged" }),
         ...placementHealthReport.shape,
+        ...placementEnergyReport.shape,
       }),
     )
     .max(100_000)

@@ -37,6 +37,11 @@ export interface SnapshotSources {
   readonly halfLifeMs: number;
   /** How long a cluster where a placement of a model failed is avoided for that model, in ms; 0 or absent: not at all. */
   readonly avoidFailedMs?: number;
+  /**
+   * Joules per standard token measured on (cluster, profile name), keyed `clusterId \0 profile`,
+   * where there is enough measurement (energy.service.ts); the energy scorer prefers it to the TDP estimate.
+   */
+  readonly measuredEnergy?: (now: Date) => Promise<ReadonlyMap<string, number>>;
 }
 
 export function modelSnap(m: ModelRow): ModelSnap {
@@ -77,6 +82,8 @@ export async function loadSnapshot(
     src.plans.all(),
     avoidMs > 0 ? src.workloads.recentFailures(new Date(now.getTime() - avoidMs)) : undefined,
   ]);
+  // A failed read of the measured figures leaves the scorer on the catalog's TDP estimate.
+  const measured = src.measuredEnergy ? await src.measuredEnergy(now).catch(() => undefined) : undefined;
   const exhausted = src.exhausted ? await src.exhausted({ active: subscriptions, plans: planRows }) : new Set<string>();
   const plans = new Map(planRows.map((p) => [p.id, p]));
   // Quota: the tenant's override, else its subscription's reserved throughput, else none.
@@ -151,7 +158,14 @@ export async function loadSnapshot(
     for (const row of invByCluster.get(c.id) ?? []) {
       const profile = profiles.get(row.device_model);
       if (!profile) continue;
-      devices.push({ deviceModel: row.device_model, profile, healthy: row.healthy, held: held.get(`${c.id}\u0000${row.device_model}`) ?? 0 });
+      const joulesPerStd = measured?.get(`${c.id}\u0000${profile.name}`);
+      devices.push({
+        deviceModel: row.device_model,
+        profile,
+        healthy: row.healthy,
+        held: held.get(`${c.id}\u0000${row.device_model}`) ?? 0,
+        ...(joulesPerStd !== undefined ? { measuredJoulesPerStdToken: joulesPerStd } : {}),
+      });
     }
     return { id: c.id, name: c.name, region: c.region, schedulable: takesPlacements(state), devices };
   });

@@ -45,6 +45,10 @@ export interface RunningReport {
   readonly reason?: PlacementFailureReason | null | undefined;
   readonly message?: string | null | undefined;
   readonly desiredReplicas?: number | undefined;
+  /** Joules the placement's devices used since the agent began measuring (a counter that resets when the agent restarts). */
+  readonly energyJoules?: number | undefined;
+  /** Power the placement's devices draw now, in watts. */
+  readonly powerWatts?: number | undefined;
 }
 
 /** The placements side of a cluster (the workloads repository): what they hold, what agents run. */
@@ -57,6 +61,8 @@ export interface ClusterPlacements {
   recordReady?: (clusterId: string, running: readonly RunningReport[], now: Date) => Promise<unknown>;
   /** The engine of each active placement of a cluster, by placement id (the engine catalog). */
   engines?: (clusterId: string) => Promise<ReadonlyMap<string, EngineResolution>>;
+  /** Records the energy and ready replicas agents report per placement (energy.service.ts). */
+  recordEnergy?: (clusterId: string, running: readonly RunningReport[], now: Date) => Promise<unknown>;
 }
 
 const EMPTY: HeldDevices = new Map();
@@ -163,6 +169,7 @@ export class ClustersService {
     const now = this.clock.now();
     const recorded = await this.repo.recordHeartbeat(clusterId, inventory, now);
     await this.placements.recordReady?.(clusterId, running, now);
+    await this.placements.recordEnergy?.(clusterId, running, now);
     this.events.emit('heartbeat.recorded', { clusterId });
     if (recorded.inventoryChanged) this.events.emit('inventory.changed', { clusterId });
     if (recorded.previousLiveness !== 'ready') this.events.emit('cluster.changed', { clusterIds: [clusterId], change: 'ready' });

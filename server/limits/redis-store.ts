@@ -48,7 +48,13 @@ for i = 1, #KEYS do
   local held = redis.call('GET', KEYS[i])
   if held then
     local tat, heldPm = string.match(held, '^(%S+) (%S+)$')
-    backlog = math.max(0, tonumber(tat) - t) * (tonumber(heldPm) / pm)
+    tat = tonumber(tat)
+    -- Only a clock stepped back puts it more than a minute ahead: a used-up minute, kept so.
+    if tat > t + PERIOD then
+      tat = t + PERIOD
+      redis.call('SET', KEYS[i], string.format('%.17g %s', tat, heldPm), 'PX', PERIOD + 1000)
+    end
+    backlog = math.max(0, tat - t) * (tonumber(heldPm) / pm)
   end
   local tat = t + backlog + interval
   nexts[i] = tat
@@ -81,7 +87,7 @@ local function level(key, at)
   local b = redis.call('GET', key)
   if not b then return 0 end
   local lv, bat, bpm = string.match(b, '^(%S+) (%S+) (%S+)$')
-  return math.max(0, tonumber(lv) - ((at - tonumber(bat)) * tonumber(bpm)) / MINUTE)
+  return math.max(0, tonumber(lv) - (math.max(0, at - tonumber(bat)) * tonumber(bpm)) / MINUTE)
 end
 local function put(key, lv, at, pm)
   if lv <= 0 then

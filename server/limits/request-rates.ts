@@ -69,6 +69,9 @@ export class RateLimiter {
     for (const l of limits) {
       const interval = PERIOD_MS / l.perMinute;
       const held = this.tats.get(l.key);
+      // Only a clock stepped back puts a stored arrival time more than a minute ahead: it counts as
+      // a used-up minute, kept so, and drains from there (not for as long as the clock went back).
+      if (held && held.tat > t + PERIOD_MS) held.tat = t + PERIOD_MS;
       const backlog = held ? Math.max(0, held.tat - t) * (held.perMinute / l.perMinute) : 0;
       const tat = t + backlog + interval;
       next.push(tat);

@@ -80,7 +80,8 @@ export class TokenRates {
   private level(l: TokenLimit, t: number): number {
     const b = this.buckets.get(l.key);
     if (!b) return 0;
-    return Math.max(0, b.level - ((t - b.at) * b.perMinute) / MINUTE_MS);
+    // A clock stepped back drains nothing rather than filling the bucket.
+    return Math.max(0, b.level - (Math.max(0, t - b.at) * b.perMinute) / MINUTE_MS);
   }
 
   private put(l: TokenLimit, level: number, t: number): void {

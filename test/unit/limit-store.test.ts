@@ -36,13 +36,14 @@ function redisStore(clock: { t: number }, prefix: string): RedisLimitStore {
       await redis.close();
     });
 
-    it('answers a seeded run of request-rate checks exactly as memory does (GCRA, rate changes, several limits)', async () => {
+    it('answers a seeded run of request-rate checks exactly as memory does (GCRA, rate changes, several limits, a clock stepped back)', async () => {
       const rand = seededRandom(7);
       const keys = ['tenant:a', 'key:a1', 'key:a2', 'agent:c'];
       const rates = [1, 3, 7, 60, 600];
       let refused = 0;
       for (let i = 0; i < 600; i++) {
-        clock.t += Math.floor(rand() * (rand() < 0.2 ? 20_000 : 400));
+        // Now and then the clock steps back ten minutes, as an NTP step may.
+        clock.t += rand() < 0.02 ? -600_000 : Math.floor(rand() * (rand() < 0.2 ? 20_000 : 400));
         const limits = keys
           .filter(() => rand() < 0.6)
           .map((key) => ({ key, perMinute: rates[Math.floor(rand() * (rand() < 0.9 ? 2 : rates.length))]!, name: `the ${key}` }));
@@ -55,7 +56,7 @@ function redisStore(clock: { t: number }, prefix: string): RedisLimitStore {
       expect(refused).to.be.within(100, 500);
     });
 
-    it('answers a seeded run of token reservations and settlements exactly as memory does', async () => {
+    it('answers a seeded run of token reservations and settlements exactly as memory does (a clock stepped back too)', async () => {
       const rand = seededRandom(11);
       const limitsOf = () =>
         [
@@ -65,7 +66,7 @@ function redisStore(clock: { t: number }, prefix: string): RedisLimitStore {
       const open: { memory: (n: number) => void; redis: (n: number) => void; estimate: number }[] = [];
       let refused = 0;
       for (let i = 0; i < 400; i++) {
-        clock.t += Math.floor(rand() * 3000);
+        clock.t += rand() < 0.02 ? -600_000 : Math.floor(rand() * 3000);
         if (open.length > 0 && rand() < 0.5) {
           const r = open.splice(Math.floor(rand() * open.length), 1)[0]!;
           const actual = Math.floor(rand() * r.estimate * 1.5);

@@ -37,6 +37,15 @@ describe('gateway token rates (tpm by reservation)', () => {
     expect(b.reserve([key], 20).ok).to.equal(false);
   });
 
+  it('fills no bucket when the clock steps back', () => {
+    const r = rates();
+    t = 600_000;
+    expect(r.reserve([key], 500).ok).to.equal(true);
+    t = 0;
+    expect(r.reserve([key], 500).ok).to.equal(true);
+    expect(r.reserve([key], 1).ok).to.equal(false);
+  });
+
   it('counts a call against every limit or none', () => {
     const r = rates();
     expect(r.reserve([key, tenant], 1000).ok).to.equal(true);

@@ -35,6 +35,16 @@ describe('RateLimiter (GCRA)', () => {
     expect([1, 2, 3, 4].map(() => limiter.take([limit('k', 3)]).allowed)).to.deep.equal([true, true, true, false]);
   });
 
+  it('refuses no longer than the limit says when the clock steps back (an NTP step of ten minutes)', () => {
+    const { limiter, advance } = limiterAt();
+    for (let i = 0; i < 3; i++) limiter.take([limit('k', 3)]);
+    advance(-10 * 60_000);
+    // As if the whole minute were used: one request back after 20 s, not after ten minutes.
+    expect(limiter.take([limit('k', 3)]).allowed).to.equal(false);
+    advance(20_000);
+    expect(limiter.take([limit('k', 3)]).allowed).to.equal(true);
+  });
+
   const exact: ReadonlyArray<readonly [number]> = [[7], [60], [6000], [999_983]];
   for (const [perMinute] of exact) {
     it(`allows exactly ${perMinute} at once for a limit of ${perMinute} a minute`, () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { route, type AnyRoute } from './route.js';
+import { weightSourceSchema } from './weights.routes.js';
 import { decimalFactor, deviceName, idParam, listOf, modelName, pageOf, pageOnlyQuery, resourceName, timestamp, vendorName } from './schemas.js';
 
 const profileFields = {
@@ -43,6 +44,11 @@ const modelFields = {
     .meta({
       description: 'Vendor → engine id serving the model on that vendor; a vendor absent (or null) gets its default engine. A patch replaces the whole map.',
     }),
+  source: weightSourceSchema.nullable().optional(),
+  servedName: modelName
+    .nullable()
+    .optional()
+    .meta({ description: "The name the engine serves the model under (`{servedName}` in an engine's args); null or absent: the model's name" }),
 };
 const createModel = z.strictObject(modelFields);
 const patchModel = z.strictObject({ ...modelFields, vendors: z.array(vendorName).max(32) }).partial();
@@ -62,6 +68,10 @@ export const modelSchema = z.object({
   inputFactor: z.number(),
   vendors: z.array(z.string()),
   engines: z.record(z.string(), z.string()).meta({ description: 'Vendor → engine id; a vendor absent gets its default engine' }),
+  source: weightSourceSchema
+    .nullable()
+    .meta({ description: 'Where the weights come from (a cluster may have its own: /api/v1/clusters/:id/weights); null: none set' }),
+  servedName: z.string().nullable().meta({ description: "The name the engine serves the model under; null: the model's name" }),
   builtin: z.boolean(),
   createdAt: timestamp,
   updatedAt: timestamp,

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { SimulatedEngine } from '../../adapters/simulated/engine.js';
 import { describeOnDatabases, type TestPlatform } from './harness.js';
 
 const H100 = 'NVIDIA-H100-80GB-HBM3';
@@ -197,5 +198,38 @@ describeOnDatabases('model weights: the heartbeat answer and the scheduler', (pl
     const placed = await submit(p, 'w-old-1', 'w-any', ['w-old']);
     expect(placed.state).to.equal('placed');
     expect(placed.placements.map((x: { clusterId: string }) => x.clusterId)).to.deep.equal([old.id]);
+  });
+});
+
+describeOnDatabases('model weights: the gateway calls engines by the served name', (platform) => {
+  let engine: SimulatedEngine | undefined;
+  after(async () => engine?.close());
+
+  it("sends the model's servedName upstream, which the engine serves under", async () => {
+    const p = platform();
+    const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Served Name Tenant', kind: 'enterprise' } })).body;
+    const created = await p.request('POST', '/api/v1/models', { body: modelBody('w-gw', { servedName: 'Qwen/Qwen2.5-7B-Instruct' }) });
+    expect(created.status).to.equal(201);
+    const cluster = (await p.request('POST', '/api/v1/clusters', { body: { name: 'w-gw', region: 'w-gw' } })).body;
+    const beat = (placements: unknown[] = []) =>
+      p.request('POST', '/api/v1/agent/heartbeat', {
+        token: cluster.agentToken,
+        body: { inventory: [{ deviceModel: H100, total: 8, healthy: 8 }], placements },
+      });
+    await beat();
+    const w = await p.request('POST', '/api/v1/workloads', { token: tenant.apiKey, body: { name: 'gw', model: 'w-gw', tokensPerMin: 1000 } });
+    expect(w.status).to.equal(202);
+    await p.app.scheduler.runCycle();
+    const desired = (await beat()).body.placements.find((x: { workloadId: string }) => x.workloadId === w.body.id);
+    expect(desired.servedName).to.equal('Qwen/Qwen2.5-7B-Instruct');
+    engine = await SimulatedEngine.start({ model: 'Qwen/Qwen2.5-7B-Instruct', servingKey: desired.servingKey, tokensPerSecond: 100_000 });
+    expect((await beat([{ id: desired.id, readyReplicas: desired.replicas, endpoints: [engine.url] }])).status).to.equal(200);
+
+    const res = await p.request('POST', '/v1/chat/completions', {
+      token: tenant.apiKey,
+      body: { model: 'w-gw', messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 },
+    });
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(res.body.usage.completion_tokens).to.equal(4);
   });
 });

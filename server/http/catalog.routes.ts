@@ -78,6 +78,13 @@ export const modelSchema = z.object({
 });
 
 const readers = ['operator', 'tenant', 'agent'] as const;
+
+/** A model as a reader sees it: the weights' source is the operators' (their storage's names), not the tenants' or agents'. */
+function forReader<M extends { source?: unknown }>(principal: { kind: string }, model: M): M | Omit<M, 'source'> {
+  if (principal.kind === 'operator') return model;
+  const { source: _, ...rest } = model;
+  return rest;
+}
 const ENGINES_422 = 'engines names an engine that does not exist or does not serve that vendor';
 
 export function catalogRoutes(ctx: AppContext): AnyRoute[] {
@@ -155,7 +162,10 @@ export function catalogRoutes(ctx: AppContext): AnyRoute[] {
       auth: readers,
       query: pageOnlyQuery,
       responses: { 200: { description: 'A page of models', schema: listOf(modelSchema) } },
-      handler: async ({ query }) => ({ status: 200, body: await catalog.listModels(pageOf(query)) }),
+      handler: async ({ query, principal }) => {
+        const page = await catalog.listModels(pageOf(query));
+        return { status: 200, body: { ...page, items: page.items.map((m) => forReader(principal, m)) } };
+      },
     }),
     route({
       method: 'get',
@@ -165,7 +175,7 @@ export function catalogRoutes(ctx: AppContext): AnyRoute[] {
       auth: readers,
       params: idParam,
       responses: { 200: { description: 'The model', schema: modelSchema } },
-      handler: async ({ params }) => ({ status: 200, body: await catalog.getModel(params.id) }),
+      handler: async ({ params, principal }) => ({ status: 200, body: forReader(principal, await catalog.getModel(params.id)) }),
     }),
     route({
       method: 'patch',

@@ -32,6 +32,19 @@ describeOnDatabases('model weights: sources, served names, per-cluster overrides
     expect(plain.body).to.deep.include({ source: null, servedName: null });
   });
 
+  it("shows the source to operators only (it names the clusters' storage), the served name to all", async () => {
+    const p = platform();
+    const created = await p.request('POST', '/api/v1/models', { body: modelBody('w-model-seen', { source: pvc, servedName: 'seen' }) });
+    const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Weights Reader', kind: 'enterprise' } })).body;
+    const one = await p.request('GET', `/api/v1/models/${created.body.id}`, { token: tenant.apiKey });
+    expect(one.body).to.include({ servedName: 'seen' }).and.not.have.property('source');
+    const listed = (await p.request('GET', '/api/v1/models?limit=1000', { token: tenant.apiKey })).body.items;
+    expect(listed.find((m: { id: string }) => m.id === created.body.id))
+      .to.include({ servedName: 'seen' })
+      .and.not.have.property('source');
+    expect((await p.request('GET', `/api/v1/models/${created.body.id}`)).body.source).to.deep.equal(pvc);
+  });
+
   it('refuses a bad source with 400 and the field path', async () => {
     const p = platform();
     const cases: Array<[string, unknown, string]> = [

@@ -4,7 +4,9 @@
  * a placement of each source kind becomes a Deployment the API server accepts by server-side
  * apply, with the weights mounted read-only or downloaded by an init container into the cache;
  * and end to end, the platform places a model whose claim the cluster has, and leaves pending,
- * saying why, one whose claim it lacks.
+ * saying why, one whose claim it lacks (or one to download, until the agent has a cache); a
+ * download that fails (its init container crash-looping, as the test sets it as a kubelet would)
+ * is reported as WeightsUnavailable.
  *
  * When kube-apiserver and etcd cannot be had (test/k8s/assets.sh says why), the suite is skipped.
  */
@@ -13,7 +15,7 @@ import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, t
 import { loadAgentConfig } from '../../adapters/agent-config.js';
 import { startAgentRuntime, type AgentRuntime } from '../../adapters/agent-runtime.js';
 import { KubernetesBackend } from '../../adapters/kubernetes/backend.js';
-import { deploymentName } from '../../adapters/kubernetes/deployment.js';
+import { deploymentName, LABELS } from '../../adapters/kubernetes/deployment.js';
 import { CACHE_PATH, cacheDirOf, DEFAULT_S3_IMAGE, WEIGHTS_PATH, type WeightsConfig } from '../../adapters/kubernetes/weights.js';
 import type { DesiredPlacement, WeightSource } from '../../adapters/platform-client.js';
 import { VLLM_CUDA } from '../engine-specs.js';
@@ -55,7 +57,7 @@ describe('model weights on a real kube-apiserver', function () {
   before(async function () {
     this.timeout(600_000);
     try {
-      cp = await startControlPlane();
+      cp = await startControlPlane({ withControllerManager: true });
     } catch (err) {
       console.log(`    (skipped: no Kubernetes API server to test against: ${(err as Error).message})`);
       this.skip();
@@ -173,6 +175,10 @@ describe('model weights on a real kube-apiserver', function () {
   describe('end to end with the platform', () => {
     let p: TestPlatform | undefined;
     let runtime: AgentRuntime | undefined;
+    let clusterId: string;
+    let agentToken: string;
+    let tenantKey: string;
+    let fromHf: string;
 
     before(async () => {
       const node = {
@@ -207,6 +213,8 @@ describe('model weights on a real kube-apiserver', function () {
     it('places a model whose claim the cluster has, mounted in its Deployment; one whose claim it lacks waits, saying why', async () => {
       const platform = p!;
       const k8s = (await platform.request('POST', '/api/v1/clusters', { body: { name: 'liwan-weights', region: 'liwan' } })).body;
+      clusterId = k8s.id;
+      agentToken = k8s.agentToken;
       const config = loadAgentConfig({
         TOKENPOOL_URL: platform.baseUrl,
         TOKENPOOL_AGENT_TOKEN: k8s.agentToken,
@@ -236,6 +244,7 @@ describe('model weights on a real kube-apiserver', function () {
       expect((await model({ name: 'w-off-claim', source: { kind: 'pvc', claim: 'not-here' } })).status).to.equal(201);
       expect((await model({ name: 'w-from-hf', source: { kind: 'huggingface', id: 'Qwen/Qwen2.5-7B-Instruct' } })).status).to.equal(201);
       const tenant = (await platform.request('POST', '/api/v1/tenants', { body: { name: 'Liwan Weights', kind: 'enterprise' } })).body;
+      tenantKey = tenant.apiKey;
       const submit = async (name: string, modelName: string) => {
         const res = await platform.request('POST', '/api/v1/workloads', {
           token: tenant.apiKey,
@@ -246,7 +255,7 @@ describe('model weights on a real kube-apiserver', function () {
       };
       const onClaim = await submit('on-claim', 'w-on-claim');
       const offClaim = await submit('off-claim', 'w-off-claim');
-      const fromHf = await submit('from-hf', 'w-from-hf');
+      fromHf = await submit('from-hf', 'w-from-hf');
       await platform.app.scheduler.runCycle();
       const get = async (id: string) => (await platform.request('GET', `/api/v1/workloads/${id}`, { token: tenant.apiKey })).body;
 
@@ -272,6 +281,80 @@ describe('model weights on a real kube-apiserver', function () {
         expect(w).to.include({ state: 'pending', reason: 'no_compatible_device' });
         expect(w.message, w.message).to.match(pattern);
       }
+    });
+
+    it('once the agent has a cache it offers downloads: the model is placed, and a failing download is WeightsUnavailable', async () => {
+      const platform = p!;
+      await runtime!.stop();
+      const config = loadAgentConfig({
+        TOKENPOOL_URL: platform.baseUrl,
+        TOKENPOOL_AGENT_TOKEN: agentToken,
+        KUBECONFIG: agentKubeconfig,
+        TOKENPOOL_AGENT_PORT: '0',
+        TOKENPOOL_HEARTBEAT_SECONDS: '1',
+        TOKENPOOL_USAGE_SECONDS: '1',
+        // A claim as the cache: the workloads namespace's baseline Pod Security forbids hostPath volumes.
+        TOKENPOOL_WEIGHTS_CACHE_PVC: 'shared-models',
+      });
+      runtime = await startAgentRuntime(config, { now: () => platform.clock.now(), processMetrics: false });
+      await until(
+        'the download kinds reported',
+        async () => (await platform.request('GET', `/api/v1/clusters/${clusterId}/weights`)).body.reported,
+        (r) => r?.kinds.includes('huggingface'),
+        30_000,
+      );
+      await platform.app.scheduler.runCycle();
+      const getWorkload = async () => (await platform.request('GET', `/api/v1/workloads/${fromHf}`, { token: tenantKey })).body;
+      const placement = (await getWorkload()).placements[0];
+      expect(placement).to.include({ clusterId, state: 'placed' });
+
+      const [pod] = await until(
+        'the serving pod the controllers made',
+        async () => (await core.listNamespacedPod({ namespace: WORKLOADS_NS, labelSelector: `${LABELS.placement}=${placement.id}` })).items,
+        (items) => items.length === 1,
+        30_000,
+      );
+      const current = await core.readNamespacedPod({ name: pod!.metadata!.name!, namespace: WORKLOADS_NS });
+      const init = current.spec!.initContainers![0]!;
+      expect(init.name).to.equal('weights');
+      expect(current.spec!.volumes).to.deep.include({ name: 'weights-cache', persistentVolumeClaim: { claimName: 'shared-models' } });
+      // The mirror refuses: the download exits 1 again and again, as a kubelet would report it.
+      current.status = {
+        phase: 'Pending',
+        hostIP: '127.0.0.1',
+        startTime: new Date(),
+        conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: new Date() }],
+        initContainerStatuses: [
+          {
+            name: 'weights',
+            ready: false,
+            restartCount: 3,
+            image: init.image!,
+            imageID: '',
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container=weights' } },
+            lastState: { terminated: { exitCode: 1, reason: 'Error' } },
+          },
+        ],
+        containerStatuses: [
+          {
+            name: 'serving',
+            ready: false,
+            restartCount: 0,
+            image: current.spec!.containers[0]!.image!,
+            imageID: '',
+            state: { waiting: { reason: 'PodInitializing' } },
+          },
+        ],
+      };
+      await core.replaceNamespacedPodStatus({ name: current.metadata!.name!, namespace: WORKLOADS_NS, body: current });
+      const failing = await until(
+        'the placement reported failing',
+        async () => (await getWorkload()).placements[0],
+        (pl) => pl.phase === 'failing',
+        30_000,
+      );
+      expect(failing).to.include({ id: placement.id, reason: 'WeightsUnavailable' });
+      expect(failing.message).to.include('init container weights');
     });
   });
 });

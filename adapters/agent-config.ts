@@ -6,6 +6,7 @@ import type { V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { IngressConfig } from './kubernetes/serving-access.js';
 import { EXPORTER_DEFAULTS, type PowerExporter } from './kubernetes/power.js';
+import { DOWNLOAD_KINDS, WEIGHT_KINDS, type DownloadKind, type WeightsConfig } from './kubernetes/weights.js';
 
 export interface AgentConfig {
   readonly platformUrl: string;
@@ -25,6 +26,8 @@ export interface AgentConfig {
   readonly nodeSelector: Readonly<Record<string, string>>;
   /** How the platform reaches the serving Services (an Ingress per placement); undefined: not at all. */
   readonly ingress: IngressConfig | undefined;
+  /** Where weights are mounted from and downloaded to (kubernetes/weights.ts). */
+  readonly weights: WeightsConfig;
   readonly servingPort: number;
   /** Port of the agent's own `/healthz` and `/metrics`. */
   readonly port: number;
@@ -181,6 +184,34 @@ const schema = z.object({
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')
     .optional(),
   TOKENPOOL_INGRESS_ANNOTATIONS: json(z.record(z.string().min(1), z.string()), {}, 'a JSON object of annotation to value'),
+  TOKENPOOL_WEIGHTS_KINDS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const kinds = v.split(',').map((k) => k.trim());
+      const bad = kinds.filter((k) => !(WEIGHT_KINDS as readonly string[]).includes(k));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of ${WEIGHT_KINDS.join(', ')} (not ${bad.join(', ')})` });
+        return z.NEVER;
+      }
+      return kinds as (typeof WEIGHT_KINDS)[number][];
+    }),
+  TOKENPOOL_WEIGHTS_CACHE_PVC: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a PersistentVolumeClaim name')
+    .optional(),
+  TOKENPOOL_WEIGHTS_CACHE_HOST_PATH: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._\-/]*$/, 'must be an absolute directory path')
+    .refine((p) => !p.split('/').includes('..'), 'must not contain ".."')
+    .optional(),
+  TOKENPOOL_WEIGHTS_HUGGINGFACE_IMAGE: z.string().min(1).optional(),
+  TOKENPOOL_WEIGHTS_HUGGINGFACE_COMMAND: json(z.array(z.string()).min(1), undefined, 'a JSON array of strings (the download command)'),
+  TOKENPOOL_WEIGHTS_MODELSCOPE_IMAGE: z.string().min(1).optional(),
+  TOKENPOOL_WEIGHTS_MODELSCOPE_COMMAND: json(z.array(z.string()).min(1), undefined, 'a JSON array of strings (the download command)'),
+  TOKENPOOL_WEIGHTS_S3_IMAGE: z.string().min(1).optional(),
+  TOKENPOOL_WEIGHTS_S3_COMMAND: json(z.array(z.string()).min(1), undefined, 'a JSON array of strings (the download command)'),
   TOKENPOOL_SERVING_PORT: port(8000),
   TOKENPOOL_AGENT_PORT: port(9090),
   TOKENPOOL_HEARTBEAT_SECONDS: seconds(10),
@@ -204,6 +235,9 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
     throw new AgentConfigError(result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '));
   }
   const v = result.data;
+  if (v.TOKENPOOL_WEIGHTS_CACHE_PVC !== undefined && v.TOKENPOOL_WEIGHTS_CACHE_HOST_PATH !== undefined) {
+    throw new AgentConfigError('TOKENPOOL_WEIGHTS_CACHE_PVC and TOKENPOOL_WEIGHTS_CACHE_HOST_PATH are exclusive; set one weights cache');
+  }
   if (v.KUBECONFIG === undefined && !env.KUBERNETES_SERVICE_HOST) {
     throw new AgentConfigError('KUBECONFIG is required outside a Kubernetes pod (inside one the ServiceAccount is used)');
   }
@@ -226,6 +260,23 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
             tlsSecret: v.TOKENPOOL_INGRESS_TLS_SECRET,
             annotations: v.TOKENPOOL_INGRESS_ANNOTATIONS,
           },
+    weights: {
+      ...(v.TOKENPOOL_WEIGHTS_KINDS ? { kinds: v.TOKENPOOL_WEIGHTS_KINDS } : {}),
+      cache:
+        v.TOKENPOOL_WEIGHTS_CACHE_PVC !== undefined
+          ? { claim: v.TOKENPOOL_WEIGHTS_CACHE_PVC }
+          : v.TOKENPOOL_WEIGHTS_CACHE_HOST_PATH !== undefined
+            ? { hostPath: v.TOKENPOOL_WEIGHTS_CACHE_HOST_PATH }
+            : undefined,
+      downloaders: Object.fromEntries(
+        DOWNLOAD_KINDS.map((kind): [DownloadKind, { image?: string; command?: string[] }] => {
+          const key = ({ huggingface: 'HUGGINGFACE', modelscope: 'MODELSCOPE', s3: 'S3' } as const)[kind];
+          const image = v[`TOKENPOOL_WEIGHTS_${key}_IMAGE`];
+          const command = v[`TOKENPOOL_WEIGHTS_${key}_COMMAND`];
+          return [kind, { ...(image ? { image } : {}), ...(command ? { command } : {}) }];
+        }),
+      ),
+    },
     servingPort: v.TOKENPOOL_SERVING_PORT,
     port: v.TOKENPOOL_AGENT_PORT,
     heartbeatMs: v.TOKENPOOL_HEARTBEAT_SECONDS * 1000,

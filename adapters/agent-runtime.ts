@@ -71,6 +71,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
       port: config.servingPort,
       tolerations: config.tolerations,
       nodeSelector: config.nodeSelector,
+      weights: config.weights,
     },
     ingress: config.ingress,
     powerExporters: config.powerExporters ?? [],
@@ -79,7 +80,11 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     log,
   });
   try {
-    await withDeadline(backend.verify(), 30_000, 'reading Nodes, Deployments and Pods, and applying Secrets, Services and Ingresses (dry run)');
+    await withDeadline(
+      backend.verify(),
+      30_000,
+      'reading Nodes, Deployments, Pods and PersistentVolumeClaims, and applying Secrets, Services and Ingresses (dry run)',
+    );
     await withDeadline(backend.start(), 30_000, 'starting the informers');
   } catch (err) {
     await backend.stop().catch(() => {});

@@ -4,7 +4,7 @@
  * DESIGN.md "Data flow"). It knows the cluster only through {@link ClusterBackend}, so the
  * simulated cluster and the Kubernetes adapter share it.
  */
-import type { DesiredPlacement, HeartbeatRequest, HeartbeatResponse, InventoryReport, RunningPlacement } from './platform-client.js';
+import type { DesiredPlacement, HeartbeatRequest, HeartbeatResponse, InventoryReport, RunningPlacement, WeightSourcesReport } from './platform-client.js';
 
 /** The platform as the agent needs it; `PlatformClient` is one. */
 export interface HeartbeatClient {
@@ -22,6 +22,12 @@ export interface ClusterBackend {
    * removes what is not. Idempotent; called once per successful heartbeat.
    */
   reconcile(desired: readonly DesiredPlacement[]): Promise<void>;
+  /**
+   * What the cluster can load weights from; undefined: nothing to say this time (the platform
+   * keeps what it had). A backend without it (the simulated city) never reports, and the
+   * platform takes such a cluster to load anything.
+   */
+  weightSources?(): Promise<WeightSourcesReport | undefined>;
 }
 
 /** Structured log line; `fields` carries the context (cluster, error, delay). */
@@ -167,8 +173,8 @@ export class ClusterAgent {
   async #tick(): Promise<readonly DesiredPlacement[]> {
     let answer: HeartbeatResponse;
     try {
-      const [inventory, placements] = await Promise.all([this.#backend.inventory(), this.#backend.running()]);
-      answer = await this.#client.heartbeat({ inventory, placements });
+      const [inventory, placements, weightSources] = await Promise.all([this.#backend.inventory(), this.#backend.running(), this.#backend.weightSources?.()]);
+      answer = await this.#client.heartbeat({ inventory, placements, ...(weightSources ? { weightSources } : {}) });
     } catch (err) {
       this.#heartbeatsFailed += 1;
       this.#failed(err);

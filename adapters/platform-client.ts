@@ -42,11 +42,36 @@ export interface RunningPlacement {
   readonly powerWatts?: number;
 }
 
+/** Where an engine can read a model's weights from. */
+export type WeightSourceKind = 'pvc' | 'hostPath' | 'modelscope' | 's3' | 'huggingface';
+
+/** What this cluster can load weights from: the kinds the agent offers, and the PVCs in its workloads namespace. */
+export interface WeightSourcesReport {
+  readonly kinds: readonly WeightSourceKind[];
+  readonly claims: readonly string[];
+}
+
 /** Body of `POST /api/v1/agent/heartbeat`. `inventory` replaces the cluster's previous one. */
 export interface HeartbeatRequest {
   readonly inventory: readonly InventoryReport[];
   readonly placements: readonly RunningPlacement[];
+  /** Absent: not reported (the platform keeps what it had; one that never had any takes this cluster to load anything). */
+  readonly weightSources?: WeightSourcesReport;
 }
+
+/**
+ * A model's weights, as the platform sends them: a PVC (`path` inside it) or node directory that
+ * holds them, mounted read-only; or a ModelScope id, an S3 URL (keys in the Secret `secret`) or a
+ * Hugging Face id (through `mirror`), downloaded by an init container into the agent's cache.
+ */
+export type WeightSource =
+  | { readonly kind: 'pvc'; readonly claim: string; readonly path?: string | undefined }
+  | { readonly kind: 'hostPath'; readonly path: string }
+  | { readonly kind: 'modelscope'; readonly id: string; readonly revision?: string | undefined }
+  | { readonly kind: 's3'; readonly url: string; readonly secret: string; readonly endpoint?: string | undefined }
+  | { readonly kind: 'huggingface'; readonly id: string; readonly mirror?: string | undefined; readonly revision?: string | undefined }
+  /** A kind this agent does not know (a newer platform): the placement is not applied, and the log says why. */
+  | { readonly kind: 'unknown'; readonly sent: string };
 
 /** A placement the platform wants this cluster to run. */
 export interface DesiredPlacement {
@@ -71,6 +96,10 @@ export interface DesiredPlacement {
    * model and vendor). Absent: the agent's own defaults (vLLM's OpenAI-compatible server).
    */
   readonly engine?: EngineSpec;
+  /** Where the model's weights come from (this cluster's own source, else the model's); absent: none, `{model}` is the model's name. */
+  readonly source?: WeightSource;
+  /** The name the engine serves the model under (`{servedName}`); absent: the model's name. */
+  readonly servedName?: string;
 }
 
 /** The metrics format an engine's `/metrics` speaks. */
@@ -203,6 +232,22 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 
 const count = z.number().int().nonnegative();
 
+const optionalText = z.string().min(1).optional();
+const knownSource = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('pvc'), claim: z.string().min(1), path: optionalText }),
+  z.object({ kind: z.literal('hostPath'), path: z.string().startsWith('/') }),
+  z.object({ kind: z.literal('modelscope'), id: z.string().min(1), revision: optionalText }),
+  z.object({ kind: z.literal('s3'), url: z.string().startsWith('s3://'), secret: z.string().min(1), endpoint: optionalText }),
+  z.object({ kind: z.literal('huggingface'), id: z.string().min(1), mirror: optionalText, revision: optionalText }),
+]);
+// A source this agent cannot read is kept as `unknown`, so that one placement fails to apply, not the whole heartbeat.
+const weightSourceSchema = z.unknown().transform((v): WeightSource => {
+  const known = knownSource.safeParse(v);
+  if (known.success) return known.data;
+  const kind = typeof v === 'object' && v !== null && 'kind' in v ? String(v.kind) : typeof v;
+  return { kind: 'unknown', sent: kind.slice(0, 64) };
+});
+
 // Strip, not strict: the platform may add fields to its answers (API.md), and an old agent must
 // keep working.
 const heartbeatResponseSchema = z.object({
@@ -237,6 +282,8 @@ const heartbeatResponseSchema = z.object({
           runAsNonRoot: z.boolean(),
         })
         .optional(),
+      source: weightSourceSchema.optional(),
+      servedName: z.string().min(1).optional(),
     }),
   ),
 });

@@ -46,6 +46,10 @@ export interface ModelsTable {
   vendors: ColumnType<string[], string[], string[]>;
   /** Vendor → engine id (migration 0023); a vendor not named: its default engine. */
   engines: ColumnType<Record<string, string>, string | undefined, string>;
+  /** Where the weights come from (migration 0025, a WeightSource as JSON); null: none set. */
+  source: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  /** The name the engine serves the model under; null: the model's name. */
+  served_name: ColumnType<string | null, string | null | undefined, string | null>;
   builtin: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
@@ -83,6 +87,14 @@ export interface EngineDefaultsTable {
   engine_id: string;
 }
 
+/** A cluster's own weights source for a model (migration 0025), instead of the model's. */
+export interface ModelClusterSourcesTable {
+  model_id: string;
+  cluster_id: string;
+  source: ColumnType<Record<string, unknown>, string, string>;
+  updated_at: Generated<Date>;
+}
+
 /** An engine's image on one cluster (a private registry's copy), instead of the engine's own. */
 export interface EngineClusterImagesTable {
   engine_id: string;
@@ -99,6 +111,8 @@ export interface ClustersTable {
   agent_token_hash: string;
   cordoned: Generated<boolean>;
   last_heartbeat_at: Timestamp | null;
+  /** What its agent last reported it can load weights from (`{ kinds, claims }`, migration 0025); null: never reported. */
+  weight_sources: ColumnType<{ kinds: string[]; claims: string[] } | null, string | null | undefined, string | null>;
   /** Last state the TTL sweeper or a heartbeat recorded: `pending | ready | not_ready`. */
   liveness: Generated<string>;
   created_at: CreatedAt;
@@ -485,6 +499,7 @@ export interface DB {
   engines: EnginesTable;
   engine_defaults: EngineDefaultsTable;
   engine_cluster_images: EngineClusterImagesTable;
+  model_cluster_sources: ModelClusterSourcesTable;
   clusters: ClustersTable;
   cluster_inventory: ClusterInventoryTable;
   tenants: TenantsTable;

@@ -199,5 +199,7 @@ export function cloneSnapshot(snapshot: Snapshot): Snapshot {
     models: new Map([...snapshot.models].map(([id, m]) => [id, { ...m, vendors: [...m.vendors] }])),
     tenants: new Map([...snapshot.tenants].map(([id, t]) => [id, { ...t }])),
     placements: snapshot.placements.map((p) => ({ ...p })),
+    ...(snapshot.weightSources ? { weightSources: new Map(snapshot.weightSources) } : {}),
+    ...(snapshot.clusterSources ? { clusterSources: new Map([...snapshot.clusterSources].map(([id, m]) => [id, new Map(m)])) } : {}),
   };
 }

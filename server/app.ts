@@ -15,6 +15,7 @@ import type { AppContext } from './context.js';
 import { EventBus } from './events.js';
 import { catalogRoutes } from './http/catalog.routes.js';
 import { engineRoutes } from './http/engines.routes.js';
+import { weightRoutes } from './http/weights.routes.js';
 import { EnginesRepository } from './repositories/engines.repository.js';
 import { EnginesService } from './services/engines.service.js';
 import { clusterRoutes } from './http/clusters.routes.js';
@@ -270,6 +271,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...catalogRoutes(context),
         ...engineRoutes(context),
         ...clusterRoutes(context),
+        ...weightRoutes(context),
         ...tenantRoutes(context),
         ...workloadRoutes(context),
         ...planRoutes(context),

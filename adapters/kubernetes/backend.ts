@@ -38,7 +38,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { AgentLog, ClusterBackend } from '../agent.js';
-import type { DesiredPlacement, InventoryReport, RunningPlacement } from '../platform-client.js';
+import type { DesiredPlacement, InventoryReport, RunningPlacement, WeightSourcesReport } from '../platform-client.js';
 import type { CounterSample, CounterSource } from '../usage-reporter.js';
 import { deploymentFor, deploymentName, LABELS, MANAGED_BY, placementOf, type ServingConfig } from './deployment.js';
 import { endpointFor, ingressFor, ownedByDeployment, secretFor, serviceFor, type IngressConfig } from './serving-access.js';
@@ -46,6 +46,7 @@ import { inventoryFromNodes, type DeviceProfileInfo, type DeviceSelector } from 
 import { placementHealth } from './placement-health.js';
 import { parseTokenCounters } from './prometheus-text.js';
 import { EnergyMeter, scrapePower, type PlacementPower, type PowerExporter } from './power.js';
+import { offeredKinds } from './weights.js';
 
 export const FIELD_MANAGER = 'tokenpool-agent';
 const APPLIED_HASH = 'tokenpool.io/applied-hash';
@@ -71,6 +72,8 @@ export interface KubernetesBackendOptions {
   readonly restartDelayMs?: number;
   /** Every Deployment is applied again at least this often, in ms. Default 60,000. */
   readonly reapplyMs?: number;
+  /** The PVCs of the workloads namespace are listed again at most this often, in ms. Default 60,000. */
+  readonly claimsMs?: number;
   readonly now?: () => number;
 }
 
@@ -96,6 +99,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   #selectors: ReadonlyMap<string, DeviceSelector> = new Map();
   #profiles: readonly DeviceProfileInfo[] | undefined;
   #lastApplied = new Map<string, number>();
+  #claims: { readonly at: number; readonly names: readonly string[] } | undefined;
   #stopped = true;
   readonly #meter = new EnergyMeter();
   #powerFailures = 0;
@@ -134,6 +138,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       ['list Nodes', () => this.#core.listNode({ limit: 1 })],
       [`list Deployments in namespace ${ns}`, () => this.#apps.listNamespacedDeployment({ namespace: ns, limit: 1 })],
       [`list Pods in namespace ${ns}`, () => this.#core.listNamespacedPod({ namespace: ns, limit: 1 })],
+      [`list PersistentVolumeClaims in namespace ${ns}`, () => this.#core.listNamespacedPersistentVolumeClaim({ namespace: ns, limit: 1 })],
       ...this.#accessChecks(),
     ];
     for (const [what, call] of steps) {
@@ -212,6 +217,36 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     const { inventory, selectors } = inventoryFromNodes(this.#nodes.list(), this.#profiles);
     this.#selectors = selectors;
     return inventory;
+  }
+
+  /**
+   * The weight source kinds this agent offers (weights.ts `offeredKinds`), and the PVCs of the
+   * workloads namespace, listed at most once a minute (a list, not a watch: the RBAC grows by
+   * `list` only). Undefined while the claims cannot be listed: the platform keeps the last report.
+   */
+  async weightSources(): Promise<WeightSourcesReport | undefined> {
+    const kinds = offeredKinds(this.#opts.serving.weights ?? {});
+    const now = this.#now();
+    if (!this.#claims || now - this.#claims.at >= (this.#opts.claimsMs ?? 60_000)) {
+      try {
+        const names: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await this.#core.listNamespacedPersistentVolumeClaim({
+            namespace: this.#opts.namespace,
+            limit: 500,
+            ...(cursor ? { _continue: cursor } : {}),
+          });
+          for (const c of page.items) if (c.metadata?.name && !c.metadata.deletionTimestamp) names.push(c.metadata.name);
+          cursor = page.metadata?._continue || undefined;
+        } while (cursor);
+        this.#claims = { at: now, names: names.sort() };
+      } catch (err) {
+        this.#log('listing the PersistentVolumeClaims failed; weight sources not reported', { error: errorText(err) });
+        return undefined;
+      }
+    }
+    return { kinds, claims: this.#claims.names };
   }
 
   async running(): Promise<RunningPlacement[]> {

@@ -10,6 +10,10 @@
  * health path, a restricted security context, and scrape annotations for its metrics path.
  * Without one, vLLM's OpenAI-compatible server with the agent's defaults, as before engines.
  *
+ * With the placement's `source`, its weights are mounted or downloaded (weights.ts) and `{model}`
+ * is the directory they are in; `{servedName}` is the placement's `servedName`. Without a source,
+ * both are the model's name, as before weights.
+ *
  * The object is a pure function of its inputs and carries no status, no `undefined` and no `null`,
  * so that applying it again changes nothing.
  */
@@ -17,6 +21,7 @@ import { createHash } from 'node:crypto';
 import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1Toleration } from '@kubernetes/client-node';
 import type { DesiredPlacement, EngineSpec } from '../platform-client.js';
 import type { DeviceSelector } from './inventory.js';
+import { weightsFor, type WeightsConfig, type WeightsPlan } from './weights.js';
 
 export const MANAGED_BY = 'tokenpool-agent';
 export const LABELS = {
@@ -38,6 +43,8 @@ export interface ServingConfig {
   readonly tolerations?: readonly V1Toleration[];
   /** Node labels every serving pod requires, besides its device model's. */
   readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** Where weights are mounted from and downloaded to; absent: only pvc and hostPath sources (weights.ts). */
+  readonly weights?: WeightsConfig;
 }
 
 /** Name of the placement's Secret key holding its serving key. */
@@ -134,15 +141,25 @@ export function deploymentFor(p: DesiredPlacement, selector: DeviceSelector | un
   if (p.engine) annotations['tokenpool.io/metrics-dialect'] = p.engine.metricsDialect;
   // A new key changes the pod template, so the pods restart and read it (env is read once, at start).
   if (p.servingKey) annotations[KEY_HASH] = shortHash(`serving-key:${p.servingKey}`);
-  const container = p.engine ? engineContainer(p, p.engine, imageOf(p, serving)) : defaultContainer(p, imageOf(p, serving), serving.port);
+  const image = imageOf(p, serving);
+  const weights = weightsFor(p.source, image, serving.weights ?? {});
+  const names = { model: weights?.modelPath ?? p.model, servedName: p.servedName ?? p.model };
+  const container = withWeights(p.engine ? engineContainer(p, p.engine, image, names) : defaultContainer(p, image, serving.port, names), weights);
+  const volumes = [...(p.engine ? [{ name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: p.engine.shmSize } }] : []), ...(weights?.volumes ?? [])];
+  // An init container running the serving image runs as it does; another image (the AWS CLI's)
+  // may need root, so the pod-wide runAsNonRoot is left to the serving container then.
+  const initContainers = (weights?.initContainers ?? []).map((c) =>
+    c.image === image && p.engine?.runAsNonRoot ? { ...c, securityContext: { ...c.securityContext, runAsNonRoot: true } } : c,
+  );
   const podSpec: V1PodSpec = {
     ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
     ...(serving.tolerations && serving.tolerations.length > 0 ? { tolerations: serving.tolerations.map((t) => ({ ...t })) } : {}),
     // A Service named like the engine (`vllm`) would otherwise inject VLLM_PORT and friends, which vLLM reads.
     ...(p.engine ? { enableServiceLinks: false } : {}),
-    ...(p.engine?.runAsNonRoot ? { securityContext: { runAsNonRoot: true } } : {}),
+    ...(p.engine?.runAsNonRoot && initContainers.every((c) => c.image === image) ? { securityContext: { runAsNonRoot: true } } : {}),
+    ...(initContainers.length > 0 ? { initContainers } : {}),
     containers: [container],
-    ...(p.engine ? { volumes: [{ name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: p.engine.shmSize } }] } : {}),
+    ...(volumes.length > 0 ? { volumes } : {}),
   };
   return {
     apiVersion: 'apps/v1',
@@ -156,13 +173,25 @@ export function deploymentFor(p: DesiredPlacement, selector: DeviceSelector | un
   };
 }
 
+/** What `{model}` and `{servedName}` become. */
+interface ServedNames {
+  readonly model: string;
+  readonly servedName: string;
+}
+
+/** The serving container with the weights' read-only mounts added. */
+function withWeights(c: V1Container, weights: WeightsPlan | undefined): V1Container {
+  if (!weights || weights.mounts.length === 0) return c;
+  return { ...c, volumeMounts: [...(c.volumeMounts ?? []), ...weights.mounts] };
+}
+
 /** vLLM with the agent's defaults: a placement from a platform that sends no engine. */
-function defaultContainer(p: DesiredPlacement, image: string, port: number): V1Container {
+function defaultContainer(p: DesiredPlacement, image: string, port: number, names: ServedNames): V1Container {
   const devices = () => ({ [p.resourceName]: String(p.devicesPerReplica) });
   return {
     name: 'serving',
     image,
-    args: ['--model', p.model, '--served-model-name', p.model, '--tensor-parallel-size', String(p.devicesPerReplica), '--port', String(port)],
+    args: ['--model', names.model, '--served-model-name', names.servedName, '--tensor-parallel-size', String(p.devicesPerReplica), '--port', String(port)],
     ...(p.servingKey ? { env: [secretEnv(VLLM_KEY_VAR, p)] } : {}),
     // `protocol` is a key of the ports list; older API servers reject an apply without it
     // (kubernetes/kubernetes#92332).
@@ -174,9 +203,9 @@ function defaultContainer(p: DesiredPlacement, image: string, port: number): V1C
 
 const STARTUP_PERIOD_SECONDS = 10;
 
-function engineContainer(p: DesiredPlacement, engine: EngineSpec, image: string): V1Container {
+function engineContainer(p: DesiredPlacement, engine: EngineSpec, image: string, names: ServedNames): V1Container {
   const n = p.devicesPerReplica;
-  const fill: Record<string, string> = { model: p.model, servedName: p.model, tensorParallel: String(n), port: String(engine.port) };
+  const fill: Record<string, string> = { model: names.model, servedName: names.servedName, tensorParallel: String(n), port: String(engine.port) };
   const args = engine.args.map((a) => a.replace(/\{(model|servedName|tensorParallel|port)\}/g, (_, k: string) => fill[k]!));
   const env: V1EnvVar[] = Object.keys(engine.env)
     .filter((name) => name !== engine.apiKeyEnv && name !== KEY_VAR)

@@ -12,6 +12,7 @@ import { memoryFit } from '../plugins/memory-fit.js';
 import { recentFailure } from '../plugins/recent-failure.js';
 import { region } from '../plugins/region.js';
 import { vendorCompatible } from '../plugins/vendor-compatible.js';
+import { weightsAvailable } from '../plugins/weights-available.js';
 import type { FilterPlugin, PluginSet } from './plugin.js';
 import type { ScoreWeights } from './types.js';
 
@@ -31,7 +32,15 @@ export const WEIGHT_BY_SCORER: Readonly<Record<string, keyof ScoreWeights>> = Ob
   [bestFit.name]: 'bestFit',
 });
 
-export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([region, clusterSchedulable, recentFailure, vendorCompatible, memoryFit, freeDevices]);
+export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([
+  region,
+  clusterSchedulable,
+  recentFailure,
+  vendorCompatible,
+  weightsAvailable,
+  memoryFit,
+  freeDevices,
+]);
 
 /**
  * The default plugins with `weights` over {@link DEFAULT_WEIGHTS}.

@@ -46,6 +46,28 @@ export interface ClusterSnap {
   readonly devices: readonly DeviceSlot[];
 }
 
+/** Where an engine can read a model's weights from (migration 0025); the agent mounts or downloads them. */
+export const WEIGHT_SOURCE_KINDS = ['pvc', 'hostPath', 'modelscope', 's3', 'huggingface'] as const;
+export type WeightSourceKind = (typeof WEIGHT_SOURCE_KINDS)[number];
+
+/**
+ * A model's weights: a PersistentVolumeClaim (`path` inside it) or a node directory already
+ * holding them, or a ModelScope id, an S3-compatible URL (keys in the Secret `secret` of the
+ * workloads namespace) or a Hugging Face id (through `mirror`, an endpoint URL) to download.
+ */
+export type WeightSource =
+  | { readonly kind: 'pvc'; readonly claim: string; readonly path?: string }
+  | { readonly kind: 'hostPath'; readonly path: string }
+  | { readonly kind: 'modelscope'; readonly id: string; readonly revision?: string }
+  | { readonly kind: 's3'; readonly url: string; readonly secret: string; readonly endpoint?: string }
+  | { readonly kind: 'huggingface'; readonly id: string; readonly mirror?: string; readonly revision?: string };
+
+/** What a cluster's agent says it can load weights from: the kinds, and the PVCs in its workloads namespace. */
+export interface WeightSourcesReport {
+  readonly kinds: readonly WeightSourceKind[];
+  readonly claims: readonly string[];
+}
+
 export interface ModelSnap {
   readonly id: string;
   readonly name: string;
@@ -53,6 +75,8 @@ export interface ModelSnap {
   readonly costFactor: Micro;
   /** Vendors whose runtime serves the model; empty: any. */
   readonly vendors: readonly string[];
+  /** Where its weights come from; null or absent: none set (nothing to check). */
+  readonly source?: WeightSource | null;
 }
 
 export interface TenantSnap {
@@ -113,6 +137,13 @@ export interface Snapshot {
    * the `recent-failure` filter keeps the model off them. Absent: none.
    */
   readonly recentFailures?: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * What each cluster's agent last reported it can load weights from, by cluster id; a cluster
+   * absent never reported (an old agent, a simulated cluster) and is taken to load anything.
+   */
+  readonly weightSources?: ReadonlyMap<string, WeightSourcesReport>;
+  /** A cluster's own weights source for a model (the operator's override), by model id, then cluster id. */
+  readonly clusterSources?: ReadonlyMap<string, ReadonlyMap<string, WeightSource>>;
 }
 
 /** One part of a workload's placement set. */

@@ -158,7 +158,9 @@ export class GatewayService {
       if (candidates.length === 0) {
         throw new AppError('unavailable', `No running placement of "${body.model}" can take this call now.`, undefined, 5, 'model_not_available');
       }
-      const prepared = requestUsage(body);
+      // The engines serve the model under its served name (the same for every target of it).
+      const servedName = targets[0]?.servedName;
+      const prepared = requestUsage(servedName && servedName !== body.model ? { ...body, model: servedName } : body);
       const tokensOf = (usage: MeteredUsage | undefined) => ({
         promptTokens: usage?.promptTokens ?? (usage ? estimatePromptTokens(body) : null),
         completionTokens: usage?.completionTokens ?? null,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { route, type AnyRoute } from './route.js';
+import { weightSourceSchema } from './weights.routes.js';
 import { decimalFactor, deviceName, idParam, listOf, modelName, pageOf, pageOnlyQuery, resourceName, timestamp, vendorName } from './schemas.js';
 
 const profileFields = {
@@ -43,6 +44,11 @@ const modelFields = {
     .meta({
       description: 'Vendor → engine id serving the model on that vendor; a vendor absent (or null) gets its default engine. A patch replaces the whole map.',
     }),
+  source: weightSourceSchema.nullable().optional(),
+  servedName: modelName
+    .nullable()
+    .optional()
+    .meta({ description: "The name the engine serves the model under (`{servedName}` in an engine's args); null or absent: the model's name" }),
 };
 const createModel = z.strictObject(modelFields);
 const patchModel = z.strictObject({ ...modelFields, vendors: z.array(vendorName).max(32) }).partial();
@@ -62,12 +68,23 @@ export const modelSchema = z.object({
   inputFactor: z.number(),
   vendors: z.array(z.string()),
   engines: z.record(z.string(), z.string()).meta({ description: 'Vendor → engine id; a vendor absent gets its default engine' }),
+  source: weightSourceSchema
+    .nullable()
+    .meta({ description: 'Where the weights come from (a cluster may have its own: /api/v1/clusters/:id/weights); null: none set' }),
+  servedName: z.string().nullable().meta({ description: "The name the engine serves the model under; null: the model's name" }),
   builtin: z.boolean(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
 
 const readers = ['operator', 'tenant', 'agent'] as const;
+
+/** A model as a reader sees it: the weights' source is the operators' (their storage's names), not the tenants' or agents'. */
+function forReader<M extends { source?: unknown }>(principal: { kind: string }, model: M): M | Omit<M, 'source'> {
+  if (principal.kind === 'operator') return model;
+  const { source: _, ...rest } = model;
+  return rest;
+}
 const ENGINES_422 = 'engines names an engine that does not exist or does not serve that vendor';
 
 export function catalogRoutes(ctx: AppContext): AnyRoute[] {
@@ -145,7 +162,10 @@ export function catalogRoutes(ctx: AppContext): AnyRoute[] {
       auth: readers,
       query: pageOnlyQuery,
       responses: { 200: { description: 'A page of models', schema: listOf(modelSchema) } },
-      handler: async ({ query }) => ({ status: 200, body: await catalog.listModels(pageOf(query)) }),
+      handler: async ({ query, principal }) => {
+        const page = await catalog.listModels(pageOf(query));
+        return { status: 200, body: { ...page, items: page.items.map((m) => forReader(principal, m)) } };
+      },
     }),
     route({
       method: 'get',
@@ -155,7 +175,7 @@ export function catalogRoutes(ctx: AppContext): AnyRoute[] {
       auth: readers,
       params: idParam,
       responses: { 200: { description: 'The model', schema: modelSchema } },
-      handler: async ({ params }) => ({ status: 200, body: await catalog.getModel(params.id) }),
+      handler: async ({ params, principal }) => ({ status: 200, body: forReader(principal, await catalog.getModel(params.id)) }),
     }),
     route({
       method: 'patch',

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { MAX_HEALTH_MESSAGE, PLACEMENT_FAILURE_REASONS, PLACEMENT_PHASES } from '../domain/placement-health.js';
 import { AppError } from '../errors.js';
 import { placementEngineSchema } from './engines.routes.js';
+import { weightSourceSchema, weightSourcesReportSchema } from './weights.routes.js';
 import { route, type AnyRoute } from './route.js';
 import { clusterName, deviceName, endpointUrl, idParam, labelMap, listOf, pageOf, pageOnlyQuery, regionName, timestamp } from './schemas.js';
 
@@ -85,6 +86,10 @@ const heartbeatBody = z.strictObject({
     )
     .max(100_000)
     .default([]),
+  weightSources: weightSourcesReportSchema.optional().meta({
+    description:
+      'What this cluster can load weights from: the source kinds its agent offers, and the PVCs in its workloads namespace; absent: unchanged (an agent that never sends it is taken to load anything)',
+  }),
 });
 
 const desiredPlacementSchema = z.object({
@@ -102,6 +107,10 @@ const desiredPlacementSchema = z.object({
     .string()
     .optional()
     .meta({ description: 'Why `engine` is absent: no engine for the vendor, or its image is not configured (the operator sets it on the engine)' }),
+  source: weightSourceSchema.optional().meta({
+    description: "Where the weights come from: the cluster's own source for the model, else the model's; absent: none set ({model} is the model's name)",
+  }),
+  servedName: z.string().optional().meta({ description: 'The name the engine serves the model under ({servedName} in the engine args)' }),
 });
 
 const poolSchema = z.object({
@@ -214,7 +223,7 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       responses: { 200: { description: 'The complete desired set', schema: z.object({ clusterId: z.string(), placements: z.array(desiredPlacementSchema) }) } },
       handler: async ({ body, principal }) => {
         if (principal.kind !== 'agent') throw new AppError('forbidden', 'Only agents send heartbeats.');
-        return { status: 200, body: await clusters.heartbeat(principal.clusterId, body.inventory, body.placements) };
+        return { status: 200, body: await clusters.heartbeat(principal.clusterId, body.inventory, body.placements, body.weightSources) };
       },
     }),
     route({

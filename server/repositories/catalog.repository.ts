@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, DeviceProfilesTable, ModelsTable } from '../../db/schema.js';
+import type { WeightSource } from '../../scheduler/framework/types.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import { onePage, type PageRequest } from './paging.js';
@@ -25,6 +26,19 @@ export interface ModelValues {
   readonly vendors: readonly string[];
   /** Vendor → engine id (absent: the vendor's default engine); none given: {}. */
   readonly engines?: Readonly<Record<string, string>>;
+  /** Where the weights come from; null or absent: none set. */
+  readonly source?: WeightSource | null;
+  /** The name its engine serves it under; null or absent: the model's name. */
+  readonly servedName?: string | null;
+}
+
+/** A cluster's own weights source for a model (migration 0025). */
+export interface ClusterSourceRow {
+  readonly modelId: string;
+  readonly model: string;
+  readonly clusterId: string;
+  readonly source: WeightSource;
+  readonly updatedAt: Date;
 }
 
 /** Device profiles and models. Names and aliases of profiles share one namespace (`device_names`). */
@@ -136,6 +150,8 @@ export class CatalogRepository {
           input_factor: v.inputFactor,
           vendors: [...v.vendors],
           engines: JSON.stringify(v.engines ?? {}),
+          source: v.source ? JSON.stringify(v.source) : null,
+          served_name: v.servedName ?? null,
           builtin,
           created_at: now,
           updated_at: now,
@@ -159,6 +175,8 @@ export class CatalogRepository {
           input_factor: v.inputFactor,
           vendors: [...v.vendors],
           engines: JSON.stringify(v.engines ?? {}),
+          source: v.source ? JSON.stringify(v.source) : null,
+          served_name: v.servedName ?? null,
           updated_at: now,
         })
         .where('id', '=', id)
@@ -179,5 +197,42 @@ export class CatalogRepository {
       if (isForeignKeyViolation(err)) throw new AppError('conflict', 'Workloads use this model; it cannot be deleted.');
       throw err;
     }
+  }
+
+  /** The clusters' own weights sources: of one cluster, or of every cluster (for a scheduling cycle). */
+  async clusterSources(clusterId?: string): Promise<ClusterSourceRow[]> {
+    let q = this.db
+      .selectFrom('model_cluster_sources as s')
+      .innerJoin('models as m', 'm.id', 's.model_id')
+      .select(['s.model_id', 'm.name', 's.cluster_id', 's.source', 's.updated_at']);
+    if (clusterId !== undefined) q = q.where('s.cluster_id', '=', clusterId);
+    const rows = await q.orderBy('m.seq').execute();
+    return rows.map((r) => ({
+      modelId: r.model_id,
+      model: r.name,
+      clusterId: r.cluster_id,
+      source: r.source as unknown as WeightSource,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  /** Sets a cluster's own source for a model; false when the model or the cluster does not exist. */
+  async putClusterSource(modelId: string, clusterId: string, source: WeightSource, now: Date): Promise<boolean> {
+    try {
+      await this.db
+        .insertInto('model_cluster_sources')
+        .values({ model_id: modelId, cluster_id: clusterId, source: JSON.stringify(source), updated_at: now })
+        .onConflict((oc) => oc.columns(['model_id', 'cluster_id']).doUpdateSet({ source: JSON.stringify(source), updated_at: now }))
+        .execute();
+      return true;
+    } catch (err) {
+      if (isForeignKeyViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  async deleteClusterSource(modelId: string, clusterId: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('model_cluster_sources').where('model_id', '=', modelId).where('cluster_id', '=', clusterId).executeTakeFirst();
+    return r.numDeletedRows > 0n;
   }
 }

@@ -47,8 +47,8 @@ export class ClustersRepository {
   }
 
   /** What a scheduling cycle reads of every cluster, in registration order (no labels or token hashes to decode). */
-  forScheduling(): Promise<Pick<ClusterRow, 'id' | 'name' | 'region' | 'cordoned' | 'last_heartbeat_at'>[]> {
-    return this.db.selectFrom('clusters').select(['id', 'name', 'region', 'cordoned', 'last_heartbeat_at']).orderBy('seq').execute();
+  forScheduling(): Promise<Pick<ClusterRow, 'id' | 'name' | 'region' | 'cordoned' | 'last_heartbeat_at' | 'weight_sources'>[]> {
+    return this.db.selectFrom('clusters').select(['id', 'name', 'region', 'cordoned', 'last_heartbeat_at', 'weight_sources']).orderBy('seq').execute();
   }
 
   /** Healthy devices of every cluster by device model, as a scheduling cycle reads them. */
@@ -115,15 +115,23 @@ export class ClustersRepository {
   /**
    * Records a heartbeat: replaces the inventory and marks the cluster ready, atomically.
    * Answers the liveness the cluster had before and whether the inventory changed, so callers
-   * can tell a cluster that came back or shrank.
+   * can tell a cluster that came back or shrank. `weightSources`, when the agent reports them
+   * (sorted, so that the same report compares equal), replace the stored ones, and a change
+   * counts as an inventory change (what the cluster can take changed); undefined keeps them.
    */
-  async recordHeartbeat(id: string, devices: readonly ReportedDevice[], now: Date): Promise<{ previousLiveness: string; inventoryChanged: boolean }> {
+  async recordHeartbeat(
+    id: string,
+    devices: readonly ReportedDevice[],
+    now: Date,
+    weightSources?: { readonly kinds: readonly string[]; readonly claims: readonly string[] },
+  ): Promise<{ previousLiveness: string; inventoryChanged: boolean }> {
+    const sources = weightSources === undefined ? null : JSON.stringify({ kinds: [...weightSources.kinds].sort(), claims: [...weightSources.claims].sort() });
     // One statement, one round trip (heartbeats are the platform's most frequent write): lock the
     // cluster row, compare the reported inventory with the stored one, delete the models no
     // longer reported, upsert the others, and mark the cluster ready. The delete and the upsert
     // touch disjoint rows, as data-modifying CTEs must.
     const r = await sql<{ previous: string; changed: boolean }>`
-      WITH old AS (SELECT liveness FROM clusters WHERE id = ${id} FOR UPDATE),
+      WITH old AS (SELECT liveness, weight_sources FROM clusters WHERE id = ${id} FOR UPDATE),
       reported AS (
         SELECT * FROM unnest(${devices.map((d) => d.deviceModel)}::text[], ${devices.map((d) => d.total)}::int[], ${devices.map((d) => d.healthy)}::int[])
           AS n(device_model, total, healthy)
@@ -132,6 +140,9 @@ export class ClustersRepository {
       changed AS (
         SELECT EXISTS (SELECT * FROM stored EXCEPT SELECT * FROM reported)
             OR EXISTS (SELECT * FROM reported EXCEPT SELECT * FROM stored) AS yes
+      ),
+      sources_changed AS (
+        SELECT ${sources}::jsonb IS NOT NULL AND ${sources}::jsonb IS DISTINCT FROM (SELECT weight_sources FROM old) AS yes
       ),
       gone AS (
         DELETE FROM cluster_inventory
@@ -143,9 +154,9 @@ export class ClustersRepository {
         ON CONFLICT (cluster_id, device_model) DO UPDATE SET total = EXCLUDED.total, healthy = EXCLUDED.healthy
       ),
       touched AS (
-        UPDATE clusters SET last_heartbeat_at = ${now}, liveness = 'ready' WHERE id = ${id}
+        UPDATE clusters SET last_heartbeat_at = ${now}, liveness = 'ready', weight_sources = coalesce(${sources}::jsonb, weight_sources) WHERE id = ${id}
       )
-      SELECT (SELECT liveness FROM old) AS previous, (SELECT yes FROM changed) AS changed`.execute(this.db);
+      SELECT (SELECT liveness FROM old) AS previous, (SELECT yes FROM changed) OR (SELECT yes FROM sources_changed) AS changed`.execute(this.db);
     const row = r.rows[0];
     if (!row || row.previous === null) throw new Error(`cluster ${id} does not exist`);
     return { previousLiveness: row.previous, inventoryChanged: row.changed };

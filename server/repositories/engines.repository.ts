@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, EnginesTable } from '../../db/schema.js';
+import type { WeightSource } from '../../scheduler/framework/types.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import { onePage, type PageRequest } from './paging.js';
@@ -40,6 +41,10 @@ export interface PlacementEngineRow {
   readonly named: string | null;
   /** The engine resolved (named, else the vendor's default); null when there is none. */
   readonly engine: Selectable<EnginesTable> | null;
+  /** Where the placement's weights come from: its cluster's own source for the model, else the model's; null: none set. */
+  readonly source: WeightSource | null;
+  /** The name the engine serves the model under: the model's `servedName`, else its name. */
+  readonly servedName: string;
 }
 
 const withDefaults = sql<string[]>`coalesce((SELECT array_agg(d.vendor ORDER BY d.vendor) FROM engine_defaults d WHERE d.engine_id = engines.id), '{}')`;
@@ -136,21 +141,36 @@ export class EnginesRepository {
 
   /**
    * Every active placement of a cluster with the engine that serves it: the engine its model names
-   * for the vendor of its device profile, else that vendor's default.
+   * for the vendor of its device profile, else that vendor's default; and the weights it loads
+   * (the cluster's own source for the model, else the model's) and the name it serves them under.
    */
   async forPlacements(clusterId: string): Promise<PlacementEngineRow[]> {
-    const r = await sql<{ placement_id: string; vendor: string | null; named: string | null } & Partial<Selectable<EnginesTable>>>`
-      SELECT p.id AS placement_id, dp.vendor, m.engines ->> dp.vendor AS named, e.*, coalesce(ci.image, e.image) AS image
+    const r = await sql<
+      { placement_id: string; vendor: string | null; named: string | null; weights_source: WeightSource | null; served_as: string } & Partial<
+        Selectable<EnginesTable>
+      >
+    >`
+      SELECT p.id AS placement_id, dp.vendor, m.engines ->> dp.vendor AS named,
+             coalesce(ms.source, m.source) AS weights_source, coalesce(m.served_name, m.name) AS served_as,
+             e.*, coalesce(ci.image, e.image) AS image
         FROM placements p
         JOIN workloads w ON w.id = p.workload_id
         JOIN models m ON m.id = w.model_id
+        LEFT JOIN model_cluster_sources ms ON ms.model_id = m.id AND ms.cluster_id = p.cluster_id
         LEFT JOIN device_profiles dp ON dp.id = p.profile_id
         LEFT JOIN engines e ON e.id = coalesce(m.engines ->> dp.vendor, (SELECT d.engine_id FROM engine_defaults d WHERE d.vendor = dp.vendor))
         LEFT JOIN engine_cluster_images ci ON ci.engine_id = e.id AND ci.cluster_id = p.cluster_id
        WHERE p.cluster_id = ${clusterId} AND p.state IN ${ACTIVE_SQL}`.execute(this.db);
     return r.rows.map((row) => {
-      const { placement_id, vendor, named, ...engine } = row;
-      return { placementId: placement_id, vendor, named, engine: engine.id ? (engine as Selectable<EnginesTable>) : null };
+      const { placement_id, vendor, named, weights_source, served_as, ...engine } = row;
+      return {
+        placementId: placement_id,
+        vendor,
+        named,
+        engine: engine.id ? (engine as Selectable<EnginesTable>) : null,
+        source: weights_source,
+        servedName: served_as,
+      };
     });
   }
 }

@@ -162,6 +162,8 @@ export interface ServingTarget {
   readonly modelId: string;
   readonly costFactor: string;
   readonly inputFactor: string;
+  /** The name its engine serves the model under (the model's `servedName`, else its name): the `model` the gateway sends upstream. */
+  readonly servedName?: string;
 }
 
 /** One placement in an agent's report, as recorded (see ClustersService RunningReport). */
@@ -506,7 +508,8 @@ export class WorkloadsRepository {
     return sql<ServingTarget>`
       SELECT p.id AS "placementId", p.workload_id AS "workloadId", w.tenant_id AS "tenantId", w.shared, p.cluster_id AS "clusterId",
              p.serving_key AS "servingKey", p.endpoints, p.tokens_per_min::float8 AS "tokensPerMin", p.ready_replicas AS "readyReplicas",
-             p.replicas, m.id AS "modelId", m.cost_factor::text AS "costFactor", m.input_factor::text AS "inputFactor"
+             p.replicas, m.id AS "modelId", m.cost_factor::text AS "costFactor", m.input_factor::text AS "inputFactor",
+             coalesce(m.served_name, m.name) AS "servedName"
         FROM placements p JOIN workloads w ON w.id = p.workload_id JOIN models m ON m.id = w.model_id
        WHERE m.name = ${modelName} AND p.state IN ${ACTIVE_SQL} AND w.access = 'gateway' AND cardinality(p.endpoints) > 0
        ORDER BY p.seq`

@@ -3,7 +3,19 @@
  * Snapshot (scheduler/framework/types.ts).
  */
 import { MICRO, parseMicro, placementStdMicro } from '../../scheduler/capacity.js';
-import type { ClusterSnap, ModelSnap, PlacementSnap, Priority, ProfileSnap, Snapshot, TenantSnap, WorkloadSnap } from '../../scheduler/framework/types.js';
+import type {
+  ClusterSnap,
+  ModelSnap,
+  PlacementSnap,
+  Priority,
+  ProfileSnap,
+  Snapshot,
+  TenantSnap,
+  WeightSource,
+  WeightSourceKind,
+  WeightSourcesReport,
+  WorkloadSnap,
+} from '../../scheduler/framework/types.js';
 import { decayUsage } from '../../scheduler/fair-share.js';
 import { PRIORITY_RANK } from '../../scheduler/snapshot.js';
 import type { CatalogRepository, ModelRow } from '../repositories/catalog.repository.js';
@@ -45,7 +57,14 @@ export interface SnapshotSources {
 }
 
 export function modelSnap(m: ModelRow): ModelSnap {
-  return { id: m.id, name: m.name, minMemoryGiB: parseMicro(m.min_memory_gib), costFactor: parseMicro(m.cost_factor), vendors: m.vendors };
+  return {
+    id: m.id,
+    name: m.name,
+    minMemoryGiB: parseMicro(m.min_memory_gib),
+    costFactor: parseMicro(m.cost_factor),
+    vendors: m.vendors,
+    source: (m.source as WeightSource | null) ?? null,
+  };
 }
 
 export function workloadSnap(w: PendingWorkload, priorityOf: LoadedState['priorityOf'] = (_, p) => p as Priority): WorkloadSnap {
@@ -71,7 +90,7 @@ export async function loadSnapshot(
   activePlacements: () => Promise<readonly ActivePlacement[]> = () => src.workloads.active(),
 ): Promise<LoadedState> {
   const avoidMs = src.avoidFailedMs ?? 0;
-  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, recentFailures] = await Promise.all([
+  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, recentFailures, sourceRows] = await Promise.all([
     src.clusters.forScheduling(),
     src.clusters.healthyDevices(),
     src.catalog.allProfiles(),
@@ -81,6 +100,7 @@ export async function loadSnapshot(
     src.plans.activeAt(now),
     src.plans.all(),
     avoidMs > 0 ? src.workloads.recentFailures(new Date(now.getTime() - avoidMs)) : undefined,
+    src.catalog.clusterSources(),
   ]);
   // A failed read of the measured figures leaves the scorer on the catalog's TDP estimate.
   const measured = src.measuredEnergy ? await src.measuredEnergy(now).catch(() => undefined) : undefined;
@@ -170,6 +190,18 @@ export async function loadSnapshot(
     return { id: c.id, name: c.name, region: c.region, schedulable: takesPlacements(state), devices };
   });
 
+  // Clusters whose agent never reported weight sources are absent: they are taken to load anything.
+  const weightSources = new Map<string, WeightSourcesReport>();
+  for (const c of clusterRows) {
+    if (c.weight_sources) weightSources.set(c.id, { kinds: c.weight_sources.kinds as WeightSourceKind[], claims: c.weight_sources.claims });
+  }
+  const clusterSources = new Map<string, Map<string, WeightSource>>();
+  for (const r of sourceRows) {
+    const byCluster = clusterSources.get(r.modelId) ?? new Map<string, WeightSource>();
+    byCluster.set(r.clusterId, r.source);
+    clusterSources.set(r.modelId, byCluster);
+  }
+
   const tenants = new Map<string, TenantSnap>();
   for (const t of tenantRows) {
     const heldStd = (tenantHeld.get(t.id) ?? 0) / MICRO;
@@ -185,7 +217,15 @@ export async function loadSnapshot(
   }
 
   return {
-    snapshot: { clusters, models: new Map(modelRows.map((m) => [m.id, modelSnap(m)])), tenants, placements, ...(recentFailures ? { recentFailures } : {}) },
+    snapshot: {
+      clusters,
+      models: new Map(modelRows.map((m) => [m.id, modelSnap(m)])),
+      tenants,
+      placements,
+      ...(recentFailures ? { recentFailures } : {}),
+      ...(weightSources.size > 0 ? { weightSources } : {}),
+      ...(clusterSources.size > 0 ? { clusterSources } : {}),
+    },
     lostClusterIds,
     priorityOf,
   };

@@ -2,6 +2,7 @@ import { parseMicro } from '../../scheduler/capacity.js';
 import type { Clock } from '../clock.js';
 import { AppError, ignoreConflict } from '../errors.js';
 import type { IdGenerator } from '../auth/tokens.js';
+import type { WeightSource } from '../../scheduler/framework/types.js';
 import type { CatalogRepository, DeviceProfileRow, DeviceProfileValues, ModelRow, ModelValues } from '../repositories/catalog.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { SettingsRepository } from '../repositories/settings.repository.js';
@@ -34,8 +35,21 @@ export interface Model {
   readonly vendors: readonly string[];
   /** Vendor → engine id; a vendor not named gets its default engine. */
   readonly engines: Readonly<Record<string, string>>;
+  /** Where its weights come from (a cluster may have its own); null: none set. */
+  readonly source: WeightSource | null;
+  /** The name its engine serves it under; null: its own name. */
+  readonly servedName: string | null;
   readonly builtin: boolean;
   readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** A cluster's own weights source for a model, as the API shows it. */
+export interface ClusterSource {
+  readonly modelId: string;
+  readonly model: string;
+  readonly clusterId: string;
+  readonly source: WeightSource;
   readonly updatedAt: string;
 }
 
@@ -64,6 +78,8 @@ export function toModel(r: ModelRow): Model {
     inputFactor: num(r.input_factor),
     vendors: r.vendors,
     engines: r.engines,
+    source: (r.source as WeightSource | null) ?? null,
+    servedName: r.served_name,
     builtin: r.builtin,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
@@ -164,6 +180,8 @@ export class CatalogService {
       inputFactor: patch.inputFactor ?? row.input_factor,
       vendors: patch.vendors ?? row.vendors,
       engines: patch.engines ?? row.engines,
+      source: patch.source === undefined ? (row.source as WeightSource | null) : patch.source,
+      servedName: patch.servedName === undefined ? row.served_name : patch.servedName,
     };
     if (patch.engines) await this.checkEngines?.(patch.engines);
     const updated = await this.repo.updateModel(id, v, this.clock.now());
@@ -173,6 +191,24 @@ export class CatalogService {
 
   async deleteModel(id: string): Promise<void> {
     if (!(await this.repo.deleteModel(id))) throw new AppError('not_found', 'No model has this id.');
+  }
+
+  /** The clusters' own weights sources of one cluster, by model. */
+  async clusterSources(clusterId: string): Promise<ClusterSource[]> {
+    return (await this.repo.clusterSources(clusterId)).map((r) => ({ ...r, updatedAt: r.updatedAt.toISOString() }));
+  }
+
+  /** Sets a cluster's own source for a model; the caller has checked the cluster (404 here is the model). */
+  async putClusterSource(modelId: string, clusterId: string, source: WeightSource): Promise<ClusterSource> {
+    const model = await this.repo.getModel(modelId);
+    const now = this.clock.now();
+    // A model or cluster deleted meanwhile fails the foreign key: the same 404.
+    if (!model || !(await this.repo.putClusterSource(modelId, clusterId, source, now))) throw new AppError('not_found', 'No model has this id.');
+    return { modelId, model: model.name, clusterId, source, updatedAt: now.toISOString() };
+  }
+
+  deleteClusterSource(modelId: string, clusterId: string): Promise<boolean> {
+    return this.repo.deleteClusterSource(modelId, clusterId);
   }
 
   /** Every reportable device name (profile names and aliases) to its profile. */

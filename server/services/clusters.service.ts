@@ -5,8 +5,9 @@ import { hashToken, newToken, TOKEN_PREFIX, type IdGenerator } from '../auth/tok
 import type { EventBus } from '../events.js';
 import type { ClusterRow, ClustersRepository, InventoryRow, ReportedDevice } from '../repositories/clusters.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
-import type { CatalogService } from './catalog.service.js';
-import type { EngineResolution, PlacementEngine } from './engines.service.js';
+import type { CatalogService, ClusterSource } from './catalog.service.js';
+import type { WeightSource, WeightSourcesReport } from '../../scheduler/framework/types.js';
+import type { PlacementEngine, PlacementServing } from './engines.service.js';
 import { computeCluster, computePool, type ClusterComputation, type ClusterFacts, type ClusterView, type PoolView, type ProfileIndex } from './cluster-view.js';
 
 /** Devices that placements hold: cluster id → reported device model → devices. */
@@ -31,6 +32,10 @@ export interface DesiredPlacement {
   readonly engine?: PlacementEngine;
   /** Why `engine` is absent (no engine for the vendor, no image configured…), for the agent's log and the operator. */
   readonly engineProblem?: string;
+  /** Where the weights come from (the cluster's own source for the model, else the model's); absent: none set. */
+  readonly source?: WeightSource;
+  /** The name the engine serves the model under (`{servedName}`); absent only where the engine catalog is not wired. */
+  readonly servedName?: string;
 }
 
 /** A placement an agent reports running: its ready replicas, and their serving endpoints when it says. */
@@ -59,10 +64,10 @@ export interface ClusterPlacements {
   desired?: (clusterId: string) => Promise<readonly DesiredPlacement[]>;
   /** Records what an agent reports running (ready replicas per placement), before its desired set is answered. */
   recordReady?: (clusterId: string, running: readonly RunningReport[], now: Date) => Promise<unknown>;
-  /** The engine of each active placement of a cluster, by placement id (the engine catalog). */
-  engines?: (clusterId: string) => Promise<ReadonlyMap<string, EngineResolution>>;
   /** Records the energy and ready replicas agents report per placement (energy.service.ts). */
   recordEnergy?: (clusterId: string, running: readonly RunningReport[], now: Date) => Promise<unknown>;
+  /** The engine of each active placement of a cluster, with its weights, by placement id (the engine catalog). */
+  engines?: (clusterId: string) => Promise<ReadonlyMap<string, PlacementServing>>;
 }
 
 const EMPTY: HeldDevices = new Map();
@@ -165,9 +170,10 @@ export class ClustersService {
     clusterId: string,
     inventory: readonly ReportedDevice[],
     running: readonly RunningReport[] = [],
+    weightSources?: WeightSourcesReport,
   ): Promise<{ clusterId: string; placements: readonly DesiredPlacement[] }> {
     const now = this.clock.now();
-    const recorded = await this.repo.recordHeartbeat(clusterId, inventory, now);
+    const recorded = await this.repo.recordHeartbeat(clusterId, inventory, now, weightSources);
     await this.placements.recordReady?.(clusterId, running, now);
     await this.placements.recordEnergy?.(clusterId, running, now);
     this.events.emit('heartbeat.recorded', { clusterId });
@@ -187,8 +193,32 @@ export class ClustersService {
     return desired.map((p) => {
       const found = engines.get(p.id);
       if (!found) return p;
-      return 'engine' in found ? { ...p, engine: found.engine } : { ...p, engineProblem: found.problem };
+      const weights = { ...(found.source ? { source: found.source } : {}), servedName: found.servedName };
+      return 'engine' in found ? { ...p, engine: found.engine, ...weights } : { ...p, engineProblem: found.problem, ...weights };
     });
+  }
+
+  /** What a cluster's agent reported it can load weights from (null: never), and the cluster's own sources by model. */
+  async weights(clusterId: string): Promise<{ reported: WeightSourcesReport | null; items: ClusterSource[] }> {
+    const row = await this.repo.get(clusterId);
+    if (!row) throw notFound();
+    return { reported: row.weight_sources ? (row.weight_sources as WeightSourcesReport) : null, items: await this.catalog.clusterSources(clusterId) };
+  }
+
+  /** Sets the cluster's own source for a model (404 for an unknown cluster or model); the scheduler looks again. */
+  async putWeights(clusterId: string, modelId: string, source: WeightSource): Promise<ClusterSource> {
+    if (!(await this.repo.get(clusterId))) throw notFound();
+    const set = await this.catalog.putClusterSource(modelId, clusterId, source);
+    this.events.emit('inventory.changed', { clusterId });
+    return set;
+  }
+
+  /** Removes the cluster's own source for a model: the model's applies there again. */
+  async deleteWeights(clusterId: string, modelId: string): Promise<void> {
+    if (!(await this.catalog.deleteClusterSource(modelId, clusterId))) {
+      throw new AppError('not_found', 'This cluster has no source of its own for this model.');
+    }
+    this.events.emit('inventory.changed', { clusterId });
   }
 
   async pool(): Promise<PoolView> {

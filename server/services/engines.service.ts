@@ -1,3 +1,4 @@
+import type { WeightSource } from '../../scheduler/framework/types.js';
 import type { Clock } from '../clock.js';
 import { AppError, ignoreConflict, type FieldError } from '../errors.js';
 import type { IdGenerator } from '../auth/tokens.js';
@@ -47,6 +48,13 @@ export interface Engine extends PlacementEngine {
 /** A placement's engine, or why it has none (said in the heartbeat answer as `engineProblem`). */
 export type EngineResolution = { readonly engine: PlacementEngine } | { readonly problem: string };
 
+/** What a placement's engine runs: its engine (or why none), the weights it loads and the name it serves them under. */
+export type PlacementServing = EngineResolution & {
+  /** The cluster's own source for the model, else the model's; null: none set (the engine gets the model's name). */
+  readonly source: WeightSource | null;
+  readonly servedName: string;
+};
+
 type EngineFacts = Omit<EngineRow, 'default_for' | 'cluster_images' | 'seq'>;
 
 function toPlacementEngine(r: EngineFacts): PlacementEngine {
@@ -83,7 +91,7 @@ export function toEngine(r: EngineRow): Engine {
 }
 
 /** What a placement's engine lookup found, as an engine or a reason an operator can act on. */
-export function resolution(r: PlacementEngineRow): EngineResolution {
+export function resolution(r: Pick<PlacementEngineRow, 'vendor' | 'named' | 'engine'>): EngineResolution {
   if (r.vendor === null) return { problem: "The placement's device profile no longer exists, so its vendor (and engine) is unknown." };
   if (!r.engine) {
     return r.named
@@ -203,9 +211,9 @@ export class EnginesService {
     );
   }
 
-  /** The engine of each active placement of a cluster (or why there is none), by placement id. */
-  async forCluster(clusterId: string): Promise<Map<string, EngineResolution>> {
-    return new Map((await this.repo.forPlacements(clusterId)).map((r) => [r.placementId, resolution(r)]));
+  /** The engine of each active placement of a cluster (or why there is none), with its weights, by placement id. */
+  async forCluster(clusterId: string): Promise<Map<string, PlacementServing>> {
+    return new Map((await this.repo.forPlacements(clusterId)).map((r) => [r.placementId, { ...resolution(r), source: r.source, servedName: r.servedName }]));
   }
 }
 

@@ -148,10 +148,19 @@ describe('cluster agent on a real kube-apiserver', function () {
       }),
     );
     await refused('deleting Nodes', () => saCore.deleteNode({ name: 'anything' }));
+    await refused('reading one PersistentVolumeClaim', () => saCore.readNamespacedPersistentVolumeClaim({ name: 'anything', namespace: WORKLOADS_NS }));
+    await refused('listing PersistentVolumeClaims in default', () => saCore.listNamespacedPersistentVolumeClaim({ namespace: 'default' }));
+    await refused('creating PersistentVolumeClaims', () =>
+      saCore.createNamespacedPersistentVolumeClaim({
+        namespace: WORKLOADS_NS,
+        body: { metadata: { name: 'x' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
+      }),
+    );
     // What it needs, it may do.
     await saCore.listNode();
     await saApps.listNamespacedDeployment({ namespace: WORKLOADS_NS });
     await saCore.listNamespacedPod({ namespace: WORKLOADS_NS });
+    await saCore.listNamespacedPersistentVolumeClaim({ namespace: WORKLOADS_NS });
   });
 
   it('accepts the platform manifests (server-side dry run)', async () => {

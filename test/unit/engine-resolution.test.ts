@@ -27,7 +27,7 @@ const engine = (image: string): NonNullable<PlacementEngineRow['engine']> => ({
 });
 
 describe("a placement's engine, or why it has none", () => {
-  const cases: Array<[string, PlacementEngineRow, RegExp | 'engine']> = [
+  const cases: Array<[string, Pick<PlacementEngineRow, 'placementId' | 'vendor' | 'named' | 'engine'>, RegExp | 'engine']> = [
     ['the engine, when it has an image', { placementId: 'pl', vendor: 'nvidia', named: null, engine: engine('vllm/vllm-openai:v0.11.0') }, 'engine'],
     ['no vendor: the profile is gone', { placementId: 'pl', vendor: null, named: null, engine: null }, /device profile no longer exists/],
     ['no default for the vendor', { placementId: 'pl', vendor: 'enflame', named: null, engine: null }, /No engine is the default for vendor "enflame"/],

@@ -37,7 +37,35 @@ describe('loadAgentConfig: serving settings', () => {
     expect(c.engineImages).to.deep.equal({ 'vllm-ascend': 'registry.local/vllm-ascend:1' });
   });
 
+  it('has no weights cache unless set, and reads the cache, allowed kinds and downloaders', () => {
+    expect(loadAgentConfig(BASE).weights).to.deep.equal({ cache: undefined, downloaders: { huggingface: {}, modelscope: {}, s3: {} } });
+    const c = loadAgentConfig({
+      ...BASE,
+      TOKENPOOL_WEIGHTS_CACHE_HOST_PATH: '/var/lib/tokenpool/weights',
+      TOKENPOOL_WEIGHTS_KINDS: 'pvc, huggingface',
+      TOKENPOOL_WEIGHTS_MODELSCOPE_IMAGE: 'registry.local/modelscope:1',
+      TOKENPOOL_WEIGHTS_S3_COMMAND: '["rclone","copy","x","y"]',
+    });
+    expect(c.weights).to.deep.equal({
+      kinds: ['pvc', 'huggingface'],
+      cache: { hostPath: '/var/lib/tokenpool/weights' },
+      downloaders: { huggingface: {}, modelscope: { image: 'registry.local/modelscope:1' }, s3: { command: ['rclone', 'copy', 'x', 'y'] } },
+    });
+    expect(loadAgentConfig({ ...BASE, TOKENPOOL_WEIGHTS_CACHE_PVC: 'weights-cache' }).weights.cache).to.deep.equal({ claim: 'weights-cache' });
+  });
+
+  it('refuses two weights caches at once', () => {
+    expect(() => loadAgentConfig({ ...BASE, TOKENPOOL_WEIGHTS_CACHE_PVC: 'c', TOKENPOOL_WEIGHTS_CACHE_HOST_PATH: '/w' })).to.throw(
+      AgentConfigError,
+      /exclusive/,
+    );
+  });
+
   const bad: [string, Record<string, string>, string][] = [
+    ['an unknown weights kind', { TOKENPOOL_WEIGHTS_KINDS: 'pvc,ftp' }, 'TOKENPOOL_WEIGHTS_KINDS'],
+    ['a relative cache path', { TOKENPOOL_WEIGHTS_CACHE_HOST_PATH: 'weights' }, 'TOKENPOOL_WEIGHTS_CACHE_HOST_PATH'],
+    ['a cache path with ..', { TOKENPOOL_WEIGHTS_CACHE_HOST_PATH: '/var/../etc' }, 'TOKENPOOL_WEIGHTS_CACHE_HOST_PATH'],
+    ['a download command that is not an array', { TOKENPOOL_WEIGHTS_HUGGINGFACE_COMMAND: '"hf download"' }, 'TOKENPOOL_WEIGHTS_HUGGINGFACE_COMMAND'],
     ['a base URL with a path', { TOKENPOOL_SERVING_BASE_URL: 'https://gw.example/serving' }, 'TOKENPOOL_SERVING_BASE_URL'],
     ['a base URL that is no URL', { TOKENPOOL_SERVING_BASE_URL: 'gw.example' }, 'TOKENPOOL_SERVING_BASE_URL'],
     ['a base URL on an IP address', { TOKENPOOL_SERVING_BASE_URL: 'http://10.0.0.1:8080' }, 'TOKENPOOL_SERVING_BASE_URL'],

@@ -111,6 +111,20 @@ const unavailable = () => new PlatformError('503', { kind: 'http', status: 503, 
 
 describe('ClusterAgent', () => {
   describe('tick', () => {
+    it("sends the backend's weight sources when it has them, and nothing when it answers undefined", async () => {
+      const { agent, client, backend } = setup();
+      const reports = [{ kinds: ['hostPath', 'pvc'] as const, claims: ['qwen-weights'] }, undefined];
+      (backend as ClusterBackend).weightSources = async () => reports.shift();
+      await agent.tick();
+      await agent.tick();
+      expect(client.sent[0]).to.deep.equal({
+        inventory: backend.inv,
+        placements: backend.run,
+        weightSources: { kinds: ['hostPath', 'pvc'], claims: ['qwen-weights'] },
+      });
+      expect(client.sent[1]).to.not.have.property('weightSources');
+    });
+
     it('reports inventory and running placements, then reconciles to the desired set it returns', async () => {
       const { agent, client, backend } = setup();
       const desired = await agent.tick();

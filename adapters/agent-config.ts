@@ -24,6 +24,11 @@ export interface AgentConfig {
   readonly nodeSelector: Readonly<Record<string, string>>;
   /** How the platform reaches the serving Services (an Ingress per placement); undefined: not at all. */
   readonly ingress: IngressConfig | undefined;
+  /**
+   * The cluster accepts no inbound connection: the agent opens a tunnel to the platform
+   * (adapters/tunnel-client.ts) and reports `tunnel://<service>.<namespace>.svc:80` endpoints.
+   */
+  readonly tunnel: boolean;
   readonly servingPort: number;
   /** Port of the agent's own `/healthz` and `/metrics`. */
   readonly port: number;
@@ -134,6 +139,7 @@ const schema = z.object({
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')
     .optional(),
   TOKENPOOL_INGRESS_ANNOTATIONS: json(z.record(z.string().min(1), z.string()), {}, 'a JSON object of annotation to value'),
+  TOKENPOOL_TUNNEL: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
   TOKENPOOL_SERVING_PORT: port(8000),
   TOKENPOOL_AGENT_PORT: port(9090),
   TOKENPOOL_HEARTBEAT_SECONDS: seconds(10),
@@ -168,6 +174,7 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
             tlsSecret: v.TOKENPOOL_INGRESS_TLS_SECRET,
             annotations: v.TOKENPOOL_INGRESS_ANNOTATIONS,
           },
+    tunnel: v.TOKENPOOL_TUNNEL === 'on',
     servingPort: v.TOKENPOOL_SERVING_PORT,
     port: v.TOKENPOOL_AGENT_PORT,
     heartbeatMs: v.TOKENPOOL_HEARTBEAT_SECONDS * 1000,

@@ -12,6 +12,7 @@ import type { AgentConfig } from './agent-config.js';
 import { errorText, KubernetesBackend } from './kubernetes/backend.js';
 import { PlatformClient, PlatformError, type HeartbeatRequest } from './platform-client.js';
 import { UsageReporter } from './usage-reporter.js';
+import { TunnelClient } from './tunnel-client.js';
 
 export interface AgentRuntimeOptions {
   readonly log?: AgentLog;
@@ -26,6 +27,8 @@ export interface AgentRuntime {
   readonly url: string;
   readonly agent: ClusterAgent;
   readonly backend: KubernetesBackend;
+  /** The tunnel to the platform, when TOKENPOOL_TUNNEL is on. */
+  readonly tunnel: TunnelClient | undefined;
   /** The usage reporter, once the first heartbeat told the agent its cluster id. */
   reporter(): UsageReporter | undefined;
   stop(): Promise<void>;
@@ -68,6 +71,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
       nodeSelector: config.nodeSelector,
     },
     ingress: config.ingress,
+    tunnel: config.tunnel,
     // The backend keeps what this answers; the profiles read at start are used if there are any.
     profiles: async () => profiles ?? platform.deviceProfiles(),
     log,
@@ -94,6 +98,11 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   };
   const agent = new ClusterAgent({ client, backend, intervalMs: config.heartbeatMs, log });
   agent.start();
+  // The platform's calls to this cluster's replicas, over a connection the agent opens.
+  const tunnel = config.tunnel
+    ? new TunnelClient({ platformUrl: config.platformUrl, token: config.agentToken, allow: (authority) => backend.tunnelAllows(authority), log })
+    : undefined;
+  tunnel?.start();
 
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -117,6 +126,12 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   stat('tokenpool_agent_desired_placements', 'Placements in the last desired set', () => agent.stats.desiredPlacements, 'gauge');
   stat('tokenpool_agent_usage_events_accepted_total', 'Usage events the platform accepted', () => reporter?.stats.accepted ?? 0);
   stat('tokenpool_agent_usage_events_duplicate_total', 'Usage events the platform had seen before', () => reporter?.stats.duplicates ?? 0);
+  if (tunnel) {
+    stat('tokenpool_agent_tunnel_connected', 'The tunnel to the platform is open (1) or not (0)', () => (tunnel.stats.connected ? 1 : 0), 'gauge');
+    stat('tokenpool_agent_tunnel_reconnects_total', 'Times the tunnel was opened again after it closed or failed', () => tunnel.stats.reconnects);
+    stat('tokenpool_agent_tunnel_failures_total', 'Attempts to open the tunnel that failed', () => tunnel.stats.failures);
+    stat('tokenpool_agent_tunnel_streams_open', 'Gateway calls being forwarded through the tunnel', () => tunnel.stats.streams, 'gauge');
+  }
   stat('tokenpool_agent_usage_events_queued', 'Usage events waiting to be sent', () => reporter?.queued ?? 0, 'gauge');
 
   // Live while the loop runs: an unreachable platform is not cured by a restart, and a restart
@@ -156,9 +171,11 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     url: `http://127.0.0.1:${port}`,
     agent,
     backend,
+    tunnel,
     reporter: () => reporter,
     async stop() {
       await agent.stop();
+      await tunnel?.stop();
       await reporter?.stop();
       await backend.stop();
       server.closeAllConnections();

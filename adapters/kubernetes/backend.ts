@@ -41,7 +41,7 @@ import type { AgentLog, ClusterBackend } from '../agent.js';
 import type { DesiredPlacement, InventoryReport, RunningPlacement } from '../platform-client.js';
 import type { CounterSample, CounterSource } from '../usage-reporter.js';
 import { deploymentFor, deploymentName, LABELS, MANAGED_BY, placementOf, type ServingConfig } from './deployment.js';
-import { endpointFor, ingressFor, ownedByDeployment, secretFor, serviceFor, type IngressConfig } from './serving-access.js';
+import { endpointFor, ingressFor, ownedByDeployment, secretFor, SERVICE_PORT, serviceFor, type IngressConfig } from './serving-access.js';
 import { inventoryFromNodes, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
 import { placementHealth } from './placement-health.js';
 import { parseTokenCounters } from './prometheus-text.js';
@@ -57,6 +57,8 @@ export interface KubernetesBackendOptions {
   readonly serving: ServingConfig;
   /** Where the platform reaches the placements' Services; undefined: no Ingress, no endpoints reported. */
   readonly ingress?: IngressConfig | undefined;
+  /** The platform reaches the Services through the agent's tunnel: endpoints are `tunnel://<service>.<namespace>.svc:80`. */
+  readonly tunnel?: boolean;
   /** The platform's device profiles (resource names and device names to count). */
   readonly profiles: () => Promise<readonly DeviceProfileInfo[]>;
   readonly log?: AgentLog;
@@ -215,15 +217,33 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       if (id && !d.metadata?.deletionTimestamp) {
         const readyReplicas = d.status?.readyReplicas ?? 0;
         const ingress = this.#opts.ingress;
+        const name = d.metadata!.name!;
+        const endpoint = this.#opts.tunnel ? `tunnel://${this.#serviceAuthority(name)}` : ingress ? endpointFor(name, ingress) : undefined;
         out.push({
           id,
           readyReplicas,
-          ...(ingress ? { endpoints: readyReplicas > 0 ? [endpointFor(d.metadata!.name!, ingress)] : [] } : {}),
+          ...(endpoint ? { endpoints: readyReplicas > 0 ? [endpoint] : [] } : {}),
           ...placementHealth(d, podsOf.get(id) ?? []),
         });
       }
     }
     return out;
+  }
+
+  /** A placement Service's in-cluster address, `<name>.<namespace>.svc:80`. */
+  #serviceAuthority(name: string): string {
+    return `${name}.${this.#opts.namespace}.svc:${SERVICE_PORT}`;
+  }
+
+  /**
+   * Whether the tunnel may forward a call to `authority`: the Service of one of the agent's
+   * placements, at the address it reports, and nothing else in the cluster.
+   */
+  tunnelAllows(authority: string): boolean {
+    const suffix = `.${this.#opts.namespace}.svc:${SERVICE_PORT}`;
+    if (!authority.endsWith(suffix)) return false;
+    const d = this.#deployments.get(authority.slice(0, -suffix.length), this.#opts.namespace);
+    return d !== undefined && placementOf(d) !== undefined && !d.metadata?.deletionTimestamp;
   }
 
   /** The pods the agent manages, by their placement label. */

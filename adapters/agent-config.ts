@@ -22,7 +22,7 @@ export interface AgentConfig {
   readonly tolerations: readonly V1Toleration[];
   /** Node labels every serving pod requires, besides its device model's. */
   readonly nodeSelector: Readonly<Record<string, string>>;
-  /** How the platform reaches the serving Services (an Ingress per placement); undefined: not at all. */
+  /** How the platform reaches the serving Services (an Ingress or an HTTPRoute per placement); undefined: not at all. */
   readonly ingress: IngressConfig | undefined;
   /**
    * The cluster accepts no inbound connection: the agent opens a tunnel to the platform
@@ -139,6 +139,27 @@ const schema = z.object({
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')
     .optional(),
   TOKENPOOL_INGRESS_ANNOTATIONS: json(z.record(z.string().min(1), z.string()), {}, 'a JSON object of annotation to value'),
+  TOKENPOOL_SERVING_ROUTE: z.enum(['ingress', 'httproute'], { message: 'must be ingress or httproute' }).default('ingress'),
+  TOKENPOOL_GATEWAY_PARENT_REFS: json(
+    z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
+            namespace: namespace.optional(),
+            sectionName: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+              .optional(),
+            port: z.number().int().min(1).max(65_535).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(32),
+    [],
+    'a JSON array of Gateways ({name, namespace, sectionName, port}), at least one',
+  ),
   TOKENPOOL_TUNNEL: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
   TOKENPOOL_SERVING_PORT: port(8000),
   TOKENPOOL_AGENT_PORT: port(9090),
@@ -152,6 +173,11 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
     throw new AgentConfigError(result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '));
   }
   const v = result.data;
+  if (v.TOKENPOOL_SERVING_ROUTE === 'httproute' && (v.TOKENPOOL_SERVING_BASE_URL === undefined || v.TOKENPOOL_GATEWAY_PARENT_REFS.length === 0)) {
+    throw new AgentConfigError(
+      'TOKENPOOL_SERVING_ROUTE httproute needs TOKENPOOL_SERVING_BASE_URL (the host placements answer under) and TOKENPOOL_GATEWAY_PARENT_REFS (the Gateways to attach to)',
+    );
+  }
   if (v.KUBECONFIG === undefined && !env.KUBERNETES_SERVICE_HOST) {
     throw new AgentConfigError('KUBECONFIG is required outside a Kubernetes pod (inside one the ServiceAccount is used)');
   }
@@ -173,6 +199,7 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
             className: v.TOKENPOOL_INGRESS_CLASS,
             tlsSecret: v.TOKENPOOL_INGRESS_TLS_SECRET,
             annotations: v.TOKENPOOL_INGRESS_ANNOTATIONS,
+            ...(v.TOKENPOOL_SERVING_ROUTE === 'httproute' ? { httpRoute: { parentRefs: v.TOKENPOOL_GATEWAY_PARENT_REFS } } : {}),
           },
     tunnel: v.TOKENPOOL_TUNNEL === 'on',
     servingPort: v.TOKENPOOL_SERVING_PORT,

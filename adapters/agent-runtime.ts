@@ -12,7 +12,7 @@ import type { AgentConfig } from './agent-config.js';
 import { errorText, KubernetesBackend } from './kubernetes/backend.js';
 import { PlatformClient, PlatformError, type HeartbeatRequest } from './platform-client.js';
 import { UsageReporter } from './usage-reporter.js';
-import { TunnelClient } from './tunnel-client.js';
+import { TunnelClient, type TunnelClientOptions } from './tunnel-client.js';
 
 export interface AgentRuntimeOptions {
   readonly log?: AgentLog;
@@ -20,6 +20,8 @@ export interface AgentRuntimeOptions {
   readonly now?: () => Date;
   /** Default metrics of the Node.js process; off in tests that start several agents. */
   readonly processMetrics?: boolean;
+  /** Where the tunnel's calls connect (TunnelClientOptions.connectTo): the k8s harness has no cluster DNS. */
+  readonly tunnelConnectTo?: TunnelClientOptions['connectTo'];
 }
 
 export interface AgentRuntime {
@@ -100,7 +102,13 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   agent.start();
   // The platform's calls to this cluster's replicas, over a connection the agent opens.
   const tunnel = config.tunnel
-    ? new TunnelClient({ platformUrl: config.platformUrl, token: config.agentToken, allow: (authority) => backend.tunnelAllows(authority), log })
+    ? new TunnelClient({
+        platformUrl: config.platformUrl,
+        token: config.agentToken,
+        allow: (authority) => backend.tunnelAllows(authority),
+        log,
+        ...(opts.tunnelConnectTo ? { connectTo: opts.tunnelConnectTo } : {}),
+      })
     : undefined;
   tunnel?.start();
 
@@ -162,6 +170,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     server.listen(config.port, resolve);
   }).catch(async (err: unknown) => {
     await agent.stop();
+    await tunnel?.stop();
     await backend.stop();
     throw err;
   });

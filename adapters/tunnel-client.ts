@@ -163,6 +163,11 @@ export interface TunnelClientOptions {
   /** Uniform in [0, 1). Default Math.random. */
   readonly random?: () => number;
   readonly now?: () => number;
+  /**
+   * Where a call for an allowed `authority` connects. Default: that address itself (cluster DNS
+   * resolves a Service's name). A test harness without cluster DNS maps Services to its engines.
+   */
+  readonly connectTo?: (authority: string, target: { readonly host: string; readonly port: number }) => { readonly host: string; readonly port: number };
 }
 
 /** Counters for metrics; a snapshot. */
@@ -322,9 +327,10 @@ export class TunnelClient {
     }
     this.#streams += 1;
     let done = false;
+    const to = this.#opts.connectTo?.(authority!, target) ?? target;
     const call = httpRequest({
-      host: target.host,
-      port: target.port,
+      host: to.host,
+      port: to.port,
       method: String(headers[':method'] ?? 'GET'),
       path: String(headers[':path'] ?? '/'),
       headers: { ...forwardedHeaders(headers), host: authority! },

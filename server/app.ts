@@ -262,7 +262,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     () => clock.now().getTime(),
   );
   // A credential that stopped working leaves this process's cache at once, and every other replica's.
-  shareRevocations(events, auth, notifier, log);
+  // An agent's tunnel ends with its token (replaced, or its cluster removed).
+  shareRevocations(events, auth, notifier, log, (c) => {
+    if (c.kind === 'agent') tunnels.drop(c.clusterId);
+  });
   const routes = gatewayOnly
     ? [...gatewayRoutes(gateway), ...tunnelRoutes(tunnels)]
     : [

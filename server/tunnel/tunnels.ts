@@ -234,6 +234,16 @@ export class Tunnels {
     });
   }
 
+  /** Closes `clusterId`'s tunnel at once, calls under way included (its agent token stopped working). */
+  drop(clusterId: string): void {
+    const held = this.#held.get(clusterId);
+    if (!held) return;
+    this.#held.delete(clusterId);
+    clearInterval(held.ping);
+    held.session.destroy();
+    this.#log.info('tunnel dropped: its agent token stopped working', { clusterId });
+  }
+
   /** Closes every tunnel (the agents reconnect to another process or the next start). */
   async close(): Promise<void> {
     this.#closed = true;

@@ -329,4 +329,23 @@ describeOnDatabases('tunnel: gateway calls reach a cluster without inbound conne
       await report(p, `tunnel://${authority}`);
     }
   });
+
+  it('closes the tunnel when its agent token is replaced, and the old token cannot open another', async () => {
+    const p = platform();
+    const failures = tunnel.stats.failures;
+    const rotated = await p.request('POST', `/api/v1/clusters/${served.clusterId}/agent-token`);
+    expect(rotated.status).to.equal(200);
+    await until(
+      'the platform to drop the tunnel',
+      async () => p.app.tunnels.connected(served.clusterId),
+      (c) => !c,
+    );
+    await until(
+      'the agent to be refused with its old token',
+      async () => tunnel.stats,
+      (s) => !s.connected && s.failures > failures,
+    );
+    expect(tunnel.stats.lastError).to.contain('(401)');
+    expect(p.app.tunnels.connected(served.clusterId)).to.equal(false);
+  });
 });

@@ -4,7 +4,7 @@ import { request as httpRequest, createServer, type IncomingMessage, type Server
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { TunnelClient, TunnelRefused, openTunnel } from '../../adapters/tunnel-client.js';
 import { MODEL, serveModel, type ServedModel } from './gateway-fixture.js';
-import { describeOnDatabases, type TestPlatform } from './harness.js';
+import { describeOnDatabases, startPlatform, type TestPlatform } from './harness.js';
 import { until } from '../until.js';
 
 /** A TCP relay between the agent and the platform whose connections a test can drop (it keeps accepting). */
@@ -327,6 +327,23 @@ describeOnDatabases('tunnel: gateway calls reach a cluster without inbound conne
     } finally {
       await replica.close();
       await report(p, `tunnel://${authority}`);
+    }
+  });
+
+  it('another process, which does not hold the tunnel, leaves its endpoints out (503 there) while this one serves', async () => {
+    const p = platform();
+    const other = await startPlatform(p.kind, {}, { database: p.database, clock: p.clock });
+    try {
+      const elsewhere = new OpenAI({ apiKey: tenant.apiKey, baseURL: `${other.baseUrl}/v1`, maxRetries: 0 });
+      const err = await elsewhere.chat.completions
+        .create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 })
+        .catch((e: unknown) => e);
+      expect((err as InstanceType<typeof OpenAI.APIError>).status).to.equal(503);
+      expect((err as InstanceType<typeof OpenAI.APIError>).code).to.equal('model_not_available');
+      const here = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+      expect(here.usage!.completion_tokens).to.equal(2);
+    } finally {
+      await other.close();
     }
   });
 

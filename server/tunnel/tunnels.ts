@@ -244,7 +244,10 @@ export class Tunnels {
     this.#log.info('tunnel dropped: its agent token stopped working', { clusterId });
   }
 
-  /** Closes every tunnel (the agents reconnect to another process or the next start). */
+  /**
+   * Closes every tunnel gracefully: no new calls, the calls under way finish (as the server's own
+   * requests in flight do when it stops); the agents then reconnect to another process or the next start.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const sessions = [...this.#held.values()];
@@ -256,7 +259,7 @@ export class Tunnels {
             clearInterval(ping);
             if (session.destroyed) return resolve();
             session.once('close', () => resolve());
-            session.destroy();
+            session.close();
           }),
       ),
     );

@@ -3,7 +3,8 @@ import OpenAI from 'openai';
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { TunnelClient, TunnelRefused, openTunnel } from '../../adapters/tunnel-client.js';
-import { MODEL, serveModel, type ServedModel } from './gateway-fixture.js';
+import { SimulatedEngine } from '../../adapters/simulated/engine.js';
+import { H100, MODEL, serveModel, type ServedModel } from './gateway-fixture.js';
 import { describeOnDatabases, startPlatform, type TestPlatform } from './harness.js';
 import { until } from '../until.js';
 
@@ -110,6 +111,7 @@ describeOnDatabases('tunnel: gateway calls reach a cluster without inbound conne
   let tunnel: TunnelClient;
   const allowed = new Set<string>();
   let client: OpenAI;
+  let newToken: string;
 
   const usageOf = async (p: TestPlatform) => {
     const u = (await p.request('GET', '/api/v1/usage', { token: tenant.apiKey })).body as { inputTokens: string; outputTokens: string };
@@ -352,6 +354,7 @@ describeOnDatabases('tunnel: gateway calls reach a cluster without inbound conne
     const failures = tunnel.stats.failures;
     const rotated = await p.request('POST', `/api/v1/clusters/${served.clusterId}/agent-token`);
     expect(rotated.status).to.equal(200);
+    newToken = rotated.body.agentToken;
     await until(
       'the platform to drop the tunnel',
       async () => p.app.tunnels.connected(served.clusterId),
@@ -364,5 +367,43 @@ describeOnDatabases('tunnel: gateway calls reach a cluster without inbound conne
     );
     expect(tunnel.stats.lastError).to.contain('(401)');
     expect(p.app.tunnels.connected(served.clusterId)).to.equal(false);
+  });
+
+  it('stopping lets the calls under way through a tunnel finish whole, and takes no new tunnel', async function () {
+    this.timeout(30_000);
+    const p = platform();
+    await tunnel.stop();
+    const slow = await SimulatedEngine.start({ model: MODEL, servingKey: served.desired.servingKey, tokensPerSecond: 400 });
+    const at = new URL(slow.url).host;
+    const again = new TunnelClient({ platformUrl: p.baseUrl, token: newToken, allow: (a) => a === at, backoff: { baseMs: 20, maxMs: 200, jitter: 0.2 } });
+    try {
+      again.start();
+      await again.connected();
+      const beat = await p.request('POST', '/api/v1/agent/heartbeat', {
+        token: newToken,
+        body: { inventory: H100, placements: [{ id: served.desired.id, readyReplicas: served.desired.replicas, endpoints: [`tunnel://${at}`] }] },
+      });
+      expect(beat.status).to.equal(200);
+      p.clock.advance(5000);
+      const stream = await client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'slowly' }],
+        max_tokens: 60,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let stopped: Promise<void> | undefined;
+      let usage: OpenAI.CompletionUsage | undefined;
+      for await (const chunk of stream) {
+        stopped ??= p.app.tunnels.close();
+        if (chunk.usage) usage = chunk.usage;
+      }
+      expect(usage?.completion_tokens).to.equal(60);
+      await stopped;
+      expect(p.app.tunnels.connected(served.clusterId)).to.equal(false);
+    } finally {
+      await again.stop();
+      await slow.close();
+    }
   });
 });

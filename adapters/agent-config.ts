@@ -24,10 +24,15 @@ export interface AgentConfig {
   readonly tolerations: readonly V1Toleration[];
   /** Node labels every serving pod requires, besides its device model's. */
   readonly nodeSelector: Readonly<Record<string, string>>;
-  /** How the platform reaches the serving Services (an Ingress per placement); undefined: not at all. */
+  /** How the platform reaches the serving Services (an Ingress or an HTTPRoute per placement); undefined: not at all. */
   readonly ingress: IngressConfig | undefined;
   /** Where weights are mounted from and downloaded to (kubernetes/weights.ts). */
   readonly weights: WeightsConfig;
+  /**
+   * The cluster accepts no inbound connection: the agent opens a tunnel to the platform
+   * (adapters/tunnel-client.ts) and reports `tunnel://<service>.<namespace>.svc:80` endpoints.
+   */
+  readonly tunnel: boolean;
   readonly servingPort: number;
   /** Port of the agent's own `/healthz` and `/metrics`. */
   readonly port: number;
@@ -212,6 +217,28 @@ const schema = z.object({
   TOKENPOOL_WEIGHTS_MODELSCOPE_COMMAND: json(z.array(z.string()).min(1), undefined, 'a JSON array of strings (the download command)'),
   TOKENPOOL_WEIGHTS_S3_IMAGE: z.string().min(1).optional(),
   TOKENPOOL_WEIGHTS_S3_COMMAND: json(z.array(z.string()).min(1), undefined, 'a JSON array of strings (the download command)'),
+  TOKENPOOL_SERVING_ROUTE: z.enum(['ingress', 'httproute'], { message: 'must be ingress or httproute' }).default('ingress'),
+  TOKENPOOL_GATEWAY_PARENT_REFS: json(
+    z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
+            namespace: namespace.optional(),
+            sectionName: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+              .optional(),
+            port: z.number().int().min(1).max(65_535).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(32),
+    [],
+    'a JSON array of Gateways ({name, namespace, sectionName, port}), at least one',
+  ),
+  TOKENPOOL_TUNNEL: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
   TOKENPOOL_SERVING_PORT: port(8000),
   TOKENPOOL_AGENT_PORT: port(9090),
   TOKENPOOL_HEARTBEAT_SECONDS: seconds(10),
@@ -238,6 +265,11 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
   if (v.TOKENPOOL_WEIGHTS_CACHE_PVC !== undefined && v.TOKENPOOL_WEIGHTS_CACHE_HOST_PATH !== undefined) {
     throw new AgentConfigError('TOKENPOOL_WEIGHTS_CACHE_PVC and TOKENPOOL_WEIGHTS_CACHE_HOST_PATH are exclusive; set one weights cache');
   }
+  if (v.TOKENPOOL_SERVING_ROUTE === 'httproute' && (v.TOKENPOOL_SERVING_BASE_URL === undefined || v.TOKENPOOL_GATEWAY_PARENT_REFS.length === 0)) {
+    throw new AgentConfigError(
+      'TOKENPOOL_SERVING_ROUTE httproute needs TOKENPOOL_SERVING_BASE_URL (the host placements answer under) and TOKENPOOL_GATEWAY_PARENT_REFS (the Gateways to attach to)',
+    );
+  }
   if (v.KUBECONFIG === undefined && !env.KUBERNETES_SERVICE_HOST) {
     throw new AgentConfigError('KUBECONFIG is required outside a Kubernetes pod (inside one the ServiceAccount is used)');
   }
@@ -259,6 +291,7 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
             className: v.TOKENPOOL_INGRESS_CLASS,
             tlsSecret: v.TOKENPOOL_INGRESS_TLS_SECRET,
             annotations: v.TOKENPOOL_INGRESS_ANNOTATIONS,
+            ...(v.TOKENPOOL_SERVING_ROUTE === 'httproute' ? { httpRoute: { parentRefs: v.TOKENPOOL_GATEWAY_PARENT_REFS } } : {}),
           },
     weights: {
       ...(v.TOKENPOOL_WEIGHTS_KINDS ? { kinds: v.TOKENPOOL_WEIGHTS_KINDS } : {}),
@@ -277,6 +310,7 @@ export function loadAgentConfig(env: Readonly<Record<string, string | undefined>
         }),
       ),
     },
+    tunnel: v.TOKENPOOL_TUNNEL === 'on',
     servingPort: v.TOKENPOOL_SERVING_PORT,
     port: v.TOKENPOOL_AGENT_PORT,
     heartbeatMs: v.TOKENPOOL_HEARTBEAT_SECONDS * 1000,

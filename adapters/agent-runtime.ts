@@ -14,6 +14,7 @@ import { ConfigMapStateStore } from './kubernetes/configmap-state-store.js';
 import { PlatformClient, PlatformError, type HeartbeatRequest } from './platform-client.js';
 import { UsageReporter } from './usage-reporter.js';
 import { FileStateStore, parseUsageState, UnreadableStateError, type UsageStateStore } from './usage-state.js';
+import { TunnelClient, type TunnelClientOptions } from './tunnel-client.js';
 
 export interface AgentRuntimeOptions {
   readonly log?: AgentLog;
@@ -21,6 +22,8 @@ export interface AgentRuntimeOptions {
   readonly now?: () => Date;
   /** Default metrics of the Node.js process; off in tests that start several agents. */
   readonly processMetrics?: boolean;
+  /** Where the tunnel's calls connect (TunnelClientOptions.connectTo): the k8s harness has no cluster DNS. */
+  readonly tunnelConnectTo?: TunnelClientOptions['connectTo'];
 }
 
 export interface AgentRuntime {
@@ -28,6 +31,8 @@ export interface AgentRuntime {
   readonly url: string;
   readonly agent: ClusterAgent;
   readonly backend: KubernetesBackend;
+  /** The tunnel to the platform, when TOKENPOOL_TUNNEL is on. */
+  readonly tunnel: TunnelClient | undefined;
   /**
    * The usage reporter: at start when a saved usage state names the cluster id, else once the
    * first heartbeat told the agent its cluster id.
@@ -75,6 +80,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     },
     ingress: config.ingress,
     powerExporters: config.powerExporters ?? [],
+    tunnel: config.tunnel,
     // The backend keeps what this answers; the profiles read at start are used if there are any.
     profiles: async () => profiles ?? platform.deviceProfiles(),
     log,
@@ -139,6 +145,17 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   };
   const agent = new ClusterAgent({ client, backend, intervalMs: config.heartbeatMs, log });
   agent.start();
+  // The platform's calls to this cluster's replicas, over a connection the agent opens.
+  const tunnel = config.tunnel
+    ? new TunnelClient({
+        platformUrl: config.platformUrl,
+        token: config.agentToken,
+        allow: (authority) => backend.tunnelAllows(authority),
+        log,
+        ...(opts.tunnelConnectTo ? { connectTo: opts.tunnelConnectTo } : {}),
+      })
+    : undefined;
+  tunnel?.start();
 
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -163,6 +180,12 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   stat('tokenpool_agent_usage_events_accepted_total', 'Usage events the platform accepted', () => reporter?.stats.accepted ?? 0);
   stat('tokenpool_agent_usage_events_duplicate_total', 'Usage events the platform had seen before', () => reporter?.stats.duplicates ?? 0);
   stat('tokenpool_agent_power_scrape_failures_total', 'Power exporter pages that could not be read', () => backend.powerScrapeFailures);
+  if (tunnel) {
+    stat('tokenpool_agent_tunnel_connected', 'The tunnel to the platform is open (1) or not (0)', () => (tunnel.stats.connected ? 1 : 0), 'gauge');
+    stat('tokenpool_agent_tunnel_reconnects_total', 'Times the tunnel was opened again after it closed or failed', () => tunnel.stats.reconnects);
+    stat('tokenpool_agent_tunnel_failures_total', 'Attempts to open the tunnel that failed', () => tunnel.stats.failures);
+    stat('tokenpool_agent_tunnel_streams_open', 'Gateway calls being forwarded through the tunnel', () => tunnel.stats.streams, 'gauge');
+  }
   stat('tokenpool_agent_usage_events_queued', 'Usage events waiting to be sent', () => reporter?.queued ?? 0, 'gauge');
   stat(
     'tokenpool_agent_usage_state_save_failures_total',
@@ -198,6 +221,7 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     server.listen(config.port, resolve);
   }).catch(async (err: unknown) => {
     await agent.stop();
+    await tunnel?.stop();
     await backend.stop();
     throw err;
   });
@@ -207,10 +231,12 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
     url: `http://127.0.0.1:${port}`,
     agent,
     backend,
+    tunnel,
     reporter: () => reporter,
     async stop() {
       await agent.stop();
       await reporterStops;
+      await tunnel?.stop();
       await reporter?.stop();
       await backend.stop();
       server.closeAllConnections();

@@ -21,7 +21,7 @@ import { EnginesService } from './services/engines.service.js';
 import { clusterRoutes } from './http/clusters.routes.js';
 import { openApiDocument } from './http/openapi.js';
 import type { AnyRoute } from './http/route.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, type HttpServer } from './http/server.js';
 import { requestRates } from './http/rate-limit.js';
 import { createLimitStore } from './limits/fallback.js';
 import { tenantRoutes } from './http/tenants.routes.js';
@@ -70,6 +70,8 @@ import { requestRoutes } from './http/requests.routes.js';
 import { gatewayRoutes } from './http/gateway.routes.js';
 import { GatewayService } from './gateway/gateway.service.js';
 import { Upstream } from './gateway/upstream.js';
+import { Tunnels } from './tunnel/tunnels.js';
+import { tunnelRoutes } from './http/tunnel.routes.js';
 import { MeterJournal } from './gateway/meter-journal.js';
 import { Metering } from './gateway/metering.js';
 import { RequestsRepository } from './repositories/requests.repository.js';
@@ -103,6 +105,10 @@ export interface App {
   readonly handler: RequestListener;
   /** The same requests with every route answered through Express (the dispatch parity test compares the two). */
   readonly express: RequestListener;
+  /** node:http's `upgrade` listener (the agents' tunnels); a server that serves `handler` listens with it too. */
+  readonly upgrade: HttpServer['upgrade'];
+  /** The agents' tunnels this process holds (server/tunnel/tunnels.ts). */
+  readonly tunnels: Tunnels;
   readonly context: AppContext;
   readonly adminToken: AdminToken;
   readonly routes: readonly AnyRoute[];
@@ -229,7 +235,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     registry: metrics.registry,
   });
   const metering: Metering = new Metering({ meter: (calls) => usage.meter(calls), journal: openJournal(config.meteringJournal, log), log });
-  const upstream = new Upstream({ now: () => performance.now(), connectionsPerEndpoint: config.gatewayConnectionsPerEndpoint });
+  // The agents' tunnels this process holds, for clusters that accept no inbound connection.
+  const tunnels = new Tunnels({ log, registry: metrics.registry });
+  const upstream = new Upstream({ now: () => performance.now(), connectionsPerEndpoint: config.gatewayConnectionsPerEndpoint, tunnels });
   const gateway = new GatewayService({
     clock,
     log,
@@ -242,6 +250,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     exhausted: () => billing.exhaustedTenants(),
     registry: metrics.registry,
     limitStore,
+    tunnels,
   });
   const accounts = new AccountsService(new AccountsRepository(db), tenantsRepo, (token) => auth.identify(token), clock, ids);
   const context: AppContext = {
@@ -264,9 +273,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
     () => clock.now().getTime(),
   );
   // A credential that stopped working leaves this process's cache at once, and every other replica's.
-  shareRevocations(events, auth, notifier, log);
+  // An agent's tunnel ends with its token (replaced, or its cluster removed).
+  shareRevocations(events, auth, notifier, log, (c) => {
+    if (c.kind === 'agent') tunnels.drop(c.clusterId);
+  });
   const routes = gatewayOnly
-    ? gatewayRoutes(gateway)
+    ? [...gatewayRoutes(gateway), ...tunnelRoutes(tunnels)]
     : [
         ...catalogRoutes(context),
         ...engineRoutes(context),
@@ -284,6 +296,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...requestRoutes(requests),
         ...energyRoutes(energy),
         ...gatewayRoutes(gateway),
+        ...tunnelRoutes(tunnels),
       ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });
 
@@ -310,6 +323,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   return {
     express: http.viaExpress,
     handler: http.handler,
+    upgrade: http.upgrade,
+    tunnels,
     context,
     adminToken,
     routes,
@@ -343,6 +358,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await budgetCheck.stop();
       await audit.settled();
       await requests.settled();
+      await tunnels.close();
       await upstream.close();
       await metering.stop();
       await periodClose.stop();

@@ -5,7 +5,18 @@
 import { isUniqueViolation } from '../db/errors.js';
 
 export type ErrorKind =
-  'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'unprocessable' | 'too_large' | 'rate_limited' | 'unavailable' | 'bad_gateway';
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unprocessable'
+  | 'too_large'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'bad_gateway'
+  /** A route that only answers a protocol upgrade (the agent's tunnel) was called without one: 426. */
+  | 'upgrade_required';
 
 export interface FieldError {
   readonly path: string;
@@ -49,6 +60,7 @@ const STATUS: Record<ErrorKind, { status: number; title: string }> = {
   rate_limited: { status: 429, title: 'Too Many Requests' },
   unavailable: { status: 503, title: 'Service Unavailable' },
   bad_gateway: { status: 502, title: 'Bad Gateway' },
+  upgrade_required: { status: 426, title: 'Upgrade Required' },
 };
 
 /** The HTTP status of an error kind. */
@@ -73,6 +85,7 @@ const OPENAI_TYPE: Record<ErrorKind, string> = {
   rate_limited: 'rate_limit_error',
   unavailable: 'server_error',
   bad_gateway: 'server_error',
+  upgrade_required: 'invalid_request_error',
 };
 
 /**

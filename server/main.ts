@@ -99,6 +99,7 @@ async function run(options: MainOptions): Promise<void> {
   // (Node's is 5 s) spares each heartbeat a new connection.
   // A worker listens on the port its primary chose (PORT in its environment).
   const server = createNodeServer(app.handler, config.http).listen(gatewayOnly && worker === undefined ? config.gatewayPort : config.port, config.host);
+  server.on('upgrade', app.upgrade);
   // Responses still being written when the server stops close their connection afterwards, so
   // the stop does not wait for clients to drop their idle keep-alive sockets.
   let stopping = false;

@@ -13,7 +13,7 @@
  * would apply changed, its replica count drifted, or a minute has passed.
  *
  * Beside each Deployment, and applied with it, the placement's Secret (its serving key), Service
- * and, with an ingress base URL, Ingress (serving-access.ts), each owned by the Deployment so that
+ * and, with an ingress base URL, Ingress or Gateway API HTTPRoute (serving-access.ts), each owned by the Deployment so that
  * the garbage collector removes them with it; the agent also deletes them itself, first, when it
  * deletes the Deployment. The agent may write Secrets but not read them (deploy/agent/rbac.yaml).
  */
@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import {
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   makeInformer,
   NetworkingV1Api,
   PatchStrategy,
@@ -41,7 +42,18 @@ import type { AgentLog, ClusterBackend } from '../agent.js';
 import type { DesiredPlacement, InventoryReport, RunningPlacement, WeightSourcesReport } from '../platform-client.js';
 import type { CounterSample, CounterSource } from '../usage-reporter.js';
 import { deploymentFor, deploymentName, LABELS, MANAGED_BY, placementOf, type ServingConfig } from './deployment.js';
-import { endpointFor, ingressFor, ownedByDeployment, secretFor, serviceFor, type IngressConfig } from './serving-access.js';
+import {
+  endpointFor,
+  HTTP_ROUTE,
+  httpRouteFor,
+  ingressFor,
+  ownedByDeployment,
+  secretFor,
+  SERVICE_PORT,
+  serviceFor,
+  type HttpRoute,
+  type IngressConfig,
+} from './serving-access.js';
 import { inventoryFromNodes, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
 import { placementHealth } from './placement-health.js';
 import { parseTokenCounters } from './prometheus-text.js';
@@ -59,6 +71,8 @@ export interface KubernetesBackendOptions {
   readonly serving: ServingConfig;
   /** Where the platform reaches the placements' Services; undefined: no Ingress, no endpoints reported. */
   readonly ingress?: IngressConfig | undefined;
+  /** The platform reaches the Services through the agent's tunnel: endpoints are `tunnel://<service>.<namespace>.svc:80`. */
+  readonly tunnel?: boolean;
   /** The platform's device profiles (resource names and device names to count). */
   readonly profiles: () => Promise<readonly DeviceProfileInfo[]>;
   readonly log?: AgentLog;
@@ -90,6 +104,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   readonly #apps: AppsV1Api;
   readonly #core: CoreV1Api;
   readonly #net: NetworkingV1Api;
+  readonly #custom: CustomObjectsApi;
   readonly #log: AgentLog;
   readonly #now: () => number;
   readonly #nodes: Watched<V1Node>;
@@ -111,6 +126,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     const core = (this.#core = opts.kubeConfig.makeApiClient(CoreV1Api));
     this.#apps = opts.kubeConfig.makeApiClient(AppsV1Api);
     this.#net = opts.kubeConfig.makeApiClient(NetworkingV1Api);
+    this.#custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
     const ns = opts.namespace;
     this.#nodes = makeInformer(opts.kubeConfig, '/api/v1/nodes', () => core.listNode());
     this.#deployments = makeInformer(
@@ -168,7 +184,18 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
         () => this.#core.patchNamespacedService({ ...dry, body: { apiVersion: 'v1', kind: 'Service', metadata, spec: { ports: [port] } } }, ssa),
       ],
     ];
-    if (this.#opts.ingress) {
+    if (this.#opts.ingress?.httpRoute) {
+      const body = {
+        apiVersion: `${HTTP_ROUTE.group}/${HTTP_ROUTE.version}`,
+        kind: HTTP_ROUTE.kind,
+        metadata,
+        spec: { rules: [{ backendRefs: [{ name, port: 80 }] }] },
+      };
+      checks.push([
+        `apply HTTPRoutes (${HTTP_ROUTE.group}/${HTTP_ROUTE.version}; are the Gateway API CRDs installed?) in namespace ${namespace}`,
+        () => this.#custom.patchNamespacedCustomObject({ ...dry, ...HTTP_ROUTE_PATH, body }, ssa),
+      ]);
+    } else if (this.#opts.ingress) {
       const body = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata, spec: { defaultBackend: { service: { name, port: { name: 'http' } } } } };
       checks.push([`apply Ingresses in namespace ${namespace}`, () => this.#net.patchNamespacedIngress({ ...dry, body }, ssa)]);
     }
@@ -258,10 +285,12 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       if (id && !d.metadata?.deletionTimestamp) {
         const readyReplicas = d.status?.readyReplicas ?? 0;
         const ingress = this.#opts.ingress;
+        const name = d.metadata!.name!;
+        const endpoint = this.#opts.tunnel ? `tunnel://${this.#serviceAuthority(name)}` : ingress ? endpointFor(name, ingress) : undefined;
         out.push({
           id,
           readyReplicas,
-          ...(ingress ? { endpoints: readyReplicas > 0 ? [endpointFor(d.metadata!.name!, ingress)] : [] } : {}),
+          ...(endpoint ? { endpoints: readyReplicas > 0 ? [endpoint] : [] } : {}),
           ...placementHealth(d, podsOf.get(id) ?? []),
           ...power.get(id),
         });
@@ -299,6 +328,22 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
         this.#log('reading a power exporter failed', { url, error: errorText(err) });
       },
     });
+  }
+
+  /** A placement Service's in-cluster address, `<name>.<namespace>.svc:80`. */
+  #serviceAuthority(name: string): string {
+    return `${name}.${this.#opts.namespace}.svc:${SERVICE_PORT}`;
+  }
+
+  /**
+   * Whether the tunnel may forward a call to `authority`: the Service of one of the agent's
+   * placements, at the address it reports, and nothing else in the cluster.
+   */
+  tunnelAllows(authority: string): boolean {
+    const suffix = `.${this.#opts.namespace}.svc:${SERVICE_PORT}`;
+    if (!authority.endsWith(suffix)) return false;
+    const d = this.#deployments.get(authority.slice(0, -suffix.length), this.#opts.namespace);
+    return d !== undefined && placementOf(d) !== undefined && !d.metadata?.deletionTimestamp;
   }
 
   /** The pods the agent manages, by their placement label. */
@@ -364,7 +409,13 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   #accessFor(p: DesiredPlacement): PlacementAccess {
     const ns = this.#opts.namespace;
     const ingress = this.#opts.ingress;
-    return { secret: secretFor(p, ns), service: serviceFor(p, ns), ingress: ingress ? ingressFor(p, ns, ingress) : undefined };
+    const httpRoute = ingress?.httpRoute;
+    return {
+      secret: secretFor(p, ns),
+      service: serviceFor(p, ns),
+      ingress: ingress && !httpRoute ? ingressFor(p, ns, ingress) : undefined,
+      route: ingress && httpRoute ? httpRouteFor(p, ns, { ...ingress, httpRoute }) : undefined,
+    };
   }
 
   /** Applies the placement's Secret, Service and Ingress (deleting an Ingress no longer configured). */
@@ -377,12 +428,16 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     await this.#core.patchNamespacedService({ name, namespace, body: owned(access.service), ...apply }, ssa);
     if (access.ingress) await this.#net.patchNamespacedIngress({ name, namespace, body: owned(access.ingress), ...apply }, ssa);
     else await ignoreNotFound(this.#net.deleteNamespacedIngress({ name, namespace }));
+    // HTTPRoutes are touched only when configured (the agent may lack the CRDs and the permission
+    // otherwise); one left from an earlier configuration goes with its Deployment (owner reference).
+    if (access.route) await this.#custom.patchNamespacedCustomObject({ ...HTTP_ROUTE_PATH, name, namespace, body: owned(access.route), ...apply }, ssa);
   }
 
   /** Deletes the placement's Ingress, Service and Secret, whichever exist. */
   async #deleteAccess(name: string): Promise<void> {
     const namespace = this.#opts.namespace;
     await ignoreNotFound(this.#net.deleteNamespacedIngress({ name, namespace }));
+    if (this.#opts.ingress?.httpRoute) await ignoreNotFound(this.#custom.deleteNamespacedCustomObject({ ...HTTP_ROUTE_PATH, name, namespace }));
     await ignoreNotFound(this.#core.deleteNamespacedService({ name, namespace }));
     await ignoreNotFound(this.#core.deleteNamespacedSecret({ name, namespace }));
   }
@@ -434,7 +489,10 @@ interface PlacementAccess {
   readonly secret: V1Secret | undefined;
   readonly service: V1Service;
   readonly ingress: V1Ingress | undefined;
+  readonly route: HttpRoute | undefined;
 }
+
+const HTTP_ROUTE_PATH = { group: HTTP_ROUTE.group, version: HTTP_ROUTE.version, plural: HTTP_ROUTE.plural };
 
 async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
   try {

@@ -2,7 +2,8 @@
  * What makes a placement's Deployment reachable and keyed, one of each per placement, all named
  * like its Deployment and carrying its labels: the Secret holding its serving key, the ClusterIP
  * Service in front of its pods, and — when the agent has an ingress base URL — the Ingress that
- * routes `<service>.<base host>` to that Service.
+ * routes `<service>.<base host>` to that Service, or instead a Gateway API HTTPRoute
+ * (`gateway.networking.k8s.io/v1`) attached to the Gateways the agent is configured with.
  *
  * Routing is by host, not by path: a path prefix needs the controller to rewrite it away, which
  * Ingress cannot say portably (each controller has its own annotation), while a host rule is
@@ -11,7 +12,7 @@
  *
  * Like the Deployment, each object is a pure function of its inputs, with no `undefined` or `null`.
  */
-import type { V1Ingress, V1OwnerReference, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Ingress, V1OwnerReference, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { DesiredPlacement } from '../platform-client.js';
 import { deploymentName, placementLabels, podSelector, SERVING_KEY } from './deployment.js';
 
@@ -26,8 +27,38 @@ export interface IngressConfig {
   readonly className?: string | undefined;
   /** A TLS Secret in the workloads namespace for `*.<base host>`; undefined: the controller's default certificate. */
   readonly tlsSecret?: string | undefined;
-  /** Annotations for every Ingress (a controller's proxy timeouts for long streams, say). */
+  /** Annotations for every Ingress (a controller's proxy timeouts for long streams, say), or every HTTPRoute. */
   readonly annotations?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Route with a Gateway API HTTPRoute attached to these Gateways instead of an Ingress
+   * (`className` and `tlsSecret` then do not apply: TLS is the Gateway listener's).
+   */
+  readonly httpRoute?: { readonly parentRefs: readonly ParentRef[] } | undefined;
+}
+
+/** A Gateway an HTTPRoute attaches to (Gateway API `ParentReference`, kind Gateway). */
+export interface ParentRef {
+  readonly name: string;
+  /** The Gateway's namespace; undefined: the route's own (the workloads namespace). */
+  readonly namespace?: string | undefined;
+  /** One listener of the Gateway, by name. */
+  readonly sectionName?: string | undefined;
+  readonly port?: number | undefined;
+}
+
+/** The Gateway API group and version the agent writes HTTPRoutes in. */
+export const HTTP_ROUTE = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', kind: 'HTTPRoute' } as const;
+
+/** An HTTPRoute as the agent applies it. */
+export interface HttpRoute extends KubernetesObject {
+  readonly spec: {
+    readonly parentRefs: readonly Record<string, string | number>[];
+    readonly hostnames: readonly string[];
+    readonly rules: readonly {
+      readonly matches: readonly { readonly path: { readonly type: 'PathPrefix'; readonly value: string } }[];
+      readonly backendRefs: readonly { readonly name: string; readonly port: number }[];
+    }[];
+  };
 }
 
 /** The Service port that reaches the engine's named port `http`. */
@@ -82,6 +113,32 @@ export function ingressFor(p: DesiredPlacement, namespace: string, ingress: Ingr
           http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: deploymentName(p.id), port: { name: 'http' } } } }] },
         },
       ],
+    },
+  };
+}
+
+/** The placement's HTTPRoute: its host to its Service, for every path, on the configured Gateways. */
+export function httpRouteFor(
+  p: DesiredPlacement,
+  namespace: string,
+  ingress: IngressConfig & { readonly httpRoute: { readonly parentRefs: readonly ParentRef[] } },
+): HttpRoute {
+  const annotations = ingress.annotations && Object.keys(ingress.annotations).length > 0 ? { annotations: { ...ingress.annotations } } : {};
+  return {
+    apiVersion: `${HTTP_ROUTE.group}/${HTTP_ROUTE.version}`,
+    kind: HTTP_ROUTE.kind,
+    metadata: { name: deploymentName(p.id), namespace, labels: placementLabels(p), ...annotations },
+    spec: {
+      parentRefs: ingress.httpRoute.parentRefs.map((r) => ({
+        group: HTTP_ROUTE.group,
+        kind: 'Gateway',
+        name: r.name,
+        ...(r.namespace ? { namespace: r.namespace } : {}),
+        ...(r.sectionName ? { sectionName: r.sectionName } : {}),
+        ...(r.port ? { port: r.port } : {}),
+      })),
+      hostnames: [ingressHost(p, ingress)],
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: deploymentName(p.id), port: SERVICE_PORT }] }],
     },
   };
 }

@@ -32,15 +32,25 @@ export function parseRevoked(payload: string): Revoked | undefined {
  * replica publishes is forgotten here. Without a notifier (PGlite, one process) only the first.
  * When listening (re)starts, or a payload cannot be read, the whole cache is dropped: something
  * may have been revoked that this process did not hear about, and a cache miss costs one read.
+ * `alsoRevoked` hears every revocation, local or published (what outlives a request, such as an
+ * agent's tunnel, ends with its credential).
  */
-export function shareRevocations(events: EventBus, auth: Authenticator, notifier: CredentialNotifier | undefined, log: Logger): void {
+export function shareRevocations(
+  events: EventBus,
+  auth: Authenticator,
+  notifier: CredentialNotifier | undefined,
+  log: Logger,
+  alsoRevoked?: (c: Revoked) => void,
+): void {
   events.on('credential.revoked', (c) => {
     auth.forget(matches(c));
+    alsoRevoked?.(c);
     notifier?.revoked(JSON.stringify(c)).catch((err: unknown) => log.warn('could not tell other replicas of a revoked credential', { error: String(err) }));
   });
   notifier?.onRevoked((payload) => {
     const c = parseRevoked(payload);
     auth.forget(c ? matches(c) : () => true);
+    if (c) alsoRevoked?.(c);
   });
   notifier?.onListening(() => auth.forget(() => true));
 }

@@ -21,6 +21,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Candidate } from './balancer.js';
 import type { Metering } from './metering.js';
 import { MemoryLimitStore, type LimitStore, type TokenLimit } from '../limits/store.js';
+import { tunnelOrigin } from '../tunnel/tunnels.js';
 import { requestUsage, UpstreamError, type AttemptFailure, type MeteredUsage, type UpstreamPath, type UpstreamResult, type Upstream } from './upstream.js';
 
 /** What the gateway needs of the rest of the platform (app.ts wires it). */
@@ -48,6 +49,8 @@ export interface GatewayDeps {
   readonly quotaCacheMs?: number;
   /** Where `tpm` and `maxConcurrent` are counted (server/limits/); default: this process's memory. */
   readonly limitStore?: LimitStore;
+  /** Which clusters' tunnels this process holds (server/tunnel/tunnels.ts); none: `tunnel://` endpoints are never used. */
+  readonly tunnels?: { connected(clusterId: string): boolean };
 }
 
 /** The OpenAI endpoints the gateway serves, by the request log's name. */
@@ -343,7 +346,13 @@ export class GatewayService {
     for (const t of targets) {
       const own = t.tenantId === tenantId;
       if (!own && !t.shared) continue;
-      for (const endpoint of t.endpoints) {
+      for (const reported of t.endpoints) {
+        let endpoint = reported;
+        if (reported.startsWith('tunnel://')) {
+          // Reachable only through the cluster's tunnel, which one process holds (README "Tunnel").
+          if (!this.deps.tunnels?.connected(t.clusterId)) continue;
+          endpoint = tunnelOrigin(reported, t.clusterId);
+        }
         out.push({
           endpoint,
           placementId: t.placementId,

@@ -4,7 +4,9 @@
  * endpoint only while nothing has been written to the client (connection errors, timeouts, retryable
  * statuses). Once a replica answers, its body flows to the client as it arrives; a failure after that
  * cuts the client's answer short and is never retried. Connections are pooled and kept alive by one
- * undici Agent per {@link Upstream}.
+ * undici Agent per {@link Upstream}. Endpoints `tunnel://…` (a cluster that accepts no inbound
+ * connection) are reached through that cluster's tunnel (server/tunnel/) instead, with the same
+ * retries, breakers, timeouts and aborts: only the dispatcher differs.
  *
  * This module writes nothing to the client but the replica's answer: failures before the answer are
  * thrown as {@link UpstreamError}, which the /v1 routes turn into OpenAI-shaped errors.
@@ -15,6 +17,7 @@ import { Abort, type AbortLike } from '../abort.js';
 import { Balancer, type Candidate } from './balancer.js';
 import { CircuitBreakers } from './breaker.js';
 import { SseUsageTap, usageFromJson } from './sse-usage.js';
+import type { TunnelRequest, TunnelResponse, TunnelTimeouts } from '../tunnel/tunnels.js';
 
 export type { Candidate } from './balancer.js';
 
@@ -150,7 +153,29 @@ export interface UpstreamOptions {
   readonly timeoutMs?: number;
   /** A non-streamed answer longer than this is refused (the replica misbehaves). Default 64 MiB. */
   readonly maxAnswerBytes?: number;
+  /** The agents' tunnels (server/tunnel/tunnels.ts), for `tunnel://` endpoints; none: such endpoints fail to connect. */
+  readonly tunnels?: { request(req: TunnelRequest, timeouts: TunnelTimeouts): Promise<TunnelResponse> };
 }
+
+/** One request to a replica, as a dispatcher sends it. */
+interface DispatchRequest {
+  readonly origin: string;
+  readonly path: string;
+  readonly method: 'POST';
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  readonly signal: AbortLike;
+}
+
+/** The replica's answer: status and headers, the body streaming. */
+interface DispatchResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Readable;
+}
+
+/** Sends requests to the endpoints of one kind (by URL scheme). */
+type Dispatcher = (request: DispatchRequest) => Promise<DispatchResponse>;
 
 /** Statuses that are the replica's fault: another endpoint may serve, and the breaker counts them. 401/403: the replica does not know its serving key yet. */
 const failureStatus = (status: number) => status >= 500 || status === 401 || status === 403;
@@ -211,7 +236,9 @@ export class Upstream {
   readonly #maxAttempts: number;
   readonly #timeoutMs: number;
   readonly #maxAnswerBytes: number;
-  readonly #endpoints = new Map<string, { readonly origin: string; readonly base: string }>();
+  readonly #endpoints = new Map<string, ParsedEndpoint>();
+  /** By URL scheme: undici for http and https, the cluster's tunnel for `tunnel`. */
+  readonly #dispatchers: ReadonlyMap<string, Dispatcher>;
 
   constructor(options: UpstreamOptions) {
     this.#now = options.now;
@@ -227,6 +254,17 @@ export class Upstream {
       bodyTimeout: options.bodyTimeoutMs ?? 60_000,
       connect: { timeout: options.connectTimeoutMs ?? 5_000 },
     });
+    const http: Dispatcher = (r) => this.#agent.request(r);
+    const dispatchers = new Map<string, Dispatcher>([
+      ['http:', http],
+      ['https:', http],
+    ]);
+    const tunnels = options.tunnels;
+    if (tunnels) {
+      const timeouts = { headersTimeoutMs: options.headersTimeoutMs ?? 300_000, bodyTimeoutMs: options.bodyTimeoutMs ?? 60_000 };
+      dispatchers.set('tunnel:', (r) => tunnels.request(r, timeouts));
+    }
+    this.#dispatchers = dispatchers;
   }
 
   /**
@@ -267,10 +305,10 @@ export class Upstream {
           else pass.failure();
           end();
         };
-        let response: Awaited<ReturnType<Agent['request']>>;
+        let response: DispatchResponse;
         try {
           const url = this.#parsed(candidate.endpoint);
-          response = await this.#agent.request({
+          response = await url.dispatch({
             origin: url.origin,
             path: url.base + call.path,
             method: 'POST',
@@ -333,12 +371,16 @@ export class Upstream {
     }
   }
 
-  /** An endpoint's origin and base path, parsed once (a bad one throws, each time: a failed attempt). */
-  #parsed(endpoint: string): { readonly origin: string; readonly base: string } {
+  /** An endpoint's origin, base path and dispatcher, parsed once (a bad one throws, each time: a failed attempt). */
+  #parsed(endpoint: string): ParsedEndpoint {
     let hit = this.#endpoints.get(endpoint);
     if (!hit) {
       const url = new URL(endpoint);
-      hit = { origin: url.origin, base: url.pathname.replace(/\/$/, '') };
+      const dispatch = this.#dispatchers.get(url.protocol);
+      if (!dispatch) throw Object.assign(new Error(`no way to reach ${url.protocol} endpoints`), { code: 'UNSUPPORTED_ENDPOINT' });
+      // A tunnel endpoint's origin keeps its user part: the cluster whose tunnel leads there (tunnelOrigin).
+      const origin = url.protocol === 'tunnel:' ? `tunnel://${url.username}@${url.host}` : url.origin;
+      hit = { origin, base: url.pathname.replace(/\/$/, ''), dispatch };
       if (this.#endpoints.size >= 10_000) this.#endpoints.clear();
       this.#endpoints.set(endpoint, hit);
     }
@@ -458,6 +500,12 @@ export class Upstream {
 }
 
 type Served = Pick<UpstreamResult, 'ttfbMs' | 'cut' | 'usage'>;
+
+interface ParsedEndpoint {
+  readonly origin: string;
+  readonly base: string;
+  readonly dispatch: Dispatcher;
+}
 
 interface Failed {
   readonly failed: FailureReason;

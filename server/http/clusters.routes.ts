@@ -75,11 +75,10 @@ const heartbeatBody = z.strictObject({
       z.strictObject({
         id: z.string().min(1).max(64),
         readyReplicas: count,
-        endpoints: z
-          .array(endpointUrl)
-          .max(64)
-          .optional()
-          .meta({ description: "Base URLs of the placement's ready replicas' OpenAI-compatible servers; absent: unchanged" }),
+        endpoints: z.array(endpointUrl).max(64).optional().meta({
+          description:
+            "Base URLs of the placement's ready replicas' OpenAI-compatible servers, or tunnel://<host>:<port> for an in-cluster address reached through the cluster's tunnel (GET /api/v1/agent/tunnel); absent: unchanged",
+        }),
         ...placementHealthReport.shape,
         ...placementEnergyReport.shape,
       }),

@@ -25,11 +25,16 @@
  * An answer given before the body was read (a 401, a 413, a 503) drains what the client still sends, up
  * to DRAIN_LIMIT, rather than close the connection under it: a client still writing would see a
  * reset instead of the answer.
+ *
+ * Requests that ask for a protocol upgrade (`Connection: Upgrade`) come through `upgrade` and take
+ * the same path: a route that upgrades (`RouteSpec.upgrade`, the agent's tunnel) answers 101 and
+ * hands the socket to its handler, after authentication and validation as above; any other route
+ * answers as usual, and the connection is closed after the answer.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage, type RequestListener } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import type { Readable, Transform } from 'node:stream';
+import type { Duplex, Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Abort } from '../abort.js';
 import { z } from 'zod';
@@ -117,12 +122,20 @@ export interface Pipeline {
   allow(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void;
   /** Answers an error as problem+json, or in OpenAI's shape (after `begin`). */
   fail(req: IncomingMessage, res: ServerResponse, err: unknown, format?: AnyRoute['errorFormat']): void;
+  /**
+   * Answers a request that asked for a protocol upgrade (node:http's `upgrade` event) through
+   * `listener`, as any request; a route that upgrades may then take over `socket`. Any other answer
+   * closes the connection once written.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, listener: RequestListener): void;
 }
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
   const { auth, clock, log, httpDuration, audit, bodyGate } = opts;
   const trusted = opts.trustedProxies ?? NO_TRUSTED_PROXIES;
   const clients = new WeakMap<IncomingMessage, Client>();
+  /** Requests that came with an upgrade: their socket, and the bytes read past their head. */
+  const upgrades = new WeakMap<IncomingMessage, { readonly socket: Duplex; readonly head: Buffer }>();
 
   /** The request's client, worked out on first use and the same for the rest of the request. */
   function client(req: IncomingMessage): Client {
@@ -155,6 +168,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       checkSessionCookie(req);
       principal = await auth.fromRequest({ method: req.method ?? '', headers: req.headers }, spec.auth);
       if (opts.admit) await opts.admit(principal, (name, value) => res.setHeader(name, value));
+      if (spec.upgrade !== undefined && !(upgrades.has(req) && asksUpgrade(req, spec.upgrade))) {
+        res.setHeader('upgrade', spec.upgrade);
+        throw new AppError(
+          'upgrade_required',
+          `${spec.path} only opens a connection of protocol ${spec.upgrade}: send "Connection: Upgrade" and "Upgrade: ${spec.upgrade}".`,
+        );
+      }
       checkStorableTree(params, 'params');
       const p = validate(spec.params ?? EMPTY, { ...params }, 'params');
       const url = req.url ?? '';
@@ -166,7 +186,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
       reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name), address: client(req).address });
-      if (reply.stream) await stream(req, res, reply, reply.stream);
+      if (reply.upgrade && spec.upgrade !== undefined) switchProtocols(req, res, spec.upgrade, reply.upgrade);
+      else if (reply.stream) await stream(req, res, reply, reply.stream);
       else answer(req, res, reply);
     } catch (err) {
       fail(req, res, err, spec.errorFormat);
@@ -237,6 +258,29 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     }
   }
 
+  /** Answers 101 with the answer's headers so far, and hands the connection to `take`. */
+  function switchProtocols(req: IncomingMessage, res: ServerResponse, protocol: string, take: (socket: Duplex, head: Buffer) => void): void {
+    const { socket, head } = upgrades.get(req)!;
+    upgrades.delete(req);
+    res.statusCode = 101;
+    const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', `upgrade: ${protocol}`];
+    for (const [name, value] of Object.entries(res.getHeaders())) lines.push(`${name}: ${String(value)}`);
+    res.detachSocket(socket as never);
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    take(socket, head);
+  }
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, listener: RequestListener): void {
+    upgrades.set(req, { socket, head });
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as never);
+    res.shouldKeepAlive = false;
+    // Not switched: the answer is the connection's last (node:http has let go of the socket).
+    res.once('finish', () => socket.end());
+    socket.once('error', () => socket.destroy());
+    listener(req, res);
+  }
+
   function allow(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void {
     drain(req);
     res.statusCode = 204;
@@ -271,7 +315,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     writeJson(res, problem.status, JSON.stringify(problem), 'application/problem+json');
   }
 
-  return { begin, run, allow, fail };
+  return { begin, run, allow, fail, upgrade };
+}
+
+/** Whether the request's `Upgrade` header names `protocol` (case-insensitively, among others). */
+function asksUpgrade(req: IncomingMessage, protocol: string): boolean {
+  const asked = req.headers.upgrade;
+  return typeof asked === 'string' && asked.split(',').some((p) => p.trim().toLowerCase() === protocol.toLowerCase());
 }
 
 const EMPTY = z.strictObject({});

@@ -5,6 +5,7 @@
  * HandlerInput and answers a Reply; it never touches the HTTP response.
  */
 import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import type { AbortLike } from '../abort.js';
 import type { FieldError } from '../errors.js';
@@ -35,6 +36,12 @@ export interface Reply {
    * answered as any error; after, the answer is cut.
    */
   readonly stream?: (out: ReplyStream) => Promise<void>;
+  /**
+   * Takes over the connection of a route that upgrades (`RouteSpec.upgrade`): the pipeline answers
+   * `101 Switching Protocols` and hands over the socket with any bytes read past the request
+   * (`head`). The connection is then the callee's; `status` must be 101.
+   */
+  readonly upgrade?: (socket: Duplex, head: Buffer) => void;
 }
 
 /** Where a streamed reply goes. */
@@ -89,6 +96,12 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
    * the type says, as OpenAI-compatible servers do (`curl -d` sends a form's type).
    */
   readonly bodyType?: 'json' | 'any';
+  /**
+   * The protocol this route switches to (`Upgrade: <protocol>`), e.g. the agent's tunnel. Such a
+   * route is authenticated like any other, and answers a request without that upgrade 426 (with
+   * `Upgrade: <protocol>`); its handler answers a Reply with `upgrade`.
+   */
+  readonly upgrade?: string;
   handler(input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
 }
 

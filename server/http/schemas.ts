@@ -68,15 +68,18 @@ export const labelMap = z
 
 /**
  * The base URL of a serving replica's OpenAI-compatible server, as an agent reports it: http or
- * https, no credentials, query or fragment, no whitespace (API.md v2 "Token gateway").
+ * https, no credentials, query or fragment, no whitespace (API.md v2 "Token gateway"); or
+ * `tunnel://<host>:<port>`, an in-cluster address the gateway reaches through the cluster's tunnel
+ * (README "Tunnel").
  */
 export const endpointUrl = z
   .string()
   .max(2048)
-  .regex(/^https?:\/\/\S+$/, 'must be an http or https URL')
+  .regex(/^(?:https?:\/\/\S+|tunnel:\/\/[^/@\s]+:\d+)$/, 'must be an http or https URL, or tunnel://<host>:<port>')
   .refine((s) => {
     try {
       const u = new URL(s);
+      if (u.protocol === 'tunnel:') return u.hostname !== '' && u.port !== '' && (u.pathname === '' || u.pathname === '/');
       return u.username === '' && u.password === '' && u.search === '' && u.hash === '';
     } catch {
       return false;

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticate.js';
@@ -49,6 +50,11 @@ export interface HttpServer {
   readonly handler: RequestListener;
   /** The same requests with every route found by Express (the dispatch parity test compares the two). */
   readonly viaExpress: RequestListener;
+  /**
+   * node:http's `upgrade` listener: a request asking for a protocol upgrade, answered by the same
+   * routes and pipeline (the agent's tunnel takes the connection; anything else is answered and closed).
+   */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 const NOT_READY: Problem = {
@@ -127,7 +133,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     pipeline.begin(req, res, () => routeTemplate(req));
     app(req, res);
   };
-  return { handler: dispatcher({ routes, pipeline, fallback: viaExpress }), viaExpress };
+  const handler = dispatcher({ routes, pipeline, fallback: viaExpress });
+  return { handler, viaExpress, upgrade: (req, socket, head) => pipeline.upgrade(req, socket, head, handler) };
 }
 
 /** The template of the route Express matched (never the raw URL), for the request metrics. */

@@ -54,7 +54,7 @@ export async function startPlatform(
   const app = await createApp({ database, config, clock, log: silentLogger });
   // Suites drive scheduling cycles themselves; on PostgreSQL this instance must hold the lead.
   await app.leader.check();
-  const server: Server = createServer(app.handler).listen(0, '127.0.0.1');
+  const server: Server = createServer(app.handler).on('upgrade', app.upgrade).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

@@ -3,6 +3,30 @@ import { AgentConfigError, loadAgentConfig } from '../../../adapters/agent-confi
 
 const BASE = { TOKENPOOL_URL: 'https://tokenpool.example', TOKENPOOL_AGENT_TOKEN: 'tp_agent_x', KUBECONFIG: '/kubeconfig' };
 
+describe('loadAgentConfig: tunnel and Gateway API routes', () => {
+  it('has the tunnel off and Ingresses unless set', () => {
+    const c = loadAgentConfig({ ...BASE, TOKENPOOL_SERVING_BASE_URL: 'https://gw.example' });
+    expect(c.tunnel).to.equal(false);
+    expect(c.ingress?.httpRoute).to.equal(undefined);
+    expect(loadAgentConfig({ ...BASE, TOKENPOOL_TUNNEL: 'on' }).tunnel).to.equal(true);
+  });
+
+  it('reads HTTPRoutes with the Gateways they attach to', () => {
+    const c = loadAgentConfig({
+      ...BASE,
+      TOKENPOOL_SERVING_BASE_URL: 'https://gw.example',
+      TOKENPOOL_SERVING_ROUTE: 'httproute',
+      TOKENPOOL_GATEWAY_PARENT_REFS: '[{"name":"public","namespace":"gateways","sectionName":"https"},{"name":"internal","port":8443}]',
+    });
+    expect(c.ingress?.httpRoute).to.deep.equal({
+      parentRefs: [
+        { name: 'public', namespace: 'gateways', sectionName: 'https' },
+        { name: 'internal', port: 8443 },
+      ],
+    });
+  });
+});
+
 describe('loadAgentConfig: serving settings', () => {
   it('has no ingress, tolerations, node selector or engine images unless set', () => {
     const c = loadAgentConfig(BASE);
@@ -80,6 +104,22 @@ describe('loadAgentConfig: serving settings', () => {
     ['a node selector that is not JSON', { TOKENPOOL_SERVING_NODE_SELECTOR: 'pool=inference' }, 'TOKENPOOL_SERVING_NODE_SELECTOR'],
     ['an engine image that is empty', { TOKENPOOL_ENGINE_IMAGES: '{"vllm-cuda":""}' }, 'TOKENPOOL_ENGINE_IMAGES'],
     ['an ingress class that is no name', { TOKENPOOL_INGRESS_CLASS: 'Nginx Class' }, 'TOKENPOOL_INGRESS_CLASS'],
+    ['a tunnel setting other than on or off', { TOKENPOOL_TUNNEL: 'yes' }, 'TOKENPOOL_TUNNEL'],
+    ['a route kind it does not make', { TOKENPOOL_SERVING_ROUTE: 'gateway' }, 'TOKENPOOL_SERVING_ROUTE'],
+    [
+      'HTTPRoutes without Gateways',
+      { TOKENPOOL_SERVING_ROUTE: 'httproute', TOKENPOOL_SERVING_BASE_URL: 'https://gw.example' },
+      'TOKENPOOL_GATEWAY_PARENT_REFS',
+    ],
+    [
+      'a Gateway reference with an unknown field',
+      {
+        TOKENPOOL_SERVING_ROUTE: 'httproute',
+        TOKENPOOL_SERVING_BASE_URL: 'https://gw.example',
+        TOKENPOOL_GATEWAY_PARENT_REFS: '[{"name":"gw","kind":"Service"}]',
+      },
+      'TOKENPOOL_GATEWAY_PARENT_REFS',
+    ],
   ];
   for (const [name, env, variable] of bad) {
     it(`refuses ${name}, naming the variable`, () => {

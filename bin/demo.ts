@@ -172,8 +172,11 @@ export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<S
   // workloads serve only what is called through the gateway, or the platform would see traffic
   // that bypassed it. The ids of direct workloads are read again every heartbeat interval.
   let direct = new Set<string>();
+  // The simulated devices draw power by the catalog's TDP, so the Energy view has measurements.
+  let watts = new Map<string, number>();
   const refresh = async () => {
     direct = await directWorkloadIds(ctx);
+    watts = await ratedWatts(ctx);
   };
   await refresh();
   const timer = setInterval(() => {
@@ -186,6 +189,7 @@ export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<S
     intervalMs,
     log: (msg, fields) => ctx.log.warn(`demo agent: ${msg}`, fields),
     backgroundLoad: (workloadId) => direct.has(workloadId),
+    cluster: { deviceWatts: (deviceModel) => watts.get(deviceModel) },
   });
   const stopCity = city.stop.bind(city);
   return Object.assign(city, {
@@ -195,6 +199,21 @@ export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<S
       await stopCity();
     },
   });
+}
+
+/** The catalog's TDP of each device name (profile names and aliases), in watts. */
+async function ratedWatts(ctx: AppContext): Promise<Map<string, number>> {
+  const watts = new Map<string, number>();
+  let cursor: string | null = null;
+  do {
+    const page: Awaited<ReturnType<typeof ctx.services.catalog.listProfiles>> = await ctx.services.catalog.listProfiles({
+      limit: 500,
+      after: decodeCursor(cursor ?? undefined),
+    });
+    for (const p of page.items) for (const name of [p.name, ...p.aliases]) watts.set(name, p.tdpWatts);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return watts;
 }
 
 async function directWorkloadIds(ctx: AppContext): Promise<Set<string>> {

@@ -42,7 +42,25 @@ export interface SimulatedClusterOptions {
   readonly tokensPerSecondPerDevice?: number;
   /** Address the engines listen on. Default `127.0.0.1`. */
   readonly host?: string;
+  /**
+   * Rated power of one device of a device model, in watts (the catalog's TDP); undefined for a
+   * model: its placements report no energy. Absent: no energy reported at all, as a cluster that
+   * runs no power exporter.
+   */
+  readonly deviceWatts?: (deviceModel: string) => number | undefined;
+  /** Epoch ms, for the energy the devices use. Default `Date.now`. */
+  readonly now?: () => number;
 }
+
+/**
+ * The simulated devices' draw: a device holding a replica draws this share of its rated power
+ * idle, and the rest in proportion to its load (tokens it generates against what it generates at
+ * full speed, {@link OUTPUT_TOKENS_PER_MIN_PER_DEVICE}).
+ */
+export const IDLE_POWER_SHARE = 0.3;
+
+/** Energy is not integrated across a gap longer than this (the devices' draw then is not known). */
+const MAX_ENERGY_STEP_MS = 60_000;
 
 /**
  * Endpoints a heartbeat reports per placement at most (API.md); the replicas past them serve
@@ -108,6 +126,8 @@ interface Replica {
 
 interface Deployment {
   placement: DesiredPlacement;
+  /** Joules its devices used since the cluster began measuring it, and the reading that was last. */
+  energy?: { joules: number; atMs: number; generated: number };
   replicas: Replica[];
   /** The placement's `servingKey`, or one of the cluster's own while the platform sends none. */
   servingKey: string;
@@ -130,6 +150,8 @@ export class SimulatedCluster implements ClusterBackend {
   readonly #deployments = new Map<string, Deployment>();
   readonly #tokensPerSecondPerDevice: number;
   readonly #host: string | undefined;
+  readonly #deviceWatts: ((deviceModel: string) => number | undefined) | undefined;
+  readonly #now: () => number;
   // Engines being closed, so that close() can wait for every one.
   readonly #closing = new Set<Promise<void>>();
   #closed = false;
@@ -145,6 +167,8 @@ export class SimulatedCluster implements ClusterBackend {
     this.#tokensPerSecondPerDevice = opts.tokensPerSecondPerDevice ?? OUTPUT_TOKENS_PER_MIN_PER_DEVICE / 60;
     if (!(this.#tokensPerSecondPerDevice > 0)) throw new RangeError('tokensPerSecondPerDevice must be positive');
     this.#host = opts.host;
+    this.#deviceWatts = opts.deviceWatts;
+    this.#now = opts.now ?? Date.now;
     for (const node of spec.nodes) {
       if (this.#nodes.has(node.name)) throw new Error(`${spec.name}: duplicate node ${node.name}`);
       if (!Number.isInteger(node.devices) || node.devices < 0) {
@@ -184,11 +208,41 @@ export class SimulatedCluster implements ClusterBackend {
    * first {@link MAX_REPORTED_ENDPOINTS} of them).
    */
   async running(): Promise<RunningPlacement[]> {
+    const now = this.#now();
     return [...this.#deployments.values()].map((d) => ({
       id: d.placement.id,
       readyReplicas: readyOf(d, this.#readyAfter),
       endpoints: d.replicas.flatMap((r) => (r.engine ? [r.engine.url] : [])).slice(0, MAX_REPORTED_ENDPOINTS),
+      ...this.#power(d, now),
     }));
+  }
+
+  /**
+   * A placement's power now and the energy its devices used so far, as a power exporter would have
+   * it measured: every started replica's devices draw {@link IDLE_POWER_SHARE} of their rated
+   * power, plus the rest in proportion to the tokens the replicas generated since the last reading
+   * against their full speed. Nothing without a rated power for the device model.
+   */
+  #power(d: Deployment, now: number): { energyJoules: number; powerWatts: number } | Record<string, never> {
+    const rated = this.#deviceWatts?.(d.placement.deviceModel);
+    if (rated === undefined || !(rated > 0)) return {};
+    const devices = d.replicas.filter((r) => r.startedSeq !== null).length * d.placement.devicesPerReplica;
+    let generated = 0;
+    for (const r of d.replicas) if (r.engine) generated += r.engine.counters.generationTokensTotal;
+    const last = d.energy;
+    let watts = devices * rated * IDLE_POWER_SHARE;
+    let joules = last?.joules ?? 0;
+    if (last && now > last.atMs) {
+      const seconds = (now - last.atMs) / 1000;
+      const fullSpeed = devices * (OUTPUT_TOKENS_PER_MIN_PER_DEVICE / 60) * seconds;
+      // Engines that stopped take their counters with them: what they made is then not known.
+      const made = Math.max(0, generated - last.generated);
+      const load = fullSpeed > 0 ? Math.min(1, made / fullSpeed) : 0;
+      watts = devices * rated * (IDLE_POWER_SHARE + (1 - IDLE_POWER_SHARE) * load);
+      if (now - last.atMs <= MAX_ENERGY_STEP_MS) joules += watts * seconds;
+    }
+    d.energy = { joules, atMs: Math.max(now, last?.atMs ?? now), generated };
+    return { energyJoules: Math.round(joules * 1000) / 1000, powerWatts: Math.round(watts * 1000) / 1000 };
   }
 
   /**

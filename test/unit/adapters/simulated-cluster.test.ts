@@ -202,4 +202,47 @@ describe('SimulatedCluster', () => {
       ]);
     });
   });
+
+  describe('energy, as a power exporter would measure it', () => {
+    it('reports no energy without rated power, as a cluster without a power exporter', async () => {
+      const c = cluster({ readyAfterReconciles: 0 });
+      await c.reconcile([aPlacement('p', 1, 2)]);
+      const [p] = await c.running();
+      expect(p).to.not.have.property('energyJoules');
+      expect(p).to.not.have.property('powerWatts');
+    });
+
+    it('draws the idle share of the rated power idle and all of it at full speed, integrated into joules', async () => {
+      let now = 1_800_000_000_000;
+      const c = cluster({ readyAfterReconciles: 0, deviceWatts: (m) => (m === H100 ? 700 : undefined), now: () => now });
+      await c.reconcile([aPlacement('p', 2, 2), aPlacement('npu', 1, 2, ASCEND)]);
+      const first = await c.running();
+      // Four devices of 700 W, idle: 30% of 2,800 W; nothing measured yet. The Ascend model has no rating.
+      expect(first[0]).to.deep.include({ id: 'p', energyJoules: 0, powerWatts: 840 });
+      expect(first[1]).to.not.have.property('energyJoules');
+      now += 10_000;
+      expect((await c.running())[0]).to.deep.include({ energyJoules: 8_400, powerWatts: 840 });
+      // The replicas generate at full speed (100 tokens/s per device) for the next 10 s: 4,000 tokens.
+      for (const pod of c.pods().filter((x) => x.placementId === 'p')) pod.engine.countServed(0, 2_000);
+      now += 10_000;
+      expect((await c.running())[0]).to.deep.include({ energyJoules: 8_400 + 28_000, powerWatts: 2_800 });
+      // Half speed: 30% + 70% × 0.5 of the rating.
+      for (const pod of c.pods().filter((x) => x.placementId === 'p')) pod.engine.countServed(0, 1_000);
+      now += 10_000;
+      expect((await c.running())[0]).to.deep.include({ energyJoules: 8_400 + 28_000 + 18_200, powerWatts: 1_820 });
+    });
+
+    it('does not integrate across a gap longer than a minute, nor count a clock that went back', async () => {
+      let now = 1_800_000_000_000;
+      const c = cluster({ readyAfterReconciles: 0, deviceWatts: () => 100, now: () => now });
+      await c.reconcile([aPlacement('p', 1, 1)]);
+      await c.running();
+      now += 10 * 60_000;
+      expect((await c.running())[0]).to.deep.include({ energyJoules: 0 });
+      now -= 30_000;
+      expect((await c.running())[0]).to.deep.include({ energyJoules: 0 });
+      now += 40_000;
+      expect((await c.running())[0]).to.deep.include({ energyJoules: 300 });
+    });
+  });
 });

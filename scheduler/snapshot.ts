@@ -8,6 +8,7 @@
  */
 import { MICRO } from './capacity.js';
 import type { DeviceSlot, Priority, Snapshot, WorkloadSnap } from './framework/types.js';
+import { nodeHistogram, replicaPods, takeNodeReplicas, type ReplicaPods } from './node-fit.js';
 
 /** Larger is more important. */
 export const PRIORITY_RANK: Readonly<Record<Priority, number>> = Object.freeze({ high: 2, normal: 1, low: 0 });
@@ -49,6 +50,13 @@ export interface WorkingState {
   releaseEpoch: number;
   /** Incremented whenever a `normal` or `low` workload is admitted (the preemptible set grew). */
   preemptibleEpoch: number;
+  /**
+   * Free devices per node of each slot, as a histogram (node-fit.ts), less what this cycle took;
+   * null for a slot whose cluster reported no nodes, and null altogether when no cluster did
+   * (then nothing here costs a cycle anything). Releases do not give devices back to nodes: which
+   * node a released placement's pods ran on is not known, so node fit stays on the safe side.
+   */
+  readonly nodeFree: readonly (Int32Array | null)[] | null;
 }
 
 /** The key of a device slot: cluster id and reported device model. */
@@ -84,6 +92,13 @@ export function buildWorkingState(snapshot: Snapshot): WorkingState {
 
   const tenantHeldMicro = new Map<string, number>();
   for (const t of snapshot.tenants.values()) tenantHeldMicro.set(t.id, toMicro(t.heldStdPerMin));
+  let nodeFree: (Int32Array | null)[] | null = null;
+  for (let i = 0; i < count; i++) {
+    const nodes = slots[i]!.nodes;
+    if (!nodes) continue;
+    nodeFree ??= new Array<Int32Array | null>(count).fill(null);
+    nodeFree[i] = nodeHistogram(nodes);
+  }
 
   const state: WorkingState = {
     snapshot,
@@ -97,6 +112,7 @@ export function buildWorkingState(snapshot: Snapshot): WorkingState {
     placements: new Map(),
     releaseEpoch: 0,
     preemptibleEpoch: 0,
+    nodeFree,
   };
   for (const p of snapshot.placements) {
     const slot = slotByKey.get(slotKey(p.clusterId, p.deviceModel)) ?? -1;
@@ -120,6 +136,16 @@ export function freeDevices(state: WorkingState, slot: number): number {
   return free > 0 ? free : 0;
 }
 
+/**
+ * How a replica of `n` devices runs on the nodes of a slot (node-fit.ts), or null when it fits no
+ * node there; undefined when the slot's cluster reported no nodes.
+ */
+export function slotReplicaPods(state: WorkingState, slot: number, n: number): ReplicaPods | null | undefined {
+  const s = state.slots[slot]!;
+  if (!s.nodes) return undefined;
+  return replicaPods(n, s.nodes.largest, state.snapshot.clusters[state.slotCluster[slot]!]!.leaderWorkerSet === true);
+}
+
 /** One part of a placement being admitted: `replicas × devicesPerReplica` devices of a slot. */
 export interface Take {
   readonly slot: number;
@@ -135,6 +161,11 @@ export function admit(state: WorkingState, workload: WorkloadSnap, stdMicro: num
   for (const t of takes) {
     const devices = t.replicas * t.devicesPerReplica;
     state.held[t.slot] = (state.held[t.slot] ?? 0) + devices;
+    const nodes = state.nodeFree?.[t.slot];
+    if (nodes) {
+      const pods = slotReplicaPods(state, t.slot, t.devicesPerReplica);
+      if (pods) takeNodeReplicas(nodes, pods, t.replicas);
+    }
     record(state, {
       workloadId: workload.id,
       tenantId: workload.tenantId,
@@ -194,7 +225,7 @@ export function cloneSnapshot(snapshot: Snapshot): Snapshot {
   return {
     clusters: snapshot.clusters.map((c) => ({
       ...c,
-      devices: c.devices.map((d) => ({ ...d, profile: { ...d.profile } })),
+      devices: c.devices.map((d) => ({ ...d, profile: { ...d.profile }, ...(d.nodes ? { nodes: { ...d.nodes, free: [...d.nodes.free] } } : {}) })),
     })),
     models: new Map([...snapshot.models].map(([id, m]) => [id, { ...m, vendors: [...m.vendors] }])),
     tenants: new Map([...snapshot.tenants].map(([id, t]) => [id, { ...t }])),

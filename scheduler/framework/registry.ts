@@ -9,6 +9,8 @@ import { consolidation } from '../plugins/consolidation.js';
 import { energy } from '../plugins/energy.js';
 import { freeDevices } from '../plugins/free-devices.js';
 import { memoryFit } from '../plugins/memory-fit.js';
+import { nodeFit } from '../plugins/node-fit.js';
+import { nodeSize } from '../plugins/node-size.js';
 import { recentFailure } from '../plugins/recent-failure.js';
 import { region } from '../plugins/region.js';
 import { vendorCompatible } from '../plugins/vendor-compatible.js';
@@ -31,7 +33,16 @@ export const WEIGHT_BY_SCORER: Readonly<Record<string, keyof ScoreWeights>> = Ob
   [bestFit.name]: 'bestFit',
 });
 
-export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([region, clusterSchedulable, recentFailure, vendorCompatible, memoryFit, freeDevices]);
+export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([
+  region,
+  clusterSchedulable,
+  recentFailure,
+  vendorCompatible,
+  memoryFit,
+  nodeSize,
+  freeDevices,
+  nodeFit,
+]);
 
 /**
  * The default plugins with `weights` over {@link DEFAULT_WEIGHTS}.

@@ -9,7 +9,8 @@
  * run once per shape; dynamic filters and scorers run on every nomination, over a sample of the
  * shape's candidates large enough to choose well (sampling.ts).
  */
-import type { WorkingState } from '../snapshot.js';
+import { nodeReplicas, type ReplicaPods } from '../node-fit.js';
+import { slotReplicaPods, type WorkingState } from '../snapshot.js';
 import { CycleState } from './cycle-state.js';
 import type { FilterContext, PluginSet } from './plugin.js';
 import { PluginRunner, newCursor, newScoreContext, type Cursor, type MutableScoreContext } from './runner.js';
@@ -21,6 +22,8 @@ import type { ModelSnap, PendingReason, WorkloadSnap } from './types.js';
 export type { Shape } from './sampling.js';
 
 const REASONS: readonly PendingReason[] = ['capacity', 'quota', 'plan_exhausted', 'no_compatible_device'];
+/** A replica shape no node takes (the node-size filter keeps such candidates out). */
+const NO_PODS: ReplicaPods = Object.freeze({ pod: Number.MAX_SAFE_INTEGER, pods: 1 });
 
 /** Replicas taken from one slot. */
 export interface Pick {
@@ -152,7 +155,7 @@ export class FrameworkRuntime {
     const live = shape.live;
     let count = real ? shape.liveCount : shape.slots.length;
     const stamp = ++this.stamp;
-    const { healthy, held } = state;
+    const { healthy, held, nodeFree } = state;
     const clusters = state.snapshot.clusters;
     const c = this.cursor;
     const sctx = this.sctx;
@@ -219,7 +222,12 @@ export class FrameworkRuntime {
 
         const free = healthy[slot]! - held[slot]!;
         const supply = shape.replicaStdMicro[pos]!;
-        const freeReplicas = Math.floor(free / n);
+        let freeReplicas = Math.floor(free / n);
+        // A cluster that reported nodes: each replica needs its own node (or nodes) with room.
+        if (nodeFree !== null && nodeFree[slot]) {
+          const onNodes = nodeReplicas(nodeFree[slot], slotReplicaPods(state, slot, n) ?? NO_PODS);
+          if (onNodes < freeReplicas) freeReplicas = onNodes;
+        }
         if (round === 0) bound += freeReplicas * supply;
         let take = remaining > 0 ? Math.ceil(remaining / supply) : 1;
         if (take > freeReplicas) take = freeReplicas;
@@ -284,9 +292,12 @@ export class FrameworkRuntime {
     // Past round 0 the free devices could carry the request (greedy then always completes a
     // non-ha request), so only the ha spread can have failed.
     if (Number.isNaN(bound)) return unschedulable('capacity', `not enough free devices to spread ${want} over two clusters`);
+    // When nothing free could be offered, the last filter that said why is worth reading (a node
+    // too small, say); otherwise the shortfall in tokens says it all.
+    const detail = bound === 0 && picks.length === 0 && rejectedMessage !== '' ? ` (${rejectedMessage})` : '';
     return unschedulable(
       'capacity',
-      `needs ${want}; the free compatible devices in the allowed regions carry ${formatTokens(bound, shape.model.costFactor)} tokens/min`,
+      `needs ${want}; the free compatible devices in the allowed regions carry ${formatTokens(bound, shape.model.costFactor)} tokens/min${detail}`,
     );
   }
 }

@@ -1,0 +1,38 @@
+import type { SlotFilterPlugin } from '../framework/plugin.js';
+import { SUCCESS, unschedulable } from '../framework/status.js';
+import type { Status } from '../framework/status.js';
+import { someNodeHas } from '../node-fit.js';
+import { slotReplicaPods } from '../snapshot.js';
+
+/**
+ * Keeps slots where some node has room for one pod of a replica now: its free devices as the
+ * agent reported them, less what this cycle placed there (node-fit.ts), so successive replicas
+ * use up nodes, not just the slot's device count. Slots whose cluster reported no nodes pass (the
+ * free-devices filter judges them as before). Unschedulable (evicting could free a node), reason
+ * `capacity`. Monotone: taking devices never makes a node larger.
+ */
+export const nodeFit: SlotFilterPlugin = {
+  name: 'node-fit',
+  reason: 'capacity',
+  level: 'slot',
+  static: false,
+  monotone: true,
+  filter(ctx, c) {
+    const hist = ctx.state.nodeFree?.[c.slotIndex];
+    if (!hist) return SUCCESS;
+    const pods = slotReplicaPods(ctx.state, c.slotIndex, c.devicesPerReplica);
+    if (pods && someNodeHas(hist, pods.pod)) return SUCCESS;
+    return noNode(pods?.pod ?? c.devicesPerReplica);
+  },
+};
+
+const noNodeCache = new Map<number, Status>();
+
+function noNode(pod: number): Status {
+  let status = noNodeCache.get(pod);
+  if (!status) {
+    status = unschedulable('capacity', `no node has ${pod} free devices for one replica's pod`);
+    noNodeCache.set(pod, status);
+  }
+  return status;
+}

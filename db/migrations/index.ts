@@ -23,6 +23,7 @@ import * as m0021 from './0021_shared_workloads.js';
 import * as m0022 from './0022_usage_attribution.js';
 import * as m0023 from './0023_engines.js';
 import * as m0024 from './0024_placement_health.js';
+import * as m0026 from './0026_cluster_nodes.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -50,4 +51,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0022_usage_attribution': m0022,
   '0023_engines': m0023,
   '0024_placement_health': m0024,
+  '0026_cluster_nodes': m0026,
 };

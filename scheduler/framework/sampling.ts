@@ -86,6 +86,9 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
   const sizes: number[] = [];
   let bestRank = Infinity;
   let bestMessage = '';
+  // Whether the best obstacle came from a cluster-level filter: on a tie, a slot-level one (a
+  // device that is there but cannot serve) says more than "outside the allowed regions".
+  let bestAtCluster = false;
 
   const pre = runner.preFilter(ctx);
   if (pre.code !== 'Success') {
@@ -108,6 +111,7 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
         if (count > 0 && cluster.rank < bestRank) {
           bestRank = cluster.rank;
           bestMessage = cluster.message;
+          bestAtCluster = true;
         }
         flat += count;
         continue;
@@ -124,9 +128,10 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
         if (slot.rank < 0) {
           slots.push(flat);
           sizes.push(c.devicesPerReplica < 1 ? 1 : c.devicesPerReplica);
-        } else if (slot.rank < bestRank) {
+        } else if (slot.rank < bestRank || (slot.rank === bestRank && bestAtCluster && slot.rank > cluster.rank)) {
           bestRank = slot.rank;
           bestMessage = slot.message;
+          bestAtCluster = slot.rank === cluster.rank;
         }
       }
     }

@@ -3,7 +3,17 @@
  * Snapshot (scheduler/framework/types.ts).
  */
 import { MICRO, parseMicro, placementStdMicro } from '../../scheduler/capacity.js';
-import type { ClusterSnap, ModelSnap, PlacementSnap, Priority, ProfileSnap, Snapshot, TenantSnap, WorkloadSnap } from '../../scheduler/framework/types.js';
+import type {
+  ClusterSnap,
+  DeviceSlot,
+  ModelSnap,
+  PlacementSnap,
+  Priority,
+  ProfileSnap,
+  Snapshot,
+  TenantSnap,
+  WorkloadSnap,
+} from '../../scheduler/framework/types.js';
 import { decayUsage } from '../../scheduler/fair-share.js';
 import { PRIORITY_RANK } from '../../scheduler/snapshot.js';
 import type { CatalogRepository, ModelRow } from '../repositories/catalog.repository.js';
@@ -66,7 +76,7 @@ export async function loadSnapshot(
   activePlacements: () => Promise<readonly ActivePlacement[]> = () => src.workloads.active(),
 ): Promise<LoadedState> {
   const avoidMs = src.avoidFailedMs ?? 0;
-  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, recentFailures] = await Promise.all([
+  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, recentFailures, nodeRows] = await Promise.all([
     src.clusters.forScheduling(),
     src.clusters.healthyDevices(),
     src.catalog.allProfiles(),
@@ -76,7 +86,10 @@ export async function loadSnapshot(
     src.plans.activeAt(now),
     src.plans.all(),
     avoidMs > 0 ? src.workloads.recentFailures(new Date(now.getTime() - avoidMs)) : undefined,
+    // A node report older than the TTL is stale (an agent that stopped sending it): device counts decide.
+    src.clusters.nodeFits(new Date(now.getTime() - src.ttlMs)),
   ]);
+  const nodesOf = new Map(nodeRows.map((r) => [r.cluster_id, r]));
   const exhausted = src.exhausted ? await src.exhausted({ active: subscriptions, plans: planRows }) : new Set<string>();
   const plans = new Map(planRows.map((p) => [p.id, p]));
   // Quota: the tenant's override, else its subscription's reserved throughput, else none.
@@ -147,13 +160,28 @@ export async function loadSnapshot(
   const clusters: ClusterSnap[] = clusterRows.map((c) => {
     const state = clusterState({ cordoned: c.cordoned, lastHeartbeatAt: c.last_heartbeat_at }, now, src.ttlMs);
     if (state === 'not_ready' && clustersWithPlacements.has(c.id)) lostClusterIds.push(c.id);
-    const devices = [];
+    const devices: DeviceSlot[] = [];
+    const report = nodesOf.get(c.id);
     for (const row of invByCluster.get(c.id) ?? []) {
       const profile = profiles.get(row.device_model);
       if (!profile) continue;
-      devices.push({ deviceModel: row.device_model, profile, healthy: row.healthy, held: held.get(`${c.id}\u0000${row.device_model}`) ?? 0 });
+      const nodes = report?.fit?.[row.device_model];
+      devices.push({
+        deviceModel: row.device_model,
+        profile,
+        healthy: row.healthy,
+        held: held.get(`${c.id}\u0000${row.device_model}`) ?? 0,
+        ...(nodes ? { nodes } : {}),
+      });
     }
-    return { id: c.id, name: c.name, region: c.region, schedulable: takesPlacements(state), devices };
+    return {
+      id: c.id,
+      name: c.name,
+      region: c.region,
+      schedulable: takesPlacements(state),
+      devices,
+      ...(report?.leader_worker_set ? { leaderWorkerSet: true } : {}),
+    };
   });
 
   const tenants = new Map<string, TenantSnap>();

@@ -136,8 +136,14 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     if (nomination) {
       decisions.push(waiting(workload, nomination.status.reason ?? 'capacity', nomination.status.message));
     } else {
+      // Where nodes were reported, the filter that keeps dropping candidates says why (no node with room).
+      const why = state.nodeFree !== null && shape.droppedMessage !== '' ? ` (${shape.droppedMessage})` : '';
       decisions.push(
-        waiting(workload, 'capacity', `needs ${workload.tokensPerMin} tokens/min of ${model.name}; not enough free compatible devices in the allowed regions`),
+        waiting(
+          workload,
+          'capacity',
+          `needs ${workload.tokensPerMin} tokens/min of ${model.name}; not enough free compatible devices in the allowed regions${why}`,
+        ),
       );
     }
   }

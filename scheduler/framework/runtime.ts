@@ -169,7 +169,7 @@ export class FrameworkRuntime {
     const staticScores = shape.staticScores;
 
     let rejectedRank = real ? shape.droppedRank : Infinity;
-    let rejectedMessage = '';
+    let rejectedMessage = real ? shape.droppedMessage : '';
     let remaining = needMicro;
     let clustersUsed = 0;
     let bound = 0;
@@ -211,7 +211,10 @@ export class FrameworkRuntime {
           }
           if (real && runner.rejectedBy!.monotone === true) {
             // Out of the live list until devices are released.
-            if (rank < shape.droppedRank) shape.droppedRank = rank;
+            if (rank < shape.droppedRank) {
+              shape.droppedRank = rank;
+              shape.droppedMessage = `${runner.rejectedBy!.name}: ${rejected.message}`;
+            }
             live[k] = live[count - 1]!;
             live[count - 1] = pos;
             count--;
@@ -292,9 +295,10 @@ export class FrameworkRuntime {
     // Past round 0 the free devices could carry the request (greedy then always completes a
     // non-ha request), so only the ha spread can have failed.
     if (Number.isNaN(bound)) return unschedulable('capacity', `not enough free devices to spread ${want} over two clusters`);
-    // When nothing free could be offered, the last filter that said why is worth reading (a node
-    // too small, say); otherwise the shortfall in tokens says it all.
-    const detail = bound === 0 && picks.length === 0 && rejectedMessage !== '' ? ` (${rejectedMessage})` : '';
+    // When nothing free could be offered, the filter that said why is worth reading (no node with
+    // room, say); otherwise the shortfall in tokens says it all.
+    // Only where nodes were reported, so messages of cities without node reports stay as they were.
+    const detail = this.state.nodeFree !== null && bound === 0 && picks.length === 0 && rejectedMessage !== '' ? ` (${rejectedMessage})` : '';
     return unschedulable(
       'capacity',
       `needs ${want}; the free compatible devices in the allowed regions carry ${formatTokens(bound, shape.model.costFactor)} tokens/min${detail}`,

@@ -61,6 +61,8 @@ export interface Shape {
   liveEpoch: number;
   /** Least lasting reason among candidates dropped from `live` (rank), +∞ when none. */
   droppedRank: number;
+  /** The rejection that set `droppedRank` (`plugin: message`), so later nominations can still say why. */
+  droppedMessage: string;
   /**
    * An upper bound on the standard millionths per minute the shape's free devices can carry,
    * valid while `boundEpoch` equals the working state's `releaseEpoch` (taking devices only
@@ -172,6 +174,7 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
     liveCount: live.length,
     liveEpoch: state.releaseEpoch,
     droppedRank: Infinity,
+    droppedMessage: '',
     boundMicro: NaN,
     boundEpoch: -1,
     preemptBoundMicro: NaN,
@@ -186,6 +189,7 @@ export function reviveAll(shape: Shape, epoch: number): void {
   shape.liveCount = live.length;
   shape.liveEpoch = epoch;
   shape.droppedRank = Infinity;
+  shape.droppedMessage = '';
 }
 
 /**

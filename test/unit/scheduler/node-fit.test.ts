@@ -142,3 +142,22 @@ describe('node fit in a cycle', () => {
     expect(huge.kind).to.equal('place');
   });
 });
+
+describe('node fit: the reason stays with later workloads of the same shape', () => {
+  it('every waiting workload says which node rule stopped it, not only the first', () => {
+    const snapshot = aSnapshot()
+      .cluster(aCluster('c1').slot('H100', h100, 8).nodes([2, 2, 2, 2], 8))
+      .build();
+    const ws = ['a', 'b', 'c'].map((id, i) =>
+      aWorkload(id)
+        .seq(i + 1)
+        .model(qwen72b)
+        .tokensPerMin(72_000)
+        .build(),
+    );
+    for (const d of run(snapshot, ws)) {
+      expect(d.kind).to.equal('pending');
+      if (d.kind === 'pending') expect(d.message, d.workloadId).to.contain('node-fit: no node has 4 free devices');
+    }
+  });
+});

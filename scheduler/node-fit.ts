@@ -26,11 +26,45 @@ export interface ReplicaPods {
  * largest power of two `pod ≤ largest`; else null (it fits no node).
  */
 export function replicaPods(n: number, largest: number, leaderWorkerSet: boolean): ReplicaPods | null {
-  if (n <= largest) return { pod: n, pods: 1 };
-  if (!leaderWorkerSet || largest < 1) return null;
+  const pod = podShare(n, largest, leaderWorkerSet);
+  return pod < 1 ? null : { pod, pods: Math.ceil(n / pod) };
+}
+
+/**
+ * The devices one pod of a replica of `n` devices asks for: `n` when it fits the largest node,
+ * else (with `leaderWorkerSet`) the share of {@link replicaPods}, else 0 (it fits no node). The
+ * same as `replicaPods(…)?.pod ?? 0` without allocating, for the scheduler's hot loop.
+ */
+export function podShare(n: number, largest: number, leaderWorkerSet: boolean): number {
+  if (n <= largest) return n;
+  if (!leaderWorkerSet || largest < 1) return 0;
   let pod = 1;
   while (pod * 2 <= largest && pod * 2 <= n) pod *= 2;
-  return { pod, pods: Math.ceil(n / pod) };
+  return pod;
+}
+
+/**
+ * Pods of each power-of-two size the nodes of `hist` can take now: `out[k]` = {@link nodePods}
+ * of `2^k` devices. Replicas and pods are powers of two (API.md "Formulas"), so this answers every
+ * question a cycle asks of a slot in O(1) until the slot's nodes change.
+ */
+export function podsByPowerOfTwo(hist: Int32Array, out?: Int32Array): Int32Array {
+  const largest = hist.length - 1;
+  const sizes = largest < 1 ? 1 : 32 - Math.clz32(largest);
+  const pods = out && out.length === sizes ? out : new Int32Array(sizes);
+  for (let k = 0; k < sizes; k++) pods[k] = nodePods(hist, 1 << k);
+  return pods;
+}
+
+/**
+ * Replicas of `n` devices, in pods of `pod` devices ({@link podShare}, a power of two), that
+ * nodes with `pods` ({@link podsByPowerOfTwo}) can take now.
+ */
+export function replicasOnNodes(pods: Int32Array, n: number, pod: number): number {
+  if (pod < 1) return 0;
+  const k = 31 - Math.clz32(pod);
+  const count = k < pods.length ? pods[k]! : 0;
+  return pod >= n ? count : Math.floor(count / Math.ceil(n / pod));
 }
 
 /** The histogram of a slot's free devices per node: index = free devices, value = nodes. */

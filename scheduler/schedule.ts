@@ -137,7 +137,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
       decisions.push(waiting(workload, nomination.status.reason ?? 'capacity', nomination.status.message));
     } else {
       // Where nodes were reported, the filter that keeps dropping candidates says why (no node with room).
-      const why = state.nodeFree !== null && shape.droppedMessage !== '' ? ` (${shape.droppedMessage})` : '';
+      const why = state.nodes !== null && shape.droppedMessage !== '' ? ` (${shape.droppedMessage})` : '';
       decisions.push(
         waiting(
           workload,

@@ -8,7 +8,7 @@
  */
 import { MICRO } from './capacity.js';
 import type { DeviceSlot, Priority, Snapshot, WorkloadSnap } from './framework/types.js';
-import { nodeHistogram, replicaPods, takeNodeReplicas, type ReplicaPods } from './node-fit.js';
+import { mostFree, nodeHistogram, podsByPowerOfTwo, replicaPods, takeNodeReplicas, type ReplicaPods } from './node-fit.js';
 
 /** Larger is more important. */
 export const PRIORITY_RANK: Readonly<Record<Priority, number>> = Object.freeze({ high: 2, normal: 1, low: 0 });
@@ -51,12 +51,28 @@ export interface WorkingState {
   /** Incremented whenever a `normal` or `low` workload is admitted (the preemptible set grew). */
   preemptibleEpoch: number;
   /**
-   * Free devices per node of each slot, as a histogram (node-fit.ts), less what this cycle took;
-   * null for a slot whose cluster reported no nodes, and null altogether when no cluster did
-   * (then nothing here costs a cycle anything). Releases do not give devices back to nodes: which
-   * node a released placement's pods ran on is not known, so node fit stays on the safe side.
+   * Free devices per node of the slots whose cluster reported nodes (node-fit.ts), less what this
+   * cycle took; null when no cluster did (then nothing here costs a cycle anything).
    */
-  readonly nodeFree: readonly (Int32Array | null)[] | null;
+  readonly nodes: NodeState | null;
+}
+
+/**
+ * The working copy of the slots' nodes, by flat slot index. Releases do not give devices back to
+ * nodes: which node a released placement's pods ran on is not known, so node fit stays on the
+ * safe side.
+ */
+export interface NodeState {
+  /** Free devices per node as a histogram (index: free devices; value: nodes); null: no report. */
+  readonly hist: readonly (Int32Array | null)[];
+  /** The largest node's devices; -1 where the slot has no node report. */
+  readonly largest: Int32Array;
+  /** The most devices free on one node now. */
+  readonly maxFree: Int32Array;
+  /** Pods of each power-of-two size the nodes can take now (node-fit.ts `podsByPowerOfTwo`); null: no report. */
+  readonly pods: readonly (Int32Array | null)[];
+  /** 1 where the slot's cluster serves LeaderWorkerSets (a replica may span nodes). */
+  readonly leaderWorkerSet: Uint8Array;
 }
 
 /** The key of a device slot: cluster id and reported device model. */
@@ -92,12 +108,23 @@ export function buildWorkingState(snapshot: Snapshot): WorkingState {
 
   const tenantHeldMicro = new Map<string, number>();
   for (const t of snapshot.tenants.values()) tenantHeldMicro.set(t.id, toMicro(t.heldStdPerMin));
-  let nodeFree: (Int32Array | null)[] | null = null;
+  let nodes: NodeState | null = null;
   for (let i = 0; i < count; i++) {
-    const nodes = slots[i]!.nodes;
-    if (!nodes) continue;
-    nodeFree ??= new Array<Int32Array | null>(count).fill(null);
-    nodeFree[i] = nodeHistogram(nodes);
+    const fit = slots[i]!.nodes;
+    if (!fit) continue;
+    nodes ??= {
+      hist: new Array<Int32Array | null>(count).fill(null),
+      largest: new Int32Array(count).fill(-1),
+      maxFree: new Int32Array(count),
+      pods: new Array<Int32Array | null>(count).fill(null),
+      leaderWorkerSet: new Uint8Array(count),
+    };
+    const hist = nodeHistogram(fit);
+    (nodes.hist as (Int32Array | null)[])[i] = hist;
+    nodes.largest[i] = hist.length - 1;
+    nodes.maxFree[i] = mostFree(hist);
+    (nodes.pods as (Int32Array | null)[])[i] = podsByPowerOfTwo(hist);
+    nodes.leaderWorkerSet[i] = snapshot.clusters[clusterOf[i]!]!.leaderWorkerSet === true ? 1 : 0;
   }
 
   const state: WorkingState = {
@@ -112,7 +139,7 @@ export function buildWorkingState(snapshot: Snapshot): WorkingState {
     placements: new Map(),
     releaseEpoch: 0,
     preemptibleEpoch: 0,
-    nodeFree,
+    nodes,
   };
   for (const p of snapshot.placements) {
     const slot = slotByKey.get(slotKey(p.clusterId, p.deviceModel)) ?? -1;
@@ -141,9 +168,9 @@ export function freeDevices(state: WorkingState, slot: number): number {
  * node there; undefined when the slot's cluster reported no nodes.
  */
 export function slotReplicaPods(state: WorkingState, slot: number, n: number): ReplicaPods | null | undefined {
-  const s = state.slots[slot]!;
-  if (!s.nodes) return undefined;
-  return replicaPods(n, s.nodes.largest, state.snapshot.clusters[state.slotCluster[slot]!]!.leaderWorkerSet === true);
+  const nodes = state.nodes;
+  if (nodes === null || nodes.largest[slot]! < 0) return undefined;
+  return replicaPods(n, nodes.largest[slot]!, nodes.leaderWorkerSet[slot] === 1);
 }
 
 /** One part of a placement being admitted: `replicas × devicesPerReplica` devices of a slot. */
@@ -161,10 +188,13 @@ export function admit(state: WorkingState, workload: WorkloadSnap, stdMicro: num
   for (const t of takes) {
     const devices = t.replicas * t.devicesPerReplica;
     state.held[t.slot] = (state.held[t.slot] ?? 0) + devices;
-    const nodes = state.nodeFree?.[t.slot];
-    if (nodes) {
+    const nodes = state.nodes;
+    const hist = nodes?.hist[t.slot];
+    if (nodes && hist) {
       const pods = slotReplicaPods(state, t.slot, t.devicesPerReplica);
-      if (pods) takeNodeReplicas(nodes, pods, t.replicas);
+      if (pods) takeNodeReplicas(hist, pods, t.replicas);
+      nodes.maxFree[t.slot] = mostFree(hist);
+      podsByPowerOfTwo(hist, nodes.pods[t.slot] ?? undefined);
     }
     record(state, {
       workloadId: workload.id,

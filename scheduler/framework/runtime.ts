@@ -9,8 +9,8 @@
  * run once per shape; dynamic filters and scorers run on every nomination, over a sample of the
  * shape's candidates large enough to choose well (sampling.ts).
  */
-import { nodeReplicas, type ReplicaPods } from '../node-fit.js';
-import { slotReplicaPods, type WorkingState } from '../snapshot.js';
+import { podShare, replicasOnNodes } from '../node-fit.js';
+import type { WorkingState } from '../snapshot.js';
 import { CycleState } from './cycle-state.js';
 import type { FilterContext, PluginSet } from './plugin.js';
 import { PluginRunner, newCursor, newScoreContext, type Cursor, type MutableScoreContext } from './runner.js';
@@ -22,8 +22,6 @@ import type { ModelSnap, PendingReason, WorkloadSnap } from './types.js';
 export type { Shape } from './sampling.js';
 
 const REASONS: readonly PendingReason[] = ['capacity', 'quota', 'plan_exhausted', 'no_compatible_device'];
-/** A replica shape no node takes (the node-size filter keeps such candidates out). */
-const NO_PODS: ReplicaPods = Object.freeze({ pod: Number.MAX_SAFE_INTEGER, pods: 1 });
 
 /** Replicas taken from one slot. */
 export interface Pick {
@@ -155,7 +153,7 @@ export class FrameworkRuntime {
     const live = shape.live;
     let count = real ? shape.liveCount : shape.slots.length;
     const stamp = ++this.stamp;
-    const { healthy, held, nodeFree } = state;
+    const { healthy, held, nodes } = state;
     const clusters = state.snapshot.clusters;
     const c = this.cursor;
     const sctx = this.sctx;
@@ -227,9 +225,13 @@ export class FrameworkRuntime {
         const supply = shape.replicaStdMicro[pos]!;
         let freeReplicas = Math.floor(free / n);
         // A cluster that reported nodes: each replica needs its own node (or nodes) with room.
-        if (nodeFree !== null && nodeFree[slot]) {
-          const onNodes = nodeReplicas(nodeFree[slot], slotReplicaPods(state, slot, n) ?? NO_PODS);
-          if (onNodes < freeReplicas) freeReplicas = onNodes;
+        if (nodes !== null) {
+          const largest = nodes.largest[slot]!;
+          if (largest >= 0) {
+            const pod = n <= largest ? n : podShare(n, largest, nodes.leaderWorkerSet[slot] === 1);
+            const onNodes = replicasOnNodes(nodes.pods[slot]!, n, pod);
+            if (onNodes < freeReplicas) freeReplicas = onNodes;
+          }
         }
         if (round === 0) bound += freeReplicas * supply;
         let take = remaining > 0 ? Math.ceil(remaining / supply) : 1;
@@ -298,7 +300,7 @@ export class FrameworkRuntime {
     // When nothing free could be offered, the filter that said why is worth reading (no node with
     // room, say); otherwise the shortfall in tokens says it all.
     // Only where nodes were reported, so messages of cities without node reports stay as they were.
-    const detail = this.state.nodeFree !== null && bound === 0 && picks.length === 0 && rejectedMessage !== '' ? ` (${rejectedMessage})` : '';
+    const detail = this.state.nodes !== null && bound === 0 && picks.length === 0 && rejectedMessage !== '' ? ` (${rejectedMessage})` : '';
     return unschedulable(
       'capacity',
       `needs ${want}; the free compatible devices in the allowed regions carry ${formatTokens(bound, shape.model.costFactor)} tokens/min${detail}`,

@@ -1,8 +1,7 @@
 import type { SlotFilterPlugin } from '../framework/plugin.js';
 import { SUCCESS, unschedulable } from '../framework/status.js';
 import type { Status } from '../framework/status.js';
-import { someNodeHas } from '../node-fit.js';
-import { slotReplicaPods } from '../snapshot.js';
+import { podShare } from '../node-fit.js';
 
 /**
  * Keeps slots where some node has room for one pod of a replica now: its free devices as the
@@ -18,11 +17,15 @@ export const nodeFit: SlotFilterPlugin = {
   static: false,
   monotone: true,
   filter(ctx, c) {
-    const hist = ctx.state.nodeFree?.[c.slotIndex];
-    if (!hist) return SUCCESS;
-    const pods = slotReplicaPods(ctx.state, c.slotIndex, c.devicesPerReplica);
-    if (pods && someNodeHas(hist, pods.pod)) return SUCCESS;
-    return noNode(pods?.pod ?? c.devicesPerReplica);
+    const nodes = ctx.state.nodes;
+    if (nodes === null) return SUCCESS;
+    const i = c.slotIndex;
+    const largest = nodes.largest[i]!;
+    if (largest < 0) return SUCCESS;
+    const n = c.devicesPerReplica;
+    const pod = n <= largest ? n : podShare(n, largest, nodes.leaderWorkerSet[i] === 1);
+    if (pod > 0 && nodes.maxFree[i]! >= pod) return SUCCESS;
+    return noNode(pod > 0 ? pod : n);
   },
 };
 

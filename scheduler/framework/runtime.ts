@@ -14,7 +14,7 @@ import type { WorkingState } from '../snapshot.js';
 import { CycleState } from './cycle-state.js';
 import type { FilterContext, PluginSet } from './plugin.js';
 import { PluginRunner, newCursor, newScoreContext, type Cursor, type MutableScoreContext } from './runner.js';
-import { buildShape, candidatesToScore, positionsOf, preemptionBound, reviveAll, shapeKey, type Shape } from './sampling.js';
+import { buildShape, candidatesToScore, droppedMessage, positionsOf, preemptionBound, reviveAll, shapeKey, type Shape } from './sampling.js';
 import { REASON_RANK, unschedulable } from './status.js';
 import type { Status } from './status.js';
 import type { ModelSnap, PendingReason, WorkloadSnap } from './types.js';
@@ -67,7 +67,8 @@ export class FrameworkRuntime {
     }
     this.scorePercentage = scorePercentage;
     const slots = state.slots.length;
-    this.runner = new PluginRunner(plugins, slots);
+    const filters = plugins.filters.filter((f) => f.relevant?.(state) ?? true);
+    this.runner = new PluginRunner(filters.length === plugins.filters.length ? plugins : { ...plugins, filters }, slots);
     this.candPos = new Int32Array(slots);
     this.candTake = new Int32Array(slots);
     this.candSlot = new Int32Array(slots);
@@ -167,7 +168,7 @@ export class FrameworkRuntime {
     const staticScores = shape.staticScores;
 
     let rejectedRank = real ? shape.droppedRank : Infinity;
-    let rejectedMessage = real ? shape.droppedMessage : '';
+    let rejectedMessage = '';
     let remaining = needMicro;
     let clustersUsed = 0;
     let bound = 0;
@@ -211,7 +212,8 @@ export class FrameworkRuntime {
             // Out of the live list until devices are released.
             if (rank < shape.droppedRank) {
               shape.droppedRank = rank;
-              shape.droppedMessage = `${runner.rejectedBy!.name}: ${rejected.message}`;
+              shape.droppedBy = runner.rejectedBy!.name;
+              shape.droppedWhy = rejected.message;
             }
             live[k] = live[count - 1]!;
             live[count - 1] = pos;
@@ -284,14 +286,15 @@ export class FrameworkRuntime {
     }
   }
 
-  private shortfall(shape: Shape, needMicro: number, picks: readonly Pick[], rejectedRank: number, rejectedMessage: string, bound: number): Status {
+  private shortfall(shape: Shape, needMicro: number, picks: readonly Pick[], rejectedRank: number, rejected: string, bound: number): Status {
     const staticRank = shape.staticReason === null ? Infinity : REASON_RANK[shape.staticReason];
     // Some candidate passed every filter (it had free replicas, or was picked): capacity.
     const feasibleRank = picks.length > 0 || bound > 0 ? 0 : Infinity;
     const rank = Math.min(staticRank, rejectedRank, feasibleRank);
     const reason = rank === Infinity ? 'capacity' : REASONS[rank]!;
     if (reason !== 'capacity') {
-      return unschedulable(reason, rank === rejectedRank ? rejectedMessage : shape.staticMessage);
+      // A rank carried over from candidates dropped earlier comes with no message of this walk.
+      return unschedulable(reason, rank === rejectedRank ? rejected || droppedMessage(shape) : shape.staticMessage);
     }
     const want = `${formatTokens(needMicro, shape.model.costFactor)} tokens/min of ${shape.model.name}`;
     // Past round 0 the free devices could carry the request (greedy then always completes a
@@ -300,7 +303,8 @@ export class FrameworkRuntime {
     // When nothing free could be offered, the filter that said why is worth reading (no node with
     // room, say); otherwise the shortfall in tokens says it all.
     // Only where nodes were reported, so messages of cities without node reports stay as they were.
-    const detail = this.state.nodes !== null && bound === 0 && picks.length === 0 && rejectedMessage !== '' ? ` (${rejectedMessage})` : '';
+    const why = this.state.nodes !== null && bound === 0 && picks.length === 0 ? rejected || droppedMessage(shape) : '';
+    const detail = why !== '' ? ` (${why})` : '';
     return unschedulable(
       'capacity',
       `needs ${want}; the free compatible devices in the allowed regions carry ${formatTokens(bound, shape.model.costFactor)} tokens/min${detail}`,

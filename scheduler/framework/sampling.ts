@@ -61,8 +61,13 @@ export interface Shape {
   liveEpoch: number;
   /** Least lasting reason among candidates dropped from `live` (rank), +∞ when none. */
   droppedRank: number;
-  /** The rejection that set `droppedRank` (`plugin: message`), so later nominations can still say why. */
-  droppedMessage: string;
+  /**
+   * The rejection that set `droppedRank` — its plugin's name and its message ('' when none) — so
+   * later nominations can still say why ({@link droppedMessage}); kept apart to build no string
+   * on the hot path.
+   */
+  droppedBy: string;
+  droppedWhy: string;
   /**
    * An upper bound on the standard millionths per minute the shape's free devices can carry,
    * valid while `boundEpoch` equals the working state's `releaseEpoch` (taking devices only
@@ -174,12 +179,18 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
     liveCount: live.length,
     liveEpoch: state.releaseEpoch,
     droppedRank: Infinity,
-    droppedMessage: '',
+    droppedBy: '',
+    droppedWhy: '',
     boundMicro: NaN,
     boundEpoch: -1,
     preemptBoundMicro: NaN,
     positions: null,
   };
+}
+
+/** Why candidates were dropped from the shape's live list (`plugin: message`), or ''. */
+export function droppedMessage(shape: Shape): string {
+  return shape.droppedBy === '' ? '' : `${shape.droppedBy}: ${shape.droppedWhy}`;
 }
 
 /** Puts every candidate back in the live list (after a release of devices at `epoch`). */
@@ -189,7 +200,8 @@ export function reviveAll(shape: Shape, epoch: number): void {
   shape.liveCount = live.length;
   shape.liveEpoch = epoch;
   shape.droppedRank = Infinity;
-  shape.droppedMessage = '';
+  shape.droppedBy = '';
+  shape.droppedWhy = '';
 }
 
 /**

@@ -16,6 +16,7 @@ export const nodeFit: SlotFilterPlugin = {
   level: 'slot',
   static: false,
   monotone: true,
+  relevant: (state) => state.nodes !== null,
   filter(ctx, c) {
     const nodes = ctx.state.nodes;
     if (nodes === null) return SUCCESS;

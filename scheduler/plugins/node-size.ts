@@ -13,6 +13,7 @@ export const nodeSize: SlotFilterPlugin = {
   reason: 'no_compatible_device',
   level: 'slot',
   static: true,
+  relevant: (state) => state.nodes !== null,
   filter(_ctx, c) {
     const nodes = c.slot.nodes;
     if (!nodes || c.devicesPerReplica <= nodes.largest || c.cluster.leaderWorkerSet === true) return SUCCESS;

@@ -10,7 +10,7 @@
  * shape's candidates large enough to choose well (sampling.ts).
  */
 import { podShare, replicasOnNodes } from '../node-fit.js';
-import type { WorkingState } from '../snapshot.js';
+import type { NodeState, WorkingState } from '../snapshot.js';
 import { CycleState } from './cycle-state.js';
 import type { FilterContext, PluginSet } from './plugin.js';
 import { PluginRunner, newCursor, newScoreContext, type Cursor, type MutableScoreContext } from './runner.js';
@@ -227,14 +227,7 @@ export class FrameworkRuntime {
         const supply = shape.replicaStdMicro[pos]!;
         let freeReplicas = Math.floor(free / n);
         // A cluster that reported nodes: each replica needs its own node (or nodes) with room.
-        if (nodes !== null) {
-          const largest = nodes.largest[slot]!;
-          if (largest >= 0) {
-            const pod = n <= largest ? n : podShare(n, largest, nodes.leaderWorkerSet[slot] === 1);
-            const onNodes = replicasOnNodes(nodes.pods[slot]!, n, pod);
-            if (onNodes < freeReplicas) freeReplicas = onNodes;
-          }
-        }
+        if (nodes !== null) freeReplicas = nodeLimit(nodes, slot, n, freeReplicas);
         if (round === 0) bound += freeReplicas * supply;
         let take = remaining > 0 ? Math.ceil(remaining / supply) : 1;
         if (take > freeReplicas) take = freeReplicas;
@@ -310,6 +303,19 @@ export class FrameworkRuntime {
       `needs ${want}; the free compatible devices in the allowed regions carry ${formatTokens(bound, shape.model.costFactor)} tokens/min${detail}`,
     );
   }
+}
+
+/**
+ * The replicas of `n` devices a slot can take once its nodes have their say: at most `replicas`
+ * (what its device count allows), fewer where its nodes hold fewer (node-fit.ts). Kept out of
+ * `nominate`'s loop, which cities without node reports run without it.
+ */
+function nodeLimit(nodes: NodeState, slot: number, n: number, replicas: number): number {
+  const largest = nodes.largest[slot]!;
+  if (largest < 0) return replicas;
+  const pod = n <= largest ? n : podShare(n, largest, nodes.leaderWorkerSet[slot] === 1);
+  const onNodes = replicasOnNodes(nodes.pods[slot]!, n, pod);
+  return onNodes < replicas ? onNodes : replicas;
 }
 
 /** Model tokens per minute for standard millionths per minute, as short text. */

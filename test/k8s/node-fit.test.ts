@@ -219,8 +219,13 @@ describe('node-level fit on a real kube-apiserver', function () {
       'Apply',
     ]);
     // Its Service came with it, owned by the LeaderWorkerSet.
-    const svc = await core.readNamespacedService({ name: set.metadata.name, namespace: WORKLOADS_NS });
-    expect(svc.metadata!.ownerReferences![0]).to.include({ kind: 'LeaderWorkerSet', name: set.metadata.name, uid: set.metadata.uid });
+    const svc = await until(
+      'the Service applied after the LeaderWorkerSet',
+      () => core.readNamespacedService({ name: set.metadata.name, namespace: WORKLOADS_NS }).catch(() => undefined),
+      (s) => s !== undefined,
+      30_000,
+    );
+    expect(svc!.metadata!.ownerReferences![0]).to.include({ kind: 'LeaderWorkerSet', name: set.metadata.name, uid: set.metadata.uid });
     // And no Deployment for it.
     expect((await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS })).items).to.have.length(0);
 

@@ -45,7 +45,16 @@ import type { CounterSample, CounterSource } from '../usage-reporter.js';
 import { deploymentFor, deploymentName, LABELS, MANAGED_BY, placementOf, type ServingConfig } from './deployment.js';
 import { endpointFor, ingressFor, ownedByDeployment, secretFor, serviceFor, type IngressConfig } from './serving-access.js';
 import { inventoryFromNodes, nodeDevices, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
-import { leaderWorkerSetFor, LWS_GROUP, LWS_PLURAL, LWS_VERSION, ownedByLeaderWorkerSet, spanOf, type LeaderWorkerSet } from './leader-worker-set.js';
+import {
+  leadersOnly,
+  leaderWorkerSetFor,
+  LWS_GROUP,
+  LWS_PLURAL,
+  LWS_VERSION,
+  ownedByLeaderWorkerSet,
+  spanOf,
+  type LeaderWorkerSet,
+} from './leader-worker-set.js';
 import { placementHealth } from './placement-health.js';
 import { parseTokenCounters } from './prometheus-text.js';
 
@@ -396,7 +405,8 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   async #applyLeaderWorkerSet(p: DesiredPlacement, span: NonNullable<ReturnType<typeof spanOf>>): Promise<void> {
     const namespace = this.#opts.namespace;
     const body = leaderWorkerSetFor(p, span, this.#selectors.get(p.deviceModel), namespace, this.#opts.serving);
-    const access = this.#accessFor(p);
+    const companions = this.#accessFor(p);
+    const access = { ...companions, service: leadersOnly(companions.service) };
     const hash = createHash('sha256')
       .update(JSON.stringify([body, access]))
       .digest('hex')

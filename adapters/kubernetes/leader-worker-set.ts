@@ -11,9 +11,10 @@
  * `LWS_LEADER_ADDRESS`, `LWS_GROUP_SIZE` and `LWS_WORKER_INDEX`; the pods also carry
  * `TOKENPOOL_DEVICES_PER_REPLICA` and `TOKENPOOL_NODES_PER_REPLICA`. Starting an engine across
  * nodes (vLLM's pipeline parallelism over Ray, say) is the engine's part: the catalog's argument
- * templates do not do it yet. Pure, like deploymentFor.
+ * templates do not do it yet. The placement's Service selects the groups' leaders only. Pure, like
+ * deploymentFor.
  */
-import type { KubernetesObject, V1OwnerReference, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { KubernetesObject, V1OwnerReference, V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
 import type { DesiredPlacement } from '../platform-client.js';
 import { deploymentFor, type ServingConfig } from './deployment.js';
 import type { DeviceSelector } from './inventory.js';
@@ -84,6 +85,17 @@ export function leaderWorkerSetFor(
       },
     },
   };
+}
+
+/** The label LeaderWorkerSet puts on each pod of a group: "0" on the leader. */
+export const LWS_WORKER_INDEX = 'leaderworkerset.sigs.k8s.io/worker-index';
+
+/**
+ * The placement's Service narrowed to the groups' leaders: a multi-node engine answers on its
+ * leader (the workers serve the leader, not clients).
+ */
+export function leadersOnly(service: V1Service): V1Service {
+  return { ...service, spec: { ...service.spec, selector: { ...service.spec?.selector, [LWS_WORKER_INDEX]: '0' } } };
 }
 
 /** An owner reference to the placement's LeaderWorkerSet (its Secret, Service and Ingress go with it). */

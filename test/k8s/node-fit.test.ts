@@ -225,6 +225,7 @@ describe('node-level fit on a real kube-apiserver', function () {
       (s) => s !== undefined,
       30_000,
     );
+    expect(svc!.spec!.selector).to.include({ 'leaderworkerset.sigs.k8s.io/worker-index': '0', [LABELS.placement]: placement.id });
     expect(svc!.metadata!.ownerReferences![0]).to.include({ kind: 'LeaderWorkerSet', name: set.metadata.name, uid: set.metadata.uid });
     // And no Deployment for it.
     expect((await apps.listNamespacedDeployment({ namespace: WORKLOADS_NS })).items).to.have.length(0);

@@ -389,7 +389,8 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       const name = d.metadata?.name;
       if (!name || !placementOf(d) || wanted.has(name) || d.metadata?.deletionTimestamp) continue;
       try {
-        await this.#deleteAccess(name);
+        // A placement that became a LeaderWorkerSet keeps its Secret, Service and Ingress (now owned by that).
+        if (!wantedSets.has(name)) await this.#deleteAccess(name);
         await this.#apps.deleteNamespacedDeployment({ name, namespace: ns, propagationPolicy: 'Background' });
         this.#lastApplied.delete(name);
       } catch (err) {

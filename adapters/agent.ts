@@ -4,7 +4,15 @@
  * DESIGN.md "Data flow"). It knows the cluster only through {@link ClusterBackend}, so the
  * simulated cluster and the Kubernetes adapter share it.
  */
-import type { DesiredPlacement, HeartbeatRequest, HeartbeatResponse, InventoryReport, RunningPlacement, WeightSourcesReport } from './platform-client.js';
+import type {
+  DesiredPlacement,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  InventoryReport,
+  NodesReport,
+  RunningPlacement,
+  WeightSourcesReport,
+} from './platform-client.js';
 
 /** The platform as the agent needs it; `PlatformClient` is one. */
 export interface HeartbeatClient {
@@ -17,6 +25,8 @@ export interface ClusterBackend {
   inventory(): Promise<InventoryReport[]>;
   /** Every placement the cluster runs (including ones with no ready replica). */
   running(): Promise<RunningPlacement[]>;
+  /** Free devices per node and the cluster's capabilities; absent: not reported. */
+  nodeReport?(): Promise<NodesReport>;
   /**
    * Brings the cluster to `desired`, the complete desired set: creates or scales what is listed,
    * removes what is not. Idempotent; called once per successful heartbeat.
@@ -173,8 +183,18 @@ export class ClusterAgent {
   async #tick(): Promise<readonly DesiredPlacement[]> {
     let answer: HeartbeatResponse;
     try {
-      const [inventory, placements, weightSources] = await Promise.all([this.#backend.inventory(), this.#backend.running(), this.#backend.weightSources?.()]);
-      answer = await this.#client.heartbeat({ inventory, placements, ...(weightSources ? { weightSources } : {}) });
+      const [inventory, placements, weightSources, nodes] = await Promise.all([
+        this.#backend.inventory(),
+        this.#backend.running(),
+        this.#backend.weightSources?.(),
+        this.#backend.nodeReport?.(),
+      ]);
+      answer = await this.#client.heartbeat({
+        inventory,
+        placements,
+        ...(weightSources ? { weightSources } : {}),
+        ...(nodes ? { nodes: nodes.nodes, capabilities: nodes.capabilities } : {}),
+      });
     } catch (err) {
       this.#heartbeatsFailed += 1;
       this.#failed(err);

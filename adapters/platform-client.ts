@@ -51,12 +51,36 @@ export interface WeightSourcesReport {
   readonly claims: readonly string[];
 }
 
+/** One node's devices of one model: allocatable (`total`) and not requested by a live pod (`free`). */
+export interface NodeReport {
+  readonly name: string;
+  readonly deviceModel: string;
+  readonly total: number;
+  readonly free: number;
+}
+
+/** What the cluster can run beyond Deployments. */
+export interface ClusterCapabilities {
+  /** The API server serves leaderworkerset.x-k8s.io (replicas may span nodes). */
+  readonly leaderWorkerSet: boolean;
+}
+
+/** Free devices per node and the cluster's capabilities; a backend that cannot tell sends neither. */
+export interface NodesReport {
+  /** At most 5,000 entries. */
+  readonly nodes: readonly NodeReport[];
+  readonly capabilities: ClusterCapabilities;
+}
+
 /** Body of `POST /api/v1/agent/heartbeat`. `inventory` replaces the cluster's previous one. */
 export interface HeartbeatRequest {
   readonly inventory: readonly InventoryReport[];
   readonly placements: readonly RunningPlacement[];
   /** Absent: not reported (the platform keeps what it had; one that never had any takes this cluster to load anything). */
   readonly weightSources?: WeightSourcesReport;
+  /** Free devices per node (node-level fit); absent: the platform counts devices per cluster. */
+  readonly nodes?: readonly NodeReport[];
+  readonly capabilities?: ClusterCapabilities;
 }
 
 /**

@@ -125,6 +125,24 @@ export interface ClusterInventoryTable {
   healthy: number;
 }
 
+/** What a cluster's agent last reported of its nodes (migration 0026); no row: never reported. */
+export interface ClusterNodesTable {
+  cluster_id: string;
+  /** The report as sent: `[{ name, deviceModel, total, free }]`; null: capabilities only. */
+  nodes: ColumnType<NodeReportRow[] | null, string | null, string | null>;
+  /** Per device model: free devices of each node and the largest node's total. */
+  fit: ColumnType<Record<string, { free: number[]; largest: number }> | null, string | null, string | null>;
+  leader_worker_set: Generated<boolean>;
+  reported_at: Date;
+}
+
+export interface NodeReportRow {
+  name: string;
+  deviceModel: string;
+  total: number;
+  free: number;
+}
+
 export interface TenantsTable {
   id: string;
   seq: Generated<number>;
@@ -502,6 +520,7 @@ export interface DB {
   model_cluster_sources: ModelClusterSourcesTable;
   clusters: ClustersTable;
   cluster_inventory: ClusterInventoryTable;
+  cluster_nodes: ClusterNodesTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   workloads: WorkloadsTable;

@@ -5,6 +5,7 @@
 import { formatMicro, replicaStdMicro, replicaTokensPerMin, workloadStdMicro } from './capacity.js';
 import { defaultPlugins } from './framework/registry.js';
 import { FrameworkRuntime } from './framework/runtime.js';
+import { droppedMessage } from './framework/sampling.js';
 import type { Pick } from './framework/runtime.js';
 import type {
   CycleInput,
@@ -136,8 +137,14 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     if (nomination) {
       decisions.push(waiting(workload, nomination.status.reason ?? 'capacity', nomination.status.message));
     } else {
+      // Where nodes were reported, the filter that keeps dropping candidates says why (no node with room).
+      const why = state.nodes !== null && shape.droppedBy !== '' ? ` (${droppedMessage(shape)})` : '';
       decisions.push(
-        waiting(workload, 'capacity', `needs ${workload.tokensPerMin} tokens/min of ${model.name}; not enough free compatible devices in the allowed regions`),
+        waiting(
+          workload,
+          'capacity',
+          `needs ${workload.tokensPerMin} tokens/min of ${model.name}; not enough free compatible devices in the allowed regions${why}`,
+        ),
       );
     }
   }

@@ -8,6 +8,7 @@
  */
 import { MICRO } from './capacity.js';
 import type { DeviceSlot, Priority, Snapshot, WorkloadSnap } from './framework/types.js';
+import { mostFree, nodeHistogram, podsByPowerOfTwo, replicaPods, takeNodeReplicas, type ReplicaPods } from './node-fit.js';
 
 /** Larger is more important. */
 export const PRIORITY_RANK: Readonly<Record<Priority, number>> = Object.freeze({ high: 2, normal: 1, low: 0 });
@@ -49,6 +50,29 @@ export interface WorkingState {
   releaseEpoch: number;
   /** Incremented whenever a `normal` or `low` workload is admitted (the preemptible set grew). */
   preemptibleEpoch: number;
+  /**
+   * Free devices per node of the slots whose cluster reported nodes (node-fit.ts), less what this
+   * cycle took; null when no cluster did (then nothing here costs a cycle anything).
+   */
+  readonly nodes: NodeState | null;
+}
+
+/**
+ * The working copy of the slots' nodes, by flat slot index. Releases do not give devices back to
+ * nodes: which node a released placement's pods ran on is not known, so node fit stays on the
+ * safe side.
+ */
+export interface NodeState {
+  /** Free devices per node as a histogram (index: free devices; value: nodes); null: no report. */
+  readonly hist: readonly (Int32Array | null)[];
+  /** The largest node's devices; -1 where the slot has no node report. */
+  readonly largest: Int32Array;
+  /** The most devices free on one node now. */
+  readonly maxFree: Int32Array;
+  /** Pods of each power-of-two size the nodes can take now (node-fit.ts `podsByPowerOfTwo`); null: no report. */
+  readonly pods: readonly (Int32Array | null)[];
+  /** 1 where the slot's cluster serves LeaderWorkerSets (a replica may span nodes). */
+  readonly leaderWorkerSet: Uint8Array;
 }
 
 /** The key of a device slot: cluster id and reported device model. */
@@ -84,6 +108,24 @@ export function buildWorkingState(snapshot: Snapshot): WorkingState {
 
   const tenantHeldMicro = new Map<string, number>();
   for (const t of snapshot.tenants.values()) tenantHeldMicro.set(t.id, toMicro(t.heldStdPerMin));
+  let nodes: NodeState | null = null;
+  for (let i = 0; i < count; i++) {
+    const fit = slots[i]!.nodes;
+    if (!fit) continue;
+    nodes ??= {
+      hist: new Array<Int32Array | null>(count).fill(null),
+      largest: new Int32Array(count).fill(-1),
+      maxFree: new Int32Array(count),
+      pods: new Array<Int32Array | null>(count).fill(null),
+      leaderWorkerSet: new Uint8Array(count),
+    };
+    const hist = nodeHistogram(fit);
+    (nodes.hist as (Int32Array | null)[])[i] = hist;
+    nodes.largest[i] = hist.length - 1;
+    nodes.maxFree[i] = mostFree(hist);
+    (nodes.pods as (Int32Array | null)[])[i] = podsByPowerOfTwo(hist);
+    nodes.leaderWorkerSet[i] = snapshot.clusters[clusterOf[i]!]!.leaderWorkerSet === true ? 1 : 0;
+  }
 
   const state: WorkingState = {
     snapshot,
@@ -97,6 +139,7 @@ export function buildWorkingState(snapshot: Snapshot): WorkingState {
     placements: new Map(),
     releaseEpoch: 0,
     preemptibleEpoch: 0,
+    nodes,
   };
   for (const p of snapshot.placements) {
     const slot = slotByKey.get(slotKey(p.clusterId, p.deviceModel)) ?? -1;
@@ -120,6 +163,16 @@ export function freeDevices(state: WorkingState, slot: number): number {
   return free > 0 ? free : 0;
 }
 
+/**
+ * How a replica of `n` devices runs on the nodes of a slot (node-fit.ts), or null when it fits no
+ * node there; undefined when the slot's cluster reported no nodes.
+ */
+export function slotReplicaPods(state: WorkingState, slot: number, n: number): ReplicaPods | null | undefined {
+  const nodes = state.nodes;
+  if (nodes === null || nodes.largest[slot]! < 0) return undefined;
+  return replicaPods(n, nodes.largest[slot]!, nodes.leaderWorkerSet[slot] === 1);
+}
+
 /** One part of a placement being admitted: `replicas × devicesPerReplica` devices of a slot. */
 export interface Take {
   readonly slot: number;
@@ -135,6 +188,14 @@ export function admit(state: WorkingState, workload: WorkloadSnap, stdMicro: num
   for (const t of takes) {
     const devices = t.replicas * t.devicesPerReplica;
     state.held[t.slot] = (state.held[t.slot] ?? 0) + devices;
+    const nodes = state.nodes;
+    const hist = nodes?.hist[t.slot];
+    if (nodes && hist) {
+      const pods = slotReplicaPods(state, t.slot, t.devicesPerReplica);
+      if (pods) takeNodeReplicas(hist, pods, t.replicas);
+      nodes.maxFree[t.slot] = mostFree(hist);
+      podsByPowerOfTwo(hist, nodes.pods[t.slot] ?? undefined);
+    }
     record(state, {
       workloadId: workload.id,
       tenantId: workload.tenantId,
@@ -194,7 +255,7 @@ export function cloneSnapshot(snapshot: Snapshot): Snapshot {
   return {
     clusters: snapshot.clusters.map((c) => ({
       ...c,
-      devices: c.devices.map((d) => ({ ...d, profile: { ...d.profile } })),
+      devices: c.devices.map((d) => ({ ...d, profile: { ...d.profile }, ...(d.nodes ? { nodes: { ...d.nodes, free: [...d.nodes.free] } } : {}) })),
     })),
     models: new Map([...snapshot.models].map(([id, m]) => [id, { ...m, vendors: [...m.vendors] }])),
     tenants: new Map([...snapshot.tenants].map(([id, t]) => [id, { ...t }])),

@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  ApisApi,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -39,7 +40,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { AgentLog, ClusterBackend } from '../agent.js';
-import type { DesiredPlacement, InventoryReport, RunningPlacement, WeightSourcesReport } from '../platform-client.js';
+import type { DesiredPlacement, InventoryReport, NodesReport, RunningPlacement, WeightSourcesReport } from '../platform-client.js';
 import type { CounterSample, CounterSource } from '../usage-reporter.js';
 import { deploymentFor, deploymentName, LABELS, MANAGED_BY, placementOf, type ServingConfig } from './deployment.js';
 import {
@@ -54,7 +55,17 @@ import {
   type HttpRoute,
   type IngressConfig,
 } from './serving-access.js';
-import { inventoryFromNodes, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
+import { inventoryFromNodes, nodeDevices, type DeviceProfileInfo, type DeviceSelector } from './inventory.js';
+import {
+  leadersOnly,
+  leaderWorkerSetFor,
+  LWS_GROUP,
+  LWS_PLURAL,
+  LWS_VERSION,
+  ownedByLeaderWorkerSet,
+  spanOf,
+  type LeaderWorkerSet,
+} from './leader-worker-set.js';
 import { placementHealth } from './placement-health.js';
 import { parseTokenCounters } from './prometheus-text.js';
 import { EnergyMeter, scrapePower, type PlacementPower, type PowerExporter } from './power.js';
@@ -110,6 +121,15 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
   readonly #nodes: Watched<V1Node>;
   readonly #deployments: Watched<V1Deployment>;
   readonly #pods: Watched<V1Pod>;
+  /** Every pod of the cluster, for the devices each node's pods request (node-level fit). */
+  readonly #allPods: Watched<V1Pod>;
+  readonly #apis: ApisApi;
+  /** Whether the API server serves LeaderWorkerSets, and when that was last asked (discovery). */
+  #lws: { readonly served: boolean; readonly at: number } | undefined;
+  /** The largest node's devices per device model, from the last node report. */
+  #largest: ReadonlyMap<string, number> = new Map();
+  /** LeaderWorkerSets applied: what (hash) and when, so an unchanged one is not sent every heartbeat. */
+  #lwsApplied = new Map<string, { readonly hash: string; readonly at: number }>();
   readonly #restarts = new Set<NodeJS.Timeout>();
   #selectors: ReadonlyMap<string, DeviceSelector> = new Map();
   #profiles: readonly DeviceProfileInfo[] | undefined;
@@ -126,7 +146,9 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     const core = (this.#core = opts.kubeConfig.makeApiClient(CoreV1Api));
     this.#apps = opts.kubeConfig.makeApiClient(AppsV1Api);
     this.#net = opts.kubeConfig.makeApiClient(NetworkingV1Api);
+    this.#apis = opts.kubeConfig.makeApiClient(ApisApi);
     this.#custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#allPods = makeInformer(opts.kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces());
     const ns = opts.namespace;
     this.#nodes = makeInformer(opts.kubeConfig, '/api/v1/nodes', () => core.listNode());
     this.#deployments = makeInformer(
@@ -155,6 +177,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       [`list Deployments in namespace ${ns}`, () => this.#apps.listNamespacedDeployment({ namespace: ns, limit: 1 })],
       [`list Pods in namespace ${ns}`, () => this.#core.listNamespacedPod({ namespace: ns, limit: 1 })],
       [`list PersistentVolumeClaims in namespace ${ns}`, () => this.#core.listNamespacedPersistentVolumeClaim({ namespace: ns, limit: 1 })],
+      ['list Pods in all namespaces (devices requested per node)', () => this.#core.listPodForAllNamespaces({ limit: 1 })],
       ...this.#accessChecks(),
     ];
     for (const [what, call] of steps) {
@@ -209,6 +232,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       ['nodes', this.#nodes],
       ['deployments', this.#deployments],
       ['pods', this.#pods],
+      ['all pods', this.#allPods],
     ];
     for (const [what, informer] of watched) {
       informer.on('error', (err: unknown) => {
@@ -231,7 +255,7 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     this.#stopped = true;
     for (const t of this.#restarts) clearTimeout(t);
     this.#restarts.clear();
-    await Promise.all([this.#nodes.stop(), this.#deployments.stop(), this.#pods.stop()]);
+    await Promise.all([this.#nodes.stop(), this.#deployments.stop(), this.#pods.stop(), this.#allPods.stop()]);
   }
 
   #restartDelay(): number {
@@ -276,8 +300,61 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
     return { kinds, claims: this.#claims.names };
   }
 
+  /**
+   * Free devices per node (inventory.ts `nodeDevices`) and whether the API server serves
+   * LeaderWorkerSets (API discovery, asked again at most once a minute).
+   */
+  async nodeReport(): Promise<NodesReport> {
+    this.#profiles ??= await this.#opts.profiles();
+    const nodes = nodeDevices(this.#nodes.list(), this.#allPods.list(), this.#profiles);
+    const largest = new Map<string, number>();
+    for (const n of nodes) if (n.total > (largest.get(n.deviceModel) ?? 0)) largest.set(n.deviceModel, n.total);
+    this.#largest = largest;
+    return { nodes, capabilities: { leaderWorkerSet: await this.#servesLeaderWorkerSet() } };
+  }
+
+  async #servesLeaderWorkerSet(): Promise<boolean> {
+    if (this.#lws && this.#now() - this.#lws.at < 60_000) return this.#lws.served;
+    try {
+      const groups = await this.#apis.getAPIVersions();
+      const served = groups.groups.some((g) => g.name === LWS_GROUP && g.versions.some((v) => v.version === LWS_VERSION));
+      this.#lws = { served, at: this.#now() };
+    } catch (err) {
+      // Unknown: keep the last answer (false at first) and ask again next time.
+      this.#log('API discovery failed', { error: errorText(err) });
+    }
+    return this.#lws?.served ?? false;
+  }
+
+  /** How a placement's replica spans nodes, when it is larger than any node and the cluster serves LeaderWorkerSets. */
+  #spanOf(p: DesiredPlacement): ReturnType<typeof spanOf> {
+    if (!this.#lws?.served) return undefined;
+    const largest = this.#largest.get(p.deviceModel);
+    return largest === undefined ? undefined : spanOf(p.devicesPerReplica, largest);
+  }
+
+  /** The LeaderWorkerSets the agent manages (none asked for when the cluster serves none). */
+  async #leaderWorkerSets(): Promise<LeaderWorkerSet[]> {
+    if (!this.#lws?.served) return [];
+    const list = (await this.#custom.listNamespacedCustomObject({
+      group: LWS_GROUP,
+      version: LWS_VERSION,
+      namespace: this.#opts.namespace,
+      plural: LWS_PLURAL,
+      labelSelector: SELECTOR,
+    })) as { items?: LeaderWorkerSet[] };
+    return list.items ?? [];
+  }
+
   async running(): Promise<RunningPlacement[]> {
     const out: RunningPlacement[] = [];
+    for (const set of await this.#leaderWorkerSets()) {
+      const id = placementOf(set);
+      if (!id || set.metadata?.deletionTimestamp) continue;
+      const readyReplicas = set.status?.readyReplicas ?? 0;
+      const ingress = this.#opts.ingress;
+      out.push({ id, readyReplicas, ...(ingress ? { endpoints: readyReplicas > 0 ? [endpointFor(set.metadata!.name!, ingress)] : [] } : {}) });
+    }
     const podsOf = this.#podsByPlacement();
     const power = await this.#power(podsOf);
     for (const d of this.#deployments.list(this.#opts.namespace)) {
@@ -361,9 +438,44 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
 
   async reconcile(desired: readonly DesiredPlacement[]): Promise<void> {
     const ns = this.#opts.namespace;
-    const wanted = new Set(desired.map((p) => deploymentName(p.id)));
+    const spans = new Map(desired.map((p) => [p.id, this.#spanOf(p)] as const));
+    const wanted = new Set(desired.filter((p) => !spans.get(p.id)).map((p) => deploymentName(p.id)));
     const failures: unknown[] = [];
+    const wantedSets = new Set<string>();
     for (const p of desired) {
+      const span = spans.get(p.id);
+      if (!span) continue;
+      wantedSets.add(deploymentName(p.id));
+      try {
+        await this.#applyLeaderWorkerSet(p, span);
+      } catch (err) {
+        failures.push(err);
+        this.#log('applying a placement failed', { placement: p.id, error: errorText(err) });
+      }
+    }
+    try {
+      for (const set of await this.#leaderWorkerSets()) {
+        const name = set.metadata?.name;
+        if (!name || !placementOf(set) || wantedSets.has(name) || set.metadata?.deletionTimestamp) continue;
+        await this.#deleteAccess(name);
+        await ignoreNotFound(
+          this.#custom.deleteNamespacedCustomObject({
+            group: LWS_GROUP,
+            version: LWS_VERSION,
+            namespace: ns,
+            plural: LWS_PLURAL,
+            name,
+            propagationPolicy: 'Background',
+          }),
+        );
+        this.#lwsApplied.delete(name);
+      }
+    } catch (err) {
+      failures.push(err);
+      this.#log('deleting a placement failed', { error: errorText(err) });
+    }
+    for (const p of desired) {
+      if (spans.get(p.id)) continue;
       try {
         const body = deploymentFor(p, this.#selectors.get(p.deviceModel), ns, this.#opts.serving);
         const access = this.#accessFor(p);
@@ -394,7 +506,8 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       const name = d.metadata?.name;
       if (!name || !placementOf(d) || wanted.has(name) || d.metadata?.deletionTimestamp) continue;
       try {
-        await this.#deleteAccess(name);
+        // A placement that became a LeaderWorkerSet keeps its Secret, Service and Ingress (now owned by that).
+        if (!wantedSets.has(name)) await this.#deleteAccess(name);
         await this.#apps.deleteNamespacedDeployment({ name, namespace: ns, propagationPolicy: 'Background' });
         this.#lastApplied.delete(name);
       } catch (err) {
@@ -404,6 +517,28 @@ export class KubernetesBackend implements ClusterBackend, CounterSource {
       }
     }
     if (failures.length > 0) throw new Error(`${failures.length} change(s) to the cluster failed; first: ${errorText(failures[0])}`);
+  }
+
+  /** Applies a spanning placement's LeaderWorkerSet and its Secret, Service and Ingress, when changed or due. */
+  async #applyLeaderWorkerSet(p: DesiredPlacement, span: NonNullable<ReturnType<typeof spanOf>>): Promise<void> {
+    const namespace = this.#opts.namespace;
+    const body = leaderWorkerSetFor(p, span, this.#selectors.get(p.deviceModel), namespace, this.#opts.serving);
+    const companions = this.#accessFor(p);
+    const access = { ...companions, service: leadersOnly(companions.service) };
+    const hash = createHash('sha256')
+      .update(JSON.stringify([body, access]))
+      .digest('hex')
+      .slice(0, 32);
+    const name = body.metadata!.name!;
+    const last = this.#lwsApplied.get(name);
+    if (last && last.hash === hash && this.#now() - last.at < (this.#opts.reapplyMs ?? 60_000)) return;
+    this.#lwsApplied.delete(name);
+    const applied = (await this.#custom.patchNamespacedCustomObject(
+      { group: LWS_GROUP, version: LWS_VERSION, namespace, plural: LWS_PLURAL, name, body, fieldManager: FIELD_MANAGER, force: true },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    )) as LeaderWorkerSet;
+    await this.#applyAccess(name, access, ownedByLeaderWorkerSet(name, applied.metadata!.uid!));
+    this.#lwsApplied.set(name, { hash, at: this.#now() });
   }
 
   #accessFor(p: DesiredPlacement): PlacementAccess {

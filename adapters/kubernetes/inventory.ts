@@ -55,7 +55,7 @@
  * (HAMi writes no such annotation for Cambricon, Moore Threads or MetaX; their slices are separate
  * resources such as `cambricon.com/vmlu`, which profiles name only if an operator adds them.)
  */
-import type { V1Node } from '@kubernetes/client-node';
+import type { V1Container, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { InventoryReport } from '../platform-client.js';
 
 /** A device profile as the agent reads it from `GET /api/v1/device-profiles`. */
@@ -239,4 +239,77 @@ export function inventoryFromNodes(nodes: readonly V1Node[], profiles: readonly 
     selectors.set(deviceModel, { resourceName: s.resourceName, nodeSelector: s.label ? { [s.label[0]]: s.label[1] } : {} });
   }
   return { inventory, selectors };
+}
+
+/** One node's devices of one model, as the heartbeat reports them (`nodes`). */
+export interface NodeDevices {
+  readonly name: string;
+  readonly deviceModel: string;
+  /** Allocatable devices of the model on the node (at most {@link MAX_NODE_DEVICES}). */
+  readonly total: number;
+  /** `total` less what the node's pods that have not terminated request, never below 0. */
+  readonly free: number;
+}
+
+/** The most entries one report carries (the platform refuses more). */
+export const MAX_NODE_ENTRIES = 5_000;
+/** The most devices of one model one node reports (the platform refuses more). */
+export const MAX_NODE_DEVICES = 4_096;
+
+/** The devices of `resourceName` a pod asks for: the larger of its containers' sum and any init container's. */
+export function podDevices(pod: V1Pod, resourceName: string): number {
+  const of = (c: V1Container) => deviceCount(c.resources?.requests?.[resourceName] ?? c.resources?.limits?.[resourceName]);
+  let sum = 0;
+  for (const c of pod.spec?.containers ?? []) sum += of(c);
+  for (const c of pod.spec?.initContainers ?? []) sum = Math.max(sum, of(c));
+  return sum;
+}
+
+/**
+ * Free devices per node and device model: for each node and counted resource (as
+ * {@link inventoryFromNodes} counts them, under the same device model names), `total` is the
+ * node's allocatable and `free` that less the devices requested by the pods bound to the node
+ * that have not terminated (phase neither Succeeded nor Failed), whoever runs them. A node that
+ * is unschedulable or not Ready has nothing free. With HAMi the counts are its virtual slices, in
+ * the units pods request. Sorted by node name then device model; at most {@link MAX_NODE_ENTRIES}
+ * entries, keeping those with the most free devices (a longer report would be refused whole).
+ */
+export function nodeDevices(nodes: readonly V1Node[], pods: readonly V1Pod[], profiles: readonly DeviceProfileInfo[]): NodeDevices[] {
+  const byResource = new Map<string, DeviceProfileInfo[]>();
+  for (const p of profiles) byResource.set(p.resourceName, [...(byResource.get(p.resourceName) ?? []), p]);
+  const requested = new Map<string, Map<string, number>>();
+  for (const pod of pods) {
+    const node = pod.spec?.nodeName;
+    const phase = pod.status?.phase;
+    if (!node || phase === 'Succeeded' || phase === 'Failed') continue;
+    for (const resourceName of byResource.keys()) {
+      const n = podDevices(pod, resourceName);
+      if (n === 0) continue;
+      let onNode = requested.get(node);
+      if (!onNode) requested.set(node, (onNode = new Map<string, number>()));
+      onNode.set(resourceName, (onNode.get(resourceName) ?? 0) + n);
+    }
+  }
+  const out = new Map<string, { name: string; deviceModel: string; total: number; free: number }>();
+  for (const node of nodes) {
+    const name = node.metadata?.name;
+    if (!name) continue;
+    const usable = nodeUsable(node);
+    const labels = node.metadata?.labels ?? {};
+    for (const [resourceName, resourceProfiles] of byResource) {
+      if (deviceCount(node.status?.capacity?.[resourceName]) === 0) continue;
+      const total = Math.min(MAX_NODE_DEVICES, deviceCount(node.status?.allocatable?.[resourceName]));
+      const free = usable ? Math.max(0, total - (requested.get(name)?.get(resourceName) ?? 0)) : 0;
+      const deviceModel = sourceOf(labels, resourceName, resourceProfiles).model;
+      const key = `${name}\u0000${deviceModel}`;
+      const kept = out.get(key);
+      if (kept) {
+        kept.total = Math.min(MAX_NODE_DEVICES, kept.total + total);
+        kept.free = Math.min(kept.total, kept.free + free);
+      } else out.set(key, { name, deviceModel, total, free });
+    }
+  }
+  let list = [...out.values()];
+  if (list.length > MAX_NODE_ENTRIES) list = list.sort((a, b) => b.free - a.free || cmp(a.name, b.name)).slice(0, MAX_NODE_ENTRIES);
+  return list.sort((a, b) => cmp(a.name, b.name) || cmp(a.deviceModel, b.deviceModel));
 }

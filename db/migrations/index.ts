@@ -24,6 +24,7 @@ import * as m0022 from './0022_usage_attribution.js';
 import * as m0023 from './0023_engines.js';
 import * as m0024 from './0024_placement_health.js';
 import * as m0025 from './0025_weights.js';
+import * as m0026 from './0026_cluster_nodes.js';
 import * as m0027 from './0027_placement_energy.js';
 
 /** Every migration, by name; names sort in the order they apply. */
@@ -53,5 +54,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0023_engines': m0023,
   '0024_placement_health': m0024,
   '0025_weights': m0025,
+  '0026_cluster_nodes': m0026,
   '0027_placement_energy': m0027,
 };

@@ -80,6 +80,12 @@ interface FilterPluginBase {
    * scorers need to `ctx.cycle`. A failure rejects every candidate of the shape.
    */
   preFilter?(ctx: FilterContext): Status;
+  /**
+   * Whether the plugin has anything to judge in this cycle's working state (after kube-scheduler's
+   * PreFilter `Skip`): false leaves it out of the whole cycle, so a plugin for data most cities
+   * lack costs them nothing. Absent: always runs.
+   */
+  relevant?(state: WorkingState): boolean;
 }
 
 export interface ClusterFilterPlugin extends FilterPluginBase {

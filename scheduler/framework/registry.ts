@@ -9,6 +9,8 @@ import { consolidation } from '../plugins/consolidation.js';
 import { energy } from '../plugins/energy.js';
 import { freeDevices } from '../plugins/free-devices.js';
 import { memoryFit } from '../plugins/memory-fit.js';
+import { nodeFit } from '../plugins/node-fit.js';
+import { nodeSize } from '../plugins/node-size.js';
 import { recentFailure } from '../plugins/recent-failure.js';
 import { region } from '../plugins/region.js';
 import { vendorCompatible } from '../plugins/vendor-compatible.js';
@@ -39,7 +41,9 @@ export const DEFAULT_FILTERS: readonly FilterPlugin[] = Object.freeze([
   vendorCompatible,
   weightsAvailable,
   memoryFit,
+  nodeSize,
   freeDevices,
+  nodeFit,
 ]);
 
 /**

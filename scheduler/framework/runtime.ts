@@ -9,11 +9,12 @@
  * run once per shape; dynamic filters and scorers run on every nomination, over a sample of the
  * shape's candidates large enough to choose well (sampling.ts).
  */
-import type { WorkingState } from '../snapshot.js';
+import { podShare, replicasOnNodes } from '../node-fit.js';
+import type { NodeState, WorkingState } from '../snapshot.js';
 import { CycleState } from './cycle-state.js';
 import type { FilterContext, PluginSet } from './plugin.js';
 import { PluginRunner, newCursor, newScoreContext, type Cursor, type MutableScoreContext } from './runner.js';
-import { buildShape, candidatesToScore, positionsOf, preemptionBound, reviveAll, shapeKey, type Shape } from './sampling.js';
+import { buildShape, candidatesToScore, droppedMessage, positionsOf, preemptionBound, reviveAll, shapeKey, type Shape } from './sampling.js';
 import { REASON_RANK, unschedulable } from './status.js';
 import type { Status } from './status.js';
 import type { ModelSnap, PendingReason, WorkloadSnap } from './types.js';
@@ -66,7 +67,8 @@ export class FrameworkRuntime {
     }
     this.scorePercentage = scorePercentage;
     const slots = state.slots.length;
-    this.runner = new PluginRunner(plugins, slots);
+    const filters = plugins.filters.filter((f) => f.relevant?.(state) ?? true);
+    this.runner = new PluginRunner(filters.length === plugins.filters.length ? plugins : { ...plugins, filters }, slots);
     this.candPos = new Int32Array(slots);
     this.candTake = new Int32Array(slots);
     this.candSlot = new Int32Array(slots);
@@ -152,7 +154,7 @@ export class FrameworkRuntime {
     const live = shape.live;
     let count = real ? shape.liveCount : shape.slots.length;
     const stamp = ++this.stamp;
-    const { healthy, held } = state;
+    const { healthy, held, nodes } = state;
     const clusters = state.snapshot.clusters;
     const c = this.cursor;
     const sctx = this.sctx;
@@ -208,7 +210,11 @@ export class FrameworkRuntime {
           }
           if (real && runner.rejectedBy!.monotone === true) {
             // Out of the live list until devices are released.
-            if (rank < shape.droppedRank) shape.droppedRank = rank;
+            if (rank < shape.droppedRank) {
+              shape.droppedRank = rank;
+              shape.droppedBy = runner.rejectedBy!.name;
+              shape.droppedWhy = rejected.message;
+            }
             live[k] = live[count - 1]!;
             live[count - 1] = pos;
             count--;
@@ -219,7 +225,9 @@ export class FrameworkRuntime {
 
         const free = healthy[slot]! - held[slot]!;
         const supply = shape.replicaStdMicro[pos]!;
-        const freeReplicas = Math.floor(free / n);
+        let freeReplicas = Math.floor(free / n);
+        // A cluster that reported nodes: each replica needs its own node (or nodes) with room.
+        if (nodes !== null) freeReplicas = nodeLimit(nodes, slot, n, freeReplicas);
         if (round === 0) bound += freeReplicas * supply;
         let take = remaining > 0 ? Math.ceil(remaining / supply) : 1;
         if (take > freeReplicas) take = freeReplicas;
@@ -271,24 +279,43 @@ export class FrameworkRuntime {
     }
   }
 
-  private shortfall(shape: Shape, needMicro: number, picks: readonly Pick[], rejectedRank: number, rejectedMessage: string, bound: number): Status {
+  private shortfall(shape: Shape, needMicro: number, picks: readonly Pick[], rejectedRank: number, rejected: string, bound: number): Status {
     const staticRank = shape.staticReason === null ? Infinity : REASON_RANK[shape.staticReason];
     // Some candidate passed every filter (it had free replicas, or was picked): capacity.
     const feasibleRank = picks.length > 0 || bound > 0 ? 0 : Infinity;
     const rank = Math.min(staticRank, rejectedRank, feasibleRank);
     const reason = rank === Infinity ? 'capacity' : REASONS[rank]!;
     if (reason !== 'capacity') {
-      return unschedulable(reason, rank === rejectedRank ? rejectedMessage : shape.staticMessage);
+      // A rank carried over from candidates dropped earlier comes with no message of this walk.
+      return unschedulable(reason, rank === rejectedRank ? rejected || droppedMessage(shape) : shape.staticMessage);
     }
     const want = `${formatTokens(needMicro, shape.model.costFactor)} tokens/min of ${shape.model.name}`;
     // Past round 0 the free devices could carry the request (greedy then always completes a
     // non-ha request), so only the ha spread can have failed.
     if (Number.isNaN(bound)) return unschedulable('capacity', `not enough free devices to spread ${want} over two clusters`);
+    // When nothing free could be offered, the filter that said why is worth reading (no node with
+    // room, say); otherwise the shortfall in tokens says it all.
+    // Only where nodes were reported, so messages of cities without node reports stay as they were.
+    const why = this.state.nodes !== null && bound === 0 && picks.length === 0 ? rejected || droppedMessage(shape) : '';
+    const detail = why !== '' ? ` (${why})` : '';
     return unschedulable(
       'capacity',
-      `needs ${want}; the free compatible devices in the allowed regions carry ${formatTokens(bound, shape.model.costFactor)} tokens/min`,
+      `needs ${want}; the free compatible devices in the allowed regions carry ${formatTokens(bound, shape.model.costFactor)} tokens/min${detail}`,
     );
   }
+}
+
+/**
+ * The replicas of `n` devices a slot can take once its nodes have their say: at most `replicas`
+ * (what its device count allows), fewer where its nodes hold fewer (node-fit.ts). Kept out of
+ * `nominate`'s loop, which cities without node reports run without it.
+ */
+function nodeLimit(nodes: NodeState, slot: number, n: number, replicas: number): number {
+  const largest = nodes.largest[slot]!;
+  if (largest < 0) return replicas;
+  const pod = n <= largest ? n : podShare(n, largest, nodes.leaderWorkerSet[slot] === 1);
+  const onNodes = replicasOnNodes(nodes.pods[slot]!, n, pod);
+  return onNodes < replicas ? onNodes : replicas;
 }
 
 /** Model tokens per minute for standard millionths per minute, as short text. */

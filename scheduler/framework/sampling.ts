@@ -62,6 +62,13 @@ export interface Shape {
   /** Least lasting reason among candidates dropped from `live` (rank), +∞ when none. */
   droppedRank: number;
   /**
+   * The rejection that set `droppedRank` — its plugin's name and its message ('' when none) — so
+   * later nominations can still say why ({@link droppedMessage}); kept apart to build no string
+   * on the hot path.
+   */
+  droppedBy: string;
+  droppedWhy: string;
+  /**
    * An upper bound on the standard millionths per minute the shape's free devices can carry,
    * valid while `boundEpoch` equals the working state's `releaseEpoch` (taking devices only
    * lowers the true value). NaN: unknown.
@@ -86,6 +93,9 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
   const sizes: number[] = [];
   let bestRank = Infinity;
   let bestMessage = '';
+  // Whether the best obstacle came from a cluster-level filter: on a tie, a slot-level one (a
+  // device that is there but cannot serve) says more than "outside the allowed regions".
+  let bestAtCluster = false;
 
   const pre = runner.preFilter(ctx);
   if (pre.code !== 'Success') {
@@ -108,6 +118,7 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
         if (count > 0 && cluster.rank < bestRank) {
           bestRank = cluster.rank;
           bestMessage = cluster.message;
+          bestAtCluster = true;
         }
         flat += count;
         continue;
@@ -124,9 +135,10 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
         if (slot.rank < 0) {
           slots.push(flat);
           sizes.push(c.devicesPerReplica < 1 ? 1 : c.devicesPerReplica);
-        } else if (slot.rank < bestRank) {
+        } else if (slot.rank < bestRank || (slot.rank === bestRank && bestAtCluster && slot.rank > cluster.rank)) {
           bestRank = slot.rank;
           bestMessage = slot.message;
+          bestAtCluster = slot.rank === cluster.rank;
         }
       }
     }
@@ -167,11 +179,18 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
     liveCount: live.length,
     liveEpoch: state.releaseEpoch,
     droppedRank: Infinity,
+    droppedBy: '',
+    droppedWhy: '',
     boundMicro: NaN,
     boundEpoch: -1,
     preemptBoundMicro: NaN,
     positions: null,
   };
+}
+
+/** Why candidates were dropped from the shape's live list (`plugin: message`), or ''. */
+export function droppedMessage(shape: Shape): string {
+  return shape.droppedBy === '' ? '' : `${shape.droppedBy}: ${shape.droppedWhy}`;
 }
 
 /** Puts every candidate back in the live list (after a release of devices at `epoch`). */
@@ -181,6 +200,8 @@ export function reviveAll(shape: Shape, epoch: number): void {
   shape.liveCount = live.length;
   shape.liveEpoch = epoch;
   shape.droppedRank = Infinity;
+  shape.droppedBy = '';
+  shape.droppedWhy = '';
 }
 
 /**

@@ -22,6 +22,18 @@ export interface ProfileSnap {
   readonly tdpWatts: Micro;
 }
 
+/**
+ * The nodes behind one device slot, as the cluster's agent reported them (heartbeat `nodes`).
+ * Absent on a slot whose cluster never reported nodes (older agents, the simulated city): the
+ * scheduler then judges the slot by its device count alone, as before nodes were reported.
+ */
+export interface NodeFit {
+  /** Free devices of each node with this device model: allocatable − requested by pods not terminated. */
+  readonly free: readonly number[];
+  /** The most devices of this model any one of these nodes has (its `total`). */
+  readonly largest: number;
+}
+
 /** One device model a cluster reports that matches a profile. */
 export interface DeviceSlot {
   /** The name the cluster's agent reports (what the agent selects nodes by). */
@@ -35,6 +47,8 @@ export interface DeviceSlot {
    * and metered tokens), where there is enough measurement; absent: only the catalog's TDP estimate.
    */
   readonly measuredJoulesPerStdToken?: number;
+  /** Free devices per node; absent: the cluster reported no nodes (device counts alone decide). */
+  readonly nodes?: NodeFit;
 }
 
 export interface ClusterSnap {
@@ -44,6 +58,11 @@ export interface ClusterSnap {
   /** Ready and not cordoned: takes new placements. */
   readonly schedulable: boolean;
   readonly devices: readonly DeviceSlot[];
+  /**
+   * The cluster serves LeaderWorkerSets (leaderworkerset.x-k8s.io): a replica larger than any of
+   * its nodes may span several nodes. Absent: false.
+   */
+  readonly leaderWorkerSet?: boolean;
 }
 
 /** Where an engine can read a model's weights from (migration 0025); the agent mounts or downloads them. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
+import { MAX_NODE_DEVICES, MAX_NODE_ENTRIES } from '../domain/node-report.js';
 import { MAX_HEALTH_MESSAGE, PLACEMENT_FAILURE_REASONS, PLACEMENT_PHASES } from '../domain/placement-health.js';
 import { AppError } from '../errors.js';
 import { placementEngineSchema } from './engines.routes.js';
@@ -29,6 +30,25 @@ export const clusterSchema = z.object({
   ),
   capacity: z.object({ totalStdPerMin: z.number(), allocatedStdPerMin: z.number(), freeStdPerMin: z.number() }),
   unprofiledDevices: z.array(z.string()),
+});
+
+const nodeEntry = z.object({
+  name: z.string().meta({ description: 'The Kubernetes node name' }),
+  deviceModel: z.string(),
+  total: z.number().int().meta({ description: 'Allocatable devices of this model on the node' }),
+  free: z.number().int().meta({ description: 'Devices not requested by any pod on the node that has not terminated' }),
+});
+
+/** `GET /api/v1/clusters/:id`: the cluster with its nodes as its agent last reported them. */
+export const clusterDetailSchema = clusterSchema.extend({
+  nodes: z.array(nodeEntry).nullable().meta({
+    description:
+      'Per node and device model, the devices the agent last reported; null: its agent never reported nodes (the scheduler counts devices per cluster only)',
+  }),
+  nodesReportedAt: timestamp.nullable().meta({ description: 'When the node report was last received; null: never' }),
+  capabilities: z.object({
+    leaderWorkerSet: z.boolean().meta({ description: 'The cluster serves LeaderWorkerSets: a replica larger than any node may span several nodes' }),
+  }),
 });
 
 const registerCluster = z.strictObject({ name: clusterName, region: regionName, labels: labelMap.optional() });
@@ -89,6 +109,36 @@ const heartbeatBody = z.strictObject({
     description:
       'What this cluster can load weights from: the source kinds its agent offers, and the PVCs in its workloads namespace; absent: unchanged (an agent that never sends it is taken to load anything)',
   }),
+  nodes: z
+    .array(
+      z
+        .strictObject({
+          name: z.string().min(1).max(253),
+          deviceModel: deviceName,
+          total: z.number().int().min(0).max(MAX_NODE_DEVICES),
+          free: z.number().int().min(0).max(MAX_NODE_DEVICES),
+        })
+        .refine((n) => n.free <= n.total, { message: 'must not exceed total', path: ['free'] }),
+    )
+    .max(MAX_NODE_ENTRIES)
+    .superRefine((items, ctx) => {
+      const seen = new Set<string>();
+      items.forEach((n, i) => {
+        const key = `${n.name}\u0000${n.deviceModel}`;
+        if (seen.has(key)) ctx.addIssue({ code: 'custom', message: 'node and device model reported twice', path: [i, 'name'] });
+        seen.add(key);
+      });
+    })
+    .optional()
+    .meta({
+      description:
+        'Per node and device model: allocatable devices (`total`) and those no running or pending pod requests (`free`). With it the scheduler places a replica of n devices only where a node has n free; absent: device counts per cluster decide, as before',
+    }),
+  capabilities: z
+    .strictObject({
+      leaderWorkerSet: z.boolean().meta({ description: 'The API server serves leaderworkerset.x-k8s.io: replicas larger than any node may span nodes' }),
+    })
+    .optional(),
 });
 
 const desiredPlacementSchema = z.object({
@@ -166,7 +216,7 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       summary: 'Get a cluster',
       auth: ['operator'],
       params: idParam,
-      responses: { 200: { description: 'The cluster', schema: clusterSchema } },
+      responses: { 200: { description: 'The cluster, with its nodes as its agent last reported them', schema: clusterDetailSchema } },
       handler: async ({ params }) => ({ status: 200, body: await clusters.get(params.id) }),
     }),
     route({
@@ -222,7 +272,14 @@ export function clusterRoutes(ctx: AppContext): AnyRoute[] {
       responses: { 200: { description: 'The complete desired set', schema: z.object({ clusterId: z.string(), placements: z.array(desiredPlacementSchema) }) } },
       handler: async ({ body, principal }) => {
         if (principal.kind !== 'agent') throw new AppError('forbidden', 'Only agents send heartbeats.');
-        return { status: 200, body: await clusters.heartbeat(principal.clusterId, body.inventory, body.placements, body.weightSources) };
+        return {
+          status: 200,
+          body: await clusters.heartbeat(principal.clusterId, body.inventory, body.placements, {
+            weightSources: body.weightSources,
+            nodes: body.nodes,
+            capabilities: body.capabilities,
+          }),
+        };
       },
     }),
     route({

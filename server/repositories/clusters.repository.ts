@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { ClusterInventoryTable, ClustersTable, DB } from '../../db/schema.js';
+import { nodeFitOf, type NodeFitByModel, type NodeReport } from '../domain/node-report.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../errors.js';
 import { onePage, type PageRequest } from './paging.js';
@@ -160,6 +161,41 @@ export class ClustersRepository {
     const row = r.rows[0];
     if (!row || row.previous === null) throw new Error(`cluster ${id} does not exist`);
     return { previousLiveness: row.previous, inventoryChanged: row.changed };
+  }
+
+  /**
+   * Records an agent's node report (nodes and capabilities replace the previous report together;
+   * `nodes` undefined: capabilities only, the scheduler then judges by device counts). Touches
+   * `reported_at` on every call, and rewrites the stored nodes only when they changed. Answers
+   * whether the report changed (the scheduler should look again).
+   */
+  async recordNodes(id: string, nodes: readonly NodeReport[] | undefined, leaderWorkerSet: boolean, now: Date): Promise<boolean> {
+    const text = nodes === undefined ? null : JSON.stringify(nodes.map((n) => ({ name: n.name, deviceModel: n.deviceModel, total: n.total, free: n.free })));
+    const fit = nodes === undefined ? null : JSON.stringify(nodeFitOf(nodes));
+    const r = await sql<{ changed: boolean }>`
+      WITH old AS (SELECT nodes, leader_worker_set FROM cluster_nodes WHERE cluster_id = ${id}),
+      up AS (
+        INSERT INTO cluster_nodes AS c (cluster_id, nodes, fit, leader_worker_set, reported_at)
+        VALUES (${id}, ${text}::jsonb, ${fit}::jsonb, ${leaderWorkerSet}, ${now})
+        ON CONFLICT (cluster_id) DO UPDATE SET
+          nodes = CASE WHEN c.nodes IS DISTINCT FROM EXCLUDED.nodes THEN EXCLUDED.nodes ELSE c.nodes END,
+          fit = CASE WHEN c.nodes IS DISTINCT FROM EXCLUDED.nodes THEN EXCLUDED.fit ELSE c.fit END,
+          leader_worker_set = EXCLUDED.leader_worker_set,
+          reported_at = EXCLUDED.reported_at
+      )
+      SELECT NOT EXISTS (SELECT 1 FROM old)
+          OR EXISTS (SELECT 1 FROM old WHERE nodes IS DISTINCT FROM ${text}::jsonb OR leader_worker_set <> ${leaderWorkerSet}) AS changed`.execute(this.db);
+    return r.rows[0]?.changed ?? true;
+  }
+
+  /** The node report of one cluster, if its agent ever sent one. */
+  nodeReport(id: string): Promise<{ nodes: NodeReport[] | null; leader_worker_set: boolean; reported_at: Date } | undefined> {
+    return this.db.selectFrom('cluster_nodes').select(['nodes', 'leader_worker_set', 'reported_at']).where('cluster_id', '=', id).executeTakeFirst();
+  }
+
+  /** What a scheduling cycle reads of the node reports sent since `since` (older ones are stale). */
+  nodeFits(since: Date): Promise<{ cluster_id: string; fit: NodeFitByModel | null; leader_worker_set: boolean }[]> {
+    return this.db.selectFrom('cluster_nodes').select(['cluster_id', 'fit', 'leader_worker_set']).where('reported_at', '>=', since).execute();
   }
 
   /** Marks ready clusters whose last heartbeat is older than `cutoff` as not ready; answers their ids. */

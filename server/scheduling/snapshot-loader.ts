@@ -5,6 +5,7 @@
 import { MICRO, parseMicro, placementStdMicro } from '../../scheduler/capacity.js';
 import type {
   ClusterSnap,
+  DeviceSlot,
   ModelSnap,
   PlacementSnap,
   Priority,
@@ -90,18 +91,23 @@ export async function loadSnapshot(
   activePlacements: () => Promise<readonly ActivePlacement[]> = () => src.workloads.active(),
 ): Promise<LoadedState> {
   const avoidMs = src.avoidFailedMs ?? 0;
-  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, recentFailures, sourceRows] = await Promise.all([
-    src.clusters.forScheduling(),
-    src.clusters.healthyDevices(),
-    src.catalog.allProfiles(),
-    src.catalog.allModels(),
-    src.tenants.all(),
-    activePlacements(),
-    src.plans.activeAt(now),
-    src.plans.all(),
-    avoidMs > 0 ? src.workloads.recentFailures(new Date(now.getTime() - avoidMs)) : undefined,
-    src.catalog.clusterSources(),
-  ]);
+  const [clusterRows, inventory, profileRows, modelRows, tenantRows, active, subscriptions, planRows, recentFailures, sourceRows, nodeRows] = await Promise.all(
+    [
+      src.clusters.forScheduling(),
+      src.clusters.healthyDevices(),
+      src.catalog.allProfiles(),
+      src.catalog.allModels(),
+      src.tenants.all(),
+      activePlacements(),
+      src.plans.activeAt(now),
+      src.plans.all(),
+      avoidMs > 0 ? src.workloads.recentFailures(new Date(now.getTime() - avoidMs)) : undefined,
+      src.catalog.clusterSources(),
+      // A node report older than the TTL is stale (an agent that stopped sending it): device counts decide.
+      src.clusters.nodeFits(new Date(now.getTime() - src.ttlMs)),
+    ],
+  );
+  const nodesOf = new Map(nodeRows.map((r) => [r.cluster_id, r]));
   // A failed read of the measured figures leaves the scorer on the catalog's TDP estimate.
   const measured = src.measuredEnergy ? await src.measuredEnergy(now).catch(() => undefined) : undefined;
   const exhausted = src.exhausted ? await src.exhausted({ active: subscriptions, plans: planRows }) : new Set<string>();
@@ -174,20 +180,30 @@ export async function loadSnapshot(
   const clusters: ClusterSnap[] = clusterRows.map((c) => {
     const state = clusterState({ cordoned: c.cordoned, lastHeartbeatAt: c.last_heartbeat_at }, now, src.ttlMs);
     if (state === 'not_ready' && clustersWithPlacements.has(c.id)) lostClusterIds.push(c.id);
-    const devices = [];
+    const devices: DeviceSlot[] = [];
+    const report = nodesOf.get(c.id);
     for (const row of invByCluster.get(c.id) ?? []) {
       const profile = profiles.get(row.device_model);
       if (!profile) continue;
       const joulesPerStd = measured?.get(`${c.id}\u0000${profile.name}`);
+      const nodes = report?.fit?.[row.device_model];
       devices.push({
         deviceModel: row.device_model,
         profile,
         healthy: row.healthy,
         held: held.get(`${c.id}\u0000${row.device_model}`) ?? 0,
         ...(joulesPerStd !== undefined ? { measuredJoulesPerStdToken: joulesPerStd } : {}),
+        ...(nodes ? { nodes } : {}),
       });
     }
-    return { id: c.id, name: c.name, region: c.region, schedulable: takesPlacements(state), devices };
+    return {
+      id: c.id,
+      name: c.name,
+      region: c.region,
+      schedulable: takesPlacements(state),
+      devices,
+      ...(report?.leader_worker_set ? { leaderWorkerSet: true } : {}),
+    };
   });
 
   // Clusters whose agent never reported weight sources are absent: they are taken to load anything.

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { NodeReport } from '../domain/node-report.js';
 import type { PlacementFailureReason, PlacementPhase } from '../domain/placement-health.js';
 import { AppError } from '../errors.js';
 import { hashToken, newToken, TOKEN_PREFIX, type IdGenerator } from '../auth/tokens.js';
@@ -69,6 +70,24 @@ export interface ClusterPlacements {
   /** The engine of each active placement of a cluster, with its weights, by placement id (the engine catalog). */
   engines?: (clusterId: string) => Promise<ReadonlyMap<string, PlacementServing>>;
 }
+
+/** What an agent may report of its nodes and capabilities beside its inventory (both optional). */
+/** What a heartbeat may report beside inventory and placements (all optional: old agents send none). */
+export interface HeartbeatReports {
+  /** What the cluster can load weights from; absent: unchanged. */
+  readonly weightSources?: WeightSourcesReport | undefined;
+  /** Free devices per node and device model; absent: not reported (device counts decide). */
+  readonly nodes?: readonly NodeReport[] | undefined;
+  readonly capabilities?: { readonly leaderWorkerSet: boolean } | undefined;
+}
+
+/** A cluster's view with its nodes as its agent last reported them (`GET /api/v1/clusters/:id`). */
+export type ClusterDetail = ClusterView & {
+  /** null: the agent never reported nodes. */
+  readonly nodes: readonly NodeReport[] | null;
+  readonly nodesReportedAt: string | null;
+  readonly capabilities: { readonly leaderWorkerSet: boolean };
+};
 
 const EMPTY: HeldDevices = new Map();
 
@@ -145,10 +164,16 @@ export class ClustersService {
     return toPage(rows, page.limit, (r) => computed.find((c) => c.view.id === r.id)!.view);
   }
 
-  async get(id: string): Promise<ClusterView> {
-    const row = await this.repo.get(id);
+  async get(id: string): Promise<ClusterDetail> {
+    const [row, report] = await Promise.all([this.repo.get(id), this.repo.nodeReport(id)]);
     if (!row) throw notFound();
-    return (await this.compute([row]))[0]!.view;
+    const view = (await this.compute([row]))[0]!.view;
+    return {
+      ...view,
+      nodes: report?.nodes ?? null,
+      nodesReportedAt: report && report.nodes ? report.reported_at.toISOString() : null,
+      capabilities: { leaderWorkerSet: report?.leader_worker_set ?? false },
+    };
   }
 
   async setCordoned(id: string, cordoned: boolean): Promise<ClusterView> {
@@ -170,14 +195,19 @@ export class ClustersService {
     clusterId: string,
     inventory: readonly ReportedDevice[],
     running: readonly RunningReport[] = [],
-    weightSources?: WeightSourcesReport,
+    report: HeartbeatReports = {},
   ): Promise<{ clusterId: string; placements: readonly DesiredPlacement[] }> {
     const now = this.clock.now();
-    const recorded = await this.repo.recordHeartbeat(clusterId, inventory, now, weightSources);
+    const recorded = await this.repo.recordHeartbeat(clusterId, inventory, now, report.weightSources);
+    // Old agents send neither: nothing to write, and their clusters keep device-count scheduling.
+    const nodesChanged =
+      report.nodes !== undefined || report.capabilities !== undefined
+        ? await this.repo.recordNodes(clusterId, report.nodes, report.capabilities?.leaderWorkerSet ?? false, now)
+        : false;
     await this.placements.recordReady?.(clusterId, running, now);
     await this.placements.recordEnergy?.(clusterId, running, now);
     this.events.emit('heartbeat.recorded', { clusterId });
-    if (recorded.inventoryChanged) this.events.emit('inventory.changed', { clusterId });
+    if (recorded.inventoryChanged || nodesChanged) this.events.emit('inventory.changed', { clusterId });
     if (recorded.previousLiveness !== 'ready') this.events.emit('cluster.changed', { clusterIds: [clusterId], change: 'ready' });
     const desired = this.placements.desired ? await this.placements.desired(clusterId) : [];
     return { clusterId, placements: await this.withEngines(clusterId, desired) };

@@ -134,6 +134,14 @@ describe('ClusterAgent', () => {
       expect(agent.stats).to.include({ heartbeatsOk: 1, heartbeatsFailed: 0, desiredPlacements: 1 });
     });
 
+    it("sends the backend's node report (free devices per node, capabilities) beside the inventory", async () => {
+      const { agent, client, backend } = setup();
+      const report = { nodes: [{ name: 'gpu-a', deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, free: 3 }], capabilities: { leaderWorkerSet: true } };
+      Object.assign(backend, { nodeReport: async () => report });
+      await agent.tick();
+      expect(client.sent).to.deep.equal([{ inventory: backend.inv, placements: backend.run, ...report }]);
+    });
+
     it('reconciles to an empty set when the platform wants nothing', async () => {
       const { agent, client, backend } = setup();
       client.answer = { clusterId: 'c-1', placements: [] };

@@ -8,6 +8,7 @@ import type {
   ClusterSnap,
   DeviceSlot,
   ModelSnap,
+  NodeFit,
   PlacementSnap,
   Priority,
   ProfileSnap,
@@ -114,12 +115,14 @@ interface SlotSpec {
   readonly healthy: number;
   /** Explicit held devices; undefined: computed from the snapshot's placements. */
   readonly held: number | undefined;
+  nodes?: NodeFit;
 }
 
 export class ClusterBuilder {
   private regionName = 'nansha';
   private ready = true;
   private isCordoned = false;
+  private lws = false;
   private readonly slots: SlotSpec[] = [];
 
   constructor(private readonly id: string) {}
@@ -135,6 +138,23 @@ export class ClusterBuilder {
     return this;
   }
 
+  /**
+   * The nodes of the last added slot: free devices per node, and the largest node's total
+   * (default: the most free).
+   */
+  nodes(free: readonly number[], largest = Math.max(0, ...free)): this {
+    const slot = this.slots[this.slots.length - 1];
+    if (!slot) throw new Error('add a slot before its nodes');
+    slot.nodes = { free: [...free], largest };
+    return this;
+  }
+
+  /** The cluster serves LeaderWorkerSets: replicas may span nodes. */
+  leaderWorkerSet(): this {
+    this.lws = true;
+    return this;
+  }
+
   notReady(): this {
     this.ready = false;
     return this;
@@ -146,8 +166,14 @@ export class ClusterBuilder {
   }
 
   /** Slots with `held` left to the snapshot builder. */
-  spec(): { id: string; region: string; schedulable: boolean; slots: readonly SlotSpec[] } {
-    return { id: this.id, region: this.regionName, schedulable: this.ready && !this.isCordoned, slots: this.slots };
+  spec(): { id: string; region: string; schedulable: boolean; slots: readonly SlotSpec[]; leaderWorkerSet?: boolean } {
+    return {
+      id: this.id,
+      region: this.regionName,
+      schedulable: this.ready && !this.isCordoned,
+      slots: this.slots,
+      ...(this.lws ? { leaderWorkerSet: true } : {}),
+    };
   }
 
   /** The cluster alone, with unset `held` as 0. */
@@ -366,7 +392,7 @@ export class SnapshotBuilder {
 export const aSnapshot = () => new SnapshotBuilder();
 
 function materialize(
-  spec: { id: string; region: string; schedulable: boolean; slots: readonly SlotSpec[] },
+  spec: { id: string; region: string; schedulable: boolean; slots: readonly SlotSpec[]; leaderWorkerSet?: boolean },
   heldBySlot: ReadonlyMap<string, number>,
 ): ClusterSnap {
   const devices: DeviceSlot[] = spec.slots.map((s) => ({
@@ -374,8 +400,16 @@ function materialize(
     profile: s.profile,
     healthy: s.healthy,
     held: s.held ?? heldBySlot.get(slotKey(spec.id, s.deviceModel)) ?? 0,
+    ...(s.nodes ? { nodes: s.nodes } : {}),
   }));
-  return { id: spec.id, name: spec.id, region: spec.region, schedulable: spec.schedulable, devices };
+  return {
+    id: spec.id,
+    name: spec.id,
+    region: spec.region,
+    schedulable: spec.schedulable,
+    devices,
+    ...(spec.leaderWorkerSet ? { leaderWorkerSet: true } : {}),
+  };
 }
 
 /**

@@ -73,6 +73,42 @@ describe('framework runtime', () => {
     if (!nomination.ok) expect(nomination.status).to.include({ code: 'Unschedulable', reason: 'capacity' });
   });
 
+  it('leaves out a filter that has nothing to judge in the cycle (relevant: false), and runs it where it has', () => {
+    let calls = 0;
+    const onlyWithNodes: SlotFilterPlugin = {
+      name: 'only-with-nodes',
+      reason: 'capacity',
+      level: 'slot',
+      static: false,
+      relevant: (state) => state.nodes !== null,
+      filter: () => {
+        calls++;
+        return SUCCESS;
+      },
+    };
+    const plugins = { filters: [...DEFAULT_FILTERS, onlyWithNodes], scorers: [] };
+    const plain = new FrameworkRuntime(
+      plugins,
+      buildWorkingState(
+        aSnapshot()
+          .cluster(aCluster('c1').slot('H100', h100, 8))
+          .build(),
+      ),
+    );
+    expect(plain.nominate(plain.shapeFor(qwen72b, null), aWorkload('w').build(), 1).ok).to.equal(true);
+    expect(calls).to.equal(0);
+    const withNodes = new FrameworkRuntime(
+      plugins,
+      buildWorkingState(
+        aSnapshot()
+          .cluster(aCluster('c1').slot('H100', h100, 8).nodes([8]))
+          .build(),
+      ),
+    );
+    expect(withNodes.nominate(withNodes.shapeFor(qwen72b, null), aWorkload('w').build(), 1).ok).to.equal(true);
+    expect(calls).to.equal(1);
+  });
+
   describe('weights decide between candidates', () => {
     // c1: 4 Ascend (one 72b replica, leaves none); c2: 64 H100 (efficient, leaves 60).
     const snapshot = aSnapshot()

@@ -191,7 +191,8 @@ export interface TunnelClientOptions {
   readonly streamWindowBytes?: number;
   /**
    * Tunnel requests per platform process per minute, at most (the platform's processes as last
-   * named; at least one): the bound on opening connections to reach every process. Default 4.
+   * named; at least one), made while a tunnel is open: the bound on opening connections to reach
+   * every process. With none open, the back-off alone paces the attempts. Default 4.
    */
   readonly opensPerProcess?: number;
   /** The window of `opensPerProcess`, in ms. Default 60,000. */
@@ -263,7 +264,7 @@ export class TunnelClient {
   /** The platform's processes, as the last 101 named them. */
   #known: readonly string[] = [];
   #named = false;
-  /** When recent tunnel requests were made (within the opens window). */
+  /** When recent tunnel requests were made while a tunnel was open (within the opens window). */
   #recent: number[] = [];
   #lastOpen = -Infinity;
   /** No tunnel request before this (back-off after failures and drops). */
@@ -354,8 +355,10 @@ export class TunnelClient {
     const missing = this.#held.size === 0 || this.#known.some((id) => !this.#held.has(id));
     let at = missing ? now : this.#named ? this.#lastOpen + (this.#opts.recheckMs ?? 60_000) : Infinity;
     at = Math.max(at, this.#notBefore);
+    // With no tunnel open, only the back-off paces the attempts (as with one process); the budget
+    // bounds the extra ones made to reach more processes.
     const budget = (this.#opts.opensPerProcess ?? 4) * Math.max(1, this.#known.length);
-    if (this.#recent.length >= budget) at = Math.max(at, this.#recent[this.#recent.length - budget]! + window);
+    if (this.#held.size > 0 && this.#recent.length >= budget) at = Math.max(at, this.#recent[this.#recent.length - budget]! + window);
     return Math.max(0, at - now);
   }
 
@@ -374,7 +377,7 @@ export class TunnelClient {
   /** One tunnel request; a tunnel it opens is served until it closes. */
   async #openOne(): Promise<void> {
     const started = this.#now();
-    this.#recent.push(started);
+    if (this.#held.size > 0) this.#recent.push(started);
     this.#lastOpen = started;
     this.#opens += 1;
     let opened: OpenedTunnel;

@@ -276,7 +276,7 @@ describe('tunnel client: one tunnel per platform process', () => {
   let replica: Server;
   let replicaAuthority: string;
   const clients: TunnelClient[] = [];
-  const platforms: Awaited<ReturnType<typeof processesPlatform>>[] = [];
+  const platforms: { close(): Promise<void> }[] = [];
 
   before(async () => {
     replica = createServer((req, res) => {
@@ -348,18 +348,35 @@ describe('tunnel client: one tunnel per platform process', () => {
     );
   });
 
-  it('bounds its requests when a process named is never reached (a sticky balancer): opensPerProcess × processes per window', async () => {
+  it('bounds its requests when a process named is never reached (a sticky balancer): opensPerProcess × processes per window beyond the first', async () => {
     const { platform, client } = await start(['p-a', 'p-b'], () => 'p-a', { opensWindowMs: 60_000 });
     await until(
       'the budget of requests to be spent',
       async () => platform.landings().length,
-      (n) => n === 8,
+      (n) => n === 9,
     );
     // Nothing more within the window (a short look: the next request would go at once if allowed).
     await new Promise((r) => setTimeout(r, 150));
-    expect(platform.landings()).to.have.length(8);
-    expect(client.stats).to.include({ tunnels: 1, covered: 1, processes: 2, duplicates: 7, opens: 8 });
+    expect(platform.landings()).to.have.length(9);
+    expect(client.stats).to.include({ tunnels: 1, covered: 1, processes: 2, duplicates: 8, opens: 9 });
     expect(await callThrough(platform.session('p-a')!)).to.equal(200);
+  });
+
+  it('paces attempts with no tunnel open by the back-off alone, not the budget', async () => {
+    const refusing = await fakePlatform(6);
+    platforms.push(refusing);
+    const client = new TunnelClient({
+      platformUrl: refusing.url,
+      token: 'tp_agent_unit',
+      allow: () => false,
+      backoff: { baseMs: 2, maxMs: 10, jitter: 0 },
+      opensPerProcess: 1,
+    });
+    clients.push(client);
+    client.start();
+    await client.connected();
+    expect(refusing.attempts()).to.equal(7);
+    expect(client.stats).to.include({ failures: 6, tunnels: 1, processes: 1, covered: 1 });
   });
 
   it('reopens the tunnel of a process that dropped it until that process is covered again', async () => {

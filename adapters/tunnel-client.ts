@@ -357,8 +357,8 @@ export class TunnelClient {
     at = Math.max(at, this.#notBefore);
     // With no tunnel open, only the back-off paces the attempts (as with one process); the budget
     // bounds the extra ones made to reach more processes.
-    const budget = (this.#opts.opensPerProcess ?? 4) * Math.max(1, this.#known.length);
-    if (this.#held.size > 0 && this.#recent.length >= budget) at = Math.max(at, this.#recent[this.#recent.length - budget]! + window);
+    const budget = Math.max(0, Math.floor((this.#opts.opensPerProcess ?? 4) * Math.max(1, this.#known.length)));
+    if (this.#held.size > 0 && this.#recent.length >= budget) at = budget === 0 ? Infinity : Math.max(at, this.#recent[this.#recent.length - budget]! + window);
     return Math.max(0, at - now);
   }
 

@@ -362,6 +362,14 @@ describe('tunnel client: one tunnel per platform process', () => {
     expect(await callThrough(platform.session('p-a')!)).to.equal(200);
   });
 
+  it('makes no extra request with a budget of none (one tunnel, as with one process)', async () => {
+    const { platform, client } = await start(['p-a', 'p-b'], () => 'p-a', { opensPerProcess: 0 });
+    await client.connected();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(platform.landings()).to.deep.equal(['p-a']);
+    expect(client.stats).to.include({ tunnels: 1, covered: 1, processes: 2, opens: 1 });
+  });
+
   it('paces attempts with no tunnel open by the back-off alone, not the budget', async () => {
     const refusing = await fakePlatform(6);
     platforms.push(refusing);

@@ -1,48 +1,11 @@
 import { expect } from 'chai';
 import OpenAI from 'openai';
 import { request as httpRequest } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { TunnelClient } from '../../adapters/tunnel-client.js';
 import { MODEL, serveModel, type ServedModel } from './gateway-fixture.js';
 import { describeOnDatabases, startPlatform, type TestPlatform } from './harness.js';
+import { balancer } from '../tcp-relay.js';
 import { until } from '../until.js';
-
-/**
- * A load balancer in front of several platform processes: each connection goes to one target,
- * picked by `pick` (at random, as a balancer without session affinity would); a test can drop the
- * connections that went to one target.
- */
-async function balancer(
-  targets: readonly string[],
-  pick: () => number,
-): Promise<{ url: string; sent: () => number[]; drop(target: number): void; close(): Promise<void> }> {
-  const sockets = new Map<Socket, number>();
-  const sent = targets.map(() => 0);
-  const server = createTcpServer((client) => {
-    const i = pick();
-    sent[i]! += 1;
-    const to = new URL(targets[i]!);
-    const upstream = connect(Number(to.port), to.hostname);
-    for (const s of [client, upstream]) {
-      sockets.set(s, i);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  }).listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    sent: () => [...sent],
-    drop: (target) => {
-      for (const [s, i] of sockets) if (i === target) s.destroy();
-    },
-    close: async () => {
-      for (const s of sockets.keys()) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 /** The headers of a 101 answer to a tunnel request (the connection is closed at once). */
 function switchHeaders(base: string, token: string): Promise<Record<string, string | string[] | undefined>> {

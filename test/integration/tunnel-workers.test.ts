@@ -5,48 +5,16 @@
  * PostgreSQL only: the embedded database lives in one process.
  */
 import { expect } from 'chai';
-import * as http from 'node:http';
 import { TunnelClient } from '../../adapters/tunnel-client.js';
 import { SimulatedEngine } from '../../adapters/simulated/engine.js';
 import { freshPostgresUrl } from '../databases.js';
 import { ServerProcess, killAll } from '../server-process.js';
+import { call } from '../own-connection.js';
 import { until } from '../until.js';
 
 const ADMIN = 'tp_admin_tunnel-workers-token-0123456789';
 const MODEL = 'qwen2.5-7b-instruct';
 const H100 = [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }];
-
-/** One request on a connection of its own, so that the primary hands it to any worker. */
-function call(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; body: any; text: string }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((done, fail) => {
-    const req = http.request(
-      base + path,
-      {
-        method,
-        agent: false,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload ? { 'content-type': 'application/json' } : {}) },
-      },
-      (res) => {
-        let text = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => (text += c))
-          .on('end', () => {
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              parsed = undefined;
-            }
-            done({ status: res.statusCode ?? 0, body: parsed, text });
-          });
-      },
-    );
-    req.on('error', fail);
-    req.end(payload);
-  });
-}
 
 (process.env.TEST_DATABASE_URL ? describe : describe.skip)('tunnels to a server of two worker processes on PostgreSQL', function () {
   this.timeout(90_000);

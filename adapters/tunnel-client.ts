@@ -409,6 +409,8 @@ export class TunnelClient {
     this.#lastFailed = false;
     this.#lastError = null;
     this.#serve(opened.socket, opened.processId);
+    // Every process named is held: what dropped before (a process that stopped, say) is owed no more.
+    if (this.#known.every((id) => this.#held.has(id))) this.#owed = 0;
   }
 
   /** Serves HTTP/2 on the upgraded socket until the session closes; it replaces an older tunnel to the same process. */

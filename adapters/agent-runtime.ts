@@ -181,10 +181,18 @@ export async function startAgentRuntime(config: AgentConfig, opts: AgentRuntimeO
   stat('tokenpool_agent_usage_events_duplicate_total', 'Usage events the platform had seen before', () => reporter?.stats.duplicates ?? 0);
   stat('tokenpool_agent_power_scrape_failures_total', 'Power exporter pages that could not be read', () => backend.powerScrapeFailures);
   if (tunnel) {
-    stat('tokenpool_agent_tunnel_connected', 'The tunnel to the platform is open (1) or not (0)', () => (tunnel.stats.connected ? 1 : 0), 'gauge');
-    stat('tokenpool_agent_tunnel_reconnects_total', 'Times the tunnel was opened again after it closed or failed', () => tunnel.stats.reconnects);
-    stat('tokenpool_agent_tunnel_failures_total', 'Attempts to open the tunnel that failed', () => tunnel.stats.failures);
-    stat('tokenpool_agent_tunnel_streams_open', 'Gateway calls being forwarded through the tunnel', () => tunnel.stats.streams, 'gauge');
+    stat('tokenpool_agent_tunnel_connected', 'A tunnel to the platform is open (1) or none is (0)', () => (tunnel.stats.connected ? 1 : 0), 'gauge');
+    stat('tokenpool_agent_tunnels_open', 'Tunnels open to the platform, one per platform process reached', () => tunnel.stats.tunnels, 'gauge');
+    stat('tokenpool_agent_tunnel_processes', 'Platform processes the platform last named (each should hold a tunnel)', () => tunnel.stats.processes, 'gauge');
+    stat('tokenpool_agent_tunnel_processes_covered', 'Platform processes named that hold a tunnel of this agent', () => tunnel.stats.covered, 'gauge');
+    stat('tokenpool_agent_tunnel_reconnects_total', 'Times a tunnel was opened again after it closed or failed', () => tunnel.stats.reconnects);
+    stat(
+      'tokenpool_agent_tunnel_duplicates_total',
+      'Tunnels that reached a platform process already held (the older one there closed)',
+      () => tunnel.stats.duplicates,
+    );
+    stat('tokenpool_agent_tunnel_failures_total', 'Attempts to open a tunnel that failed', () => tunnel.stats.failures);
+    stat('tokenpool_agent_tunnel_streams_open', 'Gateway calls being forwarded through the tunnels', () => tunnel.stats.streams, 'gauge');
   }
   stat('tokenpool_agent_usage_events_queued', 'Usage events waiting to be sent', () => reporter?.queued ?? 0, 'gauge');
   stat(

@@ -17,6 +17,9 @@
  * - Reconnects: a tunnel that fails or closes is opened again after a capped exponential back-off
  *   with jitter ({@link reconnectDelay}); a tunnel that stayed up a while resets the back-off. Both
  *   ends PING each other, so a connection dropped silently (a NAT timing out) is noticed.
+ * - Several platform processes (workers, replicas behind a load balancer): a tunnel serves only the
+ *   process that accepted it, so the agent keeps one to each process the platform names in its 101
+ *   answer, opening more connections (bounded per minute) until each holds one ({@link TunnelClient}).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { constants, createServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
@@ -68,12 +71,38 @@ export class TunnelRefused extends Error {
   }
 }
 
+/** The longest platform process id the agent takes from a 101 answer, and the most ids it keeps. */
+const PROCESS_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const MAX_PROCESSES = 64;
+
+/** An opened tunnel connection, and what the platform said of its processes. */
+export interface OpenedTunnel {
+  readonly socket: Socket;
+  /**
+   * The platform process that holds this tunnel (header `tokenpool-process`); `''` when the
+   * platform names none (an older platform: one process as far as the agent can tell).
+   */
+  readonly processId: string;
+  /** The platform's live processes (header `tokenpool-processes`), `processId` among them; at most 64. */
+  readonly processes: readonly string[];
+}
+
+/** The process ids of a 101 answer's headers: malformed ids are left out, `processId` always in. */
+export function processesOf(headers: IncomingMessage['headers']): { readonly processId: string; readonly processes: readonly string[] } {
+  const named = headers['tokenpool-process'];
+  const processId = typeof named === 'string' && PROCESS_ID.test(named.trim()) ? named.trim() : '';
+  const listed = headers['tokenpool-processes'];
+  const ids = (typeof listed === 'string' ? listed.split(',') : []).map((id) => id.trim()).filter((id) => PROCESS_ID.test(id));
+  return { processId, processes: [...new Set([processId, ...ids])].slice(0, MAX_PROCESSES) };
+}
+
 /**
  * Opens the tunnel's connection: `GET <platform>/api/v1/agent/tunnel` upgraded to
  * `tokenpool-tunnel`. Resolves with the socket once the platform answered 101 (bytes it sent
- * after the 101 put back for the reader); rejects with {@link TunnelRefused} for any other answer.
+ * after the 101 put back for the reader) and the processes it named; rejects with
+ * {@link TunnelRefused} for any other answer.
  */
-export function openTunnel(platformUrl: string, token: string, timeoutMs: number): Promise<Socket> {
+export function openTunnel(platformUrl: string, token: string, timeoutMs: number): Promise<OpenedTunnel> {
   const url = new URL(TUNNEL_PATH, platformUrl.endsWith('/') ? platformUrl : `${platformUrl}/`);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -95,7 +124,7 @@ export function openTunnel(platformUrl: string, token: string, timeoutMs: number
       socket.setKeepAlive(true, 30_000);
       if (head.length > 0) socket.unshift(head);
       socket.once('end', () => socket.destroy());
-      resolve(socket);
+      resolve({ socket, ...processesOf(res.headers) });
     });
     req.once('response', (res: IncomingMessage) => {
       const parts: Buffer[] = [];
@@ -160,6 +189,20 @@ export interface TunnelClientOptions {
   readonly connectTimeoutMs?: number;
   /** Bytes of one call's request body that may wait unread here (its HTTP/2 stream window). Default 256 KiB. */
   readonly streamWindowBytes?: number;
+  /**
+   * Tunnel requests per platform process per minute, at most (the platform's processes as last
+   * named; at least one), made while a tunnel is open: the bound on opening connections to reach
+   * every process. With none open, the back-off alone paces the attempts. Default 4.
+   */
+  readonly opensPerProcess?: number;
+  /** The window of `opensPerProcess`, in ms. Default 60,000. */
+  readonly opensWindowMs?: number;
+  /**
+   * With a tunnel to every process named, one more tunnel request this long after the last one
+   * learns of processes started since (a tunnel that lands on a process already held replaces
+   * its older one there). Default 60,000 ms; never when the platform names no processes.
+   */
+  readonly recheckMs?: number;
   /** Uniform in [0, 1). Default Math.random. */
   readonly random?: () => number;
   readonly now?: () => number;
@@ -172,18 +215,41 @@ export interface TunnelClientOptions {
 
 /** Counters for metrics; a snapshot. */
 export interface TunnelStats {
-  /** The tunnel is open now. */
+  /** At least one tunnel is open now. */
   readonly connected: boolean;
-  /** Times the tunnel was opened after an earlier one had been (or after a failed attempt). */
+  /** Tunnels open now (one per platform process reached). */
+  readonly tunnels: number;
+  /** Platform processes the platform last named (1 when it names none). */
+  readonly processes: number;
+  /** Of those, the ones this agent holds a tunnel to. */
+  readonly covered: number;
+  /** Times a tunnel was opened after one had dropped (or after a failed attempt). */
   readonly reconnects: number;
-  /** Attempts to open it that failed. */
+  /** Tunnels that reached a platform process already held (the older one there then closes). */
+  readonly duplicates: number;
+  /** Attempts to open a tunnel that failed. */
   readonly failures: number;
+  /** Tunnel requests made (successful or not). */
+  readonly opens: number;
   /** Calls being forwarded now. */
   readonly streams: number;
   readonly lastError: string | null;
 }
 
-/** Keeps the agent's tunnel open until stopped, and forwards the platform's calls over it. */
+interface Held {
+  readonly session: ServerHttp2Session;
+  /** When it opened (the clock of `now`). */
+  readonly since: number;
+}
+
+/**
+ * Keeps a tunnel open to each of the platform's processes until stopped, and forwards the
+ * platform's calls over them. A tunnel lives in the platform process that accepted it, and a
+ * load balancer (or the primary of the platform's workers) hands each connection to a process of
+ * its choosing; so after each tunnel opens, while a process the platform named has none, the agent
+ * opens another (at most `opensPerProcess` per process per minute), and a tunnel that lands on a
+ * process already held replaces the older one there, as the platform does.
+ */
 export class TunnelClient {
   readonly #opts: TunnelClientOptions;
   readonly #log: AgentLog;
@@ -193,11 +259,26 @@ export class TunnelClient {
   // Calls to the replicas: pooled and kept alive, as the gateway's own are.
   readonly #agent = new HttpAgent({ keepAlive: true, maxSockets: 128 });
   #running = false;
-  #session: ServerHttp2Session | undefined;
+  /** The tunnels, by the platform process that holds each (`''`: a platform that names none). */
+  readonly #held = new Map<string, Held>();
+  /** The platform's processes, as the last 101 named them. */
+  #known: readonly string[] = [];
+  #named = false;
+  /** When recent tunnel requests were made while a tunnel was open (within the opens window). */
+  #recent: number[] = [];
+  #lastOpen = -Infinity;
+  /** No tunnel request before this (back-off after failures and drops). */
+  #notBefore = -Infinity;
+  /** Consecutive failures and short-lived tunnels. */
+  #attempt = 0;
+  /** Tunnels dropped and not yet opened again, and whether the last attempt failed (for `reconnects`). */
+  #owed = 0;
+  #lastFailed = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
-  #opened = 0;
+  #opens = 0;
   #reconnects = 0;
+  #duplicates = 0;
   #failures = 0;
   #streams = 0;
   #lastError: string | null = null;
@@ -212,105 +293,172 @@ export class TunnelClient {
   }
 
   get stats(): TunnelStats {
+    const processes = this.#known.length > 0 ? this.#known : [''];
     return {
-      connected: this.#session !== undefined,
+      connected: this.#held.size > 0,
+      tunnels: this.#held.size,
+      processes: processes.length,
+      covered: processes.filter((id) => this.#held.has(id)).length,
       reconnects: this.#reconnects,
+      duplicates: this.#duplicates,
       failures: this.#failures,
+      opens: this.#opens,
       streams: this.#streams,
       lastError: this.#lastError,
     };
   }
 
-  /** Starts keeping the tunnel open; a no-op when it runs already. */
+  /** The platform processes this agent holds a tunnel to now (`''`: a platform that names none). */
+  get heldProcesses(): readonly string[] {
+    return [...this.#held.keys()];
+  }
+
+  /** Starts keeping the tunnels open; a no-op when it runs already. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
     this.#loop = this.#run();
   }
 
-  /** Resolves once the tunnel is open (at once if it is). */
+  /** Resolves once a tunnel is open (at once if one is). */
   connected(): Promise<void> {
-    if (this.#session) return Promise.resolve();
+    if (this.#held.size > 0) return Promise.resolve();
     return new Promise((resolve) => this.#connectedWaiters.add(resolve));
   }
 
-  /** Closes the tunnel (calls under way are cut) and stops reopening it. */
+  /** Closes the tunnels (calls under way are cut) and stops reopening them. */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#session?.destroy();
+    for (const { session } of this.#held.values()) session.destroy();
     this.#wake?.();
     await this.#loop;
     this.#agent.destroy();
   }
 
   async #run(): Promise<void> {
-    let attempt = 0;
     while (this.#running) {
-      let fatal = false;
-      const started = this.#now();
-      try {
-        const socket = await openTunnel(this.#opts.platformUrl, this.#opts.token, this.#opts.connectTimeoutMs ?? 10_000);
-        if (!this.#running) {
-          socket.destroy();
-          break;
-        }
-        if (this.#opened > 0 || this.#failures > 0) this.#reconnects += 1;
-        this.#opened += 1;
-        await this.#serve(socket);
-        if (this.#now() - started >= (this.#opts.stableMs ?? 30_000)) attempt = 0;
-      } catch (err) {
-        this.#failures += 1;
-        this.#lastError = err instanceof Error ? err.message : String(err);
-        fatal = err instanceof TunnelRefused && err.fatal;
-        this.#log('opening the tunnel failed', { error: this.#lastError });
-      }
-      if (!this.#running) break;
-      attempt += 1;
-      const delay = reconnectDelay(attempt, this.#backoff, this.#random, fatal);
-      this.#log('the tunnel is closed; opening it again', { inMs: delay });
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      const wait = this.#nextOpenIn();
+      if (wait > 0) await this.#sleep(wait);
+      else await this.#openOne();
     }
   }
 
-  /** Serves HTTP/2 on the upgraded socket until the session closes. */
-  #serve(socket: Socket): Promise<void> {
+  /**
+   * Milliseconds until the next tunnel request may go (0: now; Infinity: when something changes):
+   * at once while a named process has no tunnel, else at the next re-check; never before the
+   * back-off ends, nor past the requests' budget.
+   */
+  #nextOpenIn(): number {
+    const now = this.#now();
+    const window = this.#opts.opensWindowMs ?? 60_000;
+    this.#recent = this.#recent.filter((at) => now - at < window);
+    const missing = this.#held.size === 0 || this.#known.some((id) => !this.#held.has(id));
+    let at = missing ? now : this.#named ? this.#lastOpen + (this.#opts.recheckMs ?? 60_000) : Infinity;
+    at = Math.max(at, this.#notBefore);
+    // With no tunnel open, only the back-off paces the attempts (as with one process); the budget
+    // bounds the extra ones made to reach more processes.
+    const budget = Math.max(0, Math.floor((this.#opts.opensPerProcess ?? 4) * Math.max(1, this.#known.length)));
+    if (this.#held.size > 0 && this.#recent.length >= budget) at = budget === 0 ? Infinity : Math.max(at, this.#recent[this.#recent.length - budget]! + window);
+    return Math.max(0, at - now);
+  }
+
+  /** Waits `ms` (Infinity: until woken), or until woken by a tunnel closing or stop(). */
+  async #sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(resolve, Math.min(ms, 2 ** 31 - 1)) : undefined;
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
+  }
+
+  /** One tunnel request; a tunnel it opens is served until it closes. */
+  async #openOne(): Promise<void> {
+    const started = this.#now();
+    if (this.#held.size > 0) this.#recent.push(started);
+    this.#lastOpen = started;
+    this.#opens += 1;
+    let opened: OpenedTunnel;
+    try {
+      opened = await openTunnel(this.#opts.platformUrl, this.#opts.token, this.#opts.connectTimeoutMs ?? 10_000);
+    } catch (err) {
+      this.#failures += 1;
+      this.#lastFailed = true;
+      this.#lastError = err instanceof Error ? err.message : String(err);
+      const fatal = err instanceof TunnelRefused && err.fatal;
+      this.#attempt += 1;
+      const delay = reconnectDelay(this.#attempt, this.#backoff, this.#random, fatal);
+      this.#notBefore = this.#now() + delay;
+      this.#log('opening the tunnel failed; trying again', { error: this.#lastError, inMs: delay });
+      return;
+    }
+    if (!this.#running) {
+      opened.socket.destroy();
+      return;
+    }
+    this.#named = opened.processId !== '';
+    this.#known = opened.processes;
+    if (this.#held.has(opened.processId)) {
+      this.#duplicates += 1;
+    } else if (this.#owed > 0 || this.#lastFailed) {
+      this.#reconnects += 1;
+      this.#owed = Math.max(0, this.#owed - 1);
+    }
+    this.#lastFailed = false;
+    this.#lastError = null;
+    this.#serve(opened.socket, opened.processId);
+    // Every process named is held: what dropped before (a process that stopped, say) is owed no more.
+    if (this.#known.every((id) => this.#held.has(id))) this.#owed = 0;
+  }
+
+  /** Serves HTTP/2 on the upgraded socket until the session closes; it replaces an older tunnel to the same process. */
+  #serve(socket: Socket, processId: string): void {
     const window = this.#opts.streamWindowBytes ?? 256 * 1024;
     const server = createServer({ settings: { initialWindowSize: window, enablePush: false } });
     server.on('stream', (stream, headers) => this.#forward(stream, headers));
-    return new Promise((resolve) => {
-      server.once('session', (session: ServerHttp2Session) => {
-        this.#session = session;
-        this.#lastError = null;
-        this.#log('tunnel open', { reconnects: this.#reconnects });
-        for (const wake of this.#connectedWaiters) wake();
-        this.#connectedWaiters.clear();
-        const interval = this.#opts.pingIntervalMs ?? 20_000;
-        const ping = setInterval(() => {
-          const sent = session.ping((err) => {
-            if (err && !session.destroyed) session.destroy();
-          });
-          if (!sent) session.destroy();
-        }, interval);
-        ping.unref();
-        session.on('error', (err: Error) => {
-          this.#lastError = err.message;
+    server.once('session', (session: ServerHttp2Session) => {
+      const held: Held = { session, since: this.#now() };
+      const previous = this.#held.get(processId);
+      this.#held.set(processId, held);
+      if (previous) {
+        // The platform replaced it with this one already; calls under way on it finish there.
+        previous.session.close();
+      }
+      const covered = this.stats;
+      this.#log('tunnel open', { process: processId || undefined, tunnels: covered.tunnels, covered: covered.covered, processes: covered.processes });
+      for (const wake of this.#connectedWaiters) wake();
+      this.#connectedWaiters.clear();
+      const interval = this.#opts.pingIntervalMs ?? 20_000;
+      const ping = setInterval(() => {
+        const sent = session.ping((err) => {
+          if (err && !session.destroyed) session.destroy();
         });
-        session.once('close', () => {
-          clearInterval(ping);
-          if (this.#session === session) this.#session = undefined;
-          socket.destroy();
-          resolve();
-        });
+        if (!sent) session.destroy();
+      }, interval);
+      ping.unref();
+      session.on('error', (err: Error) => {
+        this.#lastError = err.message;
       });
-      server.emit('connection', socket);
+      session.once('close', () => {
+        clearInterval(ping);
+        socket.destroy();
+        if (this.#held.get(processId) !== held) return;
+        this.#held.delete(processId);
+        if (!this.#running) return;
+        // A drop: the process's tunnel is opened again after the back-off.
+        const now = this.#now();
+        if (now - held.since >= (this.#opts.stableMs ?? 30_000)) this.#attempt = 0;
+        this.#attempt += 1;
+        const delay = reconnectDelay(this.#attempt, this.#backoff, this.#random);
+        this.#notBefore = Math.max(this.#notBefore, now + delay);
+        this.#owed += 1;
+        this.#log('a tunnel closed; opening it again', { process: processId || undefined, inMs: delay });
+        this.#wake?.();
+      });
     });
+    server.emit('connection', socket);
   }
 
   /** Forwards one stream to its in-cluster address and streams the answer back. */

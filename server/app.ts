@@ -72,6 +72,8 @@ import { GatewayService } from './gateway/gateway.service.js';
 import { Upstream } from './gateway/upstream.js';
 import { Tunnels } from './tunnel/tunnels.js';
 import { tunnelRoutes } from './http/tunnel.routes.js';
+import { LiveProcesses, newProcessId } from './tunnel/processes.js';
+import { PROCESS_APPLICATION_PREFIX, ProcessesRepository } from './repositories/processes.repository.js';
 import { MeterJournal } from './gateway/meter-journal.js';
 import { Metering } from './gateway/metering.js';
 import { RequestsRepository } from './repositories/requests.repository.js';
@@ -168,13 +170,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const tenants = new TenantsService(tenantsRepo, clock, ids, events, async () => (await catalogRepo.allModels()).map((m) => m.name));
   const adminToken = await resolveAdminToken(settings, config.adminToken);
 
+  // This process among the platform's: agents keep a tunnel to each live one (server/tunnel/processes.ts).
+  const processId = newProcessId();
   // Several replicas may share a PostgreSQL: one, elected by an advisory lock, schedules; the
   // others wake it through the notifier, which listens on the elector's lock connection.
   const notifier = database.kind === 'postgres' && database.url ? new PgNotifier({ send: pgNotify(db), clock, log }) : undefined;
   const gatewayOnly = deps.role === 'gateway';
   const leader: LeaderElector =
     notifier && database.url
-      ? new AdvisoryLockElector({ url: database.url, log, onConnect: (client) => notifier.listen(client), candidate: !gatewayOnly })
+      ? new AdvisoryLockElector({
+          url: database.url,
+          log,
+          onConnect: (client) => notifier.listen(client),
+          candidate: !gatewayOnly,
+          applicationName: `${PROCESS_APPLICATION_PREFIX}${processId}`,
+        })
       : alwaysLeader();
   const energy = new EnergyService(new EnergyRepository(db), clock, { retentionDays: config.energyRetentionDays });
   const clusters = new ClustersService(clustersRepo, catalog, clock, ids, events, ttlMs, {
@@ -237,6 +247,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const metering: Metering = new Metering({ meter: (calls) => usage.meter(calls), journal: openJournal(config.meteringJournal, log), log });
   // The agents' tunnels this process holds, for clusters that accept no inbound connection.
   const tunnels = new Tunnels({ log, registry: metrics.registry });
+  const processesRepo = new ProcessesRepository(db);
+  const processes = new LiveProcesses({
+    self: processId,
+    ...(notifier ? { list: (limit: number) => processesRepo.live(limit) } : {}),
+    now: () => clock.now().getTime(),
+    log,
+  });
   const upstream = new Upstream({ now: () => performance.now(), connectionsPerEndpoint: config.gatewayConnectionsPerEndpoint, tunnels });
   const gateway = new GatewayService({
     clock,
@@ -278,7 +295,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     if (c.kind === 'agent') tunnels.drop(c.clusterId);
   });
   const routes = gatewayOnly
-    ? [...gatewayRoutes(gateway), ...tunnelRoutes(tunnels)]
+    ? [...gatewayRoutes(gateway), ...tunnelRoutes(tunnels, processes)]
     : [
         ...catalogRoutes(context),
         ...engineRoutes(context),
@@ -296,7 +313,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...requestRoutes(requests),
         ...energyRoutes(energy),
         ...gatewayRoutes(gateway),
-        ...tunnelRoutes(tunnels),
+        ...tunnelRoutes(tunnels, processes),
       ];
   const sweeper = new TtlSweeper({ repo: clustersRepo, clock, ttlMs, log, events });
 

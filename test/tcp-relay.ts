@@ -43,3 +43,40 @@ export async function tcpRelay(target: URL): Promise<TcpRelay> {
     },
   };
 }
+
+/**
+ * A load balancer in front of several servers (platform processes, in the tests): each connection goes to one target,
+ * picked by `pick` (at random, as a balancer without session affinity would); a test can drop the
+ * connections that went to one target.
+ */
+export async function balancer(
+  targets: readonly string[],
+  pick: () => number,
+): Promise<{ url: string; sent: () => number[]; drop(target: number): void; close(): Promise<void> }> {
+  const sockets = new Map<Socket, number>();
+  const sent = targets.map(() => 0);
+  const server = createServer((client) => {
+    const i = pick();
+    sent[i]! += 1;
+    const to = new URL(targets[i]!);
+    const upstream = connect(Number(to.port), to.hostname);
+    for (const s of [client, upstream]) {
+      sockets.set(s, i);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sent: () => [...sent],
+    drop: (target) => {
+      for (const [s, i] of sockets) if (i === target) s.destroy();
+    },
+    close: async () => {
+      for (const s of sockets.keys()) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

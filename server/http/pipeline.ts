@@ -186,7 +186,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
       reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name), address: client(req).address });
-      if (reply.upgrade && spec.upgrade !== undefined) switchProtocols(req, res, spec.upgrade, reply.upgrade);
+      if (reply.upgrade && spec.upgrade !== undefined) switchProtocols(req, res, spec.upgrade, reply.upgrade, reply.headers);
       else if (reply.stream) await stream(req, res, reply, reply.stream);
       else answer(req, res, reply);
     } catch (err) {
@@ -258,11 +258,18 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     }
   }
 
-  /** Answers 101 with the answer's headers so far, and hands the connection to `take`. */
-  function switchProtocols(req: IncomingMessage, res: ServerResponse, protocol: string, take: (socket: Duplex, head: Buffer) => void): void {
+  /** Answers 101 with the answer's headers so far and `headers`, and hands the connection to `take`. */
+  function switchProtocols(
+    req: IncomingMessage,
+    res: ServerResponse,
+    protocol: string,
+    take: (socket: Duplex, head: Buffer) => void,
+    headers: Reply['headers'],
+  ): void {
     const { socket, head } = upgrades.get(req)!;
     upgrades.delete(req);
     res.statusCode = 101;
+    if (headers) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     const lines = ['HTTP/1.1 101 Switching Protocols', 'connection: Upgrade', `upgrade: ${protocol}`];
     for (const [name, value] of Object.entries(res.getHeaders())) lines.push(`${name}: ${String(value)}`);
     res.detachSocket(socket as never);

@@ -35,6 +35,11 @@ export interface AdvisoryLockElectorOptions {
   readonly onConnect?: (client: pg.Client) => Promise<void>;
   /** false: keeps the connection (for `onConnect`'s listener) but never tries the lock (a gateway-only process). Default true. */
   readonly candidate?: boolean;
+  /**
+   * The connection's `application_name`; default `tokenpool-leader`. A platform process gives
+   * `tokenpool:<process id>`, which lists it among the live processes (server/tunnel/processes.ts).
+   */
+  readonly applicationName?: string;
 }
 
 export class AdvisoryLockElector implements LeaderElector {
@@ -73,7 +78,7 @@ export class AdvisoryLockElector implements LeaderElector {
   async check(): Promise<void> {
     try {
       if (!this.client) {
-        const client = new pg.Client({ connectionString: this.opts.url, application_name: 'tokenpool-leader' });
+        const client = new pg.Client({ connectionString: this.opts.url, application_name: this.opts.applicationName ?? 'tokenpool-leader' });
         client.on('error', () => this.lose('connection error'));
         // Held before it is ready, so that a failure below ends it (lose).
         this.client = client;

@@ -105,7 +105,7 @@ async function call(base: string, method: string, path: string, token: string | 
       async () =>
         (
           await db.query<{ pid: number; query: string; state: string }>(
-            `SELECT pid, query, state FROM pg_stat_activity WHERE application_name = 'tokenpool-leader' AND query_start > $1`,
+            `SELECT pid, query, state FROM pg_stat_activity WHERE application_name LIKE 'tokenpool:%' AND query_start > $1`,
             [stopped],
           )
         ).rows,

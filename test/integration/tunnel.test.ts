@@ -1,35 +1,18 @@
 import { expect } from 'chai';
 import OpenAI from 'openai';
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { TunnelClient, TunnelRefused, openTunnel } from '../../adapters/tunnel-client.js';
 import { SimulatedEngine } from '../../adapters/simulated/engine.js';
 import { H100, MODEL, serveModel, type ServedModel } from './gateway-fixture.js';
 import { describeOnDatabases, startPlatform, type TestPlatform } from './harness.js';
+import { balancer } from '../tcp-relay.js';
 import { until } from '../until.js';
 
 /** A TCP relay between the agent and the platform whose connections a test can drop (it keeps accepting). */
 async function relay(target: string): Promise<{ url: string; drop(): void; close(): Promise<void> }> {
-  const to = new URL(target);
-  const sockets = new Set<Socket>();
-  const server = createTcpServer((client) => {
-    const upstream = connect(Number(to.port), to.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  }).listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    drop: () => sockets.forEach((s) => s.destroy()),
-    close: async () => {
-      sockets.forEach((s) => s.destroy());
-      await new Promise((r) => server.close(r));
-    },
-  };
+  const one = await balancer([target], () => 0);
+  return { url: one.url, drop: () => one.drop(0), close: () => one.close() };
 }
 
 /** A replica that streams server-sent events without end, as fast as its client takes them (or one every `everyMs`). */

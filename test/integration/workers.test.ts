@@ -6,11 +6,11 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import * as http from 'node:http';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freshPostgresUrl } from '../databases.js';
+import { call } from '../own-connection.js';
 import { until } from '../until.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -41,38 +41,6 @@ function startServer(env: Record<string, string>): Promise<Server> {
       if (m) ok({ child, base: m[1]!, stderr: () => err, exited });
     });
     void exited.then((code) => fail(new Error(`server exited with ${code}: ${err}`)));
-  });
-}
-
-/** One request on a connection of its own, so that the primary hands it to any worker. */
-function call(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; body: any; text: string }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((done, fail) => {
-    const req = http.request(
-      base + path,
-      {
-        method,
-        agent: false,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload ? { 'content-type': 'application/json' } : {}) },
-      },
-      (res) => {
-        let text = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => (text += c))
-          .on('end', () => {
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              parsed = undefined;
-            }
-            done({ status: res.statusCode ?? 0, body: parsed, text });
-          });
-      },
-    );
-    req.on('error', fail);
-    req.end(payload);
   });
 }
 

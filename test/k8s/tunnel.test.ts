@@ -182,5 +182,9 @@ describe('tunnel on a real kube-apiserver: a gateway call reaches a cluster that
     expect((await usage()) - before).to.equal(BigInt(answer.usage!.total_tokens + streamed));
     const agentMetrics = await (await fetch(`${runtime.url}/metrics`)).text();
     expect(agentMetrics).to.match(/^tokenpool_agent_tunnel_connected 1$/m);
+    // One platform process: one tunnel, and it is covered.
+    expect(agentMetrics).to.match(/^tokenpool_agent_tunnels_open 1$/m);
+    expect(agentMetrics).to.match(/^tokenpool_agent_tunnel_processes 1$/m);
+    expect(agentMetrics).to.match(/^tokenpool_agent_tunnel_processes_covered 1$/m);
   });
 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { forwardedHeaders, reconnectDelay, splitAuthority, TunnelClient, TunnelRefused } from '../../../adapters/tunnel-client.js';
+import { forwardedHeaders, processesOf, reconnectDelay, splitAuthority, TunnelClient, TunnelRefused } from '../../../adapters/tunnel-client.js';
 import { tunnelOrigin } from '../../../server/tunnel/tunnels.js';
 import { endpointUrl } from '../../../server/http/schemas.js';
 import { until } from '../../until.js';
@@ -193,5 +193,239 @@ describe('tunnel client: opening, forwarding, reconnecting', () => {
     );
     const answer = await call(replicaAuthority);
     expect(answer.status).to.equal(200);
+  });
+});
+
+describe('tunnel client: the platform processes a 101 names', () => {
+  it('takes the holding process and the live ones, well-formed ids only, the holder always among them', () => {
+    const table: [Record<string, string>, { processId: string; processes: string[] }][] = [
+      [{}, { processId: '', processes: [''] }],
+      [{ 'tokenpool-process': 'a1' }, { processId: 'a1', processes: ['a1'] }],
+      [
+        { 'tokenpool-process': 'a1', 'tokenpool-processes': 'a1, b2 ,c3' },
+        { processId: 'a1', processes: ['a1', 'b2', 'c3'] },
+      ],
+      [
+        { 'tokenpool-process': 'b2', 'tokenpool-processes': 'a1,a1,bad id,,c3' },
+        { processId: 'b2', processes: ['b2', 'a1', 'c3'] },
+      ],
+      [
+        { 'tokenpool-process': 'x y', 'tokenpool-processes': 'a1' },
+        { processId: '', processes: ['', 'a1'] },
+      ],
+    ];
+    for (const [headers, expected] of table) expect(processesOf(headers), JSON.stringify(headers)).to.deep.equal(expected);
+    const many = Array.from({ length: 100 }, (_, i) => `p${i}`).join(',');
+    expect(processesOf({ 'tokenpool-process': 'p0', 'tokenpool-processes': many }).processes).to.have.length(64);
+  });
+});
+
+/**
+ * A platform of several processes behind one address, as a load balancer or the workers' primary
+ * presents it: each tunnel request lands on the process `land` picks; the 101 names it and the
+ * live processes; each process holds one tunnel (a newer one replaces the older, closing it gracefully).
+ */
+async function processesPlatform(
+  processes: string[],
+  land: () => string,
+): Promise<{ url: string; landings: () => string[]; session: (id: string) => ClientHttp2Session | undefined; close(): Promise<void> }> {
+  const landings: string[] = [];
+  const held = new Map<string, ClientHttp2Session>();
+  const all = new Set<ClientHttp2Session>();
+  const server: Server = createServer((_req, res) => res.writeHead(426).end());
+  server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+    const id = land();
+    landings.push(id);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: tokenpool-tunnel\r\ntokenpool-process: ${id}\r\ntokenpool-processes: ${processes.join(',')}\r\n\r\n`,
+    );
+    const session = h2connect('http://tunnel', { createConnection: () => socket });
+    session.on('error', () => {});
+    all.add(session);
+    session.once('close', () => {
+      all.delete(session);
+      if (held.get(id) === session) held.delete(id);
+    });
+    held.get(id)?.close();
+    held.set(id, session);
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    landings: () => [...landings],
+    session: (id) => held.get(id),
+    close: async () => {
+      for (const s of all) s.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** A deterministic stand-in for Math.random (a linear congruential generator). */
+function seeded(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+describe('tunnel client: one tunnel per platform process', () => {
+  let replica: Server;
+  let replicaAuthority: string;
+  const clients: TunnelClient[] = [];
+  const platforms: { close(): Promise<void> }[] = [];
+
+  before(async () => {
+    replica = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => replica.once('listening', r));
+    replicaAuthority = `127.0.0.1:${(replica.address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.stop();
+    for (const p of platforms.splice(0)) await p.close();
+  });
+
+  after(async () => {
+    replica.closeAllConnections();
+    await new Promise((r) => replica.close(r));
+  });
+
+  const start = async (processes: string[], land: () => string, opts: Partial<ConstructorParameters<typeof TunnelClient>[0]> = {}) => {
+    const platform = await processesPlatform(processes, land);
+    platforms.push(platform);
+    const client = new TunnelClient({
+      platformUrl: platform.url,
+      token: 'tp_agent_unit',
+      allow: (a) => a === replicaAuthority,
+      backoff: { baseMs: 5, maxMs: 40, jitter: 0.2 },
+      ...opts,
+    });
+    clients.push(client);
+    client.start();
+    return { platform, client };
+  };
+
+  /** One call through the tunnel a platform process holds: the answer's status (0: none). */
+  const callThrough = (session: ClientHttp2Session) =>
+    new Promise<number>((resolve) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/v1/chat/completions', ':authority': replicaAuthority });
+      let status = 0;
+      stream.on('response', (h) => (status = Number(h[':status'])));
+      stream.on('error', () => {});
+      stream.resume();
+      stream.on('close', () => resolve(status));
+      stream.end('{}');
+    });
+
+  it('opens connections until every process named holds a tunnel, closing the ones that land twice, and serves calls through each', async () => {
+    const ids = ['p-a', 'p-b', 'p-c'];
+    const random = seeded(7);
+    const { platform, client } = await start(ids, () => ids[Math.floor(random() * ids.length)]!);
+    const stats = await until(
+      'a tunnel to each of three processes',
+      async () => client.stats,
+      (s) => s.covered === 3,
+    );
+    expect(stats).to.include({ connected: true, tunnels: 3, processes: 3, failures: 0 });
+    expect([...client.heldProcesses].sort()).to.deep.equal(ids);
+    const landings = platform.landings();
+    // Every request after the first landing on each process was a duplicate, and nothing more was asked.
+    expect(stats.duplicates).to.equal(landings.length - 3);
+    expect(stats.opens).to.equal(landings.length);
+    for (const id of ids) expect(await callThrough(platform.session(id)!), id).to.equal(200);
+    // Duplicates replaced older tunnels: the agent holds exactly the platform's current ones.
+    await until(
+      'the replaced tunnels to close',
+      async () => client.stats.tunnels,
+      (n) => n === 3,
+    );
+  });
+
+  it('bounds its requests when a process named is never reached (a sticky balancer): opensPerProcess × processes per window beyond the first', async () => {
+    const { platform, client } = await start(['p-a', 'p-b'], () => 'p-a', { opensWindowMs: 60_000 });
+    await until(
+      'the budget of requests to be spent',
+      async () => platform.landings().length,
+      (n) => n === 9,
+    );
+    // Nothing more within the window (a short look: the next request would go at once if allowed).
+    await new Promise((r) => setTimeout(r, 150));
+    expect(platform.landings()).to.have.length(9);
+    expect(client.stats).to.include({ tunnels: 1, covered: 1, processes: 2, duplicates: 8, opens: 9 });
+    expect(await callThrough(platform.session('p-a')!)).to.equal(200);
+  });
+
+  it('makes no extra request with a budget of none (one tunnel, as with one process)', async () => {
+    const { platform, client } = await start(['p-a', 'p-b'], () => 'p-a', { opensPerProcess: 0 });
+    await client.connected();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(platform.landings()).to.deep.equal(['p-a']);
+    expect(client.stats).to.include({ tunnels: 1, covered: 1, processes: 2, opens: 1 });
+  });
+
+  it('paces attempts with no tunnel open by the back-off alone, not the budget', async () => {
+    const refusing = await fakePlatform(6);
+    platforms.push(refusing);
+    const client = new TunnelClient({
+      platformUrl: refusing.url,
+      token: 'tp_agent_unit',
+      allow: () => false,
+      backoff: { baseMs: 2, maxMs: 10, jitter: 0 },
+      opensPerProcess: 1,
+    });
+    clients.push(client);
+    client.start();
+    await client.connected();
+    expect(refusing.attempts()).to.equal(7);
+    expect(client.stats).to.include({ failures: 6, tunnels: 1, processes: 1, covered: 1 });
+  });
+
+  it('reopens the tunnel of a process that dropped it until that process is covered again', async () => {
+    const ids = ['p-a', 'p-b'];
+    let turn = 0;
+    // Round robin, as the workers' primary hands out connections.
+    const { platform, client } = await start(ids, () => ids[turn++ % ids.length]!);
+    await until(
+      'both processes covered',
+      async () => client.stats,
+      (s) => s.covered === 2,
+    );
+    const reconnects = client.stats.reconnects;
+    const dropped = platform.session('p-b')!;
+    dropped.destroy();
+    await until(
+      'p-b covered again',
+      async () => ({ stats: client.stats, b: platform.session('p-b') }),
+      (s) => s.stats.covered === 2 && s.b !== undefined && s.b !== dropped,
+    );
+    expect(client.stats.reconnects).to.equal(reconnects + 1);
+    expect(await callThrough(platform.session('p-b')!)).to.equal(200);
+    expect(await callThrough(platform.session('p-a')!)).to.equal(200);
+  });
+
+  it('learns of a process started later by asking again after recheckMs', async () => {
+    const ids = ['p-a'];
+    let next = 'p-a';
+    const { platform, client } = await start(ids, () => next, { recheckMs: 50 });
+    await until(
+      'p-a covered',
+      async () => client.stats,
+      (s) => s.covered === 1 && s.tunnels === 1,
+    );
+    ids.push('p-b');
+    next = 'p-b';
+    await until(
+      'p-b learnt of and covered',
+      async () => client.stats,
+      (s) => s.processes === 2 && s.covered === 2,
+    );
+    expect(await callThrough(platform.session('p-b')!)).to.equal(200);
   });
 });

@@ -68,9 +68,10 @@ export const modelSchema = z.object({
   inputFactor: z.number(),
   vendors: z.array(z.string()),
   engines: z.record(z.string(), z.string()).meta({ description: 'Vendor → engine id; a vendor absent gets its default engine' }),
-  source: weightSourceSchema
-    .nullable()
-    .meta({ description: 'Where the weights come from (a cluster may have its own: /api/v1/clusters/:id/weights); null: none set' }),
+  source: weightSourceSchema.nullable().optional().meta({
+    description:
+      'Where the weights come from (a cluster may have its own: /api/v1/clusters/:id/weights); null: none set. Shown to operators only (it names their storage): absent for tenants and agents',
+  }),
   servedName: z.string().nullable().meta({ description: "The name the engine serves the model under; null: the model's name" }),
   builtin: z.boolean(),
   createdAt: timestamp,

@@ -19,6 +19,7 @@ import { startPlatform, type TestPlatform } from '../integration/harness.js';
 import { until } from '../until.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { manifests } from './manifests.js';
+import { readyGpuNode } from './nodes.js';
 
 const WORKLOADS_NS = 'tokenpool-workloads';
 const AGENT_SA = 'system:serviceaccount:tokenpool-agent:tokenpool-agent';
@@ -64,22 +65,7 @@ describe('measured tokens per joule on a real kube-apiserver', function () {
     // The platform's minutes, on its clock: it moves only when the test says.
     const t0 = Math.floor(Date.now() / 60_000) * 60_000;
     platform.clock.set(new Date(t0));
-    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'gpu-e', labels: { 'kubernetes.io/hostname': 'gpu-e', 'nvidia.com/gpu.product': H100 } } };
-    await core.createNode({ body: node });
-    const created = await core.readNode({ name: 'gpu-e' });
-    const capacity = { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' };
-    const now = new Date();
-    await core.replaceNodeStatus({
-      name: 'gpu-e',
-      body: {
-        ...created,
-        status: {
-          capacity,
-          allocatable: capacity,
-          conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now }],
-        },
-      },
-    });
+    await readyGpuNode(core, 'gpu-e', H100);
     // Before anything runs, the exporter shows the node's GPUs with no pod.
     exporter.set(dcgmPage('gpu-e', [{ gpu: 0, uuid: 'GPU-e0', watts: 60, totalEnergyMj: 1_000_000 }]));
     const exporterUrl = await exporter.start();

@@ -16,6 +16,7 @@ import { startPlatform, type TestPlatform } from '../integration/harness.js';
 import { until } from '../until.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { manifests } from './manifests.js';
+import { readyGpuNode } from './nodes.js';
 
 const WORKLOADS_NS = 'tokenpool-workloads';
 const AGENT_SA = 'system:serviceaccount:tokenpool-agent:tokenpool-agent';
@@ -59,26 +60,7 @@ describe('placement health on a real kube-apiserver', function () {
 
   it('a pod in ImagePullBackOff past the deadline: the placement fails, the workload moves to another cluster, the Deployment goes', async () => {
     const platform = p!;
-    const node = {
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: { name: 'gpu-a', labels: { 'kubernetes.io/hostname': 'gpu-a', 'nvidia.com/gpu.product': H100 } },
-    };
-    await core.createNode({ body: node });
-    const created = await core.readNode({ name: 'gpu-a' });
-    const capacity = { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' };
-    const now = new Date();
-    await core.replaceNodeStatus({
-      name: 'gpu-a',
-      body: {
-        ...created,
-        status: {
-          capacity,
-          allocatable: capacity,
-          conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now }],
-        },
-      },
-    });
+    await readyGpuNode(core, 'gpu-a', H100);
 
     const k8s = (await platform.request('POST', '/api/v1/clusters', { body: { name: 'liwan-k8s', region: 'liwan' } })).body;
     const config = loadAgentConfig({

@@ -23,6 +23,7 @@ import { startPlatform, type TestPlatform } from '../integration/harness.js';
 import { until } from '../until.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { manifests } from './manifests.js';
+import { readyGpuNode } from './nodes.js';
 
 const WORKLOADS_NS = 'tokenpool-workloads';
 const AGENT_SA = 'system:serviceaccount:tokenpool-agent:tokenpool-agent';
@@ -181,26 +182,7 @@ describe('model weights on a real kube-apiserver', function () {
     let fromHf: string;
 
     before(async () => {
-      const node = {
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: { name: 'gpu-w', labels: { 'kubernetes.io/hostname': 'gpu-w', 'nvidia.com/gpu.product': H100 } },
-      };
-      await core.createNode({ body: node });
-      const created = await core.readNode({ name: 'gpu-w' });
-      const capacity = { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' };
-      const now = new Date();
-      await core.replaceNodeStatus({
-        name: 'gpu-w',
-        body: {
-          ...created,
-          status: {
-            capacity,
-            allocatable: capacity,
-            conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: now, lastTransitionTime: now }],
-          },
-        },
-      });
+      await readyGpuNode(core, 'gpu-w', H100);
       p = await startPlatform('pglite');
       p.clock.set(new Date());
     });

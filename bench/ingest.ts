@@ -114,13 +114,21 @@ export async function benchIngest(): Promise<void> {
           r.std_tokens,
           r.occurred_at.toISOString(),
           r.received_at.toISOString(),
+          r.seq,
         ].join('\t') + '\n',
     );
     // About 1 MB a chunk, so that the stream's per-chunk overhead does not count against COPY.
     const chunks: string[] = [];
     for (let i = 0; i < lines.length; i += 5000) chunks.push(lines.slice(i, i + 5000).join(''));
     const copyStarted = performance.now();
-    await pipeline(Readable.from(chunks), db.query(copyFrom('COPY bare_usage FROM STDIN')));
+    await pipeline(
+      Readable.from(chunks),
+      db.query(
+        copyFrom(
+          'COPY bare_usage (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at, seq) FROM STDIN',
+        ),
+      ),
+    );
     const copySeconds = (performance.now() - copyStarted) / 1000;
     console.log(
       JSON.stringify({

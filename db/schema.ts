@@ -349,8 +349,9 @@ export interface UsageEventsTable {
   /** The placement that served a gateway call (migration 0022); null for agents' reports. */
   placement_id: string | null;
   /**
-   * Commit order against closes (migration 0028): drawn while the inserting transaction holds the
-   * usage watermark lock shared, so an event below a close's watermark was committed before it.
+   * Commit order against closes (migration 0028): drawn, one value per inserting statement, while
+   * that statement holds the usage watermark lock shared, so an event below a close's watermark was
+   * committed before it.
    */
   seq: Generated<number>;
 }

@@ -10,7 +10,6 @@ import { previousPeriod } from '../server/billing/periods.js';
 import type { AppContext } from '../server/context.js';
 import type { Companion } from '../server/main.js';
 import { decodeCursor } from '../server/repositories/paging.js';
-import { CLOSE_SETTLE_MS } from '../server/services/billing.service.js';
 import type { TenantKind } from '../server/services/tenants.service.js';
 import type { WorkloadAccess } from '../server/services/workloads.service.js';
 
@@ -149,8 +148,7 @@ export async function seedDemoHistory(ctx: AppContext, baseUrl: string, agentTok
     }));
     await new PlatformClient({ baseUrl, token }).usage({ events });
   }
-  // A close bills usage received up to a minute before it runs; let the history settle first.
-  await new Promise((r) => setTimeout(r, CLOSE_SETTLE_MS + 1000));
+  // The close bills every event committed before it began: the history above, no wait needed.
   const invoices = await billing.close(period);
   ctx.log.info('demo history: last month invoiced', { period, invoices: invoices.length });
 }

@@ -315,14 +315,20 @@ export interface LedgerEntriesTable {
 
 export interface BillingClosesTable {
   period: string;
+  /** When the first close ran. */
   cutoff: Timestamp;
+  /** The first close's watermark: usage events with a smaller `seq` were billed by it (migration 0028). */
+  cutoff_seq: number;
   closed_at: Timestamp;
 }
 
 export interface UsageBillingTable {
   tenant_id: string;
   period: string;
+  /** When the close that last billed this tenant's period ran. */
   billed_through: Timestamp;
+  /** That close's watermark: the tenant's usage events of the period with a smaller `seq` are billed (migration 0028). */
+  billed_through_seq: number;
   rating: Json<unknown>;
 }
 
@@ -342,6 +348,12 @@ export interface UsageEventsTable {
   api_key_id: string | null;
   /** The placement that served a gateway call (migration 0022); null for agents' reports. */
   placement_id: string | null;
+  /**
+   * Commit order against closes (migration 0028): drawn, one value per inserting statement, while
+   * that statement holds the usage watermark lock shared, so an event below a close's watermark was
+   * committed before it.
+   */
+  seq: Generated<number>;
 }
 
 /**

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, InvoicesTable } from '../../db/schema.js';
 import { onePage, type PageRequest } from './paging.js';
+import { USAGE_WATERMARK_LOCK } from './usage.repository.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
 
@@ -13,6 +14,16 @@ export interface UsageSum {
 
 export interface LateUsageSum extends UsageSum {
   readonly period: string;
+}
+
+/**
+ * Where a close draws its line (API.md v2 "Billing"): the usage events with a `seq` below `seq`
+ * were committed before the close drew it, and every event committed later has a larger one.
+ * `at` is when the close ran.
+ */
+export interface Watermark {
+  readonly seq: number;
+  readonly at: Date;
 }
 
 export interface NewInvoice {
@@ -33,14 +44,29 @@ export interface NewInvoice {
 export class BillingRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
-  /** Records the first close of a period (later closes keep the first cutoff); answers it. */
-  async markClosed(period: string, cutoff: Date, now: Date): Promise<{ cutoff: Date }> {
+  /**
+   * Draws a close's watermark: holding the usage watermark lock exclusively (USAGE_WATERMARK_LOCK),
+   * which waits for the insert statements in flight to commit and holds new ones back, it takes the
+   * next value of the events' sequence, and lets go at once. Waits at most `lockTimeoutMs` for the
+   * lock, then throws (SQLSTATE 55P03). On PGlite the one connection runs one transaction at a time,
+   * so the lock is always free there; the same statements run.
+   */
+  async watermark(at: Date, lockTimeoutMs: number): Promise<Watermark> {
+    return this.db.transaction().execute(async (tx) => {
+      await sql`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(tx);
+      await sql`SELECT pg_advisory_xact_lock(${sql.raw(`${USAGE_WATERMARK_LOCK}::int8`)})`.execute(tx);
+      const r = await sql<{ seq: number }>`SELECT nextval('usage_event_seq') AS seq`.execute(tx);
+      return { seq: Number(r.rows[0]!.seq), at };
+    });
+  }
+
+  /** Records the first close of a period (later closes keep the first watermark). */
+  async markClosed(period: string, watermark: Watermark): Promise<void> {
     await this.db
       .insertInto('billing_closes')
-      .values({ period, cutoff, closed_at: now })
+      .values({ period, cutoff: watermark.at, cutoff_seq: watermark.seq, closed_at: watermark.at })
       .onConflict((oc) => oc.column('period').doNothing())
       .execute();
-    return this.db.selectFrom('billing_closes').select('cutoff').where('period', '=', period).executeTakeFirstOrThrow();
   }
 
   async isClosed(period: string): Promise<boolean> {
@@ -53,10 +79,10 @@ export class BillingRepository {
   }
 
   /**
-   * Standard tokens per tenant and subscription of usage that occurred in [start, end) and was
-   * received by `cutoff` and not billed yet (received after the period's `billed_through`).
+   * Standard tokens per tenant and subscription of usage that occurred in [start, end), lies below
+   * the watermark `through`, and was not billed yet (not below the tenant's period's `billed_through_seq`).
    */
-  async periodUsage(period: string, start: Date, end: Date, cutoff: Date): Promise<UsageSum[]> {
+  async periodUsage(period: string, start: Date, end: Date, through: Watermark): Promise<UsageSum[]> {
     const r = await sql<UsageSum>`
       SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std
         FROM usage_events e
@@ -65,8 +91,8 @@ export class BillingRepository {
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
-       WHERE e.occurred_at >= ${start} AND e.occurred_at < ${end} AND e.received_at <= ${cutoff}
-         AND (b.billed_through IS NULL OR e.received_at > b.billed_through)
+       WHERE e.occurred_at >= ${start} AND e.occurred_at < ${end} AND e.seq < ${through.seq}
+         AND (b.billed_through_seq IS NULL OR e.seq >= b.billed_through_seq)
        GROUP BY e.tenant_id, s.id`.execute(this.db);
     return r.rows;
   }
@@ -77,10 +103,11 @@ export class BillingRepository {
   }
 
   /**
-   * Usage of the closed `periods` (each with its bounds, [start, end)) that arrived after its
-   * period was billed for the tenant (or, if it never was, after the period's close), up to `cutoff`.
+   * Usage of the closed `periods` (each with its bounds, [start, end)) committed after its period
+   * was billed for the tenant (or, if it never was, after the period's first close), below the
+   * watermark `through`.
    */
-  async lateUsage(periods: readonly { period: string; start: Date; end: Date }[], cutoff: Date): Promise<LateUsageSum[]> {
+  async lateUsage(periods: readonly { period: string; start: Date; end: Date }[], through: Watermark): Promise<LateUsageSum[]> {
     if (periods.length === 0) return [];
     const r = await sql<LateUsageSum>`
       WITH p AS (
@@ -90,8 +117,8 @@ export class BillingRepository {
         SELECT e.*, p.period
           FROM usage_events e
           JOIN p ON e.occurred_at >= p.start_at AND e.occurred_at < p.end_at
-         WHERE e.received_at <= ${cutoff}
-           AND e.received_at > (SELECT coalesce(min(cutoff), 'infinity'::timestamptz) FROM billing_closes)
+         WHERE e.seq < ${through.seq}
+           AND e.seq >= (SELECT coalesce(min(cutoff_seq), ${through.seq}) FROM billing_closes)
       )
       SELECT e.tenant_id, e.period, s.id AS subscription_id, sum(e.std_tokens)::text AS std
         FROM e
@@ -101,7 +128,7 @@ export class BillingRepository {
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
-       WHERE e.received_at > coalesce(b.billed_through, c.cutoff)
+       WHERE e.seq >= coalesce(b.billed_through_seq, c.cutoff_seq)
        GROUP BY e.tenant_id, e.period, s.id`.execute(this.db);
     return r.rows;
   }
@@ -118,11 +145,11 @@ export class BillingRepository {
 
   /**
    * Issues a batch of invoices for one period in one transaction: sequential numbers for the
-   * year, the invoices, their ledger entries, and the billed-usage bookkeeping. Answers false,
-   * having written nothing, when a tenant of the batch already has an invoice for the period (a
-   * concurrent close issued it first).
+   * year, the invoices, their ledger entries, and the billed-usage bookkeeping (billed below
+   * `through`). Answers false, having written nothing, when a tenant of the batch already has an
+   * invoice for the period (a concurrent close issued it first).
    */
-  async issue(period: string, invoices: readonly NewInvoice[], cutoff: Date, now: Date): Promise<boolean> {
+  async issue(period: string, invoices: readonly NewInvoice[], through: Watermark, now: Date): Promise<boolean> {
     if (invoices.length === 0) return true;
     const year = Number(period.slice(0, 4));
     try {
@@ -170,16 +197,24 @@ export class BillingRepository {
             .values(ledger.slice(i, i + 1000))
             .execute();
         const billed = invoices.flatMap((inv) =>
-          inv.billed.map((b) => ({ tenant_id: inv.tenantId, period: b.period, billed_through: cutoff, rating: JSON.stringify(b.rating) })),
+          inv.billed.map((b) => ({
+            tenant_id: inv.tenantId,
+            period: b.period,
+            billed_through: through.at,
+            billed_through_seq: through.seq,
+            rating: JSON.stringify(b.rating),
+          })),
         );
         for (let i = 0; i < billed.length; i += 1000) {
           await tx
             .insertInto('usage_billing')
             .values(billed.slice(i, i + 1000))
             .onConflict((oc) =>
-              oc
-                .columns(['tenant_id', 'period'])
-                .doUpdateSet((eb) => ({ billed_through: eb.ref('excluded.billed_through'), rating: eb.ref('excluded.rating') })),
+              oc.columns(['tenant_id', 'period']).doUpdateSet((eb) => ({
+                billed_through: eb.ref('excluded.billed_through'),
+                billed_through_seq: eb.ref('excluded.billed_through_seq'),
+                rating: eb.ref('excluded.rating'),
+              })),
             )
             .execute();
         }

@@ -1,8 +1,9 @@
 /**
  * The period close: one invoice per tenant that had a subscription or usage in the month, rated
  * by the pure rating code (billing/rating.ts), issued in batches that each commit atomically.
- * Idempotent per tenant and period; usage that arrives after its period was billed goes onto the
- * tenant's next invoice as a `late_usage` line.
+ * Idempotent per tenant and period. A close bills every usage event committed before it began
+ * (its watermark, BillingRepository.watermark); usage committed after its period was billed goes
+ * onto the tenant's next invoice as a `late_usage` line.
  */
 import { Decimal } from 'decimal.js';
 import type { Principal } from '../auth/authenticate.js';
@@ -22,15 +23,20 @@ import {
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { BillingRepository, InvoiceRow, NewInvoice } from '../repositories/billing.repository.js';
+import type { BillingRepository, InvoiceRow, NewInvoice, Watermark } from '../repositories/billing.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import { termsOf } from './plans.service.js';
 import { owns, scopeTenant } from '../auth/policy.js';
 
-/** Usage received this recently may still be committing; the next close or invoice takes it. */
-export const CLOSE_SETTLE_MS = 60_000;
 const BATCH = 500;
+/**
+ * How long a close waits for the usage watermark lock: for the usage insert statements in flight
+ * (one batch each, at most 10,000 events) to commit. Ingestion that arrives meanwhile waits behind
+ * the close, so this also bounds that wait; past it the close tries again.
+ */
+export const WATERMARK_LOCK_TIMEOUT_MS = 5_000;
+const WATERMARK_ATTEMPTS = 3;
 
 export interface Invoice {
   readonly id: string;
@@ -105,9 +111,10 @@ export class BillingService {
     }
     const now = this.clock.now();
     if (!this.calendar.periodHasEnded(period, now)) throw new AppError('conflict', `The period ${period} has not ended yet.`);
-    const { cutoff } = await this.repo.markClosed(period, new Date(now.getTime() - CLOSE_SETTLE_MS), now);
-    // Later closes of the same period (a backdated subscription) bill up to now, less the settle time.
-    const through = new Date(Math.max(cutoff.getTime(), now.getTime() - CLOSE_SETTLE_MS));
+    // Everything committed before this line is billed now; later closes of the same period (a
+    // backdated subscription) draw their own, further on.
+    const through = await this.watermark(now);
+    await this.repo.markClosed(period, through);
     const { start, end } = this.calendar.monthBounds(period);
     const earlier = (await this.repo.closedPeriods()).filter((p) => p < period).map((p) => ({ period: p, ...this.calendar.monthBounds(p) }));
 
@@ -118,12 +125,24 @@ export class BillingService {
     return (await this.repo.periodInvoices(period)).map(toInvoice);
   }
 
+  /** The close's watermark; a wait for the lock that timed out is tried again a few times. */
+  private async watermark(now: Date): Promise<Watermark> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.repo.watermark(now, WATERMARK_LOCK_TIMEOUT_MS);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== '55P03' || attempt >= WATERMARK_ATTEMPTS) throw err;
+        this.log.warn('a close waited too long for usage ingestion to let it draw its watermark; trying again', { attempt });
+      }
+    }
+  }
+
   /** Issues the invoices the period still lacks; false if another close issued one of them first. */
   private async issueMissing(
     period: string,
     start: Date,
     end: Date,
-    through: Date,
+    through: Watermark,
     now: Date,
     earlier: readonly { period: string; start: Date; end: Date }[],
   ): Promise<boolean> {

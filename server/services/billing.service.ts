@@ -25,6 +25,7 @@ import type { Logger } from '../log.js';
 import type { BillingRepository, InvoiceRow, NewInvoice } from '../repositories/billing.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
+import { SHARED_TENANT } from '../repositories/tenants.repository.js';
 import { termsOf } from './plans.service.js';
 import { owns, scopeTenant } from '../auth/policy.js';
 
@@ -83,7 +84,15 @@ export interface BillingMetrics {
   invoiceIssued(planTypes: readonly string[], total: string): void;
 }
 
+/**
+ * A step the close runs once the period's invoices are all issued, with the same received-time
+ * cutoff (`through`) and the periods closed before (the providers' statements, settlement.service.ts).
+ */
+export type CloseStep = (period: string, through: Date, closedBefore: readonly string[]) => Promise<unknown>;
+
 export class BillingService {
+  private readonly closeSteps: CloseStep[] = [];
+
   constructor(
     private readonly repo: BillingRepository,
     private readonly plans: PlansRepository,
@@ -115,7 +124,18 @@ export class BillingService {
     for (let attempt = 0; !(await this.issueMissing(period, start, end, through, now, earlier)); attempt++) {
       if (attempt >= 3) throw new Error(`The close of ${period} kept racing another close`);
     }
+    for (const step of this.closeSteps)
+      await step(
+        period,
+        through,
+        earlier.map((e) => e.period),
+      );
     return (await this.repo.periodInvoices(period)).map(toInvoice);
+  }
+
+  /** Adds a step to every close, run in order after the period's invoices are issued. */
+  onClose(step: CloseStep): void {
+    this.closeSteps.push(step);
   }
 
   /** Issues the invoices the period still lacks; false if another close issued one of them first. */
@@ -143,7 +163,8 @@ export class BillingService {
     const priorRatings = await this.repo.ratings(late.map((l) => ({ tenantId: l.tenant_id, period: l.period })));
     const earlierSubsOf = group(late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [], (s) => s.tenant_id);
 
-    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t)).sort();
+    // The platform's own tenant pays nobody: its traffic is served and paid to providers, never invoiced.
+    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t) && t !== SHARED_TENANT.id).sort();
     const invoices: NewInvoice[] = [];
     for (const tenantId of tenants) {
       const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);

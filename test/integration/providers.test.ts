@@ -77,6 +77,10 @@ describeOnDatabases('providers: registry, rate cards and cluster ownership', (pl
     expect(set.status).to.equal(200);
     expect(set.body).to.deep.equal({ clusterId: cluster.id, providerId: a.id });
     expect((await p.request('GET', `/api/v1/providers/${a.id}`)).body.clusterIds).to.deep.equal([cluster.id]);
+    expect((await p.request('GET', `/api/v1/clusters/${cluster.id}`)).body.providerId).to.equal(a.id);
+    expect((await p.request('PUT', `/api/v1/clusters/${cluster.id}/provider`, { body: { providerId: null } })).body.providerId).to.equal(null);
+    expect((await p.request('GET', '/api/v1/clusters')).body.items[0].providerId).to.equal(null);
+    await p.request('PUT', `/api/v1/clusters/${cluster.id}/provider`, { body: { providerId: a.id } });
     // A provider that owns a cluster cannot be removed.
     expect((await p.request('DELETE', `/api/v1/providers/${a.id}`)).status).to.equal(409);
   });

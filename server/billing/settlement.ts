@@ -23,7 +23,7 @@
  */
 import { Decimal } from 'decimal.js';
 
-import { roundHalfUpToFen } from './rating.js';
+import { nonNegative as dec, priceText, roundHalfUpToFen } from './rating.js';
 
 /** What a rate card pays. Prices are decimal strings in CNY per million standard tokens (≤ 6 decimals). */
 export type RateCardTerms =
@@ -92,21 +92,6 @@ const D = Decimal.clone({ precision: 1000, rounding: Decimal.ROUND_HALF_UP, toEx
 type Dec = InstanceType<typeof D>;
 const ONE_MILLIONTH = new D('1e-6');
 const ZERO = new D(0);
-
-function dec(value: string, what: string): Dec {
-  let d: Dec;
-  try {
-    d = new D(value);
-  } catch {
-    throw new RangeError(`${what} is not a decimal: ${JSON.stringify(value)}`);
-  }
-  if (!d.isFinite() || d.isNegative()) throw new RangeError(`${what} must be a non-negative decimal: ${JSON.stringify(value)}`);
-  return d;
-}
-
-function priceText(d: Dec): string {
-  return d.toFixed(Math.max(2, d.decimalPlaces()));
-}
 
 /** The price basis and price per million of usage under a per-token card (not a paid revenue share). */
 function perToken(terms: RateCardTerms, u: ServedUsage): { basis: string; price: string } {

@@ -306,7 +306,8 @@ export class BillingService {
   }
 }
 
-function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
+/** `items` grouped by `key`, groups and items in the order first seen. */
+export function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
   const out = new Map<K, T[]>();
   for (const item of items) {
     const k = key(item);

@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { NewStatement, ProvidersRepository, ServedRow, StatementRow } from '../repositories/providers.repository.js';
 import { SHARED_TENANT } from '../repositories/tenants.repository.js';
+import { group } from './billing.service.js';
 import { toRateCard } from './providers.service.js';
 
 const BATCH = 500;
@@ -280,15 +281,4 @@ function served1(
     stdTokens: r.std,
     charged: paidByTenants ? (charges.get(`${r.tenant_id}/${r.period}`)?.get(r.subscription_id) ?? null) : null,
   };
-}
-
-function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
-  const out = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
 }

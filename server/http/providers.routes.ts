@@ -113,14 +113,18 @@ const reportSchema = z.object({
   byModel: z.array(z.object({ model: z.string().nullable(), ...money3 })),
 });
 
-/** The settlement report as CSV rows: one per breakdown row, then the totals. */
+/**
+ * The settlement report as CSV rows: one per breakdown row (`dimension` provider, cluster or model;
+ * `providerId` the provider a cluster belongs to), then the totals. A row with an empty `id` is
+ * what cannot be attributed.
+ */
 export function reportRows(r: SettlementReport): CsvValue[][] {
-  const rows: CsvValue[][] = [['period', 'dimension', 'id', 'name', 'receivables', 'payables', 'margin']];
-  for (const p of r.byProvider) rows.push([r.period, 'provider', p.providerId ?? '', p.name ?? '(unattributed)', p.receivables, p.payables, p.margin]);
+  const rows: CsvValue[][] = [['period', 'dimension', 'id', 'name', 'providerId', 'receivables', 'payables', 'margin']];
+  for (const p of r.byProvider) rows.push([r.period, 'provider', p.providerId, p.name ?? '(unattributed)', p.providerId, p.receivables, p.payables, p.margin]);
   for (const c of r.byCluster)
-    rows.push([r.period, 'cluster', c.clusterId ?? '', c.clusterId === null ? '(unattributed)' : (c.providerId ?? ''), c.receivables, c.payables, c.margin]);
-  for (const m of r.byModel) rows.push([r.period, 'model', m.model ?? '', m.model ?? '(unattributed)', m.receivables, m.payables, m.margin]);
-  rows.push([r.period, 'total', '', '', r.receivables, r.payables, r.margin]);
+    rows.push([r.period, 'cluster', c.clusterId, c.clusterId ?? '(unattributed)', c.providerId, c.receivables, c.payables, c.margin]);
+  for (const m of r.byModel) rows.push([r.period, 'model', m.model, m.model ?? '(unattributed)', null, m.receivables, m.payables, m.margin]);
+  rows.push([r.period, 'total', null, null, null, r.receivables, r.payables, r.margin]);
   return rows;
 }
 

@@ -344,8 +344,9 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
     expect(text.startsWith('"period","dimension"')).to.equal(true);
     const raw = await fetch(`${p.baseUrl}/api/v1/settlement/report.csv?period=2026-10`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect([...new Uint8Array(await raw.arrayBuffer()).slice(0, 3)]).to.deep.equal([0xef, 0xbb, 0xbf]);
-    expect(text).to.contain(`"2026-10","provider","${pa.id}","'=HYPERLINK(""http://x"",""Nansha"")","1018.50","23.40","995.10"\r\n`);
-    expect(text).to.contain('"2026-10","total","","","1026.00","29.65","996.35"\r\n');
+    expect(text).to.contain(`"2026-10","provider","${pa.id}","'=HYPERLINK(""http://x"",""Nansha"")","${pa.id}","1018.50","23.40","995.10"\r\n`);
+    expect(text).to.contain(`"2026-10","cluster","${huangpu.id}","${huangpu.id}","${pb.id}","7.50","6.25","1.25"\r\n`);
+    expect(text).to.contain('"2026-10","total","","","","1026.00","29.65","996.35"\r\n');
     await p.request('PATCH', `/api/v1/providers/${pa.id}`, { body: { name: 'Nansha Compute Co.' } });
   });
 

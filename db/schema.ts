@@ -116,6 +116,8 @@ export interface ClustersTable {
   /** Last state the TTL sweeper or a heartbeat recorded: `pending | ready | not_ready`. */
   liveness: Generated<string>;
   created_at: CreatedAt;
+  /** The provider that owns the cluster (migration 0029); null: none. */
+  provider_id: Generated<string | null>;
 }
 
 export interface ClusterInventoryTable {
@@ -332,6 +334,63 @@ export interface UsageBillingTable {
   rating: Json<unknown>;
 }
 
+/** A member clusters' operator, paid for the tokens its clusters serve (migration 0029). */
+export interface ProvidersTable {
+  id: string;
+  seq: Generated<number>;
+  name: string;
+  uscc: string;
+  bank_name: string;
+  bank_account: string;
+  contact_name: string;
+  contact_phone: string;
+  contact_email: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ProviderRateCardsTable {
+  id: string;
+  seq: Generated<number>;
+  provider_id: string;
+  kind: string;
+  terms: Json<unknown>;
+  valid_from: Timestamp;
+  valid_to: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface ProviderStatementsTable {
+  id: string;
+  seq: Generated<number>;
+  number: string;
+  provider_id: string;
+  period: string;
+  currency: string;
+  total: Numeric;
+  lines: Json<unknown>;
+  /** When the close that issued it ran. */
+  cutoff: Timestamp;
+  /** That close's usage watermark: events with a smaller `seq` are paid on this statement or an earlier one. */
+  cutoff_seq: number;
+  issued_at: Timestamp;
+}
+
+export interface StatementCountersTable {
+  year: number;
+  last: number;
+}
+
+export interface ProviderBillingTable {
+  provider_id: string;
+  period: string;
+  /** When the close that last paid for this provider's period ran. */
+  billed_through: Timestamp;
+  /** That close's watermark: the period's usage events with a smaller `seq` are paid for. */
+  billed_through_seq: number;
+  paid: Json<Record<string, string>>;
+}
+
 export interface UsageEventsTable {
   /** Unique per cluster: the primary key is (cluster_id, id) (migration 0010). */
   id: string;
@@ -545,6 +604,11 @@ export interface DB {
   ledger_entries: LedgerEntriesTable;
   billing_closes: BillingClosesTable;
   usage_billing: UsageBillingTable;
+  providers: ProvidersTable;
+  provider_rate_cards: ProviderRateCardsTable;
+  provider_statements: ProviderStatementsTable;
+  statement_counters: StatementCountersTable;
+  provider_billing: ProviderBillingTable;
   usage_events: UsageEventsTable;
   engine_counts: EngineCountsTable;
   budgets: BudgetsTable;

@@ -50,6 +50,10 @@ import { planRoutes } from './http/plans.routes.js';
 import { billingRoutes } from './http/billing.routes.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
+import { ProvidersRepository } from './repositories/providers.repository.js';
+import { ProvidersService } from './services/providers.service.js';
+import { SettlementService } from './services/settlement.service.js';
+import { providerRoutes } from './http/providers.routes.js';
 import { budgetCheckJob } from './jobs/budget-check.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
 import type { LeaderJob } from './jobs/leader-job.js';
@@ -197,6 +201,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);
   const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing);
+  const providersRepo = new ProvidersRepository(db);
+  const providers = new ProvidersService(providersRepo, clock, ids);
+  const settlement = new SettlementService(providersRepo, clock, ids, calendar, log);
+  // The providers' statements are made by the billing close, after its invoices (a revenue share needs them).
+  billing.onClose((period, through, closedBefore) => settlement.closeStatements(period, through, closedBefore));
   const scheduler = new Scheduler({
     clusters: clustersRepo,
     catalog: catalogRepo,
@@ -305,6 +314,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...workloadRoutes(context),
         ...planRoutes(context),
         ...billingRoutes(context),
+        ...providerRoutes(providers, settlement),
         ...meRoutes(context),
         ...usageRoutes(context),
         ...budgetRoutes(context),

@@ -27,6 +27,7 @@ import * as m0025 from './0025_weights.js';
 import * as m0026 from './0026_cluster_nodes.js';
 import * as m0027 from './0027_placement_energy.js';
 import * as m0028 from './0028_usage_watermark.js';
+import * as m0029 from './0029_providers.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -58,4 +59,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0026_cluster_nodes': m0026,
   '0027_placement_energy': m0027,
   '0028_usage_watermark': m0028,
+  '0029_providers': m0029,
 };

@@ -26,6 +26,7 @@ import type { Logger } from '../log.js';
 import type { BillingRepository, InvoiceRow, NewInvoice, Watermark } from '../repositories/billing.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
+import { SHARED_TENANT } from '../repositories/tenants.repository.js';
 import { termsOf } from './plans.service.js';
 import { owns, scopeTenant } from '../auth/policy.js';
 
@@ -89,7 +90,15 @@ export interface BillingMetrics {
   invoiceIssued(planTypes: readonly string[], total: string): void;
 }
 
+/**
+ * A step the close runs once the period's invoices are all issued, with the same watermark
+ * (`through`) and the periods closed before (the providers' statements, settlement.service.ts).
+ */
+export type CloseStep = (period: string, through: Watermark, closedBefore: readonly string[]) => Promise<unknown>;
+
 export class BillingService {
+  private readonly closeSteps: CloseStep[] = [];
+
   constructor(
     private readonly repo: BillingRepository,
     private readonly plans: PlansRepository,
@@ -122,6 +131,12 @@ export class BillingService {
     for (let attempt = 0; !(await this.issueMissing(period, start, end, through, now, earlier)); attempt++) {
       if (attempt >= 3) throw new Error(`The close of ${period} kept racing another close`);
     }
+    for (const step of this.closeSteps)
+      await step(
+        period,
+        through,
+        earlier.map((e) => e.period),
+      );
     return (await this.repo.periodInvoices(period)).map(toInvoice);
   }
 
@@ -135,6 +150,11 @@ export class BillingService {
         this.log.warn('a close waited too long for usage ingestion to let it draw its watermark; trying again', { attempt });
       }
     }
+  }
+
+  /** Adds a step to every close, run in order after the period's invoices are issued. */
+  onClose(step: CloseStep): void {
+    this.closeSteps.push(step);
   }
 
   /** Issues the invoices the period still lacks; false if another close issued one of them first. */
@@ -162,7 +182,8 @@ export class BillingService {
     const priorRatings = await this.repo.ratings(late.map((l) => ({ tenantId: l.tenant_id, period: l.period })));
     const earlierSubsOf = group(late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [], (s) => s.tenant_id);
 
-    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t)).sort();
+    // The platform's own tenant pays nobody: its traffic is served and paid to providers, never invoiced.
+    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t) && t !== SHARED_TENANT.id).sort();
     const invoices: NewInvoice[] = [];
     for (const tenantId of tenants) {
       const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);
@@ -304,7 +325,8 @@ export class BillingService {
   }
 }
 
-function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
+/** `items` grouped by `key`, groups and items in the order first seen. */
+export function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
   const out = new Map<K, T[]>();
   for (const item of items) {
     const k = key(item);

@@ -50,6 +50,9 @@ import { planRoutes } from './http/plans.routes.js';
 import { billingRoutes } from './http/billing.routes.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
+import { ledgerRoutes } from './http/ledger.routes.js';
+import { LedgerRepository } from './repositories/ledger.repository.js';
+import { LedgerService } from './services/ledger.service.js';
 import { budgetCheckJob } from './jobs/budget-check.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
 import type { LeaderJob } from './jobs/leader-job.js';
@@ -197,6 +200,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);
   const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing);
+  const ledger = new LedgerService(new LedgerRepository(db), clock, ids, calendar, { costSoFar: (tenantIds) => billing.periodsSoFar(tenantIds) });
   const scheduler = new Scheduler({
     clusters: clustersRepo,
     catalog: catalogRepo,
@@ -264,7 +268,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     limits: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
     metering,
     record: (entry) => requests.record(entry),
-    exhausted: () => billing.exhaustedTenants(),
+    // One rule, one cache: a used-up hard cap and a used-up prepaid balance both answer insufficient_quota.
+    exhausted: async () => {
+      const [capped, prepaid] = await Promise.all([billing.exhaustedTenants(), ledger.exhaustedPrepaid()]);
+      return new Set([...capped, ...prepaid]);
+    },
     registry: metrics.registry,
     limitStore,
     tunnels,
@@ -278,7 +286,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     database,
     metrics,
     scheduler,
-    services: { catalog, engines, clusters, tenants, workloads, plans, billing, usage, budgets, accounts },
+    services: { catalog, engines, clusters, tenants, workloads, plans, billing, ledger, usage, budgets, accounts },
   };
   const auth = createAuthenticator(
     {
@@ -305,6 +313,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...workloadRoutes(context),
         ...planRoutes(context),
         ...billingRoutes(context),
+        ...ledgerRoutes(context),
         ...meRoutes(context),
         ...usageRoutes(context),
         ...budgetRoutes(context),

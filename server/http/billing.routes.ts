@@ -11,7 +11,10 @@ export const invoiceSchema = z.object({
   tenantId: z.string(),
   period: z.string(),
   currency: z.literal('CNY'),
-  status: z.literal('issued'),
+  status: z.enum(['issued', 'partially_paid', 'paid', 'void']).meta({
+    description:
+      'Derived from the ledger: issued, then partially_paid or paid as payments (and prepaid draws) settle it, or void when credit notes cancel it whole',
+  }),
   issuedAt: timestamp,
   lines: z.array(
     z.object({
@@ -23,6 +26,9 @@ export const invoiceSchema = z.object({
     }),
   ),
   total: z.string(),
+  paid: z.string().meta({ description: 'CNY: payments and prepaid draws allocated to this invoice (ledger)' }),
+  credited: z.string().meta({ description: "CNY: its credit notes' amounts, positive (ledger)" }),
+  outstanding: z.string().meta({ description: 'CNY: total − paid − credited' }),
 });
 
 export function billingRoutes(ctx: AppContext): AnyRoute[] {

@@ -24,7 +24,7 @@ import {
 import type { Calendar } from '../billing/periods.js';
 import type { Clock } from '../clock.js';
 import { AppError, type FieldError } from '../errors.js';
-import { tenantPositions, writeEntries, type LedgerRepository, type PaymentRow } from '../repositories/ledger.repository.js';
+import { invoiceLedgers, tenantPositions, writeEntries, type LedgerRepository, type PaymentRow } from '../repositories/ledger.repository.js';
 import type { Transaction } from 'kysely';
 import type { DB } from '../../db/schema.js';
 
@@ -220,7 +220,7 @@ export class LedgerService {
     const invoice = await this.repo.invoice(this.repoDb(), invoiceId);
     if (!invoice) throw new AppError('not_found', 'No invoice has this id.');
     const note = await this.repo.forTenant(invoice.tenant_id, async (tx) => {
-      const ledger = (await this.repo.invoiceLedgers([invoiceId])).get(invoiceId);
+      const ledger = (await invoiceLedgers(tx, [invoiceId])).get(invoiceId);
       const total = new Decimal(invoice.total);
       const creditable = total.minus(ledger?.credited ?? 0);
       if (creditable.lte(0)) throw new AppError('conflict', 'The invoice is void (or zero): there is nothing left to credit.');

@@ -221,7 +221,7 @@ export class BillingRepository {
         .where('id', 'in', posted.length > 0 ? [...new Set(posted.map((r) => r.tenant_id))] : [''])
         .where('billing_mode', '=', 'prepaid')
         .orderBy('id')
-        .forUpdate()
+        .forNoKeyUpdate()
         .execute()
     ).map((t) => t.id);
     const left = new Map([...(await tenantPositions(tx, prepaid))].map(([t, p]) => [t, new Decimal(p.prepaid)]));

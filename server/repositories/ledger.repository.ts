@@ -128,11 +128,13 @@ export class LedgerRepository {
 
   /**
    * Runs `fn` in one transaction holding the tenant's row lock, so that a tenant's payments,
-   * credit notes and refunds read the ledger and post one after the other. Undefined: no such tenant.
+   * credit notes and refunds read the ledger and post one after the other. The lock is FOR NO KEY
+   * UPDATE: inserts that reference the tenant (usage, workloads) take FOR KEY SHARE and do not
+   * wait for it. Undefined: no such tenant.
    */
   async forTenant<T>(tenantId: string, fn: (tx: Transaction<DB>, tenant: { billing_mode: string }) => Promise<T>): Promise<T | undefined> {
     return this.db.transaction().execute(async (tx) => {
-      const tenant = await tx.selectFrom('tenants').select('billing_mode').where('id', '=', tenantId).forUpdate().executeTakeFirst();
+      const tenant = await tx.selectFrom('tenants').select('billing_mode').where('id', '=', tenantId).forNoKeyUpdate().executeTakeFirst();
       if (!tenant) return undefined;
       return fn(tx, tenant);
     });

@@ -101,6 +101,21 @@ describeOnDatabases('the ledger: invoices, payments, credit notes, a bank statem
     ]);
   });
 
+  it("chooses a tenant's billing mode by its kind unless the operator says, and validates its unified social credit code", async () => {
+    const p = platform();
+    const make = (body: Record<string, unknown>) => p.request('POST', '/api/v1/tenants', { body });
+    const firm = await make({ name: 'Tianhe Software', kind: 'enterprise' });
+    expect([firm.status, firm.body.billingMode, firm.body.uscc]).to.deep.equal([201, 'prepaid', null]);
+    expect((await make({ name: 'Nansha Chips', kind: 'enterprise', billingMode: 'postpaid' })).body.billingMode).to.equal('postpaid');
+    const badCode = await make({ name: 'Bad Code Ltd', kind: 'enterprise', uscc: '91350100M000100Y44' });
+    expect([badCode.status, badCode.body.errors?.[0]?.path]).to.deep.equal([400, 'uscc']);
+    expect((await make({ name: 'Same Code Ltd', kind: 'enterprise', uscc: USCC })).status).to.equal(409);
+    const patched = await p.request('PATCH', `/api/v1/tenants/${firm.body.id}`, { body: { billingMode: 'postpaid' } });
+    expect([patched.status, patched.body.billingMode]).to.deep.equal([200, 'postpaid']);
+    expect((await p.request('PATCH', `/api/v1/tenants/${firm.body.id}`, { body: { uscc: USCC } })).status).to.equal(409);
+    expect((await p.request('PATCH', `/api/v1/tenants/${firm.body.id}`, { body: { billingMode: 'credit' } })).status).to.equal(400);
+  });
+
   it('moves an invoice from issued to partially paid to paid as payments arrive, once per reference', async () => {
     const p = platform();
     const inv = invoice[t.a.id]!;

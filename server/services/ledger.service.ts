@@ -272,8 +272,10 @@ export class LedgerService {
    * naming them; `date` YYYY-MM-DD in the billing time zone or RFC 3339; `payer` a tenant id or
    * unified social credit code). Every line is checked first: if any is bad, nothing is recorded
    * and the answer is 422 with an error per bad line (`errors[].path` = `lines.<n>.<column>`).
-   * Otherwise each line is recorded as a payment, or reported a duplicate when its reference was
-   * recorded before (or earlier in the file).
+   * Otherwise each line is recorded as a payment (each in its own transaction), or reported a
+   * duplicate when the same payment was recorded before under its reference; a reference recorded
+   * before for another payment, or twice in the file, is a bad line. Importing the same file again
+   * is harmless (every line a duplicate), so a file cut short by a crash is simply sent again.
    */
   async importStatement(csv: string): Promise<ImportResult[]> {
     const rows = parseCsv(csv);
@@ -298,6 +300,10 @@ export class LedgerService {
       const tenantId = payer === '' ? undefined : await this.repo.tenantByPayer(payer);
       if (!tenantId) bad('payer', 'names no tenant (by id or unified social credit code)');
       seen.add(reference);
+      const recorded = errors.length === before ? await this.repo.paymentByReference(this.repoDb(), reference) : undefined;
+      if (recorded && (recorded.kind !== 'payment' || recorded.tenant_id !== tenantId || !new Decimal(recorded.amount).equals(amount))) {
+        bad('reference', 'was recorded before for a different payment');
+      }
       if (errors.length === before) good.push({ line, input: { tenantId: tenantId!, amount, receivedAt: receivedAt!, reference } });
     }
     if (errors.length > 0) throw new AppError('unprocessable', `${errors.length} problem(s) in the statement: nothing was recorded.`, errors);

@@ -169,10 +169,17 @@ describeOnDatabases('the ledger: invoices, payments, credit notes, a bank statem
         `2026-11-10,abc,BANK-0102,${t.d.id}`,
         '2026-11-10,1.00,BANK-0103,91350100M000100Y44',
         '2026-11-10,1.00',
+        `2026-11-06,59.00,BANK-0002,${t.a.id}`,
       ].join('\n'),
     );
     expect(bad.status).to.equal(422);
-    expect(bad.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['lines.4.date', 'lines.5.amount', 'lines.6.payer', 'lines.7.line']);
+    expect(bad.body.errors.map((e: { path: string }) => e.path)).to.deep.equal([
+      'lines.4.date',
+      'lines.5.amount',
+      'lines.6.payer',
+      'lines.7.line',
+      'lines.8.reference',
+    ]);
     expect(await get(p, c.id)).to.include({ status: 'partially_paid', paid: '0.00' });
 
     const good = await csv(

@@ -190,9 +190,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const clusters = new ClustersService(clustersRepo, catalog, clock, ids, events, ttlMs, {
     recordEnergy: (id, running, now) => energy.record(id, running, now),
     held: (clusterIds) => workloadsRepo.heldDevices(clusterIds),
-    desired: (id) => workloadsRepo.desiredFor(id),
+    desired: (id) => engines.desired(id),
     recordReady: (id, running, now) => workloadsRepo.recordReady(id, running, now),
-    engines: (id) => engines.forCluster(id),
   });
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);

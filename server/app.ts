@@ -383,6 +383,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await notifier?.stop();
       await leader.stop();
       await limitStore.close();
+      // prom-client's GC observer (default metrics) lives as long as the process and holds the
+      // registry: emptied, the registry no longer holds this app (its gauges' callbacks do).
+      metrics.registry.clear();
     },
   };
 }

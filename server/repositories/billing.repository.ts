@@ -5,9 +5,12 @@ import { onePage, type PageRequest } from './paging.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
 
+/** Usage of one tenant, subscription and model (issue 15: per-model prices need the model). */
 export interface UsageSum {
   readonly tenant_id: string;
   readonly subscription_id: string | null;
+  /** The model's name. */
+  readonly model: string;
   readonly std: string;
 }
 
@@ -53,21 +56,22 @@ export class BillingRepository {
   }
 
   /**
-   * Standard tokens per tenant and subscription of usage that occurred in [start, end) and was
+   * Standard tokens per tenant, subscription and model of usage that occurred in [start, end) and was
    * received by `cutoff` and not billed yet (received after the period's `billed_through`).
    */
   async periodUsage(period: string, start: Date, end: Date, cutoff: Date): Promise<UsageSum[]> {
     const r = await sql<UsageSum>`
-      SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std
+      SELECT e.tenant_id, s.id AS subscription_id, coalesce(m.name, e.model_id) AS model, sum(e.std_tokens)::text AS std
         FROM usage_events e
         LEFT JOIN usage_billing b ON b.tenant_id = e.tenant_id AND b.period = ${period}
         LEFT JOIN LATERAL (
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
+        LEFT JOIN models m ON m.id = e.model_id
        WHERE e.occurred_at >= ${start} AND e.occurred_at < ${end} AND e.received_at <= ${cutoff}
          AND (b.billed_through IS NULL OR e.received_at > b.billed_through)
-       GROUP BY e.tenant_id, s.id`.execute(this.db);
+       GROUP BY e.tenant_id, s.id, coalesce(m.name, e.model_id)`.execute(this.db);
     return r.rows;
   }
 
@@ -93,7 +97,7 @@ export class BillingRepository {
          WHERE e.received_at <= ${cutoff}
            AND e.received_at > (SELECT coalesce(min(cutoff), 'infinity'::timestamptz) FROM billing_closes)
       )
-      SELECT e.tenant_id, e.period, s.id AS subscription_id, sum(e.std_tokens)::text AS std
+      SELECT e.tenant_id, e.period, s.id AS subscription_id, coalesce(m.name, e.model_id) AS model, sum(e.std_tokens)::text AS std
         FROM e
         JOIN billing_closes c ON c.period = e.period
         LEFT JOIN usage_billing b ON b.tenant_id = e.tenant_id AND b.period = e.period
@@ -101,8 +105,9 @@ export class BillingRepository {
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
+        LEFT JOIN models m ON m.id = e.model_id
        WHERE e.received_at > coalesce(b.billed_through, c.cutoff)
-       GROUP BY e.tenant_id, e.period, s.id`.execute(this.db);
+       GROUP BY e.tenant_id, e.period, s.id, coalesce(m.name, e.model_id)`.execute(this.db);
     return r.rows;
   }
 
@@ -192,21 +197,22 @@ export class BillingRepository {
   }
 
   /**
-   * Usage per tenant and subscription that occurred in [start, end), billed or not. Token sums are
+   * Usage per tenant, subscription and model that occurred in [start, end), billed or not. Token sums are
    * integer text: numeric in SQL, exact at any size (they pass int8's range, let alone 2^53).
    */
   async usageSoFar(start: Date, end: Date, tenantIds: readonly string[]): Promise<(UsageSum & { input_tokens: string; output_tokens: string })[]> {
     if (tenantIds.length === 0) return [];
     const r = await sql<UsageSum & { input_tokens: string; output_tokens: string }>`
-      SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std,
+      SELECT e.tenant_id, s.id AS subscription_id, coalesce(m.name, e.model_id) AS model, sum(e.std_tokens)::text AS std,
              sum(e.input_tokens)::text AS input_tokens, sum(e.output_tokens)::text AS output_tokens
         FROM usage_events e
         LEFT JOIN LATERAL (
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
+        LEFT JOIN models m ON m.id = e.model_id
        WHERE e.tenant_id = ANY(${tenantIds}::text[]) AND e.occurred_at >= ${start} AND e.occurred_at < ${end}
-       GROUP BY e.tenant_id, s.id`.execute(this.db);
+       GROUP BY e.tenant_id, s.id, coalesce(m.name, e.model_id)`.execute(this.db);
     return r.rows;
   }
 

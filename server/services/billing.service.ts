@@ -176,29 +176,34 @@ export class BillingService {
   private spans(
     period: string,
     subs: readonly SubscriptionRow[],
-    usage: readonly { subscription_id: string | null; std: string }[],
+    usage: readonly { subscription_id: string | null; model?: string; std: string }[],
     plans: ReadonlyMap<string, PlanRow>,
     defaultPlan: PlanRow | undefined,
   ): SubscriptionUsage[] {
-    const stdOf = new Map(usage.map((u) => [u.subscription_id, u.std]));
-    const spans = subs.map((s) => this.span(period, s, plans, stdOf.get(s.id) ?? '0'));
-    const unsubscribed = stdOf.get(null);
+    const usageOf = modelUsage(usage);
+    const spans = subs.map((s) => this.span(period, s, plans, usageOf.get(s.id)));
+    const unsubscribed = usageOf.get(null);
     if (unsubscribed !== undefined && defaultPlan) {
-      spans.push({ subscriptionId: null, planName: defaultPlan.name, terms: termsOf(defaultPlan), activeDays: 0, stdTokens: unsubscribed });
+      spans.push(
+        withModels({ subscriptionId: null, planName: defaultPlan.name, terms: termsOf(defaultPlan), activeDays: 0, stdTokens: unsubscribed.std }, unsubscribed),
+      );
     }
     return spans;
   }
 
   /** One subscription's rating input for a month. */
-  private span(period: string, s: SubscriptionRow, plans: ReadonlyMap<string, PlanRow>, std: string): SubscriptionUsage {
+  private span(period: string, s: SubscriptionRow, plans: ReadonlyMap<string, PlanRow>, usage: ModelUsage | undefined): SubscriptionUsage {
     const plan = plans.get(s.plan_id)!;
-    return {
-      subscriptionId: s.id,
-      planName: plan.name,
-      terms: termsOf(plan),
-      activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at),
-      stdTokens: std,
-    };
+    return withModels(
+      {
+        subscriptionId: s.id,
+        planName: plan.name,
+        terms: termsOf(plan),
+        activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at),
+        stdTokens: usage?.std ?? '0',
+      },
+      usage,
+    );
   }
 
   /**
@@ -255,11 +260,11 @@ export class BillingService {
       end,
       capped.map((s) => s.tenant_id),
     );
-    const stdOf = new Map(usage.map((u) => [`${u.tenant_id}/${u.subscription_id}`, u.std]));
+    const usageOf = modelUsage(usage.filter((u) => u.subscription_id !== null));
     const days = daysInMonth(period);
     const out = new Set<string>();
     for (const s of capped) {
-      if (planExhausted(period, days, this.span(period, s, plans, stdOf.get(`${s.tenant_id}/${s.id}`) ?? '0'))) out.add(s.tenant_id);
+      if (planExhausted(period, days, this.span(period, s, plans, usageOf.get(s.id)))) out.add(s.tenant_id);
     }
     return out;
   }
@@ -283,6 +288,44 @@ export class BillingService {
     if (!row || !owns(principal, row.tenant_id)) throw new AppError('not_found', 'No invoice has this id.');
     return toInvoice(row);
   }
+}
+
+/** Exact at any size of the sums here (the default Decimal keeps only 20 digits). */
+const Exact = Decimal.clone({ precision: 1000, toExpNeg: -9e15, toExpPos: 9e15 });
+
+/** One subscription's usage (or the default plan's, key null): exact standard tokens, in all and per model name. */
+interface ModelUsage {
+  readonly std: string;
+  readonly byModel: ReadonlyMap<string, string>;
+}
+
+/** Usage rows (one per subscription and model) summed per subscription id, exactly. */
+function modelUsage(usage: readonly { subscription_id: string | null; model?: string; std: string }[]): Map<string | null, ModelUsage> {
+  const sums = new Map<string | null, { std: Decimal; byModel: Map<string, Decimal> }>();
+  for (const u of usage) {
+    const sum = sums.get(u.subscription_id) ?? { std: new Exact(0), byModel: new Map<string, Decimal>() };
+    sum.std = sum.std.plus(u.std);
+    if (u.model !== undefined) sum.byModel.set(u.model, (sum.byModel.get(u.model) ?? new Exact(0)).plus(u.std));
+    sums.set(u.subscription_id, sum);
+  }
+  const out = new Map<string | null, ModelUsage>();
+  for (const [id, sum] of sums) out.set(id, { std: sum.std.toFixed(), byModel: new Map([...sum.byModel].map(([m, d]) => [m, d.toFixed()])) });
+  return out;
+}
+
+/**
+ * `s` with its usage per model when its plan prices models apart (only the models it names): a
+ * plan without `modelPrices` is rated, and its rating stored, exactly as before.
+ */
+function withModels(s: SubscriptionUsage, usage: ModelUsage | undefined): SubscriptionUsage {
+  const prices = s.terms.modelPrices;
+  if (!prices) return s;
+  const byModel: Record<string, string> = {};
+  for (const model of Object.keys(prices).sort()) {
+    const std = usage?.byModel.get(model);
+    if (std !== undefined) byModel[model] = std;
+  }
+  return { ...s, byModel };
 }
 
 function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {

@@ -14,8 +14,8 @@ import { sql, type Kysely } from 'kysely';
  * preemption), `reason` says how (lost | failed | under_replicated | unplaced); `ended_at` is null
  * while it lasts. At most one open spell per workload (partial unique index).
  *
- * `sla_credits`: the credit of one workload for one measured month, computed once at that month's
- * close (unique per workload and period), and carried onto the tenant's next invoice
+ * `sla_credits`: the credit of one workload for one measured month under one subscription, computed
+ * once at that month's close (unique per workload, period and subscription), and carried onto the tenant's next invoice
  * (`invoice_id`, set in the transaction that issues it). `amount` is negative CNY, two decimals.
  */
 export async function up(db: Kysely<any>): Promise<void> {
@@ -47,7 +47,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       description text NOT NULL,
       invoice_id text,
       created_at timestamptz NOT NULL,
-      PRIMARY KEY (workload_id, period)
+      PRIMARY KEY (workload_id, period, subscription_id)
     )`.execute(db);
   await sql`CREATE INDEX sla_credits_pending_idx ON sla_credits (tenant_id) WHERE invoice_id IS NULL`.execute(db);
 }

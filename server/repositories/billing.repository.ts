@@ -1,7 +1,8 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, InvoicesTable } from '../../db/schema.js';
 import { onePage, type PageRequest } from './paging.js';
+import type { SpellRow } from './sla.repository.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
 
@@ -26,6 +27,39 @@ export interface NewInvoice {
   readonly total: string;
   /** (period → rating so far) of every period this invoice bills usage of, itself included. */
   readonly billed: readonly { period: string; rating: unknown }[];
+  /** Issue 15: the pending SLA credits this invoice carries as `sla_credit` lines. */
+  readonly slaCredits?: readonly SlaCreditKey[];
+}
+
+// Issue 15: SLA credits (billing/sla.ts).
+/** Identifies one SLA credit. */
+export interface SlaCreditKey {
+  readonly workloadId: string;
+  readonly period: string;
+  readonly subscriptionId: string;
+}
+
+/** A workload an SLA may measure in a month: it existed then and has run once. */
+export interface SlaWorkload {
+  readonly id: string;
+  readonly tenant_id: string;
+  readonly name: string;
+  readonly created_at: Date;
+  readonly deleted_at: Date | null;
+  /** When one of its placements was first all ready. */
+  readonly first_ready_at: Date;
+  /** Its reserved standard tokens per minute (`tokensPerMin × costFactor`), exact decimal text. */
+  readonly std_per_min: string;
+}
+
+export interface SlaCreditRow extends SlaCreditKey {
+  readonly tenantId: string;
+  readonly clusterId: string | null;
+  readonly availability: string;
+  readonly creditPercent: string;
+  /** Negative CNY, two decimals. */
+  readonly amount: string;
+  readonly description: string;
 }
 
 /**
@@ -188,6 +222,7 @@ export class BillingRepository {
             )
             .execute();
         }
+        await attachSlaCredits(tx, invoices);
       });
       return true;
     } catch (err) {
@@ -243,4 +278,95 @@ export class BillingRepository {
   getInvoice(id: string): Promise<InvoiceRow | undefined> {
     return this.db.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirst();
   }
+
+  // Issue 15: SLA credits.
+
+  /** Workloads of `tenantIds` that existed in [start, end) and had run by `end`. */
+  async slaWorkloads(tenantIds: readonly string[], start: Date, end: Date): Promise<SlaWorkload[]> {
+    if (tenantIds.length === 0) return [];
+    const r = await sql<SlaWorkload>`
+      SELECT w.id, w.tenant_id, w.name, w.created_at, w.deleted_at, r.first_ready_at, (w.tokens_per_min * m.cost_factor)::text AS std_per_min
+        FROM workloads w
+        JOIN models m ON m.id = w.model_id
+        JOIN LATERAL (SELECT min(p.ready_at) AS first_ready_at FROM placements p WHERE p.workload_id = w.id) r ON r.first_ready_at < ${end}
+       WHERE w.tenant_id = ANY(${[...tenantIds]}::text[]) AND w.created_at < ${end} AND (w.deleted_at IS NULL OR w.deleted_at > ${start})
+       ORDER BY w.id`.execute(this.db);
+    return r.rows;
+  }
+
+  /** The SLA spells of `workloadIds` that overlap [start, end), oldest first. */
+  slaSpells(workloadIds: readonly string[], start: Date, end: Date): Promise<SpellRow[]> {
+    if (workloadIds.length === 0) return Promise.resolve([]);
+    return this.db
+      .selectFrom('sla_spells')
+      .select(['workload_id', 'tenant_id', 'placement_id', 'cluster_id', 'reason', 'started_at', 'ended_at'])
+      .where('workload_id', 'in', workloadIds)
+      .where('started_at', '<', end)
+      .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', start)]))
+      .orderBy('started_at')
+      .execute() as Promise<SpellRow[]>;
+  }
+
+  /** Records credits once: one already recorded for the workload, period and subscription is kept as it is. */
+  async recordSlaCredits(credits: readonly SlaCreditRow[], now: Date): Promise<void> {
+    if (credits.length === 0) return;
+    await this.db
+      .insertInto('sla_credits')
+      .values(
+        credits.map((c) => ({
+          workload_id: c.workloadId,
+          period: c.period,
+          subscription_id: c.subscriptionId,
+          tenant_id: c.tenantId,
+          cluster_id: c.clusterId,
+          availability: c.availability,
+          credit_percent: c.creditPercent,
+          amount: c.amount,
+          description: c.description,
+          created_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['workload_id', 'period', 'subscription_id']).doNothing())
+      .execute();
+  }
+
+  /** Credits of months before `period` that no invoice carries yet, oldest first. */
+  async pendingSlaCredits(period: string): Promise<SlaCreditRow[]> {
+    const rows = await this.db
+      .selectFrom('sla_credits')
+      .selectAll()
+      .where('invoice_id', 'is', null)
+      .where('period', '<', period)
+      .orderBy('period')
+      .orderBy('workload_id')
+      .orderBy('subscription_id')
+      .execute();
+    return rows.map((r) => ({
+      workloadId: r.workload_id,
+      period: r.period,
+      subscriptionId: r.subscription_id,
+      tenantId: r.tenant_id,
+      clusterId: r.cluster_id,
+      availability: r.availability,
+      creditPercent: r.credit_percent,
+      amount: r.amount,
+      description: r.description,
+    }));
+  }
+}
+
+/**
+ * Marks the SLA credits the invoices carry as carried, in their transaction. A credit another
+ * invoice carried meanwhile fails the batch as a unique violation would (the close goes again).
+ */
+async function attachSlaCredits(tx: Transaction<DB>, invoices: readonly NewInvoice[]): Promise<void> {
+  const keys = invoices.flatMap((inv) => (inv.slaCredits ?? []).map((k) => ({ ...k, invoiceId: inv.id })));
+  if (keys.length === 0) return;
+  const r = await sql`
+    UPDATE sla_credits c SET invoice_id = k.invoice_id
+      FROM unnest(${keys.map((k) => k.workloadId)}::text[], ${keys.map((k) => k.period)}::text[], ${keys.map((k) => k.subscriptionId)}::text[],
+                  ${keys.map((k) => k.invoiceId)}::text[]) AS k(workload_id, period, subscription_id, invoice_id)
+     WHERE c.workload_id = k.workload_id AND c.period = k.period AND c.subscription_id = k.subscription_id AND c.invoice_id IS NULL`.execute(tx);
+  if (Number(r.numAffectedRows ?? 0) !== keys.length)
+    throw Object.assign(new Error('An SLA credit was carried by another invoice meanwhile'), { code: '23505' });
 }

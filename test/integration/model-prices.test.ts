@@ -60,6 +60,10 @@ describeOnDatabases('per-model prices: a tenant invoiced exactly per model', (pl
       { id: 'p-7b', workloadId: periodic.workloads['qwen2.5-7b-instruct'], inputTokens: 0, outputTokens: 100_000, occurredAt: at },
     ]);
     expect(res.body.accepted, JSON.stringify(res.body)).to.equal(5);
+    // The month so far is rated the same way.
+    const me = (await p.request('GET', '/api/v1/me', { token: unit.tenant.apiKey })).body;
+    expect(me.costSoFar).to.equal('6.18');
+    expect(me.subscription.plan.modelPrices).to.have.keys('qwen2.5-32b-instruct', 'qwen2.5-72b-instruct');
 
     p.clock.set('2026-11-01T01:00:00+08:00');
     const closed = await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-10' } });

@@ -146,6 +146,42 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
     for (const inv of december.body.items) expect(inv.total).to.equal('10000.00');
   });
 
+  it('records an under-replicated placement as responsible, until its replicas are ready again', async () => {
+    const p = platform();
+    p.clock.set('2027-01-05T00:00:00+08:00');
+    // Two replicas of 180,000 tokens a minute each carry 300,000; one alone does not.
+    const w = await p.request('POST', '/api/v1/workloads', {
+      token: m.plain.tenant.apiKey,
+      body: { name: 'wide', model: 'qwen2.5-7b-instruct', tokensPerMin: 300_000, regions: ['region-plain'], access: 'direct' },
+    });
+    await heartbeat(p, m.plain);
+    await p.app.scheduler.runCycle();
+    const placement = (await p.request('GET', `/api/v1/workloads/${w.body.id}`, { token: m.plain.tenant.apiKey })).body.placements[0];
+    expect(placement.replicas).to.equal(2);
+    const report = async (ready: number) => {
+      const others = {
+        id: (await p.request('GET', `/api/v1/workloads/${m.plain.workload}`, { token: m.plain.tenant.apiKey })).body.placements[0].id,
+        readyReplicas: 1,
+      };
+      await p.request('POST', '/api/v1/agent/heartbeat', {
+        token: m.plain.cluster.agentToken,
+        body: { inventory: H100, placements: [others, { id: placement.id, readyReplicas: ready }] },
+      });
+    };
+    const spellsOf = () => p.database.db.selectFrom('sla_spells').selectAll().where('workload_id', '=', w.body.id).execute();
+    await report(1);
+    expect(await spellsOf(), 'never yet running: not measured').to.deep.equal([]);
+    await report(2);
+    p.clock.advance(60_000);
+    await report(1);
+    const [open] = await spellsOf();
+    expect(open).to.include({ reason: 'under_replicated', placement_id: placement.id, cluster_id: m.plain.cluster.id, ended_at: null });
+    p.clock.advance(60_000);
+    await report(2);
+    const [ended] = await spellsOf();
+    expect(ended!.ended_at!.getTime() - ended!.started_at.getTime()).to.equal(60_000);
+  });
+
   it('refuses bad SLA and model-price input with 400 and the field path', async () => {
     const p = platform();
     const base = { type: 'periodic', period: 'month', fee: '1.00', includedStd: 0, overagePricePerMillionStd: '1.00' };

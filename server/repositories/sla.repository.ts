@@ -75,3 +75,30 @@ export interface SpellRow {
   readonly started_at: Date;
   readonly ended_at: Date | null;
 }
+
+/** One workload's SLA record: its spells and credits, oldest first. */
+export async function slaRecordOf(
+  db: Kysely<DB>,
+  workloadId: string,
+): Promise<{
+  spells: SpellRow[];
+  credits: { period: string; subscription_id: string; availability: string; credit_percent: string; amount: string; invoice_id: string | null }[];
+}> {
+  const [spells, credits] = await Promise.all([
+    db
+      .selectFrom('sla_spells')
+      .select(['workload_id', 'tenant_id', 'placement_id', 'cluster_id', 'reason', 'started_at', 'ended_at'])
+      .where('workload_id', '=', workloadId)
+      .orderBy('started_at')
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('sla_credits')
+      .select(['period', 'subscription_id', 'availability', 'credit_percent', 'amount', 'invoice_id'])
+      .where('workload_id', '=', workloadId)
+      .orderBy('period')
+      .orderBy('subscription_id')
+      .execute(),
+  ]);
+  return { spells: spells as SpellRow[], credits };
+}

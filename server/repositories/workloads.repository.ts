@@ -5,7 +5,7 @@ import { placementStdSql } from '../../scheduler/capacity.js';
 import type { Priority } from '../../scheduler/framework/types.js';
 import type { HeldPlacement, KeptPlacement } from '../../scheduler/rescale.js';
 import { PRIORITY_RANK } from '../../scheduler/snapshot.js';
-import { measureAvailability } from './sla.repository.js';
+import { measureAvailability, slaRecordOf } from './sla.repository.js';
 import { ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, sqlStates, WORKLOAD, WorkloadState } from '../domain/workload-states.js';
 import { Coalescer } from './coalesce.js';
 import { onePage, type PageRequest } from './paging.js';
@@ -493,6 +493,11 @@ export class WorkloadsRepository {
        ORDER BY p.seq`
       .execute(this.db)
       .then((r) => r.rows);
+  }
+
+  /** Issue 15: a workload's SLA spells and credits (sla.repository.ts). */
+  slaRecord(workloadId: string): ReturnType<typeof slaRecordOf> {
+    return slaRecordOf(this.db, workloadId);
   }
 
   /**

@@ -135,6 +135,27 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
     ]);
     expect(of(m.long).lines[1].description).to.contain('99.328%').and.contain('300 of 44640 minutes');
     expect(of(m.long).total).to.equal('9000.00');
+    const record = (await p.request('GET', `/api/v1/workloads/${m.long.workload}/sla`, { token: m.long.tenant.apiKey })).body;
+    expect(record.spells).to.deep.equal([
+      {
+        reason: 'lost',
+        placementId: record.spells[0].placementId,
+        clusterId: m.long.cluster.id,
+        startedAt: '2026-10-09T16:00:00.000Z',
+        endedAt: '2026-10-09T21:00:00.000Z',
+      },
+    ]);
+    expect(record.credits).to.deep.equal([
+      {
+        period: '2026-10',
+        subscriptionId: record.credits[0].subscriptionId,
+        availabilityPercent: '99.328',
+        creditPercent: '10',
+        amount: '-1000.00',
+        invoiceId: of(m.long).id,
+      },
+    ]);
+    expect((await p.request('GET', `/api/v1/workloads/${m.long.workload}/sla`, { token: m.short.tenant.apiKey })).status).to.equal(404);
     expect(of(m.short).total).to.equal('10000.00');
     expect(of(m.plain).total).to.equal('10000.00');
 

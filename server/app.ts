@@ -50,6 +50,13 @@ import { planRoutes } from './http/plans.routes.js';
 import { billingRoutes } from './http/billing.routes.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
+import { ProvidersRepository } from './repositories/providers.repository.js';
+import { ProvidersService } from './services/providers.service.js';
+import { SettlementService } from './services/settlement.service.js';
+import { providerRoutes } from './http/providers.routes.js';
+import { ledgerRoutes } from './http/ledger.routes.js';
+import { LedgerRepository } from './repositories/ledger.repository.js';
+import { LedgerService } from './services/ledger.service.js';
 import { budgetCheckJob } from './jobs/budget-check.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
 import type { LeaderJob } from './jobs/leader-job.js';
@@ -196,6 +203,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);
   const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing);
+  const providersRepo = new ProvidersRepository(db);
+  const providers = new ProvidersService(providersRepo, clock, ids);
+  const settlement = new SettlementService(providersRepo, clock, ids, calendar, log);
+  // The providers' statements are made by the billing close, after its invoices (a revenue share needs them).
+  billing.onClose((period, through, closedBefore) => settlement.closeStatements(period, through, closedBefore));
+  const ledger = new LedgerService(new LedgerRepository(db), clock, ids, calendar, { costSoFar: (tenantIds) => billing.periodsSoFar(tenantIds) });
   const scheduler = new Scheduler({
     clusters: clustersRepo,
     catalog: catalogRepo,
@@ -263,7 +276,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     limits: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
     metering,
     record: (entry) => requests.record(entry),
-    exhausted: () => billing.exhaustedTenants(),
+    // One rule, one cache: a used-up hard cap and a used-up prepaid balance both answer insufficient_quota.
+    exhausted: async () => {
+      const [capped, prepaid] = await Promise.all([billing.exhaustedTenants(), ledger.exhaustedPrepaid()]);
+      return new Set([...capped, ...prepaid]);
+    },
     registry: metrics.registry,
     limitStore,
     tunnels,
@@ -277,7 +294,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     database,
     metrics,
     scheduler,
-    services: { catalog, engines, clusters, tenants, workloads, plans, billing, usage, budgets, accounts },
+    services: { catalog, engines, clusters, tenants, workloads, plans, billing, ledger, usage, budgets, accounts },
   };
   const auth = createAuthenticator(
     {
@@ -304,6 +321,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...workloadRoutes(context),
         ...planRoutes(context),
         ...billingRoutes(context),
+        ...providerRoutes(providers, settlement),
+        ...ledgerRoutes(context),
         ...meRoutes(context),
         ...usageRoutes(context),
         ...budgetRoutes(context),
@@ -383,6 +402,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await notifier?.stop();
       await leader.stop();
       await limitStore.close();
+      // prom-client's GC observer (default metrics) lives as long as the process and holds the
+      // registry: emptied, the registry no longer holds this app (its gauges' callbacks do).
+      metrics.registry.clear();
     },
   };
 }

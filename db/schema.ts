@@ -432,6 +432,8 @@ export interface ProviderRateCardsTable {
   valid_from: Timestamp;
   valid_to: Timestamp | null;
   created_at: CreatedAt;
+  /** Whether SLA credits lower the provider's statement (migration 0032). */
+  sla_credits: Generated<boolean>;
 }
 
 export interface ProviderStatementsTable {
@@ -680,6 +682,8 @@ export interface SlaCreditsTable {
   description: string;
   invoice_id: string | null;
   created_at: Timestamp;
+  /** The provider statement that carries it, when its rate card says so. */
+  statement_id: Generated<string | null>;
 }
 
 export interface DB {

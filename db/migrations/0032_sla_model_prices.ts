@@ -17,6 +17,10 @@ import { sql, type Kysely } from 'kysely';
  * `sla_credits`: the credit of one workload for one measured month under one subscription, computed
  * once at that month's close (unique per workload, period and subscription), and carried onto the tenant's next invoice
  * (`invoice_id`, set in the transaction that issues it). `amount` is negative CNY, two decimals.
+ *
+ * `provider_rate_cards.sla_credits`: whether SLA credits lower the statement of the provider whose
+ * cluster was responsible; `sla_credits.statement_id` is the statement that carries the credit (as a
+ * negative `sla_credit` line), set in the transaction that issues it.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`ALTER TABLE plans ADD COLUMN model_prices jsonb, ADD COLUMN sla jsonb`.execute(db);
@@ -50,4 +54,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       PRIMARY KEY (workload_id, period, subscription_id)
     )`.execute(db);
   await sql`CREATE INDEX sla_credits_pending_idx ON sla_credits (tenant_id) WHERE invoice_id IS NULL`.execute(db);
+  // The provider side (0029): a rate card may say that SLA credits lower its provider's statement;
+  // a credit carried by an invoice is then carried by one statement too.
+  await sql`ALTER TABLE provider_rate_cards ADD COLUMN sla_credits boolean NOT NULL DEFAULT false`.execute(db);
+  await sql`ALTER TABLE sla_credits ADD COLUMN statement_id text`.execute(db);
+  await sql`CREATE INDEX sla_credits_unstated_idx ON sla_credits (cluster_id) WHERE invoice_id IS NOT NULL AND statement_id IS NULL`.execute(db);
 }

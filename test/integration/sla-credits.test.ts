@@ -23,7 +23,7 @@ interface Member {
 }
 
 describeOnDatabases('SLA credits: lost placements past the grace credit the next invoice', (platform) => {
-  const m: Record<'long' | 'short' | 'plain', Member> = {} as never;
+  const m: Record<'long' | 'short' | 'plain' | 'moves', Member> = {} as never;
 
   async function heartbeat(p: TestPlatform, x: Member, ready = true) {
     const w = (await p.request('GET', `/api/v1/workloads/${x.workload}`, { token: x.tenant.apiKey })).body;
@@ -64,6 +64,7 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
       ['long', withSla.id],
       ['short', withSla.id],
       ['plain', plain.id],
+      ['moves', withSla.id],
     ] as const) {
       const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: `tenant-${key}`, kind: 'government' } })).body;
       const cluster = (await p.request('POST', '/api/v1/clusters', { body: { name: `cluster-${key}`, region: `region-${key}` } })).body;
@@ -79,6 +80,9 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
     await p.app.scheduler.runCycle();
     for (const x of Object.values(m)) await heartbeat(p, x);
     for (const x of Object.values(m)) expect(await state(p, x)).to.equal('running');
+    // 'moves' leaves the SLA plan for pay-as-you-go on November 1st.
+    const unit = (await p.request('POST', '/api/v1/plans', { body: { name: 'metered', type: 'unit', pricePerMillionStd: '2.00' } })).body;
+    await p.request('POST', `/api/v1/tenants/${m.moves.tenant.id}/subscriptions`, { body: { planId: unit.id, startsAt: '2026-11-01T00:00:00+08:00' } });
   });
 
   it('records a spell when a cluster is lost and ends it when the workload runs again', async () => {
@@ -106,7 +110,7 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
 
     // The others after 5 hours.
     p.clock.set('2026-10-10T05:00:00+08:00');
-    for (const x of [m.long, m.plain]) await heartbeat(p, x, false);
+    for (const x of [m.long, m.plain, m.moves]) await heartbeat(p, x, false);
     await heartbeat(p, m.short);
     await p.app.scheduler.runCycle();
     for (const x of Object.values(m)) await heartbeat(p, x);
@@ -127,6 +131,7 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
 
     p.clock.set('2026-12-01T01:00:00+08:00');
     const november = await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-11' } });
+    expect(november.status, JSON.stringify(november.body)).to.equal(200);
     const of = (x: Member) => november.body.items.find((inv: { tenantId: string }) => inv.tenantId === x.tenant.id);
     // 300 of October's 44,640 minutes short: 99.328 % < 99.5 → 10 % of the ¥10,000.00 fee.
     expect(of(m.long).lines.map((l: { kind: string; amount: string }) => [l.kind, l.amount])).to.deep.equal([
@@ -156,6 +161,14 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
       },
     ]);
     expect((await p.request('GET', `/api/v1/workloads/${m.long.workload}/sla`, { token: m.short.tenant.apiKey })).status).to.equal(404);
+    // A credit larger than the rest of the invoice: a negative total, posted to the ledger as a lower receivable.
+    expect(of(m.moves).lines.map((l: { kind: string; amount: string }) => [l.kind, l.amount])).to.deep.equal([
+      ['usage', '0.00'],
+      ['sla_credit', '-1000.00'],
+    ]);
+    expect(of(m.moves).total).to.equal('-1000.00');
+    const balance = (await p.request('GET', `/api/v1/tenants/${m.moves.tenant.id}/balance`)).body;
+    expect(balance.receivable).to.equal('9000.00');
     expect(of(m.short).total).to.equal('10000.00');
     expect(of(m.plain).total).to.equal('10000.00');
 
@@ -164,7 +177,7 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
     expect(again.body).to.deep.equal(november.body);
     p.clock.set('2027-01-01T01:00:00+08:00');
     const december = await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-12' } });
-    for (const inv of december.body.items) expect(inv.total).to.equal('10000.00');
+    for (const inv of december.body.items) expect(inv.total).to.equal(inv.tenantId === m.moves.tenant.id ? '0.00' : '10000.00');
   });
 
   it('records an under-replicated placement as responsible, until its replicas are ready again', async () => {

@@ -278,6 +278,10 @@ export interface PlansTable {
   reserved_std_per_min: number | null;
   is_default: Generated<boolean>;
   created_at: Timestamp;
+  /** Model name → `{ multiplier }` or `{ pricePerMillionStd }` (migration 0032); null: none. */
+  model_prices: ColumnType<unknown, string | null | undefined, string | null>;
+  /** The availability a periodic plan promises and its credit table (migration 0032); null: none. */
+  sla: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
 export interface SubscriptionsTable {
@@ -428,6 +432,8 @@ export interface ProviderRateCardsTable {
   valid_from: Timestamp;
   valid_to: Timestamp | null;
   created_at: CreatedAt;
+  /** Whether SLA credits lower the provider's statement (migration 0032). */
+  sla_credits: Generated<boolean>;
 }
 
 export interface ProviderStatementsTable {
@@ -650,6 +656,36 @@ export interface PlacementEnergyStateTable {
   reported_at: Date;
 }
 
+/** A spell in which a workload delivered less than it reserves (migration 0032). */
+export interface SlaSpellsTable {
+  id: Generated<string>;
+  workload_id: string;
+  tenant_id: string;
+  placement_id: string | null;
+  cluster_id: string | null;
+  /** lost | failed | under_replicated | unplaced */
+  reason: string;
+  started_at: Timestamp;
+  ended_at: Timestamp | null;
+}
+
+/** The SLA credit of one workload for one measured month, and the invoice that carries it (migration 0032). */
+export interface SlaCreditsTable {
+  workload_id: string;
+  period: string;
+  tenant_id: string;
+  subscription_id: string;
+  cluster_id: string | null;
+  availability: string;
+  credit_percent: Numeric;
+  amount: Numeric;
+  description: string;
+  invoice_id: string | null;
+  created_at: Timestamp;
+  /** The provider statement that carries it, when its rate card says so. */
+  statement_id: Generated<string | null>;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -699,4 +735,6 @@ export interface DB {
   request_log: RequestLogTable;
   placement_minutes: PlacementMinutesTable;
   placement_energy_state: PlacementEnergyStateTable;
+  sla_spells: SlaSpellsTable;
+  sla_credits: SlaCreditsTable;
 }

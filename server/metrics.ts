@@ -128,7 +128,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   const invoicesIssued = new Counter({ name: 'tokenpool_invoices_issued_total', help: 'Invoices issued', registers: [registry] });
   const billed = new Counter({
     name: 'tokenpool_billed_amount_cny_total',
-    help: 'Amount invoiced in CNY, by plan type (unit, periodic, or mixed within a month)',
+    help: 'Amount invoiced in CNY (net of SLA credits, never below 0 per invoice), by plan type (unit, periodic, or mixed within a month)',
     labelNames: ['plan_type'] as const,
     registers: [registry],
   });
@@ -197,7 +197,8 @@ export function createMetrics(sources: MetricSources): Metrics {
     billing: {
       invoiceIssued(planTypes, total) {
         invoicesIssued.inc();
-        billed.inc({ plan_type: planTypeLabel(planTypes) }, Number(total));
+        // A counter never decreases: an invoice whose SLA credits exceed the rest (a negative total) adds nothing.
+        billed.inc({ plan_type: planTypeLabel(planTypes) }, Math.max(0, Number(total)));
       },
     },
   };

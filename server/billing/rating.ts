@@ -17,16 +17,47 @@
  *   exact decimal, so it is not used as the quantity.)
  * - `late_usage`: `quantity` is `"1"` and `unitPrice` equals `amount`, the growth of an earlier
  *   invoice; the description names the period and the late standard tokens.
+ * - `sla_credit`: `quantity` is `"1"` and `unitPrice` equals `amount`, negative (billing/sla.ts).
+ *
+ * Per-model prices (`modelPrices`, issue 15): a plan may price the standard tokens of named models
+ * differently, by a `multiplier` of the plan's price or by its own `pricePerMillionStd`; models not
+ * named use the plan's price. The rating input then carries the subscription's standard tokens per
+ * model (`byModel`); the tokens of models the plan does not name are `stdTokens` less those it names.
+ * A plan without `modelPrices` (or with an empty one) rates exactly as before.
+ * - Unit plan: the plan's own `usage` line for the models it does not name (always present, as
+ *   before), then one `usage` line per named model with usage, by model name: quantity its
+ *   millions of standard tokens, unit price `pricePerMillionStd × multiplier` or its own price.
+ * - Periodic plan: a named model's tokens consume the included amount as *priced standard tokens*:
+ *   `std × multiplier` (a model with its own price: `std × 1`). The included amount covers the
+ *   groups in order of their overage price per priced standard token, dearest first (the tenant's
+ *   favour), ties by model name and the models not named last: a multiplier model's price is the
+ *   plan's overage price, a priced model's is its own. What a group has past the included amount is
+ *   its overage: the plan's `overage` line for models not named (as before), then one `overage` line
+ *   per named model with overage, by model name — quantity its millions of priced standard tokens,
+ *   unit price the plan's overage price (multiplier) or the model's own price. A hard cap bills no
+ *   overage at all; multipliers still use up its included amount faster.
+ * Example: periodic, 1,000,000 included, overage ¥8.00, `frontier: { multiplier: "2" }`,
+ * `small: { pricePerMillionStd: "1.00" }`; usage frontier 400,000, small 500,000, other 300,000 std
+ * → priced 800,000 + 500,000 + 300,000. Order: frontier and other at ¥8 (frontier first by name),
+ * small at ¥1. frontier takes 800,000, other 200,000 of the rest (100,000 over → ¥0.80), small
+ * 500,000 over → ¥0.50.
  */
 import { Decimal } from 'decimal.js';
 
 import { daysInMonth as calendarDaysInMonth } from './periods.js';
 
+/** How a plan prices one model's standard tokens (see the module comment). */
+export type ModelPrice = { readonly multiplier: string } | { readonly pricePerMillionStd: string };
+
+/** Model name → its price; models absent use the plan's price. */
+export type ModelPrices = Readonly<Record<string, ModelPrice>>;
+
 /** The rating terms of a plan. Money and prices are decimal strings in CNY (prices ≤ 6 decimals). */
 export type PlanTerms =
-  | { readonly type: 'unit'; readonly pricePerMillionStd: string }
+  | { readonly type: 'unit'; readonly pricePerMillionStd: string; readonly modelPrices?: ModelPrices | undefined }
   | {
       readonly type: 'periodic';
+      readonly modelPrices?: ModelPrices | undefined;
       /** The monthly fee for a whole month. */
       readonly fee: string;
       /** Standard tokens included in a whole month, an integer as text. */
@@ -45,11 +76,16 @@ export interface SubscriptionUsage {
   readonly activeDays: number;
   /** Exact decimal sum of the standard tokens attributed to this subscription in the period, ≥ 0. */
   readonly stdTokens: string;
+  /**
+   * Model name → exact standard tokens of that model, part of `stdTokens`; present when the plan
+   * has `modelPrices` (models it does not name may be left out). Absent: all at the plan's price.
+   */
+  readonly byModel?: Readonly<Record<string, string>> | undefined;
 }
 
 /** One invoice line. `quantity`, `unitPrice` and `amount` are decimal strings; see the module comment. */
 export interface InvoiceLine {
-  readonly kind: 'usage' | 'fee' | 'overage' | 'late_usage';
+  readonly kind: 'usage' | 'fee' | 'overage' | 'late_usage' | 'sla_credit';
   readonly description: string;
   readonly quantity: string;
   readonly unitPrice: string;
@@ -130,20 +166,84 @@ interface RatingContext {
 
 type Calculator<T extends PlanTerms> = (ctx: RatingContext, s: SubscriptionUsage & { readonly terms: T }) => InvoiceLine[];
 
+/** One named model's share of a subscription's usage, as `modelPrices` prices it. */
+interface ModelGroup {
+  readonly model: string;
+  /** Its standard tokens. */
+  readonly std: Dec;
+  /** Priced standard tokens per standard token: the multiplier, or 1 for a model with its own price. */
+  readonly weight: Dec;
+  /** Its own price per million standard tokens; null: the plan's price times `weight`. */
+  readonly price: Dec | null;
+}
+
+/**
+ * The usage of `s` split by the plan's `modelPrices`: the named models with usage (by name) and
+ * the standard tokens of every other model (`rest`). Null when the plan prices no model apart.
+ */
+function modelGroups(s: SubscriptionUsage): { groups: ModelGroup[]; rest: Dec } | null {
+  const prices = s.terms.modelPrices;
+  if (!prices || Object.keys(prices).length === 0) return null;
+  const total = nonNegative(s.stdTokens, 'stdTokens');
+  const groups: ModelGroup[] = [];
+  let named = ZERO;
+  for (const model of Object.keys(prices).sort()) {
+    const std = nonNegative(s.byModel?.[model] ?? '0', `byModel.${model}`);
+    const price = prices[model]!;
+    named = named.plus(std);
+    if (std.isZero()) continue;
+    if ('multiplier' in price) {
+      const weight = nonNegative(price.multiplier, `modelPrices.${model}.multiplier`);
+      if (weight.isZero()) throw new RangeError(`modelPrices.${model}.multiplier must be positive`);
+      groups.push({ model, std, weight, price: null });
+    } else {
+      groups.push({ model, std, weight: new D(1), price: nonNegative(price.pricePerMillionStd, `modelPrices.${model}.pricePerMillionStd`) });
+    }
+  }
+  const rest = total.minus(named);
+  if (rest.isNegative()) throw new RangeError(`byModel sums to more than stdTokens ${s.stdTokens}`);
+  return { groups, rest };
+}
+
+/**
+ * The standard tokens of `s` as its plan counts them against an included amount: `stdTokens`, or
+ * with `modelPrices` each named model's tokens times its multiplier (see the module comment).
+ */
+export function pricedStd(s: SubscriptionUsage): string {
+  const split = modelGroups(s);
+  if (!split) return plain(nonNegative(s.stdTokens, 'stdTokens'));
+  return plain(split.groups.reduce((sum, g) => sum.plus(g.std.times(g.weight)), split.rest));
+}
+
 /** Unit plan: one `usage` line, `std ÷ 10^6 × pricePerMillionStd`, present even with no usage. */
 const rateUnit: Calculator<Extract<PlanTerms, { type: 'unit' }>> = (_ctx, s) => {
   const price = nonNegative(s.terms.pricePerMillionStd, 'pricePerMillionStd');
-  const millions = nonNegative(s.stdTokens, 'stdTokens').times(ONE_MILLIONTH);
-  return [
+  const split = modelGroups(s);
+  const millions = (split ? split.rest : nonNegative(s.stdTokens, 'stdTokens')).times(ONE_MILLIONTH);
+  const others = split && split.groups.length > 0 ? ' of other models' : '';
+  const lines: InvoiceLine[] = [
     {
       kind: 'usage',
-      description: `${s.planName}: ${plain(millions)} million standard tokens at ¥${priceText(price)} per million`,
+      description: `${s.planName}: ${plain(millions)} million standard tokens${others} at ¥${priceText(price)} per million`,
       quantity: plain(millions),
       unitPrice: priceText(price),
       amount: roundHalfUpToFen(millions.times(price)),
       subscriptionId: s.subscriptionId,
     },
   ];
+  for (const g of split?.groups ?? []) {
+    const unitPrice = g.price ?? price.times(g.weight);
+    const m = g.std.times(ONE_MILLIONTH);
+    lines.push({
+      kind: 'usage',
+      description: `${s.planName}: ${g.model}: ${plain(m)} million standard tokens at ¥${priceText(unitPrice)} per million`,
+      quantity: plain(m),
+      unitPrice: priceText(unitPrice),
+      amount: roundHalfUpToFen(m.times(unitPrice)),
+      subscriptionId: s.subscriptionId,
+    });
+  }
+  return lines;
 };
 
 /**
@@ -167,6 +267,8 @@ const ratePeriodic: Calculator<Extract<PlanTerms, { type: 'periodic' }>> = (ctx,
       subscriptionId: s.subscriptionId,
     },
   ];
+  const split = modelGroups(s);
+  if (split) return [...lines, ...modelOverage(s, split, included)];
   const over = D.max(ZERO, std.minus(included));
   if (s.terms.overagePricePerMillionStd !== null && over.greaterThan(0)) {
     const price = nonNegative(s.terms.overagePricePerMillionStd, 'overagePricePerMillionStd');
@@ -184,6 +286,59 @@ const ratePeriodic: Calculator<Extract<PlanTerms, { type: 'periodic' }>> = (ctx,
   }
   return lines;
 };
+
+/**
+ * The overage lines of a periodic plan with `modelPrices`: the included amount covers the groups
+ * dearest first (module comment); none under a hard cap.
+ */
+function modelOverage(
+  s: SubscriptionUsage & { readonly terms: Extract<PlanTerms, { type: 'periodic' }> },
+  split: { groups: ModelGroup[]; rest: Dec },
+  included: Dec,
+): InvoiceLine[] {
+  if (s.terms.overagePricePerMillionStd === null) return [];
+  const planPrice = nonNegative(s.terms.overagePricePerMillionStd, 'overagePricePerMillionStd');
+  const all = [
+    ...split.groups.map((g) => ({
+      model: g.model,
+      priced: g.std.times(g.weight),
+      price: g.price ?? planPrice,
+      weight: g.weight,
+      own: g.price !== null,
+    })),
+    { model: null, priced: split.rest, price: planPrice, weight: new D(1), own: false },
+  ];
+  // Stable: groups are by name with the rest last, so ties keep that order.
+  const order = [...all].sort((a, b) => b.price.comparedTo(a.price));
+  let left = included;
+  const over = new Map<string | null, Dec>();
+  for (const g of order) {
+    const covered = D.min(g.priced, left);
+    left = left.minus(covered);
+    over.set(g.model, g.priced.minus(covered));
+  }
+  const lines: InvoiceLine[] = [];
+  for (const g of [all[all.length - 1]!, ...all.slice(0, -1)]) {
+    const o = over.get(g.model)!;
+    if (!o.greaterThan(0)) continue;
+    const millions = o.times(ONE_MILLIONTH);
+    const what =
+      g.model === null
+        ? `${plain(millions)} million standard tokens of other models`
+        : g.own
+          ? `${g.model}: ${plain(millions)} million standard tokens`
+          : `${g.model}: ${plain(millions)} million priced standard tokens (×${plain(g.weight)})`;
+    lines.push({
+      kind: 'overage',
+      description: `${s.planName}: ${what} past the ${plain(included.times(ONE_MILLIONTH))} million included, at ¥${priceText(g.price)} per million`,
+      quantity: plain(millions),
+      unitPrice: priceText(g.price),
+      amount: roundHalfUpToFen(millions.times(g.price)),
+      subscriptionId: s.subscriptionId,
+    });
+  }
+  return lines;
+}
 
 const CALCULATORS: { readonly [K in PlanTerms['type']]: Calculator<Extract<PlanTerms, { type: K }>> } = {
   unit: rateUnit,
@@ -271,7 +426,8 @@ export function isHardCap(terms: PlanTerms): boolean {
 
 /**
  * Whether a hard-capped subscription (`isHardCap`) has used up its included standard tokens for the
- * month: `stdTokens ≥ floor(includedStd × activeDays ÷ daysInMonth)` (so a subscription with no
+ * month: `pricedStd ≥ floor(includedStd × activeDays ÷ daysInMonth)` (`pricedStd` is `stdTokens`
+ * without `modelPrices`) (so a subscription with no
  * active day, which includes nothing, is exhausted at once). Any other plan is never exhausted:
  * usage past the included amount is billed instead.
  * @throws RangeError on invalid input, as `rateSubscription`.
@@ -280,7 +436,7 @@ export function planExhausted(period: string, daysInMonth: number, s: Subscripti
   checkMonth(period, daysInMonth);
   if (s.terms.type !== 'periodic' || !isHardCap(s.terms)) return false;
   const included = proratedIncludedStd(s.terms.includedStd, s.activeDays, daysInMonth);
-  return nonNegative(s.stdTokens, 'stdTokens').greaterThanOrEqualTo(included);
+  return new D(pricedStd(s)).greaterThanOrEqualTo(included);
 }
 
 function bySubscription(subs: readonly SubscriptionUsage[], what: string): Map<string | null, SubscriptionUsage> {
@@ -319,7 +475,13 @@ export function rateLateUsage(
   const rating = billed.map((s) => {
     const more = extra.get(s.subscriptionId);
     if (!more) return s;
-    return { ...s, stdTokens: plain(nonNegative(s.stdTokens, 'stdTokens').plus(nonNegative(more.stdTokens, 'late stdTokens'))) };
+    const stdTokens = plain(nonNegative(s.stdTokens, 'stdTokens').plus(nonNegative(more.stdTokens, 'late stdTokens')));
+    if (!s.byModel && !more.byModel) return { ...s, stdTokens };
+    const byModel: Record<string, string> = { ...s.byModel };
+    for (const [model, std] of Object.entries(more.byModel ?? {})) {
+      byModel[model] = plain(nonNegative(byModel[model] ?? '0', `byModel.${model}`).plus(nonNegative(std, `late byModel.${model}`)));
+    }
+    return { ...s, stdTokens, byModel };
   });
   for (const s of late) if (!was.has(s.subscriptionId)) rating.push(s);
 

@@ -17,6 +17,10 @@
  *   `quantity` is the tenants' attributable revenue (CNY, rounded half-up to the fen) and `unitPrice`
  *   the share as a fraction (`"0.7"`). `paidByTenants: false` marks served usage no tenant pays for
  *   (the platform's own traffic): still paid to the provider, and visible as such.
+ * - `sla_credit` (issue 15): an SLA credit a tenant's invoice carried for a workload whose placement
+ *   this provider's cluster lost, failed or under-replicated, when the provider's rate card says SLA
+ *   credits lower its statement: the same negative amount, `quantity` `"1"`, basis `sla_credit`,
+ *   `usagePeriod` the month measured (billing/sla.ts).
  * - `late_usage`: usage of an earlier period that arrived after its statement; one line per key of
  *   the earlier period that grew, `amount` = what that line of the earlier statement would have
  *   grown by (full rating of the key now − what was paid for it), `quantity` `"1"`.
@@ -68,7 +72,7 @@ export interface ServedUsage {
 
 /** A statement line; money and quantities are decimal strings (see the module comment). */
 export interface StatementLine {
-  readonly kind: 'usage' | 'late_usage';
+  readonly kind: 'usage' | 'late_usage' | 'sla_credit';
   /** Identifies the line across statements (period, card, cluster, model, basis, payer): late usage is paid against it. */
   readonly key: string;
   /** The period the usage occurred in (the statement's own, or an earlier one for `late_usage`). */

@@ -16,7 +16,7 @@ export const invoiceSchema = z.object({
   issuedAt: timestamp,
   lines: z.array(
     z.object({
-      kind: z.enum(['usage', 'fee', 'overage', 'late_usage']),
+      kind: z.enum(['usage', 'fee', 'overage', 'late_usage', 'sla_credit']),
       description: z.string(),
       quantity: z.string(),
       unitPrice: z.string(),

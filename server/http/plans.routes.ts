@@ -10,11 +10,47 @@ export const moneyString = z
 
 const planName = z.string().trim().min(1, 'must not be empty').max(128);
 
+// Issue 15: per-model prices and SLA credits (kept in their own block).
+const multiplier = z
+  .string({ error: (i) => (i.input === undefined ? 'required' : 'must be a decimal string such as "1.5"') })
+  .regex(/^\d{1,6}(\.\d{1,6})?$/, 'must be a decimal string with at most 6 decimal places')
+  .refine((v) => Number(v) > 0, 'must be greater than 0');
+const modelPrice = z.union([z.strictObject({ multiplier }), z.strictObject({ pricePerMillionStd: moneyString })]);
+const modelPrices = z
+  .record(z.string().min(1).max(256), modelPrice)
+  .refine((r) => Object.keys(r).length <= 1000, 'at most 1000 models')
+  .meta({
+    description:
+      "Model name → { multiplier } of the plan's price or { pricePerMillionStd } of its own; other models use the plan's price. " +
+      'On a periodic plan a multiplier also weighs what the model consumes of the included amount (README "Per-model prices").',
+  });
+const percent = z
+  .string({ error: (i) => (i.input === undefined ? 'required' : 'must be a decimal string such as "99.5"') })
+  .regex(/^\d{1,3}(\.\d{1,3})?$/, 'must be a decimal string such as "99.5" (at most 3 decimals)')
+  .meta({ description: 'A percent, 0 < x ≤ 100, at most 3 decimals' });
+const sla = z
+  .strictObject({
+    availabilityPercent: percent,
+    graceMinutes: z.number().int('must be a whole number').min(0).max(44_640),
+    credits: z
+      .array(z.strictObject({ belowPercent: percent, creditPercent: percent }))
+      .min(1)
+      .max(20),
+  })
+  .meta({
+    description:
+      "Availability of each reserved workload's throughput the plan promises; shortfall spells shorter than graceMinutes do not count; " +
+      'a month below a row\'s belowPercent earns creditPercent of the month\'s fee on the next invoice (README "SLA credits").',
+  });
+const planExtras = { modelPrices: modelPrices.optional() };
+// End of the issue-15 block.
+
 const unitPlan = z.strictObject({
   name: planName,
   type: z.literal('unit'),
   pricePerMillionStd: moneyString,
   default: z.boolean().optional().meta({ description: 'Make this the default plan of tenants without a subscription' }),
+  ...planExtras,
 });
 
 const periodicPlan = z.strictObject({
@@ -27,6 +63,8 @@ const periodicPlan = z.strictObject({
     .nullable()
     .meta({ description: 'null: a hard cap — usage past the included amount is not billed and new workloads wait' }),
   reservedStdPerMin: z.number().int('must be a whole number').min(0).max(1e15).optional(),
+  ...planExtras,
+  sla: sla.optional(),
 });
 
 const createPlan = z.discriminatedUnion('type', [unitPlan, periodicPlan]);
@@ -43,6 +81,14 @@ export const planSchema = z.object({
   overagePricePerMillionStd: z.string().nullable().optional(),
   reservedStdPerMin: z.number().int().nullable().optional(),
   createdAt: timestamp,
+  modelPrices: z.record(z.string(), z.union([z.object({ multiplier: z.string() }), z.object({ pricePerMillionStd: z.string() })])).optional(),
+  sla: z
+    .object({
+      availabilityPercent: z.string(),
+      graceMinutes: z.number().int(),
+      credits: z.array(z.object({ belowPercent: z.string(), creditPercent: z.string() })),
+    })
+    .optional(),
 });
 
 export const subscriptionSchema = z.object({

@@ -64,16 +64,25 @@ const rateCardSchema = z.object({
   validFrom: timestamp,
   validTo: timestamp.nullable(),
   createdAt: timestamp,
+  slaCreditsLowerStatement: z.boolean().meta({ description: 'SLA credits lower this provider’s statement (issue 15)' }),
 });
 
 const createRateCard = z.strictObject({
   terms: termsSchema,
   validFrom: instant.optional().meta({ description: 'Default: now' }),
   validTo: instant.nullable().optional().meta({ description: 'Exclusive; absent or null: open-ended' }),
+  slaCreditsLowerStatement: z
+    .boolean()
+    .optional()
+    .meta({
+      description:
+        'Default false. true: an SLA credit a tenant’s invoice carries for a workload whose placement this provider’s cluster lost, failed or ' +
+        'under-replicated (in a month this card is valid) lowers the provider’s next statement by the same amount, as an sla_credit line',
+    }),
 });
 
 const lineSchema = z.object({
-  kind: z.enum(['usage', 'late_usage']),
+  kind: z.enum(['usage', 'late_usage', 'sla_credit']),
   usagePeriod: z.string(),
   clusterId: z.string(),
   model: z.string(),
@@ -208,7 +217,12 @@ export function providerRoutes(providers: ProvidersService, settlement: Settleme
       responses: { 201: { description: 'The rate card', schema: rateCardSchema }, 409: { description: 'Its validity overlaps another card of the provider' } },
       handler: async ({ params, body }) => ({
         status: 201,
-        body: await providers.addRateCard(params.id, { terms: body.terms, validFrom: body.validFrom, validTo: body.validTo }),
+        body: await providers.addRateCard(params.id, {
+          terms: body.terms,
+          validFrom: body.validFrom,
+          validTo: body.validTo,
+          slaCreditsLowerStatement: body.slaCreditsLowerStatement,
+        }),
       }),
     }),
     route({

@@ -103,6 +103,29 @@ const dryRunSchema = z.object({
   message: z.string().nullable(),
 });
 
+// Issue 15: SLA spells and credits (README "SLA credits").
+const workloadSlaSchema = z.object({
+  spells: z.array(
+    z.object({
+      reason: z.enum(['lost', 'failed', 'under_replicated', 'unplaced']),
+      placementId: z.string().nullable().meta({ description: 'The placement responsible; null when none is (unplaced)' }),
+      clusterId: z.string().nullable(),
+      startedAt: timestamp,
+      endedAt: timestamp.nullable().meta({ description: 'null while the spell lasts' }),
+    }),
+  ),
+  credits: z.array(
+    z.object({
+      period: z.string().meta({ description: 'The month measured; the credit is carried by the next invoice' }),
+      subscriptionId: z.string(),
+      availabilityPercent: z.string(),
+      creditPercent: z.string(),
+      amount: z.string().meta({ description: 'CNY, negative, two decimals' }),
+      invoiceId: z.string().nullable().meta({ description: 'The invoice that carries it; null until issued' }),
+    }),
+  ),
+});
+
 export function workloadRoutes(ctx: AppContext): AnyRoute[] {
   const workloads = ctx.services.workloads;
   return [
@@ -165,6 +188,16 @@ export function workloadRoutes(ctx: AppContext): AnyRoute[] {
       params: idParam,
       responses: { 200: { description: 'The workload', schema: workloadSchema } },
       handler: async ({ params, principal }) => ({ status: 200, body: await workloads.get(principal, params.id) }),
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/workloads/:id/sla',
+      tag: 'Workloads',
+      summary: "A workload's SLA spells (below its reserved throughput, and who was responsible) and the credits they earned",
+      auth: ['tenant', 'operator'],
+      params: idParam,
+      responses: { 200: { description: 'Spells and credits, oldest first', schema: workloadSlaSchema } },
+      handler: async ({ params, principal }) => ({ status: 200, body: await workloads.sla(principal, params.id) }),
     }),
     route({
       method: 'patch',

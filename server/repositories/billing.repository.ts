@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, InvoicesTable } from '../../db/schema.js';
 import { onePage, type PageRequest } from './paging.js';
+import type { SpellRow } from './sla.repository.js';
 import { USAGE_WATERMARK_LOCK } from './usage.repository.js';
 import { Decimal } from 'decimal.js';
 import { prepaidOf, receivableOf, REVENUE, transfer, type JournalEntry } from '../billing/ledger.js';
@@ -9,9 +10,12 @@ import { invoiceLedgers, tenantPositions, writeEntries, type InvoiceLedgerRow } 
 
 export type InvoiceRow = Selectable<InvoicesTable>;
 
+/** Usage of one tenant, subscription and model (issue 15: per-model prices need the model). */
 export interface UsageSum {
   readonly tenant_id: string;
   readonly subscription_id: string | null;
+  /** The model's name. */
+  readonly model: string;
   readonly std: string;
 }
 
@@ -37,6 +41,39 @@ export interface NewInvoice {
   readonly total: string;
   /** (period → rating so far) of every period this invoice bills usage of, itself included. */
   readonly billed: readonly { period: string; rating: unknown }[];
+  /** Issue 15: the pending SLA credits this invoice carries as `sla_credit` lines. */
+  readonly slaCredits?: readonly SlaCreditKey[];
+}
+
+// Issue 15: SLA credits (billing/sla.ts).
+/** Identifies one SLA credit. */
+export interface SlaCreditKey {
+  readonly workloadId: string;
+  readonly period: string;
+  readonly subscriptionId: string;
+}
+
+/** A workload an SLA may measure in a month: it existed then and has run once. */
+export interface SlaWorkload {
+  readonly id: string;
+  readonly tenant_id: string;
+  readonly name: string;
+  readonly created_at: Date;
+  readonly deleted_at: Date | null;
+  /** When one of its placements was first all ready. */
+  readonly first_ready_at: Date;
+  /** Its reserved standard tokens per minute (`tokensPerMin × costFactor`), exact decimal text. */
+  readonly std_per_min: string;
+}
+
+export interface SlaCreditRow extends SlaCreditKey {
+  readonly tenantId: string;
+  readonly clusterId: string | null;
+  readonly availability: string;
+  readonly creditPercent: string;
+  /** Negative CNY, two decimals. */
+  readonly amount: string;
+  readonly description: string;
 }
 
 /**
@@ -81,21 +118,22 @@ export class BillingRepository {
   }
 
   /**
-   * Standard tokens per tenant and subscription of usage that occurred in [start, end), lies below
-   * the watermark `through`, and was not billed yet (not below the tenant's period's `billed_through_seq`).
+   * Standard tokens per tenant, subscription and model of usage that occurred in [start, end), lies
+   * below the watermark `through`, and was not billed yet (not below the tenant's period's `billed_through_seq`).
    */
   async periodUsage(period: string, start: Date, end: Date, through: Watermark): Promise<UsageSum[]> {
     const r = await sql<UsageSum>`
-      SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std
+      SELECT e.tenant_id, s.id AS subscription_id, coalesce(m.name, e.model_id) AS model, sum(e.std_tokens)::text AS std
         FROM usage_events e
         LEFT JOIN usage_billing b ON b.tenant_id = e.tenant_id AND b.period = ${period}
         LEFT JOIN LATERAL (
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
+        LEFT JOIN models m ON m.id = e.model_id
        WHERE e.occurred_at >= ${start} AND e.occurred_at < ${end} AND e.seq < ${through.seq}
          AND (b.billed_through_seq IS NULL OR e.seq >= b.billed_through_seq)
-       GROUP BY e.tenant_id, s.id`.execute(this.db);
+       GROUP BY e.tenant_id, s.id, coalesce(m.name, e.model_id)`.execute(this.db);
     return r.rows;
   }
 
@@ -122,7 +160,7 @@ export class BillingRepository {
          WHERE e.seq < ${through.seq}
            AND e.seq >= (SELECT coalesce(min(cutoff_seq), ${through.seq}) FROM billing_closes)
       )
-      SELECT e.tenant_id, e.period, s.id AS subscription_id, sum(e.std_tokens)::text AS std
+      SELECT e.tenant_id, e.period, s.id AS subscription_id, coalesce(m.name, e.model_id) AS model, sum(e.std_tokens)::text AS std
         FROM e
         JOIN billing_closes c ON c.period = e.period
         LEFT JOIN usage_billing b ON b.tenant_id = e.tenant_id AND b.period = e.period
@@ -130,8 +168,9 @@ export class BillingRepository {
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
+        LEFT JOIN models m ON m.id = e.model_id
        WHERE e.seq >= coalesce(b.billed_through_seq, c.cutoff_seq)
-       GROUP BY e.tenant_id, e.period, s.id`.execute(this.db);
+       GROUP BY e.tenant_id, e.period, s.id, coalesce(m.name, e.model_id)`.execute(this.db);
     return r.rows;
   }
 
@@ -209,6 +248,7 @@ export class BillingRepository {
             )
             .execute();
         }
+        await attachSlaCredits(tx, invoices);
       });
       return true;
     } catch (err) {
@@ -218,21 +258,22 @@ export class BillingRepository {
   }
 
   /**
-   * Usage per tenant and subscription that occurred in [start, end), billed or not. Token sums are
+   * Usage per tenant, subscription and model that occurred in [start, end), billed or not. Token sums are
    * integer text: numeric in SQL, exact at any size (they pass int8's range, let alone 2^53).
    */
   async usageSoFar(start: Date, end: Date, tenantIds: readonly string[]): Promise<(UsageSum & { input_tokens: string; output_tokens: string })[]> {
     if (tenantIds.length === 0) return [];
     const r = await sql<UsageSum & { input_tokens: string; output_tokens: string }>`
-      SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std,
+      SELECT e.tenant_id, s.id AS subscription_id, coalesce(m.name, e.model_id) AS model, sum(e.std_tokens)::text AS std,
              sum(e.input_tokens)::text AS input_tokens, sum(e.output_tokens)::text AS output_tokens
         FROM usage_events e
         LEFT JOIN LATERAL (
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
+        LEFT JOIN models m ON m.id = e.model_id
        WHERE e.tenant_id = ANY(${tenantIds}::text[]) AND e.occurred_at >= ${start} AND e.occurred_at < ${end}
-       GROUP BY e.tenant_id, s.id`.execute(this.db);
+       GROUP BY e.tenant_id, s.id, coalesce(m.name, e.model_id)`.execute(this.db);
     return r.rows;
   }
 
@@ -262,9 +303,11 @@ export class BillingRepository {
     const left = new Map([...(await tenantPositions(tx, prepaid))].map(([t, p]) => [t, new Decimal(p.prepaid)]));
     for (const r of posted) {
       const base = { tenantId: r.tenant_id, invoiceId: r.id, bookedAt: now };
-      entries.push(
-        transfer({ ...base, id: `je_${r.id}`, kind: 'invoice', description: `invoice ${r.number} for ${period}` }, receivableOf(r.tenant_id), REVENUE, r.total),
-      );
+      const total = new Decimal(r.total);
+      const head = { ...base, id: `je_${r.id}`, kind: 'invoice' as const, description: `invoice ${r.number} for ${period}` };
+      // An invoice whose SLA credits exceed the rest (issue 15) has a negative total: it lowers the
+      // receivable and revenue instead (a transfer moves a positive amount).
+      entries.push(total.gt(0) ? transfer(head, receivableOf(r.tenant_id), REVENUE, r.total) : transfer(head, REVENUE, receivableOf(r.tenant_id), total.neg()));
       const balance = left.get(r.tenant_id);
       if (!balance || balance.lte(0) || new Decimal(r.total).lte(0)) continue;
       const draw = Decimal.min(balance, r.total);
@@ -314,4 +357,95 @@ export class BillingRepository {
   getInvoice(id: string): Promise<InvoiceRow | undefined> {
     return this.db.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirst();
   }
+
+  // Issue 15: SLA credits.
+
+  /** Workloads of `tenantIds` that existed in [start, end) and had run by `end`. */
+  async slaWorkloads(tenantIds: readonly string[], start: Date, end: Date): Promise<SlaWorkload[]> {
+    if (tenantIds.length === 0) return [];
+    const r = await sql<SlaWorkload>`
+      SELECT w.id, w.tenant_id, w.name, w.created_at, w.deleted_at, r.first_ready_at, (w.tokens_per_min * m.cost_factor)::text AS std_per_min
+        FROM workloads w
+        JOIN models m ON m.id = w.model_id
+        JOIN LATERAL (SELECT min(p.ready_at) AS first_ready_at FROM placements p WHERE p.workload_id = w.id) r ON r.first_ready_at < ${end}
+       WHERE w.tenant_id = ANY(${[...tenantIds]}::text[]) AND w.created_at < ${end} AND (w.deleted_at IS NULL OR w.deleted_at > ${start})
+       ORDER BY w.id`.execute(this.db);
+    return r.rows;
+  }
+
+  /** The SLA spells of `workloadIds` that overlap [start, end), oldest first. */
+  slaSpells(workloadIds: readonly string[], start: Date, end: Date): Promise<SpellRow[]> {
+    if (workloadIds.length === 0) return Promise.resolve([]);
+    return this.db
+      .selectFrom('sla_spells')
+      .select(['workload_id', 'tenant_id', 'placement_id', 'cluster_id', 'reason', 'started_at', 'ended_at'])
+      .where('workload_id', 'in', workloadIds)
+      .where('started_at', '<', end)
+      .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', start)]))
+      .orderBy('started_at')
+      .execute() as Promise<SpellRow[]>;
+  }
+
+  /** Records credits once: one already recorded for the workload, period and subscription is kept as it is. */
+  async recordSlaCredits(credits: readonly SlaCreditRow[], now: Date): Promise<void> {
+    if (credits.length === 0) return;
+    await this.db
+      .insertInto('sla_credits')
+      .values(
+        credits.map((c) => ({
+          workload_id: c.workloadId,
+          period: c.period,
+          subscription_id: c.subscriptionId,
+          tenant_id: c.tenantId,
+          cluster_id: c.clusterId,
+          availability: c.availability,
+          credit_percent: c.creditPercent,
+          amount: c.amount,
+          description: c.description,
+          created_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['workload_id', 'period', 'subscription_id']).doNothing())
+      .execute();
+  }
+
+  /** Credits of months before `period` that no invoice carries yet, oldest first. */
+  async pendingSlaCredits(period: string): Promise<SlaCreditRow[]> {
+    const rows = await this.db
+      .selectFrom('sla_credits')
+      .selectAll()
+      .where('invoice_id', 'is', null)
+      .where('period', '<', period)
+      .orderBy('period')
+      .orderBy('workload_id')
+      .orderBy('subscription_id')
+      .execute();
+    return rows.map((r) => ({
+      workloadId: r.workload_id,
+      period: r.period,
+      subscriptionId: r.subscription_id,
+      tenantId: r.tenant_id,
+      clusterId: r.cluster_id,
+      availability: r.availability,
+      creditPercent: r.credit_percent,
+      amount: r.amount,
+      description: r.description,
+    }));
+  }
+}
+
+/**
+ * Marks the SLA credits the invoices carry as carried, in their transaction. A credit another
+ * invoice carried meanwhile fails the batch as a unique violation would (the close goes again).
+ */
+async function attachSlaCredits(tx: Transaction<DB>, invoices: readonly NewInvoice[]): Promise<void> {
+  const keys = invoices.flatMap((inv) => (inv.slaCredits ?? []).map((k) => ({ ...k, invoiceId: inv.id })));
+  if (keys.length === 0) return;
+  const r = await sql`
+    UPDATE sla_credits c SET invoice_id = k.invoice_id
+      FROM unnest(${keys.map((k) => k.workloadId)}::text[], ${keys.map((k) => k.period)}::text[], ${keys.map((k) => k.subscriptionId)}::text[],
+                  ${keys.map((k) => k.invoiceId)}::text[]) AS k(workload_id, period, subscription_id, invoice_id)
+     WHERE c.workload_id = k.workload_id AND c.period = k.period AND c.subscription_id = k.subscription_id AND c.invoice_id IS NULL`.execute(tx);
+  if (Number(r.numAffectedRows ?? 0) !== keys.length)
+    throw Object.assign(new Error('An SLA credit was carried by another invoice meanwhile'), { code: '23505' });
 }

@@ -19,6 +19,9 @@ export interface NewPlan {
   readonly reservedStdPerMin: number | null;
   readonly isDefault: boolean;
   readonly now: Date;
+  /** Issue 15 (migration 0032): model name → price, and the SLA; absent: none. */
+  readonly modelPrices?: unknown;
+  readonly sla?: unknown;
 }
 
 /** Plans and subscriptions. A tenant's subscriptions never overlap: each ends where the next starts. */
@@ -43,6 +46,8 @@ export class PlansRepository {
             reserved_std_per_min: p.reservedStdPerMin,
             is_default: p.isDefault,
             created_at: p.now,
+            ...(p.modelPrices === undefined ? {} : { model_prices: JSON.stringify(p.modelPrices) }),
+            ...(p.sla === undefined ? {} : { sla: JSON.stringify(p.sla) }),
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -51,6 +56,13 @@ export class PlansRepository {
       if (isUniqueViolation(err)) throw new AppError('conflict', `A plan named "${p.name}" already exists.`);
       throw err;
     }
+  }
+
+  /** The names among `names` that no model of the catalog has. */
+  async unknownModels(names: readonly string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const known = new Set((await this.db.selectFrom('models').select('name').where('name', 'in', names).execute()).map((r) => r.name));
+    return names.filter((n) => !known.has(n));
   }
 
   list(page: PageRequest): Promise<PlanRow[]> {

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, ProviderRateCardsTable, ProviderStatementsTable, ProvidersTable } from '../../db/schema.js';
 import { statementEntry } from '../billing/ledger.js';
@@ -41,6 +41,20 @@ export interface NewStatement {
   readonly total: string;
   /** Per usage period this statement pays for (its own, and earlier ones with late usage): what each line key has been paid in all. */
   readonly paid: readonly { period: string; paid: unknown }[];
+  /** Issue 15: the SLA credits it carries as `sla_credit` lines. */
+  readonly slaCredits?: readonly { readonly workloadId: string; readonly period: string; readonly subscriptionId: string }[];
+}
+
+/** An SLA credit an invoice carried whose responsible cluster belongs to a provider, not yet on a statement. */
+export interface UnstatedSlaCredit {
+  readonly workload_id: string;
+  readonly period: string;
+  readonly subscription_id: string;
+  readonly cluster_id: string;
+  readonly provider_id: string;
+  readonly model: string;
+  readonly amount: string;
+  readonly description: string;
 }
 
 const COLUMNS: Record<keyof ProviderFields, keyof ProvidersTable> = {
@@ -157,6 +171,8 @@ export class ProvidersRepository {
     validFrom: Date;
     validTo: Date | null;
     now: Date;
+    /** Issue 15: SLA credits lower the provider's statement. */
+    slaCredits?: boolean | undefined;
   }): Promise<RateCardRow | 'missing' | { overlaps: RateCardRow }> {
     return this.db.transaction().execute(async (tx) => {
       const provider = await tx.selectFrom('providers').select('id').where('id', '=', card.providerId).forUpdate().executeTakeFirst();
@@ -179,6 +195,7 @@ export class ProvidersRepository {
           valid_from: card.validFrom,
           valid_to: card.validTo,
           created_at: card.now,
+          ...(card.slaCredits ? { sla_credits: true } : {}),
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -375,12 +392,27 @@ export class ProvidersRepository {
               })),
             )
             .execute();
+        await attachSlaCredits(tx, statements);
       });
       return true;
     } catch (err) {
       if (isUniqueViolation(err)) return false;
       throw err;
     }
+  }
+
+  /** Issue 15: SLA credits invoices carried, whose responsible cluster belongs to a provider now, on no statement yet. */
+  async unstatedSlaCredits(): Promise<UnstatedSlaCredit[]> {
+    const r = await sql<UnstatedSlaCredit>`
+      SELECT c.workload_id, c.period, c.subscription_id, c.cluster_id, cl.provider_id, coalesce(m.name, w.model_id) AS model,
+             c.amount::text AS amount, c.description
+        FROM sla_credits c
+        JOIN clusters cl ON cl.id = c.cluster_id AND cl.provider_id IS NOT NULL
+        JOIN workloads w ON w.id = c.workload_id
+        LEFT JOIN models m ON m.id = w.model_id
+       WHERE c.invoice_id IS NOT NULL AND c.statement_id IS NULL
+       ORDER BY c.period, c.workload_id, c.subscription_id`.execute(this.db);
+    return r.rows;
   }
 
   listStatements(filter: { providerId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<StatementRow[]> {
@@ -439,4 +471,20 @@ export class ProvidersRepository {
   periodInvoices(period: string): Promise<{ id: string; number: string; tenant_id: string; lines: unknown; total: string }[]> {
     return this.db.selectFrom('invoices').select(['id', 'number', 'tenant_id', 'lines', 'total']).where('period', '=', period).orderBy('seq').execute();
   }
+}
+
+/**
+ * Marks the SLA credits the statements carry as carried, in their transaction; one another
+ * statement carried meanwhile fails the batch as a unique violation would (the close goes again).
+ */
+async function attachSlaCredits(tx: Transaction<DB>, statements: readonly NewStatement[]): Promise<void> {
+  const keys = statements.flatMap((st) => (st.slaCredits ?? []).map((k) => ({ ...k, statementId: st.id })));
+  if (keys.length === 0) return;
+  const r = await sql`
+    UPDATE sla_credits c SET statement_id = k.statement_id
+      FROM unnest(${keys.map((k) => k.workloadId)}::text[], ${keys.map((k) => k.period)}::text[], ${keys.map((k) => k.subscriptionId)}::text[],
+                  ${keys.map((k) => k.statementId)}::text[]) AS k(workload_id, period, subscription_id, statement_id)
+     WHERE c.workload_id = k.workload_id AND c.period = k.period AND c.subscription_id = k.subscription_id AND c.statement_id IS NULL`.execute(tx);
+  if (Number(r.numAffectedRows ?? 0) !== keys.length)
+    throw Object.assign(new Error('An SLA credit was carried by another statement meanwhile'), { code: '23505' });
 }

@@ -5,6 +5,7 @@ import { placementStdSql } from '../../scheduler/capacity.js';
 import type { Priority } from '../../scheduler/framework/types.js';
 import type { HeldPlacement, KeptPlacement } from '../../scheduler/rescale.js';
 import { PRIORITY_RANK } from '../../scheduler/snapshot.js';
+import { measureAvailability, slaRecordOf } from './sla.repository.js';
 import { ACTIVE_PLACEMENT_STATES, HOLDING_WORKLOAD_STATES, PLACEMENT, PlacementState, sqlStates, WORKLOAD, WorkloadState } from '../domain/workload-states.js';
 import { Coalescer } from './coalesce.js';
 import { onePage, type PageRequest } from './paging.js';
@@ -494,6 +495,11 @@ export class WorkloadsRepository {
       .then((r) => r.rows);
   }
 
+  /** Issue 15: a workload's SLA spells and credits (sla.repository.ts). */
+  slaRecord(workloadId: string): ReturnType<typeof slaRecordOf> {
+    return slaRecordOf(this.db, workloadId);
+  }
+
   /**
    * Records the ready replicas an agent reports for its own placements: a placement is `running`
    * once all its replicas are ready, and a workload once all its placements run. Endpoints, when a
@@ -522,14 +528,14 @@ export class WorkloadsRepository {
     // states computed from the same new values (CTEs all see the snapshot from before the
     // statement). The placements that change are locked first, in id order (see
     // lockPlacementsOf), and read as locked: their latest committed version.
-    await sql`
+    const readied = await sql<{ workload_id: string }>`
       WITH r AS (
         SELECT id, ready, CASE WHEN listed IS NULL THEN NULL ELSE string_to_array(listed, ' ') END AS endpoints, phase, reason, message, desired
           FROM unnest(${reports.map((x) => x.id)}::text[], ${reports.map((x) => x.readyReplicas)}::int[], ${endpointsLists}::text[]${healthColumns})
                AS r(id, ready, listed, phase, reason, message, desired)
       ),
       next AS MATERIALIZED (
-        SELECT p.id, p.workload_id, r.ready, v.*
+        SELECT p.id, p.workload_id, r.ready, p.ready_replicas AS was_ready, v.*
           FROM placements p JOIN r ON r.id = p.id
          CROSS JOIN LATERAL (
                SELECT CASE WHEN r.ready >= p.replicas THEN ${ready} ELSE ${unready} END AS state,
@@ -559,10 +565,19 @@ export class WorkloadsRepository {
           FROM placements p LEFT JOIN next ON next.id = p.id
          WHERE p.workload_id IN (SELECT workload_id FROM next) AND p.state IN ${ACTIVE_SQL}
          GROUP BY p.workload_id
+      ),
+      moved_workloads AS (
+        UPDATE workloads w SET state = workload_next.state, updated_at = ${now}
+          FROM workload_next
+         WHERE w.id = workload_next.workload_id AND w.state IN ${holding} AND w.state <> workload_next.state
       )
-      UPDATE workloads w SET state = workload_next.state, updated_at = ${now}
-        FROM workload_next
-       WHERE w.id = workload_next.workload_id AND w.state IN ${holding} AND w.state <> workload_next.state`.execute(this.db);
+      SELECT DISTINCT workload_id FROM next WHERE ready IS DISTINCT FROM was_ready`.execute(this.db);
+    // Issue 15: a changed ready count may start or end an SLA spell (none changed: no statement).
+    await measureAvailability(
+      this.db,
+      readied.rows.map((r) => r.workload_id),
+      now,
+    );
   }
 
   /**
@@ -609,6 +624,7 @@ export class WorkloadsRepository {
         ids.map((id) => ({ reason: 'capacity', message: byWorkload.get(id)! })),
         now,
       );
+      await measureAvailability(tx, ids, now);
       return failed.rows.map((r) => r.id);
     });
   }
@@ -693,6 +709,12 @@ export class WorkloadsRepository {
            WHERE w.id = d.id AND w.version = d.version AND w.state = ${sql.lit(WorkloadState.pending)}
              AND (w.reason IS DISTINCT FROM d.reason OR w.message IS DISTINCT FROM d.message)`.execute(tx);
       }
+      // Preempted workloads stop delivering (placing one changes nothing until its agents report).
+      await measureAvailability(
+        tx,
+        commit.requeued.map((r) => r.workloadId),
+        now,
+      );
       // Moved here, as the last statement, rather than by the deferred triggers at commit.
       const moved = await sql<{ epoch: string | number }>`
         WITH moved AS (UPDATE placement_epoch SET epoch = epoch + 1 RETURNING epoch)
@@ -730,6 +752,7 @@ export class WorkloadsRepository {
       const ids = [...new Set(lost.map((r) => r.workload_id))];
       if (ids.length === 0) return [];
       await requeueWhole(tx, ids, { reason: 'capacity', message: 'a cluster it ran on stopped reporting; waiting to be placed again' }, now);
+      await measureAvailability(tx, ids, now);
       return ids;
     });
   }
@@ -746,6 +769,7 @@ export class WorkloadsRepository {
         .executeTakeFirst();
       if (r.numUpdatedRows === 0n) return false;
       await releasePlacements(tx, [id], RELEASE_ALL, now);
+      await measureAvailability(tx, [id], now);
       return true;
     });
   }
@@ -802,6 +826,7 @@ export class WorkloadsRepository {
         })
         .where('id', '=', id)
         .execute();
+      await measureAvailability(tx, [id], now);
       return true;
     });
   }

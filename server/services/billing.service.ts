@@ -16,6 +16,7 @@ import {
   planExhausted,
   ratePeriod,
   rateLateUsage,
+  rateSubscription,
   roundHalfUpToFen,
   type InvoiceLine,
   type SubscriptionUsage,
@@ -23,13 +24,14 @@ import {
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { BillingRepository, InvoiceRow, NewInvoice, Watermark } from '../repositories/billing.repository.js';
+import type { BillingRepository, InvoiceRow, NewInvoice, SlaCreditRow, Watermark } from '../repositories/billing.repository.js';
 import type { InvoiceLedgerRow } from '../repositories/ledger.repository.js';
 import { invoiceStatus, type InvoiceStatus } from '../billing/ledger.js';
+import { creditAmount, creditFor, shortMinutes, windowMinutes } from '../billing/sla.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import { SHARED_TENANT } from '../repositories/tenants.repository.js';
-import { termsOf } from './plans.service.js';
+import { slaOf, termsOf } from './plans.service.js';
 import { owns, scopeTenant } from '../auth/policy.js';
 
 const BATCH = 500;
@@ -143,6 +145,7 @@ export class BillingService {
     const { start, end } = this.calendar.monthBounds(period);
     const earlier = (await this.repo.closedPeriods()).filter((p) => p < period).map((p) => ({ period: p, ...this.calendar.monthBounds(p) }));
 
+    await this.recordSlaCredits(period, start, end, now);
     // Another close may issue some of the same invoices first: go again for what is left.
     for (let attempt = 0; !(await this.issueMissing(period, start, end, through, now, earlier)); attempt++) {
       if (attempt >= 3) throw new Error(`The close of ${period} kept racing another close`);
@@ -198,8 +201,11 @@ export class BillingService {
     const priorRatings = await this.repo.ratings(late.map((l) => ({ tenantId: l.tenant_id, period: l.period })));
     const earlierSubsOf = group(late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [], (s) => s.tenant_id);
 
+    const creditsOf = group(await this.repo.pendingSlaCredits(period), (c) => c.tenantId);
     // The platform's own tenant pays nobody: its traffic is served and paid to providers, never invoiced.
-    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t) && t !== SHARED_TENANT.id).sort();
+    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys(), ...creditsOf.keys()])]
+      .filter((t) => !invoiced.has(t) && t !== SHARED_TENANT.id)
+      .sort();
     const invoices: NewInvoice[] = [];
     for (const tenantId of tenants) {
       const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);
@@ -212,8 +218,21 @@ export class BillingService {
         if (line) lines.push(line);
         billed.push({ period: latePeriod, rating });
       }
+      // Issue 15: SLA credits of earlier months, on the next invoice, once.
+      const credits = creditsOf.get(tenantId) ?? [];
+      for (const c of credits) {
+        lines.push({ kind: 'sla_credit', description: c.description, quantity: '1', unitPrice: c.amount, amount: c.amount, subscriptionId: c.subscriptionId });
+      }
       if (lines.length === 0 && spans.length === 0) continue;
-      invoices.push({ id: this.ids.next('inv'), tenantId, lines, rating: spans, total: invoiceTotal(lines), billed });
+      invoices.push({
+        id: this.ids.next('inv'),
+        tenantId,
+        lines,
+        rating: spans,
+        total: invoiceTotal(lines),
+        billed,
+        ...(credits.length > 0 ? { slaCredits: credits.map((c) => ({ workloadId: c.workloadId, period: c.period, subscriptionId: c.subscriptionId })) } : {}),
+      });
     }
     for (let i = 0; i < invoices.length; i += this.batchSize) {
       const batch = invoices.slice(i, i + this.batchSize);
@@ -228,33 +247,108 @@ export class BillingService {
     return true;
   }
 
+  /**
+   * Issue 15: the SLA credits `period` earned (billing/sla.ts), recorded once per workload and
+   * subscription for the tenant's next invoice. A subscription's plan must promise an SLA (and be
+   * periodic); its workloads are measured from when they first ran (and while they existed) within
+   * the subscription's part of the month, their spells up to `now`.
+   */
+  private async recordSlaCredits(period: string, start: Date, end: Date, now: Date): Promise<void> {
+    const [subs, planRows] = await Promise.all([this.plans.overlapping(start, end), this.plans.all()]);
+    const plans = new Map(planRows.map((p) => [p.id, p]));
+    const promised = subs.flatMap((s) => {
+      const plan = plans.get(s.plan_id)!;
+      const sla = plan.type === 'periodic' ? slaOf(plan) : undefined;
+      return sla ? [{ s, plan, sla }] : [];
+    });
+    if (promised.length === 0) return;
+    const workloads = group(await this.repo.slaWorkloads([...new Set(promised.map((p) => p.s.tenant_id))], start, end), (w) => w.tenant_id);
+    const spells = group(
+      await this.repo.slaSpells(
+        [...workloads.values()].flat().map((w) => w.id),
+        start,
+        end,
+      ),
+      (x) => x.workload_id,
+    );
+    const days = daysInMonth(period);
+    const credits: SlaCreditRow[] = [];
+    for (const { s, plan, sla } of promised) {
+      const fee = rateSubscription(period, days, this.span(period, s, plans, undefined)).find((l) => l.kind === 'fee')!.amount;
+      const from = Math.max(start.getTime(), s.starts_at.getTime());
+      const to = Math.min(end.getTime(), s.ends_at?.getTime() ?? Infinity);
+      const measured = (workloads.get(s.tenant_id) ?? []).flatMap((w) => {
+        const window = {
+          from: new Date(Math.max(from, w.created_at.getTime(), w.first_ready_at.getTime())),
+          to: new Date(Math.min(to, w.deleted_at?.getTime() ?? Infinity)),
+        };
+        const minutes = windowMinutes(window);
+        if (window.to <= window.from || minutes === 0) return [];
+        const mine = (spells.get(w.id) ?? []).map((x) => ({ ...x, startedAt: x.started_at, endedAt: x.ended_at }));
+        const short = shortMinutes(window, mine, sla.graceMinutes, now);
+        const worst = mine
+          .map((x) => ({ x, n: shortMinutes(window, [x], sla.graceMinutes, now) }))
+          .filter((c) => c.n > 0)
+          .sort((a, b) => b.n - a.n)[0]?.x;
+        return [{ w, minutes, short, culprit: worst, ...creditFor(sla, minutes, short) }];
+      });
+      const whole = measured.reduce((sum, m) => sum.plus(m.w.std_per_min), new Exact(0));
+      for (const m of measured) {
+        if (m.creditPercent === null || whole.isZero()) continue;
+        const amount = creditAmount(fee, m.creditPercent, m.w.std_per_min, whole.toFixed());
+        if (amount === '0.00') continue;
+        const share =
+          m.w.std_per_min === whole.toFixed() ? '' : ` × its share ${m.w.std_per_min}/${whole.toFixed()} of the reserved standard tokens per minute`;
+        credits.push({
+          workloadId: m.w.id,
+          period,
+          subscriptionId: s.id,
+          tenantId: s.tenant_id,
+          clusterId: m.culprit?.cluster_id ?? null,
+          availability: m.availability,
+          creditPercent: m.creditPercent,
+          amount,
+          description:
+            `SLA credit for ${period}: workload "${m.w.name}" available ${m.availability}% (${m.short} of ${m.minutes} minutes short; ` +
+            `${plan.name} promises ${sla.availabilityPercent}%): ${m.creditPercent}% of the ¥${fee} fee${share}`,
+        });
+      }
+    }
+    await this.repo.recordSlaCredits(credits, now);
+  }
+
   /** The rating input of one tenant's month: each subscription's days and usage, and the default plan's usage. */
   private spans(
     period: string,
     subs: readonly SubscriptionRow[],
-    usage: readonly { subscription_id: string | null; std: string }[],
+    usage: readonly { subscription_id: string | null; model?: string; std: string }[],
     plans: ReadonlyMap<string, PlanRow>,
     defaultPlan: PlanRow | undefined,
   ): SubscriptionUsage[] {
-    const stdOf = new Map(usage.map((u) => [u.subscription_id, u.std]));
-    const spans = subs.map((s) => this.span(period, s, plans, stdOf.get(s.id) ?? '0'));
-    const unsubscribed = stdOf.get(null);
+    const usageOf = modelUsage(usage);
+    const spans = subs.map((s) => this.span(period, s, plans, usageOf.get(s.id)));
+    const unsubscribed = usageOf.get(null);
     if (unsubscribed !== undefined && defaultPlan) {
-      spans.push({ subscriptionId: null, planName: defaultPlan.name, terms: termsOf(defaultPlan), activeDays: 0, stdTokens: unsubscribed });
+      spans.push(
+        withModels({ subscriptionId: null, planName: defaultPlan.name, terms: termsOf(defaultPlan), activeDays: 0, stdTokens: unsubscribed.std }, unsubscribed),
+      );
     }
     return spans;
   }
 
   /** One subscription's rating input for a month. */
-  private span(period: string, s: SubscriptionRow, plans: ReadonlyMap<string, PlanRow>, std: string): SubscriptionUsage {
+  private span(period: string, s: SubscriptionRow, plans: ReadonlyMap<string, PlanRow>, usage: ModelUsage | undefined): SubscriptionUsage {
     const plan = plans.get(s.plan_id)!;
-    return {
-      subscriptionId: s.id,
-      planName: plan.name,
-      terms: termsOf(plan),
-      activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at),
-      stdTokens: std,
-    };
+    return withModels(
+      {
+        subscriptionId: s.id,
+        planName: plan.name,
+        terms: termsOf(plan),
+        activeDays: this.calendar.activeDays(period, s.starts_at, s.ends_at),
+        stdTokens: usage?.std ?? '0',
+      },
+      usage,
+    );
   }
 
   /**
@@ -311,11 +405,11 @@ export class BillingService {
       end,
       capped.map((s) => s.tenant_id),
     );
-    const stdOf = new Map(usage.map((u) => [`${u.tenant_id}/${u.subscription_id}`, u.std]));
+    const usageOf = modelUsage(usage.filter((u) => u.subscription_id !== null));
     const days = daysInMonth(period);
     const out = new Set<string>();
     for (const s of capped) {
-      if (planExhausted(period, days, this.span(period, s, plans, stdOf.get(`${s.tenant_id}/${s.id}`) ?? '0'))) out.add(s.tenant_id);
+      if (planExhausted(period, days, this.span(period, s, plans, usageOf.get(s.id)))) out.add(s.tenant_id);
     }
     return out;
   }
@@ -347,6 +441,44 @@ export class BillingService {
     if (!row || !owns(principal, row.tenant_id)) throw new AppError('not_found', 'No invoice has this id.');
     return (await this.withStates([row]))[0]!;
   }
+}
+
+/** Exact at any size of the sums here (the default Decimal keeps only 20 digits). */
+const Exact = Decimal.clone({ precision: 1000, toExpNeg: -9e15, toExpPos: 9e15 });
+
+/** One subscription's usage (or the default plan's, key null): exact standard tokens, in all and per model name. */
+interface ModelUsage {
+  readonly std: string;
+  readonly byModel: ReadonlyMap<string, string>;
+}
+
+/** Usage rows (one per subscription and model) summed per subscription id, exactly. */
+function modelUsage(usage: readonly { subscription_id: string | null; model?: string; std: string }[]): Map<string | null, ModelUsage> {
+  const sums = new Map<string | null, { std: Decimal; byModel: Map<string, Decimal> }>();
+  for (const u of usage) {
+    const sum = sums.get(u.subscription_id) ?? { std: new Exact(0), byModel: new Map<string, Decimal>() };
+    sum.std = sum.std.plus(u.std);
+    if (u.model !== undefined) sum.byModel.set(u.model, (sum.byModel.get(u.model) ?? new Exact(0)).plus(u.std));
+    sums.set(u.subscription_id, sum);
+  }
+  const out = new Map<string | null, ModelUsage>();
+  for (const [id, sum] of sums) out.set(id, { std: sum.std.toFixed(), byModel: new Map([...sum.byModel].map(([m, d]) => [m, d.toFixed()])) });
+  return out;
+}
+
+/**
+ * `s` with its usage per model when its plan prices models apart (only the models it names): a
+ * plan without `modelPrices` is rated, and its rating stored, exactly as before.
+ */
+function withModels(s: SubscriptionUsage, usage: ModelUsage | undefined): SubscriptionUsage {
+  const prices = s.terms.modelPrices;
+  if (!prices) return s;
+  const byModel: Record<string, string> = {};
+  for (const model of Object.keys(prices).sort()) {
+    const std = usage?.byModel.get(model);
+    if (std !== undefined) byModel[model] = std;
+  }
+  return { ...s, byModel };
 }
 
 /** `items` grouped by `key`, groups and items in the order first seen. */

@@ -6,22 +6,31 @@ import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import type { SettingsRepository } from '../repositories/settings.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
-import type { PlanTerms } from '../billing/rating.js';
+import type { ModelPrices, PlanTerms } from '../billing/rating.js';
+import { slaErrors, type SlaTerms } from '../billing/sla.js';
 import { assertOwns } from '../auth/policy.js';
 
-export type PlanInput =
-  | { readonly name: string; readonly type: 'unit'; readonly pricePerMillionStd: string; readonly default?: boolean | undefined }
-  | {
-      readonly name: string;
-      readonly type: 'periodic';
-      readonly period: 'month';
-      readonly fee: string;
-      readonly includedStd: number;
-      readonly overagePricePerMillionStd: string | null;
-      readonly reservedStdPerMin?: number | undefined;
-    };
+/** Issue 15: what a plan may add to its terms (README "Per-model prices", "SLA credits"). */
+export interface PlanExtras {
+  readonly modelPrices?: ModelPrices | undefined;
+  readonly sla?: SlaTerms | undefined;
+}
 
-export interface Plan {
+export type PlanInput = PlanExtras &
+  (
+    | { readonly name: string; readonly type: 'unit'; readonly pricePerMillionStd: string; readonly default?: boolean | undefined }
+    | {
+        readonly name: string;
+        readonly type: 'periodic';
+        readonly period: 'month';
+        readonly fee: string;
+        readonly includedStd: number;
+        readonly overagePricePerMillionStd: string | null;
+        readonly reservedStdPerMin?: number | undefined;
+      }
+  );
+
+export interface Plan extends PlanExtras {
   readonly id: string;
   readonly name: string;
   readonly type: 'unit' | 'periodic';
@@ -53,7 +62,7 @@ export function money(decimal: string): string {
 }
 
 export function toPlan(r: PlanRow): Plan {
-  const base = { id: r.id, name: r.name, default: r.is_default, createdAt: r.created_at.toISOString() };
+  const base = { id: r.id, name: r.name, default: r.is_default, createdAt: r.created_at.toISOString(), ...planExtras(r) };
   if (r.type === 'unit') return { ...base, type: 'unit', pricePerMillionStd: money(r.price_per_million_std!) };
   return {
     ...base,
@@ -68,8 +77,33 @@ export function toPlan(r: PlanRow): Plan {
 
 /** The rating terms of a plan row. */
 export function termsOf(r: PlanRow): PlanTerms {
-  if (r.type === 'unit') return { type: 'unit', pricePerMillionStd: r.price_per_million_std! };
-  return { type: 'periodic', fee: r.fee!, includedStd: r.included_std!, overagePricePerMillionStd: r.overage_price_per_million_std };
+  const prices = modelPricesOf(r);
+  const extra = prices ? { modelPrices: prices } : {};
+  if (r.type === 'unit') return { type: 'unit', pricePerMillionStd: r.price_per_million_std!, ...extra };
+  return { type: 'periodic', fee: r.fee!, includedStd: r.included_std!, overagePricePerMillionStd: r.overage_price_per_million_std, ...extra };
+}
+
+// Issue 15: per-model prices and SLA of a plan row (jsonb; PGlite and pg both answer parsed JSON).
+function fromJson<T>(v: unknown): T | undefined {
+  if (v === null || v === undefined) return undefined;
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+}
+
+/** A plan row's per-model prices; undefined when it has none. */
+export function modelPricesOf(r: PlanRow): ModelPrices | undefined {
+  const prices = fromJson<ModelPrices>(r.model_prices);
+  return prices && Object.keys(prices).length > 0 ? prices : undefined;
+}
+
+/** A plan row's SLA; undefined when it promises none. */
+export function slaOf(r: PlanRow): SlaTerms | undefined {
+  return fromJson<SlaTerms>(r.sla);
+}
+
+function planExtras(r: PlanRow): PlanExtras {
+  const modelPrices = modelPricesOf(r);
+  const sla = slaOf(r);
+  return { ...(modelPrices ? { modelPrices } : {}), ...(sla ? { sla } : {}) };
 }
 
 function toSubscription(r: SubscriptionRow, planName: string): Subscription {
@@ -120,7 +154,12 @@ export class PlansService {
   }
 
   async create(input: PlanInput): Promise<Plan> {
+    await this.checkExtras(input);
     const now = this.clock.now();
+    const extras = {
+      ...(input.modelPrices && Object.keys(input.modelPrices).length > 0 ? { modelPrices: input.modelPrices } : {}),
+      ...(input.sla ? { sla: input.sla } : {}),
+    };
     const row = await this.repo.insert(
       input.type === 'unit'
         ? {
@@ -135,6 +174,7 @@ export class PlansService {
             reservedStdPerMin: null,
             isDefault: input.default ?? false,
             now,
+            ...extras,
           }
         : {
             id: this.ids.next('plan'),
@@ -148,9 +188,18 @@ export class PlansService {
             reservedStdPerMin: input.reservedStdPerMin ?? null,
             isDefault: false,
             now,
+            ...extras,
           },
     );
     return toPlan(row);
+  }
+
+  /** 400 with the field's path: a model price for a model the catalog lacks, or an SLA out of range or with overlapping rows. */
+  private async checkExtras(input: PlanExtras): Promise<void> {
+    const errors = input.sla ? slaErrors(input.sla) : [];
+    const unknown = await this.repo.unknownModels(Object.keys(input.modelPrices ?? {}));
+    for (const name of unknown) errors.push({ path: `modelPrices.${name}`, message: 'no model has this name' });
+    if (errors.length > 0) throw new AppError('invalid', 'The plan is invalid.', errors);
   }
 
   async list(page: PageRequest): Promise<Page<Plan>> {

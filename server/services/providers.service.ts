@@ -25,6 +25,8 @@ export interface RateCard {
   /** Exclusive; null: open-ended. */
   readonly validTo: string | null;
   readonly createdAt: string;
+  /** Issue 15: whether SLA credits lower the provider's statement (README "SLA credits"). */
+  readonly slaCreditsLowerStatement: boolean;
 }
 
 function toProvider(r: ProviderRow, clusterIds: readonly string[]): Provider {
@@ -51,6 +53,7 @@ export function toRateCard(r: RateCardRow): RateCard {
     validFrom: r.valid_from.toISOString(),
     validTo: r.valid_to?.toISOString() ?? null,
     createdAt: r.created_at.toISOString(),
+    slaCreditsLowerStatement: r.sla_credits,
   };
 }
 
@@ -114,7 +117,10 @@ export class ProvidersService {
   }
 
   /** Adds a rate card; 409 when its validity overlaps another card of the provider's. */
-  async addRateCard(providerId: string, card: { terms: RateCardTerms; validFrom?: Date | undefined; validTo?: Date | null | undefined }): Promise<RateCard> {
+  async addRateCard(
+    providerId: string,
+    card: { terms: RateCardTerms; validFrom?: Date | undefined; validTo?: Date | null | undefined; slaCreditsLowerStatement?: boolean | undefined },
+  ): Promise<RateCard> {
     const validFrom = card.validFrom ?? this.clock.now();
     const validTo = card.validTo ?? null;
     if (validTo !== null && validTo.getTime() <= validFrom.getTime()) {
@@ -135,6 +141,7 @@ export class ProvidersService {
       validFrom,
       validTo,
       now: this.clock.now(),
+      slaCredits: card.slaCreditsLowerStatement,
     });
     if (row === 'missing') throw notFound();
     if ('overlaps' in row) {

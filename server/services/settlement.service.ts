@@ -19,7 +19,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { Watermark } from '../repositories/billing.repository.js';
-import type { NewStatement, ProvidersRepository, ServedRow, StatementRow } from '../repositories/providers.repository.js';
+import type { NewStatement, ProvidersRepository, RateCardRow, ServedRow, StatementRow, UnstatedSlaCredit } from '../repositories/providers.repository.js';
 import { SHARED_TENANT } from '../repositories/tenants.repository.js';
 import { group } from './billing.service.js';
 import { toRateCard } from './providers.service.js';
@@ -123,12 +123,13 @@ export class SettlementService {
   private async issueMissing(period: string, through: Watermark, earlierPeriods: readonly string[]): Promise<boolean> {
     const { start, end } = this.calendar.monthBounds(period);
     const earlier = earlierPeriods.filter((p) => p < period).map((p) => ({ period: p, ...this.calendar.monthBounds(p) }));
-    const [issued, withCards, served, late, cards] = await Promise.all([
+    const [issued, withCards, served, late, cards, unstated] = await Promise.all([
       this.repo.statementProviders(period),
       this.repo.providersWithCards(start, end),
       this.repo.served([{ period, start, end }], through),
       this.repo.lateServed(earlier, through),
       this.repo.allRateCards(),
+      this.repo.unstatedSlaCredits(),
     ]);
     const pending = late.filter((l) => !issued.has(l.provider_id));
     const lateServed =
@@ -148,7 +149,10 @@ export class SettlementService {
 
     const servedOf = group(served, (r) => r.provider_id);
     const lateOf = group(lateServed, (r) => r.provider_id);
-    const providers = [...new Set([...withCards, ...servedOf.keys(), ...pending.map((l) => l.provider_id)])].filter((p) => !issued.has(p)).sort();
+    const creditsOf = group(this.slaCreditLines(unstated, cards), (c) => c.providerId);
+    const providers = [...new Set([...withCards, ...servedOf.keys(), ...pending.map((l) => l.provider_id), ...creditsOf.keys()])]
+      .filter((p) => !issued.has(p))
+      .sort();
     const statements: NewStatement[] = [];
     for (const providerId of providers) {
       const lines = rateServed((servedOf.get(providerId) ?? []).map(toServed));
@@ -161,7 +165,16 @@ export class SettlementService {
         lines.push(...result.lines);
         paidRecords.push({ period: latePeriod, paid: result.paidNow });
       }
-      statements.push({ id: this.ids.next('pst'), providerId, lines, total: statementTotal(lines), paid: paidRecords });
+      const credits = creditsOf.get(providerId) ?? [];
+      lines.push(...credits.map((c) => c.line));
+      statements.push({
+        id: this.ids.next('pst'),
+        providerId,
+        lines,
+        total: statementTotal(lines),
+        paid: paidRecords,
+        ...(credits.length > 0 ? { slaCredits: credits.map((c) => c.key) } : {}),
+      });
     }
     const now = this.clock.now();
     for (let i = 0; i < statements.length; i += this.batchSize) {
@@ -169,6 +182,41 @@ export class SettlementService {
     }
     if (statements.length > 0) this.log.info('provider statements issued', { period, statements: statements.length });
     return true;
+  }
+
+  /**
+   * Issue 15: the `sla_credit` lines of SLA credits that invoices carried, for providers whose rate
+   * card valid in the credit's month (the latest such card) says SLA credits lower their statement.
+   * Credits under a card without the option never reach a statement.
+   */
+  private slaCreditLines(
+    credits: readonly UnstatedSlaCredit[],
+    cards: readonly RateCardRow[],
+  ): { providerId: string; key: { workloadId: string; period: string; subscriptionId: string }; line: StatementLine }[] {
+    return credits.flatMap((c) => {
+      const { start, end } = this.calendar.monthBounds(c.period);
+      const card = cards
+        .filter((r) => r.provider_id === c.provider_id && r.valid_from < end && (r.valid_to === null || r.valid_to > start))
+        .sort((a, b) => b.valid_from.getTime() - a.valid_from.getTime())[0];
+      if (!card?.sla_credits) return [];
+      const amount = roundHalfUpToFen(c.amount);
+      const line: StatementLine = {
+        kind: 'sla_credit',
+        key: `sla_credit/${c.period}/${c.workload_id}/${c.subscription_id}`,
+        usagePeriod: c.period,
+        clusterId: c.cluster_id,
+        model: c.model,
+        basis: 'sla_credit',
+        rateCardId: card.id,
+        paidByTenants: true,
+        stdTokens: '0',
+        description: `credited to the tenant, responsible cluster ${c.cluster_id}: ${c.description}`,
+        quantity: '1',
+        unitPrice: amount,
+        amount,
+      };
+      return [{ providerId: c.provider_id, key: { workloadId: c.workload_id, period: c.period, subscriptionId: c.subscription_id }, line }];
+    });
   }
 
   async list(filter: { providerId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<Page<Statement>> {

@@ -15,6 +15,7 @@ import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { PlacementRow, WorkloadsRepository, WorkloadWithModel } from '../repositories/workloads.repository.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
 import { owns, ownTenant, scopeTenant } from '../auth/policy.js';
+import { roundHalfUpToFen } from '../billing/rating.js';
 
 export interface WorkloadInput {
   readonly name: string;
@@ -344,6 +345,32 @@ export class WorkloadsService {
     return toWorkload(w, await this.repo.placementsOf([w.id]));
   }
 
+  /**
+   * Issue 15: the workload's SLA spells (when it delivered less than it reserves, who was
+   * responsible) and the credits its months earned (README "SLA credits").
+   */
+  async sla(principal: Principal, id: string): Promise<WorkloadSla> {
+    const w = await this.visible(principal, id);
+    const { spells, credits } = await this.repo.slaRecord(w.id);
+    return {
+      spells: spells.map((x) => ({
+        reason: x.reason,
+        placementId: x.placement_id,
+        clusterId: x.cluster_id,
+        startedAt: x.started_at.toISOString(),
+        endedAt: x.ended_at?.toISOString() ?? null,
+      })),
+      credits: credits.map((c) => ({
+        period: c.period,
+        subscriptionId: c.subscription_id,
+        availabilityPercent: c.availability,
+        creditPercent: c.credit_percent,
+        amount: roundHalfUpToFen(c.amount),
+        invoiceId: c.invoice_id,
+      })),
+    };
+  }
+
   async list(principal: Principal, filter: { tenantId?: string | undefined; state?: WorkloadState | undefined }, page: PageRequest): Promise<Page<Workload>> {
     const tenantId = scopeTenant(principal, filter.tenantId);
     const rows = await this.repo.list({ ...(tenantId ? { tenantId } : {}), ...(filter.state ? { state: filter.state } : {}) }, page);
@@ -376,4 +403,23 @@ export class WorkloadsService {
     }
     return this.get(principal, id);
   }
+}
+
+/** A workload's SLA record (`WorkloadsService.sla`). */
+export interface WorkloadSla {
+  readonly spells: readonly {
+    readonly reason: string;
+    readonly placementId: string | null;
+    readonly clusterId: string | null;
+    readonly startedAt: string;
+    readonly endedAt: string | null;
+  }[];
+  readonly credits: readonly {
+    readonly period: string;
+    readonly subscriptionId: string;
+    readonly availabilityPercent: string;
+    readonly creditPercent: string;
+    readonly amount: string;
+    readonly invoiceId: string | null;
+  }[];
 }

@@ -116,7 +116,11 @@ export function planRoutes(ctx: AppContext): AnyRoute[] {
       summary: 'Create a unit or periodic plan',
       auth: ['operator'],
       body: createPlan,
-      responses: { 201: { description: 'The plan', schema: planSchema }, 409: { description: 'Name taken' } },
+      responses: {
+        201: { description: 'The plan', schema: planSchema },
+        409: { description: 'Name taken' },
+        422: { description: 'A model price names a model the catalog does not have' },
+      },
       handler: async ({ body }) => ({ status: 201, body: await plans.create(body) }),
     }),
     route({

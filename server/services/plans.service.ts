@@ -194,12 +194,22 @@ export class PlansService {
     return toPlan(row);
   }
 
-  /** 400 with the field's path: a model price for a model the catalog lacks, or an SLA out of range or with overlapping rows. */
+  /**
+   * An SLA out of range or with overlapping rows: 400 with the field's path. A model price for a
+   * model the catalog lacks: 422 with the field's path (API.md: an unknown model is well-formed but
+   * unusable).
+   */
   private async checkExtras(input: PlanExtras): Promise<void> {
     const errors = input.sla ? slaErrors(input.sla) : [];
-    const unknown = await this.repo.unknownModels(Object.keys(input.modelPrices ?? {}));
-    for (const name of unknown) errors.push({ path: `modelPrices.${name}`, message: 'no model has this name' });
     if (errors.length > 0) throw new AppError('invalid', 'The plan is invalid.', errors);
+    const unknown = await this.repo.unknownModels(Object.keys(input.modelPrices ?? {}));
+    if (unknown.length > 0) {
+      throw new AppError(
+        'unprocessable',
+        'The plan prices a model the catalog does not have.',
+        unknown.map((name) => ({ path: `modelPrices.${name}`, message: 'no model has this name' })),
+      );
+    }
   }
 
   async list(page: PageRequest): Promise<Page<Plan>> {

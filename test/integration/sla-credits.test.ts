@@ -216,14 +216,13 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
     expect(ended!.ended_at!.getTime() - ended!.started_at.getTime()).to.equal(60_000);
   });
 
-  it('refuses bad SLA and model-price input with 400 and the field path', async () => {
+  it('refuses bad SLA and model-price input with 400 and the field path, a price for an unknown model with 422', async () => {
     const p = platform();
     const base = { type: 'periodic', period: 'month', fee: '1.00', includedStd: 0, overagePricePerMillionStd: '1.00' };
     const cases: [object, string][] = [
       [{ name: 'b1', ...base, sla: { ...SLA, availabilityPercent: '100.1' } }, 'sla.availabilityPercent'],
       [{ name: 'b2', ...base, sla: { ...SLA, credits: [{ belowPercent: '99', creditPercent: '101' }] } }, 'sla.credits.0.creditPercent'],
       [{ name: 'b3', ...base, sla: { ...SLA, credits: [SLA.credits[0], { belowPercent: '99.5', creditPercent: '30' }] } }, 'sla.credits.1.belowPercent'],
-      [{ name: 'b4', ...base, modelPrices: { 'no-such-model': { multiplier: '2' } } }, 'modelPrices.no-such-model'],
       [{ name: 'b5', ...base, modelPrices: { 'qwen2.5-7b-instruct': { multiplier: '0' } } }, 'modelPrices.qwen2.5-7b-instruct.multiplier'],
       [{ name: 'b6', type: 'unit', pricePerMillionStd: '1.00', sla: SLA }, 'sla'],
     ];
@@ -233,5 +232,9 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
       expect(res.headers.get('content-type')).to.contain('application/problem+json');
       expect(res.body.errors.map((e: { path: string }) => e.path)).to.include(path);
     }
+    const unknown = await p.request('POST', '/api/v1/plans', { body: { name: 'b4', ...base, modelPrices: { 'no-such-model': { multiplier: '2' } } } });
+    expect(unknown.status, JSON.stringify(unknown.body)).to.equal(422);
+    expect(unknown.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['modelPrices.no-such-model']);
+    expect((await p.request('GET', '/api/v1/plans?limit=200')).body.items.map((x: { name: string }) => x.name)).not.to.include('b4');
   });
 });

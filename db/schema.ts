@@ -272,6 +272,10 @@ export interface PlansTable {
   reserved_std_per_min: number | null;
   is_default: Generated<boolean>;
   created_at: Timestamp;
+  /** VAT rate of the plan's lines, 0 ≤ rate < 1 (migration 0031). */
+  vat_rate: Numeric;
+  /** Tax classification code of the plan's service, 19 digits. */
+  tax_code: string;
 }
 
 export interface SubscriptionsTable {
@@ -293,9 +297,23 @@ export interface InvoicesTable {
   currency: string;
   status: string;
   total: Numeric;
+  /** Σ of the lines' VAT (migration 0031). */
+  vat: Numeric;
+  /** `total + vat`. */
+  total_inclusive: Numeric;
   lines: Json<unknown>;
   rating: Json<unknown>;
   issued_at: Timestamp;
+}
+
+/** A tenant's invoicing details as the buyer of an e-fapiao (its USCC is on `tenants`). */
+export interface TenantInvoicingTable {
+  tenant_id: string;
+  address: string;
+  phone: string;
+  bank: string;
+  bank_account: string;
+  updated_at: Timestamp;
 }
 
 export interface InvoiceCountersTable {
@@ -529,6 +547,7 @@ export interface DB {
   plans: PlansTable;
   subscriptions: SubscriptionsTable;
   invoices: InvoicesTable;
+  tenant_invoicing: TenantInvoicingTable;
   invoice_counters: InvoiceCountersTable;
   ledger_entries: LedgerEntriesTable;
   billing_closes: BillingClosesTable;

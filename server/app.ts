@@ -165,7 +165,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await catalog.seedBuiltins();
   const workloadsRepo = new WorkloadsRepository(db);
   const plansRepo = new PlansRepository(db);
-  const plans = new PlansService(plansRepo, tenantsRepo, settings, clock, ids);
+  const plans = new PlansService(plansRepo, tenantsRepo, settings, clock, ids, config.vat.defaultRate);
   await plans.seedDefault();
   const tenants = new TenantsService(tenantsRepo, clock, ids, events, async () => (await catalogRepo.allModels()).map((m) => m.name));
   const adminToken = await resolveAdminToken(settings, config.adminToken);
@@ -195,7 +195,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);
-  const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing);
+  const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing, undefined, config.vat.defaultRate);
   const scheduler = new Scheduler({
     clusters: clustersRepo,
     catalog: catalogRepo,

@@ -26,6 +26,7 @@ import * as m0024 from './0024_placement_health.js';
 import * as m0025 from './0025_weights.js';
 import * as m0026 from './0026_cluster_nodes.js';
 import * as m0027 from './0027_placement_energy.js';
+import * as m0031 from './0031_vat.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -56,4 +57,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0025_weights': m0025,
   '0026_cluster_nodes': m0026,
   '0027_placement_energy': m0027,
+  '0031_vat': m0031,
 };

@@ -20,7 +20,12 @@ export interface NewInvoice {
   readonly tenantId: string;
   readonly lines: unknown;
   readonly rating: unknown;
+  /** Σ line amounts, exclusive of VAT. */
   readonly total: string;
+  /** Σ line VAT. */
+  readonly vat: string;
+  /** `total + vat`. */
+  readonly totalInclusive: string;
   /** (period → rating so far) of every period this invoice bills usage of, itself included. */
   readonly billed: readonly { period: string; rating: unknown }[];
 }
@@ -147,6 +152,8 @@ export class BillingRepository {
           currency: 'CNY',
           status: 'issued',
           total: inv.total,
+          vat: inv.vat,
+          total_inclusive: inv.totalInclusive,
           lines: JSON.stringify(inv.lines),
           rating: JSON.stringify(inv.rating),
           issued_at: now,

@@ -18,6 +18,10 @@ export interface NewPlan {
   readonly overagePricePerMillionStd: string | null;
   readonly reservedStdPerMin: number | null;
   readonly isDefault: boolean;
+  /** VAT rate, decimal text (0 ≤ rate < 1). */
+  readonly vatRate: string;
+  /** Tax classification code, 19 digits. */
+  readonly taxCode: string;
   readonly now: Date;
 }
 
@@ -42,6 +46,8 @@ export class PlansRepository {
             overage_price_per_million_std: p.overagePricePerMillionStd,
             reserved_std_per_min: p.reservedStdPerMin,
             is_default: p.isDefault,
+            vat_rate: p.vatRate,
+            tax_code: p.taxCode,
             created_at: p.now,
           })
           .returningAll()

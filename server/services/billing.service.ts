@@ -10,7 +10,6 @@ import type { IdGenerator } from '../auth/tokens.js';
 import { daysInMonth, parsePeriod, type Calendar } from '../billing/periods.js';
 import {
   costSoFar,
-  invoiceTotal,
   isHardCap,
   planExhausted,
   ratePeriod,
@@ -25,7 +24,8 @@ import type { Logger } from '../log.js';
 import type { BillingRepository, InvoiceRow, NewInvoice } from '../repositories/billing.repository.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
-import { termsOf } from './plans.service.js';
+import { termsOf, vatOf } from './plans.service.js';
+import { DEFAULT_TAX_CODE, DEFAULT_VAT_RATE, vatTotals, withVat, type VatLine, type VatTerms } from '../billing/vat.js';
 import { owns, scopeTenant } from '../auth/policy.js';
 
 /** Usage received this recently may still be committing; the next close or invoice takes it. */
@@ -40,12 +40,27 @@ export interface Invoice {
   readonly currency: 'CNY';
   readonly status: 'issued';
   readonly issuedAt: string;
-  readonly lines: readonly Omit<InvoiceLine, 'subscriptionId'>[];
+  readonly lines: readonly Omit<VatLine, 'subscriptionId'>[];
+  /** Σ line amounts, exclusive of VAT (API.md). */
   readonly total: string;
+  /** Σ line VAT. */
+  readonly vat: string;
+  /** `total + vat`: what the tenant owes. */
+  readonly totalInclusive: string;
 }
 
 export function toInvoice(r: InvoiceRow): Invoice {
-  const lines = (r.lines as InvoiceLine[]).map(({ kind, description, quantity, unitPrice, amount }) => ({ kind, description, quantity, unitPrice, amount }));
+  const lines = (r.lines as VatLine[]).map(({ kind, description, quantity, unitPrice, amount, vatRate, vat, amountInclusive, taxCode }) => ({
+    kind,
+    description,
+    quantity,
+    unitPrice,
+    amount,
+    vatRate,
+    vat,
+    amountInclusive,
+    taxCode,
+  }));
   return {
     id: r.id,
     number: r.number,
@@ -56,6 +71,8 @@ export function toInvoice(r: InvoiceRow): Invoice {
     issuedAt: r.issued_at.toISOString(),
     lines,
     total: roundHalfUpToFen(r.total),
+    vat: roundHalfUpToFen(r.vat),
+    totalInclusive: roundHalfUpToFen(r.total_inclusive),
   };
 }
 
@@ -94,6 +111,8 @@ export class BillingService {
     private readonly metrics?: BillingMetrics,
     /** Invoices issued per transaction. */
     private readonly batchSize = BATCH,
+    /** The VAT rate of lines whose plan is unknown (no default plan): TOKENPOOL_VAT_RATE. */
+    private readonly defaultVatRate = DEFAULT_VAT_RATE,
   ) {}
 
   /** Closes a calendar month (409 if it has not ended) and answers all of its invoices. */
@@ -143,21 +162,38 @@ export class BillingService {
     const priorRatings = await this.repo.ratings(late.map((l) => ({ tenantId: l.tenant_id, period: l.period })));
     const earlierSubsOf = group(late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [], (s) => s.tenant_id);
 
+    const planOfSub = new Map([...subs, ...[...earlierSubsOf.values()].flat()].map((s) => [s.id, plans.get(s.plan_id)!]));
+    const defaultVat: VatTerms = defaultPlan ? vatOf(defaultPlan) : { vatRate: this.defaultVatRate, taxCode: DEFAULT_TAX_CODE };
+    const vatOfSub = (id: string | null): VatTerms => {
+      const plan = id === null ? undefined : planOfSub.get(id);
+      return plan ? vatOf(plan) : defaultVat;
+    };
+
     const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t)).sort();
     const invoices: NewInvoice[] = [];
     for (const tenantId of tenants) {
       const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);
-      const lines: InvoiceLine[] = ratePeriod(period, days, spans).lines;
+      const lines: VatLine[] = ratePeriod(period, days, spans).lines.map((l) => withVat(l, vatOfSub(l.subscriptionId)));
       const billed: { period: string; rating: unknown }[] = spans.length > 0 ? [{ period, rating: spans }] : [];
       for (const [latePeriod, rows] of group(lateOf.get(tenantId) ?? [], (l) => l.period)) {
         const before = (priorRatings.get(`${tenantId}/${latePeriod}`) as SubscriptionUsage[] | undefined) ?? [];
         const lateSubs = (earlierSubsOf.get(tenantId) ?? []).filter((s) => rows.some((r) => r.subscription_id === s.id));
         const { rating, line } = rateLateUsage(latePeriod, daysInMonth(latePeriod), before, this.spans(latePeriod, lateSubs, rows, plans, defaultPlan));
-        if (line) lines.push(line);
+        if (line)
+          lines.push(
+            withVat(
+              line,
+              lateVat(
+                line,
+                rows.map((r) => r.subscription_id),
+                vatOfSub,
+              ),
+            ),
+          );
         billed.push({ period: latePeriod, rating });
       }
       if (lines.length === 0 && spans.length === 0) continue;
-      invoices.push({ id: this.ids.next('inv'), tenantId, lines, rating: spans, total: invoiceTotal(lines), billed });
+      invoices.push({ id: this.ids.next('inv'), tenantId, lines, rating: spans, ...vatTotals(lines), billed });
     }
     for (let i = 0; i < invoices.length; i += this.batchSize) {
       const batch = invoices.slice(i, i + this.batchSize);
@@ -283,6 +319,16 @@ export class BillingService {
     if (!row || !owns(principal, row.tenant_id)) throw new AppError('not_found', 'No invoice has this id.');
     return toInvoice(row);
   }
+}
+
+/**
+ * The VAT terms of a `late_usage` line: those of the subscription it bills, or, for a line spanning
+ * several subscriptions (`subscriptionId` null), theirs when they all agree, else the default plan's.
+ */
+function lateVat(line: InvoiceLine, subscriptionIds: readonly (string | null)[], vatOfSub: (id: string | null) => VatTerms): VatTerms {
+  if (line.subscriptionId !== null) return vatOfSub(line.subscriptionId);
+  const terms = [...new Map(subscriptionIds.map((id) => vatOfSub(id)).map((t) => [`${t.vatRate}/${t.taxCode}`, t])).values()];
+  return terms.length === 1 ? terms[0]! : vatOfSub(null);
 }
 
 function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {

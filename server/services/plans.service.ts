@@ -7,11 +7,18 @@ import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/
 import type { SettingsRepository } from '../repositories/settings.repository.js';
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { PlanTerms } from '../billing/rating.js';
+import { DEFAULT_TAX_CODE, vatRateText, type VatTerms } from '../billing/vat.js';
 import { assertOwns } from '../auth/policy.js';
 
+/** VAT terms a plan may be created with; absent: the server's default rate and tax code. */
+interface PlanVatInput {
+  readonly vatRate?: string | undefined;
+  readonly taxCode?: string | undefined;
+}
+
 export type PlanInput =
-  | { readonly name: string; readonly type: 'unit'; readonly pricePerMillionStd: string; readonly default?: boolean | undefined }
-  | {
+  | ({ readonly name: string; readonly type: 'unit'; readonly pricePerMillionStd: string; readonly default?: boolean | undefined } & PlanVatInput)
+  | ({
       readonly name: string;
       readonly type: 'periodic';
       readonly period: 'month';
@@ -19,7 +26,7 @@ export type PlanInput =
       readonly includedStd: number;
       readonly overagePricePerMillionStd: string | null;
       readonly reservedStdPerMin?: number | undefined;
-    };
+    } & PlanVatInput);
 
 export interface Plan {
   readonly id: string;
@@ -32,6 +39,10 @@ export interface Plan {
   readonly includedStd?: number;
   readonly overagePricePerMillionStd?: string | null;
   readonly reservedStdPerMin?: number | null;
+  /** VAT rate of the plan's invoice lines (decimal text); its prices are exclusive of VAT. */
+  readonly vatRate: string;
+  /** Tax classification code of the plan's service (19 digits). */
+  readonly taxCode: string;
   readonly createdAt: string;
 }
 
@@ -53,7 +64,7 @@ export function money(decimal: string): string {
 }
 
 export function toPlan(r: PlanRow): Plan {
-  const base = { id: r.id, name: r.name, default: r.is_default, createdAt: r.created_at.toISOString() };
+  const base = { id: r.id, name: r.name, default: r.is_default, ...vatOf(r), createdAt: r.created_at.toISOString() };
   if (r.type === 'unit') return { ...base, type: 'unit', pricePerMillionStd: money(r.price_per_million_std!) };
   return {
     ...base,
@@ -64,6 +75,11 @@ export function toPlan(r: PlanRow): Plan {
     overagePricePerMillionStd: r.overage_price_per_million_std === null ? null : money(r.overage_price_per_million_std),
     reservedStdPerMin: r.reserved_std_per_min,
   };
+}
+
+/** The VAT terms of a plan row: its lines' rate and tax classification code. */
+export function vatOf(r: PlanRow): VatTerms {
+  return { vatRate: vatRateText(r.vat_rate), taxCode: r.tax_code };
 }
 
 /** The rating terms of a plan row. */
@@ -94,6 +110,8 @@ export class PlansService {
     private readonly settings: SettingsRepository,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    /** The VAT rate of plans created without one (TOKENPOOL_VAT_RATE). */
+    private readonly defaultVatRate: string,
   ) {}
 
   /** Seeds the built-in pay-as-you-go plan, the default until the operator marks another, once. */
@@ -112,6 +130,8 @@ export class PlansService {
           overagePricePerMillionStd: null,
           reservedStdPerMin: null,
           isDefault: true,
+          vatRate: this.defaultVatRate,
+          taxCode: DEFAULT_TAX_CODE,
           now: this.clock.now(),
         })
         .catch(ignoreConflict);
@@ -121,6 +141,7 @@ export class PlansService {
 
   async create(input: PlanInput): Promise<Plan> {
     const now = this.clock.now();
+    const vat = { vatRate: input.vatRate ?? this.defaultVatRate, taxCode: input.taxCode ?? DEFAULT_TAX_CODE };
     const row = await this.repo.insert(
       input.type === 'unit'
         ? {
@@ -134,6 +155,7 @@ export class PlansService {
             overagePricePerMillionStd: null,
             reservedStdPerMin: null,
             isDefault: input.default ?? false,
+            ...vat,
             now,
           }
         : {
@@ -147,6 +169,7 @@ export class PlansService {
             overagePricePerMillionStd: input.overagePricePerMillionStd,
             reservedStdPerMin: input.reservedStdPerMin ?? null,
             isDefault: false,
+            ...vat,
             now,
           },
     );

@@ -48,6 +48,10 @@ import { PlansRepository } from './repositories/plans.repository.js';
 import { PlansService } from './services/plans.service.js';
 import { planRoutes } from './http/plans.routes.js';
 import { billingRoutes } from './http/billing.routes.js';
+import { invoicingRoutes } from './http/invoicing.routes.js';
+import { InvoicingRepository } from './repositories/invoicing.repository.js';
+import { InvoicingService } from './services/invoicing.service.js';
+import { InvoicePdf } from './documents/invoice-pdf.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
 import { budgetCheckJob } from './jobs/budget-check.js';
@@ -196,6 +200,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);
   const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing, undefined, config.vat.defaultRate);
+  const invoicing = new InvoicingService(new InvoicingRepository(db), settings, billing, new InvoicePdf(config.vat.invoiceFont), clock);
   const scheduler = new Scheduler({
     clusters: clustersRepo,
     catalog: catalogRepo,
@@ -277,7 +282,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     database,
     metrics,
     scheduler,
-    services: { catalog, engines, clusters, tenants, workloads, plans, billing, usage, budgets, accounts },
+    services: { catalog, engines, clusters, tenants, workloads, plans, billing, invoicing, usage, budgets, accounts },
   };
   const auth = createAuthenticator(
     {
@@ -304,6 +309,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...workloadRoutes(context),
         ...planRoutes(context),
         ...billingRoutes(context),
+        ...invoicingRoutes(context),
         ...meRoutes(context),
         ...usageRoutes(context),
         ...budgetRoutes(context),

@@ -74,6 +74,8 @@ export interface ResponseSpec {
   readonly schema?: z.ZodType;
   /** The answer may also come as `text/event-stream` (a streamed completion). */
   readonly eventStream?: boolean;
+  /** The answer is a file of this media type (`application/pdf`), not JSON: the handler streams its bytes. */
+  readonly binary?: string;
 }
 
 export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {

@@ -89,6 +89,34 @@ export function withVat(line: InvoiceLine, terms: VatTerms): VatLine {
   };
 }
 
+/** Division needs more digits than a sum or a product: enough for any amount, before rounding to the fen. */
+const Wide = Decimal.clone({ precision: 200, rounding: Decimal.ROUND_HALF_UP });
+
+/**
+ * The VAT part of a credit note of `amount` (inclusive of VAT, > 0) against an invoice: the share of
+ * the invoice's tax the amount is of what it owes, `round(amount × vat ÷ totalInclusive)` half-up
+ * to the fen; and when the note credits everything that was left (`creditedBefore.amount + amount
+ * = totalInclusive`), exactly the tax not reversed yet, so that a voided invoice reverses its VAT
+ * to the fen. The rest of the amount reverses revenue.
+ * @throws RangeError if the amount would credit more than the invoice owes.
+ */
+export function creditNoteVat(
+  amount: string,
+  invoice: Pick<VatTotals, 'vat' | 'totalInclusive'>,
+  creditedBefore: { readonly amount: string; readonly vat: string },
+): { readonly vat: string; readonly revenue: string } {
+  const a = new Wide(amount);
+  const inclusive = new Wide(invoice.totalInclusive);
+  const left = inclusive.minus(creditedBefore.amount);
+  if (a.gt(left)) throw new RangeError(`A credit note of ${amount} is more than the ${left.toFixed(2)} left to credit`);
+  const vat = a.eq(left)
+    ? roundHalfUpToFen(new Wide(invoice.vat).minus(creditedBefore.vat))
+    : inclusive.isZero()
+      ? '0.00'
+      : roundHalfUpToFen(a.times(invoice.vat).div(inclusive));
+  return { vat, revenue: roundHalfUpToFen(a.minus(vat)) };
+}
+
 /** The sums of an invoice's lines (`"0.00"` each for none). */
 export function vatTotals(lines: readonly Pick<VatLine, 'amount' | 'vat'>[]): VatTotals {
   const total = invoiceTotal(lines);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
 import { ratePeriod, type InvoiceLine } from '../../../server/billing/rating.js';
-import { DEFAULT_TAX_CODE, DEFAULT_VAT_RATE, lineVat, vatRateText, vatTotals, withVat } from '../../../server/billing/vat.js';
+import { creditNoteVat, DEFAULT_TAX_CODE, DEFAULT_VAT_RATE, lineVat, vatRateText, vatTotals, withVat } from '../../../server/billing/vat.js';
 
 function aLine(amount: string): InvoiceLine {
   return { kind: 'usage', description: 'd', quantity: '1', unitPrice: amount, amount, subscriptionId: null };
@@ -80,5 +80,27 @@ describe('VAT totals of an invoice', () => {
 
   it('answers zeros for an invoice without lines', () => {
     expect(vatTotals([])).to.deep.equal({ total: '0.00', vat: '0.00', totalInclusive: '0.00' });
+  });
+});
+
+describe('VAT of a credit note', () => {
+  const invoice = { vat: '638.18', totalInclusive: '11274.44' };
+  const none = { amount: '0', vat: '0' };
+
+  it('reverses all of the VAT when it credits the whole invoice', () => {
+    expect(creditNoteVat('11274.44', invoice, none)).to.deep.equal({ vat: '638.18', revenue: '10636.26' });
+  });
+
+  it("reverses the tax's share of a partial amount, rounded half-up, and the rest exactly at the end", () => {
+    // 1000.00 × 638.18 ÷ 11274.44 = 56.6041… → 56.60.
+    const first = creditNoteVat('1000.00', invoice, none);
+    expect(first).to.deep.equal({ vat: '56.60', revenue: '943.40' });
+    const rest = creditNoteVat('10274.44', invoice, { amount: '1000.00', vat: first.vat });
+    expect(rest).to.deep.equal({ vat: '581.58', revenue: '9692.86' });
+  });
+
+  it('refuses more than is left, and credits a zero-tax invoice without VAT', () => {
+    expect(() => creditNoteVat('0.01', invoice, { amount: '11274.44', vat: '638.18' })).to.throw(RangeError);
+    expect(creditNoteVat('5.00', { vat: '0.00', totalInclusive: '10.00' }, none)).to.deep.equal({ vat: '0.00', revenue: '5.00' });
   });
 });

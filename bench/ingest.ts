@@ -114,18 +114,19 @@ export async function benchIngest(): Promise<void> {
           r.std_tokens,
           r.occurred_at.toISOString(),
           r.received_at.toISOString(),
+          r.seq,
         ].join('\t') + '\n',
     );
     // About 1 MB a chunk, so that the stream's per-chunk overhead does not count against COPY.
     const chunks: string[] = [];
     for (let i = 0; i < lines.length; i += 5000) chunks.push(lines.slice(i, i + 5000).join(''));
     const copyStarted = performance.now();
-    // The columns named: usage_events has more than the ten the lines carry (attribution, 0022).
+    // The columns named: usage_events has more than the lines carry (attribution, 0022).
     await pipeline(
       Readable.from(chunks),
       db.query(
         copyFrom(
-          'COPY bare_usage (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at) FROM STDIN',
+          'COPY bare_usage (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at, seq) FROM STDIN',
         ),
       ),
     );

@@ -116,6 +116,8 @@ export interface ClustersTable {
   /** Last state the TTL sweeper or a heartbeat recorded: `pending | ready | not_ready`. */
   liveness: Generated<string>;
   created_at: CreatedAt;
+  /** The provider that owns the cluster (migration 0029); null: none. */
+  provider_id: Generated<string | null>;
 }
 
 export interface ClusterInventoryTable {
@@ -160,6 +162,10 @@ export interface TenantsTable {
   rpm: number | null;
   /** Operator-set model tokens per minute at the token gateway; null: none. */
   tpm: number | null;
+  /** `prepaid` (draws on a topped-up balance; the gateway stops it at zero) or `postpaid` (invoiced monthly). */
+  billing_mode: Generated<string>;
+  /** Unified social credit code (GB 32100-2015); recognizes the payer on a bank statement. */
+  uscc: Generated<string | null>;
 }
 
 export interface ApiKeysTable {
@@ -321,27 +327,156 @@ export interface InvoiceCountersTable {
   last: number;
 }
 
-export interface LedgerEntriesTable {
-  id: Generated<number>;
-  tenant_id: string;
+/** Accounts of the double-entry ledger (migration 0030), keyed by a text id such as `receivable:<tenant>`. */
+export interface LedgerAccountsTable {
+  id: string;
   kind: string;
+  tenant_id: string | null;
+  provider_id: string | null;
+  created_at: CreatedAt;
+}
+
+/** A journal entry: its postings sum to zero (the database checks it at commit). Append-only. */
+export interface JournalEntriesTable {
+  id: string;
+  seq: Generated<number>;
+  kind: string;
+  tenant_id: string | null;
   invoice_id: string | null;
-  amount: Numeric;
+  payment_id: string | null;
+  credit_note_id: string | null;
+  /** The provider statement it posts (kind `statement`). */
+  statement_id: string | null;
+  /** The provider payout it posts (kind `payout`). */
+  payout_id: string | null;
   description: string;
+  booked_at: Timestamp;
   created_at: Timestamp;
+}
+
+/** One side of a journal entry: debit positive, credit negative, never 0. Append-only. */
+export interface PostingsTable {
+  id: Generated<number>;
+  entry_id: string;
+  account_id: string;
+  amount: Numeric;
+}
+
+/** Money the operator recorded: payments, top-ups and refunds, unique by reference. Append-only. */
+export interface PaymentsTable {
+  id: string;
+  kind: string;
+  account: string;
+  tenant_id: string;
+  amount: Numeric;
+  received_at: Timestamp;
+  reference: string;
+  invoice_id: string | null;
+  source: string;
+  created_at: Timestamp;
+}
+
+/** A credit note: a negative document referencing an invoice (`total` < 0). Append-only. */
+export interface CreditNotesTable {
+  id: string;
+  number: string;
+  invoice_id: string;
+  tenant_id: string;
+  total: Numeric;
+  reason: string;
+  issued_at: Timestamp;
+}
+
+/** Money the operator paid a provider, unique by reference. Append-only. */
+export interface ProviderPayoutsTable {
+  id: string;
+  provider_id: string;
+  amount: Numeric;
+  paid_at: Timestamp;
+  reference: string;
+  created_at: Timestamp;
+}
+
+export interface DocumentCountersTable {
+  series: string;
+  year: number;
+  last: number;
 }
 
 export interface BillingClosesTable {
   period: string;
+  /** When the first close ran. */
   cutoff: Timestamp;
+  /** The first close's watermark: usage events with a smaller `seq` were billed by it (migration 0028). */
+  cutoff_seq: number;
   closed_at: Timestamp;
 }
 
 export interface UsageBillingTable {
   tenant_id: string;
   period: string;
+  /** When the close that last billed this tenant's period ran. */
   billed_through: Timestamp;
+  /** That close's watermark: the tenant's usage events of the period with a smaller `seq` are billed (migration 0028). */
+  billed_through_seq: number;
   rating: Json<unknown>;
+}
+
+/** A member clusters' operator, paid for the tokens its clusters serve (migration 0029). */
+export interface ProvidersTable {
+  id: string;
+  seq: Generated<number>;
+  name: string;
+  uscc: string;
+  bank_name: string;
+  bank_account: string;
+  contact_name: string;
+  contact_phone: string;
+  contact_email: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ProviderRateCardsTable {
+  id: string;
+  seq: Generated<number>;
+  provider_id: string;
+  kind: string;
+  terms: Json<unknown>;
+  valid_from: Timestamp;
+  valid_to: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface ProviderStatementsTable {
+  id: string;
+  seq: Generated<number>;
+  number: string;
+  provider_id: string;
+  period: string;
+  currency: string;
+  total: Numeric;
+  lines: Json<unknown>;
+  /** When the close that issued it ran. */
+  cutoff: Timestamp;
+  /** That close's usage watermark: events with a smaller `seq` are paid on this statement or an earlier one. */
+  cutoff_seq: number;
+  issued_at: Timestamp;
+}
+
+export interface StatementCountersTable {
+  year: number;
+  last: number;
+}
+
+export interface ProviderBillingTable {
+  provider_id: string;
+  period: string;
+  /** When the close that last paid for this provider's period ran. */
+  billed_through: Timestamp;
+  /** That close's watermark: the period's usage events with a smaller `seq` are paid for. */
+  billed_through_seq: number;
+  paid: Json<Record<string, string>>;
 }
 
 export interface UsageEventsTable {
@@ -360,6 +495,12 @@ export interface UsageEventsTable {
   api_key_id: string | null;
   /** The placement that served a gateway call (migration 0022); null for agents' reports. */
   placement_id: string | null;
+  /**
+   * Commit order against closes (migration 0028): drawn, one value per inserting statement, while
+   * that statement holds the usage watermark lock shared, so an event below a close's watermark was
+   * committed before it.
+   */
+  seq: Generated<number>;
 }
 
 /**
@@ -549,9 +690,20 @@ export interface DB {
   invoices: InvoicesTable;
   tenant_invoicing: TenantInvoicingTable;
   invoice_counters: InvoiceCountersTable;
-  ledger_entries: LedgerEntriesTable;
+  ledger_accounts: LedgerAccountsTable;
+  journal_entries: JournalEntriesTable;
+  postings: PostingsTable;
+  payments: PaymentsTable;
+  credit_notes: CreditNotesTable;
+  provider_payouts: ProviderPayoutsTable;
+  document_counters: DocumentCountersTable;
   billing_closes: BillingClosesTable;
   usage_billing: UsageBillingTable;
+  providers: ProvidersTable;
+  provider_rate_cards: ProviderRateCardsTable;
+  provider_statements: ProviderStatementsTable;
+  statement_counters: StatementCountersTable;
+  provider_billing: ProviderBillingTable;
   usage_events: UsageEventsTable;
   engine_counts: EngineCountsTable;
   budgets: BudgetsTable;

@@ -54,6 +54,13 @@ import { InvoicingService } from './services/invoicing.service.js';
 import { InvoicePdf } from './documents/invoice-pdf.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
+import { ProvidersRepository } from './repositories/providers.repository.js';
+import { ProvidersService } from './services/providers.service.js';
+import { SettlementService } from './services/settlement.service.js';
+import { providerRoutes } from './http/providers.routes.js';
+import { ledgerRoutes } from './http/ledger.routes.js';
+import { LedgerRepository } from './repositories/ledger.repository.js';
+import { LedgerService } from './services/ledger.service.js';
 import { budgetCheckJob } from './jobs/budget-check.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
 import type { LeaderJob } from './jobs/leader-job.js';
@@ -201,6 +208,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const billingRepo = new BillingRepository(db);
   const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing, undefined, config.vat.defaultRate);
   const invoicing = new InvoicingService(new InvoicingRepository(db), settings, billing, new InvoicePdf(config.vat.invoiceFont), clock);
+  const providersRepo = new ProvidersRepository(db);
+  const providers = new ProvidersService(providersRepo, clock, ids);
+  const settlement = new SettlementService(providersRepo, clock, ids, calendar, log);
+  // The providers' statements are made by the billing close, after its invoices (a revenue share needs them).
+  billing.onClose((period, through, closedBefore) => settlement.closeStatements(period, through, closedBefore));
+  const ledger = new LedgerService(new LedgerRepository(db), clock, ids, calendar, { costSoFar: (tenantIds) => billing.periodsSoFar(tenantIds) });
   const scheduler = new Scheduler({
     clusters: clustersRepo,
     catalog: catalogRepo,
@@ -268,7 +281,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     limits: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
     metering,
     record: (entry) => requests.record(entry),
-    exhausted: () => billing.exhaustedTenants(),
+    // One rule, one cache: a used-up hard cap and a used-up prepaid balance both answer insufficient_quota.
+    exhausted: async () => {
+      const [capped, prepaid] = await Promise.all([billing.exhaustedTenants(), ledger.exhaustedPrepaid()]);
+      return new Set([...capped, ...prepaid]);
+    },
     registry: metrics.registry,
     limitStore,
     tunnels,
@@ -282,7 +299,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     database,
     metrics,
     scheduler,
-    services: { catalog, engines, clusters, tenants, workloads, plans, billing, invoicing, usage, budgets, accounts },
+    services: { catalog, engines, clusters, tenants, workloads, plans, billing, invoicing, ledger, usage, budgets, accounts },
   };
   const auth = createAuthenticator(
     {
@@ -310,6 +327,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...planRoutes(context),
         ...billingRoutes(context),
         ...invoicingRoutes(context),
+        ...providerRoutes(providers, settlement),
+        ...ledgerRoutes(context),
         ...meRoutes(context),
         ...usageRoutes(context),
         ...budgetRoutes(context),
@@ -389,6 +408,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await notifier?.stop();
       await leader.stop();
       await limitStore.close();
+      // prom-client's GC observer (default metrics) lives as long as the process and holds the
+      // registry: emptied, the registry no longer holds this app (its gauges' callbacks do).
+      metrics.registry.clear();
     },
   };
 }

@@ -13,6 +13,7 @@ import type { WorkloadsService } from './services/workloads.service.js';
 import type { PlansService } from './services/plans.service.js';
 import type { BillingService } from './services/billing.service.js';
 import type { InvoicingService } from './services/invoicing.service.js';
+import type { LedgerService } from './services/ledger.service.js';
 import type { UsageService } from './services/usage.service.js';
 import type { BudgetsService } from './services/budgets.service.js';
 import type { Scheduler } from './scheduling/scheduler.js';
@@ -35,6 +36,7 @@ export interface AppContext {
     readonly plans: PlansService;
     readonly billing: BillingService;
     readonly invoicing: InvoicingService;
+    readonly ledger: LedgerService;
     readonly usage: UsageService;
     readonly budgets: BudgetsService;
     readonly accounts: AccountsService;

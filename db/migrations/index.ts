@@ -26,6 +26,9 @@ import * as m0024 from './0024_placement_health.js';
 import * as m0025 from './0025_weights.js';
 import * as m0026 from './0026_cluster_nodes.js';
 import * as m0027 from './0027_placement_energy.js';
+import * as m0028 from './0028_usage_watermark.js';
+import * as m0029 from './0029_providers.js';
+import * as m0030 from './0030_double_entry_ledger.js';
 import * as m0031 from './0031_vat.js';
 
 /** Every migration, by name; names sort in the order they apply. */
@@ -57,5 +60,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0025_weights': m0025,
   '0026_cluster_nodes': m0026,
   '0027_placement_energy': m0027,
+  '0028_usage_watermark': m0028,
+  '0029_providers': m0029,
+  '0030_double_entry_ledger': m0030,
   '0031_vat': m0031,
 };

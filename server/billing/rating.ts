@@ -81,7 +81,11 @@ function parseDecimal(value: unknown, what: string): Dec {
   return d;
 }
 
-function nonNegative(value: unknown, what: string): Dec {
+/**
+ * `value` as a decimal, which must be finite and not negative (`"-0"` reads as 0).
+ * @throws RangeError naming `what` otherwise.
+ */
+export function nonNegative(value: unknown, what: string): Dec {
   const d = parseDecimal(value, what);
   if (d.isNegative() && !d.isZero()) throw new RangeError(`${what} must not be negative: ${JSON.stringify(value)}`);
   return d.abs();
@@ -93,7 +97,7 @@ function plain(d: Dec): string {
 }
 
 /** A price as text: at least two decimals, more only where the price has them (`"2.00"`, `"0.0125"`). */
-function priceText(d: Dec): string {
+export function priceText(d: Decimal): string {
   return d.toFixed(Math.max(2, d.decimalPlaces()));
 }
 

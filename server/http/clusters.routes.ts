@@ -19,6 +19,7 @@ export const clusterSchema = z.object({
   cordoned: z.boolean(),
   lastHeartbeatAt: timestamp.nullable(),
   createdAt: timestamp,
+  providerId: z.string().nullable().meta({ description: 'The provider that owns the cluster (PUT /api/v1/clusters/:id/provider); null: none' }),
   inventory: z.array(
     z.object({
       deviceModel: z.string(),

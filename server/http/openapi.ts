@@ -60,16 +60,18 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
         headers: status === '429' || status === '503' ? RATE_LIMITED_HEADERS : REQUEST_ID_HEADER,
         ...(spec.binary !== undefined
           ? { content: { [spec.binary]: { schema: { type: 'string', format: 'binary' } } } }
-          : isError && !spec.schema
-            ? { content: errorContent }
-            : spec.schema
-              ? {
-                  content: {
-                    [isError && r.errorFormat !== 'openai' ? 'application/problem+json' : 'application/json']: { schema: jsonSchema(spec.schema, 'output') },
-                    ...(spec.eventStream ? { 'text/event-stream': { schema: { type: 'string' } } } : {}),
-                  },
-                }
-              : {}),
+          : spec.text !== undefined
+            ? { content: { [spec.text]: { schema: { type: 'string' } } } }
+            : isError && !spec.schema
+              ? { content: errorContent }
+              : spec.schema
+                ? {
+                    content: {
+                      [isError && r.errorFormat !== 'openai' ? 'application/problem+json' : 'application/json']: { schema: jsonSchema(spec.schema, 'output') },
+                      ...(spec.eventStream ? { 'text/event-stream': { schema: { type: 'string' } } } : {}),
+                    },
+                  }
+                : {}),
       };
     }
     // Tenants and agents have request rates; the operator has none.
@@ -97,7 +99,12 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       ...(parameters.length ? { parameters } : {}),
       // A body the route may go without (an optional schema) is not required.
       ...(r.body
-        ? { requestBody: { required: !r.body.safeParse(undefined).success, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } }
+        ? {
+            requestBody: {
+              required: !r.body.safeParse(undefined).success,
+              content: { [r.bodyType === 'csv' ? 'text/csv' : 'application/json']: { schema: jsonSchema(r.body, 'input') } },
+            },
+          }
         : {}),
       responses,
     };

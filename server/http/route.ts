@@ -74,6 +74,8 @@ export interface ResponseSpec {
   readonly schema?: z.ZodType;
   /** The answer may also come as `text/event-stream` (a streamed completion). */
   readonly eventStream?: boolean;
+  /** The answer is text of this media type (`text/csv`), not JSON: the handler streams it. */
+  readonly text?: string;
   /** The answer is a file of this media type (`application/pdf`), not JSON: the handler streams its bytes. */
   readonly binary?: string;
 }
@@ -97,7 +99,7 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
    * `json` (the default): a body is read when its Content-Type is JSON. `any`: read as JSON whatever
    * the type says, as OpenAI-compatible servers do (`curl -d` sends a form's type).
    */
-  readonly bodyType?: 'json' | 'any';
+  readonly bodyType?: 'json' | 'any' | 'csv';
   /**
    * The protocol this route switches to (`Upgrade: <protocol>`), e.g. the agent's tunnel. Such a
    * route is authenticated like any other, and answers a request without that upgrade 426 (with

@@ -1,7 +1,11 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, InvoicesTable } from '../../db/schema.js';
 import { onePage, type PageRequest } from './paging.js';
+import { USAGE_WATERMARK_LOCK } from './usage.repository.js';
+import { Decimal } from 'decimal.js';
+import { prepaidOf, receivableOf, REVENUE, transfer, type JournalEntry } from '../billing/ledger.js';
+import { invoiceLedgers, tenantPositions, writeEntries, type InvoiceLedgerRow } from './ledger.repository.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
 
@@ -13,6 +17,16 @@ export interface UsageSum {
 
 export interface LateUsageSum extends UsageSum {
   readonly period: string;
+}
+
+/**
+ * Where a close draws its line (API.md v2 "Billing"): the usage events with a `seq` below `seq`
+ * were committed before the close drew it, and every event committed later has a larger one.
+ * `at` is when the close ran.
+ */
+export interface Watermark {
+  readonly seq: number;
+  readonly at: Date;
 }
 
 export interface NewInvoice {
@@ -31,21 +45,35 @@ export interface NewInvoice {
 }
 
 /**
- * Invoices, the ledger, and the bookkeeping of which usage has been billed. The ledger is
- * append-only: rows are inserted with their invoice and never changed (the database refuses
- * UPDATE, DELETE and TRUNCATE on it, migration 0009).
+ * Invoices, their journal entries, and the bookkeeping of which usage has been billed. The ledger
+ * is append-only and double-entry (migration 0030): an invoice posts with it, in its transaction.
  */
 export class BillingRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
-  /** Records the first close of a period (later closes keep the first cutoff); answers it. */
-  async markClosed(period: string, cutoff: Date, now: Date): Promise<{ cutoff: Date }> {
+  /**
+   * Draws a close's watermark: holding the usage watermark lock exclusively (USAGE_WATERMARK_LOCK),
+   * which waits for the insert statements in flight to commit and holds new ones back, it takes the
+   * next value of the events' sequence, and lets go at once. Waits at most `lockTimeoutMs` for the
+   * lock, then throws (SQLSTATE 55P03). On PGlite the one connection runs one transaction at a time,
+   * so the lock is always free there; the same statements run.
+   */
+  async watermark(at: Date, lockTimeoutMs: number): Promise<Watermark> {
+    return this.db.transaction().execute(async (tx) => {
+      await sql`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(tx);
+      await sql`SELECT pg_advisory_xact_lock(${sql.raw(`${USAGE_WATERMARK_LOCK}::int8`)})`.execute(tx);
+      const r = await sql<{ seq: number }>`SELECT nextval('usage_event_seq') AS seq`.execute(tx);
+      return { seq: Number(r.rows[0]!.seq), at };
+    });
+  }
+
+  /** Records the first close of a period (later closes keep the first watermark). */
+  async markClosed(period: string, watermark: Watermark): Promise<void> {
     await this.db
       .insertInto('billing_closes')
-      .values({ period, cutoff, closed_at: now })
+      .values({ period, cutoff: watermark.at, cutoff_seq: watermark.seq, closed_at: watermark.at })
       .onConflict((oc) => oc.column('period').doNothing())
       .execute();
-    return this.db.selectFrom('billing_closes').select('cutoff').where('period', '=', period).executeTakeFirstOrThrow();
   }
 
   async isClosed(period: string): Promise<boolean> {
@@ -58,10 +86,10 @@ export class BillingRepository {
   }
 
   /**
-   * Standard tokens per tenant and subscription of usage that occurred in [start, end) and was
-   * received by `cutoff` and not billed yet (received after the period's `billed_through`).
+   * Standard tokens per tenant and subscription of usage that occurred in [start, end), lies below
+   * the watermark `through`, and was not billed yet (not below the tenant's period's `billed_through_seq`).
    */
-  async periodUsage(period: string, start: Date, end: Date, cutoff: Date): Promise<UsageSum[]> {
+  async periodUsage(period: string, start: Date, end: Date, through: Watermark): Promise<UsageSum[]> {
     const r = await sql<UsageSum>`
       SELECT e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std
         FROM usage_events e
@@ -70,8 +98,8 @@ export class BillingRepository {
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
-       WHERE e.occurred_at >= ${start} AND e.occurred_at < ${end} AND e.received_at <= ${cutoff}
-         AND (b.billed_through IS NULL OR e.received_at > b.billed_through)
+       WHERE e.occurred_at >= ${start} AND e.occurred_at < ${end} AND e.seq < ${through.seq}
+         AND (b.billed_through_seq IS NULL OR e.seq >= b.billed_through_seq)
        GROUP BY e.tenant_id, s.id`.execute(this.db);
     return r.rows;
   }
@@ -82,10 +110,11 @@ export class BillingRepository {
   }
 
   /**
-   * Usage of the closed `periods` (each with its bounds, [start, end)) that arrived after its
-   * period was billed for the tenant (or, if it never was, after the period's close), up to `cutoff`.
+   * Usage of the closed `periods` (each with its bounds, [start, end)) committed after its period
+   * was billed for the tenant (or, if it never was, after the period's first close), below the
+   * watermark `through`.
    */
-  async lateUsage(periods: readonly { period: string; start: Date; end: Date }[], cutoff: Date): Promise<LateUsageSum[]> {
+  async lateUsage(periods: readonly { period: string; start: Date; end: Date }[], through: Watermark): Promise<LateUsageSum[]> {
     if (periods.length === 0) return [];
     const r = await sql<LateUsageSum>`
       WITH p AS (
@@ -95,8 +124,8 @@ export class BillingRepository {
         SELECT e.*, p.period
           FROM usage_events e
           JOIN p ON e.occurred_at >= p.start_at AND e.occurred_at < p.end_at
-         WHERE e.received_at <= ${cutoff}
-           AND e.received_at > (SELECT coalesce(min(cutoff), 'infinity'::timestamptz) FROM billing_closes)
+         WHERE e.seq < ${through.seq}
+           AND e.seq >= (SELECT coalesce(min(cutoff_seq), ${through.seq}) FROM billing_closes)
       )
       SELECT e.tenant_id, e.period, s.id AS subscription_id, sum(e.std_tokens)::text AS std
         FROM e
@@ -106,7 +135,7 @@ export class BillingRepository {
           SELECT id FROM subscriptions s
            WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
            LIMIT 1) s ON true
-       WHERE e.received_at > coalesce(b.billed_through, c.cutoff)
+       WHERE e.seq >= coalesce(b.billed_through_seq, c.cutoff_seq)
        GROUP BY e.tenant_id, e.period, s.id`.execute(this.db);
     return r.rows;
   }
@@ -123,11 +152,12 @@ export class BillingRepository {
 
   /**
    * Issues a batch of invoices for one period in one transaction: sequential numbers for the
-   * year, the invoices, their ledger entries, and the billed-usage bookkeeping. Answers false,
-   * having written nothing, when a tenant of the batch already has an invoice for the period (a
-   * concurrent close issued it first).
+   * year, the invoices, their journal entries (debit the tenant's receivable, credit revenue; and
+   * for a prepaid tenant a draw of what its prepaid balance covers), and the billed-usage
+   * bookkeeping (billed below `through`). Answers false, having written nothing, when a tenant of
+   * the batch already has an invoice for the period (a concurrent close issued it first).
    */
-  async issue(period: string, invoices: readonly NewInvoice[], cutoff: Date, now: Date): Promise<boolean> {
+  async issue(period: string, invoices: readonly NewInvoice[], through: Watermark, now: Date): Promise<boolean> {
     if (invoices.length === 0) return true;
     const year = Number(period.slice(0, 4));
     try {
@@ -163,30 +193,26 @@ export class BillingRepository {
             .insertInto('invoices')
             .values(rows.slice(i, i + 1000))
             .execute();
-        const ledger = rows.map((r) => ({
-          tenant_id: r.tenant_id,
-          kind: 'invoice',
-          invoice_id: r.id,
-          amount: r.total,
-          description: `invoice ${r.number} for ${period}`,
-          created_at: now,
-        }));
-        for (let i = 0; i < ledger.length; i += 1000)
-          await tx
-            .insertInto('ledger_entries')
-            .values(ledger.slice(i, i + 1000))
-            .execute();
+        await writeEntries(tx, await this.invoiceEntries(tx, rows, period, now), now);
         const billed = invoices.flatMap((inv) =>
-          inv.billed.map((b) => ({ tenant_id: inv.tenantId, period: b.period, billed_through: cutoff, rating: JSON.stringify(b.rating) })),
+          inv.billed.map((b) => ({
+            tenant_id: inv.tenantId,
+            period: b.period,
+            billed_through: through.at,
+            billed_through_seq: through.seq,
+            rating: JSON.stringify(b.rating),
+          })),
         );
         for (let i = 0; i < billed.length; i += 1000) {
           await tx
             .insertInto('usage_billing')
             .values(billed.slice(i, i + 1000))
             .onConflict((oc) =>
-              oc
-                .columns(['tenant_id', 'period'])
-                .doUpdateSet((eb) => ({ billed_through: eb.ref('excluded.billed_through'), rating: eb.ref('excluded.rating') })),
+              oc.columns(['tenant_id', 'period']).doUpdateSet((eb) => ({
+                billed_through: eb.ref('excluded.billed_through'),
+                billed_through_seq: eb.ref('excluded.billed_through_seq'),
+                rating: eb.ref('excluded.rating'),
+              })),
             )
             .execute();
         }
@@ -218,16 +244,67 @@ export class BillingRepository {
   }
 
   /**
-   * Per tenant with ledger entries, oldest tenant id first: the exact sum of its entries (CNY,
-   * decimal text) and how many there are. Read from the ledger alone.
+   * The journal entries of newly issued invoices: each non-zero total debits the tenant's
+   * receivable and credits revenue; a prepaid tenant's invoice is then paid from its prepaid
+   * balance as far as the balance goes (their rows locked, so a refund cannot draw the same money).
    */
-  ledgerBalances(): Promise<{ tenant_id: string; balance: string; entries: number }[]> {
-    return this.db
-      .selectFrom('ledger_entries')
-      .select(['tenant_id', sql<string>`sum(amount)::text`.as('balance'), sql<number>`count(*)::int8`.as('entries')])
-      .groupBy('tenant_id')
-      .orderBy('tenant_id')
-      .execute();
+  private async invoiceEntries(
+    tx: Transaction<DB>,
+    rows: readonly { id: string; number: string; tenant_id: string; total: string }[],
+    period: string,
+    now: Date,
+  ): Promise<JournalEntry[]> {
+    const entries: JournalEntry[] = [];
+    const posted = rows.filter((r) => !new Decimal(r.total).isZero());
+    const prepaid = (
+      await tx
+        .selectFrom('tenants')
+        .select('id')
+        .where('id', 'in', posted.length > 0 ? [...new Set(posted.map((r) => r.tenant_id))] : [''])
+        .where('billing_mode', '=', 'prepaid')
+        .orderBy('id')
+        .forNoKeyUpdate()
+        .execute()
+    ).map((t) => t.id);
+    const left = new Map([...(await tenantPositions(tx, prepaid))].map(([t, p]) => [t, new Decimal(p.prepaid)]));
+    for (const r of posted) {
+      const base = { tenantId: r.tenant_id, invoiceId: r.id, bookedAt: now };
+      entries.push(
+        transfer({ ...base, id: `je_${r.id}`, kind: 'invoice', description: `invoice ${r.number} for ${period}` }, receivableOf(r.tenant_id), REVENUE, r.total),
+      );
+      const balance = left.get(r.tenant_id);
+      if (!balance || balance.lte(0) || new Decimal(r.total).lte(0)) continue;
+      const draw = Decimal.min(balance, r.total);
+      left.set(r.tenant_id, balance.minus(draw));
+      entries.push(
+        transfer(
+          { ...base, id: `jd_${r.id}`, kind: 'prepaid_draw', description: `invoice ${r.number} paid from the prepaid balance` },
+          prepaidOf(r.tenant_id),
+          receivableOf(r.tenant_id),
+          draw,
+        ),
+      );
+    }
+    return entries;
+  }
+
+  /**
+   * Per tenant with a receivable account, by tenant id: the exact sum of its receivable postings
+   * (CNY, decimal text: invoiced less paid and credited) and how many postings there are. Read from the ledger alone.
+   */
+  async ledgerBalances(): Promise<{ tenant_id: string; balance: string; entries: number }[]> {
+    const r = await sql<{ tenant_id: string; balance: string; entries: number }>`
+      SELECT a.tenant_id, sum(p.amount)::text AS balance, count(*)::int8 AS entries
+        FROM ledger_accounts a JOIN postings p ON p.account_id = a.id
+       WHERE a.kind = 'receivable'
+       GROUP BY a.tenant_id
+       ORDER BY a.tenant_id`.execute(this.db);
+    return r.rows.map((x) => ({ ...x, entries: Number(x.entries) }));
+  }
+
+  /** What the ledger holds for each invoice of `ids` (absent: nothing posted). */
+  invoiceLedgers(ids: readonly string[]): Promise<Map<string, InvoiceLedgerRow>> {
+    return invoiceLedgers(this.db, ids);
   }
 
   listInvoices(filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<InvoiceRow[]> {

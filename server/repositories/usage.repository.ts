@@ -113,6 +113,17 @@ const STD_TOKENS = sql.raw(
 );
 
 /**
+ * The usage watermark lock, an advisory lock key (API.md v2 "Billing": a close bills every usage
+ * event committed before it began). Every statement that inserts usage events holds it shared from
+ * before it draws their `seq` until it commits; a close holds it exclusively only for the instant
+ * it draws its watermark from the same sequence (BillingRepository.watermark). Shared holders never
+ * wait for each other, so ingestion runs as before; a close waits for the statements in flight
+ * (one batch each), and ingestion arriving meanwhile waits behind it for that long at most.
+ */
+export const USAGE_WATERMARK_LOCK = 0x75_73_77_6d; // "uswm"
+const WATERMARK_LOCK = sql.raw(`${USAGE_WATERMARK_LOCK}::int8`);
+
+/**
  * Usage events: inserted in batches, each event id counted once per reporting cluster, ever (the
  * primary key is (cluster_id, id)); and the engine counts agents report of gateway workloads, kept
  * the same way beside them (migration 0020).
@@ -140,7 +151,9 @@ export class UsageRepository {
    * Inserts a batch in one statement and answers how many rows were new; an id already stored for
    * the batch's cluster, or repeated within the batch, is skipped (the same id from another cluster
    * is another event). Standard tokens are computed here in `numeric`, exactly, by the SQL of
-   * `usageStdTokens` (scheduler/capacity.ts).
+   * `usageStdTokens` (scheduler/capacity.ts). The statement takes the usage watermark lock shared
+   * ({@link USAGE_WATERMARK_LOCK}), then draws one `seq` for all of its events, and holds the lock
+   * until it commits.
    */
   async insert(batch: UsageBatch): Promise<number> {
     if (batch.ids.length === 0) return 0;
@@ -152,19 +165,26 @@ export class UsageRepository {
         SELECT * FROM unnest(${w.map((x) => x.id)}::text[], ${w.map((x) => x.tenantId)}::text[], ${w.map((x) => x.modelId)}::text[],
                              ${w.map((x) => x.costFactor)}::numeric[], ${w.map((x) => x.inputFactor)}::numeric[])
           WITH ORDINALITY AS w(id, tenant_id, model_id, cost_factor, input_factor, n)
+      ), lk AS MATERIALIZED (
+        SELECT pg_advisory_xact_lock_shared(${WATERMARK_LOCK}) AS held
+      ), s AS MATERIALIZED (
+        -- Drawn from lk's row, so only once the lock is held; one value for the whole statement,
+        -- so that concurrent batches do not queue on the sequence row by row.
+        SELECT nextval('usage_event_seq') AS seq FROM lk
       ), ins AS (
         INSERT INTO usage_events (id, tenant_id, workload_id, cluster_id, model_id, input_tokens, output_tokens, std_tokens, occurred_at, received_at,
-                                  api_key_id, placement_id)
+                                  api_key_id, placement_id, seq)
         SELECT e.id, w.tenant_id, w.id, ${batch.clusterId}, w.model_id, e.input_tokens, e.output_tokens,
                ${STD_TOKENS},
                timestamptz 'epoch' + e.occurred_ms * interval '1 millisecond', ${batch.receivedAt}::timestamptz,
-               e.api_key_id, e.placement_id
+               e.api_key_id, e.placement_id, s.seq
           -- unnest pads the shorter arrays with NULL: a batch without keys and placements gives none.
           FROM unnest(${textArray(batch.ids)}::text[], ${intArray(batch.workload)}::int8[], ${intArray(batch.inputTokens)}::int8[],
                       ${intArray(batch.outputTokens)}::int8[], ${intArray(batch.occurredAtMs)}::int8[],
                       ${nullableTextArray(batch.apiKeyIds ?? [])}::text[], ${nullableTextArray(batch.placementIds ?? [])}::text[])
             AS e(id, wi, input_tokens, output_tokens, occurred_ms, api_key_id, placement_id)
           JOIN w ON w.n = e.wi + 1
+          CROSS JOIN s
          ORDER BY e.id COLLATE "C"
         ON CONFLICT (cluster_id, id) DO NOTHING
         RETURNING 1

@@ -1,8 +1,9 @@
 /**
  * The period close: one invoice per tenant that had a subscription or usage in the month, rated
  * by the pure rating code (billing/rating.ts), issued in batches that each commit atomically.
- * Idempotent per tenant and period; usage that arrives after its period was billed goes onto the
- * tenant's next invoice as a `late_usage` line.
+ * Idempotent per tenant and period. A close bills every usage event committed before it began
+ * (its watermark, BillingRepository.watermark); usage committed after its period was billed goes
+ * onto the tenant's next invoice as a `late_usage` line.
  */
 import { Decimal } from 'decimal.js';
 import type { Principal } from '../auth/authenticate.js';
@@ -21,16 +22,24 @@ import {
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { BillingRepository, InvoiceRow, NewInvoice } from '../repositories/billing.repository.js';
+import type { BillingRepository, InvoiceRow, NewInvoice, Watermark } from '../repositories/billing.repository.js';
+import type { InvoiceLedgerRow } from '../repositories/ledger.repository.js';
+import { invoiceStatus, type InvoiceStatus } from '../billing/ledger.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
+import { SHARED_TENANT } from '../repositories/tenants.repository.js';
 import { termsOf, vatOf } from './plans.service.js';
 import { DEFAULT_TAX_CODE, DEFAULT_VAT_RATE, vatTotals, withVat, type VatLine, type VatTerms } from '../billing/vat.js';
 import { owns, scopeTenant } from '../auth/policy.js';
 
-/** Usage received this recently may still be committing; the next close or invoice takes it. */
-export const CLOSE_SETTLE_MS = 60_000;
 const BATCH = 500;
+/**
+ * How long a close waits for the usage watermark lock: for the usage insert statements in flight
+ * (one batch each, at most 10,000 events) to commit. Ingestion that arrives meanwhile waits behind
+ * the close, so this also bounds that wait; past it the close tries again.
+ */
+export const WATERMARK_LOCK_TIMEOUT_MS = 5_000;
+const WATERMARK_ATTEMPTS = 3;
 
 export interface Invoice {
   readonly id: string;
@@ -38,18 +47,32 @@ export interface Invoice {
   readonly tenantId: string;
   readonly period: string;
   readonly currency: 'CNY';
-  readonly status: 'issued';
+  /** Derived from the ledger: `issued → partially_paid | paid | void` (void: credit notes cancel it whole). */
+  readonly status: InvoiceStatus;
   readonly issuedAt: string;
   readonly lines: readonly Omit<VatLine, 'subscriptionId'>[];
   /** Σ line amounts, exclusive of VAT (API.md). */
   readonly total: string;
   /** Σ line VAT. */
   readonly vat: string;
-  /** `total + vat`: what the tenant owes. */
+  /** `total + vat`: what the tenant owes, and what the ledger posts to its receivable. */
   readonly totalInclusive: string;
+  /** CNY, two decimals, from the ledger: payments (and prepaid draws) allocated to it. */
+  readonly paid: string;
+  /** CNY, two decimals, from the ledger: its credit notes' amounts (positive, inclusive of VAT). */
+  readonly credited: string;
+  /** totalInclusive − paid − credited. */
+  readonly outstanding: string;
 }
 
-export function toInvoice(r: InvoiceRow): Invoice {
+/**
+ * An invoice as the API shows it, its state from what the ledger holds for it (`ledger`; none:
+ * nothing posted). Its state and what is outstanding are of the inclusive total: what the tenant owes.
+ */
+export function toInvoice(r: InvoiceRow, ledger?: InvoiceLedgerRow): Invoice {
+  const owed = new Decimal(r.total_inclusive);
+  const credited = new Decimal(ledger?.credited ?? 0);
+  const paid = new Decimal(ledger?.paid ?? 0);
   const lines = (r.lines as VatLine[]).map(({ kind, description, quantity, unitPrice, amount, vatRate, vat, amountInclusive, taxCode }) => ({
     kind,
     description,
@@ -67,12 +90,15 @@ export function toInvoice(r: InvoiceRow): Invoice {
     tenantId: r.tenant_id,
     period: r.period,
     currency: 'CNY',
-    status: 'issued',
+    status: invoiceStatus(owed, { invoiced: owed, credited, paid }),
     issuedAt: r.issued_at.toISOString(),
     lines,
     total: roundHalfUpToFen(r.total),
     vat: roundHalfUpToFen(r.vat),
     totalInclusive: roundHalfUpToFen(r.total_inclusive),
+    paid: roundHalfUpToFen(paid),
+    credited: roundHalfUpToFen(credited),
+    outstanding: roundHalfUpToFen(owed.minus(paid).minus(credited)),
   };
 }
 
@@ -100,7 +126,15 @@ export interface BillingMetrics {
   invoiceIssued(planTypes: readonly string[], total: string): void;
 }
 
+/**
+ * A step the close runs once the period's invoices are all issued, with the same watermark
+ * (`through`) and the periods closed before (the providers' statements, settlement.service.ts).
+ */
+export type CloseStep = (period: string, through: Watermark, closedBefore: readonly string[]) => Promise<unknown>;
+
 export class BillingService {
+  private readonly closeSteps: CloseStep[] = [];
+
   constructor(
     private readonly repo: BillingRepository,
     private readonly plans: PlansRepository,
@@ -124,9 +158,10 @@ export class BillingService {
     }
     const now = this.clock.now();
     if (!this.calendar.periodHasEnded(period, now)) throw new AppError('conflict', `The period ${period} has not ended yet.`);
-    const { cutoff } = await this.repo.markClosed(period, new Date(now.getTime() - CLOSE_SETTLE_MS), now);
-    // Later closes of the same period (a backdated subscription) bill up to now, less the settle time.
-    const through = new Date(Math.max(cutoff.getTime(), now.getTime() - CLOSE_SETTLE_MS));
+    // Everything committed before this line is billed now; later closes of the same period (a
+    // backdated subscription) draw their own, further on.
+    const through = await this.watermark(now);
+    await this.repo.markClosed(period, through);
     const { start, end } = this.calendar.monthBounds(period);
     const earlier = (await this.repo.closedPeriods()).filter((p) => p < period).map((p) => ({ period: p, ...this.calendar.monthBounds(p) }));
 
@@ -134,7 +169,30 @@ export class BillingService {
     for (let attempt = 0; !(await this.issueMissing(period, start, end, through, now, earlier)); attempt++) {
       if (attempt >= 3) throw new Error(`The close of ${period} kept racing another close`);
     }
-    return (await this.repo.periodInvoices(period)).map(toInvoice);
+    for (const step of this.closeSteps)
+      await step(
+        period,
+        through,
+        earlier.map((e) => e.period),
+      );
+    return this.withStates(await this.repo.periodInvoices(period));
+  }
+
+  /** The close's watermark; a wait for the lock that timed out is tried again a few times. */
+  private async watermark(now: Date): Promise<Watermark> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.repo.watermark(now, WATERMARK_LOCK_TIMEOUT_MS);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== '55P03' || attempt >= WATERMARK_ATTEMPTS) throw err;
+        this.log.warn('a close waited too long for usage ingestion to let it draw its watermark; trying again', { attempt });
+      }
+    }
+  }
+
+  /** Adds a step to every close, run in order after the period's invoices are issued. */
+  onClose(step: CloseStep): void {
+    this.closeSteps.push(step);
   }
 
   /** Issues the invoices the period still lacks; false if another close issued one of them first. */
@@ -142,7 +200,7 @@ export class BillingService {
     period: string,
     start: Date,
     end: Date,
-    through: Date,
+    through: Watermark,
     now: Date,
     earlier: readonly { period: string; start: Date; end: Date }[],
   ): Promise<boolean> {
@@ -169,7 +227,8 @@ export class BillingService {
       return plan ? vatOf(plan) : defaultVat;
     };
 
-    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t)).sort();
+    // The platform's own tenant pays nobody: its traffic is served and paid to providers, never invoiced.
+    const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys()])].filter((t) => !invoiced.has(t) && t !== SHARED_TENANT.id).sort();
     const invoices: NewInvoice[] = [];
     for (const tenantId of tenants) {
       const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);
@@ -300,10 +359,16 @@ export class BillingService {
     return out;
   }
 
+  /** Invoices as the API shows them, each with its state from the ledger (one query for all). */
+  async withStates(rows: readonly InvoiceRow[]): Promise<Invoice[]> {
+    const ledgers = await this.repo.invoiceLedgers(rows.map((r) => r.id));
+    return rows.map((r) => toInvoice(r, ledgers.get(r.id)));
+  }
+
   /**
-   * What each tenant has been invoiced in all, derived from the ledger alone (one entry per
-   * invoice, its total): CNY with two decimals, and the number of entries. Tenants without an
-   * entry are absent. The ledger's entries add up exactly to the invoices (test/integration/ledger.test.ts).
+   * Each tenant's receivable, derived from the ledger alone (invoices less payments, prepaid draws
+   * and credit notes, plus refunds): CNY with two decimals, and the number of its postings.
+   * Tenants without a receivable account are absent (test/integration/ledger.test.ts).
    */
   async balances(): Promise<Balance[]> {
     return (await this.repo.ledgerBalances()).map((r) => ({ tenantId: r.tenant_id, balance: roundHalfUpToFen(r.balance), entries: r.entries }));
@@ -311,13 +376,15 @@ export class BillingService {
 
   async list(principal: Principal, filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<Page<Invoice>> {
     const tenantId = scopeTenant(principal, filter.tenantId);
-    return toPage(await this.repo.listInvoices({ tenantId, period: filter.period }, page), page.limit, toInvoice);
+    const rows = await this.repo.listInvoices({ tenantId, period: filter.period }, page);
+    const ledgers = await this.repo.invoiceLedgers(rows.slice(0, page.limit).map((r) => r.id));
+    return toPage(rows, page.limit, (r) => toInvoice(r, ledgers.get(r.id)));
   }
 
   async get(principal: Principal, id: string): Promise<Invoice> {
     const row = await this.repo.getInvoice(id);
     if (!row || !owns(principal, row.tenant_id)) throw new AppError('not_found', 'No invoice has this id.');
-    return toInvoice(row);
+    return (await this.withStates([row]))[0]!;
   }
 }
 
@@ -331,7 +398,8 @@ function lateVat(line: InvoiceLine, subscriptionIds: readonly (string | null)[],
   return terms.length === 1 ? terms[0]! : vatOfSub(null);
 }
 
-function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
+/** `items` grouped by `key`, groups and items in the order first seen. */
+export function group<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
   const out = new Map<K, T[]>();
   for (const item of items) {
     const k = key(item);

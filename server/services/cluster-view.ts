@@ -25,6 +25,8 @@ export interface ClusterFacts {
   readonly cordoned: boolean;
   readonly lastHeartbeatAt: Date | null;
   readonly createdAt: Date;
+  /** The provider that owns it (migration 0029); absent or null: none. */
+  readonly providerId?: string | null;
 }
 
 export interface ReportedInventory {
@@ -57,6 +59,7 @@ export interface ClusterView {
   readonly cordoned: boolean;
   readonly lastHeartbeatAt: string | null;
   readonly createdAt: string;
+  readonly providerId: string | null;
   readonly inventory: readonly { deviceModel: string; profile: string | null; vendor: string | null; total: number; healthy: number }[];
   readonly capacity: { readonly totalStdPerMin: number; readonly allocatedStdPerMin: number; readonly freeStdPerMin: number };
   readonly unprofiledDevices: readonly string[];
@@ -134,6 +137,7 @@ export function computeCluster(
       cordoned: c.cordoned,
       lastHeartbeatAt: c.lastHeartbeatAt?.toISOString() ?? null,
       createdAt: c.createdAt.toISOString(),
+      providerId: c.providerId ?? null,
       inventory: rows,
       capacity: { totalStdPerMin: microToNumber(total), allocatedStdPerMin: microToNumber(allocated), freeStdPerMin: microToNumber(free) },
       unprofiledDevices: unprofiled,

@@ -98,6 +98,7 @@ function facts(r: ClusterRow): ClusterFacts {
     cordoned: r.cordoned,
     lastHeartbeatAt: r.last_heartbeat_at,
     createdAt: r.created_at,
+    providerId: r.provider_id,
   };
 }
 

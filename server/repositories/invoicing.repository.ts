@@ -21,14 +21,14 @@ export class InvoicingRepository {
     const row = await this.db
       .selectFrom('tenants as t')
       .leftJoin('tenant_invoicing as i', 'i.tenant_id', 't.id')
-      .select(['t.id as tenant_id', 't.name', 'i.address', 'i.phone', 'i.bank', 'i.bank_account'])
+      .select(['t.id as tenant_id', 't.name', 't.uscc', 'i.address', 'i.phone', 'i.bank', 'i.bank_account'])
       .where('t.id', '=', tenantId)
       .executeTakeFirst();
     if (!row) return undefined;
     return {
       tenant_id: row.tenant_id,
       name: row.name,
-      uscc: null,
+      uscc: row.uscc,
       address: row.address ?? '',
       phone: row.phone ?? '',
       bank: row.bank ?? '',

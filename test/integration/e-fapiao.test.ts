@@ -20,6 +20,8 @@ const SELLER = {
   bankAccount: '3602000000000000001',
 };
 
+const BUYER_USCC = aUscc('440104', '87654321');
+
 async function placedWorkload(p: TestPlatform, tenantKey: string, clusterToken: string): Promise<string> {
   const w = (
     await p.request('POST', '/api/v1/workloads', {
@@ -198,9 +200,11 @@ describeOnDatabases('VAT and e-fapiao: from plans with VAT through the close to 
   it("keeps a tenant's invoicing details, which only it and the operator see", async () => {
     const p = platform();
     const details = { address: '广州市越秀区府前路 1 号', phone: '020-83123456', bank: '中国建设银行广州分行', bankAccount: '44050100000000000001' };
+    // The buyer's USCC is the tenant's own (PATCH /api/v1/tenants/:id).
+    expect((await p.request('PATCH', `/api/v1/tenants/${gov.id}`, { body: { uscc: BUYER_USCC } })).status).to.equal(200);
     const put = await p.request('PUT', `/api/v1/tenants/${gov.id}/invoicing`, { token: gov.apiKey, body: details });
     expect(put.status).to.equal(200);
-    expect(put.body).to.deep.include({ tenantId: gov.id, name: '广州市交通运输局', ...details });
+    expect(put.body).to.deep.include({ tenantId: gov.id, name: '广州市交通运输局', uscc: BUYER_USCC, ...details });
     expect((await p.request('GET', `/api/v1/tenants/${gov.id}/invoicing`)).body).to.deep.equal(put.body);
     expect((await p.request('GET', `/api/v1/tenants/${gov.id}/invoicing`, { token: firm.apiKey })).status).to.equal(404);
     expect((await p.request('PUT', `/api/v1/tenants/${gov.id}/invoicing`, { token: firm.apiKey, body: details })).status).to.equal(404);
@@ -222,7 +226,7 @@ describeOnDatabases('VAT and e-fapiao: from plans with VAT through the close to 
     });
     expect(doc.pricesIncludeVat).to.equal(false);
     expect(doc.seller).to.deep.equal(SELLER);
-    expect(doc.buyer).to.include({ name: '广州市交通运输局', address: '广州市越秀区府前路 1 号', bankAccount: '44050100000000000001' });
+    expect(doc.buyer).to.include({ name: '广州市交通运输局', uscc: BUYER_USCC, address: '广州市越秀区府前路 1 号', bankAccount: '44050100000000000001' });
     expect(doc.lines.map((l) => l.lineNo)).to.deep.equal([1, 2, 3]);
     for (const [i, l] of doc.lines.entries()) {
       const line = govInvoice.lines[i]!;
@@ -361,5 +365,26 @@ describeOnDatabases('VAT and e-fapiao: from plans with VAT through the close to 
       'totals',
     );
     expect(doc.paths['/api/v1/billing/seller']).to.have.keys('get', 'put');
+  });
+
+  it('posts an invoice as receivable (inclusive) against revenue and output VAT; credit notes reverse the VAT in proportion, exactly at the end', async () => {
+    const p = platform();
+    const accounts = async () => {
+      const items: { id: string; balance: string }[] = (await p.request('GET', '/api/v1/ledger/balances?limit=100')).body.items;
+      const of = (id: string) => items.find((a) => a.id === id)?.balance ?? '0.00';
+      return { receivable: of(`receivable:${gov.id}`), revenue: of('revenue'), vat: of('vat_output') };
+    };
+    // Both invoices: gov 10636.26 + 638.18 VAT, the firm 2.69 + 0.35.
+    expect(await accounts()).to.deep.equal({ receivable: '11274.44', revenue: '-10638.95', vat: '-638.53' });
+    expect((await p.request('GET', `/api/v1/invoices/${govInvoice.id}`)).body).to.include({ status: 'issued', outstanding: '11274.44' });
+    // 1000.00 of 11274.44 owed: 1000.00 × 638.18 ÷ 11274.44 = 56.604… → 56.60 of VAT, 943.40 of revenue.
+    const part = await p.request('POST', `/api/v1/invoices/${govInvoice.id}/credit-notes`, { body: { amount: '1000.00', reason: 'outage' } });
+    expect(part.status).to.equal(201);
+    expect(await accounts()).to.deep.equal({ receivable: '10274.44', revenue: '-9695.55', vat: '-581.93' });
+    expect((await p.request('GET', `/api/v1/invoices/${govInvoice.id}`)).body).to.include({ status: 'partially_paid', outstanding: '10274.44' });
+    // The rest voids it and reverses exactly the VAT left: only the firm's remains.
+    expect((await p.request('POST', `/api/v1/invoices/${govInvoice.id}/credit-notes`, { body: { reason: 'void' } })).status).to.equal(201);
+    expect(await accounts()).to.deep.equal({ receivable: '0.00', revenue: '-2.69', vat: '-0.35' });
+    expect((await p.request('GET', `/api/v1/invoices/${govInvoice.id}`)).body).to.include({ status: 'void', credited: '11274.44', outstanding: '0.00' });
   });
 });

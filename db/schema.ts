@@ -282,6 +282,10 @@ export interface PlansTable {
   model_prices: ColumnType<unknown, string | null | undefined, string | null>;
   /** The availability a periodic plan promises and its credit table (migration 0032); null: none. */
   sla: ColumnType<unknown, string | null | undefined, string | null>;
+  /** VAT rate of the plan's lines, 0 ≤ rate < 1 (migration 0031). */
+  vat_rate: Numeric;
+  /** Tax classification code of the plan's service, 19 digits. */
+  tax_code: string;
 }
 
 export interface SubscriptionsTable {
@@ -303,9 +307,23 @@ export interface InvoicesTable {
   currency: string;
   status: string;
   total: Numeric;
+  /** Σ of the lines' VAT (migration 0031). */
+  vat: Numeric;
+  /** `total + vat`. */
+  total_inclusive: Numeric;
   lines: Json<unknown>;
   rating: Json<unknown>;
   issued_at: Timestamp;
+}
+
+/** A tenant's invoicing details as the buyer of an e-fapiao (its USCC is on `tenants`). */
+export interface TenantInvoicingTable {
+  tenant_id: string;
+  address: string;
+  phone: string;
+  bank: string;
+  bank_account: string;
+  updated_at: Timestamp;
 }
 
 export interface InvoiceCountersTable {
@@ -706,6 +724,7 @@ export interface DB {
   plans: PlansTable;
   subscriptions: SubscriptionsTable;
   invoices: InvoicesTable;
+  tenant_invoicing: TenantInvoicingTable;
   invoice_counters: InvoiceCountersTable;
   ledger_accounts: LedgerAccountsTable;
   journal_entries: JournalEntriesTable;

@@ -48,6 +48,10 @@ import { PlansRepository } from './repositories/plans.repository.js';
 import { PlansService } from './services/plans.service.js';
 import { planRoutes } from './http/plans.routes.js';
 import { billingRoutes } from './http/billing.routes.js';
+import { invoicingRoutes } from './http/invoicing.routes.js';
+import { InvoicingRepository } from './repositories/invoicing.repository.js';
+import { InvoicingService } from './services/invoicing.service.js';
+import { InvoicePdf } from './documents/invoice-pdf.js';
 import { BillingRepository } from './repositories/billing.repository.js';
 import { BillingService } from './services/billing.service.js';
 import { ProvidersRepository } from './repositories/providers.repository.js';
@@ -172,7 +176,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await catalog.seedBuiltins();
   const workloadsRepo = new WorkloadsRepository(db);
   const plansRepo = new PlansRepository(db);
-  const plans = new PlansService(plansRepo, tenantsRepo, settings, clock, ids);
+  const plans = new PlansService(plansRepo, tenantsRepo, settings, clock, ids, config.vat.defaultRate);
   await plans.seedDefault();
   const tenants = new TenantsService(tenantsRepo, clock, ids, events, async () => (await catalogRepo.allModels()).map((m) => m.name));
   const adminToken = await resolveAdminToken(settings, config.adminToken);
@@ -202,7 +206,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);
-  const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing);
+  const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing, undefined, config.vat.defaultRate);
+  const invoicing = new InvoicingService(new InvoicingRepository(db), settings, billing, new InvoicePdf(config.vat.invoiceFont), clock);
   const providersRepo = new ProvidersRepository(db);
   const providers = new ProvidersService(providersRepo, clock, ids);
   const settlement = new SettlementService(providersRepo, clock, ids, calendar, log);
@@ -294,7 +299,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     database,
     metrics,
     scheduler,
-    services: { catalog, engines, clusters, tenants, workloads, plans, billing, ledger, usage, budgets, accounts },
+    services: { catalog, engines, clusters, tenants, workloads, plans, billing, invoicing, ledger, usage, budgets, accounts },
   };
   const auth = createAuthenticator(
     {
@@ -321,6 +326,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...workloadRoutes(context),
         ...planRoutes(context),
         ...billingRoutes(context),
+        ...invoicingRoutes(context),
         ...providerRoutes(providers, settlement),
         ...ledgerRoutes(context),
         ...meRoutes(context),

@@ -28,6 +28,13 @@ export interface Config {
    */
   readonly placementHealth: { readonly failAfterSeconds: number; readonly startupSeconds: number; readonly avoidSeconds: number };
   readonly timezone: string;
+  /**
+   * VAT (README "VAT and e-fapiao"): the rate a plan created without `vatRate` gets
+   * (`TOKENPOOL_VAT_RATE`, default `"0.06"`, 6 % for information-technology services), and the
+   * CJK font the invoice PDF embeds (`TOKENPOOL_INVOICE_FONT`, default Debian's fonts-noto-cjk
+   * `NotoSansCJK-Regular.ttc`, whose Simplified Chinese face is used).
+   */
+  readonly vat: { readonly defaultRate: string; readonly invoiceFont: string };
   /** Half-life of past use in fair-share ordering, in seconds. */
   readonly fairShareHalfLifeSeconds: number;
   /** Server processes sharing the port (node:cluster); more than one needs PostgreSQL. */
@@ -159,6 +166,11 @@ const schema = z.object({
   TOKENPOOL_AGENT_RPM: integer(0, 1_000_000).default(6000),
   TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS: integer(1, 30 * 86_400).default(3600),
   TOKENPOOL_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai').default('Asia/Shanghai'),
+  TOKENPOOL_VAT_RATE: z
+    .string()
+    .regex(/^0(\.\d{1,4})?$/, 'must be a rate from 0 to below 1 with at most 4 decimals, such as 0.06')
+    .default('0.06'),
+  TOKENPOOL_INVOICE_FONT: z.string().default('/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc'),
   TOKENPOOL_SCHEDULER_WEIGHTS: z.string().optional(),
   TOKENPOOL_SCHEDULER_SCORE_PERCENTAGE: integer(0, 100).default(0),
   // The database refuses to delete audit rows younger than 180 days (migration 0012).
@@ -223,6 +235,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       avoidSeconds: v.TOKENPOOL_FAILED_CLUSTER_AVOID_SECONDS,
     },
     timezone: v.TOKENPOOL_TIMEZONE,
+    vat: { defaultRate: v.TOKENPOOL_VAT_RATE, invoiceFont: v.TOKENPOOL_INVOICE_FONT },
     fairShareHalfLifeSeconds: v.TOKENPOOL_FAIR_SHARE_HALF_LIFE_SECONDS,
     workers,
     requestRates: { tenantRpm: v.TOKENPOOL_TENANT_RPM, keyRpm: v.TOKENPOOL_KEY_RPM, agentRpm: v.TOKENPOOL_AGENT_RPM },

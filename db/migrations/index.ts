@@ -29,6 +29,7 @@ import * as m0027 from './0027_placement_energy.js';
 import * as m0028 from './0028_usage_watermark.js';
 import * as m0029 from './0029_providers.js';
 import * as m0030 from './0030_double_entry_ledger.js';
+import * as m0031 from './0031_vat.js';
 import * as m0032 from './0032_sla_model_prices.js';
 
 /** Every migration, by name; names sort in the order they apply. */
@@ -63,5 +64,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0028_usage_watermark': m0028,
   '0029_providers': m0029,
   '0030_double_entry_ledger': m0030,
+  '0031_vat': m0031,
   '0032_sla_model_prices': m0032,
 };

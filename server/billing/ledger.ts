@@ -8,7 +8,8 @@
  *   payment, a credit note or a draw on the prepaid balance; a refund of a credit balance debits it.
  * - `prepaid:<tenant>` (liability): money the tenant paid in advance. Credited by a top-up,
  *   debited by a draw (the close pays the tenant's invoice from it) or a refund.
- * - `revenue` (income), `vat_output` (no posting until VAT lands), `cash` (asset).
+ * - `revenue` (income): invoices' amounts exclusive of VAT. `vat_output` (liability): the output VAT
+ *   invoiced (credited by an invoice's tax, debited by a credit note's). `cash` (asset).
  * - `provider_costs` (expense): what providers earned for the tokens their clusters served.
  *   Debited by each provider statement (credited if a statement is negative).
  * - `payable:<provider>` (liability): what the city owes a provider. Credited by its statements,
@@ -93,6 +94,55 @@ export function statementEntry(s: {
     bookedAt: s.bookedAt,
   };
   return total.gt(0) ? transfer(e, PROVIDER_COSTS, payableOf(s.providerId), total) : transfer(e, payableOf(s.providerId), PROVIDER_COSTS, total.neg());
+}
+
+/** The postings of `lines` that are not zero, as two-decimal text (a posting is never 0). */
+function postingsOf(lines: readonly (readonly [account: string, amount: Decimal])[]): Posting[] {
+  return lines.filter(([, a]) => !a.isZero()).map(([account, a]) => ({ account, amount: a.toFixed(2) }));
+}
+
+/**
+ * The entry an invoice posts: its tenant's receivable debited by what it owes (`totalInclusive`),
+ * revenue credited by the exclusive `total` and output VAT by `vat` (signs reversed for a negative
+ * invoice). Null for an invoice that owes nothing (no posting is 0). Its id follows from the
+ * invoice's, so an invoice posts once.
+ */
+export function invoiceEntry(
+  e: Omit<JournalEntry, 'postings' | 'kind' | 'id' | 'tenantId'> & { readonly invoiceId: string; readonly tenantId: string },
+  sums: { readonly total: string; readonly vat: string; readonly totalInclusive: string },
+): JournalEntry | null {
+  const inclusive = new Decimal(sums.totalInclusive);
+  if (!inclusive.equals(new Decimal(sums.total).plus(sums.vat))) throw new Error(`An invoice's inclusive total ${sums.totalInclusive} is not total + vat`);
+  if (inclusive.isZero() && new Decimal(sums.vat).isZero()) return null;
+  return {
+    ...e,
+    id: `je_${e.invoiceId}`,
+    kind: 'invoice',
+    postings: postingsOf([
+      [receivableOf(e.tenantId), inclusive],
+      [REVENUE, new Decimal(sums.total).neg()],
+      [VAT_OUTPUT, new Decimal(sums.vat).neg()],
+    ]),
+  };
+}
+
+/**
+ * The entry a credit note posts: revenue debited by the amount less its VAT part, output VAT by the
+ * VAT part (billing/vat.ts `creditNoteVat`), the tenant's receivable credited by the whole amount
+ * (> 0, inclusive of VAT).
+ */
+export function creditNoteEntry(e: Omit<JournalEntry, 'postings' | 'kind'> & { readonly tenantId: string }, amount: Decimal, vat: string): JournalEntry {
+  if (!amount.isFinite() || amount.lte(0) || !amount.equals(amount.toDecimalPlaces(2)))
+    throw new Error(`A credit note's amount must be positive fen, not ${amount.toString()}`);
+  return {
+    ...e,
+    kind: 'credit_note',
+    postings: postingsOf([
+      [REVENUE, amount.minus(vat)],
+      [VAT_OUTPUT, new Decimal(vat)],
+      [receivableOf(e.tenantId), amount.neg()],
+    ]),
+  };
 }
 
 /** An invoice still (partly) owed: its outstanding amount, oldest first when listed. */

@@ -20,13 +20,19 @@ export const invoiceSchema = z.object({
       description: z.string(),
       quantity: z.string(),
       unitPrice: z.string(),
-      amount: z.string(),
+      amount: z.string().meta({ description: 'CNY, exclusive of VAT' }),
+      vatRate: z.string().meta({ description: 'The plan\'s VAT rate ("0.06"); "0.00" on invoices issued before VAT' }),
+      vat: z.string().meta({ description: 'round(amount × vatRate), half-up to the fen' }),
+      amountInclusive: z.string().meta({ description: 'amount + vat' }),
+      taxCode: z.string().meta({ description: 'Tax classification code of the service (19 digits)' }),
     }),
   ),
-  total: z.string(),
+  total: z.string().meta({ description: 'Σ line amounts, exclusive of VAT' }),
+  vat: z.string().meta({ description: 'Σ line VAT' }),
+  totalInclusive: z.string().meta({ description: 'total + vat: what the tenant owes' }),
   paid: z.string().meta({ description: 'CNY: payments and prepaid draws allocated to this invoice (ledger)' }),
-  credited: z.string().meta({ description: "CNY: its credit notes' amounts, positive (ledger)" }),
-  outstanding: z.string().meta({ description: 'CNY: total − paid − credited' }),
+  credited: z.string().meta({ description: "CNY: its credit notes' amounts, positive, inclusive of VAT (ledger)" }),
+  outstanding: z.string().meta({ description: 'CNY: totalInclusive − paid − credited' }),
 });
 
 export function billingRoutes(ctx: AppContext): AnyRoute[] {

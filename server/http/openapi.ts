@@ -58,18 +58,20 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       responses[status] = {
         description: spec.description,
         headers: status === '429' || status === '503' ? RATE_LIMITED_HEADERS : REQUEST_ID_HEADER,
-        ...(spec.text !== undefined
-          ? { content: { [spec.text]: { schema: { type: 'string' } } } }
-          : isError && !spec.schema
-            ? { content: errorContent }
-            : spec.schema
-              ? {
-                  content: {
-                    [isError && r.errorFormat !== 'openai' ? 'application/problem+json' : 'application/json']: { schema: jsonSchema(spec.schema, 'output') },
-                    ...(spec.eventStream ? { 'text/event-stream': { schema: { type: 'string' } } } : {}),
-                  },
-                }
-              : {}),
+        ...(spec.binary !== undefined
+          ? { content: { [spec.binary]: { schema: { type: 'string', format: 'binary' } } } }
+          : spec.text !== undefined
+            ? { content: { [spec.text]: { schema: { type: 'string' } } } }
+            : isError && !spec.schema
+              ? { content: errorContent }
+              : spec.schema
+                ? {
+                    content: {
+                      [isError && r.errorFormat !== 'openai' ? 'application/problem+json' : 'application/json']: { schema: jsonSchema(spec.schema, 'output') },
+                      ...(spec.eventStream ? { 'text/event-stream': { schema: { type: 'string' } } } : {}),
+                    },
+                  }
+                : {}),
       };
     }
     // Tenants and agents have request rates; the operator has none.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
+import { TAX_CODE_PATTERN, VAT_RATE_PATTERN } from '../billing/vat.js';
 import { route, type AnyRoute } from './route.js';
 import { idParam, instant, listOf, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
 
@@ -44,6 +45,18 @@ const sla = z
   });
 const planExtras = { modelPrices: modelPrices.optional() };
 // End of the issue-15 block.
+const vatFields = {
+  vatRate: z
+    .string()
+    .regex(VAT_RATE_PATTERN, 'must be a decimal string from 0 to below 1 with at most 4 decimals, such as "0.06"')
+    .optional()
+    .meta({ description: 'VAT rate of the plan\'s invoice lines; default TOKENPOOL_VAT_RATE ("0.06"). Prices are exclusive of VAT.' }),
+  taxCode: z
+    .string()
+    .regex(TAX_CODE_PATTERN, 'must be a 19-digit tax classification code')
+    .optional()
+    .meta({ description: 'Tax classification code (商品和服务税收分类编码) of the service; default 3040203000000000000 (信息系统服务)' }),
+};
 
 const unitPlan = z.strictObject({
   name: planName,
@@ -51,6 +64,7 @@ const unitPlan = z.strictObject({
   pricePerMillionStd: moneyString,
   default: z.boolean().optional().meta({ description: 'Make this the default plan of tenants without a subscription' }),
   ...planExtras,
+  ...vatFields,
 });
 
 const periodicPlan = z.strictObject({
@@ -65,6 +79,7 @@ const periodicPlan = z.strictObject({
   reservedStdPerMin: z.number().int('must be a whole number').min(0).max(1e15).optional(),
   ...planExtras,
   sla: sla.optional(),
+  ...vatFields,
 });
 
 const createPlan = z.discriminatedUnion('type', [unitPlan, periodicPlan]);
@@ -80,6 +95,8 @@ export const planSchema = z.object({
   includedStd: z.number().int().optional(),
   overagePricePerMillionStd: z.string().nullable().optional(),
   reservedStdPerMin: z.number().int().nullable().optional(),
+  vatRate: z.string().meta({ description: "VAT rate of the plan's invoice lines (prices are exclusive of VAT)" }),
+  taxCode: z.string().meta({ description: 'Tax classification code of the service, 19 digits' }),
   createdAt: timestamp,
   modelPrices: z.record(z.string(), z.union([z.object({ multiplier: z.string() }), z.object({ pricePerMillionStd: z.string() })])).optional(),
   sla: z

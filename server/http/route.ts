@@ -76,6 +76,8 @@ export interface ResponseSpec {
   readonly eventStream?: boolean;
   /** The answer is text of this media type (`text/csv`), not JSON: the handler streams it. */
   readonly text?: string;
+  /** The answer is a file of this media type (`application/pdf`), not JSON: the handler streams its bytes. */
+  readonly binary?: string;
 }
 
 export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {

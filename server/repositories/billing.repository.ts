@@ -5,7 +5,7 @@ import { onePage, type PageRequest } from './paging.js';
 import type { SpellRow } from './sla.repository.js';
 import { USAGE_WATERMARK_LOCK } from './usage.repository.js';
 import { Decimal } from 'decimal.js';
-import { prepaidOf, receivableOf, REVENUE, transfer, type JournalEntry } from '../billing/ledger.js';
+import { invoiceEntry, prepaidOf, receivableOf, transfer, type JournalEntry } from '../billing/ledger.js';
 import { invoiceLedgers, tenantPositions, writeEntries, type InvoiceLedgerRow } from './ledger.repository.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
@@ -38,7 +38,12 @@ export interface NewInvoice {
   readonly tenantId: string;
   readonly lines: unknown;
   readonly rating: unknown;
+  /** Σ line amounts, exclusive of VAT. */
   readonly total: string;
+  /** Σ line VAT. */
+  readonly vat: string;
+  /** `total + vat`. */
+  readonly totalInclusive: string;
   /** (period → rating so far) of every period this invoice bills usage of, itself included. */
   readonly billed: readonly { period: string; rating: unknown }[];
   /** Issue 15: the pending SLA credits this invoice carries as `sla_credit` lines. */
@@ -216,6 +221,8 @@ export class BillingRepository {
           currency: 'CNY',
           status: 'issued',
           total: inv.total,
+          vat: inv.vat,
+          total_inclusive: inv.totalInclusive,
           lines: JSON.stringify(inv.lines),
           rating: JSON.stringify(inv.rating),
           issued_at: now,
@@ -278,18 +285,19 @@ export class BillingRepository {
   }
 
   /**
-   * The journal entries of newly issued invoices: each non-zero total debits the tenant's
-   * receivable and credits revenue; a prepaid tenant's invoice is then paid from its prepaid
-   * balance as far as the balance goes (their rows locked, so a refund cannot draw the same money).
+   * The journal entries of newly issued invoices: each one that owes something debits the tenant's
+   * receivable by its inclusive total and credits revenue (exclusive) and output VAT
+   * (`invoiceEntry`); a prepaid tenant's invoice is then paid from its prepaid balance as far as the
+   * balance goes (their rows locked, so a refund cannot draw the same money).
    */
   private async invoiceEntries(
     tx: Transaction<DB>,
-    rows: readonly { id: string; number: string; tenant_id: string; total: string }[],
+    rows: readonly { id: string; number: string; tenant_id: string; total: string; vat: string; total_inclusive: string }[],
     period: string,
     now: Date,
   ): Promise<JournalEntry[]> {
     const entries: JournalEntry[] = [];
-    const posted = rows.filter((r) => !new Decimal(r.total).isZero());
+    const posted = rows.filter((r) => !new Decimal(r.total_inclusive).isZero() || !new Decimal(r.vat).isZero());
     const prepaid = (
       await tx
         .selectFrom('tenants')
@@ -303,14 +311,14 @@ export class BillingRepository {
     const left = new Map([...(await tenantPositions(tx, prepaid))].map(([t, p]) => [t, new Decimal(p.prepaid)]));
     for (const r of posted) {
       const base = { tenantId: r.tenant_id, invoiceId: r.id, bookedAt: now };
-      const total = new Decimal(r.total);
-      const head = { ...base, id: `je_${r.id}`, kind: 'invoice' as const, description: `invoice ${r.number} for ${period}` };
-      // An invoice whose SLA credits exceed the rest (issue 15) has a negative total: it lowers the
-      // receivable and revenue instead (a transfer moves a positive amount).
-      entries.push(total.gt(0) ? transfer(head, receivableOf(r.tenant_id), REVENUE, r.total) : transfer(head, REVENUE, receivableOf(r.tenant_id), total.neg()));
+      const entry = invoiceEntry(
+        { ...base, description: `invoice ${r.number} for ${period}` },
+        { total: r.total, vat: r.vat, totalInclusive: r.total_inclusive },
+      );
+      if (entry) entries.push(entry);
       const balance = left.get(r.tenant_id);
-      if (!balance || balance.lte(0) || new Decimal(r.total).lte(0)) continue;
-      const draw = Decimal.min(balance, r.total);
+      if (!balance || balance.lte(0) || new Decimal(r.total_inclusive).lte(0)) continue;
+      const draw = Decimal.min(balance, r.total_inclusive);
       left.set(r.tenant_id, balance.minus(draw));
       entries.push(
         transfer(

@@ -282,7 +282,16 @@ export class LedgerRepository {
     return row?.id;
   }
 
-  invoice(db: Db, id: string): Promise<{ id: string; tenant_id: string; total: string; number: string } | undefined> {
-    return db.selectFrom('invoices').select(['id', 'tenant_id', 'total', 'number']).where('id', '=', id).executeTakeFirst();
+  invoice(db: Db, id: string): Promise<{ id: string; tenant_id: string; total: string; vat: string; total_inclusive: string; number: string } | undefined> {
+    return db.selectFrom('invoices').select(['id', 'tenant_id', 'total', 'vat', 'total_inclusive', 'number']).where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The output VAT the credit notes of an invoice have reversed so far (decimal text, ≥ 0). */
+  async creditedVat(db: Db, invoiceId: string): Promise<string> {
+    const r = await sql<{ vat: string }>`
+      SELECT coalesce(sum(p.amount), 0)::text AS vat
+        FROM journal_entries j JOIN postings p ON p.entry_id = j.id AND p.account_id = 'vat_output'
+       WHERE j.invoice_id = ${invoiceId} AND j.kind = 'credit_note'`.execute(db);
+    return r.rows[0]?.vat ?? '0';
   }
 }

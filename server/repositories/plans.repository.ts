@@ -18,6 +18,10 @@ export interface NewPlan {
   readonly overagePricePerMillionStd: string | null;
   readonly reservedStdPerMin: number | null;
   readonly isDefault: boolean;
+  /** VAT rate, decimal text (0 ≤ rate < 1). */
+  readonly vatRate: string;
+  /** Tax classification code, 19 digits. */
+  readonly taxCode: string;
   readonly now: Date;
   /** Issue 15 (migration 0032): model name → price, and the SLA; absent: none. */
   readonly modelPrices?: unknown;
@@ -45,6 +49,8 @@ export class PlansRepository {
             overage_price_per_million_std: p.overagePricePerMillionStd,
             reserved_std_per_min: p.reservedStdPerMin,
             is_default: p.isDefault,
+            vat_rate: p.vatRate,
+            tax_code: p.taxCode,
             created_at: p.now,
             ...(p.modelPrices === undefined ? {} : { model_prices: JSON.stringify(p.modelPrices) }),
             ...(p.sla === undefined ? {} : { sla: JSON.stringify(p.sla) }),

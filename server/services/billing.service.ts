@@ -11,7 +11,6 @@ import type { IdGenerator } from '../auth/tokens.js';
 import { daysInMonth, parsePeriod, type Calendar } from '../billing/periods.js';
 import {
   costSoFar,
-  invoiceTotal,
   isHardCap,
   planExhausted,
   ratePeriod,
@@ -31,7 +30,8 @@ import { creditAmount, creditFor, shortMinutes, windowMinutes } from '../billing
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import { SHARED_TENANT } from '../repositories/tenants.repository.js';
-import { slaOf, termsOf } from './plans.service.js';
+import { slaOf, termsOf, vatOf } from './plans.service.js';
+import { DEFAULT_TAX_CODE, DEFAULT_VAT_RATE, vatTotals, withVat, type VatLine, type VatTerms } from '../billing/vat.js';
 import { owns, scopeTenant } from '../auth/policy.js';
 
 const BATCH = 500;
@@ -52,35 +52,55 @@ export interface Invoice {
   /** Derived from the ledger: `issued → partially_paid | paid | void` (void: credit notes cancel it whole). */
   readonly status: InvoiceStatus;
   readonly issuedAt: string;
-  readonly lines: readonly Omit<InvoiceLine, 'subscriptionId'>[];
+  readonly lines: readonly Omit<VatLine, 'subscriptionId'>[];
+  /** Σ line amounts, exclusive of VAT (API.md). */
   readonly total: string;
+  /** Σ line VAT. */
+  readonly vat: string;
+  /** `total + vat`: what the tenant owes, and what the ledger posts to its receivable. */
+  readonly totalInclusive: string;
   /** CNY, two decimals, from the ledger: payments (and prepaid draws) allocated to it. */
   readonly paid: string;
-  /** CNY, two decimals, from the ledger: its credit notes' amounts (positive). */
+  /** CNY, two decimals, from the ledger: its credit notes' amounts (positive, inclusive of VAT). */
   readonly credited: string;
-  /** total − paid − credited. */
+  /** totalInclusive − paid − credited. */
   readonly outstanding: string;
 }
 
-/** An invoice as the API shows it, its state from what the ledger holds for it (`ledger`; none: nothing posted). */
+/**
+ * An invoice as the API shows it, its state from what the ledger holds for it (`ledger`; none:
+ * nothing posted). Its state and what is outstanding are of the inclusive total: what the tenant owes.
+ */
 export function toInvoice(r: InvoiceRow, ledger?: InvoiceLedgerRow): Invoice {
-  const total = new Decimal(r.total);
+  const owed = new Decimal(r.total_inclusive);
   const credited = new Decimal(ledger?.credited ?? 0);
   const paid = new Decimal(ledger?.paid ?? 0);
-  const lines = (r.lines as InvoiceLine[]).map(({ kind, description, quantity, unitPrice, amount }) => ({ kind, description, quantity, unitPrice, amount }));
+  const lines = (r.lines as VatLine[]).map(({ kind, description, quantity, unitPrice, amount, vatRate, vat, amountInclusive, taxCode }) => ({
+    kind,
+    description,
+    quantity,
+    unitPrice,
+    amount,
+    vatRate,
+    vat,
+    amountInclusive,
+    taxCode,
+  }));
   return {
     id: r.id,
     number: r.number,
     tenantId: r.tenant_id,
     period: r.period,
     currency: 'CNY',
-    status: invoiceStatus(total, { invoiced: total, credited, paid }),
+    status: invoiceStatus(owed, { invoiced: owed, credited, paid }),
     issuedAt: r.issued_at.toISOString(),
     lines,
     total: roundHalfUpToFen(r.total),
+    vat: roundHalfUpToFen(r.vat),
+    totalInclusive: roundHalfUpToFen(r.total_inclusive),
     paid: roundHalfUpToFen(paid),
     credited: roundHalfUpToFen(credited),
-    outstanding: roundHalfUpToFen(total.minus(paid).minus(credited)),
+    outstanding: roundHalfUpToFen(owed.minus(paid).minus(credited)),
   };
 }
 
@@ -127,6 +147,8 @@ export class BillingService {
     private readonly metrics?: BillingMetrics,
     /** Invoices issued per transaction. */
     private readonly batchSize = BATCH,
+    /** The VAT rate of lines whose plan is unknown (no default plan): TOKENPOOL_VAT_RATE. */
+    private readonly defaultVatRate = DEFAULT_VAT_RATE,
   ) {}
 
   /** Closes a calendar month (409 if it has not ended) and answers all of its invoices. */
@@ -202,6 +224,13 @@ export class BillingService {
     const earlierSubsOf = group(late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [], (s) => s.tenant_id);
 
     const creditsOf = group(await this.repo.pendingSlaCredits(period), (c) => c.tenantId);
+    const planOfSub = new Map([...subs, ...[...earlierSubsOf.values()].flat()].map((s) => [s.id, plans.get(s.plan_id)!]));
+    const defaultVat: VatTerms = defaultPlan ? vatOf(defaultPlan) : { vatRate: this.defaultVatRate, taxCode: DEFAULT_TAX_CODE };
+    const vatOfSub = (id: string | null): VatTerms => {
+      const plan = id === null ? undefined : planOfSub.get(id);
+      return plan ? vatOf(plan) : defaultVat;
+    };
+
     // The platform's own tenant pays nobody: its traffic is served and paid to providers, never invoiced.
     const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys(), ...creditsOf.keys()])]
       .filter((t) => !invoiced.has(t) && t !== SHARED_TENANT.id)
@@ -209,19 +238,38 @@ export class BillingService {
     const invoices: NewInvoice[] = [];
     for (const tenantId of tenants) {
       const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);
-      const lines: InvoiceLine[] = ratePeriod(period, days, spans).lines;
+      const lines: VatLine[] = ratePeriod(period, days, spans).lines.map((l) => withVat(l, vatOfSub(l.subscriptionId)));
       const billed: { period: string; rating: unknown }[] = spans.length > 0 ? [{ period, rating: spans }] : [];
       for (const [latePeriod, rows] of group(lateOf.get(tenantId) ?? [], (l) => l.period)) {
         const before = (priorRatings.get(`${tenantId}/${latePeriod}`) as SubscriptionUsage[] | undefined) ?? [];
         const lateSubs = (earlierSubsOf.get(tenantId) ?? []).filter((s) => rows.some((r) => r.subscription_id === s.id));
         const { rating, line } = rateLateUsage(latePeriod, daysInMonth(latePeriod), before, this.spans(latePeriod, lateSubs, rows, plans, defaultPlan));
-        if (line) lines.push(line);
+        if (line)
+          lines.push(
+            withVat(
+              line,
+              lateVat(
+                line,
+                rows.map((r) => r.subscription_id),
+                vatOfSub,
+              ),
+            ),
+          );
         billed.push({ period: latePeriod, rating });
       }
       // Issue 15: SLA credits of earlier months, on the next invoice, once.
       const credits = creditsOf.get(tenantId) ?? [];
       for (const c of credits) {
-        lines.push({ kind: 'sla_credit', description: c.description, quantity: '1', unitPrice: c.amount, amount: c.amount, subscriptionId: c.subscriptionId });
+        // A credit lowers the tax with the amount: its VAT is the credited subscription's rate on it (negative).
+        const line = {
+          kind: 'sla_credit',
+          description: c.description,
+          quantity: '1',
+          unitPrice: c.amount,
+          amount: c.amount,
+          subscriptionId: c.subscriptionId,
+        } as const;
+        lines.push(withVat(line, vatOfSub(c.subscriptionId)));
       }
       if (lines.length === 0 && spans.length === 0) continue;
       invoices.push({
@@ -229,7 +277,7 @@ export class BillingService {
         tenantId,
         lines,
         rating: spans,
-        total: invoiceTotal(lines),
+        ...vatTotals(lines),
         billed,
         ...(credits.length > 0 ? { slaCredits: credits.map((c) => ({ workloadId: c.workloadId, period: c.period, subscriptionId: c.subscriptionId })) } : {}),
       });
@@ -479,6 +527,16 @@ function withModels(s: SubscriptionUsage, usage: ModelUsage | undefined): Subscr
     if (std !== undefined) byModel[model] = std;
   }
   return { ...s, byModel };
+}
+
+/**
+ * The VAT terms of a `late_usage` line: those of the subscription it bills, or, for a line spanning
+ * several subscriptions (`subscriptionId` null), theirs when they all agree, else the default plan's.
+ */
+function lateVat(line: InvoiceLine, subscriptionIds: readonly (string | null)[], vatOfSub: (id: string | null) => VatTerms): VatTerms {
+  if (line.subscriptionId !== null) return vatOfSub(line.subscriptionId);
+  const terms = [...new Map(subscriptionIds.map((id) => vatOfSub(id)).map((t) => [`${t.vatRate}/${t.taxCode}`, t])).values()];
+  return terms.length === 1 ? terms[0]! : vatOfSub(null);
 }
 
 /** `items` grouped by `key`, groups and items in the order first seen. */

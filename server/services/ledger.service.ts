@@ -14,16 +14,17 @@ import {
   ageingBucket,
   allocate,
   CASH,
+  creditNoteEntry,
   daysPast,
   payableOf,
   prepaidOf,
   receivableOf,
-  REVENUE,
   transfer,
   type AgeingBucket,
   type JournalEntry,
 } from '../billing/ledger.js';
 import type { Calendar } from '../billing/periods.js';
+import { creditNoteVat } from '../billing/vat.js';
 import type { Clock } from '../clock.js';
 import { AppError, type FieldError } from '../errors.js';
 import { invoiceLedgers, tenantPositions, writeEntries, type LedgerRepository, type PaymentRow, type PayoutRow } from '../repositories/ledger.repository.js';
@@ -274,17 +275,19 @@ export class LedgerService {
   }
 
   /**
-   * Issues a credit note against an invoice: a negative document (revenue debited, the tenant's
+   * Issues a credit note against an invoice: a negative document of an amount inclusive of VAT
+   * (revenue and output VAT debited in the invoice's proportion, `creditNoteVat`; the tenant's
    * receivable credited). `amount` defaults to all that is not credited yet, which voids the
-   * invoice; more than that is 422, a void invoice 409.
+   * invoice and reverses its VAT exactly; more than that is 422, a void invoice 409.
    */
   async creditNote(invoiceId: string, input: { amount?: string | undefined; reason: string }): Promise<CreditNote> {
     const invoice = await this.repo.invoice(this.repoDb(), invoiceId);
     if (!invoice) throw new AppError('not_found', 'No invoice has this id.');
     const note = await this.repo.forTenant(invoice.tenant_id, async (tx) => {
       const ledger = (await invoiceLedgers(tx, [invoiceId])).get(invoiceId);
-      const total = new Decimal(invoice.total);
-      const creditable = total.minus(ledger?.credited ?? 0);
+      const owed = new Decimal(invoice.total_inclusive);
+      const credited = new Decimal(ledger?.credited ?? 0);
+      const creditable = owed.minus(credited);
       if (creditable.lte(0)) throw new AppError('conflict', 'The invoice is void (or zero): there is nothing left to credit.');
       const amount = input.amount === undefined ? creditable : new Decimal(input.amount);
       if (amount.gt(creditable)) {
@@ -292,6 +295,11 @@ export class LedgerService {
           { path: 'amount', message: 'more than the invoice has left to credit' },
         ]);
       }
+      const { vat } = creditNoteVat(
+        amount.toFixed(2),
+        { vat: invoice.vat, totalInclusive: invoice.total_inclusive },
+        { amount: credited.toFixed(2), vat: await this.repo.creditedVat(tx, invoiceId) },
+      );
       const now = this.clock.now();
       const row = await this.repo.insertCreditNote(tx, {
         id: this.ids.next('cn'),
@@ -301,19 +309,17 @@ export class LedgerService {
         reason: input.reason,
         issued_at: now,
       });
-      const entry = transfer(
+      const entry = creditNoteEntry(
         {
           id: `je_${row.id}`,
-          kind: 'credit_note',
           tenantId: invoice.tenant_id,
           invoiceId,
           creditNoteId: row.id,
           description: `credit note ${row.number} for invoice ${invoice.number}`,
           bookedAt: now,
         },
-        REVENUE,
-        receivableOf(invoice.tenant_id),
         amount,
+        vat,
       );
       await writeEntries(tx, [entry], now);
       return row;

@@ -8,6 +8,7 @@ import type { SettingsRepository } from '../repositories/settings.repository.js'
 import type { TenantsRepository } from '../repositories/tenants.repository.js';
 import type { ModelPrices, PlanTerms } from '../billing/rating.js';
 import { slaErrors, type SlaTerms } from '../billing/sla.js';
+import { DEFAULT_TAX_CODE, vatRateText, type VatTerms } from '../billing/vat.js';
 import { assertOwns } from '../auth/policy.js';
 
 /** Issue 15: what a plan may add to its terms (README "Per-model prices", "SLA credits"). */
@@ -16,7 +17,14 @@ export interface PlanExtras {
   readonly sla?: SlaTerms | undefined;
 }
 
+/** VAT terms a plan may be created with; absent: the server's default rate and tax code. */
+interface PlanVatInput {
+  readonly vatRate?: string | undefined;
+  readonly taxCode?: string | undefined;
+}
+
 export type PlanInput = PlanExtras &
+  PlanVatInput &
   (
     | { readonly name: string; readonly type: 'unit'; readonly pricePerMillionStd: string; readonly default?: boolean | undefined }
     | {
@@ -41,6 +49,10 @@ export interface Plan extends PlanExtras {
   readonly includedStd?: number;
   readonly overagePricePerMillionStd?: string | null;
   readonly reservedStdPerMin?: number | null;
+  /** VAT rate of the plan's invoice lines (decimal text); its prices are exclusive of VAT. */
+  readonly vatRate: string;
+  /** Tax classification code of the plan's service (19 digits). */
+  readonly taxCode: string;
   readonly createdAt: string;
 }
 
@@ -62,7 +74,7 @@ export function money(decimal: string): string {
 }
 
 export function toPlan(r: PlanRow): Plan {
-  const base = { id: r.id, name: r.name, default: r.is_default, createdAt: r.created_at.toISOString(), ...planExtras(r) };
+  const base = { id: r.id, name: r.name, default: r.is_default, ...vatOf(r), createdAt: r.created_at.toISOString(), ...planExtras(r) };
   if (r.type === 'unit') return { ...base, type: 'unit', pricePerMillionStd: money(r.price_per_million_std!) };
   return {
     ...base,
@@ -73,6 +85,11 @@ export function toPlan(r: PlanRow): Plan {
     overagePricePerMillionStd: r.overage_price_per_million_std === null ? null : money(r.overage_price_per_million_std),
     reservedStdPerMin: r.reserved_std_per_min,
   };
+}
+
+/** The VAT terms of a plan row: its lines' rate and tax classification code. */
+export function vatOf(r: PlanRow): VatTerms {
+  return { vatRate: vatRateText(r.vat_rate), taxCode: r.tax_code };
 }
 
 /** The rating terms of a plan row. */
@@ -128,6 +145,8 @@ export class PlansService {
     private readonly settings: SettingsRepository,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    /** The VAT rate of plans created without one (TOKENPOOL_VAT_RATE). */
+    private readonly defaultVatRate: string,
   ) {}
 
   /** Seeds the built-in pay-as-you-go plan, the default until the operator marks another, once. */
@@ -146,6 +165,8 @@ export class PlansService {
           overagePricePerMillionStd: null,
           reservedStdPerMin: null,
           isDefault: true,
+          vatRate: this.defaultVatRate,
+          taxCode: DEFAULT_TAX_CODE,
           now: this.clock.now(),
         })
         .catch(ignoreConflict);
@@ -160,6 +181,7 @@ export class PlansService {
       ...(input.modelPrices && Object.keys(input.modelPrices).length > 0 ? { modelPrices: input.modelPrices } : {}),
       ...(input.sla ? { sla: input.sla } : {}),
     };
+    const vat = { vatRate: input.vatRate ?? this.defaultVatRate, taxCode: input.taxCode ?? DEFAULT_TAX_CODE };
     const row = await this.repo.insert(
       input.type === 'unit'
         ? {
@@ -173,6 +195,7 @@ export class PlansService {
             overagePricePerMillionStd: null,
             reservedStdPerMin: null,
             isDefault: input.default ?? false,
+            ...vat,
             now,
             ...extras,
           }
@@ -187,6 +210,7 @@ export class PlansService {
             overagePricePerMillionStd: input.overagePricePerMillionStd,
             reservedStdPerMin: input.reservedStdPerMin ?? null,
             isDefault: false,
+            ...vat,
             now,
             ...extras,
           },

@@ -297,8 +297,8 @@ describeOnDatabases('conventions', (platform) => {
         expect(success, where).to.have.length.at.least(1);
         for (const s of success) {
           expect(op.responses[s].description, where).to.be.a('string');
-          // A download (the settlement CSV) declares its own media type instead of JSON.
-          const type = r.responses[Number(s)]?.text ?? 'application/json';
+          // A download (the settlement CSV, an invoice's PDF) declares its own media type instead of JSON.
+          const type = r.responses[Number(s)]?.text ?? r.responses[Number(s)]?.binary ?? 'application/json';
           if (s !== '204' && s !== '101') expect(op.responses[s].content?.[type]?.schema, `${where} ${s}`).to.be.an('object');
         }
         for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {

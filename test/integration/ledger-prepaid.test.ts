@@ -82,12 +82,13 @@ describeOnDatabases(
       p.clock.set('2026-11-01T00:30:00+08:00');
       const closed = await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-10' } });
       const invoice = closed.body.items.find((i: { tenantId: string }) => i.tenantId === tenant.id);
-      expect(new Decimal(invoice.total).gte('1.00')).to.equal(true);
-      expect(new Decimal(invoice.total).lt('6.00')).to.equal(true);
-      expect(invoice).to.include({ status: 'paid', paid: invoice.total, outstanding: '0.00' });
-      expect(await balance(p)).to.include({ prepaid: new Decimal('6.00').minus(invoice.total).toFixed(2), receivable: '0.00' });
+      // The balance pays what the tenant owes: the total inclusive of VAT.
+      expect(new Decimal(invoice.totalInclusive).gte('1.00')).to.equal(true);
+      expect(new Decimal(invoice.totalInclusive).lt('6.00')).to.equal(true);
+      expect(invoice).to.include({ status: 'paid', paid: invoice.totalInclusive, outstanding: '0.00' });
+      expect(await balance(p)).to.include({ prepaid: new Decimal('6.00').minus(invoice.totalInclusive).toFixed(2), receivable: '0.00' });
       const refund = await p.request('POST', `/api/v1/tenants/${tenant.id}/refunds`, {
-        body: { amount: new Decimal('6.00').minus(invoice.total).toFixed(2), reference: 'RF-PREPAID', from: 'prepaid' },
+        body: { amount: new Decimal('6.00').minus(invoice.totalInclusive).toFixed(2), reference: 'RF-PREPAID', from: 'prepaid' },
       });
       expect(refund.status).to.equal(201);
       expect(await balance(p)).to.include({ prepaid: '0.00' });

@@ -7,7 +7,9 @@ interface Invoice {
   readonly tenantId: string;
   readonly period: string;
   readonly total: string;
-  readonly lines: readonly { kind: string; amount: string }[];
+  readonly vat: string;
+  readonly totalInclusive: string;
+  readonly lines: readonly { kind: string; amount: string; vat: string }[];
 }
 
 async function placedWorkload(p: TestPlatform, tenantKey: string, clusterToken: string): Promise<string> {
@@ -34,17 +36,22 @@ async function allInvoices(p: TestPlatform): Promise<Invoice[]> {
 }
 
 /**
- * The ledger's balances (its only reader) equal, per tenant and in total, the invoices' totals, each
- * invoice one entry; and each invoice's total is the sum of its lines.
+ * The ledger's balances (its only reader) equal, per tenant and in total, the invoices' inclusive
+ * totals, each invoice one entry; each invoice's total is the sum of its lines, its VAT the sum of
+ * their VAT; revenue holds the exclusive totals and output VAT the VAT.
  */
 async function expectLedgerToMatchInvoices(p: TestPlatform): Promise<Invoice[]> {
   const invoices = await allInvoices(p);
-  // Each non-zero invoice posts once to the tenant's receivable (and once to revenue).
+  // Each non-zero invoice posts once to the tenant's receivable (and once to revenue and output VAT).
   const byTenant = new Map<string, { sum: Decimal; count: number }>();
+  const sum = (xs: readonly string[]) => xs.reduce((s, x) => s.plus(x), new Decimal(0));
   for (const inv of invoices) {
-    expect(inv.total, `invoice total of ${inv.tenantId} for ${inv.period}`).to.equal(inv.lines.reduce((s, l) => s.plus(l.amount), new Decimal(0)).toFixed(2));
+    const where = `invoice of ${inv.tenantId} for ${inv.period}`;
+    expect(inv.total, where).to.equal(sum(inv.lines.map((l) => l.amount)).toFixed(2));
+    expect(inv.vat, where).to.equal(sum(inv.lines.map((l) => l.vat)).toFixed(2));
+    expect(inv.totalInclusive, where).to.equal(sum([inv.total, inv.vat]).toFixed(2));
     const t = byTenant.get(inv.tenantId) ?? { sum: new Decimal(0), count: 0 };
-    byTenant.set(inv.tenantId, { sum: t.sum.plus(inv.total), count: t.count + (new Decimal(inv.total).isZero() ? 0 : 1) });
+    byTenant.set(inv.tenantId, { sum: t.sum.plus(inv.totalInclusive), count: t.count + (new Decimal(inv.totalInclusive).isZero() ? 0 : 1) });
   }
   const balances = await p.app.context.services.billing.balances();
   const expected = [...byTenant]
@@ -52,7 +59,19 @@ async function expectLedgerToMatchInvoices(p: TestPlatform): Promise<Invoice[]> 
     .map(([tenantId, t]) => ({ tenantId, balance: t.sum.toFixed(2), entries: t.count }));
   expect(balances).to.deep.equal(expected);
   const ledgerTotal = balances.reduce((s, b) => s.plus(b.balance), new Decimal(0));
-  expect(ledgerTotal.toFixed(2)).to.equal(invoices.reduce((s, i) => s.plus(i.total), new Decimal(0)).toFixed(2));
+  expect(ledgerTotal.toFixed(2)).to.equal(sum(invoices.map((i) => i.totalInclusive)).toFixed(2));
+  const accounts = (await p.app.context.services.ledger.accountBalances({}, 1000)).items;
+  const balanceOf = (id: string) => accounts.find((a) => a.id === id)?.balance ?? '0.00';
+  expect(balanceOf('revenue')).to.equal(
+    sum(invoices.map((i) => i.total))
+      .neg()
+      .toFixed(2),
+  );
+  expect(balanceOf('vat_output')).to.equal(
+    sum(invoices.map((i) => i.vat))
+      .neg()
+      .toFixed(2),
+  );
   return invoices;
 }
 
@@ -178,10 +197,11 @@ describeOnDatabases('the ledger: append-only, and its rows add up to the invoice
     ]);
     expect(await expectLedgerToMatchInvoices(p)).to.have.length(11);
     expect((await p.app.context.services.billing.balances()).map((b) => [b.tenantId, b.balance])).to.have.deep.members([
-      [gov.id, '30640.26'],
-      [firm.id, '15.00'],
-      [solo.id, '7.00'],
-      [backdated.id, '22258.06'],
+      // Inclusive of 6 % VAT, per line: 30640.26 + 1838.42, 15.00 + 0.90, 7.00 + 0.42, 22258.06 + 1335.48.
+      [gov.id, '32478.68'],
+      [firm.id, '15.90'],
+      [solo.id, '7.42'],
+      [backdated.id, '23593.54'],
     ]);
   });
 

@@ -3,7 +3,9 @@
  *   schedule — the pure core (one cycle, 1,000 clusters × 100 devices, 100,000 pending), then end to
  *              end on PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL) and the server's peak RSS.
  *   ingest   — usage events through the HTTP API from 8 agents, a replay, and raw COPY for comparison.
- *   close    — closing a month for 10,000 tenants with 1,000,000 usage events.
+ *   close    — closing a month both ways: 10,000 tenants (postpaid and prepaid), 200 providers, 1,000,000
+ *              usage events; seconds, invoices, statements, journal entries and postings made, trial
+ *              balance and statement totals checked.
  *   schedule-backlog — a cycle's time with and without one tenant's 10,000 unplaceable workloads.
  *   create   — the create path alone: CPU and transactions per create, no clusters, no cycles.
  *   heartbeat — the agents' heartbeats alone: CPU per heartbeat of 200 clusters with 2,000 placements.

@@ -121,7 +121,77 @@ interface Group {
   readonly unitPrice: Dec | null;
   readonly share: boolean;
   std: Dec;
-  revenue: Dec;
+  /** A revenue share's attributable revenue, summed as `Revenue` does. */
+  readonly revenue: Revenue;
+}
+
+/** Decimal text without sign or exponent as an integer and its scale: `"12.50"` → 1250n, 2. */
+function scaled(text: string): { n: bigint; scale: number } | null {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) return null;
+  return { n: BigInt(m[1]! + (m[2] ?? '')), scale: m[2]?.length ?? 0 };
+}
+
+/** 10^k as a bigint. */
+function pow10(k: number): bigint {
+  return 10n ** BigInt(k);
+}
+
+/** Fixed point of the fast sum: terms are floored to 10^-K. */
+const K = 40;
+const HALF_FEN = 5n * pow10(K - 3);
+const FEN = pow10(K - 2);
+
+/** What a charge (amount over standard tokens) is as decimals and as scaled integers; parsed once per charge object. */
+const charges = new WeakMap<object, { amount: Dec; std: Dec; amountN: ReturnType<typeof scaled>; stdN: ReturnType<typeof scaled> }>();
+function chargeOf(c: NonNullable<ServedUsage['charged']>) {
+  let v = charges.get(c);
+  if (!v) {
+    v = { amount: dec(c.amount, 'charged.amount'), std: dec(c.std, 'charged.std'), amountN: scaled(c.amount), stdN: scaled(c.std) };
+    charges.set(c, v);
+  }
+  return v;
+}
+
+/**
+ * The sum of `std × amount ÷ chargeStd` over a group's usage, rounded half-up to the fen — the
+ * same fen as the sum in decimal.js at 1,000 significant digits (`slowRevenue`), faster: each term
+ * is floored to 10^-40 in integers, so the exact sum lies in [S, S + n) × 10^-40 for n inexact
+ * terms; when both ends round to the same fen, so do the exact sum and the 1,000-digit one (both
+ * lie in that interval). Otherwise (a sum within n × 10^-40 of half a fen), or for text that is
+ * not plain decimal, the 1,000-digit sum answers.
+ */
+class Revenue {
+  private sum = 0n;
+  private inexact = 0n;
+  private plain = true;
+  private readonly terms: { std: Dec; amount: Dec; chargeStd: Dec }[] = [];
+
+  add(std: Dec, stdText: string, charged: ServedUsage['charged']): void {
+    if (!charged) return;
+    const c = chargeOf(charged);
+    if (c.std.isZero()) return;
+    this.terms.push({ std, amount: c.amount, chargeStd: c.std });
+    const s = this.plain ? scaled(stdText) : null;
+    if (!s || !c.amountN || !c.stdN) {
+      this.plain = false;
+      return;
+    }
+    // std × amount ÷ chargeStd × 10^K = (s.n × a.n × 10^(cs.scale + K)) ÷ (cs.n × 10^(s.scale + a.scale))
+    const numerator = s.n * c.amountN.n * pow10(c.stdN.scale + K);
+    const denominator = c.stdN.n * pow10(s.scale + c.amountN.scale);
+    this.sum += numerator / denominator;
+    if (numerator % denominator !== 0n) this.inexact += 1n;
+  }
+
+  /** The sum rounded half-up to the fen (`roundHalfUpToFen`'s text). */
+  toFen(): string {
+    if (this.plain) {
+      const low = (this.sum + HALF_FEN) / FEN;
+      if (this.inexact === 0n || (this.sum + this.inexact + HALF_FEN) / FEN === low) return roundHalfUpToFen(new D(low.toString()).div(100));
+    }
+    return roundHalfUpToFen(this.terms.reduce((sum, t) => sum.plus(t.std.times(t.amount).div(t.chargeStd)), ZERO));
+  }
 }
 
 function groups(usage: readonly ServedUsage[]): Map<string, Group> {
@@ -142,17 +212,11 @@ function groups(usage: readonly ServedUsage[]): Map<string, Group> {
       basis = p.basis;
       unitPrice = dec(p.price, 'pricePerMillionStd');
     }
-    let revenue = ZERO;
-    if (share && u.charged) {
-      const subStd = dec(u.charged.std, 'charged.std');
-      if (!subStd.isZero()) revenue = std.times(dec(u.charged.amount, 'charged.amount')).div(subStd);
-    }
     const key = [u.period, u.rateCard?.id ?? '-', u.clusterId, u.model, basis, u.paidByTenants ? 'paid' : 'unpaid'].join('|');
-    const g = out.get(key);
-    if (g) {
-      g.std = g.std.plus(std);
-      g.revenue = g.revenue.plus(revenue);
-    } else out.set(key, { usage: u, basis, unitPrice, share, std, revenue });
+    let g = out.get(key);
+    if (g) g.std = g.std.plus(std);
+    else out.set(key, (g = { usage: u, basis, unitPrice, share, std, revenue: new Revenue() }));
+    if (share) g.revenue.add(std, u.stdTokens, u.charged);
   }
   return out;
 }
@@ -172,7 +236,7 @@ export function rateServed(usage: readonly ServedUsage[]): StatementLine[] {
     let unitPrice: string;
     let description: string;
     if (g.share) {
-      quantity = roundHalfUpToFen(g.revenue);
+      quantity = g.revenue.toFen();
       unitPrice = g.unitPrice!.toFixed();
       description = `${u.model} on ${u.clusterId}: ${g.unitPrice!.times(100).toFixed()}% of ¥${quantity} tenants were charged for ${millions.toFixed()} million standard tokens`;
     } else {

@@ -125,16 +125,16 @@ export class BillingRepository {
   /**
    * Standard tokens per tenant, subscription and model of usage that occurred in [start, end), lies
    * below the watermark `through`, and was not billed yet (not below the tenant's period's `billed_through_seq`).
+   * A tenant's subscriptions never overlap, so an event joins at most one: a hash join over the
+   * events rather than a look-up per event.
    */
   async periodUsage(period: string, start: Date, end: Date, through: Watermark): Promise<UsageSum[]> {
     const r = await sql<UsageSum>`
       SELECT e.tenant_id, s.id AS subscription_id, coalesce(m.name, e.model_id) AS model, sum(e.std_tokens)::text AS std
         FROM usage_events e
         LEFT JOIN usage_billing b ON b.tenant_id = e.tenant_id AND b.period = ${period}
-        LEFT JOIN LATERAL (
-          SELECT id FROM subscriptions s
-           WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
-           LIMIT 1) s ON true
+        LEFT JOIN subscriptions s
+          ON s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
         LEFT JOIN models m ON m.id = e.model_id
        WHERE e.occurred_at >= ${start} AND e.occurred_at < ${end} AND e.seq < ${through.seq}
          AND (b.billed_through_seq IS NULL OR e.seq >= b.billed_through_seq)
@@ -169,10 +169,8 @@ export class BillingRepository {
         FROM e
         JOIN billing_closes c ON c.period = e.period
         LEFT JOIN usage_billing b ON b.tenant_id = e.tenant_id AND b.period = e.period
-        LEFT JOIN LATERAL (
-          SELECT id FROM subscriptions s
-           WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
-           LIMIT 1) s ON true
+        LEFT JOIN subscriptions s
+          ON s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
         LEFT JOIN models m ON m.id = e.model_id
        WHERE e.seq >= coalesce(b.billed_through_seq, c.cutoff_seq)
        GROUP BY e.tenant_id, e.period, s.id, coalesce(m.name, e.model_id)`.execute(this.db);
@@ -274,10 +272,8 @@ export class BillingRepository {
       SELECT e.tenant_id, s.id AS subscription_id, coalesce(m.name, e.model_id) AS model, sum(e.std_tokens)::text AS std,
              sum(e.input_tokens)::text AS input_tokens, sum(e.output_tokens)::text AS output_tokens
         FROM usage_events e
-        LEFT JOIN LATERAL (
-          SELECT id FROM subscriptions s
-           WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
-           LIMIT 1) s ON true
+        LEFT JOIN subscriptions s
+          ON s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
         LEFT JOIN models m ON m.id = e.model_id
        WHERE e.tenant_id = ANY(${tenantIds}::text[]) AND e.occurred_at >= ${start} AND e.occurred_at < ${end}
        GROUP BY e.tenant_id, s.id, coalesce(m.name, e.model_id)`.execute(this.db);

@@ -5,6 +5,9 @@ import { statementEntry } from '../billing/ledger.js';
 import type { Watermark } from './billing.repository.js';
 import { writeEntries } from './ledger.repository.js';
 import { onePage, type PageRequest } from './paging.js';
+import { SHARED_TENANT } from './tenants.repository.js';
+
+const SHARED_TENANT_ID: string = SHARED_TENANT.id;
 
 export type ProviderRow = Selectable<ProvidersTable>;
 export type RateCardRow = Selectable<ProviderRateCardsTable>;
@@ -29,6 +32,23 @@ export interface ServedRow {
   readonly profile: string | null;
   readonly vendor: string | null;
   readonly rate_card_id: string | null;
+  /** False for usage of the platform's own tenant (`tn_shared`), which no tenant pays for. */
+  readonly paid_by_tenants: boolean;
+  /**
+   * The paying tenant and its subscription, only where a revenue share needs them (a
+   * `revenue_share` card and a paying tenant); null otherwise, the usage summed over tenants.
+   */
+  readonly tenant_id: string | null;
+  readonly subscription_id: string | null;
+  readonly std: string;
+}
+
+/** One group of a period's usage on any cluster, for the settlement report (`servedByAll`). */
+export interface ServedByAllRow {
+  readonly provider_id: string | null;
+  readonly period: string;
+  readonly cluster_id: string;
+  readonly model: string;
   readonly tenant_id: string;
   readonly subscription_id: string | null;
   readonly std: string;
@@ -248,42 +268,52 @@ export class ProvidersRepository {
 
   /**
    * Served usage of the clusters that have a provider, per provider, usage period, cluster, model,
-   * device profile, rate card (the provider's card valid at the event's time), tenant and
-   * subscription: events that occurred in one of `periods` (each [start, end)), lie below the
-   * watermark `through`, and, when `providers` is given, were served by those providers' clusters only. The profile is the
-   * event's placement's; an event without one takes the latest placement of its workload on its cluster.
+   * device profile, rate card (the provider's card valid at the event's time) and payer — and, for
+   * a revenue share paid by tenants, per tenant and subscription (ServedRow): events that occurred
+   * in one of `periods` (each [start, end)), lie below the watermark `through`, and, when
+   * `providers` is given, were served by those providers' clusters only. The profile is the event's
+   * placement's; an event without one takes the latest placement of its workload on its cluster.
+   *
+   * One pass of hash joins over the events: a provider's rate cards never overlap, nor do a
+   * tenant's subscriptions, so each event meets at most one of each (a LIMIT 1 per event would
+   * look them up once per event). `work_mem` is raised for the statement's transaction so that
+   * the grouping (hundreds of thousands of groups for a million events) is hashed in memory
+   * rather than sorted on disk.
    */
   async served(periods: readonly { period: string; start: Date; end: Date }[], through: Watermark, providers?: readonly string[]): Promise<ServedRow[]> {
     if (periods.length === 0) return [];
     const only = providers ? sql`AND c.provider_id = ANY(${[...providers]}::text[])` : sql``;
-    const r = await sql<ServedRow>`
-      WITH p AS (
-        SELECT * FROM unnest(${periods.map((p) => p.period)}::text[], ${periods.map((p) => p.start.toISOString())}::timestamptz[],
-                             ${periods.map((p) => p.end.toISOString())}::timestamptz[]) AS p(period, start_at, end_at)
-      )
-      SELECT c.provider_id, p.period, e.cluster_id, m.name AS model, dp.name AS profile, dp.vendor,
-             rc.id AS rate_card_id, e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std
-        FROM usage_events e
-        JOIN p ON e.occurred_at >= p.start_at AND e.occurred_at < p.end_at
-        JOIN clusters c ON c.id = e.cluster_id AND c.provider_id IS NOT NULL ${only}
-        JOIN models m ON m.id = e.model_id
-        LEFT JOIN placements pl ON pl.id = e.placement_id
-        LEFT JOIN LATERAL (
-          SELECT profile_id FROM placements q
-           WHERE e.placement_id IS NULL AND q.workload_id = e.workload_id AND q.cluster_id = e.cluster_id
-           ORDER BY q.created_at DESC LIMIT 1) lp ON true
-        LEFT JOIN device_profiles dp ON dp.id = coalesce(pl.profile_id, lp.profile_id)
-        LEFT JOIN LATERAL (
-          SELECT id FROM provider_rate_cards r
-           WHERE r.provider_id = c.provider_id AND r.valid_from <= e.occurred_at AND (r.valid_to IS NULL OR r.valid_to > e.occurred_at)
-           LIMIT 1) rc ON true
-        LEFT JOIN LATERAL (
-          SELECT id FROM subscriptions s
-           WHERE s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
-           LIMIT 1) s ON true
-       WHERE e.seq < ${through.seq}
-       GROUP BY c.provider_id, p.period, e.cluster_id, m.name, dp.name, dp.vendor, rc.id, e.tenant_id, s.id`.execute(this.db);
-    return r.rows;
+    const share = sql`rc.kind = 'revenue_share' AND e.tenant_id <> ${SHARED_TENANT_ID}`;
+    return this.db.transaction().execute(async (tx) => {
+      await sql`SET LOCAL work_mem = '64MB'`.execute(tx);
+      const r = await sql<ServedRow>`
+        WITH p AS (
+          SELECT * FROM unnest(${periods.map((p) => p.period)}::text[], ${periods.map((p) => p.start.toISOString())}::timestamptz[],
+                               ${periods.map((p) => p.end.toISOString())}::timestamptz[]) AS p(period, start_at, end_at)
+        ), latest AS (
+          SELECT DISTINCT ON (workload_id, cluster_id) workload_id, cluster_id, profile_id
+            FROM placements ORDER BY workload_id, cluster_id, created_at DESC, seq DESC
+        )
+        SELECT c.provider_id, p.period, e.cluster_id, m.name AS model, dp.name AS profile, dp.vendor, rc.id AS rate_card_id,
+               e.tenant_id <> ${SHARED_TENANT_ID} AS paid_by_tenants,
+               CASE WHEN ${share} THEN e.tenant_id END AS tenant_id,
+               CASE WHEN ${share} THEN s.id END AS subscription_id,
+               sum(e.std_tokens)::text AS std
+          FROM usage_events e
+          JOIN p ON e.occurred_at >= p.start_at AND e.occurred_at < p.end_at
+          JOIN clusters c ON c.id = e.cluster_id AND c.provider_id IS NOT NULL ${only}
+          JOIN models m ON m.id = e.model_id
+          LEFT JOIN placements pl ON pl.id = e.placement_id
+          LEFT JOIN latest lp ON e.placement_id IS NULL AND lp.workload_id = e.workload_id AND lp.cluster_id = e.cluster_id
+          LEFT JOIN device_profiles dp ON dp.id = coalesce(pl.profile_id, lp.profile_id)
+          LEFT JOIN provider_rate_cards rc
+            ON rc.provider_id = c.provider_id AND rc.valid_from <= e.occurred_at AND (rc.valid_to IS NULL OR rc.valid_to > e.occurred_at)
+          LEFT JOIN subscriptions s
+            ON s.tenant_id = e.tenant_id AND s.starts_at <= e.occurred_at AND (s.ends_at IS NULL OR s.ends_at > e.occurred_at)
+         WHERE e.seq < ${through.seq}
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`.execute(tx);
+      return r.rows;
+    });
   }
 
   /**
@@ -434,12 +464,8 @@ export class ProvidersRepository {
    * Usage of one period on every cluster (with a provider or not), per provider, cluster, model,
    * tenant and subscription, whenever received: what the settlement report attributes receivables by.
    */
-  async servedByAll(p: {
-    period: string;
-    start: Date;
-    end: Date;
-  }): Promise<(Omit<ServedRow, 'provider_id' | 'profile' | 'vendor' | 'rate_card_id'> & { provider_id: string | null })[]> {
-    const r = await sql<Omit<ServedRow, 'provider_id' | 'profile' | 'vendor' | 'rate_card_id'> & { provider_id: string | null }>`
+  async servedByAll(p: { period: string; start: Date; end: Date }): Promise<ServedByAllRow[]> {
+    const r = await sql<ServedByAllRow>`
       SELECT c.provider_id, ${p.period}::text AS period, e.cluster_id, m.name AS model, e.tenant_id, s.id AS subscription_id, sum(e.std_tokens)::text AS std
         FROM usage_events e
         JOIN clusters c ON c.id = e.cluster_id

@@ -102,13 +102,21 @@ export class TenantsRepository {
     return this.db.selectFrom('tenants').selectAll().orderBy('seq').execute();
   }
 
-  /** Stores each tenant's decayed past use (fair share) as of `at`. */
+  /**
+   * Stores each tenant's decayed past use (fair share) as of `at`. The rows are locked first in id
+   * order, the order in which the close locks prepaid tenants (BillingRepository.invoiceEntries):
+   * an UPDATE ... FROM unnest locks them in whatever order its join yields, and deadlocked a close.
+   */
   async saveFairShare(values: readonly { id: string; stdPerMin: number }[], at: Date): Promise<void> {
     if (values.length === 0) return;
-    await sql`
-      UPDATE tenants t SET fair_share_std_per_min = v.std, fair_share_at = ${at}
-        FROM unnest(${values.map((v) => v.id)}::text[], ${values.map((v) => v.stdPerMin)}::float8[]) AS v(id, std)
-       WHERE t.id = v.id`.execute(this.db);
+    const ids = values.map((v) => v.id);
+    await this.db.transaction().execute(async (tx) => {
+      await sql`SELECT id FROM tenants WHERE id = ANY(${ids}::text[]) ORDER BY id FOR NO KEY UPDATE`.execute(tx);
+      await sql`
+        UPDATE tenants t SET fair_share_std_per_min = v.std, fair_share_at = ${at}
+          FROM unnest(${ids}::text[], ${values.map((v) => v.stdPerMin)}::float8[]) AS v(id, std)
+         WHERE t.id = v.id`.execute(tx);
+    });
   }
 
   get(id: string): Promise<TenantRow | undefined> {

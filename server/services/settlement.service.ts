@@ -20,7 +20,6 @@ import type { Logger } from '../log.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { Watermark } from '../repositories/billing.repository.js';
 import type { NewStatement, ProvidersRepository, RateCardRow, ServedRow, StatementRow, UnstatedSlaCredit } from '../repositories/providers.repository.js';
-import { SHARED_TENANT } from '../repositories/tenants.repository.js';
 import { group } from './billing.service.js';
 import { toRateCard } from './providers.service.js';
 
@@ -321,7 +320,7 @@ function served1(
   charges: ReadonlyMap<string, ReadonlyMap<string | null, { amount: string; std: string }>>,
 ): ServedUsage {
   const cardTerms = r.rate_card_id === null ? undefined : terms.get(r.rate_card_id);
-  const paidByTenants = r.tenant_id !== SHARED_TENANT.id;
+  const paidByTenants = r.paid_by_tenants;
   return {
     period: r.period,
     clusterId: r.cluster_id,
@@ -331,6 +330,6 @@ function served1(
     rateCard: cardTerms && r.rate_card_id ? { id: r.rate_card_id, terms: cardTerms } : null,
     paidByTenants,
     stdTokens: r.std,
-    charged: paidByTenants ? (charges.get(`${r.tenant_id}/${r.period}`)?.get(r.subscription_id) ?? null) : null,
+    charged: paidByTenants && r.tenant_id !== null ? (charges.get(`${r.tenant_id}/${r.period}`)?.get(r.subscription_id) ?? null) : null,
   };
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Decimal } from 'decimal.js';
 
 import { rateLate, rateServed, statementTotal, type RateCardTerms, type ServedUsage } from '../../../server/billing/settlement.js';
 
@@ -119,6 +120,33 @@ describe('provider rating (billing/settlement.ts)', () => {
     ]);
     expect(Object.values(paidNow).map((p) => p.amount)).to.deep.equal(['3.71', '0.60']);
     expect(rateLate([served({ stdTokens: '3087500' })], paidNow).lines).to.deep.equal([]);
+  });
+
+  it("revenue share: the tenants' revenue of a line is the 1,000-digit sum rounded half-up, also a sum of repeating terms on half a fen", () => {
+    // 1 × 0.01 / 3 + 1 × 0.01 / 6 = 0.005 exactly → 0.01 (half-up), though each term repeats.
+    const half = rateServed([
+      served({ terms: SHARE, stdTokens: '1', charged: { amount: '0.01', std: '3' } }),
+      served({ terms: SHARE, stdTokens: '1', charged: { amount: '0.01', std: '6' } }),
+    ]);
+    expect(half.map((l) => l.quantity)).to.deep.equal(['0.01']);
+    // Many tenants' terms against the same sum done in decimal.js at 1,000 digits.
+    const D = Decimal.clone({ precision: 1000, rounding: Decimal.ROUND_HALF_UP });
+    let seed = 7;
+    const next = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let round = 0; round < 20; round++) {
+      const rows = Array.from({ length: 1 + next(40) }, () =>
+        served({
+          terms: SHARE,
+          stdTokens: `${next(5_000_000)}.${next(1000)}`,
+          charged: { amount: `${next(100_000)}.${String(next(100)).padStart(2, '0')}`, std: `${1 + next(90_000_000)}.${next(100)}` },
+        }),
+      );
+      const expected = rows
+        .reduce((sum, r) => sum.plus(new D(r.stdTokens).times(r.charged!.amount).div(r.charged!.std)), new D(0))
+        .toDecimalPlaces(2, Decimal.ROUND_HALF_UP)
+        .toFixed(2);
+      expect(rateServed(rows)[0]!.quantity).to.equal(expected);
+    }
   });
 
   it('refuses a negative usage or a share over 100 %', () => {

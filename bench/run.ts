@@ -6,6 +6,7 @@
  *   close    — closing a month for 10,000 tenants with 1,000,000 usage events.
  *   schedule-backlog — a cycle's time with and without one tenant's 10,000 unplaceable workloads.
  *   create   — the create path alone: CPU and transactions per create, no clusters, no cycles.
+ *   heartbeat — the agents' heartbeats alone: CPU per heartbeat of 200 clusters with 2,000 placements.
  *   gateway  — the token gateway against one simulated engine: direct, through a bare undici proxy,
  *              and through the gateway; requests/s, latency at 500/s, 1,000 held streams, metering.
  */
@@ -16,6 +17,7 @@ import { benchClose } from './close.js';
 import { benchScheduleBacklog } from './schedule-backlog.js';
 import { benchCreate } from './create.js';
 import { benchGateway } from './gateway.js';
+import { benchHeartbeat } from './heartbeat.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   async schedule() {
@@ -26,6 +28,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   },
   ingest: benchIngest,
   create: benchCreate,
+  heartbeat: benchHeartbeat,
   close: benchClose,
   gateway: benchGateway,
   async 'schedule-core'() {

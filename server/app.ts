@@ -194,9 +194,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const clusters = new ClustersService(clustersRepo, catalog, clock, ids, events, ttlMs, {
     recordEnergy: (id, running, now) => energy.record(id, running, now),
     held: (clusterIds) => workloadsRepo.heldDevices(clusterIds),
-    desired: (id) => workloadsRepo.desiredFor(id),
+    desired: (id) => engines.desired(id),
     recordReady: (id, running, now) => workloadsRepo.recordReady(id, running, now),
-    engines: (id) => engines.forCluster(id),
   });
   const metrics = createMetrics({ pool: () => clusters.pool(), clock, events });
   const billingRepo = new BillingRepository(db);
@@ -394,6 +393,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await notifier?.stop();
       await leader.stop();
       await limitStore.close();
+      // prom-client's GC observer (default metrics) lives as long as the process and holds the
+      // registry: emptied, the registry no longer holds this app (its gauges' callbacks do).
+      metrics.registry.clear();
     },
   };
 }

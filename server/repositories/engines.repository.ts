@@ -32,15 +32,31 @@ export interface EngineValues {
   readonly basis: string;
 }
 
-/** An active placement of a cluster, with the vendor of its devices and the engine that serves it. */
+/**
+ * An active placement of a cluster as its agent is told to run it: what to run (the desired set of
+ * the heartbeat answer), the vendor of its devices and which engine serves it. The engine comes as
+ * its id and version: its row is the engine catalog's (EnginesService keeps the rows it has read).
+ */
 export interface PlacementEngineRow {
   readonly placementId: string;
+  readonly workloadId: string;
+  readonly model: string;
+  readonly deviceModel: string;
+  readonly profile: string;
+  readonly resourceName: string;
+  readonly replicas: number;
+  readonly devicesPerReplica: number;
+  readonly servingKey: string;
   /** The vendor of the placement's device profile; null when the profile is gone. */
   readonly vendor: string | null;
   /** The engine id the placement's model names for that vendor; null: none (the default applies). */
   readonly named: string | null;
   /** The engine resolved (named, else the vendor's default); null when there is none. */
-  readonly engine: Selectable<EnginesTable> | null;
+  readonly engineId: string | null;
+  /** The version of that engine's row (the transaction that wrote it), to tell a copy EnginesService holds is current. */
+  readonly engineVersion: string | null;
+  /** The engine's image on this cluster (its cluster image, else its own); null when there is no engine. */
+  readonly image: string | null;
   /** Where the placement's weights come from: its cluster's own source for the model, else the model's; null: none set. */
   readonly source: WeightSource | null;
   /** The name the engine serves the model under: the model's `servedName`, else its name. */
@@ -144,15 +160,18 @@ export class EnginesRepository {
    * for the vendor of its device profile, else that vendor's default; and the weights it loads
    * (the cluster's own source for the model, else the model's) and the name it serves them under.
    */
+  /**
+   * A cluster's active placements in the order they were made, each with what its engine is: the
+   * heartbeat's one read of what the agent should run. Active states are literals (ACTIVE_SQL), so
+   * that a generic plan still uses the partial index on active placements.
+   */
   async forPlacements(clusterId: string): Promise<PlacementEngineRow[]> {
-    const r = await sql<
-      { placement_id: string; vendor: string | null; named: string | null; weights_source: WeightSource | null; served_as: string } & Partial<
-        Selectable<EnginesTable>
-      >
-    >`
-      SELECT p.id AS placement_id, dp.vendor, m.engines ->> dp.vendor AS named,
-             coalesce(ms.source, m.source) AS weights_source, coalesce(m.served_name, m.name) AS served_as,
-             e.*, coalesce(ci.image, e.image) AS image
+    const r = await sql<PlacementEngineRow>`
+      SELECT p.id AS "placementId", p.workload_id AS "workloadId", m.name AS model, p.device_model AS "deviceModel",
+             p.profile_name AS profile, p.resource_name AS "resourceName", p.replicas, p.devices_per_replica AS "devicesPerReplica",
+             p.serving_key AS "servingKey", dp.vendor, m.engines ->> dp.vendor AS named,
+             e.id AS "engineId", e.xmin::text AS "engineVersion", coalesce(ci.image, e.image) AS image,
+             coalesce(ms.source, m.source) AS source, coalesce(m.served_name, m.name) AS "servedName"
         FROM placements p
         JOIN workloads w ON w.id = p.workload_id
         JOIN models m ON m.id = w.model_id
@@ -160,18 +179,19 @@ export class EnginesRepository {
         LEFT JOIN device_profiles dp ON dp.id = p.profile_id
         LEFT JOIN engines e ON e.id = coalesce(m.engines ->> dp.vendor, (SELECT d.engine_id FROM engine_defaults d WHERE d.vendor = dp.vendor))
         LEFT JOIN engine_cluster_images ci ON ci.engine_id = e.id AND ci.cluster_id = p.cluster_id
-       WHERE p.cluster_id = ${clusterId} AND p.state IN ${ACTIVE_SQL}`.execute(this.db);
-    return r.rows.map((row) => {
-      const { placement_id, vendor, named, weights_source, served_as, ...engine } = row;
-      return {
-        placementId: placement_id,
-        vendor,
-        named,
-        engine: engine.id ? (engine as Selectable<EnginesTable>) : null,
-        source: weights_source,
-        servedName: served_as,
-      };
-    });
+       WHERE p.cluster_id = ${clusterId} AND p.state IN ${ACTIVE_SQL}
+       ORDER BY p.seq`.execute(this.db);
+    return r.rows;
+  }
+
+  /** The engines with these ids, as stored, each with the version of its row (see forPlacements). */
+  byIds(ids: readonly string[]): Promise<Array<Selectable<EnginesTable> & { readonly version: string }>> {
+    return this.db
+      .selectFrom('engines')
+      .selectAll()
+      .select(sql<string>`xmin::text`.as('version'))
+      .where('id', 'in', [...ids])
+      .execute();
   }
 }
 

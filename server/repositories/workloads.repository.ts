@@ -475,29 +475,6 @@ export class WorkloadsRepository {
     return out;
   }
 
-  /** The complete desired set of a cluster, as its agent is told. */
-  desiredFor(clusterId: string) {
-    return this.db
-      .selectFrom('placements')
-      .innerJoin('workloads', 'workloads.id', 'placements.workload_id')
-      .innerJoin('models', 'models.id', 'workloads.model_id')
-      .select([
-        'placements.id',
-        'placements.workload_id as workloadId',
-        'models.name as model',
-        'placements.device_model as deviceModel',
-        'placements.profile_name as profile',
-        'placements.resource_name as resourceName',
-        'placements.replicas',
-        'placements.devices_per_replica as devicesPerReplica',
-        'placements.serving_key as servingKey',
-      ])
-      .where('placements.cluster_id', '=', clusterId)
-      .where(sql<boolean>`placements.state IN ${ACTIVE_SQL}`)
-      .orderBy('placements.seq')
-      .execute();
-  }
-
   /**
    * Where calls to `modelName` can go (the token gateway's routing table): every active placement
    * of a workload called through the gateway whose agent reported at least one endpoint, with its

@@ -8,7 +8,7 @@ import type { ClusterRow, ClustersRepository, InventoryRow, ReportedDevice } fro
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { CatalogService, ClusterSource } from './catalog.service.js';
 import type { WeightSource, WeightSourcesReport } from '../../scheduler/framework/types.js';
-import type { PlacementEngine, PlacementServing } from './engines.service.js';
+import type { PlacementEngine } from './engines.service.js';
 import { computeCluster, computePool, type ClusterComputation, type ClusterFacts, type ClusterView, type PoolView, type ProfileIndex } from './cluster-view.js';
 
 /** Devices that placements hold: cluster id → reported device model → devices. */
@@ -61,14 +61,12 @@ export interface RunningReport {
 export interface ClusterPlacements {
   /** Devices held per cluster; none before the scheduler places anything. */
   held?: HeldDevicesSource;
-  /** The desired set answered to a heartbeat. */
+  /** The desired set answered to a heartbeat, each placement with its engine and weights (the engine catalog). */
   desired?: (clusterId: string) => Promise<readonly DesiredPlacement[]>;
   /** Records what an agent reports running (ready replicas per placement), before its desired set is answered. */
   recordReady?: (clusterId: string, running: readonly RunningReport[], now: Date) => Promise<unknown>;
   /** Records the energy and ready replicas agents report per placement (energy.service.ts). */
   recordEnergy?: (clusterId: string, running: readonly RunningReport[], now: Date) => Promise<unknown>;
-  /** The engine of each active placement of a cluster, with its weights, by placement id (the engine catalog). */
-  engines?: (clusterId: string) => Promise<ReadonlyMap<string, PlacementServing>>;
 }
 
 /** What an agent may report of its nodes and capabilities beside its inventory (both optional). */
@@ -211,22 +209,7 @@ export class ClustersService {
     if (recorded.inventoryChanged || nodesChanged) this.events.emit('inventory.changed', { clusterId });
     if (recorded.previousLiveness !== 'ready') this.events.emit('cluster.changed', { clusterIds: [clusterId], change: 'ready' });
     const desired = this.placements.desired ? await this.placements.desired(clusterId) : [];
-    return { clusterId, placements: await this.withEngines(clusterId, desired) };
-  }
-
-  /**
-   * Each desired placement with its engine, or with the reason it has none: a placement without
-   * an engine is still answered (the agent keeps what it runs; the heartbeat never fails for it).
-   */
-  private async withEngines(clusterId: string, desired: readonly DesiredPlacement[]): Promise<readonly DesiredPlacement[]> {
-    if (desired.length === 0 || !this.placements.engines) return desired;
-    const engines = await this.placements.engines(clusterId);
-    return desired.map((p) => {
-      const found = engines.get(p.id);
-      if (!found) return p;
-      const weights = { ...(found.source ? { source: found.source } : {}), servedName: found.servedName };
-      return 'engine' in found ? { ...p, engine: found.engine, ...weights } : { ...p, engineProblem: found.problem, ...weights };
-    });
+    return { clusterId, placements: desired };
   }
 
   /** What a cluster's agent reported it can load weights from (null: never), and the cluster's own sources by model. */

@@ -1,8 +1,10 @@
-import type { WeightSource } from '../../scheduler/framework/types.js';
 import type { Clock } from '../clock.js';
 import { AppError, ignoreConflict, type FieldError } from '../errors.js';
 import type { IdGenerator } from '../auth/tokens.js';
-import type { EngineRow, EngineValues, EnginesRepository, PlacementEngineRow } from '../repositories/engines.repository.js';
+import type { Selectable } from 'kysely';
+import type { EnginesTable } from '../../db/schema.js';
+import type { EngineRow, EngineValues, EnginesRepository } from '../repositories/engines.repository.js';
+import type { DesiredPlacement } from './clusters.service.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { SettingsRepository } from '../repositories/settings.repository.js';
 import { BUILTIN_ENGINES } from '../catalog/builtin-engines.js';
@@ -48,13 +50,6 @@ export interface Engine extends PlacementEngine {
 /** A placement's engine, or why it has none (said in the heartbeat answer as `engineProblem`). */
 export type EngineResolution = { readonly engine: PlacementEngine } | { readonly problem: string };
 
-/** What a placement's engine runs: its engine (or why none), the weights it loads and the name it serves them under. */
-export type PlacementServing = EngineResolution & {
-  /** The cluster's own source for the model, else the model's; null: none set (the engine gets the model's name). */
-  readonly source: WeightSource | null;
-  readonly servedName: string;
-};
-
 type EngineFacts = Omit<EngineRow, 'default_for' | 'cluster_images' | 'seq'>;
 
 function toPlacementEngine(r: EngineFacts): PlacementEngine {
@@ -91,7 +86,7 @@ export function toEngine(r: EngineRow): Engine {
 }
 
 /** What a placement's engine lookup found, as an engine or a reason an operator can act on. */
-export function resolution(r: Pick<PlacementEngineRow, 'vendor' | 'named' | 'engine'>): EngineResolution {
+export function resolution(r: { readonly vendor: string | null; readonly named: string | null; readonly engine: EngineFacts | null }): EngineResolution {
   if (r.vendor === null) return { problem: "The placement's device profile no longer exists, so its vendor (and engine) is unknown." };
   if (!r.engine) {
     return r.named
@@ -117,6 +112,9 @@ const notFound = (): AppError => new AppError('not_found', 'No engine has this i
  * A vendor's default engine is the one whose `defaultFor` names it (at most one per vendor).
  */
 export class EnginesService {
+  /** Engine rows read for desired sets, by id: each replaced when a read shows another version. */
+  readonly #engines = new Map<string, Selectable<EnginesTable> & { readonly version: string }>();
+
   constructor(
     private readonly repo: EnginesRepository,
     private readonly settings: SettingsRepository,
@@ -204,16 +202,44 @@ export class EnginesService {
 
   /** What each active placement of a cluster runs, or why it runs nothing (the operator's view of engineProblem). */
   async placementsOf(clusterId: string): Promise<Array<{ placementId: string; engineId: string | null; image: string | null; problem: string | null }>> {
-    return [...(await this.forCluster(clusterId))].map(([placementId, r]) =>
-      'engine' in r
-        ? { placementId, engineId: r.engine.id, image: r.engine.image, problem: null }
-        : { placementId, engineId: null, image: null, problem: r.problem },
+    return (await this.desired(clusterId)).map((p) =>
+      p.engine
+        ? { placementId: p.id, engineId: p.engine.id, image: p.engine.image, problem: null }
+        : { placementId: p.id, engineId: null, image: null, problem: p.engineProblem ?? null },
     );
   }
 
-  /** The engine of each active placement of a cluster (or why there is none), with its weights, by placement id. */
-  async forCluster(clusterId: string): Promise<Map<string, PlacementServing>> {
-    return new Map((await this.repo.forPlacements(clusterId)).map((r) => [r.placementId, { ...resolution(r), source: r.source, servedName: r.servedName }]));
+  /**
+   * A cluster's desired set, as its heartbeat answers it: each active placement with its engine (or
+   * why there is none), the weights it loads and the name it serves them under. One read of the
+   * placements; engine rows come from this process's copies, read again whenever the placements'
+   * read shows an engine's row was written since (so an edit is seen by every process at the next heartbeat).
+   */
+  async desired(clusterId: string): Promise<DesiredPlacement[]> {
+    const rows = await this.repo.forPlacements(clusterId);
+    const stale = new Set<string>();
+    for (const r of rows) {
+      if (r.engineId !== null && this.#engines.get(r.engineId)?.version !== r.engineVersion) stale.add(r.engineId);
+    }
+    if (stale.size > 0) for (const e of await this.repo.byIds([...stale])) this.#engines.set(e.id, e);
+    return rows.map((r) => {
+      const stored = r.engineId === null ? undefined : this.#engines.get(r.engineId);
+      const found = resolution({ vendor: r.vendor, named: r.named, engine: stored ? { ...stored, image: r.image ?? stored.image } : null });
+      const placement = {
+        id: r.placementId,
+        workloadId: r.workloadId,
+        model: r.model,
+        deviceModel: r.deviceModel,
+        profile: r.profile,
+        resourceName: r.resourceName,
+        replicas: r.replicas,
+        devicesPerReplica: r.devicesPerReplica,
+        servingKey: r.servingKey,
+        ...(r.source ? { source: r.source } : {}),
+        servedName: r.servedName,
+      };
+      return 'engine' in found ? { ...placement, engine: found.engine } : { ...placement, engineProblem: found.problem };
+    });
   }
 }
 

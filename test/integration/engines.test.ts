@@ -258,6 +258,12 @@ describeOnDatabases('engine catalog: placements carry their engine in the heartb
     expect((await p.request('PATCH', `/api/v1/engines/${sglang.id}`, { body: { image: 'mirror.example.cn/lmsysorg/sglang:v0.5.0' } })).status).to.equal(200);
     desired = (await beat()).body.placements.find((x: { workloadId: string }) => x.workloadId === w);
     expect(desired.engine.image).to.equal('mirror.example.cn/lmsysorg/sglang:v0.5.0');
+    // Every edit of the engine shows at the next heartbeat, not only its image (read with the placements).
+    for (const port of [30001, 30002]) {
+      expect((await p.request('PATCH', `/api/v1/engines/${sglang.id}`, { body: { port, env: { SGLANG_PORT: String(port) } } })).status).to.equal(200);
+      desired = (await beat()).body.placements.find((x: { workloadId: string }) => x.workloadId === w);
+      expect(desired.engine).to.deep.include({ port, env: { SGLANG_PORT: String(port) } });
+    }
   });
 
   it("uses a cluster's own image for an engine where one is set, and refuses a cluster that does not exist", async () => {

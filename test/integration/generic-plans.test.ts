@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
 import pg from 'pg';
 import type { DB } from '../../db/schema.js';
+import { EnginesRepository } from '../../server/repositories/engines.repository.js';
 import { WorkloadsRepository } from '../../server/repositories/workloads.repository.js';
 import { freshPostgresUrl } from '../databases.js';
 
@@ -26,9 +27,8 @@ describe('generic plans of hot statements [postgres]', () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      const repo = new WorkloadsRepository(db);
-      await repo.desiredFor('cl_generic');
-      await repo.heldDevices(['cl_generic']);
+      await new EnginesRepository(db).forPlacements('cl_generic');
+      await new WorkloadsRepository(db).heldDevices(['cl_generic']);
       expect(captured).to.have.length(2);
       await client.query('SET plan_cache_mode = force_generic_plan');
       await client.query('SET enable_seqscan = off');

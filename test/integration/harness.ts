@@ -100,6 +100,9 @@ export function describeOnDatabases(title: string, body: (platform: () => TestPl
       });
       after(async () => {
         await platform?.close();
+        // Mocha keeps every suite's functions, and with them this closure, to the end of the run:
+        // dropped here, the platform and its database (PGlite's whole heap) can be collected.
+        platform = undefined;
       });
       body(() => {
         if (!platform) throw new Error('the platform did not start');

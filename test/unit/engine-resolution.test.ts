@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import type { PlacementEngineRow } from '../../server/repositories/engines.repository.js';
 import { resolution } from '../../server/services/engines.service.js';
 
-const engine = (image: string): NonNullable<PlacementEngineRow['engine']> => ({
+type Resolved = Parameters<typeof resolution>[0];
+
+const engine = (image: string): NonNullable<Resolved['engine']> => ({
   id: 'eng_1',
-  seq: 1,
   name: 'vllm',
   vendors: ['nvidia'],
   image,
@@ -27,12 +27,12 @@ const engine = (image: string): NonNullable<PlacementEngineRow['engine']> => ({
 });
 
 describe("a placement's engine, or why it has none", () => {
-  const cases: Array<[string, Pick<PlacementEngineRow, 'placementId' | 'vendor' | 'named' | 'engine'>, RegExp | 'engine']> = [
-    ['the engine, when it has an image', { placementId: 'pl', vendor: 'nvidia', named: null, engine: engine('vllm/vllm-openai:v0.11.0') }, 'engine'],
-    ['no vendor: the profile is gone', { placementId: 'pl', vendor: null, named: null, engine: null }, /device profile no longer exists/],
-    ['no default for the vendor', { placementId: 'pl', vendor: 'enflame', named: null, engine: null }, /No engine is the default for vendor "enflame"/],
-    ['the named engine is gone', { placementId: 'pl', vendor: 'nvidia', named: 'eng_gone', engine: null }, /names engine eng_gone .* no longer exists/],
-    ['no image configured', { placementId: 'pl', vendor: 'nvidia', named: null, engine: engine('') }, /no image configured .* PATCH \/api\/v1\/engines\/eng_1/],
+  const cases: Array<[string, Resolved, RegExp | 'engine']> = [
+    ['the engine, when it has an image', { vendor: 'nvidia', named: null, engine: engine('vllm/vllm-openai:v0.11.0') }, 'engine'],
+    ['no vendor: the profile is gone', { vendor: null, named: null, engine: null }, /device profile no longer exists/],
+    ['no default for the vendor', { vendor: 'enflame', named: null, engine: null }, /No engine is the default for vendor "enflame"/],
+    ['the named engine is gone', { vendor: 'nvidia', named: 'eng_gone', engine: null }, /names engine eng_gone .* no longer exists/],
+    ['no image configured', { vendor: 'nvidia', named: null, engine: engine('') }, /no image configured .* PATCH \/api\/v1\/engines\/eng_1/],
   ];
   for (const [what, row, expected] of cases) {
     it(what, () => {

@@ -138,7 +138,7 @@ export async function benchGateway(): Promise<void> {
     const { base } = server;
     const cluster = await api(base, ADMIN, 'POST', '/api/v1/clusters', { name: 'gateway-bench', region: 'bench' });
     await api(base, cluster.agentToken, 'POST', '/api/v1/agent/heartbeat', { inventory: INVENTORY, placements: [] });
-    const tenant = await api(base, ADMIN, 'POST', '/api/v1/tenants', { name: 'gateway-bench', kind: 'enterprise' });
+    const tenant = await api(base, ADMIN, 'POST', '/api/v1/tenants', { name: 'gateway-bench', kind: 'enterprise', billingMode: 'postpaid' });
     const workload = await api(base, tenant.apiKey, 'POST', '/api/v1/workloads', { name: 'chat', model: MODEL, tokensPerMin: 1000 });
     let placement: { id: string; replicas: number; servingKey: string } | undefined;
     for (let tries = 0; !placement; tries++) {

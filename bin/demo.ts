@@ -103,6 +103,10 @@ export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; 
     // Priority is granted by the operator: the tenants whose services run `high` are granted it.
     if (t.workloads.some((w) => w.priority === 'high')) await tenants.update(tenant.id, { maxPriority: 'high' });
     await plans.subscribe(tenant.id, { planId: t.kind === 'government' ? gov.id : metered.id, startsAt: monthStart });
+    // Enterprises prepay (their default billing mode): a balance for the demo's traffic and history.
+    if (tenant.billingMode === 'prepaid') {
+      await ctx.services.ledger.topUp(tenant.id, { amount: '200000.00', reference: `demo-top-up-${tenant.id}`, receivedAt: monthStart });
+    }
     for (const w of t.workloads) {
       await workloads.create(operator, { kind: 'service', ha: false, ...w, tenantId: tenant.id }, undefined);
     }

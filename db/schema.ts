@@ -162,6 +162,10 @@ export interface TenantsTable {
   rpm: number | null;
   /** Operator-set model tokens per minute at the token gateway; null: none. */
   tpm: number | null;
+  /** `prepaid` (draws on a topped-up balance; the gateway stops it at zero) or `postpaid` (invoiced monthly). */
+  billing_mode: Generated<string>;
+  /** Unified social credit code (GB 32100-2015); recognizes the payer on a bank statement. */
+  uscc: Generated<string | null>;
 }
 
 export interface ApiKeysTable {
@@ -305,14 +309,80 @@ export interface InvoiceCountersTable {
   last: number;
 }
 
-export interface LedgerEntriesTable {
-  id: Generated<number>;
-  tenant_id: string;
+/** Accounts of the double-entry ledger (migration 0030), keyed by a text id such as `receivable:<tenant>`. */
+export interface LedgerAccountsTable {
+  id: string;
   kind: string;
+  tenant_id: string | null;
+  provider_id: string | null;
+  created_at: CreatedAt;
+}
+
+/** A journal entry: its postings sum to zero (the database checks it at commit). Append-only. */
+export interface JournalEntriesTable {
+  id: string;
+  seq: Generated<number>;
+  kind: string;
+  tenant_id: string | null;
   invoice_id: string | null;
-  amount: Numeric;
+  payment_id: string | null;
+  credit_note_id: string | null;
+  /** The provider statement it posts (kind `statement`). */
+  statement_id: string | null;
+  /** The provider payout it posts (kind `payout`). */
+  payout_id: string | null;
   description: string;
+  booked_at: Timestamp;
   created_at: Timestamp;
+}
+
+/** One side of a journal entry: debit positive, credit negative, never 0. Append-only. */
+export interface PostingsTable {
+  id: Generated<number>;
+  entry_id: string;
+  account_id: string;
+  amount: Numeric;
+}
+
+/** Money the operator recorded: payments, top-ups and refunds, unique by reference. Append-only. */
+export interface PaymentsTable {
+  id: string;
+  kind: string;
+  account: string;
+  tenant_id: string;
+  amount: Numeric;
+  received_at: Timestamp;
+  reference: string;
+  invoice_id: string | null;
+  source: string;
+  created_at: Timestamp;
+}
+
+/** A credit note: a negative document referencing an invoice (`total` < 0). Append-only. */
+export interface CreditNotesTable {
+  id: string;
+  number: string;
+  invoice_id: string;
+  tenant_id: string;
+  total: Numeric;
+  reason: string;
+  issued_at: Timestamp;
+}
+
+/** Money the operator paid a provider, unique by reference. Append-only. */
+export interface ProviderPayoutsTable {
+  id: string;
+  provider_id: string;
+  amount: Numeric;
+  paid_at: Timestamp;
+  reference: string;
+  created_at: Timestamp;
+}
+
+export interface DocumentCountersTable {
+  series: string;
+  year: number;
+  last: number;
 }
 
 export interface BillingClosesTable {
@@ -601,7 +671,13 @@ export interface DB {
   subscriptions: SubscriptionsTable;
   invoices: InvoicesTable;
   invoice_counters: InvoiceCountersTable;
-  ledger_entries: LedgerEntriesTable;
+  ledger_accounts: LedgerAccountsTable;
+  journal_entries: JournalEntriesTable;
+  postings: PostingsTable;
+  payments: PaymentsTable;
+  credit_notes: CreditNotesTable;
+  provider_payouts: ProviderPayoutsTable;
+  document_counters: DocumentCountersTable;
   billing_closes: BillingClosesTable;
   usage_billing: UsageBillingTable;
   providers: ProvidersTable;

@@ -54,6 +54,9 @@ import { ProvidersRepository } from './repositories/providers.repository.js';
 import { ProvidersService } from './services/providers.service.js';
 import { SettlementService } from './services/settlement.service.js';
 import { providerRoutes } from './http/providers.routes.js';
+import { ledgerRoutes } from './http/ledger.routes.js';
+import { LedgerRepository } from './repositories/ledger.repository.js';
+import { LedgerService } from './services/ledger.service.js';
 import { budgetCheckJob } from './jobs/budget-check.js';
 import { PeriodCloseJob } from './jobs/period-close.js';
 import type { LeaderJob } from './jobs/leader-job.js';
@@ -205,6 +208,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const settlement = new SettlementService(providersRepo, clock, ids, calendar, log);
   // The providers' statements are made by the billing close, after its invoices (a revenue share needs them).
   billing.onClose((period, through, closedBefore) => settlement.closeStatements(period, through, closedBefore));
+  const ledger = new LedgerService(new LedgerRepository(db), clock, ids, calendar, { costSoFar: (tenantIds) => billing.periodsSoFar(tenantIds) });
   const scheduler = new Scheduler({
     clusters: clustersRepo,
     catalog: catalogRepo,
@@ -272,7 +276,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     limits: (tenantId, apiKeyId) => tenants.requestRates(tenantId, apiKeyId),
     metering,
     record: (entry) => requests.record(entry),
-    exhausted: () => billing.exhaustedTenants(),
+    // One rule, one cache: a used-up hard cap and a used-up prepaid balance both answer insufficient_quota.
+    exhausted: async () => {
+      const [capped, prepaid] = await Promise.all([billing.exhaustedTenants(), ledger.exhaustedPrepaid()]);
+      return new Set([...capped, ...prepaid]);
+    },
     registry: metrics.registry,
     limitStore,
     tunnels,
@@ -286,7 +294,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     database,
     metrics,
     scheduler,
-    services: { catalog, engines, clusters, tenants, workloads, plans, billing, usage, budgets, accounts },
+    services: { catalog, engines, clusters, tenants, workloads, plans, billing, ledger, usage, budgets, accounts },
   };
   const auth = createAuthenticator(
     {
@@ -314,6 +322,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...planRoutes(context),
         ...billingRoutes(context),
         ...providerRoutes(providers, settlement),
+        ...ledgerRoutes(context),
         ...meRoutes(context),
         ...usageRoutes(context),
         ...budgetRoutes(context),

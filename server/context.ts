@@ -12,6 +12,7 @@ import type { TenantsService } from './services/tenants.service.js';
 import type { WorkloadsService } from './services/workloads.service.js';
 import type { PlansService } from './services/plans.service.js';
 import type { BillingService } from './services/billing.service.js';
+import type { LedgerService } from './services/ledger.service.js';
 import type { UsageService } from './services/usage.service.js';
 import type { BudgetsService } from './services/budgets.service.js';
 import type { Scheduler } from './scheduling/scheduler.js';
@@ -33,6 +34,7 @@ export interface AppContext {
     readonly workloads: WorkloadsService;
     readonly plans: PlansService;
     readonly billing: BillingService;
+    readonly ledger: LedgerService;
     readonly usage: UsageService;
     readonly budgets: BudgetsService;
     readonly accounts: AccountsService;

@@ -28,6 +28,7 @@ import * as m0026 from './0026_cluster_nodes.js';
 import * as m0027 from './0027_placement_energy.js';
 import * as m0028 from './0028_usage_watermark.js';
 import * as m0029 from './0029_providers.js';
+import * as m0030 from './0030_double_entry_ledger.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -60,4 +61,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0027_placement_energy': m0027,
   '0028_usage_watermark': m0028,
   '0029_providers': m0029,
+  '0030_double_entry_ledger': m0030,
 };

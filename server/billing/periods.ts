@@ -135,6 +135,17 @@ export class Calendar {
   }
 
   /**
+   * Local 00:00 of a date (`YYYY-MM-DD`), as `monthBounds` reads days.
+   * @throws RangeError for a date that does not exist.
+   */
+  dayStart(day: string): Date {
+    const m = /^(\d{4}-\d{2})-(\d{2})$/.exec(day);
+    const start = m ? this.dayStarts(m[1]!)[Number(m[2]) - 1] : undefined;
+    if (!m || start === undefined || Number(m[2]) < 1 || Number(m[2]) > daysInMonth(m[1]!)) throw new RangeError(`Not a date: ${day}`);
+    return new Date(start);
+  }
+
+  /**
    * The instants that bound the month, half-open: `start` is local 00:00 on the 1st and `end`
    * local 00:00 on the 1st of the next month; an instant `t` is in the period iff `start ≤ t < end`.
    * Example: `"2026-10"` in Asia/Shanghai is 2026-09-30T16:00:00Z … 2026-10-31T16:00:00Z. Where a

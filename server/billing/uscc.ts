@@ -11,7 +11,7 @@
  * | 9–17 | the organization code (主体标识码, GB 11714): eight characters and their own check character |
  * | 18 | the check character over positions 1–17 |
  *
- * Pure: no I/O. Used for providers now and tenants later.
+ * Pure: no I/O. Providers' and tenants' codes are checked by it (`usccCode`, server/http/schemas.ts).
  */
 
 /** The code's alphabet in value order: a character's index is its value (0…30). */

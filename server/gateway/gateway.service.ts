@@ -39,7 +39,10 @@ export interface GatewayDeps {
   readonly metering: Metering;
   /** Records a finished request (RequestLogService.record). */
   readonly record: (entry: RequestLogEntry) => void;
-  /** Tenants whose hard-capped plan is used up this month (BillingService.exhaustedTenants). */
+  /**
+   * Tenants with nothing left to spend: a hard-capped plan used up this month
+   * (BillingService.exhaustedTenants), or a prepaid balance used up (LedgerService.exhaustedPrepaid).
+   */
   readonly exhausted: () => Promise<ReadonlySet<string>>;
   /** Where the gateway's metrics go; none: not collected (tests of other things). */
   readonly registry?: Registry;
@@ -274,7 +277,13 @@ export class GatewayService {
       throw new AppError('forbidden', `This API key may not call "${model}".`, undefined, undefined, 'model_not_allowed');
     }
     if ((await this.usedUp()).has(tenantId)) {
-      throw new AppError('rate_limited', "The tenant's plan has no tokens left this month, and it allows no overage.", undefined, 3600, 'insufficient_quota');
+      throw new AppError(
+        'rate_limited',
+        "The tenant has nothing left to spend: its plan's tokens for this month are used up with no overage allowed, or its prepaid balance is used up (top up to continue).",
+        undefined,
+        3600,
+        'insufficient_quota',
+      );
     }
     const tokenLimits: TokenLimit[] = [];
     if (apiKeyId !== undefined && limits?.keyTpm) tokenLimits.push({ key: `key:${apiKeyId}`, perMinute: limits.keyTpm, name: "the key's tpm" });
@@ -304,7 +313,7 @@ export class GatewayService {
     return release;
   }
 
-  /** Tenants whose hard-capped plan is used up, read at most once per `quotaCacheMs`. */
+  /** Tenants with nothing left to spend (a used-up hard cap or prepaid balance), read at most once per `quotaCacheMs`. */
   private usedUp(): Promise<ReadonlySet<string>> {
     const now = this.deps.clock.now().getTime();
     if (!this.used || this.used.until <= now) {

@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { route, type AnyRoute } from './route.js';
-import { idParam, listOf, pageOf, pageQuery, timestamp } from './schemas.js';
-
-const period = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be a month such as "2026-10"');
+import { billingPeriod as period, idParam, listOf, pageOf, pageQuery, timestamp } from './schemas.js';
 
 export const invoiceSchema = z.object({
   id: z.string(),
@@ -11,7 +9,10 @@ export const invoiceSchema = z.object({
   tenantId: z.string(),
   period: z.string(),
   currency: z.literal('CNY'),
-  status: z.literal('issued'),
+  status: z.enum(['issued', 'partially_paid', 'paid', 'void']).meta({
+    description:
+      'Derived from the ledger: issued, then partially_paid or paid as payments (and prepaid draws) settle it, or void when credit notes cancel it whole',
+  }),
   issuedAt: timestamp,
   lines: z.array(
     z.object({
@@ -23,6 +24,9 @@ export const invoiceSchema = z.object({
     }),
   ),
   total: z.string(),
+  paid: z.string().meta({ description: 'CNY: payments and prepaid draws allocated to this invoice (ledger)' }),
+  credited: z.string().meta({ description: "CNY: its credit notes' amounts, positive (ledger)" }),
+  outstanding: z.string().meta({ description: 'CNY: total − paid − credited' }),
 });
 
 export function billingRoutes(ctx: AppContext): AnyRoute[] {

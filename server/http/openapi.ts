@@ -97,7 +97,12 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       ...(parameters.length ? { parameters } : {}),
       // A body the route may go without (an optional schema) is not required.
       ...(r.body
-        ? { requestBody: { required: !r.body.safeParse(undefined).success, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } }
+        ? {
+            requestBody: {
+              required: !r.body.safeParse(undefined).success,
+              content: { [r.bodyType === 'csv' ? 'text/csv' : 'application/json']: { schema: jsonSchema(r.body, 'input') } },
+            },
+          }
         : {}),
       responses,
     };

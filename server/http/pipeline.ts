@@ -182,7 +182,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       const parsedQuery = q < 0 ? {} : { ...parseQuery(url.slice(q + 1)) };
       checkStorableTree(parsedQuery, 'query');
       const query = validate(spec.query ?? EMPTY, parsedQuery, 'query');
-      const raw = await readBody(req, bodyGate, spec.bodyType === 'any');
+      const raw = spec.bodyType === 'csv' ? await readText(req, bodyGate, CSV_TYPE) : await readBody(req, bodyGate, spec.bodyType === 'any');
       // Routes without a body schema take none, but unknown fields are refused everywhere (API.md).
       body = spec.body ? validate(spec.body, raw, 'body') : (validate(NO_BODY, raw, 'body'), undefined);
       reply = await spec.handler({ params: p, query, body, principal, header: (name) => headerOf(req, name), address: client(req).address });
@@ -420,6 +420,31 @@ function busy(): AppError {
  * A body that is not JSON (by its Content-Type) counts as none and is left unread, unless
  * `anyType` (the route reads JSON whatever the type says). Read and parsed holding a slot of `gate`.
  */
+const CSV_TYPE = /^text\/csv$/i;
+
+/** A UTF-8 text body of the type `type` (CSV: `text/csv`), as a string; undefined when absent. */
+async function readText(req: IncomingMessage, gate: Gate | undefined, type: RegExp): Promise<string | undefined> {
+  if (!hasBody(req)) return undefined;
+  const [mime = '', ...params] = (req.headers['content-type'] ?? '').split(';');
+  if (!type.test(mime.trim())) throw new AppError('invalid', `The request body must be ${type.source.replace(/[\^$\\]/g, '')}.`);
+  for (const param of params) {
+    const [name = '', value = ''] = param.split('=').map((s) => s.trim());
+    if (name.toLowerCase() === 'charset' && value.replace(/^"(.*)"$/, '$1').toLowerCase() !== 'utf-8')
+      throw new AppError('invalid', 'The request body must be UTF-8.');
+  }
+  if ((req.headers['content-encoding'] ?? 'identity').trim().toLowerCase() !== 'identity') throw new AppError('invalid', 'Send the text body uncompressed.');
+  const entered = gate?.enter();
+  if (gate && !entered) throw busy();
+  const release = await entered;
+  try {
+    const text = (await collect(req, req)).toString('utf8');
+    checkStorableTree(text, 'body');
+    return text;
+  } finally {
+    release?.();
+  }
+}
+
 async function readBody(req: IncomingMessage, gate: Gate | undefined, anyType = false): Promise<unknown> {
   if (!hasBody(req)) return undefined;
   const [type = '', ...params] = (req.headers['content-type'] ?? '').split(';');

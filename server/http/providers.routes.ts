@@ -2,16 +2,15 @@ import { z } from 'zod';
 import { csvText, type CsvValue } from './csv.js';
 import { moneyString } from './plans.routes.js';
 import { route, type AnyRoute } from './route.js';
-import { idParam, instant, listOf, pageOf, pageOnlyQuery, pageQuery, timestamp } from './schemas.js';
+import { billingPeriod as period, idParam, instant, listOf, pageOf, pageOnlyQuery, pageQuery, timestamp, usccCode } from './schemas.js';
 import type { ProvidersService } from '../services/providers.service.js';
 import type { SettlementReport, SettlementService } from '../services/settlement.service.js';
 
-const period = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be a month such as "2026-10"');
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
 
 const providerFields = {
   name: text(128),
-  uscc: z.string().meta({ description: 'Unified social credit code (GB 32100-2015), 18 characters, check characters verified' }),
+  uscc: usccCode.meta({ description: 'Unified social credit code (GB 32100-2015), 18 characters, check characters verified' }),
   bankName: text(128),
   bankAccount: z.string().regex(/^[0-9][0-9 -]{4,38}[0-9]$/, 'must be a bank account number (digits, spaces or dashes)'),
   contactName: text(64),

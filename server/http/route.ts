@@ -97,7 +97,7 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
    * `json` (the default): a body is read when its Content-Type is JSON. `any`: read as JSON whatever
    * the type says, as OpenAI-compatible servers do (`curl -d` sends a form's type).
    */
-  readonly bodyType?: 'json' | 'any';
+  readonly bodyType?: 'json' | 'any' | 'csv';
   /**
    * The protocol this route switches to (`Upgrade: <protocol>`), e.g. the agent's tunnel. Such a
    * route is authenticated like any other, and answers a request without that upgrade 426 (with

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { formatMicro, numberText, parseMicro } from '../../scheduler/capacity.js';
 import { decodeCursor } from '../repositories/paging.js';
+import { usccMessage, usccProblem } from '../billing/uscc.js';
 
 const SIX_PLACES = /^\d{1,12}(\.\d{1,6})?$/;
 
@@ -85,6 +86,18 @@ export const endpointUrl = z
       return false;
     }
   }, 'must be a base URL without credentials, query or fragment');
+
+/**
+ * A billing period: a calendar month `YYYY-MM`, from 1970 as for `instant` (PostgreSQL has no
+ * year 0, and PGlite does not read years below 100 back as written).
+ */
+export const billingPeriod = z.string().regex(/^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])$/, 'must be a month such as "2026-10", from 1970-01');
+
+/** A unified social credit code (GB 32100-2015, server/billing/uscc.ts); a wrong one is refused with the reason. */
+export const usccCode = z.string().superRefine((code, ctx) => {
+  const problem = usccProblem(code);
+  if (problem) ctx.addIssue({ code: 'custom', message: usccMessage(problem) });
+});
 
 export const idParam = z.strictObject({ id: z.string().min(1).max(64) });
 

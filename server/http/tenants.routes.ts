@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { route, type AnyRoute } from './route.js';
-import { idParam, instant, listOf, modelName, pageOf, pageOnlyQuery, timestamp } from './schemas.js';
+import { idParam, instant, listOf, modelName, pageOf, pageOnlyQuery, timestamp, usccCode } from './schemas.js';
 
 const tenantKind = z.enum(['government', 'enterprise']);
+
+export const billingMode = z.enum(['prepaid', 'postpaid']).meta({
+  description:
+    'prepaid: the tenant tops up a balance, its invoices are paid from it at the close, and the token gateway stops it (429 insufficient_quota) when the balance less the month so far reaches zero; postpaid: invoiced monthly. Default: enterprise prepaid, government postpaid',
+});
+
+const uscc = usccCode.meta({ description: 'Unified social credit code (GB 32100-2015, check characters verified); a bank statement names the payer by it' });
 
 const weight = z
   .number()
@@ -34,6 +41,8 @@ export const tenantSchema = z.object({
     .meta({ description: 'The highest workload priority the tenant may use; the operator sets it (default normal)' }),
   rpm: tenantRpm.nullable(),
   tpm: tenantTpm.nullable(),
+  billingMode,
+  uscc: z.string().nullable(),
   createdAt: timestamp,
 });
 
@@ -88,6 +97,8 @@ const createTenant = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),
   kind: tenantKind,
   weight: weight.optional(),
+  billingMode: billingMode.optional(),
+  uscc: uscc.optional(),
 });
 
 const patchTenant = z
@@ -107,9 +118,11 @@ const patchTenant = z
       .optional(),
     rpm: tenantRpm.nullable().optional(),
     tpm: tenantTpm.nullable().optional(),
+    billingMode: billingMode.optional(),
+    uscc: uscc.nullable().optional(),
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), {
-    message: 'give maxStdPerMin, weight, maxPriority, rpm, tpm or several',
+    message: 'give maxStdPerMin, weight, maxPriority, rpm, tpm, billingMode, uscc or several',
     path: ['maxStdPerMin'],
   });
 

@@ -1,8 +1,11 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, InvoicesTable } from '../../db/schema.js';
 import { onePage, type PageRequest } from './paging.js';
 import { USAGE_WATERMARK_LOCK } from './usage.repository.js';
+import { Decimal } from 'decimal.js';
+import { prepaidOf, receivableOf, REVENUE, transfer, type JournalEntry } from '../billing/ledger.js';
+import { invoiceLedgers, tenantPositions, writeEntries, type InvoiceLedgerRow } from './ledger.repository.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
 
@@ -37,9 +40,8 @@ export interface NewInvoice {
 }
 
 /**
- * Invoices, the ledger, and the bookkeeping of which usage has been billed. The ledger is
- * append-only: rows are inserted with their invoice and never changed (the database refuses
- * UPDATE, DELETE and TRUNCATE on it, migration 0009).
+ * Invoices, their journal entries, and the bookkeeping of which usage has been billed. The ledger
+ * is append-only and double-entry (migration 0030): an invoice posts with it, in its transaction.
  */
 export class BillingRepository {
   constructor(private readonly db: Kysely<DB>) {}
@@ -145,9 +147,10 @@ export class BillingRepository {
 
   /**
    * Issues a batch of invoices for one period in one transaction: sequential numbers for the
-   * year, the invoices, their ledger entries, and the billed-usage bookkeeping (billed below
-   * `through`). Answers false, having written nothing, when a tenant of the batch already has an
-   * invoice for the period (a concurrent close issued it first).
+   * year, the invoices, their journal entries (debit the tenant's receivable, credit revenue; and
+   * for a prepaid tenant a draw of what its prepaid balance covers), and the billed-usage
+   * bookkeeping (billed below `through`). Answers false, having written nothing, when a tenant of
+   * the batch already has an invoice for the period (a concurrent close issued it first).
    */
   async issue(period: string, invoices: readonly NewInvoice[], through: Watermark, now: Date): Promise<boolean> {
     if (invoices.length === 0) return true;
@@ -183,19 +186,7 @@ export class BillingRepository {
             .insertInto('invoices')
             .values(rows.slice(i, i + 1000))
             .execute();
-        const ledger = rows.map((r) => ({
-          tenant_id: r.tenant_id,
-          kind: 'invoice',
-          invoice_id: r.id,
-          amount: r.total,
-          description: `invoice ${r.number} for ${period}`,
-          created_at: now,
-        }));
-        for (let i = 0; i < ledger.length; i += 1000)
-          await tx
-            .insertInto('ledger_entries')
-            .values(ledger.slice(i, i + 1000))
-            .execute();
+        await writeEntries(tx, await this.invoiceEntries(tx, rows, period, now), now);
         const billed = invoices.flatMap((inv) =>
           inv.billed.map((b) => ({
             tenant_id: inv.tenantId,
@@ -246,16 +237,67 @@ export class BillingRepository {
   }
 
   /**
-   * Per tenant with ledger entries, oldest tenant id first: the exact sum of its entries (CNY,
-   * decimal text) and how many there are. Read from the ledger alone.
+   * The journal entries of newly issued invoices: each non-zero total debits the tenant's
+   * receivable and credits revenue; a prepaid tenant's invoice is then paid from its prepaid
+   * balance as far as the balance goes (their rows locked, so a refund cannot draw the same money).
    */
-  ledgerBalances(): Promise<{ tenant_id: string; balance: string; entries: number }[]> {
-    return this.db
-      .selectFrom('ledger_entries')
-      .select(['tenant_id', sql<string>`sum(amount)::text`.as('balance'), sql<number>`count(*)::int8`.as('entries')])
-      .groupBy('tenant_id')
-      .orderBy('tenant_id')
-      .execute();
+  private async invoiceEntries(
+    tx: Transaction<DB>,
+    rows: readonly { id: string; number: string; tenant_id: string; total: string }[],
+    period: string,
+    now: Date,
+  ): Promise<JournalEntry[]> {
+    const entries: JournalEntry[] = [];
+    const posted = rows.filter((r) => !new Decimal(r.total).isZero());
+    const prepaid = (
+      await tx
+        .selectFrom('tenants')
+        .select('id')
+        .where('id', 'in', posted.length > 0 ? [...new Set(posted.map((r) => r.tenant_id))] : [''])
+        .where('billing_mode', '=', 'prepaid')
+        .orderBy('id')
+        .forNoKeyUpdate()
+        .execute()
+    ).map((t) => t.id);
+    const left = new Map([...(await tenantPositions(tx, prepaid))].map(([t, p]) => [t, new Decimal(p.prepaid)]));
+    for (const r of posted) {
+      const base = { tenantId: r.tenant_id, invoiceId: r.id, bookedAt: now };
+      entries.push(
+        transfer({ ...base, id: `je_${r.id}`, kind: 'invoice', description: `invoice ${r.number} for ${period}` }, receivableOf(r.tenant_id), REVENUE, r.total),
+      );
+      const balance = left.get(r.tenant_id);
+      if (!balance || balance.lte(0) || new Decimal(r.total).lte(0)) continue;
+      const draw = Decimal.min(balance, r.total);
+      left.set(r.tenant_id, balance.minus(draw));
+      entries.push(
+        transfer(
+          { ...base, id: `jd_${r.id}`, kind: 'prepaid_draw', description: `invoice ${r.number} paid from the prepaid balance` },
+          prepaidOf(r.tenant_id),
+          receivableOf(r.tenant_id),
+          draw,
+        ),
+      );
+    }
+    return entries;
+  }
+
+  /**
+   * Per tenant with a receivable account, by tenant id: the exact sum of its receivable postings
+   * (CNY, decimal text: invoiced less paid and credited) and how many postings there are. Read from the ledger alone.
+   */
+  async ledgerBalances(): Promise<{ tenant_id: string; balance: string; entries: number }[]> {
+    const r = await sql<{ tenant_id: string; balance: string; entries: number }>`
+      SELECT a.tenant_id, sum(p.amount)::text AS balance, count(*)::int8 AS entries
+        FROM ledger_accounts a JOIN postings p ON p.account_id = a.id
+       WHERE a.kind = 'receivable'
+       GROUP BY a.tenant_id
+       ORDER BY a.tenant_id`.execute(this.db);
+    return r.rows.map((x) => ({ ...x, entries: Number(x.entries) }));
+  }
+
+  /** What the ledger holds for each invoice of `ids` (absent: nothing posted). */
+  invoiceLedgers(ids: readonly string[]): Promise<Map<string, InvoiceLedgerRow>> {
+    return invoiceLedgers(this.db, ids);
   }
 
   listInvoices(filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<InvoiceRow[]> {

@@ -1,7 +1,9 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { DB, ProviderRateCardsTable, ProviderStatementsTable, ProvidersTable } from '../../db/schema.js';
+import { statementEntry } from '../billing/ledger.js';
 import type { Watermark } from './billing.repository.js';
+import { writeEntries } from './ledger.repository.js';
 import { onePage, type PageRequest } from './paging.js';
 
 export type ProviderRow = Selectable<ProvidersTable>;
@@ -302,9 +304,10 @@ export class ProvidersRepository {
 
   /**
    * Issues statements of one period in one transaction: numbers `PST-YYYY-NNNNNN`, the statements,
-   * and what has been paid per line key (below the watermark `through`). Answers false, having written nothing, when a provider of
-   * the batch already has a statement for the period (a concurrent close issued it first).
-   * The ledger postings a statement makes belong here, in this transaction (NOTES-providers.md).
+   * their journal entries (provider costs debited, the provider's payable credited:
+   * billing/ledger.ts `statementEntry`), and what has been paid per line key (below the watermark
+   * `through`). Answers false, having written nothing, when a provider of the batch already has a
+   * statement for the period (a concurrent close issued it first): a statement posts once.
    */
   async issue(period: string, statements: readonly NewStatement[], through: Watermark, now: Date): Promise<boolean> {
     if (statements.length === 0) return true;
@@ -340,6 +343,17 @@ export class ProvidersRepository {
             .insertInto('provider_statements')
             .values(rows.slice(i, i + 1000))
             .execute();
+        const entries = rows.flatMap(
+          (r) =>
+            statementEntry({
+              statementId: r.id,
+              providerId: r.provider_id,
+              total: r.total,
+              description: `statement ${r.number} for ${period}`,
+              bookedAt: now,
+            }) ?? [],
+        );
+        await writeEntries(tx, entries, now);
         const paid = statements.flatMap((s) =>
           s.paid.map((p) => ({
             provider_id: s.providerId,

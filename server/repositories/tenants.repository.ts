@@ -63,14 +63,22 @@ export class TenantsRepository {
 
   /** Creates a tenant (fair-share weight 1 unless given) with its first API key in one transaction. */
   async insertWithKey(
-    t: { id: string; name: string; kind: string; weight?: number; now: Date },
+    t: { id: string; name: string; kind: string; weight?: number; billingMode?: string; uscc?: string | null; now: Date },
     key: NewApiKey,
   ): Promise<{ tenant: TenantRow; key: ApiKeyRow }> {
     try {
       return await this.db.transaction().execute(async (tx) => {
         const tenant = await tx
           .insertInto('tenants')
-          .values({ id: t.id, name: t.name, kind: t.kind, ...(t.weight === undefined ? {} : { weight: t.weight }), created_at: t.now })
+          .values({
+            id: t.id,
+            name: t.name,
+            kind: t.kind,
+            ...(t.weight === undefined ? {} : { weight: t.weight }),
+            ...(t.billingMode === undefined ? {} : { billing_mode: t.billingMode }),
+            ...(t.uscc ? { uscc: t.uscc } : {}),
+            created_at: t.now,
+          })
           .returningAll()
           .executeTakeFirstOrThrow();
         const row = await tx
@@ -81,7 +89,7 @@ export class TenantsRepository {
         return { tenant, key: row };
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('conflict', `A tenant named "${t.name}" already exists.`);
+      if (isUniqueViolation(err)) throw new AppError('conflict', `A tenant named "${t.name}", or with this unified social credit code, already exists.`);
       throw err;
     }
   }
@@ -112,9 +120,17 @@ export class TenantsRepository {
   }
 
   /** Sets the fields given (quota override, fair-share weight, highest priority, rates; null clears); undefined for an unknown tenant. */
-  update(
+  async update(
     id: string,
-    changes: { maxStdPerMin?: number | null; weight?: number; maxPriority?: string; rpm?: number | null; tpm?: number | null },
+    changes: {
+      maxStdPerMin?: number | null;
+      weight?: number;
+      maxPriority?: string;
+      rpm?: number | null;
+      tpm?: number | null;
+      billingMode?: string;
+      uscc?: string | null;
+    },
   ): Promise<TenantRow | undefined> {
     const set: Updateable<TenantsTable> = {};
     if (changes.maxStdPerMin !== undefined) set.max_std_per_min = changes.maxStdPerMin;
@@ -122,8 +138,15 @@ export class TenantsRepository {
     if (changes.maxPriority !== undefined) set.max_priority = changes.maxPriority;
     if (changes.rpm !== undefined) set.rpm = changes.rpm;
     if (changes.tpm !== undefined) set.tpm = changes.tpm;
+    if (changes.billingMode !== undefined) set.billing_mode = changes.billingMode;
+    if (changes.uscc !== undefined) set.uscc = changes.uscc;
     if (Object.keys(set).length === 0) return this.get(id);
-    return this.db.updateTable('tenants').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+    try {
+      return await this.db.updateTable('tenants').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('conflict', 'Another tenant has this unified social credit code.');
+      throw err;
+    }
   }
 
   insertKey(tenantId: string, key: NewApiKey, now: Date, limits: KeyLimits = {}): Promise<ApiKeyRow> {

@@ -24,6 +24,8 @@ import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BillingRepository, InvoiceRow, NewInvoice, Watermark } from '../repositories/billing.repository.js';
+import type { InvoiceLedgerRow } from '../repositories/ledger.repository.js';
+import { invoiceStatus, type InvoiceStatus } from '../billing/ledger.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import { SHARED_TENANT } from '../repositories/tenants.repository.js';
@@ -45,13 +47,24 @@ export interface Invoice {
   readonly tenantId: string;
   readonly period: string;
   readonly currency: 'CNY';
-  readonly status: 'issued';
+  /** Derived from the ledger: `issued → partially_paid | paid | void` (void: credit notes cancel it whole). */
+  readonly status: InvoiceStatus;
   readonly issuedAt: string;
   readonly lines: readonly Omit<InvoiceLine, 'subscriptionId'>[];
   readonly total: string;
+  /** CNY, two decimals, from the ledger: payments (and prepaid draws) allocated to it. */
+  readonly paid: string;
+  /** CNY, two decimals, from the ledger: its credit notes' amounts (positive). */
+  readonly credited: string;
+  /** total − paid − credited. */
+  readonly outstanding: string;
 }
 
-export function toInvoice(r: InvoiceRow): Invoice {
+/** An invoice as the API shows it, its state from what the ledger holds for it (`ledger`; none: nothing posted). */
+export function toInvoice(r: InvoiceRow, ledger?: InvoiceLedgerRow): Invoice {
+  const total = new Decimal(r.total);
+  const credited = new Decimal(ledger?.credited ?? 0);
+  const paid = new Decimal(ledger?.paid ?? 0);
   const lines = (r.lines as InvoiceLine[]).map(({ kind, description, quantity, unitPrice, amount }) => ({ kind, description, quantity, unitPrice, amount }));
   return {
     id: r.id,
@@ -59,10 +72,13 @@ export function toInvoice(r: InvoiceRow): Invoice {
     tenantId: r.tenant_id,
     period: r.period,
     currency: 'CNY',
-    status: 'issued',
+    status: invoiceStatus(total, { invoiced: total, credited, paid }),
     issuedAt: r.issued_at.toISOString(),
     lines,
     total: roundHalfUpToFen(r.total),
+    paid: roundHalfUpToFen(paid),
+    credited: roundHalfUpToFen(credited),
+    outstanding: roundHalfUpToFen(total.minus(paid).minus(credited)),
   };
 }
 
@@ -137,7 +153,7 @@ export class BillingService {
         through,
         earlier.map((e) => e.period),
       );
-    return (await this.repo.periodInvoices(period)).map(toInvoice);
+    return this.withStates(await this.repo.periodInvoices(period));
   }
 
   /** The close's watermark; a wait for the lock that timed out is tried again a few times. */
@@ -304,10 +320,16 @@ export class BillingService {
     return out;
   }
 
+  /** Invoices as the API shows them, each with its state from the ledger (one query for all). */
+  async withStates(rows: readonly InvoiceRow[]): Promise<Invoice[]> {
+    const ledgers = await this.repo.invoiceLedgers(rows.map((r) => r.id));
+    return rows.map((r) => toInvoice(r, ledgers.get(r.id)));
+  }
+
   /**
-   * What each tenant has been invoiced in all, derived from the ledger alone (one entry per
-   * invoice, its total): CNY with two decimals, and the number of entries. Tenants without an
-   * entry are absent. The ledger's entries add up exactly to the invoices (test/integration/ledger.test.ts).
+   * Each tenant's receivable, derived from the ledger alone (invoices less payments, prepaid draws
+   * and credit notes, plus refunds): CNY with two decimals, and the number of its postings.
+   * Tenants without a receivable account are absent (test/integration/ledger.test.ts).
    */
   async balances(): Promise<Balance[]> {
     return (await this.repo.ledgerBalances()).map((r) => ({ tenantId: r.tenant_id, balance: roundHalfUpToFen(r.balance), entries: r.entries }));
@@ -315,13 +337,15 @@ export class BillingService {
 
   async list(principal: Principal, filter: { tenantId?: string | undefined; period?: string | undefined }, page: PageRequest): Promise<Page<Invoice>> {
     const tenantId = scopeTenant(principal, filter.tenantId);
-    return toPage(await this.repo.listInvoices({ tenantId, period: filter.period }, page), page.limit, toInvoice);
+    const rows = await this.repo.listInvoices({ tenantId, period: filter.period }, page);
+    const ledgers = await this.repo.invoiceLedgers(rows.slice(0, page.limit).map((r) => r.id));
+    return toPage(rows, page.limit, (r) => toInvoice(r, ledgers.get(r.id)));
   }
 
   async get(principal: Principal, id: string): Promise<Invoice> {
     const row = await this.repo.getInvoice(id);
     if (!row || !owns(principal, row.tenant_id)) throw new AppError('not_found', 'No invoice has this id.');
-    return toInvoice(row);
+    return (await this.withStates([row]))[0]!;
   }
 }
 

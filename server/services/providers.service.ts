@@ -4,7 +4,6 @@
  */
 import type { IdGenerator } from '../auth/tokens.js';
 import type { RateCardTerms } from '../billing/settlement.js';
-import { usccMessage, usccProblem } from '../billing/uscc.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
@@ -61,12 +60,6 @@ function storedTerms(terms: RateCardTerms): object {
   return rest;
 }
 
-function checkUscc(uscc: string | undefined): void {
-  if (uscc === undefined) return;
-  const problem = usccProblem(uscc);
-  if (problem) throw new AppError('invalid', 'The unified social credit code is not valid.', [{ path: 'uscc', message: usccMessage(problem) }]);
-}
-
 function duplicate(column: 'name' | 'uscc'): AppError {
   return new AppError('conflict', column === 'name' ? 'A provider has this name already.' : 'A provider has this unified social credit code already.');
 }
@@ -79,14 +72,12 @@ export class ProvidersService {
   ) {}
 
   async create(f: ProviderFields): Promise<Provider> {
-    checkUscc(f.uscc);
     const row = await this.repo.insert(this.ids.next('pv'), f, this.clock.now());
     if ('duplicate' in row) throw duplicate(row.duplicate);
     return toProvider(row, []);
   }
 
   async update(id: string, f: Partial<ProviderFields>): Promise<Provider> {
-    checkUscc(f.uscc);
     const row = await this.repo.update(id, f, this.clock.now());
     if (!row) throw notFound();
     if ('duplicate' in row) throw duplicate(row.duplicate);

@@ -10,6 +10,14 @@ import { assertAdministers, assertOwns, owns } from '../auth/policy.js';
 
 export type TenantKind = 'government' | 'enterprise';
 
+/** `prepaid`: draws on a topped-up balance, stopped at zero by the gateway; `postpaid`: invoiced monthly. */
+export type BillingMode = 'prepaid' | 'postpaid';
+
+/** The billing mode a new tenant gets unless the operator chooses: enterprises prepay, government is invoiced. */
+export function defaultBillingMode(kind: TenantKind): BillingMode {
+  return kind === 'enterprise' ? 'prepaid' : 'postpaid';
+}
+
 export interface Tenant {
   readonly id: string;
   readonly name: string;
@@ -23,6 +31,10 @@ export interface Tenant {
   readonly rpm: number | null;
   /** Operator-set model tokens per minute at the token gateway; null: none. */
   readonly tpm: number | null;
+  /** Operator-chosen; default from `kind` (defaultBillingMode). */
+  readonly billingMode: BillingMode;
+  /** Unified social credit code; null: not given. */
+  readonly uscc: string | null;
   readonly createdAt: string;
 }
 
@@ -33,6 +45,8 @@ export interface TenantChanges {
   readonly maxPriority?: Priority;
   readonly rpm?: number | null;
   readonly tpm?: number | null;
+  readonly billingMode?: BillingMode;
+  readonly uscc?: string | null;
 }
 
 /** What a new key may carry (API.md v2); everything is optional. `allowedModels` must be in the catalog, `expiresAt` in the future. */
@@ -70,6 +84,8 @@ export function toTenant(r: TenantRow): Tenant {
     maxPriority: r.max_priority as Priority,
     rpm: r.rpm,
     tpm: r.tpm,
+    billingMode: r.billing_mode as BillingMode,
+    uscc: r.uscc,
     createdAt: r.created_at.toISOString(),
   };
 }
@@ -119,11 +135,25 @@ export class TenantsService {
     private readonly modelNames: () => Promise<readonly string[]> = () => Promise.resolve([]),
   ) {}
 
-  async create(input: { name: string; kind: TenantKind; weight?: number }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
+  async create(input: {
+    name: string;
+    kind: TenantKind;
+    weight?: number | undefined;
+    billingMode?: BillingMode | undefined;
+    uscc?: string | undefined;
+  }): Promise<Tenant & { apiKey: string; apiKeyId: string }> {
     const now = this.clock.now();
     const key = mintKey(this.ids, 'admin');
     const { tenant } = await this.repo.insertWithKey(
-      { id: this.ids.next('tn'), name: input.name, kind: input.kind, ...(input.weight === undefined ? {} : { weight: input.weight }), now },
+      {
+        id: this.ids.next('tn'),
+        name: input.name,
+        kind: input.kind,
+        ...(input.weight === undefined ? {} : { weight: input.weight }),
+        billingMode: input.billingMode ?? defaultBillingMode(input.kind),
+        uscc: input.uscc ?? null,
+        now,
+      },
       key,
     );
     return { ...toTenant(tenant), apiKey: key.key, apiKeyId: key.id };

@@ -64,7 +64,7 @@ describeOnDatabases('a period close interrupted halfway', (platform) => {
     expect(all.map((i) => i.number)).to.deep.equal(['INV-2026-000001', 'INV-2026-000002', 'INV-2026-000003', 'INV-2026-000004']);
     expect(all.map((i) => i.tenantId).sort()).to.deep.equal([...tenants].sort());
     expect(all.every((i) => i.total === '3100.00')).to.equal(true);
-    const ledger = await base.selectFrom('ledger_entries').selectAll().execute();
+    const ledger = await base.selectFrom('journal_entries').selectAll().where('kind', '=', 'invoice').execute();
     expect(ledger).to.have.length(4);
   });
 });

@@ -49,7 +49,7 @@ describeOnDatabases('engine catalog: built-ins, operator edits, models naming en
   let tenantKey: string;
 
   before(async () => {
-    const t = await platform().request('POST', '/api/v1/tenants', { body: { name: 'Engine Tenant', kind: 'enterprise' } });
+    const t = await platform().request('POST', '/api/v1/tenants', { body: { name: 'Engine Tenant', kind: 'enterprise', billingMode: 'postpaid' } });
     tenantKey = t.body.apiKey;
   });
 
@@ -205,7 +205,7 @@ describeOnDatabases('engine catalog: placements carry their engine in the heartb
   let tenantKey: string;
 
   before(async () => {
-    const t = await platform().request('POST', '/api/v1/tenants', { body: { name: 'Engine Heartbeats', kind: 'enterprise' } });
+    const t = await platform().request('POST', '/api/v1/tenants', { body: { name: 'Engine Heartbeats', kind: 'enterprise', billingMode: 'postpaid' } });
     tenantKey = t.body.apiKey;
   });
 

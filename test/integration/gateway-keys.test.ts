@@ -21,7 +21,7 @@ describeOnDatabases(
 
     before(async () => {
       const p = platform();
-      tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Keys Tenant', kind: 'enterprise' } })).body;
+      tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Keys Tenant', kind: 'enterprise', billingMode: 'postpaid' } })).body;
       served = await serveModel(p, tenant.apiKey, { clusterName: 'keys-1' });
     });
     after(async () => {

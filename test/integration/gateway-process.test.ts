@@ -48,7 +48,7 @@ async function call(base: string, method: string, path: string, token: string | 
     gateway = await start({ DATABASE_URL: url, TOKENPOOL_GATEWAY_PORT: '0', ...redis }, 'bin/gateway.ts');
     db = new pg.Client({ connectionString: url });
     await db.connect();
-    tenant = (await call(api.base, 'POST', '/api/v1/tenants', ADMIN, { name: 'gateway-process', kind: 'enterprise' })).body;
+    tenant = (await call(api.base, 'POST', '/api/v1/tenants', ADMIN, { name: 'gateway-process', kind: 'enterprise', billingMode: 'postpaid' })).body;
   });
 
   after(async () => {

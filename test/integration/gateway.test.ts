@@ -37,7 +37,7 @@ describeOnDatabases(
     before(async () => {
       const p = platform();
       tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Gateway Tenant', kind: 'government' } })).body;
-      other = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Other Tenant', kind: 'enterprise' } })).body;
+      other = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Other Tenant', kind: 'enterprise', billingMode: 'postpaid' } })).body;
       ({ desired, engine, heartbeat } = await serveModel(p, tenant.apiKey, { clusterName: 'gw-1', onServed: (s) => served.push(s) }));
       client = new OpenAI({ apiKey: tenant.apiKey, baseURL: `${p.baseUrl}/v1`, maxRetries: 0 });
     });

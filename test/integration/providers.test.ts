@@ -332,6 +332,8 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
     }
     expect((await p.request('GET', '/api/v1/settlement/report?period=2026-09')).status).to.equal(409);
     expect((await p.request('GET', '/api/v1/settlement/report?period=2026-9')).status).to.equal(400);
+    // No year 0 in PostgreSQL: months before 1970 are refused, not a 500.
+    expect((await p.request('GET', '/api/v1/settlement/report?period=0000-01')).status).to.equal(400);
   });
 
   it('serves the report as CSV with formula-like cells neutralized', async () => {
@@ -381,5 +383,43 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
     const r = (await p.request('GET', '/api/v1/settlement/report?period=2026-11')).body;
     // November: gov's fee 1000.00 and the firm's late 2.50; payables 1.75.
     expect(r).to.include({ receivables: '1002.50', payables: '1.75', margin: '1000.75' });
+  });
+
+  it('posts each statement to the ledger once, so that payables are statements less payouts', async () => {
+    const p = platform();
+    const accounts = async () => {
+      const body = (await p.request('GET', '/api/v1/ledger/balances?limit=1000')).body;
+      expect(body.trialBalance).to.deep.equal({ total: '0.00', unbalancedEntries: 0 });
+      return Object.fromEntries(body.items.map((a: { id: string; balance: string }) => [a.id, a.balance]));
+    };
+    // Statements: A 23.40 (October); B 6.25 (October) + 1.75 (November, late); C and December 0.00 (nothing posted).
+    let ledger = await accounts();
+    expect([ledger[`payable:${pa.id}`], ledger[`payable:${pb.id}`], ledger[`payable:${pc.id}`]]).to.deep.equal(['-23.40', '-8.00', undefined]);
+    expect(ledger.provider_costs).to.equal('31.40');
+    // A close again posts nothing twice.
+    expect((await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-11' } })).status).to.equal(200);
+    expect((await accounts()).provider_costs).to.equal('31.40');
+
+    const payout = (id: string, body: object) => p.request('POST', `/api/v1/providers/${id}/payouts`, { body });
+    const first = await payout(pb.id, { amount: '5.00', reference: 'BOC-PO-2026-12-001', paidAt: '2026-12-05T10:00:00+08:00' });
+    expect(first.status).to.equal(201);
+    expect(first.body).to.include({ providerId: pb.id, amount: '5.00', reference: 'BOC-PO-2026-12-001', payable: '3.00' });
+    // Idempotent by reference; the same reference for another amount is refused.
+    const again = await payout(pb.id, { amount: '5.00', reference: 'BOC-PO-2026-12-001' });
+    expect([again.status, again.body.id, again.body.payable]).to.deep.equal([200, first.body.id, '3.00']);
+    expect((await payout(pb.id, { amount: '4.00', reference: 'BOC-PO-2026-12-001' })).status).to.equal(409);
+    // Never more than is owed.
+    const over = await payout(pb.id, { amount: '3.01', reference: 'BOC-PO-2026-12-002' });
+    expect([over.status, over.body.errors?.[0]?.path]).to.deep.equal([422, 'amount']);
+    expect((await payout(pc.id, { amount: '0.01', reference: 'BOC-PO-2026-12-003' })).status).to.equal(422);
+    expect((await payout('pv_nope', { amount: '1.00', reference: 'BOC-PO-2026-12-004' })).status).to.equal(404);
+    expect((await payout(pa.id, { amount: '23.40', reference: 'BOC-PO-2026-12-005' })).body.payable).to.equal('0.00');
+
+    ledger = await accounts();
+    expect([ledger[`payable:${pa.id}`], ledger[`payable:${pb.id}`]]).to.deep.equal(['0.00', '-3.00']);
+    expect(ledger.provider_costs).to.equal('31.40');
+    expect((await p.request('GET', '/api/v1/ledger/balances?kind=provider_costs')).body.items.map((a: { id: string }) => a.id)).to.deep.equal([
+      'provider_costs',
+    ]);
   });
 });

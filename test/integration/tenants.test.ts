@@ -51,6 +51,8 @@ describeOnDatabases('tenants and API keys', (platform) => {
         maxPriority: 'normal',
         rpm: null,
         tpm: null,
+        billingMode: 'postpaid',
+        uscc: null,
         createdAt: p.clock.now().toISOString(),
       });
       expect(JSON.stringify(got.body)).to.not.contain(gz.apiKey);
@@ -101,7 +103,8 @@ describeOnDatabases('tenants and API keys', (platform) => {
       expect(list.status).to.equal(200);
       expect(list.body.nextCursor).to.equal(null);
       expect(list.body.items.map((t: { id: string }) => t.id)).to.deep.equal([gz.id, acme.id]);
-      for (const t of list.body.items) expect(t).to.have.keys('id', 'name', 'kind', 'maxStdPerMin', 'weight', 'maxPriority', 'rpm', 'tpm', 'createdAt');
+      for (const t of list.body.items)
+        expect(t).to.have.keys('id', 'name', 'kind', 'maxStdPerMin', 'weight', 'maxPriority', 'rpm', 'tpm', 'billingMode', 'uscc', 'createdAt');
       const page = await p.request('GET', '/api/v1/tenants?limit=1');
       expect(page.body.items.map((t: { id: string }) => t.id)).to.deep.equal([gz.id]);
       const rest = await p.request('GET', `/api/v1/tenants?limit=1&cursor=${page.body.nextCursor}`);

@@ -44,7 +44,7 @@ const H100 = [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }];
     const cluster = (await call(base, 'POST', '/api/v1/clusters', ADMIN, { name: 'nat-w', region: 'nansha' })).body;
     const beat = (placements: unknown[] = []) => call(base, 'POST', '/api/v1/agent/heartbeat', cluster.agentToken, { inventory: H100, placements });
     expect((await beat()).status).to.equal(200);
-    const tenant = (await call(base, 'POST', '/api/v1/tenants', ADMIN, { name: 'tunnel-workers-tenant', kind: 'enterprise' })).body;
+    const tenant = (await call(base, 'POST', '/api/v1/tenants', ADMIN, { name: 'tunnel-workers-tenant', kind: 'enterprise', billingMode: 'postpaid' })).body;
     const workload = await call(base, 'POST', '/api/v1/workloads', tenant.apiKey, { name: 'assistant', model: MODEL, tokensPerMin: 1000 });
     expect(workload.status).to.equal(202);
     const desired = await until(

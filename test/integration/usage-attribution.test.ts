@@ -65,7 +65,7 @@ describeOnDatabases('usage attributed to API key and placement: through the gate
     const p = platform();
     p.clock.set('2026-10-10T10:00:00+08:00');
     tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Attributed Tenant', kind: 'government' } })).body;
-    other = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Another Tenant', kind: 'enterprise' } })).body;
+    other = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Another Tenant', kind: 'enterprise', billingMode: 'postpaid' } })).body;
     // A unit plan at 10,000.00 a million standard tokens: a few tokens make fen on the invoice.
     const plan = (await p.request('POST', '/api/v1/plans', { body: { name: 'per-token', type: 'unit', pricePerMillionStd: '10000.00' } })).body.id;
     expect(

@@ -35,7 +35,7 @@ describeOnDatabases('model weights: sources, served names, per-cluster overrides
   it("shows the source to operators only (it names the clusters' storage), the served name to all", async () => {
     const p = platform();
     const created = await p.request('POST', '/api/v1/models', { body: modelBody('w-model-seen', { source: pvc, servedName: 'seen' }) });
-    const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Weights Reader', kind: 'enterprise' } })).body;
+    const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Weights Reader', kind: 'enterprise', billingMode: 'postpaid' } })).body;
     const one = await p.request('GET', `/api/v1/models/${created.body.id}`, { token: tenant.apiKey });
     expect(one.body).to.include({ servedName: 'seen' }).and.not.have.property('source');
     const listed = (await p.request('GET', '/api/v1/models?limit=1000', { token: tenant.apiKey })).body.items;
@@ -127,7 +127,7 @@ describeOnDatabases('model weights: the heartbeat answer and the scheduler', (pl
   let tenantKey: string;
 
   before(async () => {
-    const t = await platform().request('POST', '/api/v1/tenants', { body: { name: 'Weights Tenant', kind: 'enterprise' } });
+    const t = await platform().request('POST', '/api/v1/tenants', { body: { name: 'Weights Tenant', kind: 'enterprise', billingMode: 'postpaid' } });
     tenantKey = t.body.apiKey;
   });
 
@@ -220,7 +220,7 @@ describeOnDatabases('model weights: the gateway calls engines by the served name
 
   it("sends the model's servedName upstream, which the engine serves under", async () => {
     const p = platform();
-    const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Served Name Tenant', kind: 'enterprise' } })).body;
+    const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Served Name Tenant', kind: 'enterprise', billingMode: 'postpaid' } })).body;
     const created = await p.request('POST', '/api/v1/models', { body: modelBody('w-gw', { servedName: 'Qwen/Qwen2.5-7B-Instruct' }) });
     expect(created.status).to.equal(201);
     const cluster = (await p.request('POST', '/api/v1/clusters', { body: { name: 'w-gw', region: 'w-gw' } })).body;

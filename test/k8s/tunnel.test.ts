@@ -83,7 +83,7 @@ describe('tunnel on a real kube-apiserver: a gateway call reaches a cluster that
   it('places a gateway workload, reports its tunnel endpoint, and serves calls through the tunnel, each metered once', async () => {
     const platform = p!;
     const cluster = (await platform.request('POST', '/api/v1/clusters', { body: { name: 'behind-nat', region: 'huangpu' } })).body;
-    const tenant = (await platform.request('POST', '/api/v1/tenants', { body: { name: 'Huangpu Port', kind: 'enterprise' } })).body;
+    const tenant = (await platform.request('POST', '/api/v1/tenants', { body: { name: 'Huangpu Port', kind: 'enterprise', billingMode: 'postpaid' } })).body;
     const config = loadAgentConfig({
       TOKENPOOL_URL: platform.baseUrl,
       TOKENPOOL_AGENT_TOKEN: cluster.agentToken,

@@ -225,7 +225,7 @@ describe('model weights on a real kube-apiserver', function () {
       expect((await model({ name: 'w-on-claim', source: { kind: 'pvc', claim: 'qwen-weights', path: 'qwen' } })).status).to.equal(201);
       expect((await model({ name: 'w-off-claim', source: { kind: 'pvc', claim: 'not-here' } })).status).to.equal(201);
       expect((await model({ name: 'w-from-hf', source: { kind: 'huggingface', id: 'Qwen/Qwen2.5-7B-Instruct' } })).status).to.equal(201);
-      const tenant = (await platform.request('POST', '/api/v1/tenants', { body: { name: 'Liwan Weights', kind: 'enterprise' } })).body;
+      const tenant = (await platform.request('POST', '/api/v1/tenants', { body: { name: 'Liwan Weights', kind: 'enterprise', billingMode: 'postpaid' } })).body;
       tenantKey = tenant.apiKey;
       const submit = async (name: string, modelName: string) => {
         const res = await platform.request('POST', '/api/v1/workloads', {

@@ -1766,7 +1766,7 @@ async function balancePortal() {
     h(
       'div',
       { class: 'cards' },
-      cardOf('billingMode', t(b.billingMode), b.billingMode),
+      cardOf('billingMode', t(`mode_${b.billingMode}`), b.billingMode),
       ...(b.billingMode === 'prepaid' ? [cardOf('prepaid', i18n.money(b.prepaid), b.prepaid)] : []),
       cardOf(credit ? 'creditBalance' : 'receivable', i18n.money(credit ? b.receivable.slice(1) : b.receivable), b.receivable),
     ),

@@ -885,6 +885,8 @@ const lastMonth = () => {
 };
 const PERIOD = { placeholder: '2026-10', pattern: '\\d{4}-\\d{2}' };
 const names = (list) => new Map(list.map((x) => [x.id, x.name]));
+/** A decimal string's opposite ("-12.30" → "12.30", "0.00" stays). */
+const negated = (s) => (s.startsWith('-') ? s.slice(1) : /^[0.]+$/.test(s) ? s : `-${s}`);
 const badge = (value, kind) => h('span', { class: `badge ${kind ?? ''}`.trim(), 'data-badge': value }, t(value));
 const cardOf = (key, value, raw) =>
   h('div', { class: 'card', 'data-metric': key, 'data-value': raw ?? undefined }, h('div', { class: 'label' }, t(key)), h('div', { class: 'value' }, value));
@@ -1064,10 +1066,11 @@ async function providerDetail(p, clusterList) {
 async function statements(params) {
   const query = new URLSearchParams();
   for (const k of ['period', 'providerId']) if (params.get(k)) query.set(k, params.get(k));
-  const [list, providerList, clusterList] = await Promise.all([
+  const [list, providerList, clusterList, payables] = await Promise.all([
     all(`/api/v1/statements${query.toString() ? `?${query}` : ''}`),
     all('/api/v1/providers'),
     all('/api/v1/clusters'),
+    all('/api/v1/ledger/balances?kind=payable'),
   ]);
   const providerNames = names(providerList);
   const clusterNames = names(clusterList);
@@ -1107,6 +1110,34 @@ async function statements(params) {
       ]),
     ),
   ];
+  // A payable account is a credit balance (negative, debit positive): what the city owes is its opposite.
+  const owed = new Map(payables.map((a) => [a.providerId, negated(a.balance)]));
+  const payout = form(
+    'payout',
+    [
+      field(
+        t('provider'),
+        select(
+          'providerId',
+          providerList.map((x) => [x.id, `${x.name} · ${i18n.money(owed.get(x.id) ?? '0.00')}`]),
+        ),
+      ),
+      field(t('amount'), input('amount', { inputmode: 'decimal', required: true })),
+      field(t('reference'), input('reference', { required: true, autocomplete: 'off' })),
+      field(t('paidAt'), input('paidAt', { type: 'datetime-local' })),
+    ],
+    t('recordPayout'),
+    async (v, status) => {
+      const r = await api('POST', `/api/v1/providers/${encodeURIComponent(v.providerId)}/payouts`, {
+        amount: v.amount,
+        reference: v.reference,
+        ...(v.paidAt ? { paidAt: instantOf(v.paidAt) } : {}),
+      });
+      message(status, `${t('recorded')}: ${i18n.money(r.amount)} · ${t('stillOwed')} ${i18n.money(r.payable)}`);
+      setTimeout(render, 1200);
+      return false;
+    },
+  );
   return [
     filters,
     table(
@@ -1150,6 +1181,13 @@ async function statements(params) {
           h('p', {}, `${t('total2')}: `, h('strong', { 'data-open-total': '' }, i18n.money(open.total))),
         )
       : '',
+    h('h2', {}, t('payouts')),
+    h('p', { class: 'muted' }, t('payoutHelp')),
+    table(
+      [t('provider'), num(t('stillOwed'))],
+      providerList.map((x) => [x.name, h('span', { 'data-owed': x.name }, i18n.money(owed.get(x.id) ?? '0.00'))]),
+    ),
+    payout,
   ];
 }
 

@@ -170,7 +170,7 @@ describe('console and portal: providers, statements, payments, balances, settlem
       await pg.close();
     });
 
-    it(`statements: October by provider, a statement's lines and total as the API gives them (${locale})`, async () => {
+    it(`statements: October by provider, a statement's lines and total as the API gives them, a payout (${locale})`, async () => {
       const { pg, problems } = await consolePage(locale, 'statements');
       const statements = (await p.request('GET', '/api/v1/statements?period=2026-10')).body.items as {
         id: string;
@@ -192,6 +192,20 @@ describe('console and portal: providers, statements, payments, balances, settlem
       expect(await pg.textContent('[data-open-total]')).to.equal(money('28.80'));
       const csv = decodeURIComponent((await pg.getAttribute('a[data-csv="statements"]', 'href'))!.split(',').slice(1).join(','));
       expect(csv).to.contain(`"${mine.number}"`).and.contain('"28.80"');
+
+      // A payout lowers what the city owes the provider, from the ledger.
+      const owedBefore = (await pg.textContent('[data-owed="Nansha Compute Co."]'))!;
+      const pay = 'form[data-form="payout"]';
+      await pg.selectOption(`${pay} [name="providerId"]`, pa.id);
+      await pg.fill(`${pay} [name="amount"]`, '10.00');
+      await pg.fill(`${pay} [name="reference"]`, `PAYOUT-${locale}`);
+      await pg.click(`${pay} button[type="submit"]`);
+      await pg.waitForSelector(`${pay} .ok`);
+      const payable = (await p.request('GET', '/api/v1/ledger/balances?kind=payable')).body.items.find((a: { providerId: string }) => a.providerId === pa.id);
+      const owed = money(payable.balance.slice(1));
+      expect(owed).to.not.equal(owedBefore);
+      expect(await pg.textContent(`${pay} .ok`)).to.contain(owed);
+      await pg.waitForSelector(`[data-owed="Nansha Compute Co."]:text-is("${owed}")`);
       await shot(pg, `console-statements-${locale}`);
       expect(problems).to.deep.equal([]);
       await pg.close();

@@ -1199,7 +1199,7 @@ const invoiceStatus = (inv) => (inv.status ? badge(inv.status, STATUS_KIND[inv.s
  * prepaid tenant, and the invoices' states with a credit note against one.
  */
 async function payments() {
-  const [tenantList, invoices] = await Promise.all([all('/api/v1/tenants'), all('/api/v1/invoices')]);
+  const [tenantList, invoices, paid] = await Promise.all([all('/api/v1/tenants'), all('/api/v1/invoices'), all('/api/v1/payments')]);
   const tenantNames = names(tenantList);
   const tenantOptions = tenantList.map((x) => [x.id, x.name]);
   const open = invoices.filter((i) => i.status !== 'void' && i.status !== 'paid');
@@ -1332,7 +1332,26 @@ async function payments() {
     h('h2', {}, t('creditNotes')),
     h('p', { class: 'muted' }, t('creditNoteHelp')),
     credit,
+    h('h2', {}, t('paymentsList')),
+    paymentTable(paid, invoices, tenantNames),
   ];
+}
+
+/** Payments, top-ups and refunds, the latest first, with the invoice each one named. */
+function paymentTable(list, invoices, tenantNames) {
+  const numbers = new Map(invoices.map((i) => [i.id, i.number]));
+  const latest = [...list].sort((x, y) => y.receivedAt.localeCompare(x.receivedAt) || y.id.localeCompare(x.id));
+  return table(
+    [t('receivedAt'), ...(tenantNames ? [t('tenant')] : []), t('kind'), t('reference'), t('invoice'), num(t('amount'))],
+    latest.map((x) => [
+      i18n.dateTime(x.receivedAt),
+      ...(tenantNames ? [tenantNames.get(x.tenantId) ?? x.tenantId] : []),
+      t(`payment_${x.kind}`),
+      h('span', { 'data-payment': x.reference }, x.reference),
+      x.invoiceId ? (numbers.get(x.invoiceId) ?? x.invoiceId) : '',
+      h('span', { 'data-payment-amount': x.reference }, i18n.money(x.kind === 'refund' ? `-${x.amount}` : x.amount)),
+    ]),
+  );
 }
 
 const AGES = ['0-30', '31-60', '61-90', '90+'];
@@ -1795,7 +1814,11 @@ async function invoicesPortal() {
  * how old that is, and what its payments have settled on each invoice.
  */
 async function balancePortal() {
-  const [b, invoices] = await Promise.all([api('GET', `/api/v1/tenants/${encodeURIComponent(session.tenantId)}/balance`), all('/api/v1/invoices')]);
+  const [b, invoices, paid] = await Promise.all([
+    api('GET', `/api/v1/tenants/${encodeURIComponent(session.tenantId)}/balance`),
+    all('/api/v1/invoices'),
+    all('/api/v1/payments'),
+  ]);
   // The receivable is debit-positive: below zero the tenant has paid more than it was invoiced.
   const credit = b.receivable.startsWith('-');
   const settled = invoices.filter((i) => i.paid && i.paid.replace(/[0.]/g, '') !== '');
@@ -1814,6 +1837,8 @@ async function balancePortal() {
       [AGES.map((x) => h('span', { 'data-ageing': x }, i18n.money(b.ageing[x])))],
     ),
     h('h2', {}, t('paymentsReceived')),
+    paymentTable(paid, invoices),
+    h('h2', {}, t('settledInvoices')),
     table(
       [t('number'), t('period'), t('status'), num(t('amount')), num(t('paid')), num(t('credited')), num(t('outstanding'))],
       settled.map((i) => [

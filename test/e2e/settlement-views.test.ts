@@ -260,6 +260,8 @@ describe('console and portal: providers, statements, payments, balances, settlem
       await pg.click(`${cn} button[type="submit"]`);
       await pg.waitForSelector(`${cn} .ok`);
       expect(await pg.textContent(`${cn} .ok`)).to.match(/^CN-2026-\d{6}: -¥1\.00$/);
+      const listed = (await p.request('GET', '/api/v1/payments')).body.items as { reference: string }[];
+      for (const x of listed) await pg.waitForSelector(`[data-payment="${x.reference}"]`);
       expect(problems).to.deep.equal([]);
       await pg.close();
     });
@@ -303,7 +305,7 @@ describe('console and portal: providers, statements, payments, balances, settlem
       await pg.close();
     });
 
-    it(`portal: the tenant's balance, payments on its invoices, invoices with state, CSV and PDF link (${locale})`, async () => {
+    it(`portal: the tenant's balance, its payments and what they settled, invoices with state, CSV and PDF link (${locale})`, async () => {
       for (const [tenant, mode] of [
         [gov, 'postpaid'],
         [firm, 'prepaid'],
@@ -326,6 +328,9 @@ describe('console and portal: providers, statements, payments, balances, settlem
           status: string;
         }[];
         for (const i of invoices.filter((x) => x.paid !== '0.00')) expect(await pg.textContent(`[data-invoice-paid="${i.number}"]`)).to.equal(money(i.paid));
+        const paid = (await p.request('GET', '/api/v1/payments', { token: tenant.apiKey })).body.items as { reference: string; amount: string }[];
+        expect(paid).to.not.have.length(0);
+        for (const x of paid) expect(await pg.textContent(`[data-payment-amount="${x.reference}"]`), x.reference).to.equal(money(x.amount));
         await shot(pg, `portal-balance-${mode}-${locale}`);
 
         await pg.click('nav a[href="#/invoices"]');

@@ -10,11 +10,17 @@ const t = (k) => i18n.t(k);
 const live = []; // pool samples taken while the dashboard is open
 
 // ---- the API -------------------------------------------------------------------------------
-async function api(method, path, body) {
+/**
+ * Calls the API; `body` is sent as JSON, or as it is with `contentType` (a CSV upload). A failure
+ * throws an Error with the problem's detail, its `status`, and its field errors (`fields`: the
+ * problem's `errors`, each `{ path, message }`) for a form to show beside its inputs.
+ */
+async function api(method, path, body, contentType) {
   const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
   if (method !== 'GET' && session) headers['x-csrf-token'] = session.csrfToken;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const payload = body === undefined ? undefined : contentType ? body : JSON.stringify(body);
+  const res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin' });
   const text = await res.text();
   const data = text && /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : text;
   if (!res.ok) {
@@ -22,6 +28,8 @@ async function api(method, path, body) {
       data?.errors?.length ? `${data.detail} (${data.errors.map((e) => `${e.path}: ${e.message}`).join('; ')})` : (data?.detail ?? `${res.status}`),
     );
     err.status = res.status;
+    err.detail = data?.detail ?? `${res.status}`;
+    err.fields = Array.isArray(data?.errors) ? data.errors : [];
     throw err;
   }
   return data;
@@ -90,7 +98,38 @@ const message = (el, text, kind = 'ok') => {
   el.replaceChildren(h('span', { class: kind, role: kind === 'error' ? 'alert' : 'status' }, text));
 };
 
-/** A form whose submit runs `action(values)`; errors are shown beside it, nothing is lost. */
+/**
+ * Shows the API's field errors beside the form's inputs: an error goes to the input whose name is
+ * the longest prefix of its path (`terms.prices.0.match` beside `terms.prices`). Answers the
+ * errors no input took.
+ */
+function fieldErrors(f, errors) {
+  for (const el of f.querySelectorAll('[data-error-for]')) el.remove();
+  for (const el of f.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  const names = [...new Set([...f.elements].map((el) => el.name).filter(Boolean))].sort((a, b) => b.length - a.length);
+  const rest = [];
+  for (const e of errors) {
+    const path = String(e.path ?? '');
+    const name = names.find((n) => path === n || path.startsWith(`${n}.`));
+    const target = name && f.elements.namedItem(name);
+    const el = target instanceof RadioNodeList ? target[0] : target;
+    if (!el) {
+      rest.push(e);
+      continue;
+    }
+    el.setAttribute('aria-invalid', 'true');
+    const note = h('span', { class: 'field-error', 'data-error-for': name, role: 'alert' }, path === name ? e.message : `${path}: ${e.message}`);
+    const label = el.closest('label');
+    if (label) label.append(note);
+    else el.after(note);
+  }
+  return rest;
+}
+
+/**
+ * A form whose submit runs `action(values)`; errors are shown beside it (field errors beside their
+ * inputs), nothing is lost.
+ */
 function form(name, fields, submitLabel, action) {
   const status = h('div', { 'aria-live': 'polite' });
   const f = h('form', { 'data-form': name }, fields, h('button', { type: 'submit' }, submitLabel), status);
@@ -100,11 +139,14 @@ function form(name, fields, submitLabel, action) {
     const values = {};
     for (const [k, v] of new FormData(f)) values[k] = k in values ? [values[k], v].flat() : v;
     status.replaceChildren();
+    fieldErrors(f, []);
     try {
       const shown = await action(values, status);
       if (shown !== false) message(status, t('saved'));
     } catch (err) {
-      message(status, err.message, 'error');
+      const rest = err.fields?.length ? fieldErrors(f, err.fields) : [];
+      const text = err.fields?.length ? [err.detail, ...rest.map((x) => `${x.path}: ${x.message}`)].join(' ') : err.message;
+      message(status, text, 'error');
     }
   });
   return f;
@@ -130,9 +172,23 @@ const VIEWS = {
     workloads: workloadsConsole,
     requests: requestsConsole,
     billing: billingConsole,
+    providers,
+    statements,
+    payments,
+    balances,
+    settlement,
     alerts,
   },
-  portal: { workloads: workloadsPortal, call: callPortal, requests: requestsPortal, usage: usagePortal, invoices: invoicesPortal, keys, budget },
+  portal: {
+    workloads: workloadsPortal,
+    call: callPortal,
+    requests: requestsPortal,
+    usage: usagePortal,
+    balance: balancePortal,
+    invoices: invoicesPortal,
+    keys,
+    budget,
+  },
 };
 
 /** The view named by the location's hash (`#/requests?model=…`) and its parameters. */
@@ -711,20 +767,29 @@ function usageByKey(usage) {
   ];
 }
 
-function invoiceList(list) {
+/**
+ * Invoices with their state from the ledger (issued, partially paid, paid, void), what is still
+ * owed, and each one's lines, CSV and printable PDF (`GET /api/v1/invoices/:id/pdf`, Chinese and
+ * English in one document).
+ */
+function invoiceList(list, tenantNames = new Map()) {
   return table(
-    [t('number'), t('period'), t('tenant'), num(t('amount')), t('actions')],
+    [t('number'), t('period'), t('tenant'), t('status'), num(t('amount')), num(t('outstanding')), t('actions')],
     list.map((inv) => [
       inv.number,
       inv.period,
-      inv.tenantId,
+      tenantNames.get(inv.tenantId) ?? inv.tenantId,
+      h('span', { 'data-invoice-status': inv.number }, invoiceStatus(inv)),
       h('span', { 'data-invoice-total': inv.number }, i18n.money(inv.total)),
+      h('span', { 'data-invoice-outstanding': inv.number }, i18n.money(inv.outstanding)),
       h(
         'span',
-        {},
+        { class: 'nowrap' },
         h('button', { type: 'button', class: 'secondary', 'data-view-invoice': inv.number, onclick: (e) => showInvoice(inv, e.target) }, t('view')),
         ' ',
         h('a', { href: csvUrl(inv), download: `${inv.number}.csv`, 'data-csv': inv.number }, t('download')),
+        ' ',
+        h('a', { href: `/api/v1/invoices/${encodeURIComponent(inv.id)}/pdf`, target: '_blank', rel: 'noopener', 'data-pdf': inv.number }, t('pdf')),
       ),
     ]),
   );
@@ -768,7 +833,7 @@ const yuan = (n) => {
 };
 
 async function billingConsole() {
-  const [usage, invoices] = await Promise.all([api('GET', '/api/v1/usage'), all('/api/v1/invoices')]);
+  const [usage, invoices, tenantList] = await Promise.all([api('GET', '/api/v1/usage'), all('/api/v1/invoices'), all('/api/v1/tenants')]);
   const billed = new Map();
   for (const inv of invoices) billed.set(inv.period, (billed.get(inv.period) ?? 0) + fen(inv.total));
   const periods = [...billed.keys()].sort();
@@ -790,7 +855,7 @@ async function billingConsole() {
       await api('POST', '/api/v1/billing/close', { period: v.period });
       setTimeout(render, 600);
     }),
-    invoiceList(invoices),
+    invoiceList(invoices, names(tenantList)),
   ];
 }
 
@@ -806,6 +871,611 @@ async function alerts() {
 
 async function requestsConsole(params) {
   return requestLog(params, true);
+}
+
+// ---- settlement and the ledger (console) -----------------------------------------------------
+/** A datetime-local input's value as an ISO instant, or undefined when empty. */
+const instantOf = (v) => (v ? new Date(v).toISOString() : undefined);
+/** The month before this one, `YYYY-MM` (the period usually closed last). */
+const lastMonth = () => {
+  const d = new Date();
+  d.setDate(1);
+  d.setMonth(d.getMonth() - 1);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+};
+const PERIOD = { placeholder: '2026-10', pattern: '\\d{4}-\\d{2}' };
+const names = (list) => new Map(list.map((x) => [x.id, x.name]));
+/** A decimal string's opposite ("-12.30" → "12.30", "0.00" stays). */
+const negated = (s) => (s.startsWith('-') ? s.slice(1) : /^[0.]+$/.test(s) ? s : `-${s}`);
+const badge = (value, kind) => h('span', { class: `badge ${kind ?? ''}`.trim(), 'data-badge': value }, t(value));
+const cardOf = (key, value, raw) =>
+  h('div', { class: 'card', 'data-metric': key, 'data-value': raw ?? undefined }, h('div', { class: 'label' }, t(key)), h('div', { class: 'value' }, value));
+/** A CSV download of `rows` (first row: the header) as a link. */
+const csvLink = (rows, filename, attrs = {}) =>
+  h('a', { href: `data:text/csv;charset=utf-8,${encodeURIComponent(csvText(rows))}`, download: filename, ...attrs }, t('download'));
+
+const PROVIDER_FIELDS = ['name', 'uscc', 'bankName', 'bankAccount', 'contactName', 'contactPhone', 'contactEmail'];
+const providerFields = (p) =>
+  PROVIDER_FIELDS.map((k) =>
+    field(
+      t(k === 'name' ? 'name' : k),
+      input(k, { required: true, value: p?.[k], autocomplete: 'off', ...(k === 'uscc' ? { maxlength: 18, class: 'code' } : {}) }),
+    ),
+  );
+
+/** What a rate card pays, in words, from its terms as created. */
+function termsText(terms) {
+  if (terms.kind === 'flat') return `${t('flat')}: ${i18n.money(terms.pricePerMillionStd)} / ${t('perMillion')}`;
+  if (terms.kind === 'device_class')
+    return `${t('device_class')}: ${[...terms.prices.map((x) => `${x.match} ${i18n.money(x.pricePerMillionStd)}`), `${t('otherwise')} ${i18n.money(terms.defaultPricePerMillionStd)}`].join(', ')} / ${t('perMillion')}`;
+  if (terms.kind === 'revenue_share')
+    return `${t('revenue_share')}: ${terms.sharePercent} % · ${t('unpaidPrice')} ${i18n.money(terms.unpaidPricePerMillionStd)}`;
+  return JSON.stringify(terms);
+}
+
+/**
+ * Providers (the operators of member clusters): the list and a new one; with `?id=` one provider's
+ * details to change, the clusters it owns, and its rate cards.
+ */
+async function providers(params) {
+  const [list, clusterList] = await Promise.all([all('/api/v1/providers'), all('/api/v1/clusters')]);
+  const clusterNames = names(clusterList);
+  const chosen = list.find((x) => x.id === params.get('id'));
+  const create = form('create-provider', providerFields(), t('create'), async () => {
+    const body = Object.fromEntries(PROVIDER_FIELDS.map((k) => [k, create.elements.namedItem(k).value]));
+    const made = await api('POST', '/api/v1/providers', body);
+    go('providers', new URLSearchParams({ id: made.id }));
+    return false;
+  });
+  return [
+    table(
+      [t('name'), t('uscc'), t('bank'), t('contact'), t('clustersOwned'), t('actions')],
+      list.map((x) => [
+        h('span', { 'data-provider': x.name }, x.name),
+        h('code', {}, x.uscc),
+        `${x.bankName} ${x.bankAccount}`,
+        `${x.contactName} · ${x.contactPhone} · ${x.contactEmail}`,
+        x.clusterIds.map((id) => clusterNames.get(id) ?? id).join(', '),
+        h('a', { href: `#/providers?id=${encodeURIComponent(x.id)}`, class: 'nowrap', 'data-open-provider': x.name }, t('open')),
+      ]),
+    ),
+    ...(chosen ? await providerDetail(chosen, clusterList) : [h('h2', {}, t('newProvider')), create]),
+  ];
+}
+
+async function providerDetail(p, clusterList) {
+  // All of a provider's rate cards come in one answer (the route takes no paging).
+  const cards = (await api('GET', `/api/v1/providers/${encodeURIComponent(p.id)}/rate-cards`)).items;
+  const edit = form('edit-provider', providerFields(p), t('save'), async () => {
+    // Only what changed is sent; the API checks each field as on creation.
+    const body = Object.fromEntries(PROVIDER_FIELDS.map((k) => [k, edit.elements.namedItem(k).value]).filter(([k, v]) => v !== p[k]));
+    if (Object.keys(body).length) await api('PATCH', `/api/v1/providers/${encodeURIComponent(p.id)}`, body);
+    setTimeout(render, 600);
+  });
+  const own = async (clusterId, providerId) => {
+    await api('PUT', `/api/v1/clusters/${encodeURIComponent(clusterId)}/provider`, { providerId });
+    render();
+  };
+  const owned = clusterList.filter((c) => p.clusterIds.includes(c.id));
+  const assign = form(
+    'assign-cluster',
+    [
+      field(
+        t('cluster'),
+        select(
+          'clusterId',
+          clusterList.filter((c) => !p.clusterIds.includes(c.id)).map((c) => [c.id, c.name]),
+        ),
+      ),
+    ],
+    t('assign'),
+    async (v) => {
+      if (v.clusterId) await own(v.clusterId, p.id);
+      return false;
+    },
+  );
+  const kind = select('terms.kind', [
+    ['flat', t('flat')],
+    ['device_class', t('device_class')],
+    ['revenue_share', t('revenue_share')],
+  ]);
+  const addCard = form(
+    'add-rate-card',
+    [
+      field(t('cardKind'), kind),
+      field(t('price'), input('terms.pricePerMillionStd', { inputmode: 'decimal' })),
+      field(t('devicePrices'), h('textarea', { name: 'terms.prices', rows: 3, placeholder: 'NVIDIA-H100-80GB-HBM3=1.80\nascend=1.20' })),
+      field(t('defaultPrice'), input('terms.defaultPricePerMillionStd', { inputmode: 'decimal' })),
+      field(t('sharePercent'), input('terms.sharePercent', { inputmode: 'decimal' })),
+      field(t('unpaidPrice'), input('terms.unpaidPricePerMillionStd', { inputmode: 'decimal' })),
+      field(t('validFrom'), input('validFrom', { type: 'datetime-local' })),
+      field(t('validTo'), input('validTo', { type: 'datetime-local' })),
+    ],
+    t('addRateCard'),
+    async (v) => {
+      const k = v['terms.kind'];
+      const terms =
+        k === 'flat'
+          ? { kind: k, pricePerMillionStd: v['terms.pricePerMillionStd'] }
+          : k === 'device_class'
+            ? {
+                kind: k,
+                prices: v['terms.prices']
+                  .split('\n')
+                  .map((l) => l.trim())
+                  .filter(Boolean)
+                  .map((l) => {
+                    const at = l.lastIndexOf('=');
+                    return { match: l.slice(0, at).trim(), pricePerMillionStd: l.slice(at + 1).trim() };
+                  }),
+                defaultPricePerMillionStd: v['terms.defaultPricePerMillionStd'],
+              }
+            : { kind: k, sharePercent: v['terms.sharePercent'], unpaidPricePerMillionStd: v['terms.unpaidPricePerMillionStd'] };
+      await api('POST', `/api/v1/providers/${encodeURIComponent(p.id)}/rate-cards`, {
+        terms,
+        ...(v.validFrom ? { validFrom: instantOf(v.validFrom) } : {}),
+        ...(v.validTo ? { validTo: instantOf(v.validTo) } : {}),
+      });
+      setTimeout(render, 600);
+    },
+  );
+  const removeCard = async (card) => {
+    try {
+      await api('DELETE', `/api/v1/providers/${encodeURIComponent(p.id)}/rate-cards/${encodeURIComponent(card.id)}`);
+      render();
+    } catch (err) {
+      alert(err.message);
+    }
+  };
+  return [
+    h('h2', { 'data-provider-detail': p.name }, p.name),
+    h(
+      'p',
+      {},
+      h('a', { href: '#/providers' }, t('newProvider')),
+      ' · ',
+      h('a', { href: `#/statements?providerId=${encodeURIComponent(p.id)}` }, t('statements')),
+    ),
+    edit,
+    h('h2', {}, t('clustersOwned')),
+    table(
+      [t('name'), t('region'), t('state'), t('actions')],
+      owned.map((c) => [
+        h('span', { 'data-owned-cluster': c.name }, c.name),
+        c.region,
+        c.state,
+        h('button', { type: 'button', class: 'secondary', 'data-release': c.name, onclick: () => own(c.id, null) }, t('release')),
+      ]),
+    ),
+    assign,
+    h('h2', {}, t('rateCards')),
+    table(
+      [t('terms'), t('validFrom'), t('validTo'), t('actions')],
+      cards.map((c) => [
+        h('span', { 'data-rate-card': c.terms.kind }, termsText(c.terms)),
+        i18n.date(c.validFrom),
+        c.validTo ? i18n.date(c.validTo) : t('openEnded'),
+        h('button', { type: 'button', class: 'secondary', 'data-remove-card': c.id, onclick: () => removeCard(c) }, t('delete')),
+      ]),
+    ),
+    addCard,
+  ];
+}
+
+/** Provider statements (payables) by period and provider; a statement's lines below the list. */
+async function statements(params) {
+  const query = new URLSearchParams();
+  for (const k of ['period', 'providerId']) if (params.get(k)) query.set(k, params.get(k));
+  const [list, providerList, clusterList, payables] = await Promise.all([
+    all(`/api/v1/statements${query.toString() ? `?${query}` : ''}`),
+    all('/api/v1/providers'),
+    all('/api/v1/clusters'),
+    all('/api/v1/ledger/balances?kind=payable'),
+  ]);
+  const providerNames = names(providerList);
+  const clusterNames = names(clusterList);
+  const who = select('providerId', [['', t('allProviders')], ...providerList.map((x) => [x.id, x.name])]);
+  who.value = params.get('providerId') ?? '';
+  const filters = form(
+    'statement-filters',
+    [field(t('period'), input('period', { ...PERIOD, value: params.get('period') ?? undefined })), field(t('provider'), who)],
+    t('filter'),
+    (v) => {
+      go('statements', new URLSearchParams(Object.entries(v).filter(([, x]) => x)));
+      return false;
+    },
+  );
+  const open = list.find((s) => s.id === params.get('id'));
+  const at = (id) => {
+    const next = new URLSearchParams(params);
+    next.set('id', id);
+    return `#/statements?${next}`;
+  };
+  const rows = [
+    ['number', 'provider', 'period', 'kind', 'usagePeriod', 'cluster', 'model', 'basis', 'paidByTenants', 'stdTokens', 'unitPrice', 'amount'],
+    ...list.flatMap((s) =>
+      s.lines.map((l) => [
+        s.number,
+        providerNames.get(s.providerId) ?? s.providerId,
+        s.period,
+        l.kind,
+        l.usagePeriod,
+        clusterNames.get(l.clusterId) ?? l.clusterId,
+        l.model,
+        l.basis,
+        l.paidByTenants ? 'yes' : 'no',
+        l.stdTokens,
+        l.unitPrice,
+        l.amount,
+      ]),
+    ),
+  ];
+  // A payable account is a credit balance (negative, debit positive): what the city owes is its opposite.
+  const owed = new Map(payables.map((a) => [a.providerId, negated(a.balance)]));
+  const payout = form(
+    'payout',
+    [
+      field(
+        t('provider'),
+        select(
+          'providerId',
+          providerList.map((x) => [x.id, `${x.name} · ${i18n.money(owed.get(x.id) ?? '0.00')}`]),
+        ),
+      ),
+      field(t('amount'), input('amount', { inputmode: 'decimal', required: true })),
+      field(t('reference'), input('reference', { required: true, autocomplete: 'off' })),
+      field(t('paidAt'), input('paidAt', { type: 'datetime-local' })),
+    ],
+    t('recordPayout'),
+    async (v, status) => {
+      const r = await api('POST', `/api/v1/providers/${encodeURIComponent(v.providerId)}/payouts`, {
+        amount: v.amount,
+        reference: v.reference,
+        ...(v.paidAt ? { paidAt: instantOf(v.paidAt) } : {}),
+      });
+      message(status, `${t('recorded')}: ${i18n.money(r.amount)} · ${t('stillOwed')} ${i18n.money(r.payable)}`);
+      setTimeout(render, 1200);
+      return false;
+    },
+  );
+  return [
+    filters,
+    table(
+      [t('number'), t('provider'), t('period'), t('issued'), num(t('lines')), num(t('unpaidByTenants')), num(t('amount')), t('actions')],
+      list.map((s) => [
+        s.number,
+        providerNames.get(s.providerId) ?? s.providerId,
+        s.period,
+        i18n.date(s.issuedAt),
+        i18n.num(s.lines.length),
+        i18n.money(s.unpaidByTenants),
+        h('span', { 'data-statement-total': s.number }, i18n.money(s.total)),
+        h('a', { href: at(s.id), 'data-open-statement': s.number }, t('view')),
+      ]),
+    ),
+    list.length ? h('p', {}, csvLink(rows, `statements${params.get('period') ? `-${params.get('period')}` : ''}.csv`, { 'data-csv': 'statements' })) : '',
+    open
+      ? h(
+          'section',
+          { 'data-statement': open.number, 'aria-label': open.number },
+          h('h2', {}, `${open.number} · ${providerNames.get(open.providerId) ?? open.providerId} · ${open.period}`),
+          h('p', { class: 'muted' }, `${t('cutoff')}: ${i18n.dateTime(open.cutoff)}`),
+          table(
+            [t('lines'), t('cluster'), t('model'), t('basis'), num(t('std')), num(t('unitPrice')), num(t('amount'))],
+            open.lines.map((l) => [
+              h(
+                'span',
+                {},
+                l.description,
+                l.kind === 'late_usage' ? ` (${t('lateUsage')} ${l.usagePeriod})` : '',
+                l.paidByTenants ? '' : ` · ${t('notPaidByTenants')}`,
+              ),
+              clusterNames.get(l.clusterId) ?? l.clusterId,
+              l.model,
+              l.basis,
+              i18n.num(Number(l.stdTokens)),
+              l.unitPrice,
+              i18n.money(l.amount),
+            ]),
+          ),
+          h('p', {}, `${t('total2')}: `, h('strong', { 'data-open-total': '' }, i18n.money(open.total))),
+        )
+      : '',
+    h('h2', {}, t('payouts')),
+    h('p', { class: 'muted' }, t('payoutHelp')),
+    table(
+      [t('provider'), num(t('stillOwed'))],
+      providerList.map((x) => [x.name, h('span', { 'data-owed': x.name }, i18n.money(owed.get(x.id) ?? '0.00'))]),
+    ),
+    payout,
+  ];
+}
+
+const STATUS_KIND = { issued: '', partially_paid: 'warn', paid: 'ok', void: 'bad' };
+const invoiceStatus = (inv) => (inv.status ? badge(inv.status, STATUS_KIND[inv.status]) : '');
+
+/**
+ * Payments: record one, import a bank statement (CSV) and see each line's result, top up a
+ * prepaid tenant, and the invoices' states with a credit note against one.
+ */
+async function payments() {
+  const [tenantList, invoices, paid] = await Promise.all([all('/api/v1/tenants'), all('/api/v1/invoices'), all('/api/v1/payments')]);
+  const tenantNames = names(tenantList);
+  const tenantOptions = tenantList.map((x) => [x.id, x.name]);
+  const open = invoices.filter((i) => i.status !== 'void' && i.status !== 'paid');
+  const invoiceOption = (i) => [i.id, `${i.number} · ${tenantNames.get(i.tenantId) ?? i.tenantId} · ${i18n.money(i.outstanding ?? i.total)}`];
+  const record = form(
+    'record-payment',
+    [
+      field(t('tenant'), select('tenantId', tenantOptions)),
+      field(t('amount'), input('amount', { inputmode: 'decimal', required: true })),
+      field(t('receivedAt'), input('receivedAt', { type: 'datetime-local', required: true })),
+      field(t('reference'), input('reference', { required: true, autocomplete: 'off' })),
+      field(t('invoice'), select('invoiceId', [['', t('oldestFirst')], ...open.map(invoiceOption)])),
+    ],
+    t('recordPayment'),
+    async (v, status) => {
+      const paid = await api('POST', '/api/v1/payments', {
+        tenantId: v.tenantId,
+        amount: v.amount,
+        receivedAt: instantOf(v.receivedAt),
+        reference: v.reference,
+        ...(v.invoiceId ? { invoiceId: v.invoiceId } : {}),
+      });
+      message(status, `${t('recorded')}: ${i18n.money(paid.amount)} · ${paid.reference}`);
+      setTimeout(render, 1200);
+      return false;
+    },
+  );
+  const results = h('div', { 'data-import-results': '', 'aria-live': 'polite' });
+  const importForm = form(
+    'import-statement',
+    [
+      h('p', { class: 'muted' }, t('importHelp')),
+      field(t('csvFile'), input('file', { type: 'file', accept: '.csv,text/csv' })),
+      field(t('csvText'), h('textarea', { name: 'csv', rows: 4, placeholder: 'date,amount,reference,payer\n2026-11-05,1200.00,BANK-0001,91440101MA59ABCD1D' })),
+    ],
+    t('import'),
+    async (v) => {
+      const file = v.file instanceof File && v.file.size ? await v.file.text() : v.csv;
+      results.replaceChildren();
+      try {
+        const answer = await api('POST', '/api/v1/payments/import', file ?? '', 'text/csv');
+        results.replaceChildren(
+          table(
+            [num(t('line')), t('reference'), t('result')],
+            answer.items.map((r) => [
+              String(r.line),
+              r.reference,
+              h('span', { 'data-line-result': r.line }, badge(r.status, r.status === 'recorded' ? 'ok' : '')),
+            ]),
+          ),
+        );
+        setTimeout(render, 2500);
+      } catch (err) {
+        // A bad statement records nothing: each bad line's errors (path lines.<n>.<column>).
+        if (!err.fields?.length) throw err;
+        results.replaceChildren(
+          table(
+            [num(t('line')), t('column'), t('result')],
+            err.fields.map((e) => {
+              const [, line = '', column = ''] = /^lines\.(\d+)\.?(.*)$/.exec(e.path) ?? [];
+              return [line, column || e.path, h('span', { class: 'error', 'data-line-error': line }, e.message)];
+            }),
+          ),
+        );
+        throw Object.assign(new Error(err.detail), { fields: [] });
+      }
+      return false;
+    },
+  );
+  const prepaidTenants = tenantList.filter((x) => x.billingMode === 'prepaid');
+  const topUp = form(
+    'top-up',
+    [
+      field(
+        t('tenant'),
+        select(
+          'tenantId',
+          prepaidTenants.map((x) => [x.id, x.name]),
+        ),
+      ),
+      field(t('amount'), input('amount', { inputmode: 'decimal', required: true })),
+      field(t('reference'), input('reference', { required: true, autocomplete: 'off' })),
+    ],
+    t('topUp'),
+    async (v, status) => {
+      const r = await api('POST', `/api/v1/tenants/${encodeURIComponent(v.tenantId)}/top-ups`, { amount: v.amount, reference: v.reference });
+      message(status, `${t('prepaid')}: ${i18n.money(r.prepaid)}`);
+      return false;
+    },
+  );
+  const credit = form(
+    'credit-note',
+    [
+      field(t('invoice'), select('invoiceId', invoices.filter((i) => i.status !== 'void').map(invoiceOption))),
+      field(t('creditAmount'), input('amount', { inputmode: 'decimal' })),
+      field(t('reason'), input('reason', { required: true, maxlength: 1000 })),
+    ],
+    t('issueCreditNote'),
+    async (v, status) => {
+      const note = await api('POST', `/api/v1/invoices/${encodeURIComponent(v.invoiceId)}/credit-notes`, {
+        reason: v.reason,
+        ...(v.amount ? { amount: v.amount } : {}),
+      });
+      message(status, `${note.number}: ${i18n.money(note.total)}`);
+      setTimeout(render, 1200);
+      return false;
+    },
+  );
+  return [
+    h('h2', {}, t('recordPayment')),
+    record,
+    h('h2', {}, t('importStatement')),
+    importForm,
+    results,
+    ...(prepaidTenants.length ? [h('h2', {}, t('topUp')), topUp] : []),
+    h('h2', {}, t('invoices')),
+    table(
+      [t('number'), t('tenant'), t('period'), t('status'), num(t('amount')), num(t('paid')), num(t('credited')), num(t('outstanding'))],
+      invoices.map((i) => [
+        i.number,
+        tenantNames.get(i.tenantId) ?? i.tenantId,
+        i.period,
+        h('span', { 'data-invoice-status': i.number }, invoiceStatus(i)),
+        i18n.money(i.total),
+        i18n.money(i.paid),
+        i18n.money(i.credited),
+        h('span', { 'data-invoice-outstanding': i.number }, i18n.money(i.outstanding)),
+      ]),
+    ),
+    h('h2', {}, t('creditNotes')),
+    h('p', { class: 'muted' }, t('creditNoteHelp')),
+    credit,
+    h('h2', {}, t('paymentsList')),
+    paymentTable(paid, invoices, tenantNames),
+  ];
+}
+
+/** Payments, top-ups and refunds, the latest first, with the invoice each one named. */
+function paymentTable(list, invoices, tenantNames) {
+  const numbers = new Map(invoices.map((i) => [i.id, i.number]));
+  const latest = [...list].sort((x, y) => y.receivedAt.localeCompare(x.receivedAt) || y.id.localeCompare(x.id));
+  return table(
+    [t('receivedAt'), ...(tenantNames ? [t('tenant')] : []), t('kind'), t('reference'), t('invoice'), num(t('amount'))],
+    latest.map((x) => [
+      i18n.dateTime(x.receivedAt),
+      ...(tenantNames ? [tenantNames.get(x.tenantId) ?? x.tenantId] : []),
+      t(`payment_${x.kind}`),
+      h('span', { 'data-payment': x.reference }, x.reference),
+      x.invoiceId ? (numbers.get(x.invoiceId) ?? x.invoiceId) : '',
+      h('span', { 'data-payment-amount': x.reference }, i18n.money(x.kind === 'refund' ? `-${x.amount}` : x.amount)),
+    ]),
+  );
+}
+
+const AGES = ['0-30', '31-60', '61-90', '90+'];
+
+/** The ledger's accounts and their balances, the trial balance, and receivables by age. */
+async function balances() {
+  const items = [];
+  let cursor = null;
+  let trial;
+  do {
+    const page = await api('GET', `/api/v1/ledger/balances?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    items.push(...page.items);
+    trial = page.trialBalance;
+    cursor = page.nextCursor;
+  } while (cursor);
+  const [ageing, tenantList, providerList] = await Promise.all([api('GET', '/api/v1/ledger/ageing'), all('/api/v1/tenants'), all('/api/v1/providers')]);
+  const tenantNames = names(tenantList);
+  const providerNames = names(providerList);
+  const holder = (a) => (a.tenantId ? (tenantNames.get(a.tenantId) ?? a.tenantId) : a.providerId ? (providerNames.get(a.providerId) ?? a.providerId) : '');
+  const balanced = trial.total.replace(/^-/, '').replace(/[0.]/g, '') === '' && trial.unbalancedEntries === 0;
+  return [
+    h('p', { class: 'muted' }, t('balancesNote')),
+    h(
+      'div',
+      { class: 'cards' },
+      cardOf('trialBalance', h('span', { class: balanced ? 'ok' : 'error' }, i18n.money(trial.total)), trial.total),
+      cardOf('unbalancedEntries', i18n.num(trial.unbalancedEntries), trial.unbalancedEntries),
+    ),
+    h('h2', {}, t('accounts')),
+    table(
+      [t('account'), t('kind'), t('holder'), num(t('postings')), num(t('balance'))],
+      items.map((a) => [
+        h('code', {}, a.id),
+        t(`account_${a.kind}`),
+        holder(a),
+        i18n.num(a.postings),
+        h('span', { 'data-balance': a.id }, i18n.money(a.balance)),
+      ]),
+    ),
+    h('h2', {}, t('ageing')),
+    h('p', { class: 'muted' }, `${t('asOf')} ${i18n.dateTime(ageing.asOf)}`),
+    table(
+      [t('tenant'), ...AGES.map((b) => num(`${b} ${t('days')}`))],
+      [
+        ...ageing.items.map((x) => [
+          tenantNames.get(x.tenantId) ?? x.tenantId,
+          ...AGES.map((b) => h('span', { 'data-ageing': `${x.tenantId}:${b}` }, i18n.money(x.ageing[b]))),
+        ]),
+        ...(ageing.items.length
+          ? [[h('strong', {}, t('total2')), ...AGES.map((b) => h('strong', { 'data-ageing': `total:${b}` }, i18n.money(ageing.total[b])))]]
+          : []),
+      ],
+    ),
+  ];
+}
+
+/** The settlement report of a closed period: totals, and by provider, cluster and model; CSV. */
+async function settlement(params) {
+  const period = params.get('period') ?? lastMonth();
+  const pick = form('report-period', [field(t('period'), input('period', { ...PERIOD, required: true, value: period }))], t('show'), (v) => {
+    go('settlement', new URLSearchParams({ period: v.period }));
+    return false;
+  });
+  let r;
+  try {
+    r = await api('GET', `/api/v1/settlement/report?period=${encodeURIComponent(period)}`);
+  } catch (err) {
+    // A period not closed yet is an answer, not a failure of the view.
+    if (err.status !== 409) throw err;
+    return [pick, h('p', { class: 'muted', 'data-not-closed': period }, `${t('notClosed')} (${err.detail})`)];
+  }
+  const [providerList, clusterList] = await Promise.all([all('/api/v1/providers'), all('/api/v1/clusters')]);
+  const providerNames = names(providerList);
+  const clusterNames = names(clusterList);
+  const unattributed = h('em', {}, t('unattributed'));
+  const three = (x, key) => [
+    h('span', { 'data-receivables': key }, i18n.money(x.receivables)),
+    h('span', { 'data-payables': key }, i18n.money(x.payables)),
+    h('span', { 'data-margin': key, class: x.margin.startsWith('-') ? 'error' : undefined }, i18n.money(x.margin)),
+  ];
+  const heads = (first) => [first, num(t('receivables')), num(t('payables')), num(t('margin'))];
+  return [
+    pick,
+    h(
+      'div',
+      { class: 'cards' },
+      cardOf('receivables', i18n.money(r.receivables), r.receivables),
+      cardOf('payables', i18n.money(r.payables), r.payables),
+      cardOf('margin', i18n.money(r.margin), r.margin),
+      cardOf('invoiceCount', i18n.num(r.invoices), r.invoices),
+      cardOf('statementCount', i18n.num(r.statements), r.statements),
+    ),
+    h(
+      'p',
+      {},
+      h(
+        'a',
+        { href: `/api/v1/settlement/report.csv?period=${encodeURIComponent(r.period)}`, download: `settlement-${r.period}.csv`, 'data-csv': 'settlement' },
+        t('download'),
+      ),
+    ),
+    h('h2', {}, t('byProvider')),
+    table(
+      heads(t('provider')),
+      r.byProvider.map((x) => [
+        x.providerId ? (x.name ?? providerNames.get(x.providerId) ?? x.providerId) : unattributed.cloneNode(true),
+        ...three(x, `provider:${x.providerId ?? ''}`),
+      ]),
+    ),
+    h('h2', {}, t('byCluster')),
+    table(
+      [t('cluster'), t('provider'), ...heads('').slice(1)],
+      r.byCluster.map((x) => [
+        x.clusterId ? (clusterNames.get(x.clusterId) ?? x.clusterId) : unattributed.cloneNode(true),
+        x.providerId ? (providerNames.get(x.providerId) ?? x.providerId) : '',
+        ...three(x, `cluster:${x.clusterId ?? ''}`),
+      ]),
+    ),
+    h('h2', {}, t('byModel')),
+    table(
+      heads(t('model')),
+      r.byModel.map((x) => [x.model ?? unattributed.cloneNode(true), ...three(x, `model:${x.model ?? ''}`)]),
+    ),
+  ];
 }
 
 // ---- the request log (console: every tenant's; portal: the tenant's, or a member's own) -------
@@ -1136,7 +1806,53 @@ async function usagePortal() {
 }
 
 async function invoicesPortal() {
-  return invoiceList(await all('/api/v1/invoices'));
+  return invoiceList(await all('/api/v1/invoices'), new Map([[session.tenantId, session.name]]));
+}
+
+/**
+ * The tenant's position from the ledger: its prepaid balance (prepaid tenants) or what it owes,
+ * how old that is, and what its payments have settled on each invoice.
+ */
+async function balancePortal() {
+  const [b, invoices, paid] = await Promise.all([
+    api('GET', `/api/v1/tenants/${encodeURIComponent(session.tenantId)}/balance`),
+    all('/api/v1/invoices'),
+    all('/api/v1/payments'),
+  ]);
+  // The receivable is debit-positive: below zero the tenant has paid more than it was invoiced.
+  const credit = b.receivable.startsWith('-');
+  const settled = invoices.filter((i) => i.paid && i.paid.replace(/[0.]/g, '') !== '');
+  return [
+    h('p', { class: 'muted' }, t(b.billingMode === 'prepaid' ? 'prepaidNote' : 'postpaidNote')),
+    h(
+      'div',
+      { class: 'cards' },
+      cardOf('billingMode', t(`mode_${b.billingMode}`), b.billingMode),
+      ...(b.billingMode === 'prepaid' ? [cardOf('prepaid', i18n.money(b.prepaid), b.prepaid)] : []),
+      cardOf(credit ? 'creditBalance' : 'receivable', i18n.money(credit ? b.receivable.slice(1) : b.receivable), b.receivable),
+    ),
+    h('h2', {}, t('ageing')),
+    table(
+      AGES.map((x) => num(`${x} ${t('days')}`)),
+      [AGES.map((x) => h('span', { 'data-ageing': x }, i18n.money(b.ageing[x])))],
+    ),
+    h('h2', {}, t('paymentsReceived')),
+    paymentTable(paid, invoices),
+    h('h2', {}, t('settledInvoices')),
+    table(
+      [t('number'), t('period'), t('status'), num(t('amount')), num(t('paid')), num(t('credited')), num(t('outstanding'))],
+      settled.map((i) => [
+        i.number,
+        i.period,
+        h('span', { 'data-invoice-status': i.number }, invoiceStatus(i)),
+        i18n.money(i.total),
+        h('span', { 'data-invoice-paid': i.number }, i18n.money(i.paid)),
+        i18n.money(i.credited),
+        i18n.money(i.outstanding),
+      ]),
+    ),
+    h('p', {}, h('a', { href: '#/invoices' }, t('invoices'))),
+  ];
 }
 
 async function keys() {

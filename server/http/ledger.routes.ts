@@ -181,6 +181,26 @@ export function ledgerRoutes(ctx: AppContext): AnyRoute[] {
     }),
     route({
       method: 'get',
+      path: '/api/v1/payments',
+      tag: 'Ledger',
+      summary: 'Payments, top-ups and refunds, by id (a tenant gets its own)',
+      auth: ['operator', 'tenant'],
+      query: z.strictObject({
+        tenantId: z.string().min(1).max(64).optional(),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        cursor: z.string().min(1).max(200).optional(),
+      }),
+      responses: {
+        200: { description: 'A page of payments', schema: z.object({ items: z.array(paymentSchema), nextCursor: z.string().nullable() }) },
+        404: { description: 'A tenant named another tenant' },
+      },
+      handler: async ({ query, principal }) => ({
+        status: 200,
+        body: await ledger.listPayments(principal, query.tenantId, query.limit, query.cursor),
+      }),
+    }),
+    route({
+      method: 'get',
       path: '/api/v1/ledger/balances',
       tag: 'Ledger',
       summary: "The ledger's accounts with their balances (debit positive), derived from postings alone, and the trial balance (always 0.00)",

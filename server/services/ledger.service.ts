@@ -390,6 +390,24 @@ export class LedgerService {
   }
 
   /** Every account with its balance (debits positive), by account id; the sum over all accounts is zero. */
+  /**
+   * Payments, top-ups and refunds by id, a page at a time. A tenant gets
+   * only its own; naming another tenant answers not found, as for any tenant's resource.
+   */
+  async listPayments(
+    principal: Principal,
+    tenantId: string | undefined,
+    limit: number,
+    after?: string,
+  ): Promise<{ items: Payment[]; nextCursor: string | null }> {
+    if (tenantId !== undefined && !owns(principal, tenantId)) throw new AppError('not_found', 'No tenant has this id.');
+    const own = principal.kind === 'tenant' ? principal.tenantId : tenantId;
+    const rows = await this.repo.listPayments({ tenantId: own }, limit, after);
+    const more = rows.length > limit;
+    const kept = more ? rows.slice(0, limit) : rows;
+    return { items: kept.map(toPayment), nextCursor: more ? kept[kept.length - 1]!.id : null };
+  }
+
   async accountBalances(filter: { kind?: string | undefined; tenantId?: string | undefined }, limit: number, after?: string) {
     const rows = await this.repo.accountBalances(filter, limit, after);
     const more = rows.length > limit;

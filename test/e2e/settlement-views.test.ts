@@ -1,0 +1,350 @@
+/**
+ * Money both ways in a real browser, in English and Chinese: the console's providers (with the
+ * API's USCC error beside its field), statements, payments (one recorded, a bank statement
+ * imported with its per-line results, a credit note), ledger balances and the settlement report;
+ * the portal's balance and invoices with their PDF links. October 2026 is closed on the fake clock
+ * before the pages open. A page error, a failed request or an unexpected 4xx/5xx fails the test.
+ * Skipped, saying why, when Chromium is missing.
+ */
+import { expect } from 'chai';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
+import { launchBrowser, newPage, shot, signInWithToken, view } from './browser.js';
+
+const MODEL = 'qwen2.5-7b-instruct';
+const money = (s: string) => `¥${new Intl.NumberFormat('en').format(BigInt(s.split('.')[0]!))}.${s.split('.')[1]}`;
+
+const provider = (name: string, uscc: string) => ({
+  name,
+  uscc,
+  bankName: 'Industrial and Commercial Bank of China, Nansha branch',
+  bankAccount: '3602 0012 0910 0123 456',
+  contactName: 'Chen Li',
+  contactPhone: '+86 20 3999 0000',
+  contactEmail: 'settlement@example.cn',
+});
+
+/** Problems a page shows while a test drives it: page errors, failed requests, error answers not `expected`. */
+function watch(pg: Page, expectedHere: readonly RegExp[] = []): string[] {
+  // Before signing in, the page asks whether it has a session.
+  const expected = [/^GET \/api\/v1\/session 401$/, ...expectedHere];
+  const problems: string[] = [];
+  pg.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  pg.on('requestfailed', (req) => {
+    // A download the test does not follow (the PDF link, a data: CSV) is not a failed request.
+    if (!req.url().startsWith('data:')) problems.push(`failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`);
+  });
+  pg.on('response', (res) => {
+    const what = `${res.request().method()} ${new URL(res.url()).pathname} ${res.status()}`;
+    if (res.status() >= 400 && !expected.some((e) => e.test(what))) problems.push(`answered: ${what}`);
+  });
+  return problems;
+}
+
+describe('console and portal: providers, statements, payments, balances, settlement in Chromium', function () {
+  this.timeout(90_000);
+  let browser: Browser | undefined;
+  let p: TestPlatform;
+  let gov: { id: string; apiKey: string };
+  let firm: { id: string; apiKey: string };
+  let nansha: { id: string; agentToken: string };
+  let pa: { id: string };
+
+  before(async function () {
+    browser = await launchBrowser();
+    if (!browser) this.skip();
+    p = await startPlatform('pglite');
+    p.clock.set('2026-10-01T00:00:00+08:00');
+    gov = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Guangzhou Transport Bureau', kind: 'government' } })).body;
+    firm = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Pearl River Logistics', kind: 'enterprise', billingMode: 'prepaid' } })).body;
+    const govPlan = (
+      await p.request('POST', '/api/v1/plans', {
+        body: { name: 'gov-small', type: 'periodic', period: 'month', fee: '1000.00', includedStd: 10_000_000, overagePricePerMillionStd: '8.00' },
+      })
+    ).body.id;
+    const unitPlan = (await p.request('POST', '/api/v1/plans', { body: { name: 'metered', type: 'unit', pricePerMillionStd: '2.50' } })).body.id;
+    for (const [t, plan] of [
+      [gov, govPlan],
+      [firm, unitPlan],
+    ] as const)
+      await p.request('POST', `/api/v1/tenants/${t.id}/subscriptions`, { body: { planId: plan, startsAt: '2026-10-01T00:00:00+08:00' } });
+    expect((await p.request('POST', `/api/v1/tenants/${firm.id}/top-ups`, { body: { amount: '100.00', reference: 'TOPUP-1' } })).status).to.equal(201);
+
+    pa = (await p.request('POST', '/api/v1/providers', { body: provider('Nansha Compute Co.', '91440101MA59ABCD1D') })).body;
+    await p.request('POST', '/api/v1/providers', { body: provider('Huangpu Telecom', '92440106L12345674R') });
+    const card = await p.request('POST', `/api/v1/providers/${pa.id}/rate-cards`, {
+      body: { terms: { kind: 'flat', pricePerMillionStd: '1.80' }, validFrom: '2026-10-01T00:00:00+08:00' },
+    });
+    expect(card.status).to.equal(201);
+    nansha = (await p.request('POST', '/api/v1/clusters', { body: { name: 'nansha-1', region: 'nansha' } })).body;
+    await p.request('PUT', `/api/v1/clusters/${nansha.id}/provider`, { body: { providerId: pa.id } });
+    await p.request('POST', '/api/v1/clusters', { body: { name: 'tianhe-1', region: 'tianhe' } });
+    await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: nansha.agentToken,
+      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] },
+    });
+    const events = [];
+    for (const [t, name, tokens] of [
+      [gov, 'gov-svc', 12_000_000],
+      [firm, 'firm-svc', 4_000_000],
+    ] as const) {
+      const w = (await p.request('POST', '/api/v1/workloads', { token: t.apiKey, body: { name, model: MODEL, tokensPerMin: 1000, access: 'direct' } })).body;
+      await p.app.scheduler.runCycle();
+      events.push({ id: `e-${name}`, workloadId: w.id, inputTokens: 0, outputTokens: tokens, occurredAt: '2026-10-20T10:00:00+08:00' });
+    }
+    p.clock.set('2026-10-20T12:00:00+08:00');
+    expect((await p.request('POST', '/api/v1/agent/usage', { token: nansha.agentToken, body: { events } })).body.accepted).to.equal(2);
+    p.clock.set('2026-11-01T00:30:00+08:00');
+    expect((await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-10' } })).status).to.equal(200);
+    p.clock.set('2026-11-10T09:00:00+08:00');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await p?.close();
+  });
+
+  async function consolePage(locale: string, name: string, expected: readonly RegExp[] = []) {
+    const pg = await newPage(browser!, locale);
+    const problems = watch(pg, expected);
+    await signInWithToken(pg, p.baseUrl, 'console', ADMIN_TOKEN);
+    await view(pg, 'dashboard');
+    await pg.click(`nav a[href="#/${name}"]`);
+    await view(pg, name);
+    return { pg, problems };
+  }
+  const cells = (pg: Page, selector = 'main table') =>
+    pg.$eval(selector, (t) => [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+
+  for (const [locale, text] of [
+    ['en-US', { partially: 'Partially paid', paid: 'Paid', void: 'Void', recorded: 'Recorded', duplicate: 'Already recorded', notClosed: 'not been closed' }],
+    ['zh-CN', { partially: '部分支付', paid: '已付', void: '已作废', recorded: '已登记', duplicate: '已登记过', notClosed: '尚未结账' }],
+  ] as const) {
+    const zh = locale === 'zh-CN';
+
+    it(`providers: the list, a wrong USCC refused beside its field, a new one with a rate card and a cluster (${locale})`, async () => {
+      const { pg, problems } = await consolePage(locale, 'providers', [
+        /^POST \/api\/v1\/providers 400$/,
+        /^POST \/api\/v1\/providers\/pv_\w+\/rate-cards 400$/,
+      ]);
+      const rows = await cells(pg);
+      expect(rows.map((r) => r[0])).to.include.members(['Nansha Compute Co.', 'Huangpu Telecom']);
+      expect(rows.find((r) => r[0] === 'Nansha Compute Co.')![4]).to.equal('nansha-1');
+
+      const name = zh ? '天河大学' : 'Tianhe University';
+      const form = 'form[data-form="create-provider"]';
+      for (const [k, v] of Object.entries(provider(name, '12440000455858EF5X'))) await pg.fill(`${form} [name="${k}"]`, v);
+      await pg.click(`${form} button[type="submit"]`);
+      const error = await pg.waitForSelector(`${form} [data-error-for="uscc"]`);
+      const api = await p.request('POST', '/api/v1/providers', { body: provider(name, '12440000455858EF5X') });
+      expect(await error.textContent()).to.equal(api.body.errors[0].message);
+      expect(await pg.getAttribute(`${form} [name="uscc"]`, 'aria-invalid')).to.equal('true');
+      await shot(pg, `console-provider-error-${locale}`);
+
+      await pg.fill(`${form} [name="uscc"]`, zh ? '91440101MA59ABCEX5' : '12440000455858EF5E');
+      await pg.click(`${form} button[type="submit"]`);
+      await pg.waitForSelector(`h2[data-provider-detail="${name}"]`);
+      expect(await pg.$(`${form} [data-error-for]`)).to.equal(null);
+
+      // A rate card: a wrong price is shown beside the price, then a right one is listed.
+      const card = 'form[data-form="add-rate-card"]';
+      await pg.fill(`${card} [name="terms.pricePerMillionStd"]`, '1.2.5');
+      await pg.click(`${card} button[type="submit"]`);
+      await pg.waitForSelector(`${card} [data-error-for="terms.pricePerMillionStd"]`);
+      await pg.fill(`${card} [name="terms.pricePerMillionStd"]`, '1.25');
+      await pg.fill(`${card} [name="validFrom"]`, '2026-11-01T00:00');
+      await pg.click(`${card} button[type="submit"]`);
+      await pg.waitForSelector('[data-rate-card="flat"]');
+      expect(await pg.textContent('[data-rate-card="flat"]')).to.contain('¥1.25');
+
+      // The free cluster is assigned to it; the list says so.
+      await pg.selectOption('form[data-form="assign-cluster"] select', { label: 'tianhe-1' });
+      await pg.click('form[data-form="assign-cluster"] button[type="submit"]');
+      await pg.waitForSelector('[data-owned-cluster="tianhe-1"]');
+      const made = ((await p.request('GET', '/api/v1/providers')).body.items as { name: string; clusterIds: string[] }[]).find((x) => x.name === name)!;
+      expect(made.clusterIds).to.have.length(1);
+      await pg.click('[data-release="tianhe-1"]');
+      await pg.waitForSelector('[data-owned-cluster="tianhe-1"]', { state: 'detached' });
+      await shot(pg, `console-provider-${locale}`);
+      expect(problems).to.deep.equal([]);
+      await pg.close();
+    });
+
+    it(`statements: October by provider, a statement's lines and total as the API gives them, a payout (${locale})`, async () => {
+      const { pg, problems } = await consolePage(locale, 'statements');
+      const statements = (await p.request('GET', '/api/v1/statements?period=2026-10')).body.items as {
+        id: string;
+        number: string;
+        total: string;
+        providerId: string;
+      }[];
+      await pg.fill('form[data-form="statement-filters"] [name="period"]', '2026-10');
+      await pg.selectOption('form[data-form="statement-filters"] select', pa.id);
+      await pg.click('form[data-form="statement-filters"] button[type="submit"]');
+      await pg.waitForFunction('location.hash.includes("providerId=")');
+      await view(pg, 'statements');
+      const mine = statements.find((s) => s.providerId === pa.id)!;
+      // 16M std served on Nansha at 1.80 a million.
+      expect(mine.total).to.equal('28.80');
+      expect((await cells(pg)).map((r) => r[0])).to.deep.equal([mine.number]);
+      await pg.click(`[data-open-statement="${mine.number}"]`);
+      await pg.waitForSelector(`section[data-statement="${mine.number}"]`);
+      expect(await pg.textContent('[data-open-total]')).to.equal(money('28.80'));
+      const csv = decodeURIComponent((await pg.getAttribute('a[data-csv="statements"]', 'href'))!.split(',').slice(1).join(','));
+      expect(csv).to.contain(`"${mine.number}"`).and.contain('"28.80"');
+
+      // A payout lowers what the city owes the provider, from the ledger.
+      const owedBefore = (await pg.textContent('[data-owed="Nansha Compute Co."]'))!;
+      const pay = 'form[data-form="payout"]';
+      await pg.selectOption(`${pay} [name="providerId"]`, pa.id);
+      await pg.fill(`${pay} [name="amount"]`, '10.00');
+      await pg.fill(`${pay} [name="reference"]`, `PAYOUT-${locale}`);
+      await pg.click(`${pay} button[type="submit"]`);
+      await pg.waitForSelector(`${pay} .ok`);
+      const payable = (await p.request('GET', '/api/v1/ledger/balances?kind=payable')).body.items.find((a: { providerId: string }) => a.providerId === pa.id);
+      const owed = money(payable.balance.slice(1));
+      expect(owed).to.not.equal(owedBefore);
+      expect(await pg.textContent(`${pay} .ok`)).to.contain(owed);
+      await pg.waitForSelector(`[data-owed="Nansha Compute Co."]:text-is("${owed}")`);
+      await shot(pg, `console-statements-${locale}`);
+      expect(problems).to.deep.equal([]);
+      await pg.close();
+    });
+
+    it(`payments: one recorded, a bank statement imported line by line, a credit note; the invoices' states follow (${locale})`, async () => {
+      const { pg, problems } = await consolePage(locale, 'payments', [/^POST \/api\/v1\/payments\/import 422$/]);
+      const invoiceOf = async (tenantId: string) =>
+        (
+          (await p.request('GET', '/api/v1/invoices')).body.items as { id: string; number: string; tenantId: string; status: string; outstanding: string }[]
+        ).find((i) => i.tenantId === tenantId)!;
+      const govInvoice = await invoiceOf(gov.id);
+      // The prepaid firm's invoice was paid from its balance at the close.
+      expect(await pg.textContent(`[data-invoice-status="${(await invoiceOf(firm.id)).number}"]`)).to.equal(text.paid);
+
+      const rec = 'form[data-form="record-payment"]';
+      await pg.selectOption(`${rec} [name="tenantId"]`, gov.id);
+      await pg.fill(`${rec} [name="amount"]`, '100.00');
+      await pg.fill(`${rec} [name="receivedAt"]`, '2026-11-05T10:00');
+      await pg.fill(`${rec} [name="reference"]`, `BANK-${locale}-1`);
+      await pg.click(`${rec} button[type="submit"]`);
+      await pg.waitForSelector(`${rec} .ok`);
+      const after = await invoiceOf(gov.id);
+      expect(after.status).to.equal('partially_paid');
+      // The list is shown again with the invoice's new state.
+      await pg.waitForSelector(`[data-invoice-outstanding="${govInvoice.number}"]:text-is("${money(after.outstanding)}")`);
+      expect(await pg.textContent(`[data-invoice-status="${govInvoice.number}"]`)).to.equal(text.partially);
+
+      // A statement with a bad line records nothing and says which line and column.
+      const imp = 'form[data-form="import-statement"]';
+      const good = `2026-11-06,10.00,BANK-${locale}-2,${gov.id}`;
+      await pg.fill(`${imp} [name="csv"]`, `date,amount,reference,payer\n${good}\n2026-11-06,ten,BANK-${locale}-3,${gov.id}\n`);
+      await pg.click(`${imp} button[type="submit"]`);
+      // Lines are counted in the file as sent, the header being line 1.
+      await pg.waitForSelector('[data-line-error="3"]');
+      expect(await pg.textContent(`${imp} .error`)).to.not.equal('');
+      await shot(pg, `console-import-errors-${locale}`);
+      await pg.fill(`${imp} [name="csv"]`, `${good}\n2026-11-05,100.00,BANK-${locale}-1,${gov.id}\n`);
+      await pg.click(`${imp} button[type="submit"]`);
+      await pg.waitForSelector('[data-line-result="2"]');
+      expect(await pg.textContent('[data-line-result="1"]')).to.equal(text.recorded);
+      expect(await pg.textContent('[data-line-result="2"]')).to.equal(text.duplicate);
+      await shot(pg, `console-import-${locale}`);
+      await view(pg, 'payments');
+      await pg.waitForSelector(`[data-invoice-status="${govInvoice.number}"] [data-badge]`);
+
+      // A credit note for what is left voids nothing (it was partly paid) but clears what is owed.
+      const cn = 'form[data-form="credit-note"]';
+      await pg.selectOption(`${cn} [name="invoiceId"]`, govInvoice.id);
+      await pg.fill(`${cn} [name="amount"]`, '1.00');
+      await pg.fill(`${cn} [name="reason"]`, zh ? '服务中断补偿' : 'Outage compensation');
+      await pg.click(`${cn} button[type="submit"]`);
+      await pg.waitForSelector(`${cn} .ok`);
+      expect(await pg.textContent(`${cn} .ok`)).to.match(/^CN-2026-\d{6}: -¥1\.00$/);
+      const listed = (await p.request('GET', '/api/v1/payments')).body.items as { reference: string }[];
+      for (const x of listed) await pg.waitForSelector(`[data-payment="${x.reference}"]`);
+      expect(problems).to.deep.equal([]);
+      await pg.close();
+    });
+
+    it(`balances: accounts from the ledger, a trial balance of zero, receivables by age (${locale})`, async () => {
+      const { pg, problems } = await consolePage(locale, 'balances');
+      const api = (await p.request('GET', '/api/v1/ledger/balances?limit=1000')).body;
+      expect(await pg.getAttribute('[data-metric="trialBalance"]', 'data-value')).to.equal(api.trialBalance.total);
+      expect(await pg.textContent('[data-metric="trialBalance"] .value')).to.equal('¥0.00');
+      for (const a of api.items as { id: string; balance: string }[]) {
+        const shown = (await pg.textContent(`[data-balance="${a.id}"]`))!;
+        expect(shown, a.id).to.equal(a.balance.startsWith('-') ? `-${money(a.balance.slice(1))}` : money(a.balance));
+      }
+      const ageing = (await p.request('GET', '/api/v1/ledger/ageing')).body;
+      expect(await pg.textContent('[data-ageing="total:0-30"]')).to.equal(money(ageing.total['0-30']));
+      await shot(pg, `console-balances-${locale}`);
+      expect(problems).to.deep.equal([]);
+      await pg.close();
+    });
+
+    it(`settlement: October's totals and breakdowns, its CSV; a period not closed says so (${locale})`, async () => {
+      const { pg, problems } = await consolePage(locale, 'settlement', [/^GET \/api\/v1\/settlement\/report 409$/]);
+      const form = 'form[data-form="report-period"]';
+      await pg.fill(`${form} [name="period"]`, '2026-09');
+      await pg.click(`${form} button[type="submit"]`);
+      await pg.waitForSelector('[data-not-closed="2026-09"]');
+      expect(await pg.textContent('[data-not-closed]')).to.contain(text.notClosed);
+      await pg.fill(`${form} [name="period"]`, '2026-10');
+      await pg.click(`${form} button[type="submit"]`);
+      await pg.waitForSelector('[data-metric="margin"]');
+      const r = (await p.request('GET', '/api/v1/settlement/report?period=2026-10')).body;
+      for (const k of ['receivables', 'payables', 'margin']) expect(await pg.textContent(`[data-metric="${k}"] .value`), k).to.equal(money(r[k]));
+      expect(await pg.textContent(`[data-payables="provider:${pa.id}"]`)).to.equal(money('28.80'));
+      expect(await pg.textContent(`[data-receivables="model:${MODEL}"]`)).to.equal(
+        money(r.byModel.find((m: { model: string }) => m.model === MODEL).receivables),
+      );
+      const csv = await pg.evaluate<string>(`fetch(document.querySelector('a[data-csv="settlement"]').href).then((r) => r.text())`);
+      expect(csv).to.equal((await p.request('GET', '/api/v1/settlement/report.csv?period=2026-10')).body);
+      await shot(pg, `console-settlement-${locale}`);
+      expect(problems).to.deep.equal([]);
+      await pg.close();
+    });
+
+    it(`portal: the tenant's balance, its payments and what they settled, invoices with state, CSV and PDF link (${locale})`, async () => {
+      for (const [tenant, mode] of [
+        [gov, 'postpaid'],
+        [firm, 'prepaid'],
+      ] as const) {
+        const pg = await newPage(browser!, locale);
+        const problems = watch(pg);
+        await signInWithToken(pg, p.baseUrl, 'portal', tenant.apiKey);
+        await view(pg, 'workloads');
+        await pg.click('nav a[href="#/balance"]');
+        await view(pg, 'balance');
+        const b = (await p.request('GET', `/api/v1/tenants/${tenant.id}/balance`)).body;
+        expect(b.billingMode).to.equal(mode);
+        expect(await pg.getAttribute('[data-metric="billingMode"]', 'data-value')).to.equal(mode);
+        if (mode === 'prepaid') expect(await pg.textContent('[data-metric="prepaid"] .value')).to.equal(money(b.prepaid));
+        else expect(await pg.textContent('[data-metric="receivable"] .value')).to.equal(money(b.receivable));
+        const invoices = (await p.request('GET', '/api/v1/invoices', { token: tenant.apiKey })).body.items as {
+          id: string;
+          number: string;
+          paid: string;
+          status: string;
+        }[];
+        for (const i of invoices.filter((x) => x.paid !== '0.00')) expect(await pg.textContent(`[data-invoice-paid="${i.number}"]`)).to.equal(money(i.paid));
+        const paid = (await p.request('GET', '/api/v1/payments', { token: tenant.apiKey })).body.items as { reference: string; amount: string }[];
+        expect(paid).to.not.have.length(0);
+        for (const x of paid) expect(await pg.textContent(`[data-payment-amount="${x.reference}"]`), x.reference).to.equal(money(x.amount));
+        await shot(pg, `portal-balance-${mode}-${locale}`);
+
+        await pg.click('nav a[href="#/invoices"]');
+        await view(pg, 'invoices');
+        for (const i of invoices) {
+          expect(await pg.getAttribute(`a[data-pdf="${i.number}"]`, 'href')).to.equal(`/api/v1/invoices/${i.id}/pdf`);
+          expect(await pg.getAttribute(`[data-invoice-status="${i.number}"] [data-badge]`, 'data-badge')).to.equal(i.status);
+          expect(await pg.getAttribute(`a[data-csv="${i.number}"]`, 'download')).to.equal(`${i.number}.csv`);
+        }
+        expect(invoices).to.have.length(1);
+        await shot(pg, `portal-invoices-${mode}-${locale}`);
+        expect(problems).to.deep.equal([]);
+        await pg.close();
+      }
+    });
+  }
+});

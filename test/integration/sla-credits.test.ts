@@ -168,7 +168,9 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
     ]);
     expect(of(m.moves).total).to.equal('-1000.00');
     const balance = (await p.request('GET', `/api/v1/tenants/${m.moves.tenant.id}/balance`)).body;
-    expect(balance.receivable).to.equal('9000.00');
+    // October's 10,000.00 and its 6 % VAT, less the credit and the VAT it takes back (1,060.00).
+    expect(balance.receivable).to.equal('9540.00');
+    expect(of(m.moves).vat).to.equal('-60.00');
     expect(of(m.short).total).to.equal('10000.00');
     expect(of(m.plain).total).to.equal('10000.00');
 

@@ -98,15 +98,16 @@ export function describeOnDatabases(title: string, body: (platform: () => TestPl
         this.timeout(60_000);
         platform = await startPlatform(kind, env);
       });
+      body(() => {
+        if (!platform) throw new Error('the platform did not start');
+        return platform;
+      });
+      // Registered after the body's own hooks, so that theirs run first, on a live platform.
       after(async () => {
         await platform?.close();
         // Mocha keeps every suite's functions, and with them this closure, to the end of the run:
         // dropped here, the platform and its database (PGlite's whole heap) can be collected.
         platform = undefined;
-      });
-      body(() => {
-        if (!platform) throw new Error('the platform did not start');
-        return platform;
       });
     });
   }

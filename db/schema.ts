@@ -704,6 +704,32 @@ export interface SlaCreditsTable {
   statement_id: Generated<string | null>;
 }
 
+/** The city's totals per UTC minute (migration 0034): gauges sampled at the minute, flows counted over it. */
+export interface HistoryMinutesTable {
+  /** The minute's start. */
+  minute: Date;
+  /** When the gauges were read. */
+  sampled_at: Date;
+  total_std_per_min: number;
+  allocated_std_per_min: number;
+  free_std_per_min: number;
+  clusters_ready: number;
+  clusters_not_ready: number;
+  clusters_cordoned: number;
+  /** When the flows were last counted; null: not yet. */
+  counted_at: Date | null;
+  gateway_std_tokens: Generated<Numeric>;
+  agent_std_tokens: Generated<Numeric>;
+  input_tokens: Generated<number>;
+  output_tokens: Generated<number>;
+  requests: Generated<number>;
+  failed_requests: Generated<number>;
+  /** Null: no energy measured in the minute. */
+  energy_joules: number | null;
+  energy_seconds: Generated<number>;
+  measured_std_tokens: Numeric | null;
+}
+
 export interface DB {
   settings: SettingsTable;
   device_profiles: DeviceProfilesTable;
@@ -756,4 +782,5 @@ export interface DB {
   placement_energy_state: PlacementEnergyStateTable;
   sla_spells: SlaSpellsTable;
   sla_credits: SlaCreditsTable;
+  history_minutes: HistoryMinutesTable;
 }

@@ -95,6 +95,10 @@ import { energyRoutes } from './http/energy.routes.js';
 import { EnergyRepository } from './repositories/energy.repository.js';
 import { EnergyService } from './services/energy.service.js';
 import { energyRetentionJob } from './jobs/energy-retention.js';
+import { historyRoutes } from './http/history.routes.js';
+import { HistoryRepository } from './repositories/history.repository.js';
+import { HistoryService } from './services/history.service.js';
+import { HistorySampleJob, historyRetentionJob } from './jobs/history.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -137,16 +141,22 @@ export interface App {
     readonly meteringCheck: LeaderJob;
     /** Deletes measured energy past its retention (server/jobs/energy-retention.ts). */
     readonly energyRetention: LeaderJob;
+    /** Samples the city's totals every minute, and at start (server/jobs/history.ts). */
+    readonly historySample: HistorySampleJob;
+    /** Deletes history past its retention (server/jobs/history.ts). */
+    readonly historyRetention: LeaderJob;
   };
   /** The audit trail (server/services/audit.service.ts). */
   readonly audit: AuditService;
   /** The gateway's request log (server/services/requests.service.ts): the gateway records each request there. */
   readonly requests: RequestLogService;
+  /** The city's totals per minute (server/services/history.service.ts). */
+  readonly history: HistoryService;
   /** The token gateway (server/gateway/gateway.service.ts). */
   readonly gateway: GatewayService;
   /** The gateway's metering: its journal and batches (server/gateway/metering.ts). */
   readonly metering: Metering;
-  /** Starts background work (leader election, the scheduler, the TTL sweeper, the period close and the budget check). */
+  /** Starts background work (leader election, the scheduler, the TTL sweeper, the period close, the budget check, the history sampler, the retentions). */
   start(): void;
   /** Stops background work; the database stays open (its owner closes it). */
   stop(): Promise<void>;
@@ -251,6 +261,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const requests = new RequestLogService(new RequestsRepository(db), clock, log, metrics.requestLog, config.requestLogRetentionDays);
   await requests.ensurePartitions();
   const energyRetention = energyRetentionJob(energy, leader, log);
+  const history = new HistoryService(
+    new HistoryRepository(db),
+    clock,
+    calendar,
+    { pool: () => clusters.pool(), energy: async (from, to) => (await energy.figures({ from, to }, 'cluster')).items },
+    { retentionDays: config.historyRetentionDays },
+  );
+  const historySample = new HistorySampleJob(history, leader, log);
+  const historyRetention = historyRetentionJob(history, leader, log);
   const requestLogRetention = requestLogRetentionJob(requests, () => usage.purgeEngineCounts(config.engineCountsRetentionDays), leader, log);
   // rpm, tpm and maxConcurrent: in this process's memory, or in Redis shared by every process (server/limits/).
   const limitStore = await createLimitStore({
@@ -336,6 +355,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         ...auditRoutes(audit),
         ...requestRoutes(requests),
         ...energyRoutes(energy),
+        ...historyRoutes(history),
         ...gatewayRoutes(gateway),
         ...tunnelRoutes(tunnels, processes),
       ];
@@ -372,8 +392,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sweeper,
     scheduler,
     leader,
-    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention, meteringCheck, energyRetention },
+    jobs: { periodClose, budgetCheck, auditRetention, requestLogRetention, meteringCheck, energyRetention, historySample, historyRetention },
     audit,
+    history,
     requests,
     gateway,
     metering,
@@ -389,12 +410,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
       auditRetention.start();
       requestLogRetention.start();
       energyRetention.start();
+      historySample.start();
+      historyRetention.start();
       meteringCheck.start();
     },
     stop: async () => {
       await meteringCheck.stop();
       await requestLogRetention.stop();
       await energyRetention.stop();
+      await historySample.stop();
+      await historyRetention.stop();
       await auditRetention.stop();
       await budgetCheck.stop();
       await audit.settled();

@@ -67,6 +67,8 @@ export interface Config {
   readonly engineCountsRetentionDays: number;
   /** Days measured energy and ready replicas per placement-minute are kept, at least 30 (`TOKENPOOL_ENERGY_RETENTION_DAYS`, default 92). */
   readonly energyRetentionDays: number;
+  /** Days the history of the city's totals per minute is kept, at least 1 (`TOKENPOOL_HISTORY_RETENTION_DAYS`, default 400). */
+  readonly historyRetentionDays: number;
   /** Connections the token gateway keeps open to one serving replica, at most (`TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT`, default 1,024): a stream holds one for its whole length. */
   readonly gatewayConnectionsPerEndpoint: number;
   /**
@@ -178,6 +180,7 @@ const schema = z.object({
   TOKENPOOL_REQUEST_LOG_RETENTION_DAYS: integer(1, 36_500).default(90),
   TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS: integer(91, 36_500).default(91),
   TOKENPOOL_ENERGY_RETENTION_DAYS: integer(30, 36_500).default(92),
+  TOKENPOOL_HISTORY_RETENTION_DAYS: integer(1, 36_500).default(400),
   TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT: integer(1, 100_000).default(1024),
   TOKENPOOL_METERING_JOURNAL: z.string().min(1, 'must be a directory or off').optional(),
   TOKENPOOL_METERING_TOLERANCE: z
@@ -245,6 +248,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     requestLogRetentionDays: v.TOKENPOOL_REQUEST_LOG_RETENTION_DAYS,
     engineCountsRetentionDays: v.TOKENPOOL_ENGINE_COUNTS_RETENTION_DAYS,
     energyRetentionDays: v.TOKENPOOL_ENERGY_RETENTION_DAYS,
+    historyRetentionDays: v.TOKENPOOL_HISTORY_RETENTION_DAYS,
     gatewayConnectionsPerEndpoint: v.TOKENPOOL_GATEWAY_CONNECTIONS_PER_ENDPOINT,
     meteringJournal:
       v.TOKENPOOL_METERING_JOURNAL === 'off'

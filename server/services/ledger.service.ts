@@ -97,8 +97,8 @@ export interface ImportResult {
 }
 
 export interface LedgerDeps {
-  /** The month so far's cost per tenant (BillingService.periodsSoFar). */
-  readonly costSoFar: (tenantIds: readonly string[]) => Promise<ReadonlyMap<string, { costSoFar: string }>>;
+  /** The month so far's cost per tenant, inclusive of VAT (BillingService.periodsSoFar). */
+  readonly costSoFar: (tenantIds: readonly string[]) => Promise<ReadonlyMap<string, { costSoFarInclusive: string }>>;
 }
 
 function toPayment(r: PaymentRow): Payment {
@@ -462,8 +462,9 @@ export class LedgerService {
 
   /**
    * Prepaid tenants with nothing left to spend: their prepaid balance, less what they owe, less
-   * the month so far's cost (not yet drawn: the close draws it), is zero or below. The token
-   * gateway refuses them `insufficient_quota`, through the same cached rule as used-up hard caps.
+   * the month so far's cost inclusive of VAT (not yet drawn: the close draws the invoice's
+   * `totalInclusive`, rated as the close will rate it), is zero or below. The token gateway refuses
+   * them `insufficient_quota`, through the same cached rule as used-up hard caps.
    */
   async exhaustedPrepaid(): Promise<Set<string>> {
     const tenants = await this.repo.prepaidTenants();
@@ -472,7 +473,7 @@ export class LedgerService {
     const out = new Set<string>();
     for (const t of tenants) {
       const pos = positions.get(t) ?? { prepaid: '0', receivable: '0' };
-      const available = new Decimal(pos.prepaid).minus(Decimal.max(pos.receivable, 0)).minus(costs.get(t)?.costSoFar ?? 0);
+      const available = new Decimal(pos.prepaid).minus(Decimal.max(pos.receivable, 0)).minus(costs.get(t)?.costSoFarInclusive ?? 0);
       if (available.lte(0)) out.add(t);
     }
     return out;

@@ -122,9 +122,10 @@ export async function benchClose(): Promise<void> {
       defaultPricePerMillionStd: '2.50',
     };
     await db.query(
-      `INSERT INTO provider_rate_cards (id, provider_id, kind, terms, valid_from, created_at)
+      `INSERT INTO provider_rate_cards (id, provider_id, kind, terms, valid_from, created_at, vat_rate, tax_code)
        SELECT 'rc_b_' || g, 'pv_b_' || g, (ARRAY['flat', 'device_class', 'revenue_share'])[1 + (g / 3) % 3],
-              (ARRAY[$2::jsonb, $3::jsonb, $4::jsonb])[1 + (g / 3) % 3], $5::timestamptz - interval '1 year', now()
+              (ARRAY[$2::jsonb, $3::jsonb, $4::jsonb])[1 + (g / 3) % 3], $5::timestamptz - interval '1 year', now(),
+              0.06, '3040203000000000000'
          FROM generate_series(1, $1::int) g`,
       [
         PROVIDERS,

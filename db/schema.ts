@@ -452,6 +452,9 @@ export interface ProviderRateCardsTable {
   created_at: CreatedAt;
   /** Whether SLA credits lower the provider's statement (migration 0032). */
   sla_credits: Generated<boolean>;
+  /** VAT rate of the statement lines it prices, and their tax classification code (migration 0033). */
+  vat_rate: Numeric;
+  tax_code: string;
 }
 
 export interface ProviderStatementsTable {
@@ -461,7 +464,11 @@ export interface ProviderStatementsTable {
   provider_id: string;
   period: string;
   currency: string;
+  /** Σ line amounts, exclusive of VAT. */
   total: Numeric;
+  /** Σ line VAT, and `total + vat` (migration 0033). */
+  vat: Numeric;
+  total_inclusive: Numeric;
   lines: Json<unknown>;
   /** When the close that issued it ran. */
   cutoff: Timestamp;

@@ -219,8 +219,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const billing = new BillingService(billingRepo, plansRepo, clock, ids, calendar, log, metrics.billing, undefined, config.vat.defaultRate);
   const invoicing = new InvoicingService(new InvoicingRepository(db), settings, billing, new InvoicePdf(config.vat.invoiceFont), clock);
   const providersRepo = new ProvidersRepository(db);
-  const providers = new ProvidersService(providersRepo, clock, ids);
-  const settlement = new SettlementService(providersRepo, clock, ids, calendar, log);
+  const providers = new ProvidersService(providersRepo, clock, ids, config.vat.defaultRate);
+  const settlement = new SettlementService(providersRepo, clock, ids, calendar, log, undefined, config.vat.defaultRate);
   // The providers' statements are made by the billing close, after its invoices (a revenue share needs them).
   billing.onClose((period, through, closedBefore) => settlement.closeStatements(period, through, closedBefore));
   const ledger = new LedgerService(new LedgerRepository(db), clock, ids, calendar, { costSoFar: (tenantIds) => billing.periodsSoFar(tenantIds) });

@@ -175,6 +175,7 @@ const VIEWS = {
     providers,
     statements,
     payments,
+    creditNotes,
     balances,
     settlement,
     alerts,
@@ -990,6 +991,8 @@ async function providerDetail(p, clusterList) {
       field(t('unpaidPrice'), input('terms.unpaidPricePerMillionStd', { inputmode: 'decimal' })),
       field(t('validFrom'), input('validFrom', { type: 'datetime-local' })),
       field(t('validTo'), input('validTo', { type: 'datetime-local' })),
+      field(t('vatRateDefault'), input('vatRate', { inputmode: 'decimal', placeholder: '0.06' })),
+      field(t('taxCodeDefault'), input('taxCode', { inputmode: 'numeric', placeholder: '3040203000000000000' })),
     ],
     t('addRateCard'),
     async (v) => {
@@ -1015,6 +1018,8 @@ async function providerDetail(p, clusterList) {
         terms,
         ...(v.validFrom ? { validFrom: instantOf(v.validFrom) } : {}),
         ...(v.validTo ? { validTo: instantOf(v.validTo) } : {}),
+        ...(v.vatRate ? { vatRate: v.vatRate } : {}),
+        ...(v.taxCode ? { taxCode: v.taxCode } : {}),
       });
       setTimeout(render, 600);
     },
@@ -1050,9 +1055,10 @@ async function providerDetail(p, clusterList) {
     assign,
     h('h2', {}, t('rateCards')),
     table(
-      [t('terms'), t('validFrom'), t('validTo'), t('actions')],
+      [t('terms'), t('vatRate'), t('validFrom'), t('validTo'), t('actions')],
       cards.map((c) => [
         h('span', { 'data-rate-card': c.terms.kind }, termsText(c.terms)),
+        h('span', { 'data-rate-card-vat': c.terms.kind, title: c.taxCode }, c.vatRate),
         i18n.date(c.validFrom),
         c.validTo ? i18n.date(c.validTo) : t('openEnded'),
         h('button', { type: 'button', class: 'secondary', 'data-remove-card': c.id, onclick: () => removeCard(c) }, t('delete')),
@@ -1092,7 +1098,24 @@ async function statements(params) {
     return `#/statements?${next}`;
   };
   const rows = [
-    ['number', 'provider', 'period', 'kind', 'usagePeriod', 'cluster', 'model', 'basis', 'paidByTenants', 'stdTokens', 'unitPrice', 'amount'],
+    [
+      'number',
+      'provider',
+      'period',
+      'kind',
+      'usagePeriod',
+      'cluster',
+      'model',
+      'basis',
+      'paidByTenants',
+      'stdTokens',
+      'unitPrice',
+      'amount',
+      'vatRate',
+      'vat',
+      'amountInclusive',
+      'taxCode',
+    ],
     ...list.flatMap((s) =>
       s.lines.map((l) => [
         s.number,
@@ -1107,6 +1130,10 @@ async function statements(params) {
         l.stdTokens,
         l.unitPrice,
         l.amount,
+        l.vatRate,
+        l.vat,
+        l.amountInclusive,
+        l.taxCode,
       ]),
     ),
   ];
@@ -1141,7 +1168,18 @@ async function statements(params) {
   return [
     filters,
     table(
-      [t('number'), t('provider'), t('period'), t('issued'), num(t('lines')), num(t('unpaidByTenants')), num(t('amount')), t('actions')],
+      [
+        t('number'),
+        t('provider'),
+        t('period'),
+        t('issued'),
+        num(t('lines')),
+        num(t('unpaidByTenants')),
+        num(t('amount')),
+        num(t('vat')),
+        num(t('totalInclusive')),
+        t('actions'),
+      ],
       list.map((s) => [
         s.number,
         providerNames.get(s.providerId) ?? s.providerId,
@@ -1150,6 +1188,8 @@ async function statements(params) {
         i18n.num(s.lines.length),
         i18n.money(s.unpaidByTenants),
         h('span', { 'data-statement-total': s.number }, i18n.money(s.total)),
+        h('span', { 'data-statement-vat': s.number }, i18n.money(s.vat)),
+        h('span', { 'data-statement-inclusive': s.number }, i18n.money(s.totalInclusive)),
         h('a', { href: at(s.id), 'data-open-statement': s.number }, t('view')),
       ]),
     ),
@@ -1161,7 +1201,7 @@ async function statements(params) {
           h('h2', {}, `${open.number} · ${providerNames.get(open.providerId) ?? open.providerId} · ${open.period}`),
           h('p', { class: 'muted' }, `${t('cutoff')}: ${i18n.dateTime(open.cutoff)}`),
           table(
-            [t('lines'), t('cluster'), t('model'), t('basis'), num(t('std')), num(t('unitPrice')), num(t('amount'))],
+            [t('lines'), t('cluster'), t('model'), t('basis'), num(t('std')), num(t('unitPrice')), num(t('amount')), num(t('vat')), num(t('totalInclusive'))],
             open.lines.map((l) => [
               h(
                 'span',
@@ -1176,9 +1216,20 @@ async function statements(params) {
               i18n.num(Number(l.stdTokens)),
               l.unitPrice,
               i18n.money(l.amount),
+              `${i18n.money(l.vat)} (${l.vatRate})`,
+              i18n.money(l.amountInclusive),
             ]),
           ),
-          h('p', {}, `${t('total2')}: `, h('strong', { 'data-open-total': '' }, i18n.money(open.total))),
+          h(
+            'p',
+            {},
+            `${t('total2')}: `,
+            h('strong', { 'data-open-total': '' }, i18n.money(open.total)),
+            ` · ${t('vat')}: `,
+            h('strong', { 'data-open-vat': '' }, i18n.money(open.vat)),
+            ` · ${t('totalInclusive')}: `,
+            h('strong', { 'data-open-inclusive': '' }, i18n.money(open.totalInclusive)),
+          ),
         )
       : '',
     h('h2', {}, t('payouts')),
@@ -1356,8 +1407,11 @@ function paymentTable(list, invoices, tenantNames) {
 
 const AGES = ['0-30', '31-60', '61-90', '90+'];
 
-/** The ledger's accounts and their balances, the trial balance, and receivables by age. */
-async function balances() {
+/**
+ * The ledger's accounts and their balances, the trial balance, receivables by age, and one
+ * tenant's balance (`?tenant=`) with a refund from it.
+ */
+async function balances(params) {
   const items = [];
   let cursor = null;
   let trial;
@@ -1374,6 +1428,9 @@ async function balances() {
   const balanced = trial.total.replace(/^-/, '').replace(/[0.]/g, '') === '' && trial.unbalancedEntries === 0;
   return [
     h('p', { class: 'muted' }, t('balancesNote')),
+    h('h2', {}, t('tenantBalance')),
+    tenantPicker(tenantList, params.get('tenant'), 'balances', 'tenant', false),
+    ...(params.get('tenant') ? await tenantBalance(params.get('tenant')) : []),
     h(
       'div',
       { class: 'cards' },
@@ -1408,6 +1465,77 @@ async function balances() {
   ];
 }
 
+/** A tenant's receivable and prepaid balance from the ledger, and a refund from either. */
+async function tenantBalance(tenantId) {
+  const b = await api('GET', `/api/v1/tenants/${encodeURIComponent(tenantId)}/balance`);
+  // The receivable is debit-positive: below zero the tenant paid more than it was invoiced (a credit balance).
+  const credit = b.receivable.startsWith('-') ? b.receivable.slice(1) : '0.00';
+  const from = select('from', [
+    ['prepaid', `${t('refundFrom_prepaid')} · ${i18n.money(b.prepaid)}`],
+    ['receivable', `${t('refundFrom_receivable')} · ${i18n.money(credit)}`],
+  ]);
+  if (b.prepaid.replace(/[0.]/g, '') === '' && credit !== '0.00') from.value = 'receivable';
+  const refund = form(
+    'refund',
+    [
+      field(t('refundFrom'), from),
+      field(t('amount'), input('amount', { inputmode: 'decimal', required: true })),
+      field(t('reference'), input('reference', { required: true, autocomplete: 'off' })),
+    ],
+    t('refund'),
+    async (v, status) => {
+      const r = await api('POST', `/api/v1/tenants/${encodeURIComponent(tenantId)}/refunds`, { amount: v.amount, reference: v.reference, from: v.from });
+      message(status, `${t('recorded')}: ${i18n.money(r.amount)} · ${r.reference}`);
+      setTimeout(render, 1200);
+      return false;
+    },
+  );
+  return [
+    h(
+      'div',
+      { class: 'cards', 'data-tenant-balance': tenantId },
+      cardOf('billingMode', t(`mode_${b.billingMode}`), b.billingMode),
+      cardOf('prepaid', i18n.money(b.prepaid), b.prepaid),
+      cardOf('receivable', i18n.money(b.receivable), b.receivable),
+    ),
+    h('p', { class: 'muted' }, t('refundHelp')),
+    refund,
+  ];
+}
+
+/** Credit notes, the latest first: number, invoice, tenant (when several), amount and the VAT it took back, reason. */
+function creditNoteTable(list, invoices, tenantNames) {
+  const numbers = new Map(invoices.map((i) => [i.id, i.number]));
+  const latest = [...list].sort((x, y) => y.issuedAt.localeCompare(x.issuedAt) || y.number.localeCompare(x.number));
+  return table(
+    [t('number'), t('invoice'), ...(tenantNames ? [t('tenant')] : []), t('issued'), num(t('amount')), num(t('vat')), t('reason')],
+    latest.map((c) => [
+      h('span', { 'data-credit-note': c.number }, c.number),
+      numbers.get(c.invoiceId) ?? c.invoiceId,
+      ...(tenantNames ? [tenantNames.get(c.tenantId) ?? c.tenantId] : []),
+      i18n.date(c.issuedAt),
+      h('span', { 'data-credit-note-total': c.number }, i18n.money(c.total)),
+      h('span', { 'data-credit-note-vat': c.number }, i18n.money(c.vat)),
+      c.reason,
+    ]),
+  );
+}
+
+/** Every credit note, or one tenant's (`?tenant=`); issued from the payments view. */
+async function creditNotes(params) {
+  const tenantId = params.get('tenant');
+  const [list, tenantList, invoices] = await Promise.all([
+    all(`/api/v1/credit-notes${tenantId ? `?tenantId=${encodeURIComponent(tenantId)}` : ''}`),
+    all('/api/v1/tenants'),
+    all(`/api/v1/invoices${tenantId ? `?tenantId=${encodeURIComponent(tenantId)}` : ''}`),
+  ]);
+  return [
+    h('p', { class: 'muted' }, t('creditNoteHelp'), ' ', h('a', { href: '#/payments' }, t('issueCreditNote'))),
+    tenantPicker(tenantList, tenantId, 'creditNotes', 'tenant', true),
+    creditNoteTable(list, invoices, names(tenantList)),
+  ];
+}
+
 /** The settlement report of a closed period: totals, and by provider, cluster and model; CSV. */
 async function settlement(params) {
   const period = params.get('period') ?? lastMonth();
@@ -1431,16 +1559,20 @@ async function settlement(params) {
     h('span', { 'data-receivables': key }, i18n.money(x.receivables)),
     h('span', { 'data-payables': key }, i18n.money(x.payables)),
     h('span', { 'data-margin': key, class: x.margin.startsWith('-') ? 'error' : undefined }, i18n.money(x.margin)),
+    h('span', { 'data-payables-vat': key }, i18n.money(x.payablesVat)),
   ];
-  const heads = (first) => [first, num(t('receivables')), num(t('payables')), num(t('margin'))];
+  const heads = (first) => [first, num(t('receivables')), num(t('payables')), num(t('margin')), num(t('payablesVat'))];
   return [
     pick,
+    h('p', { class: 'muted' }, t('marginNote')),
     h(
       'div',
       { class: 'cards' },
       cardOf('receivables', i18n.money(r.receivables), r.receivables),
       cardOf('payables', i18n.money(r.payables), r.payables),
       cardOf('margin', i18n.money(r.margin), r.margin),
+      cardOf('receivablesVat', i18n.money(r.receivablesVat), r.receivablesVat),
+      cardOf('payablesVat', i18n.money(r.payablesVat), r.payablesVat),
       cardOf('invoiceCount', i18n.num(r.invoices), r.invoices),
       cardOf('statementCount', i18n.num(r.statements), r.statements),
     ),
@@ -1814,10 +1946,11 @@ async function invoicesPortal() {
  * how old that is, and what its payments have settled on each invoice.
  */
 async function balancePortal() {
-  const [b, invoices, paid] = await Promise.all([
+  const [b, invoices, paid, notes] = await Promise.all([
     api('GET', `/api/v1/tenants/${encodeURIComponent(session.tenantId)}/balance`),
     all('/api/v1/invoices'),
     all('/api/v1/payments'),
+    all('/api/v1/credit-notes'),
   ]);
   // The receivable is debit-positive: below zero the tenant has paid more than it was invoiced.
   const credit = b.receivable.startsWith('-');
@@ -1851,6 +1984,7 @@ async function balancePortal() {
         i18n.money(i.outstanding),
       ]),
     ),
+    ...(notes.length ? [h('h2', {}, t('creditNotes')), creditNoteTable(notes, invoices)] : []),
     h('p', {}, h('a', { href: '#/invoices' }, t('invoices'))),
   ];
 }

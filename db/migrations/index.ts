@@ -31,6 +31,7 @@ import * as m0029 from './0029_providers.js';
 import * as m0030 from './0030_double_entry_ledger.js';
 import * as m0031 from './0031_vat.js';
 import * as m0032 from './0032_sla_model_prices.js';
+import * as m0033 from './0033_provider_vat.js';
 import * as m0034 from './0034_history.js';
 
 /** Every migration, by name; names sort in the order they apply. */
@@ -67,5 +68,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0030_double_entry_ledger': m0030,
   '0031_vat': m0031,
   '0032_sla_model_prices': m0032,
+  '0033_provider_vat': m0033,
   '0034_history': m0034,
 };

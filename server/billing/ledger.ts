@@ -10,18 +10,24 @@
  *   debited by a draw (the close pays the tenant's invoice from it) or a refund.
  * - `revenue` (income): invoices' amounts exclusive of VAT. `vat_output` (liability): the output VAT
  *   invoiced (credited by an invoice's tax, debited by a credit note's). `cash` (asset).
- * - `provider_costs` (expense): what providers earned for the tokens their clusters served.
- *   Debited by each provider statement (credited if a statement is negative).
- * - `payable:<provider>` (liability): what the city owes a provider. Credited by its statements,
- *   debited by payouts; its credit balance is statements less payouts.
+ * - `provider_costs` (expense): what providers earned for the tokens their clusters served,
+ *   exclusive of VAT. Debited by each provider statement's `total` (credited if it is negative).
+ * - `vat_input` (asset): the input VAT (进项税额) providers charged the city on their statements,
+ *   deductible from the output VAT. Debited by each statement's `vat`; an SLA credit on a statement
+ *   takes its VAT back with it (the line's tax is negative), as a credit note does on invoices.
+ *   `vat_output − vat_input` (as credit and debit balances) is the VAT the city owes the tax office.
+ * - `payable:<provider>` (liability): what the city owes a provider. Credited by its statements'
+ *   inclusive totals, debited by payouts; its credit balance is statements (inclusive of VAT)
+ *   less payouts.
  */
 import { Decimal } from 'decimal.js';
 
-export const ACCOUNT_KINDS = ['receivable', 'prepaid', 'revenue', 'vat_output', 'provider_costs', 'payable', 'cash'] as const;
+export const ACCOUNT_KINDS = ['receivable', 'prepaid', 'revenue', 'vat_output', 'vat_input', 'provider_costs', 'payable', 'cash'] as const;
 export type AccountKind = (typeof ACCOUNT_KINDS)[number];
 
 export const REVENUE = 'revenue';
 export const VAT_OUTPUT = 'vat_output';
+export const VAT_INPUT = 'vat_input';
 export const CASH = 'cash';
 export const PROVIDER_COSTS = 'provider_costs';
 export const receivableOf = (tenantId: string): string => `receivable:${tenantId}`;
@@ -72,28 +78,42 @@ export function transfer(e: Omit<JournalEntry, 'postings'>, debit: string, credi
 }
 
 /**
- * The entry a provider statement posts: provider costs debited and the provider's payable credited
- * by its total (the other way round for a negative total); none for a zero total (a posting is
- * never 0). Its id follows from the statement's, so a statement posts once.
+ * The entry a provider statement posts: provider costs debited by its exclusive `total`, input VAT
+ * by its `vat`, the provider's payable credited by `totalInclusive` (signs reversed where a sum is
+ * negative); none for a statement that owes nothing (a posting is never 0). Its id follows from the
+ * statement's, so a statement posts once.
  */
 export function statementEntry(s: {
   readonly statementId: string;
   readonly providerId: string;
   readonly total: string;
+  readonly vat: string;
+  readonly totalInclusive: string;
   readonly description: string;
   readonly bookedAt: Date;
 }): JournalEntry | null {
-  const total = new Decimal(s.total);
-  if (total.isZero()) return null;
-  const e = {
+  const inclusive = inclusiveOf(s);
+  if (inclusive.isZero() && new Decimal(s.vat).isZero()) return null;
+  return {
     id: `je_${s.statementId}`,
-    kind: 'statement' as const,
+    kind: 'statement',
     tenantId: null,
     statementId: s.statementId,
     description: s.description,
     bookedAt: s.bookedAt,
+    postings: postingsOf([
+      [PROVIDER_COSTS, new Decimal(s.total)],
+      [VAT_INPUT, new Decimal(s.vat)],
+      [payableOf(s.providerId), inclusive.neg()],
+    ]),
   };
-  return total.gt(0) ? transfer(e, PROVIDER_COSTS, payableOf(s.providerId), total) : transfer(e, payableOf(s.providerId), PROVIDER_COSTS, total.neg());
+}
+
+/** A document's inclusive total, checked to be its exclusive total plus its VAT. */
+function inclusiveOf(sums: { readonly total: string; readonly vat: string; readonly totalInclusive: string }): Decimal {
+  const inclusive = new Decimal(sums.totalInclusive);
+  if (!inclusive.equals(new Decimal(sums.total).plus(sums.vat))) throw new Error(`An inclusive total ${sums.totalInclusive} is not total + vat`);
+  return inclusive;
 }
 
 /** The postings of `lines` that are not zero, as two-decimal text (a posting is never 0). */
@@ -111,8 +131,7 @@ export function invoiceEntry(
   e: Omit<JournalEntry, 'postings' | 'kind' | 'id' | 'tenantId'> & { readonly invoiceId: string; readonly tenantId: string },
   sums: { readonly total: string; readonly vat: string; readonly totalInclusive: string },
 ): JournalEntry | null {
-  const inclusive = new Decimal(sums.totalInclusive);
-  if (!inclusive.equals(new Decimal(sums.total).plus(sums.vat))) throw new Error(`An invoice's inclusive total ${sums.totalInclusive} is not total + vat`);
+  const inclusive = inclusiveOf(sums);
   if (inclusive.isZero() && new Decimal(sums.vat).isZero()) return null;
   return {
     ...e,

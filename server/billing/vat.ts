@@ -1,7 +1,9 @@
 /**
  * Value-added tax on invoice lines, pure and exact. Plan prices — and therefore every line's
  * `amount` and an invoice's `total` — are exclusive of VAT; this module adds the tax to lines that
- * rating made (server/billing/rating.ts) and sums the invoice's tax and inclusive total.
+ * rating made (server/billing/rating.ts) and sums the invoice's tax and inclusive total. Provider
+ * statements (billing/settlement.ts) take their input VAT by the same functions: rate cards'
+ * prices are exclusive too.
  *
  * Rounding: one rule, rating's `roundHalfUpToFen`, applied once per line to the tax:
  * `vat = round(amount × vatRate)` half-up to the fen (¥0.05 at 10 % → ¥0.01). The invoice's `vat`
@@ -36,13 +38,16 @@ export interface VatTerms {
   readonly taxCode: string;
 }
 
-/** An invoice line with its tax: all money CNY with exactly two decimals. */
-export interface VatLine extends InvoiceLine, VatTerms {
+/** The VAT a line carries, CNY with two decimals beside its terms. */
+export interface LineVat extends VatTerms {
   /** `round(amount × vatRate)`, half-up to the fen. */
   readonly vat: string;
   /** `amount + vat`. */
   readonly amountInclusive: string;
 }
+
+/** An invoice line with its tax: all money CNY with exactly two decimals. */
+export interface VatLine extends InvoiceLine, LineVat {}
 
 /** An invoice's sums, CNY with two decimals. */
 export interface VatTotals {
@@ -76,8 +81,11 @@ export function lineVat(amount: string, rate: string): string {
   return roundHalfUpToFen(new Decimal(amount).times(checkedRate(rate)));
 }
 
-/** `line` with its VAT terms, tax and inclusive amount. */
-export function withVat(line: InvoiceLine, terms: VatTerms): VatLine {
+/**
+ * `line` with its VAT terms, tax and inclusive amount: an invoice line (`VatLine`) or a provider
+ * statement line (billing/settlement.ts) — one rule for both sides of the ledger.
+ */
+export function withVat<L extends Pick<InvoiceLine, 'amount'>>(line: L, terms: VatTerms): L & LineVat {
   if (!TAX_CODE_PATTERN.test(terms.taxCode)) throw new RangeError(`A tax classification code is 19 digits, got ${JSON.stringify(terms.taxCode)}`);
   const vat = lineVat(line.amount, terms.vatRate);
   return {

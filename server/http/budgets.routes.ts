@@ -11,7 +11,7 @@ const alertSchema = z.object({
   kind: z.literal('budget'),
   period: z.string(),
   threshold: z.number().int(),
-  costSoFar: z.string(),
+  costSoFar: z.string().meta({ description: "The month's cost so far when the threshold was reached, inclusive of VAT (what the budget is compared with)" }),
   budget: z.string(),
   message: z.string(),
   createdAt: timestamp,
@@ -24,7 +24,8 @@ export function budgetRoutes(ctx: AppContext): AnyRoute[] {
       method: 'put',
       path: '/api/v1/tenants/:id/budget',
       tag: 'Billing',
-      summary: "Set a tenant's monthly budget (CNY) and alert thresholds (percent): the operator, or the tenant's admins",
+      summary:
+        "Set a tenant's monthly budget (CNY, inclusive of VAT: compared with the month's cost so far inclusive of VAT) and alert thresholds (percent): the operator, or the tenant's admins",
       auth: ['operator', 'tenant'],
       params: idParam,
       body: z.strictObject({

@@ -44,10 +44,18 @@ const creditNoteSchema = z.object({
   number: z.string(),
   invoiceId: z.string(),
   tenantId: z.string(),
-  total: z.string().meta({ description: 'Negative: what the note credits' }),
+  total: z.string().meta({ description: 'Negative: what the note credits, inclusive of VAT' }),
+  vat: z.string().meta({ description: 'Negative (or "0.00"): the part of total that takes output VAT back' }),
   reason: z.string(),
   issuedAt: timestamp,
 });
+
+/** Paging of the ledger's lists by id: `cursor` is the previous page's `nextCursor`. */
+const idPaging = {
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().min(1).max(200).optional(),
+};
+const tenantFilter = z.string().min(1).max(64);
 
 export function ledgerRoutes(ctx: AppContext): AnyRoute[] {
   const { ledger, tenants } = ctx.services;
@@ -185,11 +193,7 @@ export function ledgerRoutes(ctx: AppContext): AnyRoute[] {
       tag: 'Ledger',
       summary: 'Payments, top-ups and refunds, by id (a tenant gets its own)',
       auth: ['operator', 'tenant'],
-      query: z.strictObject({
-        tenantId: z.string().min(1).max(64).optional(),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
-        cursor: z.string().min(1).max(200).optional(),
-      }),
+      query: z.strictObject({ tenantId: tenantFilter.optional(), ...idPaging }),
       responses: {
         200: { description: 'A page of payments', schema: z.object({ items: z.array(paymentSchema), nextCursor: z.string().nullable() }) },
         404: { description: 'A tenant named another tenant' },
@@ -201,16 +205,28 @@ export function ledgerRoutes(ctx: AppContext): AnyRoute[] {
     }),
     route({
       method: 'get',
+      path: '/api/v1/credit-notes',
+      tag: 'Ledger',
+      summary:
+        'Credit notes, by id, filtered by tenant and invoice (a tenant gets its own: naming another tenant is 404, another tenant’s invoice lists nothing)',
+      auth: ['operator', 'tenant'],
+      query: z.strictObject({ tenantId: tenantFilter.optional(), invoiceId: z.string().min(1).max(64).optional(), ...idPaging }),
+      responses: {
+        200: { description: 'A page of credit notes', schema: z.object({ items: z.array(creditNoteSchema), nextCursor: z.string().nullable() }) },
+        404: { description: 'A tenant named another tenant' },
+      },
+      handler: async ({ query, principal }) => ({
+        status: 200,
+        body: await ledger.listCreditNotes(principal, { tenantId: query.tenantId, invoiceId: query.invoiceId }, query.limit, query.cursor),
+      }),
+    }),
+    route({
+      method: 'get',
       path: '/api/v1/ledger/balances',
       tag: 'Ledger',
       summary: "The ledger's accounts with their balances (debit positive), derived from postings alone, and the trial balance (always 0.00)",
       auth: ['operator'],
-      query: z.strictObject({
-        kind: z.enum(ACCOUNT_KINDS).optional(),
-        tenantId: z.string().min(1).max(64).optional(),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
-        cursor: z.string().min(1).max(200).optional(),
-      }),
+      query: z.strictObject({ kind: z.enum(ACCOUNT_KINDS).optional(), tenantId: tenantFilter.optional(), ...idPaging }),
       responses: {
         200: {
           description: 'A page of accounts',

@@ -15,7 +15,10 @@ const meSchema = z.object({
   }),
   period: z.string(),
   usageThisPeriod: z.object({ inputTokens: z.number().int(), outputTokens: z.number().int(), stdTokens: z.string() }),
-  costSoFar: z.string().meta({ description: 'CNY: what this month’s invoice would total if it were closed now' }),
+  costSoFar: z.string().meta({ description: 'CNY: what this month’s invoice would total if it were closed now (its total, exclusive of VAT)' }),
+  costSoFarInclusive: z
+    .string()
+    .meta({ description: 'CNY: that invoice’s totalInclusive (each line with its plan’s VAT): what a prepaid balance and a budget are compared with' }),
 });
 
 export function meRoutes(ctx: AppContext): AnyRoute[] {
@@ -47,6 +50,7 @@ export function meRoutes(ctx: AppContext): AnyRoute[] {
             period: soFar.period,
             usageThisPeriod: { inputTokens: soFar.inputTokens, outputTokens: soFar.outputTokens, stdTokens: soFar.stdTokens },
             costSoFar: soFar.costSoFar,
+            costSoFarInclusive: soFar.costSoFarInclusive,
           },
         };
       },

@@ -45,18 +45,22 @@ const sla = z
   });
 const planExtras = { modelPrices: modelPrices.optional() };
 // End of the issue-15 block.
-const vatFields = {
-  vatRate: z
-    .string()
-    .regex(VAT_RATE_PATTERN, 'must be a decimal string from 0 to below 1 with at most 4 decimals, such as "0.06"')
-    .optional()
-    .meta({ description: 'VAT rate of the plan\'s invoice lines; default TOKENPOOL_VAT_RATE ("0.06"). Prices are exclusive of VAT.' }),
-  taxCode: z
-    .string()
-    .regex(TAX_CODE_PATTERN, 'must be a 19-digit tax classification code')
-    .optional()
-    .meta({ description: 'Tax classification code (商品和服务税收分类编码) of the service; default 3040203000000000000 (信息系统服务)' }),
-};
+/** The optional VAT terms a priced thing is created with (a plan; a provider's rate card): `lines` names the lines they apply to. */
+export function vatFieldsFor(lines: string) {
+  return {
+    vatRate: z
+      .string()
+      .regex(VAT_RATE_PATTERN, 'must be a decimal string from 0 to below 1 with at most 4 decimals, such as "0.06"')
+      .optional()
+      .meta({ description: `VAT rate of ${lines}; default TOKENPOOL_VAT_RATE ("0.06"). Prices are exclusive of VAT.` }),
+    taxCode: z
+      .string()
+      .regex(TAX_CODE_PATTERN, 'must be a 19-digit tax classification code')
+      .optional()
+      .meta({ description: 'Tax classification code (商品和服务税收分类编码) of the service; default 3040203000000000000 (信息系统服务)' }),
+  };
+}
+const vatFields = vatFieldsFor("the plan's invoice lines");
 
 const unitPlan = z.strictObject({
   name: planName,

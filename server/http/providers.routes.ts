@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { csvText, type CsvValue } from './csv.js';
-import { moneyString } from './plans.routes.js';
+import { moneyString, vatFieldsFor } from './plans.routes.js';
 import { route, type AnyRoute } from './route.js';
 import { billingPeriod as period, idParam, instant, listOf, pageOf, pageOnlyQuery, pageQuery, timestamp, usccCode } from './schemas.js';
 import type { ProvidersService } from '../services/providers.service.js';
-import type { SettlementReport, SettlementService } from '../services/settlement.service.js';
+import type { SettlementReport, SettlementRow, SettlementService } from '../services/settlement.service.js';
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
 
@@ -65,6 +65,8 @@ const rateCardSchema = z.object({
   validTo: timestamp.nullable(),
   createdAt: timestamp,
   slaCreditsLowerStatement: z.boolean().meta({ description: 'SLA credits lower this provider’s statement (issue 15)' }),
+  vatRate: z.string().meta({ description: 'VAT rate of the statement lines it prices (its prices are exclusive of VAT)' }),
+  taxCode: z.string().meta({ description: 'Tax classification code of those lines' }),
 });
 
 const createRateCard = z.strictObject({
@@ -79,6 +81,7 @@ const createRateCard = z.strictObject({
         'Default false. true: an SLA credit a tenant’s invoice carries for a workload whose placement this provider’s cluster lost, failed or ' +
         'under-replicated (in a month this card is valid) lowers the provider’s next statement by the same amount, as an sla_credit line',
     }),
+  ...vatFieldsFor('the statement lines this card prices (the provider charges the city input VAT on them)'),
 });
 
 const lineSchema = z.object({
@@ -93,7 +96,11 @@ const lineSchema = z.object({
   description: z.string(),
   quantity: z.string(),
   unitPrice: z.string(),
-  amount: z.string(),
+  amount: z.string().meta({ description: 'Exclusive of VAT' }),
+  vatRate: z.string().meta({ description: 'The rate card’s VAT rate ("0.00" on statements issued before provider VAT)' }),
+  taxCode: z.string(),
+  vat: z.string().meta({ description: 'round(amount × vatRate) half-up to the fen; negative on an sla_credit line' }),
+  amountInclusive: z.string().meta({ description: 'amount + vat' }),
 });
 
 export const statementSchema = z.object({
@@ -105,17 +112,25 @@ export const statementSchema = z.object({
   issuedAt: timestamp,
   cutoff: timestamp,
   lines: z.array(lineSchema),
-  total: z.string(),
+  total: z.string().meta({ description: 'Σ line amounts, exclusive of VAT' }),
+  vat: z.string().meta({ description: 'Σ line VAT: the input VAT the provider charges' }),
+  totalInclusive: z.string().meta({ description: 'total + vat: what the city owes the provider (its payable in the ledger)' }),
   unpaidByTenants: z.string(),
 });
 
-const money3 = { receivables: z.string(), payables: z.string(), margin: z.string() };
+const money3 = {
+  receivables: z.string().meta({ description: 'Invoiced to tenants, exclusive of VAT' }),
+  payables: z.string().meta({ description: 'Owed to providers by their statements, exclusive of VAT' }),
+  payablesVat: z.string().meta({ description: 'The input VAT of those statements' }),
+  margin: z.string().meta({ description: 'receivables − payables: exclusive of VAT on both sides' }),
+};
 const reportSchema = z.object({
   period: z.string(),
   currency: z.literal('CNY'),
   invoices: z.number().int(),
   statements: z.number().int(),
   ...money3,
+  receivablesVat: z.string().meta({ description: "The invoices' output VAT" }),
   byProvider: z.array(z.object({ providerId: z.string().nullable(), name: z.string().nullable(), ...money3 })),
   byCluster: z.array(z.object({ clusterId: z.string().nullable(), providerId: z.string().nullable(), ...money3 })),
   byModel: z.array(z.object({ model: z.string().nullable(), ...money3 })),
@@ -127,12 +142,12 @@ const reportSchema = z.object({
  * what cannot be attributed.
  */
 export function reportRows(r: SettlementReport): CsvValue[][] {
-  const rows: CsvValue[][] = [['period', 'dimension', 'id', 'name', 'providerId', 'receivables', 'payables', 'margin']];
-  for (const p of r.byProvider) rows.push([r.period, 'provider', p.providerId, p.name ?? '(unattributed)', p.providerId, p.receivables, p.payables, p.margin]);
-  for (const c of r.byCluster)
-    rows.push([r.period, 'cluster', c.clusterId, c.clusterId ?? '(unattributed)', c.providerId, c.receivables, c.payables, c.margin]);
-  for (const m of r.byModel) rows.push([r.period, 'model', m.model, m.model ?? '(unattributed)', null, m.receivables, m.payables, m.margin]);
-  rows.push([r.period, 'total', null, null, null, r.receivables, r.payables, r.margin]);
+  const rows: CsvValue[][] = [['period', 'dimension', 'id', 'name', 'providerId', 'receivables', 'payables', 'margin', 'payablesVat']];
+  const money = (x: SettlementRow) => [x.receivables, x.payables, x.margin, x.payablesVat];
+  for (const p of r.byProvider) rows.push([r.period, 'provider', p.providerId, p.name ?? '(unattributed)', p.providerId, ...money(p)]);
+  for (const c of r.byCluster) rows.push([r.period, 'cluster', c.clusterId, c.clusterId ?? '(unattributed)', c.providerId, ...money(c)]);
+  for (const m of r.byModel) rows.push([r.period, 'model', m.model, m.model ?? '(unattributed)', null, ...money(m)]);
+  rows.push([r.period, 'total', null, null, null, ...money(r)]);
   return rows;
 }
 
@@ -222,6 +237,8 @@ export function providerRoutes(providers: ProvidersService, settlement: Settleme
           validFrom: body.validFrom,
           validTo: body.validTo,
           slaCreditsLowerStatement: body.slaCreditsLowerStatement,
+          vatRate: body.vatRate,
+          taxCode: body.taxCode,
         }),
       }),
     }),

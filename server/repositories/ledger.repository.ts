@@ -240,6 +240,28 @@ export class LedgerRepository {
       .executeTakeFirstOrThrow();
   }
 
+  /**
+   * Credit notes by id after `after`, `limit + 1` of them (the extra one says another page
+   * follows), filtered by tenant and invoice; each with the output VAT it reversed (`vat`, the
+   * debit of `vat_output` its entry posted: positive text, 0 when none).
+   */
+  async listCreditNotes(
+    filter: { tenantId?: string | undefined; invoiceId?: string | undefined },
+    limit: number,
+    after?: string,
+  ): Promise<(CreditNoteRow & { vat: string })[]> {
+    const r = await sql<CreditNoteRow & { vat: string }>`
+      SELECT c.*, coalesce((SELECT sum(p.amount) FROM journal_entries j JOIN postings p ON p.entry_id = j.id AND p.account_id = 'vat_output'
+                             WHERE j.credit_note_id = c.id), 0)::text AS vat
+        FROM credit_notes c
+       WHERE ${filter.tenantId ? sql`c.tenant_id = ${filter.tenantId}` : sql`true`}
+         AND ${filter.invoiceId ? sql`c.invoice_id = ${filter.invoiceId}` : sql`true`}
+         AND ${after ? sql`c.id > ${after}` : sql`true`}
+       ORDER BY c.id
+       LIMIT ${limit + 1}`.execute(this.db);
+    return r.rows;
+  }
+
   creditNotesOf(invoiceId: string): Promise<CreditNoteRow[]> {
     return this.db.selectFrom('credit_notes').selectAll().where('invoice_id', '=', invoiceId).orderBy('number').execute();
   }

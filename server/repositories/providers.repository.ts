@@ -58,7 +58,10 @@ export interface NewStatement {
   readonly id: string;
   readonly providerId: string;
   readonly lines: unknown;
+  /** Exclusive of VAT; its VAT; `total + vat` (billing/vat.ts `vatTotals`). */
   readonly total: string;
+  readonly vat: string;
+  readonly totalInclusive: string;
   /** Per usage period this statement pays for (its own, and earlier ones with late usage): what each line key has been paid in all. */
   readonly paid: readonly { period: string; paid: unknown }[];
   /** Issue 15: the SLA credits it carries as `sla_credit` lines. */
@@ -193,6 +196,9 @@ export class ProvidersRepository {
     now: Date;
     /** Issue 15: SLA credits lower the provider's statement. */
     slaCredits?: boolean | undefined;
+    /** The VAT terms of the lines it prices. */
+    vatRate: string;
+    taxCode: string;
   }): Promise<RateCardRow | 'missing' | { overlaps: RateCardRow }> {
     return this.db.transaction().execute(async (tx) => {
       const provider = await tx.selectFrom('providers').select('id').where('id', '=', card.providerId).forUpdate().executeTakeFirst();
@@ -216,6 +222,8 @@ export class ProvidersRepository {
           valid_to: card.validTo,
           created_at: card.now,
           ...(card.slaCredits ? { sla_credits: true } : {}),
+          vat_rate: card.vatRate,
+          tax_code: card.taxCode,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -380,6 +388,8 @@ export class ProvidersRepository {
           period,
           currency: 'CNY',
           total: s.total,
+          vat: s.vat,
+          total_inclusive: s.totalInclusive,
           lines: JSON.stringify(s.lines),
           cutoff: through.at,
           cutoff_seq: through.seq,
@@ -396,6 +406,8 @@ export class ProvidersRepository {
               statementId: r.id,
               providerId: r.provider_id,
               total: r.total,
+              vat: r.vat,
+              totalInclusive: r.total_inclusive,
               description: `statement ${r.number} for ${period}`,
               bookedAt: now,
             }) ?? [],
@@ -494,8 +506,8 @@ export class ProvidersRepository {
   }
 
   /** A period's invoices (receivables): tenant, lines (with subscription ids) and total. */
-  periodInvoices(period: string): Promise<{ id: string; number: string; tenant_id: string; lines: unknown; total: string }[]> {
-    return this.db.selectFrom('invoices').select(['id', 'number', 'tenant_id', 'lines', 'total']).where('period', '=', period).orderBy('seq').execute();
+  periodInvoices(period: string): Promise<{ id: string; number: string; tenant_id: string; lines: unknown; total: string; vat: string }[]> {
+    return this.db.selectFrom('invoices').select(['id', 'number', 'tenant_id', 'lines', 'total', 'vat']).where('period', '=', period).orderBy('seq').execute();
   }
 }
 

@@ -10,7 +10,6 @@ import type { Principal } from '../auth/authenticate.js';
 import type { IdGenerator } from '../auth/tokens.js';
 import { daysInMonth, parsePeriod, type Calendar } from '../billing/periods.js';
 import {
-  costSoFar,
   isHardCap,
   planExhausted,
   ratePeriod,
@@ -112,8 +111,13 @@ export interface PeriodSoFar {
   readonly outputTokens: bigint;
   /** Exact decimal text. */
   readonly stdTokens: string;
-  /** CNY, two decimals: what the month's invoice would total if it were closed now. */
+  /** CNY, two decimals: what the month's invoice would total if it were closed now (its `total`, exclusive of VAT). */
   readonly costSoFar: string;
+  /**
+   * CNY, two decimals: that invoice's `totalInclusive` — each line taxed at its plan's rate, as the
+   * close would (`withVat`, `vatTotals`): what the tenant will really pay for the month so far.
+   */
+  readonly costSoFarInclusive: string;
 }
 
 /** A tenant's balance derived from the ledger (`BillingService.balances`). */
@@ -224,12 +228,7 @@ export class BillingService {
     const earlierSubsOf = group(late.length > 0 ? await this.plans.overlapping(new Date(0), start) : [], (s) => s.tenant_id);
 
     const creditsOf = group(await this.repo.pendingSlaCredits(period), (c) => c.tenantId);
-    const planOfSub = new Map([...subs, ...[...earlierSubsOf.values()].flat()].map((s) => [s.id, plans.get(s.plan_id)!]));
-    const defaultVat: VatTerms = defaultPlan ? vatOf(defaultPlan) : { vatRate: this.defaultVatRate, taxCode: DEFAULT_TAX_CODE };
-    const vatOfSub = (id: string | null): VatTerms => {
-      const plan = id === null ? undefined : planOfSub.get(id);
-      return plan ? vatOf(plan) : defaultVat;
-    };
+    const vatOfSub = this.subscriptionVat([...subs, ...[...earlierSubsOf.values()].flat()], plans, defaultPlan);
 
     // The platform's own tenant pays nobody: its traffic is served and paid to providers, never invoiced.
     const tenants = [...new Set([...subsOf.keys(), ...usageOf.keys(), ...lateOf.keys(), ...creditsOf.keys()])]
@@ -238,7 +237,7 @@ export class BillingService {
     const invoices: NewInvoice[] = [];
     for (const tenantId of tenants) {
       const spans = this.spans(period, subsOf.get(tenantId) ?? [], usageOf.get(tenantId) ?? [], plans, defaultPlan);
-      const lines: VatLine[] = ratePeriod(period, days, spans).lines.map((l) => withVat(l, vatOfSub(l.subscriptionId)));
+      const lines: VatLine[] = rateWithVat(period, days, spans, vatOfSub);
       const billed: { period: string; rating: unknown }[] = spans.length > 0 ? [{ period, rating: spans }] : [];
       for (const [latePeriod, rows] of group(lateOf.get(tenantId) ?? [], (l) => l.period)) {
         const before = (priorRatings.get(`${tenantId}/${latePeriod}`) as SubscriptionUsage[] | undefined) ?? [];
@@ -293,6 +292,19 @@ export class BillingService {
     }
     if (invoices.length > 0) this.log.info('period closed', { period, invoices: invoices.length });
     return true;
+  }
+
+  /**
+   * The VAT terms of a line by the subscription it bills: its plan's, else (the default plan's
+   * usage, or a subscription not among `subs`) the default plan's, else TOKENPOOL_VAT_RATE.
+   */
+  private subscriptionVat(subs: readonly SubscriptionRow[], plans: ReadonlyMap<string, PlanRow>, defaultPlan: PlanRow | undefined): VatOfSubscription {
+    const planOfSub = new Map(subs.map((s) => [s.id, plans.get(s.plan_id)!]));
+    const defaultVat: VatTerms = defaultPlan ? vatOf(defaultPlan) : { vatRate: this.defaultVatRate, taxCode: DEFAULT_TAX_CODE };
+    return (id) => {
+      const plan = id === null ? undefined : planOfSub.get(id);
+      return plan ? vatOf(plan) : defaultVat;
+    };
   }
 
   /**
@@ -418,15 +430,19 @@ export class BillingService {
     const defaultPlan = planRows.find((p) => p.is_default);
     const subsOf = group(subs, (s) => s.tenant_id);
     const usageOf = group(usage, (u) => u.tenant_id);
+    const vatOfSub = this.subscriptionVat(subs, plans, defaultPlan);
+    const days = daysInMonth(period);
     const out = new Map<string, PeriodSoFar>();
     for (const tenantId of tenantIds) {
       const mine = usageOf.get(tenantId) ?? [];
+      const sums = vatTotals(rateWithVat(period, days, this.spans(period, subsOf.get(tenantId) ?? [], mine, plans, defaultPlan), vatOfSub));
       out.set(tenantId, {
         period,
         inputTokens: mine.reduce((n, u) => n + BigInt(u.input_tokens), 0n),
         outputTokens: mine.reduce((n, u) => n + BigInt(u.output_tokens), 0n),
         stdTokens: mine.reduce((d, u) => d.plus(u.std), new Decimal(0)).toString(),
-        costSoFar: costSoFar(period, daysInMonth(period), this.spans(period, subsOf.get(tenantId) ?? [], mine, plans, defaultPlan)),
+        costSoFar: sums.total,
+        costSoFarInclusive: sums.totalInclusive,
       });
     }
     return out;
@@ -491,6 +507,14 @@ export class BillingService {
   }
 }
 
+/** The VAT terms of the lines of a subscription (null: the default plan). */
+type VatOfSubscription = (subscriptionId: string | null) => VatTerms;
+
+/** A month's lines as the close rates them (`ratePeriod`), each with the VAT of its subscription's plan. */
+function rateWithVat(period: string, days: number, spans: readonly SubscriptionUsage[], vatOfSub: VatOfSubscription): VatLine[] {
+  return ratePeriod(period, days, spans).lines.map((l) => withVat(l, vatOfSub(l.subscriptionId)));
+}
+
 /** Exact at any size of the sums here (the default Decimal keeps only 20 digits). */
 const Exact = Decimal.clone({ precision: 1000, toExpNeg: -9e15, toExpPos: 9e15 });
 
@@ -533,7 +557,7 @@ function withModels(s: SubscriptionUsage, usage: ModelUsage | undefined): Subscr
  * The VAT terms of a `late_usage` line: those of the subscription it bills, or, for a line spanning
  * several subscriptions (`subscriptionId` null), theirs when they all agree, else the default plan's.
  */
-function lateVat(line: InvoiceLine, subscriptionIds: readonly (string | null)[], vatOfSub: (id: string | null) => VatTerms): VatTerms {
+function lateVat(line: InvoiceLine, subscriptionIds: readonly (string | null)[], vatOfSub: VatOfSubscription): VatTerms {
   if (line.subscriptionId !== null) return vatOfSub(line.subscriptionId);
   const terms = [...new Map(subscriptionIds.map((id) => vatOfSub(id)).map((t) => [`${t.vatRate}/${t.taxCode}`, t])).values()];
   return terms.length === 1 ? terms[0]! : vatOfSub(null);

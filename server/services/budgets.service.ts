@@ -46,7 +46,7 @@ function toAlert(r: AlertRow): Alert {
     threshold: r.threshold,
     costSoFar: amount,
     budget,
-    message: `spending in ${r.period} reached ${r.threshold}% of the monthly budget: ¥${amount} of ¥${budget}`,
+    message: `spending in ${r.period} reached ${r.threshold}% of the monthly budget: ¥${amount} (inclusive of VAT) of ¥${budget}`,
     createdAt: r.created_at.toISOString(),
   };
 }
@@ -97,7 +97,8 @@ export class BudgetsService {
   }
 
   /**
-   * Raises an alert for every threshold this month's cost so far has reached (`thresholdsReached`),
+   * Raises an alert for every threshold this month's cost so far, inclusive of VAT (what the tenant
+   * will pay, as the prepaid stop counts it), has reached (`thresholdsReached`),
    * once per tenant, threshold and month; reads the costs of all the budgets' tenants together.
    * Answers how many alerts it raised now.
    */
@@ -107,20 +108,21 @@ export class BudgetsService {
     let raised = 0;
     for (const b of budgets) {
       const soFar = soFarOf.get(b.tenant_id)!;
-      for (const t of thresholdsReached(b.monthly_cny, b.thresholds, soFar.costSoFar)) {
+      const spent = soFar.costSoFarInclusive;
+      for (const t of thresholdsReached(b.monthly_cny, b.thresholds, spent)) {
         const fresh = await this.repo.raise({
           id: this.ids.next('alert'),
           tenantId: b.tenant_id,
           kind: 'budget',
           period: soFar.period,
           threshold: t,
-          amount: soFar.costSoFar,
+          amount: spent,
           budget: b.monthly_cny,
           now: this.clock.now(),
         });
         if (fresh) {
           raised++;
-          this.log.warn('budget threshold crossed', { tenantId: b.tenant_id, period: soFar.period, threshold: t, costSoFar: soFar.costSoFar });
+          this.log.warn('budget threshold crossed', { tenantId: b.tenant_id, period: soFar.period, threshold: t, costSoFar: spent });
         }
       }
     }

@@ -27,7 +27,15 @@ import type { Calendar } from '../billing/periods.js';
 import { creditNoteVat } from '../billing/vat.js';
 import type { Clock } from '../clock.js';
 import { AppError, type FieldError } from '../errors.js';
-import { invoiceLedgers, tenantPositions, writeEntries, type LedgerRepository, type PaymentRow, type PayoutRow } from '../repositories/ledger.repository.js';
+import {
+  invoiceLedgers,
+  tenantPositions,
+  writeEntries,
+  type CreditNoteRow,
+  type LedgerRepository,
+  type PaymentRow,
+  type PayoutRow,
+} from '../repositories/ledger.repository.js';
 import type { Transaction } from 'kysely';
 import type { DB } from '../../db/schema.js';
 
@@ -67,10 +75,32 @@ export interface CreditNote {
   readonly number: string;
   readonly invoiceId: string;
   readonly tenantId: string;
-  /** Negative: the amount credited, two decimals. */
+  /** Negative: the amount credited, inclusive of VAT, two decimals. */
   readonly total: string;
+  /** Negative (or 0.00): the part of `total` that is output VAT taken back (`creditNoteVat`). */
+  readonly vat: string;
   readonly reason: string;
   readonly issuedAt: string;
+}
+
+function toCreditNote(r: CreditNoteRow, vat: Decimal.Value): CreditNote {
+  return {
+    id: r.id,
+    number: r.number,
+    invoiceId: r.invoice_id,
+    tenantId: r.tenant_id,
+    total: new Decimal(r.total).toFixed(2),
+    vat: new Decimal(vat).neg().toFixed(2),
+    reason: r.reason,
+    issuedAt: r.issued_at.toISOString(),
+  };
+}
+
+/** A page of rows listed by id (`limit + 1` fetched): the cursor is the last id kept. */
+function idPage<R extends { id: string }, T>(rows: readonly R[], limit: number, map: (r: R) => T): { items: T[]; nextCursor: string | null } {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return { items: kept.map(map), nextCursor: more ? kept[kept.length - 1]!.id : null };
 }
 
 export type Ageing = Readonly<Record<AgeingBucket, string>>;
@@ -97,8 +127,8 @@ export interface ImportResult {
 }
 
 export interface LedgerDeps {
-  /** The month so far's cost per tenant (BillingService.periodsSoFar). */
-  readonly costSoFar: (tenantIds: readonly string[]) => Promise<ReadonlyMap<string, { costSoFar: string }>>;
+  /** The month so far's cost per tenant, inclusive of VAT (BillingService.periodsSoFar). */
+  readonly costSoFar: (tenantIds: readonly string[]) => Promise<ReadonlyMap<string, { costSoFarInclusive: string }>>;
 }
 
 function toPayment(r: PaymentRow): Payment {
@@ -322,17 +352,30 @@ export class LedgerService {
         vat,
       );
       await writeEntries(tx, [entry], now);
-      return row;
+      return toCreditNote(row, vat);
     });
-    return {
-      id: note!.id,
-      number: note!.number,
-      invoiceId: note!.invoice_id,
-      tenantId: note!.tenant_id,
-      total: new Decimal(note!.total).toFixed(2),
-      reason: note!.reason,
-      issuedAt: note!.issued_at.toISOString(),
-    };
+    return note!;
+  }
+
+  /**
+   * Credit notes by id, a page at a time, filtered by tenant and invoice. A tenant gets only its
+   * own (another tenant's invoice lists nothing); naming another tenant answers not found.
+   */
+  async listCreditNotes(
+    principal: Principal,
+    filter: { tenantId?: string | undefined; invoiceId?: string | undefined },
+    limit: number,
+    after?: string,
+  ): Promise<{ items: CreditNote[]; nextCursor: string | null }> {
+    const tenantId = this.listedTenant(principal, filter.tenantId);
+    const rows = await this.repo.listCreditNotes({ tenantId, invoiceId: filter.invoiceId }, limit, after);
+    return idPage(rows, limit, (r) => toCreditNote(r, r.vat));
+  }
+
+  /** The tenant a list is narrowed to: a tenant's own, whatever it asked; 404 for another tenant's. */
+  private listedTenant(principal: Principal, tenantId: string | undefined): string | undefined {
+    if (tenantId !== undefined && !owns(principal, tenantId)) throw new AppError('not_found', 'No tenant has this id.');
+    return principal.kind === 'tenant' ? principal.tenantId : tenantId;
   }
 
   /**
@@ -400,29 +443,20 @@ export class LedgerService {
     limit: number,
     after?: string,
   ): Promise<{ items: Payment[]; nextCursor: string | null }> {
-    if (tenantId !== undefined && !owns(principal, tenantId)) throw new AppError('not_found', 'No tenant has this id.');
-    const own = principal.kind === 'tenant' ? principal.tenantId : tenantId;
-    const rows = await this.repo.listPayments({ tenantId: own }, limit, after);
-    const more = rows.length > limit;
-    const kept = more ? rows.slice(0, limit) : rows;
-    return { items: kept.map(toPayment), nextCursor: more ? kept[kept.length - 1]!.id : null };
+    const rows = await this.repo.listPayments({ tenantId: this.listedTenant(principal, tenantId) }, limit, after);
+    return idPage(rows, limit, toPayment);
   }
 
   async accountBalances(filter: { kind?: string | undefined; tenantId?: string | undefined }, limit: number, after?: string) {
     const rows = await this.repo.accountBalances(filter, limit, after);
-    const more = rows.length > limit;
-    const kept = more ? rows.slice(0, limit) : rows;
-    return {
-      items: kept.map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        tenantId: r.tenant_id,
-        providerId: r.provider_id,
-        balance: new Decimal(r.balance).toFixed(2),
-        postings: r.postings,
-      })),
-      nextCursor: more ? kept[kept.length - 1]!.id : null,
-    };
+    return idPage(rows, limit, (r) => ({
+      id: r.id,
+      kind: r.kind,
+      tenantId: r.tenant_id,
+      providerId: r.provider_id,
+      balance: new Decimal(r.balance).toFixed(2),
+      postings: r.postings,
+    }));
   }
 
   /** The sum of every posting (always 0.00) and the number of unbalanced entries (always 0): a check anyone can run. */
@@ -462,8 +496,9 @@ export class LedgerService {
 
   /**
    * Prepaid tenants with nothing left to spend: their prepaid balance, less what they owe, less
-   * the month so far's cost (not yet drawn: the close draws it), is zero or below. The token
-   * gateway refuses them `insufficient_quota`, through the same cached rule as used-up hard caps.
+   * the month so far's cost inclusive of VAT (not yet drawn: the close draws the invoice's
+   * `totalInclusive`, rated as the close will rate it), is zero or below. The token gateway refuses
+   * them `insufficient_quota`, through the same cached rule as used-up hard caps.
    */
   async exhaustedPrepaid(): Promise<Set<string>> {
     const tenants = await this.repo.prepaidTenants();
@@ -472,7 +507,7 @@ export class LedgerService {
     const out = new Set<string>();
     for (const t of tenants) {
       const pos = positions.get(t) ?? { prepaid: '0', receivable: '0' };
-      const available = new Decimal(pos.prepaid).minus(Decimal.max(pos.receivable, 0)).minus(costs.get(t)?.costSoFar ?? 0);
+      const available = new Decimal(pos.prepaid).minus(Decimal.max(pos.receivable, 0)).minus(costs.get(t)?.costSoFarInclusive ?? 0);
       if (available.lte(0)) out.add(t);
     }
     return out;

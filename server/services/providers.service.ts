@@ -4,6 +4,7 @@
  */
 import type { IdGenerator } from '../auth/tokens.js';
 import type { RateCardTerms } from '../billing/settlement.js';
+import { DEFAULT_TAX_CODE, DEFAULT_VAT_RATE, vatRateText } from '../billing/vat.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
@@ -27,6 +28,10 @@ export interface RateCard {
   readonly createdAt: string;
   /** Issue 15: whether SLA credits lower the provider's statement (README "SLA credits"). */
   readonly slaCreditsLowerStatement: boolean;
+  /** VAT rate of the statement lines it prices (decimal text); its prices are exclusive of VAT. */
+  readonly vatRate: string;
+  /** Tax classification code of those lines, 19 digits. */
+  readonly taxCode: string;
 }
 
 function toProvider(r: ProviderRow, clusterIds: readonly string[]): Provider {
@@ -54,6 +59,8 @@ export function toRateCard(r: RateCardRow): RateCard {
     validTo: r.valid_to?.toISOString() ?? null,
     createdAt: r.created_at.toISOString(),
     slaCreditsLowerStatement: r.sla_credits,
+    vatRate: vatRateText(r.vat_rate),
+    taxCode: r.tax_code,
   };
 }
 
@@ -72,6 +79,8 @@ export class ProvidersService {
     private readonly repo: ProvidersRepository,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    /** The VAT rate of rate cards created without one (TOKENPOOL_VAT_RATE). */
+    private readonly defaultVatRate = DEFAULT_VAT_RATE,
   ) {}
 
   async create(f: ProviderFields): Promise<Provider> {
@@ -119,7 +128,15 @@ export class ProvidersService {
   /** Adds a rate card; 409 when its validity overlaps another card of the provider's. */
   async addRateCard(
     providerId: string,
-    card: { terms: RateCardTerms; validFrom?: Date | undefined; validTo?: Date | null | undefined; slaCreditsLowerStatement?: boolean | undefined },
+    card: {
+      terms: RateCardTerms;
+      validFrom?: Date | undefined;
+      validTo?: Date | null | undefined;
+      slaCreditsLowerStatement?: boolean | undefined;
+      /** Absent: TOKENPOOL_VAT_RATE and the default tax code, as for plans. */
+      vatRate?: string | undefined;
+      taxCode?: string | undefined;
+    },
   ): Promise<RateCard> {
     const validFrom = card.validFrom ?? this.clock.now();
     const validTo = card.validTo ?? null;
@@ -142,6 +159,8 @@ export class ProvidersService {
       validTo,
       now: this.clock.now(),
       slaCredits: card.slaCreditsLowerStatement,
+      vatRate: card.vatRate ?? this.defaultVatRate,
+      taxCode: card.taxCode ?? DEFAULT_TAX_CODE,
     });
     if (row === 'missing') throw notFound();
     if ('overlaps' in row) {

@@ -14,6 +14,7 @@ import type { IdGenerator } from '../auth/tokens.js';
 import { daysInMonth, type Calendar } from '../billing/periods.js';
 import { rateSubscription, roundHalfUpToFen, type SubscriptionUsage } from '../billing/rating.js';
 import { rateLate, rateServed, statementTotal, type RateCardTerms, type ServedUsage, type StatementLine } from '../billing/settlement.js';
+import { DEFAULT_TAX_CODE, DEFAULT_VAT_RATE, vatRateText, vatTotals, withVat, type LineVat, type VatTerms } from '../billing/vat.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -37,14 +38,23 @@ export interface Statement {
    * on this statement or an earlier one; usage committed later is late usage of a later statement.
    */
   readonly cutoff: string;
-  readonly lines: readonly Omit<StatementLine, 'key'>[];
+  /** Each line with the VAT of its rate card (`vatRate`, `taxCode`, `vat`, `amountInclusive`). */
+  readonly lines: readonly Omit<StatedLine, 'key'>[];
+  /** Σ line amounts, exclusive of VAT. */
   readonly total: string;
+  /** Σ line VAT: the input VAT the provider charges the city. */
+  readonly vat: string;
+  /** `total + vat`: what the city owes the provider, and what the ledger credits its payable. */
+  readonly totalInclusive: string;
   /** The part of `total` paid for served usage no tenant pays for (the platform's own traffic). */
   readonly unpaidByTenants: string;
 }
 
+/** A statement line with its VAT (statements issued before migration 0033 carry rate 0). */
+export type StatedLine = StatementLine & LineVat;
+
 export function toStatement(r: StatementRow): Statement {
-  const lines = (r.lines as StatementLine[]).map(({ key: _key, ...rest }) => rest);
+  const lines = (r.lines as StatedLine[]).map(({ key: _key, ...rest }) => rest);
   return {
     id: r.id,
     number: r.number,
@@ -55,19 +65,28 @@ export function toStatement(r: StatementRow): Statement {
     cutoff: r.cutoff.toISOString(),
     lines,
     total: roundHalfUpToFen(r.total),
+    vat: roundHalfUpToFen(r.vat),
+    totalInclusive: roundHalfUpToFen(r.total_inclusive),
     unpaidByTenants: statementTotal(lines.filter((l) => !l.paidByTenants)),
   };
 }
 
-/** One row of the settlement report: receivables, payables and margin, CNY with two decimals. */
+/**
+ * One row of the settlement report, CNY with two decimals: receivables and payables exclusive of
+ * VAT, the payables' input VAT, and the margin exclusive of VAT on both sides (receivables −
+ * payables): VAT passes through the city to the tax office and is no part of its margin.
+ */
 export interface SettlementRow {
   readonly receivables: string;
   readonly payables: string;
+  readonly payablesVat: string;
   readonly margin: string;
 }
 
 export interface SettlementReport extends SettlementRow {
   readonly period: string;
+  /** The invoices' output VAT (Σ their `vat`); with `payablesVat`, the VAT the period leaves the city to pay. */
+  readonly receivablesVat: string;
   readonly currency: 'CNY';
   readonly invoices: number;
   readonly statements: number;
@@ -105,6 +124,8 @@ export class SettlementService {
     private readonly log: Logger,
     /** Statements issued per transaction. */
     private readonly batchSize = BATCH,
+    /** The VAT rate of lines with no rate card (their amount is 0.00): TOKENPOOL_VAT_RATE. */
+    private readonly defaultVatRate = DEFAULT_VAT_RATE,
   ) {}
 
   /**
@@ -153,6 +174,9 @@ export class SettlementService {
       .filter((p) => !issued.has(p))
       .sort();
     const statements: NewStatement[] = [];
+    const cardVat = new Map(cards.map((c) => [c.id, cardVatOf(c)]));
+    const noCard: VatTerms = { vatRate: this.defaultVatRate, taxCode: DEFAULT_TAX_CODE };
+    const vatOf = (l: StatementLine): VatTerms => (l.rateCardId === null ? undefined : cardVat.get(l.rateCardId)) ?? noCard;
     for (const providerId of providers) {
       const lines = rateServed((servedOf.get(providerId) ?? []).map(toServed));
       const paidRecords: { period: string; paid: unknown }[] = [
@@ -166,11 +190,13 @@ export class SettlementService {
       }
       const credits = creditsOf.get(providerId) ?? [];
       lines.push(...credits.map((c) => c.line));
+      // Input VAT per line by its rate card's terms; an SLA credit line's tax is negative (it takes its VAT back).
+      const stated = lines.map((l) => withVat(l, vatOf(l)));
       statements.push({
         id: this.ids.next('pst'),
         providerId,
-        lines,
-        total: statementTotal(lines),
+        lines: stated,
+        ...vatTotals(stated),
         paid: paidRecords,
         ...(credits.length > 0 ? { slaCredits: credits.map((c) => c.key) } : {}),
       });
@@ -249,12 +275,12 @@ export class SettlementService {
 
     // Receivables per (provider, cluster, model): each subscription's charge on this period's
     // invoice spread over its served tokens; the rest of the invoices is unattributed.
-    type Cell = { providerId: string | null; clusterId: string | null; model: string | null; receivables: Dec; payables: Dec };
+    type Cell = { providerId: string | null; clusterId: string | null; model: string | null; receivables: Dec; payables: Dec; payablesVat: Dec };
     const cells = new Map<string, Cell>();
     const cell = (providerId: string | null, clusterId: string | null, model: string | null): Cell => {
       const k = `${providerId}|${clusterId}|${model}`;
       let c = cells.get(k);
-      if (!c) cells.set(k, (c = { providerId, clusterId, model, receivables: ZERO, payables: ZERO }));
+      if (!c) cells.set(k, (c = { providerId, clusterId, model, receivables: ZERO, payables: ZERO, payablesVat: ZERO }));
       return c;
     };
     const receivables = invoices.reduce((s, i) => s.plus(i.total), ZERO);
@@ -267,31 +293,38 @@ export class SettlementService {
       c.receivables = c.receivables.plus(new Decimal(r.std).times(charged.amount).div(charged.std));
     }
     const payables = statements.reduce((s, st) => s.plus(st.total), ZERO);
+    const payablesVat = statements.reduce((s, st) => s.plus(st.vat), ZERO);
     for (const st of statements) {
-      for (const l of st.lines as StatementLine[]) {
+      for (const l of st.lines as StatedLine[]) {
         const c = cell(st.provider_id, l.clusterId, l.model);
         c.payables = c.payables.plus(l.amount);
+        c.payablesVat = c.payablesVat.plus(l.vat);
       }
     }
 
-    const totals = { receivables: receivables.toFixed(2), payables: payables.toFixed(2) };
+    const totals = { receivables: receivables.toFixed(2), payables: payables.toFixed(2), payablesVat: payablesVat.toFixed(2) };
     const breakdown = <K extends string>(keyOf: (c: Cell) => K | null) => {
-      const sums = new Map<K | null, { receivables: Dec; payables: Dec }>();
+      const sums = new Map<K | null, { receivables: Dec; payables: Dec; payablesVat: Dec }>();
       for (const c of cells.values()) {
         const k = keyOf(c);
-        const s = sums.get(k) ?? { receivables: ZERO, payables: ZERO };
-        sums.set(k, { receivables: s.receivables.plus(c.receivables), payables: s.payables.plus(c.payables) });
+        const s = sums.get(k) ?? { receivables: ZERO, payables: ZERO, payablesVat: ZERO };
+        sums.set(k, { receivables: s.receivables.plus(c.receivables), payables: s.payables.plus(c.payables), payablesVat: s.payablesVat.plus(c.payablesVat) });
       }
-      const rows: { key: K | null; receivables: string; payables: string }[] = [];
-      for (const [key, s] of sums) if (key !== null) rows.push({ key, receivables: roundHalfUpToFen(s.receivables), payables: roundHalfUpToFen(s.payables) });
+      const rows: { key: K | null; receivables: string; payables: string; payablesVat: string }[] = [];
+      for (const [key, s] of sums)
+        if (key !== null)
+          rows.push({
+            key,
+            receivables: roundHalfUpToFen(s.receivables),
+            payables: roundHalfUpToFen(s.payables),
+            payablesVat: roundHalfUpToFen(s.payablesVat),
+          });
       rows.sort((a, b) => String(a.key).localeCompare(String(b.key)));
       // The row with a null key takes what the others leave, so that each breakdown sums exactly to the totals.
-      const rest = {
-        key: null,
-        receivables: roundHalfUpToFen(rows.reduce((d, r) => d.minus(r.receivables), new Decimal(totals.receivables))),
-        payables: roundHalfUpToFen(rows.reduce((d, r) => d.minus(r.payables), new Decimal(totals.payables))),
-      };
-      if (rest.receivables !== '0.00' || rest.payables !== '0.00') rows.push(rest);
+      const restOf = (field: 'receivables' | 'payables' | 'payablesVat') =>
+        roundHalfUpToFen(rows.reduce((d, r) => d.minus(r[field]), new Decimal(totals[field])));
+      const rest = { key: null, receivables: restOf('receivables'), payables: restOf('payables'), payablesVat: restOf('payablesVat') };
+      if (rest.receivables !== '0.00' || rest.payables !== '0.00' || rest.payablesVat !== '0.00') rows.push(rest);
       return rows.map((r) => ({ ...r, margin: roundHalfUpToFen(new Decimal(r.receivables).minus(r.payables)) }));
     };
     const providerOf = new Map([...cells.values()].filter((c) => c.clusterId !== null).map((c) => [c.clusterId!, c.providerId]));
@@ -301,6 +334,7 @@ export class SettlementService {
       invoices: invoices.length,
       statements: statements.length,
       ...totals,
+      receivablesVat: invoices.reduce((s, i) => s.plus(i.vat), ZERO).toFixed(2),
       margin: roundHalfUpToFen(receivables.minus(payables)),
       byProvider: breakdown((c) => c.providerId).map(({ key, ...r }) => ({ providerId: key, name: key === null ? null : (names.get(key) ?? null), ...r })),
       byCluster: breakdown((c) => c.clusterId).map(({ key, ...r }) => ({
@@ -332,4 +366,9 @@ function served1(
     stdTokens: r.std,
     charged: paidByTenants && r.tenant_id !== null ? (charges.get(`${r.tenant_id}/${r.period}`)?.get(r.subscription_id) ?? null) : null,
   };
+}
+
+/** The VAT terms of a rate card's statement lines. */
+export function cardVatOf(c: RateCardRow): VatTerms {
+  return { vatRate: vatRateText(c.vat_rate), taxCode: c.tax_code };
 }

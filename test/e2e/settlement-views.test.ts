@@ -1,12 +1,14 @@
 /**
  * Money both ways in a real browser, in English and Chinese: the console's providers (with the
- * API's USCC error beside its field), statements, payments (one recorded, a bank statement
- * imported with its per-line results, a credit note), ledger balances and the settlement report;
+ * API's USCC error beside its field), statements with their VAT, payments (one recorded, a bank
+ * statement imported with its per-line results, a credit note), the credit notes list, ledger
+ * balances with a tenant's balance and a refund from it, and the settlement report;
  * the portal's balance and invoices with their PDF links. October 2026 is closed on the fake clock
  * before the pages open. A page error, a failed request or an unexpected 4xx/5xx fails the test.
  * Skipped, saying why, when Chromium is missing.
  */
 import { expect } from 'chai';
+import { Decimal } from 'decimal.js';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
 import { launchBrowser, newPage, shot, signInWithToken, view } from './browser.js';
@@ -190,8 +192,12 @@ describe('console and portal: providers, statements, payments, balances, settlem
       await pg.click(`[data-open-statement="${mine.number}"]`);
       await pg.waitForSelector(`section[data-statement="${mine.number}"]`);
       expect(await pg.textContent('[data-open-total]')).to.equal(money('28.80'));
+      // The provider's input VAT at its card's default 6 %: 28.80 × 0.06 = 1.728 → 1.73.
+      expect(await pg.textContent('[data-open-vat]')).to.equal(money('1.73'));
+      expect(await pg.textContent('[data-open-inclusive]')).to.equal(money('30.53'));
+      expect(await pg.textContent(`[data-statement-inclusive="${mine.number}"]`)).to.equal(money('30.53'));
       const csv = decodeURIComponent((await pg.getAttribute('a[data-csv="statements"]', 'href'))!.split(',').slice(1).join(','));
-      expect(csv).to.contain(`"${mine.number}"`).and.contain('"28.80"');
+      expect(csv).to.contain(`"${mine.number}"`).and.contain('"28.80","0.06","1.73","30.53"');
 
       // A payout lowers what the city owes the provider, from the ledger.
       const owedBefore = (await pg.textContent('[data-owed="Nansha Compute Co."]'))!;
@@ -266,6 +272,30 @@ describe('console and portal: providers, statements, payments, balances, settlem
       await pg.close();
     });
 
+    it(`credit notes: every one as the API lists it, with the VAT it took back, and one tenant's (${locale})`, async () => {
+      const { pg, problems } = await consolePage(locale, 'creditNotes');
+      const notes = (await p.request('GET', '/api/v1/credit-notes')).body.items as { number: string; total: string; vat: string; tenantId: string }[];
+      // One per locale so far, each of 1.00 against the government's invoice (6 % VAT: 0.06 of it).
+      expect(notes.length).to.be.at.least(1);
+      for (const n of notes) {
+        expect(await pg.textContent(`[data-credit-note-total="${n.number}"]`), n.number).to.equal(`-${money(n.total.slice(1))}`);
+        expect(await pg.textContent(`[data-credit-note-vat="${n.number}"]`), n.number).to.equal(`-${money(n.vat.slice(1))}`);
+      }
+      expect(notes.map((n) => [n.total, n.vat])).to.deep.include(['-1.00', '-0.06']);
+      // The firm has none: picking it empties the list.
+      await pg.selectOption('form[data-form="pick-tenant"] select', firm.id);
+      await pg.click('form[data-form="pick-tenant"] button[type="submit"]');
+      await pg.waitForFunction('location.hash.includes("tenant=")');
+      await view(pg, 'creditNotes');
+      expect(await pg.$('[data-credit-note]')).to.equal(null);
+      await pg.selectOption('form[data-form="pick-tenant"] select', gov.id);
+      await pg.click('form[data-form="pick-tenant"] button[type="submit"]');
+      await pg.waitForSelector(`[data-credit-note="${notes[0]!.number}"]`);
+      await shot(pg, `console-credit-notes-${locale}`);
+      expect(problems).to.deep.equal([]);
+      await pg.close();
+    });
+
     it(`balances: accounts from the ledger, a trial balance of zero, receivables by age (${locale})`, async () => {
       const { pg, problems } = await consolePage(locale, 'balances');
       const api = (await p.request('GET', '/api/v1/ledger/balances?limit=1000')).body;
@@ -282,6 +312,35 @@ describe('console and portal: providers, statements, payments, balances, settlem
       await pg.close();
     });
 
+    it(`balances: a tenant's balance, a refund more than it holds refused beside the amount, then one from its prepaid balance (${locale})`, async () => {
+      const { pg, problems } = await consolePage(locale, 'balances', [/^POST \/api\/v1\/tenants\/tn_\w+\/refunds 422$/]);
+      await pg.selectOption('form[data-form="pick-tenant"] select', firm.id);
+      await pg.click('form[data-form="pick-tenant"] button[type="submit"]');
+      await pg.waitForSelector(`[data-tenant-balance="${firm.id}"]`);
+      const before = (await p.request('GET', `/api/v1/tenants/${firm.id}/balance`)).body;
+      expect(await pg.textContent(`[data-tenant-balance] [data-metric="prepaid"] .value`)).to.equal(money(before.prepaid));
+      const form = 'form[data-form="refund"]';
+      await pg.selectOption(`${form} [name="from"]`, 'prepaid');
+      await pg.fill(`${form} [name="amount"]`, '100000.00');
+      await pg.fill(`${form} [name="reference"]`, `REFUND-${locale}-TOO-MUCH`);
+      await pg.click(`${form} button[type="submit"]`);
+      await pg.waitForSelector(`${form} [data-error-for="amount"]`);
+      expect((await p.request('GET', `/api/v1/tenants/${firm.id}/balance`)).body.prepaid).to.equal(before.prepaid);
+      await pg.fill(`${form} [name="amount"]`, '1.00');
+      await pg.fill(`${form} [name="reference"]`, `REFUND-${locale}`);
+      await pg.click(`${form} button[type="submit"]`);
+      await pg.waitForSelector(`${form} .ok`);
+      const after = (await p.request('GET', `/api/v1/tenants/${firm.id}/balance`)).body;
+      expect(after.prepaid).to.equal(new Decimal(before.prepaid).minus('1.00').toFixed(2));
+      // Shown again with the balance the ledger now holds.
+      await pg.waitForSelector(`[data-tenant-balance] [data-metric="prepaid"][data-value="${after.prepaid}"]`);
+      const refunds = (await p.request('GET', `/api/v1/payments?tenantId=${firm.id}`)).body.items as { kind: string; reference: string }[];
+      expect(refunds.filter((x) => x.kind === 'refund').map((x) => x.reference)).to.include(`REFUND-${locale}`);
+      await shot(pg, `console-refund-${locale}`);
+      expect(problems).to.deep.equal([]);
+      await pg.close();
+    });
+
     it(`settlement: October's totals and breakdowns, its CSV; a period not closed says so (${locale})`, async () => {
       const { pg, problems } = await consolePage(locale, 'settlement', [/^GET \/api\/v1\/settlement\/report 409$/]);
       const form = 'form[data-form="report-period"]';
@@ -293,8 +352,10 @@ describe('console and portal: providers, statements, payments, balances, settlem
       await pg.click(`${form} button[type="submit"]`);
       await pg.waitForSelector('[data-metric="margin"]');
       const r = (await p.request('GET', '/api/v1/settlement/report?period=2026-10')).body;
-      for (const k of ['receivables', 'payables', 'margin']) expect(await pg.textContent(`[data-metric="${k}"] .value`), k).to.equal(money(r[k]));
+      for (const k of ['receivables', 'payables', 'margin', 'receivablesVat', 'payablesVat'])
+        expect(await pg.textContent(`[data-metric="${k}"] .value`), k).to.equal(money(r[k]));
       expect(await pg.textContent(`[data-payables="provider:${pa.id}"]`)).to.equal(money('28.80'));
+      expect(await pg.textContent(`[data-payables-vat="provider:${pa.id}"]`)).to.equal(money('1.73'));
       expect(await pg.textContent(`[data-receivables="model:${MODEL}"]`)).to.equal(
         money(r.byModel.find((m: { model: string }) => m.model === MODEL).receivables),
       );
@@ -328,9 +389,17 @@ describe('console and portal: providers, statements, payments, balances, settlem
           status: string;
         }[];
         for (const i of invoices.filter((x) => x.paid !== '0.00')) expect(await pg.textContent(`[data-invoice-paid="${i.number}"]`)).to.equal(money(i.paid));
-        const paid = (await p.request('GET', '/api/v1/payments', { token: tenant.apiKey })).body.items as { reference: string; amount: string }[];
+        const paid = (await p.request('GET', '/api/v1/payments', { token: tenant.apiKey })).body.items as { reference: string; amount: string; kind: string }[];
         expect(paid).to.not.have.length(0);
-        for (const x of paid) expect(await pg.textContent(`[data-payment-amount="${x.reference}"]`), x.reference).to.equal(money(x.amount));
+        // Refunds (money paid back from the console's balances view) show as negative.
+        for (const x of paid)
+          expect(await pg.textContent(`[data-payment-amount="${x.reference}"]`), x.reference).to.equal(`${x.kind === 'refund' ? '-' : ''}${money(x.amount)}`);
+        // Its own credit notes, and only those.
+        const notes = (await p.request('GET', '/api/v1/credit-notes', { token: tenant.apiKey })).body.items as { number: string; total: string }[];
+        // One per locale run so far against the government's invoice; none for the firm.
+        expect(notes.length > 0).to.equal(mode === 'postpaid');
+        expect(await pg.$$eval('[data-credit-note]', (els) => els.length)).to.equal(notes.length);
+        for (const n of notes) expect(await pg.textContent(`[data-credit-note-total="${n.number}"]`)).to.equal(`-${money(n.total.slice(1))}`);
         await shot(pg, `portal-balance-${mode}-${locale}`);
 
         await pg.click('nav a[href="#/invoices"]');

@@ -34,17 +34,17 @@ describeOnDatabases('budgets and alerts', (platform) => {
         token: c.agentToken,
         body: { events: [{ id, workloadId: w.id, inputTokens: 0, outputTokens, occurredAt: '2026-10-10T09:00:00+08:00' }] },
       });
-    // ¥10 per million: 8,500,000 tokens = ¥85.00 — past 80%.
-    await spend('b1', 8_500_000);
+    // ¥10 per million: 7,600,000 tokens = ¥76.00, ¥80.56 with the plan's 6 % VAT — past 80% of a budget counted inclusive of VAT.
+    await spend('b1', 7_600_000);
     expect(await p.app.context.services.budgets.evaluate()).to.equal(1);
     expect(await p.app.context.services.budgets.evaluate()).to.equal(0);
-    await spend('b2', 2_000_000); // ¥105.00 — past 100%
+    await spend('b2', 2_000_000); // ¥96.00, ¥101.76 inclusive — past 100%
     expect(await p.app.context.services.budgets.evaluate()).to.equal(1);
 
     const mine = (await p.request('GET', '/api/v1/alerts', { token: tenant.apiKey })).body.items;
     expect(mine.map((a: { threshold: number; period: string; costSoFar: string }) => [a.threshold, a.period, a.costSoFar])).to.deep.equal([
-      [80, '2026-10', '85.00'],
-      [100, '2026-10', '105.00'],
+      [80, '2026-10', '80.56'],
+      [100, '2026-10', '101.76'],
     ]);
     expect((await p.request('GET', '/api/v1/alerts', { token: other.apiKey })).body.items).to.deep.equal([]);
     expect((await p.request('GET', `/api/v1/alerts?tenantId=${tenant.id}`)).body.items).to.have.length(2);

@@ -51,6 +51,8 @@ describe('migration 0030: the double-entry ledger', () => {
         { id: 'receivable:tn_ent', kind: 'receivable', tenant_id: 'tn_ent' },
         { id: 'receivable:tn_gov', kind: 'receivable', tenant_id: 'tn_gov' },
         { id: 'revenue', kind: 'revenue', tenant_id: null },
+        // Migration 0033's input VAT account (the test migrates to the latest).
+        { id: 'vat_input', kind: 'vat_input', tenant_id: null },
         { id: 'vat_output', kind: 'vat_output', tenant_id: null },
       ]);
       // Tenants made before keep being invoiced monthly, whatever their kind.

@@ -16,7 +16,8 @@ describeOnDatabases(
     const balance = async (p: TestPlatform) => (await p.request('GET', `/api/v1/tenants/${tenant.id}/balance`, { token: tenant.apiKey })).body;
     const topUp = (p: TestPlatform, amount: string, reference: string) =>
       p.request('POST', `/api/v1/tenants/${tenant.id}/top-ups`, { body: { amount, reference } });
-    const costSoFar = async (p: TestPlatform): Promise<string> => (await p.request('GET', '/api/v1/me', { token: tenant.apiKey })).body.costSoFar;
+    // What the tenant will really pay for the month so far: inclusive of VAT, as the close will draw it.
+    const costSoFar = async (p: TestPlatform): Promise<string> => (await p.request('GET', '/api/v1/me', { token: tenant.apiKey })).body.costSoFarInclusive;
     // Past the gateway's cache of tenants with nothing left to spend.
     const later = (p: TestPlatform) => p.clock.advance(6000);
 
@@ -96,3 +97,55 @@ describeOnDatabases(
     });
   },
 );
+
+describeOnDatabases('the prepaid stop counts what the tenant will really pay: VAT-inclusive, per-model prices as the close rates them', (platform) => {
+  it('stops a tenant whose balance covers the exclusive cost but not its VAT, and the close draws exactly that inclusive amount', async () => {
+    const p = platform();
+    p.clock.set('2026-10-10T10:00:00+08:00');
+    const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Nansha Logistics', kind: 'enterprise' } })).body;
+    // ¥1.00 per million, the 7B model at ten times that; VAT 13 %.
+    const plan = (
+      await p.request('POST', '/api/v1/plans', {
+        body: { name: 'priced-7b', type: 'unit', pricePerMillionStd: '1.00', vatRate: '0.13', modelPrices: { 'qwen2.5-7b-instruct': { multiplier: '10' } } },
+      })
+    ).body;
+    await p.request('POST', `/api/v1/tenants/${tenant.id}/subscriptions`, { body: { planId: plan.id, startsAt: '2026-10-01T00:00:00+08:00' } });
+    const c = (await p.request('POST', '/api/v1/clusters', { body: { name: 'nansha-prepaid', region: 'nansha' } })).body;
+    await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: c.agentToken,
+      body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB', total: 8, healthy: 8 }] },
+    });
+    const w = (
+      await p.request('POST', '/api/v1/workloads', {
+        token: tenant.apiKey,
+        body: { name: 'w', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, access: 'direct' },
+      })
+    ).body;
+    await p.app.scheduler.runCycle();
+    expect((await p.request('POST', `/api/v1/tenants/${tenant.id}/top-ups`, { body: { amount: '10.00', reference: 'TOPUP-VAT-1' } })).status).to.equal(201);
+    const ledger = p.app.context.services.ledger;
+    expect((await ledger.exhaustedPrepaid()).has(tenant.id)).to.equal(false);
+
+    // 950,000 standard tokens of the 7B model at ¥10.00 per million: ¥9.50, ¥10.74 with 13 % VAT (at the plan's ¥1.00: ¥1.07).
+    const usage = await p.request('POST', '/api/v1/agent/usage', {
+      token: c.agentToken,
+      body: { events: [{ id: 'pre-1', workloadId: w.id, inputTokens: 0, outputTokens: 950_000, occurredAt: '2026-10-10T09:00:00+08:00' }] },
+    });
+    expect(usage.body.accepted).to.equal(1);
+    const me = (await p.request('GET', '/api/v1/me', { token: tenant.apiKey })).body;
+    expect([me.costSoFar, me.costSoFarInclusive]).to.deep.equal(['9.50', '10.74']);
+    expect((await ledger.exhaustedPrepaid()).has(tenant.id), 'a balance of 10.00 does not cover 10.74').to.equal(true);
+
+    expect((await p.request('POST', `/api/v1/tenants/${tenant.id}/top-ups`, { body: { amount: '0.74', reference: 'TOPUP-VAT-2' } })).status).to.equal(201);
+    expect((await ledger.exhaustedPrepaid()).has(tenant.id), 'a balance of 10.74 is used up exactly').to.equal(true);
+    expect((await p.request('POST', `/api/v1/tenants/${tenant.id}/top-ups`, { body: { amount: '0.01', reference: 'TOPUP-VAT-3' } })).status).to.equal(201);
+    expect((await ledger.exhaustedPrepaid()).has(tenant.id)).to.equal(false);
+
+    // The close draws what the stop counted.
+    p.clock.set('2026-11-01T00:30:00+08:00');
+    const closed = await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-10' } });
+    const invoice = closed.body.items.find((i: { tenantId: string }) => i.tenantId === tenant.id);
+    expect([invoice.total, invoice.totalInclusive, invoice.status]).to.deep.equal(['9.50', '10.74', 'paid']);
+    expect((await p.request('GET', `/api/v1/tenants/${tenant.id}/balance`)).body).to.include({ prepaid: '0.01', receivable: '0.00' });
+  });
+});

@@ -275,3 +275,227 @@ describeOnDatabases(
   },
   { TOKENPOOL_VAT_RATE: '0' },
 );
+
+interface VatDocument {
+  readonly id: string;
+  readonly tenantId?: string;
+  readonly providerId?: string;
+  readonly period: string;
+  readonly total: string;
+  readonly vat: string;
+  readonly totalInclusive: string;
+  readonly lines: readonly { kind: string; amount: string; vat: string; amountInclusive: string }[];
+}
+
+// Money both ways with VAT on both sides: tenants are invoiced with output VAT (their plans' rates),
+// providers' statements charge the city input VAT (their rate cards' rates), on a fake clock.
+describeOnDatabases('money both ways with VAT: subscriptions and rate cards → usage → close → payments and payouts → the ledger', (platform) => {
+  const t = {} as Record<'gov' | 'hospital' | 'firm', Tenant>;
+  const pv = {} as Record<'a' | 'b', { id: string }>;
+  let nansha: { id: string; agentToken: string };
+  let huangpu: { id: string; agentToken: string };
+  const workloadOf = new Map<string, string>();
+  const payments: Record<string, Decimal> = {};
+  const payouts: Record<string, Decimal> = {};
+
+  const sum = <T>(xs: readonly T[], k: keyof T) => xs.reduce((s, x) => s.plus(String(x[k])), new Decimal(0));
+  const usage = (p: TestPlatform, cluster: { agentToken: string }, tenant: Tenant, id: string, outputTokens: number, occurredAt: string) =>
+    p.request('POST', '/api/v1/agent/usage', {
+      token: cluster.agentToken,
+      body: { events: [{ id, workloadId: workloadOf.get(tenant.id), inputTokens: 0, outputTokens, occurredAt }] },
+    });
+
+  /**
+   * What the ledger must say after any step, derived from the documents alone: each receivable is
+   * its tenant's invoices inclusive of VAT less its payments (a prepaid draw being one), each payable
+   * its provider's statements inclusive of VAT less its payouts, costs and revenue exclusive, and
+   * output less input VAT is the invoices' VAT less the statements'.
+   */
+  async function expectLedger(p: TestPlatform): Promise<Record<string, string>> {
+    const invoices = (await p.request('GET', '/api/v1/invoices?limit=1000')).body.items as (VatDocument & { paid: string })[];
+    const statements = (await p.request('GET', '/api/v1/statements?limit=1000')).body.items as VatDocument[];
+    const ledger = (await p.request('GET', '/api/v1/ledger/balances?limit=1000')).body;
+    expect(ledger.trialBalance).to.deep.equal({ total: '0.00', unbalancedEntries: 0 });
+    const balance: Record<string, string> = Object.fromEntries(ledger.items.map((a: { id: string; balance: string }) => [a.id, a.balance]));
+    for (const doc of [...invoices, ...statements]) {
+      // VAT exact per line, the document's sums those of its lines.
+      expect(sum(doc.lines, 'vat').toFixed(2), doc.id).to.equal(doc.vat);
+      expect(sum(doc.lines, 'amountInclusive').toFixed(2), doc.id).to.equal(doc.totalInclusive);
+      expect(new Decimal(doc.total).plus(doc.vat).toFixed(2), doc.id).to.equal(doc.totalInclusive);
+    }
+    for (const tenant of Object.values(t)) {
+      const mine = invoices.filter((i) => i.tenantId === tenant.id);
+      const invoiced = sum(mine, 'totalInclusive');
+      const paid = payments[tenant.id] ?? sum(mine, 'paid'); // a prepaid tenant pays by draws
+      expect(balance[`receivable:${tenant.id}`] ?? '0.00', `receivable of ${tenant.id}`).to.equal(invoiced.minus(paid).toFixed(2));
+    }
+    for (const provider of Object.values(pv)) {
+      const owed = sum(
+        statements.filter((s) => s.providerId === provider.id),
+        'totalInclusive',
+      ).minus(payouts[provider.id] ?? 0);
+      // A payable is a credit balance: negative when the city owes.
+      expect(new Decimal(balance[`payable:${provider.id}`] ?? '0').neg().toFixed(2), `payable of ${provider.id}`).to.equal(owed.toFixed(2));
+    }
+    expect(balance.provider_costs).to.equal(sum(statements, 'total').toFixed(2));
+    expect(new Decimal(balance.revenue!).neg().toFixed(2)).to.equal(sum(invoices, 'total').toFixed(2));
+    const netVat = new Decimal(balance.vat_output!).neg().minus(balance.vat_input ?? '0');
+    expect(netVat.toFixed(2), 'vat_output − vat_input').to.equal(sum(invoices, 'vat').minus(sum(statements, 'vat')).toFixed(2));
+    return balance;
+  }
+
+  before(async () => {
+    const p = platform();
+    p.clock.set('2026-10-01T00:00:00+08:00');
+    const tenant = async (name: string, kind: string) => (await p.request('POST', '/api/v1/tenants', { body: { name, kind } })).body as Tenant;
+    t.gov = await tenant('Huangpu Roads Office', 'government');
+    t.hospital = await tenant('Panyu Health Bureau', 'government');
+    t.firm = await tenant('Pearl River Robotics', 'enterprise');
+    const plan = async (body: object) => (await p.request('POST', '/api/v1/plans', { body })).body.id as string;
+    const plans = {
+      gov: await plan({ name: 'gov-month', type: 'periodic', period: 'month', fee: '1000.00', includedStd: 10_000_000, overagePricePerMillionStd: '8.00' }),
+      hospital: await plan({ name: 'metered', type: 'unit', pricePerMillionStd: '2.35' }),
+      firm: await plan({ name: 'metered-13', type: 'unit', pricePerMillionStd: '2.50', vatRate: '0.13' }),
+    };
+    for (const k of ['gov', 'hospital', 'firm'] as const)
+      await p.request('POST', `/api/v1/tenants/${t[k].id}/subscriptions`, { body: { planId: plans[k], startsAt: '2026-10-01T00:00:00+08:00' } });
+    expect((await p.request('POST', `/api/v1/tenants/${t.firm.id}/top-ups`, { body: { amount: '100.00', reference: 'VAT-TOPUP-1' } })).status).to.equal(201);
+
+    const provider = async (name: string, uscc: string) =>
+      (
+        await p.request('POST', '/api/v1/providers', {
+          body: {
+            name,
+            uscc,
+            bankName: 'Bank of China',
+            bankAccount: '6217 0000 0000 0001',
+            contactName: 'Li',
+            contactPhone: '+86 20 1234 5678',
+            contactEmail: 'li@example.cn',
+          },
+        })
+      ).body as { id: string };
+    pv.a = await provider('Nansha Compute Co.', '91440101MA59ABCD1D');
+    pv.b = await provider('Huangpu Telecom', '92440106L12345674R');
+    const card = (id: string, body: object) =>
+      p.request('POST', `/api/v1/providers/${id}/rate-cards`, { body: { validFrom: '2026-10-01T00:00:00+08:00', ...body } });
+    expect((await card(pv.a.id, { terms: { kind: 'flat', pricePerMillionStd: '1.37' } })).body.vatRate).to.equal('0.06');
+    // A small-scale taxpayer: 3 %.
+    expect((await card(pv.b.id, { terms: { kind: 'flat', pricePerMillionStd: '0.90' }, vatRate: '0.03' })).body.vatRate).to.equal('0.03');
+
+    const cluster = async (name: string, providerId: string, deviceModel: string) => {
+      const c = (await p.request('POST', '/api/v1/clusters', { body: { name, region: name } })).body;
+      await p.request('PUT', `/api/v1/clusters/${c.id}/provider`, { body: { providerId } });
+      await p.request('POST', '/api/v1/agent/heartbeat', { token: c.agentToken, body: { inventory: [{ deviceModel, total: 8, healthy: 8 }] } });
+      return c;
+    };
+    const place = async (tenantOf: Tenant, on: { id: string }) => {
+      const w = (
+        await p.request('POST', '/api/v1/workloads', {
+          token: tenantOf.apiKey,
+          body: { name: 'svc', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, access: 'direct' },
+        })
+      ).body;
+      await p.app.scheduler.runCycle();
+      expect((await p.request('GET', `/api/v1/workloads/${w.id}`)).body.placements.map((x: { clusterId: string }) => x.clusterId)).to.deep.equal([on.id]);
+      workloadOf.set(tenantOf.id, w.id);
+    };
+    nansha = await cluster('nansha', pv.a.id, 'NVIDIA-H100-80GB');
+    await place(t.gov, nansha);
+    await place(t.hospital, nansha);
+    await p.request('POST', `/api/v1/clusters/${nansha.id}/cordon`);
+    huangpu = await cluster('huangpu', pv.b.id, 'Ascend910B');
+    await place(t.firm, huangpu);
+    await p.request('POST', `/api/v1/clusters/${nansha.id}/uncordon`);
+
+    p.clock.set('2026-10-20T10:00:00+08:00');
+    const at = '2026-10-20T09:00:00+08:00';
+    expect((await usage(p, nansha, t.gov, 'vat-gov', 12_345_678, at)).body.accepted).to.equal(1);
+    expect((await usage(p, nansha, t.hospital, 'vat-hospital', 3_333_333, at)).body.accepted).to.equal(1);
+    expect((await usage(p, huangpu, t.firm, 'vat-firm', 1_234_567, at)).body.accepted).to.equal(1);
+  });
+
+  it('closes October: invoices with output VAT and statements with input VAT, per line, half-up', async () => {
+    const p = platform();
+    p.clock.set('2026-11-01T00:30:00+08:00');
+    const invoices = (await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-10' } })).body.items as VatDocument[];
+    const of = (x: Tenant) => invoices.find((i) => i.tenantId === x.id)!;
+    // gov: fee 1000.00 (tax 60.00) and overage 2,345,678 std × ¥8 = 18.77 (tax 1.1262 → 1.13).
+    expect(of(t.gov).lines.map((l) => [l.kind, l.amount, l.vat])).to.deep.equal([
+      ['fee', '1000.00', '60.00'],
+      ['overage', '18.77', '1.13'],
+    ]);
+    expect([of(t.gov).total, of(t.gov).vat, of(t.gov).totalInclusive]).to.deep.equal(['1018.77', '61.13', '1079.90']);
+    // hospital: 3,333,333 std × ¥2.35 = 7.83 (tax 0.4698 → 0.47); firm at 13 %: 3.09 (tax 0.4017 → 0.40), drawn from its balance.
+    expect([of(t.hospital).total, of(t.hospital).vat, of(t.hospital).totalInclusive]).to.deep.equal(['7.83', '0.47', '8.30']);
+    expect(of(t.firm)).to.include({ total: '3.09', vat: '0.40', totalInclusive: '3.49', status: 'paid' });
+
+    const statements = (await p.request('GET', '/api/v1/statements?period=2026-10')).body.items as VatDocument[];
+    const st = (x: { id: string }) => statements.find((s) => s.providerId === x.id)!;
+    // A: 15,679,011 std × ¥1.37 = 21.48 (tax 1.2888 → 1.29); B: 1,234,567 std × ¥0.90 = 1.11 at 3 % (0.0333 → 0.03).
+    expect([st(pv.a).total, st(pv.a).vat, st(pv.a).totalInclusive]).to.deep.equal(['21.48', '1.29', '22.77']);
+    expect([st(pv.b).total, st(pv.b).vat, st(pv.b).totalInclusive]).to.deep.equal(['1.11', '0.03', '1.14']);
+
+    const balance = await expectLedger(p);
+    // Output VAT 62.00, input VAT 1.32: the city owes the tax office 60.68 for October.
+    expect([balance.vat_output, balance.vat_input]).to.deep.equal(['-62.00', '1.32']);
+    const report = (await p.request('GET', '/api/v1/settlement/report?period=2026-10')).body;
+    expect(report).to.include({ receivables: '1029.69', receivablesVat: '62.00', payables: '22.59', payablesVat: '1.32', margin: '1007.10' });
+  });
+
+  it('settles the receivables with payments and the inclusive payables with payouts', async () => {
+    const p = platform();
+    const invoices = (await p.request('GET', '/api/v1/invoices?period=2026-10')).body.items as VatDocument[];
+    const pay = async (tenant: Tenant, amount: string, reference: string) => {
+      const r = await p.request('POST', '/api/v1/payments', {
+        body: {
+          tenantId: tenant.id,
+          amount,
+          reference,
+          receivedAt: '2026-11-05T10:00:00+08:00',
+          invoiceId: invoices.find((i) => i.tenantId === tenant.id)!.id,
+        },
+      });
+      expect(r.status).to.equal(201);
+      payments[tenant.id] = (payments[tenant.id] ?? new Decimal(0)).plus(amount);
+    };
+    await pay(t.gov, '1000.00', 'VAT-BANK-1');
+    await pay(t.hospital, '8.30', 'VAT-BANK-2');
+    const payout = async (provider: { id: string }, amount: string, reference: string) => {
+      const r = await p.request('POST', `/api/v1/providers/${provider.id}/payouts`, { body: { amount, reference, paidAt: '2026-11-06T10:00:00+08:00' } });
+      expect(r.status, reference).to.equal(201);
+      payouts[provider.id] = (payouts[provider.id] ?? new Decimal(0)).plus(amount);
+      return r.body.payable as string;
+    };
+    expect(await payout(pv.a, '20.00', 'VAT-PO-1')).to.equal('2.77');
+    // The whole inclusive amount can be paid out — and no more.
+    expect(await payout(pv.b, '1.14', 'VAT-PO-2')).to.equal('0.00');
+    expect((await p.request('POST', `/api/v1/providers/${pv.b.id}/payouts`, { body: { amount: '0.01', reference: 'VAT-PO-3' } })).status).to.equal(422);
+    const balance = await expectLedger(p);
+    expect([balance[`receivable:${t.gov.id}`], balance[`receivable:${t.hospital.id}`], balance[`receivable:${t.firm.id}`]]).to.deep.equal([
+      '79.90',
+      '0.00',
+      '0.00',
+    ]);
+    expect([balance[`payable:${pv.a.id}`], balance[`payable:${pv.b.id}`]]).to.deep.equal(['-2.77', '0.00']);
+  });
+
+  it('taxes late usage on both sides in November, and every invariant still holds', async () => {
+    const p = platform();
+    p.clock.set('2026-11-03T10:00:00+08:00');
+    expect((await usage(p, huangpu, t.firm, 'vat-firm-late', 765_433, '2026-10-30T08:00:00+08:00')).body.accepted).to.equal(1);
+    p.clock.set('2026-12-01T00:30:00+08:00');
+    const invoices = (await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-11' } })).body.items as VatDocument[];
+    // October at 2,000,000 std would have been 5.00: 1.91 more, at the firm's 13 % (0.2483 → 0.25).
+    const late = invoices.find((i) => i.tenantId === t.firm.id)!.lines.find((l) => l.kind === 'late_usage')!;
+    expect([late.amount, late.vat, late.amountInclusive]).to.deep.equal(['1.91', '0.25', '2.16']);
+    const b = ((await p.request('GET', `/api/v1/statements?period=2026-11&providerId=${pv.b.id}`)).body.items as VatDocument[])[0]!;
+    // B's October at 2,000,000 std: 1.80, 0.69 more, at its 3 % (0.0207 → 0.02).
+    expect(b.lines.map((l) => [l.kind, l.amount, l.vat, l.amountInclusive])).to.deep.equal([['late_usage', '0.69', '0.02', '0.71']]);
+    expect([b.total, b.vat, b.totalInclusive]).to.deep.equal(['0.69', '0.02', '0.71']);
+    const balance = await expectLedger(p);
+    expect(balance[`payable:${pv.b.id}`]).to.equal('-0.71');
+    const report = (await p.request('GET', '/api/v1/settlement/report?period=2026-11')).body;
+    expect([report.payables, report.payablesVat]).to.deep.equal(['0.69', '0.02']);
+  });
+});

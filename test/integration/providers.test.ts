@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Decimal } from 'decimal.js';
 import { sql } from 'kysely';
 import { ADMIN_TOKEN, describeOnDatabases, type TestPlatform } from './harness.js';
 
@@ -150,6 +151,10 @@ interface Line {
   paidByTenants: boolean;
   stdTokens: string;
   amount: string;
+  vatRate: string;
+  taxCode: string;
+  vat: string;
+  amountInclusive: string;
 }
 interface Statement {
   id: string;
@@ -158,6 +163,8 @@ interface Statement {
   period: string;
   lines: Line[];
   total: string;
+  vat: string;
+  totalInclusive: string;
   unpaidByTenants: string;
 }
 
@@ -201,7 +208,8 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
     pb = (await p.request('POST', '/api/v1/providers', { body: provider('Huangpu Telecom', '92440106L12345674R') })).body;
     pc = (await p.request('POST', '/api/v1/providers', { body: provider('Idle University', '12440000455858EF5E') })).body;
     const from = '2026-10-01T00:00:00+08:00';
-    const card = (id: string, terms: object) => p.request('POST', `/api/v1/providers/${id}/rate-cards`, { body: { terms, validFrom: from } });
+    const card = (id: string, terms: object, vat: object = {}) =>
+      p.request('POST', `/api/v1/providers/${id}/rate-cards`, { body: { terms, validFrom: from, ...vat } });
     expect(
       (
         await card(pa.id, {
@@ -214,7 +222,15 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
         })
       ).status,
     ).to.equal(201);
-    expect((await card(pb.id, { kind: 'revenue_share', sharePercent: '70', unpaidPricePerMillionStd: '0.50' })).status).to.equal(201);
+    // B charges 9 % under its own tax code; A and C the default 6 %.
+    const bCard = await card(
+      pb.id,
+      { kind: 'revenue_share', sharePercent: '70', unpaidPricePerMillionStd: '0.50' },
+      { vatRate: '0.09', taxCode: '3040205000000000000' },
+    );
+    expect([bCard.status, bCard.body.vatRate, bCard.body.taxCode]).to.deep.equal([201, '0.09', '3040205000000000000']);
+    const badVat = await card(pb.id, { kind: 'flat', pricePerMillionStd: '1.00' }, { vatRate: '1.5' });
+    expect([badVat.status, badVat.body.errors?.[0]?.path]).to.deep.equal([400, 'vatRate']);
     expect((await card(pc.id, { kind: 'flat', pricePerMillionStd: '1.00' })).status).to.equal(201);
 
     // Nansha (provider A, NVIDIA) takes the first workloads; then, held, Huangpu (provider B, Ascend) the next.
@@ -278,15 +294,21 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
     expect(of(pa.id).lines.map((l) => [l.clusterId, l.basis, l.stdTokens, l.amount])).to.deep.equal([
       [nansha.id, 'profile:NVIDIA-H100-80GB', '13000000', '23.40'],
     ]);
-    expect(of(pa.id).total).to.equal('23.40');
+    expect(of(pa.id)).to.include({ total: '23.40', vat: '1.40', totalInclusive: '24.80' });
+    expect(of(pa.id).lines.map((l) => [l.vatRate, l.taxCode, l.vat, l.amountInclusive])).to.deep.equal([['0.06', '3040203000000000000', '1.40', '24.80']]);
     // B: 70 % of the 7.50 the firm was charged for its 3M of 4M std; the platform's 2M at 0.50, marked.
     expect(of(pb.id).lines.map((l) => [l.basis, l.paidByTenants, l.stdTokens, l.amount])).to.have.deep.members([
       ['revenue_share', true, '3000000', '5.25'],
       ['unpaid', false, '2000000', '1.00'],
     ]);
-    expect(of(pb.id)).to.include({ total: '6.25', unpaidByTenants: '1.00' });
+    expect(of(pb.id)).to.include({ total: '6.25', unpaidByTenants: '1.00', vat: '0.56', totalInclusive: '6.81' });
+    // VAT per line, half-up: 5.25 × 9 % = 0.4725 → 0.47; 1.00 × 9 % = 0.09.
+    expect(of(pb.id).lines.map((l) => [l.amount, l.vatRate, l.taxCode, l.vat, l.amountInclusive])).to.have.deep.members([
+      ['5.25', '0.09', '3040205000000000000', '0.47', '5.72'],
+      ['1.00', '0.09', '3040205000000000000', '0.09', '1.09'],
+    ]);
     // C: a rate card but no served usage: a statement of 0.00.
-    expect(of(pc.id)).to.include({ total: '0.00' });
+    expect(of(pc.id)).to.include({ total: '0.00', vat: '0.00', totalInclusive: '0.00' });
     expect(of(pc.id).lines).to.deep.equal([]);
     for (const s of statements) {
       const sum = s.lines.reduce((fen, l) => fen + BigInt(l.amount.replace('.', '')), 0n);
@@ -306,29 +328,34 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
   it('reports receivables, payables and the margin, each breakdown summing to the totals', async () => {
     const p = platform();
     const r = (await p.request('GET', '/api/v1/settlement/report?period=2026-10')).body;
-    expect(r).to.include({ period: '2026-10', receivables: '1026.00', payables: '29.65', margin: '996.35', invoices: 2, statements: 3 });
+    expect(r).to.include({ period: '2026-10', receivables: '1026.00', payables: '29.65', payablesVat: '1.96', margin: '996.35', invoices: 2, statements: 3 });
+    // The invoices' output VAT beside it; the margin is exclusive of VAT on both sides.
+    const invoices = (await p.request('GET', '/api/v1/invoices?period=2026-10')).body.items as { vat: string }[];
+    expect(r.receivablesVat).to.equal(invoices.reduce((s, i) => s.plus(i.vat), new Decimal(0)).toFixed(2));
     // Receivables follow the tokens: gov's 1016.00 and a quarter of the firm's 10.00 on Nansha; three quarters on Huangpu.
     expect(
-      r.byProvider.map((x: { providerId: string; receivables: string; payables: string; margin: string }) => [
+      r.byProvider.map((x: { providerId: string; receivables: string; payables: string; margin: string; payablesVat: string }) => [
         x.providerId,
         x.receivables,
         x.payables,
         x.margin,
+        x.payablesVat,
       ]),
     ).to.deep.equal(
       [
-        [pa.id, '1018.50', '23.40', '995.10'],
-        [pb.id, '7.50', '6.25', '1.25'],
+        [pa.id, '1018.50', '23.40', '995.10', '1.40'],
+        [pb.id, '7.50', '6.25', '1.25', '0.56'],
       ].sort((x, y) => x[0]!.localeCompare(y[0]!)),
     );
     expect(r.byCluster.map((x: { clusterId: string; providerId: string }) => [x.clusterId, x.providerId])).to.have.deep.members([
       [nansha.id, pa.id],
       [huangpu.id, pb.id],
     ]);
-    expect(r.byModel).to.deep.equal([{ model: MODEL, receivables: '1026.00', payables: '29.65', margin: '996.35' }]);
+    expect(r.byModel).to.deep.equal([{ model: MODEL, receivables: '1026.00', payables: '29.65', payablesVat: '1.96', margin: '996.35' }]);
     for (const dim of [r.byProvider, r.byCluster, r.byModel]) {
-      const fen = (k: 'receivables' | 'payables') => dim.reduce((s: bigint, x: Record<string, string>) => s + BigInt(x[k]!.replace('.', '')), 0n);
-      expect([fen('receivables'), fen('payables')]).to.deep.equal([102600n, 2965n]);
+      const fen = (k: 'receivables' | 'payables' | 'payablesVat') =>
+        dim.reduce((s: bigint, x: Record<string, string>) => s + BigInt(x[k]!.replace('.', '')), 0n);
+      expect([fen('receivables'), fen('payables'), fen('payablesVat')]).to.deep.equal([102600n, 2965n, 196n]);
     }
     expect((await p.request('GET', '/api/v1/settlement/report?period=2026-09')).status).to.equal(409);
     expect((await p.request('GET', '/api/v1/settlement/report?period=2026-9')).status).to.equal(400);
@@ -346,9 +373,9 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
     expect(text.startsWith('"period","dimension"')).to.equal(true);
     const raw = await fetch(`${p.baseUrl}/api/v1/settlement/report.csv?period=2026-10`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect([...new Uint8Array(await raw.arrayBuffer()).slice(0, 3)]).to.deep.equal([0xef, 0xbb, 0xbf]);
-    expect(text).to.contain(`"2026-10","provider","${pa.id}","'=HYPERLINK(""http://x"",""Nansha"")","${pa.id}","1018.50","23.40","995.10"\r\n`);
-    expect(text).to.contain(`"2026-10","cluster","${huangpu.id}","${huangpu.id}","${pb.id}","7.50","6.25","1.25"\r\n`);
-    expect(text).to.contain('"2026-10","total","","","","1026.00","29.65","996.35"\r\n');
+    expect(text).to.contain(`"2026-10","provider","${pa.id}","'=HYPERLINK(""http://x"",""Nansha"")","${pa.id}","1018.50","23.40","995.10","1.40"\r\n`);
+    expect(text).to.contain(`"2026-10","cluster","${huangpu.id}","${huangpu.id}","${pb.id}","7.50","6.25","1.25","0.56"\r\n`);
+    expect(text).to.contain('"2026-10","total","","","","1026.00","29.65","996.35","1.96"\r\n');
     await p.request('PATCH', `/api/v1/providers/${pa.id}`, { body: { name: 'Nansha Compute Co.' } });
   });
 
@@ -370,7 +397,8 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
     const b = nov.find((s) => s.providerId === pb.id)!;
     // October now: the firm paid 12.50 for 5M std, 4M of them on Huangpu → 10.00, 70 % = 7.00; 5.25 was paid: 1.75 more.
     expect(b.lines.map((l) => [l.kind, l.usagePeriod, l.stdTokens, l.amount])).to.deep.equal([['late_usage', '2026-10', '1000000', '1.75']]);
-    expect(b.total).to.equal('1.75');
+    // Its VAT at B's 9 %: 1.75 × 0.09 = 0.1575 → 0.16.
+    expect(b).to.include({ total: '1.75', vat: '0.16', totalInclusive: '1.91' });
     expect(nov.find((s) => s.providerId === pa.id)!.total).to.equal('0.00');
     // October's statements are unchanged.
     expect((await p.request('GET', `/api/v1/statements?period=2026-10&providerId=${pb.id}`)).body.items[0].total).to.equal('6.25');
@@ -392,10 +420,11 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
       expect(body.trialBalance).to.deep.equal({ total: '0.00', unbalancedEntries: 0 });
       return Object.fromEntries(body.items.map((a: { id: string; balance: string }) => [a.id, a.balance]));
     };
-    // Statements: A 23.40 (October); B 6.25 (October) + 1.75 (November, late); C and December 0.00 (nothing posted).
+    // Statements, inclusive of VAT: A 24.80 (October); B 6.81 (October) + 1.91 (November, late); C and December 0.00 (nothing posted).
     let ledger = await accounts();
-    expect([ledger[`payable:${pa.id}`], ledger[`payable:${pb.id}`], ledger[`payable:${pc.id}`]]).to.deep.equal(['-23.40', '-8.00', undefined]);
-    expect(ledger.provider_costs).to.equal('31.40');
+    expect([ledger[`payable:${pa.id}`], ledger[`payable:${pb.id}`], ledger[`payable:${pc.id}`]]).to.deep.equal(['-24.80', '-8.72', undefined]);
+    // Costs exclusive of VAT; the input VAT apart: 1.40 + 0.56 + 0.16.
+    expect([ledger.provider_costs, ledger.vat_input]).to.deep.equal(['31.40', '2.12']);
     // A close again posts nothing twice.
     expect((await p.request('POST', '/api/v1/billing/close', { body: { period: '2026-11' } })).status).to.equal(200);
     expect((await accounts()).provider_costs).to.equal('31.40');
@@ -403,20 +432,21 @@ describeOnDatabases('settlement: from subscription and rate card to invoices, st
     const payout = (id: string, body: object) => p.request('POST', `/api/v1/providers/${id}/payouts`, { body });
     const first = await payout(pb.id, { amount: '5.00', reference: 'BOC-PO-2026-12-001', paidAt: '2026-12-05T10:00:00+08:00' });
     expect(first.status).to.equal(201);
-    expect(first.body).to.include({ providerId: pb.id, amount: '5.00', reference: 'BOC-PO-2026-12-001', payable: '3.00' });
+    expect(first.body).to.include({ providerId: pb.id, amount: '5.00', reference: 'BOC-PO-2026-12-001', payable: '3.72' });
     // Idempotent by reference; the same reference for another amount is refused.
     const again = await payout(pb.id, { amount: '5.00', reference: 'BOC-PO-2026-12-001' });
-    expect([again.status, again.body.id, again.body.payable]).to.deep.equal([200, first.body.id, '3.00']);
+    expect([again.status, again.body.id, again.body.payable]).to.deep.equal([200, first.body.id, '3.72']);
     expect((await payout(pb.id, { amount: '4.00', reference: 'BOC-PO-2026-12-001' })).status).to.equal(409);
     // Never more than is owed.
-    const over = await payout(pb.id, { amount: '3.01', reference: 'BOC-PO-2026-12-002' });
+    const over = await payout(pb.id, { amount: '3.73', reference: 'BOC-PO-2026-12-002' });
     expect([over.status, over.body.errors?.[0]?.path]).to.deep.equal([422, 'amount']);
     expect((await payout(pc.id, { amount: '0.01', reference: 'BOC-PO-2026-12-003' })).status).to.equal(422);
     expect((await payout('pv_nope', { amount: '1.00', reference: 'BOC-PO-2026-12-004' })).status).to.equal(404);
-    expect((await payout(pa.id, { amount: '23.40', reference: 'BOC-PO-2026-12-005' })).body.payable).to.equal('0.00');
+    // Payouts settle the inclusive payable.
+    expect((await payout(pa.id, { amount: '24.80', reference: 'BOC-PO-2026-12-005' })).body.payable).to.equal('0.00');
 
     ledger = await accounts();
-    expect([ledger[`payable:${pa.id}`], ledger[`payable:${pb.id}`]]).to.deep.equal(['0.00', '-3.00']);
+    expect([ledger[`payable:${pa.id}`], ledger[`payable:${pb.id}`]]).to.deep.equal(['0.00', '-3.72']);
     expect(ledger.provider_costs).to.equal('31.40');
     expect((await p.request('GET', '/api/v1/ledger/balances?kind=provider_costs')).body.items.map((a: { id: string }) => a.id)).to.deep.equal([
       'provider_costs',

@@ -122,6 +122,15 @@ describeOnDatabases('SLA credits lower the responsible provider’s statement wh
       ['sla_credit', m.lowers.cluster.id, '2026-10', '-1000.00'],
     ]);
     expect(lowers.total).to.equal('1000.00');
+    // The credit takes its VAT back, as a credit note does on an invoice: the card's 6 % of −1000.00.
+    expect(lowers.lines.map((l: { vat: string; amountInclusive: string }) => [l.vat, l.amountInclusive])).to.deep.equal([
+      ['120.00', '2120.00'],
+      ['-60.00', '-1060.00'],
+    ]);
+    expect([lowers.vat, lowers.totalInclusive]).to.deep.equal(['60.00', '1060.00']);
+    const balances = (await p.request('GET', '/api/v1/ledger/balances?limit=1000')).body.items;
+    const balanceOf = (id: string) => balances.find((a: { id: string }) => a.id === id)?.balance;
+    expect(balanceOf(`payable:${m.lowers.provider.id}`)).to.equal('-1060.00');
     expect(of(m.keeps).lines.map((l: { kind: string }) => l.kind)).to.deep.equal(['usage']);
     expect(of(m.keeps).total).to.equal('2000.00');
 

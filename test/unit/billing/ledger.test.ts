@@ -82,33 +82,56 @@ describe('ledger rules', () => {
     for (const bad of ['0', '-1.00', '0.001']) expect(() => transfer(e, 'cash', 'revenue', bad), bad).to.throw();
   });
 
-  describe('statementEntry: provider costs against the provider payable, once per statement', () => {
-    const cases: ReadonlyArray<readonly [string, string, readonly (readonly [string, string])[] | null]> = [
+  describe('statementEntry: provider costs and input VAT against the provider payable (inclusive), once per statement', () => {
+    const cases: ReadonlyArray<readonly [string, [total: string, vat: string, inclusive: string], readonly (readonly [string, string])[] | null]> = [
       [
-        'a statement owed to the provider',
-        '23.40',
+        'a statement owed to the provider, with its VAT',
+        ['23.40', '1.40', '24.80'],
+        [
+          ['provider_costs', '23.40'],
+          ['vat_input', '1.40'],
+          ['payable:pv_a', '-24.80'],
+        ],
+      ],
+      [
+        'a statement at a rate of 0 (issued before provider VAT): no input VAT posting',
+        ['23.40', '0.00', '23.40'],
         [
           ['provider_costs', '23.40'],
           ['payable:pv_a', '-23.40'],
         ],
       ],
       [
-        'a negative statement (late lines that shrank) the other way round',
-        '-1.20',
+        'a negative statement (late lines that shrank, an SLA credit) the other way round, its VAT taken back',
+        ['-1.20', '-0.07', '-1.27'],
         [
-          ['payable:pv_a', '1.20'],
           ['provider_costs', '-1.20'],
+          ['vat_input', '-0.07'],
+          ['payable:pv_a', '1.27'],
         ],
       ],
-      ['a statement of 0.00: nothing', '0.00', null],
+      ['a statement of 0.00: nothing', ['0.00', '0.00', '0.00'], null],
     ];
-    for (const [name, total, postings] of cases) {
+    for (const [name, [total, vat, totalInclusive], postings] of cases) {
       it(name, () => {
-        const e = statementEntry({ statementId: 'pst_1', providerId: 'pv_a', total, description: 'x', bookedAt: new Date(0) });
+        const e = statementEntry({ statementId: 'pst_1', providerId: 'pv_a', total, vat, totalInclusive, description: 'x', bookedAt: new Date(0) });
         expect(e && e.postings.map((p) => [p.account, p.amount])).to.deep.equal(postings);
         if (e) expect([e.id, e.kind, e.statementId, e.tenantId]).to.deep.equal(['je_pst_1', 'statement', 'pst_1', null]);
       });
     }
+    it('refuses an inclusive total that is not total + vat', () => {
+      expect(() =>
+        statementEntry({
+          statementId: 'pst_1',
+          providerId: 'pv_a',
+          total: '1.00',
+          vat: '0.06',
+          totalInclusive: '1.00',
+          description: 'x',
+          bookedAt: new Date(0),
+        }),
+      ).to.throw(/not total \+ vat/);
+    });
   });
 
   it('reads CSV lines with quoted commas, doubled quotes and CRLF, numbering lines from 1', () => {

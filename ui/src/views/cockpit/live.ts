@@ -50,7 +50,8 @@ export async function gatewayRates(now: number): Promise<Rates> {
 
 /** Standard tokens per joule measured over the last 15 minutes; null when no energy was measured. */
 export async function tokensPerJoule(now: number): Promise<number | null> {
-  const e = await unwrap(api.GET('/api/v1/energy', { params: { query: { groupBy: 'vendor', from: new Date(now - 15 * MINUTE).toISOString() } } }));
+  const window = { from: new Date(now - 15 * MINUTE).toISOString(), to: new Date(now).toISOString() };
+  const e = await unwrap(api.GET('/api/v1/energy', { params: { query: { groupBy: 'vendor', ...window } } }));
   let joules = 0;
   let std = 0;
   for (const i of e.items) {

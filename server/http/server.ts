@@ -1,6 +1,6 @@
 /**
  * The HTTP request listener of the platform: the API's routes, health, readiness, metrics, the
- * OpenAPI document and the console's static files. Routes with fixed paths are found by
+ * OpenAPI document, the console's static files and the new UI (dist/ui/). Routes with fixed paths are found by
  * dispatch.ts, the rest by Express; either way the answer comes from one pipeline (pipeline.ts),
  * and Express only routes.
  */
@@ -104,6 +104,19 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.get('/', (_req, res) => res.redirect(302, '/console/'));
   app.get('/assets/echarts.min.js', (_req, res) => res.sendFile(echarts, { maxAge: '1d' }));
   app.use('/assets', express.static(web, { index: false, maxAge: 0 }));
+  // The new UI (ui/, built by Vite into dist/ui/): hashed assets cached for good, and index.html
+  // for every other path under /ui/ (history-mode routes), with the same CSP.
+  const ui = `${root}dist/ui/`;
+  app.use('/ui/assets', express.static(`${ui}assets/`, { index: false, immutable: true, maxAge: '365d', fallthrough: false }));
+  app.get(['/ui', '/ui/*rest'], (_req, res) => {
+    res.set('content-security-policy', CONSOLE_CSP);
+    if (!existsSync(`${ui}index.html`)) {
+      res.status(503).type('text/plain').send('The UI is not built: run `npm run build` (or `npm start`, which builds it).');
+      return;
+    }
+    res.set('cache-control', 'no-cache');
+    res.sendFile(`${ui}index.html`);
+  });
   for (const area of ['console', 'portal']) {
     app.get(`/${area}`, (req, res) => {
       // Relative asset paths need the trailing slash (routing here ignores it).

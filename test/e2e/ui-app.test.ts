@@ -1,0 +1,180 @@
+/**
+ * The new UI (ui/, served at /ui/) in Chromium, in English and Chinese: sign-in, the operator's
+ * overview, clusters, a cluster, tenants, workloads and the cockpit at 1920×1080. Every view must
+ * load with no page error, no failed request and no serious or critical axe-core violation, under
+ * the console's CSP; each is saved to test/e2e/screenshots/ui-*.png (not committed).
+ *
+ * Builds dist/ui first when its sources changed (ui/build.mjs; a no-op when they did not).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { expect } from 'chai';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
+import { launchBrowser, newPage, shot } from './browser.js';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** A page that records what went wrong on it: page errors, failed requests and answers ≥ 400. */
+function watch(pg: Page): string[] {
+  pg.setDefaultTimeout(10_000);
+  const problems: string[] = [];
+  pg.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  pg.on('requestfailed', (r) => problems.push(`failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  pg.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
+  pg.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  return problems;
+}
+
+/** axe-core's serious and critical violations on the page as it is. */
+async function axeViolations(pg: Page): Promise<string[]> {
+  // evaluate() is not subject to the page's CSP, which forbids inline scripts.
+  await pg.evaluate(AXE);
+  // A string: the page's globals (window, document) are not this program's.
+  const found: { id: string; impact: string; targets: string[] }[] = await pg.evaluate(`(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + n.html.slice(0, 120)) }));
+  })()`);
+  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.targets.join(', ')}`);
+}
+
+describe('the new UI (/ui/) in Chromium', function () {
+  this.timeout(120_000);
+  let browser: Browser | undefined;
+  let p: TestPlatform;
+  let clusterId: string;
+
+  before(async function () {
+    browser = await launchBrowser();
+    if (!browser) this.skip();
+    execFileSync(process.execPath, ['ui/build.mjs'], { stdio: 'inherit' });
+    p = await startPlatform('pglite');
+    for (const [name, region, total] of [
+      ['nansha-1', 'nansha', 8],
+      ['tianhe-1', 'tianhe', 16],
+    ] as const) {
+      const c = (await p.request('POST', '/api/v1/clusters', { body: { name, region } })).body;
+      clusterId ??= c.id;
+      await p.request('POST', '/api/v1/agent/heartbeat', {
+        token: c.agentToken,
+        body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total, healthy: total }] },
+      });
+    }
+    await p.request('POST', '/api/v1/tenants', { body: { name: 'Guangzhou Transport Bureau', kind: 'government' } });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await p?.close();
+  });
+
+  for (const [locale, lang] of [
+    ['en-US', 'en'],
+    ['zh-CN', 'zh'],
+  ] as const) {
+    describe(`in ${locale}`, () => {
+      let page: Page;
+      let problems: string[];
+
+      const check = async (name: string) => {
+        expect(problems, `${name}: problems`).to.deep.equal([]);
+        // A loading mask fading out has text of no contrast: look once it is gone.
+        await page.waitForSelector('.el-loading-mask', { state: 'detached' });
+        expect(await axeViolations(page), `${name}: axe`).to.deep.equal([]);
+        await shot(page, `ui-${name}-${lang}`);
+      };
+
+      it('refuses a wrong token with the translated problem, then signs the operator in', async () => {
+        page = await newPage(browser!, locale);
+        problems = watch(page);
+        await page.goto(`${p.baseUrl}/ui/console/overview`);
+        await page.waitForSelector('[data-view="login"]');
+        await page.click('#tab-token');
+        await page.fill('input[name="token"]', 'tp_admin_wrong-token-0123456789');
+        await page.click('[data-submit]');
+        await page.waitForSelector('.request-error');
+        expect(await page.textContent('.request-error')).to.contain(lang === 'en' ? 'The token is not valid.' : '令牌无效。');
+        expect(problems.splice(0)).to.have.length.greaterThan(0); // the 401 of the refused sign-in, expected
+        await check('sign-in');
+        await page.fill('input[name="token"]', ADMIN_TOKEN);
+        await page.click('[data-submit]');
+        await page.waitForSelector('[data-metric="total"]');
+      });
+
+      it('shows the pool as the API gives it', async () => {
+        const pool = (await p.request('GET', '/api/v1/pool')).body;
+        expect(await page.getAttribute('[data-metric="total"]', 'data-value')).to.equal(String(pool.totalStdPerMin));
+        expect(await page.getAttribute('[data-metric="ready"]', 'data-value')).to.equal(String(pool.clusters.ready));
+        expect(await page.textContent('[data-metric="total"] .value')).to.equal(
+          new Intl.NumberFormat(lang === 'en' ? 'en' : 'zh-CN').format(pool.totalStdPerMin),
+        );
+        await page.waitForSelector('canvas');
+        await check('overview');
+      });
+
+      it('lists the clusters with their districts and opens one with its inventory', async () => {
+        await page.click('[data-nav="/console/clusters"]');
+        await page.waitForSelector('[data-cluster="nansha-1"]');
+        expect(await page.textContent('[data-table="clusters"]')).to.contain(lang === 'en' ? 'Nansha' : '南沙区');
+        await check('clusters');
+        await page.click('[data-cluster="nansha-1"]');
+        await page.waitForSelector('[data-table="inventory"] .el-table__row');
+        expect(await page.textContent('[data-table="inventory"]')).to.contain('NVIDIA-H100-80GB-HBM3');
+        await check('cluster');
+      });
+
+      it('cordons a cluster and lifts it again', async () => {
+        await page.goto(`${p.baseUrl}/ui/console/clusters/${clusterId}`);
+        await page.waitForSelector('[data-state="ready"]');
+        await page.click('[data-action="cordon"]');
+        await page.waitForSelector('[data-state="cordoned"]');
+        expect((await p.request('GET', `/api/v1/clusters/${clusterId}`)).body.cordoned).to.equal(true);
+        await page.click('[data-action="cordon"]');
+        await page.waitForSelector('[data-state="ready"]');
+        expect(problems).to.deep.equal([]);
+      });
+
+      it('lists tenants and workloads', async () => {
+        await page.goto(`${p.baseUrl}/ui/console/tenants`);
+        await page.waitForSelector('text=Guangzhou Transport Bureau');
+        expect(await page.textContent('[data-table="tenants"]')).to.contain(lang === 'en' ? 'Government' : '政府部门');
+        await check('tenants');
+        await page.goto(`${p.baseUrl}/ui/console/workloads`);
+        await page.waitForSelector('[data-table="workloads"]');
+        await check('workloads');
+      });
+
+      it('shows the cockpit at 1920×1080 with every cluster on the district map', async () => {
+        const wall = await newPage(browser!, locale, { viewport: { width: 1920, height: 1080 } });
+        const wallProblems = watch(wall);
+        await wall.context().addCookies(await page.context().cookies());
+        await wall.goto(`${p.baseUrl}/ui/login`);
+        await wall.evaluate("localStorage.setItem('tokenpool.signedIn', '1')");
+        await wall.goto(`${p.baseUrl}/ui/cockpit`);
+        await wall.waitForSelector('[data-map="guangzhou"][data-points="2"]').catch((e: Error) => {
+          throw new Error(`${e.message}\n${wallProblems.join('\n')}`);
+        });
+        await wall.waitForSelector('[data-metric="capacity"][data-value]:not([data-value=""])');
+        const pool = (await p.request('GET', '/api/v1/pool')).body;
+        expect(await wall.getAttribute('[data-metric="capacity"]', 'data-value')).to.equal(String(pool.totalStdPerMin));
+        expect(await wall.textContent('h1')).to.equal(lang === 'en' ? 'Guangzhou City Compute Network' : '广州市城市算力网');
+        await wall.waitForTimeout(800); // the map's first frame
+        page = wall;
+        problems = wallProblems;
+        await check('cockpit');
+      });
+
+      it('signs out', async () => {
+        await page.goto(`${p.baseUrl}/ui/console/overview`);
+        await page.click('[data-sign-out]');
+        await page.waitForSelector('[data-view="login"]');
+        expect(problems).to.deep.equal([]);
+      });
+    });
+  }
+});

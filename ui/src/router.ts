@@ -1,0 +1,56 @@
+/**
+ * A page per view, in history mode under /ui/ (the server answers index.html for any /ui/ path).
+ * The console and the cockpit are the operator's, the portal a tenant's; without a session a
+ * view sends to the sign-in page, which sends back after it.
+ */
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router';
+import { loadSession } from './composables/session';
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Who may see the page; none: anyone. */
+    kind?: 'operator' | 'tenant';
+    /** The i18n key of its title (menu, breadcrumb, document title). */
+    title?: string;
+  }
+}
+
+const routes: RouteRecordRaw[] = [
+  { path: '/', redirect: '/console' },
+  { path: '/login', name: 'login', component: () => import('./views/login/LoginView.vue') },
+  {
+    path: '/console',
+    component: () => import('./layouts/MainLayout.vue'),
+    meta: { kind: 'operator' },
+    children: [
+      { path: '', redirect: '/console/overview' },
+      { path: 'overview', name: 'overview', component: () => import('./views/overview/OverviewView.vue'), meta: { title: 'menu.overview' } },
+      { path: 'clusters', name: 'clusters', component: () => import('./views/clusters/ClustersView.vue'), meta: { title: 'menu.clusters' } },
+      { path: 'clusters/:id', name: 'cluster', component: () => import('./views/clusters/ClusterView.vue'), meta: { title: 'menu.clusters' } },
+      { path: 'tenants', name: 'tenants', component: () => import('./views/tenants/TenantsView.vue'), meta: { title: 'menu.tenants' } },
+      { path: 'workloads', name: 'workloads', component: () => import('./views/workloads/WorkloadsView.vue'), meta: { title: 'menu.workloads' } },
+    ],
+  },
+  { path: '/cockpit', name: 'cockpit', component: () => import('./views/cockpit/CockpitView.vue'), meta: { kind: 'operator', title: 'menu.cockpit' } },
+  {
+    path: '/portal',
+    component: () => import('./layouts/MainLayout.vue'),
+    meta: { kind: 'tenant' },
+    children: [
+      { path: '', redirect: '/portal/playground' },
+      { path: 'playground', name: 'playground', component: () => import('./views/playground/PlaygroundView.vue'), meta: { title: 'menu.playground' } },
+    ],
+  },
+  { path: '/:rest(.*)*', redirect: '/console' },
+];
+
+export const router = createRouter({ history: createWebHistory('/ui/'), routes });
+
+router.beforeEach(async (to) => {
+  const kind = to.matched.find((r) => r.meta.kind)?.meta.kind;
+  if (!kind) return true;
+  const s = await loadSession();
+  if (!s) return { name: 'login', query: { next: to.fullPath } };
+  if (s.kind !== kind) return s.kind === 'tenant' ? '/portal' : '/console';
+  return true;
+});

@@ -1,0 +1,136 @@
+/**
+ * The cockpit's live figures, each read from the public API:
+ * - capacity, allocation and the clusters: GET /api/v1/pool;
+ * - standard tokens served per minute: all metered usage (gateway and agents) of the last five
+ *   minutes (GET /api/v1/usage?from=…), a fifth of it;
+ * - requests per second: the gateway's request log of the last minute (GET /api/v1/requests?from=…);
+ * - tokens per joule: GET /api/v1/energy over the last 15 minutes (measured energy only);
+ * - top tenants and models this billing period: GET /api/v1/usage (per tenant, and for all);
+ * - alerts: budget alerts (GET /api/v1/alerts), clusters not ready, workloads waiting.
+ * When GET /api/v1/history lands, the trend opens with it (series.seed).
+ */
+import { api, unwrap, type Get } from '@/api/client';
+import { allPages } from '@/composables/cursor-pages';
+
+export type Pool = Get<'/api/v1/pool'>;
+
+export interface Rates {
+  /** Model tokens (prompt + completion) the gateway served in the last minute. */
+  readonly tokensPerMin: number;
+  readonly requestsPerSec: number;
+  /** true when the minute held more requests than were read (the figures are then lower bounds). */
+  readonly partial: boolean;
+}
+
+const MINUTE = 60_000;
+const MAX_PAGES = 5;
+
+/** Standard tokens served per minute over the last five minutes, every tenant (usage may arrive late: a floor). */
+export async function servedPerMinute(now: number): Promise<number> {
+  const u = await unwrap(api.GET('/api/v1/usage', { params: { query: { from: new Date(now - 5 * MINUTE).toISOString(), to: new Date(now).toISOString() } } }));
+  return Number(u.stdTokens) / 5;
+}
+
+export async function gatewayRates(now: number): Promise<Rates> {
+  const from = new Date(now - MINUTE).toISOString();
+  let cursor: string | undefined;
+  let tokens = 0;
+  let requests = 0;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const page = await unwrap(api.GET('/api/v1/requests', { params: { query: { from, limit: '1000', ...(cursor ? { cursor } : {}) } } }));
+    for (const r of page.items) {
+      requests += 1;
+      tokens += (r.promptTokens ?? 0) + (r.completionTokens ?? 0);
+    }
+    if (page.nextCursor === null) return { tokensPerMin: tokens, requestsPerSec: requests / 60, partial: false };
+    cursor = page.nextCursor;
+  }
+  return { tokensPerMin: tokens, requestsPerSec: requests / 60, partial: true };
+}
+
+/** Standard tokens per joule measured over the last 15 minutes; null when no energy was measured. */
+export async function tokensPerJoule(now: number): Promise<number | null> {
+  const window = { from: new Date(now - 15 * MINUTE).toISOString(), to: new Date(now).toISOString() };
+  const e = await unwrap(api.GET('/api/v1/energy', { params: { query: { groupBy: 'vendor', ...window } } }));
+  let joules = 0;
+  let std = 0;
+  for (const i of e.items) {
+    if (i.stdTokensPerJoule === null) continue;
+    joules += i.joules;
+    std += Number(i.stdTokens);
+  }
+  return joules > 0 ? std / joules : null;
+}
+
+export interface Ranked {
+  readonly name: string;
+  /** Standard tokens this period, an exact decimal string. */
+  readonly stdTokens: string;
+}
+
+export type Tenant = Get<'/api/v1/tenants'>['items'][number];
+
+export async function listTenants(): Promise<Tenant[]> {
+  return allPages((cursor) => unwrap(api.GET('/api/v1/tenants', { params: { query: { limit: '1000', ...(cursor ? { cursor } : {}) } } })), 2);
+}
+
+/** Tenants by standard tokens this period, most first (the first `limit`; at most `maxTenants` asked). */
+export async function topTenants(all: readonly Tenant[], limit = 5, maxTenants = 50): Promise<Ranked[]> {
+  const tenants = all.slice(0, maxTenants);
+  const usage = await Promise.all(tenants.map((t) => unwrap(api.GET('/api/v1/usage', { params: { query: { tenantId: t.id } } }))));
+  return rank(
+    tenants.map((t, i) => ({ name: t.name, stdTokens: usage[i]!.stdTokens })),
+    limit,
+  );
+}
+
+export async function topModels(limit = 5): Promise<Ranked[]> {
+  const u = await unwrap(api.GET('/api/v1/usage'));
+  return rank(
+    u.byModel.map((m) => ({ name: m.model, stdTokens: m.stdTokens })),
+    limit,
+  );
+}
+
+/** Largest first, by the decimal value (compared exactly on the integer part, then the fraction). */
+export function rank(items: readonly Ranked[], limit: number): Ranked[] {
+  return [...items]
+    .filter((i) => compareDecimal(i.stdTokens, '0') > 0)
+    .sort((a, b) => compareDecimal(b.stdTokens, a.stdTokens))
+    .slice(0, limit);
+}
+
+export function compareDecimal(a: string, b: string): number {
+  const [ai = '0', af = ''] = a.split('.');
+  const [bi = '0', bf = ''] = b.split('.');
+  const d = BigInt(ai) - BigInt(bi);
+  if (d !== 0n) return d > 0n ? 1 : -1;
+  const w = Math.max(af.length, bf.length);
+  const x = BigInt(af.padEnd(w, '0') || '0') - BigInt(bf.padEnd(w, '0') || '0');
+  return x === 0n ? 0 : x > 0n ? 1 : -1;
+}
+
+export type Alert =
+  | { readonly kind: 'cluster'; readonly at: string | null; readonly name: string }
+  | { readonly kind: 'pending'; readonly at: string | null; readonly count: number }
+  | { readonly kind: 'budget'; readonly at: string; readonly tenant: string; readonly threshold: number; readonly cost: string; readonly budget: string };
+
+export async function alerts(pool: Pool | undefined, tenantNames: ReadonlyMap<string, string>): Promise<Alert[]> {
+  const [budget, pending] = await Promise.all([
+    unwrap(api.GET('/api/v1/alerts', { params: { query: { limit: '20' } } })),
+    unwrap(api.GET('/api/v1/workloads', { params: { query: { state: 'pending', limit: '1000' } } })),
+  ]);
+  const out: Alert[] = [];
+  for (const c of pool?.byCluster ?? []) if (c.state === 'not_ready') out.push({ kind: 'cluster', at: null, name: c.name });
+  if (pending.items.length) out.push({ kind: 'pending', at: null, count: pending.items.length });
+  for (const a of budget.items)
+    out.push({
+      kind: 'budget',
+      at: a.createdAt,
+      tenant: tenantNames.get(a.tenantId) ?? a.tenantId,
+      threshold: a.threshold,
+      cost: a.costSoFar,
+      budget: a.budget,
+    });
+  return out;
+}

@@ -84,7 +84,7 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
       path: '/api/v1/usage',
       tag: 'Usage',
       auth: ['tenant', 'operator'],
-      summary: 'Usage totals, by model, by day (days in TOKENPOOL_TIMEZONE) and by API key; a tenant sees its own, the operator any or all',
+      summary: 'Usage totals, by model, by day (days in TOKENPOOL_TIMEZONE), by API key and by tenant; a tenant sees its own, the operator any or all',
       query: z.strictObject({
         from: instant.optional().meta({ description: 'Inclusive; default: the start of the current billing period' }),
         to: instant.optional().meta({ description: 'Exclusive; default: the end of the current billing period' }),
@@ -115,6 +115,11 @@ export function usageRoutes(ctx: AppContext): AnyRoute[] {
                 }),
               )
               .meta({ description: 'Keys in id order, revoked ones too; the usage made through no key last' }),
+            byTenant: z
+              .array(
+                z.object({ tenantId: z.string(), name: z.string().nullable().meta({ description: "The tenant's name; null when its row is gone" }), ...sums }),
+              )
+              .meta({ description: 'Tenants in id order: every tenant with usage for the operator without tenantId, else the one tenant' }),
           }),
         },
       },

@@ -68,15 +68,17 @@ export interface MeteringPair {
 }
 
 /**
- * Usage of [from, to): the total, per model (by name), per day of the time zone (`YYYY-MM-DD`) and
+ * Usage of [from, to): the total, per model (by name), per day of the time zone (`YYYY-MM-DD`),
  * per API key (null: usage made through none — agents' reports and signed-in users' calls; `name`
- * the key's, null when it has none or its row is gone).
+ * the key's, null when it has none or its row is gone) and per tenant (`name` null when its row is
+ * gone).
  */
 export interface UsageBreakdown {
   readonly total: UsageSums;
   readonly byModel: readonly (UsageSums & { readonly model: string })[];
   readonly byDay: readonly (UsageSums & { readonly day: string })[];
   readonly byApiKey: readonly (UsageSums & { readonly apiKeyId: string | null; readonly name: string | null })[];
+  readonly byTenant: readonly (UsageSums & { readonly tenantId: string; readonly name: string | null })[];
 }
 
 /** Which usage a breakdown reads: one tenant's or (undefined) all; one key's or (undefined) any. */
@@ -89,10 +91,13 @@ interface BreakdownRow {
   gm: number;
   gd: number;
   gk: number;
+  gt: number;
   model: string | null;
   day: string | null;
   api_key_id: string | null;
   key_name: string | null;
+  tenant_id: string | null;
+  tenant_name: string | null;
   input_tokens: string;
   output_tokens: string;
   std: string;
@@ -255,38 +260,42 @@ export class UsageRepository {
 
   /**
    * Usage that occurred in [from, to) in `scope`, in one statement so the total, the models, the
-   * days and the keys are read from the same snapshot and always add up. Keys in id order, the
-   * usage made through none last.
+   * days, the keys and the tenants are read from the same snapshot and always add up. Keys in id
+   * order, the usage made through none last; tenants in id order.
    */
   async breakdown(scope: UsageScope, from: Date, to: Date, timezone: string): Promise<UsageBreakdown> {
     const r = await sql<BreakdownRow>`
       SELECT grouping(u.model)::int AS gm, grouping(u.day)::int AS gd, grouping(u.api_key_id, u.key_name)::int AS gk,
-             u.model, u.day, u.api_key_id, u.key_name,
+             grouping(u.tenant_id, u.tenant_name)::int AS gt,
+             u.model, u.day, u.api_key_id, u.key_name, u.tenant_id, u.tenant_name,
              coalesce(sum(u.input_tokens), 0)::text AS input_tokens, coalesce(sum(u.output_tokens), 0)::text AS output_tokens,
              coalesce(sum(u.std_tokens), 0)::text AS std
         FROM (
           SELECT coalesce(m.name, e.model_id) AS model, ${localDaySql(sql.ref<Date>('e.occurred_at'), timezone)} AS day,
-                 e.api_key_id, k.name AS key_name, e.input_tokens, e.output_tokens, e.std_tokens
+                 e.api_key_id, k.name AS key_name, e.tenant_id, t.name AS tenant_name, e.input_tokens, e.output_tokens, e.std_tokens
             FROM usage_events e LEFT JOIN models m ON m.id = e.model_id LEFT JOIN api_keys k ON k.id = e.api_key_id
+                 LEFT JOIN tenants t ON t.id = e.tenant_id
            WHERE e.occurred_at >= ${from} AND e.occurred_at < ${to}
              ${scope.tenantId === undefined ? sql`` : sql`AND e.tenant_id = ${scope.tenantId}`}
              ${scope.apiKeyId === undefined ? sql`` : sql`AND e.api_key_id = ${scope.apiKeyId}`}
         ) u
-       GROUP BY GROUPING SETS ((), (u.model), (u.day), (u.api_key_id, u.key_name))
-       ORDER BY gm, gd, gk, u.model, u.day, u.api_key_id COLLATE "C" NULLS LAST`.execute(this.db);
+       GROUP BY GROUPING SETS ((), (u.model), (u.day), (u.api_key_id, u.key_name), (u.tenant_id, u.tenant_name))
+       ORDER BY gm, gd, gk, gt, u.model, u.day, u.api_key_id COLLATE "C" NULLS LAST, u.tenant_id COLLATE "C"`.execute(this.db);
     // Sums of int8 are numeric in SQL, read as text: exact past int8's range too.
     const sums = (x: BreakdownRow): UsageSums => ({ inputTokens: BigInt(x.input_tokens), outputTokens: BigInt(x.output_tokens), stdTokens: x.std });
     let total: UsageSums = { inputTokens: 0n, outputTokens: 0n, stdTokens: '0' };
     const byModel: (UsageSums & { model: string })[] = [];
     const byDay: (UsageSums & { day: string })[] = [];
     const byApiKey: (UsageSums & { apiKeyId: string | null; name: string | null })[] = [];
+    const byTenant: (UsageSums & { tenantId: string; name: string | null })[] = [];
     for (const row of r.rows) {
       if (row.gm === 0) byModel.push({ model: row.model!, ...sums(row) });
       else if (row.gd === 0) byDay.push({ day: row.day!, ...sums(row) });
       else if (row.gk === 0) byApiKey.push({ apiKeyId: row.api_key_id, name: row.key_name, ...sums(row) });
+      else if (row.gt === 0) byTenant.push({ tenantId: row.tenant_id!, name: row.tenant_name, ...sums(row) });
       else total = sums(row);
     }
-    return { total, byModel, byDay, byApiKey };
+    return { total, byModel, byDay, byApiKey, byTenant };
   }
 }
 

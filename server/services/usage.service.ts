@@ -57,7 +57,7 @@ function newColumns() {
   return { ids: [] as string[], workload: [] as number[], inputTokens: [] as number[], outputTokens: [] as number[], occurredAtMs: [] as number[] };
 }
 
-/** `GET /api/v1/usage`: sums of [from, to), by model, by day in the billing time zone, and by API key. */
+/** `GET /api/v1/usage`: sums of [from, to), by model, by day in the billing time zone, by API key and by tenant. */
 export interface UsageReport extends UsageSums {
   readonly from: string;
   readonly to: string;
@@ -66,6 +66,7 @@ export interface UsageReport extends UsageSums {
   readonly byModel: UsageBreakdown['byModel'];
   readonly byDay: UsageBreakdown['byDay'];
   readonly byApiKey: UsageBreakdown['byApiKey'];
+  readonly byTenant: UsageBreakdown['byTenant'];
 }
 
 function canonical<T extends UsageSums>(s: T): T {
@@ -336,6 +337,7 @@ export class UsageService {
       byModel: usage.byModel.map(canonical),
       byDay: usage.byDay.map(canonical),
       byApiKey: usage.byApiKey.map(canonical),
+      byTenant: usage.byTenant.map(canonical),
     };
   }
 }

@@ -25,6 +25,7 @@ interface Report {
   apiKeyId?: string;
   byApiKey: KeySums[];
   byModel: unknown[];
+  byTenant: { tenantId: string; name: string | null; inputTokens: number; outputTokens: number; stdTokens: string }[];
 }
 
 /** A decimal text scaled by 10^12, exactly (standard tokens carry at most 12 decimal places). */
@@ -255,6 +256,26 @@ describeOnDatabases('usage attributed to API key and placement: through the gate
       .execute();
     expect(rows).to.deep.equal(odd.map((id, i) => ({ id: `odd-${i}`, api_key_id: id, placement_id: odd[odd.length - 1 - i] })));
     expect((await report(p, '', other.apiKey)).byApiKey.map((k) => k.apiKeyId).sort()).to.deep.equal([...odd].sort());
+  });
+
+  it("lists each tenant's usage under byTenant for the operator, equal to the tenant's own report, adding up to the total; a tenant sees only itself", async () => {
+    const p = platform();
+    const all = await report(p, '');
+    const own = await Promise.all([tenant, other].map((t) => report(p, '', t.apiKey)));
+    expect(all.byTenant.map((t) => t.tenantId)).to.deep.equal([tenant.id, other.id].sort());
+    for (const [i, t] of [tenant, other].entries()) {
+      const row = all.byTenant.find((x) => x.tenantId === t.id)!;
+      expect(row).to.deep.equal({
+        tenantId: t.id,
+        name: i === 0 ? 'Attributed Tenant' : 'Another Tenant',
+        inputTokens: own[i]!.inputTokens,
+        outputTokens: own[i]!.outputTokens,
+        stdTokens: own[i]!.stdTokens,
+      });
+      expect(own[i]!.byTenant.map((x) => x.tenantId)).to.deep.equal([t.id]);
+    }
+    expect(all.byTenant.reduce((s, t) => s + pico(t.stdTokens), 0n)).to.equal(pico(all.stdTokens));
+    expect(all.byTenant.reduce((s, t) => s + t.outputTokens, 0)).to.equal(all.outputTokens);
   });
 
   it("keeps a revoked key's usage listed under its id and name", async () => {

@@ -299,6 +299,36 @@ describe('the new console’s money views in Chromium', function () {
         expect(await page.getAttribute('[data-csv="settlement"]', 'href')).to.equal('/api/v1/settlement/report.csv?period=2026-10');
         await check('settlement');
       });
+
+      it('the month close asks first and says why a month cannot close; the seller with a wrong USCC, then saved', async () => {
+        expected.push(/^POST \/api\/v1\/billing\/close 409$/, /^PUT \/api\/v1\/billing\/seller 400$/);
+        const close = 'form[data-form="close"]';
+        await page.fill(`${close} input[name="closePeriod"]`, '2026-11');
+        await page.keyboard.press('Enter');
+        await page.click(`${close} [data-submit]`);
+        await page.click('.el-message-box__btns .el-button--primary');
+        await page.waitForSelector(`${close} [data-problem-detail]`);
+        expect(await page.textContent(`${close} [data-problem-detail]`)).to.equal(zh ? '账期 2026-11 尚未结束。' : 'The period 2026-11 has not ended yet.');
+
+        const seller = 'form[data-form="seller"]';
+        const details = {
+          name: zh ? '广州市算力运营有限公司' : 'Guangzhou Compute Operations Ltd',
+          uscc: '91440101MA59ABCD1X',
+          address: 'Tianhe Road 1, Guangzhou',
+          phone: '+86 20 8888 0000',
+          bank: 'Bank of China, Tianhe branch',
+          bankAccount: '6217 0000 1111 2222',
+        };
+        for (const [k, v] of Object.entries(details)) await page.fill(`${seller} input[name="${k}"]`, v);
+        await page.click(`${seller} [data-submit]`);
+        await page.waitForSelector(`${seller} [data-error-for="uscc"]`);
+        await check('close-seller');
+        await page.fill(`${seller} input[name="uscc"]`, '91440101MA59ABCD1D');
+        await page.click(`${seller} [data-submit]`);
+        await page.waitForSelector(`${seller} [data-saved]`);
+        expect((await p.request('GET', '/api/v1/billing/seller')).body.name).to.equal(details.name);
+        expect(problems).to.deep.equal([]);
+      });
     });
   }
 });

@@ -152,3 +152,12 @@ export function useDirectory() {
     return { tenants, providers, clusters, tenantName: name(tenants), providerName: name(providers), clusterName: name(clusters) };
   });
 }
+
+/** A list request's query beyond its page size: the cursor if any, and the filters that are set ('' is not set). */
+export function listQuery<F extends Record<string, string>>(
+  cursor: string | undefined,
+  filters: F,
+): { cursor?: string } & { [K in keyof F]?: Exclude<F[K], ''> } {
+  const set = Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== '')) as { [K in keyof F]?: Exclude<F[K], ''> };
+  return { ...(cursor ? { cursor } : {}), ...set };
+}

@@ -200,6 +200,20 @@ describe('the new console’s money views in Chromium', function () {
         await page.waitForSelector(`${panel} [data-release="tianhe-1"]`, { state: 'detached' });
         expect((await p.request('GET', `/api/v1/providers/${created.id}`)).body.clusterIds).to.deep.equal([]);
         await page.keyboard.press('Escape');
+        await page.waitForSelector(panel, { state: 'hidden' });
+
+        // Its contact changed; a provider that owns a cluster cannot be deleted, and the page says why.
+        await page.click(`[data-edit="${name}"]`);
+        await page.fill(`${form} input[name="contactName"]`, 'Wang Fang');
+        await page.click(`${form} [data-submit]`);
+        await page.waitForSelector(form, { state: 'hidden' });
+        expect((await p.request('GET', `/api/v1/providers/${created.id}`)).body.contactName).to.equal('Wang Fang');
+        expected.push(/^DELETE \/api\/v1\/providers\/pv_\w+ 409$/);
+        await page.click('[data-delete="Nansha Compute Co."]');
+        await page.click('.el-message-box__btns .el-button--primary');
+        await page.waitForSelector('[data-problem-detail]');
+        expect(await page.textContent('[data-problem-detail]')).to.contain(zh ? '请先解除其集群' : 'release its clusters first');
+        expect(problems).to.deep.equal([]);
       });
 
       it('statements: October with its VAT lines, a payout too large refused, then one recorded', async () => {
@@ -265,6 +279,20 @@ describe('the new console’s money views in Chromium', function () {
         await page.waitForSelector('[data-import-status="recorded"]');
         await page.waitForSelector(`[data-reference="BANK-${lang}-1"]`);
         await check('payments-import');
+
+        const pay = 'form[data-form="payment"]';
+        await page.click(`${pay} [data-select="payment-tenant"]`);
+        await page.click('.el-select-dropdown__item:visible:has-text("Guangzhou Transport Bureau")');
+        await page.fill(`${pay} input[name="amount"]`, '20.00');
+        await page.fill(`${pay} input[name="reference"]`, `PAY-${lang}`);
+        await page.click(`${pay} [data-submit]`);
+        await page.waitForSelector(`${pay} [data-recorded]`);
+        await page.waitForSelector(`[data-reference="PAY-${lang}"]`);
+        const recorded = (await p.request('GET', `/api/v1/payments?tenantId=${gov.id}`)).body.items.find(
+          (x: { reference: string }) => x.reference === `PAY-${lang}`,
+        );
+        expect(recorded.amount).to.equal('20.00');
+        expect(problems).to.deep.equal([]);
       });
 
       it('balances: the trial balance, ageing, a top-up', async () => {
@@ -280,6 +308,13 @@ describe('the new console’s money views in Chromium', function () {
         await page.fill(`${form} input[name="reference"]`, `TOPUP-${lang}`);
         await page.click(`${form} [data-submit]`);
         await page.waitForSelector(`${form} [data-moved]`);
+        const before = (await p.request('GET', `/api/v1/tenants/${firm.id}/balance`)).body.prepaid;
+        await page.click(`${form} [data-what="refund"]`);
+        await page.fill(`${form} input[name="amount"]`, '5.00');
+        await page.fill(`${form} input[name="reference"]`, `REFUND-${lang}`);
+        await page.click(`${form} [data-submit]`);
+        await page.waitForSelector(`${form} [data-moved]:has-text("${zh ? '已登记退款' : 'Refund recorded'}")`);
+        expect((await p.request('GET', `/api/v1/tenants/${firm.id}/balance`)).body.prepaid).to.equal((Number(before) - 5).toFixed(2));
         expect(problems).to.deep.equal([]);
       });
 

@@ -1,13 +1,16 @@
 import { mount } from '@vue/test-utils';
-import ElementPlus from 'element-plus';
+import ElementPlus, { ElTable } from 'element-plus';
 import { describe, expect, it } from 'vitest';
+import { defineComponent, h } from 'vue';
 import { createI18n } from 'vue-i18n';
+import { flushPromises } from '@vue/test-utils';
 import { ApiError } from '../src/api/client';
 import { en } from '../src/i18n/en';
 import { zhCN } from '../src/i18n/zh-CN';
 import FieldItem from '../src/views/money/FieldItem.vue';
 import FormProblem from '../src/views/money/FormProblem.vue';
-import { csvText, fieldErrorFor, rfc3339, unplacedErrors } from '../src/views/money/money';
+import MoneyColumn from '../src/views/money/MoneyColumn.vue';
+import { csvText, fieldErrorFor, listQuery, rfc3339, unplacedErrors } from '../src/views/money/money';
 
 const plugins = (locale: 'en' | 'zh-CN' = 'en') => ({
   global: { plugins: [createI18n({ legacy: false, locale, messages: { en, 'zh-CN': zhCN } }), ElementPlus] },
@@ -29,6 +32,11 @@ describe('money helpers', () => {
 
   it('writes CSV with quotes and neutralized formulas', () => {
     expect(csvText([['a,b', 'say "hi"', '=1+1', '-12.50', null]])).toBe('"a,b","say ""hi""",\'=1+1,-12.50,\r\n');
+  });
+
+  it('sends only the filters that are set', () => {
+    expect(listQuery(undefined, { tenantId: '', period: '2026-10' })).toEqual({ period: '2026-10' });
+    expect(listQuery('c1', { tenantId: 't1' })).toEqual({ cursor: 'c1', tenantId: 't1' });
   });
 
   it('writes a time with the browser’s offset', () => {
@@ -56,5 +64,19 @@ describe('FieldItem and FormProblem', () => {
     expect(w.find('[data-problem-detail]').text()).toBe('流水中有 1 处错误：未登记任何一行。');
     expect(w.findAll('[data-field]').map((x) => x.attributes('data-field'))).toEqual(['lines.2.amount']);
     expect(w.find('[data-field="lines.2.amount"]').text()).toContain('必须大于 0');
+  });
+});
+
+describe('MoneyColumn', () => {
+  it('shows a column of amounts from decimal strings, per locale, digit for digit', async () => {
+    const Table = defineComponent(
+      () => () => h(ElTable, { data: [{ amount: '11600.005' }, { amount: '-2.5' }] }, () => [h(MoneyColumn, { label: 'Amount', field: 'amount' })]),
+    );
+    const w = mount(Table, { ...plugins('zh-CN'), attachTo: document.body });
+    for (let i = 0; i < 5; i++) {
+      await flushPromises();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(w.findAll('[data-amount]').map((x) => x.text())).toEqual(['¥11,600.005', '-¥2.50']);
   });
 });

@@ -438,6 +438,7 @@ export const en = {
       bankAccount: 'Bank account',
     },
     server: {
+      requestInvalid: 'Some fields are not valid: see beside them.',
       empty: 'must not be empty',
       usccLength: 'must be 18 characters',
       usccAlphabet: 'may hold only digits and the upper-case letters A–Y without I, O, S, V (and no Z)',

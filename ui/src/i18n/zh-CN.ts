@@ -438,6 +438,7 @@ export const zhCN = {
       bankAccount: '银行账号',
     },
     server: {
+      requestInvalid: '部分字段无效：见各字段旁的说明。',
       empty: '不能为空',
       usccLength: '必须为 18 位',
       usccAlphabet: '只能包含数字和大写字母 A–Y（不含 I、O、S、V、Z）',

@@ -47,6 +47,7 @@ export function useAction() {
  * pattern capturing what varies), as keys of `money.server` with the captured values as {0}, {1}.
  */
 const SERVER: readonly [RegExp, string][] = [
+  [/^The request (body|query|params) is invalid\.$/, 'requestInvalid'],
   [/^must not be empty$/, 'empty'],
   [/^must be 18 characters$/, 'usccLength'],
   [/^may hold only digits and the upper-case letters/, 'usccAlphabet'],

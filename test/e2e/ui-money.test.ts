@@ -224,6 +224,7 @@ describe('the new console’s money views in Chromium', function () {
         await page.click(`[data-table="statements"] .el-table__expand-icon`);
         await page.waitForSelector(`[data-lines="${st.number}"] .el-table__row`);
         expect(await page.textContent(`[data-lines="${st.number}"]`)).to.contain(MODEL);
+        expect(await page.textContent(`[data-lines="${st.number}"]`)).to.contain(zh ? '统一价' : 'Flat rate');
         await check('statements');
 
         expected.push(/^POST \/api\/v1\/providers\/pv_\w+\/payouts 422$/);
@@ -299,6 +300,7 @@ describe('the new console’s money views in Chromium', function () {
         await open('balances');
         await page.waitForSelector('[data-trial="0.00"]');
         await page.waitForSelector('[data-table="ageing"] .el-table__row');
+        expect(await page.textContent('[data-table="ageing"] .el-table__footer')).to.contain(zh ? '合计' : 'Total');
         await check('balances');
         const form = 'form[data-form="top-up"]';
         await page.click(`${form} [data-select="move-tenant"]`);
@@ -327,6 +329,8 @@ describe('the new console’s money views in Chromium', function () {
         const r = (await p.request('GET', '/api/v1/settlement/report?period=2026-10')).body;
         await page.fill('input[name="period"]', '2026-10');
         await page.keyboard.press('Enter');
+        await page.click('main h1'); // closes the month picker
+        await page.waitForSelector('.el-picker__popper', { state: 'hidden' });
         await page.click('[data-action="show"]');
         await page.waitForSelector('[data-report="2026-10"]');
         expect(await page.getAttribute('[data-metric="receivables"]', 'data-value')).to.equal(r.receivables);
@@ -340,6 +344,8 @@ describe('the new console’s money views in Chromium', function () {
         const close = 'form[data-form="close"]';
         await page.fill(`${close} input[name="closePeriod"]`, '2026-11');
         await page.keyboard.press('Enter');
+        await page.click('main h1'); // closes the month picker
+        await page.waitForSelector('.el-picker__popper', { state: 'hidden' });
         await page.click(`${close} [data-submit]`);
         await page.click('.el-message-box__btns .el-button--primary');
         await page.waitForSelector(`${close} [data-problem-detail]`);

@@ -131,6 +131,12 @@ describe('the new console’s money views in Chromium', function () {
       const check = async (name: string) => {
         expect(problems, `${name}: problems`).to.deep.equal([]);
         await page.waitForSelector('.el-loading-mask', { state: 'detached' });
+        // A picker or select closing fades out: look once no popper shows.
+        for (let i = 0; i < 50; i++) {
+          const open: boolean = await page.evaluate(`[...document.querySelectorAll('.el-popper')].some((e) => getComputedStyle(e).display !== 'none')`);
+          if (!open) break;
+          await page.waitForTimeout(100);
+        }
         expect(await axeViolations(page), `${name}: axe`).to.deep.equal([]);
         await shot(page, `ui-money-${name}-${lang}`);
       };
@@ -330,7 +336,6 @@ describe('the new console’s money views in Chromium', function () {
         await page.fill('input[name="period"]', '2026-10');
         await page.keyboard.press('Enter');
         await page.click('main h1'); // closes the month picker
-        await page.waitForSelector('.el-picker__popper', { state: 'hidden' });
         await page.click('[data-action="show"]');
         await page.waitForSelector('[data-report="2026-10"]');
         expect(await page.getAttribute('[data-metric="receivables"]', 'data-value')).to.equal(r.receivables);
@@ -345,7 +350,6 @@ describe('the new console’s money views in Chromium', function () {
         await page.fill(`${close} input[name="closePeriod"]`, '2026-11');
         await page.keyboard.press('Enter');
         await page.click('main h1'); // closes the month picker
-        await page.waitForSelector('.el-picker__popper', { state: 'hidden' });
         await page.click(`${close} [data-submit]`);
         await page.click('.el-message-box__btns .el-button--primary');
         await page.waitForSelector(`${close} [data-problem-detail]`);

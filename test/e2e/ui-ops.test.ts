@@ -1,0 +1,139 @@
+/**
+ * The operator console's platform views (ui/src/views/ops) in Chromium, in English and Chinese:
+ * the overview's trend opening with the last 24 hours of GET /api/v1/history, and the catalog
+ * (device profiles, models, engines) listed, validated, created, edited and deleted. Every view
+ * must load with no page error, no failed request and no serious or critical axe-core violation;
+ * each is saved to test/e2e/screenshots/ui-ops-*.png (not committed).
+ */
+import { execFileSync } from 'node:child_process';
+import { expect } from 'chai';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
+import { axeViolations, launchBrowser, newPage, shot, watch } from './browser.js';
+
+const HOUR = 3_600_000;
+
+describe('the operator console platform views (/ui/console) in Chromium', function () {
+  this.timeout(180_000);
+  let browser: Browser | undefined;
+  let p: TestPlatform;
+
+  before(async function () {
+    browser = await launchBrowser();
+    if (!browser) this.skip();
+    execFileSync(process.execPath, ['ui/build.mjs'], { stdio: 'inherit' });
+    p = await startPlatform('pglite');
+    // Two hours of history before now: a minute sampled every ten minutes, the rest gaps.
+    p.clock.set(new Date(Date.now() - 2 * HOUR));
+    const c = (await p.request('POST', '/api/v1/clusters', { body: { name: 'nansha-1', region: 'nansha' } })).body;
+    const beat = () =>
+      p.request('POST', '/api/v1/agent/heartbeat', {
+        token: c.agentToken,
+        body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total: 8, healthy: 8 }] },
+      });
+    for (let i = 0; i < 12; i++) {
+      await beat();
+      await p.app.history.sample();
+      p.clock.advance(10 * 60_000);
+    }
+    p.clock.set(new Date());
+    await beat();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await p?.close();
+  });
+
+  for (const [locale, lang] of [
+    ['en-US', 'en'],
+    ['zh-CN', 'zh'],
+  ] as const) {
+    describe(`in ${locale}`, () => {
+      let page: Page;
+      let problems: string[];
+
+      const check = async (name: string) => {
+        expect(problems, `${name}: problems`).to.deep.equal([]);
+        await page.waitForSelector('.el-loading-mask', { state: 'detached' });
+        expect(await axeViolations(page), `${name}: axe`).to.deep.equal([]);
+        await shot(page, `ui-ops-${name}-${lang}`);
+      };
+
+      it('opens the overview trend with the last 24 hours of history', async () => {
+        page = await newPage(browser!, locale);
+        problems = watch(page);
+        const history = page.waitForResponse((r) => r.url().includes('/api/v1/history'));
+        await page.goto(`${p.baseUrl}/ui/login?next=/console/overview`);
+        await page.click('#tab-token');
+        await page.fill('input[name="token"]', ADMIN_TOKEN);
+        await page.click('[data-submit]');
+        const answer = await (await history).json();
+        expect(answer.points.length).to.be.within(288, 300);
+        const sampled = answer.points.filter((x: { minutes: number }) => x.minutes > 0);
+        expect(sampled.length).to.be.within(10, 13);
+        expect(sampled[0].totalStdPerMin).to.be.greaterThan(0);
+        // Every bucket is on the chart (gaps included), with the live points after them.
+        // A string: the page's globals are not this program's.
+        await page.waitForFunction(`Number(document.querySelector('[data-chart="trend"]')?.getAttribute('data-points')) >= ${answer.points.length}`);
+        await page.waitForSelector('canvas');
+        await check('overview');
+      });
+
+      it('lists, validates, creates, edits and deletes a device profile', async () => {
+        const name = `Test-Accel-${lang}`;
+        await page.click('[data-nav="/console/catalog"]');
+        await page.waitForSelector('[data-table="device-profiles"] .el-table__row');
+        expect(await page.textContent('[data-table="device-profiles"]')).to.contain('NVIDIA-H100-80GB-HBM3');
+        await check('catalog-profiles');
+
+        await page.click('[data-action="new-device-profiles"]');
+        await page.waitForSelector('[data-dialog="device-profiles"] [data-form="device-profiles"]');
+        await page.click('[data-dialog="device-profiles"] [data-submit]');
+        await page.waitForSelector('[data-field-name="name"] .el-form-item__error');
+        expect(await page.textContent('[data-field-name="name"] .el-form-item__error')).to.equal(lang === 'en' ? 'Required' : '必填');
+        const form = '[data-form="device-profiles"]';
+        await page.fill(`${form} input[name="name"]`, name);
+        await page.fill(`${form} input[name="vendor"]`, 'testvendor');
+        await page.fill(`${form} input[name="memoryGiB"]`, '64');
+        await page.fill(`${form} input[name="tdpWatts"]`, '300');
+        await page.fill(`${form} input[name="stdTokensPerSec"]`, '1500');
+        await page.fill(`${form} input[name="resourceName"]`, 'not a resource');
+        await page.click('[data-dialog="device-profiles"] [data-submit]');
+        // The API's field error, next to its field.
+        await page.waitForSelector('[data-field-name="resourceName"] .el-form-item__error');
+        expect(await page.textContent('[data-field-name="resourceName"] .el-form-item__error')).to.contain('Kubernetes resource name');
+        // The 400 and Chromium's console line about it, expected.
+        expect(problems.splice(0).every((x) => x.includes('400'))).to.equal(true);
+        await page.fill(`${form} input[name="resourceName"]`, 'example.com/accel');
+        await page.click('[data-dialog="device-profiles"] [data-submit]');
+        await page.waitForSelector(`[data-table="device-profiles"] >> text=${name}`);
+        const listed = (await p.request('GET', '/api/v1/device-profiles?limit=1000')).body.items.find((x: { name: string }) => x.name === name);
+        expect(listed).to.include({ vendor: 'testvendor', memoryGiB: 64, tdpWatts: 300, stdTokensPerSec: 1500, resourceName: 'example.com/accel' });
+
+        await page.click(`[data-edit="${name}"]`);
+        await page.fill(`${form} input[name="tdpWatts"]`, '350');
+        const patched = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith(`/api/v1/device-profiles/${listed.id}`));
+        await page.click('[data-dialog="device-profiles"] [data-submit]');
+        expect((await (await patched).json()).tdpWatts).to.equal(350);
+        await page.waitForSelector('[data-dialog="device-profiles"]', { state: 'hidden' });
+
+        await page.click(`[data-delete="${name}"]`);
+        await page.click('.el-message-box__btns .el-button--primary');
+        await page.waitForSelector(`[data-table="device-profiles"] >> text=${name}`, { state: 'detached' });
+        expect((await p.request('GET', `/api/v1/device-profiles/${listed.id}`)).status).to.equal(404);
+        expect(problems).to.deep.equal([]);
+      });
+
+      it('lists the models and the serving engines', async () => {
+        await page.click(`#tab-models`);
+        await page.waitForSelector('[data-table="models"] .el-table__row');
+        await check('catalog-models');
+        await page.click(`#tab-engines`);
+        await page.waitForSelector('[data-table="engines"] .el-table__row');
+        expect(await page.textContent('[data-table="engines"]')).to.contain('vllm');
+        await check('catalog-engines');
+      });
+    });
+  }
+});

@@ -134,6 +134,47 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         expect(await page.textContent('[data-table="engines"]')).to.contain('vllm');
         await check('catalog-engines');
       });
+
+      it('creates a unit plan with VAT and per-model prices, and a monthly package, and makes the unit plan the default', async () => {
+        const name = `Standard ${lang}`;
+        await page.click('[data-nav="/console/plans"]');
+        await page.waitForSelector('[data-table="plans"]');
+        await page.click('[data-action="new-plans"]');
+        const form = '[data-form="plans"]';
+        await page.waitForSelector(form);
+        await page.fill(`${form} input[name="name"]`, name);
+        await page.fill(`${form} input[name="pricePerMillionStd"]`, '2.50');
+        await page.fill(`${form} textarea[name="modelPrices"]`, 'qwen2.5-7b-instruct=x1.5\nqwen2.5-72b-instruct=12.00');
+        await page.fill(`${form} input[name="vatRate"]`, '0.0625');
+        await page.click('[data-dialog="plans"] [data-submit]');
+        await page.waitForSelector(`[data-table="plans"] >> text=${name}`);
+        const plans = (await p.request('GET', '/api/v1/plans?limit=1000')).body.items;
+        const unit = plans.find((x: { name: string }) => x.name === name);
+        expect(unit).to.deep.include({
+          type: 'unit',
+          pricePerMillionStd: '2.50',
+          vatRate: '0.0625',
+          modelPrices: { 'qwen2.5-7b-instruct': { multiplier: '1.5' }, 'qwen2.5-72b-instruct': { pricePerMillionStd: '12.00' } },
+        });
+        expect(await page.textContent('[data-table="plans"]')).to.contain('6.25%');
+
+        await page.click('[data-action="new-plans"]');
+        await page.waitForSelector(form);
+        await page.fill(`${form} input[name="name"]`, `Package ${lang}`);
+        await page.click(`${form} [data-field-name="type"] .el-select`);
+        await page.click(`.el-select-dropdown__item >> text=${lang === 'en' ? 'Monthly package' : '包月套餐'}`);
+        await page.fill(`${form} input[name="fee"]`, '1000');
+        await page.fill(`${form} input[name="includedStd"]`, '500000000');
+        await page.click('[data-dialog="plans"] [data-submit]');
+        await page.waitForSelector(`[data-table="plans"] >> text=Package ${lang}`);
+        const periodic = (await p.request('GET', '/api/v1/plans?limit=1000')).body.items.find((x: { name: string }) => x.name === `Package ${lang}`);
+        expect(periodic).to.deep.include({ type: 'periodic', fee: '1000.00', includedStd: 500000000, overagePricePerMillionStd: null, vatRate: '0.06' });
+
+        await page.click(`[data-make-default="${name}"]`);
+        await page.waitForSelector(`[data-make-default="${name}"]`, { state: 'detached' });
+        expect((await p.request('GET', `/api/v1/plans/${unit.id}`)).body.default).to.equal(true);
+        await check('plans');
+      });
     });
   }
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useSeries } from '../src/composables/series';
-import { bodyOf, formOf, type Field } from '../src/views/ops/fields';
+import { bodyOf, formOf, parsePrices, type Field } from '../src/views/ops/fields';
+import { ratePercent } from '../src/views/ops/rates';
 import { toPoint, type HistoryPoint } from '../src/views/ops/history';
 
 const bucket = (at: string, over: Partial<HistoryPoint> = {}): HistoryPoint => ({
@@ -77,5 +78,18 @@ describe('form fields', () => {
     const form = formOf(fields, entity);
     form.port = '9000';
     expect(bodyOf(fields, form, entity)).toEqual({ port: 9000 });
+  });
+});
+
+describe('plan prices and rates', () => {
+  it('reads per-model prices: a multiplier or a price of its own', () => {
+    expect(parsePrices('qwen2.5-7b-instruct=x1.5\nqwen2.5-72b-instruct = 12.00\n')).toEqual({
+      'qwen2.5-7b-instruct': { multiplier: '1.5' },
+      'qwen2.5-72b-instruct': { pricePerMillionStd: '12.00' },
+    });
+  });
+
+  it('shows a VAT rate as its exact percentage', () => {
+    expect(['0.06', '0.0625', '0', '0.1', '0.09'].map(ratePercent)).toEqual(['6', '6.25', '0', '10', '9']);
   });
 });

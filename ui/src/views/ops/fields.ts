@@ -5,7 +5,7 @@
  */
 import type { FormItemRule } from 'element-plus';
 
-export type FieldKind = 'text' | 'number' | 'list' | 'lines' | 'map' | 'select' | 'multi' | 'bool' | 'json';
+export type FieldKind = 'text' | 'number' | 'list' | 'lines' | 'map' | 'select' | 'multi' | 'bool' | 'json' | 'prices';
 
 export interface Field<K extends string = string> {
   readonly key: K;
@@ -28,6 +28,8 @@ export interface Field<K extends string = string> {
   /** Shown only when creating (the API does not change it). */
   readonly createOnly?: boolean;
   readonly placeholder?: string;
+  /** Shown (and sent) only when this holds of the form (a plan's type, say). */
+  readonly when?: (form: FormModel) => boolean;
 }
 
 export type FormValue = string | number | boolean | string[] | null | undefined;
@@ -53,6 +55,10 @@ export function toForm(f: Field, v: unknown): FormValue {
         .join('\n');
     case 'json':
       return JSON.stringify(v, null, 2);
+    case 'prices':
+      return Object.entries(v as Record<string, { multiplier?: string; pricePerMillionStd?: string }>)
+        .map(([m, p]) => (p.multiplier !== undefined ? `${m}=x${p.multiplier}` : `${m}=${p.pricePerMillionStd ?? ''}`))
+        .join('\n');
     case 'multi':
       return [...(v as string[])];
     default:
@@ -85,9 +91,27 @@ export function toBody(f: Field, v: FormValue): unknown {
     }
     case 'json':
       return JSON.parse(String(v));
+    case 'prices':
+      return parsePrices(String(v));
     default:
       return v;
   }
+}
+
+/**
+ * Per-model prices, one a line: `model=x1.5` (a multiplier of the plan's price) or `model=12.00`
+ * (its own price per million standard tokens), as a plan's `modelPrices`.
+ */
+export function parsePrices(text: string): Record<string, { multiplier: string } | { pricePerMillionStd: string }> {
+  const out: Record<string, { multiplier: string } | { pricePerMillionStd: string }> = {};
+  for (const line of text.split('\n')) {
+    const i = line.lastIndexOf('=');
+    if (i < 0) continue;
+    const model = line.slice(0, i).trim();
+    const v = line.slice(i + 1).trim();
+    out[model] = /^[x×*]/i.test(v) ? { multiplier: v.slice(1).trim() } : { pricePerMillionStd: v };
+  }
+  return out;
 }
 
 /** The form model of an entity (or of a new one: `initial`). */
@@ -101,6 +125,7 @@ export function bodyOf(fields: readonly Field[], form: FormModel, editing?: Reco
   const out: Record<string, unknown> = {};
   for (const f of fields) {
     if (editing && f.createOnly) continue;
+    if (f.when && !f.when(form)) continue;
     const v = toBody(f, form[f.key]);
     if (v === undefined) continue;
     if (editing && JSON.stringify(v) === JSON.stringify(toBody(f, toForm(f, editing[f.key])))) continue;
@@ -135,6 +160,17 @@ export function rulesOf(f: Field, t: (key: string, named?: Record<string, unknow
         v === undefined || v === null || v === '' || re.test(String(v)) ? cb() : cb(new Error(t(f.patternMessage ?? 'ops.form.pattern'))),
     });
   }
+  if (f.kind === 'prices')
+    rules.push({
+      trigger: 'blur',
+      validator: (_r, v: unknown, cb) => {
+        const bad = String(v ?? '')
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .some((l) => !/^[^=]+=\s*([x×*]\s*\d{1,6}(\.\d{1,6})?|\d{1,14}(\.\d{1,6})?)\s*$/i.test(l));
+        return bad ? cb(new Error(t('ops.form.prices'))) : cb();
+      },
+    });
   if (f.kind === 'json')
     rules.push({
       trigger: 'blur',

@@ -17,6 +17,7 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
   this.timeout(180_000);
   let browser: Browser | undefined;
   let p: TestPlatform;
+  let tenantId: string;
 
   before(async function () {
     browser = await launchBrowser();
@@ -38,6 +39,7 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
     }
     p.clock.set(new Date());
     await beat();
+    tenantId = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Guangzhou Transport Bureau', kind: 'government' } })).body.id;
   });
 
   after(async () => {
@@ -174,6 +176,76 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         await page.waitForSelector(`[data-make-default="${name}"]`, { state: 'detached' });
         expect((await p.request('GET', `/api/v1/plans/${unit.id}`)).body.default).to.equal(true);
         await check('plans');
+      });
+
+      it("sets a tenant's quota, priority and limits, and manages its users and keys", async () => {
+        await page.click('[data-nav="/console/tenants"]');
+        await page.click('[data-tenant="Guangzhou Transport Bureau"]');
+        await page.waitForSelector('[data-section="settings"]');
+        await page.waitForSelector('[data-table="api-keys"] .el-table__row');
+        await check('tenant');
+
+        await page.click('[data-action="edit-tenant"]');
+        const form = '[data-form="tenant"]';
+        await page.waitForSelector(form);
+        // Each language sets its own values (the tenant is shared).
+        const [quota, rpm, priority, priorityText] = lang === 'en' ? [500000, 600, 'high', 'High'] : [400000, 300, 'low', '低'];
+        await page.fill(`${form} input[name="maxStdPerMin"]`, String(quota));
+        await page.fill(`${form} input[name="rpm"]`, String(rpm));
+        await page.click(`${form} [data-field-name="maxPriority"] .el-select`);
+        await page.click(`.el-select-dropdown__item:visible >> text=${priorityText}`);
+        const patched = page.waitForResponse((r) => r.request().method() === 'PATCH');
+        await page.click('[data-dialog="tenant"] [data-submit]');
+        expect((await patched).request().postDataJSON()).to.deep.equal({ maxStdPerMin: quota, maxPriority: priority, rpm });
+        await page.waitForSelector(`[data-value="maxPriority"] >> text=${priorityText}`);
+        expect((await p.request('GET', `/api/v1/tenants/${tenantId}`)).body).to.include({ maxStdPerMin: quota, maxPriority: priority, rpm });
+
+        const user = `gz-ops-${lang}`;
+        await page.click('[data-action="new-users"]');
+        await page.fill('[data-form="users"] input[name="username"]', user);
+        await page.fill('[data-form="users"] input[name="password"]', 'correct-horse-battery');
+        await page.click('[data-dialog="users"] [data-submit]');
+        await page.waitForSelector(`[data-table="users"] >> text=${user}`);
+        await page.click(`[data-toggle="${user}"]`);
+        await page.waitForSelector(`[data-table="users"] >> text=${lang === 'en' ? 'Disabled' : '已停用'}`);
+        const listed = (await p.request('GET', `/api/v1/users?tenantId=${tenantId}`)).body.items.find((u: { username: string }) => u.username === user);
+        expect(listed).to.include({ disabled: true, kind: 'tenant', tenantId });
+        await page.click(`[data-toggle="${user}"]`);
+        await page.waitForSelector(`[data-table="users"] >> text=${lang === 'en' ? 'Active' : '有效'}`);
+        await page.click(`[data-reset="${user}"]`);
+        await page.fill('.el-message-box input', 'a-brand-new-password');
+        const reset = page.waitForResponse((r) => r.request().method() === 'PATCH');
+        await page.click('.el-message-box__btns .el-button--primary');
+        expect((await reset).status()).to.equal(200);
+        const signIn = await p.request('POST', '/api/v1/session', { token: null, body: { username: user, password: 'a-brand-new-password' } });
+        expect(signIn.status).to.equal(201);
+        await page.click(`[data-delete="${user}"]`);
+        await page.click('.el-message-box__btns .el-button--primary');
+        await page.waitForSelector(`[data-table="users"] >> text=${user}`, { state: 'detached' });
+
+        const keyName = `ci-${lang}`;
+        await page.click('[data-action="new-api-keys"]');
+        await page.fill('[data-form="api-keys"] input[name="name"]', keyName);
+        await page.click('[data-form="api-keys"] [data-field-name="allowedModels"] .el-select');
+        await page.click('.el-select-dropdown__item:visible >> text=qwen2.5-7b-instruct');
+        await page.keyboard.press('Escape');
+        await page.fill('[data-form="api-keys"] input[name="rpm"]', '60');
+        await page.click('[data-dialog="api-keys"] [data-submit]');
+        await page.waitForSelector('[data-new-key]');
+        const key = await page.inputValue('[data-new-key]');
+        expect(key).to.match(/^tp_/);
+        await check('tenant-key');
+        await page.click('[data-dialog="new-key"] .el-button--primary');
+        const keys = (await p.request('GET', `/api/v1/tenants/${tenantId}/api-keys`)).body.items;
+        const made = keys.find((k: { name: string | null }) => k.name === keyName);
+        expect(made).to.deep.include({ role: 'member', allowedModels: ['qwen2.5-7b-instruct'], rpm: 60, revokedAt: null });
+        await page.click(`[data-delete="${keyName}"]`);
+        await page.click('.el-message-box__btns .el-button--primary');
+        await page.waitForSelector(`[data-delete="${keyName}"][disabled], [data-delete="${keyName}"].is-disabled`);
+        expect(
+          (await p.request('GET', `/api/v1/tenants/${tenantId}/api-keys`)).body.items.find((k: { id: string }) => k.id === made.id).revokedAt,
+        ).to.not.equal(null);
+        expect(problems).to.deep.equal([]);
       });
     });
   }

@@ -31,6 +31,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'workloads', name: 'workloads', component: () => import('./views/workloads/WorkloadsView.vue'), meta: { title: 'menu.workloads' } },
       { path: 'catalog', name: 'ops-catalog', component: () => import('./views/ops/CatalogView.vue'), meta: { title: 'ops.menu.catalog' } },
       { path: 'plans', name: 'ops-plans', component: () => import('./views/ops/PlansView.vue'), meta: { title: 'ops.menu.plans' } },
+      { path: 'tenants/:id', name: 'ops-tenant', component: () => import('./views/ops/TenantView.vue'), meta: { title: 'menu.tenants' } },
     ],
   },
   { path: '/cockpit', name: 'cockpit', component: () => import('./views/cockpit/CockpitView.vue'), meta: { kind: 'operator', title: 'menu.cockpit' } },

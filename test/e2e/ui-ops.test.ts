@@ -247,6 +247,51 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         ).to.not.equal(null);
         expect(problems).to.deep.equal([]);
       });
+
+      it("previews a tenant's workload with a dry run, creates it, rescales it and deletes it", async () => {
+        await page.goto(`${p.baseUrl}/ui/console/tenants/${tenantId}`);
+        await page.click('[data-action="new-workload"]');
+        const form = '[data-form="workload"]';
+        await page.waitForSelector(form);
+        const select = async (field: string, text: string) => {
+          await page.click(`${form} [data-field-name="${field}"] .el-select`);
+          await page.click(`.el-select-dropdown__item:visible >> text="${text}"`);
+        };
+        expect(await page.textContent(`${form} [data-field-name="tenantId"]`)).to.contain('Guangzhou Transport Bureau');
+        await page.fill(`${form} input[name="name"]`, `chat-${lang}`);
+        await select('model', 'qwen2.5-7b-instruct');
+        await select('priority', lang === 'en' ? 'Low' : '低');
+        await page.fill(`${form} input[name="tokensPerMin"]`, '180000');
+        await page.click('[data-action="preview"]');
+        await page.waitForSelector('[data-table="preview"] .el-table__row');
+        expect(await page.getAttribute('[data-preview-placed]', 'data-value')).to.equal('180000');
+        expect(await page.textContent('[data-table="preview"]')).to.contain('nansha-1');
+        // A dry run changes nothing.
+        expect((await p.request('GET', `/api/v1/workloads?tenantId=${tenantId}`)).body.items).to.have.length(0);
+        // A rule's message shown while a select changed fades out: look once it is gone.
+        await page.waitForSelector('.el-form-item__error', { state: 'detached' });
+        await check('workload-new');
+
+        await page.click('[data-action="create"]');
+        await page.waitForSelector('[data-section="workload"]');
+        const wid = page.url().split('/').pop()!;
+        const made = (await p.request('GET', `/api/v1/workloads/${wid}`)).body;
+        expect(made).to.include({ name: `chat-${lang}`, tenantId, model: 'qwen2.5-7b-instruct', tokensPerMin: 180000, priority: 'low' });
+        await check('workload');
+
+        await page.fill('[data-input="scale"] input', '360000');
+        const rescaled = page.waitForResponse((r) => r.request().method() === 'PATCH');
+        await page.click('[data-action="rescale"]');
+        expect((await rescaled).status()).to.equal(200);
+        await page.waitForSelector('[data-value="tokensPerMin"] >> text=/360/');
+        expect((await p.request('GET', `/api/v1/workloads/${wid}`)).body.tokensPerMin).to.equal(360000);
+
+        await page.click('[data-action="delete"]');
+        await page.click('.el-message-box__btns .el-button--primary');
+        await page.waitForSelector('[data-section="workload"] [data-state="deleted"]');
+        expect((await p.request('GET', `/api/v1/workloads/${wid}`)).body.state).to.equal('deleted');
+        expect(problems).to.deep.equal([]);
+      });
     });
   }
 });

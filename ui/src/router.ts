@@ -32,6 +32,8 @@ const routes: RouteRecordRaw[] = [
       { path: 'catalog', name: 'ops-catalog', component: () => import('./views/ops/CatalogView.vue'), meta: { title: 'ops.menu.catalog' } },
       { path: 'plans', name: 'ops-plans', component: () => import('./views/ops/PlansView.vue'), meta: { title: 'ops.menu.plans' } },
       { path: 'tenants/:id', name: 'ops-tenant', component: () => import('./views/ops/TenantView.vue'), meta: { title: 'menu.tenants' } },
+      { path: 'workloads/new', name: 'ops-workload-new', component: () => import('./views/ops/WorkloadNewView.vue'), meta: { title: 'ops.menu.newWorkload' } },
+      { path: 'workloads/:id', name: 'ops-workload', component: () => import('./views/ops/WorkloadView.vue'), meta: { title: 'menu.workloads' } },
     ],
   },
   { path: '/cockpit', name: 'cockpit', component: () => import('./views/cockpit/CockpitView.vue'), meta: { kind: 'operator', title: 'menu.cockpit' } },

@@ -23,6 +23,8 @@ export interface Field<K extends string = string> {
   /** select / multi: the values (labels: `optionLabel` group via `label()`, else the value). */
   readonly options?: readonly string[];
   readonly optionLabel?: string;
+  /** select / multi: an option's text, when it is not a translated value (a tenant's name for its id). */
+  readonly optionText?: (value: string) => string;
   /** null when left empty (a nullable field), instead of leaving it out. */
   readonly nullable?: boolean;
   /** Shown only when creating (the API does not change it). */

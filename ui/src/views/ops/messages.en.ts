@@ -1,6 +1,6 @@
 /** The operator console's platform views (views/ops), English: the `ops` namespace of i18n/en.ts. */
 export const opsEn = {
-  menu: { catalog: 'Catalog', plans: 'Plans' },
+  menu: { catalog: 'Catalog', plans: 'Plans', newWorkload: 'New workload' },
   created: 'Created',
   yes: 'Yes',
   no: 'No',
@@ -34,6 +34,7 @@ export const opsEn = {
     username: 'At least 3 characters: letters, digits and . _ @ -',
     password: 'At least 10 characters',
     confirm: '{what} “{name}”? This cannot be undone.',
+    regions: 'Lower-case region ids separated by commas',
     prices: 'One per line: model=x1.5 or model=12.00',
   },
   plans: {
@@ -106,6 +107,25 @@ export const opsEn = {
     revokedAt: 'Revoked {at}',
     keyMade: 'API key created',
     keyOnce: 'Copy the key now: it is shown only once.',
+  },
+  workload: {
+    newTitle: 'New workload',
+    back: 'All workloads',
+    shared: 'Shared (every tenant calls it through the gateway)',
+    access: 'Access',
+    accesses: { gateway: 'Through the gateway', direct: 'Direct on the cluster' },
+    regions: 'Regions',
+    regionsHint: 'Separated by commas; empty: any region',
+    ha: 'High availability (two clusters at least)',
+    preview: 'Preview placement',
+    create: 'Create',
+    previewTitle: 'What the scheduler would place now',
+    previewHint: 'Preview to see the placements before creating.',
+    wouldPlace: '{placed} of {asked} tokens/min would be placed now',
+    wouldPreempt: '{n} workloads would be preempted',
+    noPlacements: 'No placements',
+    rescaleTo: 'Tokens/min',
+    rescale: 'Rescale',
   },
   catalog: {
     title: 'Catalog',

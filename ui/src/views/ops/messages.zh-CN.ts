@@ -2,7 +2,7 @@
 import type { Messages } from '@/i18n/en';
 
 export const opsZhCN = {
-  menu: { catalog: '目录', plans: '价格方案' },
+  menu: { catalog: '目录', plans: '价格方案', newWorkload: '新建工作负载' },
   created: '创建时间',
   yes: '是',
   no: '否',
@@ -36,6 +36,7 @@ export const opsZhCN = {
     username: '至少 3 个字符：字母、数字及 . _ @ -',
     password: '至少 10 个字符',
     confirm: '{what}“{name}”？此操作不可撤销。',
+    regions: '以逗号分隔的小写区域标识',
     prices: '每行一个：模型=x1.5 或 模型=12.00',
   },
   plans: {
@@ -108,6 +109,25 @@ export const opsZhCN = {
     revokedAt: '已于 {at} 吊销',
     keyMade: 'API 密钥已创建',
     keyOnce: '请立即复制密钥：它只显示这一次。',
+  },
+  workload: {
+    newTitle: '新建工作负载',
+    back: '全部工作负载',
+    shared: '共享（所有租户经网关调用）',
+    access: '接入方式',
+    accesses: { gateway: '经 token 网关', direct: '集群直连' },
+    regions: '区域',
+    regionsHint: '以逗号分隔；留空表示任意区域',
+    ha: '高可用（至少两个集群）',
+    preview: '预览调度',
+    create: '创建',
+    previewTitle: '调度器此刻会如何放置',
+    previewHint: '创建前可先预览放置结果。',
+    wouldPlace: '此刻可放置 {placed} / {asked} token/分钟',
+    wouldPreempt: '将抢占 {n} 个工作负载',
+    noPlacements: '无放置',
+    rescaleTo: 'token/分钟',
+    rescale: '调整规模',
   },
   catalog: {
     title: '目录',

@@ -18,6 +18,7 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
   let browser: Browser | undefined;
   let p: TestPlatform;
   let tenantId: string;
+  let refusedStatus: number;
 
   before(async function () {
     browser = await launchBrowser();
@@ -39,7 +40,14 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
     }
     p.clock.set(new Date());
     await beat();
-    tenantId = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Guangzhou Transport Bureau', kind: 'government' } })).body.id;
+    const tenant = (await p.request('POST', '/api/v1/tenants', { body: { name: 'Guangzhou Transport Bureau', kind: 'government' } })).body;
+    tenantId = tenant.id;
+    // A gateway call refused (nothing serves the model yet): a line of the request log.
+    const refused = await p.request('POST', '/v1/chat/completions', {
+      token: tenant.apiKey,
+      body: { model: 'qwen2.5-7b-instruct', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    refusedStatus = refused.status;
   });
 
   after(async () => {
@@ -291,6 +299,36 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         await page.waitForSelector('[data-section="workload"] [data-state="deleted"]');
         expect((await p.request('GET', `/api/v1/workloads/${wid}`)).body.state).to.equal('deleted');
         expect(problems).to.deep.equal([]);
+      });
+
+      it('shows the request log, the audit log and the alerts, with filters', async () => {
+        await page.click('[data-nav="/console/logs"]');
+        await page.waitForSelector('[data-table="requests"] .el-table__row');
+        expect(await page.textContent('[data-table="requests"]')).to.contain('qwen2.5-7b-instruct');
+        await check('logs-requests');
+        await page.fill('[data-filters="requests"] input[name="status"]', '200');
+        const filtered = page.waitForResponse((r) => r.url().includes('/api/v1/requests') && r.url().includes('status=200'));
+        await page.click('[data-search="requests"]');
+        expect((await (await filtered).json()).items).to.have.length(0);
+        await page.waitForSelector('[data-table="requests"] .el-table__empty-text');
+        await page.fill('[data-filters="requests"] input[name="status"]', String(refusedStatus));
+        await page.click('[data-search="requests"]');
+        await page.waitForSelector('[data-table="requests"] .el-table__row');
+
+        await page.click('#tab-audit');
+        await page.waitForSelector('[data-table="audit"] .el-table__row');
+        await page.fill('[data-filters="audit"] input[name="route"]', '/api/v1/plans');
+        const audited = page.waitForResponse((r) => r.url().includes('/api/v1/audit') && r.url().includes('route='));
+        await page.click('[data-search="audit"]');
+        const entries = (await (await audited).json()).items as { route: string }[];
+        expect(entries.length).to.be.greaterThan(0);
+        expect(entries.every((e) => e.route.startsWith('/api/v1/plans'))).to.equal(true);
+        await page.waitForSelector('[data-table="audit"] .el-table__row');
+        await check('logs-audit');
+
+        await page.click('#tab-alerts');
+        await page.waitForSelector('[data-table="alerts"]');
+        await check('logs-alerts');
       });
     });
   }

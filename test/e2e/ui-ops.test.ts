@@ -102,6 +102,7 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         await page.click('[data-dialog="device-profiles"] [data-submit]');
         await page.waitForSelector('[data-field-name="name"] .el-form-item__error');
         expect(await page.textContent('[data-field-name="name"] .el-form-item__error')).to.equal(lang === 'en' ? 'Required' : '必填');
+        expect(problems, 'nothing sent').to.deep.equal([]);
         const form = '[data-form="device-profiles"]';
         await page.fill(`${form} input[name="name"]`, name);
         await page.fill(`${form} input[name="vendor"]`, 'testvendor');

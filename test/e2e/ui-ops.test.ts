@@ -90,6 +90,20 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         await check('overview');
       });
 
+      it("opens the cockpit's trend with the same history", async () => {
+        const wall = await newPage(browser!, locale, { viewport: { width: 1920, height: 1080 } });
+        const wallProblems = watch(wall);
+        await wall.context().addCookies(await page.context().cookies());
+        await wall.goto(`${p.baseUrl}/ui/login`);
+        await wall.evaluate("localStorage.setItem('tokenpool.signedIn', '1')");
+        const history = wall.waitForResponse((r) => r.url().includes('/api/v1/history'));
+        await wall.goto(`${p.baseUrl}/ui/cockpit`);
+        const answer = await (await history).json();
+        await wall.waitForFunction(`Number(document.querySelector('[data-chart="trend"]')?.getAttribute('data-points')) >= ${answer.points.length}`);
+        expect(wallProblems).to.deep.equal([]);
+        await wall.context().close();
+      });
+
       it('lists, validates, creates, edits and deletes a device profile', async () => {
         const name = `Test-Accel-${lang}`;
         await page.click('[data-nav="/console/catalog"]');

@@ -9,6 +9,9 @@ export type Body<P extends keyof paths, M extends 'post' | 'patch' | 'put'> = pa
   ? B
   : never;
 
+/** The query parameters GET `P` takes. */
+export type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
+
 /** A row of a table: any list item with an id. */
 export type Row = Record<string, unknown> & { id: string };
 

@@ -201,7 +201,7 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         await check('plans');
       });
 
-      it("sets a tenant's quota, priority and limits, and manages its users and keys", async () => {
+      it("sets a tenant's quota, priority and limits, subscribes it to a plan, and manages its users and keys", async () => {
         await page.click('[data-nav="/console/tenants"]');
         await page.click('[data-tenant="Guangzhou Transport Bureau"]');
         await page.waitForSelector('[data-section="settings"]');
@@ -222,6 +222,17 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         expect((await patched).request().postDataJSON()).to.deep.equal({ maxStdPerMin: quota, maxPriority: priority, rpm });
         await page.waitForSelector(`[data-value="maxPriority"] >> text=${priorityText}`);
         expect((await p.request('GET', `/api/v1/tenants/${tenantId}`)).body).to.include({ maxStdPerMin: quota, maxPriority: priority, rpm });
+
+        // Subscribed to the unit plan made above, from a date.
+        await page.click('[data-action="new-subscriptions"]');
+        await page.click('[data-form="subscriptions"] [data-field-name="planId"] .el-select');
+        await page.click(`.el-select-dropdown__item:visible >> text="Standard ${lang}"`);
+        const starts = lang === 'en' ? '2027-01-01T00:00:00+08:00' : '2027-02-01T00:00:00+08:00';
+        await page.fill('[data-form="subscriptions"] input[name="startsAt"]', starts);
+        await page.click('[data-dialog="subscriptions"] [data-submit]');
+        await page.waitForSelector(`[data-table="subscriptions"] >> text=Standard ${lang}`);
+        const subs = (await p.request('GET', `/api/v1/tenants/${tenantId}/subscriptions`)).body.items;
+        expect(subs.find((x: { planName: string }) => x.planName === `Standard ${lang}`).startsAt).to.equal(new Date(starts).toISOString());
 
         const user = `gz-ops-${lang}`;
         await page.click('[data-action="new-users"]');

@@ -67,6 +67,12 @@ export const opsEn = {
     makeDefault: 'Make default',
   },
   tenant: {
+    subscriptions: 'Plan subscriptions',
+    subscription: 'subscription',
+    plan: 'Plan',
+    startsAt: 'Starts',
+    endsAt: 'Ends',
+    startsHint: 'e.g. 2027-01-01T00:00:00+08:00; empty: now',
     back: 'All tenants',
     quota: 'Quota (std tokens/min)',
     noOverride: 'No override',

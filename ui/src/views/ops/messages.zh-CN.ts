@@ -69,6 +69,12 @@ export const opsZhCN = {
     makeDefault: '设为默认',
   },
   tenant: {
+    subscriptions: '方案订阅',
+    subscription: '订阅',
+    plan: '方案',
+    startsAt: '开始',
+    endsAt: '结束',
+    startsHint: '如 2027-01-01T00:00:00+08:00；留空表示立即',
     back: '全部租户',
     quota: '配额（标准 token/分钟）',
     noOverride: '未单独设置',

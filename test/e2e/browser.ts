@@ -2,7 +2,8 @@
  * What the browser suites share: Debian's Chromium started by playwright-core on a closed network,
  * pages in a locale, screenshots to test/e2e/screenshots/ (not committed), and signing in.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
@@ -52,4 +53,33 @@ export async function signInWithToken(pg: Page, baseUrl: string, area: 'console'
   await view(pg, 'sign-in');
   await pg.fill('form[data-form="token"] input[name="token"]', token);
   await pg.click('form[data-form="token"] button[type="submit"]');
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** A page that records what went wrong on it: page errors, failed requests and answers ≥ 400. */
+export function watch(pg: Page): string[] {
+  pg.setDefaultTimeout(10_000);
+  const problems: string[] = [];
+  pg.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  pg.on('requestfailed', (r) => problems.push(`failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  pg.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
+  pg.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  return problems;
+}
+
+/** axe-core's serious and critical violations on the page as it is. */
+export async function axeViolations(pg: Page): Promise<string[]> {
+  // evaluate() is not subject to the page's CSP, which forbids inline scripts.
+  await pg.evaluate(AXE);
+  // A string: the page's globals (window, document) are not this program's.
+  const found: { id: string; impact: string; targets: string[] }[] = await pg.evaluate(`(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + n.html.slice(0, 120)) }));
+  })()`);
+  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.targets.join(', ')}`);
 }

@@ -1,8 +1,7 @@
 /**
- * Time series for the trend charts. Today the platform keeps no history, so a series starts when
- * the page opens and grows with each refresh (`push`). When GET /api/v1/history lands, `seed()`
- * takes its per-minute points first and the charts open with the past (TrendChart reads only
- * `points`).
+ * Time series for the trend charts: `seed()` puts the points of GET /api/v1/history first
+ * (views/ops/history.ts), so the charts open with the past, and each refresh adds one (`push`).
+ * TrendChart reads only `points`; a null figure is a gap.
  */
 import { shallowRef } from 'vue';
 

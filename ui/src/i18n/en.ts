@@ -1,4 +1,6 @@
 /** English messages. zh-CN.ts has exactly the same keys (a test and the type of `Messages` hold them equal). */
+import { opsEn } from '@/views/ops/messages.en';
+
 export const en = {
   app: {
     name: 'Tokenpool',
@@ -109,7 +111,7 @@ export const en = {
     rps: 'Requests / s',
     perJoule: 'Tokens per joule',
     stdPerMin: 'std tokens/min',
-    trend: 'Trend (since this screen opened)',
+    trend: 'Trend (last 24 hours, then live)',
     topTenants: 'Top tenants this period',
     topModels: 'Top models this period',
     alerts: 'Alerts',
@@ -485,6 +487,7 @@ export const en = {
       noTenant: 'No tenant has this id.',
     },
   },
+  ops: opsEn,
 } as const;
 
 type Widen<T> = { -readonly [K in keyof T]: T[K] extends string ? string : Widen<T[K]> };

@@ -1,5 +1,6 @@
 /** 简体中文。与 en.ts 键完全相同（类型 `Messages` 与测试共同保证）。 */
 import type { Messages } from './en';
+import { opsZhCN } from '@/views/ops/messages.zh-CN';
 
 export const zhCN = {
   app: {
@@ -111,7 +112,7 @@ export const zhCN = {
     rps: '每秒请求',
     perJoule: '每焦耳 token',
     stdPerMin: '标准 token/分钟',
-    trend: '趋势（自本屏打开起）',
+    trend: '趋势（近 24 小时，实时更新）',
     topTenants: '本期租户用量排行',
     topModels: '本期模型用量排行',
     alerts: '告警',
@@ -485,4 +486,5 @@ export const zhCN = {
       noTenant: '没有此 ID 的租户。',
     },
   },
+  ops: opsZhCN,
 } satisfies Messages;

@@ -7,7 +7,7 @@
  * - tokens per joule: GET /api/v1/energy over the last 15 minutes (measured energy only);
  * - top tenants and models this billing period: GET /api/v1/usage (per tenant, and for all);
  * - alerts: budget alerts (GET /api/v1/alerts), clusters not ready, workloads waiting.
- * When GET /api/v1/history lands, the trend opens with it (series.seed).
+ * The trend opens with the last 24 hours of GET /api/v1/history (views/ops/history.ts, series.seed).
  */
 import { api, unwrap, type Get } from '@/api/client';
 import { allPages } from '@/composables/cursor-pages';

@@ -57,17 +57,25 @@ export async function signInWithToken(pg: Page, baseUrl: string, area: 'console'
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-/** A page that records what went wrong on it: page errors, failed requests and answers ≥ 400. */
-export function watch(pg: Page): string[] {
+/**
+ * A page that records what went wrong on it: page errors, failed requests (not of `blob:` URLs, which
+ * downloads revoke), console errors and answers ≥ 400 other than the `expected` ones (matched against
+ * `METHOD /path STATUS`). The browser's own console line for an answer ≥ 400 is left out: the answer
+ * itself is checked.
+ */
+export function watch(pg: Page, expected: readonly RegExp[] = []): string[] {
   pg.setDefaultTimeout(10_000);
   const problems: string[] = [];
   pg.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  pg.on('requestfailed', (r) => problems.push(`failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  pg.on('requestfailed', (r) => {
+    if (!r.url().startsWith('blob:')) problems.push(`failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
   pg.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+    const what = `${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`;
+    if (r.status() >= 400 && !expected.some((e) => e.test(what))) problems.push(`answered: ${what}`);
   });
   pg.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of \d+/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   return problems;
 }

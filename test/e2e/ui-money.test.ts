@@ -9,14 +9,11 @@
  * each is saved to test/e2e/screenshots/ui-money-*.png (not committed).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
-import { launchBrowser, newPage, shot } from './browser.js';
+import { axeViolations, launchBrowser, newPage, shot, watch } from './browser.js';
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const MODEL = 'qwen2.5-7b-instruct';
 
 const provider = (name: string, uscc: string) => ({
@@ -28,33 +25,6 @@ const provider = (name: string, uscc: string) => ({
   contactPhone: '+86 20 3999 0000',
   contactEmail: 'settlement@example.cn',
 });
-
-/** Problems on a page: page errors, failed requests, console errors and answers ≥ 400 not `expected` (`METHOD /path STATUS`). */
-function watch(pg: Page, expected: RegExp[]): string[] {
-  pg.setDefaultTimeout(10_000);
-  const problems: string[] = [];
-  pg.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  pg.on('requestfailed', (r) => {
-    if (!r.url().startsWith('blob:')) problems.push(`failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
-  });
-  pg.on('response', (r) => {
-    const what = `${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`;
-    if (r.status() >= 400 && !expected.some((e) => e.test(what))) problems.push(`answered: ${what}`);
-  });
-  pg.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (400|404|409|422)/.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  return problems;
-}
-
-async function axeViolations(pg: Page): Promise<string[]> {
-  await pg.evaluate(AXE);
-  const found: { id: string; impact: string; targets: string[] }[] = await pg.evaluate(`(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + n.html.slice(0, 120)) }));
-  })()`);
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.targets.join(', ')}`);
-}
 
 describe('the new console’s money views in Chromium', function () {
   this.timeout(180_000);

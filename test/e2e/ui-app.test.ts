@@ -18,23 +18,48 @@ describe('the new UI (/ui/) in Chromium', function () {
   let p: TestPlatform;
   let clusterId: string;
 
+  /** Tenants with usage this period (name, kind, output tokens), least first. */
+  const TOP_TENANTS = [
+    ['Guangzhou Transport Bureau', 'government', 2_000_000],
+    ['Pearl River Logistics', 'enterprise', 5_000_000],
+  ] as const;
+
   before(async function () {
     browser = await launchBrowser();
     if (!browser) this.skip();
     execFileSync(process.execPath, ['ui/build.mjs'], { stdio: 'inherit' });
     p = await startPlatform('pglite');
+    const agents = new Map<string, string>();
     for (const [name, region, total] of [
       ['nansha-1', 'nansha', 8],
       ['tianhe-1', 'tianhe', 16],
     ] as const) {
       const c = (await p.request('POST', '/api/v1/clusters', { body: { name, region } })).body;
       clusterId ??= c.id;
+      agents.set(c.id, c.agentToken);
       await p.request('POST', '/api/v1/agent/heartbeat', {
         token: c.agentToken,
         body: { inventory: [{ deviceModel: 'NVIDIA-H100-80GB-HBM3', total, healthy: total }] },
       });
     }
-    await p.request('POST', '/api/v1/tenants', { body: { name: 'Guangzhou Transport Bureau', kind: 'government' } });
+    // Two tenants' usage this period, the second's larger: the cockpit ranks them.
+    for (const [name, kind, tokens] of TOP_TENANTS) {
+      const t = (await p.request('POST', '/api/v1/tenants', { body: { name, kind } })).body;
+      const w = (
+        await p.request('POST', '/api/v1/workloads', {
+          token: t.apiKey,
+          body: { name: 'svc', model: 'qwen2.5-7b-instruct', tokensPerMin: 1000, access: 'direct' },
+        })
+      ).body;
+      await p.app.scheduler.runCycle();
+      const placed = (await p.request('GET', `/api/v1/workloads/${w.id}`)).body;
+      const at = new Date(p.clock.now().getTime() - 60_000).toISOString();
+      const usage = await p.request('POST', '/api/v1/agent/usage', {
+        token: agents.get(placed.placements[0].clusterId),
+        body: { events: [{ id: `u-${t.id}`, workloadId: w.id, inputTokens: 0, outputTokens: tokens, occurredAt: at }] },
+      });
+      expect(usage.body.accepted, JSON.stringify(usage.body)).to.equal(1);
+    }
   });
 
   after(async () => {
@@ -132,6 +157,10 @@ describe('the new UI (/ui/) in Chromium', function () {
         const pool = (await p.request('GET', '/api/v1/pool')).body;
         expect(await wall.getAttribute('[data-metric="capacity"]', 'data-value')).to.equal(String(pool.totalStdPerMin));
         expect(await wall.textContent('h1')).to.equal(lang === 'en' ? 'Guangzhou City Compute Network' : '广州市城市算力网');
+        // Top tenants, most first, from the usage report's byTenant.
+        await wall.waitForSelector(`[data-top="tenants"][aria-label*="${TOP_TENANTS[0][0]}"]`);
+        const ranked = (await wall.getAttribute('[data-top="tenants"]', 'aria-label'))!;
+        expect(ranked.indexOf(TOP_TENANTS[1][0])).to.be.within(0, ranked.indexOf(TOP_TENANTS[0][0]));
         await wall.waitForTimeout(800); // the map's first frame
         page = wall;
         problems = wallProblems;

@@ -5,7 +5,7 @@
  *   minutes (GET /api/v1/usage?from=…), a fifth of it;
  * - requests per second: the gateway's request log of the last minute (GET /api/v1/requests?from=…);
  * - tokens per joule: GET /api/v1/energy over the last 15 minutes (measured energy only);
- * - top tenants and models this billing period: GET /api/v1/usage (per tenant, and for all);
+ * - top tenants and models this billing period: GET /api/v1/usage (byTenant and byModel of one report);
  * - alerts: budget alerts (GET /api/v1/alerts), clusters not ready, workloads waiting.
  * The trend opens with the last 24 hours of GET /api/v1/history (views/ops/history.ts, series.seed).
  */
@@ -74,22 +74,19 @@ export async function listTenants(): Promise<Tenant[]> {
   return allPages((cursor) => unwrap(api.GET('/api/v1/tenants', { params: { query: { limit: '1000', ...(cursor ? { cursor } : {}) } } })), 2);
 }
 
-/** Tenants by standard tokens this period, most first (the first `limit`; at most `maxTenants` asked). */
-export async function topTenants(all: readonly Tenant[], limit = 5, maxTenants = 50): Promise<Ranked[]> {
-  const tenants = all.slice(0, maxTenants);
-  const usage = await Promise.all(tenants.map((t) => unwrap(api.GET('/api/v1/usage', { params: { query: { tenantId: t.id } } }))));
-  return rank(
-    tenants.map((t, i) => ({ name: t.name, stdTokens: usage[i]!.stdTokens })),
-    limit,
-  );
-}
-
-export async function topModels(limit = 5): Promise<Ranked[]> {
+/** Tenants and models by standard tokens this period, most first (the first `limit` of each), from one report. */
+export async function topUsage(limit = 5): Promise<{ tenants: Ranked[]; models: Ranked[] }> {
   const u = await unwrap(api.GET('/api/v1/usage'));
-  return rank(
-    u.byModel.map((m) => ({ name: m.model, stdTokens: m.stdTokens })),
-    limit,
-  );
+  return {
+    tenants: rank(
+      u.byTenant.map((x) => ({ name: x.name ?? x.tenantId, stdTokens: x.stdTokens })),
+      limit,
+    ),
+    models: rank(
+      u.byModel.map((m) => ({ name: m.model, stdTokens: m.stdTokens })),
+      limit,
+    ),
+  };
 }
 
 /** Largest first, by the decimal value (compared exactly on the integer part, then the fraction). */

@@ -80,14 +80,24 @@ export function watch(pg: Page, expected: readonly RegExp[] = []): string[] {
   return problems;
 }
 
-/** axe-core's serious and critical violations on the page as it is. */
+/**
+ * axe-core's serious and critical violations on the page as it is. A page still moving (a tag
+ * fading in has, for a moment, the colours of neither end) is looked at again after its
+ * transitions: only what is still there counts.
+ */
 export async function axeViolations(pg: Page): Promise<string[]> {
   // evaluate() is not subject to the page's CSP, which forbids inline scripts.
   await pg.evaluate(AXE);
-  // A string: the page's globals (window, document) are not this program's.
-  const found: { id: string; impact: string; targets: string[] }[] = await pg.evaluate(`(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + n.html.slice(0, 120)) }));
-  })()`);
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.targets.join(', ')}`);
+  const run = async () => {
+    // A string: the page's globals (window, document) are not this program's.
+    const found: { id: string; impact: string; targets: string[] }[] = await pg.evaluate(`(async () => {
+      const r = await window.axe.run(document, { resultTypes: ['violations'] });
+      return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + n.html.slice(0, 120)) }));
+    })()`);
+    return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.targets.join(', ')}`);
+  };
+  const first = await run();
+  if (first.length === 0) return first;
+  await pg.waitForTimeout(600);
+  return run();
 }

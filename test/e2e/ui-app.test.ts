@@ -141,6 +141,11 @@ describe('the new UI (/ui/) in Chromium', function () {
         await page.goto(`${p.baseUrl}/ui/console/workloads`);
         await page.waitForSelector('[data-table="workloads"]');
         await check('workloads');
+        // A workload's name opens its page.
+        await page.click('[data-workload="svc"] >> nth=0');
+        await page.waitForSelector('[data-section="workload"]');
+        expect(await page.textContent('h1.page-title')).to.equal('svc');
+        expect(problems).to.deep.equal([]);
       });
 
       it('shows the cockpit at 1920×1080 with every cluster on the district map', async () => {

@@ -7,41 +7,11 @@
  * Builds dist/ui first when its sources changed (ui/build.mjs; a no-op when they did not).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
-import { launchBrowser, newPage, shot } from './browser.js';
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** A page that records what went wrong on it: page errors, failed requests and answers ≥ 400. */
-function watch(pg: Page): string[] {
-  pg.setDefaultTimeout(10_000);
-  const problems: string[] = [];
-  pg.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  pg.on('requestfailed', (r) => problems.push(`failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
-  pg.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
-  });
-  pg.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  return problems;
-}
-
-/** axe-core's serious and critical violations on the page as it is. */
-async function axeViolations(pg: Page): Promise<string[]> {
-  // evaluate() is not subject to the page's CSP, which forbids inline scripts.
-  await pg.evaluate(AXE);
-  // A string: the page's globals (window, document) are not this program's.
-  const found: { id: string; impact: string; targets: string[] }[] = await pg.evaluate(`(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' ' + n.html.slice(0, 120)) }));
-  })()`);
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.targets.join(', ')}`);
-}
+import { launchBrowser, newPage } from './browser.js';
+import { checkView, watch } from './ui-checks.js';
 
 describe('the new UI (/ui/) in Chromium', function () {
   this.timeout(120_000);
@@ -81,13 +51,7 @@ describe('the new UI (/ui/) in Chromium', function () {
       let page: Page;
       let problems: string[];
 
-      const check = async (name: string) => {
-        expect(problems, `${name}: problems`).to.deep.equal([]);
-        // A loading mask fading out has text of no contrast: look once it is gone.
-        await page.waitForSelector('.el-loading-mask', { state: 'detached' });
-        expect(await axeViolations(page), `${name}: axe`).to.deep.equal([]);
-        await shot(page, `ui-${name}-${lang}`);
-      };
+      const check = (name: string) => checkView(page, problems, `ui-${name}-${lang}`);
 
       it('refuses a wrong token with the translated problem, then signs the operator in', async () => {
         page = await newPage(browser!, locale);

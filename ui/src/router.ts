@@ -38,7 +38,7 @@ const routes: RouteRecordRaw[] = [
     meta: { kind: 'tenant' },
     children: [
       { path: '', redirect: '/portal/playground' },
-      { path: 'playground', name: 'playground', component: () => import('./views/playground/PlaygroundView.vue'), meta: { title: 'menu.playground' } },
+      { path: 'playground', name: 'playground', component: () => import('./views/portal/PlaygroundView.vue'), meta: { title: 'menu.playground' } },
     ],
   },
   { path: '/:rest(.*)*', redirect: '/console' },

@@ -57,14 +57,21 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
 
       const check = (name: string) => checkView(page, problems, `ui-portal-${name}-${lang}`);
 
+      /** A new page signed in to the portal with `key`, on the playground. */
+      const signIn = async (key: string) => {
+        const pg = await newPage(browser!, locale, { permissions: ['clipboard-read', 'clipboard-write'] });
+        const seen = watch(pg);
+        await pg.goto(`${p.baseUrl}/ui/portal`);
+        await pg.waitForSelector('[data-view="login"]');
+        await pg.click('#tab-key');
+        await pg.fill('input[name="key"]', key);
+        await pg.click('[data-submit]');
+        await pg.waitForSelector('main[data-view="playground"] h1');
+        return { pg, seen };
+      };
+
       it('signs the tenant in with its API key and opens the playground', async () => {
-        page = await newPage(browser!, locale, { permissions: ['clipboard-read', 'clipboard-write'] });
-        problems = watch(page);
-        await page.goto(`${p.baseUrl}/ui/portal`);
-        await page.waitForSelector('[data-view="login"]');
-        await page.click('#tab-key');
-        await page.fill('input[name="key"]', tenant.apiKey);
-        await page.click('[data-submit]');
+        ({ pg: page, seen: problems } = await signIn(tenant.apiKey));
         await page.waitForSelector('main[data-view="playground"] h1');
         await page.waitForSelector(`[data-field="model"] >> text=${MODEL}`);
       });
@@ -115,6 +122,59 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
         await page.click(`#tab-node`);
         expect(await page.textContent('[data-snippet="node"]')).to.contain(`baseURL: "${p.baseUrl}/v1"`);
         expect(problems).to.deep.equal([]);
+      });
+      it('lets the tenant admin create a limited key, shows its secret once, and revoke it', async () => {
+        await page.click('[data-nav="/portal/keys"]');
+        await page.waitForSelector('[data-table="keys"] [data-state="active"]');
+        await check('keys');
+        const name = `ci-bot-${lang}`;
+        await page.click('[data-action="create-key"]');
+        const dialog = page.locator('[data-dialog="create-key"]');
+        await dialog.locator('input[name="name"]').fill(name);
+        await dialog.locator('input[name="rpm"]').fill('60');
+        await dialog.locator('[data-field="allowedModels"]').click();
+        await page.locator('.el-select-dropdown__item', { hasText: MODEL }).click();
+        await dialog.locator('input[name="name"]').click();
+        await dialog.locator('[data-submit]').click();
+        const secret = (await dialog.locator('[data-secret]').textContent())!;
+        expect(secret).to.match(/^tp_key_/);
+        await check('key-created');
+        const keys = (await p.request('GET', `/api/v1/tenants/${tenant.id}/api-keys`, { token: tenant.apiKey })).body.items as {
+          id: string;
+          name: string | null;
+          role: string;
+          allowedModels: string[] | null;
+          rpm: number | null;
+          revokedAt: string | null;
+        }[];
+        const made = keys.find((k) => k.name === name)!;
+        expect(made).to.include({ role: 'member', rpm: 60 });
+        expect(made.allowedModels).to.deep.equal([MODEL]);
+        expect((await p.request('GET', '/api/v1/me', { token: secret })).status).to.equal(200);
+        await dialog
+          .getByRole('button', { name: lang === 'en' ? 'Close' : '关闭' })
+          .last()
+          .click();
+        const row = page.locator('[data-table="keys"] tbody tr', { hasText: name });
+        expect(await row.textContent()).to.contain(MODEL);
+        await row.locator('[data-action="revoke"]').click();
+        await page.locator('.el-message-box .el-button--primary').click();
+        await row.locator('[data-state="revoked"]').waitFor();
+        expect((await p.request('GET', '/api/v1/me', { token: secret })).status).to.equal(401);
+        expect(problems).to.deep.equal([]);
+      });
+
+      it('shows a member the keys without the means to manage them', async () => {
+        const member = (
+          await p.request('POST', `/api/v1/tenants/${tenant.id}/api-keys`, { token: tenant.apiKey, body: { role: 'member', name: `member-${lang}` } })
+        ).body;
+        const { pg, seen } = await signIn(member.key);
+        await pg.click('[data-nav="/portal/keys"]');
+        await pg.waitForSelector('[data-table="keys"] [data-state="active"]');
+        expect(await pg.locator('[data-action="create-key"]').count()).to.equal(0);
+        expect(await pg.locator('[data-action="revoke"]').count()).to.equal(0);
+        expect(seen).to.deep.equal([]);
+        await pg.context().close();
       });
     });
   }

@@ -39,6 +39,7 @@ const routes: RouteRecordRaw[] = [
     children: [
       { path: '', redirect: '/portal/playground' },
       { path: 'playground', name: 'playground', component: () => import('./views/portal/PlaygroundView.vue'), meta: { title: 'menu.playground' } },
+      { path: 'keys', name: 'keys', component: () => import('./views/portal/KeysView.vue'), meta: { title: 'portal.menu.keys' } },
     ],
   },
   { path: '/:rest(.*)*', redirect: '/console' },

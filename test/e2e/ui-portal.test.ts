@@ -164,6 +164,28 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
         expect(problems).to.deep.equal([]);
       });
 
+      it('shows the usage by day, model and key as the API gives it', async () => {
+        await page.click('[data-nav="/portal/usage"]');
+        await page.waitForSelector('[data-table="by-model"] .el-table__row');
+        const usage = (await p.request('GET', '/api/v1/usage', { token: tenant.apiKey })).body;
+        expect(await page.getAttribute('[data-metric="input"]', 'data-value')).to.equal(String(usage.inputTokens));
+        expect(await page.textContent('[data-table="by-model"]')).to.contain(MODEL);
+        expect(await page.locator('[data-table="by-key"] .el-table__row').count()).to.equal(usage.byApiKey.length);
+        await page.waitForSelector('canvas');
+        await check('usage');
+      });
+
+      it('lists the gateway’s requests, filtered by model and status', async () => {
+        await page.click('[data-nav="/portal/requests"]');
+        await page.waitForSelector('[data-table="requests"] [data-status="200"]');
+        expect(await page.textContent('[data-table="requests"]')).to.contain(MODEL);
+        await check('requests');
+        await page.fill('input[name="status"]', '404');
+        await page.locator('input[name="status"]').blur();
+        await page.waitForSelector('[data-table="requests"] [data-status="200"]', { state: 'detached' });
+        expect(problems).to.deep.equal([]);
+      });
+
       it('shows a member the keys without the means to manage them', async () => {
         const member = (
           await p.request('POST', `/api/v1/tenants/${tenant.id}/api-keys`, { token: tenant.apiKey, body: { role: 'member', name: `member-${lang}` } })

@@ -40,6 +40,8 @@ const routes: RouteRecordRaw[] = [
       { path: '', redirect: '/portal/playground' },
       { path: 'playground', name: 'playground', component: () => import('./views/portal/PlaygroundView.vue'), meta: { title: 'menu.playground' } },
       { path: 'keys', name: 'keys', component: () => import('./views/portal/KeysView.vue'), meta: { title: 'portal.menu.keys' } },
+      { path: 'usage', name: 'usage', component: () => import('./views/portal/UsageView.vue'), meta: { title: 'portal.menu.usage' } },
+      { path: 'requests', name: 'requests', component: () => import('./views/portal/RequestsView.vue'), meta: { title: 'portal.menu.requests' } },
     ],
   },
   { path: '/:rest(.*)*', redirect: '/console' },

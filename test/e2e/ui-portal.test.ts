@@ -186,6 +186,21 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
         expect(problems).to.deep.equal([]);
       });
 
+      it('shows the balance, payments and invoices from the ledger', async () => {
+        const reference = `BANK-${lang}-0001`;
+        const paid = await p.request('POST', '/api/v1/payments', {
+          body: { tenantId: tenant.id, amount: '1234.50', receivedAt: p.clock.now().toISOString(), reference },
+        });
+        expect(paid.status).to.equal(201);
+        await page.click('[data-nav="/portal/billing"]');
+        await page.waitForSelector(`[data-payment="${reference}"]`);
+        expect(await page.textContent(`[data-payment="${reference}"]`)).to.equal('¥1,234.50');
+        const balance = (await p.request('GET', `/api/v1/tenants/${tenant.id}/balance`, { token: tenant.apiKey })).body;
+        expect(await page.getAttribute('[data-metric="receivable"]', 'data-value')).to.equal(balance.receivable);
+        await page.waitForSelector('[data-table="invoices"]');
+        await check('billing');
+      });
+
       it('shows a member the keys without the means to manage them', async () => {
         const member = (
           await p.request('POST', `/api/v1/tenants/${tenant.id}/api-keys`, { token: tenant.apiKey, body: { role: 'member', name: `member-${lang}` } })

@@ -42,6 +42,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'keys', name: 'keys', component: () => import('./views/portal/KeysView.vue'), meta: { title: 'portal.menu.keys' } },
       { path: 'usage', name: 'usage', component: () => import('./views/portal/UsageView.vue'), meta: { title: 'portal.menu.usage' } },
       { path: 'requests', name: 'requests', component: () => import('./views/portal/RequestsView.vue'), meta: { title: 'portal.menu.requests' } },
+      { path: 'billing', name: 'billing', component: () => import('./views/portal/BillingView.vue'), meta: { title: 'portal.menu.billing' } },
     ],
   },
   { path: '/:rest(.*)*', redirect: '/console' },

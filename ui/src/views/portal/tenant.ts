@@ -14,3 +14,7 @@ export const listModels = () => allPages((cursor) => unwrap(api.GET('/api/v1/mod
 
 /** A cursor page's query: its size and, after the first, its cursor. */
 export const pageQuery = (cursor: string | undefined, limit = 50) => ({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+
+/** Every API key of the signed-in tenant (revoked ones too). */
+export const listKeys = () =>
+  allPages((cursor) => unwrap(api.GET('/api/v1/tenants/{id}/api-keys', { params: { path: { id: tenantId.value }, query: pageQuery(cursor, 200) } })));

@@ -201,6 +201,39 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
         await check('billing');
       });
 
+      it('lets the tenant admin create, disable, enable, reset and delete a user', async () => {
+        await page.click('[data-nav="/portal/users"]');
+        await page.waitForSelector('[data-table="users"]');
+        const username = `ops-${lang}`;
+        await page.click('[data-action="create-user"]');
+        const dialog = page.locator('[data-dialog="create-user"]');
+        await dialog.locator('input[name="username"]').fill('x');
+        await dialog.locator('input[name="password"]').fill('short');
+        await dialog.locator('[data-submit]').click();
+        await dialog.locator('.el-form-item__error').first().waitFor();
+        await dialog.locator('input[name="username"]').fill(username);
+        await dialog.locator('input[name="password"]').fill('first-pass-123');
+        await dialog.locator('[data-submit]').click();
+        const row = page.locator('[data-table="users"] tbody tr', { hasText: username });
+        await row.locator('[data-user-state="active"]').waitFor();
+        await check('users');
+        await row.locator('[data-action="toggle"]').click();
+        await row.locator('[data-user-state="disabled"]').waitFor();
+        await row.locator('[data-action="toggle"]').click();
+        await row.locator('[data-user-state="active"]').waitFor();
+        await row.locator('[data-action="reset"]').click();
+        await page.locator('.el-message-box input').fill('second-pass-456');
+        const patched = page.waitForResponse((r) => r.url().includes('/api/v1/users/') && r.request().method() === 'PATCH');
+        await page.locator('.el-message-box .el-button--primary').click();
+        expect((await patched).status()).to.equal(200);
+        const signedIn = await p.request('POST', '/api/v1/session', { body: { username, password: 'second-pass-456' } });
+        expect(signedIn.status).to.be.oneOf([200, 201]);
+        await row.locator('[data-action="delete"]').click();
+        await page.locator('.el-message-box .el-button--primary').click();
+        await row.waitFor({ state: 'detached' });
+        expect(problems).to.deep.equal([]);
+      });
+
       it('shows a member the keys without the means to manage them', async () => {
         const member = (
           await p.request('POST', `/api/v1/tenants/${tenant.id}/api-keys`, { token: tenant.apiKey, body: { role: 'member', name: `member-${lang}` } })

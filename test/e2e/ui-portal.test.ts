@@ -201,6 +201,24 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
         await check('billing');
       });
 
+      it('shows the budget against the cost so far and lets the admin change it', async () => {
+        await p.request('PUT', `/api/v1/tenants/${tenant.id}/budget`, { token: tenant.apiKey, body: { monthlyCny: '5000.00', thresholds: [80, 100] } });
+        await page.click('[data-nav="/portal/budget"]');
+        await page.waitForSelector('[data-metric="budget"][data-value="5000.00"]');
+        await page.waitForSelector('[data-table="alerts"]');
+        await check('budget');
+        await page.fill('input[name="monthlyCny"]', '12.3456789');
+        await page.click('[data-action="save-budget"]');
+        await page.locator('.el-form-item__error').first().waitFor();
+        await page.fill('input[name="monthlyCny"]', '6000.50');
+        await page.fill('input[name="thresholds"]', '50, 90');
+        await page.click('[data-action="save-budget"]');
+        await page.waitForSelector('[data-metric="budget"][data-value="6000.50"]');
+        const b = (await p.request('GET', `/api/v1/tenants/${tenant.id}/budget`, { token: tenant.apiKey })).body;
+        expect(b).to.deep.include({ monthlyCny: '6000.50', thresholds: [50, 90] });
+        expect(problems).to.deep.equal([]);
+      });
+
       it('lets the tenant admin create, disable, enable, reset and delete a user', async () => {
         await page.click('[data-nav="/portal/users"]');
         await page.waitForSelector('[data-table="users"]');
@@ -216,6 +234,7 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
         await dialog.locator('[data-submit]').click();
         const row = page.locator('[data-table="users"] tbody tr', { hasText: username });
         await row.locator('[data-user-state="active"]').waitFor();
+        await dialog.waitFor({ state: 'hidden' });
         await check('users');
         await row.locator('[data-action="toggle"]').click();
         await row.locator('[data-user-state="disabled"]').waitFor();

@@ -225,6 +225,23 @@ export const en = {
     },
   },
   portal: {
+    budget: {
+      title: 'Budget and alerts',
+      costSoFar: 'Cost so far in {period} (incl. VAT)',
+      monthly: 'Monthly budget (¥, incl. VAT)',
+      none: 'None',
+      thresholds: 'Alert at (% of the budget)',
+      set: 'Set the budget',
+      save: 'Save',
+      edit: 'Edit the current one',
+      remove: 'Remove',
+      moneyRule: 'An amount such as 5000.00 (at most 6 decimals)',
+      thresholdRule: '1 to 10 whole percentages from 1 to 1000, separated by commas',
+      alerts: 'Alerts',
+      raised: 'Raised',
+      threshold: 'Threshold',
+      costThen: 'Cost then',
+    },
     users: {
       title: 'Users',
       hint: 'People who sign in to this portal with a password. Admins also manage keys, users and the budget.',

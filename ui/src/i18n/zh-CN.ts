@@ -227,6 +227,23 @@ export const zhCN = {
     },
   },
   portal: {
+    budget: {
+      title: '预算与告警',
+      costSoFar: '{period} 至今费用（含税）',
+      monthly: '月度预算（¥，含税）',
+      none: '未设置',
+      thresholds: '告警阈值（预算的 %）',
+      set: '设置预算',
+      save: '保存',
+      edit: '编辑当前预算',
+      remove: '删除',
+      moneyRule: '金额，例如 5000.00（最多 6 位小数）',
+      thresholdRule: '1 到 10 个 1–1000 之间的整数百分比，以逗号分隔',
+      alerts: '告警',
+      raised: '触发时间',
+      threshold: '阈值',
+      costThen: '当时费用',
+    },
     users: {
       title: '用户',
       hint: '以密码登录本门户的人员。管理员还可管理密钥、用户和预算。',

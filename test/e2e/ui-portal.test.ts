@@ -201,6 +201,31 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
         await check('billing');
       });
 
+      it('previews a reserved workload with a dry run, then creates it', async () => {
+        await page.click('[data-nav="/portal/workloads"]');
+        await page.waitForSelector('[data-table="workloads"] .el-table__row');
+        const name = `batch-${lang}`;
+        await page.fill('input[name="name"]', name);
+        await page.click('[data-field="model"]');
+        await page.locator('.el-select-dropdown__item:visible', { hasText: MODEL }).click();
+        await page.fill('input[name="tokensPerMin"]', '1000');
+        await page.locator('input[name="tokensPerMin"]').blur();
+        await page.click('[data-action="preview"]');
+        await page.waitForSelector('[data-preview]').catch(async (e: Error) => {
+          throw new Error(`${e.message}\n${problems.join('\n')}\n${await page.textContent('main')}`);
+        });
+        expect(Number(await page.getAttribute('[data-preview]', 'data-placed'))).to.be.at.least(0);
+        // The create button turns from disabled to enabled: look once its colour has settled.
+        await page.waitForSelector('[data-action="create-workload"]:not(.is-disabled)');
+        await page.waitForTimeout(300);
+        await check('workloads');
+        await page.click('[data-action="create-workload"]');
+        await page.locator('[data-table="workloads"] tbody tr', { hasText: name }).waitFor();
+        const mine = (await p.request('GET', '/api/v1/workloads', { token: tenant.apiKey })).body.items as { name: string; tokensPerMin: number }[];
+        expect(mine.find((w) => w.name === name)?.tokensPerMin).to.equal(1000);
+        expect(problems).to.deep.equal([]);
+      });
+
       it('shows the budget against the cost so far and lets the admin change it', async () => {
         await p.request('PUT', `/api/v1/tenants/${tenant.id}/budget`, { token: tenant.apiKey, body: { monthlyCny: '5000.00', thresholds: [80, 100] } });
         await page.click('[data-nav="/portal/budget"]');

@@ -43,6 +43,12 @@ const routes: RouteRecordRaw[] = [
       { path: 'usage', name: 'usage', component: () => import('./views/portal/UsageView.vue'), meta: { title: 'portal.menu.usage' } },
       { path: 'requests', name: 'requests', component: () => import('./views/portal/RequestsView.vue'), meta: { title: 'portal.menu.requests' } },
       { path: 'billing', name: 'billing', component: () => import('./views/portal/BillingView.vue'), meta: { title: 'portal.menu.billing' } },
+      {
+        path: 'workloads',
+        name: 'portal-workloads',
+        component: () => import('./views/portal/PortalWorkloadsView.vue'),
+        meta: { title: 'portal.menu.workloads' },
+      },
       { path: 'budget', name: 'budget', component: () => import('./views/portal/BudgetView.vue'), meta: { title: 'portal.menu.budget' } },
       { path: 'users', name: 'users', component: () => import('./views/portal/UsersView.vue'), meta: { title: 'portal.menu.users' } },
     ],

@@ -225,6 +225,20 @@ export const en = {
     },
   },
   portal: {
+    workloads: {
+      title: 'Reserved workloads',
+      hint: 'Reserve throughput for a model: the scheduler places it on the pool. Preview first: the dry run shows what would be placed now, changing nothing.',
+      new: 'A new workload',
+      mine: 'Your workloads',
+      tokensPerMin: 'Tokens per minute',
+      priority: 'Priority',
+      preview: 'Preview (dry run)',
+      create: 'Create',
+      wouldPlace: 'Would place {placed} of {asked} tokens/min now',
+      preempts: 'would preempt {n} workloads',
+      nothingNow: 'Nothing could be placed now.',
+      deleteConfirm: 'Delete the workload {name}? Its placements are released.',
+    },
     budget: {
       title: 'Budget and alerts',
       costSoFar: 'Cost so far in {period} (incl. VAT)',

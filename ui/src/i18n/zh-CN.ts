@@ -227,6 +227,20 @@ export const zhCN = {
     },
   },
   portal: {
+    workloads: {
+      title: '预留负载',
+      hint: '为模型预留吞吐量：调度器将其放置到算力池。请先预览：试运行显示当前将如何放置，不做任何更改。',
+      new: '新建负载',
+      mine: '您的负载',
+      tokensPerMin: '每分钟令牌数',
+      priority: '优先级',
+      preview: '预览（试运行）',
+      create: '创建',
+      wouldPlace: '当前可放置 {placed} / {asked} 令牌/分钟',
+      preempts: '将抢占 {n} 个负载',
+      nothingNow: '当前无法放置。',
+      deleteConfirm: '删除负载 {name}？其放置将被释放。',
+    },
     budget: {
       title: '预算与告警',
       costSoFar: '{period} 至今费用（含税）',

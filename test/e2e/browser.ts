@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -100,4 +101,16 @@ export async function axeViolations(pg: Page): Promise<string[]> {
   if (first.length === 0) return first;
   await pg.waitForTimeout(600);
   return run();
+}
+
+/**
+ * Checks a view as it is: nothing went wrong on the page (`problems` of {@link watch}), no serious
+ * or critical axe-core violation once the loading masks are gone; then saves its screenshot `name`.
+ */
+export async function checkView(pg: Page, problems: string[], name: string): Promise<void> {
+  expect(problems, `${name}: problems`).to.deep.equal([]);
+  // A loading mask fading out has text of no contrast: look once it is gone.
+  await pg.waitForSelector('.el-loading-mask', { state: 'detached' });
+  expect(await axeViolations(pg), `${name}: axe`).to.deep.equal([]);
+  await shot(pg, name);
 }

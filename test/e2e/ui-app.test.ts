@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
-import { axeViolations, launchBrowser, newPage, shot, watch } from './browser.js';
+import { checkView, launchBrowser, newPage, watch } from './browser.js';
 
 describe('the new UI (/ui/) in Chromium', function () {
   this.timeout(120_000);
@@ -75,13 +75,7 @@ describe('the new UI (/ui/) in Chromium', function () {
       let page: Page;
       let problems: string[];
 
-      const check = async (name: string) => {
-        expect(problems, `${name}: problems`).to.deep.equal([]);
-        // A loading mask fading out has text of no contrast: look once it is gone.
-        await page.waitForSelector('.el-loading-mask', { state: 'detached' });
-        expect(await axeViolations(page), `${name}: axe`).to.deep.equal([]);
-        await shot(page, `ui-${name}-${lang}`);
-      };
+      const check = (name: string) => checkView(page, problems, `ui-${name}-${lang}`);
 
       it('refuses a wrong token with the translated problem, then signs the operator in', async () => {
         page = await newPage(browser!, locale);

@@ -1,6 +1,6 @@
 /**
  * The HTTP request listener of the platform: the API's routes, health, readiness, metrics, the
- * OpenAPI document, the console's static files and the new UI (dist/ui/). Routes with fixed paths are found by
+ * OpenAPI document and the UI (dist/ui/: console, portal and cockpit). Routes with fixed paths are found by
  * dispatch.ts, the rest by Express; either way the answer comes from one pipeline (pipeline.ts),
  * and Express only routes.
  */
@@ -95,20 +95,15 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     res.json(opts.openapi);
   });
 
-  // The console (/console) and the portal (/portal): one static page each, working only through
-  // the public API with the session cookie.
+  // The UI (ui/, built by Vite into dist/ui/): its hashed scripts and styles under /ui/assets,
+  // cached for good, and index.html, with the console's CSP, for each of its pages: the console,
+  // the portal, the cockpit and the sign-in page (history-mode routes, ui/src/router.ts).
   // From dist/server/http/ when built, from server/http/ under tsx: the repository root is three or two up.
   const root = ['../../', '../../../'].map((up) => fileURLToPath(new URL(up, import.meta.url))).find((dir) => existsSync(`${dir}package.json`))!;
-  const web = `${root}web/`;
-  const echarts = `${root}node_modules/echarts/dist/echarts.min.js`;
-  app.get('/', (_req, res) => res.redirect(302, '/console/'));
-  app.get('/assets/echarts.min.js', (_req, res) => res.sendFile(echarts, { maxAge: '1d' }));
-  app.use('/assets', express.static(web, { index: false, maxAge: 0 }));
-  // The new UI (ui/, built by Vite into dist/ui/): hashed assets cached for good, and index.html
-  // for every other path under /ui/ (history-mode routes), with the same CSP.
   const ui = `${root}dist/ui/`;
+  app.get('/', (_req, res) => res.redirect(302, '/console'));
   app.use('/ui/assets', express.static(`${ui}assets/`, { index: false, immutable: true, maxAge: '365d', fallthrough: false }));
-  app.get(['/ui', '/ui/*rest'], (_req, res) => {
+  app.get(['/console', '/console/*rest', '/portal', '/portal/*rest', '/cockpit', '/login'], (_req, res) => {
     res.set('content-security-policy', CONSOLE_CSP);
     if (!existsSync(`${ui}index.html`)) {
       res.status(503).type('text/plain').send('The UI is not built: run `npm run build` (or `npm start`, which builds it).');
@@ -117,14 +112,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     res.set('cache-control', 'no-cache');
     res.sendFile(`${ui}index.html`);
   });
-  for (const area of ['console', 'portal']) {
-    app.get(`/${area}`, (req, res) => {
-      // Relative asset paths need the trailing slash (routing here ignores it).
-      if (!req.originalUrl.split('?')[0]!.endsWith('/')) return res.redirect(302, `/${area}/`);
-      res.set('content-security-policy', CONSOLE_CSP);
-      res.sendFile(`${web}index.html`);
-    });
-  }
+  // Addresses of the UI from when it was served under /ui/ keep working: the same page without
+  // the prefix (never another host: leading slashes and backslashes are dropped).
+  app.get(['/ui', '/ui/*rest'], (req, res) => {
+    res.redirect(301, `/${req.originalUrl.slice('/ui'.length).replace(/^[/\\]+/, '')}`);
+  });
 
   const router = express.Router();
   for (const spec of routes) {

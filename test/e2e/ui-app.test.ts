@@ -1,5 +1,5 @@
 /**
- * The new UI (ui/, served at /ui/) in Chromium, in English and Chinese: sign-in, the operator's
+ * The UI (ui/, served at /console, /portal and /cockpit) in Chromium, in English and Chinese: sign-in, the operator's
  * overview, clusters, a cluster, tenants, workloads and the cockpit at 1920×1080. Every view must
  * load with no page error, no failed request and no serious or critical axe-core violation, under
  * the console's CSP; each is saved to test/e2e/screenshots/ui-*.png (not committed).
@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { ADMIN_TOKEN, startPlatform, type TestPlatform } from '../integration/harness.js';
 import { checkView, launchBrowser, newPage, watch } from './browser.js';
 
-describe('the new UI (/ui/) in Chromium', function () {
+describe('the UI (/console, /cockpit) in Chromium', function () {
   this.timeout(120_000);
   let browser: Browser | undefined;
   let p: TestPlatform;
@@ -80,7 +80,7 @@ describe('the new UI (/ui/) in Chromium', function () {
       it('refuses a wrong token with the translated problem, then signs the operator in', async () => {
         page = await newPage(browser!, locale);
         problems = watch(page);
-        await page.goto(`${p.baseUrl}/ui/console/overview`);
+        await page.goto(`${p.baseUrl}/console/overview`);
         await page.waitForSelector('[data-view="login"]');
         await page.click('#tab-token');
         await page.fill('input[name="token"]', 'tp_admin_wrong-token-0123456789');
@@ -117,7 +117,7 @@ describe('the new UI (/ui/) in Chromium', function () {
       });
 
       it('cordons a cluster and lifts it again', async () => {
-        await page.goto(`${p.baseUrl}/ui/console/clusters/${clusterId}`);
+        await page.goto(`${p.baseUrl}/console/clusters/${clusterId}`);
         await page.waitForSelector('[data-state="ready"]');
         await page.click('[data-action="cordon"]');
         await page.waitForSelector('[data-state="cordoned"]');
@@ -128,11 +128,11 @@ describe('the new UI (/ui/) in Chromium', function () {
       });
 
       it('lists tenants and workloads', async () => {
-        await page.goto(`${p.baseUrl}/ui/console/tenants`);
+        await page.goto(`${p.baseUrl}/console/tenants`);
         await page.waitForSelector('text=Guangzhou Transport Bureau');
         expect(await page.textContent('[data-table="tenants"]')).to.contain(lang === 'en' ? 'Government' : '政府部门');
         await check('tenants');
-        await page.goto(`${p.baseUrl}/ui/console/workloads`);
+        await page.goto(`${p.baseUrl}/console/workloads`);
         await page.waitForSelector('[data-table="workloads"]');
         await check('workloads');
         // A workload's name opens its page.
@@ -146,9 +146,9 @@ describe('the new UI (/ui/) in Chromium', function () {
         const wall = await newPage(browser!, locale, { viewport: { width: 1920, height: 1080 } });
         const wallProblems = watch(wall);
         await wall.context().addCookies(await page.context().cookies());
-        await wall.goto(`${p.baseUrl}/ui/login`);
+        await wall.goto(`${p.baseUrl}/login`);
         await wall.evaluate("localStorage.setItem('tokenpool.signedIn', '1')");
-        await wall.goto(`${p.baseUrl}/ui/cockpit`);
+        await wall.goto(`${p.baseUrl}/cockpit`);
         await wall.waitForSelector('[data-map="guangzhou"][data-points="2"]').catch((e: Error) => {
           throw new Error(`${e.message}\n${wallProblems.join('\n')}`);
         });
@@ -167,7 +167,7 @@ describe('the new UI (/ui/) in Chromium', function () {
       });
 
       it('signs out', async () => {
-        await page.goto(`${p.baseUrl}/ui/console/overview`);
+        await page.goto(`${p.baseUrl}/console/overview`);
         await page.click('[data-sign-out]');
         await page.waitForSelector('[data-view="login"]');
         expect(problems).to.deep.equal([]);

@@ -67,7 +67,7 @@ describe('the new console’s money views in Chromium', function () {
       before(async () => {
         page = await newPage(browser!, locale);
         problems = watch(page, expected);
-        await page.goto(`${p.baseUrl}/ui/console/overview`);
+        await page.goto(`${p.baseUrl}/console/overview`);
         await page.waitForSelector('[data-view="login"]');
         await page.click('#tab-token');
         await page.fill('input[name="token"]', ADMIN_TOKEN);

@@ -13,7 +13,7 @@ import { axeViolations, launchBrowser, newPage, shot, watch } from './browser.js
 
 const HOUR = 3_600_000;
 
-describe('the operator console platform views (/ui/console) in Chromium', function () {
+describe('the operator console platform views (/console) in Chromium', function () {
   this.timeout(180_000);
   let browser: Browser | undefined;
   let p: TestPlatform;
@@ -74,7 +74,7 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         page = await newPage(browser!, locale);
         problems = watch(page);
         const history = page.waitForResponse((r) => r.url().includes('/api/v1/history'));
-        await page.goto(`${p.baseUrl}/ui/login?next=/console/overview`);
+        await page.goto(`${p.baseUrl}/login?next=/console/overview`);
         await page.click('#tab-token');
         await page.fill('input[name="token"]', ADMIN_TOKEN);
         await page.click('[data-submit]');
@@ -94,10 +94,10 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
         const wall = await newPage(browser!, locale, { viewport: { width: 1920, height: 1080 } });
         const wallProblems = watch(wall);
         await wall.context().addCookies(await page.context().cookies());
-        await wall.goto(`${p.baseUrl}/ui/login`);
+        await wall.goto(`${p.baseUrl}/login`);
         await wall.evaluate("localStorage.setItem('tokenpool.signedIn', '1')");
         const history = wall.waitForResponse((r) => r.url().includes('/api/v1/history'));
-        await wall.goto(`${p.baseUrl}/ui/cockpit`);
+        await wall.goto(`${p.baseUrl}/cockpit`);
         const answer = await (await history).json();
         await wall.waitForFunction(`Number(document.querySelector('[data-chart="trend"]')?.getAttribute('data-points')) >= ${answer.points.length}`);
         expect(wallProblems).to.deep.equal([]);
@@ -283,7 +283,7 @@ describe('the operator console platform views (/ui/console) in Chromium', functi
       });
 
       it("previews a tenant's workload with a dry run, creates it, rescales it and deletes it", async () => {
-        await page.goto(`${p.baseUrl}/ui/console/tenants/${tenantId}`);
+        await page.goto(`${p.baseUrl}/console/tenants/${tenantId}`);
         await page.click('[data-action="new-workload"]');
         const form = '[data-form="workload"]';
         await page.waitForSelector(form);

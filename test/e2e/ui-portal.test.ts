@@ -1,5 +1,5 @@
 /**
- * The tenant portal of the new UI (/ui/portal/…) in Chromium, in English and Chinese: the
+ * The tenant portal (/portal/…) in Chromium, in English and Chinese: the
  * playground chatting for real through the token gateway with a simulated engine (streamed answer,
  * tokens and cost), its snippets, and the portal's other views. Every view must load with no page
  * error, no failed request and no serious or critical axe-core violation; each is saved to
@@ -13,7 +13,7 @@ import { MODEL, serveModel } from '../integration/gateway-fixture.js';
 import { startPlatform, type TestPlatform } from '../integration/harness.js';
 import { checkView, launchBrowser, newPage, watch } from './browser.js';
 
-describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function () {
+describe('the tenant portal (/portal/) in Chromium', function () {
   this.timeout(120_000);
   let browser: Browser | undefined;
   let p: TestPlatform;
@@ -60,7 +60,7 @@ describe('the tenant portal of the new UI (/ui/portal/) in Chromium', function (
       const signIn = async (key: string) => {
         const pg = await newPage(browser!, locale, { permissions: ['clipboard-read', 'clipboard-write'] });
         const seen = watch(pg);
-        await pg.goto(`${p.baseUrl}/ui/portal`);
+        await pg.goto(`${p.baseUrl}/portal`);
         await pg.waitForSelector('[data-view="login"]');
         await pg.click('#tab-key');
         await pg.fill('input[name="key"]', key);

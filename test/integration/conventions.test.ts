@@ -1,5 +1,7 @@
 import { validate, compileErrors } from '@readme/openapi-parser';
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describeOnDatabases, type Answer, type TestPlatform } from './harness.js';
 
 const PROBLEM_KEYS = ['type', 'title', 'status', 'detail', 'errors'];
@@ -120,9 +122,18 @@ describeOnDatabases('conventions', (platform) => {
       expectProblem(await p.request('GET', '/api/v1/no-such-thing', { token: null }), 404);
       expectProblem(await p.request('POST', '/api/v2/clusters', { body: {} }), 404);
       expectProblem(await p.request('GET', '/no-such-page'), 404);
-      // The root is the console's address.
+      // The root is the console's address; the UI's old addresses under /ui/ lead to the same page, on this host.
       const root = await fetch(`${p.baseUrl}/`, { redirect: 'manual' });
-      expect([root.status, root.headers.get('location')]).to.deep.equal([302, '/console/']);
+      expect([root.status, root.headers.get('location')]).to.deep.equal([302, '/console']);
+      for (const [old, now] of [
+        ['/ui', '/'],
+        ['/ui/portal/keys?x=1', '/portal/keys?x=1'],
+        ['/ui//evil.example/a', '/evil.example/a'],
+        ['/ui/%5C%5Cevil.example', '/%5C%5Cevil.example'],
+      ]) {
+        const moved = await fetch(`${p.baseUrl}${old}`, { redirect: 'manual' });
+        expect([moved.status, moved.headers.get('location')], old).to.deep.equal([301, now]);
+      }
     });
 
     it('409: a conflict', async () => {
@@ -148,6 +159,12 @@ describeOnDatabases('conventions', (platform) => {
   });
 
   describe('headers on every answer', () => {
+    /** The path of the UI's script, from its built index.html (built first when its sources changed). */
+    const uiScript = () => {
+      execFileSync(process.execPath, ['ui/build.mjs'], { stdio: 'inherit' });
+      return readFileSync('dist/ui/index.html', 'utf8').match(/src="(\/ui\/assets\/[^"]+\.js)"/)![1]!;
+    };
+
     it('a request id (the client’s when sane, else a new one) and the security headers; API answers are not stored', async () => {
       const p = platform();
       const answers = {
@@ -156,8 +173,8 @@ describeOnDatabases('conventions', (platform) => {
         unknown: await p.request('GET', '/api/v1/no-such-thing'),
         health: await p.request('GET', '/healthz', { token: null }),
         openapi: await p.request('GET', '/api/v1/openapi.json', { token: null }),
-        console: await p.request('GET', '/console/', { token: null }),
-        asset: await p.request('GET', '/assets/app.js', { token: null }),
+        console: await p.request('GET', '/console/tenants', { token: null }),
+        asset: await p.request('GET', uiScript(), { token: null }),
       };
       const ids = new Set<string>();
       for (const [name, res] of Object.entries(answers)) {

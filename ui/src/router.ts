@@ -1,5 +1,6 @@
 /**
- * A page per view, in history mode under /ui/ (the server answers index.html for any /ui/ path).
+ * A page per view, in history mode at /console/…, /portal/…, /cockpit and /login (the server
+ * answers index.html for each; the scripts are under /ui/assets).
  * The console and the cockpit are the operator's, the portal a tenant's; without a session a
  * view sends to the sign-in page, which sends back after it.
  */
@@ -68,7 +69,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/:rest(.*)*', redirect: '/console' },
 ];
 
-export const router = createRouter({ history: createWebHistory('/ui/'), routes });
+export const router = createRouter({ history: createWebHistory('/'), routes });
 
 router.beforeEach(async (to) => {
   const kind = to.matched.find((r) => r.meta.kind)?.meta.kind;

@@ -65,3 +65,9 @@ export function formatDateTime(iso: string | null | undefined, lang: Lang): stri
 export function formatTime(d: Date, lang: Lang): string {
   return new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }).format(d);
 }
+
+/** A ratio to `digits` significant digits (0.0123, 1,230) in the locale; '—' for none. */
+export function formatSignificant(n: number | null | undefined, lang: Lang, digits = 3): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  return numberFormat(lang, { maximumSignificantDigits: digits }).format(n);
+}

@@ -41,6 +41,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'tenants/:id', name: 'ops-tenant', component: () => import('./views/ops/TenantView.vue'), meta: { title: 'menu.tenants' } },
       { path: 'workloads/new', name: 'ops-workload-new', component: () => import('./views/ops/WorkloadNewView.vue'), meta: { title: 'ops.menu.newWorkload' } },
       { path: 'workloads/:id', name: 'ops-workload', component: () => import('./views/ops/WorkloadView.vue'), meta: { title: 'menu.workloads' } },
+      { path: 'energy', name: 'energy', component: () => import('./views/energy/EnergyView.vue'), meta: { title: 'energy.menu' } },
       { path: 'logs', name: 'ops-logs', component: () => import('./views/ops/LogsView.vue'), meta: { title: 'ops.menu.logs' } },
     ],
   },

@@ -65,12 +65,6 @@ export default defineConfig(
     },
   },
   {
-    // The console and portal: plain browser modules, echarts loaded by a <script> tag before them.
-    files: ['web/**/*.js'],
-    extends: [js.configs.recommended],
-    languageOptions: { globals: { ...globals.browser, echarts: 'readonly' } },
-  },
-  {
     files: ['*.js', '*.cjs', 'ui/*.mjs'],
     extends: [js.configs.recommended],
     languageOptions: { globals: globals.node },

@@ -1,5 +1,5 @@
 /**
- * CSV downloads, with the console's rules (web/csv.js): RFC 4180 quoting of every cell, CRLF line
+ * CSV downloads, with the UI's rules (ui/src/csv.ts; test/unit/csv.test.ts holds both to one table): RFC 4180 quoting of every cell, CRLF line
  * ends after a UTF-8 BOM, and cells a spreadsheet would run as a formula neutralized (OWASP "CSV
  * Injection"): a text cell starting with = + - @, a tab or a carriage return gets a leading
  * apostrophe. Numbers, negative ones included, stay numbers.

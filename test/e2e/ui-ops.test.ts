@@ -125,9 +125,9 @@ describe('the operator console platform views (/console) in Chromium', function 
         await page.fill(`${form} input[name="stdTokensPerSec"]`, '1500');
         await page.fill(`${form} input[name="resourceName"]`, 'not a resource');
         await page.click('[data-dialog="device-profiles"] [data-submit]');
-        // The API's field error, next to its field.
-        await page.waitForSelector('[data-field-name="resourceName"] .el-form-item__error');
-        expect(await page.textContent('[data-field-name="resourceName"] .el-form-item__error')).to.contain('Kubernetes resource name');
+        // The API's field error, next to its field (waited for by its text: the form's own "Required"
+        // of the first submit may still stand there until the answer comes).
+        await page.locator('[data-field-name="resourceName"] .el-form-item__error', { hasText: 'Kubernetes resource name' }).waitFor();
         // The 400 and Chromium's console line about it, expected.
         expect(problems.splice(0).every((x) => x.includes('400'))).to.equal(true);
         await page.fill(`${form} input[name="resourceName"]`, 'example.com/accel');

@@ -1,6 +1,6 @@
 /**
- * What the old console and portal (web/app.js) did, done by the new UI (/ui/) in Chromium, in
- * English and Chinese: the energy page (measured tokens per joule beside the TDP estimate), the
+ * What the first console and portal (a hand-built page, replaced by ui/) did, done by the UI in
+ * Chromium, in English and Chinese: the energy page (measured tokens per joule beside the TDP estimate), the
  * engine catalog with "not configured" images, a cluster registered and a tenant created with
  * their secrets shown once, workloads with how they are called (a shared one made by the
  * operator, a direct one by a tenant), a workload's SLA spells, keys limited in models, tokens,
@@ -167,7 +167,7 @@ describe('the new UI does what the old console and portal did (Chromium)', funct
       before(async () => {
         page = await newPage(browser!, locale, { permissions: ['clipboard-read', 'clipboard-write'] });
         problems = watch(page, expected);
-        await page.goto(`${p.baseUrl}/ui/console/overview`);
+        await page.goto(`${p.baseUrl}/console/overview`);
         await page.waitForSelector('[data-view="login"]');
         await page.click('#tab-token');
         await page.fill('input[name="token"]', ADMIN_TOKEN);
@@ -301,7 +301,7 @@ describe('the new UI does what the old console and portal did (Chromium)', funct
       it("shows a workload's SLA shortfall spell and the cluster responsible", async () => {
         const sla = (await p.request('GET', `/api/v1/workloads/${energyWorkloadId}/sla`)).body;
         expect(sla.spells.map((s: { reason: string }) => s.reason)).to.deep.equal(['under_replicated']);
-        await page.goto(`${p.baseUrl}/ui/console/workloads/${energyWorkloadId}`);
+        await page.goto(`${p.baseUrl}/console/workloads/${energyWorkloadId}`);
         await page.waitForSelector('[data-section="sla"] [data-spell="under_replicated"]');
         const cells = await page.locator('[data-table="sla-spells"] .el-table__body tr').first().locator('td').allTextContents();
         expect(cells[0]).to.equal(zh ? '副本未就绪' : 'Replicas not ready');
@@ -327,7 +327,7 @@ describe('the new UI does what the old console and portal did (Chromium)', funct
         expect(await page.locator('[data-table="requests"] .el-table__body tr', { hasText: 'Energy Viewer' }).count()).to.equal(0);
         await check('logs');
 
-        await page.goto(`${p.baseUrl}/ui/console/tenants/${transit.id}`);
+        await page.goto(`${p.baseUrl}/console/tenants/${transit.id}`);
         await page.waitForSelector('[data-table="api-keys"] >> text=transit app');
         const key = page.locator('[data-table="api-keys"] .el-table__body tr', { hasText: 'transit app' });
         expect(await key.textContent()).to.contain(MODEL);
@@ -378,7 +378,7 @@ describe('the new UI does what the old console and portal did (Chromium)', funct
             body: { username, password: 'a long passphrase', kind: 'tenant', tenantId: transit.id, admin: true },
           });
           expect(made.status).to.equal(201);
-          await portal.goto(`${p.baseUrl}/ui/portal`);
+          await portal.goto(`${p.baseUrl}/portal`);
           await portal.waitForSelector('[data-view="login"]');
           await portal.fill('input[name="username"]', username);
           await portal.fill('input[name="password"]', 'not the passphrase');

@@ -10,7 +10,8 @@ import { zhCN } from '../src/i18n/zh-CN';
 import FieldItem from '../src/views/money/FieldItem.vue';
 import FormProblem from '../src/views/money/FormProblem.vue';
 import MoneyColumn from '../src/views/money/MoneyColumn.vue';
-import { csvText, fieldErrorFor, listQuery, rfc3339, unplacedErrors } from '../src/views/money/money';
+import { csvText } from '../src/csv';
+import { fieldErrorFor, listQuery, rfc3339, unplacedErrors } from '../src/views/money/money';
 
 const plugins = (locale: 'en' | 'zh-CN' = 'en') => ({
   global: { plugins: [createI18n({ legacy: false, locale, messages: { en, 'zh-CN': zhCN } }), ElementPlus] },
@@ -31,7 +32,7 @@ describe('money helpers', () => {
   });
 
   it('writes CSV with quotes and neutralized formulas', () => {
-    expect(csvText([['a,b', 'say "hi"', '=1+1', '-12.50', null]])).toBe('"a,b","say ""hi""",\'=1+1,-12.50,\r\n');
+    expect(csvText([['a,b', 'say "hi"', '=1+1', '-12.50', null]])).toBe('\ufeff"a,b","say ""hi""","\'=1+1","-12.50",""\r\n');
   });
 
   it('sends only the filters that are set', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { csvCell, invoiceCsv } from '../src/views/portal/csv';
+import { csvCell } from '../src/csv';
+import { invoiceCsv } from '../src/views/portal/csv';
 
 describe('an invoice as CSV', () => {
   it('quotes every cell, neutralizes formulas and keeps numbers', () => {

@@ -100,28 +100,6 @@ export function useServerText() {
   };
 }
 
-/** RFC 4180 CSV text of `rows` (CRLF, quoted where needed; a cell a spreadsheet would run as a formula is neutralized). */
-export function csvText(rows: readonly (readonly (string | number | null | undefined)[])[]): string {
-  const cell = (v: string | number | null | undefined) => {
-    let s = v === null || v === undefined ? '' : String(v);
-    if (/^[=+@\t\r]/.test(s) || (/^-/.test(s) && !/^-[\d.]+$/.test(s))) s = `'${s}`;
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
-}
-
-/** Saves `text` as a file the browser downloads. */
-export function download(text: string, filename: string, type = 'text/csv;charset=utf-8'): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
 /** The month before now, YYYY-MM (the period usually reported or closed). */
 export function lastMonth(now = new Date()): string {
   const d = new Date(now.getFullYear(), now.getMonth() - 1, 1);

@@ -4,11 +4,10 @@ interface CsvModule {
   readonly csvCell: (value: unknown) => string;
   readonly csvText: (rows: unknown[][]) => string;
 }
-// The console's own module, as the browser loads it (plain JavaScript, so imported by a computed path),
-// and the server's (settlement report downloads): one set of rules, held by one table.
-const csvPath: string = '../../web/csv.js';
+// The UI's module (CSV made in the page: invoices, statements) and the server's (settlement report
+// downloads): one set of rules, held by one table.
 const modules: readonly (readonly [string, CsvModule])[] = [
-  ['invoice CSV (web/csv.js)', (await import(csvPath)) as CsvModule],
+  ['CSV made in the page (ui/src/csv.ts)', (await import('../../ui/src/csv.js')) as CsvModule],
   ['server CSV downloads (server/http/csv.ts)', (await import('../../server/http/csv.js')) as CsvModule],
 ];
 

@@ -69,6 +69,16 @@ export const DEMO_TENANTS: readonly DemoTenant[] = [
   },
 ];
 
+/** The demo city's operator, the seller on its invoices (a fictitious company; a valid code). */
+export const DEMO_SELLER = {
+  name: '广州城市算力网运营有限公司',
+  uscc: '91440101MA5TKPL03U',
+  address: '广州市天河区珠江新城华夏路 10 号',
+  phone: '020-38880000',
+  bank: '中国工商银行广州天河支行',
+  bankAccount: '3602000109200088888',
+} as const;
+
 /** The operator's shared workloads: every tenant's key can call them through the gateway (README "Token gateway"). */
 export const DEMO_SHARED: readonly { name: string; model: string; tokensPerMin: number; priority: Priority }[] = [
   { name: 'city-qwen-7b', model: 'qwen2.5-7b-instruct', tokensPerMin: 600_000, priority: 'normal' },
@@ -112,6 +122,8 @@ export async function seedDemoTenants(ctx: AppContext): Promise<{ name: string; 
     }
   }
   for (const w of DEMO_SHARED) await workloads.create(operator, { kind: 'service', ha: false, ...w, shared: true }, undefined);
+  // The city operator's invoicing details (销售方), so that invoices have their PDF and e-fapiao.
+  await ctx.services.invoicing.putSeller(DEMO_SELLER);
   return made;
 }
 

@@ -19,6 +19,9 @@ export const DISTRICTS = {
 
 export type District = keyof typeof DISTRICTS;
 
+/** The small central districts: on the map, named on hover only, as their names would overlap. */
+export const CENTRAL: readonly District[] = ['liwan', 'yuexiu', 'haizhu', 'tianhe'];
+
 /** Cluster states on the map and in the legend. */
 export const STATE_COLOURS: Readonly<Record<string, string>> = { ready: '#2ee6a0', cordoned: '#7aa2ff', not_ready: '#ff4d4f', pending: '#ffc53d' };
 

@@ -15,7 +15,8 @@ import { until } from '../until.js';
 import { checkView, launchBrowser, newPage, watch } from './browser.js';
 
 const ADMIN = 'tp_admin_ui-demo-operator-0123456789abcdef';
-const TENANT = 'Nansha Port Logistics';
+/** On the demo's monthly package (gov-standard: 50 billion standard tokens included). */
+const TENANT = 'Guangzhou Transport Bureau';
 
 describe('the demo city of `npm start` in Chromium', function () {
   this.timeout(180_000);
@@ -120,11 +121,14 @@ describe('the demo city of `npm start` in Chromium', function () {
         await pg.click('[data-nav="/portal/playground"]');
         await pg.waitForSelector('main[data-view="playground"] h1');
         // A model is chosen for the caller; its answer streams from a simulated replica through the gateway.
-        await pg.fill('textarea[data-field="prompt"]', lang === 'en' ? 'Which documents does a customs declaration need?' : '报关需要哪些单证？');
+        await pg.fill('textarea[data-field="prompt"]', lang === 'en' ? 'How busy is the Huangpu Avenue corridor at 8 am?' : '早上八点黄埔大道通行情况如何？');
         await pg.click('[data-action="send"]:not([disabled])');
         await pg.waitForSelector('[data-answer-meta] [data-cost]', { timeout: 30_000 });
         expect((await pg.textContent('[data-turn="assistant"] [data-text]'))!.length).to.be.greaterThan(0);
         expect(Number(await pg.getAttribute('[data-completion-tokens]', 'data-value'))).to.be.greaterThan(0);
+        // Well within the package's included tokens: the answer costs nothing more, and says why.
+        expect(await pg.getAttribute('[data-included]', 'data-value')).to.equal(await pg.getAttribute('[data-std]', 'data-value'));
+        expect(await pg.getAttribute('[data-cost]', 'data-value')).to.equal('0.000000');
         // The stream's end as Chromium reports it, not a failure.
         const aborted = seen.findIndex((x) => /^failed: POST \S+\/v1\/chat\/completions net::ERR_ABORTED$/.test(x.trim()));
         if (aborted >= 0) seen.splice(aborted, 1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SseParser, streamChat, type ChatEvent } from '../src/views/portal/chat';
-import { answerCost, dec, pricePerMillion, stdTokens, toFixed } from '../src/views/portal/cost';
+import { answerCost, billedStd, dec, pricePerMillion, stdTokens, sumStd, toFixed } from '../src/views/portal/cost';
 import { snippet } from '../src/views/portal/snippets';
 
 const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
@@ -90,6 +90,17 @@ describe('an answer’s cost', () => {
     expect(pricePerMillion(plan, 'c')).toBe('2.00');
     expect(pricePerMillion({ type: 'periodic', overagePricePerMillionStd: null }, 'c')).toBe(null);
     expect(pricePerMillion({ type: 'periodic', overagePricePerMillionStd: '8.00' }, 'c')).toBe('8.00');
+  });
+
+  it('bills a periodic plan only past its included tokens, exactly; a unit plan all of it', () => {
+    const periodic = { type: 'periodic' as const, includedStd: 1000, overagePricePerMillionStd: '8.00' };
+    expect(billedStd(periodic, '0', '77.5')).toBe('0');
+    expect(billedStd(periodic, '950.25', '77.5')).toBe('27.75');
+    expect(billedStd(periodic, '1000', '77.5')).toBe('77.5');
+    expect(billedStd(periodic, '5000.1', '0.3')).toBe('0.3');
+    expect(billedStd({ type: 'unit', pricePerMillionStd: '2.00' }, '5000', '77.5')).toBe('77.5');
+    expect(sumStd('950.25', '77.5')).toBe('1027.75');
+    expect(sumStd('77.5', '-27.75')).toBe('49.75');
   });
 });
 

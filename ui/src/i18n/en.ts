@@ -662,6 +662,7 @@ export const en = {
       completionTokens: 'Completion: {n} tokens',
       std: '{n} standard tokens',
       cost: 'Cost: {cost} (excl. VAT)',
+      included: 'of which {n} within the plan’s included tokens',
       noUsage: 'The engine reported no usage.',
       samplePrompt: 'Hello!',
       snippets: 'Call it from your code',

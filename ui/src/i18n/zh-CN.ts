@@ -653,6 +653,7 @@ export const zhCN = {
       completionTokens: '输出：{n} 令牌',
       std: '{n} 标准令牌',
       cost: '费用：{cost}（不含增值税）',
+      included: '其中 {n} 在套餐包含额度内',
       noUsage: '引擎未报告用量。',
       samplePrompt: '你好！',
       snippets: '在代码中调用',

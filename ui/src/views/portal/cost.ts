@@ -3,7 +3,7 @@
  * standard tokens `std = costFactor × (completion + inputFactor × prompt)` (API.md "Formulas"),
  * priced per million at the plan's price for the model — the model's own price or the plan's price
  * times the model's multiplier, else the plan's price (a unit plan's `pricePerMillionStd`, a
- * periodic plan's overage price: within its included tokens an answer costs nothing more).
+ * periodic plan's overage price, paid only past its included tokens: see billedStd).
  * Exclusive of VAT, as prices are.
  */
 /** What of a plan (GET /api/v1/me's subscription.plan, GET /api/v1/plans) prices an answer. */
@@ -66,9 +66,35 @@ export function pricePerMillion(plan: PlanLike, model: string): string | null {
 
 /** Standard tokens of an answer (exact decimal string). */
 export function stdTokens(costFactor: number, inputFactor: number, promptTokens: number, completionTokens: number): string {
-  const d = mul(dec(costFactor), add(dec(completionTokens), mul(dec(inputFactor), dec(promptTokens))));
+  return plain(mul(dec(costFactor), add(dec(completionTokens), mul(dec(inputFactor), dec(promptTokens)))));
+}
+
+/** Two exact decimal strings added. */
+export function sumStd(a: string, b: string): string {
+  return plain(add(dec(a), dec(b)));
+}
+
+/** `d` exactly, without trailing zeros. */
+function plain(d: Dec): string {
   const s = toFixed(d, d.scale);
   return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+}
+
+/**
+ * The part of an answer's `std` billed at the plan's price, `used` standard tokens of the period
+ * having come before it: all of it on a unit plan; on a periodic plan, only what passes the
+ * plan's included tokens (`max(0, used + std − included) − max(0, used − included)`).
+ */
+export function billedStd(plan: PlanLike, used: string, std: string): string {
+  if (plan.type !== 'periodic') return std;
+  const included = dec(plan.includedStd ?? 0);
+  const past = (x: Dec): Dec => {
+    const d = add(x, { n: -included.n, scale: included.scale });
+    return d.n > 0n ? d : { n: 0n, scale: 0 };
+  };
+  const after = past(add(dec(used), dec(std)));
+  const before = past(dec(used));
+  return plain(add(after, { n: -before.n, scale: before.scale }));
 }
 
 /** CNY, to six decimals: std × price ÷ 1,000,000. */

@@ -17,6 +17,8 @@ describe('the UI (/console, /cockpit) in Chromium', function () {
   let browser: Browser | undefined;
   let p: TestPlatform;
   let clusterId: string;
+  /** The placement whose pods fail (reported by its agent in `before`). */
+  let failing: { cluster: string; placement: string; clusterName?: string } | undefined;
 
   /** Tenants with usage this period (name, kind, output tokens), least first. */
   const TOP_TENANTS = [
@@ -59,7 +61,23 @@ describe('the UI (/console, /cockpit) in Chromium', function () {
         body: { events: [{ id: `u-${t.id}`, workloadId: w.id, inputTokens: 0, outputTokens: tokens, occurredAt: at }] },
       });
       expect(usage.body.accepted, JSON.stringify(usage.body)).to.equal(1);
+      failing ??= { cluster: placed.placements[0].clusterId, placement: placed.placements[0].id };
     }
+    // The first tenant's replica cannot pull its image: the cockpit raises it.
+    const cluster = (await p.request('GET', `/api/v1/clusters/${failing!.cluster}`)).body;
+    const report = await p.request('POST', '/api/v1/agent/heartbeat', {
+      token: agents.get(failing!.cluster),
+      body: {
+        inventory: cluster.inventory.map((d: { deviceModel: string; total: number; healthy: number }) => ({
+          deviceModel: d.deviceModel,
+          total: d.total,
+          healthy: d.healthy,
+        })),
+        placements: [{ id: failing!.placement, readyReplicas: 0, phase: 'failing', reason: 'ImagePullBackOff', message: 'Back-off pulling image' }],
+      },
+    });
+    expect(report.status, JSON.stringify(report.body)).to.equal(200);
+    failing = { ...failing!, clusterName: cluster.name };
   });
 
   after(async () => {
@@ -160,6 +178,11 @@ describe('the UI (/console, /cockpit) in Chromium', function () {
         await wall.waitForSelector(`[data-top="tenants"][aria-label*="${TOP_TENANTS[0][0]}"]`);
         const ranked = (await wall.getAttribute('[data-top="tenants"]', 'aria-label'))!;
         expect(ranked.indexOf(TOP_TENANTS[1][0])).to.be.within(0, ranked.indexOf(TOP_TENANTS[0][0]));
+        // The failing placement, among the alerts as it happens.
+        const alert = await wall.textContent('[data-alert="placement"] [data-alert-text]');
+        expect(alert).to.equal(
+          lang === 'en' ? `svc on ${failing!.clusterName} is failing: Image cannot be pulled` : `svc 在 ${failing!.clusterName} 上运行异常：镜像无法拉取`,
+        );
         await wall.waitForTimeout(800); // the map's first frame
         page = wall;
         problems = wallProblems;

@@ -71,6 +71,7 @@ describe('messages', () => {
       ['priority', workload.priority.enum],
       ['kind', tenant.kind.enum],
       ['billingMode', tenant.billingMode.enum],
+      ['placementReason', workload.placements.items.properties.reason.anyOf[0].enum],
     ];
     for (const [group, values] of groups) {
       expect(values.length, group).toBeGreaterThan(0);

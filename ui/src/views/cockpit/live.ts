@@ -6,11 +6,13 @@
  * - requests per second: the gateway's request log of the last minute (GET /api/v1/requests?from=…);
  * - tokens per joule: GET /api/v1/energy over the last 15 minutes (measured energy only);
  * - top tenants and models this billing period: GET /api/v1/usage (byTenant and byModel of one report);
- * - alerts: budget alerts (GET /api/v1/alerts), clusters not ready, workloads waiting.
+ * - alerts: budget alerts (GET /api/v1/alerts), clusters not ready, workloads waiting, and
+ *   placements failing now or failed in the last hour (from every workload's placements).
  * The trend opens with the last 24 hours of GET /api/v1/history (views/ops/history.ts, series.seed).
  */
 import { api, unwrap, type Get } from '@/api/client';
 import { allPages } from '@/composables/cursor-pages';
+import { allWorkloads } from '@/composables/placements';
 
 export type Pool = Get<'/api/v1/pool'>;
 
@@ -110,16 +112,37 @@ export function compareDecimal(a: string, b: string): number {
 export type Alert =
   | { readonly kind: 'cluster'; readonly at: string | null; readonly name: string }
   | { readonly kind: 'pending'; readonly at: string | null; readonly count: number }
+  | {
+      readonly kind: 'placement';
+      readonly at: string;
+      /** Given up on (its workload placed again), else failing now. */
+      readonly failed: boolean;
+      readonly workload: string;
+      readonly cluster: string;
+      readonly reason: string | null;
+    }
   | { readonly kind: 'budget'; readonly at: string; readonly tenant: string; readonly threshold: number; readonly cost: string; readonly budget: string };
 
-export async function alerts(pool: Pool | undefined, tenantNames: ReadonlyMap<string, string>): Promise<Alert[]> {
-  const [budget, pending] = await Promise.all([
-    unwrap(api.GET('/api/v1/alerts', { params: { query: { limit: '20' } } })),
-    unwrap(api.GET('/api/v1/workloads', { params: { query: { state: 'pending', limit: '1000' } } })),
-  ]);
+/** How long a failed placement stays among the alerts. */
+export const FAILED_PLACEMENTS_MS = 60 * 60_000;
+
+export async function alerts(pool: Pool | undefined, tenantNames: ReadonlyMap<string, string>, now = Date.now()): Promise<Alert[]> {
+  const [budget, workloads] = await Promise.all([unwrap(api.GET('/api/v1/alerts', { params: { query: { limit: '20' } } })), allWorkloads()]);
   const out: Alert[] = [];
   for (const c of pool?.byCluster ?? []) if (c.state === 'not_ready') out.push({ kind: 'cluster', at: null, name: c.name });
-  if (pending.items.length) out.push({ kind: 'pending', at: null, count: pending.items.length });
+  const waiting = workloads.filter((w) => w.state === 'pending').length;
+  if (waiting) out.push({ kind: 'pending', at: null, count: waiting });
+  // Placements whose pods cannot run now, and those the platform gave up on in the last hour (while
+  // their workload waits to be placed again: once it is, the failed one is history).
+  const clusterName = new Map((pool?.byCluster ?? []).map((c) => [c.clusterId, c.name]));
+  const since = now - FAILED_PLACEMENTS_MS;
+  for (const w of workloads)
+    for (const p of w.placements) {
+      const failed = p.state === 'failed' && p.failedAt !== null && Date.parse(p.failedAt) >= since;
+      if (!failed && !(p.phase === 'failing' && p.state !== 'failed')) continue;
+      const at = failed ? p.failedAt! : (p.failingSince ?? new Date(now).toISOString());
+      out.push({ kind: 'placement', at, failed, workload: w.name, cluster: clusterName.get(p.clusterId) ?? p.clusterId, reason: p.reason });
+    }
   for (const a of budget.items)
     out.push({
       kind: 'budget',

@@ -167,6 +167,49 @@ export async function seedDemoHistory(ctx: AppContext, baseUrl: string, agentTok
   // The close bills every event committed before it began: the history above, no wait needed.
   const invoices = await billing.close(period);
   ctx.log.info('demo history: last month invoiced', { period, invoices: invoices.length });
+  await seedDemoLastDay(ctx, baseUrl, agentTokens, placed);
+}
+
+/** Share of its throughput a demo workload serves at `hour` (0–23, local): busy by day, quiet at night. */
+export function demoLoad(hour: number): number {
+  const day = Math.max(0, Math.sin((Math.PI * (hour - 7)) / 14));
+  return 0.2 + 0.6 * day;
+}
+
+/**
+ * The last 24 hours for the demo's trends, sent on the first start: each placed demo workload's
+ * agent reports a minute of usage for every minute of the last day, following {@link demoLoad} in
+ * the billing time zone, and the history records those minutes (HistoryService.recordPast, with
+ * the pool as it is now), so the overview's and the cockpit's charts open with a day behind them.
+ */
+async function seedDemoLastDay(
+  ctx: AppContext,
+  baseUrl: string,
+  agentTokens: ReadonlyMap<string, string>,
+  placed: readonly { id: string; model: string; tokensPerMin: number; placements: readonly { clusterId: string }[] }[],
+): Promise<void> {
+  const MINUTE = 60_000;
+  const end = Math.floor(ctx.clock.now().getTime() / MINUTE) * MINUTE;
+  const minutes = Array.from({ length: 24 * 60 }, (_, i) => new Date(end - (24 * 60 - i) * MINUTE));
+  const hourOf = new Intl.DateTimeFormat('en-US', { timeZone: ctx.config.timezone, hour: 'numeric', hourCycle: 'h23' });
+  const load = minutes.map((m) => demoLoad(Number(hourOf.format(m))));
+  const models = new Map((await ctx.services.catalog.listModels({ limit: 500, after: 0 })).items.map((m) => [m.name, m]));
+  for (const w of placed) {
+    const cluster = await ctx.services.clusters.get(w.placements[0]!.clusterId);
+    const token = agentTokens.get(cluster.name);
+    const model = models.get(w.model);
+    if (!token || !model) continue;
+    // Three prompt tokens per output token, so that the standard tokens a minute come to
+    // load × tokensPerMin × costFactor.
+    const perOutput = 1 + 3 * Number(model.inputFactor);
+    const events = minutes.map((m, i) => {
+      const output = Math.round((w.tokensPerMin * load[i]!) / perOutput);
+      return { id: `demo-day:${w.id}:${m.getTime()}`, workloadId: w.id, inputTokens: 3 * output, outputTokens: output, occurredAt: m.toISOString() };
+    });
+    await new PlatformClient({ baseUrl, token }).usage({ events });
+  }
+  await ctx.services.history.recordPast(minutes);
+  ctx.log.info('demo history: the last day recorded', { minutes: minutes.length });
 }
 
 export async function startDemoCity(ctx: AppContext, baseUrl: string): Promise<SimulatedCity & { agentTokens: ReadonlyMap<string, string> }> {

@@ -318,7 +318,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     database,
     metrics,
     scheduler,
-    services: { catalog, engines, clusters, tenants, workloads, plans, billing, invoicing, ledger, usage, budgets, accounts },
+    services: { catalog, engines, clusters, tenants, workloads, plans, billing, invoicing, ledger, usage, budgets, accounts, history },
   };
   const auth = createAuthenticator(
     {

@@ -12,6 +12,7 @@ import type { TenantsService } from './services/tenants.service.js';
 import type { WorkloadsService } from './services/workloads.service.js';
 import type { PlansService } from './services/plans.service.js';
 import type { BillingService } from './services/billing.service.js';
+import type { HistoryService } from './services/history.service.js';
 import type { InvoicingService } from './services/invoicing.service.js';
 import type { LedgerService } from './services/ledger.service.js';
 import type { UsageService } from './services/usage.service.js';
@@ -40,6 +41,7 @@ export interface AppContext {
     readonly usage: UsageService;
     readonly budgets: BudgetsService;
     readonly accounts: AccountsService;
+    readonly history: HistoryService;
   };
   readonly scheduler: Scheduler;
 }

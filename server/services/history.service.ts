@@ -15,7 +15,7 @@ import type { Clock } from '../clock.js';
 import { minuteOf, sumDecimals, type EnergyFigure } from '../domain/energy.js';
 import { historyBuckets, historyPoints, type HistoryPoint, type HistoryStep } from '../domain/history.js';
 import { AppError } from '../errors.js';
-import type { HistoryRepository, MinuteEnergyTotals } from '../repositories/history.repository.js';
+import type { HistoryGauges, HistoryRepository, MinuteEnergyTotals } from '../repositories/history.repository.js';
 import type { PoolView } from './cluster-view.js';
 
 const MINUTE_MS = 60_000;
@@ -67,19 +67,27 @@ export class HistoryService {
   async sample(): Promise<{ minute: Date; sampled: boolean; counted: number }> {
     const now = this.clock.now();
     const minute = new Date(minuteOf(now.getTime()));
-    const pool = await this.deps.pool();
-    const sampled = await this.repo.sample(minute, now, {
-      totalStdPerMin: pool.totalStdPerMin,
-      allocatedStdPerMin: pool.allocatedStdPerMin,
-      freeStdPerMin: pool.freeStdPerMin,
-      clustersReady: pool.clusters.ready,
-      clustersNotReady: pool.clusters.notReady,
-      clustersCordoned: pool.clusters.cordoned,
-    });
+    const sampled = await this.repo.sample(minute, now, await this.gauges());
     const latest = new Date(minute.getTime() - MINUTE_MS);
     const due = await this.repo.toCount(latest, new Date(minute.getTime() - CATCH_UP_MS), now, this.opts.settleMs ?? 5 * MINUTE_MS);
     for (const m of due) await this.repo.count(m, now, await this.energyOf(m));
     return { minute, sampled, counted: due.length };
+  }
+
+  /**
+   * Records minutes already past (each one's start in `minutes`) as if they had been sampled then,
+   * with the pool's gauges as they are now (a minute that has its gauges keeps them), and counts
+   * their flows from what is stored: for a platform that begins with a past it never sampled — the
+   * demo city's last day (bin/demo.ts), whose usage its agents reported afterwards.
+   */
+  async recordPast(minutes: readonly Date[]): Promise<void> {
+    const gauges = await this.gauges();
+    const now = this.clock.now();
+    for (const minute of minutes) {
+      if (minute.getTime() + MINUTE_MS > now.getTime()) continue;
+      await this.repo.sample(minute, now, gauges);
+      await this.repo.count(minute, now, await this.energyOf(minute));
+    }
   }
 
   /** The points of [from, to) at `step` (defaults: the last 24 hours, the step that keeps it to 300 points). */
@@ -98,6 +106,19 @@ export class HistoryService {
   /** Deletes the minutes older than the retention; answers how many. */
   purge(): Promise<number> {
     return this.repo.deleteBefore(new Date(this.clock.now().getTime() - this.opts.retentionDays * DAY_MS));
+  }
+
+  /** The pool's gauges now. */
+  private async gauges(): Promise<HistoryGauges> {
+    const pool = await this.deps.pool();
+    return {
+      totalStdPerMin: pool.totalStdPerMin,
+      allocatedStdPerMin: pool.allocatedStdPerMin,
+      freeStdPerMin: pool.freeStdPerMin,
+      clustersReady: pool.clusters.ready,
+      clustersNotReady: pool.clusters.notReady,
+      clustersCordoned: pool.clusters.cordoned,
+    };
   }
 
   private async energyOf(minute: Date): Promise<MinuteEnergyTotals> {

@@ -1,7 +1,8 @@
 /**
  * The demo city as `npm start` serves it (bin/tokenpool.ts as a child process with the demo on),
  * in Chromium, in English and Chinese: the operator signs in with the printed admin token and opens
- * every page of the console's menu and the cockpit at 1920×1080; a demo tenant signs in with its
+ * every page of the console's menu and the cockpit at 1920×1080 (its trend opening with the demo's
+ * last day); a demo tenant signs in with its
  * printed API key, opens every page of the portal's menu and chats in the playground with a model
  * the city's simulated replicas serve. Every page must show no page error, no failed request, no
  * answer ≥ 400 and no serious or critical axe-core violation; each is saved to
@@ -40,6 +41,19 @@ describe('the demo city of `npm start` in Chromium', function () {
         return pool.clusters.ready >= 6 && mine.items.some((w) => w.state === 'running');
       },
       (ok) => ok,
+      60_000,
+      500,
+    );
+    // The demo's last day (its agents' usage of every minute, then recorded in the history), so that
+    // the charts open with a day behind them.
+    await until(
+      'the demo city: the last day in the history',
+      async () => {
+        const res = await fetch(`${baseUrl}/api/v1/history?step=1h`, { headers: { authorization: `Bearer ${ADMIN}` } });
+        const points = ((await res.json()) as { points: { countedMinutes: number; stdTokens: string | null }[] }).points;
+        return points.filter((x) => x.countedMinutes > 0 && Number(x.stdTokens) > 0).length;
+      },
+      (hours) => hours >= 24,
       60_000,
       500,
     );

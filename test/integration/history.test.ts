@@ -388,6 +388,31 @@ describeOnDatabases(
       expect(after).to.include(cutoff);
       expect(after.filter((ms) => ms >= Date.parse(at('02:00:00')))).to.have.length(6);
     });
+
+    it('records minutes already past that nobody sampled: gauges as the pool is now, flows from what is stored; a sampled minute keeps its gauges', async () => {
+      const p = platform();
+      p.clock.set(at('02:30:10'));
+      // Usage of a minute long before sampling began, reported now (as the demo city reports its last day).
+      const usage = await p.request('POST', '/api/v1/agent/usage', {
+        token: a.token,
+        body: { events: [{ id: 'past-1', workloadId: direct.workload, inputTokens: 100, outputTokens: 400, occurredAt: at('00:30:20') }] },
+      });
+      expect(usage.body, JSON.stringify(usage.body)).to.deep.include({ accepted: 1, rejected: [] });
+      const sampledBefore = (await rows(p)).find((r) => r.minute.getTime() === Date.parse(at('02:00:00')))!.sampled_at;
+      const pool = (await p.request('GET', '/api/v1/pool')).body;
+      await p.app.context.services.history.recordPast([new Date(at('00:30:00')), new Date(at('00:31:00')), new Date(at('02:00:00')), new Date(at('02:30:00'))]);
+
+      const stored = await rows(p);
+      expect(stored.find((r) => r.minute.getTime() === Date.parse(at('02:00:00')))!.sampled_at).to.deep.equal(sampledBefore);
+      // The minute not yet over is left to the sampler.
+      expect(stored.some((r) => r.minute.getTime() === Date.parse(at('02:30:00')))).to.equal(false);
+      const res = await p.request('GET', `/api/v1/history?from=${at('00:30:00')}&to=${at('00:32:00')}&step=1m`);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      const [first, second] = res.body.points;
+      expect(first).to.deep.include({ at: iso('00:30:00'), minutes: 1, countedMinutes: 1, totalStdPerMin: pool.totalStdPerMin, stdTokens: std(100, 400) });
+      expect(first).to.deep.include({ allocatedStdPerMin: pool.allocatedStdPerMin, clustersReady: pool.clusters.ready });
+      expect(second).to.deep.include({ at: iso('00:31:00'), minutes: 1, countedMinutes: 1, stdTokens: '0' });
+    });
   },
   { TOKENPOOL_HISTORY_RETENTION_DAYS: '30' },
 );

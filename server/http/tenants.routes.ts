@@ -138,7 +138,7 @@ export function tenantRoutes(ctx: AppContext): AnyRoute[] {
       body: createTenant,
       responses: {
         201: { description: 'The tenant and its API key', schema: tenantSchema.extend({ apiKey: z.string(), apiKeyId: z.string() }) },
-        409: { description: 'Name taken' },
+        409: { description: 'Name taken, or another tenant has this unified social credit code' },
       },
       handler: async ({ body }) => ({ status: 201, body: await tenants.create(body) }),
     }),
@@ -170,7 +170,7 @@ export function tenantRoutes(ctx: AppContext): AnyRoute[] {
       auth: ['operator'],
       params: idParam,
       body: patchTenant,
-      responses: { 200: { description: 'The tenant', schema: tenantSchema } },
+      responses: { 200: { description: 'The tenant', schema: tenantSchema }, 409: { description: 'Another tenant has this unified social credit code' } },
       handler: async ({ params, body }) => ({ status: 200, body: await tenants.update(params.id, body) }),
     }),
     route({

@@ -81,6 +81,26 @@ describeOnDatabases('tenants and API keys', (platform) => {
       expect(list.body.items.map((t: { name: string }) => t.name)).to.deep.equal(['Guangzhou Transport Bureau', 'Acme Logistics']);
     });
 
+    it('refuses a unified social credit code another tenant has (409), at create and in a patch, and changes nothing', async () => {
+      const p = platform();
+      const code = '91440101MA5TKPL03U';
+      const items = (await p.request('GET', '/api/v1/tenants')).body.items as { id: string; name: string; uscc: string | null; weight: number }[];
+      const holder = items.find((t) => t.name === 'Guangzhou Transport Bureau')!;
+      const other = items.find((t) => t.name === 'Acme Logistics')!;
+      expect((await p.request('PATCH', `/api/v1/tenants/${holder.id}`, { body: { uscc: code } })).status).to.equal(200);
+      expectProblem(await p.request('POST', '/api/v1/tenants', { body: { name: 'Liwan Water', kind: 'enterprise', uscc: code } }), 409);
+      const patched = await p.request('PATCH', `/api/v1/tenants/${other.id}`, { body: { uscc: code, weight: 3 } });
+      expectProblem(patched, 409);
+      expect(patched.body.detail).to.equal('Another tenant has this unified social credit code.');
+      expect((await p.request('GET', `/api/v1/tenants/${other.id}`)).body).to.deep.include({ uscc: other.uscc, weight: other.weight });
+      expect((await p.request('GET', '/api/v1/tenants')).body.items.map((t: { name: string }) => t.name)).to.not.include('Liwan Water');
+      // Documented as the contract says (the fuzzing checks every answer against it).
+      const doc = (await p.request('GET', '/api/v1/openapi.json', { token: null })).body;
+      expect(Object.keys(doc.paths['/api/v1/tenants/{id}'].patch.responses)).to.include('409');
+      expect(Object.keys(doc.paths['/api/v1/tenants'].post.responses)).to.include('409');
+      expect((await p.request('PATCH', `/api/v1/tenants/${holder.id}`, { body: { uscc: null } })).status).to.equal(200);
+    });
+
     const bad: [string, unknown, string][] = [
       ['a bad kind', { name: 'Foshan Water', kind: 'ngo' }, 'kind'],
       ['a missing kind', { name: 'Foshan Water' }, 'kind'],

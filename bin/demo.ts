@@ -1,10 +1,12 @@
 /**
  * The demo city of `npm start`: the simulated member clusters of adapters/simulated, registered
  * on first start, each driven by an in-process agent that calls the server over HTTP exactly as
- * a real agent does, and a few tenants with workloads and last month's usage.
+ * a real agent does, and a few tenants with workloads, last month's usage and the last day's, and
+ * their applications calling the gateway (demo-traffic.ts).
  */
 import { DEMO_CITY, startSimulatedCity, type SimulatedCity } from '../adapters/simulated/city.js';
 import { PlatformClient } from '../adapters/platform-client.js';
+import { startDemoTraffic } from './demo-traffic.js';
 import type { Priority } from '../scheduler/framework/types.js';
 import { previousPeriod } from '../server/billing/periods.js';
 import type { AppContext } from '../server/context.js';
@@ -291,7 +293,8 @@ async function directWorkloadIds(ctx: AppContext): Promise<Set<string>> {
 
 /**
  * The demo as `npm start` runs it beside the platform: starts the city, seeds the tenants on the
- * first start (printing each one's API key once) and, then, last month's history in the background.
+ * first start (printing each one's API key once) and, then, last month's history in the background,
+ * and starts the tenants' callers of the gateway (bin/demo-traffic.ts).
  */
 export async function startDemo(ctx: AppContext, baseUrl: string): Promise<Companion> {
   const city = await startDemoCity(ctx, baseUrl);
@@ -300,5 +303,15 @@ export async function startDemo(ctx: AppContext, baseUrl: string): Promise<Compa
   if (made.length > 0) {
     void seedDemoHistory(ctx, baseUrl, city.agentTokens).catch((err: unknown) => ctx.log.error('demo history failed', { error: String(err) }));
   }
-  return city;
+  const traffic = await startDemoTraffic(
+    ctx,
+    baseUrl,
+    DEMO_TENANTS.map((t) => t.name),
+  );
+  return {
+    async stop() {
+      await traffic.stop();
+      await city.stop();
+    },
+  };
 }

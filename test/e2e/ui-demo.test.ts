@@ -4,7 +4,7 @@
  * every page of the console's menu and the cockpit at 1920×1080 (its trend opening with the demo's
  * last day); a demo tenant signs in with its
  * printed API key, opens every page of the portal's menu and chats in the playground with a model
- * the city's simulated replicas serve. Every page must show no page error, no failed request, no
+ * the city's simulated replicas serve. Meanwhile the demo tenants' applications call the gateway. Every page must show no page error, no failed request, no
  * answer ≥ 400 and no serious or critical axe-core violation; each is saved to
  * test/e2e/screenshots/ui-demo-*.png (not committed).
  */
@@ -54,6 +54,17 @@ describe('the demo city of `npm start` in Chromium', function () {
         return points.filter((x) => x.countedMinutes > 0 && Number(x.stdTokens) > 0).length;
       },
       (hours) => hours >= 24,
+      60_000,
+      500,
+    );
+    // The demo tenants' applications calling the gateway (bin/demo-traffic.ts).
+    await until(
+      'the demo city: calls through the gateway',
+      async () => {
+        const res = await fetch(`${baseUrl}/api/v1/requests?limit=50`, { headers: { authorization: `Bearer ${ADMIN}` } });
+        return ((await res.json()) as { items: { status: number }[] }).items.filter((r) => r.status === 200).length;
+      },
+      (answered) => answered >= 3,
       60_000,
       500,
     );
@@ -114,6 +125,8 @@ describe('the demo city of `npm start` in Chromium', function () {
         const points = Number(await wall.getAttribute('[data-map="guangzhou"]', 'data-points'));
         expect(points).to.be.at.least(6);
         await wall.waitForSelector('[data-metric="capacity"][data-value]:not([data-value=""]):not([data-value="0"])');
+        // The demo's callers: requests per second over the last minute.
+        expect(Number(await wall.getAttribute('[data-metric="rps"]', 'data-value'))).to.be.greaterThan(0);
         await wall.waitForTimeout(800); // the map's first frame
         await checkView(wall, seen, `ui-demo-cockpit-${lang}`);
         await wall.context().close();

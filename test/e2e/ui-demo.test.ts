@@ -153,6 +153,8 @@ describe('the demo city of `npm start` in Chromium', function () {
         await pg.waitForSelector('[data-answer-meta] [data-cost]', { timeout: 30_000 });
         expect((await pg.textContent('[data-turn="assistant"] [data-text]'))!.length).to.be.greaterThan(0);
         expect(Number(await pg.getAttribute('[data-completion-tokens]', 'data-value'))).to.be.greaterThan(0);
+        // The price is the package's overage price, and says so.
+        expect(await pg.textContent('[data-price]')).to.contain(lang === 'en' ? 'past the plan’s included tokens' : '超出套餐包含额度后');
         // Well within the package's included tokens: the answer costs nothing more, and says why.
         expect(await pg.getAttribute('[data-included]', 'data-value')).to.equal(await pg.getAttribute('[data-std]', 'data-value'));
         expect(await pg.getAttribute('[data-cost]', 'data-value')).to.equal('0.000000');

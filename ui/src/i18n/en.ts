@@ -658,6 +658,7 @@ export const en = {
       noModels: 'No model can be called now: none has a running placement you may use.',
       price: 'Price',
       perMillion: '{price} per million standard tokens',
+      perMillionOverage: '{price} per million standard tokens past the plan’s included tokens',
       noPrice: 'Not billed beyond the plan',
       system: 'System prompt',
       systemHint: 'Optional: how the model should behave',

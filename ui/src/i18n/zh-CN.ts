@@ -648,6 +648,7 @@ export const zhCN = {
       noModels: '当前没有可调用的模型：没有您可使用的运行中放置。',
       price: '价格',
       perMillion: '每百万标准令牌 {price}',
+      perMillionOverage: '超出套餐包含额度后每百万标准令牌 {price}',
       noPrice: '套餐外不计费',
       system: '系统提示词',
       systemHint: '可选：模型应如何表现',

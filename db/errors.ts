@@ -17,11 +17,3 @@ export function isUniqueViolation(err: unknown): boolean {
 export function isForeignKeyViolation(err: unknown): boolean {
   return hasCode(err, '23503');
 }
-
-/**
- * Whether `err` is a create's insert failed because its tenant passed the cap of pending workloads
- * meanwhile (SQLSTATE TPCAP, raised by migration 0017's trigger).
- */
-export function isPendingCapExceeded(err: unknown): boolean {
-  return hasCode(err, 'TPCAP');
-}

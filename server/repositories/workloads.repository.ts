@@ -1,5 +1,4 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { isPendingCapExceeded } from '../../db/errors.js';
 import type { DB, PlacementsTable, WorkloadsTable } from '../../db/schema.js';
 import { placementStdSql } from '../../scheduler/capacity.js';
 import type { Priority } from '../../scheduler/framework/types.js';
@@ -227,8 +226,8 @@ export class WorkloadsRepository {
    * Inserts a pending workload for the model of that name, unless its tenant already has
    * `maxPending` pending workloads or has not been granted its priority (API.md v2 `maxPriority`).
    * Answers the row, `unknown_model` when no model has the name, `over_cap`, or the tenant's
-   * `maxPriority` when the workload asks for more. Outside a transaction, inserts that arrive together share one statement (see
-   * coalesce.ts). In `tx`, an `over_cap` answer leaves the transaction aborted: the caller rolls it back.
+   * `maxPriority` when the workload asks for more. Outside a transaction, inserts that arrive
+   * together share one statement (see coalesce.ts).
    */
   async insert(row: NewWorkload, maxPending: number, tx?: Kysely<DB>): Promise<InsertAnswer> {
     return tx ? (await this.insertRows([{ row, maxPending }], tx))[0]! : this.inserts.write({ row, maxPending });
@@ -240,28 +239,27 @@ export class WorkloadsRepository {
 
   /**
    * Inserts pending workloads in one statement, in the order given so that `seq` keeps arrival
-   * order, each only while its tenant stays within its cap of pending workloads, as counted in the
-   * statement's snapshot (migration 0017). When a racing create of the same tenant, in any process,
-   * took the room meanwhile, the insert's trigger fails the statement: a lone workload is then
-   * `over_cap`, and a batch fails whole, for the Coalescer to write each of its workloads alone.
-   * Plain SQL: this is the hottest write of the platform.
+   * order, each only while its tenant stays within its cap of pending workloads. The statement
+   * locks its tenants' count rows (migration 0017's `pending_in`) in tenant order before it decides
+   * what fits, and counts what it inserted into them itself (migration 0035): a racing create of
+   * the same tenant, in any process, waits for the lock and then sees this one's count, so parallel
+   * creates never pass the cap. Plain SQL: this is the hottest write of the platform.
    */
   private async insertRows(items: readonly { row: NewWorkload; maxPending: number }[], db: Kysely<DB>): Promise<InsertAnswer[]> {
-    try {
-      return await this.insertBatch(items, db);
-    } catch (err) {
-      if (items.length === 1 && isPendingCapExceeded(err)) return ['over_cap'];
-      throw err;
-    }
+    const answers = await this.insertBatch(items, db);
+    // The setting that tells the trigger this statement counted itself lasts to the end of the
+    // transaction: inside a caller's transaction, later inserts must be counted by the trigger.
+    if (db.isTransaction) await sql`SELECT set_config('tokenpool.pending_counted', '', true)`.execute(db);
+    return answers;
   }
 
   /**
-   * The insert itself: one flat statement, for most creates are inserted, and a statement's fixed
-   * cost is most of a small batch's. Each workload goes in when its model exists, its tenant was
-   * granted its priority, and its tenant's pending count plus its place `k` among the batch's
-   * workloads of that tenant stays within the cap. Why the others were not is asked afterwards, in
-   * a second statement that only refusals pay; one that waited behind a refused workload of its
-   * tenant in the batch (counted in its `k`) is tried again alone.
+   * The insert itself: one statement, for most creates are inserted, and a statement's fixed cost
+   * is most of a small batch's. Each workload goes in when its model exists, its tenant was granted
+   * its priority, and its tenant's pending count plus its place `k` among the batch's workloads of
+   * that tenant stays within the cap. Why the others were not is asked afterwards, in a second
+   * statement that only refusals pay; one that waited behind a refused workload of its tenant in
+   * the batch (counted in its `k`) is tried again alone.
    */
   private async insertBatch(items: readonly { row: NewWorkload; maxPending: number }[], db: Kysely<DB>): Promise<InsertAnswer[]> {
     const place = new Map<string, number>();
@@ -287,31 +285,42 @@ export class WorkloadsRepository {
         cap: maxPending,
       };
     });
-    // The cap the insert's trigger checks when a racing create took the room (migration 0017).
-    const cap = String(Math.max(...items.map((i) => i.maxPending)));
-    // Each tenant's grant and count are read once, for the batch's tenants only (named in an
-    // array): not per workload, and not by joining the count tables whole (a scan of them would
-    // grow with the dead rows their updates at every create leave). Only what the database decides
-    // comes back (the serial `seq`, the model's id, the version): the rest is what was sent, and
-    // reading back every column of every row cost the server more (dates parsed, seventeen columns
-    // described) than the insert cost the database.
+    // `locked`: each of the batch's tenants (named in an array, found by key) with its grant and its
+    // pending count as it is once its `pending_in` row is locked — a racing create's count, committed
+    // while this one waited, included. Rows are locked in tenant order, as the trigger does, so two
+    // statements never deadlock on them. The setting tells the trigger not to count this insert.
+    // `made`: what fits. `counted`: what was made, added to its tenants' rows, still locked.
+    // Only what the database decides comes back (the serial `seq`, the model's id, the version): the
+    // rest is what was sent, and reading back every column of every row cost the server more (dates
+    // parsed, seventeen columns described) than the insert cost the database.
     const inserted = await sql<Pick<WorkloadRow, 'id' | 'seq' | 'model_id' | 'version'>>`
-      INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, access, shared, state, created_at, updated_at)
-      SELECT r.id, r.tenant_id, r.name, r.kind, m.id, r.tokens_per_min, r.priority,
-             CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END,
-             r.ha, r.access, r.shared, ${sql.lit(WORKLOAD.initial)}, r.at, r.at
-        FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
-             AS r(n int, k bigint, id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, rank int, priority text,
-                  regions jsonb, ha boolean, access text, shared boolean, at timestamptz, cap bigint)
-        JOIN models m ON m.name = r.model
-        JOIN (SELECT t.id, ${GRANTED_RANK} AS granted, i.n - o.n AS pending
-                FROM tenants t JOIN pending_in i ON i.tenant_id = t.id JOIN pending_out o ON o.tenant_id = t.id
-               WHERE t.id = ANY (${[...place.keys()]}::text[])) g ON g.id = r.tenant_id
-       WHERE r.rank <= g.granted
-         AND g.pending + r.k <= r.cap
-         AND (SELECT set_config('tokenpool.max_pending', ${cap}, true)) IS NOT NULL
-       ORDER BY r.n
-      RETURNING id, seq, model_id, version`.execute(db);
+      WITH locked AS (
+        SELECT i.tenant_id, i.n - o.n AS pending, ${GRANTED_RANK} AS granted
+          FROM unnest(${[...place.keys()]}::text[]) AS b(id)
+          JOIN pending_in i ON i.tenant_id = b.id
+          JOIN pending_out o ON o.tenant_id = b.id
+          JOIN tenants t ON t.id = b.id
+         WHERE set_config('tokenpool.pending_counted', 'on', true) = 'on'
+         ORDER BY i.tenant_id
+           FOR UPDATE OF i),
+      made AS (
+        INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, regions, ha, access, shared, state, created_at, updated_at)
+        SELECT r.id, r.tenant_id, r.name, r.kind, m.id, r.tokens_per_min, r.priority,
+               CASE WHEN jsonb_typeof(r.regions) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(r.regions)) END,
+               r.ha, r.access, r.shared, ${sql.lit(WORKLOAD.initial)}, r.at, r.at
+          FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+               AS r(n int, k bigint, id text, tenant_id text, name text, kind text, model text, tokens_per_min bigint, rank int, priority text,
+                    regions jsonb, ha boolean, access text, shared boolean, at timestamptz, cap bigint)
+          JOIN models m ON m.name = r.model
+          JOIN locked g ON g.tenant_id = r.tenant_id
+         WHERE r.rank <= g.granted
+           AND g.pending + r.k <= r.cap
+         ORDER BY r.n
+        RETURNING id, seq, model_id, version, tenant_id),
+      counted AS (
+        UPDATE pending_in c SET n = c.n + (SELECT count(*) FROM made WHERE made.tenant_id = c.tenant_id)
+         WHERE c.tenant_id = ANY (ARRAY(SELECT tenant_id FROM made)))
+      SELECT id, seq, model_id, version FROM made`.execute(db);
     const made = new Map(inserted.rows.map((w) => [w.id, w]));
     // Spelled out rather than spread from the returned row: the spread of a driver's row was half
     // of the server's time in this function.

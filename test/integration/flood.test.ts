@@ -33,6 +33,13 @@ async function pendingOf(p: TestPlatform, tenantId: string): Promise<number> {
   return Number(r.rows[0]!.n);
 }
 
+/** A tenant's pending count as the cap reads it (migration 0017's two count rows). */
+async function countedOf(p: TestPlatform, tenantId: string): Promise<number> {
+  const r = await sql<{ n: number | string }>`
+    SELECT i.n - o.n AS n FROM pending_in i JOIN pending_out o ON o.tenant_id = i.tenant_id WHERE i.tenant_id = ${tenantId}`.execute(p.database.db);
+  return Number(r.rows[0]!.n);
+}
+
 describeOnDatabases(
   'flood: a cap on pending workloads per tenant',
   (platform) => {
@@ -102,6 +109,42 @@ describeOnDatabases(
       expect(answers.filter((a) => typeof a !== 'string')).to.have.length(10);
       expect(answers.filter((a) => a === 'over_cap')).to.have.length(30);
       expect(await pendingOf(p, t.id)).to.equal(10);
+      expect(await countedOf(p, t.id), 'the count the cap reads').to.equal(10);
+    });
+
+    it('counts every pending workload once, inserted by a create, in a transaction, or by other SQL', async () => {
+      const p = platform();
+      const t = await tenant(p, 'Counted Tenant');
+      const repo = new WorkloadsRepository(p.database.db);
+      const row = (id: string) => ({
+        id,
+        tenantId: t.id,
+        name: id,
+        kind: 'service',
+        modelName: SMALL,
+        tokensPerMin: 1000,
+        priority: 'normal',
+        regions: null,
+        ha: false,
+        access: 'gateway',
+        now: p.clock.now(),
+      });
+      const other = (id: string) => sql`
+        INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, ha, state, created_at, updated_at)
+        SELECT ${id}, ${t.id}, ${id}, 'service', m.id, 1000, 'normal', false, 'pending', now(), now() FROM models m WHERE m.name = ${SMALL}`;
+      // A batch of creates counts itself; the trigger must not count it again.
+      await Promise.all([repo.insert(row('wl_cnt_1'), 100), repo.insert(row('wl_cnt_2'), 100)]);
+      expect(await countedOf(p, t.id)).to.equal(2);
+      // A create in a transaction, then another insert in the same transaction: the trigger counts the second.
+      await p.database.db.transaction().execute(async (tx) => {
+        expect(await repo.insert(row('wl_cnt_3'), 100, tx)).to.not.be.a('string');
+        await other('wl_cnt_4').execute(tx);
+      });
+      expect(await countedOf(p, t.id)).to.equal(4);
+      // Any other insert is counted by the trigger.
+      await other('wl_cnt_5').execute(p.database.db);
+      expect(await countedOf(p, t.id)).to.equal(5);
+      expect(await pendingOf(p, t.id)).to.equal(5);
     });
 
     it('answers each workload of a batch that mixes refusals as it would be answered alone', async () => {
@@ -175,7 +218,7 @@ describeOnDatabases(
       await db.transaction().execute(async (tx1) => {
         expect(await repo.insert(row('wl_lock_1'), 1, tx1)).to.not.be.a('string');
         let settled = false;
-        // As the service does, a refused create ends its transaction (the trigger's error aborted it).
+        // As the service does, a refused create ends its transaction.
         second = db
           .transaction()
           .execute(async (tx2) => {

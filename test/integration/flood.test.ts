@@ -33,6 +33,23 @@ async function pendingOf(p: TestPlatform, tenantId: string): Promise<number> {
   return Number(r.rows[0]!.n);
 }
 
+/** A workload as the service hands it to the repository: `regions` makes it direct. */
+function newWorkload(p: TestPlatform, tenantId: string, id: string, extra: { modelName?: string; priority?: string; regions?: string[] } = {}) {
+  return {
+    id,
+    tenantId,
+    name: id,
+    kind: 'service',
+    modelName: extra.modelName ?? SMALL,
+    tokensPerMin: 1000,
+    priority: extra.priority ?? 'normal',
+    regions: extra.regions ?? null,
+    ha: extra.regions !== undefined,
+    access: extra.regions !== undefined ? 'direct' : 'gateway',
+    now: p.clock.now(),
+  };
+}
+
 /** A tenant's pending count as the cap reads it (migration 0017's two count rows). */
 async function countedOf(p: TestPlatform, tenantId: string): Promise<number> {
   const r = await sql<{ n: number | string }>`
@@ -85,27 +102,7 @@ describeOnDatabases(
       const t = await tenant(p, 'Racing Tenant');
       // Each repository batches on its own, so their statements run at once on different connections.
       const repos = Array.from({ length: 4 }, () => new WorkloadsRepository(p.database.db));
-      const now = p.clock.now();
-      const answers = await Promise.all(
-        Array.from({ length: 40 }, (_, i) =>
-          repos[i % repos.length]!.insert(
-            {
-              id: `wl_race_${i}`,
-              tenantId: t.id,
-              name: `race-${i}`,
-              kind: 'service',
-              modelName: SMALL,
-              tokensPerMin: 1000,
-              priority: 'normal',
-              regions: null,
-              ha: false,
-              access: 'gateway',
-              now,
-            },
-            10,
-          ),
-        ),
-      );
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => repos[i % repos.length]!.insert(newWorkload(p, t.id, `wl_race_${i}`), 10)));
       expect(answers.filter((a) => typeof a !== 'string')).to.have.length(10);
       expect(answers.filter((a) => a === 'over_cap')).to.have.length(30);
       expect(await pendingOf(p, t.id)).to.equal(10);
@@ -116,19 +113,7 @@ describeOnDatabases(
       const p = platform();
       const t = await tenant(p, 'Counted Tenant');
       const repo = new WorkloadsRepository(p.database.db);
-      const row = (id: string) => ({
-        id,
-        tenantId: t.id,
-        name: id,
-        kind: 'service',
-        modelName: SMALL,
-        tokensPerMin: 1000,
-        priority: 'normal',
-        regions: null,
-        ha: false,
-        access: 'gateway',
-        now: p.clock.now(),
-      });
+      const row = (id: string) => newWorkload(p, t.id, id);
       const other = (id: string) => sql`
         INSERT INTO workloads (id, tenant_id, name, kind, model_id, tokens_per_min, priority, ha, state, created_at, updated_at)
         SELECT ${id}, ${t.id}, ${id}, 'service', m.id, 1000, 'normal', false, 'pending', now(), now() FROM models m WHERE m.name = ${SMALL}`;
@@ -152,19 +137,8 @@ describeOnDatabases(
       const a = await tenant(p, 'Mixed Tenant');
       const b = await tenant(p, 'Other Tenant');
       const repo = new WorkloadsRepository(p.database.db);
-      const row = (id: string, tenantId: string, extra: { modelName?: string; priority?: string; regions?: string[] } = {}) => ({
-        id,
-        tenantId,
-        name: id,
-        kind: 'service',
-        modelName: extra.modelName ?? SMALL,
-        tokensPerMin: 1000,
-        priority: extra.priority ?? 'normal',
-        regions: extra.regions ?? null,
-        ha: extra.regions !== undefined,
-        access: extra.regions !== undefined ? 'direct' : 'gateway',
-        now: p.clock.now(),
-      });
+      const row = (id: string, tenantId: string, extra: { modelName?: string; priority?: string; regions?: string[] } = {}) =>
+        newWorkload(p, tenantId, id, extra);
       expect(await repo.insert(row('wl_mix_0', a.id), 3)).to.not.be.a('string');
       // Submitted in one turn, so that they share one statement (coalesce.ts); the cap is 3 and A has 1.
       const answers = await Promise.all([
@@ -200,19 +174,7 @@ describeOnDatabases(
       if (p.kind !== 'postgres') this.skip();
       const t = await tenant(p, 'Locked Tenant');
       const repo = new WorkloadsRepository(p.database.db);
-      const row = (id: string) => ({
-        id,
-        tenantId: t.id,
-        name: id,
-        kind: 'service',
-        modelName: SMALL,
-        tokensPerMin: 1000,
-        priority: 'normal',
-        regions: null,
-        ha: false,
-        access: 'gateway',
-        now: p.clock.now(),
-      });
+      const row = (id: string) => newWorkload(p, t.id, id);
       const db = p.database.db;
       let second: Promise<unknown> | undefined;
       await db.transaction().execute(async (tx1) => {

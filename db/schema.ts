@@ -591,8 +591,9 @@ export interface SignInFailuresTable {
 }
 
 /**
- * One side of a tenant's count of pending workloads, kept by triggers (migration 0017): `pending_in`
- * counts the workloads inserted pending, `pending_out` those that left pending since, net.
+ * One side of a tenant's count of pending workloads (migration 0017): `pending_in` counts the
+ * workloads inserted pending (by a create's insert itself, any other insert by a trigger; migration
+ * 0035), `pending_out` those that left pending since, net (by triggers).
  */
 export interface PendingCountTable {
   tenant_id: string;

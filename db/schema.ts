@@ -708,7 +708,21 @@ export interface SlaCreditsTable {
   description: string;
   invoice_id: string | null;
   created_at: Timestamp;
-  /** The provider statement that carries it, when its rate card says so. */
+  /** The provider statement that carried it, for credits made before migration 0036 (shares since). */
+  statement_id: Generated<string | null>;
+}
+
+/** A responsible cluster's share of an SLA credit (migration 0036). */
+export interface SlaCreditSharesTable {
+  workload_id: string;
+  period: string;
+  subscription_id: string;
+  cluster_id: string;
+  /** Its counted spells' short minutes in the month; null for credits made before migration 0036. */
+  short_minutes: number | null;
+  /** Negative CNY, two decimals. */
+  amount: Numeric;
+  /** The provider statement that takes it off, when the provider's rate card says so. */
   statement_id: Generated<string | null>;
 }
 
@@ -790,5 +804,6 @@ export interface DB {
   placement_energy_state: PlacementEnergyStateTable;
   sla_spells: SlaSpellsTable;
   sla_credits: SlaCreditsTable;
+  sla_credit_shares: SlaCreditSharesTable;
   history_minutes: HistoryMinutesTable;
 }

@@ -34,6 +34,7 @@ import * as m0032 from './0032_sla_model_prices.js';
 import * as m0033 from './0033_provider_vat.js';
 import * as m0034 from './0034_history.js';
 import * as m0035 from './0035_pending_counted_in_insert.js';
+import * as m0036 from './0036_sla_credit_shares.js';
 
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -72,4 +73,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0033_provider_vat': m0033,
   '0034_history': m0034,
   '0035_pending_counted_in_insert': m0035,
+  '0036_sla_credit_shares': m0036,
 };

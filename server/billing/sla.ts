@@ -20,6 +20,9 @@
  *   subscription's prorated fee line of the measured month and `share` the workload's part of the
  *   standard-token throughput (`tokensPerMin × costFactor`) of the subscription's measured workloads.
  *   It goes on the tenant's next invoice as an `sla_credit` line.
+ * - The providers' side: the credit is shared among the clusters whose spells made the minutes
+ *   short, in proportion to each cluster's short minutes ({@link creditShares}); a provider whose
+ *   rate card says so has its share taken off its next statement.
  */
 import { Decimal } from 'decimal.js';
 
@@ -136,4 +139,41 @@ export function creditFor(sla: SlaTerms, measured: number, short: number): { ava
 export function creditAmount(fee: string, creditPercent: string, share: string, whole: string): string {
   const x = new D(fee).times(creditPercent).times(share).div(new D(whole).times(100)).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
   return x.isZero() ? '0.00' : x.negated().toFixed(2);
+}
+
+/** One cluster's part of a credit: its short minutes and its share of the amount (negative CNY). */
+export interface CreditShare {
+  readonly clusterId: string;
+  readonly shortMinutes: number;
+  readonly amount: string;
+}
+
+/**
+ * A credit of `amount` (negative CNY, two decimals) shared among the clusters responsible for its
+ * short minutes: `minutes` holds each cluster's short minutes (its own counted spells, clipped to
+ * the window), and under `null` those of spells with no cluster (a workload nobody placed), whose
+ * part no provider bears. Each part is proportional to its minutes, in whole fen by the largest
+ * remainder (ties to the cluster first in id order, no-cluster last), so the parts add up to the
+ * credit exactly. Answers the clusters' parts that are not zero, in cluster id order.
+ */
+export function creditShares(amount: string, minutes: ReadonlyMap<string | null, number>): CreditShare[] {
+  const fen = BigInt(new D(amount).negated().times(100).toFixed(0));
+  const parts = [...minutes]
+    .filter(([, m]) => m > 0)
+    .sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0))
+    .map(([clusterId, m]) => ({ clusterId, m: BigInt(m) }));
+  const whole = parts.reduce((sum, p) => sum + p.m, 0n);
+  if (whole === 0n || fen <= 0n) return [];
+  const shares = parts.map((p, i) => ({ ...p, i, fen: (fen * p.m) / whole, rest: (fen * p.m) % whole }));
+  let left = fen - shares.reduce((sum, s) => sum + s.fen, 0n);
+  for (const s of [...shares].sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1))) {
+    if (left === 0n) break;
+    s.fen += 1n;
+    left -= 1n;
+  }
+  return shares.flatMap((s) =>
+    s.clusterId === null || s.fen === 0n
+      ? []
+      : [{ clusterId: s.clusterId, shortMinutes: Number(s.m), amount: new D(s.fen.toString()).div(100).negated().toFixed(2) }],
+  );
 }

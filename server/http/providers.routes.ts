@@ -79,7 +79,8 @@ const createRateCard = z.strictObject({
     .meta({
       description:
         'Default false. true: an SLA credit a tenant’s invoice carries for a workload whose placement this provider’s cluster lost, failed or ' +
-        'under-replicated (in a month this card is valid) lowers the provider’s next statement by the same amount, as an sla_credit line',
+        'under-replicated (in a month this card is valid) lowers the provider’s next statement by its cluster’s share of the credit ' +
+        '(in proportion to the short minutes its spells made), as an sla_credit line',
     }),
   ...vatFieldsFor('the statement lines this card prices (the provider charges the city input VAT on them)'),
 });

@@ -6,6 +6,7 @@ import type { SpellRow } from './sla.repository.js';
 import { USAGE_WATERMARK_LOCK } from './usage.repository.js';
 import { Decimal } from 'decimal.js';
 import { invoiceEntry, prepaidOf, receivableOf, transfer, type JournalEntry } from '../billing/ledger.js';
+import type { CreditShare } from '../billing/sla.js';
 import { invoiceLedgers, tenantPositions, writeEntries, type InvoiceLedgerRow } from './ledger.repository.js';
 
 export type InvoiceRow = Selectable<InvoicesTable>;
@@ -73,7 +74,10 @@ export interface SlaWorkload {
 
 export interface SlaCreditRow extends SlaCreditKey {
   readonly tenantId: string;
+  /** The cluster of its longest counted spell (null: none had a cluster). */
   readonly clusterId: string | null;
+  /** Its parts by responsible cluster (billing/sla.ts `creditShares`), when made; not read back. */
+  readonly shares?: readonly CreditShare[];
   readonly availability: string;
   readonly creditPercent: string;
   /** Negative CNY, two decimals. */
@@ -393,24 +397,43 @@ export class BillingRepository {
   /** Records credits once: one already recorded for the workload, period and subscription is kept as it is. */
   async recordSlaCredits(credits: readonly SlaCreditRow[], now: Date): Promise<void> {
     if (credits.length === 0) return;
-    await this.db
-      .insertInto('sla_credits')
-      .values(
-        credits.map((c) => ({
-          workload_id: c.workloadId,
-          period: c.period,
-          subscription_id: c.subscriptionId,
-          tenant_id: c.tenantId,
-          cluster_id: c.clusterId,
-          availability: c.availability,
-          credit_percent: c.creditPercent,
-          amount: c.amount,
-          description: c.description,
-          created_at: now,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['workload_id', 'period', 'subscription_id']).doNothing())
-      .execute();
+    await this.db.transaction().execute(async (tx) => {
+      // A credit is made once: only those this close made get their shares (a close racing this one made the others, and theirs).
+      const made = await tx
+        .insertInto('sla_credits')
+        .values(
+          credits.map((c) => ({
+            workload_id: c.workloadId,
+            period: c.period,
+            subscription_id: c.subscriptionId,
+            tenant_id: c.tenantId,
+            cluster_id: c.clusterId,
+            availability: c.availability,
+            credit_percent: c.creditPercent,
+            amount: c.amount,
+            description: c.description,
+            created_at: now,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['workload_id', 'period', 'subscription_id']).doNothing())
+        .returning(['workload_id', 'period', 'subscription_id'])
+        .execute();
+      const keyOf = (k: { workload_id: string; period: string; subscription_id: string }) => `${k.workload_id}/${k.period}/${k.subscription_id}`;
+      const fresh = new Set(made.map(keyOf));
+      const shares = credits.flatMap((c) =>
+        fresh.has(keyOf({ workload_id: c.workloadId, period: c.period, subscription_id: c.subscriptionId }))
+          ? (c.shares ?? []).map((s) => ({
+              workload_id: c.workloadId,
+              period: c.period,
+              subscription_id: c.subscriptionId,
+              cluster_id: s.clusterId,
+              short_minutes: s.shortMinutes,
+              amount: s.amount,
+            }))
+          : [],
+      );
+      if (shares.length > 0) await tx.insertInto('sla_credit_shares').values(shares).execute();
+    });
   }
 
   /** Credits of months before `period` that no invoice carries yet, oldest first. */

@@ -64,11 +64,11 @@ export interface NewStatement {
   readonly totalInclusive: string;
   /** Per usage period this statement pays for (its own, and earlier ones with late usage): what each line key has been paid in all. */
   readonly paid: readonly { period: string; paid: unknown }[];
-  /** Issue 15: the SLA credits it carries as `sla_credit` lines. */
-  readonly slaCredits?: readonly { readonly workloadId: string; readonly period: string; readonly subscriptionId: string }[];
+  /** Issue 15: the shares of SLA credits it carries as `sla_credit` lines (migration 0036). */
+  readonly slaCredits?: readonly { readonly workloadId: string; readonly period: string; readonly subscriptionId: string; readonly clusterId: string }[];
 }
 
-/** An SLA credit an invoice carried whose responsible cluster belongs to a provider, not yet on a statement. */
+/** A responsible cluster's share of an SLA credit an invoice carried, the cluster a provider's, not yet on a statement. */
 export interface UnstatedSlaCredit {
   readonly workload_id: string;
   readonly period: string;
@@ -76,7 +76,10 @@ export interface UnstatedSlaCredit {
   readonly cluster_id: string;
   readonly provider_id: string;
   readonly model: string;
+  /** The share (negative CNY), the cluster's short minutes (null: a credit made before shares), and the whole credit. */
   readonly amount: string;
+  readonly short_minutes: number | null;
+  readonly credit_amount: string;
   readonly description: string;
 }
 
@@ -446,14 +449,15 @@ export class ProvidersRepository {
   /** Issue 15: SLA credits invoices carried, whose responsible cluster belongs to a provider now, on no statement yet. */
   async unstatedSlaCredits(): Promise<UnstatedSlaCredit[]> {
     const r = await sql<UnstatedSlaCredit>`
-      SELECT c.workload_id, c.period, c.subscription_id, c.cluster_id, cl.provider_id, coalesce(m.name, w.model_id) AS model,
-             c.amount::text AS amount, c.description
-        FROM sla_credits c
-        JOIN clusters cl ON cl.id = c.cluster_id AND cl.provider_id IS NOT NULL
-        JOIN workloads w ON w.id = c.workload_id
+      SELECT s.workload_id, s.period, s.subscription_id, s.cluster_id, cl.provider_id, coalesce(m.name, w.model_id) AS model,
+             s.amount::text AS amount, s.short_minutes, c.amount::text AS credit_amount, c.description
+        FROM sla_credit_shares s
+        JOIN sla_credits c ON c.workload_id = s.workload_id AND c.period = s.period AND c.subscription_id = s.subscription_id
+        JOIN clusters cl ON cl.id = s.cluster_id AND cl.provider_id IS NOT NULL
+        JOIN workloads w ON w.id = s.workload_id
         LEFT JOIN models m ON m.id = w.model_id
-       WHERE c.invoice_id IS NOT NULL AND c.statement_id IS NULL
-       ORDER BY c.period, c.workload_id, c.subscription_id`.execute(this.db);
+       WHERE c.invoice_id IS NOT NULL AND s.statement_id IS NULL
+       ORDER BY s.period, s.workload_id, s.subscription_id, s.cluster_id`.execute(this.db);
     return r.rows;
   }
 
@@ -512,17 +516,18 @@ export class ProvidersRepository {
 }
 
 /**
- * Marks the SLA credits the statements carry as carried, in their transaction; one another
+ * Marks the shares of SLA credits the statements carry as carried, in their transaction; one another
  * statement carried meanwhile fails the batch as a unique violation would (the close goes again).
  */
 async function attachSlaCredits(tx: Transaction<DB>, statements: readonly NewStatement[]): Promise<void> {
   const keys = statements.flatMap((st) => (st.slaCredits ?? []).map((k) => ({ ...k, statementId: st.id })));
   if (keys.length === 0) return;
   const r = await sql`
-    UPDATE sla_credits c SET statement_id = k.statement_id
+    UPDATE sla_credit_shares c SET statement_id = k.statement_id
       FROM unnest(${keys.map((k) => k.workloadId)}::text[], ${keys.map((k) => k.period)}::text[], ${keys.map((k) => k.subscriptionId)}::text[],
-                  ${keys.map((k) => k.statementId)}::text[]) AS k(workload_id, period, subscription_id, statement_id)
-     WHERE c.workload_id = k.workload_id AND c.period = k.period AND c.subscription_id = k.subscription_id AND c.statement_id IS NULL`.execute(tx);
+                  ${keys.map((k) => k.clusterId)}::text[], ${keys.map((k) => k.statementId)}::text[]) AS k(workload_id, period, subscription_id, cluster_id, statement_id)
+     WHERE c.workload_id = k.workload_id AND c.period = k.period AND c.subscription_id = k.subscription_id AND c.cluster_id = k.cluster_id
+       AND c.statement_id IS NULL`.execute(tx);
   if (Number(r.numAffectedRows ?? 0) !== keys.length)
     throw Object.assign(new Error('An SLA credit was carried by another statement meanwhile'), { code: '23505' });
 }

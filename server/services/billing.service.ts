@@ -25,7 +25,7 @@ import type { Logger } from '../log.js';
 import type { BillingRepository, InvoiceRow, NewInvoice, SlaCreditRow, Watermark } from '../repositories/billing.repository.js';
 import type { InvoiceLedgerRow } from '../repositories/ledger.repository.js';
 import { invoiceStatus, type InvoiceStatus } from '../billing/ledger.js';
-import { creditAmount, creditFor, shortMinutes, windowMinutes } from '../billing/sla.js';
+import { creditAmount, creditFor, creditShares, shortMinutes, windowMinutes } from '../billing/sla.js';
 import { toPage, type Page, type PageRequest } from '../repositories/paging.js';
 import type { PlanRow, PlansRepository, SubscriptionRow } from '../repositories/plans.repository.js';
 import { SHARED_TENANT } from '../repositories/tenants.repository.js';
@@ -350,7 +350,10 @@ export class BillingService {
           .map((x) => ({ x, n: shortMinutes(window, [x], sla.graceMinutes, now) }))
           .filter((c) => c.n > 0)
           .sort((a, b) => b.n - a.n)[0]?.x;
-        return [{ w, minutes, short, culprit: worst, ...creditFor(sla, minutes, short) }];
+        // Each responsible cluster's short minutes (its own spells; none: a workload nobody placed).
+        const byCluster = new Map<string | null, number>();
+        for (const [clusterId, its] of group(mine, (x) => x.cluster_id)) byCluster.set(clusterId, shortMinutes(window, its, sla.graceMinutes, now));
+        return [{ w, minutes, short, culprit: worst, byCluster, ...creditFor(sla, minutes, short) }];
       });
       const whole = measured.reduce((sum, m) => sum.plus(m.w.std_per_min), new Exact(0));
       for (const m of measured) {
@@ -365,6 +368,7 @@ export class BillingService {
           subscriptionId: s.id,
           tenantId: s.tenant_id,
           clusterId: m.culprit?.cluster_id ?? null,
+          shares: creditShares(amount, m.byCluster),
           availability: m.availability,
           creditPercent: m.creditPercent,
           amount,

@@ -217,7 +217,7 @@ export class SettlementService {
   private slaCreditLines(
     credits: readonly UnstatedSlaCredit[],
     cards: readonly RateCardRow[],
-  ): { providerId: string; key: { workloadId: string; period: string; subscriptionId: string }; line: StatementLine }[] {
+  ): { providerId: string; key: { workloadId: string; period: string; subscriptionId: string; clusterId: string }; line: StatementLine }[] {
     return credits.flatMap((c) => {
       const { start, end } = this.calendar.monthBounds(c.period);
       const card = cards
@@ -225,9 +225,10 @@ export class SettlementService {
         .sort((a, b) => b.valid_from.getTime() - a.valid_from.getTime())[0];
       if (!card?.sla_credits) return [];
       const amount = roundHalfUpToFen(c.amount);
+      const part = c.amount === c.credit_amount ? '' : ` (its ${c.short_minutes} short minutes' share of ¥${c.credit_amount})`;
       const line: StatementLine = {
         kind: 'sla_credit',
-        key: `sla_credit/${c.period}/${c.workload_id}/${c.subscription_id}`,
+        key: `sla_credit/${c.period}/${c.workload_id}/${c.subscription_id}/${c.cluster_id}`,
         usagePeriod: c.period,
         clusterId: c.cluster_id,
         model: c.model,
@@ -235,12 +236,14 @@ export class SettlementService {
         rateCardId: card.id,
         paidByTenants: true,
         stdTokens: '0',
-        description: `credited to the tenant, responsible cluster ${c.cluster_id}: ${c.description}`,
+        description: `credited to the tenant, responsible cluster ${c.cluster_id}${part}: ${c.description}`,
         quantity: '1',
         unitPrice: amount,
         amount,
       };
-      return [{ providerId: c.provider_id, key: { workloadId: c.workload_id, period: c.period, subscriptionId: c.subscription_id }, line }];
+      return [
+        { providerId: c.provider_id, key: { workloadId: c.workload_id, period: c.period, subscriptionId: c.subscription_id, clusterId: c.cluster_id }, line },
+      ];
     });
   }
 

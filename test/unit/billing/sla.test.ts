@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { creditAmount, creditFor, shortMinutes, slaErrors, windowMinutes, type SlaTerms } from '../../../server/billing/sla.js';
+import { creditAmount, creditFor, creditShares, shortMinutes, slaErrors, windowMinutes, type SlaTerms } from '../../../server/billing/sla.js';
 
 const sla: SlaTerms = {
   availabilityPercent: '99.5',
@@ -73,6 +73,66 @@ describe('SLA credits', () => {
         { startedAt: t('2026-10-31T15:20:00Z'), endedAt: t('2026-10-31T15:40:00Z') },
       ];
       expect(shortMinutes(OCT, spells, 10, asOf)).to.equal(30 + 60);
+    });
+  });
+  describe('shares among the responsible clusters', () => {
+    const sum = (shares: { amount: string }[]) => shares.reduce((t, s) => t + Math.round(Number(s.amount) * 100), 0);
+    it('one cluster bears the whole credit', () => {
+      expect(creditShares('-1000.00', new Map([['cl_a', 300]]))).to.deep.equal([{ clusterId: 'cl_a', shortMinutes: 300, amount: '-1000.00' }]);
+    });
+    it('two clusters share it by their short minutes', () => {
+      expect(
+        creditShares(
+          '-1000.00',
+          new Map([
+            ['cl_b', 120],
+            ['cl_a', 180],
+          ]),
+        ),
+      ).to.deep.equal([
+        { clusterId: 'cl_a', shortMinutes: 180, amount: '-600.00' },
+        { clusterId: 'cl_b', shortMinutes: 120, amount: '-400.00' },
+      ]);
+    });
+    it('in whole fen by the largest remainder, adding up to the credit exactly', () => {
+      const shares = creditShares(
+        '-100.00',
+        new Map([
+          ['cl_a', 1],
+          ['cl_b', 1],
+          ['cl_c', 1],
+        ]),
+      );
+      expect(shares.map((s) => s.amount)).to.deep.equal(['-33.34', '-33.33', '-33.33']);
+      expect(sum(shares)).to.equal(-10000);
+      const odd = creditShares(
+        '-0.05',
+        new Map([
+          ['cl_a', 7],
+          ['cl_b', 2],
+          ['cl_c', 1],
+        ]),
+      );
+      expect(odd.map((s) => [s.clusterId, s.amount])).to.deep.equal([
+        ['cl_a', '-0.04'],
+        ['cl_b', '-0.01'],
+      ]);
+    });
+    it('minutes of spells with no cluster count, and no provider bears their part', () => {
+      expect(
+        creditShares(
+          '-90.00',
+          new Map<string | null, number>([
+            [null, 60],
+            ['cl_a', 30],
+          ]),
+        ),
+      ).to.deep.equal([{ clusterId: 'cl_a', shortMinutes: 30, amount: '-30.00' }]);
+      expect(creditShares('-90.00', new Map([[null, 60]]))).to.deep.equal([]);
+    });
+    it('no short minute or no credit: no share', () => {
+      expect(creditShares('-90.00', new Map([['cl_a', 0]]))).to.deep.equal([]);
+      expect(creditShares('0.00', new Map([['cl_a', 10]]))).to.deep.equal([]);
     });
   });
 });

@@ -216,7 +216,15 @@ describe('the server process', function () {
       expect(pool.freeStdPerMin).to.be.greaterThan(0);
       for (const v of pool.byVendor) expect(v.devices, v.vendor).to.be.greaterThan(0);
 
-      const list = await clusters(baseUrl, token);
+      // Six ready does not mean every agent has reported: the one with the unprofiled device may come later.
+      const list = await eventually(
+        15_000,
+        async () => {
+          const all = await clusters(baseUrl, token);
+          return all.some((c) => c.unprofiledDevices.length > 0) ? all : undefined;
+        },
+        'the cluster with an unprofiled device',
+      );
       expect(list.length).to.be.at.least(6);
       expect(list.filter((c) => c.unprofiledDevices.length > 0)).to.have.length(1);
       firstIds = new Map(list.map((c) => [c.name, c.id]));

@@ -10,7 +10,8 @@ import { sql, type Kysely } from 'kysely';
  *
  * Credits made before keep their one cluster: each becomes one share of the whole amount, with the
  * statement that carried it, and `short_minutes` null (not measured per cluster then).
- * `sla_credits.statement_id` stays as history; shares are what statements read from now on.
+ * `sla_credits.statement_id` stays as history; shares are what statements read from now on, so the
+ * index that found credits on no statement yet goes.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
@@ -25,6 +26,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       PRIMARY KEY (workload_id, period, subscription_id, cluster_id),
       FOREIGN KEY (workload_id, period, subscription_id) REFERENCES sla_credits (workload_id, period, subscription_id)
     )`.execute(db);
+  await sql`DROP INDEX sla_credits_unstated_idx`.execute(db);
   await sql`CREATE INDEX sla_credit_shares_unstated_idx ON sla_credit_shares (cluster_id) WHERE statement_id IS NULL`.execute(db);
   await sql`
     INSERT INTO sla_credit_shares (workload_id, period, subscription_id, cluster_id, amount, statement_id)

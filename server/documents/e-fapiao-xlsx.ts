@@ -4,7 +4,7 @@
  * buyer, seller and totals in one row under its header. Every cell is text (number format `@`),
  * so decimals stay exactly what the JSON export says (no binary float in between).
  */
-import ExcelJS from 'exceljs';
+import { createRequire } from 'node:module';
 
 import type { EFapiao } from '../billing/e-fapiao.js';
 
@@ -51,6 +51,8 @@ export const INVOICE_COLUMNS: readonly (readonly [string, (d: EFapiao) => string
 
 /** The workbook (.xlsx bytes) of an e-fapiao document. Deterministic for a given document. */
 export async function eFapiaoWorkbook(doc: EFapiao): Promise<Buffer> {
+  // Loaded on the first workbook: a process that writes none never holds exceljs (README "Memory").
+  const ExcelJS = createRequire(import.meta.url)('exceljs') as typeof import('exceljs');
   const wb = new ExcelJS.Workbook();
   wb.creator = 'Tokenpool';
   wb.created = new Date(doc.issuedAt);

@@ -11,8 +11,9 @@ import { createRequire } from 'node:module';
 import { ratePercent, type EFapiao, type Party } from '../billing/e-fapiao.js';
 import { AppError } from '../errors.js';
 
-// pdfkit's types declare `export =` (CommonJS); its CommonJS build is loaded as such.
-const PDFDocument = createRequire(import.meta.url)('pdfkit') as typeof import('pdfkit');
+// pdfkit's types declare `export =` (CommonJS); its CommonJS build is loaded as such, on the first
+// invoice printed: a process that prints none never holds its code and font tables (README "Memory").
+const requirePdfkit = (): typeof import('pdfkit') => createRequire(import.meta.url)('pdfkit') as typeof import('pdfkit');
 
 /** The face of the collection used: Simplified Chinese. */
 export const CJK_FACE = 'NotoSansCJKsc-Regular';
@@ -33,6 +34,7 @@ export class InvoicePdf {
   async render(doc: EFapiao): Promise<Buffer> {
     const font = await this.fontBytes();
     const issued = new Date(doc.issuedAt);
+    const PDFDocument = requirePdfkit();
     const pdf = new PDFDocument({
       size: 'A4',
       margin: 40,

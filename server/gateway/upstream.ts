@@ -12,7 +12,8 @@
  * thrown as {@link UpstreamError}, which the /v1 routes turn into OpenAI-shaped errors.
  */
 import type { Readable, Writable } from 'node:stream';
-import { Agent } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
 import { Abort, type AbortLike } from '../abort.js';
 import { Balancer, type Candidate } from './balancer.js';
 import { CircuitBreakers } from './breaker.js';
@@ -232,7 +233,9 @@ export class Upstream {
   readonly breakers: CircuitBreakers;
   readonly balancer: Balancer;
   readonly #now: () => number;
-  readonly #agent: Agent;
+  /** Made on the first call over http(s): a process that never calls a replica never loads undici (README "Memory"). */
+  #agent: Agent | undefined;
+  readonly #agentOptions: Agent.Options;
   readonly #maxAttempts: number;
   readonly #timeoutMs: number;
   readonly #maxAnswerBytes: number;
@@ -247,14 +250,17 @@ export class Upstream {
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.#timeoutMs = options.timeoutMs ?? 600_000;
     this.#maxAnswerBytes = options.maxAnswerBytes ?? 64 * 1024 * 1024;
-    this.#agent = new Agent({
+    this.#agentOptions = {
       connections: options.connectionsPerEndpoint ?? 128,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
       headersTimeout: options.headersTimeoutMs ?? 300_000,
       bodyTimeout: options.bodyTimeoutMs ?? 60_000,
       connect: { timeout: options.connectTimeoutMs ?? 5_000 },
-    });
-    const http: Dispatcher = (r) => this.#agent.request(r);
+    };
+    const http: Dispatcher = (r) => {
+      this.#agent ??= new (createRequire(import.meta.url)('undici') as typeof import('undici')).Agent(this.#agentOptions);
+      return this.#agent.request(r);
+    };
     const dispatchers = new Map<string, Dispatcher>([
       ['http:', http],
       ['https:', http],
@@ -388,8 +394,8 @@ export class Upstream {
   }
 
   /** Closes the pooled connections. */
-  close(): Promise<void> {
-    return this.#agent.close();
+  async close(): Promise<void> {
+    await this.#agent?.close();
   }
 
   /** Reads an answer whole (small: non-streamed, or an error), then writes it at once. */

@@ -12,7 +12,7 @@
  * away, but no call fails because of the outage, and none waits for it longer than the timeout.
  * Failing closed instead would turn an outage of a cache into an outage of the city's gateway.
  */
-import { Redis } from 'ioredis';
+import type { Redis as RedisClient } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { Decision, Limit } from './request-rates.js';
@@ -116,7 +116,9 @@ export async function createLimitStore(opts: LimitStoreOptions): Promise<LimitSt
     warnedAt = now;
     unsaid = 0;
   };
-  const redis = new Redis(opts.redisUrl, {
+  // Loaded only here: a process without Redis never pays for the client's code (README "Memory").
+  const { Redis } = await import('ioredis');
+  const redis: RedisClient = new Redis(opts.redisUrl, {
     // Bounded time per check: a command fails after the timeout, or at once while disconnected.
     commandTimeout: opts.timeoutMs,
     enableOfflineQueue: false,

@@ -98,6 +98,15 @@ export function scheduleCycle(input: CycleInput): CycleResult {
       decisions.push(waiting(workload, reason, `${why} (${shape.staticMessage})`));
       continue;
     }
+    // A request smaller than every candidate's replica still holds a whole one: past the quota
+    // with the smallest, it is past it with any, and nominating it would be work thrown away —
+    // unless it may preempt, when the tenant's own victims can make room (step 6).
+    const leastHeld = shape.minReplicaStdMicro;
+    const mayPreempt = preemptor !== null && workload.priority === 'high';
+    if (quotaMicro !== null && !mayPreempt && leastHeld > needMicro && overQuota(state, workload, leastHeld, quotaMicro)) {
+      decisions.push(quotaWait(state, workload, leastHeld, quotaMicro, 'at least '));
+      continue;
+    }
     const nomination = runtime.certainlyShort(shape, needMicro) ? null : runtime.nominate(shape, workload, needMicro);
     if (nomination?.ok) {
       // 5. Admit: commit the devices so later workloads see them taken; quota counts them whole.
@@ -166,12 +175,12 @@ function overQuota(state: WorkingState, workload: WorkloadSnap, addMicro: number
   return (state.tenantHeldMicro.get(workload.tenantId) ?? 0) + addMicro > quotaMicro;
 }
 
-function quotaWait(state: WorkingState, workload: WorkloadSnap, needMicro: number, quotaMicro: number): Decision {
+function quotaWait(state: WorkingState, workload: WorkloadSnap, needMicro: number, quotaMicro: number, bound = ''): Decision {
   const held = state.tenantHeldMicro.get(workload.tenantId) ?? 0;
   return waiting(
     workload,
     'quota',
-    `needs ${formatMicro(needMicro)} std/min (whole replicas); the tenant holds ${formatMicro(held)} of its ${formatMicro(quotaMicro)} std/min quota`,
+    `needs ${bound}${formatMicro(needMicro)} std/min (whole replicas); the tenant holds ${formatMicro(held)} of its ${formatMicro(quotaMicro)} std/min quota`,
   );
 }
 

@@ -46,6 +46,8 @@ export interface Shape {
   readonly devicesPerReplica: Int32Array;
   /** Standard millionths per minute of one replica on each entry of `slots`. */
   readonly replicaStdMicro: Float64Array;
+  /** The smallest of `replicaStdMicro`: whatever is picked holds at least this much (+∞ when no candidate). */
+  readonly minReplicaStdMicro: number;
   /** Raw scores of the static scorers for each entry of `slots` (by scorer index; empty for dynamic ones). */
   readonly staticScores: readonly Float64Array[];
   /**
@@ -146,7 +148,11 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
 
   interleave(slots, sizes, (s, size) => `${state.slots[s]!.profile.id}\u0000${size}`);
   const replicaStd = new Float64Array(slots.length);
-  for (let i = 0; i < slots.length; i++) replicaStd[i] = replicaStdMicro(sizes[i]!, state.slots[slots[i]!]!.profile.stdTokensPerSec);
+  let minReplicaStd = Infinity;
+  for (let i = 0; i < slots.length; i++) {
+    replicaStd[i] = replicaStdMicro(sizes[i]!, state.slots[slots[i]!]!.profile.stdTokensPerSec);
+    if (replicaStd[i]! < minReplicaStd) minReplicaStd = replicaStd[i]!;
+  }
   const staticScores = runner.staticScoreColumns(slots.length);
   if (runner.staticScorer.includes(1)) {
     const sctx = newScoreContext(state, model, cycle);
@@ -172,6 +178,7 @@ export function buildShape(key: string, model: ModelSnap, regions: readonly stri
     slots: Int32Array.from(slots),
     devicesPerReplica: Int32Array.from(sizes),
     replicaStdMicro: replicaStd,
+    minReplicaStdMicro: minReplicaStd,
     staticScores,
     staticReason: bestRank === Infinity ? null : REASONS[bestRank]!,
     staticMessage: bestRank === Infinity ? 'no cluster reports any profiled device' : bestMessage,

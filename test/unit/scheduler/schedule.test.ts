@@ -422,6 +422,28 @@ describe('scheduleCycle', () => {
       ]);
       expect(['a', 'b', 'c'].map((id) => pendingReason(decisions, id))).to.deep.equal(['placed', 'placed', 'quota']);
     });
+
+    it('a request smaller than every replica waits when even the smallest replica would pass the quota', () => {
+      // 20,000 std/min left: the request fits in it, but any H100 replica holds 180,000.
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 8))
+        .tenant(aTenant('t1').quota(1_000_000).held(980_000))
+        .build();
+      const d = decision(run(snap, [aWorkload('w').tenant('t1').tokensPerMin(10_000).build()]), 'w') as Pending;
+      expect(d.reason).to.equal('quota');
+      expect(d.message).to.equal('needs at least 180000 std/min (whole replicas); the tenant holds 980000 of its 1000000 std/min quota');
+    });
+
+    it("a high request smaller than every replica may still make room within its quota by preempting the tenant's own low workload", () => {
+      const low = aWorkload('low').tenant('t1').priority('low').seq(1).model(qwen72b).tokensPerMin(72_000).build();
+      const snap = aSnapshot()
+        .cluster(aCluster('c1').slot('H100', h100, 4))
+        .tenant(aTenant('t1').quota(800_000))
+        .placement(aPlacement(low, qwen72b).on('c1', 'H100').replicas(1, 4))
+        .build();
+      const high = aWorkload('high').tenant('t1').priority('high').seq(2).model(qwen72b).tokensPerMin(1_000).build();
+      expect(placed(run(snap, [high]), 'high').preempted).to.deep.equal(['low']);
+    });
   });
 
   describe('ha', () => {

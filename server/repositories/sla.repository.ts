@@ -38,7 +38,14 @@ export async function measureAvailability(db: Kysely<DB> | Transaction<DB>, work
       FROM workloads w WHERE w.id = ANY(${ids}::text[])`.execute(db);
   const ending = measured.rows.filter((r) => !r.short && r.open).map((r) => r.id);
   if (ending.length > 0) {
-    await db.updateTable('sla_spells').set({ ended_at: now }).where('workload_id', 'in', ending).where('ended_at', 'is', null).execute();
+    // Never before it started: a report measured with an earlier clock (another request or process
+    // that took `now` first) may end a spell a later one opened; it then lasted nothing.
+    await db
+      .updateTable('sla_spells')
+      .set({ ended_at: sql<Date>`greatest(${now}::timestamptz, started_at)` })
+      .where('workload_id', 'in', ending)
+      .where('ended_at', 'is', null)
+      .execute();
   }
   const starting = measured.rows.filter((r) => r.short && !r.open);
   if (starting.length === 0) return;

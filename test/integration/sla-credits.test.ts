@@ -199,10 +199,11 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
         id: (await p.request('GET', `/api/v1/workloads/${m.plain.workload}`, { token: m.plain.tenant.apiKey })).body.placements[0].id,
         readyReplicas: 1,
       };
-      await p.request('POST', '/api/v1/agent/heartbeat', {
+      const res = await p.request('POST', '/api/v1/agent/heartbeat', {
         token: m.plain.cluster.agentToken,
         body: { inventory: H100, placements: [others, { id: placement.id, readyReplicas: ready }] },
       });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
     };
     const spellsOf = () => p.database.db.selectFrom('sla_spells').selectAll().where('workload_id', '=', w.body.id).execute();
     await report(1);
@@ -216,6 +217,16 @@ describeOnDatabases('SLA credits: lost placements past the grace credit the next
     await report(2);
     const [ended] = await spellsOf();
     expect(ended!.ended_at!.getTime() - ended!.started_at.getTime()).to.equal(60_000);
+
+    // A report measured by a clock behind the one that opened the spell (another process's, or a
+    // request that read the time first) ends it at its start, not before.
+    p.clock.advance(60_000);
+    await report(1);
+    const opened = (await spellsOf()).find((x) => x.ended_at === null)!;
+    p.clock.advance(-30_000);
+    await report(2);
+    const closed = (await spellsOf()).find((x) => x.started_at.getTime() === opened.started_at.getTime())!;
+    expect(closed.ended_at!.getTime()).to.equal(opened.started_at.getTime());
   });
 
   it('refuses bad SLA and model-price input with 400 and the field path, a price for an unknown model with 422', async () => {

@@ -104,7 +104,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     const leastHeld = shape.minReplicaStdMicro;
     const mayPreempt = preemptor !== null && workload.priority === 'high';
     if (quotaMicro !== null && !mayPreempt && leastHeld > needMicro && overQuota(state, workload, leastHeld, quotaMicro)) {
-      decisions.push(quotaWait(state, workload, leastHeld, quotaMicro, 'at least '));
+      decisions.push(quotaWait(state, workload, leastHeld, quotaMicro, true));
       continue;
     }
     const nomination = runtime.certainlyShort(shape, needMicro) ? null : runtime.nominate(shape, workload, needMicro);
@@ -121,7 +121,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     }
 
     // 6. Preempt: a high workload may release normal and low ones, if that makes it fit.
-    if (preemptor && workload.priority === 'high') {
+    if (mayPreempt) {
       const plan = preemptor.plan(shape, workload, needMicro);
       const heldMicro = plan ? picksStdMicro(state, plan.picks) : 0;
       // Victims may be the tenant's own workloads: what they release counts toward its quota.
@@ -175,12 +175,13 @@ function overQuota(state: WorkingState, workload: WorkloadSnap, addMicro: number
   return (state.tenantHeldMicro.get(workload.tenantId) ?? 0) + addMicro > quotaMicro;
 }
 
-function quotaWait(state: WorkingState, workload: WorkloadSnap, needMicro: number, quotaMicro: number, bound = ''): Decision {
+/** `atLeast`: `needMicro` is a lower bound of what the workload would hold (no nomination was made). */
+function quotaWait(state: WorkingState, workload: WorkloadSnap, needMicro: number, quotaMicro: number, atLeast = false): Decision {
   const held = state.tenantHeldMicro.get(workload.tenantId) ?? 0;
   return waiting(
     workload,
     'quota',
-    `needs ${bound}${formatMicro(needMicro)} std/min (whole replicas); the tenant holds ${formatMicro(held)} of its ${formatMicro(quotaMicro)} std/min quota`,
+    `needs ${atLeast ? 'at least ' : ''}${formatMicro(needMicro)} std/min (whole replicas); the tenant holds ${formatMicro(held)} of its ${formatMicro(quotaMicro)} std/min quota`,
   );
 }
 
